@@ -1,0 +1,87 @@
+# forecast-stack: the only entry point people and CI call.  `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ENV ?= local
+VALID_ENVS := local dev prod
+ifneq ($(words $(ENV)),1)
+$(error ENV='$(ENV)' is not a valid environment; use one of: $(VALID_ENVS))
+endif
+ifeq ($(filter $(ENV),$(VALID_ENVS)),)
+$(error ENV='$(ENV)' is not a valid environment; use one of: $(VALID_ENVS))
+endif
+
+# torch 2.13.0's CPU wheel is built for CPython 3.11; any other interpreter pulls GBs of CUDA wheels.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+TOOLS_VENV := .venv-tools
+PY := $(VENV)/bin/python
+STACKCTL := $(VENV)/bin/stackctl
+CONSTRAINTS := requirements/constraints.txt
+DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
+TOOLS_FILES := requirements/tools.txt
+ARGS ?=
+
+.PHONY: help setup test lint typecheck unit validate plan apply deploy destroy audit bench fmt lock lock-tools clean sample-data
+
+help: ## list every target with one line each
+	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## create .venv/ and .venv-tools/ with the pinned dependencies (no-op when nothing changed)
+	@scripts/setup.sh "$(PYTHON)" "$(VENV)" "$(TOOLS_VENV)"
+
+test: setup ## run every check: ruff, mypy (strict), pytest, offline infrastructure validation
+	@echo "==> ruff"; $(VENV)/bin/ruff check src tests scripts benchmarks
+	@$(VENV)/bin/ruff format --check src tests scripts benchmarks
+	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
+	@echo "==> pytest"; $(VENV)/bin/pytest $(ARGS)
+
+lint: setup ## ruff lint and format check only
+	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
+
+typecheck: setup ## mypy strict on src/
+	@$(VENV)/bin/mypy
+
+unit: setup ## pytest only (pass ARGS="-k name" to select)
+	@$(VENV)/bin/pytest $(ARGS)
+
+validate: setup ## offline Terraform checks: fmt, config load, provider schema, checkov, dev/prod parity
+	@$(STACKCTL) validate $(ARGS)
+
+plan: setup ## terraform plan for ENV into build/ENV/ (local: show what apply would do)
+	@$(STACKCTL) plan --env $(ENV) $(ARGS)
+
+apply: setup ## apply ENV: local runs the whole stack on the sample data; dev/prod apply the reviewed plan, then deploy
+	@$(STACKCTL) apply --env $(ENV) $(ARGS)
+
+deploy: setup ## deploy the model, AML pipelines, schedules and SQL views into ENV
+	@$(STACKCTL) deploy --env $(ENV) $(ARGS)
+
+destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--allow-prod)
+	@$(STACKCTL) destroy --env $(ENV) $(ARGS)
+
+audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}
+	@$(STACKCTL) audit --env $(ENV) $(ARGS)
+
+bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings
+	@$(PY) benchmarks/run.py $(ARGS)
+
+fmt: setup ## format Python (ruff) and Terraform (terraform fmt)
+	@$(VENV)/bin/ruff format src tests scripts benchmarks
+	@$(VENV)/bin/ruff check --fix src tests scripts benchmarks
+	@$(PY) scripts/terraform_fmt.py --write
+
+sample-data: setup ## regenerate the bundled sample dataset (data/sample) from its seed
+	@$(PY) scripts/generate_sample_data.py --out data/sample $(ARGS)
+
+lock: ## re-resolve requirements/constraints.txt from the unpinned dependencies (needs the registry)
+	@scripts/lock.sh "$(PYTHON)" main
+
+lock-tools: ## re-resolve requirements/tools.txt (checkov)
+	@scripts/lock.sh "$(PYTHON)" tools
+
+clean: ## remove build outputs and the local stack (keeps the virtual environments)
+	rm -rf build .local .pytest_cache .mypy_cache .ruff_cache

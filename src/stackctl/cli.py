@@ -1,0 +1,96 @@
+"""The `stackctl` console entry point.
+
+Each subcommand lives in `stackctl.commands.<name>` and exposes two functions::
+
+    def configure(parser: argparse.ArgumentParser) -> None   # add its arguments
+    def run(args: argparse.Namespace) -> int                  # do the work, return the exit status
+
+The registry below is the single list of subcommands; `make help` and `stackctl --help` read it.
+A subcommand whose module does not exist yet says so and exits 3, never pretending to work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from stackctl import __version__
+from stackctl.errors import StackctlError
+from stackctl.paths import ENVIRONMENTS
+
+# name -> (module, one-line help). Order is the order `stackctl --help` shows.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "plan": ("stackctl.commands.plan", "terraform init + plan into build/<env>/ (local: show what apply would do)"),
+    "apply": ("stackctl.commands.apply", "apply the reviewed plan, then deploy (local: run the whole local stack)"),
+    "deploy": ("stackctl.commands.deploy", "deploy the model, AML components, pipelines, schedules and SQL views"),
+    "destroy": ("stackctl.commands.destroy", "tear an environment down (prod needs an explicit flag)"),
+    "audit": ("stackctl.commands.audit", "write the auditor's report of a plan (build/<env>/audit.*)"),
+    "validate": ("stackctl.commands.validate", "verify the Terraform offline: fmt, config, provider schema, checkov, parity"),
+    "pipelines": ("stackctl.commands.pipelines", "dump the YAML of every AML asset deploy would create"),
+}
+
+NOT_YET_EXIT = 3
+
+
+def _load(module_name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackctl",
+        description="Plan, apply, deploy and audit the forecast-stack environments (local, dev, prod).",
+    )
+    parser.add_argument("--version", action="version", version=f"stackctl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        module = _load(module_name)
+        if module is None:
+            cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            cmd.set_defaults(_module=None)
+        else:
+            module.configure(cmd)
+            cmd.set_defaults(_module=module)
+    return parser
+
+
+def add_env_argument(parser: argparse.ArgumentParser, *, default: str = "local") -> None:
+    """The `--env` option every environment-scoped subcommand shares."""
+    parser.add_argument(
+        "--env",
+        default=default,
+        type=_env_type,
+        help=f"environment: one of {', '.join(ENVIRONMENTS)} (default: {default})",
+    )
+
+
+def _env_type(value: str) -> str:
+    if value not in ENVIRONMENTS:
+        raise argparse.ArgumentTypeError(f"unknown environment {value!r}; valid: {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = args._module
+    if module is None:
+        print(f"stackctl {args.command}: not implemented yet", file=sys.stderr)
+        return NOT_YET_EXIT
+    try:
+        return int(module.run(args))
+    except StackctlError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing further was changed", file=sys.stderr)
+        return 130
