@@ -23,12 +23,24 @@ from stackctl.paths import ENVIRONMENTS
 
 # name -> (module, one-line help). Order is the order `stackctl --help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "plan": ("stackctl.commands.plan", "terraform init + plan into build/<env>/ (local: show what apply would do)"),
-    "apply": ("stackctl.commands.apply", "apply the reviewed plan, then deploy (local: run the whole local stack)"),
-    "deploy": ("stackctl.commands.deploy", "deploy the model, AML components, pipelines, schedules and SQL views"),
+    "plan": (
+        "stackctl.commands.plan",
+        "terraform init + plan into build/<env>/ (local: show what apply would do)",
+    ),
+    "apply": (
+        "stackctl.commands.apply",
+        "apply the reviewed plan, then deploy (local: run the whole local stack)",
+    ),
+    "deploy": (
+        "stackctl.commands.deploy",
+        "deploy the model, AML components, pipelines, schedules and SQL views",
+    ),
     "destroy": ("stackctl.commands.destroy", "tear an environment down (prod needs an explicit flag)"),
     "audit": ("stackctl.commands.audit", "write the auditor's report of a plan (build/<env>/audit.*)"),
-    "validate": ("stackctl.commands.validate", "verify the Terraform offline: fmt, config, provider schema, checkov, parity"),
+    "validate": (
+        "stackctl.commands.validate",
+        "verify the Terraform offline: fmt, config, provider schema, checkov, parity",
+    ),
     "pipelines": ("stackctl.commands.pipelines", "dump the YAML of every AML asset deploy would create"),
 }
 
@@ -55,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         module = _load(module_name)
         if module is None:
+            if name != "validate":
+                add_env_argument(cmd)
             cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
             cmd.set_defaults(_module=None)
         else:

@@ -1,0 +1,28 @@
+"""The stackctl entry point: unknown environments and unbuilt commands fail clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackctl.cli import NOT_YET_EXIT, main
+
+
+def test_unknown_env_is_rejected_naming_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", "--env", "qa"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown environment 'qa'" in err
+    assert "local, dev, prod" in err
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("plan", "apply", "deploy", "destroy", "audit", "validate", "pipelines"):
+        assert name in out
+
+
+def test_not_yet_exit_code_is_distinct() -> None:
+    assert NOT_YET_EXIT not in (0, 1, 2)
