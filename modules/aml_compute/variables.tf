@@ -1,0 +1,78 @@
+variable "name" {
+  type        = string
+  nullable    = false
+  description = "Prefix of the cluster names (each cluster is <name>-<key>, 3-24 characters in all)."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,19}$", var.name))
+    error_message = "the cluster name prefix must be 2-20 letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "location" {
+  type        = string
+  nullable    = false
+  description = "Azure region of every resource in this module, e.g. westeurope."
+}
+
+variable "resource_group_name" {
+  type        = string
+  nullable    = false
+  description = "Resource group that holds this module's resources."
+}
+
+variable "machine_learning_workspace_id" {
+  type        = string
+  nullable    = false
+  description = "ARM id of the AML workspace the clusters belong to."
+}
+
+variable "clusters" {
+  type = map(object({
+    vm_size                = string
+    vm_priority            = optional(string, "LowPriority")
+    max_node_count         = optional(number, 2)
+    idle_before_scale_down = optional(string, "PT15M")
+    description            = optional(string, null)
+  }))
+  nullable    = false
+  description = "Compute clusters by purpose: gpu (training, e.g. Standard_NC4as_T4_v3 in dev, Standard_NC24ads_A100_v4 in prod) and cpu (validate, evaluate, register, score, monitor). All scale to 0 nodes when idle."
+
+  validation {
+    condition     = alltrue([for cluster in values(var.clusters) : contains(["LowPriority", "Dedicated"], cluster.vm_priority)])
+    error_message = "clusters.*.vm_priority must be LowPriority (dev) or Dedicated (prod)."
+  }
+
+  validation {
+    condition     = alltrue([for cluster in values(var.clusters) : cluster.max_node_count >= 1 && cluster.max_node_count <= 100])
+    error_message = "clusters.*.max_node_count must be between 1 and 100."
+  }
+
+  validation {
+    condition     = alltrue([for cluster in values(var.clusters) : can(regex("^PT([0-9]+H)?([0-9]+M)?([0-9]+S)?$", cluster.idle_before_scale_down))])
+    error_message = "clusters.*.idle_before_scale_down must be an ISO 8601 duration such as PT15M."
+  }
+}
+
+variable "node_public_ip_enabled" {
+  type        = bool
+  default     = true
+  nullable    = false
+  description = "Whether nodes get public IPs; prod turns this off (nodes live in the workspace's managed network)."
+}
+
+variable "subnet_resource_id" {
+  type        = string
+  default     = null
+  description = "Subnet for the nodes when not using the workspace's managed network; null otherwise."
+}
+
+# --- AVM interface variables: the same names and shapes in every module ---
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+}
+

@@ -1,0 +1,77 @@
+resource "azurerm_storage_account" "workspace" {
+  name                            = var.storage_account_name
+  location                        = var.location
+  resource_group_name             = var.resource_group_name
+  account_kind                    = "StorageV2"
+  account_tier                    = "Standard"
+  account_replication_type        = var.zone_redundant ? "ZRS" : "LRS"
+  shared_access_key_enabled       = false
+  default_to_oauth_authentication = true
+  min_tls_version                 = "TLS1_2"
+  allow_nested_items_to_be_public = false
+  public_network_access_enabled   = var.public_network_access_enabled
+  tags                            = var.tags
+
+  blob_properties {
+    versioning_enabled = true
+
+    delete_retention_policy {
+      days = 14
+    }
+
+    container_delete_retention_policy {
+      days = 14
+    }
+  }
+
+  network_rules {
+    default_action = "Deny"
+    bypass         = ["AzureServices", "Logging", "Metrics"]
+  }
+}
+
+resource "azurerm_container_registry" "this" {
+  name                          = var.container_registry_name
+  location                      = var.location
+  resource_group_name           = var.resource_group_name
+  sku                           = var.container_registry_sku
+  admin_enabled                 = false
+  public_network_access_enabled = var.public_network_access_enabled
+  zone_redundancy_enabled       = var.container_registry_sku == "Premium" && var.zone_redundant
+  tags                          = var.tags
+}
+
+resource "azurerm_machine_learning_workspace" "this" {
+  name                          = var.name
+  location                      = var.location
+  resource_group_name           = var.resource_group_name
+  storage_account_id            = azurerm_storage_account.workspace.id
+  key_vault_id                  = var.key_vault_id
+  container_registry_id         = azurerm_container_registry.this.id
+  application_insights_id       = var.application_insights_id
+  public_network_access_enabled = var.public_network_access_enabled
+  image_build_compute_name      = null
+  v1_legacy_mode_enabled        = false
+  tags                          = var.tags
+
+  identity {
+    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
+    identity_ids = var.managed_identities.user_assigned_resource_ids
+  }
+
+  managed_network {
+    isolation_mode = var.managed_network_isolation_mode
+  }
+}
+
+# Identity-based datastores: no account key or SAS is stored; jobs read the lake with the
+# workspace or compute identity, which infra/ grants Storage Blob Data Contributor.
+resource "azurerm_machine_learning_datastore_datalake_gen2" "this" {
+  for_each = var.data_lake_datastores
+
+  name                  = each.key
+  workspace_id          = azurerm_machine_learning_workspace.this.id
+  storage_container_id  = each.value
+  service_data_identity = "WorkspaceSystemAssignedIdentity"
+  tags                  = var.tags
+}

@@ -1,0 +1,191 @@
+variable "name" {
+  type        = string
+  nullable    = false
+  description = "AML workspace name: 3-33 letters, digits, hyphens and underscores, starting with a letter or digit."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$", var.name))
+    error_message = "AML workspace names are 3-33 letters, digits, hyphens and underscores, starting with a letter or digit."
+  }
+}
+
+variable "location" {
+  type        = string
+  nullable    = false
+  description = "Azure region of every resource in this module, e.g. westeurope."
+}
+
+variable "resource_group_name" {
+  type        = string
+  nullable    = false
+  description = "Resource group that holds this module's resources."
+}
+
+variable "storage_account_name" {
+  type        = string
+  nullable    = false
+  description = "Name of the workspace's own storage account (artifacts, snapshots): 3-24 lowercase letters and digits."
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{3,24}$", var.storage_account_name))
+    error_message = "storage_account_name must be 3-24 lowercase letters and digits."
+  }
+}
+
+variable "container_registry_name" {
+  type        = string
+  nullable    = false
+  description = "Name of the workspace's container registry (environment images): 5-50 letters and digits."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9]{5,50}$", var.container_registry_name))
+    error_message = "container_registry_name must be 5-50 letters and digits."
+  }
+}
+
+variable "container_registry_sku" {
+  type        = string
+  default     = "Premium"
+  nullable    = false
+  description = "Registry SKU; Premium is required for private endpoints and zone redundancy."
+
+  validation {
+    condition     = contains(["Basic", "Standard", "Premium"], var.container_registry_sku)
+    error_message = "container_registry_sku must be Basic, Standard or Premium."
+  }
+}
+
+variable "key_vault_id" {
+  type        = string
+  nullable    = false
+  description = "ARM id of the Key Vault the workspace uses."
+}
+
+variable "application_insights_id" {
+  type        = string
+  nullable    = false
+  description = "ARM id of the workspace-based Application Insights."
+}
+
+variable "public_network_access_enabled" {
+  type        = bool
+  default     = true
+  nullable    = false
+  description = "Whether the workspace, its storage and registry accept public traffic; prod turns it off."
+}
+
+variable "managed_network_isolation_mode" {
+  type        = string
+  default     = "AllowInternetOutbound"
+  nullable    = false
+  description = "Managed network of the workspace: AllowInternetOutbound, or AllowOnlyApprovedOutbound in prod."
+
+  validation {
+    condition     = contains(["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"], var.managed_network_isolation_mode)
+    error_message = "managed_network_isolation_mode must be Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."
+  }
+}
+
+variable "zone_redundant" {
+  type        = bool
+  default     = false
+  nullable    = false
+  description = "Zone redundancy for the workspace storage and registry (prod)."
+}
+
+variable "managed_identities" {
+  type = object({
+    system_assigned            = optional(bool, true)
+    user_assigned_resource_ids = optional(set(string), [])
+  })
+  default     = {}
+  nullable    = false
+  description = "Identities of the workspace: system-assigned (always on: datastores and RBAC use it) plus optional user-assigned ones."
+
+  validation {
+    condition     = var.managed_identities.system_assigned
+    error_message = "the workspace needs its system-assigned identity: identity-based datastores authenticate with it."
+  }
+}
+
+variable "data_lake_datastores" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Datastores to create, as datastore name => ARM id of a Data Lake file system (blob container); access is identity-based."
+}
+
+# --- AVM interface variables: the same names and shapes in every module ---
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+}
+
+variable "lock" {
+  type = object({
+    kind = string
+    name = optional(string, null)
+  })
+  default     = null
+  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+
+  validation {
+    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
+    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
+  }
+}
+
+variable "role_assignments" {
+  type = map(object({
+    role_definition_id_or_name = string
+    principal_id               = string
+    description                = optional(string, null)
+    principal_type             = optional(string, null)
+  }))
+  default     = {}
+  nullable    = false
+  description = "Role assignments on the main resource; keys are arbitrary and known at plan time."
+}
+
+variable "diagnostic_settings" {
+  type = map(object({
+    name                  = optional(string, null)
+    log_categories        = optional(set(string), [])
+    log_groups            = optional(set(string), ["allLogs"])
+    metric_categories     = optional(set(string), ["AllMetrics"])
+    workspace_resource_id = string
+  }))
+  default     = {}
+  nullable    = false
+  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+}
+
+variable "private_endpoints" {
+  type = map(object({
+    name                          = optional(string, null)
+    subnet_resource_id            = string
+    subresource_name              = string
+    private_dns_zone_resource_ids = optional(set(string), [])
+  }))
+  default     = {}
+  nullable    = false
+  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+}
+
+variable "dependency_private_endpoints" {
+  type = map(object({
+    subnet_resource_id            = string
+    private_dns_zone_resource_ids = optional(set(string), [])
+  }))
+  default     = {}
+  nullable    = false
+  description = "Private endpoints for the workspace's own storage (keys blob, file) and registry (key registry) in prod."
+
+  validation {
+    condition     = alltrue([for key in keys(var.dependency_private_endpoints) : contains(["blob", "file", "registry"], key)])
+    error_message = "dependency_private_endpoints keys must be blob, file or registry."
+  }
+}

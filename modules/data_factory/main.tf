@@ -1,0 +1,33 @@
+resource "azurerm_data_factory" "this" {
+  name                            = var.name
+  location                        = var.location
+  resource_group_name             = var.resource_group_name
+  managed_virtual_network_enabled = var.managed_virtual_network_enabled
+  public_network_enabled          = var.public_network_enabled
+  tags                            = var.tags
+
+  identity {
+    type = "SystemAssigned"
+  }
+}
+
+resource "azurerm_data_factory_integration_runtime_azure" "this" {
+  count = var.managed_virtual_network_enabled ? 1 : 0
+
+  name                    = "ir-managed-vnet"
+  data_factory_id         = azurerm_data_factory.this.id
+  location                = "AutoResolve"
+  virtual_network_enabled = true
+}
+
+resource "azurerm_data_factory_managed_private_endpoint" "this" {
+  for_each = var.managed_virtual_network_enabled ? {
+    lake-dfs = { target = var.data_lake.resource_id, subresource = "dfs" }
+    sql      = { target = var.sql.server_id, subresource = "sqlServer" }
+  } : {}
+
+  name               = "mpe-${each.key}"
+  data_factory_id    = azurerm_data_factory.this.id
+  target_resource_id = each.value.target
+  subresource_name   = each.value.subresource
+}

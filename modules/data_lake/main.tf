@@ -1,0 +1,63 @@
+# ADLS Gen2: hierarchical namespace on, shared keys off (every client authenticates with Entra ID).
+resource "azurerm_storage_account" "this" {
+  name                              = var.name
+  location                          = var.location
+  resource_group_name               = var.resource_group_name
+  account_kind                      = "StorageV2"
+  account_tier                      = "Standard"
+  account_replication_type          = var.replication_type
+  is_hns_enabled                    = true
+  shared_access_key_enabled         = false
+  default_to_oauth_authentication   = true
+  min_tls_version                   = "TLS1_2"
+  https_traffic_only_enabled        = true
+  allow_nested_items_to_be_public   = false
+  infrastructure_encryption_enabled = true
+  public_network_access_enabled     = var.public_network_access_enabled
+  tags                              = var.tags
+
+  # Blob versioning is not supported with a hierarchical namespace; soft delete is.
+  blob_properties {
+    delete_retention_policy {
+      days = var.soft_delete_retention_days
+    }
+
+    container_delete_retention_policy {
+      days = var.soft_delete_retention_days
+    }
+  }
+
+  network_rules {
+    default_action = "Deny"
+    bypass         = ["AzureServices", "Logging", "Metrics"]
+    ip_rules       = var.public_network_access_enabled ? var.allowed_ip_ranges : []
+  }
+}
+
+resource "azurerm_storage_data_lake_gen2_filesystem" "this" {
+  for_each = var.file_systems
+
+  name               = each.value
+  storage_account_id = azurerm_storage_account.this.id
+}
+
+resource "azurerm_storage_management_policy" "this" {
+  storage_account_id = azurerm_storage_account.this.id
+
+  rule {
+    name    = "raw-age-out"
+    enabled = true
+
+    filters {
+      blob_types   = ["blockBlob"]
+      prefix_match = ["raw/"]
+    }
+
+    actions {
+      base_blob {
+        tier_to_cool_after_days_since_modification_greater_than = var.raw_lifecycle.cool_after_days
+        delete_after_days_since_modification_greater_than       = var.raw_lifecycle.delete_after_days
+      }
+    }
+  }
+}

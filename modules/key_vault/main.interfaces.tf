@@ -1,0 +1,76 @@
+# The AVM interfaces of this module's main resource: lock, role assignments, diagnostic settings
+# and private endpoints, all driven by the variables of the same names.
+
+resource "azurerm_management_lock" "this" {
+  count = var.lock != null ? 1 : 0
+
+  name       = coalesce(var.lock.name, "lock-${var.name}")
+  scope      = azurerm_key_vault.this.id
+  lock_level = var.lock.kind
+  notes      = "Managed by Terraform: remove the lock in code, not in the portal."
+}
+
+resource "azurerm_role_assignment" "this" {
+  for_each = var.role_assignments
+
+  scope                = azurerm_key_vault.this.id
+  principal_id         = each.value.principal_id
+  role_definition_name = strcontains(lower(each.value.role_definition_id_or_name), "/providers/microsoft.authorization/roledefinitions/") ? null : each.value.role_definition_id_or_name
+  role_definition_id   = strcontains(lower(each.value.role_definition_id_or_name), "/providers/microsoft.authorization/roledefinitions/") ? each.value.role_definition_id_or_name : null
+  principal_type       = each.value.principal_type
+  description          = each.value.description
+}
+
+resource "azurerm_monitor_diagnostic_setting" "this" {
+  for_each = var.diagnostic_settings
+
+  name                       = coalesce(each.value.name, "diag-${var.name}")
+  target_resource_id         = azurerm_key_vault.this.id
+  log_analytics_workspace_id = each.value.workspace_resource_id
+
+  dynamic "enabled_log" {
+    for_each = each.value.log_groups
+    content {
+      category_group = enabled_log.value
+    }
+  }
+
+  dynamic "enabled_log" {
+    for_each = each.value.log_categories
+    content {
+      category = enabled_log.value
+    }
+  }
+
+  dynamic "enabled_metric" {
+    for_each = each.value.metric_categories
+    content {
+      category = enabled_metric.value
+    }
+  }
+}
+
+resource "azurerm_private_endpoint" "this" {
+  for_each = var.private_endpoints
+
+  name                = coalesce(each.value.name, "pep-${var.name}-${each.key}")
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  subnet_id           = each.value.subnet_resource_id
+  tags                = var.tags
+
+  private_service_connection {
+    name                           = "psc-${var.name}-${each.key}"
+    private_connection_resource_id = azurerm_key_vault.this.id
+    subresource_names              = [each.value.subresource_name]
+    is_manual_connection           = false
+  }
+
+  dynamic "private_dns_zone_group" {
+    for_each = length(each.value.private_dns_zone_resource_ids) > 0 ? [1] : []
+    content {
+      name                 = "default"
+      private_dns_zone_ids = each.value.private_dns_zone_resource_ids
+    }
+  }
+}

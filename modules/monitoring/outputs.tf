@@ -1,0 +1,29 @@
+output "resource_id" {
+  value       = azurerm_log_analytics_workspace.this.id
+  description = "ARM id of the Log Analytics workspace, the destination of every diagnostic setting."
+}
+
+output "log_analytics_workspace_name" {
+  value       = azurerm_log_analytics_workspace.this.name
+  description = "Name of the Log Analytics workspace."
+}
+
+output "application_insights_id" {
+  value       = azurerm_application_insights.this.id
+  description = "ARM id of the workspace-based Application Insights, linked to the AML workspace."
+}
+
+output "application_insights_name" {
+  value       = azurerm_application_insights.this.name
+  description = "Name of the Application Insights resource."
+}
+
+output "action_group_id" {
+  value       = azurerm_monitor_action_group.this.id
+  description = "ARM id of the action group the alert rules notify."
+}
+
+output "alert_rule_names" {
+  value       = [for rule in azurerm_monitor_scheduled_query_rules_alert_v2.this : rule.name]
+  description = "Names of the alert rules created."
+}

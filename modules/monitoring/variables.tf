@@ -1,0 +1,129 @@
+variable "name" {
+  type        = string
+  nullable    = false
+  description = "Log Analytics workspace name: 4-63 letters, digits and hyphens, starting and ending with a letter or digit."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$", var.name))
+    error_message = "Log Analytics workspace names are 4-63 letters, digits and hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "location" {
+  type        = string
+  nullable    = false
+  description = "Azure region of every resource in this module, e.g. westeurope."
+}
+
+variable "resource_group_name" {
+  type        = string
+  nullable    = false
+  description = "Resource group that holds this module's resources."
+}
+
+variable "application_insights_name" {
+  type        = string
+  nullable    = false
+  description = "Name of the workspace-based Application Insights that the AML workspace and the model's jobs report to."
+}
+
+variable "retention_in_days" {
+  type        = number
+  default     = 30
+  nullable    = false
+  description = "Log Analytics retention (30 to 730 days)."
+
+  validation {
+    condition     = var.retention_in_days >= 30 && var.retention_in_days <= 730
+    error_message = "retention_in_days must be between 30 and 730."
+  }
+}
+
+variable "alert_email_receivers" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Who the action group emails, as name => address."
+
+  validation {
+    condition     = alltrue([for address in values(var.alert_email_receivers) : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "every alert_email_receivers value must be an e-mail address."
+  }
+}
+
+variable "alerts" {
+  type = object({
+    enabled          = optional(bool, true)
+    mape_threshold   = optional(number, 0.45)
+    stale_after_days = optional(number, 60)
+    severity         = optional(number, 2)
+  })
+  default     = {}
+  nullable    = false
+  description = "Alert rules: a failed pipeline, a model whose MAPE exceeds mape_threshold, a model older than stale_after_days."
+
+  validation {
+    condition     = var.alerts.mape_threshold > 0 && var.alerts.stale_after_days > 0 && var.alerts.severity >= 0 && var.alerts.severity <= 4
+    error_message = "alerts.mape_threshold and stale_after_days must be positive, severity between 0 and 4."
+  }
+}
+
+# --- AVM interface variables: the same names and shapes in every module ---
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+}
+
+variable "lock" {
+  type = object({
+    kind = string
+    name = optional(string, null)
+  })
+  default     = null
+  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+
+  validation {
+    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
+    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
+  }
+}
+
+variable "role_assignments" {
+  type = map(object({
+    role_definition_id_or_name = string
+    principal_id               = string
+    description                = optional(string, null)
+    principal_type             = optional(string, null)
+  }))
+  default     = {}
+  nullable    = false
+  description = "Role assignments on the main resource; keys are arbitrary and known at plan time."
+}
+
+variable "diagnostic_settings" {
+  type = map(object({
+    name                  = optional(string, null)
+    log_categories        = optional(set(string), [])
+    log_groups            = optional(set(string), ["allLogs"])
+    metric_categories     = optional(set(string), ["AllMetrics"])
+    workspace_resource_id = string
+  }))
+  default     = {}
+  nullable    = false
+  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+}
+
+variable "private_endpoints" {
+  type = map(object({
+    name                          = optional(string, null)
+    subnet_resource_id            = string
+    subresource_name              = string
+    private_dns_zone_resource_ids = optional(set(string), [])
+  }))
+  default     = {}
+  nullable    = false
+  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+}

@@ -1,0 +1,105 @@
+variable "name" {
+  type        = string
+  nullable    = false
+  description = "VNet name: 2-64 letters, digits, underscores, periods and hyphens."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9_]$", var.name))
+    error_message = "VNet names are 2-64 letters, digits, underscores, periods and hyphens, starting with a letter or digit and ending with a letter, digit or underscore."
+  }
+}
+
+variable "location" {
+  type        = string
+  nullable    = false
+  description = "Azure region of every resource in this module, e.g. westeurope."
+}
+
+variable "resource_group_name" {
+  type        = string
+  nullable    = false
+  description = "Resource group that holds this module's resources."
+}
+
+variable "address_space" {
+  type        = list(string)
+  nullable    = false
+  description = "Address space of the VNet, e.g. [\"10.40.0.0/22\"]."
+
+  validation {
+    condition     = length(var.address_space) > 0 && alltrue([for cidr in var.address_space : can(cidrhost(cidr, 0))])
+    error_message = "address_space must hold at least one valid CIDR block."
+  }
+}
+
+variable "subnets" {
+  type = map(object({
+    address_prefix = string
+  }))
+  nullable    = false
+  description = "Subnets by purpose; the stack uses private_endpoints (every private endpoint) and aml_compute."
+
+  validation {
+    condition     = alltrue([for subnet in values(var.subnets) : can(cidrhost(subnet.address_prefix, 0))])
+    error_message = "every subnets.*.address_prefix must be a valid CIDR block."
+  }
+}
+
+variable "private_dns_zones" {
+  type        = set(string)
+  nullable    = false
+  description = "Private DNS zones to create and link to the VNet, one per private endpoint kind used."
+
+  validation {
+    condition     = alltrue([for zone in var.private_dns_zones : startswith(zone, "privatelink.")])
+    error_message = "private DNS zone names for Private Link start with \"privatelink.\"."
+  }
+}
+
+# --- AVM interface variables: the same names and shapes in every module ---
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+}
+
+variable "lock" {
+  type = object({
+    kind = string
+    name = optional(string, null)
+  })
+  default     = null
+  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+
+  validation {
+    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
+    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
+  }
+}
+
+variable "role_assignments" {
+  type = map(object({
+    role_definition_id_or_name = string
+    principal_id               = string
+    description                = optional(string, null)
+    principal_type             = optional(string, null)
+  }))
+  default     = {}
+  nullable    = false
+  description = "Role assignments on the main resource; keys are arbitrary and known at plan time."
+}
+
+variable "diagnostic_settings" {
+  type = map(object({
+    name                  = optional(string, null)
+    log_categories        = optional(set(string), [])
+    log_groups            = optional(set(string), ["allLogs"])
+    metric_categories     = optional(set(string), ["AllMetrics"])
+    workspace_resource_id = string
+  }))
+  default     = {}
+  nullable    = false
+  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+}

@@ -1,0 +1,151 @@
+variable "name" {
+  type        = string
+  nullable    = false
+  description = "Logical server name: 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen, globally unique."
+
+  validation {
+    condition     = can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.name))
+    error_message = "SQL server names are 1-63 lowercase letters, digits and hyphens and cannot start or end with a hyphen."
+  }
+}
+
+variable "location" {
+  type        = string
+  nullable    = false
+  description = "Azure region of every resource in this module, e.g. westeurope."
+}
+
+variable "resource_group_name" {
+  type        = string
+  nullable    = false
+  description = "Resource group that holds this module's resources."
+}
+
+variable "entra_administrator" {
+  type = object({
+    login_username = string
+    object_id      = string
+  })
+  nullable    = false
+  description = "The Entra group or principal that administers the server; SQL authentication is disabled, so there is no SQL password anywhere."
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.entra_administrator.object_id))
+    error_message = "entra_administrator.object_id must be the GUID of the Entra group or principal."
+  }
+}
+
+variable "database_name" {
+  type        = string
+  default     = "reporting"
+  nullable    = false
+  description = "The reporting database that Power BI reads."
+}
+
+variable "database_sku" {
+  type        = string
+  default     = "S0"
+  nullable    = false
+  description = "Reporting database SKU, e.g. S0 in dev, GP_S_Gen5_2 or S2 in prod."
+}
+
+variable "zone_redundant" {
+  type        = bool
+  default     = false
+  nullable    = false
+  description = "Zone-redundant database (prod, where the SKU offers it)."
+}
+
+variable "public_network_access_enabled" {
+  type        = bool
+  default     = true
+  nullable    = false
+  description = "Whether the server accepts public traffic (firewall rules still apply); prod turns it off."
+}
+
+variable "defender_enabled" {
+  type        = bool
+  default     = false
+  nullable    = false
+  description = "Microsoft Defender for SQL threat detection (on in prod)."
+}
+
+variable "log_analytics_workspace_id" {
+  type        = string
+  nullable    = false
+  description = "Log Analytics workspace receiving the server's audit log."
+}
+
+variable "reporting_schema" {
+  type        = string
+  default     = "reporting"
+  nullable    = false
+  description = "Schema the glue creates for the reporting tables and views."
+}
+
+variable "contained_user_principals" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Identities that get contained database users, as purpose => Entra display name (e.g. aml => workspace name, adf => factory name); the glue creates the users."
+}
+
+# --- AVM interface variables: the same names and shapes in every module ---
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+}
+
+variable "lock" {
+  type = object({
+    kind = string
+    name = optional(string, null)
+  })
+  default     = null
+  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+
+  validation {
+    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
+    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
+  }
+}
+
+variable "role_assignments" {
+  type = map(object({
+    role_definition_id_or_name = string
+    principal_id               = string
+    description                = optional(string, null)
+    principal_type             = optional(string, null)
+  }))
+  default     = {}
+  nullable    = false
+  description = "Role assignments on the main resource; keys are arbitrary and known at plan time."
+}
+
+variable "diagnostic_settings" {
+  type = map(object({
+    name                  = optional(string, null)
+    log_categories        = optional(set(string), [])
+    log_groups            = optional(set(string), ["allLogs"])
+    metric_categories     = optional(set(string), ["AllMetrics"])
+    workspace_resource_id = string
+  }))
+  default     = {}
+  nullable    = false
+  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+}
+
+variable "private_endpoints" {
+  type = map(object({
+    name                          = optional(string, null)
+    subnet_resource_id            = string
+    subresource_name              = string
+    private_dns_zone_resource_ids = optional(set(string), [])
+  }))
+  default     = {}
+  nullable    = false
+  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+}
