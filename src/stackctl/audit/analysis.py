@@ -1,0 +1,540 @@
+"""From a validated plan to the auditor's findings. Pure: no files, no processes, no clock.
+
+Everything that reaches a report passes through here already masked (see `values`), so the
+renderers never see a raw value from a sensitive path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from stackctl.audit.allow_list import AllowEntry, AllowList
+from stackctl.audit.plan import ChangeKind, Plan, ResourceChange
+from stackctl.audit.values import (
+    SENSITIVE,
+    AttributeDiff,
+    attribute_diffs,
+    collect_secrets,
+    display,
+    dotted,
+    is_marked,
+    leaf_paths,
+    masked,
+    value_at,
+)
+from stackctl.checkov import CheckovReport
+from stackctl.parity import Difference
+
+Severity = Literal["blocking", "warning", "info"]
+FindingKind = Literal[
+    "destructive-change",
+    "policy-failure",
+    "policy-not-checked",
+    "policy-skipped",
+    "drift",
+    "cost-change",
+    "parity-difference",
+    "allow-list-unused",
+]
+
+# Resources whose deletion or replacement loses data (or the keys to it): blocking unless allowed.
+DATA_BEARING: Mapping[str, str] = {
+    "azurerm_storage_account": "storage account",
+    "azurerm_storage_container": "storage container",
+    "azurerm_storage_data_lake_gen2_filesystem": "data lake file system",
+    "azurerm_storage_share": "storage file share",
+    "azurerm_storage_table": "storage table",
+    "azurerm_storage_queue": "storage queue",
+    "azurerm_mssql_server": "SQL server (and every database on it)",
+    "azurerm_mssql_database": "SQL database",
+    "azurerm_sql_server": "SQL server (and every database on it)",
+    "azurerm_sql_database": "SQL database",
+    "azurerm_key_vault": "Key Vault",
+    "azurerm_key_vault_key": "Key Vault key",
+    "azurerm_key_vault_secret": "Key Vault secret",
+    "azurerm_key_vault_certificate": "Key Vault certificate",
+    "azurerm_machine_learning_workspace": "AML workspace",
+    "azurerm_container_registry": "container registry",
+    "azurerm_log_analytics_workspace": "Log Analytics workspace",
+}
+
+# Attribute names (the last part of a path) that decide what a resource costs.
+COST_ATTRIBUTES = frozenset(
+    {
+        "sku",
+        "sku_name",
+        "sku_tier",
+        "tier",
+        "vm_size",
+        "size",
+        "vm_priority",
+        "min_node_count",
+        "max_node_count",
+        "node_count",
+        "instance_count",
+        "capacity",
+        "min_capacity",
+        "max_size_gb",
+        "storage_mb",
+        "account_tier",
+        "account_replication_type",
+        "access_tier",
+        "zone_redundant",
+        "retention_in_days",
+        "daily_quota_gb",
+    }
+)
+
+# A tfvars value whose name says it is a secret is masked in the parity section even though
+# tfvars must never hold one: a mistake there must not travel further into a report.
+_SECRET_NAME = re.compile(r"password|secret|token|connection_string|access_key|client_key", re.IGNORECASE)
+
+CHANGE_ORDER: tuple[ChangeKind, ...] = ("delete", "replace", "update", "create", "forget", "read", "no-op")
+LISTED_KINDS: tuple[ChangeKind, ...] = ("delete", "replace", "update", "create", "forget")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    severity: Severity
+    title: str
+    detail: str
+    address: str | None = None
+    location: str | None = None
+    allowed_by: AllowEntry | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "blocking"
+
+
+@dataclass(frozen=True)
+class ResourceReport:
+    address: str
+    module: str
+    type: str
+    kind: ChangeKind
+    action_reason: str | None
+    diffs: tuple[AttributeDiff, ...]
+    data_bearing: str | None
+    previous_address: str | None = None
+    deposed: str | None = None
+
+
+@dataclass(frozen=True)
+class CostChange:
+    address: str
+    kind: ChangeKind
+    attribute: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    address: str
+    kind: ChangeKind
+    diffs: tuple[AttributeDiff, ...]
+    reverted_by_plan: bool
+
+
+@dataclass(frozen=True)
+class OutputReport:
+    name: str
+    kind: ChangeKind
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class ParityItem:
+    path: str
+    dev: str
+    prod: str
+
+
+@dataclass(frozen=True)
+class ProviderVersion:
+    name: str
+    source: str
+    constraint: str | None
+    locked: str | None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    env: str
+    plan_file: str
+    plan_sha256: str
+    git_commit: str
+    git_branch: str
+    git_dirty: bool | None
+    terraform_version: str
+    plan_timestamp: str | None
+    generated_at: str
+    providers: tuple[ProviderVersion, ...]
+    allow_list: str
+    policies: str
+    stackctl_version: str
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    ran: bool
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    checkov_version: str | None = None
+    not_run_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    provenance: Provenance
+    resources: tuple[ResourceReport, ...]
+    counts: Mapping[ChangeKind, int]
+    findings: tuple[Finding, ...]
+    costs: tuple[CostChange, ...]
+    drift: tuple[DriftItem, ...]
+    outputs: tuple[OutputReport, ...]
+    parity: tuple[ParityItem, ...] | None
+    parity_unavailable: str | None
+    policy: PolicySummary
+    by_module: Mapping[str, Mapping[ChangeKind, tuple[ResourceReport, ...]]] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.blocking)
+
+    @property
+    def exit_code(self) -> int:
+        """0: nothing blocks the release; 1: at least one blocking finding."""
+        return 1 if self.blocking else 0
+
+    def findings_of(self, *kinds: FindingKind) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.kind in kinds)
+
+
+def build_report(
+    plan: Plan,
+    *,
+    provenance: Provenance,
+    allow_list: AllowList,
+    checkov: CheckovReport | None,
+    parity: Sequence[Difference] | None,
+    parity_unavailable: str | None = None,
+    sensitive_variables: frozenset[str] = frozenset(),
+    today: dt.date,
+    checkov_not_run_reason: str = "checkov was not run on this plan",
+) -> AuditReport:
+    env = provenance.env
+    secrets = collect_secrets(plan)
+    resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
+    counts: Counter[ChangeKind] = Counter(
+        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed"
+    )
+    findings: list[Finding] = []
+
+    used_entries: set[AllowEntry] = set()
+    for resource in resources:
+        finding = _destructive_finding(resource, allow_list, env, today)
+        if finding:
+            findings.append(finding)
+            if finding.allowed_by:
+                used_entries.add(finding.allowed_by)
+
+    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason)
+    findings.extend(policy_findings)
+
+    planned_updates = {rc.address for rc in plan.resource_changes if rc.change.kind in ("update", "replace")}
+    drift = tuple(
+        DriftItem(
+            address=rc.address,
+            kind=rc.change.kind,
+            diffs=tuple(attribute_diffs(rc.change, secrets)),
+            reverted_by_plan=rc.address in planned_updates,
+        )
+        for rc in plan.resource_drift
+        if rc.mode == "managed"
+    )
+    for item in drift:
+        what = "deleted outside Terraform" if item.kind == "delete" else "changed outside Terraform"
+        changed = ", ".join(d.path for d in item.diffs) or "no attribute detail"
+        consequence = (
+            "this plan puts it back"
+            if item.reverted_by_plan
+            else "this plan keeps the change: update the configuration or revert it by hand"
+        )
+        findings.append(
+            Finding(
+                "drift", "warning", f"{item.address} was {what}", f"{changed}; {consequence}", item.address
+            )
+        )
+
+    costs = tuple(
+        cost for rc in plan.resource_changes if rc.mode == "managed" for cost in _cost_changes(rc, secrets)
+    )
+    for cost in costs:
+        findings.append(
+            Finding(
+                "cost-change",
+                "info",
+                f"{cost.address}: {cost.attribute}",
+                f"{cost.kind}: {cost.before} -> {cost.after}",
+                cost.address,
+            )
+        )
+
+    parity_items = None
+    if parity is not None:
+        parity_items = tuple(_parity_item(d, sensitive_variables, secrets) for d in parity)
+        for parity_item in parity_items:
+            findings.append(
+                Finding(
+                    "parity-difference",
+                    "info",
+                    parity_item.path,
+                    f"dev: {parity_item.dev}; prod: {parity_item.prod}",
+                )
+            )
+
+    for entry in allow_list.allowed_destructive_changes:
+        applies_here = entry.environments is None or env in entry.environments
+        if applies_here and entry not in used_entries and not entry.expired(today):
+            findings.append(
+                Finding(
+                    "allow-list-unused",
+                    "info",
+                    f"allow-list entry for {entry.address} matched nothing in this plan",
+                    f"approved by {entry.approved_by}: {entry.reason}; remove it once the change is applied",
+                    entry.address,
+                    location=allow_list.source,
+                )
+            )
+
+    return AuditReport(
+        provenance=provenance,
+        resources=resources,
+        counts={kind: counts.get(kind, 0) for kind in CHANGE_ORDER},
+        findings=tuple(sorted(findings, key=_finding_order)),
+        costs=costs,
+        drift=drift,
+        outputs=tuple(_output_reports(plan, secrets)),
+        parity=parity_items,
+        parity_unavailable=parity_unavailable,
+        policy=policy,
+        by_module=_group(resources),
+    )
+
+
+_SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
+
+
+def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
+    return (_SEVERITY_ORDER[finding.severity], finding.kind, finding.address or "", finding.title)
+
+
+def _resource_report(rc: ResourceChange, secrets: frozenset[str]) -> ResourceReport:
+    kind = rc.change.kind
+    diffs = tuple(attribute_diffs(rc.change, secrets)) if kind in ("update", "replace") else ()
+    return ResourceReport(
+        address=rc.address,
+        module=rc.module,
+        type=rc.type,
+        kind=kind,
+        action_reason=rc.action_reason,
+        diffs=diffs,
+        data_bearing=DATA_BEARING.get(rc.type),
+        previous_address=rc.previous_address,
+        deposed=rc.deposed,
+    )
+
+
+def _destructive_finding(
+    resource: ResourceReport, allow_list: AllowList, env: str, today: dt.date
+) -> Finding | None:
+    if resource.kind not in ("delete", "replace"):
+        return None
+    verb = "deleted" if resource.kind == "delete" else "replaced (destroyed and re-created)"
+    reason = f" ({resource.action_reason.replace('_', ' ')})" if resource.action_reason else ""
+    forced = [d.path for d in resource.diffs if d.forces_replacement]
+    forced_text = f"; forced by {', '.join(forced)}" if forced else ""
+    if resource.data_bearing is None:
+        return Finding(
+            "destructive-change",
+            "warning",
+            f"{resource.address} will be {verb}",
+            f"{resource.type} holds no data of its own{reason}{forced_text}",
+            resource.address,
+        )
+    entry, expired = allow_list.match(resource.address, resource.kind, env, today)
+    what = f"{resource.data_bearing} {resource.address} will be {verb}; its data is lost{reason}{forced_text}"
+    if entry:
+        return Finding(
+            "destructive-change",
+            "info",
+            f"{resource.address} will be {verb} (allowed)",
+            f"{what}. Allowed by {entry.approved_by}: {entry.reason}",
+            resource.address,
+            location=allow_list.source,
+            allowed_by=entry,
+        )
+    fix = (
+        "its allow-list entry has expired: renew it (expires) if the change is still intended"
+        if expired
+        else f"if intended, add it to the allow-list ({allow_list.source}) with reason and approved_by"
+    )
+    return Finding(
+        "destructive-change",
+        "blocking",
+        f"{resource.address} will be {verb}",
+        f"{what}. {fix}",
+        resource.address,
+    )
+
+
+def _policy_findings(
+    checkov: CheckovReport | None, not_run_reason: str
+) -> tuple[PolicySummary, list[Finding]]:
+    if checkov is None:
+        return PolicySummary(ran=False, not_run_reason=not_run_reason), [
+            Finding(
+                "policy-not-checked",
+                "blocking",
+                "security and organisation policies were not checked",
+                f"{not_run_reason}; the release gate cannot pass without them",
+            )
+        ]
+    findings = [
+        Finding(
+            "policy-failure",
+            "blocking",
+            f"{result.check_id}: {result.check_name}",
+            f"{result.resource} fails {result.check_id}"
+            + (f" (severity {result.severity})" if result.severity else "")
+            + (f"; guideline: {result.guideline}" if result.guideline else ""),
+            result.resource,
+            location=result.location,
+        )
+        for result in checkov.failed
+    ]
+    findings += [
+        Finding(
+            "policy-skipped",
+            "info",
+            f"{result.check_id}: {result.check_name} (skipped)",
+            f"{result.resource}: {result.suppress_comment or 'skipped without a reason'}",
+            result.resource,
+            location=result.location,
+        )
+        for result in checkov.skipped
+    ]
+    findings += [
+        Finding(
+            "policy-not-checked",
+            "blocking",
+            "checkov could not parse part of the plan",
+            error,
+            location=str(checkov.target),
+        )
+        for error in checkov.parsing_errors
+    ]
+    summary = PolicySummary(
+        ran=True,
+        passed=len(checkov.passed),
+        failed=len(checkov.failed),
+        skipped=len(checkov.skipped),
+        checkov_version=checkov.checkov_version,
+    )
+    return summary, findings
+
+
+def _cost_changes(rc: ResourceChange, secrets: frozenset[str]) -> list[CostChange]:
+    change = rc.change
+    kind = change.kind
+    if kind in ("update", "replace"):
+        return [
+            CostChange(rc.address, kind, diff.path, diff.before, diff.after)
+            for diff in attribute_diffs(change, secrets)
+            if _is_cost_path(diff.path)
+        ]
+    if kind in ("create", "delete"):
+        value = change.after if kind == "create" else change.before
+        marks = change.after_sensitive if kind == "create" else change.before_sensitive
+        costs = []
+        for path in leaf_paths(value):
+            leaf = value_at(value, path)
+            if not path or not _is_cost_path(dotted(path)) or leaf is None:
+                continue
+            shown = SENSITIVE if is_marked(marks, path) else display(leaf, secrets)
+            before, after = ("(new)", shown) if kind == "create" else (shown, "(removed)")
+            costs.append(CostChange(rc.address, kind, dotted(path), before, after))
+        return costs
+    return []
+
+
+def _is_cost_path(path: str) -> bool:
+    names = [part for part in path.split(".") if not part.isdigit()]
+    return bool(names) and names[-1] in COST_ATTRIBUTES
+
+
+def _output_reports(plan: Plan, secrets: frozenset[str]) -> list[OutputReport]:
+    reports = []
+    for name, change in sorted(plan.output_changes.items()):
+        if change.kind == "no-op":
+            continue
+        before = masked(change.before, change.before_sensitive)
+        after = masked(change.after, change.after_sensitive)
+        unknown = change.after_unknown is True
+        reports.append(
+            OutputReport(
+                name=name,
+                kind=change.kind,
+                before=_shown(before, secrets),
+                after="(known after apply)" if unknown else _shown(after, secrets),
+            )
+        )
+    return reports
+
+
+def _shown(value: Any, secrets: frozenset[str]) -> str:
+    return SENSITIVE if value == SENSITIVE else display(value, secrets)
+
+
+def _parity_item(
+    difference: Difference, sensitive_variables: frozenset[str], secrets: frozenset[str]
+) -> ParityItem:
+    top = difference.path.split(".", 1)[0]
+    secret = top in sensitive_variables or bool(_SECRET_NAME.search(difference.path))
+
+    def side(value: Any, present: bool) -> str:
+        if not present:
+            return "(not set)"
+        return SENSITIVE if secret else display(value, secrets)
+
+    return ParityItem(
+        path=difference.path,
+        dev=side(difference.dev, difference.only_in != "prod"),
+        prod=side(difference.prod, difference.only_in != "dev"),
+    )
+
+
+def _group(resources: Sequence[ResourceReport]) -> dict[str, dict[ChangeKind, tuple[ResourceReport, ...]]]:
+    grouped: dict[str, dict[ChangeKind, list[ResourceReport]]] = {}
+    for resource in resources:
+        if resource.kind not in LISTED_KINDS:
+            continue
+        grouped.setdefault(resource.module, {}).setdefault(resource.kind, []).append(resource)
+    return {
+        module: {
+            kind: tuple(sorted(grouped[module][kind], key=lambda r: r.address))
+            for kind in LISTED_KINDS
+            if kind in grouped[module]
+        }
+        for module in sorted(grouped, key=lambda m: (m != "(root module)", m))
+    }

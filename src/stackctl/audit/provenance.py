@@ -1,0 +1,106 @@
+"""Where a report comes from: the commit, the plan file's hash, Terraform and provider versions.
+
+An auditor signs off on one plan; the hash and commit let anyone check later that the plan that
+was applied is the one that was reviewed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from stackctl import __version__
+from stackctl.audit.analysis import Provenance, ProviderVersion
+from stackctl.audit.plan import Plan
+
+_LOCK_ENTRY = re.compile(r'provider\s+"(?P<source>[^"]+)"\s*\{[^}]*?version\s*=\s*"(?P<version>[^"]+)"', re.S)
+
+
+def collect_provenance(
+    plan: Plan,
+    *,
+    env: str,
+    plan_path: Path,
+    root: Path,
+    allow_list: str,
+    policies: str,
+    lock_file: Path | None = None,
+    now: dt.datetime | None = None,
+) -> Provenance:
+    commit, branch, dirty = git_state(root)
+    locked = locked_provider_versions(lock_file) if lock_file else {}
+    return Provenance(
+        env=env,
+        plan_file=_relative(plan_path, root),
+        plan_sha256=hashlib.sha256(plan_path.read_bytes()).hexdigest(),
+        git_commit=commit,
+        git_branch=branch,
+        git_dirty=dirty,
+        terraform_version=plan.terraform_version,
+        plan_timestamp=plan.timestamp,
+        generated_at=(now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        providers=provider_versions(plan, locked),
+        allow_list=allow_list,
+        policies=policies,
+        stackctl_version=__version__,
+    )
+
+
+def provider_versions(plan: Plan, locked: dict[str, str]) -> tuple[ProviderVersion, ...]:
+    """One line per provider source: the plan's version constraints, and the version the lock file
+    pins when there is one (the plan JSON records constraints, not the selected version)."""
+    by_source: dict[str, ProviderVersion] = {}
+    for config in plan.configuration.provider_config.values():
+        source = config.full_name or config.name
+        constraints = {c for c in (config.version_constraint,) if c}
+        existing = by_source.get(source)
+        if existing and existing.constraint:
+            constraints.add(existing.constraint)
+        by_source[source] = ProviderVersion(
+            name=config.name,
+            source=source,
+            constraint=", ".join(sorted(constraints)) or None,
+            locked=locked.get(source) or locked.get(_registry_source(source)),
+        )
+    return tuple(sorted(by_source.values(), key=lambda p: p.source))
+
+
+def locked_provider_versions(lock_file: Path) -> dict[str, str]:
+    if not lock_file.is_file():
+        return {}
+    return {m["source"]: m["version"] for m in _LOCK_ENTRY.finditer(lock_file.read_text(encoding="utf-8"))}
+
+
+def _registry_source(source: str) -> str:
+    return source if source.count("/") >= 2 else f"registry.terraform.io/{source}"
+
+
+def git_state(root: Path) -> tuple[str, str, bool | None]:
+    """Commit, branch and whether the tree has uncommitted changes; CI variables when git cannot say."""
+    commit = _git(root, "rev-parse", "HEAD") or os.environ.get("GITHUB_SHA") or "unknown"
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    if not branch or branch == "HEAD":
+        branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or branch or "unknown"
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return commit, branch, None if status is None else bool(status)
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

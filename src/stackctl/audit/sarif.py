@@ -1,0 +1,128 @@
+"""The findings as SARIF 2.1.0, for code-scanning tools and the release pipeline's annotations.
+
+One result per finding; one rule per kind of finding. An allow-listed destructive change stays in
+the log as a result with an external suppression that carries the approver and the reason, so the
+approval itself is on record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from stackctl import __version__
+from stackctl.audit.analysis import AuditReport, Finding, FindingKind
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+RULES: dict[FindingKind, tuple[str, str]] = {
+    "destructive-change": (
+        "FSA001",
+        "A resource is deleted or replaced; for data-bearing resources this blocks unless allow-listed",
+    ),
+    "policy-failure": ("FSA002", "A security or organisation policy (checkov) fails on the planned values"),
+    "policy-not-checked": ("FSA003", "Security and organisation policies could not be checked"),
+    "policy-skipped": ("FSA004", "A policy check is skipped by a suppression in the code"),
+    "drift": ("FSA005", "A resource was changed or deleted outside Terraform"),
+    "cost-change": ("FSA006", "A change to a size, node count or SKU that decides cost"),
+    "parity-difference": ("FSA007", "A variable differs between the dev and prod stacks"),
+    "allow-list-unused": ("FSA008", "An allow-list entry matches no change in this plan"),
+}
+
+_LEVEL = {"blocking": "error", "warning": "warning", "info": "note"}
+_DEFAULT_LEVEL: dict[FindingKind, str] = {
+    "destructive-change": "error",
+    "policy-failure": "error",
+    "policy-not-checked": "error",
+    "policy-skipped": "note",
+    "drift": "warning",
+    "cost-change": "note",
+    "parity-difference": "note",
+    "allow-list-unused": "note",
+}
+_KIND_ORDER: list[FindingKind] = list(RULES)
+
+
+def to_sarif(report: AuditReport) -> dict[str, Any]:
+    provenance = report.provenance
+    rules = [
+        {
+            "id": rule_id,
+            "name": kind,
+            "shortDescription": {"text": text},
+            "defaultConfiguration": {"level": _DEFAULT_LEVEL[kind]},
+        }
+        for kind, (rule_id, text) in RULES.items()
+    ]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "stackctl-audit",
+                        "version": __version__,
+                        "informationUri": "https://github.com/forecast-stack/forecast-stack",
+                        "rules": rules,
+                    }
+                },
+                "automationDetails": {"id": f"stackctl-audit/{provenance.env}/"},
+                "versionControlProvenance": [
+                    {
+                        "repositoryUri": "https://github.com/forecast-stack/forecast-stack",
+                        "revisionId": provenance.git_commit,
+                        "branch": provenance.git_branch,
+                    }
+                ],
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "exitCode": report.exit_code,
+                        "endTimeUtc": provenance.generated_at,
+                    }
+                ],
+                "properties": {
+                    "env": provenance.env,
+                    "planSha256": provenance.plan_sha256,
+                    "terraformVersion": provenance.terraform_version,
+                },
+                "results": [_result(finding, report) for finding in report.findings],
+            }
+        ],
+    }
+
+
+def _result(finding: Finding, report: AuditReport) -> dict[str, Any]:
+    rule_id, _ = RULES[finding.kind]
+    location: dict[str, Any] = {
+        "physicalLocation": {"artifactLocation": {"uri": report.provenance.plan_file}},
+    }
+    if finding.address:
+        location["logicalLocations"] = [{"fullyQualifiedName": finding.address, "kind": "resource"}]
+    result: dict[str, Any] = {
+        "ruleId": rule_id,
+        "ruleIndex": _KIND_ORDER.index(finding.kind),
+        "level": _LEVEL[finding.severity],
+        "message": {"text": f"{finding.title}: {finding.detail}"},
+        "locations": [location],
+        "partialFingerprints": {"findingHash/v1": _fingerprint(finding, report.provenance.env)},
+        "properties": {"kind": finding.kind, "blocking": finding.blocking},
+    }
+    if finding.location:
+        result["properties"]["source"] = finding.location
+    entry = finding.allowed_by
+    if entry:
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f"{entry.reason} (approved by {entry.approved_by})",
+            }
+        ]
+    return result
+
+
+def _fingerprint(finding: Finding, env: str) -> str:
+    identity = "\x1f".join((env, finding.kind, finding.address or "", finding.title))
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]

@@ -1,0 +1,99 @@
+"""`stackctl audit --env E`: the auditor's report of a Terraform plan, and the release gate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from stackctl.audit.runner import PolicyRunner, audit_plan, checkov_on_plan
+from stackctl.checkov import CheckovReport
+from stackctl.cli import add_env_argument
+from stackctl.errors import StackctlError
+from stackctl.paths import CLOUD_ENVIRONMENTS, build_dir, repo_root
+
+DEFAULT_ALLOW_LIST = Path("infra") / "audit-allow-list.yaml"
+SUMMARY_FINDINGS = 10
+
+EPILOG = """\
+reads build/<env>/plan.json (`make plan` writes it with `terraform show -json`) and writes
+audit.md, audit.html (self-contained) and audit.sarif into build/<env>/ (or --out DIR).
+
+exit status:
+  0  no blocking finding: the release gate passes
+  1  blocking findings: a data-bearing resource is deleted or replaced without an allow-list
+     entry, a security or organisation policy (checkov) fails, or the policies could not be checked
+  2  bad input: missing or malformed plan or allow-list (nothing is written)
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    add_env_argument(parser, default="dev")
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="plan JSON from `terraform show -json` (default: build/<env>/plan.json)",
+    )
+    parser.add_argument(
+        "--allow-list",
+        type=Path,
+        metavar="FILE",
+        help=f"approved destructive changes (default: {DEFAULT_ALLOW_LIST})",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="where the reports go (default: build/<env>/)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    env: str = args.env
+    if env not in CLOUD_ENVIRONMENTS:
+        raise StackctlError(
+            f"the {env} environment has no Terraform plan to audit",
+            where="--env",
+            fix="audit a cloud stack: `make audit ENV=dev` or `make audit ENV=prod`",
+        )
+    root = repo_root()
+    console = Console(stderr=True)
+    outputs = audit_plan(
+        args.plan or build_dir(env, root) / "plan.json",
+        env=env,
+        out_dir=args.out or build_dir(env, root),
+        root=root,
+        allow_list_path=args.allow_list or root / DEFAULT_ALLOW_LIST,
+        allow_list_required=args.allow_list is not None,
+        policy_runner=_with_status(console),
+    )
+    report = outputs.report
+    out = Console(highlight=False)
+    counts = ", ".join(f"{count} {kind}" for kind, count in report.counts.items() if count)
+    out.print(f"audit of {report.provenance.plan_file} ({env}): {counts or 'no changes'}")
+    policy = report.policy
+    out.print(
+        f"policies: {policy.passed} passed, {policy.failed} failed, {policy.skipped} skipped"
+        if policy.ran
+        else f"policies: NOT CHECKED ({policy.not_run_reason})"
+    )
+    blocking = report.blocking
+    for finding in blocking[:SUMMARY_FINDINGS]:
+        out.print(f"  [bold red]BLOCKING[/] {finding.kind}: {finding.title}", markup=True)
+    if len(blocking) > SUMMARY_FINDINGS:
+        out.print(f"  ... and {len(blocking) - SUMMARY_FINDINGS} more blocking findings in the report")
+    verdict = "[bold red]BLOCKED[/]" if blocking else "[bold green]PASS[/]"
+    out.print(f"verdict: {verdict} ({len(blocking)} blocking)", markup=True)
+    out.print(f"report: {outputs.markdown}, {outputs.html}, {outputs.sarif}")
+    return report.exit_code
+
+
+def _with_status(console: Console) -> PolicyRunner:
+    def run_policies(plan_path: Path) -> CheckovReport:
+        with console.status(
+            f"checkov: checking {plan_path.name} against the security and organisation policies"
+        ):
+            return checkov_on_plan(plan_path)
+
+    return run_policies
