@@ -1,0 +1,82 @@
+"""Settings of the local stack, read from envs/local/settings.yaml (frozen; unknown keys are errors)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stackctl.errors import StackctlError
+from stackctl.paths import env_dir
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TrainingSettings(_Strict):
+    seed: int = 42
+    epochs: int | None = Field(default=None, ge=1)
+    margin: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+class ScoringSettings(_Strict):
+    as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    horizon: int | None = Field(default=None, ge=1)
+
+
+class DashboardSettings(_Strict):
+    target_mape: float = Field(default=0.45, gt=0.0)
+    series_to_plot: int = Field(default=4, ge=1, le=12)
+    stale_after_days: int = Field(default=60, ge=1)
+
+
+class LocalSettings(_Strict):
+    sample_data: Path = Path("data/sample")
+    step_command: tuple[str, ...] = ("{python}", "-m", "demand_forecast")
+    model_config_file: Path | None = Field(default=None, alias="model_config")
+    training: TrainingSettings = TrainingSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+    def command(self) -> list[str]:
+        """The step command with `{python}` bound to the interpreter running stackctl."""
+        return [token.replace("{python}", sys.executable) for token in self.step_command]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What of these settings changes a trained model (the retraining decision hashes it)."""
+        return {"training": self.training.model_dump(), "model_config": str(self.model_config_file)}
+
+
+def settings_file(root: Path) -> Path:
+    return env_dir("local", root) / "settings.yaml"
+
+
+def load_settings(root: Path) -> LocalSettings:
+    path = settings_file(root)
+    if not path.exists():
+        return LocalSettings()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise StackctlError(
+            f"settings file is not valid YAML: {exc}", where=str(path), fix="fix the YAML syntax"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise StackctlError(
+            "settings file must hold a mapping of keys", where=str(path), fix="see the comments in it"
+        )
+    try:
+        return LocalSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise StackctlError(
+            f"invalid local stack settings: {problems}",
+            where=str(path),
+            fix="correct or remove the keys named above (the file's comments list the valid ones)",
+        ) from exc

@@ -1,0 +1,57 @@
+"""Fixtures for stackctl tests: a throw-away repository root (FORECAST_STACK_ROOT) per test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+FAKE_MODEL_CLI = HERE / "fake_model_cli.py"
+
+
+def write_sample(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "shipments.csv").write_text(
+        "week_start,store_id,product_id,units,returns\n"
+        + "".join(f"2026-01-{day:02d},S{s},P1,{10 + s + day},0\n" for day in (5, 12, 19, 26) for s in (1, 2)),
+        encoding="utf-8",
+    )
+    (folder / "stores.csv").write_text(
+        "store_id,region,store_format\nS1,north,large\nS2,north,large\n", encoding="utf-8"
+    )
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A repository root whose local stack runs the fake model CLI on a tiny sample."""
+    root = tmp_path / "repo"
+    write_sample(root / "data" / "sample")
+    settings = {
+        "sample_data": "data/sample",
+        "step_command": [sys.executable, str(FAKE_MODEL_CLI)],
+        "training": {"seed": 1, "margin": 0.0},
+    }
+    (root / "envs" / "local").mkdir(parents=True)
+    (root / "envs" / "local" / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    (root / "src" / "model" / "demand_forecast").mkdir(parents=True)
+    (root / "src" / "model" / "demand_forecast" / "cli.py").write_text("VERSION = 1\n", encoding="utf-8")
+    monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
+    monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls.jsonl"))
+    monkeypatch.delenv("FAKE_FAIL_STEP", raising=False)
+    yield root
+    shutil.rmtree(root / ".local", ignore_errors=True)
+
+
+def calls(root: Path) -> list[list[str]]:
+    """The model CLI invocations the fake recorded (one JSON list per call)."""
+    import json
+
+    path = root.parent / "calls.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -1,0 +1,185 @@
+"""A stand-in for the `demand_forecast` CLI that honours its file contract, for runner tests.
+
+It writes every file the contract promises, with the documented shapes, so the local stack can be
+tested without training real models. Behaviour switches, through the environment:
+
+* FAKE_FAIL_STEP=<step>  that step exits 1 (an unexpected failure);
+* a raw CSV whose header contains `BROKEN` makes `validate` exit 2 naming file, row and column;
+* FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran).
+
+The "registry" is a champion.json in the working directory (the local stack runs steps in .local/mlflow).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def _args(argv: list[str]) -> dict[str, str]:
+    return {argv[i].lstrip("-"): argv[i + 1] for i in range(0, len(argv) - 1, 2)}
+
+
+def _content_id(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.csv")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--config"]:
+        argv = argv[2:]
+    step, opts = argv[0], _args(argv[1:])
+    if os.environ.get("FAKE_CALLS"):
+        with open(os.environ["FAKE_CALLS"], "a", encoding="utf-8") as calls:
+            calls.write(json.dumps([step, *argv[1:]]) + "\n")
+    if os.environ.get("FAKE_FAIL_STEP") == step:
+        print(f"{step}: simulated crash", file=sys.stderr)
+        return 1
+    out = Path(opts["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    registry = Path.cwd() / "champion.json"
+    if step == "validate":
+        data = Path(opts["data"])
+        files = {}
+        for path in sorted(data.glob("*.csv")):
+            header = path.read_text(encoding="utf-8").splitlines()[0]
+            if "BROKEN" in header:
+                print(
+                    f"{path.name}: row 1, column BROKEN: unknown column; expected the input contract",
+                    file=sys.stderr,
+                )
+                return 2
+            rows = sum(1 for _ in path.open(encoding="utf-8")) - 1
+            files[path.name] = {"rows_in": rows, "rows_out": rows, "quarantined": 0}
+            shutil.copy(path, out / path.name)
+        (out / "quarantine.csv").write_text("file,row,column,reason\n", encoding="utf-8")
+        quality = {
+            "files": files,
+            "quarantined_by_reason": {},
+            "series": 2,
+            "weeks": 4,
+            "first_week": "2026-01-05",
+            "last_week": "2026-01-26",
+            "gaps": 0,
+        }
+        (out / "data_quality.json").write_text(json.dumps(quality), encoding="utf-8")
+    elif step == "train":
+        info = {
+            "model_name": "demand-forecast",
+            "model_version": _content_id(Path(opts["data"])),
+            "trained_at": datetime.now(UTC).isoformat(),
+            "train_first_week": "2026-01-05",
+            "train_last_week": "2026-01-26",
+            "holdout": {"start": "2026-01-19", "end": "2026-01-26", "weeks": 2},
+            "segments": ["north|large|fast"],
+            "config": {},
+        }
+        (out / "model_info.json").write_text(json.dumps(info), encoding="utf-8")
+    elif step == "evaluate":
+        info = json.loads((Path(opts["model"]) / "model_info.json").read_text(encoding="utf-8"))
+        m = {"mape": 0.3, "rmse": 4.0, "rmse_zero_actual": None, "n": 8, "n_zero_actual": 0}
+        champion = json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else None
+        metrics = {
+            "model_name": "demand-forecast",
+            "model_version": info["model_version"],
+            "holdout": info["holdout"],
+            "target_mape": 0.45,
+            "overall": {
+                "baseline": {**m, "mape": 0.5},
+                "lasso": m,
+                "nn": m,
+                "ensemble": m,
+                "champion": {**m, "mape": champion["mape"]} if champion else None,
+            },
+            "segments": [{"segment": "north|large|fast", "model": "ensemble", **m}],
+        }
+        (out / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    elif step == "register":
+        metrics = json.loads(Path(opts["metrics"]).read_text(encoding="utf-8"))
+        champion = json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else None
+        mape = metrics["overall"]["ensemble"]["mape"]
+        version = str(int(champion["registered_version"]) + 1) if champion else "1"
+        promoted = champion is None or mape < champion["mape"] * (1 - float(opts["margin"]))
+        if promoted:
+            registry.write_text(
+                json.dumps(
+                    {"registered_version": version, "mape": mape, "model_version": metrics["model_version"]}
+                ),
+                encoding="utf-8",
+            )
+        decision = {
+            "model_name": "demand-forecast",
+            "model_version": metrics["model_version"],
+            "registered_version": version,
+            "promoted": promoted,
+            "reason": "no champion yet" if champion is None else "compared with champion",
+            "candidate_mape": mape,
+            "champion_mape": champion["mape"] if champion else None,
+            "champion_version": champion["registered_version"] if champion else None,
+            "margin": float(opts["margin"]),
+        }
+        (out / "decision.json").write_text(json.dumps(decision), encoding="utf-8")
+    elif step == "score":
+        champion = json.loads(registry.read_text(encoding="utf-8"))
+        with (out / "forecasts.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                [
+                    "week_start",
+                    "store_id",
+                    "product_id",
+                    "region",
+                    "store_format",
+                    "segment",
+                    "forecast_units",
+                    "model_name",
+                    "model_version",
+                ]
+            )
+            for store in ("S1", "S2"):
+                writer.writerow(
+                    [
+                        "2026-02-02",
+                        store,
+                        "P1",
+                        "north",
+                        "large",
+                        "north|large|fast",
+                        12.5,
+                        "demand-forecast",
+                        champion["model_version"],
+                    ]
+                )
+    elif step == "monitor":
+        champion = json.loads(registry.read_text(encoding="utf-8"))
+        health = {
+            "as_of": "2026-02-02",
+            "model_name": "demand-forecast",
+            "model_version": champion["model_version"],
+            "trained_at": datetime.now(UTC).isoformat(),
+            "age_days": 0,
+            "stale": False,
+            "stale_after_days": 60,
+            "drift": {"units": 0.02},
+            "drift_alert": False,
+            "recent_mape": 0.31,
+            "recent_weeks": 4,
+            "segments": [],
+        }
+        (out / "monitoring.json").write_text(json.dumps(health), encoding="utf-8")
+    else:
+        print(f"unknown step {step}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
