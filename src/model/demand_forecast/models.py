@@ -1,0 +1,203 @@
+"""The estimators: LASSO on standardised features and a neural network with categorical embeddings.
+
+Both learn the log-residual target of `features` (log1p(units) - level). Pure: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso, LassoCV
+from sklearn.model_selection import TimeSeriesSplit
+from torch import nn
+
+from demand_forecast.settings import LassoSettings, NNSettings
+
+Matrix = npt.NDArray[np.float32]
+Vector = npt.NDArray[np.float64]
+IntMatrix = npt.NDArray[np.int64]
+# Segments with fewer rows than this borrow the pooled LASSO rather than overfit their own.
+MIN_LASSO_ROWS = 40
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A fitted LASSO in plain numbers: no pickle needed to store or load it."""
+
+    mean: Vector
+    scale: Vector
+    coef: Vector
+    intercept: float
+    alpha: float
+
+    def predict(self, features: Matrix) -> Vector:
+        standardized = (features.astype(np.float64) - self.mean) / self.scale
+        return np.asarray(standardized @ self.coef + self.intercept, dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "alpha": self.alpha,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LinearModel:
+        return cls(
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+            np.asarray(data["coef"], dtype=np.float64),
+            float(data["intercept"]),
+            float(data["alpha"]),
+        )
+
+
+def fit_lasso(features: Matrix, target: Vector, settings: LassoSettings, seed: int) -> LinearModel:
+    """LASSO with the penalty chosen by time-ordered cross-validation (rows must be sorted by week)."""
+    x = features.astype(np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    standardized = (x - mean) / scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if len(target) >= settings.cv_folds * 20:
+            model: Lasso | LassoCV = LassoCV(
+                alphas=settings.n_alphas,
+                cv=TimeSeriesSplit(n_splits=settings.cv_folds),
+                max_iter=settings.max_iter,
+                random_state=seed,
+            )
+        else:
+            model = Lasso(alpha=0.01, max_iter=settings.max_iter, random_state=seed)
+        model.fit(standardized, target)
+    alpha = float(model.alpha_) if isinstance(model, LassoCV) else 0.01
+    return LinearModel(mean, scale, np.asarray(model.coef_, dtype=np.float64), float(model.intercept_), alpha)
+
+
+def embedding_dim(cardinality: int, cap: int) -> int:
+    return int(min(cap, max(2, round(1.6 * cardinality**0.56))))
+
+
+class EmbeddingNet(nn.Module):
+    """Embeddings for each categorical (index 0 = unseen) joined with standardised numerics, then an MLP."""
+
+    def __init__(
+        self,
+        cardinalities: list[int],
+        n_numeric: int,
+        hidden_sizes: tuple[int, ...],
+        dropout: float,
+        max_embedding_dim: int,
+    ) -> None:
+        super().__init__()
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(size + 1, embedding_dim(size + 1, max_embedding_dim)) for size in cardinalities
+        )
+        width = n_numeric + sum(embedding_dim(size + 1, max_embedding_dim) for size in cardinalities)
+        layers: list[nn.Module] = []
+        for size in hidden_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+        self.numeric_mean: torch.Tensor
+        self.numeric_scale: torch.Tensor
+        self.register_buffer("numeric_mean", torch.zeros(n_numeric))
+        self.register_buffer("numeric_scale", torch.ones(n_numeric))
+
+    def forward(self, categories: torch.Tensor, numeric: torch.Tensor) -> torch.Tensor:
+        scaled = (numeric - self.numeric_mean) / self.numeric_scale
+        embedded = [table(categories[:, i]) for i, table in enumerate(self.embeddings)]
+        return torch.as_tensor(self.mlp(torch.cat([scaled, *embedded], dim=1)).squeeze(1))
+
+
+def pick_device(preference: str) -> torch.device:
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    cardinalities: list[int]
+    n_numeric: int
+
+    def build(self, settings: NNSettings) -> EmbeddingNet:
+        return EmbeddingNet(
+            self.cardinalities,
+            self.n_numeric,
+            tuple(settings.hidden_sizes),
+            settings.dropout,
+            settings.max_embedding_dim,
+        )
+
+
+def fit_network(
+    categories: IntMatrix,
+    features: Matrix,
+    target: Vector,
+    spec: NetworkSpec,
+    settings: NNSettings,
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """Train the embedding network (Huber loss, Adam); return its state dict on the CPU."""
+    torch.manual_seed(seed)
+    device = pick_device(settings.device)
+    net = spec.build(settings)
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    net.numeric_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+    net.numeric_scale.copy_(torch.as_tensor(np.where(scale > 1e-6, scale, 1.0), dtype=torch.float32))
+    net.to(device)
+    cats = torch.as_tensor(categories, dtype=torch.long, device=device)
+    nums = torch.as_tensor(features, dtype=torch.float32, device=device)
+    ys = torch.as_tensor(target, dtype=torch.float32, device=device)
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
+    steps_per_epoch = max(1, (len(ys) + settings.batch_size - 1) // settings.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=settings.learning_rate, total_steps=settings.epochs * steps_per_epoch
+    )
+    loss_fn = nn.HuberLoss(delta=1.0)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    net.train()
+    for _ in range(settings.epochs):
+        order = torch.randperm(len(ys), generator=generator).to(device)
+        for start in range(0, len(ys), settings.batch_size):
+            batch = order[start : start + settings.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(net(cats[batch], nums[batch]), ys[batch])
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    net.eval()
+    return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
+
+
+def predict_network(
+    state: dict[str, torch.Tensor],
+    spec: NetworkSpec,
+    settings: NNSettings,
+    categories: IntMatrix,
+    features: Matrix,
+) -> Vector:
+    net = spec.build(settings)
+    net.load_state_dict(state)
+    net.eval()
+    out = []
+    with torch.no_grad():
+        cats = torch.as_tensor(categories, dtype=torch.long)
+        nums = torch.as_tensor(features, dtype=torch.float32)
+        for start in range(0, len(nums), 65536):
+            out.append(net(cats[start : start + 65536], nums[start : start + 65536]).numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

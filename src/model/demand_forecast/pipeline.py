@@ -1,0 +1,283 @@
+"""The six steps as functions over folders: what the CLI and the AML components call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from demand_forecast.dataset import Tables, read_raw_tables, write_tables
+from demand_forecast.errors import UsageError
+from demand_forecast.features import design_rows, observed_rows
+from demand_forecast.metrics import mape, scores
+from demand_forecast.scoring import default_as_of, forecast
+from demand_forecast.settings import Settings
+from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
+from demand_forecast.validation import ValidationResult, validate_tables
+
+Say = Callable[[str], None]
+MODELS = ("baseline", "lasso", "nn", "ensemble")
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
+    """Raw or conditioned folder in, validated tables out (unusable data raises DataContractError)."""
+    return validate_tables(read_raw_tables(folder), settings.validate_)
+
+
+def run_validate(data: Path, out: Path, settings: Settings) -> dict[str, Any]:
+    result = load_dataset(data, settings)
+    write_tables(result.tables, out, settings.validate_.output_format)
+    result.quarantine.to_csv(out / "quarantine.csv", index=False)
+    _write_json(out / "data_quality.json", result.report)
+    return result.report
+
+
+def load_model(reference: str, settings: Settings) -> TrainedModel | None:
+    """A model from a folder or an MLflow URI (models:/name@alias, runs:/...); None if the URI has none."""
+    path = Path(reference)
+    if path.is_dir():
+        if not (path / "model_info.json").is_file():
+            raise UsageError(
+                f"{path} is not a model folder (no model_info.json); pass the --out folder of train"
+            )
+        return TrainedModel.load(path)
+    if "://" not in reference and ":/" not in reference:
+        raise UsageError(
+            f"model {reference} is neither a folder nor an MLflow URI "
+            "such as models:/demand-forecast@champion"
+        )
+    from demand_forecast.registry import download_model
+
+    folder = download_model(settings, reference)
+    return TrainedModel.load(folder) if folder is not None else None
+
+
+def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> dict[str, Any]:
+    validation = load_dataset(data, settings)
+    say(
+        f"validated {validation.report['series']} series over {validation.report['weeks']} weeks; "
+        f"{sum(validation.report['quarantined_by_reason'].values())} rows quarantined"
+    )
+    model = train_model(validation.tables, settings, progress=say)
+    identity = hashlib.sha256(
+        "|".join(
+            [content_hash(validation.tables), code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]
+        ).encode()
+    ).hexdigest()[:16]
+    model.info["model_version"] = identity
+    model.info["data_quality"] = {
+        k: validation.report[k] for k in ("series", "weeks", "gaps", "quarantined_by_reason")
+    }
+    if track:
+        from demand_forecast.registry import log_training_run
+
+        model.info["mlflow_run_id"] = log_training_run(settings, model.info)
+    model.save(out)
+    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    _write_json(out / "data_quality.json", validation.report)
+    return model.info
+
+
+def backtest(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """One-week-ahead forecasts of every observed (series, week) in [start, end], history = actuals."""
+    panel, feats, level, baseline = model.design(tables)
+    s_idx, t_idx = observed_rows(panel, level)
+    weeks = panel.weeks[t_idx]
+    keep = (weeks >= start) & (weeks <= end)
+    design = design_rows(panel, feats, level, baseline, s_idx[keep], t_idx[keep])
+    predictions = model.predict(design)
+    rows = design.rows[["week_start", "store_id", "product_id", "region", "store_format", "units"]]
+    return pd.concat([rows.reset_index(drop=True), predictions], axis=1)
+
+
+def run_evaluate(
+    model_ref: str, data: Path, out: Path, champion_ref: str | None, settings: Settings, say: Say
+) -> dict[str, Any]:
+    model = load_model(model_ref, settings)
+    if model is None:
+        raise UsageError(f"no model at {model_ref}")
+    tables = load_dataset(data, settings).tables
+    holdout = model.info["holdout"]
+    start, end = pd.Timestamp(holdout["start"]), pd.Timestamp(holdout["end"])
+    predictions = backtest(model, tables, start, end)
+    if predictions.empty:
+        raise UsageError(
+            f"{data} has no shipments in the model's holdout weeks {holdout['start']}..{holdout['end']}"
+        )
+    champion_model = load_model(champion_ref, settings) if champion_ref else None
+    if champion_ref and champion_model is None:
+        say(f"no champion at {champion_ref} yet: champion metrics are null")
+    models = list(MODELS)
+    if champion_model is not None:
+        champion_predictions = backtest(champion_model, tables, start, end)
+        keyed = champion_predictions.set_index(["week_start", "store_id", "product_id"])["ensemble"]
+        keys = pd.MultiIndex.from_frame(predictions[["week_start", "store_id", "product_id"]])
+        predictions["champion"] = keyed.reindex(keys).to_numpy()
+        # Rows the champion could not forecast fall back to the baseline, so both see the same rows.
+        predictions["champion"] = predictions["champion"].fillna(predictions["baseline"])
+        models.append("champion")
+    actual = predictions["units"].to_numpy()
+    overall: dict[str, Any] = {name: scores(actual, predictions[name].to_numpy()) for name in models}
+    overall.setdefault("champion", None)
+    segments = []
+    for segment, group in predictions.groupby("segment", sort=True):
+        seg_actual = group["units"].to_numpy()
+        for name in models:
+            segments.append(
+                {"segment": str(segment), "model": name, **scores(seg_actual, group[name].to_numpy())}
+            )
+    target = settings.evaluate.target_mape
+    ensemble_segments = [s for s in segments if s["model"] == "ensemble" and s["mape"] is not None]
+    metrics = {
+        "model_name": model.info["model_name"],
+        "model_version": model.info["model_version"],
+        "holdout": holdout,
+        "target_mape": target,
+        "overall": overall,
+        "segments": segments,
+        "champion_version": champion_model.info["model_version"] if champion_model is not None else None,
+        "segments_meeting_target": sum(1 for s in ensemble_segments if s["mape"] <= target),
+        "segments_total": len(ensemble_segments),
+    }
+    _write_json(out / "metrics.json", metrics)
+    predictions.assign(week_start=predictions["week_start"].dt.strftime("%Y-%m-%d")).to_csv(
+        out / "holdout_predictions.csv", index=False
+    )
+    return metrics
+
+
+def run_register(
+    model_dir: Path, metrics_file: Path, out: Path, name: str | None, margin: float | None, settings: Settings
+) -> dict[str, Any]:
+    from demand_forecast.registry import register_model
+
+    if not (model_dir / "model_info.json").is_file():
+        raise UsageError(f"{model_dir} is not a model folder (no model_info.json)")
+    try:
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read metrics file {metrics_file}: {exc}; run evaluate first") from exc
+    info = json.loads((model_dir / "model_info.json").read_text(encoding="utf-8"))
+    if metrics.get("model_version") != info["model_version"]:
+        raise UsageError(
+            f"{metrics_file} evaluates model {metrics.get('model_version')}, but {model_dir} holds "
+            f"{info['model_version']}; evaluate this model first"
+        )
+    decision = register_model(
+        settings,
+        model_dir,
+        info,
+        metrics,
+        name or settings.register_.model_name,
+        settings.register_.margin if margin is None else margin,
+    )
+    _write_json(out / "decision.json", decision)
+    return decision
+
+
+def run_score(
+    model_ref: str, data: Path, out: Path, as_of: pd.Timestamp | None, horizon: int, settings: Settings
+) -> pd.DataFrame:
+    model = load_model(model_ref, settings)
+    if model is None:
+        raise UsageError(f"no model at {model_ref}; train and register one first")
+    tables = load_dataset(data, settings).tables
+    forecasts = forecast(model, tables, as_of, horizon)
+    out.mkdir(parents=True, exist_ok=True)
+    forecasts.to_csv(out / "forecasts.csv", index=False)
+    return forecasts
+
+
+def psi(reference: dict[str, list[float]], values: np.ndarray[Any, Any]) -> float:
+    """Population stability index of `values` against the training bins (shares floored at 1e-4)."""
+    edges = np.asarray(reference["edges"])
+    expected = np.clip(np.asarray(reference["shares"]), 1e-4, None)
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    actual = np.clip(counts / max(len(values), 1), 1e-4, None)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def run_monitor(
+    model_ref: str,
+    data: Path,
+    out: Path,
+    forecasts_file: Path | None,
+    as_of: pd.Timestamp | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    model = load_model(model_ref, settings)
+    if model is None:
+        raise UsageError(f"no model at {model_ref}")
+    tables = load_dataset(data, settings).tables
+    as_of = default_as_of(tables) if as_of is None else as_of
+    monitor = settings.monitor
+    trained_at = pd.Timestamp(model.info["trained_at"]).tz_localize(None)
+    age_days = int((as_of - trained_at.normalize()).days)
+
+    window_start = as_of - pd.Timedelta(weeks=monitor.recent_weeks)
+    window_end = as_of - pd.Timedelta(weeks=1)
+    recent = backtest(model, tables, window_start, window_end)
+    panel, feats, level, baseline = model.design(tables)
+    s_idx, t_idx = observed_rows(panel, level)
+    weeks = panel.weeks[t_idx]
+    keep = (weeks >= window_start) & (weeks <= window_end)
+    design = design_rows(panel, feats, level, baseline, s_idx[keep], t_idx[keep])
+    drift = {}
+    if len(design.rows):
+        for j, name in enumerate(design.feature_names):
+            if name in model.reference:
+                drift[name] = round(psi(model.reference[name], design.features[:, j].astype(np.float64)), 6)
+    if forecasts_file is not None:
+        try:
+            issued = pd.read_csv(forecasts_file, dtype={"store_id": str, "product_id": str})
+        except OSError as exc:
+            raise UsageError(f"cannot read --forecasts {forecasts_file}: {exc.strerror}") from exc
+        issued["week_start"] = pd.to_datetime(issued["week_start"])
+        actuals = tables.shipments[["week_start", "store_id", "product_id", "units"]]
+        joined = issued.merge(actuals, on=["week_start", "store_id", "product_id"], how="inner")
+        evaluated = joined.rename(columns={"forecast_units": "ensemble"})
+        source = f"forecasts in {forecasts_file.name} joined to the actuals that have arrived"
+    else:
+        evaluated = recent
+        source = "one-week-ahead backtest of the recent weeks with actuals"
+    recent_mape = (
+        mape(evaluated["units"].to_numpy(), evaluated["ensemble"].to_numpy()) if len(evaluated) else None
+    )
+    segments = []
+    if len(evaluated) and "segment" in evaluated:
+        for segment, group in evaluated.groupby("segment", sort=True):
+            segments.append(
+                {
+                    "segment": str(segment),
+                    "recent_mape": mape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
+                    "n": len(group),
+                }
+            )
+    report = {
+        "as_of": as_of.strftime("%Y-%m-%d"),
+        "model_name": model.info["model_name"],
+        "model_version": model.info["model_version"],
+        "trained_at": model.info["trained_at"],
+        "age_days": age_days,
+        "stale": age_days > monitor.stale_after_days,
+        "stale_after_days": monitor.stale_after_days,
+        "drift": drift,
+        "drift_alert": any(value > monitor.psi_alert for value in drift.values()),
+        "drift_threshold": monitor.psi_alert,
+        "recent_mape": recent_mape,
+        "recent_weeks": int(evaluated["week_start"].nunique()) if len(evaluated) else 0,
+        "recent_source": source,
+        "segments": segments,
+    }
+    _write_json(out / "monitoring.json", report)
+    return report

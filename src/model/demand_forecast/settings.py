@@ -1,0 +1,145 @@
+"""Typed, frozen settings: defaults from defaults.yaml, overlaid by an optional YAML file."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from demand_forecast.errors import UsageError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ValidateSettings(_Frozen):
+    max_quarantine_fraction: float = Field(ge=0.0, le=1.0)
+    output_format: Literal["csv", "parquet"]
+
+
+class SegmentSettings(_Frozen):
+    velocity_threshold: float | None = Field(default=None, ge=0.0)
+    velocity_quantile: float = Field(gt=0.0, lt=1.0)
+
+
+class FeatureSettings(_Frozen):
+    max_event_features: int = Field(ge=0)
+
+
+class TrainSettings(_Frozen):
+    seed: int
+    holdout_weeks: int = Field(ge=1)
+    validation_weeks: int = Field(ge=1)
+    min_history_weeks: int = Field(ge=1)
+    n_jobs: int | None = Field(default=None, ge=1)
+
+
+class LassoSettings(_Frozen):
+    n_alphas: int = Field(ge=2)
+    cv_folds: int = Field(ge=2)
+    max_iter: int = Field(ge=100)
+
+
+class NNSettings(_Frozen):
+    sharing: Literal["global", "per_segment"]
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=8)
+    learning_rate: float = Field(gt=0.0)
+    weight_decay: float = Field(ge=0.0)
+    hidden_sizes: tuple[int, ...]
+    dropout: float = Field(ge=0.0, lt=1.0)
+    max_embedding_dim: int = Field(ge=1)
+    device: Literal["auto", "cpu", "cuda"]
+
+
+class EnsembleSettings(_Frozen):
+    weights: Literal["fitted", "equal"]
+    weight_grid_step: float = Field(gt=0.0, le=0.5)
+    refit: bool
+
+
+class EvaluateSettings(_Frozen):
+    target_mape: float = Field(gt=0.0)
+
+
+class RegisterSettings(_Frozen):
+    model_name: str = Field(min_length=1)
+    margin: float = Field(ge=0.0, lt=1.0)
+    alias: str = Field(min_length=1)
+
+
+class TrackingSettings(_Frozen):
+    sqlite_path: str
+    experiment_name: str = Field(min_length=1)
+
+
+class MonitorSettings(_Frozen):
+    stale_after_days: int = Field(ge=1)
+    psi_bins: int = Field(ge=2)
+    psi_alert: float = Field(gt=0.0)
+    recent_weeks: int = Field(ge=1)
+
+
+class Settings(_Frozen):
+    validate_: ValidateSettings = Field(alias="validate")
+    segments: SegmentSettings
+    features: FeatureSettings
+    train: TrainSettings
+    lasso: LassoSettings
+    nn: NNSettings
+    ensemble: EnsembleSettings
+    evaluate: EvaluateSettings
+    register_: RegisterSettings = Field(alias="register")
+    tracking: TrackingSettings
+    monitor: MonitorSettings
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_settings_dict() -> dict[str, Any]:
+    text = resources.files("demand_forecast").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Defaults, then the YAML file, then programmatic overrides (CLI flags); typos are errors."""
+    merged = default_settings_dict()
+    if config_file is not None:
+        try:
+            overlay = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise UsageError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise UsageError(f"config file {config_file} is not valid YAML: {exc}") from exc
+        if not isinstance(overlay, dict):
+            raise UsageError(f"config file {config_file} must hold a mapping of settings at the top")
+        merged = _deep_merge(merged, overlay)
+    if overrides:
+        merged = _deep_merge(merged, overrides)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        source = str(config_file) if config_file else "defaults"
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise UsageError(
+            f"invalid settings in {source}: {problems} (see demand_forecast/defaults.yaml for every key)"
+        ) from exc

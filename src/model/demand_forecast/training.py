@@ -1,0 +1,539 @@
+"""Training: segments, per-segment LASSO in a process pool, the embedding network, ensemble weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import torch
+
+from demand_forecast import __version__
+from demand_forecast.dataset import Tables
+from demand_forecast.features import (
+    CATEGORICALS,
+    Design,
+    FeatureSpec,
+    build_panel,
+    compute_features,
+    design_rows,
+    make_spec,
+    observed_rows,
+)
+from demand_forecast.metrics import mape
+from demand_forecast.models import (
+    MIN_LASSO_ROWS,
+    LinearModel,
+    NetworkSpec,
+    fit_lasso,
+    fit_network,
+    predict_network,
+)
+from demand_forecast.settings import Settings
+
+MODEL_NAME = "demand-forecast"
+POOLED = "__pooled__"
+SHARED = "__shared__"
+IntVector = npt.NDArray[np.int64]
+Progress = Callable[[str], None]
+
+
+def segment_label(region: str, store_format: str, velocity: str) -> str:
+    return f"{region}|{store_format}|{velocity}"
+
+
+def _slug(segment: str) -> str:
+    return hashlib.sha256(segment.encode()).hexdigest()[:16]
+
+
+def content_hash(tables: Tables) -> str:
+    digest = hashlib.sha256()
+    for name, frame in tables.items():
+        digest.update(name.encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def code_hash() -> str:
+    digest = hashlib.sha256()
+    package = resources.files("demand_forecast")
+    for entry in sorted(package.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".py", ".yaml")):
+            digest.update(entry.name.encode())
+            digest.update(entry.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class TrainedModel:
+    """Everything `score` needs, in memory; `save`/`load` give the self-contained model folder."""
+
+    info: dict[str, Any]
+    settings: Settings
+    spec: FeatureSpec
+    feature_names: tuple[str, ...]
+    vocab: dict[str, list[str]]
+    series: pd.DataFrame  # store_id, product_id, region, store_format, velocity, segment
+    velocity_threshold: float
+    lasso: dict[str, LinearModel]
+    network_spec: NetworkSpec
+    networks: dict[str, dict[str, torch.Tensor]]
+    weights: dict[str, float]  # LASSO weight per segment; the network gets 1 - weight
+    reference: dict[str, dict[str, list[float]]]  # per-feature bins of training data (drift)
+
+    # ---- segments and encodings -------------------------------------------------------------
+    def segments_for(self, rows: pd.DataFrame) -> npt.NDArray[np.object_]:
+        known = self.series.set_index(["store_id", "product_id"])["segment"]
+        keys = pd.MultiIndex.from_frame(rows[["store_id", "product_id"]])
+        segments = known.reindex(keys).to_numpy(dtype=object)
+        unseen = pd.isna(segments)
+        if unseen.any():
+            # New series: velocity from the history available before the forecast week.
+            velocity = np.where(
+                rows["baseline"].fillna(0).to_numpy() >= self.velocity_threshold, "fast", "slow"
+            )
+            labels = [
+                segment_label(r, f, v)
+                for r, f, v in zip(rows["region"], rows["store_format"], velocity, strict=True)
+            ]
+            segments[unseen] = np.asarray(labels, dtype=object)[unseen]
+        return np.asarray(segments, dtype=object)
+
+    def encode(self, rows: pd.DataFrame, segments: npt.NDArray[np.object_]) -> IntVector:
+        codes = np.zeros((len(rows), len(CATEGORICALS)), dtype=np.int64)
+        for j, column in enumerate(CATEGORICALS):
+            values = segments if column == "segment" else rows[column].to_numpy()
+            index = pd.Index(self.vocab[column])
+            codes[:, j] = index.get_indexer(pd.Index(values)) + 1  # -1 (unseen) becomes 0
+        return codes
+
+    # ---- prediction ---------------------------------------------------------------------------
+    def predict(self, design: Design) -> pd.DataFrame:
+        """Forecasts in units from every model for the design's rows."""
+        rows = design.rows
+        if tuple(design.feature_names) != tuple(self.feature_names):
+            raise ValueError(
+                "feature set differs from training; build the design with this model's FeatureSpec"
+            )
+        segments = self.segments_for(rows)
+        codes = self.encode(rows, segments)
+        lasso_r = np.zeros(len(rows))
+        nn_r = np.zeros(len(rows))
+        weight = np.ones(len(rows))
+        nn_settings = self.settings.nn
+        for segment in pd.unique(segments):
+            mask = segments == segment
+            model = self.lasso.get(segment, self.lasso[POOLED])
+            lasso_r[mask] = model.predict(design.features[mask])
+            weight[mask] = self.weights.get(segment, 0.5 if SHARED in self.networks else 1.0)
+            state = self.networks.get(segment)
+            if state is not None:
+                nn_r[mask] = predict_network(
+                    state, self.network_spec, nn_settings, codes[mask], design.features[mask]
+                )
+        if SHARED in self.networks:
+            nn_r = predict_network(
+                self.networks[SHARED], self.network_spec, nn_settings, codes, design.features
+            )
+        level = rows["level"].to_numpy()
+
+        def to_units(residual: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return np.asarray(np.clip(np.expm1(level + residual), 0.0, None), dtype=np.float64)
+
+        baseline = rows["baseline"].to_numpy()
+        baseline = np.where(np.isnan(baseline), np.expm1(level), baseline)
+        lasso_units = to_units(lasso_r)
+        nn_units = to_units(nn_r)
+        return pd.DataFrame(
+            {
+                "segment": segments,
+                "baseline": baseline,
+                "lasso": lasso_units,
+                "nn": nn_units,
+                "ensemble": to_units(weight * lasso_r + (1 - weight) * nn_r),
+            }
+        )
+
+    def design(self, tables: Tables, until_week: pd.Timestamp | None = None) -> tuple[Any, Any, Any, Any]:
+        panel = build_panel(tables, self.spec, until_week)
+        feats, level, baseline = compute_features(panel, self.spec)
+        return panel, feats, level, baseline
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "networks").mkdir(exist_ok=True)
+        network_files = {}
+        for key, state in self.networks.items():
+            name = f"{_slug(key)}.pt"
+            torch.save(state, folder / "networks" / name)
+            network_files[key] = name
+        artefacts = {
+            "feature_spec": self.spec.to_dict(),
+            "feature_names": list(self.feature_names),
+            "vocab": self.vocab,
+            "velocity_threshold": self.velocity_threshold,
+            "lasso": {k: m.to_dict() for k, m in self.lasso.items()},
+            "network_spec": {
+                "cardinalities": self.network_spec.cardinalities,
+                "n_numeric": self.network_spec.n_numeric,
+            },
+            "network_files": network_files,
+            "weights": self.weights,
+            "reference": self.reference,
+        }
+        (folder / "model.json").write_text(json.dumps(artefacts), encoding="utf-8")
+        self.series.to_csv(folder / "series.csv", index=False)
+        (folder / "model_info.json").write_text(json.dumps(self.info, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TrainedModel:
+        info = json.loads((folder / "model_info.json").read_text(encoding="utf-8"))
+        artefacts = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        settings = Settings.model_validate(info["config"])
+        networks = {
+            key: torch.load(folder / "networks" / name, weights_only=True)
+            for key, name in artefacts["network_files"].items()
+        }
+        return cls(
+            info=info,
+            settings=settings,
+            spec=FeatureSpec.from_dict(artefacts["feature_spec"]),
+            feature_names=tuple(artefacts["feature_names"]),
+            vocab=artefacts["vocab"],
+            series=pd.read_csv(folder / "series.csv", dtype=str),
+            velocity_threshold=float(artefacts["velocity_threshold"]),
+            lasso={k: LinearModel.from_dict(v) for k, v in artefacts["lasso"].items()},
+            network_spec=NetworkSpec(**artefacts["network_spec"]),
+            networks=networks,
+            weights={k: float(v) for k, v in artefacts["weights"].items()},
+            reference=artefacts["reference"],
+        )
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    segment: str
+    seed: int
+    fit_x: npt.NDArray[np.float32]
+    fit_y: npt.NDArray[np.float64]
+    fit_codes: IntVector
+    val_x: npt.NDArray[np.float32]
+    val_codes: IntVector
+    all_x: npt.NDArray[np.float32]
+    all_y: npt.NDArray[np.float64]
+    all_codes: IntVector
+    settings: Settings
+    network_spec: NetworkSpec | None  # set when each segment trains its own network
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    segment: str
+    lasso: LinearModel | None
+    lasso_val: npt.NDArray[np.float64]
+    network: dict[str, torch.Tensor] | None
+    network_val: npt.NDArray[np.float64] | None
+
+
+def _worker_init() -> None:
+    # Workers share the cores: one thread each, or they oversubscribe and slow everyone down.
+    torch.set_num_threads(1)
+
+
+def _fit_segment(task: SegmentTask) -> SegmentResult:
+    settings = task.settings
+    lasso: LinearModel | None = None
+    lasso_val = np.zeros(len(task.val_x))
+    if len(task.fit_y) >= MIN_LASSO_ROWS:
+        lasso = fit_lasso(task.fit_x, task.fit_y, settings.lasso, task.seed)
+        lasso_val = lasso.predict(task.val_x)
+        if settings.ensemble.refit and len(task.all_y) > len(task.fit_y):
+            lasso = fit_lasso(task.all_x, task.all_y, settings.lasso, task.seed)
+    network = None
+    network_val = None
+    if task.network_spec is not None and len(task.fit_y) >= MIN_LASSO_ROWS:
+        state = fit_network(task.fit_codes, task.fit_x, task.fit_y, task.network_spec, settings.nn, task.seed)
+        network_val = predict_network(state, task.network_spec, settings.nn, task.val_codes, task.val_x)
+        if settings.ensemble.refit and len(task.all_y) > len(task.fit_y):
+            state = fit_network(
+                task.all_codes, task.all_x, task.all_y, task.network_spec, settings.nn, task.seed
+            )
+        network = state
+    return SegmentResult(task.segment, lasso, lasso_val, network, network_val)
+
+
+def _segment_seed(seed: int, segment: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{segment}".encode()).digest()[:4], "little")
+
+
+def fit_weight(
+    actual: npt.NDArray[np.float64],
+    level: npt.NDArray[np.float64],
+    lasso_r: npt.NDArray[np.float64],
+    nn_r: npt.NDArray[np.float64],
+    step: float,
+) -> float:
+    """LASSO weight in [0, 1] that minimises validation MAPE of the log-space blend."""
+    best_weight, best_score = 0.5, float("inf")
+    for weight in np.round(np.arange(0.0, 1.0 + 1e-9, step), 6):
+        forecast = np.clip(np.expm1(level + weight * lasso_r + (1 - weight) * nn_r), 0, None)
+        score = mape(actual, forecast)
+        # Prefer the equal blend on ties: it is the more robust choice on a short window.
+        if score is not None and (
+            score < best_score - 1e-9 or (abs(score - best_score) <= 1e-9 and weight == 0.5)
+        ):
+            best_weight, best_score = float(weight), score
+    return best_weight
+
+
+def reference_bins(
+    features: npt.NDArray[np.float32], names: tuple[str, ...], bins: int
+) -> dict[str, dict[str, list[float]]]:
+    """Quantile bin edges and shares of each feature on training rows: the baseline for drift (PSI)."""
+    reference: dict[str, dict[str, list[float]]] = {}
+    for j, name in enumerate(names):
+        column = features[:, j].astype(np.float64)
+        edges = np.unique(np.quantile(column, np.linspace(0, 1, bins + 1)[1:-1]))
+        counts = np.bincount(np.searchsorted(edges, column, side="right"), minlength=len(edges) + 1)
+        reference[name] = {"edges": edges.tolist(), "shares": (counts / max(len(column), 1)).tolist()}
+    return reference
+
+
+def split_weeks(last_week: pd.Timestamp, settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp]:
+    holdout_start = last_week - pd.Timedelta(weeks=settings.train.holdout_weeks - 1)
+    validation_start = holdout_start - pd.Timedelta(weeks=settings.train.validation_weeks)
+    return validation_start, holdout_start
+
+
+def train_model(tables: Tables, settings: Settings, progress: Progress | None = None) -> TrainedModel:
+    """Fit every segment's models on the weeks before the holdout; return the model in memory."""
+    say = progress or (lambda message: None)
+    seed = settings.train.seed
+    spec = make_spec(tables, settings.features.max_event_features)
+    panel = build_panel(tables, spec)
+    feats, level, baseline = compute_features(panel, spec)
+    last_week = panel.weeks[-1]
+    validation_start, holdout_start = split_weeks(last_week, settings)
+    holdout_idx = panel.week_index(holdout_start)
+    validation_idx = panel.week_index(validation_start)
+    if validation_idx < settings.train.min_history_weeks + 1:
+        raise ValueError(
+            f"only {len(panel.weeks)} weeks of shipments: need more than "
+            f"holdout ({settings.train.holdout_weeks}) "
+            f"+ validation ({settings.train.validation_weeks}) + {settings.train.min_history_weeks} weeks"
+        )
+
+    # Velocity from training history only: mean weekly units over observed weeks before the holdout.
+    train_units = panel.units[:, :holdout_idx]
+    with np.errstate(invalid="ignore"):
+        series_mean = np.nanmean(
+            np.where(np.isnan(train_units).all(axis=1, keepdims=True), 0.0, train_units), axis=1
+        )
+    threshold = (
+        float(settings.segments.velocity_threshold)
+        if settings.segments.velocity_threshold is not None
+        else float(np.quantile(series_mean, settings.segments.velocity_quantile))
+    )
+    series = panel.series.copy()
+    series["velocity"] = np.where(series_mean >= threshold, "fast", "slow")
+    series["segment"] = [
+        segment_label(r, f, v)
+        for r, f, v in zip(series["region"], series["store_format"], series["velocity"], strict=True)
+    ]
+
+    s_idx, t_idx = observed_rows(panel, level)
+    history_count = np.cumsum(~np.isnan(panel.units), axis=1)
+    enough_history = history_count[s_idx, np.maximum(t_idx - 1, 0)] >= settings.train.min_history_weeks
+    keep = (t_idx < holdout_idx) & enough_history
+    s_idx, t_idx = s_idx[keep], t_idx[keep]
+    order = np.argsort(t_idx, kind="stable")  # time-ordered rows for time-series CV
+    s_idx, t_idx = s_idx[order], t_idx[order]
+    design = design_rows(panel, feats, level, baseline, s_idx, t_idx)
+    rows = design.rows
+    rows["segment"] = series["segment"].to_numpy()[s_idx]
+    target = np.log1p(rows["units"].to_numpy()) - rows["level"].to_numpy()
+    is_fit = t_idx < validation_idx
+
+    vocab = {
+        column: sorted(map(str, pd.unique(series[column] if column != "segment" else series["segment"])))
+        for column in CATEGORICALS
+    }
+    model = TrainedModel(
+        info={},
+        settings=settings,
+        spec=spec,
+        feature_names=design.feature_names,
+        vocab=vocab,
+        series=series,
+        velocity_threshold=threshold,
+        lasso={},
+        network_spec=NetworkSpec([len(vocab[c]) for c in CATEGORICALS], len(design.feature_names)),
+        networks={},
+        weights={},
+        reference=reference_bins(
+            design.features[~is_fit | is_fit], design.feature_names, settings.monitor.psi_bins
+        ),
+    )
+    codes = model.encode(rows, rows["segment"].to_numpy(dtype=object))
+    segments = sorted(pd.unique(rows["segment"]))
+    per_segment_nn = settings.nn.sharing == "per_segment"
+    tasks = []
+    for segment in segments:
+        mask = (rows["segment"] == segment).to_numpy()
+        fit, val = mask & is_fit, mask & ~is_fit
+        tasks.append(
+            SegmentTask(
+                segment,
+                _segment_seed(seed, segment),
+                design.features[fit],
+                target[fit],
+                codes[fit],
+                design.features[val],
+                codes[val],
+                design.features[mask],
+                target[mask],
+                codes[mask],
+                settings,
+                model.network_spec if per_segment_nn else None,
+            )
+        )
+    n_jobs = settings.train.n_jobs or os.cpu_count() or 1
+    say(f"training {len(segments)} segments on {len(rows)} rows with {n_jobs} worker(s)")
+    results: list[SegmentResult] = []
+    if n_jobs > 1 and len(tasks) > 1:
+        # fork is cheap and safe while the parent has not run torch yet; with per-segment networks the
+        # parent may have, so spawn clean workers instead.
+        method = "spawn" if per_segment_nn else "fork"
+        with ProcessPoolExecutor(
+            n_jobs, mp_context=multiprocessing.get_context(method), initializer=_worker_init
+        ) as pool:
+            for result in pool.map(_fit_segment, tasks, chunksize=max(1, len(tasks) // (4 * n_jobs))):
+                results.append(result)
+                say(f"segment {result.segment} done")
+    else:
+        for task in tasks:
+            results.append(_fit_segment(task))
+            say(f"segment {task.segment} done")
+
+    pooled_rows = is_fit if settings.ensemble.refit is False else np.ones(len(rows), dtype=bool)
+    model.lasso[POOLED] = fit_lasso(design.features[pooled_rows], target[pooled_rows], settings.lasso, seed)
+    for result in results:
+        if result.lasso is not None:
+            model.lasso[result.segment] = result.lasso
+        if result.network is not None:
+            model.networks[result.segment] = result.network
+
+    val_lasso = np.zeros(int((~is_fit).sum()))
+    val_nn = np.zeros(int((~is_fit).sum()))
+    val_rows = rows[~is_fit].reset_index(drop=True)
+    pooled_before_refit = (
+        fit_lasso(design.features[is_fit], target[is_fit], settings.lasso, seed)
+        if settings.ensemble.refit
+        else model.lasso[POOLED]
+    )
+    for result in results:
+        seg_mask = (val_rows["segment"] == result.segment).to_numpy()
+        val_lasso[seg_mask] = (
+            result.lasso_val
+            if result.lasso is not None
+            else pooled_before_refit.predict(design.features[~is_fit][seg_mask])
+        )
+        if result.network_val is not None:
+            val_nn[seg_mask] = result.network_val
+    if not per_segment_nn:
+        torch.set_num_threads(n_jobs)
+        say(f"training the shared embedding network ({settings.nn.epochs} epochs)")
+        state = fit_network(
+            codes[is_fit], design.features[is_fit], target[is_fit], model.network_spec, settings.nn, seed
+        )
+        val_nn = predict_network(
+            state, model.network_spec, settings.nn, codes[~is_fit], design.features[~is_fit]
+        )
+        if settings.ensemble.refit:
+            say("refitting the shared network on train + validation")
+            state = fit_network(codes, design.features, target, model.network_spec, settings.nn, seed)
+        model.networks[SHARED] = state
+
+    val_actual = val_rows["units"].to_numpy()
+    val_level = val_rows["level"].to_numpy()
+    validation: dict[str, Any] = {}
+    for segment in segments:
+        seg_mask = (val_rows["segment"] == segment).to_numpy()
+        has_nn = per_segment_nn is False or segment in model.networks
+        if settings.ensemble.weights == "equal" or not seg_mask.any():
+            weight = 0.5 if has_nn else 1.0
+        else:
+            weight = (
+                fit_weight(
+                    val_actual[seg_mask],
+                    val_level[seg_mask],
+                    val_lasso[seg_mask],
+                    val_nn[seg_mask],
+                    settings.ensemble.weight_grid_step,
+                )
+                if has_nn
+                else 1.0
+            )
+        model.weights[segment] = weight
+    blend_weight = np.array([model.weights[s] for s in val_rows["segment"]])
+    for name, residual in (
+        ("lasso", val_lasso),
+        ("nn", val_nn),
+        ("ensemble", blend_weight * val_lasso + (1 - blend_weight) * val_nn),
+    ):
+        validation[f"validation_mape_{name}"] = mape(
+            val_actual, np.clip(np.expm1(val_level + residual), 0, None)
+        )
+    validation["validation_mape_baseline"] = mape(val_actual, val_rows["baseline"].to_numpy())
+
+    train_weeks = panel.weeks[panel.weeks < holdout_start]
+    model.info = {
+        "model_name": MODEL_NAME,
+        "model_version": "",
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "train_first_week": train_weeks[0].strftime("%Y-%m-%d"),
+        "train_last_week": train_weeks[-1].strftime("%Y-%m-%d"),
+        "holdout": {
+            "start": holdout_start.strftime("%Y-%m-%d"),
+            "end": last_week.strftime("%Y-%m-%d"),
+            "weeks": settings.train.holdout_weeks,
+        },
+        "validation": {
+            "start": validation_start.strftime("%Y-%m-%d"),
+            "weeks": settings.train.validation_weeks,
+        },
+        "segments": [
+            {
+                "segment": segment,
+                "series": int((series["segment"] == segment).sum()),
+                "rows": int((rows["segment"] == segment).sum()),
+                "lasso_weight": model.weights[segment],
+                "lasso": "segment" if segment in model.lasso else "pooled",
+            }
+            for segment in segments
+        ],
+        "velocity_threshold_units": threshold,
+        "nn_sharing": settings.nn.sharing,
+        "feature_count": len(design.feature_names),
+        "training_rows": len(rows),
+        "series": len(series),
+        "metrics": validation,
+        "package_version": __version__,
+        "config": settings.as_dict(),
+    }
+    return model
