@@ -61,7 +61,7 @@ class AllowList(BaseModel):
 
     version: Literal[1] = 1
     allowed_destructive_changes: tuple[AllowEntry, ...] = ()
-    source: str = Field(default="(none)", exclude=True)
+    source: str = Field(default="infra/audit-allow-list.yaml", exclude=True)
 
     def match(self, address: str, kind: str, env: str, today: dt.date) -> tuple[AllowEntry | None, bool]:
         """The entry that allows this change, and whether a matching entry exists but expired."""
@@ -75,8 +75,11 @@ class AllowList(BaseModel):
         return None, expired_match
 
 
-def load_allow_list(path: Path, *, required: bool) -> AllowList:
-    """Read an allow-list; a missing file is an empty list unless the user named it (`required`)."""
+def load_allow_list(path: Path, *, required: bool, shown_as: str | None = None) -> AllowList:
+    """Read an allow-list; a missing file is an empty list unless the user named it (`required`).
+
+    `shown_as` is how reports name the file (a path relative to the repository)."""
+    name = shown_as or str(path)
     if not path.is_file():
         if required:
             raise StackctlError(
@@ -84,7 +87,7 @@ def load_allow_list(path: Path, *, required: bool) -> AllowList:
                 where=str(path),
                 fix="check the --allow-list path, or leave it out to use infra/audit-allow-list.yaml",
             )
-        return AllowList(source=f"{path} (absent: nothing allowed)")
+        return AllowList(source=f"{name} (absent: nothing allowed)")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -92,7 +95,7 @@ def load_allow_list(path: Path, *, required: bool) -> AllowList:
             f"allow-list is not valid YAML: {exc}", where=str(path), fix="fix the YAML syntax"
         ) from exc
     if raw is None:
-        return AllowList(source=str(path))
+        return AllowList(source=name)
     if not isinstance(raw, dict):
         raise StackctlError(
             f"allow-list must be a mapping with `version` and `allowed_destructive_changes`, "
@@ -101,7 +104,7 @@ def load_allow_list(path: Path, *, required: bool) -> AllowList:
             fix="see the example at the top of src/stackctl/audit/allow_list.py",
         )
     try:
-        return AllowList.model_validate({**raw, "source": str(path)})
+        return AllowList.model_validate({**raw, "source": name})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:8]

@@ -256,7 +256,7 @@ def build_report(
         DriftItem(
             address=rc.address,
             kind=rc.change.kind,
-            diffs=tuple(attribute_diffs(rc.change, secrets)),
+            diffs=tuple(attribute_diffs(rc.change, secrets)) if rc.change.kind != "delete" else (),
             reverted_by_plan=rc.address in planned_updates,
         )
         for rc in plan.resource_drift
@@ -373,7 +373,7 @@ def _destructive_finding(
             resource.address,
         )
     entry, expired = allow_list.match(resource.address, resource.kind, env, today)
-    what = f"{resource.data_bearing} {resource.address} will be {verb}; its data is lost{reason}{forced_text}"
+    what = f"{resource.data_bearing}: its data is lost{reason}{forced_text}"
     if entry:
         return Finding(
             "destructive-change",
@@ -385,9 +385,9 @@ def _destructive_finding(
             allowed_by=entry,
         )
     fix = (
-        "its allow-list entry has expired: renew it (expires) if the change is still intended"
+        f"Its entry in {allow_list.source} has expired: renew `expires` if the change is still intended"
         if expired
-        else f"if intended, add it to the allow-list ({allow_list.source}) with reason and approved_by"
+        else f"If intended, name it in the allow-list {allow_list.source} with reason and approved_by"
     )
     return Finding(
         "destructive-change",
@@ -415,7 +415,7 @@ def _policy_findings(
             "policy-failure",
             "blocking",
             f"{result.check_id}: {result.check_name}",
-            f"{result.resource} fails {result.check_id}"
+            f"planned values fail the check at {result.location or 'the plan'}"
             + (f" (severity {result.severity})" if result.severity else "")
             + (f"; guideline: {result.guideline}" if result.guideline else ""),
             result.resource,

@@ -54,7 +54,9 @@ def audit_plan(
     Bad input (plan, allow-list) raises StackctlError before anything is written.
     """
     plan = load_plan(plan_path)
-    allow_list = load_allow_list(allow_list_path, required=allow_list_required)
+    allow_list = load_allow_list(
+        allow_list_path, required=allow_list_required, shown_as=_relative(allow_list_path, root)
+    )
     moment = now or dt.datetime.now(dt.UTC)
 
     checkov: CheckovReport | None

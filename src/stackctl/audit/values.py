@@ -198,7 +198,12 @@ def attribute_diffs(change: Change, secrets: frozenset[str] = frozenset()) -> li
     """
     before, after = change.before, change.after
     candidates: set[Path] = set()
-    for source in (leaf_paths(before), leaf_paths(after), marked_paths(change.after_unknown)):
+    # An absent object (before a create, after a delete) has no attributes to compare.
+    for source in (
+        leaf_paths(before) if before is not None else (),
+        leaf_paths(after) if after is not None else (),
+        marked_paths(change.after_unknown),
+    ):
         candidates.update(source)
     replace_paths = {tuple(p) for p in change.replace_paths or ()}
 

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         policy_runner=_with_status(console),
     )
     report = outputs.report
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     counts = ", ".join(f"{count} {kind}" for kind, count in report.counts.items() if count)
     out.print(f"audit of {report.provenance.plan_file} ({env}): {counts or 'no changes'}")
     policy = report.policy
