@@ -56,7 +56,7 @@ variable "clusters" {
 
 variable "node_public_ip_enabled" {
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
   description = "Whether nodes get public IPs; prod turns this off (nodes live in the workspace's managed network)."
 }
@@ -71,8 +71,12 @@ variable "subnet_resource_id" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 

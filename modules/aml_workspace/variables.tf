@@ -43,18 +43,6 @@ variable "container_registry_name" {
   }
 }
 
-variable "container_registry_sku" {
-  type        = string
-  default     = "Premium"
-  nullable    = false
-  description = "Registry SKU; Premium is required for private endpoints and zone redundancy."
-
-  validation {
-    condition     = contains(["Basic", "Standard", "Premium"], var.container_registry_sku)
-    error_message = "container_registry_sku must be Basic, Standard or Premium."
-  }
-}
-
 variable "key_vault_id" {
   type        = string
   nullable    = false
@@ -69,14 +57,14 @@ variable "application_insights_id" {
 
 variable "public_network_access_enabled" {
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
   description = "Whether the workspace, its storage and registry accept public traffic; prod turns it off."
 }
 
 variable "managed_network_isolation_mode" {
   type        = string
-  default     = "AllowInternetOutbound"
+  default     = "AllowOnlyApprovedOutbound"
   nullable    = false
   description = "Managed network of the workspace: AllowInternetOutbound, or AllowOnlyApprovedOutbound in prod."
 
@@ -88,7 +76,7 @@ variable "managed_network_isolation_mode" {
 
 variable "zone_redundant" {
   type        = bool
-  default     = false
+  default     = true
   nullable    = false
   description = "Zone redundancy for the workspace storage and registry (prod)."
 }
@@ -119,9 +107,13 @@ variable "data_lake_datastores" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 
 variable "lock" {

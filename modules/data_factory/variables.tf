@@ -84,7 +84,7 @@ variable "managed_virtual_network_enabled" {
 
 variable "public_network_enabled" {
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
   description = "Whether the factory's endpoints accept public traffic; prod turns it off."
 }
@@ -93,9 +93,13 @@ variable "public_network_enabled" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 
 variable "lock" {

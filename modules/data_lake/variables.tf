@@ -35,7 +35,7 @@ variable "file_systems" {
 
 variable "replication_type" {
   type        = string
-  default     = "LRS"
+  default     = "ZRS"
   nullable    = false
   description = "Storage redundancy: LRS in dev; ZRS (zone redundant) or GZRS in prod."
 
@@ -47,7 +47,7 @@ variable "replication_type" {
 
 variable "public_network_access_enabled" {
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
   description = "Whether the account accepts traffic from public networks; prod turns it off (private endpoints for blob and dfs)."
 }
@@ -90,9 +90,13 @@ variable "raw_lifecycle" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 
 variable "lock" {

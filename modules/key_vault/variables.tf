@@ -58,7 +58,7 @@ variable "soft_delete_retention_days" {
 
 variable "public_network_access_enabled" {
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
   description = "Whether the vault accepts traffic from public networks; prod turns it off and uses a private endpoint."
 }
@@ -74,9 +74,13 @@ variable "allowed_ip_ranges" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 
 variable "lock" {

@@ -1,5 +1,5 @@
 # The AVM interfaces of this module's main resource: lock, role assignments, diagnostic settings
-# and private endpoints, all driven by the variables of the same names.
+# (Log Analytics is reached privately through an AMPLS, not a plain private endpoint), all driven by the variables of the same names.
 
 resource "azurerm_management_lock" "this" {
   count = var.lock != null ? 1 : 0
@@ -46,31 +46,6 @@ resource "azurerm_monitor_diagnostic_setting" "this" {
     for_each = each.value.metric_categories
     content {
       category = enabled_metric.value
-    }
-  }
-}
-
-resource "azurerm_private_endpoint" "this" {
-  for_each = var.private_endpoints
-
-  name                = coalesce(each.value.name, "pep-${var.name}-${each.key}")
-  location            = var.location
-  resource_group_name = var.resource_group_name
-  subnet_id           = each.value.subnet_resource_id
-  tags                = var.tags
-
-  private_service_connection {
-    name                           = "psc-${var.name}-${each.key}"
-    private_connection_resource_id = azurerm_log_analytics_workspace.this.id
-    subresource_names              = [each.value.subresource_name]
-    is_manual_connection           = false
-  }
-
-  dynamic "private_dns_zone_group" {
-    for_each = length(each.value.private_dns_zone_resource_ids) > 0 ? [1] : []
-    content {
-      name                 = "default"
-      private_dns_zone_ids = each.value.private_dns_zone_resource_ids
     }
   }
 }

@@ -72,9 +72,13 @@ variable "alerts" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 
 variable "lock" {
@@ -114,16 +118,4 @@ variable "diagnostic_settings" {
   default     = {}
   nullable    = false
   description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
-}
-
-variable "private_endpoints" {
-  type = map(object({
-    name                          = optional(string, null)
-    subnet_resource_id            = string
-    subresource_name              = string
-    private_dns_zone_resource_ids = optional(set(string), [])
-  }))
-  default     = {}
-  nullable    = false
-  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
 }

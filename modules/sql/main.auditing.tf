@@ -19,7 +19,9 @@ resource "azurerm_monitor_diagnostic_setting" "audit" {
 resource "azurerm_mssql_server_security_alert_policy" "this" {
   count = var.defender_enabled ? 1 : 0
 
-  resource_group_name = var.resource_group_name
-  server_name         = azurerm_mssql_server.this.name
-  state               = "Enabled"
+  resource_group_name  = var.resource_group_name
+  server_name          = azurerm_mssql_server.this.name
+  state                = "Enabled"
+  email_account_admins = true
+  email_addresses      = var.security_alert_emails
 }

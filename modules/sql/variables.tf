@@ -51,14 +51,14 @@ variable "database_sku" {
 
 variable "zone_redundant" {
   type        = bool
-  default     = false
+  default     = true
   nullable    = false
   description = "Zone-redundant database (prod, where the SKU offers it)."
 }
 
 variable "public_network_access_enabled" {
   type        = bool
-  default     = true
+  default     = false
   nullable    = false
   description = "Whether the server accepts public traffic (firewall rules still apply); prod turns it off."
 }
@@ -68,6 +68,13 @@ variable "defender_enabled" {
   default     = false
   nullable    = false
   description = "Microsoft Defender for SQL threat detection (on in prod)."
+}
+
+variable "security_alert_emails" {
+  type        = list(string)
+  default     = []
+  nullable    = false
+  description = "Who Defender for SQL e-mails about threats (besides the Entra administrators)."
 }
 
 variable "log_analytics_workspace_id" {
@@ -94,9 +101,13 @@ variable "contained_user_principals" {
 
 variable "tags" {
   type        = map(string)
-  default     = {}
   nullable    = false
-  description = "Tags applied to every resource this module creates; the stack requires environment, owner, cost_centre and data_classification."
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required (infra/ sets them)."
+
+  validation {
+    condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
+    error_message = "tags must include environment, owner, cost_centre and data_classification."
+  }
 }
 
 variable "lock" {

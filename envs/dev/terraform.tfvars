@@ -1,0 +1,69 @@
+# dev: fed from main. Public endpoints (behind firewalls and Entra auth), low-priority T4 GPUs,
+# no locks, the ADF trigger stopped (runs start by hand or from CI).
+environment    = "dev"
+location       = "westeurope"
+location_short = "weu"
+workload       = "fcst"
+name_suffix    = "d01"
+
+tags = {
+  owner               = "demand-forecasting-team"
+  cost_centre         = "cc-4711"
+  data_classification = "internal"
+}
+
+network = {
+  enabled = false
+}
+
+public_network_access_enabled = true
+allowed_ip_ranges             = ["203.0.113.0/24"]
+zone_redundant                = false
+resource_locks_enabled        = false
+diagnostic_settings_enabled   = true
+
+aml = {
+  managed_network_isolation_mode = "AllowInternetOutbound"
+  node_public_ip_enabled         = true
+  gpu_vm_size                    = "Standard_NC4as_T4_v3"
+  gpu_max_nodes                  = 2
+  cpu_vm_size                    = "Standard_DS3_v2"
+  cpu_max_nodes                  = 2
+  vm_priority                    = "LowPriority"
+}
+
+data_lake = {
+  replication_type           = "LRS"
+  soft_delete_retention_days = 7
+  raw_cool_after_days        = 30
+  raw_delete_after_days      = 180
+}
+
+sql = {
+  entra_admin_login     = "sg-fcst-sql-admins-dev"
+  entra_admin_object_id = "11111111-1111-4111-8111-111111111111"
+  database_sku          = "S0"
+  defender_enabled      = false
+}
+
+powerbi = {
+  group_display_name = "sg-fcst-powerbi-dev"
+  group_object_id    = "22222222-2222-4222-8222-222222222222"
+  firewall_rules = {
+    azure-services = { start_ip_address = "0.0.0.0", end_ip_address = "0.0.0.0" }
+  }
+}
+
+schedules = {
+  time_zone          = "W. Europe Standard Time"
+  training_cron      = "0 4 * * 1"
+  scoring_cron       = "0 6 * * 1"
+  adf_trigger_active = false
+}
+
+monitoring = {
+  retention_in_days     = 30
+  alert_email_receivers = { team = "forecast-team@example.com" }
+  mape_threshold        = 0.45
+  stale_after_days      = 60
+}

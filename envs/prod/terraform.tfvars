@@ -1,0 +1,72 @@
+# prod: fed from release/*. Private endpoints only, dedicated A100 GPUs, zone redundancy,
+# CanNotDelete locks, the ADF trigger started.
+environment    = "prod"
+location       = "westeurope"
+location_short = "weu"
+workload       = "fcst"
+name_suffix    = "p01"
+
+tags = {
+  owner               = "demand-forecasting-team"
+  cost_centre         = "cc-4711"
+  data_classification = "confidential"
+}
+
+network = {
+  enabled       = true
+  address_space = ["10.40.0.0/22"]
+  subnets = {
+    private_endpoints = { address_prefix = "10.40.0.0/24" }
+    aml_compute       = { address_prefix = "10.40.1.0/24" }
+  }
+}
+
+public_network_access_enabled = false
+allowed_ip_ranges             = []
+zone_redundant                = true
+resource_locks_enabled        = true
+diagnostic_settings_enabled   = true
+
+aml = {
+  managed_network_isolation_mode = "AllowOnlyApprovedOutbound"
+  node_public_ip_enabled         = false
+  gpu_vm_size                    = "Standard_NC24ads_A100_v4"
+  gpu_max_nodes                  = 4
+  cpu_vm_size                    = "Standard_DS4_v2"
+  cpu_max_nodes                  = 4
+  vm_priority                    = "Dedicated"
+}
+
+data_lake = {
+  replication_type           = "ZRS"
+  soft_delete_retention_days = 30
+  raw_cool_after_days        = 30
+  raw_delete_after_days      = 365
+}
+
+sql = {
+  entra_admin_login     = "sg-fcst-sql-admins-prod"
+  entra_admin_object_id = "33333333-3333-4333-8333-333333333333"
+  database_sku          = "S2"
+  defender_enabled      = true
+}
+
+powerbi = {
+  group_display_name = "sg-fcst-powerbi-prod"
+  group_object_id    = "44444444-4444-4444-8444-444444444444"
+  firewall_rules     = {}
+}
+
+schedules = {
+  time_zone          = "W. Europe Standard Time"
+  training_cron      = "0 4 * * 1"
+  scoring_cron       = "0 6 * * 1"
+  adf_trigger_active = true
+}
+
+monitoring = {
+  retention_in_days     = 90
+  alert_email_receivers = { team = "forecast-team@example.com", oncall = "forecast-oncall@example.com" }
+  mape_threshold        = 0.45
+  stale_after_days      = 60
+}

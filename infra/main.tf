@@ -1,0 +1,241 @@
+data "azurerm_client_config" "current" {}
+
+resource "azurerm_resource_group" "this" {
+  name     = local.names.resource_group
+  location = var.location
+  tags     = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.naming_violations) == 0
+      error_message = "The naming convention produced invalid names: ${join("; ", local.naming_violations)}. Shorten workload, location_short or name_suffix."
+    }
+  }
+}
+
+locals {
+  private_network = var.network.enabled
+  pe_subnet_id    = local.private_network ? module.network[0].subnet_ids["private_endpoints"] : null
+  dns_zone_ids    = local.private_network ? module.network[0].private_dns_zone_ids : {}
+
+  # One private endpoint definition per Private Link group, reused by each module that needs it.
+  private_endpoint = {
+    for group, zones in local.private_dns_zones_by_group : group => {
+      subnet_resource_id            = local.pe_subnet_id
+      subresource_name              = group
+      private_dns_zone_resource_ids = [for zone in zones : lookup(local.dns_zone_ids, zone, null) if lookup(local.dns_zone_ids, zone, null) != null]
+    }
+  }
+  private_dns_zones_by_group = {
+    blob         = ["privatelink.blob.core.windows.net"]
+    dfs          = ["privatelink.dfs.core.windows.net"]
+    file         = ["privatelink.file.core.windows.net"]
+    vault        = ["privatelink.vaultcore.azure.net"]
+    registry     = ["privatelink.azurecr.io"]
+    sqlServer    = ["privatelink.database.windows.net"]
+    amlworkspace = ["privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"]
+  }
+
+  diagnostic_settings = var.diagnostic_settings_enabled ? {
+    log_analytics = { workspace_resource_id = module.monitoring.resource_id }
+  } : {}
+  lock = var.resource_locks_enabled ? { kind = "CanNotDelete" } : null
+
+  endpoints = {
+    training = {
+      name       = local.names.training_endpoint
+      invoke_uri = "https://${local.names.training_endpoint}.${var.location}.inference.ml.azure.com/jobs"
+    }
+    scoring = {
+      name       = local.names.scoring_endpoint
+      invoke_uri = "https://${local.names.scoring_endpoint}.${var.location}.inference.ml.azure.com/jobs"
+    }
+  }
+  datastore_names = { for fs in ["raw", "conditioned", "scored"] : fs => "lake_${fs}" }
+}
+
+module "network" {
+  source = "../modules/network"
+  count  = var.network.enabled ? 1 : 0
+
+  name                = local.names.vnet
+  location            = var.location
+  resource_group_name = azurerm_resource_group.this.name
+  address_space       = var.network.address_space
+  subnets             = var.network.subnets
+  private_dns_zones   = toset(flatten(values(local.private_dns_zones_by_group)))
+  diagnostic_settings = local.diagnostic_settings
+  tags                = local.tags
+}
+
+module "monitoring" {
+  source = "../modules/monitoring"
+
+  name                      = local.names.log_analytics
+  application_insights_name = local.names.application_insights
+  location                  = var.location
+  resource_group_name       = azurerm_resource_group.this.name
+  retention_in_days         = var.monitoring.retention_in_days
+  alert_email_receivers     = var.monitoring.alert_email_receivers
+  alerts = {
+    mape_threshold   = var.monitoring.mape_threshold
+    stale_after_days = var.monitoring.stale_after_days
+  }
+  lock = local.lock
+  tags = local.tags
+}
+
+module "key_vault" {
+  source = "../modules/key_vault"
+
+  name                          = local.names.key_vault
+  location                      = var.location
+  resource_group_name           = azurerm_resource_group.this.name
+  tenant_id                     = data.azurerm_client_config.current.tenant_id
+  public_network_access_enabled = var.public_network_access_enabled
+  allowed_ip_ranges             = var.allowed_ip_ranges
+  private_endpoints             = local.private_network ? { vault = local.private_endpoint.vault } : {}
+  diagnostic_settings           = local.diagnostic_settings
+  lock                          = local.lock
+  tags                          = local.tags
+}
+
+module "data_lake" {
+  source = "../modules/data_lake"
+
+  name                          = local.names.data_lake
+  location                      = var.location
+  resource_group_name           = azurerm_resource_group.this.name
+  replication_type              = var.data_lake.replication_type
+  soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
+  public_network_access_enabled = var.public_network_access_enabled
+  allowed_ip_ranges             = var.allowed_ip_ranges
+  raw_lifecycle = {
+    cool_after_days   = var.data_lake.raw_cool_after_days
+    delete_after_days = var.data_lake.raw_delete_after_days
+  }
+  private_endpoints   = local.private_network ? { blob = local.private_endpoint.blob, dfs = local.private_endpoint.dfs } : {}
+  diagnostic_settings = local.diagnostic_settings
+  lock                = local.lock
+  tags                = local.tags
+}
+
+module "aml_workspace" {
+  source = "../modules/aml_workspace"
+
+  name                           = local.names.aml_workspace
+  location                       = var.location
+  resource_group_name            = azurerm_resource_group.this.name
+  storage_account_name           = local.names.aml_storage
+  container_registry_name        = local.names.container_registry
+  key_vault_id                   = module.key_vault.resource_id
+  application_insights_id        = module.monitoring.application_insights_id
+  public_network_access_enabled  = var.public_network_access_enabled
+  managed_network_isolation_mode = var.aml.managed_network_isolation_mode
+  zone_redundant                 = var.zone_redundant
+  data_lake_datastores           = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
+  private_endpoints              = local.private_network ? { amlworkspace = local.private_endpoint.amlworkspace } : {}
+  dependency_private_endpoints = local.private_network ? {
+    blob     = { subnet_resource_id = local.pe_subnet_id, private_dns_zone_resource_ids = local.private_endpoint.blob.private_dns_zone_resource_ids }
+    file     = { subnet_resource_id = local.pe_subnet_id, private_dns_zone_resource_ids = local.private_endpoint.file.private_dns_zone_resource_ids }
+    registry = { subnet_resource_id = local.pe_subnet_id, private_dns_zone_resource_ids = local.private_endpoint.registry.private_dns_zone_resource_ids }
+  } : {}
+  diagnostic_settings = local.diagnostic_settings
+  lock                = local.lock
+  tags                = local.tags
+}
+
+module "aml_compute" {
+  source = "../modules/aml_compute"
+
+  name                          = local.names.compute_prefix
+  location                      = var.location
+  resource_group_name           = azurerm_resource_group.this.name
+  machine_learning_workspace_id = module.aml_workspace.resource_id
+  node_public_ip_enabled        = var.aml.node_public_ip_enabled
+  clusters = {
+    gpu = { vm_size = var.aml.gpu_vm_size, vm_priority = var.aml.vm_priority, max_node_count = var.aml.gpu_max_nodes, description = "training" }
+    cpu = { vm_size = var.aml.cpu_vm_size, vm_priority = var.aml.vm_priority, max_node_count = var.aml.cpu_max_nodes, description = "validate, evaluate, register, score, monitor" }
+  }
+  tags = local.tags
+}
+
+module "sql" {
+  source = "../modules/sql"
+
+  name                = local.names.sql_server
+  location            = var.location
+  resource_group_name = azurerm_resource_group.this.name
+  entra_administrator = {
+    login_username = var.sql.entra_admin_login
+    object_id      = var.sql.entra_admin_object_id
+  }
+  database_sku                  = var.sql.database_sku
+  zone_redundant                = var.zone_redundant
+  defender_enabled              = var.sql.defender_enabled
+  security_alert_emails         = values(var.monitoring.alert_email_receivers)
+  public_network_access_enabled = var.public_network_access_enabled
+  log_analytics_workspace_id    = module.monitoring.resource_id
+  contained_user_principals = {
+    aml = local.names.aml_workspace
+    adf = local.names.data_factory
+  }
+  private_endpoints   = local.private_network ? { sqlServer = local.private_endpoint.sqlServer } : {}
+  diagnostic_settings = local.diagnostic_settings
+  lock                = local.lock
+  tags                = local.tags
+}
+
+module "powerbi_sources" {
+  source = "../modules/powerbi_sources"
+
+  name                = local.names.powerbi
+  location            = var.location
+  resource_group_name = azurerm_resource_group.this.name
+  sql_server_id       = module.sql.resource_id
+  sql_server_fqdn     = module.sql.server_fqdn
+  database_name       = module.sql.database_name
+  reporting_schema    = module.sql.reporting_schema
+  powerbi_group = {
+    display_name = var.powerbi.group_display_name
+    object_id    = var.powerbi.group_object_id
+  }
+  firewall_rules = var.public_network_access_enabled ? var.powerbi.firewall_rules : {}
+  gateway_private_endpoint = local.private_network ? {
+    subnet_resource_id            = local.pe_subnet_id
+    private_dns_zone_resource_ids = local.private_endpoint.sqlServer.private_dns_zone_resource_ids
+  } : null
+  tags = local.tags
+}
+
+module "data_factory" {
+  source = "../modules/data_factory"
+
+  name                = local.names.data_factory
+  location            = var.location
+  resource_group_name = azurerm_resource_group.this.name
+  data_lake = {
+    resource_id  = module.data_lake.resource_id
+    dfs_endpoint = module.data_lake.dfs_endpoint
+  }
+  sql = {
+    server_id     = module.sql.resource_id
+    server_fqdn   = module.sql.server_fqdn
+    database_name = module.sql.database_name
+  }
+  key_vault_id = module.key_vault.resource_id
+  aml = {
+    workspace_id        = module.aml_workspace.resource_id
+    training_invoke_uri = local.endpoints.training.invoke_uri
+    scoring_invoke_uri  = local.endpoints.scoring.invoke_uri
+  }
+  schedule = {
+    activated = var.schedules.adf_trigger_active
+    time_zone = var.schedules.time_zone
+  }
+  managed_virtual_network_enabled = local.private_network
+  public_network_enabled          = var.public_network_access_enabled
+  diagnostic_settings             = local.diagnostic_settings
+  lock                            = local.lock
+  tags                            = local.tags
+}

@@ -1,0 +1,53 @@
+# The one contract with `stackctl deploy` (see src/stackctl/aml): names, ids and endpoints only.
+# Nothing here is a secret, a key or a connection string with a key in it.
+output "stack" {
+  description = "Everything stackctl deploy needs about this stack, read from `terraform output -json`."
+  value = {
+    environment         = var.environment
+    location            = var.location
+    subscription_id     = data.azurerm_client_config.current.subscription_id
+    tenant_id           = data.azurerm_client_config.current.tenant_id
+    resource_group_name = azurerm_resource_group.this.name
+    aml = {
+      workspace_name   = module.aml_workspace.name
+      workspace_id     = module.aml_workspace.resource_id
+      principal_id     = module.aml_workspace.principal_id
+      gpu_cluster_name = module.aml_compute.cluster_names["gpu"]
+      cpu_cluster_name = module.aml_compute.cluster_names["cpu"]
+      datastores       = local.datastore_names
+    }
+    data_lake = {
+      account_name = module.data_lake.name
+      dfs_endpoint = module.data_lake.dfs_endpoint
+      file_systems = module.data_lake.file_systems
+    }
+    endpoints = local.endpoints
+    data_factory = {
+      name          = module.data_factory.name
+      principal_id  = module.data_factory.principal_id
+      pipeline_name = module.data_factory.pipeline_name
+    }
+    sql = {
+      server_name      = module.sql.server_name
+      server_fqdn      = module.sql.server_fqdn
+      database_name    = module.sql.database_name
+      reporting_schema = module.sql.reporting_schema
+      aad_principals   = module.sql.contained_user_principals
+    }
+    powerbi = {
+      server   = module.powerbi_sources.server
+      database = module.powerbi_sources.database
+      schema   = module.powerbi_sources.schema
+      views    = module.powerbi_sources.views
+    }
+    monitoring = {
+      log_analytics_workspace_id = module.monitoring.resource_id
+      application_insights_name  = module.monitoring.application_insights_name
+    }
+    schedules = {
+      time_zone     = var.schedules.time_zone
+      training_cron = var.schedules.training_cron
+      scoring_cron  = var.schedules.scoring_cron
+    }
+  }
+}

@@ -1,0 +1,45 @@
+# The workspace's own dependencies report to the same Log Analytics workspace as the workspace
+# (main.interfaces.tf), so image pulls and artifact access are auditable too.
+resource "azurerm_monitor_diagnostic_setting" "container_registry" {
+  for_each = var.diagnostic_settings
+
+  name                       = coalesce(each.value.name, "diag-${var.container_registry_name}")
+  target_resource_id         = azurerm_container_registry.this.id
+  log_analytics_workspace_id = each.value.workspace_resource_id
+
+  dynamic "enabled_log" {
+    for_each = each.value.log_groups
+    content {
+      category_group = enabled_log.value
+    }
+  }
+
+  dynamic "enabled_metric" {
+    for_each = each.value.metric_categories
+    content {
+      category = enabled_metric.value
+    }
+  }
+}
+
+resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
+  for_each = var.diagnostic_settings
+
+  name                       = coalesce(each.value.name, "diag-${var.storage_account_name}")
+  target_resource_id         = "${azurerm_storage_account.workspace.id}/blobServices/default"
+  log_analytics_workspace_id = each.value.workspace_resource_id
+
+  dynamic "enabled_log" {
+    for_each = each.value.log_groups
+    content {
+      category_group = enabled_log.value
+    }
+  }
+
+  dynamic "enabled_metric" {
+    for_each = each.value.metric_categories
+    content {
+      category = enabled_metric.value
+    }
+  }
+}
