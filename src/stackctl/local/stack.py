@@ -90,6 +90,14 @@ def _provision_mlflow(layout: LocalLayout) -> bool:
     return True
 
 
+def provision_local(layout: LocalLayout) -> bool:
+    """Folders, reporting schema and MLflow store; True when anything was new (idempotent)."""
+    created = layout.provision()
+    new_tables = create_sqlite_schema(sqlite_engine(layout.reporting_db))
+    mlflow_new = _provision_mlflow(layout)
+    return bool(created or new_tables or mlflow_new)
+
+
 def registry_champion(layout: LocalLayout) -> str | None:
     """The version the MLflow registry's `champion` alias points at (the source of truth), if any."""
     if not (layout.mlflow_dir / "mlflow.db").exists():
@@ -170,11 +178,9 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
     messages: list[str] = []
 
     with console.status("provisioning the local stack"):
-        created = layout.provision()
+        provisioned = provision_local(layout)
         engine = sqlite_engine(layout.reporting_db)
-        new_tables = create_sqlite_schema(engine)
-        mlflow_new = _provision_mlflow(layout)
-    if created or new_tables or mlflow_new:
+    if provisioned:
         console.print(
             f"  [green]✓[/] provisioned the data lake, MLflow store and reporting database in {layout.base}"
         )

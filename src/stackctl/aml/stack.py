@@ -1,0 +1,151 @@
+"""The `stack` output of the Terraform stack: what deploy needs to know about an environment.
+
+The shape is the contract between infra/ and stackctl (see the task's contract); unknown extra keys
+are tolerated so the stack can grow, missing ones are an error naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from stackctl.errors import StackctlError
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class LakeNames(_Part):
+    raw: str
+    conditioned: str
+    scored: str
+
+
+class AmlPart(_Part):
+    workspace_name: str
+    workspace_id: str
+    principal_id: str
+    gpu_cluster_name: str
+    cpu_cluster_name: str
+    datastores: LakeNames
+
+
+class DataLakePart(_Part):
+    account_name: str
+    dfs_endpoint: str
+    file_systems: LakeNames
+
+
+class EndpointRef(_Part):
+    name: str
+    invoke_uri: str
+
+
+class EndpointsPart(_Part):
+    training: EndpointRef
+    scoring: EndpointRef
+
+
+class DataFactoryPart(_Part):
+    name: str
+    principal_id: str
+    pipeline_name: str
+
+
+class AadPrincipals(_Part):
+    aml: str
+    adf: str
+
+
+class SqlPart(_Part):
+    server_name: str
+    server_fqdn: str
+    database_name: str
+    reporting_schema: str = "reporting"
+    aad_principals: AadPrincipals
+
+
+class PowerBiPart(_Part):
+    server: str
+    database: str
+    schema_: str = "reporting"
+    views: list[str]
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    def __init__(self, **data: Any):
+        if "schema" in data:
+            data["schema_"] = data.pop("schema")
+        super().__init__(**data)
+
+
+class MonitoringPart(_Part):
+    log_analytics_workspace_id: str
+    application_insights_name: str
+
+
+class SchedulesPart(_Part):
+    time_zone: str
+    training_cron: str
+    scoring_cron: str
+
+
+class StackOutput(_Part):
+    environment: Literal["dev", "prod"]
+    location: str
+    subscription_id: str
+    tenant_id: str
+    resource_group_name: str
+    aml: AmlPart
+    data_lake: DataLakePart
+    endpoints: EndpointsPart
+    data_factory: DataFactoryPart
+    sql: SqlPart
+    powerbi: PowerBiPart
+    monitoring: MonitoringPart
+    schedules: SchedulesPart
+
+
+def parse_stack_output(outputs: dict[str, Any], where: str) -> StackOutput:
+    """`outputs` is `terraform output -json`: {"stack": {"value": {...}, "sensitive": false, ...}}."""
+    if "stack" not in outputs:
+        raise StackctlError(
+            "terraform has no output named `stack` (has the stack been applied?)",
+            where=where,
+            fix="run `make apply ENV=<env>` first; envs/<env> must pass through infra's `stack` output",
+        )
+    entry = outputs["stack"]
+    value = entry.get("value", entry) if isinstance(entry, dict) else entry
+    if isinstance(entry, dict) and entry.get("sensitive"):
+        raise StackctlError(
+            "the `stack` output is marked sensitive; it must hold names and ids only, never a secret",
+            where=where,
+            fix="remove whatever secret made it sensitive from infra's `stack` output",
+        )
+    try:
+        return StackOutput.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(f"stack.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise StackctlError(
+            f"the `stack` output does not match the contract: {problems}",
+            where=where,
+            fix="update infra/outputs.tf to the contract in the deploy issue",
+        ) from exc
+
+
+def load_stack_file(path: Path) -> StackOutput:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StackctlError(
+            f"cannot read the stack description: {exc}",
+            where=str(path),
+            fix="pass the output of `terraform output -json` (or its `stack` value)",
+        ) from exc
+    if "stack" not in data:
+        data = {"stack": {"value": data}}
+    return parse_stack_output(data, str(path))

@@ -1,0 +1,62 @@
+"""`stackctl pipelines dump --env E --out DIR`: the YAML of every AML asset deploy would create.
+
+The stack description comes from --stack-json (a saved `terraform output -json`), else from
+build/<env>/stack.json (saved by the last deploy), else from `terraform output -json` itself.
+Every file loads back with azure-ai-ml's own loaders (`load_component`, `load_job`, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from stackctl.cli import add_env_argument
+from stackctl.errors import StackctlError
+from stackctl.paths import build_dir, repo_root
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dump = sub.add_parser("dump", help="write the YAML of every component, pipeline, deployment and schedule")
+    add_env_argument(dump, default="dev")
+    dump.add_argument("--out", type=Path, required=True, help="folder to write the YAML files into")
+    dump.add_argument("--stack-json", type=Path, help="`terraform output -json` saved to a file")
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    root = repo_root()
+    if args.env == "local":
+        raise StackctlError(
+            "the local stack runs the pipeline graph directly; there are no AML assets to dump",
+            where="--env local",
+            fix="use --env dev or --env prod",
+        )
+    from stackctl.aml.dump import dump_assets
+    from stackctl.aml.environment import environment_version, write_build_context
+    from stackctl.aml.specs import build_assets
+    from stackctl.aml.stack import load_stack_file
+
+    saved = build_dir(args.env, root) / "stack.json"
+    if args.stack_json is not None:
+        stack_output = load_stack_file(args.stack_json)
+    elif saved.exists():
+        stack_output = load_stack_file(saved)
+    else:
+        from stackctl.commands.deploy import read_stack
+
+        stack_output = read_stack(args.env, root, console)
+    if stack_output.environment != args.env:
+        raise StackctlError(
+            f"the stack description is for {stack_output.environment}, not {args.env}",
+            where=str(args.stack_json or saved),
+            fix="pass the output of the matching environment",
+        )
+    with console.status("building the model wheel and the environment build context"):
+        context = write_build_context(root, args.out / "environment" / "build")
+        version = environment_version(root)
+    files = dump_assets(build_assets(stack_output, version, context), args.out)
+    console.print(f"wrote {len(files)} YAML files under {args.out}")
+    return 0

@@ -1,0 +1,72 @@
+"""A recording fake of `azure.ai.ml.MLClient`: the operation groups deploy uses, backed by dicts.
+
+It behaves like the service where deploy relies on it (get of a missing asset raises
+ResourceNotFoundError; create_or_update stores; begin_* return a poller with `.result()`), and records
+every write so tests can assert what a deploy created, and that a second deploy creates nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
+
+
+class _Poller:
+    def __init__(self, value: Any):
+        self._value = value
+
+    def result(self) -> Any:
+        return self._value
+
+
+class _Operations:
+    def __init__(self, client: RecordingMLClient, kind: str, key_fields: tuple[str, ...]):
+        self.client = client
+        self.kind = kind
+        self.key_fields = key_fields
+        self.store: dict[tuple[str, ...], Any] = {}
+
+    def _key(self, **kwargs: Any) -> tuple[str, ...]:
+        return tuple(str(kwargs[field]) for field in self.key_fields)
+
+    def _entity_key(self, entity: Any) -> tuple[str, ...]:
+        return tuple(str(getattr(entity, field)) for field in self.key_fields)
+
+    def get(self, **kwargs: Any) -> Any:
+        self.client.check_auth()
+        self.client.reads.append((self.kind, self._key(**kwargs)))
+        try:
+            return copy.copy(self.store[self._key(**kwargs)])
+        except KeyError:
+            raise ResourceNotFoundError(f"{self.kind} {kwargs} not found") from None
+
+    def create_or_update(self, entity: Any) -> Any:
+        self.client.check_auth()
+        validation = entity._validate() if hasattr(entity, "_validate") else None
+        if validation is not None and not validation.passed:
+            raise AssertionError(f"deploy sent an invalid {self.kind}: {validation}")
+        key = self._entity_key(entity)
+        self.store[key] = copy.copy(entity)
+        self.client.writes.append((self.kind, key))
+        return entity
+
+    def begin_create_or_update(self, entity: Any) -> _Poller:
+        return _Poller(self.create_or_update(entity))
+
+
+class RecordingMLClient:
+    def __init__(self, *, authenticated: bool = True):
+        self.authenticated = authenticated
+        self.reads: list[tuple[str, tuple[str, ...]]] = []
+        self.writes: list[tuple[str, tuple[str, ...]]] = []
+        self.environments = _Operations(self, "environment", ("name", "version"))
+        self.components = _Operations(self, "component", ("name", "version"))
+        self.batch_endpoints = _Operations(self, "batch_endpoint", ("name",))
+        self.batch_deployments = _Operations(self, "batch_deployment", ("endpoint_name", "name"))
+        self.schedules = _Operations(self, "schedule", ("name",))
+
+    def check_auth(self) -> None:
+        if not self.authenticated:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
