@@ -68,7 +68,11 @@ def current_branch(root: Path) -> str | None:
         if os.environ.get(variable):
             return os.environ[variable]
     proc = subprocess.run(
-        ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+        ["git", "symbolic-ref", "--short", "-q", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     branch = proc.stdout.strip()
     return branch if proc.returncode == 0 and branch and branch != "HEAD" else None
