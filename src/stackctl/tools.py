@@ -118,5 +118,7 @@ def checkov_executable() -> Path:
 def checkov_env() -> dict[str, str]:
     """checkov must never reach for the network: no Bridgecrew mapping download, no version check."""
     env = dict(os.environ)
-    env.update({"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "WARNING"})
+    env.update(
+        {"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "WARNING"}
+    )
     return env
