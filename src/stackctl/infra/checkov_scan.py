@@ -1,0 +1,106 @@
+"""Check 4: checkov with our policies (infra/policies) on every module and on both roots.
+
+Three scans, run side by side: `modules/` (each module on its own, with the organisation's tag
+set from infra/policies/module_scan.tfvars, so the modules' defaults are judged as prod), and
+`envs/dev`, `envs/prod` with their terraform.tfvars (checkov follows ../../infra and the modules).
+Findings: every failed check, every parsing error, and every skip without a written reason.
+SARIF and JUnit XML land in build/checkov/<target>/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackctl.checkov import CheckovReport, run_checkov
+from stackctl.infra.findings import CheckReport, Finding, relative
+
+CHECK = "checkov"
+# What checkov writes when a skip comment gives no reason.
+_NO_REASON = {"", "no comment provided"}
+MIN_REASON_CHARS = 20
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    name: str
+    directory: Path
+    var_file: Path | None
+
+
+def scan_targets(root: Path) -> list[ScanTarget]:
+    return [
+        ScanTarget("modules", root / "modules", root / "infra" / "policies" / "module_scan.tfvars"),
+        ScanTarget("dev", root / "envs" / "dev", root / "envs" / "dev" / "terraform.tfvars"),
+        ScanTarget("prod", root / "envs" / "prod", root / "envs" / "prod" / "terraform.tfvars"),
+    ]
+
+
+def _scan(target: ScanTarget, root: Path) -> CheckovReport:
+    extra = ["--var-file", str(target.var_file)] if target.var_file and target.var_file.is_file() else []
+    return run_checkov(
+        target.directory,
+        external_checks_dir=root / "infra" / "policies",
+        output_dir=root / "build" / "checkov" / target.name,
+        extra_args=extra,
+    )
+
+
+def check_checkov(
+    root: Path,
+    *,
+    targets: list[ScanTarget] | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> CheckReport:
+    report = CheckReport(CHECK)
+    targets = targets or scan_targets(root)
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = {target.name: pool.submit(_scan, target, root) for target in targets}
+        results: dict[str, CheckovReport] = {}
+        for name, future in futures.items():
+            results[name] = future.result()
+            if on_done:
+                on_done(name)
+    for target in targets:
+        scan = results[target.name]
+        report.figures[target.name] = {
+            "passed": len(scan.passed),
+            "failed": len(scan.failed),
+            "skipped": len(scan.skipped),
+            "sarif": relative(scan.sarif_path, root) if scan.sarif_path else None,
+            "junit": relative(scan.junit_path, root) if scan.junit_path else None,
+        }
+        for result in scan.failed:
+            report.findings.append(
+                Finding(
+                    CHECK,
+                    f"{target.name}: {_source(result.file_path, target.directory, root)}"
+                    + (f":{result.line_range[0]}" if result.line_range else ""),
+                    f"{result.check_id} failed on {result.resource}: {result.check_name}",
+                    "fix the resource, or if the rule does not apply add "
+                    f"`#checkov:skip={result.check_id}:<why>` inside it",
+                )
+            )
+        for result in scan.skipped:
+            reason = (result.suppress_comment or "").strip()
+            if reason.lower() in _NO_REASON or len(reason) < MIN_REASON_CHARS:
+                report.findings.append(
+                    Finding(
+                        CHECK,
+                        f"{target.name}: {_source(result.file_path, target.directory, root)}",
+                        f"{result.check_id} is skipped on {result.resource} without a justification",
+                        f"write why next to it: `#checkov:skip={result.check_id}:<reason>`",
+                    )
+                )
+        report.findings.extend(
+            Finding(CHECK, target.name, f"checkov could not parse: {error}", "fix the syntax")
+            for error in scan.parsing_errors
+        )
+    return report
+
+
+def _source(file_path: str, scanned: Path, root: Path) -> str:
+    """checkov reports paths relative to the scanned directory, with a leading slash."""
+    return relative((scanned / file_path.lstrip("/")).resolve(), root)

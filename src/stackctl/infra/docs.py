@@ -1,0 +1,109 @@
+"""Module READMEs: a hand-written header, then an inputs/outputs table generated from the code
+between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the terraform-docs convention).
+
+`write_docs` regenerates the tables (`make fmt` runs it through scripts/terraform_fmt.py --write);
+`check_docs` fails when a table is missing or stale.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from stackctl.infra.findings import CheckReport, Finding, relative
+from stackctl.infra.layout import module_dirs
+
+CHECK = "docs"
+BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
+_OPTIONS = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
+_MARKED = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _expression(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[2:-1] if text.startswith("${") and text.endswith("}") else text
+
+
+def _load(directory: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    items: list[tuple[str, dict[str, Any]]] = []
+    for tf_file in sorted(directory.glob("*.tf")):
+        with tf_file.open(encoding="utf-8") as handle:
+            data = hcl2.load(handle, serialization_options=_OPTIONS)
+        for entry in data.get(kind, []):
+            items.extend((name, body) for name, body in entry.items() if name != "__is_block__")
+    return items
+
+
+def render_table(directory: Path) -> str:
+    variables = _load(directory, "variable")
+    # Required inputs first, as the reader needs them first.
+    variables.sort(key=lambda item: ("default" in item[1], item[0]))
+    lines = [
+        BEGIN,
+        "## Inputs",
+        "",
+        "| Name | Description | Type | Default | Required |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, body in variables:
+        required = "default" not in body
+        default = "n/a" if required else f"`{_cell(json.dumps(body['default']))}`"
+        description = _cell(body.get("description", ""))
+        type_text = _cell(_expression(body.get("type", "any")))
+        lines.append(
+            f"| {name} | {description} | `{type_text}` | {default} | {'yes' if required else 'no'} |"
+        )
+    lines += ["", "## Outputs", "", "| Name | Description |", "| --- | --- |"]
+    for name, body in sorted(_load(directory, "output")):
+        lines.append(f"| {name} | {_cell(body.get('description', ''))} |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def _updated(readme_text: str, table: str) -> str:
+    if _MARKED.search(readme_text):
+        return _MARKED.sub(lambda _: table, readme_text, count=1)
+    return readme_text.rstrip("\n") + "\n\n" + table + "\n"
+
+
+def write_docs(root: Path) -> list[Path]:
+    """Regenerate every module README's table; returns the files that changed."""
+    changed = []
+    for directory in module_dirs(root):
+        readme = directory / "README.md"
+        current = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {directory.name}\n"
+        new = _updated(current, render_table(directory))
+        if new != current:
+            readme.write_text(new, encoding="utf-8")
+            changed.append(readme)
+    return changed
+
+
+def check_docs(root: Path) -> CheckReport:
+    report = CheckReport(CHECK)
+    for directory in module_dirs(root):
+        readme = directory / "README.md"
+        where = relative(readme, root)
+        fix = "run `make fmt` (scripts/terraform_fmt.py --write regenerates the tables)"
+        if not readme.is_file():
+            report.findings.append(Finding(CHECK, where, "module has no README.md", fix))
+            continue
+        text = readme.read_text(encoding="utf-8")
+        match = _MARKED.search(text)
+        if match is None:
+            report.findings.append(Finding(CHECK, where, f"no {BEGIN} ... {END} table", fix))
+        elif match.group(0) != render_table(directory):
+            report.findings.append(Finding(CHECK, where, "inputs/outputs table is out of date", fix))
+        elif not text[: match.start()].strip().startswith("# "):
+            report.findings.append(
+                Finding(CHECK, where, "README needs a hand-written header above the table", None)
+            )
+    return report

@@ -1,0 +1,332 @@
+"""A small evaluator for the HCL expressions that decide how many resources exist: `count` and
+`for_each` arguments and the variables, locals and literals they read.
+
+It understands literals, `var.`/`local.` references with attribute and index access, object and
+tuple constructors, `!`, `&&`, `||`, comparisons, the conditional operator and a few collection
+functions (toset, length, keys, values, merge, concat, flatten, lookup, coalesce, try). Anything
+else (for-expressions, string templates, resource attributes) evaluates to UNKNOWN, and callers
+count what they cannot know as approximate rather than guess.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+
+class _Unknown:
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+Resolver = Callable[[str, str], Any]  # (kind "var"|"local", name) -> value
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<number>\d+(?:\.\d+)?)
+      | (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<op>==|!=|<=|>=|&&|\|\||=>|[-+*/%<>!?:.,=\[\](){}])
+      | (?P<ident>[A-Za-z_][\w-]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+class _Parser:
+    def __init__(self, text: str, resolve: Resolver):
+        self.tokens: list[tuple[str, str]] = []
+        position = 0
+        text = text.strip()
+        while position < len(text):
+            match = _TOKEN.match(text, position)
+            if not match or match.end() == position:
+                raise ValueError(f"cannot read {text[position : position + 20]!r}")
+            kind = match.lastgroup or "op"
+            self.tokens.append((kind, match.group(kind)))
+            position = match.end()
+            while position < len(text) and text[position].isspace():
+                position += 1
+        self.index = 0
+        self.resolve = resolve
+
+    def peek(self, offset: int = 0) -> tuple[str, str]:
+        i = self.index + offset
+        return self.tokens[i] if i < len(self.tokens) else ("end", "")
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if value is not None and token[1] != value:
+            raise ValueError(f"expected {value!r}, found {token[1]!r}")
+        self.index += 1
+        return token
+
+    def skip_balanced(self, opener: str, closer: str) -> None:
+        depth = 0
+        while True:
+            _, value = self.take()
+            if value == opener:
+                depth += 1
+            elif value == closer:
+                depth -= 1
+                if depth == 0:
+                    return
+
+    def expression(self) -> Any:
+        condition = self.binary(0)
+        if self.peek()[1] == "?":
+            self.take("?")
+            yes = self.expression()
+            self.take(":")
+            no = self.expression()
+            if condition is UNKNOWN:
+                return UNKNOWN
+            return yes if condition else no
+        return condition
+
+    _LEVELS = (("||",), ("&&",), ("==", "!="), ("<", ">", "<=", ">="), ("+", "-"), ("*", "/", "%"))
+
+    def binary(self, level: int) -> Any:
+        if level == len(self._LEVELS):
+            return self.unary()
+        left = self.binary(level + 1)
+        while self.peek()[0] == "op" and self.peek()[1] in self._LEVELS[level]:
+            _, op = self.take()
+            right = self.binary(level + 1)
+            left = _apply(op, left, right)
+        return left
+
+    def unary(self) -> Any:
+        if self.peek()[1] == "!":
+            self.take()
+            value = self.unary()
+            return UNKNOWN if value is UNKNOWN else not value
+        if self.peek()[1] == "-":
+            self.take()
+            value = self.unary()
+            return -value if isinstance(value, (int, float)) else UNKNOWN
+        return self.postfix(self.primary())
+
+    def postfix(self, value: Any) -> Any:
+        while True:
+            token = self.peek()
+            if token[1] == "." and self.peek(1)[0] in ("ident", "number"):
+                self.take()
+                key = self.take()[1]
+                value = _index(value, key)
+            elif token[1] == "[":
+                if self.peek(1)[1] == "*":
+                    self.skip_balanced("[", "]")
+                    value = UNKNOWN
+                    continue
+                self.take("[")
+                key = self.expression()
+                self.take("]")
+                value = _index(value, key)
+            else:
+                return value
+
+    def primary(self) -> Any:
+        kind, value = self.peek()
+        if kind == "number":
+            self.take()
+            return float(value) if "." in value else int(value)
+        if kind == "string":
+            self.take()
+            return UNKNOWN if "${" in value else value[1:-1]
+        if value == "(":
+            self.take()
+            inner = self.expression()
+            self.take(")")
+            return inner
+        if value == "[":
+            return self.for_(value, "]") if self.peek(1)[1] == "for" else self.tuple_()
+        if value == "{":
+            return self.for_(value, "}") if self.peek(1)[1] == "for" else self.object_()
+        if kind == "ident":
+            self.take()
+            if value in ("true", "false"):
+                return value == "true"
+            if value == "null":
+                return None
+            if self.peek()[1] == "(":
+                return self.call(value)
+            if value in ("var", "local") and self.peek()[1] == ".":
+                self.take(".")
+                return self.resolve(value, self.take()[1])
+            return UNKNOWN  # module., each., data., resource attributes: known only at plan time
+        raise ValueError(f"unexpected {value!r}")
+
+    def for_(self, opener: str, closer: str) -> Any:
+        """A for-expression has as many elements as its collection, unless an `if` filters it
+        (or `...` groups it); the elements themselves are not needed for counting."""
+        self.take(opener)
+        self.take("for")
+        while self.peek()[1] != "in":
+            self.take()
+        self.take("in")
+        collection = self.expression()
+        self.take(":")
+        depth, filtered = 0, False
+        while True:
+            _, value = self.take()
+            if value in ("(", "[", "{"):
+                depth += 1
+            elif value in (")", "]", "}"):
+                if depth == 0:
+                    break
+                depth -= 1
+            elif depth == 0 and value in ("if", "..."):
+                filtered = True
+        if filtered or not isinstance(collection, (dict, list)):
+            return UNKNOWN
+        if opener == "[":
+            return [UNKNOWN] * len(collection)
+        return {f"item{i}": UNKNOWN for i in range(len(collection))}
+
+    def tuple_(self) -> list[Any]:
+        self.take("[")
+        items = []
+        while self.peek()[1] != "]":
+            items.append(self.expression())
+            if self.peek()[1] == ",":
+                self.take()
+        self.take("]")
+        return items
+
+    def object_(self) -> Any:
+        self.take("{")
+        result: dict[str, Any] = {}
+        while self.peek()[1] != "}":
+            kind, key = self.take()
+            if kind == "string":
+                key = key[1:-1]
+            elif key == "(":
+                key_value = self.expression()
+                self.take(")")
+                key = str(key_value)
+            self.take()  # = or :
+            result[key] = self.expression()
+            if self.peek()[1] == ",":
+                self.take()
+        self.take("}")
+        return result
+
+    def call(self, name: str) -> Any:
+        self.take("(")
+        args = []
+        while self.peek()[1] != ")":
+            args.append(self.expression())
+            if self.peek()[1] in (",", "..."):
+                self.take()
+        self.take(")")
+        return _call(name, args)
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "||": lambda a, b: bool(a or b),
+    "&&": lambda a, b: bool(a and b),
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "%": operator.mod,
+}
+
+
+def _apply(op: str, left: Any, right: Any) -> Any:
+    if op == "&&" and (left is False or right is False):
+        return False
+    if op == "||" and (left is True or right is True):
+        return True
+    if left is UNKNOWN or right is UNKNOWN:
+        return UNKNOWN
+    try:
+        return _OPERATORS[op](left, right)
+    except (TypeError, ZeroDivisionError):
+        return UNKNOWN
+
+
+def _index(value: Any, key: Any) -> Any:
+    if value is UNKNOWN or key is UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, dict):
+        return value.get(str(key), UNKNOWN)
+    if isinstance(value, list):
+        try:
+            return value[int(key)]
+        except (ValueError, IndexError):
+            return UNKNOWN
+    return UNKNOWN
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name == "try":
+        return next((a for a in args if a is not UNKNOWN), UNKNOWN)
+    if any(a is UNKNOWN for a in args):
+        return UNKNOWN
+    try:
+        if name == "toset":
+            return list(dict.fromkeys(args[0]))
+        if name == "length":
+            return len(args[0])
+        if name == "keys":
+            return sorted(args[0])
+        if name == "values":
+            return [args[0][k] for k in sorted(args[0])]
+        if name == "merge":
+            merged: dict[str, Any] = {}
+            for arg in args:
+                merged.update(arg or {})
+            return merged
+        if name == "concat":
+            return [item for arg in args for item in arg]
+        if name == "flatten":
+            return _flatten(args[0])
+        if name == "lookup":
+            return args[0].get(args[1], args[2] if len(args) > 2 else UNKNOWN)
+        if name == "coalesce":
+            return next((a for a in args if a not in (None, "")), None)
+    except (TypeError, AttributeError, IndexError):
+        return UNKNOWN
+    return UNKNOWN
+
+
+def _flatten(value: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in value:
+        out.extend(_flatten(item) if isinstance(item, list) else [item])
+    return out
+
+
+def evaluate(value: Any, resolve: Resolver) -> Any:
+    """A value as python-hcl2 gives it: literals stay, "${...}" is evaluated, templates are UNKNOWN."""
+    if isinstance(value, dict):
+        return {k: evaluate(v, resolve) for k, v in value.items() if k != "__is_block__"}
+    if isinstance(value, list):
+        return [evaluate(v, resolve) for v in value]
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        try:
+            parser = _Parser(value[2:-1], resolve)
+            result = parser.expression()
+            return result if parser.peek()[0] == "end" else UNKNOWN
+        except (ValueError, RecursionError):
+            return UNKNOWN
+    if isinstance(value, str) and "${" in value:
+        return UNKNOWN
+    return value

@@ -1,0 +1,32 @@
+"""Which directories hold Terraform, in the order the checks visit them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stackctl.errors import StackctlError
+from stackctl.paths import CLOUD_ENVIRONMENTS
+
+
+def module_dirs(root: Path) -> list[Path]:
+    modules = root / "modules"
+    return (
+        sorted(p for p in modules.iterdir() if p.is_dir() and any(p.glob("*.tf"))) if modules.is_dir() else []
+    )
+
+
+def env_roots(root: Path) -> list[Path]:
+    return [root / "envs" / env for env in CLOUD_ENVIRONMENTS]
+
+
+def terraform_dirs(root: Path) -> list[Path]:
+    """modules/*, infra/ and the dev and prod roots; each must exist and hold .tf files."""
+    dirs = [*module_dirs(root), root / "infra", *env_roots(root)]
+    for directory in dirs:
+        if not any(directory.glob("*.tf")):
+            raise StackctlError(
+                f"no Terraform files in {directory}",
+                where=str(directory),
+                fix="run stackctl validate from a forecast-stack checkout (or set FORECAST_STACK_ROOT)",
+            )
+    return dirs
