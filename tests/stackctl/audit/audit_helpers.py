@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stackctl.audit.analysis import Provenance, ProviderVersion
+from stackctl.audit.allow_list import AllowList, load_allow_list
+from stackctl.audit.analysis import AuditReport, Provenance, ProviderVersion, build_report
+from stackctl.audit.plan import load_plan
 from stackctl.checkov import CheckovReport, parse_checkov_json
+from stackctl.parity import tfvars_differences
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TODAY = dt.date(2026, 11, 20)
@@ -53,3 +56,34 @@ def recorded_checkov(name: str) -> CheckovReport:
     """checkov's real JSON for a fixture, recorded with checkov 3.3.30 (built-in checks only)."""
     raw: Any = json.loads((FIXTURES / f"checkov_{name}.json").read_text())
     return parse_checkov_json(raw, target=FIXTURES / f"{name}.json", framework="terraform_plan")
+
+
+def audit_report(
+    name: str,
+    *,
+    env: str = "dev",
+    allow_list: str | None = None,
+    checkov: CheckovReport | None = None,
+    policies_checked: bool = True,
+    parity: bool = True,
+    today: dt.date = TODAY,
+) -> AuditReport:
+    """The report of one fixture plan, with a fixed provenance and the fixture tfvars for parity."""
+    plan_path = FIXTURES / f"{name}.json"
+    plan = load_plan(plan_path)
+    allowed = load_allow_list(FIXTURES / allow_list, required=True) if allow_list else AllowList()
+    differences = (
+        tfvars_differences(FIXTURES / "tfvars" / "dev.tfvars", FIXTURES / "tfvars" / "prod.tfvars")
+        if parity
+        else None
+    )
+    return build_report(
+        plan,
+        provenance=fixed_provenance(env),
+        allow_list=allowed,
+        checkov=checkov or (checkov_clean(plan_path) if policies_checked else None),
+        parity=differences,
+        parity_unavailable=None if parity else "tfvars not found",
+        sensitive_variables=plan.sensitive_variables,
+        today=today,
+    )

@@ -9,8 +9,15 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from audit_helpers import FIXTURES, SECRETS, TODAY, checkov_clean, fixed_provenance, recorded_checkov
-from conftest import ReportFactory
+from audit_helpers import (
+    FIXTURES,
+    SECRETS,
+    TODAY,
+    audit_report,
+    checkov_clean,
+    fixed_provenance,
+    recorded_checkov,
+)
 
 from stackctl.audit.allow_list import AllowList
 from stackctl.audit.analysis import AuditReport, build_report
@@ -30,7 +37,7 @@ def blocking_addresses(report: AuditReport) -> set[str | None]:
     return {f.address for f in report.blocking}
 
 
-def test_create_only_passes_and_lists_what_it_costs(audit_report: ReportFactory) -> None:
+def test_create_only_passes_and_lists_what_it_costs() -> None:
     report = audit_report("create_only")
 
     assert report.exit_code == 0
@@ -46,7 +53,7 @@ def test_create_only_passes_and_lists_what_it_costs(audit_report: ReportFactory)
     assert list(report.by_module) == ["module.stack", CMP, DL]
 
 
-def test_update_shows_attribute_diffs_with_sensitive_values_masked(audit_report: ReportFactory) -> None:
+def test_update_shows_attribute_diffs_with_sensitive_values_masked() -> None:
     report = audit_report("update_sensitive")
 
     assert report.exit_code == 0
@@ -64,7 +71,7 @@ def test_update_shows_attribute_diffs_with_sensitive_values_masked(audit_report:
     ]
 
 
-def test_replacing_the_storage_account_blocks(audit_report: ReportFactory) -> None:
+def test_replacing_the_storage_account_blocks() -> None:
     report = audit_report("replace_storage")
 
     assert report.exit_code == 1
@@ -76,7 +83,7 @@ def test_replacing_the_storage_account_blocks(audit_report: ReportFactory) -> No
     assert [d.path for d in resource.diffs if d.forces_replacement] == ["is_hns_enabled"]
 
 
-def test_deleting_the_sql_database_blocks_until_the_allow_list_names_it(audit_report: ReportFactory) -> None:
+def test_deleting_the_sql_database_blocks_until_the_allow_list_names_it() -> None:
     blocked = audit_report("delete_sql")
     assert blocked.exit_code == 1
     assert blocking_addresses(blocked) == {f"{SQL}.azurerm_mssql_database.reporting"}
@@ -91,9 +98,7 @@ def test_deleting_the_sql_database_blocks_until_the_allow_list_names_it(audit_re
     assert destructive.allowed_by.approved_by == "jane.doe@example.com"
 
 
-def test_an_allow_list_entry_applies_only_to_its_environments_and_until_it_expires(
-    audit_report: ReportFactory,
-) -> None:
+def test_an_allow_list_entry_applies_only_to_its_environments_and_until_it_expires() -> None:
     in_prod = audit_report("delete_sql", env="prod", allow_list="allow_sql_delete.yaml")
     assert in_prod.exit_code == 1
 
@@ -102,7 +107,7 @@ def test_an_allow_list_entry_applies_only_to_its_environments_and_until_it_expir
     assert "expired" in after_expiry.blocking[0].detail
 
 
-def test_drift_is_reported_masked_and_says_whether_the_plan_reverts_it(audit_report: ReportFactory) -> None:
+def test_drift_is_reported_masked_and_says_whether_the_plan_reverts_it() -> None:
     report = audit_report("drift")
 
     assert report.exit_code == 0
@@ -124,7 +129,7 @@ def test_drift_is_reported_masked_and_says_whether_the_plan_reverts_it(audit_rep
     assert all(f.severity == "warning" for f in report.findings_of("drift"))
 
 
-def test_no_changes_gives_an_empty_passing_report(audit_report: ReportFactory) -> None:
+def test_no_changes_gives_an_empty_passing_report() -> None:
     report = audit_report("no_changes", parity=False)
 
     assert report.exit_code == 0
@@ -134,7 +139,7 @@ def test_no_changes_gives_an_empty_passing_report(audit_report: ReportFactory) -
     assert report.outputs == ()
 
 
-def test_failed_policy_checks_block(audit_report: ReportFactory) -> None:
+def test_failed_policy_checks_block() -> None:
     report = audit_report("create_only", checkov=recorded_checkov("create_only"))
 
     assert report.exit_code == 1
@@ -144,14 +149,14 @@ def test_failed_policy_checks_block(audit_report: ReportFactory) -> None:
     assert (report.policy.passed, report.policy.failed) == (11, 6)
 
 
-def test_unchecked_policies_block_the_gate(audit_report: ReportFactory) -> None:
+def test_unchecked_policies_block_the_gate() -> None:
     report = audit_report("no_changes", policies_checked=False)
 
     assert report.exit_code == 1
     assert [f.kind for f in report.blocking] == ["policy-not-checked"]
 
 
-def test_parity_lists_variable_differences_and_masks_secret_names(audit_report: ReportFactory) -> None:
+def test_parity_lists_variable_differences_and_masks_secret_names() -> None:
     report = audit_report("create_only")
 
     assert report.parity is not None
@@ -165,7 +170,7 @@ ALL_FIXTURES = ("create_only", "update_sensitive", "replace_storage", "delete_sq
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
-def test_no_secret_reaches_any_rendering(audit_report: ReportFactory, name: str) -> None:
+def test_no_secret_reaches_any_rendering(name: str) -> None:
     report = audit_report(name)
     rendered = render_markdown(report) + render_html(report) + json.dumps(to_sarif(report))
     for secret in SECRETS:
@@ -173,7 +178,7 @@ def test_no_secret_reaches_any_rendering(audit_report: ReportFactory, name: str)
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
-def test_markdown_matches_its_snapshot(audit_report: ReportFactory, name: str) -> None:
+def test_markdown_matches_its_snapshot(name: str) -> None:
     checkov = recorded_checkov("create_only") if name == "create_only" else None
     rendered = render_markdown(audit_report(name, checkov=checkov))
     snapshot = SNAPSHOTS / f"{name}.md"
@@ -199,7 +204,7 @@ class _AssetCollector(HTMLParser):
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
-def test_html_is_self_contained(audit_report: ReportFactory, name: str) -> None:
+def test_html_is_self_contained(name: str) -> None:
     collector = _AssetCollector()
     collector.feed(render_html(audit_report(name)))
 
@@ -209,9 +214,7 @@ def test_html_is_self_contained(audit_report: ReportFactory, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
-def test_sarif_has_one_result_per_finding_and_one_rule_per_kind(
-    audit_report: ReportFactory, name: str
-) -> None:
+def test_sarif_has_one_result_per_finding_and_one_rule_per_kind(name: str) -> None:
     report = audit_report(name, allow_list="allow_sql_delete.yaml" if name == "delete_sql" else None)
     sarif = to_sarif(report)
 
