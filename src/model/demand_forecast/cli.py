@@ -27,7 +27,7 @@ def _week(text: str) -> pd.Timestamp:
         week = pd.Timestamp(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from exc
-    if week.dayofweek != 0:
+    if week.day_of_week != 0:
         raise argparse.ArgumentTypeError(f"{text} is not a Monday; weeks start on Monday")
     return week
 
@@ -148,7 +148,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed what was wrong; usage errors are exit 2
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return _run(args)
     except UsageError as exc:

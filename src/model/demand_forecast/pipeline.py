@@ -207,6 +207,26 @@ def psi(reference: dict[str, list[float]], values: np.ndarray[Any, Any]) -> floa
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+DEMAND_DRIFT_FEATURES = (
+    "level",
+    "lag1_vs_level",
+    "mean4_vs_level",
+    "std13",
+    "zero_share13",
+    "observed_share13",
+    "returns_mean13_log",
+)
+
+
+def drift_tracked(feature: str, model: TrainedModel) -> bool:
+    """Inputs an upstream change would move: demand level and shape, the known-in-advance promotion
+    columns and store attributes. Calendar, events, weather and history-length features move every
+    week by design, so a PSI on them would alert on the season, not on a problem."""
+    if feature in DEMAND_DRIFT_FEATURES or feature.startswith("store_"):
+        return True
+    return any(feature in (column, f"{column}_log_ratio") for column in model.spec.promo_columns)
+
+
 def run_monitor(
     model_ref: str,
     data: Path,
@@ -224,8 +244,10 @@ def run_monitor(
     trained_at = pd.Timestamp(model.info["trained_at"]).tz_localize(None)
     age_days = int((as_of - trained_at.normalize()).days)
 
-    window_start = as_of - pd.Timedelta(weeks=monitor.recent_weeks)
-    window_end = as_of - pd.Timedelta(weeks=1)
+    # "Recent" is the latest weeks with data before as-of, so a late as-of still has a window.
+    last_data_week = tables.shipments.loc[tables.shipments["week_start"] < as_of, "week_start"].max()
+    window_end = min(as_of - pd.Timedelta(weeks=1), last_data_week)
+    window_start = window_end - pd.Timedelta(weeks=monitor.recent_weeks - 1)
     recent = backtest(model, tables, window_start, window_end)
     panel, feats, level, baseline = model.design(tables)
     s_idx, t_idx = observed_rows(panel, level)
@@ -235,7 +257,7 @@ def run_monitor(
     drift = {}
     if len(design.rows):
         for j, name in enumerate(design.feature_names):
-            if name in model.reference:
+            if name in model.reference and drift_tracked(name, model):
                 drift[name] = round(psi(model.reference[name], design.features[:, j].astype(np.float64)), 6)
     if forecasts_file is not None:
         try:

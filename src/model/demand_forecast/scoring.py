@@ -34,7 +34,7 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
     if horizon < 1:
         raise UsageError(f"--horizon must be >= 1, got {horizon}")
     as_of = default_as_of(tables) if as_of is None else as_of
-    if as_of.dayofweek != 0:
+    if as_of.day_of_week != 0:
         raise UsageError(f"--as-of {as_of.date()} is not a Monday; weeks start on Monday")
     history = tables.shipments[tables.shipments["week_start"] < as_of]
     if history.empty:

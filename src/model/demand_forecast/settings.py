@@ -42,6 +42,7 @@ class LassoSettings(_Frozen):
     n_alphas: int = Field(ge=2)
     cv_folds: int = Field(ge=2)
     max_iter: int = Field(ge=100)
+    positive_rows_only: bool
 
 
 class NNSettings(_Frozen):
@@ -54,12 +55,14 @@ class NNSettings(_Frozen):
     dropout: float = Field(ge=0.0, lt=1.0)
     max_embedding_dim: int = Field(ge=1)
     device: Literal["auto", "cpu", "cuda"]
+    loss: Literal["mape", "huber"]
 
 
 class EnsembleSettings(_Frozen):
     weights: Literal["fitted", "equal"]
     weight_grid_step: float = Field(gt=0.0, le=0.5)
     refit: bool
+    calibrate: bool
 
 
 class EvaluateSettings(_Frozen):

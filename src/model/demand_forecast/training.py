@@ -90,6 +90,7 @@ class TrainedModel:
     network_spec: NetworkSpec
     networks: dict[str, dict[str, torch.Tensor]]
     weights: dict[str, float]  # LASSO weight per segment; the network gets 1 - weight
+    offsets: dict[str, dict[str, float]]  # per segment: log-space calibration of "lasso" and "nn"
     reference: dict[str, dict[str, list[float]]]  # per-feature bins of training data (drift)
 
     # ---- segments and encodings -------------------------------------------------------------
@@ -130,12 +131,17 @@ class TrainedModel:
         codes = self.encode(rows, segments)
         lasso_r = np.zeros(len(rows))
         nn_r = np.zeros(len(rows))
+        lasso_offset = np.zeros(len(rows))
+        nn_offset = np.zeros(len(rows))
         weight = np.ones(len(rows))
         nn_settings = self.settings.nn
         for segment in pd.unique(segments):
             mask = segments == segment
             model = self.lasso.get(segment, self.lasso[POOLED])
             lasso_r[mask] = model.predict(design.features[mask])
+            offset = self.offsets.get(segment, self.offsets.get(POOLED, {}))
+            lasso_offset[mask] = offset.get("lasso", 0.0)
+            nn_offset[mask] = offset.get("nn", 0.0)
             weight[mask] = self.weights.get(segment, 0.5 if SHARED in self.networks else 1.0)
             state = self.networks.get(segment)
             if state is not None:
@@ -146,6 +152,8 @@ class TrainedModel:
             nn_r = predict_network(
                 self.networks[SHARED], self.network_spec, nn_settings, codes, design.features
             )
+        lasso_r += lasso_offset
+        nn_r += nn_offset
         level = rows["level"].to_numpy()
 
         def to_units(residual: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -188,9 +196,11 @@ class TrainedModel:
             "network_spec": {
                 "cardinalities": self.network_spec.cardinalities,
                 "n_numeric": self.network_spec.n_numeric,
+                "level_index": self.network_spec.level_index,
             },
             "network_files": network_files,
             "weights": self.weights,
+            "offsets": self.offsets,
             "reference": self.reference,
         }
         (folder / "model.json").write_text(json.dumps(artefacts), encoding="utf-8")
@@ -218,6 +228,7 @@ class TrainedModel:
             network_spec=NetworkSpec(**artefacts["network_spec"]),
             networks=networks,
             weights={k: float(v) for k, v in artefacts["weights"].items()},
+            offsets=artefacts["offsets"],
             reference=artefacts["reference"],
         )
 
@@ -238,6 +249,7 @@ class SegmentTask:
     all_y: npt.NDArray[np.float64]
     all_codes: IntVector
     settings: Settings
+    level_index: int
     network_spec: NetworkSpec | None  # set when each segment trains its own network
 
 
@@ -255,15 +267,28 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
+def lasso_rows(
+    features: npt.NDArray[np.float32], target: npt.NDArray[np.float64], level_index: int, positive_only: bool
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+    """The rows LASSO learns from: all, or those with units > 0 (log1p(units) = target + level > 0)."""
+    if not positive_only:
+        return features, target
+    positive = (target + features[:, level_index]) > 1e-9
+    return features[positive], target[positive]
+
+
 def _fit_segment(task: SegmentTask) -> SegmentResult:
     settings = task.settings
     lasso: LinearModel | None = None
     lasso_val = np.zeros(len(task.val_x))
-    if len(task.fit_y) >= MIN_LASSO_ROWS:
-        lasso = fit_lasso(task.fit_x, task.fit_y, settings.lasso, task.seed)
+    positive_only = settings.lasso.positive_rows_only
+    fit_x, fit_y = lasso_rows(task.fit_x, task.fit_y, task.level_index, positive_only)
+    if len(fit_y) >= MIN_LASSO_ROWS:
+        lasso = fit_lasso(fit_x, fit_y, settings.lasso, task.seed)
         lasso_val = lasso.predict(task.val_x)
-        if settings.ensemble.refit and len(task.all_y) > len(task.fit_y):
-            lasso = fit_lasso(task.all_x, task.all_y, settings.lasso, task.seed)
+        all_x, all_y = lasso_rows(task.all_x, task.all_y, task.level_index, positive_only)
+        if settings.ensemble.refit and len(all_y) > len(fit_y):
+            lasso = fit_lasso(all_x, all_y, settings.lasso, task.seed)
     network = None
     network_val = None
     if task.network_spec is not None and len(task.fit_y) >= MIN_LASSO_ROWS:
@@ -299,6 +324,41 @@ def fit_weight(
         ):
             best_weight, best_score = float(weight), score
     return best_weight
+
+
+OFFSET_GRID = np.round(np.arange(-1.0, 0.5001, 0.05), 4)
+# A segment needs this many non-zero validation actuals to get its own calibration, else the pooled one.
+MIN_CALIBRATION_ROWS = 30
+
+
+def best_offset(
+    actual: npt.NDArray[np.float64], level: npt.NDArray[np.float64], residual: npt.NDArray[np.float64]
+) -> float:
+    """Log-space shift of a model's forecasts that minimises MAPE (ties go to the smaller shift)."""
+    best, best_score = 0.0, float("inf")
+    for offset in sorted(OFFSET_GRID, key=abs):
+        score = mape(actual, np.clip(np.expm1(level + residual + offset), 0, None))
+        if score is not None and score < best_score - 1e-9:
+            best, best_score = float(offset), score
+    return best
+
+
+def calibrate_offsets(
+    segments: npt.NDArray[np.object_],
+    actual: npt.NDArray[np.float64],
+    level: npt.NDArray[np.float64],
+    lasso_r: npt.NDArray[np.float64],
+    nn_r: npt.NDArray[np.float64],
+) -> dict[str, dict[str, float]]:
+    offsets = {POOLED: {"lasso": best_offset(actual, level, lasso_r), "nn": best_offset(actual, level, nn_r)}}
+    for segment in pd.unique(segments):
+        mask = segments == segment
+        if int((actual[mask] > 0).sum()) >= MIN_CALIBRATION_ROWS:
+            offsets[str(segment)] = {
+                "lasso": best_offset(actual[mask], level[mask], lasso_r[mask]),
+                "nn": best_offset(actual[mask], level[mask], nn_r[mask]),
+            }
+    return offsets
 
 
 def reference_bins(
@@ -382,9 +442,14 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         series=series,
         velocity_threshold=threshold,
         lasso={},
-        network_spec=NetworkSpec([len(vocab[c]) for c in CATEGORICALS], len(design.feature_names)),
+        network_spec=NetworkSpec(
+            [len(vocab[c]) for c in CATEGORICALS],
+            len(design.feature_names),
+            design.feature_names.index("level"),
+        ),
         networks={},
         weights={},
+        offsets={},
         reference=reference_bins(
             design.features[~is_fit | is_fit], design.feature_names, settings.monitor.psi_bins
         ),
@@ -409,6 +474,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
                 target[mask],
                 codes[mask],
                 settings,
+                model.network_spec.level_index,
                 model.network_spec if per_segment_nn else None,
             )
         )
@@ -430,8 +496,16 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
             results.append(_fit_segment(task))
             say(f"segment {task.segment} done")
 
-    pooled_rows = is_fit if settings.ensemble.refit is False else np.ones(len(rows), dtype=bool)
-    model.lasso[POOLED] = fit_lasso(design.features[pooled_rows], target[pooled_rows], settings.lasso, seed)
+    level_index = model.network_spec.level_index
+    positive_only = settings.lasso.positive_rows_only
+    fit_px, fit_py = lasso_rows(design.features[is_fit], target[is_fit], level_index, positive_only)
+    pooled_before_refit = fit_lasso(fit_px, fit_py, settings.lasso, seed)
+    if settings.ensemble.refit:
+        model.lasso[POOLED] = fit_lasso(
+            *lasso_rows(design.features, target, level_index, positive_only), settings.lasso, seed
+        )
+    else:
+        model.lasso[POOLED] = pooled_before_refit
     for result in results:
         if result.lasso is not None:
             model.lasso[result.segment] = result.lasso
@@ -441,11 +515,6 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
     val_lasso = np.zeros(int((~is_fit).sum()))
     val_nn = np.zeros(int((~is_fit).sum()))
     val_rows = rows[~is_fit].reset_index(drop=True)
-    pooled_before_refit = (
-        fit_lasso(design.features[is_fit], target[is_fit], settings.lasso, seed)
-        if settings.ensemble.refit
-        else model.lasso[POOLED]
-    )
     for result in results:
         seg_mask = (val_rows["segment"] == result.segment).to_numpy()
         val_lasso[seg_mask] = (
@@ -471,6 +540,14 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
 
     val_actual = val_rows["units"].to_numpy()
     val_level = val_rows["level"].to_numpy()
+    val_segments = val_rows["segment"].to_numpy()
+    if settings.ensemble.calibrate:
+        model.offsets = calibrate_offsets(val_segments, val_actual, val_level, val_lasso, val_nn)
+        for segment in pd.unique(val_segments):
+            mask = val_segments == segment
+            offset = model.offsets.get(segment, model.offsets[POOLED])
+            val_lasso[mask] += offset["lasso"]
+            val_nn[mask] += offset["nn"]
     validation: dict[str, Any] = {}
     for segment in segments:
         seg_mask = (val_rows["segment"] == segment).to_numpy()

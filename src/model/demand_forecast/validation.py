@@ -93,7 +93,7 @@ def _date_parsable(values: pd.Series) -> pd.Series:
 def _date_is_monday(values: pd.Series) -> pd.Series:
     parsed = _parse_dates(values)
     # Unparsable dates are the other check's failure; do not report them twice.
-    return parsed.isna() | (parsed.dt.dayofweek == 0)
+    return parsed.isna() | (parsed.dt.day_of_week == 0)
 
 
 def _number_parsable(allow_empty: bool) -> Callable[[pd.Series], pd.Series]:

@@ -1,0 +1,97 @@
+"""Shared fixtures for the model tests: small generated panels and one trained sample model."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from demand_forecast.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data" / "sample"
+FEW_EPOCHS = "3"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "generate_sample_data", REPO / "scripts" / "generate_sample_data.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generate_sample_data"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def generator() -> ModuleType:
+    return _generator()
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory, generator: ModuleType) -> Path:
+    """Two regions, a few products, 60 weeks: enough for every step, fast to train."""
+    out = tmp_path_factory.mktemp("tiny")
+    generator.write(generator.generate(generator.PanelShape(2, 2, 6, 60), seed=3), out)
+    return out
+
+
+@pytest.fixture
+def raw_copy(tmp_path: Path, tiny_data: Path) -> Path:
+    """A writable copy of the tiny dataset to break in one way per test."""
+    target = tmp_path / "raw"
+    target.mkdir()
+    for path in tiny_data.glob("*.csv"):
+        (target / path.name).write_text(path.read_text())
+    return target
+
+
+@pytest.fixture(scope="session")
+def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory, tracking: str) -> Path:
+    """The checked-in sample taken through validate, train (few epochs) and evaluate once."""
+    work = tmp_path_factory.mktemp("sample_run")
+    assert main(["validate", "--data", str(SAMPLE), "--out", str(work / "conditioned")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(work / "conditioned"),
+                "--out",
+                str(work / "model"),
+                "--epochs",
+                FEW_EPOCHS,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(work / "model"),
+                "--data",
+                str(work / "conditioned"),
+                "--out",
+                str(work / "eval"),
+                "--champion",
+                "models:/demand-forecast@champion",
+            ]
+        )
+        == 0
+    )
+    return work

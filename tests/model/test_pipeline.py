@@ -1,0 +1,264 @@
+"""Model validation: the sample through validate, train, evaluate, register, score and monitor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from demand_forecast.cli import main
+from demand_forecast.training import TrainedModel
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+
+@pytest.mark.slow
+def test_model_folder_is_self_contained_and_describes_itself(sample_run: Path) -> None:
+    info = json.loads((sample_run / "model" / "model_info.json").read_text())
+    assert info["model_name"] == "demand-forecast"
+    assert len(info["model_version"]) == 16
+    assert info["holdout"]["weeks"] == 8
+    assert info["train_last_week"] < info["holdout"]["start"] <= info["holdout"]["end"]
+    segments = {s["segment"] for s in info["segments"]}
+    assert {s.split("|")[1] for s in segments} == {"large", "small"}
+    assert {s.split("|")[2] for s in segments} == {"fast", "slow"}
+    assert len({s.split("|")[0] for s in segments}) == 14
+    assert info["config"]["nn"]["epochs"] == 3
+    model = TrainedModel.load(sample_run / "model")
+    assert set(model.lasso) >= {s for s in segments if s in model.lasso}
+
+
+@pytest.mark.slow
+def test_evaluate_reports_every_model_and_the_ensemble_beats_the_baseline(sample_run: Path) -> None:
+    metrics = json.loads((sample_run / "eval" / "metrics.json").read_text())
+    overall = metrics["overall"]
+    assert overall["champion"] is None  # first model ever: no champion, not an error
+    for name in ("baseline", "lasso", "nn", "ensemble"):
+        record = overall[name]
+        assert set(record) == {"mape", "rmse", "rmse_zero_actual", "n", "n_zero_actual"}
+        assert record["n"] > 0
+        assert record["n_zero_actual"] > 0
+    # On held-out weeks of generated data the ensemble must clearly beat the historical average.
+    assert overall["ensemble"]["mape"] < 0.85 * overall["baseline"]["mape"]
+    assert overall["ensemble"]["rmse"] < overall["baseline"]["rmse"]
+    models = {s["model"] for s in metrics["segments"]}
+    assert models == {"baseline", "lasso", "nn", "ensemble"}
+    assert metrics["target_mape"] == 0.45
+
+
+@pytest.mark.slow
+def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path, tmp_path: Path) -> None:
+    model, metrics = sample_run / "model", sample_run / "eval" / "metrics.json"
+    assert (
+        main(["register", "--model", str(model), "--metrics", str(metrics), "--out", str(tmp_path / "r1")])
+        == 0
+    )
+    first = json.loads((tmp_path / "r1" / "decision.json").read_text())
+    assert first["promoted"] is True
+    assert first["champion_version"] is None
+    # Same model again, evaluated against the champion: equal is not better by the margin, exit 0.
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(sample_run / "conditioned"),
+                "--out",
+                str(tmp_path / "e2"),
+                "--champion",
+                "models:/demand-forecast@champion",
+            ]
+        )
+        == 0
+    )
+    again = json.loads((tmp_path / "e2" / "metrics.json").read_text())
+    assert again["overall"]["champion"]["mape"] == pytest.approx(again["overall"]["ensemble"]["mape"])
+    assert (
+        main(
+            [
+                "register",
+                "--model",
+                str(model),
+                "--metrics",
+                str(tmp_path / "e2" / "metrics.json"),
+                "--out",
+                str(tmp_path / "r2"),
+            ]
+        )
+        == 0
+    )
+    second = json.loads((tmp_path / "r2" / "decision.json").read_text())
+    assert second["promoted"] is False
+    assert second["champion_version"] == first["registered_version"]
+    assert int(second["registered_version"]) == int(first["registered_version"]) + 1
+    assert "does not beat" in second["reason"]
+    # A margin of zero lets the equal model through: the margin is what decides.
+    assert (
+        main(
+            [
+                "register",
+                "--model",
+                str(model),
+                "--metrics",
+                str(tmp_path / "e2" / "metrics.json"),
+                "--out",
+                str(tmp_path / "r3"),
+                "--margin",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "r3" / "decision.json").read_text())["promoted"] is True
+
+    # score and monitor accept the registry URI as well as the folder.
+    out = tmp_path / "scored"
+    assert (
+        main(
+            ["score", "--model", "models:/demand-forecast@champion", "--data", str(SAMPLE), "--out", str(out)]
+        )
+        == 0
+    )
+    forecasts = pd.read_csv(out / "forecasts.csv")
+    assert forecasts["model_version"].unique().tolist() == [first["model_version"]]
+
+
+@pytest.mark.slow
+def test_score_forecasts_the_requested_weeks_for_active_series(sample_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scored"
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(sample_run / "model"),
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(out),
+                "--horizon",
+                "3",
+            ]
+        )
+        == 0
+    )
+    forecasts = pd.read_csv(out / "forecasts.csv", dtype={"store_id": str, "product_id": str})
+    assert list(forecasts.columns) == [
+        "week_start",
+        "store_id",
+        "product_id",
+        "region",
+        "store_format",
+        "segment",
+        "forecast_units",
+        "model_name",
+        "model_version",
+    ]
+    shipments = pd.read_csv(SAMPLE / "shipments.csv", parse_dates=["week_start"])
+    last = shipments["week_start"].max()
+    expected_weeks = [(last + pd.Timedelta(weeks=k)).strftime("%Y-%m-%d") for k in (1, 2, 3)]
+    assert sorted(forecasts["week_start"].unique()) == expected_weeks
+    active = shipments[shipments["week_start"] > last - pd.Timedelta(weeks=13)]
+    assert forecasts.groupby("week_start").size().unique().tolist() == [
+        active.groupby(["store_id", "product_id"]).ngroups
+    ]
+    assert (forecasts["forecast_units"] >= 0).all()
+    assert not forecasts.duplicated(["week_start", "store_id", "product_id"]).any()
+
+
+@pytest.mark.slow
+def test_score_as_of_uses_only_shipments_before_it(sample_run: Path, tmp_path: Path) -> None:
+    as_of = "2024-06-03"
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for path in SAMPLE.glob("*.csv"):
+        (changed / path.name).write_text(path.read_text())
+    shipments = pd.read_csv(changed / "shipments.csv")
+    later = shipments["week_start"] >= as_of
+    shipments.loc[later, "units"] = shipments.loc[later, "units"] * 5
+    shipments.to_csv(changed / "shipments.csv", index=False)
+    runs = []
+    for name, data in (("a", SAMPLE), ("b", changed)):
+        assert (
+            main(
+                [
+                    "score",
+                    "--model",
+                    str(sample_run / "model"),
+                    "--data",
+                    str(data),
+                    "--out",
+                    str(tmp_path / name),
+                    "--as-of",
+                    as_of,
+                    "--horizon",
+                    "2",
+                ]
+            )
+            == 0
+        )
+        runs.append(pd.read_csv(tmp_path / name / "forecasts.csv"))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert runs[0]["week_start"].min() == as_of
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(sample_run / "model"),
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(tmp_path / "c"),
+                "--as-of",
+                "2024-06-04",
+            ]
+        )
+        == 2
+    )  # not a Monday
+
+
+@pytest.mark.slow
+def test_monitor_reports_staleness_drift_and_recent_mape(sample_run: Path, tmp_path: Path) -> None:
+    model = sample_run / "model"
+    assert main(["monitor", "--model", str(model), "--data", str(SAMPLE), "--out", str(tmp_path / "m")]) == 0
+    report = json.loads((tmp_path / "m" / "monitoring.json").read_text())
+    assert report["recent_weeks"] == 4
+    assert 0 < report["recent_mape"] < 1.5
+    assert report["stale_after_days"] == 60
+    assert "price" in report["drift"]
+    assert not report["drift_alert"]
+    # A year after training the model is stale; prices doubled in the data is input drift.
+    shifted = tmp_path / "shifted"
+    shifted.mkdir()
+    for path in SAMPLE.glob("*.csv"):
+        (shifted / path.name).write_text(path.read_text())
+    promotions = pd.read_csv(shifted / "promotions.csv")
+    promotions["price"] *= 3
+    promotions.to_csv(shifted / "promotions.csv", index=False)
+    trained_at = pd.Timestamp(report["trained_at"]).tz_localize(None)
+    future = (trained_at + pd.Timedelta(days=400)).to_period("W-SUN").start_time.strftime("%Y-%m-%d")
+    assert (
+        main(
+            [
+                "monitor",
+                "--model",
+                str(model),
+                "--data",
+                str(shifted),
+                "--out",
+                str(tmp_path / "m2"),
+                "--as-of",
+                future,
+            ]
+        )
+        == 0
+    )
+    drifted = json.loads((tmp_path / "m2" / "monitoring.json").read_text())
+    assert drifted["stale"] is True
+    assert drifted["age_days"] > 60
+    assert drifted["drift"]["price"] > 0.25
+    assert drifted["drift_alert"] is True
