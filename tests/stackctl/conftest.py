@@ -26,10 +26,24 @@ def write_sample(folder: Path) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store provisioned once: its schema migrations take seconds, every test needs one."""
+    from stackctl.local.layout import LocalLayout
+    from stackctl.local.stack import _provision_mlflow
+
+    layout = LocalLayout(tmp_path_factory.mktemp("mlflow-template"))
+    layout.mlflow_dir.mkdir(parents=True)
+    _provision_mlflow(layout)
+    return layout.mlflow_dir / "mlflow.db"
+
+
 @pytest.fixture
-def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store_template: Path) -> Iterator[Path]:
     """A repository root whose local stack runs the fake model CLI on a tiny sample."""
     root = tmp_path / "repo"
+    (root / ".local" / "mlflow").mkdir(parents=True)
+    shutil.copy(mlflow_store_template, root / ".local" / "mlflow" / "mlflow.db")
     write_sample(root / "data" / "sample")
     settings = {
         "sample_data": "data/sample",
