@@ -107,6 +107,8 @@ class Finding:
     address: str | None = None
     location: str | None = None
     allowed_by: AllowEntry | None = None
+    # Lines of the plan JSON the finding points at (checkov reports them), for SARIF regions.
+    line_range: tuple[int, int] | None = None
 
     @property
     def blocking(self) -> bool:
@@ -235,8 +237,9 @@ def build_report(
     env = provenance.env
     secrets = collect_secrets(plan)
     resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
+    # Data sources count only when they are read during apply (their config depends on unknowns).
     counts: Counter[ChangeKind] = Counter(
-        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed"
+        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed" or rc.change.kind == "read"
     )
     findings: list[Finding] = []
 
@@ -420,6 +423,7 @@ def _policy_findings(
             + (f"; guideline: {result.guideline}" if result.guideline else ""),
             result.resource,
             location=result.location,
+            line_range=result.line_range,
         )
         for result in checkov.failed
     ]
@@ -527,13 +531,14 @@ def _parity_item(
 def _group(resources: Sequence[ResourceReport]) -> dict[str, dict[ChangeKind, tuple[ResourceReport, ...]]]:
     grouped: dict[str, dict[ChangeKind, list[ResourceReport]]] = {}
     for resource in resources:
-        if resource.kind not in LISTED_KINDS:
+        moved = resource.kind == "no-op" and resource.previous_address is not None
+        if resource.kind not in LISTED_KINDS and not moved:
             continue
         grouped.setdefault(resource.module, {}).setdefault(resource.kind, []).append(resource)
     return {
         module: {
             kind: tuple(sorted(grouped[module][kind], key=lambda r: r.address))
-            for kind in LISTED_KINDS
+            for kind in (*LISTED_KINDS, "no-op")
             if kind in grouped[module]
         }
         for module in sorted(grouped, key=lambda m: (m != "(root module)", m))

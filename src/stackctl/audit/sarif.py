@@ -95,9 +95,10 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
 
 def _result(finding: Finding, report: AuditReport) -> dict[str, Any]:
     rule_id, _ = RULES[finding.kind]
-    location: dict[str, Any] = {
-        "physicalLocation": {"artifactLocation": {"uri": report.provenance.plan_file}},
-    }
+    physical: dict[str, Any] = {"artifactLocation": {"uri": report.provenance.plan_file}}
+    if finding.line_range:
+        physical["region"] = {"startLine": finding.line_range[0], "endLine": finding.line_range[1]}
+    location: dict[str, Any] = {"physicalLocation": physical}
     if finding.address:
         location["logicalLocations"] = [{"fullyQualifiedName": finding.address, "kind": "resource"}]
     result: dict[str, Any] = {

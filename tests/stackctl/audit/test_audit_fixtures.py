@@ -257,3 +257,43 @@ def test_markdown_and_html_escape_what_the_plan_contains() -> None:
     assert len(re.findall(r"(?<!\\)\|", row)) == 4
     assert "\\|" in row
     assert re.search(r"`[^`]*<script>[^`]*`", row)
+
+
+def test_policy_findings_point_at_their_lines_of_the_plan_in_sarif() -> None:
+    report = audit_report("create_only", checkov=recorded_checkov("create_only"))
+    results = [r for r in to_sarif(report)["runs"][0]["results"] if r["ruleId"] == "FSA002"]
+
+    assert len(results) == 6
+    for result in results:
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert 1 <= region["startLine"] <= region["endLine"]
+
+
+def test_moves_and_deferred_data_source_reads_are_shown() -> None:
+    raw = json.loads((FIXTURES / "no_changes.json").read_text())
+    moved = raw["resource_changes"][0]
+    moved["previous_address"] = "module.stack.azurerm_resource_group.main"
+    raw["resource_changes"].append(
+        {
+            "address": "data.azurerm_client_config.current",
+            "mode": "data",
+            "type": "azurerm_client_config",
+            "name": "current",
+            "change": {"actions": ["read"], "before": None, "after": {}, "after_unknown": {"id": True}},
+            "action_reason": "read_because_config_unknown",
+        }
+    )
+    report = build_report(
+        parse_plan(raw),
+        provenance=fixed_provenance(),
+        allow_list=AllowList(),
+        checkov=checkov_clean(FIXTURES / "no_changes.json"),
+        parity=None,
+        today=TODAY,
+    )
+
+    assert report.counts["read"] == 1
+    assert list(report.by_module) == ["module.stack"]
+    markdown = render_markdown(report)
+    assert "#### moved, otherwise unchanged (1)" in markdown
+    assert "moved from `module.stack.azurerm_resource_group.main`" in markdown
