@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from stackctl.audit.runner import PolicyRunner, audit_plan, checkov_on_plan
 from stackctl.checkov import CheckovReport
@@ -58,9 +59,16 @@ def run(args: argparse.Namespace) -> int:
             fix="audit a cloud stack: `make audit ENV=dev` or `make audit ENV=prod`",
         )
     root = repo_root()
+    plan_path: Path = args.plan or build_dir(env, root) / "plan.json"
+    if args.plan is None and not plan_path.is_file():
+        raise StackctlError(
+            f"no plan to audit for {env}",
+            where=str(plan_path),
+            fix=f"run `make plan ENV={env}` first (it writes the plan JSON there), or pass --plan FILE",
+        )
     console = Console(stderr=True)
     outputs = audit_plan(
-        args.plan or build_dir(env, root) / "plan.json",
+        plan_path,
         env=env,
         out_dir=args.out or build_dir(env, root),
         root=root,
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         policy_runner=_with_status(console),
     )
     report = outputs.report
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, markup=False)
     counts = ", ".join(f"{count} {kind}" for kind, count in report.counts.items() if count)
     out.print(f"audit of {report.provenance.plan_file} ({env}): {counts or 'no changes'}")
     policy = report.policy
@@ -80,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     )
     blocking = report.blocking
     for finding in blocking[:SUMMARY_FINDINGS]:
-        out.print(f"  [bold red]BLOCKING[/] {finding.kind}: {finding.title}", markup=True)
+        where = f" [{finding.address}]" if finding.address and finding.address not in finding.title else ""
+        out.print(f"  [bold red]BLOCKING[/] {escape(f'{finding.kind}: {finding.title}{where}')}", markup=True)
     if len(blocking) > SUMMARY_FINDINGS:
         out.print(f"  ... and {len(blocking) - SUMMARY_FINDINGS} more blocking findings in the report")
     verdict = "[bold red]BLOCKED[/]" if blocking else "[bold green]PASS[/]"
