@@ -126,6 +126,7 @@ class ResourceReport:
     data_bearing: str | None
     previous_address: str | None = None
     deposed: str | None = None
+    imported_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,7 @@ def _resource_report(rc: ResourceChange, secrets: frozenset[str]) -> ResourceRep
         data_bearing=DATA_BEARING.get(rc.type),
         previous_address=rc.previous_address,
         deposed=rc.deposed,
+        imported_id=(rc.change.importing.id or "(id not recorded)") if rc.change.importing else None,
     )
 
 
@@ -531,8 +533,8 @@ def _parity_item(
 def _group(resources: Sequence[ResourceReport]) -> dict[str, dict[ChangeKind, tuple[ResourceReport, ...]]]:
     grouped: dict[str, dict[ChangeKind, list[ResourceReport]]] = {}
     for resource in resources:
-        moved = resource.kind == "no-op" and resource.previous_address is not None
-        if resource.kind not in LISTED_KINDS and not moved:
+        moved_or_imported = resource.previous_address is not None or resource.imported_id is not None
+        if resource.kind not in LISTED_KINDS and not (resource.kind == "no-op" and moved_or_imported):
             continue
         grouped.setdefault(resource.module, {}).setdefault(resource.kind, []).append(resource)
     return {

@@ -39,6 +39,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class Importing(_Model):
+    """Set when an `import` block brings an existing object under Terraform (Terraform >= 1.5)."""
+
+    id: str | None = None
+
+
 class Change(_Model):
     """One `change` object: the values before and after, with Terraform's sensitivity and
     unknown-value maps, which mirror the value's shape with `true` at the marked parts."""
@@ -50,6 +56,7 @@ class Change(_Model):
     before_sensitive: Any = False
     after_sensitive: Any = False
     replace_paths: tuple[tuple[str | int, ...], ...] | None = None
+    importing: Importing | None = None
 
     @field_validator("actions")
     @classmethod

@@ -40,6 +40,8 @@ def resource_line(resource: ResourceReport) -> str:
         parts.append(f"deposed object {markdown_code(resource.deposed)}")
     if resource.previous_address:
         parts.append(f"moved from {markdown_code(resource.previous_address)}")
+    if resource.imported_id:
+        parts.append(f"imported from {markdown_code(resource.imported_id)}")
     line = " ".join(parts)
     if resource.action_reason:
         line += ": " + markdown_text(resource.action_reason.replace("_", " "))

@@ -295,5 +295,5 @@ def test_moves_and_deferred_data_source_reads_are_shown() -> None:
     assert report.counts["read"] == 1
     assert list(report.by_module) == ["module.stack"]
     markdown = render_markdown(report)
-    assert "#### moved, otherwise unchanged (1)" in markdown
+    assert "#### moved or imported, otherwise unchanged (1)" in markdown
     assert "moved from `module.stack.azurerm_resource_group.main`" in markdown

@@ -70,6 +70,20 @@ resource "terraform_data" "step" {
 }
 """
 
+MOVE_AND_IMPORT = """
+moved {
+  from = terraform_data.settings
+  to   = terraform_data.config
+}
+
+import {
+  to = terraform_data.adopted
+  id = "adopted-1"
+}
+
+resource "terraform_data" "adopted" {}
+"""
+
 FIRST_TOKEN = "tok-first-secret-1"
 SECOND_TOKEN = "tok-second-secret-2"
 VERSION_1 = {"generation": "1", "worker_image": "img:1", "keep_legacy": "true", "api_token": FIRST_TOKEN}
@@ -79,6 +93,7 @@ SCENARIOS = {
     "replace": {**VERSION_1, "worker_image": "img:2"},
     "delete": {**VERSION_1, "keep_legacy": "false"},
     "no-op": VERSION_1,
+    "move-import": VERSION_1,
 }
 
 
@@ -117,6 +132,10 @@ def real_plans(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     _run(terraform, ["apply", "-input=false", "-no-color", "-auto-approve"], work, VERSION_1)
     for name in ("update", "replace", "delete", "no-op"):
         plan(name)
+    # Rename one resource (moved block) and adopt an existing object (import block).
+    config = ROOT_CONFIG.replace('"terraform_data" "settings"', '"terraform_data" "config"')
+    (work / "main.tf").write_text(config + MOVE_AND_IMPORT, encoding="utf-8")
+    plan("move-import")
     return plans
 
 
@@ -199,3 +218,15 @@ def test_no_op_plan(real_plans: dict[str, Path]) -> None:
     assert report.by_module == {}
     assert report.findings == ()
     assert "Terraform found nothing changed outside it." in render_markdown(report)
+
+
+def test_moves_and_imports_are_listed(real_plans: dict[str, Path]) -> None:
+    _, report = report_of(real_plans["move-import"])
+
+    resources = {r.address: r for r in report.resources}
+    assert resources["terraform_data.config"].previous_address == "terraform_data.settings"
+    assert resources["terraform_data.adopted"].imported_id == "adopted-1"
+    assert report.exit_code == 0
+    markdown = render_markdown(report)
+    assert "moved from `terraform_data.settings`" in markdown
+    assert "imported from `adopted-1`" in markdown
