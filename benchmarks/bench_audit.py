@@ -92,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
                 allow_list=allow_list,
                 checkov=checkov_result[0] if checkov_result else None,
                 parity=None,
-                sensitive_variables=plan.sensitive_variables,
                 today=dt.date.today(),
             )
             render_markdown(report)

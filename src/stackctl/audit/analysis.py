@@ -231,7 +231,6 @@ def build_report(
     checkov: CheckovReport | None,
     parity: Sequence[Difference] | None,
     parity_unavailable: str | None = None,
-    sensitive_variables: frozenset[str] = frozenset(),
     today: dt.date,
     checkov_not_run_reason: str = "checkov was not run on this plan",
 ) -> AuditReport:
@@ -296,7 +295,7 @@ def build_report(
 
     parity_items = None
     if parity is not None:
-        parity_items = tuple(_parity_item(d, sensitive_variables, secrets) for d in parity)
+        parity_items = tuple(_parity_item(d, plan.sensitive_variables, secrets) for d in parity)
         for parity_item in parity_items:
             findings.append(
                 Finding(

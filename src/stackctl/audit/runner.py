@@ -77,19 +77,20 @@ def audit_plan(
     except StackctlError as exc:
         parity, parity_unavailable = None, exc.what
 
-    policies = default_policies_dir()
+    policies_dir = default_policies_dir()
+    if checkov is None:
+        policies = "not checked"
+    elif policies_dir is None:
+        policies = f"checkov {checkov.checkov_version or ''}: built-in checks only (no infra/policies)"
+    else:
+        policies = f"checkov {checkov.checkov_version or ''} with {_relative(policies_dir, root)}"
     provenance = collect_provenance(
         plan,
         env=env,
         plan_path=plan_path,
         root=root,
         allow_list=allow_list.source,
-        policies=(
-            f"checkov {checkov.checkov_version or ''} with "
-            + (_relative(policies, root) if policies else "its built-in checks only (no infra/policies)")
-            if checkov
-            else "not run"
-        ),
+        policies=policies,
         lock_file=env_dir(env, root) / ".terraform.lock.hcl",
         now=moment,
     )
@@ -100,7 +101,6 @@ def audit_plan(
         checkov=checkov,
         parity=parity,
         parity_unavailable=parity_unavailable,
-        sensitive_variables=plan.sensitive_variables,
         today=moment.date(),
         checkov_not_run_reason=not_run_reason or "checkov was not run on this plan",
     )

@@ -84,6 +84,5 @@ def audit_report(
         checkov=checkov or (checkov_clean(plan_path) if policies_checked else None),
         parity=differences,
         parity_unavailable=None if parity else "tfvars not found",
-        sensitive_variables=plan.sensitive_variables,
         today=today,
     )

@@ -128,3 +128,22 @@ def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) ->
     help_text = capsys.readouterr().out
     for line in ("0  no blocking finding", "1  blocking findings", "2  bad input"):
         assert line in help_text
+
+
+def test_without_checkov_the_report_says_policies_were_not_checked_and_the_gate_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "bare"  # no .venv-tools, and no checkov on PATH
+    root.mkdir()
+    monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    out_dir = tmp_path / "reports"
+
+    status = main(
+        ["audit", "--env", "dev", "--plan", str(FIXTURES / "no_changes.json"), "--out", str(out_dir)]
+    )
+
+    assert status == 1
+    markdown = (out_dir / "audit.md").read_text()
+    assert "**Not checked:** checkov did not run: checkov is not installed" in markdown
+    assert "Not available: tfvars file not found" in markdown

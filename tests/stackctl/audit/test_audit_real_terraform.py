@@ -147,7 +147,6 @@ def report_of(path: Path) -> tuple[Plan, AuditReport]:
         allow_list=AllowList(),
         checkov=checkov_clean(path),
         parity=None,
-        sensitive_variables=plan.sensitive_variables,
         today=dt.date(2026, 11, 20),
     )
     return plan, report
