@@ -122,6 +122,8 @@ def _figures(report: CheckReport) -> str:
         return f"{report.figures.get('directories')} directories"
     if report.name == "fmt":
         return str(report.figures.get("terraform", ""))
+    if report.name == "naming":
+        return ", ".join(f"{env}: {n} names" for env, n in report.figures.items())
     if report.name == "prod-policy":
         return f"{report.figures.get('rules')} rules"
     return ""

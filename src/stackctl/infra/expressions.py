@@ -142,7 +142,8 @@ class _Parser:
             return float(value) if "." in value else int(value)
         if kind == "string":
             self.take()
-            return UNKNOWN if "${" in value else value[1:-1]
+            body = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            return template(body, self.resolve) if "${" in body else body
         if value == "(":
             self.take()
             inner = self.expression()
@@ -314,6 +315,35 @@ def _flatten(value: Any) -> list[Any]:
     return out
 
 
+def template(text: str, resolve: Resolver) -> Any:
+    """A string template: literal text with ${...} interpolations (directives %{...} unsupported)."""
+    parts: list[str] = []
+    position = 0
+    while True:
+        start = text.find("${", position)
+        if start < 0:
+            parts.append(text[position:])
+            break
+        parts.append(text[position:start])
+        depth, end = 0, start + 1
+        while end < len(text):
+            if text[end] == "{":
+                depth += 1
+            elif text[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        if end >= len(text):
+            return UNKNOWN
+        value = evaluate("${" + text[start + 2 : end] + "}", resolve)
+        if value is UNKNOWN or isinstance(value, (dict, list)) or value is None:
+            return UNKNOWN
+        parts.append(str(value).lower() if isinstance(value, bool) else str(value))
+        position = end + 1
+    return "".join(parts)
+
+
 def evaluate(value: Any, resolve: Resolver) -> Any:
     """A value as python-hcl2 gives it: literals stay, "${...}" is evaluated, templates are UNKNOWN."""
     if isinstance(value, dict):
@@ -324,9 +354,12 @@ def evaluate(value: Any, resolve: Resolver) -> Any:
         try:
             parser = _Parser(value[2:-1], resolve)
             result = parser.expression()
-            return result if parser.peek()[0] == "end" else UNKNOWN
+            if parser.peek()[0] == "end":
+                return result
         except (ValueError, RecursionError):
-            return UNKNOWN
+            pass
+        # Not one expression: "${a}-${b}" is a template that happens to start and end with one.
+        return template(value, resolve) if value.count("${") > 1 else UNKNOWN
     if isinstance(value, str) and "${" in value:
-        return UNKNOWN
+        return template(value, resolve)
     return value

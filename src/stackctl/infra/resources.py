@@ -25,7 +25,7 @@ class ResourceCount:
     by_type: dict[str, int] = field(default_factory=dict)
 
 
-class _Scope:
+class Scope:
     """One module instance: its variable values and lazily evaluated locals."""
 
     def __init__(self, model: TerraformDir, values: dict[str, Any]):
@@ -51,7 +51,7 @@ class _Scope:
         return value
 
 
-def _instances(body: dict[str, Any], scope: _Scope) -> int | None:
+def _instances(body: dict[str, Any], scope: Scope) -> int | None:
     if "count" in body:
         value = evaluate(body["count"], scope.resolve)
         return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -63,7 +63,7 @@ def _instances(body: dict[str, Any], scope: _Scope) -> int | None:
 
 def count_resources(directory: Path, values: dict[str, Any], root: Path, address: str = "") -> ResourceCount:
     model = read_dir(directory)
-    scope = _Scope(model, values)
+    scope = Scope(model, values)
     result = ResourceCount()
     for block in model.blocks:
         if block.kind != "resource":

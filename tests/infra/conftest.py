@@ -1,0 +1,54 @@
+"""Fixtures for the offline Terraform checks: the real checkout, and throw-away copies to break."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from infra_helpers import Edit
+
+from stackctl.infra import CheckReport
+from stackctl.infra.checkov_scan import check_checkov
+from stackctl.paths import repo_root
+
+COPIED = ("modules", "infra", "envs/dev", "envs/prod", "tests/infra/azurerm_schema.json")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return repo_root()
+
+
+@pytest.fixture
+def tree(tmp_path: Path, root: Path) -> Path:
+    """A copy of the Terraform tree (and the schema) that a test may break."""
+    copy = tmp_path / "checkout"
+    for part in COPIED:
+        source = root / part
+        target = copy / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".terraform", "__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    return copy
+
+
+@pytest.fixture
+def edit(tree: Path) -> Edit:
+    """edit(path, old, new): replace one exact piece of text in the copy, failing if it is absent."""
+
+    def _edit(path: str, old: str, new: str) -> None:
+        file = tree / path
+        text = file.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {path}; the test's anchor text is out of date"
+        file.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    return _edit
+
+
+@pytest.fixture(scope="session")
+def checkov_report(root: Path) -> CheckReport:
+    """checkov over modules/, envs/dev and envs/prod, once per test session (it dominates the time)."""
+    return check_checkov(root)

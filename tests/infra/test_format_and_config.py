@@ -1,0 +1,115 @@
+"""Checks 1 and 2: Terraform's formatter and loader, references, module inputs and version pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from infra_helpers import Edit, messages
+
+from stackctl.infra.config import check_config, check_references, check_version_pins, terraform_load
+from stackctl.infra.fmt import check_format
+
+
+def test_the_tree_is_formatted(root: Path) -> None:
+    report = check_format(root)
+    assert report.ok, messages(report)
+
+
+def test_bad_formatting_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/key_vault/main.tf",
+        "  sku_name                      = var.sku_name",
+        "  sku_name = var.sku_name",
+    )
+    report = check_format(tree)
+    assert [f.location for f in report.findings] == ["modules/key_vault/main.tf"]
+
+
+def test_fmt_write_repairs_formatting(tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/key_vault/main.tf",
+        "  sku_name                      = var.sku_name",
+        "  sku_name = var.sku_name",
+    )
+    check_format(tree, write=True)
+    assert check_format(tree).ok
+
+
+def test_every_directory_loads_and_resolves(root: Path) -> None:
+    report = check_config(root, provider_version="4.73.0")
+    assert report.ok, messages(report)
+    assert report.figures["directories"] == 12
+
+
+def test_terraform_loader_reports_invalid_configuration(tree: Path, edit: Edit) -> None:
+    edit("modules/sql/variables.tf", 'variable "database_name" {', 'variable "database_name" {\n  typo = 1')
+    findings = terraform_load(tree)
+    assert any(
+        "Unsupported argument" in f.message and f.location.startswith("modules/sql/") for f in findings
+    )
+
+
+def test_undeclared_variable_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/data_lake/main.tf",
+        "account_replication_type          = var.replication_type",
+        "account_replication_type          = var.replication_kind",
+    )
+    report = check_references(tree)
+    assert any("undeclared variable var.replication_kind" in f.message for f in report), report
+
+
+def test_undefined_local_is_caught(tree: Path, edit: Edit) -> None:
+    edit("infra/main.tf", "tags     = local.tags", "tags     = local.tag")
+    assert any("undefined local.tag" in f.message for f in check_references(tree))
+
+
+def test_wrong_module_input_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "infra/main.tf",
+        "  database_sku                  = var.sql.database_sku",
+        "  database_skus                 = var.sql.database_sku",
+    )
+    messages_ = [f.message for f in check_references(tree)]
+    assert 'module "sql" passes "database_skus", which modules/sql does not declare' in messages_
+
+
+def test_missing_required_module_input_is_caught(tree: Path, edit: Edit) -> None:
+    edit("infra/main.tf", "  log_analytics_workspace_id    = module.monitoring.resource_id\n", "")
+    messages_ = [f.message for f in check_references(tree)]
+    assert (
+        'module "sql" does not pass required input "log_analytics_workspace_id" of modules/sql' in messages_
+    )
+
+
+def test_undeclared_module_output_is_caught(tree: Path, edit: Edit) -> None:
+    edit("infra/outputs.tf", "module.aml_workspace.principal_id", "module.aml_workspace.identity_principal")
+    findings = check_references(tree)
+    assert any('declares no output "identity_principal"' in f.message for f in findings)
+
+
+def test_secret_looking_variable_default_is_caught(tree: Path) -> None:
+    (tree / "modules" / "sql" / "extra.tf").write_text(
+        'variable "admin_password" {\n  type    = string\n  default = "hunter2"\n}\n', encoding="utf-8"
+    )
+    findings = check_references(tree)
+    assert any('variable "admin_password" looks like a secret' in f.message for f in findings)
+
+
+def test_version_pins_agree_and_admit_the_schema_version(root: Path) -> None:
+    assert check_version_pins(root, "4.73.0") == []
+
+
+@pytest.mark.parametrize(
+    ("constraint", "problem"),
+    [
+        (">= 4.73.0, < 4.80.0", "version pins differ"),
+        (">= 4.73.0", "has no upper bound"),
+        (">= 4.74.0, < 5.0.0", "excludes 4.73.0"),
+    ],
+)
+def test_drifting_version_pins_are_caught(tree: Path, edit: Edit, constraint: str, problem: str) -> None:
+    edit("modules/network/versions.tf", '">= 4.73.0, < 5.0.0"', f'"{constraint}"')
+    findings = check_version_pins(tree, "4.73.0")
+    assert any(problem in f.message for f in findings), [f.message for f in findings]

@@ -1,0 +1,46 @@
+"""`stackctl validate` (what `make validate` runs): exit status, summary, and a broken tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from infra_helpers import Edit
+
+from stackctl.cli import main
+
+FAST_CHECKS = ["--check", "fmt", "--check", "schema", "--check", "prod-policy", "--check", "parity"]
+
+
+def test_validate_passes_on_the_checkout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", *FAST_CHECKS]) == 0
+    out = capsys.readouterr().out
+    assert "all checks passed" in out
+    assert "What differs between dev and prod" in out
+
+
+def test_validate_fails_with_actionable_findings(
+    tree: Path, edit: Edit, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        "envs/prod/terraform.tfvars",
+        "public_network_access_enabled = false",
+        "public_network_access_enabled = true",
+    )
+    edit(
+        "modules/key_vault/main.tf", "purge_protection_enabled      = true", "purge_protection_enable = true"
+    )
+    monkeypatch.setenv("FORECAST_STACK_ROOT", str(tree))
+    assert main(["validate", "--quiet", *FAST_CHECKS]) == 1
+    out = capsys.readouterr().out
+    assert "[prod-policy] envs/prod/terraform.tfvars: public_network_access_enabled = True" in out
+    assert "[schema] modules/key_vault/main.tf:" in out
+    assert "[fmt] modules/key_vault/main.tf: not in canonical Terraform format" in out
+    assert "finding(s)" in out
+
+
+def test_unknown_check_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--check", "nonsense"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
