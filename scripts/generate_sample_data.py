@@ -21,6 +21,9 @@ import pandas as pd
 FIRST_WEEK = pd.Timestamp("2023-01-02")  # a Monday
 # Promotions and weather are known ahead: they cover this many weeks past the last shipment week.
 FUTURE_WEEKS = 8
+# Gamma-Poisson (negative binomial) shape of the weekly noise around the expected units.
+DISPERSION = 8.0
+CONTRACT_TABLES = ("shipments", "stores", "promotions", "weather", "events")
 EVENTS_BY_WEEK_OF_YEAR = {
     "super_bowl": (6, 0.25),
     "easter": (14, 0.20),
@@ -100,7 +103,9 @@ def _events(rng: np.random.Generator, regions: list[str], weeks: pd.DatetimeInde
 
 
 def generate(shape: PanelShape, seed: int) -> dict[str, pd.DataFrame]:
-    """Return the five contract tables for a panel of the given shape."""
+    """Return the five contract tables for a panel of the given shape, plus "truth": the expected
+    units of every series-week before noise (not part of the contract; benchmarks use it to show the
+    noise floor no forecaster can beat)."""
     rng = np.random.default_rng(seed)
     all_weeks = pd.date_range(FIRST_WEEK, periods=shape.weeks + FUTURE_WEEKS, freq="7D")
     history_weeks = all_weeks[: shape.weeks]
@@ -135,7 +140,7 @@ def generate(shape: PanelShape, seed: int) -> dict[str, pd.DataFrame]:
         for region, frame in events[events["region"] != "*"].groupby("region")
     }
 
-    shipments, promotions = [], []
+    shipments, promotions, truth = [], [], []
     for store in stores.itertuples(index=False):
         store_scale = (1.8 if store.store_format == "large" else 0.6) * (store.population_k / 40.0) ** 0.3
         carried = rng.random(n) < 0.75
@@ -169,13 +174,22 @@ def generate(shape: PanelShape, seed: int) -> dict[str, pd.DataFrame]:
                 * np.clip(trend, 0.3, None)
             )
             # Negative binomial noise (gamma-Poisson): overdispersed, with zeros for slow movers.
-            dispersion = 8.0
-            units = rng.poisson(rng.gamma(dispersion, mean_units / dispersion))[: shape.weeks]
+            units = rng.poisson(rng.gamma(DISPERSION, mean_units / DISPERSION))[: shape.weeks]
             observed = rng.random(shape.weeks) > 0.03  # random missing weeks
             observed &= np.arange(shape.weeks) >= launch_week[product]
             if closure_start >= 0:
                 observed[closure_start : closure_start + int(rng.integers(2, 5))] = False
             returns = rng.binomial(units, 0.02)
+            truth.append(
+                pd.DataFrame(
+                    {
+                        "week_start": history_weeks,
+                        "store_id": store.store_id,
+                        "product_id": f"P{product:03d}",
+                        "expected_units": mean_units[: shape.weeks],
+                    }
+                )
+            )
             keep = np.flatnonzero(observed)
             product_id = f"P{product:03d}"
             shipments.append(
@@ -208,13 +222,14 @@ def generate(shape: PanelShape, seed: int) -> dict[str, pd.DataFrame]:
         "promotions": pd.concat(promotions, ignore_index=True),
         "weather": weather,
         "events": events,
+        "truth": pd.concat(truth, ignore_index=True),
     }
 
 
 def write(tables: dict[str, pd.DataFrame], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        frame = frame.copy()
+    for name in CONTRACT_TABLES:
+        frame = tables[name].copy()
         if "week_start" in frame:
             frame["week_start"] = pd.to_datetime(frame["week_start"]).dt.strftime("%Y-%m-%d")
         frame.to_csv(out / f"{name}.csv", index=False)

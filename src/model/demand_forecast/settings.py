@@ -56,6 +56,7 @@ class NNSettings(_Frozen):
     max_embedding_dim: int = Field(ge=1)
     device: Literal["auto", "cpu", "cuda"]
     loss: Literal["mape", "huber"]
+    threads: int = Field(ge=1)
 
 
 class EnsembleSettings(_Frozen):

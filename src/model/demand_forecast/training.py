@@ -525,7 +525,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         if result.network_val is not None:
             val_nn[seg_mask] = result.network_val
     if not per_segment_nn:
-        torch.set_num_threads(n_jobs)
+        torch.set_num_threads(settings.nn.threads)
         say(f"training the shared embedding network ({settings.nn.epochs} epochs)")
         state = fit_network(
             codes[is_fit], design.features[is_fit], target[is_fit], model.network_spec, settings.nn, seed

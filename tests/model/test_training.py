@@ -1,0 +1,70 @@
+"""Training: deterministic for a seed, segments as configured, both network sharing modes work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from demand_forecast.pipeline import backtest, load_dataset, run_train
+from demand_forecast.settings import load_settings
+from demand_forecast.training import TrainedModel, train_model
+
+
+def _quiet(message: str) -> None:
+    del message
+
+
+@pytest.mark.slow
+def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: Path) -> None:
+    settings = load_settings(overrides={"nn": {"epochs": 2}})
+    infos = [run_train(tiny_data, tmp_path / name, settings, _quiet, track=False) for name in ("a", "b")]
+    assert infos[0]["model_version"] == infos[1]["model_version"]
+    tables = load_dataset(tiny_data, settings).tables
+    start, end = pd.Timestamp(infos[0]["holdout"]["start"]), pd.Timestamp(infos[0]["holdout"]["end"])
+    first, second = (backtest(TrainedModel.load(tmp_path / n), tables, start, end) for n in ("a", "b"))
+    pd.testing.assert_frame_equal(first, second)
+    # A different seed is a different model (and says so in its version).
+    other = run_train(
+        tiny_data,
+        tmp_path / "c",
+        load_settings(overrides={"nn": {"epochs": 2}, "train": {"seed": 7}}),
+        _quiet,
+        track=False,
+    )
+    assert other["model_version"] != infos[0]["model_version"]
+
+
+@pytest.mark.slow
+def test_velocity_threshold_and_per_segment_networks(tiny_data: Path) -> None:
+    tables = load_dataset(tiny_data, load_settings()).tables
+    settings = load_settings(
+        overrides={
+            "segments": {"velocity_threshold": 1e9},
+            "nn": {"epochs": 1, "sharing": "per_segment"},
+            "train": {"n_jobs": 2},
+        }
+    )
+    model = train_model(tables, settings)
+    assert {s.split("|")[2] for s in model.series["segment"]} == {"slow"}
+    assert set(model.networks) == {s for s in model.weights if s in model.networks}
+    assert model.networks, "each segment with enough rows trains its own network"
+    assert all(0.0 <= w <= 1.0 for w in model.weights.values())
+
+
+def test_too_short_history_is_a_clear_error(tiny_data: Path) -> None:
+    tables = load_dataset(tiny_data, load_settings()).tables
+    settings = load_settings(overrides={"train": {"holdout_weeks": 40, "validation_weeks": 20}})
+    with pytest.raises(ValueError, match="weeks of shipments"):
+        train_model(tables, settings)
+
+
+def test_model_json_holds_no_pickles(tmp_path: Path, tiny_data: Path) -> None:
+    settings = load_settings(overrides={"nn": {"epochs": 1}})
+    run_train(tiny_data, tmp_path / "m", settings, _quiet, track=False)
+    artefacts = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert set(artefacts["lasso"]) >= {"__pooled__"}
+    assert np.isfinite(artefacts["velocity_threshold"])
+    assert sorted(p.suffix for p in (tmp_path / "m" / "networks").iterdir()) == [".pt"]
