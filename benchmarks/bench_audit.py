@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import importlib.util
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resources", type=int, help="plan size (default: 500; 100 with --quick)")
     args = parser.parse_args(argv)
     size = args.resources or (100 if args.quick else 500)
+    load_at_start = os.getloadavg()[0]
     repeat_core, repeat_slow = (3, 1) if args.quick else (5, 3)
 
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as scratch:
@@ -114,9 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             str(work / "out"),
         ]
         statuses: list[int] = []
+        cpu_seconds: list[float] = []
 
         def end_to_end() -> None:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             statuses.append(subprocess.run(command, capture_output=True, check=False).returncode)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_seconds.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
         e2e_median, e2e_times = median_seconds(end_to_end, repeat_slow)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -139,10 +145,22 @@ def main(argv: list[str] | None = None) -> int:
         f"{'stackctl audit end to end (new process, checkov)':<52} {e2e_median:>7.2f} s   "
         + ", ".join(f"{t:.2f}" for t in e2e_times)
     )
+    print(
+        f"{'  CPU time of that process and its checkov':<52} {statistics.median(cpu_seconds):>7.2f} s   "
+        + ", ".join(f"{t:.2f}" for t in cpu_seconds)
+    )
     print(f"{'peak RSS of a child process (checkov or stackctl)':<52} {peak_mb:>7.0f} MB")
     print(f"{'reports written (md + html + sarif)':<52} {report_kb:>7.0f} KB")
+    load_before, load_after = load_at_start, os.getloadavg()[0]
+    print(
+        f"machine: {os.cpu_count()} CPUs, 1-minute load average "
+        f"{load_before:.1f} at start, {load_after:.1f} at end"
+    )
     verdict = "met" if e2e_median < GOAL_SECONDS else "NOT met"
     print(f"goal: end to end under {GOAL_SECONDS:.0f} s for {size} resources: {verdict}")
+    if load_after > (os.cpu_count() or 1):
+        # Wall time on a busy machine measures the neighbours too; CPU time does not.
+        print("note: the machine was busy (load above its CPU count); compare CPU time, or rerun when idle")
     return 0
 
 
