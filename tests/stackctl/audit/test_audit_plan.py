@@ -128,3 +128,12 @@ def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(StackctlError) as caught:
         load_plan(tmp_path / "plan.json")
     assert "make plan" in (caught.value.fix or "")
+
+
+def test_the_binary_plan_file_is_not_mistaken_for_json(tmp_path: Path) -> None:
+    binary = tmp_path / "tfplan"
+    binary.write_bytes(b"PK\x03\x04\x14\x00\x08\x00\x08\x00tfplan\x00\xff\xfe")
+    with pytest.raises(StackctlError) as caught:
+        load_plan(binary)
+    assert "not valid JSON" in caught.value.what
+    assert "the binary tfplan is not JSON" in (caught.value.fix or "")
