@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
@@ -35,6 +36,44 @@ CMP = "module.stack.module.aml_compute"
 
 def blocking_addresses(report: AuditReport) -> set[str | None]:
     return {f.address for f in report.blocking}
+
+
+@pytest.mark.parametrize(
+    ("name", "allow_list", "exit_code", "findings"),
+    [
+        ("create_only", None, 0, {("cost-change", "info"): 6}),
+        ("update_sensitive", None, 0, {("cost-change", "info"): 2}),
+        ("replace_storage", None, 1, {("destructive-change", "blocking"): 1}),
+        (
+            "delete_sql",
+            None,
+            1,
+            {
+                ("destructive-change", "blocking"): 1,
+                ("destructive-change", "warning"): 1,
+                ("cost-change", "info"): 3,
+            },
+        ),
+        (
+            "delete_sql",
+            "allow_sql_delete.yaml",
+            0,
+            {
+                ("destructive-change", "info"): 1,
+                ("destructive-change", "warning"): 1,
+                ("cost-change", "info"): 3,
+            },
+        ),
+        ("drift", None, 0, {("drift", "warning"): 3, ("cost-change", "info"): 2}),
+        ("no_changes", None, 0, {}),
+    ],
+)
+def test_each_fixture_gives_its_expected_findings_and_exit_status(
+    name: str, allow_list: str | None, exit_code: int, findings: dict[tuple[str, str], int]
+) -> None:
+    report = audit_report(name, allow_list=allow_list, parity=False)
+    assert report.exit_code == exit_code
+    assert Counter((f.kind, f.severity) for f in report.findings) == findings
 
 
 def test_create_only_passes_and_lists_what_it_costs() -> None:
