@@ -114,6 +114,15 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
     )
     assert json.loads((tmp_path / "r3" / "decision.json").read_text())["promoted"] is True
 
+    # The registered pyfunc serves forecasts by itself (what an MLflow deployment would call).
+    import mlflow.pyfunc
+
+    served = mlflow.pyfunc.load_model("models:/demand-forecast@champion").predict(
+        pd.DataFrame({"data_dir": [str(SAMPLE)], "horizon": [1]})
+    )
+    assert len(served) > 0
+    assert served["model_version"].unique().tolist() == [first["model_version"]]
+
     # score and monitor accept the registry URI as well as the folder.
     out = tmp_path / "scored"
     assert (

@@ -118,8 +118,16 @@ def run_evaluate(
     if champion_ref and champion_model is None:
         say(f"no champion at {champion_ref} yet: champion metrics are null")
     models = list(MODELS)
+    champion_predictions: pd.DataFrame | None = None
     if champion_model is not None:
-        champion_predictions = backtest(champion_model, tables, start, end)
+        try:
+            champion_predictions = backtest(champion_model, tables, start, end)
+        except (ValueError, KeyError) as exc:
+            # A champion from an older code version may not fit today's feature set: report it and
+            # compare without it (register then falls back to the champion's recorded MAPE).
+            say(f"champion {champion_model.info['model_version']} cannot score this data: {exc}")
+            champion_model = None
+    if champion_model is not None and champion_predictions is not None:
         keyed = champion_predictions.set_index(["week_start", "store_id", "product_id"])["ensemble"]
         keys = pd.MultiIndex.from_frame(predictions[["week_start", "store_id", "product_id"]])
         predictions["champion"] = keyed.reindex(keys).to_numpy()
