@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
         champion = json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else None
         mape = metrics["overall"]["ensemble"]["mape"]
         version = str(int(champion["registered_version"]) + 1) if champion else "1"
-        promoted = champion is None or mape < champion["mape"] * (1 - float(opts["margin"]))
+        promoted = champion is None or mape < champion["mape"] * (1 - float(opts.get("margin", 0.01)))
         if promoted:
             registry.write_text(
                 json.dumps(
@@ -124,7 +124,7 @@ def main(argv: list[str]) -> int:
             "candidate_mape": mape,
             "champion_mape": champion["mape"] if champion else None,
             "champion_version": champion["registered_version"] if champion else None,
-            "margin": float(opts["margin"]),
+            "margin": float(opts.get("margin", 0.01)),
         }
         (out / "decision.json").write_text(json.dumps(decision), encoding="utf-8")
     elif step == "score":

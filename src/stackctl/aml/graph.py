@@ -220,7 +220,11 @@ REGISTER = Step(
     inputs={
         "model": _MODEL_DIR,
         "evaluation": StepInput("uri_folder", "the evaluate step's output folder"),
-        "margin": StepInput("number", "relative MAPE improvement needed to promote", default=0.0),
+        "margin": StepInput(
+            "number",
+            "relative MAPE improvement needed to promote (unset: the model's default)",
+            optional=True,
+        ),
     },
     outputs={"decision": StepOutput("decision.json")},
     args=(
@@ -231,8 +235,7 @@ REGISTER = Step(
         ref("evaluation", "/metrics.json"),
         lit("--out"),
         ref("decision"),
-        lit("--margin"),
-        ref("margin"),
+        opt("--margin", "margin"),
     ),
 )
 

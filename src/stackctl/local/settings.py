@@ -20,7 +20,7 @@ class _Strict(BaseModel):
 class TrainingSettings(_Strict):
     seed: int = 42
     epochs: int | None = Field(default=None, ge=1)
-    margin: float = Field(default=0.0, ge=0.0, lt=1.0)
+    margin: float | None = Field(default=None, ge=0.0, lt=1.0)
 
 
 class ScoringSettings(_Strict):

@@ -1,0 +1,207 @@
+"""`stackctl apply` (what `make apply` runs) end to end on the real model CLI, on a small generated panel.
+
+One module-scoped run of the whole local stack, then many assertions on its result: the stand-ins,
+the MLflow registry, the reporting views, the dashboard, idempotency of a second apply, and bad data
+in raw. A small panel and few epochs keep it to well under a minute; `make apply` runs the same code
+on the full bundled sample (benchmarks/bench_apply.py measures that).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from stackctl.local.layout import LocalLayout
+from stackctl.sql.database import sqlite_engine
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+FORECAST_COLUMNS = [
+    "week_start",
+    "store_id",
+    "product_id",
+    "region",
+    "store_format",
+    "segment",
+    "forecast_units",
+    "model_name",
+    "model_version",
+]
+
+
+@dataclass
+class Applied:
+    root: Path
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+
+    @property
+    def layout(self) -> LocalLayout:
+        return LocalLayout(self.root)
+
+
+def stackctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FORECAST_STACK_ROOT": str(root), "COLUMNS": "200"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "stackctl", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    root = tmp_path_factory.mktemp("e2e") / "repo"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "generate_sample_data.py"),
+            "--out",
+            str(root / "data" / "sample"),
+            "--regions",
+            "2",
+            "--seed",
+            "11",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # The model code is part of the rerun hash: hash a snapshot, so edits made to src/model while the
+    # test runs (the steps themselves run the installed package) cannot make the second apply retrain.
+    shutil.copytree(
+        REPO / "src" / "model" / "demand_forecast",
+        root / "src" / "model" / "demand_forecast",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (root / "envs" / "local").mkdir(parents=True)
+    (root / "envs" / "local" / "model-fast.yaml").write_text(
+        yaml.safe_dump({"nn": {"epochs": 4}, "train": {"n_jobs": 2}}), encoding="utf-8"
+    )
+    settings = yaml.safe_load((REPO / "envs" / "local" / "settings.yaml").read_text(encoding="utf-8"))
+    settings["model_config"] = "envs/local/model-fast.yaml"
+    (root / "envs" / "local" / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    first = stackctl(root, "apply", "--env", "local")
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = stackctl(root, "apply")
+    assert second.returncode == 0, second.stdout + second.stderr
+    return Applied(root, first, second)
+
+
+def query(applied: Applied, sql: str) -> list[tuple[object, ...]]:
+    with sqlite_engine(applied.layout.reporting_db).connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(sql)).all()]
+
+
+def test_first_apply_shows_each_step_and_a_summary(applied: Applied) -> None:
+    out = applied.first.stdout
+    for step in (
+        "training.validate",
+        "training.train",
+        "training.evaluate",
+        "training.register",
+        "scoring.validate",
+        "scoring.score",
+        "scoring.monitor",
+    ):
+        assert f"✓ {step}" in out, step
+    assert "promoted to champion" in out
+    for where in ("champion", "data lake", "MLflow", "reporting DB", "dashboard"):
+        assert where in out
+
+
+def test_the_champion_is_registered_in_the_local_mlflow_registry(applied: Applied) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = applied.layout.tracking_uri
+    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
+        "demand-forecast", "champion"
+    )
+    assert str(version.version) == "1"
+
+
+def test_data_lake_file_systems_hold_raw_conditioned_and_scored_data(applied: Applied) -> None:
+    lake = applied.layout
+    assert {p.name for p in lake.lake_fs("raw").glob("*.csv")} == {
+        "shipments.csv",
+        "stores.csv",
+        "promotions.csv",
+        "weather.csv",
+        "events.csv",
+    }
+    assert len(list(lake.lake_fs("conditioned").rglob("data_quality.json"))) == 2  # training and scoring
+    forecasts = next(lake.lake_fs("scored").rglob("forecasts.csv"))
+    with forecasts.open(encoding="utf-8") as handle:
+        assert next(csv.reader(handle)) == FORECAST_COLUMNS
+    assert next(lake.lake_fs("scored").rglob("monitoring.json")).exists()
+
+
+def test_reporting_views_hold_forecasts_metrics_health_and_runs(applied: Applied) -> None:
+    assert query(applied, "SELECT pipeline, status FROM reporting.v_pipeline_runs ORDER BY started_at") == [
+        ("training", "succeeded"),
+        ("scoring", "succeeded"),
+    ]
+    (count,) = query(applied, "SELECT count(*) FROM reporting.v_forecasts")[0]
+    assert isinstance(count, int)
+    assert count > 0
+    models = {
+        row[0]
+        for row in query(applied, "SELECT model FROM reporting.v_model_metrics WHERE segment = 'overall'")
+    }
+    assert {"baseline", "lasso", "nn", "ensemble"} <= models
+    assert query(applied, "SELECT count(*) FROM reporting.v_model_health")[0][0] == 1
+    assert query(applied, "SELECT count(*) FROM reporting.data_quality")[0][0] >= 5
+
+
+def test_the_dashboard_is_one_self_contained_html_file_with_plots(applied: Applied) -> None:
+    page = applied.layout.dashboard.read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 4  # MAPE vs target, series, staleness, data quality
+    assert "<script" not in page
+    assert "no data for this plot" not in page
+
+
+def test_second_apply_with_nothing_changed_retrains_nothing_and_says_so(applied: Applied) -> None:
+    out = applied.second.stdout
+    assert "nothing changed: champion" in out
+    assert "no retraining" in out
+    assert "training.train" not in out
+    runs = sorted(p.name for p in applied.layout.runs.iterdir() if p.is_dir())
+    assert len(runs) == 2  # the first apply's training and scoring runs only
+
+
+def test_bad_data_in_raw_is_a_clear_error_and_the_data_and_champion_are_kept(applied: Applied) -> None:
+    raw = applied.layout.lake_fs("raw") / "shipments.csv"
+    original = raw.read_text(encoding="utf-8")
+    broken = original.replace("units", "unitz", 1)
+    raw.write_text(broken, encoding="utf-8")
+    try:
+        result = stackctl(applied.root, "apply")
+        assert result.returncode == 2
+        assert "step `validate` rejected its input" in result.stderr
+        assert "shipments.csv" in result.stderr
+        assert "units" in result.stderr
+        assert raw.read_text(encoding="utf-8") == broken
+        kept = list(applied.layout.quarantine.rglob("shipments.csv"))
+        assert [p.read_text(encoding="utf-8") for p in kept] == [broken]
+        from mlflow.tracking import MlflowClient
+
+        uri = applied.layout.tracking_uri
+        champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
+            "demand-forecast", "champion"
+        )
+        assert str(champion.version) == "1"
+    finally:
+        raw.write_text(original, encoding="utf-8")
