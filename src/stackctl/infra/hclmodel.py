@@ -112,8 +112,30 @@ def _description_free(text: str) -> str:
     return re.sub(r'^(\s*(?:description|error_message)\s*=\s*)".*"\s*$', r"\1", text, flags=re.MULTILINE)
 
 
+def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(path.glob("*.tf")))
+
+
+_CACHE: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], TerraformDir]] = {}
+
+
 def read_dir(path: Path, check: str = "config") -> TerraformDir:
-    """Parse every .tf file of one directory (not its subdirectories, as Terraform does)."""
+    """Parse every .tf file of one directory (not its subdirectories, as Terraform does).
+
+    Several checks read the same directories; parsing is the slow part, so a parse is reused until
+    a file in the directory changes (name, size or modification time). Callers must not mutate it.
+    """
+    key = (path.resolve(), check)
+    fingerprint = _fingerprint(path)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    model = _parse_dir(path, check)
+    _CACHE[key] = (fingerprint, model)
+    return model
+
+
+def _parse_dir(path: Path, check: str) -> TerraformDir:
     model = TerraformDir(path=path)
     for tf_file in sorted(path.glob("*.tf")):
         text = tf_file.read_text(encoding="utf-8")
