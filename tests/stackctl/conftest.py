@@ -59,13 +59,3 @@ def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store_temp
     monkeypatch.delenv("FAKE_FAIL_STEP", raising=False)
     yield root
     shutil.rmtree(root / ".local", ignore_errors=True)
-
-
-def calls(root: Path) -> list[list[str]]:
-    """The model CLI invocations the fake recorded (one JSON list per call)."""
-    import json
-
-    path = root.parent / "calls.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

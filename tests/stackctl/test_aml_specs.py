@@ -178,3 +178,43 @@ def test_a_sensitive_stack_output_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(StackctlError, match="never a secret"):
         load_stack_file(path)
+
+
+def test_pipelines_dump_cli_writes_loadable_yaml_for_review(tmp_path: Path) -> None:
+    from stackctl.cli import main
+
+    out = tmp_path / "dump"
+    assert (
+        main(
+            [
+                "pipelines",
+                "dump",
+                "--env",
+                "dev",
+                "--out",
+                str(out),
+                "--stack-json",
+                str(DATA / "stack_output_dev.json"),
+            ]
+        )
+        == 0
+    )
+    assert len(list((out / "environment" / "build").glob("demand_forecast_model-*.whl"))) == 1
+    training = load_component(out / "pipelines" / "demand_forecast_training.yaml")
+    assert training._validate().passed
+    assert load_schedule(out / "schedules" / "demand-forecast-scoring-weekly.yaml")._validate().passed
+    assert (
+        main(
+            [
+                "pipelines",
+                "dump",
+                "--env",
+                "prod",
+                "--out",
+                str(out),
+                "--stack-json",
+                str(DATA / "stack_output_dev.json"),
+            ]
+        )
+        == 2
+    )  # a dev stack description is not prod's

@@ -7,12 +7,12 @@ bad data in raw (clear error, data kept), a failed step (champion unchanged), an
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import calls
 from rich.console import Console
 
 from stackctl.cli import main
@@ -21,6 +21,14 @@ from stackctl.local.layout import LocalLayout
 from stackctl.local.runner import StepFailed
 from stackctl.local.stack import apply_local
 from stackctl.sql.database import sqlite_engine
+
+
+def calls(root: Path) -> list[list[str]]:
+    """The model CLI invocations the fake recorded (FAKE_CALLS, one JSON list per call)."""
+    path = Path(os.environ["FAKE_CALLS"])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def quiet() -> Console:

@@ -18,8 +18,17 @@ from rich.console import Console
 from stackctl.cli import add_env_argument
 from stackctl.paths import repo_root
 
+EPILOG = """\
+dev/prod guards: the saved plan build/<env>/tfplan must exist and be newer than every file under
+infra/, modules/ and envs/<env>/. prod also needs a release/* branch (or CI=true and
+FORECAST_STACK_RELEASE=1) and a reviewed plan: after reading the plan summary and the audit report,
+run `stackctl plan --env prod --mark-reviewed` (make plan ENV=prod ARGS=--mark-reviewed), which
+writes the plan's sha256 to build/prod/plan.reviewed; a plan changed after review is refused."""
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_env_argument(parser)
     parser.add_argument(
         "--skip-deploy", action="store_true", help="dev/prod: apply the plan but do not deploy"
