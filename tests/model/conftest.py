@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -52,17 +51,27 @@ def raw_copy(tmp_path: Path, tiny_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        yield uri
+def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _tracking(monkeypatch: pytest.MonkeyPatch, tracking_uri: str) -> None:
+    """Every model test tracks into one throwaway store, never the developer's; undone after each test."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
 
 
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory: pytest.TempPathFactory, tracking: str) -> Path:
+def sample_run(tmp_path_factory: pytest.TempPathFactory, tracking_uri: str) -> Path:
     """The checked-in sample taken through validate, train (few epochs) and evaluate once."""
     work = tmp_path_factory.mktemp("sample_run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+        _run_sample(work)
+    return work
+
+
+def _run_sample(work: Path) -> None:
     assert main(["validate", "--data", str(SAMPLE), "--out", str(work / "conditioned")]) == 0
     assert (
         main(
@@ -94,4 +103,3 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, tracking: str) -> Path:
         )
         == 0
     )
-    return work

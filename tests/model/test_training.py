@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from demand_forecast.errors import UsageError
 from demand_forecast.pipeline import backtest, load_dataset, run_train
 from demand_forecast.settings import load_settings
 from demand_forecast.training import TrainedModel, train_model
@@ -57,7 +58,7 @@ def test_velocity_threshold_and_per_segment_networks(tiny_data: Path) -> None:
 def test_too_short_history_is_a_clear_error(tiny_data: Path) -> None:
     tables = load_dataset(tiny_data, load_settings()).tables
     settings = load_settings(overrides={"train": {"holdout_weeks": 40, "validation_weeks": 20}})
-    with pytest.raises(ValueError, match="weeks of shipments"):
+    with pytest.raises(UsageError, match="weeks of shipments"):
         train_model(tables, settings)
 
 

@@ -11,7 +11,8 @@ weeks, a missing lag falls back to the level (difference 0) with a "missing" fla
 never a training target.
 
 Covariates (promotions, weather, events, calendar) are known in advance, so their values at t are
-used; everything derived from units uses weeks strictly before t.
+used; everything derived from units uses weeks strictly before t. A missing promotion value is the
+last known one for strictly positive columns (prices) and 0 for the rest (flags: no promotion).
 """
 
 from __future__ import annotations
@@ -138,7 +139,13 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
                 if column in tables.promotions
                 else np.full(shape, np.nan)
             )
-            covariates[f"promo:{column}"] = _ffill_bfill(values)
+            # A missing price carries the last known one; a missing flag or count means "no promotion"
+            # (carrying a deal forward would forecast a spike that was never planned).
+            covariates[f"promo:{column}"] = (
+                _ffill_bfill(values)
+                if column in spec.positive_promo_columns
+                else np.nan_to_num(values, nan=0.0)
+            )
     else:
         for column in spec.promo_columns:
             covariates[f"promo:{column}"] = np.zeros(shape)

@@ -21,6 +21,7 @@ import torch
 
 from demand_forecast import __version__
 from demand_forecast.dataset import Tables
+from demand_forecast.errors import UsageError
 from demand_forecast.features import (
     CATEGORICALS,
     Design,
@@ -392,10 +393,11 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
     holdout_idx = panel.week_index(holdout_start)
     validation_idx = panel.week_index(validation_start)
     if validation_idx < settings.train.min_history_weeks + 1:
-        raise ValueError(
+        raise UsageError(
             f"only {len(panel.weeks)} weeks of shipments: need more than "
             f"holdout ({settings.train.holdout_weeks}) "
-            f"+ validation ({settings.train.validation_weeks}) + {settings.train.min_history_weeks} weeks"
+            f"+ validation ({settings.train.validation_weeks}) + {settings.train.min_history_weeks} weeks; "
+            "supply more history or lower train.holdout_weeks / train.validation_weeks with --config"
         )
 
     # Velocity from training history only: mean weekly units over observed weeks before the holdout.
