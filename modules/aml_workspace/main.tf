@@ -68,7 +68,7 @@ resource "azurerm_machine_learning_workspace" "this" {
 
   identity {
     type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
-    identity_ids = var.managed_identities.user_assigned_resource_ids
+    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
   }
 
   managed_network {

@@ -38,11 +38,16 @@ resource "azurerm_storage_account" "this" {
   }
 }
 
-resource "azurerm_storage_data_lake_gen2_filesystem" "this" {
+# With a hierarchical namespace a container is an ADLS Gen2 file system. Created through the
+# management plane (storage_account_id), so neither the account firewall nor data-plane RBAC for
+# the deploying identity stands between Terraform and the file systems.
+resource "azurerm_storage_container" "this" {
+  #checkov:skip=CKV2_AZURE_21:Blob read, write and delete logs reach Log Analytics through the diagnostic setting on blobServices/default (main.interfaces.tf, category group allLogs); this check only recognises classic Storage Analytics logging.
   for_each = var.file_systems
 
-  name               = each.value
-  storage_account_id = azurerm_storage_account.this.id
+  name                  = each.value
+  storage_account_id    = azurerm_storage_account.this.id
+  container_access_type = "private"
 }
 
 resource "azurerm_storage_management_policy" "this" {

@@ -14,11 +14,11 @@ output "dfs_endpoint" {
 }
 
 output "file_systems" {
-  value       = { for name, fs in azurerm_storage_data_lake_gen2_filesystem.this : name => fs.name }
+  value       = { for name, fs in azurerm_storage_container.this : name => fs.name }
   description = "File system names by purpose (raw, conditioned, scored)."
 }
 
 output "file_system_container_ids" {
-  value       = { for name in var.file_systems : name => "${azurerm_storage_account.this.id}/blobServices/default/containers/${name}" }
+  value       = { for name, fs in azurerm_storage_container.this : name => fs.id }
   description = "ARM ids of the file systems as blob containers, which AML datastores point at."
 }
