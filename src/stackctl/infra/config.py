@@ -31,6 +31,8 @@ SECRET_NAME = re.compile(
 )
 # Diagnostics Terraform reports because providers cannot be installed offline; anything else is ours.
 _OFFLINE_SUMMARIES = (
+    # The preamble Terraform puts before the configuration errors it then lists one by one.
+    "Terraform encountered problems during initialisation",
     "Failed to query available provider packages",
     "Failed to install provider",
     "Incomplete lock file information for providers",
@@ -67,7 +69,8 @@ def terraform_load(root: Path, terraform: Terraform | None = None) -> list[Findi
                 ["init", "-backend=false", "-input=false", "-no-color", "-json"], copy, env=env
             )
             findings.extend(_diagnostics(result.stdout, directory, root))
-    return findings
+    # A module's error shows again from every root that calls it: report each once.
+    return list(dict.fromkeys(findings))
 
 
 def _diagnostics(stdout: str, directory: Path, root: Path) -> list[Finding]:
@@ -80,7 +83,7 @@ def _diagnostics(stdout: str, directory: Path, root: Path) -> list[Finding]:
         diag = event.get("diagnostic")
         if event.get("type") != "diagnostic" or not diag or diag.get("severity") != "error":
             continue
-        if diag.get("summary", "") in _OFFLINE_SUMMARIES:
+        if diag.get("summary", "").startswith(_OFFLINE_SUMMARIES):
             continue
         where = diag.get("range") or {}
         filename = where.get("filename")
