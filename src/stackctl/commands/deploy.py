@@ -93,10 +93,8 @@ def deploy_assets(
         ]
         statements = mssql_statements(users)
         if sql_executor is None:
-            from stackctl.aml.azure import azure_credential as _credential
-
             engine = azure_sql_engine(
-                stack_output.sql.server_fqdn, stack_output.sql.database_name, credential or _credential()
+                stack_output.sql.server_fqdn, stack_output.sql.database_name, credential or azure_credential()
             )
 
             def sql_executor(batch: list[str]) -> None:
