@@ -82,7 +82,7 @@ variable "network" {
     })), {})
   })
   nullable    = false
-  description = "The VNet for private endpoints (prod). When enabled, every data-plane service gets private endpoints and DNS."
+  description = "The VNet for private endpoints (prod); it needs a subnet named private_endpoints. When enabled, every data-plane service gets private endpoints and DNS."
 
   validation {
     condition     = !var.network.enabled || (length(var.network.address_space) > 0 && contains(keys(var.network.subnets), "private_endpoints"))

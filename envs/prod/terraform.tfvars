@@ -16,8 +16,8 @@ network = {
   enabled       = true
   address_space = ["10.40.0.0/22"]
   subnets = {
+    # AML compute runs in the workspace's managed network, so only private endpoints need a subnet.
     private_endpoints = { address_prefix = "10.40.0.0/24" }
-    aml_compute       = { address_prefix = "10.40.1.0/24" }
   }
 }
 

@@ -3,9 +3,10 @@
 resource "azurerm_monitor_diagnostic_setting" "container_registry" {
   for_each = var.diagnostic_settings
 
-  name                       = coalesce(each.value.name, "diag-${var.container_registry_name}")
-  target_resource_id         = azurerm_container_registry.this.id
-  log_analytics_workspace_id = each.value.workspace_resource_id
+  name                           = coalesce(each.value.name, "diag-${var.container_registry_name}")
+  target_resource_id             = azurerm_container_registry.this.id
+  log_analytics_workspace_id     = each.value.workspace_resource_id
+  log_analytics_destination_type = each.value.log_analytics_destination_type
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups
@@ -25,9 +26,10 @@ resource "azurerm_monitor_diagnostic_setting" "container_registry" {
 resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
   for_each = var.diagnostic_settings
 
-  name                       = coalesce(each.value.name, "diag-${var.storage_account_name}")
-  target_resource_id         = "${azurerm_storage_account.workspace.id}/blobServices/default"
-  log_analytics_workspace_id = each.value.workspace_resource_id
+  name                           = coalesce(each.value.name, "diag-${var.storage_account_name}")
+  target_resource_id             = "${azurerm_storage_account.workspace.id}/blobServices/default"
+  log_analytics_workspace_id     = each.value.workspace_resource_id
+  log_analytics_destination_type = each.value.log_analytics_destination_type
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups

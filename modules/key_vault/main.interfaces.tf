@@ -24,9 +24,10 @@ resource "azurerm_role_assignment" "this" {
 resource "azurerm_monitor_diagnostic_setting" "this" {
   for_each = var.diagnostic_settings
 
-  name                       = coalesce(each.value.name, "diag-${var.name}")
-  target_resource_id         = azurerm_key_vault.this.id
-  log_analytics_workspace_id = each.value.workspace_resource_id
+  name                           = coalesce(each.value.name, "diag-${var.name}")
+  target_resource_id             = azurerm_key_vault.this.id
+  log_analytics_workspace_id     = each.value.workspace_resource_id
+  log_analytics_destination_type = each.value.log_analytics_destination_type
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups

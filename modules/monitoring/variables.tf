@@ -114,6 +114,8 @@ variable "diagnostic_settings" {
     log_groups            = optional(set(string), ["allLogs"])
     metric_categories     = optional(set(string), ["AllMetrics"])
     workspace_resource_id = string
+    # Resource-specific tables (ADFPipelineRun, ...) are what the alert queries read.
+    log_analytics_destination_type = optional(string, "Dedicated")
   }))
   default     = {}
   nullable    = false
