@@ -14,11 +14,6 @@ def first(conf: dict[str, Any], key: str) -> Any:
     return value
 
 
-def is_unresolved(value: Any) -> bool:
-    """A reference checkov could not render (var./local./module. expression)."""
-    return isinstance(value, str) and any(token in value for token in ("var.", "local.", "module.", "each.", "${"))
-
-
 def environment_of(conf: dict[str, Any]) -> str | None:
     """The environment tag when checkov rendered it, else None."""
     tags = first(conf, "tags")
