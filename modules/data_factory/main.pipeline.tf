@@ -40,7 +40,8 @@ locals {
   # Batch endpoint jobs run for minutes to hours: the pipeline starts each with a Web activity
   # (token for https://ml.azure.com from the factory's identity), then polls the job through ARM
   # until it reaches a terminal state, so scoring never starts before training finished.
-  arm_job_url = "https://management.azure.com${var.aml.workspace_id}/jobs/@{activity('%s').output.job.name}?api-version=2024-04-01"
+  # The endpoint's invoke response is the created job resource; its `name` is the job's id in ARM.
+  arm_job_url = "https://management.azure.com${var.aml.workspace_id}/jobs/@{activity('%s').output.name}?api-version=2024-04-01"
   endpoint_steps = {
     training = var.aml.training_invoke_uri
     scoring  = var.aml.scoring_invoke_uri
@@ -50,7 +51,7 @@ locals {
       {
         name      = "invoke_${step}"
         type      = "WebActivity"
-        dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "wait_training", dependencyConditions = ["Succeeded"] }]
+        dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "check_training", dependencyConditions = ["Succeeded"] }]
         policy    = { timeout = "0.00:10:00", retry = 2, retryIntervalInSeconds = 60 }
         typeProperties = {
           url            = uri
@@ -77,6 +78,26 @@ locals {
                 url            = format(local.arm_job_url, "invoke_${step}")
                 method         = "GET"
                 authentication = { type = "MSI", resource = "https://management.azure.com/" }
+              }
+            },
+          ]
+        }
+      },
+      {
+        # A job that ends Failed or Canceled fails the pipeline run, which the pipeline-failed
+        # alert (modules/monitoring) picks up; scoring never runs on a failed training.
+        name      = "check_${step}"
+        type      = "IfCondition"
+        dependsOn = [{ activity = "wait_${step}", dependencyConditions = ["Succeeded"] }]
+        typeProperties = {
+          expression = { type = "Expression", value = "@not(equals(activity('poll_${step}').output.properties.status, 'Completed'))" }
+          ifTrueActivities = [
+            {
+              name = "fail_${step}"
+              type = "Fail"
+              typeProperties = {
+                message   = "@concat('AML ${step} job ', activity('invoke_${step}').output.name, ' ended ', activity('poll_${step}').output.properties.status)"
+                errorCode = "AmlJobNotCompleted"
               }
             },
           ]
