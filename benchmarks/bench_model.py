@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-console = Console()
+console = Console(width=200)
 
 
 def _generator() -> Any:
@@ -206,7 +206,9 @@ def render(results: list[dict[str, Any]]) -> None:
         "ensemble",
         "lightgbm",
         "lgbm+calib",
+        "noise floor",
         "cut vs baseline",
+        "floor's cut",
         "segments <= 0.45",
     ):
         table.add_column(column, justify="right")
@@ -221,12 +223,25 @@ def render(results: list[dict[str, Any]]) -> None:
             f"{r['score_peak_mib']}",
             *(
                 f"{m[k]:.3f}"
-                for k in ("baseline", "lasso", "nn", "ensemble", "lightgbm", "lightgbm_calibrated")
+                for k in (
+                    "baseline",
+                    "lasso",
+                    "nn",
+                    "ensemble",
+                    "lightgbm",
+                    "lightgbm_calibrated",
+                    "noise_floor",
+                )
             ),
             f"{r['ensemble_cut_vs_baseline']:.1%}",
+            f"{1 - m['noise_floor'] / m['baseline']:.1%}",
             r["segments_meeting_target"],
         )
     console.print(table)
+    console.print(
+        "noise floor: MAPE of an oracle that knows the generator's expected units and forecasts the "
+        "MAPE-optimal point; floor's cut: the largest cut against the baseline any model can expect"
+    )
     if len(results) > 1:
         first, last = results[0], results[-1]
         growth = last["regions"] / first["regions"]

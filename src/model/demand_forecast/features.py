@@ -222,7 +222,9 @@ def level_of(log_units: FloatArray) -> FloatArray:
     return level
 
 
-def compute_features(panel: Panel, spec: FeatureSpec) -> tuple[dict[str, FloatArray], FloatArray, FloatArray]:
+def compute_features(
+    panel: Panel, spec: FeatureSpec
+) -> tuple[dict[str, npt.NDArray[np.float32]], FloatArray, FloatArray]:
     """Feature arrays (series x week), the level and the historical-average baseline."""
     units = panel.units
     log_units = np.log1p(units)
@@ -282,7 +284,8 @@ def compute_features(panel: Panel, spec: FeatureSpec) -> tuple[dict[str, FloatAr
             feats[f"event_{column}_next"] = np.nan_to_num(_shift(values, -1))
     for j, column in enumerate(spec.store_columns):
         feats[f"store_{column}"] = np.broadcast_to(panel.store_numeric[:, [j]], units.shape).copy()
-    return feats, level, baseline
+    # The design matrix is float32 anyway; storing features so halves the panel's memory.
+    return {name: values.astype(np.float32) for name, values in feats.items()}, level, baseline
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,7 @@ class Design:
 
 def design_rows(
     panel: Panel,
-    feats: dict[str, FloatArray],
+    feats: dict[str, npt.NDArray[np.float32]],
     level: FloatArray,
     baseline: FloatArray,
     series_idx: npt.NDArray[np.int64],

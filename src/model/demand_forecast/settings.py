@@ -64,6 +64,7 @@ class EnsembleSettings(_Frozen):
     weight_grid_step: float = Field(gt=0.0, le=0.5)
     refit: bool
     calibrate: bool
+    min_segment_rows: int = Field(ge=1)
 
 
 class EvaluateSettings(_Frozen):

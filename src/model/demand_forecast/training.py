@@ -54,6 +54,19 @@ def segment_label(region: str, store_format: str, velocity: str) -> str:
     return f"{region}|{store_format}|{velocity}"
 
 
+def velocity_pool(segment: str) -> str:
+    """Key of the fast- or slow-mover pool a segment falls back to when it has too little data."""
+    return f"__velocity__|{segment.rsplit('|', 1)[-1]}"
+
+
+def lookup(table: dict[str, Any], segment: str, default: Any) -> Any:
+    """The segment's own entry, else its velocity pool's, else the pooled one, else `default`."""
+    for key in (segment, velocity_pool(segment), POOLED):
+        if key in table:
+            return table[key]
+    return default
+
+
 def _slug(segment: str) -> str:
     return hashlib.sha256(segment.encode()).hexdigest()[:16]
 
@@ -140,10 +153,10 @@ class TrainedModel:
             mask = segments == segment
             model = self.lasso.get(segment, self.lasso[POOLED])
             lasso_r[mask] = model.predict(design.features[mask])
-            offset = self.offsets.get(segment, self.offsets.get(POOLED, {}))
+            offset = lookup(self.offsets, str(segment), {})
             lasso_offset[mask] = offset.get("lasso", 0.0)
             nn_offset[mask] = offset.get("nn", 0.0)
-            weight[mask] = self.weights.get(segment, 0.5 if SHARED in self.networks else 1.0)
+            weight[mask] = lookup(self.weights, str(segment), 0.5 if SHARED in self.networks else 1.0)
             state = self.networks.get(segment)
             if state is not None:
                 nn_r[mask] = predict_network(
@@ -328,8 +341,6 @@ def fit_weight(
 
 
 OFFSET_GRID = np.round(np.arange(-1.0, 0.5001, 0.05), 4)
-# A segment needs this many non-zero validation actuals to get its own calibration, else the pooled one.
-MIN_CALIBRATION_ROWS = 30
 
 
 def best_offset(
@@ -350,12 +361,18 @@ def calibrate_offsets(
     level: npt.NDArray[np.float64],
     lasso_r: npt.NDArray[np.float64],
     nn_r: npt.NDArray[np.float64],
+    min_rows: int,
 ) -> dict[str, dict[str, float]]:
+    """Offsets for all rows, for each velocity pool, and for each segment, where the group has
+    `min_rows` non-zero validation actuals (smaller groups fall back to the next larger one)."""
     offsets = {POOLED: {"lasso": best_offset(actual, level, lasso_r), "nn": best_offset(actual, level, nn_r)}}
-    for segment in pd.unique(segments):
-        mask = segments == segment
-        if int((actual[mask] > 0).sum()) >= MIN_CALIBRATION_ROWS:
-            offsets[str(segment)] = {
+    pools = np.array([velocity_pool(str(segment)) for segment in segments], dtype=object)
+    for group_keys in (pools, segments):
+        for key in pd.unique(group_keys):
+            mask = group_keys == key
+            if int((actual[mask] > 0).sum()) < min_rows:
+                continue
+            offsets[str(key)] = {
                 "lasso": best_offset(actual[mask], level[mask], lasso_r[mask]),
                 "nn": best_offset(actual[mask], level[mask], nn_r[mask]),
             }
@@ -544,18 +561,33 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
     val_level = val_rows["level"].to_numpy()
     val_segments = val_rows["segment"].to_numpy()
     if settings.ensemble.calibrate:
-        model.offsets = calibrate_offsets(val_segments, val_actual, val_level, val_lasso, val_nn)
+        model.offsets = calibrate_offsets(
+            val_segments, val_actual, val_level, val_lasso, val_nn, settings.ensemble.min_segment_rows
+        )
         for segment in pd.unique(val_segments):
             mask = val_segments == segment
-            offset = model.offsets.get(segment, model.offsets[POOLED])
+            offset = lookup(model.offsets, str(segment), {"lasso": 0.0, "nn": 0.0})
             val_lasso[mask] += offset["lasso"]
             val_nn[mask] += offset["nn"]
     validation: dict[str, Any] = {}
+    step = settings.ensemble.weight_grid_step
+    pooled_weight = fit_weight(val_actual, val_level, val_lasso, val_nn, step) if len(val_actual) else 0.5
+    model.weights[POOLED] = pooled_weight
+    val_pools = np.array([velocity_pool(str(segment)) for segment in val_segments], dtype=object)
+    for pool in pd.unique(val_pools):
+        mask = val_pools == pool
+        if int((val_actual[mask] > 0).sum()) >= settings.ensemble.min_segment_rows:
+            model.weights[str(pool)] = fit_weight(
+                val_actual[mask], val_level[mask], val_lasso[mask], val_nn[mask], step
+            )
     for segment in segments:
         seg_mask = (val_rows["segment"] == segment).to_numpy()
         has_nn = per_segment_nn is False or segment in model.networks
         if settings.ensemble.weights == "equal" or not seg_mask.any():
             weight = 0.5 if has_nn else 1.0
+        elif int((val_actual[seg_mask] > 0).sum()) < settings.ensemble.min_segment_rows:
+            # Too few validation weeks to trust a segment's own weight: use its pool's.
+            weight = lookup(model.weights, segment, pooled_weight) if has_nn else 1.0
         else:
             weight = (
                 fit_weight(
