@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stackctl.infra.findings import CheckReport, Finding, relative
@@ -63,12 +64,17 @@ def terraform_load(root: Path, terraform: Terraform | None = None) -> list[Findi
         cli_config = scratch_root / "offline.tfrc"
         cli_config.write_text(_EMPTY_MIRROR_CONFIG.format(mirror=mirror.as_posix()))
         env = {"TF_CLI_CONFIG_FILE": str(cli_config), "TF_PLUGIN_CACHE_DIR": ""}
-        for directory in terraform_dirs(root):
-            copy = scratch_root / directory.relative_to(root)
-            result = terraform.run(
-                ["init", "-backend=false", "-input=false", "-no-color", "-json"], copy, env=env
+        args = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
+        directories = terraform_dirs(root)
+        # Separate terraform processes can run side by side; the embedded one swaps os.environ
+        # around each call, so it must run one at a time.
+        workers = 4 if terraform.binary else 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(
+                lambda d: terraform.run(args, scratch_root / d.relative_to(root), env=env), directories
             )
-            findings.extend(_diagnostics(result.stdout, directory, root))
+            for directory, result in zip(directories, results, strict=True):
+                findings.extend(_diagnostics(result.stdout, directory, root))
     # A module's error shows again from every root that calls it: report each once.
     return list(dict.fromkeys(findings))
 
@@ -111,7 +117,7 @@ def check_references(root: Path) -> list[Finding]:
     def model_of(directory: Path) -> TerraformDir:
         key = directory.resolve()
         if key not in models:
-            models[key] = read_dir(key, CHECK)
+            models[key] = read_dir(key)
         return models[key]
 
     for directory in terraform_dirs(root):
@@ -216,7 +222,7 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
     findings: list[Finding] = []
     seen: dict[tuple[str, str], list[str]] = {}
     for directory in terraform_dirs(root):
-        settings = read_dir(directory, CHECK).terraform_settings
+        settings = read_dir(directory).terraform_settings
         core = next((s.get("required_version") for s in settings if s.get("required_version")), None)
         azurerm = None
         for block in settings:

@@ -12,14 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from stackctl.infra.findings import CheckReport, Finding, relative
+from stackctl.infra.hclmodel import read_dir
 from stackctl.infra.layout import module_dirs
 
 CHECK = "docs"
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
-_OPTIONS = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
 _MARKED = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
 
 
@@ -32,20 +30,13 @@ def _expression(value: Any) -> str:
     return text[2:-1] if text.startswith("${") and text.endswith("}") else text
 
 
-def _load(directory: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
-    items: list[tuple[str, dict[str, Any]]] = []
-    for tf_file in sorted(directory.glob("*.tf")):
-        with tf_file.open(encoding="utf-8") as handle:
-            data = hcl2.load(handle, serialization_options=_OPTIONS)
-        for entry in data.get(kind, []):
-            items.extend((name, body) for name, body in entry.items() if name != "__is_block__")
-    return items
-
-
 def render_table(directory: Path) -> str:
-    variables = _load(directory, "variable")
+    model = read_dir(directory)
     # Required inputs first, as the reader needs them first.
-    variables.sort(key=lambda item: ("default" in item[1], item[0]))
+    variables = sorted(
+        ((name, variable.body) for name, variable in model.variables.items()),
+        key=lambda item: ("default" in item[1], item[0]),
+    )
     lines = [
         BEGIN,
         "## Inputs",
@@ -62,7 +53,7 @@ def render_table(directory: Path) -> str:
             f"| {name} | {description} | `{type_text}` | {default} | {'yes' if required else 'no'} |"
         )
     lines += ["", "## Outputs", "", "| Name | Description |", "| --- | --- |"]
-    for name, body in sorted(_load(directory, "output")):
+    for name, body in sorted(model.outputs.items()):
         lines.append(f"| {name} | {_cell(body.get('description', ''))} |")
     lines.append(END)
     return "\n".join(lines)

@@ -33,6 +33,7 @@ class Variable:
     default: Any
     file: Path
     line: int
+    body: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -116,26 +117,26 @@ def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(path.glob("*.tf")))
 
 
-_CACHE: dict[tuple[Path, str], tuple[tuple[tuple[str, int, int], ...], TerraformDir]] = {}
+_CACHE: dict[Path, tuple[tuple[tuple[str, int, int], ...], TerraformDir]] = {}
 
 
-def read_dir(path: Path, check: str = "config") -> TerraformDir:
+def read_dir(path: Path) -> TerraformDir:
     """Parse every .tf file of one directory (not its subdirectories, as Terraform does).
 
     Several checks read the same directories; parsing is the slow part, so a parse is reused until
     a file in the directory changes (name, size or modification time). Callers must not mutate it.
     """
-    key = (path.resolve(), check)
+    key = path.resolve()
     fingerprint = _fingerprint(path)
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    model = _parse_dir(path, check)
+    model = _parse_dir(path)
     _CACHE[key] = (fingerprint, model)
     return model
 
 
-def _parse_dir(path: Path, check: str) -> TerraformDir:
+def _parse_dir(path: Path) -> TerraformDir:
     model = TerraformDir(path=path)
     for tf_file in sorted(path.glob("*.tf")):
         text = tf_file.read_text(encoding="utf-8")
@@ -144,7 +145,7 @@ def _parse_dir(path: Path, check: str) -> TerraformDir:
         except Exception as exc:  # python-hcl2 raises several lark exception types
             model.errors.append(
                 Finding(
-                    check, str(tf_file), f"cannot parse HCL: {str(exc).splitlines()[0]}", "fix the syntax"
+                    "hcl", str(tf_file), f"cannot parse HCL: {str(exc).splitlines()[0]}", "fix the syntax"
                 )
             )
             continue
@@ -164,7 +165,9 @@ def _collect(model: TerraformDir, data: dict[str, Any], tf_file: Path, text: str
     for entry in data.get("variable", []):
         for name, body in entry.items():
             line = _line_of(text, rf'^variable\s+"{re.escape(name)}"')
-            model.variables[name] = Variable(name, "default" in body, body.get("default"), tf_file, line)
+            model.variables[name] = Variable(
+                name, "default" in body, body.get("default"), tf_file, line, body
+            )
     for entry in data.get("locals", []):
         model.locals.update({k: v for k, v in entry.items() if k != "__is_block__"})
     for entry in data.get("output", []):

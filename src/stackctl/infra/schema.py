@@ -118,7 +118,7 @@ def check_provider_schema(root: Path, schema_path: Path | None = None) -> CheckR
     report.figures["provider_version"] = schema.provider_version
     checked = 0
     for directory in terraform_dirs(root):
-        model = read_dir(directory, CHECK)
+        model = read_dir(directory)
         report.findings.extend(model.errors)
         for block in model.blocks:
             checked += 1
