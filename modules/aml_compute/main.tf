@@ -21,6 +21,7 @@ resource "azurerm_machine_learning_compute_cluster" "this" {
   }
 
   identity {
-    type = "SystemAssigned"
+    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
+    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
   }
 }

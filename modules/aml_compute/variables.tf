@@ -69,6 +69,21 @@ variable "subnet_resource_id" {
 
 # --- AVM interface variables: the same names and shapes in every module ---
 
+variable "managed_identities" {
+  type = object({
+    system_assigned            = optional(bool, true)
+    user_assigned_resource_ids = optional(set(string), [])
+  })
+  default     = {}
+  nullable    = false
+  description = "Identities of each cluster: system-assigned (always on: jobs read and write the lake with it (infra/main.rbac.tf)) plus optional user-assigned ones."
+
+  validation {
+    condition     = var.managed_identities.system_assigned
+    error_message = "each cluster needs its system-assigned identity: jobs read and write the lake with it (infra/main.rbac.tf)."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   nullable    = false

@@ -8,7 +8,8 @@ resource "azurerm_data_factory" "this" {
   tags                            = var.tags
 
   identity {
-    type = "SystemAssigned"
+    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
+    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
   }
 }
 

@@ -91,6 +91,21 @@ variable "public_network_enabled" {
 
 # --- AVM interface variables: the same names and shapes in every module ---
 
+variable "managed_identities" {
+  type = object({
+    system_assigned            = optional(bool, true)
+    user_assigned_resource_ids = optional(set(string), [])
+  })
+  default     = {}
+  nullable    = false
+  description = "Identities of the factory: system-assigned (always on: its linked services and the batch endpoint calls authenticate with it) plus optional user-assigned ones."
+
+  validation {
+    condition     = var.managed_identities.system_assigned
+    error_message = "the factory needs its system-assigned identity: its linked services and the batch endpoint calls authenticate with it."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   nullable    = false

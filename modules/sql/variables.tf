@@ -99,6 +99,21 @@ variable "contained_user_principals" {
 
 # --- AVM interface variables: the same names and shapes in every module ---
 
+variable "managed_identities" {
+  type = object({
+    system_assigned            = optional(bool, true)
+    user_assigned_resource_ids = optional(set(string), [])
+  })
+  default     = {}
+  nullable    = false
+  description = "Identities of the server: system-assigned (always on: Entra-only authentication and auditing rely on it) plus optional user-assigned ones."
+
+  validation {
+    condition     = var.managed_identities.system_assigned
+    error_message = "the server needs its system-assigned identity: Entra-only authentication and auditing rely on it."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   nullable    = false
