@@ -190,6 +190,10 @@ needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="
 
 def _azurerm_root(root: Path, env: str, backend: str) -> None:
     (root / "envs" / env / "main.tf").write_text(AZURERM_ROOT % backend, encoding="utf-8")
+    _azurerm_backend_config(root, env)
+
+
+def _azurerm_backend_config(root: Path, env: str) -> None:
     (root / "envs" / env / "backend.hcl").write_text(
         'resource_group_name = "rg-tfstate"\nstorage_account_name = "sttfstate"\n'
         'container_name = "tfstate"\n',
@@ -247,3 +251,29 @@ def test_plan_json_is_written_from_terraform_show(repo: Path) -> None:
     assert terraform.calls[0][:1] == ["plan"]
     assert f"-out={stack.plan_file}" in terraform.calls[0]
     assert terraform.calls[1] == ["show", "-json", "-no-color", str(stack.plan_file)]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@needs_terraform
+@pytest.mark.skipif(not (REPO / "envs" / "dev" / "main.tf").exists(), reason="envs/dev is not written yet")
+def test_plan_of_the_real_dev_root_without_azure_login_says_to_run_az_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stackctl plan --env dev` on a copy of the real stack, offline and logged out: one clear message."""
+    root = tmp_path / "repo"
+    for folder in ("infra", "modules", "envs/dev"):
+        shutil.copytree(
+            REPO / folder, root / folder, ignore=shutil.ignore_patterns(".terraform", "backend.hcl")
+        )
+    _azurerm_backend_config(root, "dev")
+    monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
+    for variable in [v for v in os.environ if v.startswith(("ARM_", "AZURE_"))]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("PATH", str(Path(shutil.which("terraform") or "").parent))
+    assert main(["plan", "--env", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert "error: terraform init: not logged in to Azure" in err
+    assert "az login" in err
+    assert not (root / "build" / "dev" / "tfplan").exists()
