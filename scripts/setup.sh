@@ -23,16 +23,25 @@ need_python() {
   fi
 }
 
-# This machine's pip config lists extra local index folders that lack most projects; pip warns once per
-# package about each. Those warnings say nothing about our install, so keep them out of the log.
-quiet_pip() { grep -v -e "^WARNING: Location 'file://" -e "BuildBackendWarning" || true; }
+# pip's own chatter (index warnings, build banners) goes to a log; on failure its tail is shown.
+log_dir=build/setup
+mkdir -p "$log_dir"
+logged() {  # logged NAME COMMAND...
+  local log="$log_dir/$1.log"; shift
+  if ! "$@" >"$log" 2>&1; then
+    echo "error: '$*' failed; the last lines of $log:" >&2
+    tail -n 25 "$log" >&2
+    echo "  fix: read $log; a network or registry problem usually shows there. Re-run make setup." >&2
+    exit 1
+  fi
+}
 
 make_venv() {  # make_venv DIR
   if [ ! -x "$1/bin/python" ]; then
     need_python
     echo "==> creating $1/"
     "$python" -m venv "$1"
-    "$1/bin/python" -m pip install --quiet --upgrade "pip>=24"
+    logged "pip-$(basename "$1")" "$1/bin/python" -m pip install --upgrade "pip>=24"
   fi
 }
 
@@ -40,9 +49,9 @@ main_hash=$(hash_of pyproject.toml src/model/pyproject.toml requirements/constra
 if [ "$(cat "$venv/.stamp" 2>/dev/null || true)" != "$main_hash" ]; then
   make_venv "$venv"
   echo "==> installing forecast-stack and demand-forecast-model into $venv/ (pinned by requirements/constraints.txt)"
-  "$venv/bin/python" -m pip install --quiet --progress-bar off \
+  logged install-venv "$venv/bin/python" -m pip install --progress-bar off \
     -c requirements/constraints.txt \
-    -e "src/model[bench]" -e ".[dev]" 2> >(quiet_pip >&2)
+    -e "src/model[bench]" -e ".[dev]"
   echo "$main_hash" > "$venv/.stamp"
 fi
 
@@ -50,6 +59,6 @@ tools_hash=$(hash_of requirements/tools.txt)
 if [ "$(cat "$tools_venv/.stamp" 2>/dev/null || true)" != "$tools_hash" ]; then
   make_venv "$tools_venv"
   echo "==> installing checkov into $tools_venv/ (pinned by requirements/tools.txt)"
-  "$tools_venv/bin/python" -m pip install --quiet --progress-bar off -r requirements/tools.txt 2> >(quiet_pip >&2)
+  logged install-tools "$tools_venv/bin/python" -m pip install --progress-bar off -r requirements/tools.txt
   echo "$tools_hash" > "$tools_venv/.stamp"
 fi
