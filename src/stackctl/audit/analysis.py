@@ -184,6 +184,10 @@ class Provenance:
     allow_list: str
     policies: str
     stackctl_version: str
+    # The binary plan `make apply` applies, when it sits next to the plan JSON: its hash ties the
+    # reviewed report to what is applied.
+    saved_plan: str | None = None
+    saved_plan_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,16 @@ def collect_provenance(
     allow_list: str,
     policies: str,
     lock_file: Path | None = None,
+    saved_plan: Path | None = None,
     now: dt.datetime | None = None,
 ) -> Provenance:
     commit, branch, dirty = git_state(root)
+    has_saved_plan = saved_plan is not None and saved_plan.is_file()
     locked = locked_provider_versions(lock_file) if lock_file else {}
     return Provenance(
         env=env,
         plan_file=_relative(plan_path, root),
-        plan_sha256=hashlib.sha256(plan_path.read_bytes()).hexdigest(),
+        plan_sha256=_sha256(plan_path),
         git_commit=commit,
         git_branch=branch,
         git_dirty=dirty,
@@ -47,6 +49,8 @@ def collect_provenance(
         allow_list=allow_list,
         policies=policies,
         stackctl_version=__version__,
+        saved_plan=_relative(saved_plan, root) if saved_plan and has_saved_plan else None,
+        saved_plan_sha256=_sha256(saved_plan) if saved_plan and has_saved_plan else None,
     )
 
 
@@ -97,6 +101,14 @@ def _git(root: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -20,6 +20,7 @@ from stackctl.checkov import CheckovReport, default_policies_dir, run_checkov
 from stackctl.errors import StackctlError
 from stackctl.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
+from stackctl.terraform.runner import PLAN_FILE
 
 PolicyRunner = Callable[[Path], CheckovReport]
 
@@ -92,6 +93,7 @@ def audit_plan(
         allow_list=allow_list.source,
         policies=policies,
         lock_file=env_dir(env, root) / ".terraform.lock.hcl",
+        saved_plan=plan_path.parent / PLAN_FILE,
         now=moment,
     )
     report = build_report(

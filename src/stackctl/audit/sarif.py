@@ -85,6 +85,7 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
                 "properties": {
                     "env": provenance.env,
                     "planSha256": provenance.plan_sha256,
+                    "savedPlanSha256": provenance.saved_plan_sha256,
                     "terraformVersion": provenance.terraform_version,
                 },
                 "results": [_result(finding, report) for finding in report.findings],

@@ -45,6 +45,8 @@ def test_a_plan_deleting_the_database_fails_the_gate_then_passes_once_allowed(
     audit_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = put_plan(audit_root, "delete_sql")
+    saved_plan = plan.with_name("tfplan")  # the binary plan `make apply` applies
+    saved_plan.write_bytes(b"PK\x03\x04 binary plan stand-in")
 
     assert main(["audit", "--env", "dev"]) == 1
     out = capsys.readouterr().out
@@ -54,6 +56,7 @@ def test_a_plan_deleting_the_database_fails_the_gate_then_passes_once_allowed(
     assert "**Verdict: BLOCKED**" in markdown
     assert hashlib.sha256(plan.read_bytes()).hexdigest() in markdown
     assert "`build/dev/plan.json`" in markdown
+    assert f"`build/dev/tfplan` (sha256 `{hashlib.sha256(saved_plan.read_bytes()).hexdigest()}`)" in markdown
 
     allow = FIXTURES / "allow_sql_delete.yaml"
     assert main(["audit", "--env", "dev", "--allow-list", str(allow)]) == 0
