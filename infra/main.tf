@@ -36,9 +36,12 @@ locals {
     amlworkspace = ["privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"]
   }
 
-  diagnostic_settings = var.diagnostic_settings_enabled ? {
-    log_analytics = { workspace_resource_id = module.monitoring.resource_id }
-  } : {}
+  # `cond ? { k = {...} } : {}` is a type error in Terraform (the two objects differ), so optional
+  # maps are built with a filtering for-expression instead.
+  diagnostic_settings = {
+    for name, setting in { log_analytics = { workspace_resource_id = module.monitoring.resource_id } } :
+    name => setting if var.diagnostic_settings_enabled
+  }
   lock = var.resource_locks_enabled ? { kind = "CanNotDelete" } : null
 
   endpoints = {
@@ -95,7 +98,7 @@ module "key_vault" {
   tenant_id                     = data.azurerm_client_config.current.tenant_id
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = var.allowed_ip_ranges
-  private_endpoints             = local.private_network ? { vault = local.private_endpoint.vault } : {}
+  private_endpoints             = { for group in ["vault"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings           = local.diagnostic_settings
   lock                          = local.lock
   tags                          = local.tags
@@ -115,7 +118,7 @@ module "data_lake" {
     cool_after_days   = var.data_lake.raw_cool_after_days
     delete_after_days = var.data_lake.raw_delete_after_days
   }
-  private_endpoints   = local.private_network ? { blob = local.private_endpoint.blob, dfs = local.private_endpoint.dfs } : {}
+  private_endpoints   = { for group in ["blob", "dfs"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
   lock                = local.lock
   tags                = local.tags
@@ -135,12 +138,13 @@ module "aml_workspace" {
   managed_network_isolation_mode = var.aml.managed_network_isolation_mode
   zone_redundant                 = var.zone_redundant
   data_lake_datastores           = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
-  private_endpoints              = local.private_network ? { amlworkspace = local.private_endpoint.amlworkspace } : {}
-  dependency_private_endpoints = local.private_network ? {
-    blob     = { subnet_resource_id = local.pe_subnet_id, private_dns_zone_resource_ids = local.private_endpoint.blob.private_dns_zone_resource_ids }
-    file     = { subnet_resource_id = local.pe_subnet_id, private_dns_zone_resource_ids = local.private_endpoint.file.private_dns_zone_resource_ids }
-    registry = { subnet_resource_id = local.pe_subnet_id, private_dns_zone_resource_ids = local.private_endpoint.registry.private_dns_zone_resource_ids }
-  } : {}
+  private_endpoints              = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
+  dependency_private_endpoints = {
+    for group in ["blob", "file", "registry"] : group => {
+      subnet_resource_id            = local.pe_subnet_id
+      private_dns_zone_resource_ids = local.private_endpoint[group].private_dns_zone_resource_ids
+    } if local.private_network
+  }
   diagnostic_settings = local.diagnostic_settings
   lock                = local.lock
   tags                = local.tags
@@ -181,7 +185,7 @@ module "sql" {
     aml = local.names.aml_workspace
     adf = local.names.data_factory
   }
-  private_endpoints   = local.private_network ? { sqlServer = local.private_endpoint.sqlServer } : {}
+  private_endpoints   = { for group in ["sqlServer"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
   lock                = local.lock
   tags                = local.tags

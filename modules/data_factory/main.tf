@@ -25,12 +25,14 @@ resource "azurerm_data_factory_integration_runtime_azure" "this" {
 resource "azurerm_data_factory_managed_private_endpoint" "this" {
   # Everything the pipeline reaches once public access is off: the lake (copy), SQL and Key Vault
   # (linked services) and the AML workspace (the batch endpoint calls and job polling).
-  for_each = var.managed_virtual_network_enabled ? {
-    lake-dfs  = { target = var.data_lake.resource_id, subresource = "dfs" }
-    sql       = { target = var.sql.server_id, subresource = "sqlServer" }
-    key-vault = { target = var.key_vault_id, subresource = "vault" }
-    workspace = { target = var.aml.workspace_id, subresource = "amlworkspace" }
-  } : {}
+  for_each = {
+    for key, endpoint in {
+      lake-dfs  = { target = var.data_lake.resource_id, subresource = "dfs" }
+      sql       = { target = var.sql.server_id, subresource = "sqlServer" }
+      key-vault = { target = var.key_vault_id, subresource = "vault" }
+      workspace = { target = var.aml.workspace_id, subresource = "amlworkspace" }
+    } : key => endpoint if var.managed_virtual_network_enabled
+  }
 
   name               = "mpe-${each.key}"
   data_factory_id    = azurerm_data_factory.this.id

@@ -1,23 +1,25 @@
 # Alert rules on log queries: ADF writes pipeline runs to Log Analytics (diagnostic settings), the
 # model's monitor step writes `model_mape` and `model_age_days` custom metrics to App Insights.
 locals {
-  alert_rules = var.alerts.enabled ? {
-    pipeline-failed = {
-      description = "A Data Factory pipeline run failed."
-      scope       = azurerm_log_analytics_workspace.this.id
-      query       = "ADFPipelineRun | where Status == \"Failed\""
-    }
-    model-mape-high = {
-      description = "A segment model's MAPE is above ${var.alerts.mape_threshold}."
-      scope       = azurerm_application_insights.this.id
-      query       = "customMetrics | where name == \"model_mape\" | where value > ${var.alerts.mape_threshold}"
-    }
-    model-stale = {
-      description = "A model in use was trained more than ${var.alerts.stale_after_days} days ago."
-      scope       = azurerm_application_insights.this.id
-      query       = "customMetrics | where name == \"model_age_days\" | where value > ${var.alerts.stale_after_days}"
-    }
-  } : {}
+  alert_rules = {
+    for key, rule in {
+      pipeline-failed = {
+        description = "A Data Factory pipeline run failed."
+        scope       = azurerm_log_analytics_workspace.this.id
+        query       = "ADFPipelineRun | where Status == \"Failed\""
+      }
+      model-mape-high = {
+        description = "A segment model's MAPE is above ${var.alerts.mape_threshold}."
+        scope       = azurerm_application_insights.this.id
+        query       = "customMetrics | where name == \"model_mape\" | where value > ${var.alerts.mape_threshold}"
+      }
+      model-stale = {
+        description = "A model in use was trained more than ${var.alerts.stale_after_days} days ago."
+        scope       = azurerm_application_insights.this.id
+        query       = "customMetrics | where name == \"model_age_days\" | where value > ${var.alerts.stale_after_days}"
+      }
+    } : key => rule if var.alerts.enabled
+  }
 }
 
 resource "azurerm_monitor_scheduled_query_rules_alert_v2" "this" {

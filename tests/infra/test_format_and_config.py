@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.infra.config import check_config, check_references, check_version_pins, terraform_load
+from stackctl.infra.config import (
+    check_conditional_types,
+    check_config,
+    check_references,
+    check_version_pins,
+    terraform_load,
+)
 from stackctl.infra.fmt import check_format
 
 
@@ -112,3 +118,15 @@ def test_drifting_version_pins_are_caught(tree: Path, edit: Edit, constraint: st
     edit("modules/network/versions.tf", '">= 4.73.0, < 5.0.0"', f'"{constraint}"')
     findings = check_version_pins(tree, "4.73.0")
     assert any(problem in f.message for f in findings), [f.message for f in findings]
+
+
+def test_conditional_between_object_and_empty_map_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "infra/main.tf",
+        '  private_endpoints             = { for group in ["vault"] : group => local.private_endpoint[group] '
+        "if local.private_network }",
+        "  private_endpoints = local.private_network ? { vault = local.private_endpoint.vault } : {}",
+    )
+    (finding,) = check_conditional_types(tree)
+    assert finding.location.startswith("infra/main.tf:")
+    assert "inconsistent conditional result types" in finding.message

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.infra.hclmodel import MODULE_META, TerraformDir, read_dir
+from stackctl.infra.hclmodel import MODULE_META, TerraformDir, read_dir, strip_comments
 from stackctl.infra.layout import env_roots, module_dirs, terraform_dirs
 from stackctl.tools import Terraform
 
@@ -217,6 +217,46 @@ def check_references(root: Path) -> list[Finding]:
     return findings
 
 
+_EMPTY_ELSE = re.compile(r"\}\s*:\s*\{\s*\}")
+
+
+def _matching_open(text: str, close: int) -> int:
+    depth = 0
+    for index in range(close, -1, -1):
+        if text[index] == "}":
+            depth += 1
+        elif text[index] == "{":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def check_conditional_types(root: Path) -> list[Finding]:
+    """`cond ? { a = ... } : {}` fails at plan time ("Inconsistent conditional result types": the
+    two objects have different attributes); Terraform's loader does not see it, so this does.
+    Write `{ for k, v in { a = ... } : k => v if cond }` instead."""
+    findings: list[Finding] = []
+    for directory in terraform_dirs(root):
+        for tf_file in sorted(directory.glob("*.tf")):
+            text = strip_comments(tf_file.read_text(encoding="utf-8"))
+            for match in _EMPTY_ELSE.finditer(text):
+                opening = _matching_open(text, match.start())
+                before = text[:opening].rstrip()
+                literal = text[opening + 1 : match.start()].strip()
+                if opening > 0 and before.endswith("?") and literal:
+                    findings.append(
+                        Finding(
+                            CHECK,
+                            f"{relative(tf_file, root)}:{text.count(chr(10), 0, opening) + 1}",
+                            "conditional between an object literal and {}: Terraform rejects it at plan time "
+                            "(inconsistent conditional result types)",
+                            "use a filtering for-expression: { for k, v in {...} : k => v if cond }",
+                        )
+                    )
+    return findings
+
+
 def check_version_pins(root: Path, provider_version: str | None = None) -> list[Finding]:
     """The same Terraform and azurerm constraints in every versions.tf, admitting the schema's version."""
     findings: list[Finding] = []
@@ -303,6 +343,7 @@ def check_config(
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform))
     report.findings.extend(check_references(root))
+    report.findings.extend(check_conditional_types(root))
     report.findings.extend(check_version_pins(root, provider_version))
     report.figures["directories"] = len(terraform_dirs(root))
     report.figures["modules"] = len(module_dirs(root))

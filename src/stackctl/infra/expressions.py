@@ -43,7 +43,7 @@ _TOKEN = re.compile(
 
 
 class _Parser:
-    def __init__(self, text: str, resolve: Resolver):
+    def __init__(self, text: str, resolve: Resolver, bindings: list[dict[str, Any]] | None = None):
         self.tokens: list[tuple[str, str]] = []
         position = 0
         text = text.strip()
@@ -58,6 +58,7 @@ class _Parser:
                 position += 1
         self.index = 0
         self.resolve = resolve
+        self.bindings: list[dict[str, Any]] = list(bindings or [])
 
     def peek(self, offset: int = 0) -> tuple[str, str]:
         i = self.index + offset
@@ -143,7 +144,7 @@ class _Parser:
         if kind == "string":
             self.take()
             body = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            return template(body, self.resolve) if "${" in body else body
+            return template(body, self.resolve, self.bindings) if "${" in body else body
         if value == "(":
             self.take()
             inner = self.expression()
@@ -164,35 +165,76 @@ class _Parser:
             if value in ("var", "local") and self.peek()[1] == ".":
                 self.take(".")
                 return self.resolve(value, self.take()[1])
+            for scope in reversed(self.bindings):
+                if value in scope:
+                    return scope[value]
             return UNKNOWN  # module., each., data., resource attributes: known only at plan time
         raise ValueError(f"unexpected {value!r}")
 
     def for_(self, opener: str, closer: str) -> Any:
-        """A for-expression has as many elements as its collection, unless an `if` filters it
-        (or `...` groups it); the elements themselves are not needed for counting."""
+        """`[for v in coll : expr if cond]` or `{for k, v in coll : key => value if cond}`: the body
+        is parsed again for each element, with the loop names bound to that element."""
         self.take(opener)
         self.take("for")
-        while self.peek()[1] != "in":
+        names = [self.take()[1]]
+        if self.peek()[1] == ",":
             self.take()
+            names.append(self.take()[1])
         self.take("in")
         collection = self.expression()
         self.take(":")
-        depth, filtered = 0, False
-        while True:
-            _, value = self.take()
+        body = self.index
+        end = self._closing(closer)
+        if not isinstance(collection, (dict, list)):
+            self.index = end + 1
+            return UNKNOWN
+        pairs = sorted(collection.items()) if isinstance(collection, dict) else list(enumerate(collection))
+        items: list[Any] = []
+        entries: dict[str, Any] = {}
+        for key, value in pairs:
+            self.bindings.append(dict(zip(names, (key, value) if len(names) == 2 else (value,), strict=True)))
+            self.index = body
+            try:
+                element_key = self.expression() if opener == "{" else None
+                if opener == "{":
+                    self.take("=>")
+                element = self.expression()
+                if self.peek()[1] == "." and self.peek(1)[1] == ".":
+                    return self._abandon(end)  # grouping (`...`) is not needed for counting
+                keep: Any = True
+                if self.peek()[1] == "if":
+                    self.take()
+                    keep = self.expression()
+            finally:
+                self.bindings.pop()
+            if keep is UNKNOWN or (opener == "{" and not isinstance(element_key, str)):
+                return self._abandon(end)
+            if keep:
+                if opener == "{":
+                    entries[str(element_key)] = element
+                else:
+                    items.append(element)
+        self.index = end + 1
+        return entries if opener == "{" else items
+
+    def _closing(self, closer: str) -> int:
+        depth, index = 0, self.index
+        while index < len(self.tokens):
+            value = self.tokens[index][1]
             if value in ("(", "[", "{"):
                 depth += 1
             elif value in (")", "]", "}"):
                 if depth == 0:
-                    break
+                    if value != closer:
+                        raise ValueError(f"expected {closer!r}, found {value!r}")
+                    return index
                 depth -= 1
-            elif depth == 0 and value in ("if", "..."):
-                filtered = True
-        if filtered or not isinstance(collection, (dict, list)):
-            return UNKNOWN
-        if opener == "[":
-            return [UNKNOWN] * len(collection)
-        return {f"item{i}": UNKNOWN for i in range(len(collection))}
+            index += 1
+        raise ValueError(f"no closing {closer!r}")
+
+    def _abandon(self, end: int) -> Any:
+        self.index = end + 1
+        return UNKNOWN
 
     def tuple_(self) -> list[Any]:
         self.take("[")
@@ -315,7 +357,7 @@ def _flatten(value: Any) -> list[Any]:
     return out
 
 
-def template(text: str, resolve: Resolver) -> Any:
+def template(text: str, resolve: Resolver, bindings: list[dict[str, Any]] | None = None) -> Any:
     """A string template: literal text with ${...} interpolations (directives %{...} unsupported)."""
     parts: list[str] = []
     position = 0
@@ -336,7 +378,7 @@ def template(text: str, resolve: Resolver) -> Any:
             end += 1
         if end >= len(text):
             return UNKNOWN
-        value = evaluate("${" + text[start + 2 : end] + "}", resolve)
+        value = evaluate("${" + text[start + 2 : end] + "}", resolve, bindings)
         if value is UNKNOWN or isinstance(value, (dict, list)) or value is None:
             return UNKNOWN
         parts.append(str(value).lower() if isinstance(value, bool) else str(value))
@@ -344,7 +386,7 @@ def template(text: str, resolve: Resolver) -> Any:
     return "".join(parts)
 
 
-def evaluate(value: Any, resolve: Resolver) -> Any:
+def evaluate(value: Any, resolve: Resolver, bindings: list[dict[str, Any]] | None = None) -> Any:
     """A value as python-hcl2 gives it: literals stay, "${...}" is evaluated, templates are UNKNOWN."""
     if isinstance(value, dict):
         return {k: evaluate(v, resolve) for k, v in value.items() if k != "__is_block__"}
@@ -352,14 +394,14 @@ def evaluate(value: Any, resolve: Resolver) -> Any:
         return [evaluate(v, resolve) for v in value]
     if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
         try:
-            parser = _Parser(value[2:-1], resolve)
+            parser = _Parser(value[2:-1], resolve, bindings)
             result = parser.expression()
             if parser.peek()[0] == "end":
                 return result
         except (ValueError, RecursionError):
             pass
         # Not one expression: "${a}-${b}" is a template that happens to start and end with one.
-        return template(value, resolve) if value.count("${") > 1 else UNKNOWN
+        return template(value, resolve, bindings) if value.count("${") > 1 else UNKNOWN
     if isinstance(value, str) and "${" in value:
-        return template(value, resolve)
+        return template(value, resolve, bindings)
     return value

@@ -89,7 +89,7 @@ def _line_of(text: str, pattern: str) -> int:
     return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def _strip_comments(text: str) -> str:
+def strip_comments(text: str) -> str:
     """Blank out comments (keeping line numbers) so a `var.x` in prose is not a reference."""
     out = []
     for line in text.splitlines():
@@ -150,7 +150,7 @@ def _parse_dir(path: Path) -> TerraformDir:
             )
             continue
         _collect(model, data, tf_file, text)
-        scan = _description_free(_strip_comments(text))
+        scan = _description_free(strip_comments(text))
         for number, line in enumerate(scan.splitlines(), start=1):
             for match in _VAR_REF.finditer(line):
                 model.references.append(Reference("var", match.group(1), None, tf_file, number))
