@@ -99,6 +99,8 @@ def test_second_apply_with_nothing_changed_runs_no_step_and_says_so(
     assert "no retraining" in out
     assert "forecasts are current" in out
     assert "dashboard" in out
+    assert "ensemble MAPE 0.300" in out  # the champion's holdout scores
+    assert "0 quarantined" in out
 
 
 def test_changed_raw_data_retrains(fake_root: Path) -> None:

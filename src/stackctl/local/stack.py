@@ -34,6 +34,8 @@ class LocalApplyResult:
     champion_version: str | None
     champion_registered_version: str | None
     champion_mape: float | None
+    champion_scores: str
+    data_quality: str
     training_run: str | None
     scoring_run: str | None
     dashboard: Path
@@ -351,12 +353,38 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         champion_version=champion["model_version"],
         champion_registered_version=champion.get("registered_version"),
         champion_mape=champion.get("mape"),
+        champion_scores=_scores_line(json.loads(Path(champion["metrics_json"]).read_text(encoding="utf-8"))),
+        data_quality=_quality_line(
+            json.loads((Path(scoring_state["conditioned"]) / "data_quality.json").read_text(encoding="utf-8"))
+        ),
         training_run=training_run_id,
         scoring_run=scoring_run_id,
         dashboard=layout.dashboard,
         reporting_db=layout.reporting_db,
         tracking_uri=layout.tracking_uri,
         messages=messages,
+    )
+
+
+def _scores_line(metrics: dict[str, Any]) -> str:
+    """The champion's holdout scores per model, as one line: `ensemble MAPE 0.437 RMSE 12.1, ...`."""
+    parts = []
+    for model in ("ensemble", "lasso", "nn", "baseline"):
+        values = (metrics.get("overall") or {}).get(model) or {}
+        if values.get("mape") is None:
+            continue
+        parts.append(f"{model} MAPE {values['mape']:.3f} RMSE {values.get('rmse', float('nan')):.1f}")
+    target = metrics.get("target_mape", 0.45)
+    return ", ".join(parts) + f"  (target MAPE <= {target})" if parts else "n/a"
+
+
+def _quality_line(quality: dict[str, Any]) -> str:
+    files = quality.get("files", {})
+    rows_in = sum(int(f.get("rows_in", 0)) for f in files.values())
+    quarantined = sum(int(f.get("quarantined", 0)) for f in files.values())
+    return (
+        f"{rows_in} rows in {len(files)} files, {quarantined} quarantined; "
+        f"{quality.get('series')} series over {quality.get('weeks')} weeks"
     )
 
 
@@ -370,6 +398,8 @@ def print_summary(result: LocalApplyResult, layout: LocalLayout, console: Consol
     table.add_row(
         "champion", f"{result.champion_version} (registry version {registry_version or '?'}), MAPE {mape}"
     )
+    table.add_row("holdout scores", result.champion_scores)
+    table.add_row("data quality", result.data_quality)
     table.add_row("this run", "; ".join(result.messages) or "refreshed the dashboard only")
     table.add_row("data lake", str(layout.lake) + "  (raw, conditioned, scored)")
     table.add_row("MLflow", f"{result.tracking_uri}  (`mlflow ui --backend-store-uri {result.tracking_uri}`)")
