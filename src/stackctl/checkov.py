@@ -123,15 +123,12 @@ def run_checkov(
             framework,
             "--skip-download",
             "--compact",
-            "-o",
-            "json",
-            "-o",
-            "sarif",
-            "-o",
-            "junitxml",
             "--output-file-path",
             str(out),
         ]
+        # SARIF and JUnit are for people and CI to read: written only where someone can find them.
+        for fmt in ("json", "sarif", "junitxml") if output_dir else ("json",):
+            cmd += ["-o", fmt]
         if policies is not None:
             cmd += ["--external-checks-dir", str(policies)]
         cmd += list(extra_args)
