@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from demand_forecast.errors import UsageError
-from demand_forecast.pipeline import backtest, load_dataset, run_train
+from demand_forecast.pipeline import backtest, load_dataset, run_evaluate, run_train
 from demand_forecast.settings import load_settings
 from demand_forecast.training import TrainedModel, train_model
 
@@ -69,3 +69,30 @@ def test_model_json_holds_no_pickles(tmp_path: Path, tiny_data: Path) -> None:
     assert set(artefacts["lasso"]) >= {"__pooled__"}
     assert np.isfinite(artefacts["velocity_threshold"])
     assert sorted(p.suffix for p in (tmp_path / "m" / "networks").iterdir()) == [".pt"]
+
+
+@pytest.mark.slow
+def test_champion_trained_on_richer_data_still_scores_minimal_data(tiny_data: Path, tmp_path: Path) -> None:
+    """Real feeds lose optional files; the champion comparison must not silently drop out."""
+    settings = load_settings(overrides={"nn": {"epochs": 1}})
+    run_train(tiny_data, tmp_path / "champion", settings, _quiet, track=False)
+    minimal = tmp_path / "minimal"
+    minimal.mkdir()
+    pd.read_csv(tiny_data / "shipments.csv").drop(columns="returns").to_csv(
+        minimal / "shipments.csv", index=False
+    )
+    pd.read_csv(tiny_data / "stores.csv")[["store_id", "region", "store_format"]].to_csv(
+        minimal / "stores.csv", index=False
+    )
+    run_train(minimal, tmp_path / "candidate", settings, _quiet, track=False)
+    messages: list[str] = []
+    metrics = run_evaluate(
+        str(tmp_path / "candidate"),
+        minimal,
+        tmp_path / "eval",
+        str(tmp_path / "champion"),
+        settings,
+        messages.append,
+    )
+    assert metrics["overall"]["champion"] is not None, messages
+    assert metrics["overall"]["champion"]["n"] == metrics["overall"]["ensemble"]["n"]

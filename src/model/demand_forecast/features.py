@@ -129,7 +129,13 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
     )
     shape = (len(series), len(weeks))
     units = _grid(shipments, "units", series_pos, week0, shape)
-    returns = _grid(shipments, "returns", series_pos, week0, shape) if spec.has_returns else None
+    returns: FloatArray | None = None
+    if spec.has_returns:
+        # A model trained with returns still scores data without them (the feature reads as 0).
+        has_column = "returns" in shipments.columns
+        returns = (
+            _grid(shipments, "returns", series_pos, week0, shape) if has_column else np.full(shape, np.nan)
+        )
 
     covariates: dict[str, FloatArray] = {}
     if tables.promotions is not None:
