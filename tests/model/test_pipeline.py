@@ -271,3 +271,68 @@ def test_monitor_reports_staleness_drift_and_recent_mape(sample_run: Path, tmp_p
     assert drifted["age_days"] > 60
     assert drifted["drift"]["price"] > 0.25
     assert drifted["drift_alert"] is True
+
+
+@pytest.mark.slow
+def test_monitor_joins_issued_forecasts_to_arrived_actuals(sample_run: Path, tmp_path: Path) -> None:
+    model = str(sample_run / "model")
+    # Forecasts issued in the past: their weeks' actuals are in the data now.
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                model,
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(tmp_path / "past"),
+                "--as-of",
+                "2024-12-02",
+                "--horizon",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "monitor",
+                "--model",
+                model,
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(tmp_path / "m"),
+                "--forecasts",
+                str(tmp_path / "past" / "forecasts.csv"),
+            ]
+        )
+        == 0
+    )
+    report = json.loads((tmp_path / "m" / "monitoring.json").read_text())
+    assert report["recent_source"].startswith("forecasts in forecasts.csv")
+    assert report["recent_weeks"] == 2
+    assert report["recent_mape"] is not None
+    # Fresh forecasts (no actuals yet): the backtest stands in, and says so.
+    assert main(["score", "--model", model, "--data", str(SAMPLE), "--out", str(tmp_path / "fresh")]) == 0
+    assert (
+        main(
+            [
+                "monitor",
+                "--model",
+                model,
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(tmp_path / "m2"),
+                "--forecasts",
+                str(tmp_path / "fresh" / "forecasts.csv"),
+            ]
+        )
+        == 0
+    )
+    fresh = json.loads((tmp_path / "m2" / "monitoring.json").read_text())
+    assert "backtest" in fresh["recent_source"]
+    assert fresh["recent_weeks"] == 4

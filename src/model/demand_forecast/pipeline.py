@@ -277,6 +277,13 @@ def run_monitor(
         joined = issued.merge(actuals, on=["week_start", "store_id", "product_id"], how="inner")
         evaluated = joined.rename(columns={"forecast_units": "ensemble"})
         source = f"forecasts in {forecasts_file.name} joined to the actuals that have arrived"
+        if evaluated.empty:
+            # Fresh forecasts have no actuals yet; the model's recent accuracy is still worth a number.
+            evaluated = recent
+            source = (
+                f"no forecast in {forecasts_file.name} has an actual yet; one-week-ahead backtest of the "
+                f"last {monitor.recent_weeks} weeks with data instead"
+            )
     else:
         evaluated = recent
         source = "one-week-ahead backtest of the recent weeks with actuals"
