@@ -1,4 +1,5 @@
 resource "azurerm_storage_account" "workspace" {
+  #checkov:skip=CKV_AZURE_35:The default action follows public access: Deny whenever public access is off (the module default, and what prod-policy requires of prod); Allow only on dev public networks, where AML compute nodes are not trusted services.
   #checkov:skip=CKV2_AZURE_1:Platform-managed keys; this account holds AML run artifacts and snapshots only, no business data.
   #checkov:skip=CKV_AZURE_206:Zone-redundant storage (ZRS) in prod; geo-replication is not required because ADF can re-land the raw data from the source systems and everything else is derived from it.
   #checkov:skip=CKV_AZURE_33:AML does not use the queue service of its workspace storage for this stack's jobs.
@@ -29,7 +30,9 @@ resource "azurerm_storage_account" "workspace" {
   }
 
   network_rules {
-    default_action = "Deny"
+    # As for the lake: jobs on public nodes (dev) must reach run artifacts; prod allows only the
+    # private endpoints.
+    default_action = var.public_network_access_enabled ? "Allow" : "Deny"
     bypass         = ["AzureServices", "Logging", "Metrics"]
   }
 }
