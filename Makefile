@@ -24,7 +24,7 @@ DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
 TOOLS_FILES := requirements/tools.txt
 ARGS ?=
 
-.PHONY: help setup test lint typecheck unit validate plan apply deploy destroy audit bench fmt lock lock-tools clean sample-data
+.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-tools clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -54,11 +54,17 @@ validate: setup ## offline Terraform checks: fmt, config load, provider schema, 
 plan: setup ## terraform plan for ENV into build/ENV/ (local: show what apply would do)
 	@$(STACKCTL) plan --env $(ENV) $(ARGS)
 
+review: setup ## record that the saved plan of ENV was reviewed (its sha256 -> build/ENV/plan.reviewed); prod apply needs it
+	@$(STACKCTL) plan --env $(ENV) --mark-reviewed
+
 apply: setup ## apply ENV: local runs the whole stack on the sample data; dev/prod apply the reviewed plan, then deploy
 	@$(STACKCTL) apply --env $(ENV) $(ARGS)
 
 deploy: setup ## deploy the model, AML pipelines, schedules and SQL views into ENV
 	@$(STACKCTL) deploy --env $(ENV) $(ARGS)
+
+pipelines: setup ## write the YAML of every AML component, pipeline, deployment and schedule deploy would create
+	@$(STACKCTL) pipelines dump --env $(ENV) --out build/$(ENV)/aml $(ARGS)
 
 destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--allow-prod)
 	@$(STACKCTL) destroy --env $(ENV) $(ARGS)

@@ -60,6 +60,8 @@ def test_prod_is_applied_only_after_the_gated_plan_and_audit(workflow: dict[str,
     assert 'main) echo "env=dev"' in target_step["run"]
     apply_runs = [s.get("run", "") for s in jobs["apply"]["steps"]]
     assert any(r.startswith("make apply") for r in apply_runs)
+    review = next(i for i, r in enumerate(apply_runs) if r.startswith("make review"))
+    assert review < next(i for i, r in enumerate(apply_runs) if r.startswith("make apply"))
     assert not any(
         r.startswith("make plan") for r in apply_runs
     )  # applies the uploaded plan, never a fresh one

@@ -111,7 +111,8 @@ def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Eng
         raise StackctlError(
             "deploying the reporting schema to Azure SQL needs pyodbc and Microsoft ODBC Driver 18",
             where=f"{server_fqdn}/{database}",
-            fix="install `msodbcsql18` (apt) and `pip install pyodbc`, then run `make deploy` again",
+            fix="install Microsoft's `msodbcsql18` (it brings unixODBC; pyodbc comes with make setup), "
+            "then run `make deploy` again, or deploy without SQL: make deploy ARGS=--skip-sql",
         ) from exc
     url = sa.URL.create(
         "mssql+pyodbc",
