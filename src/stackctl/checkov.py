@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -103,10 +103,12 @@ def run_checkov(
     external_checks_dir: Path | Literal["default"] | None = "default",
     output_dir: Path | None = None,
     extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> CheckovReport:
     """Scan a directory (`framework="terraform"`) or a plan JSON file (`"terraform_plan"`).
 
     With `output_dir`, checkov also writes SARIF and JUnit XML there (for CI annotations).
+    `env` adds variables for this run only (e.g. CHECKOV_PARALLELIZATION_TYPE for side-by-side scans).
     Raises StackctlError when checkov cannot run or produces no readable result.
     """
     if not target.exists():
@@ -132,7 +134,9 @@ def run_checkov(
         if policies is not None:
             cmd += ["--external-checks-dir", str(policies)]
         cmd += list(extra_args)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=checkov_env(), check=False)
+        run_env = checkov_env()
+        run_env.update(env or {})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, check=False)
         json_path = out / "results_json.json"
         # checkov exits 1 when a check fails; only a missing result file means it did not run.
         if not json_path.exists():

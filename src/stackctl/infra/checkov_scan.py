@@ -10,9 +10,8 @@ SARIF and JUnit XML land in build/checkov/<target>/.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +42,16 @@ def scan_targets(root: Path) -> list[ScanTarget]:
 
 def _scan(target: ScanTarget, root: Path) -> CheckovReport:
     extra = ["--var-file", str(target.var_file)] if target.var_file and target.var_file.is_file() else []
+    # Each checkov forks a worker per CPU; three side-by-side scans on a small machine then spend
+    # their time thrashing (here: 21 s instead of 13 s). The scans are our parallelism, so checkov
+    # runs serially inside each, unless the caller chose otherwise.
+    parallelism = os.environ.get(PARALLELIZATION_VARIABLE, "none")
     return run_checkov(
         target.directory,
         external_checks_dir=root / "infra" / "policies",
         output_dir=root / "build" / "checkov" / target.name,
         extra_args=extra,
+        env={PARALLELIZATION_VARIABLE: parallelism},
     )
 
 
@@ -60,7 +64,7 @@ def check_checkov(
     report = CheckReport(CHECK)
     targets = targets or scan_targets(root)
     results: dict[str, CheckovReport] = {}
-    with _serial_checkov(), ThreadPoolExecutor(max_workers=len(targets)) as pool:
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         futures = {target.name: pool.submit(_scan, target, root) for target in targets}
         for name, future in futures.items():
             results[name] = future.result()
@@ -102,22 +106,6 @@ def check_checkov(
             for error in scan.parsing_errors
         )
     return report
-
-
-@contextmanager
-def _serial_checkov() -> Iterator[None]:
-    """Each checkov forks a worker per CPU; three side-by-side scans on a small machine then spend
-    their time thrashing (here: 21 s instead of 13 s). The scans are our parallelism, so checkov
-    runs serially inside each, unless the caller chose otherwise. checkov_env() copies os.environ
-    when each scan starts, so the setting lasts only for these scans."""
-    if PARALLELIZATION_VARIABLE in os.environ:
-        yield
-        return
-    os.environ[PARALLELIZATION_VARIABLE] = "none"
-    try:
-        yield
-    finally:
-        os.environ.pop(PARALLELIZATION_VARIABLE, None)
 
 
 def _source(file_path: str, scanned: Path, root: Path) -> str:
