@@ -57,6 +57,7 @@ class NNSettings(_Frozen):
     device: Literal["auto", "cpu", "cuda"]
     loss: Literal["mape", "huber"]
     threads: int = Field(ge=1)
+    seeds: int = Field(ge=1)
 
 
 class EnsembleSettings(_Frozen):

@@ -162,9 +162,15 @@ class TrainedModel:
                 nn_r[mask] = predict_network(
                     state, self.network_spec, nn_settings, codes[mask], design.features[mask]
                 )
-        if SHARED in self.networks:
-            nn_r = predict_network(
-                self.networks[SHARED], self.network_spec, nn_settings, codes, design.features
+        shared = [state for key, state in sorted(self.networks.items()) if key.startswith(SHARED)]
+        if shared:
+            # Several seeds of the shared network: their mean residual (variance down, bias unchanged).
+            nn_r = np.mean(
+                [
+                    predict_network(state, self.network_spec, nn_settings, codes, design.features)
+                    for state in shared
+                ],
+                axis=0,
             )
         lasso_r += lasso_offset
         nn_r += nn_offset
@@ -545,17 +551,33 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
             val_nn[seg_mask] = result.network_val
     if not per_segment_nn:
         torch.set_num_threads(settings.nn.threads)
-        say(f"training the shared embedding network ({settings.nn.epochs} epochs)")
-        state = fit_network(
-            codes[is_fit], design.features[is_fit], target[is_fit], model.network_spec, settings.nn, seed
-        )
-        val_nn = predict_network(
-            state, model.network_spec, settings.nn, codes[~is_fit], design.features[~is_fit]
-        )
-        if settings.ensemble.refit:
-            say("refitting the shared network on train + validation")
-            state = fit_network(codes, design.features, target, model.network_spec, settings.nn, seed)
-        model.networks[SHARED] = state
+        members = []
+        for member in range(settings.nn.seeds):
+            say(
+                f"training shared embedding network {member + 1}/{settings.nn.seeds} "
+                f"({settings.nn.epochs} epochs)"
+            )
+            member_seed = seed + 1000 * member
+            state = fit_network(
+                codes[is_fit],
+                design.features[is_fit],
+                target[is_fit],
+                model.network_spec,
+                settings.nn,
+                member_seed,
+            )
+            members.append(
+                predict_network(
+                    state, model.network_spec, settings.nn, codes[~is_fit], design.features[~is_fit]
+                )
+            )
+            if settings.ensemble.refit:
+                say("refitting the shared network on train + validation")
+                state = fit_network(
+                    codes, design.features, target, model.network_spec, settings.nn, member_seed
+                )
+            model.networks[SHARED if member == 0 else f"{SHARED}{member}"] = state
+        val_nn = np.mean(members, axis=0)
 
     val_actual = val_rows["units"].to_numpy()
     val_level = val_rows["level"].to_numpy()
