@@ -233,6 +233,7 @@ module "data_factory" {
     workspace_id        = module.aml_workspace.resource_id
     training_invoke_uri = local.endpoints.training.invoke_uri
     scoring_invoke_uri  = local.endpoints.scoring.invoke_uri
+    input_data_uri      = "azureml://datastores/${local.datastore_names.conditioned}/paths/weekly/"
   }
   schedule = {
     activated = var.schedules.adf_trigger_active

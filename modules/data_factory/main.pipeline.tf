@@ -54,10 +54,12 @@ locals {
         dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "check_training", dependencyConditions = ["Succeeded"] }]
         policy    = { timeout = "0.00:10:00", retry = 2, retryIntervalInSeconds = 60 }
         typeProperties = {
-          url            = uri
-          method         = "POST"
-          headers        = { "Content-Type" = "application/json" }
-          body           = { properties = { InputData = {} } }
+          url     = uri
+          method  = "POST"
+          headers = { "Content-Type" = "application/json" }
+          # Batch endpoint invoke API: each pipeline input by name; raw_data is the week's snapshot
+          # the copy step just wrote (stackctl.aml.graph names the input).
+          body           = { properties = { InputData = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } } } }
           authentication = { type = "MSI", resource = "https://ml.azure.com" }
         }
       },

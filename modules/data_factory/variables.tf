@@ -51,9 +51,10 @@ variable "aml" {
     workspace_id        = string
     training_invoke_uri = string
     scoring_invoke_uri  = string
+    input_data_uri      = string
   })
   nullable    = false
-  description = "AML workspace and the invoke URIs of the training and scoring batch endpoints (named by convention, created by stackctl deploy)."
+  description = "AML workspace, the invoke URIs of the training and scoring batch endpoints (named by convention, created by stackctl deploy), and the azureml:// URI of the folder the copy step fills, passed to both pipelines as their raw_data input."
 }
 
 variable "pipeline_name" {

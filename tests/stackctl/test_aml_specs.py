@@ -128,7 +128,7 @@ def test_schedules_use_the_cron_and_time_zone_from_the_stack(assets: AmlAssets, 
     assert scoring.trigger.expression == stack.schedules.scoring_cron
     assert training.trigger.time_zone == stack.schedules.time_zone
     raw_path = training.create_job.inputs["raw_data"]._data.path
-    assert raw_path == f"azureml://datastores/{stack.aml.datastores.raw}/paths/"
+    assert raw_path == f"azureml://datastores/{stack.aml.datastores.raw}/paths/weekly/"
     scored = scoring.create_job.outputs["scored"].path
     assert scored.startswith(f"azureml://datastores/{stack.aml.datastores.scored}/paths/")
 

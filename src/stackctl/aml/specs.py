@@ -152,12 +152,21 @@ def pipeline_function(
     return decorated
 
 
+# The folder of each lake file system that holds the current week's files (modules/data_factory
+# copies raw/weekly -> conditioned/weekly).
+LANDING_FOLDER = "weekly"
+
+
 def scheduled_job(
     pipeline: Pipeline, function: Callable[..., PipelineJob], stack: StackOutput
 ) -> PipelineJob:
-    """The job a schedule submits: raw data from the raw datastore, lake outputs to their datastores."""
+    """The job a schedule submits: the week's files from the raw datastore's `weekly/` folder (where
+    the sources land them, and what Data Factory snapshots into conditioned/weekly/ before it invokes
+    the endpoints), lake outputs to their datastores."""
     job = function(
-        raw_data=Input(type="uri_folder", path=f"azureml://datastores/{stack.aml.datastores.raw}/paths/")
+        raw_data=Input(
+            type="uri_folder", path=f"azureml://datastores/{stack.aml.datastores.raw}/paths/{LANDING_FOLDER}/"
+        )
     )
     job.display_name = f"demand-forecast {pipeline.name} (scheduled)"
     job.experiment_name = f"demand-forecast-{pipeline.name}"
