@@ -48,6 +48,9 @@ output "stack" {
       time_zone     = var.schedules.time_zone
       training_cron = var.schedules.training_cron
       scoring_cron  = var.schedules.scoring_cron
+      # One weekly trigger per stack: where Data Factory's trigger runs (it lands fresh data first),
+      # the AML schedules exist but stay disabled, so nothing trains twice a week.
+      aml_schedules_enabled = !var.schedules.adf_trigger_active
     }
   }
 }

@@ -218,3 +218,16 @@ def test_pipelines_dump_cli_writes_loadable_yaml_for_review(tmp_path: Path) -> N
         )
         == 2
     )  # a dev stack description is not prod's
+
+
+def test_schedules_are_disabled_where_data_factory_runs_the_week(stack: StackOutput, context: Path) -> None:
+    # One weekly trigger per stack: with ADF's trigger started, the AML schedules exist but stay off.
+    adf_driven = stack.model_copy(
+        update={"schedules": stack.schedules.model_copy(update={"aml_schedules_enabled": False})}
+    )
+    off = build_assets(adf_driven, "env0123456789abc", context)
+    on = build_assets(stack, "env0123456789abc", context)
+    assert all(s.is_enabled for s in on.schedules.values())
+    assert not any(s.is_enabled for s in off.schedules.values())
+    # the flag is part of the spec hash, so deploy notices the change and updates the schedule
+    assert off.schedules["training"].tags["content_hash"] != on.schedules["training"].tags["content_hash"]

@@ -232,6 +232,8 @@ def build_assets(stack: StackOutput, environment_version: str, build_context: Pa
             trigger=CronTrigger(expression=crons[pipeline.name], time_zone=stack.schedules.time_zone),
             create_job=job,
             tags={"pipeline": pipeline.name},
+            # disabled where Data Factory's weekly trigger runs the pipelines (see infra/outputs.tf)
+            is_enabled=stack.schedules.aml_schedules_enabled,
         )
         _stamp(schedule)
         schedules[pipeline.name] = schedule

@@ -92,6 +92,7 @@ class SchedulesPart(_Part):
     time_zone: str
     training_cron: str
     scoring_cron: str
+    aml_schedules_enabled: bool
 
 
 class StackOutput(_Part):
