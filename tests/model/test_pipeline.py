@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.pipeline import model_age_days
 from demand_forecast.training import TrainedModel
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -238,6 +239,9 @@ def test_monitor_reports_staleness_drift_and_recent_mape(sample_run: Path, tmp_p
     assert report["recent_weeks"] == 4
     assert 0 < report["recent_mape"] < 1.5
     assert report["stale_after_days"] == 60
+    # the sample is historical: trained today on data that ends at as-of, the model is current
+    assert report["age_days"] == 0
+    assert report["stale"] is False
     assert "price" in report["drift"]
     assert not report["drift_alert"]
     # A year after training the model is stale; prices doubled in the data is input drift.
@@ -248,8 +252,8 @@ def test_monitor_reports_staleness_drift_and_recent_mape(sample_run: Path, tmp_p
     promotions = pd.read_csv(shifted / "promotions.csv")
     promotions["price"] *= 3
     promotions.to_csv(shifted / "promotions.csv", index=False)
-    trained_at = pd.Timestamp(report["trained_at"]).tz_localize(None)
-    future = (trained_at + pd.Timedelta(days=400)).to_period("W-SUN").start_time.strftime("%Y-%m-%d")
+    as_of = pd.Timestamp(report["as_of"])
+    future = (as_of + pd.Timedelta(weeks=57)).strftime("%Y-%m-%d")
     assert (
         main(
             [
@@ -268,7 +272,7 @@ def test_monitor_reports_staleness_drift_and_recent_mape(sample_run: Path, tmp_p
     )
     drifted = json.loads((tmp_path / "m2" / "monitoring.json").read_text())
     assert drifted["stale"] is True
-    assert drifted["age_days"] > 60
+    assert drifted["age_days"] == 57 * 7
     assert drifted["drift"]["price"] > 0.25
     assert drifted["drift_alert"] is True
 
@@ -336,3 +340,22 @@ def test_monitor_joins_issued_forecasts_to_arrived_actuals(sample_run: Path, tmp
     fresh = json.loads((tmp_path / "m2" / "monitoring.json").read_text())
     assert "backtest" in fresh["recent_source"]
     assert fresh["recent_weeks"] == 4
+
+
+@pytest.mark.parametrize(
+    ("trained_at", "data_end", "as_of", "age"),
+    [
+        # production: trained the Monday after the data ended, scored a week later
+        ("2026-11-16T06:00:00+00:00", "2026-11-09", "2026-11-23", 7),
+        # backfill: trained years after the data; age counts from the data's end, not the wall clock
+        ("2026-11-23T06:00:00+00:00", "2024-06-24", "2024-07-01", 0),
+        ("2026-11-23T06:00:00+00:00", "2024-06-24", "2024-09-02", 63),
+        # scoring a week the model already saw is current, never negative
+        ("2026-11-23T06:00:00+00:00", "2024-06-24", "2024-05-06", 0),
+    ],
+)
+def test_model_age_counts_from_the_earlier_of_training_and_data_end(
+    trained_at: str, data_end: str, as_of: str, age: int
+) -> None:
+    info = {"trained_at": trained_at, "holdout": {"start": "2020-01-06", "end": data_end}}
+    assert model_age_days(info, pd.Timestamp(as_of)) == age

@@ -235,6 +235,19 @@ def drift_tracked(feature: str, model: TrainedModel) -> bool:
     return any(feature in (column, f"{column}_log_ratio") for column in model.spec.promo_columns)
 
 
+def model_age_days(info: dict[str, Any], as_of: pd.Timestamp) -> int:
+    """How old the model is at `as_of`, on the data's own timeline.
+
+    A model is as current as the later of two moments allows: when it was trained (wall clock) and
+    the week after the last week of data it was trained with. In production the two are days apart.
+    On historical data (a backfill, the bundled sample) the wall clock lies years after the data,
+    and measuring from it would give a negative age; measuring from the data's end does not. Never
+    negative: scoring a week the model has already seen makes it current, not younger than new."""
+    trained_at = pd.Timestamp(info["trained_at"]).tz_localize(None).normalize()
+    data_end = pd.Timestamp(info["holdout"]["end"]) + pd.Timedelta(weeks=1)
+    return max(0, int((as_of - min(trained_at, data_end)).days))
+
+
 def run_monitor(
     model_ref: str,
     data: Path,
@@ -249,8 +262,7 @@ def run_monitor(
     tables = load_dataset(data, settings).tables
     as_of = default_as_of(tables) if as_of is None else as_of
     monitor = settings.monitor
-    trained_at = pd.Timestamp(model.info["trained_at"]).tz_localize(None)
-    age_days = int((as_of - trained_at.normalize()).days)
+    age_days = model_age_days(model.info, as_of)
 
     # "Recent" is the latest weeks with data before as-of, so a late as-of still has a window.
     last_data_week = tables.shipments.loc[tables.shipments["week_start"] < as_of, "week_start"].max()
