@@ -41,7 +41,12 @@ CONTRACT: dict[str, Any] = {
     },
     "powerbi": {"server": None, "database": None, "schema": None, "views": None},
     "monitoring": {"log_analytics_workspace_id": None, "application_insights_name": None},
-    "schedules": {"time_zone": None, "training_cron": None, "scoring_cron": None, "aml_schedules_enabled": None},
+    "schedules": {
+        "time_zone": None,
+        "training_cron": None,
+        "scoring_cron": None,
+        "aml_schedules_enabled": None,
+    },
 }
 SECRET_ATTRIBUTE = re.compile(r"(access_key|connection_string|password|secret|sas|instrumentation_key|token)")
 
