@@ -169,7 +169,12 @@ def render_dashboard(inputs: DashboardInputs, out: Path) -> Path:
             ("as of", str(health.get("as_of"))),
             ("model age", f"{health.get('age_days')} days" + (" (STALE)" if health.get("stale") else "")),
             ("drift alert", "yes" if health.get("drift_alert") else "no"),
-            ("recent MAPE", str(health.get("recent_mape"))),
+            (
+                "recent MAPE",
+                "n/a (no actuals yet)"
+                if health.get("recent_mape") is None
+                else f"{health['recent_mape']:.3f} over {health.get('recent_weeks')} weeks",
+            ),
             ("series / weeks", f"{quality.get('series')} / {quality.get('weeks')}"),
             ("quarantined rows", ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "none"),
         ]

@@ -8,6 +8,7 @@ the pipelines do not run again and the dashboard and summary are refreshed from 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,8 @@ def _provision_mlflow(layout: LocalLayout) -> bool:
         return False
     from mlflow.tracking import MlflowClient
 
+    # MLflow announces each schema migration at INFO on the root handler; the progress line says it.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     MlflowClient(tracking_uri=layout.tracking_uri).search_experiments(max_results=1)
     return True
 
