@@ -1,3 +1,7 @@
+# The stack's inputs. envs/dev/variables.tf and envs/prod/variables.tf are links to this file, so
+# a bad value in a terraform.tfvars fails at the root with the rule it breaks, and the roots'
+# declarations cannot drift from the stack's.
+
 variable "environment" {
   type        = string
   nullable    = false
