@@ -5,8 +5,9 @@ Each subcommand lives in `stackctl.commands.<name>` and exposes two functions::
     def configure(parser: argparse.ArgumentParser) -> None   # add its arguments
     def run(args: argparse.Namespace) -> int                  # do the work, return the exit status
 
-The registry below is the single list of subcommands; `make help` and `stackctl --help` read it.
-A subcommand whose module does not exist yet says so and exits 3, never pretending to work.
+The registry below is the single list of subcommands; `stackctl --help` reads it. Modules load
+when the parser is built, so a subcommand's own imports stay cheap: heavy libraries (azure-ai-ml,
+mlflow, torch) are imported inside `run`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
 from stackctl import __version__
 from stackctl.errors import StackctlError
@@ -44,17 +44,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pipelines": ("stackctl.commands.pipelines", "dump the YAML of every AML asset deploy would create"),
 }
 
-NOT_YET_EXIT = 3
-
-
-def _load(module_name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -65,15 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        module = _load(module_name)
-        if module is None:
-            if name != "validate":
-                add_env_argument(cmd)
-            cmd.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            cmd.set_defaults(_module=None)
-        else:
-            module.configure(cmd)
-            cmd.set_defaults(_module=module)
+        module = importlib.import_module(module_name)
+        module.configure(cmd)
+        cmd.set_defaults(_module=module)
     return parser
 
 
@@ -97,9 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     module = args._module
-    if module is None:
-        print(f"stackctl {args.command}: not implemented yet", file=sys.stderr)
-        return NOT_YET_EXIT
     try:
         return int(module.run(args))
     except StackctlError as exc:
