@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from stackctl.errors import StackctlError
-from stackctl.local.layout import hash_tree
+from stackctl.hashing import hash_tree
 
 ENVIRONMENT_NAME = "demand-forecast-env"
 RUNTIME_FILE = "runtime.yaml"

@@ -7,7 +7,6 @@ was applied is the one that was reviewed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 from stackctl import __version__
 from stackctl.audit.analysis import Provenance, ProviderVersion
 from stackctl.audit.plan import Plan
+from stackctl.hashing import sha256_file
 
 _LOCK_ENTRY = re.compile(r'provider\s+"(?P<source>[^"]+)"\s*\{[^}]*?version\s*=\s*"(?P<version>[^"]+)"', re.S)
 
@@ -38,7 +38,7 @@ def collect_provenance(
     return Provenance(
         env=env,
         plan_file=_relative(plan_path, root),
-        plan_sha256=_sha256(plan_path),
+        plan_sha256=sha256_file(plan_path),
         git_commit=commit,
         git_branch=branch,
         git_dirty=dirty,
@@ -50,7 +50,7 @@ def collect_provenance(
         policies=policies,
         stackctl_version=__version__,
         saved_plan=_relative(saved_plan, root) if saved_plan and has_saved_plan else None,
-        saved_plan_sha256=_sha256(saved_plan) if saved_plan and has_saved_plan else None,
+        saved_plan_sha256=sha256_file(saved_plan) if saved_plan and has_saved_plan else None,
     )
 
 
@@ -101,14 +101,6 @@ def _git(root: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:

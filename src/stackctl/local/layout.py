@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from stackctl.errors import StackctlError
+from stackctl.hashing import sha256_file
 from stackctl.paths import local_stack_dir
 
 LAKE_FILE_SYSTEMS = ("raw", "conditioned", "scored")
@@ -70,34 +68,6 @@ class LocalLayout:
                 folder.mkdir(parents=True, exist_ok=True)
                 created.append(str(folder.relative_to(self.base)))
         return created
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def hash_tree(folder: Path, patterns: Iterable[str] = ("*",)) -> str:
-    """A content hash of the files under `folder` (names and bytes), stable across machines."""
-    digest = hashlib.sha256()
-    files: set[Path] = set()
-    for pattern in patterns:
-        files.update(p for p in folder.rglob(pattern) if p.is_file())
-    for path in sorted(files):
-        relative = path.relative_to(folder).as_posix()
-        if "__pycache__" in relative or relative.startswith(".") or ".egg-info" in relative:
-            continue
-        digest.update(relative.encode())
-        digest.update(b"\0")
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-def hash_json(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

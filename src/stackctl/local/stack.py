@@ -19,9 +19,10 @@ from rich.table import Table
 
 from stackctl.aml.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
 from stackctl.errors import StackctlError
+from stackctl.hashing import hash_json, hash_tree, sha256_file
 from stackctl.local import reporting
 from stackctl.local.dashboard import DashboardInputs, render_dashboard
-from stackctl.local.layout import LocalLayout, hash_json, hash_tree, land_sample, quarantine_copy, sha256_file
+from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
 from stackctl.local.runner import LocalRunner, PipelineRun, StepFailed
 from stackctl.local.settings import LocalSettings, load_settings
 from stackctl.sql.database import create_sqlite_schema, sqlite_engine

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from stackctl.errors import StackctlError
-from stackctl.local.layout import sha256_file
+from stackctl.hashing import sha256_file
 from stackctl.paths import env_dir
 
 REVIEW_MARKER = "plan.reviewed"
