@@ -166,7 +166,9 @@ def test_score_forecasts_the_requested_weeks_for_active_series(sample_run: Path,
         "forecast_units",
         "model_name",
         "model_version",
+        "assumed_inputs",
     ]
+    assert forecasts["assumed_inputs"].isna().all()  # the sample lacks no input the model was trained on
     shipments = pd.read_csv(SAMPLE / "shipments.csv", parse_dates=["week_start"])
     last = shipments["week_start"].max()
     expected_weeks = [(last + pd.Timedelta(weeks=k)).strftime("%Y-%m-%d") for k in (1, 2, 3)]

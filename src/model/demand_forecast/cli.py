@@ -131,13 +131,17 @@ def _run(args: argparse.Namespace) -> int:
             f"{'PROMOTED to champion' if decision['promoted'] else 'not promoted'}: {decision['reason']}"
         )
     elif args.step == "score":
-        forecasts = pipeline.run_score(args.model, args.data, args.out, args.as_of, args.horizon, settings)
+        forecasts = pipeline.run_score(
+            args.model, args.data, args.out, args.as_of, args.horizon, settings, say
+        )
         say(
             f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
             f"-> {args.out / 'forecasts.csv'}"
         )
     elif args.step == "monitor":
-        report = pipeline.run_monitor(args.model, args.data, args.out, args.forecasts, args.as_of, settings)
+        report = pipeline.run_monitor(
+            args.model, args.data, args.out, args.forecasts, args.as_of, settings, say
+        )
         say(
             f"monitor: age {report['age_days']} days (stale={report['stale']}), "
             f"drift_alert={report['drift_alert']}, "

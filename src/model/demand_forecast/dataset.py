@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from demand_forecast.errors import DataContractError, UsageError
+from demand_forecast.reading import read_csv_text
 
 TABLE_NAMES = ("shipments", "stores", "promotions", "weather", "events")
 REQUIRED_TABLES = ("shipments", "stores")
+REQUIRED_COLUMNS = {
+    "shipments": ["week_start", "store_id", "product_id", "units"],
+    "stores": ["store_id", "region", "store_format"],
+    "promotions": ["week_start", "store_id", "product_id"],
+    "weather": ["week_start", "region"],
+    "events": ["week_start", "region", "event"],
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,10 @@ def table_path(folder: Path, name: str) -> Path | None:
 
 
 def read_raw_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    """Read every contract table present in `folder` as text, so no value is lost before validation."""
+    """Read every contract table present in `folder` as text, so no value is lost before validation.
+
+    CSV files go through `demand_forecast.reading.read_csv_text` (empty file, encoding and separator
+    detection); how each was read is kept in `frame.attrs["csv_format"]` for data_quality.json."""
     if not folder.is_dir():
         raise UsageError(
             f"data folder {folder} does not exist; pass --data with a folder of the contract's CSVs"
@@ -62,11 +75,14 @@ def read_raw_tables(folder: Path) -> dict[str, pd.DataFrame]:
                     if pd.api.types.is_datetime64_any_dtype(frame[column]):
                         frame[column] = frame[column].dt.strftime("%Y-%m-%d")
                 frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+                frame.columns = [str(column).strip() for column in frame.columns]
+                frame.attrs["csv_format"] = {"encoding": "parquet"}
             else:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+                text_frame, csv_format = read_csv_text(path, REQUIRED_COLUMNS[name])
+                frame = text_frame
+                frame.attrs["csv_format"] = csv_format.to_dict()
         except (OSError, ValueError) as exc:
             raise DataContractError(path.name, "unreadable file", detail=str(exc)) from exc
-        frame.columns = [str(column).strip() for column in frame.columns]
         frames[name] = frame
     return frames
 
@@ -83,3 +99,15 @@ def write_tables(tables: Tables, folder: Path, output_format: str) -> None:
             if "week_start" in out:
                 out["week_start"] = out["week_start"].dt.strftime("%Y-%m-%d")
             out.to_csv(folder / f"{name}.csv", index=False)
+
+
+def finite_json(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, inf) replaced by None, so JSON output is strict
+    JSON (`null`), never the `NaN`/`Infinity` tokens Python's json writes by default."""
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

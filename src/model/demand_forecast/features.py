@@ -13,6 +13,12 @@ never a training target.
 Covariates (promotions, weather, events, calendar) are known in advance, so their values at t are
 used; everything derived from units uses weeks strictly before t. A missing promotion value is the
 last known one for strictly positive columns (prices) and 0 for the rest (flags: no promotion).
+
+The covariates a model was trained with, and how each is filled when a value is missing, are
+recorded in its FeatureSpec (`FeatureSpec.covariates`, stored in model.json). `check_covariates`
+compares scoring data with that record: a covariate whose file or column is absent (or a file
+with no rows) is an error naming it, unless the record documents a fallback (events: none that
+week; returns: 0); such inputs are "assumed" and reported on every forecast row.
 """
 
 from __future__ import annotations
@@ -25,10 +31,22 @@ import numpy.typing as npt
 import pandas as pd
 
 from demand_forecast.dataset import Tables
+from demand_forecast.errors import DataContractError
 
 FloatArray = npt.NDArray[np.float64]
 LAGS = (1, 2, 3, 4)
 CATEGORICALS = ("store_id", "product_id", "region", "store_format", "segment")
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """One recorded input: `fill` applies to a missing value; `fallback`, when set, to a missing
+    file or column (the input is then assumed, and said so); without one that is an error."""
+
+    file: str
+    column: str
+    fill: str
+    fallback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +61,32 @@ class FeatureSpec:
     has_returns: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out["covariates"] = [asdict(c) for c in self.covariates()]
+        return out
+
+    def covariates(self) -> list[Covariate]:
+        """Every input column the model reads besides units, with its fill rule and fallback."""
+        out = [
+            Covariate(
+                "promotions.csv",
+                column,
+                "last known value of the series (then the next known)"
+                if column in self.positive_promo_columns
+                else "0 (no promotion)",
+            )
+            for column in self.promo_columns
+        ]
+        out += [
+            Covariate("weather.csv", column, "last known value of the region (then the next known)")
+            for column in self.weather_columns
+        ]
+        out += [Covariate("stores.csv", column, "median over the stores") for column in self.store_columns]
+        if self.event_names:
+            out.append(Covariate("events.csv", "event", "no event", fallback="no events in any week"))
+        if self.has_returns:
+            out.append(Covariate("shipments.csv", "returns", "0", fallback="no returns"))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
@@ -87,6 +130,7 @@ class Panel:
     returns: FloatArray | None
     covariates: dict[str, FloatArray]  # known-in-advance columns, already mapped onto series
     store_numeric: FloatArray
+    assumed: tuple[str, ...] = ()  # recorded inputs absent from the data, filled by their fallback
 
     def week_index(self, week: pd.Timestamp) -> int:
         return int((week - self.weeks[0]).days // 7)
@@ -109,8 +153,59 @@ def _ffill_bfill(matrix: FloatArray, default: float = 0.0) -> FloatArray:
     return np.asarray(frame.ffill().bfill().fillna(default).to_numpy().T, dtype=float)
 
 
+def check_covariates(tables: Tables, spec: FeatureSpec) -> tuple[str, ...]:
+    """Compare `tables` with the covariates recorded in `spec`.
+
+    Returns the inputs assumed by their documented fallback ("events.csv: no events in any week").
+    Raises DataContractError (exit 2) naming the file and column of a recorded covariate that the
+    data lacks (absent file, header-only file, absent or non-numeric column) and has no fallback:
+    filling it silently (a price of 0, no promotions at all) would move every forecast."""
+    frames = {
+        "promotions.csv": tables.promotions,
+        "weather.csv": tables.weather,
+        "stores.csv": tables.stores,
+        "events.csv": tables.events,
+        "shipments.csv": tables.shipments,
+    }
+    numeric = {f"{name}.csv": set(columns) for name, columns in tables.numeric_columns.items()}
+    assumed: list[str] = []
+    for covariate in spec.covariates():
+        frame = frames[covariate.file]
+        if frame is None:
+            problem, detail = "missing file", "the file is absent"
+        elif frame.empty:
+            problem, detail = "no data rows", "the file has a header and no rows"
+        elif covariate.column not in frame.columns:
+            problem, detail = "missing column", f"found columns: {', '.join(map(str, frame.columns))}"
+        elif covariate.file in (
+            "promotions.csv",
+            "weather.csv",
+            "stores.csv",
+        ) and covariate.column not in numeric.get(covariate.file, {covariate.column}):
+            problem, detail = "missing column", "the column is not numeric here (see ignored_columns)"
+        else:
+            continue
+        if covariate.fallback is not None:
+            assumed.append(f"{covariate.file}: {covariate.fallback}")
+            continue
+        raise DataContractError(
+            covariate.file,
+            problem,
+            column=covariate.column,
+            detail=f"{detail}; the model was trained with '{covariate.column}' from {covariate.file} and "
+            "has no fallback for it (its missing values are filled with "
+            f"{covariate.fill}, a whole missing input is not)",
+            fix=f"supply {covariate.file} with '{covariate.column}' for the scored weeks, or train a model "
+            "without it",
+        )
+    return tuple(assumed)
+
+
 def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | None = None) -> Panel:
-    """Lay the tables out as arrays; weeks run from the first shipment to max(last shipment, until_week)."""
+    """Lay the tables out as arrays; weeks run from the first shipment to max(last shipment, until_week).
+
+    Raises DataContractError when a covariate the spec records is missing (see `check_covariates`)."""
+    assumed = check_covariates(tables, spec)
     shipments = tables.shipments
     week0 = shipments["week_start"].min()
     last = shipments["week_start"].max()
@@ -188,7 +283,7 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
             values = stores[column] if column in stores else pd.Series(dtype=float)
             mapped = series["store_id"].map(values).astype(float)
             store_numeric[:, j] = mapped.fillna(mapped.median() if mapped.notna().any() else 0.0).to_numpy()
-    return Panel(series, weeks, units, returns, covariates, store_numeric)
+    return Panel(series, weeks, units, returns, covariates, store_numeric, assumed)
 
 
 def _past_sum_count(values: FloatArray, window: int) -> tuple[FloatArray, FloatArray]:
@@ -316,12 +411,17 @@ def design_rows(
     for j, name in enumerate(names):
         matrix[:, j] = feats[name][series_idx, week_idx]
     meta = panel.series.iloc[series_idx].reset_index(drop=True)
+    sold = np.nan_to_num(panel.units, nan=0.0) > 0
+    # sold_before[s, t]: some week strictly before t had units > 0.
+    sold_before = np.zeros_like(sold)
+    sold_before[:, 1:] = np.maximum.accumulate(sold, axis=1)[:, :-1]
     rows = meta.assign(
         series=series_idx,
         week_start=panel.weeks[week_idx],
         units=panel.units[series_idx, week_idx],
         level=level[series_idx, week_idx],
         baseline=baseline[series_idx, week_idx],
+        sold_before=sold_before[series_idx, week_idx],
     )
     return Design(rows, np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0), names)
 
@@ -331,3 +431,13 @@ def observed_rows(panel: Panel, level: FloatArray) -> tuple[npt.NDArray[np.int64
     ok = ~np.isnan(panel.units) & ~np.isnan(level)
     s, t = np.nonzero(ok)
     return s.astype(np.int64), t.astype(np.int64)
+
+
+def never_sold(rows: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Rows of series that have never sold before their week (every observed week 0, or no history).
+
+    Such a series is forecast at its level (0 units): the models learn from weeks with sales, and
+    their offset would otherwise forecast a product nobody buys at about half a unit a week."""
+    if "sold_before" not in rows:
+        return np.zeros(len(rows), dtype=bool)
+    return np.asarray(~rows["sold_before"].to_numpy(dtype=bool), dtype=bool)

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from demand_forecast.dataset import Tables, read_raw_tables, write_tables
+from demand_forecast.dataset import Tables, finite_json, read_raw_tables, write_tables
 from demand_forecast.errors import UsageError
-from demand_forecast.features import design_rows, observed_rows
+from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.metrics import mape, scores
-from demand_forecast.scoring import default_as_of, forecast
+from demand_forecast.scoring import default_as_of, forecast, scoring_quality
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
 from demand_forecast.validation import ValidationResult, validate_tables
@@ -26,7 +26,7 @@ MODELS = ("baseline", "lasso", "nn", "ensemble")
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(finite_json(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
@@ -36,6 +36,8 @@ def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
 
 def run_validate(data: Path, out: Path, settings: Settings) -> dict[str, Any]:
     result = load_dataset(data, settings)
+    for message in result.warnings:
+        print(f"warning: {message}")
     write_tables(result.tables, out, settings.validate_.output_format)
     result.quarantine.to_csv(out / "quarantine.csv", index=False)
     _write_json(out / "data_quality.json", result.report)
@@ -194,15 +196,28 @@ def run_register(
 
 
 def run_score(
-    model_ref: str, data: Path, out: Path, as_of: pd.Timestamp | None, horizon: int, settings: Settings
+    model_ref: str,
+    data: Path,
+    out: Path,
+    as_of: pd.Timestamp | None,
+    horizon: int,
+    settings: Settings,
+    say: Say | None = None,
 ) -> pd.DataFrame:
     model = load_model(model_ref, settings)
     if model is None:
         raise UsageError(f"no model at {model_ref}; train and register one first")
-    tables = load_dataset(data, settings).tables
+    validation = load_dataset(data, settings)
+    tables = validation.tables
     forecasts = forecast(model, tables, as_of, horizon)
     out.mkdir(parents=True, exist_ok=True)
     forecasts.to_csv(out / "forecasts.csv", index=False)
+    as_of = default_as_of(tables) if as_of is None else as_of
+    report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec))
+    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    _write_json(out / "data_quality.json", report)
+    for line in lines:
+        (say or print)(line)
     return forecasts
 
 
@@ -255,11 +270,13 @@ def run_monitor(
     forecasts_file: Path | None,
     as_of: pd.Timestamp | None,
     settings: Settings,
+    say: Say | None = None,
 ) -> dict[str, Any]:
     model = load_model(model_ref, settings)
     if model is None:
         raise UsageError(f"no model at {model_ref}")
-    tables = load_dataset(data, settings).tables
+    validation = load_dataset(data, settings)
+    tables = validation.tables
     as_of = default_as_of(tables) if as_of is None else as_of
     monitor = settings.monitor
     age_days = model_age_days(model.info, as_of)
@@ -329,4 +346,9 @@ def run_monitor(
         "segments": segments,
     }
     _write_json(out / "monitoring.json", report)
+    quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec))
+    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    _write_json(out / "data_quality.json", quality)
+    for line in lines:
+        (say or print)(line)
     return report

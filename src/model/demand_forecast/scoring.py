@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -9,6 +11,7 @@ from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
 from demand_forecast.features import build_panel, compute_features, design_rows
 from demand_forecast.training import TrainedModel
+from demand_forecast.validation import ValidationResult
 
 ACTIVE_WEEKS = 13
 FORECAST_COLUMNS = [
@@ -21,6 +24,7 @@ FORECAST_COLUMNS = [
     "forecast_units",
     "model_name",
     "model_version",
+    "assumed_inputs",
 ]
 
 
@@ -64,6 +68,61 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
         )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FORECAST_COLUMNS)
     out["week_start"] = pd.to_datetime(out["week_start"]).dt.strftime("%Y-%m-%d")
+    if not np.isfinite(out["forecast_units"].to_numpy(dtype=np.float64)).all():
+        raise RuntimeError("a forecast is not finite; no forecasts.csv is written with NaN or inf")
     out["model_name"] = model.info["model_name"]
     out["model_version"] = model.info["model_version"]
+    # Inputs the model was trained with that this data lacks, filled by their documented fallback.
+    out["assumed_inputs"] = "; ".join(panel.assumed)
     return out[FORECAST_COLUMNS]
+
+
+def without_forecast(
+    validation: ValidationResult, forecasts: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Series active before `as_of` (a quarantined shipment row in its 13 weeks, or one whose week
+    cannot be read) that got no forecast: store_id, product_id, rows, reasons."""
+    rows = validation.quarantined_series()
+    week = pd.to_datetime(rows["week_start"], format="%Y-%m-%d", errors="coerce")
+    recent = week.isna() | ((week < as_of) & (week >= as_of - pd.Timedelta(weeks=ACTIVE_WEEKS)))
+    rows = rows[recent.to_numpy()]
+    forecast_keys = pd.MultiIndex.from_frame(forecasts[["store_id", "product_id"]].astype(str))
+    rows = rows[~pd.MultiIndex.from_frame(rows[["store_id", "product_id"]]).isin(forecast_keys)]
+    if rows.empty:
+        return pd.DataFrame(columns=["store_id", "product_id", "rows", "reasons"])
+    grouped = rows.groupby(["store_id", "product_id"], sort=True)["reason"]
+    return grouped.agg(rows="size", reasons=lambda r: ",".join(sorted(set(r)))).reset_index()
+
+
+def scoring_quality(
+    validation: ValidationResult, forecasts: pd.DataFrame, as_of: pd.Timestamp, assumed: tuple[str, ...]
+) -> tuple[dict[str, Any], list[str]]:
+    """data_quality.json of a score/monitor run (validation's report plus what the step left out),
+    and the lines the step prints: quarantined rows, active series without a forecast, warnings."""
+    missing = without_forecast(validation, forecasts, as_of)
+    report = dict(validation.report)
+    report["scoring"] = {
+        "as_of": as_of.strftime("%Y-%m-%d"),
+        "series_forecast": int(forecasts[["store_id", "product_id"]].drop_duplicates().shape[0]),
+        "series_without_forecast": len(missing),
+        "without_forecast": [
+            {"store_id": r.store_id, "product_id": r.product_id, "rows": int(r.rows), "reasons": r.reasons}
+            for r in missing.itertuples()
+        ],
+        "assumed_inputs": list(assumed),
+    }
+    by_reason = validation.report["quarantined_by_reason"]
+    lines = [
+        f"{sum(by_reason.values())} input rows quarantined"
+        + (f" ({', '.join(f'{k}={v}' for k, v in by_reason.items())}) -> quarantine.csv" if by_reason else "")
+    ]
+    if len(missing):
+        stores = missing.groupby("store_id").size()
+        shown = ", ".join(f"store {store}: {n}" for store, n in stores.head(5).items())
+        lines.append(
+            f"warning: {len(missing)} active series left without a forecast ({shown}"
+            f"{', ...' if len(stores) > 5 else ''}); see data_quality.json 'scoring' and quarantine.csv"
+        )
+    lines += [f"warning: {message}" for message in validation.warnings]
+    lines += [f"warning: input assumed by the model's documented fallback: {a}" for a in assumed]
+    return report, lines

@@ -19,6 +19,7 @@ class _Frozen(BaseModel):
 class ValidateSettings(_Frozen):
     max_quarantine_fraction: float = Field(ge=0.0, le=1.0)
     output_format: Literal["csv", "parquet"]
+    max_unmatched_fraction: float = Field(default=0.01, ge=0.0, le=1.0)
 
 
 class SegmentSettings(_Frozen):

@@ -30,6 +30,7 @@ from demand_forecast.features import (
     compute_features,
     design_rows,
     make_spec,
+    never_sold,
     observed_rows,
 )
 from demand_forecast.metrics import mape
@@ -174,6 +175,10 @@ class TrainedModel:
             )
         lasso_r += lasso_offset
         nn_r += nn_offset
+        # A series that has never sold is forecast at its level (0 units), not at the models' offset.
+        unsold = never_sold(rows)
+        lasso_r[unsold] = 0.0
+        nn_r[unsold] = 0.0
         level = rows["level"].to_numpy()
 
         def to_units(residual: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

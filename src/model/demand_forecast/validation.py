@@ -6,6 +6,14 @@ guessed, and dropping it would silently drop its shipments). Row problems in the
 (unparsable or non-Monday date, negative or unparsable units, missing id, duplicate key, store not
 in stores.csv) are quarantined with their reason, unless a file's quarantined share exceeds
 `validate.max_quarantine_fraction`: then the data is unusable and the first bad row is named.
+A required file with no data rows is unusable too (its own error, before any row is judged).
+
+Every numeric column of every file (units, returns and each numeric extra) is read by one parser,
+`demand_forecast.reading.parse_numbers`, in one format per column: non-finite values are
+`unparsable_number`; digit grouping is read, never quarantined; a column mixing decimal marks is
+refused. Covariate rows (promotions) for stores outside stores.csv are ignored and counted, not
+fatal; covariate rows that match no shipment series (or region) are counted per file and warned
+about above `validate.max_unmatched_fraction`.
 
 A quarantined shipment row becomes a missing week for its series: a gap, never a zero.
 """
@@ -18,25 +26,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from demand_forecast.dataset import Tables
+from demand_forecast.dataset import REQUIRED_COLUMNS, Tables
 from demand_forecast.errors import DataContractError
+from demand_forecast.reading import (
+    NumberFormat,
+    NumberFormatError,
+    infer_number_format,
+    number_like,
+    parse_numbers,
+)
 from demand_forecast.settings import ValidateSettings
 
 STORE_FORMATS = ("large", "small")
 KEY_COLUMNS = {
     "shipments": ["week_start", "store_id", "product_id"],
     "stores": ["store_id"],
-    "promotions": ["week_start", "store_id", "product_id"],
-    "weather": ["week_start", "region"],
-    "events": ["week_start", "region", "event"],
-}
-REQUIRED_COLUMNS = {
-    "shipments": ["week_start", "store_id", "product_id", "units"],
-    "stores": ["store_id", "region", "store_format"],
     "promotions": ["week_start", "store_id", "product_id"],
     "weather": ["week_start", "region"],
     "events": ["week_start", "region", "event"],
@@ -57,14 +66,22 @@ FIX_BY_REASON = {
     "missing_id": "fill in the identifier or delete the row",
     "unparsable_date": "write week_start as an ISO date, YYYY-MM-DD",
     "not_monday": "week_start must be the Monday that starts the week",
-    "unparsable_number": "write the value as a plain number",
+    "unparsable_number": "write the value as a finite number (digits, one decimal mark, optional grouping "
+    "in threes); leave it empty where the column allows it",
     "negative_units": "units must be >= 0; record returns in the returns column",
     "negative_returns": "returns must be >= 0",
     "unknown_store_format": f"store_format must be one of {', '.join(STORE_FORMATS)}",
     "unknown_store": "add the store to stores.csv or remove its rows",
     "duplicate_key": "keep one row per key",
     "missing column": "add the column (see the input contract in src/model/README.md)",
+    "no data rows": "export the file again with its rows (it has a header and nothing else)",
+    "ambiguous number format": "write every value of the column with the same decimal mark",
 }
+SHIPMENT_EXTRA_REASON = (
+    "shipments.csv carries only units and returns: its other columns are observed with the sales, not "
+    "known before the forecast week; put known-in-advance inputs (planned price, display) in promotions.csv"
+)
+QUARANTINE_COLUMNS = ["file", "row", "column", "reason", "value", "original"]
 
 
 @dataclass(frozen=True)
@@ -73,13 +90,26 @@ class ValidationResult:
     quarantine: pd.DataFrame
     report: dict[str, Any]
 
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.report.get("warnings", []))
+
+    def quarantined_series(self) -> pd.DataFrame:
+        """store_id, product_id, reason of every quarantined shipment row (from its original values)."""
+        rows = self.quarantine[self.quarantine["file"] == "shipments.csv"]
+        originals = [json.loads(text) for text in rows["original"]]
+        return pd.DataFrame(
+            {
+                "store_id": [str(o.get("store_id", "")).strip() for o in originals],
+                "product_id": [str(o.get("product_id", "")).strip() for o in originals],
+                "week_start": [str(o.get("week_start", "")).strip() for o in originals],
+                "reason": rows["reason"].to_numpy(),
+            }
+        )
+
 
 def _parse_dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype(str).str.strip(), format="%Y-%m-%d", errors="coerce")
-
-
-def _parse_numbers(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values.astype(str).str.strip().replace("", np.nan), errors="coerce")
 
 
 def _nonempty(values: pd.Series) -> pd.Series:
@@ -96,21 +126,34 @@ def _date_is_monday(values: pd.Series) -> pd.Series:
     return parsed.isna() | (parsed.dt.day_of_week == 0)
 
 
-def _number_parsable(allow_empty: bool) -> Callable[[pd.Series], pd.Series]:
+def _number_parsable(fmt: NumberFormat, allow_empty: bool) -> Callable[[pd.Series], pd.Series]:
     def check(values: pd.Series) -> pd.Series:
         empty = values.astype(str).str.strip() == ""
-        return _parse_numbers(values).notna() | (empty if allow_empty else False)
+        return parse_numbers(values, fmt).notna() | (empty if allow_empty else False)
 
     return check
 
 
-def _nonnegative(values: pd.Series) -> pd.Series:
-    parsed = _parse_numbers(values)
-    return parsed.isna() | (parsed >= 0)
+def _nonnegative(fmt: NumberFormat) -> Callable[[pd.Series], pd.Series]:
+    def check(values: pd.Series) -> pd.Series:
+        parsed = parse_numbers(values, fmt)
+        return parsed.isna() | (parsed >= 0)
+
+    return check
 
 
-def _schema(name: str, columns: list[str], known_stores: set[str] | None) -> pa.DataFrameSchema:
-    """The row-level contract of one table, over its raw text; each check is named by its reason."""
+def _schema(
+    name: str,
+    columns: list[str],
+    known_stores: set[str] | None,
+    formats: dict[str, NumberFormat] | None = None,
+) -> pa.DataFrameSchema:
+    """The row-level contract of one table, over its raw text; each check is named by its reason.
+
+    `formats` holds the number format of every numeric column (units, returns, numeric extras):
+    each gets the `unparsable_number` check (finite, in the column's format); units and returns
+    are >= 0. Empty cells are allowed in every numeric column but units."""
+    formats = formats or {}
 
     def check(fn: Callable[[pd.Series], pd.Series], reason: str) -> pa.Check:
         return pa.Check(fn, name=reason, error=reason)
@@ -127,22 +170,13 @@ def _schema(name: str, columns: list[str], known_stores: set[str] | None) -> pa.
             if id_column == "store_id" and known_stores is not None:
                 checks.append(check(lambda v: v.astype(str).str.strip().isin(known_stores), "unknown_store"))
             spec[id_column] = pa.Column(str, checks=checks)
-    if name == "shipments":
-        spec["units"] = pa.Column(
-            str,
-            checks=[
-                check(_number_parsable(False), "unparsable_number"),
-                check(_nonnegative, "negative_units"),
-            ],
-        )
-        if "returns" in columns:
-            spec["returns"] = pa.Column(
-                str,
-                checks=[
-                    check(_number_parsable(True), "unparsable_number"),
-                    check(_nonnegative, "negative_returns"),
-                ],
-            )
+    for column, fmt in formats.items():
+        if column not in columns:
+            continue
+        checks = [check(_number_parsable(fmt, allow_empty=column != "units"), "unparsable_number")]
+        if name == "shipments" and column in ("units", "returns"):
+            checks.append(check(_nonnegative(fmt), f"negative_{column}"))
+        spec[column] = pa.Column(str, checks=checks)
     if name == "stores":
         spec["store_format"] = pa.Column(
             str,
@@ -156,9 +190,14 @@ def _schema(name: str, columns: list[str], known_stores: set[str] | None) -> pa.
     return pa.DataFrameSchema(spec, strict=False, coerce=False)
 
 
-def _row_failures(name: str, frame: pd.DataFrame, known_stores: set[str] | None) -> pd.DataFrame:
+def _row_failures(
+    name: str,
+    frame: pd.DataFrame,
+    known_stores: set[str] | None,
+    formats: dict[str, NumberFormat] | None = None,
+) -> pd.DataFrame:
     """One row per failing (row, column, reason), from pandera's lazy validation."""
-    schema = _schema(name, list(frame.columns), known_stores)
+    schema = _schema(name, list(frame.columns), known_stores, formats)
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
@@ -215,42 +254,96 @@ def _duplicates(name: str, frame: pd.DataFrame, value_columns: list[str]) -> pd.
 def _require_columns(name: str, frame: pd.DataFrame) -> None:
     for column in REQUIRED_COLUMNS[name]:
         if column not in frame.columns:
+            fmt = frame.attrs.get("csv_format", {})
+            read_as = (
+                f"; read as {fmt['encoding']}, {fmt['separator']}-separated" if "separator" in fmt else ""
+            )
             raise DataContractError(
                 f"{name}.csv",
                 "missing column",
                 column=column,
-                detail=f"found columns: {', '.join(frame.columns) or 'none'}",
+                detail=f"found columns: {', '.join(map(repr, frame.columns)) or 'none'}{read_as}",
                 fix=FIX_BY_REASON["missing column"],
             )
 
 
-def _numeric_extras(name: str, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Extra columns that are numeric (features) and those that are not (ignored, reported)."""
-    reserved = (
-        set(REQUIRED_COLUMNS[name]) | {"returns"} if name == "shipments" else set(REQUIRED_COLUMNS[name])
-    )
-    numeric, ignored = [], []
+def _require_rows(name: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        raise DataContractError(
+            f"{name}.csv",
+            "no data rows",
+            detail=f"header only ({', '.join(frame.columns)}); {name}.csv is required",
+            fix=FIX_BY_REASON["no data rows"],
+        )
+
+
+def _default_decimal(frame: pd.DataFrame) -> str:
+    # A ';'-separated file is the spreadsheet export of the locales that write a decimal comma.
+    return "," if frame.attrs.get("csv_format", {}).get("separator") == "semicolon" else "."
+
+
+def _number_formats(name: str, frame: pd.DataFrame, columns: list[str]) -> dict[str, NumberFormat]:
+    """One number format per column, or exit 2 naming the column whose values mix decimal marks."""
+    formats = {}
+    for column in columns:
+        try:
+            formats[column] = infer_number_format(frame[column], _default_decimal(frame))
+        except NumberFormatError as exc:
+            raise DataContractError(
+                f"{name}.csv",
+                "ambiguous number format",
+                column=column,
+                detail=f"{exc}; no single reading is right for both, and keeping only the rows of one "
+                "reading would bias the column",
+                fix=FIX_BY_REASON["ambiguous number format"],
+            ) from exc
+    return formats
+
+
+def _numeric_extras(name: str, frame: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """Extra columns that are numeric (features) and those ignored, each with the reason."""
+    reserved = set(REQUIRED_COLUMNS[name]) | ({"units", "returns"} if name == "shipments" else set())
+    numeric: list[str] = []
+    ignored: dict[str, str] = {}
     for column in frame.columns:
         if column in reserved:
             continue
         text = frame[column].astype(str).str.strip()
         filled = text != ""
-        parsed = _parse_numbers(text)
-        if filled.sum() and parsed[filled].notna().mean() >= 0.95:
-            numeric.append(column)
+        if not filled.any():
+            ignored[column] = "no values"
+            continue
+        try:
+            fmt = infer_number_format(text, _default_decimal(frame))
+        except NumberFormatError:
+            # Numbers in two decimal marks are still numbers: the column is numeric, and
+            # `_number_formats` refuses it by name instead of ignoring it as text.
+            either = number_like(text[filled], NumberFormat(".")) | number_like(
+                text[filled], NumberFormat(",")
+            )
+            parsed_share = float(either.mean())
         else:
-            ignored.append(column)
+            parsed_share = float(number_like(text[filled], fmt).mean())
+        if parsed_share < 0.95:
+            ignored[column] = (
+                f"not numeric: {parsed_share:.0%} of its filled values parse (a feature needs 95%)"
+            )
+        elif name == "shipments":
+            ignored[column] = SHIPMENT_EXTRA_REASON
+        else:
+            numeric.append(column)
     return numeric, ignored
 
 
 def _quarantine_rows(name: str, frame: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
     if failures.empty:
-        return pd.DataFrame(columns=["file", "row", "column", "reason", "value", "original"])
-    originals = frame.loc[failures["index"].to_numpy()].to_dict(orient="records")
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    index = failures["index"].to_numpy(dtype=np.int64)
+    originals = frame.loc[index].to_dict(orient="records")
     return pd.DataFrame(
         {
             "file": f"{name}.csv",
-            "row": failures["index"].to_numpy() + 1,
+            "row": index + 1,
             "column": failures["column"].to_numpy(),
             "reason": failures["reason"].to_numpy(),
             "value": failures["value"].to_numpy(),
@@ -281,9 +374,12 @@ def _enforce_budget(name: str, rows_in: int, failures: pd.DataFrame, settings: V
         )
 
 
-def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
+def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     _require_columns("stores", frame)
-    failures = _first_reason_per_row(_row_failures("stores", frame, None))
+    _require_rows("stores", frame)
+    numeric, ignored = _numeric_extras("stores", frame)
+    formats = _number_formats("stores", frame, numeric)
+    failures = _first_reason_per_row(_row_failures("stores", frame, None, formats))
     duplicated = _duplicates("stores", frame, [])
     failures = pd.concat([failures, duplicated], ignore_index=True)
     if not failures.empty:
@@ -299,7 +395,6 @@ def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list
             "quarantined",
             fix=FIX_BY_REASON.get(reason, "correct the store rows"),
         )
-    numeric, ignored = _numeric_extras("stores", frame)
     stores = pd.DataFrame(
         {
             "store_id": frame["store_id"].str.strip(),
@@ -308,35 +403,73 @@ def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list
         }
     )
     for column in numeric:
-        stores[column] = _parse_numbers(frame[column]).astype("float64")
+        stores[column] = parse_numbers(frame[column], formats[column]).astype("float64")
     return stores, numeric, ignored
 
 
-def _condition(name: str, frame: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
+def _condition(name: str, frame: pd.DataFrame, formats: dict[str, NumberFormat]) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for column in KEY_COLUMNS[name]:
         if column == "week_start":
             out[column] = _parse_dates(frame[column])
         else:
             out[column] = frame[column].astype(str).str.strip()
-    if name == "shipments":
-        out["units"] = _parse_numbers(frame["units"]).astype("float64")
-        if "returns" in frame:
-            out["returns"] = _parse_numbers(frame["returns"]).astype("float64")
-    for column in numeric:
-        out[column] = _parse_numbers(frame[column]).astype("float64")
+    for column, fmt in formats.items():
+        out[column] = parse_numbers(frame[column], fmt).astype("float64")
     return out.reset_index(drop=True)
 
 
+def _outside_run(name: str, frame: pd.DataFrame, stores: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Covariate rows for stores (promotions) or regions (weather, events) this run does not have:
+    a chain-wide plan or calendar. They are ignored and counted, never judged or quarantined."""
+    if name == "promotions":
+        store = frame["store_id"].astype(str).str.strip()
+        return np.asarray((store != "") & ~store.isin(set(stores["store_id"])), dtype=bool)
+    if name in ("weather", "events"):
+        region = frame["region"].astype(str).str.strip()
+        return np.asarray((region != "") & (region != "*") & ~region.isin(set(stores["region"])), dtype=bool)
+    return np.zeros(len(frame), dtype=bool)
+
+
+def _unmatched(
+    name: str, kept: pd.DataFrame, shipments: pd.DataFrame, stores: pd.DataFrame
+) -> dict[str, Any]:
+    """How many kept covariate rows match no shipment series (promotions) or no region with
+    shipments (weather, events), with an example and whether the ids match once leading zeros are
+    dropped (one file lost them)."""
+    if name == "promotions":
+        series = shipments[["store_id", "product_id"]].drop_duplicates()
+        keys = pd.MultiIndex.from_frame(kept[["store_id", "product_id"]])
+        miss = np.asarray(~keys.isin(pd.MultiIndex.from_frame(series)), dtype=bool)
+        examples = kept.loc[miss, ["store_id", "product_id"]]
+        if not miss.any():
+            return {"rows": 0, "example": "", "leading_zeros": False}
+        stripped = pd.MultiIndex.from_arrays([series["store_id"], series["product_id"].str.lstrip("0")])
+        again = pd.MultiIndex.from_arrays([examples["store_id"], examples["product_id"].str.lstrip("0")])
+        first = examples.iloc[0]
+        return {
+            "rows": int(miss.sum()),
+            "example": f"store {first['store_id']} product {first['product_id']}",
+            "leading_zeros": bool(again.isin(stripped).any()),
+        }
+    shipped = set(stores.loc[stores["store_id"].isin(set(shipments["store_id"])), "region"])
+    region = kept["region"].astype(str)
+    miss = np.asarray(~region.isin(shipped) & (region != "*"), dtype=bool)
+    example = f"region {region[miss].iloc[0]}" if miss.any() else ""
+    return {"rows": int(miss.sum()), "example": example, "leading_zeros": False}
+
+
 def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) -> ValidationResult:
-    """Check the raw text tables against the contract; return conditioned tables, quarantine and report."""
+    """Check the raw text tables against the contract; return conditioned tables, quarantine and report.
+
+    Raises DataContractError (exit 2) when the data is unusable; see the module docstring."""
     stores, store_numeric, store_ignored = _validate_stores(raw["stores"])
     known_stores = set(stores["store_id"])
     conditioned: dict[str, pd.DataFrame] = {"stores": stores}
     numeric_columns: dict[str, list[str]] = {"stores": store_numeric}
-    ignored_columns: dict[str, list[str]] = {"stores": store_ignored}
+    ignored_columns: dict[str, dict[str, str]] = {"stores": store_ignored}
     quarantine_parts = []
-    files: dict[str, dict[str, int]] = {
+    files: dict[str, dict[str, Any]] = {
         "stores.csv": {"rows_in": len(stores), "rows_out": len(stores), "quarantined": 0}
     }
     for name in ("shipments", "promotions", "weather", "events"):
@@ -344,30 +477,77 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
             continue
         frame = raw[name].reset_index(drop=True)
         _require_columns(name, frame)
-        numeric, ignored = _numeric_extras(name, frame) if name != "events" else ([], [])
-        stores_filter = known_stores if name in ("shipments", "promotions") else None
-        failures = _first_reason_per_row(_row_failures(name, frame, stores_filter))
-        remaining = frame.drop(index=failures["index"].to_numpy()) if not failures.empty else frame
-        value_columns = [c for c in ("units", "returns", *numeric) if c in frame.columns]
-        failures = pd.concat([failures, _duplicates(name, remaining, value_columns)], ignore_index=True)
-        _enforce_budget(name, len(frame), failures, settings)
-        kept = frame.drop(index=failures["index"].to_numpy()) if not failures.empty else frame
-        conditioned[name] = _condition(name, kept, numeric)
+        if name == "shipments":
+            _require_rows(name, frame)
+        numeric, ignored = _numeric_extras(name, frame) if name != "events" else ([], {})
+        value_columns = [c for c in ("units", "returns") if name == "shipments" and c in frame.columns]
+        formats = _number_formats(name, frame, [*value_columns, *numeric])
+        outside = _outside_run(name, frame, stores)
+        in_run = frame[~outside]
+        stores_filter = known_stores if name == "shipments" else None
+        failures = _first_reason_per_row(_row_failures(name, in_run, stores_filter, formats))
+        remaining = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
+        failures = pd.concat([failures, _duplicates(name, remaining, list(formats))], ignore_index=True)
+        _enforce_budget(name, len(in_run), failures, settings)
+        kept = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
+        conditioned[name] = _condition(name, kept, formats)
         numeric_columns[name] = numeric
         ignored_columns[name] = ignored
         quarantine_parts.append(_quarantine_rows(name, frame, failures))
-        files[f"{name}.csv"] = {"rows_in": len(frame), "rows_out": len(kept), "quarantined": len(failures)}
+        files[f"{name}.csv"] = {
+            "rows_in": len(frame),
+            "rows_out": len(kept),
+            "quarantined": len(failures),
+        }
+        if name != "shipments":
+            files[f"{name}.csv"]["outside_run"] = int(outside.sum())
+        if "csv_format" in frame.attrs:
+            files[f"{name}.csv"]["read_as"] = dict(frame.attrs["csv_format"])
+    if "csv_format" in raw["stores"].attrs:
+        files["stores.csv"]["read_as"] = dict(raw["stores"].attrs["csv_format"])
 
-    quarantine = (
-        pd.concat(quarantine_parts, ignore_index=True)
-        if quarantine_parts
-        else pd.DataFrame(columns=["file", "row", "column", "reason", "value", "original"])
-    )
     shipments = conditioned["shipments"]
     if shipments.empty:
         raise DataContractError(
             "shipments.csv", "no usable rows", fix="supply at least one valid shipment row"
         )
+    warnings: list[str] = []
+    for name in ("promotions", "weather", "events"):
+        if name not in conditioned:
+            continue
+        entry = files[f"{name}.csv"]
+        outside_share = entry["outside_run"] / max(entry["rows_in"], 1)
+        if entry["outside_run"] and outside_share > settings.max_unmatched_fraction:
+            whose = "stores" if name == "promotions" else "regions"
+            warnings.append(
+                f"{name}.csv: {entry['outside_run']} of {entry['rows_in']} rows ({outside_share:.1%}) "
+                f"are for {whose} not in stores.csv; ignored (outside this run)"
+            )
+        found = _unmatched(name, conditioned[name], shipments, stores)
+        entry["unmatched"] = found["rows"]
+        rows_out = max(entry["rows_out"], 1)
+        share = found["rows"] / rows_out
+        if found["rows"] and share > settings.max_unmatched_fraction:
+            what = (
+                "shipment series (store_id, product_id)" if name == "promotions" else "region with shipments"
+            )
+            message = (
+                f"{name}.csv: {found['rows']} of {rows_out} rows ({share:.1%}) match no {what} and are "
+                f"unused (e.g. {found['example']})"
+            )
+            if found["leading_zeros"]:
+                message += (
+                    "; their ids match once leading zeros are dropped: one file lost them (an Excel "
+                    "round-trip?); keep ids as text in both files"
+                )
+            warnings.append(message)
+
+    quarantine = (
+        pd.concat(quarantine_parts, ignore_index=True)
+        if quarantine_parts
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
+    quarantine = quarantine.astype({"row": "int64"})
     tables = Tables(
         shipments=shipments,
         stores=stores,
@@ -376,7 +556,9 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
         events=conditioned.get("events"),
         numeric_columns=numeric_columns,
     )
-    return ValidationResult(tables, quarantine, quality_report(tables, files, quarantine, ignored_columns))
+    report = quality_report(tables, files, quarantine, ignored_columns)
+    report["warnings"] = warnings
+    return ValidationResult(tables, quarantine, report)
 
 
 def count_gaps(shipments: pd.DataFrame) -> int:
@@ -388,10 +570,11 @@ def count_gaps(shipments: pd.DataFrame) -> int:
 
 def quality_report(
     tables: Tables,
-    files: dict[str, dict[str, int]],
+    files: dict[str, dict[str, Any]],
     quarantine: pd.DataFrame,
-    ignored_columns: dict[str, list[str]],
+    ignored_columns: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
+    """data_quality.json (shape in src/model/README.md)."""
     shipments = tables.shipments
     weeks = shipments["week_start"]
     by_reason = (
