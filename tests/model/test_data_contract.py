@@ -17,7 +17,7 @@ import pytest
 from demand_forecast.cli import main
 from demand_forecast.dataset import finite_json, read_raw_tables
 from demand_forecast.errors import DataContractError
-from demand_forecast.reading import NumberFormat, infer_number_format, parse_numbers
+from demand_forecast.reading import NumberFormat, NumberFormatError, infer_number_format, parse_numbers
 from demand_forecast.settings import load_settings
 from demand_forecast.validation import validate_tables
 
@@ -224,12 +224,34 @@ def test_one_number_parser_reads_grouping_and_decimal_marks(
 ) -> None:
     fmt = infer_number_format(pd.Series(values))
     assert fmt == NumberFormat(decimal)
+    if decimal == ",":
+        assert infer_number_format(pd.Series(values), separator=";") == fmt
     assert parse_numbers(pd.Series(values), fmt).tolist() == expected
 
 
 @pytest.mark.parametrize("value", ["1,50,0", "12.5.3", "1,5000,000", "five", "inf", "1e400", "0x10"])
 def test_one_number_parser_refuses_what_no_format_reads(value: str) -> None:
     assert parse_numbers(pd.Series([value])).isna().all()
+
+
+@pytest.mark.parametrize(
+    ("values", "separator", "seen"),
+    [
+        (["800", "1.500"], ",", "'1.500' (row 2) reads as 1.500 with '.' as the decimal mark or as 1500"),
+        (["800", "1,500"], ";", "'1,500' (row 2) reads as 1.500 with ',' as the decimal mark or as 1500"),
+        (["7.63", "7,25"], ",", "decimal comma in '7,25' (row 2) and decimal point in '7.63' (row 1)"),
+    ],
+)
+def test_a_number_that_reads_two_ways_is_refused(values: list[str], separator: str, seen: str) -> None:
+    with pytest.raises(NumberFormatError, match=re.escape(seen)):
+        infer_number_format(pd.Series(values), separator=separator)
+
+
+def test_a_value_that_shows_the_mark_settles_the_others() -> None:
+    assert infer_number_format(pd.Series(["1.500", "2.25"])) == NumberFormat(".")
+    assert infer_number_format(pd.Series(["1.500", "2,25"]), separator=";") == NumberFormat(",")
+    assert infer_number_format(pd.Series(["1,500", "800"])) == NumberFormat(".")  # ',' file: grouping
+    assert parse_numbers(pd.Series(["1.500", "2,25"]), NumberFormat(",")).tolist() == [1500.0, 2.25]
 
 
 def test_a_column_mixing_decimal_marks_is_refused_naming_it(small: Path) -> None:

@@ -22,10 +22,12 @@ the same rules (src/model/README.md, "Numbers"):
 * optional sign, digits, optional decimal mark and digits, optional exponent (``1e3``), or
   digits grouped in threes (``1,500`` ``1.500.000`` ``1 500`` ``1'500``) with an optional decimal
   part; the grouping character is never the decimal mark;
-* the decimal mark of a column is ``.`` unless its values show ``,`` (a comma not followed by
-  exactly three digits, or after a ``.`` grouping); a column showing both marks as decimals is
-  refused (`NumberFormatError`), naming the column and both formats seen. In a file separated by
-  ``;`` (the spreadsheet export of decimal-comma locales) the default decimal mark is ``,``;
+* the decimal mark of a column is the one its values show (a mark not followed by exactly three
+  digits, after a leading 0, or after the other mark grouping); a column showing both is refused
+  (`NumberFormatError`), naming both values. When no value shows it, a value that reads two ways
+  (``1.500``; in a file not separated by ``,`` also ``1,500``) is refused the same way; otherwise
+  the mark is ``.`` (``,`` in a ``;``-separated file, the spreadsheet export of decimal-comma
+  locales), and in a ``,``-separated file ``1,500`` is 1500;
 * a value that does not match the column's format, or whose number is not finite (``inf``,
   ``NaN``, ``1e400``), is unparsable (NaN here, ``unparsable_number`` in validation).
 """
@@ -177,13 +179,28 @@ class NumberFormatError(ValueError):
     """A column whose values use two decimal marks: no single reading is right for all of them."""
 
 
-_COMMA_DECIMAL_EVIDENCE = re.compile(r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{4,},\d+|\d{1,3}(?:\.\d{3})+,\d+)$")
-_DOT_DECIMAL_EVIDENCE = re.compile(r"^[+-]?(?:\d*\.\d{1,2}|\d*\.\d{4,}|\d{4,}\.\d+|\d{1,3}(?:,\d{3})+\.\d+)$")
+# A value shows its column's decimal mark when no grouping could produce it: a mark not followed by
+# exactly three digits, a leading 0 ("0.500"), or the other mark used as grouping before it.
+_COMMA_DECIMAL_EVIDENCE = re.compile(
+    r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{4,},\d+|0,\d+|\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,})$"
+)
+_DOT_DECIMAL_EVIDENCE = re.compile(
+    r"^[+-]?(?:\d*\.\d{1,2}|\d*\.\d{4,}|\d{4,}\.\d+|0\.\d+|\d{1,3}(?:,\d{3})+\.\d+|\d{1,3}(?:,\d{3}){2,})$"
+)
+# One mark followed by exactly three digits: "1.500" is 1.5 or 1500, "1,500" is 1.5 or 1500.
+_SINGLE_GROUP = {
+    ".": re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$"),
+    ",": re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$"),
+}
 
 
-def infer_number_format(values: pd.Series, default_decimal: str = ".") -> NumberFormat:
-    """The column's format from its values (see the module docstring); raises NumberFormatError
-    when some values can only be read with '.' as the decimal mark and others only with ','."""
+def infer_number_format(values: pd.Series, separator: str = ",") -> NumberFormat:
+    """The column's format from its values (see the module docstring).
+
+    Raises NumberFormatError when some values can only be read with '.' as the decimal mark and
+    others only with ','; or when no value settles the mark and some value reads two ways
+    ("1.500": 1.5 or 1500). In a ','-separated file a comma is never a decimal mark unless a value
+    shows it (a decimal comma would have to be quoted), so "1,500" there is 1500."""
     text = pd.Series(values, dtype=object).astype(str).str.strip()
     text = text[text != ""]
     comma = text[text.str.match(_COMMA_DECIMAL_EVIDENCE.pattern)]
@@ -197,7 +214,18 @@ def infer_number_format(values: pd.Series, default_decimal: str = ".") -> Number
         return NumberFormat(",")
     if len(dot):
         return NumberFormat(".")
-    return NumberFormat(default_decimal)
+    marks = (".",) if separator == "," else (".", ",")
+    for mark in marks:
+        two_ways = text[text.str.match(_SINGLE_GROUP[mark].pattern)]
+        if len(two_ways):
+            value = str(two_ways.iloc[0])
+            as_decimal = value.replace(",", ".")
+            raise NumberFormatError(
+                f"'{value}' (row {int(two_ways.index[0]) + 1}) reads as {as_decimal} with '{mark}' as "
+                f"the decimal mark or as {value.replace(mark, '')} with '{mark}' grouping thousands, and no "
+                "value of the column shows which"
+            )
+    return NumberFormat("," if separator == ";" else ".")
 
 
 _NON_FINITE = re.compile(r"^[+-]?(?:inf(?:inity)?|nan)$", re.IGNORECASE)

@@ -277,9 +277,10 @@ def _require_rows(name: str, frame: pd.DataFrame) -> None:
         )
 
 
-def _default_decimal(frame: pd.DataFrame) -> str:
-    # A ';'-separated file is the spreadsheet export of the locales that write a decimal comma.
-    return "," if frame.attrs.get("csv_format", {}).get("separator") == "semicolon" else "."
+def _separator(frame: pd.DataFrame) -> str:
+    """The separator the file was read with (parquet and frames built in code: ',')."""
+    names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+    return names.get(str(frame.attrs.get("csv_format", {}).get("separator", "comma")), ",")
 
 
 def _number_formats(name: str, frame: pd.DataFrame, columns: list[str]) -> dict[str, NumberFormat]:
@@ -287,7 +288,7 @@ def _number_formats(name: str, frame: pd.DataFrame, columns: list[str]) -> dict[
     formats = {}
     for column in columns:
         try:
-            formats[column] = infer_number_format(frame[column], _default_decimal(frame))
+            formats[column] = infer_number_format(frame[column], _separator(frame))
         except NumberFormatError as exc:
             raise DataContractError(
                 f"{name}.csv",
@@ -314,7 +315,7 @@ def _numeric_extras(name: str, frame: pd.DataFrame) -> tuple[list[str], dict[str
             ignored[column] = "no values"
             continue
         try:
-            fmt = infer_number_format(text, _default_decimal(frame))
+            fmt = infer_number_format(text, _separator(frame))
         except NumberFormatError:
             # Numbers in two decimal marks are still numbers: the column is numeric, and
             # `_number_formats` refuses it by name instead of ignoring it as text.
