@@ -16,18 +16,30 @@ from stackctl.audit.plan import load_plan
 from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
-from stackctl.checkov import CheckovReport, default_policies_dir, run_checkov
 from stackctl.errors import StackctlError
-from stackctl.parity import Difference, tfvars_differences
+from stackctl.infra.checkov import CheckovReport, default_policies_dir, run_checkov
+from stackctl.infra.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
 from stackctl.terraform.runner import PLAN_FILE
 
-PolicyRunner = Callable[[Path], CheckovReport]
+# (plan JSON, the Terraform root that made it) -> checkov's results
+PolicyRunner = Callable[[Path, Path], CheckovReport]
 
 
-def checkov_on_plan(plan_path: Path) -> CheckovReport:
-    """checkov's terraform_plan framework on the plan JSON, with infra/policies when it exists."""
-    return run_checkov(plan_path, framework="terraform_plan")
+def checkov_on_plan(plan_path: Path, code_dir: Path) -> CheckovReport:
+    """checkov's terraform_plan framework on the plan JSON, with infra/policies when it exists.
+
+    `--repo-root-for-plan-enrichment` points checkov at the Terraform root that made the plan
+    (envs/<env>, which calls infra/ and the modules): checkov then matches each planned resource to
+    its block in the code and honours the `#checkov:skip=ID:reason` comments there, exactly the
+    skips `stackctl validate` honours. Without it, every justified skip came back as a blocking
+    failure on the plan. https://www.checkov.io/7.Scan%20Examples/Terraform%20Plan%20Scanning.html
+    """
+    return run_checkov(
+        plan_path,
+        framework="terraform_plan",
+        extra_args=["--repo-root-for-plan-enrichment", str(code_dir)],
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,7 @@ def audit_plan(
     checkov: CheckovReport | None
     not_run_reason = ""
     try:
-        checkov = policy_runner(plan_path)
+        checkov = policy_runner(plan_path, env_dir(env, root))
     except StackctlError as exc:
         checkov, not_run_reason = None, f"checkov did not run: {exc.what}"
 
