@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
 from stackctl.errors import StackctlError
-from stackctl.infra.checkov import CheckovReport, default_policies_dir, run_checkov
+from stackctl.infra.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
 from stackctl.infra.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
 from stackctl.terraform.runner import PLAN_FILE
@@ -35,11 +37,32 @@ def checkov_on_plan(plan_path: Path, code_dir: Path) -> CheckovReport:
     skips `stackctl validate` honours. Without it, every justified skip came back as a blocking
     failure on the plan. https://www.checkov.io/7.Scan%20Examples/Terraform%20Plan%20Scanning.html
     """
-    return run_checkov(
+    report = run_checkov(
         plan_path,
         framework="terraform_plan",
         extra_args=["--repo-root-for-plan-enrichment", str(code_dir)],
     )
+    return dataclasses.replace(report, results=tuple(_exact_skip(r, code_dir) for r in report.results))
+
+
+_MODULE_IN_ADDRESS = re.compile(r"module\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.")
+
+
+def _exact_skip(result: CheckResult, code_dir: Path) -> CheckResult:
+    """checkov matches a planned resource to the code by `type.name` alone, ignoring the module
+    (checkov.common.output.report.Report.get_plan_resource_raw_id), so with AVM-style `this` names
+    a skip written in one module could silence the same check on another module's resource. A
+    skip counts only when the block it came from lies in the module the resource belongs to,
+    which is what `stackctl validate` honours; any other is a failure again."""
+    if result.outcome != "skipped" or not result.file_path:
+        return result
+    modules = _MODULE_IN_ADDRESS.findall(result.resource)
+    source = (code_dir / result.file_path.lstrip("/")).resolve()
+    innermost = modules[-1] if len(modules) > 1 else None
+    expected = code_dir.resolve().parents[1] / ("modules/" + innermost if innermost else "infra")
+    if modules and source.parent != expected.resolve():
+        return dataclasses.replace(result, outcome="failed", suppress_comment=None)
+    return result
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,26 @@ def test_the_audit_honours_every_skip_validate_honours(
     for key in bare_failures:
         assert key in skipped, f"{key} neither fails nor is skipped"
         assert len((skipped[key] or "").strip()) >= 20, f"{key} is skipped without its written reason"
+
+
+def test_a_skip_from_another_modules_block_of_the_same_name_does_not_count() -> None:
+    """checkov pairs plan resources with code by `type.name` only; with `this` everywhere, a skip
+    in modules/data_lake must not silence the same check on modules/aml_workspace's account."""
+    from stackctl.audit.runner import _exact_skip
+    from stackctl.infra.checkov import CheckResult
+
+    dev = repo_root() / "envs" / "dev"
+    borrowed = CheckResult(
+        check_id="CKV_AZURE_33",
+        check_name="queue logging",
+        outcome="skipped",
+        resource="module.stack.module.aml_workspace.azurerm_storage_account.this",
+        file_path="../../modules/data_lake/main.tf",
+        line_range=(2, 43),
+        suppress_comment="The queue service is not used by this account",
+    )
+    assert _exact_skip(borrowed, dev).outcome == "failed"
+    own = CheckResult(
+        **{**borrowed.__dict__, "resource": "module.stack.module.data_lake.azurerm_storage_account.this"}
+    )
+    assert _exact_skip(own, dev) == own
