@@ -69,8 +69,14 @@ pipelines: setup ## write the YAML of every AML component, pipeline, deployment 
 destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--allow-prod)
 	@$(STACKCTL) destroy --env $(ENV) $(ARGS)
 
-audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}
-	@$(STACKCTL) audit --env $(ENV) $(ARGS)
+# GNU make reports every failed recipe as its own exit status 2, whatever the command returned, so
+# `make audit` cannot exit 1: it fails (2) when the audit blocks or the input is bad, and its last
+# line names the audit's own status. The release gate needs only pass/fail; to tell the two apart
+# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 2 bad input).
+audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}; fails when anything blocks
+	@$(STACKCTL) audit --env $(ENV) $(ARGS) || { status=$$?; \
+	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
+	  echo "make audit: stackctl audit exited $$status ($$why)" >&2; exit $$status; }
 
 bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings
 	@$(PY) benchmarks/run.py $(ARGS)

@@ -33,7 +33,7 @@ from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.runner import checkov_on_plan
 from stackctl.audit.sarif import to_sarif
-from stackctl.checkov import CheckovReport
+from stackctl.infra.checkov import CheckovReport
 from stackctl.paths import repo_root
 
 GOAL_SECONDS = 10.0
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(to_sarif(report))
 
         checkov_median, checkov_times = median_seconds(
-            lambda: checkov_result.insert(0, checkov_on_plan(plan_path)), repeat_slow
+            lambda: checkov_result.insert(0, checkov_on_plan(plan_path, ROOT / "envs" / "dev")), repeat_slow
         )
         core_median, _ = median_seconds(core, repeat_core)
 

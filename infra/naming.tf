@@ -1,41 +1,20 @@
-# The naming convention, in one place. Each name is checked against Azure's rule for its resource
-# type by the preconditions on the resource group (main.tf), so a bad combination of workload,
-# environment, region and suffix fails at plan time with the rule it breaks.
+# The naming convention lives in modules/naming (provider-free, tested with `terraform test`);
+# infra/ keeps `local.names` so every reference to a name reads as before. The module's output
+# refuses a name that breaks Azure's rule for its kind (a precondition), and the resource group's
+# precondition (main.tf) repeats the list, so a bad combination of workload, environment, region
+# and suffix fails at plan time with the rule it breaks.
+module "naming" {
+  source = "../modules/naming"
+
+  environment    = var.environment
+  location_short = var.location_short
+  name_suffix    = var.name_suffix
+  workload       = var.workload
+}
+
 locals {
-  base    = "${var.workload}-${var.environment}-${var.location_short}"
-  compact = "${var.workload}${var.environment}${var.location_short}${var.name_suffix}"
-
-  names = {
-    resource_group       = "rg-${local.base}"
-    log_analytics        = "log-${local.base}"
-    application_insights = "appi-${local.base}"
-    key_vault            = "kv-${local.base}-${var.name_suffix}"
-    data_lake            = "stdl${local.compact}"
-    aml_storage          = "stml${local.compact}"
-    container_registry   = "cr${local.compact}"
-    aml_workspace        = "mlw-${local.base}"
-    compute_prefix       = "cluster"
-    data_factory         = "adf-${local.base}-${var.name_suffix}"
-    sql_server           = "sql-${local.base}-${var.name_suffix}"
-    vnet                 = "vnet-${local.base}"
-    powerbi              = "pbi-${local.base}"
-    training_endpoint    = "${var.workload}-${var.environment}-train-${var.name_suffix}"
-    scoring_endpoint     = "${var.workload}-${var.environment}-score-${var.name_suffix}"
-  }
-
-  # Azure's rule for each kind of name, with the message a reader needs when one is broken.
-  naming_rules = {
-    key_vault          = { name = local.names.key_vault, pattern = "^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$", rule = "Key Vault: 3-24 letters, digits, hyphens" }
-    data_lake          = { name = local.names.data_lake, pattern = "^[a-z0-9]{3,24}$", rule = "storage account: 3-24 lowercase letters and digits" }
-    aml_storage        = { name = local.names.aml_storage, pattern = "^[a-z0-9]{3,24}$", rule = "storage account: 3-24 lowercase letters and digits" }
-    container_registry = { name = local.names.container_registry, pattern = "^[a-zA-Z0-9]{5,50}$", rule = "container registry: 5-50 letters and digits" }
-    aml_workspace      = { name = local.names.aml_workspace, pattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$", rule = "AML workspace: 3-33 letters, digits, hyphens, underscores" }
-    data_factory       = { name = local.names.data_factory, pattern = "^[a-zA-Z0-9][a-zA-Z0-9-]{1,61}[a-zA-Z0-9]$", rule = "Data Factory: 3-63 letters, digits, hyphens" }
-    sql_server         = { name = local.names.sql_server, pattern = "^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$", rule = "SQL server: 2-63 lowercase letters, digits, hyphens" }
-    training_endpoint  = { name = local.names.training_endpoint, pattern = "^[a-zA-Z][a-zA-Z0-9-]{2,31}$", rule = "AML endpoint: 3-32 letters, digits, hyphens, starting with a letter" }
-    scoring_endpoint   = { name = local.names.scoring_endpoint, pattern = "^[a-zA-Z][a-zA-Z0-9-]{2,31}$", rule = "AML endpoint: 3-32 letters, digits, hyphens, starting with a letter" }
-  }
-  naming_violations = [for key, rule in local.naming_rules : "${key} name \"${rule.name}\" breaks the ${rule.rule} rule" if !can(regex(rule.pattern, rule.name))]
+  names             = module.naming.names
+  naming_violations = module.naming.violations
 
   tags = merge(var.tags, { environment = var.environment, managed_by = "terraform", workload = var.workload })
 }

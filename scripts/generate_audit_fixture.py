@@ -1,8 +1,10 @@
 """Write a large Terraform plan JSON (format 1.2) for benchmarking `stackctl audit`.
 
-The plan has the shape `terraform show -json` writes for our stack: azurerm resources spread over
-the stack's modules, with planned_values (what checkov scans), resource_changes in every action,
-sensitive attributes, unknown values, drift and output changes. Same seed, same file.
+The plan has the shape `terraform show -json` writes for our stack: the resource blocks our modules
+declare, at the addresses Terraform gives them (`module.stack.module.sql.azurerm_mssql_database.this`),
+with planned_values (what checkov scans), resource_changes in every action, sensitive attributes,
+unknown values, drift and output changes. To reach a benchmark's size each block gets instance
+keys (`...this["r0007"]`), as a for_each over a larger stack would. Same seed, same file.
 
     python scripts/generate_audit_fixture.py --resources 500 --out build/bench/plan-500.json
 """
@@ -17,16 +19,6 @@ from pathlib import Path
 from typing import Any
 
 AZURERM = "registry.terraform.io/hashicorp/azurerm"
-MODULES = (
-    "module.stack.module.data_lake",
-    "module.stack.module.key_vault",
-    "module.stack.module.sql",
-    "module.stack.module.aml_workspace",
-    "module.stack.module.aml_compute",
-    "module.stack.module.monitoring",
-    "module.stack.module.data_factory",
-    "module.stack.module.network",
-)
 RESOURCE_GROUP_ID = "/subscriptions/0000/resourceGroups/rg-fcst-dev/providers"
 TAGS = {"environment": "dev", "workload": "demand-forecast", "owner": "data-platform"}
 # Share of each action among the changes; the rest of the plan is unchanged (no-op).
@@ -55,16 +47,17 @@ def storage_account(index: int, rng: random.Random) -> tuple[dict[str, Any], dic
     return values, {"primary_access_key": True, "blob_properties": [{}], "network_rules": [{}], "tags": {}}
 
 
-def key_vault_secret(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+def application_insights(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     values = {
-        "name": f"secret-{index:04d}",
-        "key_vault_id": f"{RESOURCE_GROUP_ID}/Microsoft.KeyVault/vaults/kv",
-        "content_type": "text/plain",
-        "expiration_date": "2027-06-30T00:00:00Z",
-        "value": f"secret-value-{index:04d}-{rng.getrandbits(64):016x}",
+        "name": f"appi-fcst-dev-{index:04d}",
+        "resource_group_name": "rg-fcst-dev",
+        "location": "westeurope",
+        "application_type": "web",
+        "local_authentication_disabled": True,
+        "connection_string": f"InstrumentationKey={rng.getrandbits(64):016x};IngestionEndpoint=https://x",
         "tags": TAGS,
     }
-    return values, {"value": True, "tags": {}}
+    return values, {"connection_string": True, "tags": {}}
 
 
 def mssql_database(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -112,7 +105,7 @@ def role_assignment(index: int, rng: random.Random) -> tuple[dict[str, Any], dic
     return values, {}
 
 
-def metric_alert(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+def query_alert(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     values = {
         "name": f"alert-{index:04d}",
         "resource_group_name": "rg-fcst-dev",
@@ -134,14 +127,17 @@ def metric_alert(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[s
     return values, {"criteria": [{}], "action": [{}], "tags": {}}
 
 
+# (module, resource type, block name, values): blocks our modules declare (checked by
+# tests/stackctl/audit/test_audit_generator.py against modules/).
 KINDS = (
-    ("azurerm_storage_account", storage_account),
-    ("azurerm_key_vault_secret", key_vault_secret),
-    ("azurerm_mssql_database", mssql_database),
-    ("azurerm_machine_learning_compute_cluster", compute_cluster),
-    ("azurerm_role_assignment", role_assignment),
-    ("azurerm_monitor_metric_alert", metric_alert),
+    ("data_lake", "azurerm_storage_account", "this", storage_account),
+    ("monitoring", "azurerm_application_insights", "this", application_insights),
+    ("sql", "azurerm_mssql_database", "this", mssql_database),
+    ("aml_compute", "azurerm_machine_learning_compute_cluster", "this", compute_cluster),
+    ("key_vault", "azurerm_role_assignment", "this", role_assignment),
+    ("monitoring", "azurerm_monitor_scheduled_query_rules_alert_v2", "this", query_alert),
 )
+MODULES = tuple(dict.fromkeys(f"module.stack.module.{module}" for module, _, _, _ in KINDS))
 
 
 def mutate(values: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -169,10 +165,10 @@ def generate(resources: int, seed: int = 7) -> dict[str, Any]:
     drift: list[dict[str, Any]] = []
     planned: dict[str, list[dict[str, Any]]] = {module: [] for module in MODULES}
     for index in range(resources):
-        resource_type, make = KINDS[index % len(KINDS)]
-        module = MODULES[index % len(MODULES)]
-        name = f"r{index:04d}"
-        address = f"{module}.{resource_type}.{name}"
+        module_name, resource_type, name, make = KINDS[index % len(KINDS)]
+        module = f"module.stack.module.{module_name}"
+        key = f"r{index:04d}"
+        address = f'{module}.{resource_type}.{name}["{key}"]'
         values, sensitive = make(index, rng)
         action = rng.choice(actions)
         before: Any = None if action == ("create",) else values
@@ -193,6 +189,7 @@ def generate(resources: int, seed: int = 7) -> dict[str, Any]:
             "mode": "managed",
             "type": resource_type,
             "name": name,
+            "index": key,
             "provider_name": AZURERM,
             "change": change,
         }
@@ -209,6 +206,7 @@ def generate(resources: int, seed: int = 7) -> dict[str, Any]:
                     "mode": "managed",
                     "type": resource_type,
                     "name": name,
+                    "index": key,
                     "provider_name": AZURERM,
                     "schema_version": 0,
                     "values": after,

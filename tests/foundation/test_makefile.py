@@ -67,3 +67,25 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert "set -euo pipefail" in ci
     assert "make test" in ci
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("plan", "status", "why"),
+    [
+        ("missing.json", 2, "bad input, nothing written"),
+        ("tests/stackctl/audit/fixtures/delete_sql.json", 1, "blocking findings"),
+    ],
+)
+def test_make_audit_fails_and_names_the_audits_own_status(
+    tmp_path: Path, plan: str, status: int, why: str
+) -> None:
+    """GNU make reports every failed recipe as 2, so `make audit` cannot exit 1; what the README
+    promises instead: it fails, and its last line names the audit's status (1 or 2)."""
+    plan_path = tmp_path / plan if plan == "missing.json" else ROOT / plan
+    result = _make("audit", "ENV=dev", f"ARGS=--plan {plan_path} --out {tmp_path / 'out'}")
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()
+    assert f"make audit: stackctl audit exited {status} ({why})" in last[-2:], result.stderr
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "`make audit: stackctl audit exited 1 (blocking findings)`" in readme

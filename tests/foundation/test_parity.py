@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.errors import StackctlError
-from stackctl.parity import tfvars_differences
+from stackctl.infra.parity import tfvars_differences
 
 
 def _write(path: Path, text: str) -> Path:

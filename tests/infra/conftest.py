@@ -9,7 +9,7 @@ import pytest
 from infra_helpers import Edit
 
 from stackctl.infra import CheckReport
-from stackctl.infra.checkov_scan import check_checkov
+from stackctl.infra.checkov import check_checkov
 from stackctl.paths import repo_root
 
 COPIED = ("modules", "infra", "envs/dev", "envs/prod", "tests/infra/azurerm_schema.json")

@@ -10,7 +10,7 @@ import pytest
 from infra_helpers import Edit, messages
 
 from stackctl.infra import CheckReport
-from stackctl.infra.checkov_scan import ScanTarget, check_checkov
+from stackctl.infra.checkov import ScanTarget, check_checkov
 
 CUSTOM_POLICIES = {"CKV_FS_1", "CKV_FS_2", "CKV_FS_3", "CKV_FS_4", "CKV_FS_5", "CKV2_FS_1", "CKV2_FS_2"}
 

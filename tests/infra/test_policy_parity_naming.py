@@ -1,4 +1,6 @@
-"""Prod rules on the values, dev/prod parity (and the list of what differs), the naming convention."""
+"""Prod rules on the values, dev/prod parity (and the list of what differs).
+
+The naming convention is judged by Terraform itself: tests/infra/test_naming_module.py."""
 
 from __future__ import annotations
 
@@ -6,8 +8,7 @@ from pathlib import Path
 
 from infra_helpers import Edit, messages
 
-from stackctl.infra.naming import check_naming, resolved_names
-from stackctl.infra.parity_check import check_parity
+from stackctl.infra.parity import check_parity
 from stackctl.infra.policy import check_prod_policy
 
 
@@ -77,22 +78,3 @@ def test_root_variables_must_match_infra(tree: Path, edit: Edit) -> None:
     edit("envs/prod/variables.tf", 'default     = "fcst"', 'default     = "fc"')
     locations = {f.location for f in check_parity(tree).findings}
     assert {"envs/dev/variables.tf", "envs/prod/variables.tf"} <= locations
-
-
-def test_every_name_follows_azure_rules(root: Path) -> None:
-    report = check_naming(root)
-    assert report.ok, messages(report)
-    names = resolved_names(root, "prod")
-    assert names["data_lake"]["name"] == "stdlfcstprodweup01"
-    assert names["training_endpoint"]["name"] == "fcst-prod-train-p01"
-
-
-def test_a_name_too_long_for_azure_is_caught(tree: Path, edit: Edit) -> None:
-    edit("envs/dev/terraform.tfvars", 'workload       = "fcst"', 'workload       = "forecasting"')
-    messages_ = [f.message for f in check_naming(tree).findings]
-    assert (
-        'dev: key_vault name "kv-forecasting-dev-weu-d01" breaks the '
-        "Key Vault: 3-24 letters, digits, hyphens rule" in messages_
-    )
-    # The storage names are 24 characters here, exactly Azure's limit, so they still pass.
-    assert len(messages_) == 1

@@ -17,7 +17,9 @@ from stackctl.audit.allow_list import AllowEntry, AllowList
 from stackctl.audit.plan import ChangeKind, Plan, ResourceChange
 from stackctl.audit.values import (
     SENSITIVE,
+    UNKNOWN,
     AttributeDiff,
+    Secrets,
     attribute_diffs,
     collect_secrets,
     display,
@@ -26,9 +28,10 @@ from stackctl.audit.values import (
     leaf_paths,
     masked,
     value_at,
+    with_unknowns,
 )
-from stackctl.checkov import CheckovReport
-from stackctl.parity import Difference
+from stackctl.infra.checkov import CheckovReport
+from stackctl.infra.parity import Difference
 
 Severity = Literal["blocking", "warning", "info"]
 FindingKind = Literal[
@@ -40,6 +43,9 @@ FindingKind = Literal[
     "cost-change",
     "parity-difference",
     "allow-list-unused",
+    "forgotten-object",
+    "check-failed",
+    "check-unknown",
 ]
 
 # Resources whose deletion or replacement loses data (or the keys to it): blocking unless allowed.
@@ -94,8 +100,17 @@ COST_ATTRIBUTES = frozenset(
 # tfvars must never hold one: a mistake there must not travel further into a report.
 _SECRET_NAME = re.compile(r"password|secret|token|connection_string|access_key|client_key", re.IGNORECASE)
 
-CHANGE_ORDER: tuple[ChangeKind, ...] = ("delete", "replace", "update", "create", "forget", "read", "no-op")
-LISTED_KINDS: tuple[ChangeKind, ...] = ("delete", "replace", "update", "create", "forget")
+CHANGE_ORDER: tuple[ChangeKind, ...] = (
+    "delete",
+    "replace",
+    "replace-forget",
+    "update",
+    "create",
+    "forget",
+    "read",
+    "no-op",
+)
+LISTED_KINDS: tuple[ChangeKind, ...] = ("delete", "replace", "replace-forget", "update", "create", "forget")
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,8 @@ class Provenance:
     allow_list: str
     policies: str
     stackctl_version: str
+    # Which tool wrote the plan: Terraform, or OpenTofu (which reports its own version in the same field).
+    plan_tool: str = "Terraform"
     # The binary plan `make apply` applies, when it sits next to the plan JSON: its hash ties the
     # reviewed report to what is applied.
     saved_plan: str | None = None
@@ -258,7 +275,17 @@ def build_report(
     policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason)
     findings.extend(policy_findings)
 
-    planned_updates = {rc.address for rc in plan.resource_changes if rc.change.kind in ("update", "replace")}
+    for resource in resources:
+        forgotten = _forgotten_finding(resource)
+        if forgotten:
+            findings.append(forgotten)
+    findings.extend(_check_findings(plan))
+
+    planned_updates = {
+        rc.address
+        for rc in plan.resource_changes
+        if rc.change.kind in ("update", "replace", "replace-forget")
+    }
     drift = tuple(
         DriftItem(
             address=rc.address,
@@ -346,9 +373,11 @@ def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
     return (_SEVERITY_ORDER[finding.severity], finding.kind, finding.address or "", finding.title)
 
 
-def _resource_report(rc: ResourceChange, secrets: frozenset[str]) -> ResourceReport:
+def _resource_report(rc: ResourceChange, secrets: Secrets) -> ResourceReport:
     kind = rc.change.kind
-    diffs = tuple(attribute_diffs(rc.change, secrets)) if kind in ("update", "replace") else ()
+    diffs = (
+        tuple(attribute_diffs(rc.change, secrets)) if kind in ("update", "replace", "replace-forget") else ()
+    )
     return ResourceReport(
         address=rc.address,
         module=rc.module,
@@ -361,6 +390,65 @@ def _resource_report(rc: ResourceChange, secrets: frozenset[str]) -> ResourceRep
         deposed=rc.deposed,
         imported_id=(rc.change.importing.id or "(id not recorded)") if rc.change.importing else None,
     )
+
+
+def _forgotten_finding(resource: ResourceReport) -> Finding | None:
+    """`forget` removes an object from the state and leaves it in Azure: nothing is lost, but from
+    now on nobody manages it (it keeps its cost, its access and, for data-bearing resources, its
+    data)."""
+    if resource.kind not in ("forget", "replace-forget"):
+        return None
+    holds = f" ({resource.data_bearing}: its data stays with it)" if resource.data_bearing else ""
+    if resource.kind == "forget":
+        title = f"{resource.address} will be forgotten: it stays in Azure, no longer managed by Terraform"
+    else:
+        title = (
+            f"{resource.address} will be re-created, and the old object forgotten: "
+            "it stays in Azure, no longer managed by Terraform"
+        )
+    return Finding(
+        "forgotten-object",
+        "warning",
+        title,
+        f"Terraform does not delete it{holds}; delete it by hand, or import it again, "
+        "once nothing needs it (a `removed` block with `lifecycle { destroy = false }` asks for this)",
+        resource.address,
+    )
+
+
+# Terraform's `check` blocks never stop a plan or apply: a failed assertion is a warning by design
+# ("check blocks ... do not affect Terraform's execution of an operation. A failed assertion
+# reports a warning without halting the ongoing operation."
+# https://developer.hashicorp.com/terraform/language/checks). The audit keeps that choice: a
+# failed or errored check is a warning, one Terraform cannot judge before apply is listed as
+# info. A rule that must block belongs in a precondition, which fails the plan itself.
+def _check_findings(plan: Plan) -> list[Finding]:
+    findings = []
+    for check in plan.checks:
+        if check.status in ("fail", "error"):
+            problems = "; ".join(check.problems) or "no message given"
+            findings.append(
+                Finding(
+                    "check-failed",
+                    "warning",
+                    f"{check.display} {'failed' if check.status == 'fail' else 'could not be evaluated'}",
+                    f"{problems} (Terraform reports a failed check without stopping; "
+                    "fix what it says, or make it a precondition if it must block)",
+                    check.display,
+                )
+            )
+        elif check.status == "unknown":
+            findings.append(
+                Finding(
+                    "check-unknown",
+                    "info",
+                    f"{check.display} is known only after apply",
+                    f"the {check.kind} condition depends on values Terraform learns during apply; "
+                    "it is evaluated then",
+                    check.display,
+                )
+            )
+    return findings
 
 
 def _destructive_finding(
@@ -463,10 +551,10 @@ def _policy_findings(
     return summary, findings
 
 
-def _cost_changes(rc: ResourceChange, secrets: frozenset[str]) -> list[CostChange]:
+def _cost_changes(rc: ResourceChange, secrets: Secrets) -> list[CostChange]:
     change = rc.change
     kind = change.kind
-    if kind in ("update", "replace"):
+    if kind in ("update", "replace", "replace-forget"):
         return [
             CostChange(rc.address, kind, diff.path, diff.before, diff.after)
             for diff in attribute_diffs(change, secrets)
@@ -492,32 +580,29 @@ def _is_cost_path(path: str) -> bool:
     return bool(names) and names[-1] in COST_ATTRIBUTES
 
 
-def _output_reports(plan: Plan, secrets: frozenset[str]) -> list[OutputReport]:
+def _output_reports(plan: Plan, secrets: Secrets) -> list[OutputReport]:
     reports = []
     for name, change in sorted(plan.output_changes.items()):
         if change.kind == "no-op":
             continue
         before = masked(change.before, change.before_sensitive)
-        after = masked(change.after, change.after_sensitive)
-        unknown = change.after_unknown is True
+        after = with_unknowns(masked(change.after, change.after_sensitive), change.after_unknown)
         reports.append(
             OutputReport(
                 name=name,
                 kind=change.kind,
                 before=_shown(before, secrets),
-                after="(known after apply)" if unknown else _shown(after, secrets),
+                after=_shown(after, secrets),
             )
         )
     return reports
 
 
-def _shown(value: Any, secrets: frozenset[str]) -> str:
-    return SENSITIVE if value == SENSITIVE else display(value, secrets)
+def _shown(value: Any, secrets: Secrets) -> str:
+    return str(value) if value in (SENSITIVE, UNKNOWN) else display(value, secrets)
 
 
-def _parity_item(
-    difference: Difference, sensitive_variables: frozenset[str], secrets: frozenset[str]
-) -> ParityItem:
+def _parity_item(difference: Difference, sensitive_variables: frozenset[str], secrets: Secrets) -> ParityItem:
     top = difference.path.split(".", 1)[0]
     secret = top in sensitive_variables or bool(_SECRET_NAME.search(difference.path))
 

@@ -1,13 +1,25 @@
 """Reading a Terraform plan as `terraform show -json` writes it (JSON output format 1.x).
 
+What this reads: plan JSON format 1.x (1.0 to 1.2 today) from Terraform 1.9 to 1.x, the versions
+this repository pins (`required_version = ">= 1.9, < 2.0"` in every versions.tf); tested on real
+plans of Terraform 1.11. A plan from OpenTofu (its providers come from registry.opentofu.org) is
+read when it uses only shapes Terraform writes, and named as OpenTofu in the report; one with
+OpenTofu's own shapes (`mode: ephemeral`, the `open` action), or from a newer Terraform with a
+shape this reader does not know, is refused with an error that names the tool, its version and
+what this audit reads. Format of the JSON: https://developer.hashicorp.com/terraform/internals/json-format
+
 The model keeps only what the audit reads and ignores the rest, so a newer Terraform that adds
 fields still loads; a file that lacks what the audit needs, or is not a plan at all, is refused
-with an error naming the missing or wrong field.
+with an error naming the missing or wrong field. The file may be UTF-8 (with or without a byte
+order mark) or UTF-16 with a byte order mark (PowerShell's `>` writes that); anything else is
+refused with the encoding named.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +29,7 @@ from stackctl.errors import StackctlError
 
 Action = Literal["no-op", "create", "read", "update", "delete", "forget"]
 # What an auditor reads instead of Terraform's action lists.
-ChangeKind = Literal["create", "update", "delete", "replace", "read", "no-op", "forget"]
+ChangeKind = Literal["create", "update", "delete", "replace", "replace-forget", "read", "no-op", "forget"]
 
 _ACTION_KINDS: dict[tuple[str, ...], ChangeKind] = {
     ("no-op",): "no-op",
@@ -28,11 +40,23 @@ _ACTION_KINDS: dict[tuple[str, ...], ChangeKind] = {
     ("delete", "create"): "replace",
     ("create", "delete"): "replace",
     ("forget",): "forget",
-    # Terraform >= 1.10 may replace an object while forgetting the old one (lifecycle destroy = false).
-    ("create", "forget"): "replace",
+    # A replacement whose old object is forgotten rather than destroyed (Terraform >= 1.7 `removed`
+    # with `lifecycle { destroy = false }`, in either order): the old object stays in Azure,
+    # unmanaged, with its data; nothing is deleted.
+    ("create", "forget"): "replace-forget",
+    ("forget", "create"): "replace-forget",
 }
 
 SUPPORTED_FORMAT_MAJOR = "1"
+# The Terraform versions this audit reads: the repository's pin (every versions.tf) ...
+MIN_TERRAFORM = (1, 9)
+# ... and the newest version its plans were tested with.
+TESTED_TERRAFORM = "1.11"
+READS = (
+    f"this audit reads plan JSON format 1.x from Terraform {MIN_TERRAFORM[0]}.{MIN_TERRAFORM[1]} "
+    f"or newer 1.x (tested up to {TESTED_TERRAFORM}; the repository pins >= 1.9)"
+)
+OPENTOFU_REGISTRY = "registry.opentofu.org/"
 
 
 class _Model(BaseModel):
@@ -117,6 +141,37 @@ class VariableValue(_Model):
     value: Any = None
 
 
+class CheckProblem(_Model):
+    message: str = ""
+
+
+class CheckInstance(_Model):
+    address: dict[str, Any] = Field(default_factory=dict)
+    status: str = "unknown"
+    problems: tuple[CheckProblem, ...] = ()
+
+
+class CheckStatus(_Model):
+    """One element of `checks` (Terraform >= 1.5): a `check` block, or the conditions of a resource,
+    output or variable, with its status at plan time (pass, fail, error, unknown)."""
+
+    address: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["pass", "fail", "error", "unknown"]
+    instances: tuple[CheckInstance, ...] = ()
+
+    @property
+    def display(self) -> str:
+        return str(self.address.get("to_display") or self.address.get("name") or "(unnamed check)")
+
+    @property
+    def kind(self) -> str:
+        return str(self.address.get("kind") or "check")
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(p.message for i in self.instances for p in i.problems if p.message)
+
+
 class Plan(_Model):
     """The parts of a Terraform JSON plan the audit uses."""
 
@@ -127,8 +182,19 @@ class Plan(_Model):
     resource_drift: tuple[ResourceChange, ...] = ()
     output_changes: dict[str, Change] = Field(default_factory=dict)
     configuration: Configuration = Field(default_factory=Configuration)
+    checks: tuple[CheckStatus, ...] = ()
+    # Kept whole for masking: every value these mark sensitive is masked wherever it appears.
+    planned_values: Any = None
+    prior_state: Any = None
     timestamp: str | None = None
     errored: bool | None = None
+
+    @property
+    def written_by(self) -> str:
+        """ "OpenTofu" when the plan's providers come from OpenTofu's registry, else "Terraform"."""
+        sources = [c.full_name or "" for c in self.configuration.provider_config.values()]
+        sources += [rc.provider_name or "" for rc in self.resource_changes]
+        return "OpenTofu" if any(s.startswith(OPENTOFU_REGISTRY) for s in sources) else "Terraform"
 
     @property
     def sensitive_variables(self) -> frozenset[str]:
@@ -141,10 +207,7 @@ class Plan(_Model):
     @classmethod
     def _supported_format(cls, version: str) -> str:
         if version.split(".", 1)[0] != SUPPORTED_FORMAT_MAJOR:
-            raise ValueError(
-                f"plan JSON format {version!r} is not supported; this audit reads format 1.x "
-                "(Terraform >= 1.0)"
-            )
+            raise ValueError(f"plan JSON format {version!r} is not supported; {READS}")
         return version
 
 
@@ -156,7 +219,16 @@ def load_plan(path: Path) -> Plan:
             where=str(path),
             fix="run `make plan ENV=<env>` first, or pass --plan FILE with `terraform show -json` output",
         )
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = decode_plan_text(path.read_bytes(), source=str(path))
+    wrapper = _wrapper_lines(text)
+    if wrapper:
+        raise StackctlError(
+            "the plan JSON was captured through hashicorp/setup-terraform's wrapper, which adds its own "
+            f"lines around Terraform's output (here: {wrapper})",
+            where=str(path),
+            fix="set `terraform_wrapper: false` on the hashicorp/setup-terraform step, then "
+            "`terraform show -json tfplan > plan.json` writes Terraform's JSON only",
+        )
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -168,6 +240,94 @@ def load_plan(path: Path) -> Plan:
     return parse_plan(raw, source=str(path))
 
 
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8 with a byte order mark"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (little endian)"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 (big endian)"),
+)
+
+
+def decode_plan_text(data: bytes, *, source: str = "<plan>") -> str:
+    """The text of a plan file: UTF-8, UTF-8 with a BOM, or UTF-16 with a BOM (PowerShell 5's `>`).
+
+    A ZIP (the binary tfplan) or other bytes that are none of these raise StackctlError naming
+    what the file is.
+    """
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise StackctlError(
+                    f"the plan file starts with the byte order mark of {name} but is not valid {name} "
+                    f"(byte {exc.start})",
+                    where=source,
+                    fix="write it again with `terraform show -json tfplan > plan.json`",
+                ) from exc
+    if data.startswith(b"PK\x03\x04"):
+        raise StackctlError(
+            "plan file is not valid JSON: it is a ZIP archive, the binary plan `terraform plan -out` writes",
+            where=source,
+            fix="write it with `terraform show -json tfplan > plan.json` (the binary tfplan is not JSON)",
+        )
+    fix = (
+        "write it again with `terraform show -json tfplan > plan.json`; in Windows PowerShell 5 "
+        "use `terraform show -json tfplan | Out-File -Encoding utf8 plan.json`"
+    )
+    head = data[:400]
+    # JSON text never holds a NUL byte; UTF-16 of ASCII text holds one in every other byte.
+    if len(head) > 1 and head.count(0) * 4 > len(head):
+        raise StackctlError(
+            "the plan file is UTF-16 without a byte order mark (every other byte is 0); Terraform "
+            "writes UTF-8",
+            where=source,
+            fix=fix,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StackctlError(
+            f"the plan file is not UTF-8 (byte {exc.start} is 0x{data[exc.start]:02x}); "
+            "Terraform writes UTF-8",
+            where=source,
+            fix=fix,
+        ) from exc
+
+
+_WRAPPER_LINE = re.compile(r"^(\[command\].*|::(debug|set-output|error|warning)[^\n]*)$", re.MULTILINE)
+
+
+def _wrapper_lines(text: str) -> str | None:
+    """The first line setup-terraform's wrapper adds (`[command]...`, `::debug::...`), if any.
+
+    No line of a JSON document starts like these (a string cannot span lines), so they mark the
+    wrapper's output whether the JSON is on one line or pretty-printed.
+    """
+    match = _WRAPPER_LINE.search(text)
+    return repr(match.group(0)[:80]) if match else None
+
+
+def producer(raw: Any) -> str:
+    """Which tool wrote the plan, as a reader names it: "Terraform 1.11.4" or "OpenTofu 1.8.0"."""
+    version = str(raw.get("terraform_version", "?")) if isinstance(raw, dict) else "?"
+    return f"{'OpenTofu' if is_opentofu(raw) else 'Terraform'} {version}"
+
+
+def is_opentofu(raw: Any) -> bool:
+    """OpenTofu writes the same `terraform_version` field; its providers come from its registry."""
+    return OPENTOFU_REGISTRY in json.dumps(
+        raw.get("configuration", {}) if isinstance(raw, dict) else {}
+    ) or any(
+        str(rc.get("provider_name", "")).startswith(OPENTOFU_REGISTRY)
+        for rc in (raw.get("resource_changes") or [] if isinstance(raw, dict) else [])
+        if isinstance(rc, dict)
+    )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
 def parse_plan(raw: Any, *, source: str = "<plan>") -> Plan:
     """Validate already-decoded plan JSON; `source` names it in errors."""
     foreign = _foreign_kind(raw)
@@ -177,6 +337,15 @@ def parse_plan(raw: Any, *, source: str = "<plan>") -> Plan:
             where=source,
             fix="pass the output of `terraform show -json tfplan` for a saved plan (`make plan` writes it)",
         )
+    made_by = producer(raw)
+    version = _version_tuple(str(raw.get("terraform_version", "")))
+    format_major = str(raw.get("format_version", "")).split(".", 1)[0]
+    if not is_opentofu(raw) and format_major == SUPPORTED_FORMAT_MAJOR and version < MIN_TERRAFORM:
+        raise StackctlError(
+            f"the plan was written by {made_by}; {READS}",
+            where=source,
+            fix="plan again with the Terraform version the repository pins (>= 1.9, < 2.0)",
+        )
     try:
         plan = Plan.model_validate(raw)
     except ValidationError as exc:
@@ -184,11 +353,22 @@ def parse_plan(raw: Any, *, source: str = "<plan>") -> Plan:
         more = len(exc.errors()) - len(problems)
         if more > 0:
             problems.append(f"... and {more} more")
-        raise StackctlError(
-            "the plan JSON does not follow Terraform's plan format: " + "; ".join(problems),
-            where=source,
-            fix="regenerate it with `terraform show -json tfplan` (Terraform >= 1.0); do not edit it by hand",
-        ) from exc
+        tested = _version_tuple(TESTED_TERRAFORM)
+        if is_opentofu(raw):
+            what = f"the plan was written by {made_by}, whose plan JSON has shapes Terraform never writes"
+            fix = f"{READS}; plan with Terraform to audit this stack"
+        elif version[:2] > tested:
+            what = f"the plan was written by {made_by}, newer than the versions this audit was tested with"
+            fix = f"{READS}; plan with Terraform {TESTED_TERRAFORM}, or update stackctl's plan reader"
+        elif format_major != SUPPORTED_FORMAT_MAJOR:
+            what = f"the plan was written by {made_by} in JSON format {raw.get('format_version')!r}"
+            fix = f"{READS}; plan again with the Terraform version the repository pins (>= 1.9, < 2.0)"
+        else:
+            what = f"the plan JSON does not follow Terraform's plan format ({made_by})"
+            fix = (
+                "regenerate it with `terraform show -json tfplan` (Terraform >= 1.9); do not edit it by hand"
+            )
+        raise StackctlError(what + ": " + "; ".join(problems), where=source, fix=fix) from exc
     if plan.errored:
         raise StackctlError(
             "the plan is from a `terraform plan` that failed (errored: true); it is incomplete",

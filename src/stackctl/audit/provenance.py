@@ -43,6 +43,7 @@ def collect_provenance(
         git_branch=branch,
         git_dirty=dirty,
         terraform_version=plan.terraform_version,
+        plan_tool=plan.written_by,
         plan_timestamp=plan.timestamp,
         generated_at=(now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         providers=provider_versions(plan, locked),

@@ -48,6 +48,17 @@ def resource_line(resource: ResourceReport) -> str:
     return line
 
 
+_KIND_HEADINGS = {
+    "no-op": "moved or imported, otherwise unchanged",
+    "forget": "forget (left in Azure, no longer managed)",
+    "replace-forget": "replace, old object forgotten (left in Azure, no longer managed)",
+}
+
+
+def kind_heading(kind: str) -> str:
+    return _KIND_HEADINGS.get(kind, kind)
+
+
 def severity_counts(report: AuditReport) -> dict[str, int]:
     counts = {"blocking": 0, "warning": 0, "info": 0}
     for finding in report.findings:
@@ -87,4 +98,5 @@ def _environment(*, html: bool) -> jinja2.Environment:
     env.globals["status_label"] = status_label
     env.globals["severity_counts"] = severity_counts
     env.globals["resource_line"] = resource_line
+    env.globals["kind_heading"] = kind_heading
     return env

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,18 +18,51 @@ from stackctl.audit.plan import load_plan
 from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
-from stackctl.checkov import CheckovReport, default_policies_dir, run_checkov
 from stackctl.errors import StackctlError
-from stackctl.parity import Difference, tfvars_differences
+from stackctl.infra.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
+from stackctl.infra.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
 from stackctl.terraform.runner import PLAN_FILE
 
-PolicyRunner = Callable[[Path], CheckovReport]
+# (plan JSON, the Terraform root that made it) -> checkov's results
+PolicyRunner = Callable[[Path, Path], CheckovReport]
 
 
-def checkov_on_plan(plan_path: Path) -> CheckovReport:
-    """checkov's terraform_plan framework on the plan JSON, with infra/policies when it exists."""
-    return run_checkov(plan_path, framework="terraform_plan")
+def checkov_on_plan(plan_path: Path, code_dir: Path) -> CheckovReport:
+    """checkov's terraform_plan framework on the plan JSON, with infra/policies when it exists.
+
+    `--repo-root-for-plan-enrichment` points checkov at the Terraform root that made the plan
+    (envs/<env>, which calls infra/ and the modules): checkov then matches each planned resource to
+    its block in the code and honours the `#checkov:skip=ID:reason` comments there, exactly the
+    skips `stackctl validate` honours. Without it, every justified skip came back as a blocking
+    failure on the plan. https://www.checkov.io/7.Scan%20Examples/Terraform%20Plan%20Scanning.html
+    """
+    report = run_checkov(
+        plan_path,
+        framework="terraform_plan",
+        extra_args=["--repo-root-for-plan-enrichment", str(code_dir)],
+    )
+    return dataclasses.replace(report, results=tuple(_exact_skip(r, code_dir) for r in report.results))
+
+
+_MODULE_IN_ADDRESS = re.compile(r"module\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.")
+
+
+def _exact_skip(result: CheckResult, code_dir: Path) -> CheckResult:
+    """checkov matches a planned resource to the code by `type.name` alone, ignoring the module
+    (checkov.common.output.report.Report.get_plan_resource_raw_id), so with AVM-style `this` names
+    a skip written in one module could silence the same check on another module's resource. A
+    skip counts only when the block it came from lies in the module the resource belongs to,
+    which is what `stackctl validate` honours; any other is a failure again."""
+    if result.outcome != "skipped" or not result.file_path:
+        return result
+    modules = _MODULE_IN_ADDRESS.findall(result.resource)
+    source = (code_dir / result.file_path.lstrip("/")).resolve()
+    innermost = modules[-1] if len(modules) > 1 else None
+    expected = code_dir.resolve().parents[1] / ("modules/" + innermost if innermost else "infra")
+    if modules and source.parent != expected.resolve():
+        return dataclasses.replace(result, outcome="failed", suppress_comment=None)
+    return result
 
 
 @dataclass(frozen=True)
@@ -63,7 +98,7 @@ def audit_plan(
     checkov: CheckovReport | None
     not_run_reason = ""
     try:
-        checkov = policy_runner(plan_path)
+        checkov = policy_runner(plan_path, env_dir(env, root))
     except StackctlError as exc:
         checkov, not_run_reason = None, f"checkov did not run: {exc.what}"
 

@@ -27,6 +27,12 @@ RULES: dict[FindingKind, tuple[str, str]] = {
     "cost-change": ("FSA006", "A change to a size, node count or SKU that decides cost"),
     "parity-difference": ("FSA007", "A variable differs between the dev and prod stacks"),
     "allow-list-unused": ("FSA008", "An allow-list entry matches no change in this plan"),
+    "forgotten-object": (
+        "FSA009",
+        "An object leaves Terraform's state but stays in Azure, unmanaged (forget)",
+    ),
+    "check-failed": ("FSA010", "A Terraform check block (or condition) failed or errored at plan time"),
+    "check-unknown": ("FSA011", "A Terraform check or condition can only be evaluated during apply"),
 }
 
 _LEVEL = {"blocking": "error", "warning": "warning", "info": "note"}
@@ -39,6 +45,9 @@ _DEFAULT_LEVEL: dict[FindingKind, str] = {
     "cost-change": "note",
     "parity-difference": "note",
     "allow-list-unused": "note",
+    "forgotten-object": "warning",
+    "check-failed": "warning",
+    "check-unknown": "note",
 }
 _KIND_ORDER: list[FindingKind] = list(RULES)
 

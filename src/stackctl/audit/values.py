@@ -20,8 +20,6 @@ SENSITIVE = "(sensitive value)"
 UNKNOWN = "(known after apply)"
 ABSENT = "(absent)"
 MAX_VALUE_CHARS = 240
-# Shorter sensitive strings ("1", "true") would mask ordinary values everywhere they occur.
-MIN_SECRET_CHARS = 4
 
 Path = tuple[str | int, ...]
 
@@ -113,14 +111,56 @@ def dotted(path: Path) -> str:
     return ".".join(str(part) for part in path) or "(whole object)"
 
 
-def collect_secrets(plan: Plan) -> frozenset[str]:
-    """Every string the plan marks sensitive anywhere, and the values of sensitive variables.
+@dataclass(frozen=True)
+class Secrets:
+    """Every value the plan marks sensitive anywhere, to mask each copy of it wherever it appears.
 
     Terraform does not always carry a mark to where a value flows: `terraform_data.output`, for
-    one, repeats a sensitive `input` unmarked. Scrubbing these strings from everything rendered
-    keeps such a copy out of the report, too.
+    one, repeats a sensitive `input` unmarked, and a provider may echo a secret in a computed
+    attribute. So a rendered value is masked when it *equals* a sensitive string or number (any
+    length: `"Q7z"`, `482913`, `0`), and a longer one (EMBEDDED_MIN_CHARS or more, numbers by
+    their decimal text) is also cut out of every string that contains it. A sensitive boolean or
+    null is masked where it is marked; an unmarked copy of one cannot be told from any other
+    true, false or null (masking them all would hide every flag in the plan), and at one bit it
+    cannot carry a credential.
     """
-    found: set[str] = set()
+
+    values: frozenset[str] = frozenset()
+    embedded: tuple[str, ...] = ()
+
+    @staticmethod
+    def of(found: set[Any]) -> Secrets:
+        exact = {_canonical(v) for v in found if _maskable(v)}
+        texts = {v if isinstance(v, str) else _canonical(v) for v in found if _maskable(v)}
+        embedded = tuple(sorted((s for s in texts if len(s) >= EMBEDDED_MIN_CHARS), key=len, reverse=True))
+        return Secrets(frozenset(exact), embedded)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def covers(self, value: Any) -> bool:
+        return _maskable(value) and _canonical(value) in self.values
+
+
+# A secret this long is cut out of longer strings too; a shorter one ("1", "ab") would cut
+# ordinary text everywhere, so it is masked only where it is the whole value.
+EMBEDDED_MIN_CHARS = 3
+
+
+def _maskable(value: Any) -> bool:
+    """Strings and numbers are matched everywhere; booleans and null only where marked."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value)
+
+
+def collect_secrets(plan: Plan) -> Secrets:
+    """Every string and number the plan marks sensitive anywhere: in resource changes, drift and
+    output changes (`before_sensitive`, `after_sensitive`), in planned values and prior state
+    (`sensitive_values`, outputs with `sensitive: true`), and the values of sensitive variables."""
+    found: set[Any] = set()
     changes = [rc.change for rc in (*plan.resource_changes, *plan.resource_drift)]
     changes += list(plan.output_changes.values())
     for change in changes:
@@ -129,32 +169,52 @@ def collect_secrets(plan: Plan) -> frozenset[str]:
             (change.after, change.after_sensitive),
         ):
             for path in marked_paths(marks):
-                found.update(_strings(value_at(value, path)))
+                found.update(_leaves(value_at(value, path)))
+    for document in (plan.planned_values, plan.prior_state):
+        _collect_marked(document, found)
     for name in plan.sensitive_variables:
         variable = plan.variables.get(name)
         if variable is not None:
-            found.update(_strings(variable.value))
-    return frozenset(s for s in found if len(s) >= MIN_SECRET_CHARS)
+            found.update(_leaves(variable.value))
+    return Secrets.of(found)
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
+def _collect_marked(node: Any, found: set[Any]) -> None:
+    """Walk planned_values / prior_state: resources carry `values` with a `sensitive_values` mark
+    tree, outputs a `value` with `sensitive: true`."""
+    if isinstance(node, dict):
+        if "values" in node and "sensitive_values" in node:
+            for path in marked_paths(node["sensitive_values"]):
+                found.update(_leaves(value_at(node["values"], path)))
+        if node.get("sensitive") is True and "value" in node:
+            found.update(_leaves(node["value"]))
+        for child in node.values():
+            _collect_marked(child, found)
+    elif isinstance(node, list):
+        for child in node:
+            _collect_marked(child, found)
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
         for child in value.values():
-            yield from _strings(child)
+            yield from _leaves(child)
     elif isinstance(value, list):
         for child in value:
-            yield from _strings(child)
+            yield from _leaves(child)
+    elif value is not _MISSING:
+        yield value
 
 
-def scrub(value: Any, secrets: frozenset[str]) -> Any:
-    """A copy of `value` with every occurrence of a known secret replaced by the SENSITIVE marker."""
+def scrub(value: Any, secrets: Secrets) -> Any:
+    """A copy of `value` with every copy of a known secret replaced by the SENSITIVE marker."""
     if not secrets:
         return value
+    if secrets.covers(value):
+        return SENSITIVE
     if isinstance(value, str):
         # Longest first, so a secret that contains another is replaced whole.
-        for secret in sorted(secrets, key=len, reverse=True):
+        for secret in secrets.embedded:
             if secret in value:
                 value = value.replace(secret, SENSITIVE)
         return value
@@ -165,14 +225,33 @@ def scrub(value: Any, secrets: frozenset[str]) -> Any:
     return value
 
 
-def display(value: Any, secrets: frozenset[str] = frozenset()) -> str:
+def display(value: Any, secrets: Secrets = Secrets()) -> str:
     """A compact, single-line rendering of a JSON value, with known secrets scrubbed out."""
     if value is _MISSING:
         return ABSENT
+    if value in (SENSITIVE, UNKNOWN):
+        return str(value)
     text = json.dumps(scrub(value, secrets), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
     if len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return text
+
+
+def with_unknowns(value: Any, unknown: Any) -> Any:
+    """`value` with UNKNOWN at every place `after_unknown` marks, at any depth (Terraform writes
+    null or leaves out what is known only after apply)."""
+    if unknown is True:
+        return UNKNOWN
+    if isinstance(unknown, dict):
+        base = dict(value) if isinstance(value, dict) else {}
+        for key, mark in unknown.items():
+            base[key] = with_unknowns(base.get(key), mark)
+        return base if isinstance(value, dict) or base else value
+    if isinstance(unknown, list):
+        items = list(value) if isinstance(value, list) else []
+        items += [None] * (len(unknown) - len(items))
+        return [with_unknowns(item, unknown[i]) if i < len(unknown) else item for i, item in enumerate(items)]
+    return value
 
 
 def masked(value: Any, sensitive: Any) -> Any:
@@ -190,7 +269,7 @@ def masked(value: Any, sensitive: Any) -> Any:
     return value
 
 
-def attribute_diffs(change: Change, secrets: frozenset[str] = frozenset()) -> list[AttributeDiff]:
+def attribute_diffs(change: Change, secrets: Secrets = Secrets()) -> list[AttributeDiff]:
     """The attributes an update or replace changes, masked, in path order.
 
     A path counts as sensitive when either side marks it (a value that becomes sensitive was a

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from stackctl.audit.runner import PolicyRunner, audit_plan, checkov_on_plan
-from stackctl.checkov import CheckovReport
 from stackctl.cli import add_env_argument
 from stackctl.errors import StackctlError
+from stackctl.infra.checkov import CheckovReport
 from stackctl.paths import CLOUD_ENVIRONMENTS, build_dir, repo_root
 
 DEFAULT_ALLOW_LIST = Path("infra") / "audit-allow-list.yaml"
@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _with_status(console: Console) -> PolicyRunner:
-    def run_policies(plan_path: Path) -> CheckovReport:
+    def run_policies(plan_path: Path, code_dir: Path) -> CheckovReport:
         with console.status(
             f"checkov: checking {plan_path.name} against the security and organisation policies"
         ):
-            return checkov_on_plan(plan_path)
+            return checkov_on_plan(plan_path, code_dir)
 
     return run_policies

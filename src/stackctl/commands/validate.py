@@ -1,19 +1,24 @@
 """`stackctl validate`: verify the Terraform offline (what `make validate` runs).
 
-Checks, in order: fmt, config, schema, checkov, prod-policy, parity, docs, resources (see
+Checks, in order: fmt, config, schema, checkov, prod-policy, parity, docs (see
 `stackctl.infra.CHECKS`). Prints a per-check summary, the dev/prod value differences and the
-figures (resources per environment, checkov passed/skipped per target), and exits 1 on any finding.
+figures (resource blocks declared, checkov passed/skipped per target), and exits 1 on any finding.
+How many resources each stack gets depends on count/for_each values only Terraform knows: a real
+plan says it (`make plan`, `make audit`); offline, validate counts only the blocks written.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from stackctl.errors import StackctlError
 from stackctl.infra import CHECKS, CheckReport, run_checks
+from stackctl.infra.config import check_directory
 from stackctl.paths import repo_root
 
 EPILOG = (
@@ -43,11 +48,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="run only this check (repeatable); default: all of them",
     )
     parser.add_argument("--quiet", action="store_true", help="print findings and the summary only")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        metavar="DIR",
+        help="judge one Terraform directory instead of the stack: Terraform's loader, `terraform "
+        "validate` where it runs offline, references and the provider schema (what they cannot "
+        "judge is printed as `not checked`)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    root = repo_root()
     console = Console(stderr=False, highlight=False)
+    if args.dir is not None:
+        return _run_directory(console, args.dir)
+    root = repo_root()
     names: list[str] = args.check or list(CHECKS)
     started = time.perf_counter()
     with console.status("validating ...") as status:
@@ -67,6 +82,22 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(report.ok for report in reports) else 1
 
 
+def _run_directory(console: Console, directory: Path) -> int:
+    if not directory.is_dir() or not any(directory.glob("*.tf")):
+        raise StackctlError(
+            f"no Terraform files in {directory}", where="--dir", fix="pass a directory that holds .tf files"
+        )
+    target = directory.resolve()
+    with console.status(f"validating {directory} ..."):
+        report = check_directory(target, target.parent)
+    _print_findings(console, [report])
+    for line in report.notes:
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+    verdict = "[green]valid[/]" if report.ok else f"[red]{len(report.findings)} finding(s)[/]"
+    console.print(f"{directory}: {verdict}")
+    return 0 if report.ok else 1
+
+
 def _print_findings(console: Console, reports: list[CheckReport]) -> None:
     for report in reports:
         for finding in report.findings:
@@ -79,9 +110,9 @@ def _print_details(console: Console, reports: list[CheckReport]) -> None:
             console.print("\n[bold]What differs between dev and prod[/] (envs/*/terraform.tfvars):")
             for line in report.notes:
                 console.print(f"  {line}", markup=False, soft_wrap=True)
-        elif report.name == "resources":
+        elif report.notes:
             for line in report.notes:
-                console.print(f"  {line}", markup=False, soft_wrap=True)
+                console.print(f"  {report.name}: {line}", markup=False, soft_wrap=True)
 
 
 def _print_summary(console: Console, reports: list[CheckReport], elapsed: float) -> None:
@@ -109,21 +140,22 @@ def _figures(report: CheckReport) -> str:
     if report.name == "checkov":
         return "; ".join(
             f"{target}: {f['passed']} passed, {f['skipped']} skipped, {f['failed']} failed"
+            + (f", {f['unchecked_files']} files unreadable to checkov" if f.get("unchecked_files") else "")
             for target, f in report.figures.items()
         )
-    if report.name == "resources":
-        return ", ".join(f"{env}: {count} resources" for env, count in report.figures.items())
     if report.name == "parity":
         return f"{len(report.figures.get('differences', []))} value differences"
     if report.name == "schema":
         figures = report.figures
-        return f"{figures.get('blocks_checked')} blocks vs azurerm {figures.get('provider_version')}"
+        unchecked = f", {figures['unchecked']} not checked (see notes)" if figures.get("unchecked") else ""
+        return (
+            f"{figures.get('resource_blocks')} resource and {figures.get('data_blocks')} data blocks "
+            f"vs azurerm {figures.get('provider_version')}{unchecked}"
+        )
     if report.name == "config":
         return f"{report.figures.get('directories')} directories"
     if report.name == "fmt":
         return str(report.figures.get("terraform", ""))
-    if report.name == "naming":
-        return ", ".join(f"{env}: {n} names" for env, n in report.figures.items())
     if report.name == "prod-policy":
         return f"{report.figures.get('rules')} rules"
     return ""

@@ -13,15 +13,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stackctl.infra.checkov_scan import check_checkov
+from stackctl.infra.checkov import check_checkov
 from stackctl.infra.config import check_config
 from stackctl.infra.docs import check_docs
 from stackctl.infra.findings import CheckReport, Finding
 from stackctl.infra.fmt import check_format
-from stackctl.infra.naming import check_naming
-from stackctl.infra.parity_check import check_parity
+from stackctl.infra.parity import check_parity
 from stackctl.infra.policy import check_prod_policy
-from stackctl.infra.resources import check_resource_counts
 from stackctl.infra.schema import check_provider_schema, default_schema_path, load_schema
 
 __all__ = ["CHECKS", "CheckReport", "Finding", "run_checks"]
@@ -41,11 +39,9 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "config": ("Terraform's loader, references, module inputs, version pins", _config),
     "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
     "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
-    "naming": ("resource names against Azure's naming rules, per environment", check_naming),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "parity": ("dev/prod roots alike; the value differences", check_parity),
     "docs": ("module READMEs carry the current inputs/outputs tables", check_docs),
-    "resources": ("resources per environment", check_resource_counts),
 }
 
 

@@ -47,36 +47,106 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 """
 
 
-def terraform_load(root: Path, terraform: Terraform | None = None) -> list[Finding]:
-    """Terraform's loader over each directory (roots pull in infra/ and the modules they call)."""
+def terraform_load(
+    root: Path,
+    terraform: Terraform | None = None,
+    *,
+    directories: list[Path] | None = None,
+    notes: list[str] | None = None,
+) -> list[Finding]:
+    """Terraform's loader over each directory (roots pull in infra/ and the modules they call),
+    then `terraform validate` wherever init succeeds offline: a directory that needs no provider
+    from a registry (modules/naming, the tests' corpus) is judged by Terraform completely.
+    `notes` receives one line per directory `terraform validate` could not run in, and why."""
     terraform = terraform or Terraform()
     findings: list[Finding] = []
+    directories = directories if directories is not None else terraform_dirs(root)
     with tempfile.TemporaryDirectory(prefix="stackctl-load-") as scratch:
         scratch_root = Path(scratch)
-        for part in ("modules", "infra", "envs"):
-            shutil.copytree(
-                root / part,
-                scratch_root / part,
-                ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__", "local"),
-            )
+        ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__", "local")
+        for directory in directories:
+            top = _top_part(directory, root)
+            if not (scratch_root / top).exists():
+                shutil.copytree(root / top, scratch_root / top, ignore=ignore)
         mirror = scratch_root / "empty-provider-mirror"
         mirror.mkdir()
         cli_config = scratch_root / "offline.tfrc"
         cli_config.write_text(_EMPTY_MIRROR_CONFIG.format(mirror=mirror.as_posix()))
         env = {"TF_CLI_CONFIG_FILE": str(cli_config), "TF_PLUGIN_CACHE_DIR": ""}
         args = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
-        directories = terraform_dirs(root)
+
+        def load(directory: Path) -> list[Finding]:
+            where = scratch_root / directory.resolve().relative_to(root.resolve())
+            result = terraform.run(args, where, env=env)
+            found = _diagnostics(result.stdout, directory, root)
+            if result.ok:
+                validated = terraform.run(["validate", "-json", "-no-color"], where, env=env)
+                found += _validate_diagnostics(validated.stdout, directory, root)
+                required = [v.name for v in read_dir(directory).variables.values() if not v.has_default]
+                if not found and not required:
+                    # Needs no provider and no input: Terraform can evaluate all of it (moved and
+                    # removed blocks, check blocks, every expression) in a plan, offline. A plan
+                    # writes no state; -refresh=false and -lock=false leave nothing behind.
+                    planned = terraform.run(
+                        ["plan", "-input=false", "-lock=false", "-refresh=false", "-no-color", "-json"],
+                        where,
+                        env=env,
+                    )
+                    found += [
+                        Finding(f.check, f.location, f"terraform plan: {f.message}", f.fix)
+                        for f in _diagnostics(planned.stdout, directory, root)
+                    ]
+                elif notes is not None and required:
+                    notes.append(
+                        f"{relative(directory, root)}: `terraform plan` not run: it needs values for "
+                        f"{', '.join(sorted(required))} (its tests plan it: *.tftest.hcl)"
+                    )
+            elif notes is not None and not found:
+                notes.append(
+                    f"{relative(directory, root)}: `terraform validate` cannot run offline (its providers "
+                    "are not installable here); the reference and schema checks stand in for it"
+                )
+            return found
+
         # Separate terraform processes can run side by side; the embedded one swaps os.environ
         # around each call, so it must run one at a time.
         workers = 4 if terraform.binary else 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = pool.map(
-                lambda d: terraform.run(args, scratch_root / d.relative_to(root), env=env), directories
-            )
-            for directory, result in zip(directories, results, strict=True):
-                findings.extend(_diagnostics(result.stdout, directory, root))
+            for found in pool.map(load, directories):
+                findings.extend(found)
     # A module's error shows again from every root that calls it: report each once.
     return list(dict.fromkeys(findings))
+
+
+def _top_part(directory: Path, root: Path) -> str:
+    return directory.resolve().relative_to(root.resolve()).parts[0]
+
+
+def _validate_diagnostics(stdout: str, directory: Path, root: Path) -> list[Finding]:
+    """Errors from `terraform validate -json` (one JSON document with a diagnostics list)."""
+    try:
+        document = json.loads(stdout)
+    except json.JSONDecodeError:
+        return [Finding(CHECK, relative(directory, root), "terraform validate printed no JSON", None)]
+    findings = []
+    for diag in document.get("diagnostics", []):
+        if diag.get("severity") != "error":
+            continue
+        where = diag.get("range") or {}
+        filename = where.get("filename")
+        location = relative(directory / filename, root) if filename else relative(directory, root)
+        if where.get("start"):
+            location += f":{where['start'].get('line')}"
+        detail = " ".join(str(diag.get("detail", "")).split())
+        findings.append(
+            Finding(
+                CHECK,
+                location,
+                f"terraform validate: {diag.get('summary')}: {detail}".rstrip(": "),
+                "fix the Terraform there",
+            )
+        )
+    return findings
 
 
 def _diagnostics(stdout: str, directory: Path, root: Path) -> list[Finding]:
@@ -109,7 +179,7 @@ def _loc(path: Path, line: int, root: Path) -> str:
     return f"{relative(path, root)}:{line}"
 
 
-def check_references(root: Path) -> list[Finding]:
+def check_references(root: Path, directories: list[Path] | None = None) -> list[Finding]:
     """Module inputs declared and complete; var./local./module.X.Y references defined."""
     findings: list[Finding] = []
     models: dict[Path, TerraformDir] = {}
@@ -120,7 +190,7 @@ def check_references(root: Path) -> list[Finding]:
             models[key] = read_dir(key)
         return models[key]
 
-    for directory in terraform_dirs(root):
+    for directory in directories if directories is not None else terraform_dirs(root):
         model = model_of(directory)
         findings.extend(model.errors)
         for ref in model.references:
@@ -232,12 +302,12 @@ def _matching_open(text: str, close: int) -> int:
     return -1
 
 
-def check_conditional_types(root: Path) -> list[Finding]:
+def check_conditional_types(root: Path, directories: list[Path] | None = None) -> list[Finding]:
     """`cond ? { a = ... } : {}` fails at plan time ("Inconsistent conditional result types": the
     two objects have different attributes); Terraform's loader does not see it, so this does.
     Write `{ for k, v in { a = ... } : k => v if cond }` instead."""
     findings: list[Finding] = []
-    for directory in terraform_dirs(root):
+    for directory in directories if directories is not None else terraform_dirs(root):
         for tf_file in sorted(directory.glob("*.tf")):
             text = strip_comments(tf_file.read_text(encoding="utf-8"))
             for match in _EMPTY_ELSE.finditer(text):
@@ -261,8 +331,10 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
     """The same Terraform and azurerm constraints in every versions.tf, admitting the schema's version."""
     findings: list[Finding] = []
     seen: dict[tuple[str, str], list[str]] = {}
+    seen_core: dict[str, list[str]] = {}
     for directory in terraform_dirs(root):
-        settings = read_dir(directory).terraform_settings
+        model = read_dir(directory)
+        settings = model.terraform_settings
         core = next((s.get("required_version") for s in settings if s.get("required_version")), None)
         azurerm = None
         for block in settings:
@@ -270,6 +342,12 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
                 if "azurerm" in providers:
                     azurerm = providers["azurerm"].get("version")
         where = relative(directory / "versions.tf", root)
+        provider_free = not model.blocks and not model.module_calls
+        if core is not None and azurerm is None and provider_free:
+            # A module of pure expressions (modules/naming) needs no provider and pins none, so
+            # `terraform test` runs it offline; only Terraform's own version is pinned.
+            seen_core.setdefault(core, []).append(where)
+            continue
         if core is None or azurerm is None:
             findings.append(
                 Finding(
@@ -293,6 +371,16 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
                     f"azurerm constraint {azurerm!r} excludes {provider_version}, "
                     "the version the schema check uses",
                     "align the constraint with tests/infra/azurerm_schema.json or regenerate the schema",
+                )
+            )
+    for core, wheres in seen_core.items():
+        if seen and core not in {pinned for pinned, _ in seen}:
+            findings.append(
+                Finding(
+                    "pins",
+                    wheres[0],
+                    f"required_version {core!r} differs from the other directories'",
+                    "use the same required_version everywhere",
                 )
             )
     if len(seen) > 1:
@@ -341,11 +429,29 @@ def check_config(
     root: Path, terraform: Terraform | None = None, provider_version: str | None = None
 ) -> CheckReport:
     report = CheckReport("config")
-    report.findings.extend(terraform_load(root, terraform))
+    report.findings.extend(terraform_load(root, terraform, notes=report.notes))
     report.findings.extend(check_references(root))
     report.findings.extend(check_conditional_types(root))
     report.findings.extend(check_version_pins(root, provider_version))
     report.figures["directories"] = len(terraform_dirs(root))
     report.figures["modules"] = len(module_dirs(root))
     report.figures["roots"] = len(env_roots(root))
+    return report
+
+
+def check_directory(directory: Path, root: Path, terraform: Terraform | None = None) -> CheckReport:
+    """The language checks on one Terraform directory (`stackctl validate --dir DIR`): Terraform's
+    loader and, where it runs offline, `terraform validate`; references; conditional types; and the
+    provider schema of its blocks. What none of them can judge is listed in the notes."""
+    from stackctl.infra.schema import check_directory_schema, default_schema_path
+    from stackctl.paths import repo_root
+
+    report = CheckReport("config")
+    report.findings.extend(terraform_load(root, terraform, directories=[directory], notes=report.notes))
+    report.findings.extend(check_references(root, [directory]))
+    report.findings.extend(check_conditional_types(root, [directory]))
+    schema = check_directory_schema(directory, root, default_schema_path(repo_root()))
+    report.findings.extend(schema.findings)
+    report.notes.extend(schema.notes)
+    report.figures["directories"] = 1
     return report

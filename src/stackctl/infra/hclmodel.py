@@ -3,6 +3,15 @@
 Terraform's own loader (see config.py) says whether a directory is valid HCL and valid Terraform;
 this model is what the cross-reference and provider-schema checks walk, because those need the
 contents (which arguments a block sets, which names an expression refers to).
+
+References come from python-hcl2's syntax tree, not from the text: a `var.x` counts only where
+it is an expression (an attribute value, inside `${...}` or `%{...}` of a string), never in a
+string's prose, a heredoc's prose, a comment, or an address argument (`from`/`to` of `moved`,
+`removed` and `import`, which name objects in the state rather than refer to them). python-hcl2
+keeps a heredoc as one token, so references inside a heredoc's `${...}` are not followed here
+(Terraform's loader still reads them). When python-hcl2 cannot read a file that Terraform reads
+(`terraform fmt` accepts its syntax), the file is reported as unchecked by these checks, naming
+its blocks, instead of as a syntax error.
 """
 
 from __future__ import annotations
@@ -13,17 +22,27 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+from hcl2.rules.abstract import LarkElement
+from hcl2.rules.base import AttributeRule, BlockRule
+from hcl2.rules.expressions import ExprTermRule
+from hcl2.rules.indexing import GetAttrExprTermRule, GetAttrRule, IndexExprTermRule
+from hcl2.rules.literal_rules import IdentifierRule
+from hcl2.walk import walk_semantic
 
 from stackctl.infra.findings import Finding
+from stackctl.tools import Terraform
 
 # Terraform meta-arguments and blocks that no provider schema lists.
 RESOURCE_META = {"count", "for_each", "provider", "depends_on", "lifecycle", "provisioner", "connection"}
 MODULE_META = {"source", "version", "count", "for_each", "providers", "depends_on"}
 
 _OPTIONS = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True, explicit_blocks=True)
-_VAR_REF = re.compile(r"(?<![\w.])var\.([A-Za-z_][\w-]*)")
-_LOCAL_REF = re.compile(r"(?<![\w.])local\.([A-Za-z_][\w-]*)")
-_MODULE_REF = re.compile(r"(?<![\w.])module\.([A-Za-z_][\w-]*)(?:\[[^\]]*\])?\.([A-Za-z_][\w-]*)")
+_REFERENCE_ROOTS = {"var", "local", "module"}
+# Arguments whose value is an address in the state, not an expression that refers to anything.
+_ADDRESS_ARGUMENTS = {"moved": {"from", "to"}, "removed": {"from"}, "import": {"to"}}
+_BLOCK_HEADER = re.compile(
+    r'^(resource|data|ephemeral|module|output|variable|check)\s+"([^"]+)"(?:\s+"([^"]+)")?', re.M
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,8 @@ class ModuleCall:
 
 @dataclass(frozen=True)
 class Block:
-    """A `resource` or `data` block: kind, type, name, and its body as python-hcl2 gives it."""
+    """A `resource`, `data` or `ephemeral` block: kind, type, name, and its body as python-hcl2
+    gives it."""
 
     kind: str
     type: str
@@ -58,7 +78,7 @@ class Block:
 
     @property
     def address(self) -> str:
-        prefix = "data." if self.kind == "data" else ""
+        prefix = "" if self.kind == "resource" else f"{self.kind}."
         return f"{prefix}{self.type}.{self.name}"
 
 
@@ -69,6 +89,19 @@ class Reference:
     attribute: str | None
     file: Path
     line: int
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    """A file the offline checks could not read, with the blocks in it they therefore skipped."""
+
+    file: Path
+    blocks: tuple[str, ...]
+    reason: str
+
+    def describe(self, shown_as: str) -> str:
+        blocks = ", ".join(self.blocks) or "no blocks"
+        return f"{shown_as}: not checked: {self.reason}; left unchecked: {blocks}"
 
 
 @dataclass
@@ -82,6 +115,7 @@ class TerraformDir:
     references: list[Reference] = field(default_factory=list)
     terraform_settings: list[dict[str, Any]] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
+    unchecked: list[Unchecked] = field(default_factory=list)
 
 
 def _line_of(text: str, pattern: str) -> int:
@@ -90,7 +124,7 @@ def _line_of(text: str, pattern: str) -> int:
 
 
 def strip_comments(text: str) -> str:
-    """Blank out comments (keeping line numbers) so a `var.x` in prose is not a reference."""
+    """Blank out comments (keeping line numbers); used by checks that scan text for a pattern."""
     out = []
     for line in text.splitlines():
         in_string = False
@@ -108,9 +142,87 @@ def strip_comments(text: str) -> str:
     return "\n".join(out)
 
 
-def _description_free(text: str) -> str:
-    """Blank description and error_message strings: they are prose about references."""
-    return re.sub(r'^(\s*(?:description|error_message)\s*=\s*)".*"\s*$', r"\1", text, flags=re.MULTILINE)
+def _name(node: LarkElement | None) -> str | None:
+    return str(node.serialize()) if isinstance(node, IdentifierRule) else None
+
+
+def _parent(node: LarkElement) -> LarkElement | None:
+    parent: LarkElement | None = getattr(node, "_parent", None)
+    return parent
+
+
+def _in_address_argument(node: LarkElement) -> bool:
+    attribute: str | None = None
+    current = _parent(node)
+    while current is not None:
+        if isinstance(current, AttributeRule) and attribute is None:
+            attribute = _name(current.children[0])
+        if isinstance(current, BlockRule):
+            block = _name(current.children[0])
+            return attribute in _ADDRESS_ARGUMENTS.get(block or "", set())
+        current = _parent(current)
+    return False
+
+
+def _traversal(root: IdentifierRule) -> list[str]:
+    """The names after a root identifier: `module.m[0].out` -> ["m", "[]", "out"]."""
+    steps: list[str] = []
+    current = _parent(root)  # the ExprTermRule holding the root
+    while current is not None:
+        parent = _parent(current)
+        if isinstance(parent, GetAttrExprTermRule) and parent.children[0] is current:
+            attribute = next((c for c in parent.children if isinstance(c, GetAttrRule)), None)
+            step = _name(attribute.children[1]) if attribute is not None else None
+            if step is None:
+                break
+            steps.append(step)
+        elif isinstance(parent, IndexExprTermRule) and parent.children[0] is current:
+            steps.append("[]")
+        else:
+            break
+        current = _parent(parent)
+        if isinstance(current, ExprTermRule):
+            continue
+        break
+    return steps
+
+
+def references(tree: LarkElement, tf_file: Path) -> list[Reference]:
+    """Every var.X, local.X and module.X.Y that is an expression in a parsed file."""
+    found: list[Reference] = []
+    for node in walk_semantic(tree):
+        if not isinstance(node, IdentifierRule) or not isinstance(_parent(node), ExprTermRule):
+            continue
+        root = _name(node)
+        if root not in _REFERENCE_ROOTS or _in_address_argument(node):
+            continue
+        steps = [s for s in _traversal(node)]
+        if not steps or steps[0] == "[]":
+            continue
+        line = int(getattr(node._meta, "line", 1) or 1)
+        attribute = next((s for s in steps[1:] if s != "[]"), None) if root == "module" else None
+        found.append(Reference(root, steps[0], attribute, tf_file, line))
+    return found
+
+
+def terraform_reads_syntax(tf_file: Path) -> bool:
+    """Whether Terraform's own parser accepts the file's syntax (`terraform fmt -check`: 0 when
+    formatted, 3 when it would reformat; a syntax error is anything else)."""
+    result = Terraform().run(["fmt", "-check", "-list=false", "-no-color", tf_file.name], tf_file.parent)
+    return result.returncode in (0, 3)
+
+
+def block_headers(text: str) -> list[str]:
+    """The addresses of a file's top-level blocks, read from their header lines (`terraform fmt`
+    puts each at the start of a line), for naming what a check left unchecked."""
+    names = []
+    for kind, first, second in _BLOCK_HEADER.findall(text):
+        if kind in ("resource", "data", "ephemeral"):
+            prefix = "" if kind == "resource" else f"{kind}."
+            names.append(f"{prefix}{first}.{second}")
+        else:
+            names.append(f"{kind}.{first}")
+    return names
 
 
 def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
@@ -141,23 +253,25 @@ def _parse_dir(path: Path) -> TerraformDir:
     for tf_file in sorted(path.glob("*.tf")):
         text = tf_file.read_text(encoding="utf-8")
         try:
-            data = hcl2.loads(text, serialization_options=_OPTIONS)
+            tree = hcl2.parses(text)
+            data = hcl2.serialize(tree, serialization_options=_OPTIONS)
         except Exception as exc:  # python-hcl2 raises several lark exception types
-            model.errors.append(
-                Finding(
-                    "hcl", str(tf_file), f"cannot parse HCL: {str(exc).splitlines()[0]}", "fix the syntax"
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if terraform_reads_syntax(tf_file):
+                model.unchecked.append(
+                    Unchecked(
+                        tf_file,
+                        tuple(block_headers(text)),
+                        f"python-hcl2 cannot read it ({first_line[:120]}), though Terraform does",
+                    )
                 )
-            )
+            else:
+                model.errors.append(
+                    Finding("hcl", str(tf_file), f"cannot parse HCL: {first_line}", "fix the syntax")
+                )
             continue
         _collect(model, data, tf_file, text)
-        scan = _description_free(strip_comments(text))
-        for number, line in enumerate(scan.splitlines(), start=1):
-            for match in _VAR_REF.finditer(line):
-                model.references.append(Reference("var", match.group(1), None, tf_file, number))
-            for match in _LOCAL_REF.finditer(line):
-                model.references.append(Reference("local", match.group(1), None, tf_file, number))
-            for match in _MODULE_REF.finditer(line):
-                model.references.append(Reference("module", match.group(1), match.group(2), tf_file, number))
+        model.references.extend(references(tree, tf_file))
     return model
 
 
@@ -177,7 +291,7 @@ def _collect(model: TerraformDir, data: dict[str, Any], tf_file: Path, text: str
             line = _line_of(text, rf'^module\s+"{re.escape(name)}"')
             args = {k: v for k, v in body.items() if k != "__is_block__"}
             model.module_calls[name] = ModuleCall(name, str(body.get("source", "")), args, tf_file, line)
-    for kind in ("resource", "data"):
+    for kind in ("resource", "data", "ephemeral"):
         for entry in data.get(kind, []):
             for type_name, named in entry.items():
                 for name, body in named.items():

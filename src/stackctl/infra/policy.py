@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.parity import load_tfvars
+from stackctl.infra.parity import load_tfvars
 
 CHECK = "prod-policy"
 

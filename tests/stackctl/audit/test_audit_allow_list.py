@@ -12,7 +12,7 @@ from stackctl.errors import StackctlError
 from stackctl.paths import repo_root
 
 ENTRY = "allowed_destructive_changes:\n  - address: a\n    reason: r\n    approved_by: x\n"
-ADDRESS = "module.stack.module.sql.azurerm_mssql_database.reporting"
+ADDRESS = "module.stack.module.sql.azurerm_mssql_database.this"
 
 
 def write(tmp_path: Path, text: str) -> Path:

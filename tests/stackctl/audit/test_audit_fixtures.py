@@ -7,7 +7,9 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from audit_helpers import (
@@ -25,6 +27,8 @@ from stackctl.audit.analysis import AuditReport, build_report
 from stackctl.audit.plan import parse_plan
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import RULES, to_sarif
+from stackctl.infra.hclmodel import read_dir
+from stackctl.paths import repo_root
 
 SNAPSHOTS = FIXTURES.parent / "snapshots"
 DL = "module.stack.module.data_lake"
@@ -83,9 +87,14 @@ def test_create_only_passes_and_lists_what_it_costs() -> None:
     assert report.counts["create"] == 3
     assert report.findings_of("destructive-change") == ()
     costs = {(c.address, c.attribute): c.after for c in report.costs}
-    assert costs[(f"{CMP}.azurerm_machine_learning_compute_cluster.cpu", "vm_size")] == '"Standard_DS3_v2"'
     assert (
-        costs[(f"{CMP}.azurerm_machine_learning_compute_cluster.cpu", "scale_settings.0.max_node_count")]
+        costs[(f'{CMP}.azurerm_machine_learning_compute_cluster.this["cpu"]', "vm_size")]
+        == '"Standard_DS3_v2"'
+    )
+    assert (
+        costs[
+            (f'{CMP}.azurerm_machine_learning_compute_cluster.this["cpu"]', "scale_settings.0.max_node_count")
+        ]
         == "4"
     )
     assert costs[(f"{DL}.azurerm_storage_account.this", "account_replication_type")] == '"LRS"'
@@ -125,10 +134,10 @@ def test_replacing_the_storage_account_blocks() -> None:
 def test_deleting_the_sql_database_blocks_until_the_allow_list_names_it() -> None:
     blocked = audit_report("delete_sql")
     assert blocked.exit_code == 1
-    assert blocking_addresses(blocked) == {f"{SQL}.azurerm_mssql_database.reporting"}
+    assert blocking_addresses(blocked) == {f"{SQL}.azurerm_mssql_database.this"}
     # The action group holds no data: reported, never blocking.
     (warning,) = [f for f in blocked.findings if f.severity == "warning"]
-    assert warning.address == f"{MON}.azurerm_monitor_action_group.oncall"
+    assert warning.address == f"{MON}.azurerm_monitor_action_group.this"
 
     allowed = audit_report("delete_sql", allow_list="allow_sql_delete.yaml")
     assert allowed.exit_code == 0
@@ -157,9 +166,9 @@ def test_drift_is_reported_masked_and_says_whether_the_plan_reverts_it() -> None
         "public_network_access_enabled": "true",
         "tags.cost-center": '"1234"',
     }
-    secret = drift[f"{KV}.azurerm_key_vault_secret.adf_sql"]
+    secret = drift[f"{MON}.azurerm_application_insights.this"]
     assert [(d.path, d.before, d.after) for d in secret.diffs] == [
-        ("value", "(sensitive value)", "(sensitive value)")
+        ("connection_string", "(sensitive value)", "(sensitive value)")
     ]
     deleted = drift[f"{MON}.azurerm_log_analytics_workspace.this"]
     assert deleted.kind == "delete"
@@ -336,3 +345,39 @@ def test_moves_and_deferred_data_source_reads_are_shown() -> None:
     markdown = render_markdown(report)
     assert "#### moved or imported, otherwise unchanged (1)" in markdown
     assert "moved from `module.stack.azurerm_resource_group.main`" in markdown
+
+
+_MODULE_ADDRESS = re.compile(
+    r"^module\.stack\.(?:module\.(?P<module>[a-z_]+)\.)?(?P<type>[a-z0-9_]+)\.(?P<name>[a-z0-9_]+)(?:\[.*\])?$"
+)
+
+
+def _addresses(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("address"), str) and "type" in node:
+            yield node["address"]
+        for child in node.values():
+            yield from _addresses(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _addresses(child)
+
+
+@pytest.mark.parametrize("name", ALL_FIXTURES)
+def test_fixtures_name_the_addresses_our_modules_produce(name: str) -> None:
+    """A fixture that names `azurerm_mssql_database.reporting` where modules/sql says `.this`
+    tests a plan this stack can never make."""
+    declared = {
+        (directory.name, block.type, block.name)
+        for directory in [*sorted((repo_root() / "modules").iterdir()), repo_root() / "infra"]
+        if directory.is_dir()
+        for block in read_dir(directory).blocks
+    }
+    raw = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    for address in set(_addresses(raw)):
+        match = _MODULE_ADDRESS.match(address)
+        assert match, f"{name}: {address} is not an address of the stack (module.stack...)"
+        module = match["module"] or "infra"
+        assert (module, match["type"], match["name"]) in declared, (
+            f"{name}: {address}: {module} declares no {match['type']}.{match['name']}"
+        )

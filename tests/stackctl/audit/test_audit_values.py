@@ -124,7 +124,8 @@ def test_secrets_are_collected_from_marks_and_sensitive_variables_and_scrubbed_a
         }
     )
     secrets = collect_secrets(plan)
-    assert secrets == {"hunter22", "tok-123456"}
+    assert secrets.values == {'"hunter22"', '"tok-123456"'}
+    assert set(secrets.embedded) == {"hunter22", "tok-123456"}
     assert scrub({"conn": "user=a;pw=hunter22", "n": 1}, secrets) == {
         "conn": f"user=a;pw={SENSITIVE}",
         "n": 1,

@@ -1,0 +1,162 @@
+"""dev/prod parity: the two stacks are the same code, so every difference is a tfvars value.
+
+Holds the value comparison (`tfvars_differences`, used by `stackctl audit` too) and validate's
+parity check (`check_parity`, check 5).
+
+`tfvars_differences()` reads `envs/dev/terraform.tfvars` and `envs/prod/terraform.tfvars` with
+python-hcl2 and lists each differing value by its dotted path: the list an auditor reads as
+"what differs between the stacks". Used by `stackctl validate` (parity check) and `stackctl audit`.
+
+    for d in tfvars_differences():
+        print(d.path, d.dev, "->", d.prod)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from stackctl.errors import StackctlError
+from stackctl.infra.findings import CheckReport, Finding, relative
+from stackctl.paths import env_dir
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One value that differs; `dev`/`prod` are None-able values, `only_in` names the side that has
+    a key the other lacks (None when both have it)."""
+
+    path: str
+    dev: Any
+    prod: Any
+    only_in: str | None = None
+
+    def describe(self) -> str:
+        if self.only_in == "dev":
+            return f"{self.path}: only in dev ({self.dev!r})"
+        if self.only_in == "prod":
+            return f"{self.path}: only in prod ({self.prod!r})"
+        return f"{self.path}: dev={self.dev!r} prod={self.prod!r}"
+
+
+def load_tfvars(path: Path) -> dict[str, Any]:
+    """A tfvars file as plain Python values (strings without their HCL quotes)."""
+    if not path.is_file():
+        raise StackctlError(f"tfvars file not found: {path}", fix="every env root needs a terraform.tfvars")
+    options = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
+    try:
+        with path.open() as handle:
+            return dict(hcl2.load(handle, serialization_options=options))
+    except Exception as exc:  # python-hcl2 raises lark errors of several kinds
+        raise StackctlError(f"cannot parse {path}: {exc}", fix="run `make fmt` and fix the syntax") from exc
+
+
+def tfvars_differences(
+    dev_file: Path | None = None,
+    prod_file: Path | None = None,
+) -> list[Difference]:
+    """Every value that differs between the dev and prod tfvars, sorted by path."""
+    dev = load_tfvars(dev_file or env_dir("dev") / "terraform.tfvars")
+    prod = load_tfvars(prod_file or env_dir("prod") / "terraform.tfvars")
+    return sorted(_diff(dev, prod, ""), key=lambda d: d.path)
+
+
+def _diff(dev: Any, prod: Any, path: str) -> Iterator[Difference]:
+    if isinstance(dev, Mapping) and isinstance(prod, Mapping):
+        for key in sorted(set(dev) | set(prod)):
+            child = f"{path}.{key}" if path else str(key)
+            left, right = dev.get(key, _MISSING), prod.get(key, _MISSING)
+            if left is _MISSING:
+                yield Difference(child, None, right, only_in="prod")
+            elif right is _MISSING:
+                yield Difference(child, left, None, only_in="dev")
+            else:
+                yield from _diff(left, right, child)
+    elif dev != prod:
+        yield Difference(path, dev, prod)
+
+
+# Check 5 of `stackctl validate`: dev and prod are the same code with different values.
+#
+# Structure: the two roots hold the same files with the same text, except backend.tf, where only the
+# state key may differ; both roots declare exactly infra/'s variables; both tfvars set the same
+# top-level variables. Values: every differing tfvars value, listed for the auditor (read with
+# stackctl.infra.parity, which `stackctl audit` uses too).
+
+CHECK = "parity"
+_BACKEND_KEY = re.compile(r'^\s*key\s*=\s*".*"\s*$', re.MULTILINE)
+_LEADING_COMMENTS = re.compile(r"\A(?:\s*#[^\n]*\n)*\s*")
+
+
+def _without_leading_comments(text: str) -> str:
+    return _LEADING_COMMENTS.sub("", text, count=1)
+
+
+def check_parity(root: Path) -> CheckReport:
+    report = CheckReport(CHECK)
+    dev, prod = root / "envs" / "dev", root / "envs" / "prod"
+    dev_files = {p.name for p in dev.glob("*.tf")}
+    prod_files = {p.name for p in prod.glob("*.tf")}
+    for name in sorted(dev_files ^ prod_files):
+        side = "dev" if name in dev_files else "prod"
+        report.findings.append(
+            Finding(
+                CHECK, f"envs/{side}/{name}", f"{name} exists only in the {side} root", "keep the roots alike"
+            )
+        )
+    for name in sorted(dev_files & prod_files):
+        dev_text = (dev / name).read_text(encoding="utf-8")
+        prod_text = (prod / name).read_text(encoding="utf-8")
+        if name == "backend.tf":
+            dev_text, prod_text = _BACKEND_KEY.sub("", dev_text), _BACKEND_KEY.sub("", prod_text)
+            if dev_text != prod_text:
+                report.findings.append(
+                    Finding(CHECK, "envs/*/backend.tf", "backend.tf differs beyond the state key", None)
+                )
+        elif dev_text != prod_text:
+            report.findings.append(
+                Finding(
+                    CHECK,
+                    f"envs/dev/{name} vs envs/prod/{name}",
+                    "the roots differ in code; every dev/prod difference must be a terraform.tfvars value",
+                    "make the two files identical and move the difference into terraform.tfvars",
+                )
+            )
+    infra_vars = _without_leading_comments((root / "infra" / "variables.tf").read_text(encoding="utf-8"))
+    for env_root in (dev, prod):
+        declared = env_root / "variables.tf"
+        if (
+            declared.is_file()
+            and _without_leading_comments(declared.read_text(encoding="utf-8")) != infra_vars
+        ):
+            report.findings.append(
+                Finding(
+                    CHECK,
+                    relative(declared, root),
+                    "the root's variable declarations differ from infra/variables.tf",
+                    "copy infra/variables.tf below the header comment of the root's variables.tf",
+                )
+            )
+    dev_vars = load_tfvars(dev / "terraform.tfvars")
+    prod_vars = load_tfvars(prod / "terraform.tfvars")
+    for name in sorted(set(dev_vars) ^ set(prod_vars)):
+        side = "dev" if name in dev_vars else "prod"
+        report.findings.append(
+            Finding(
+                CHECK,
+                f"envs/{side}/terraform.tfvars",
+                f"{name} is set only in {side}",
+                "set every variable in both tfvars, so the difference is visible as a value",
+            )
+        )
+    differences = tfvars_differences(dev / "terraform.tfvars", prod / "terraform.tfvars")
+    report.figures["differences"] = differences
+    report.notes.extend(d.describe() for d in differences)
+    return report

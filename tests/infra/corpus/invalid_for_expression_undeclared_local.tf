@@ -1,0 +1,3 @@
+output "names" {
+  value = [for c in local.clusters : c.name]
+}

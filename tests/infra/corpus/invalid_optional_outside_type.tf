@@ -1,0 +1,4 @@
+# optional() exists only inside a type constraint.
+locals {
+  size = optional(number, 2)
+}

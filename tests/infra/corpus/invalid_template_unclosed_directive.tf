@@ -1,0 +1,3 @@
+output "title" {
+  value = "Demand forecast%{if true} (dev)"
+}
