@@ -109,8 +109,10 @@ def strip_comments(text: str) -> str:
 
 
 def _description_free(text: str) -> str:
-    """Blank description and error_message strings: they are prose about references."""
-    return re.sub(r'^(\s*(?:description|error_message)\s*=\s*)".*"\s*$', r"\1", text, flags=re.MULTILINE)
+    """Blank description and error_message strings: they are prose about references. Blank the
+    `to`/`from` of import and moved blocks too: they are resource addresses, not references."""
+    text = re.sub(r'^(\s*(?:description|error_message)\s*=\s*)".*"\s*$', r"\1", text, flags=re.MULTILINE)
+    return re.sub(r"^(\s*(?:to|from)\s*=\s*)module\.[\w.\[\]\"-]+\s*$", r"\1", text, flags=re.MULTILINE)
 
 
 def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
