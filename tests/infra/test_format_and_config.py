@@ -45,7 +45,7 @@ def test_fmt_write_repairs_formatting(tree: Path, edit: Edit) -> None:
 def test_every_directory_loads_and_resolves(root: Path) -> None:
     report = check_config(root, provider_version="4.73.0")
     assert report.ok, messages(report)
-    assert report.figures["directories"] == 12
+    assert report.figures["directories"] == 14  # 10 modules, infra, dev, prod, bootstrap
 
 
 def test_terraform_loader_reports_invalid_configuration(tree: Path, edit: Edit) -> None:

@@ -274,3 +274,29 @@ def test_a_log_gets_a_wide_console_a_terminal_or_set_columns_does_not() -> None:
     environ = {"COLUMNS": "100"}
     size_console_for_logs(environ)
     assert environ["COLUMNS"] == "100"
+
+
+def test_azure_pipelines_release_branch_is_read_from_the_full_source_branch(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Build.SourceBranchName of release/1.0 is "1.0"; Build.SourceBranch keeps refs/heads/release/1.0."""
+    from stackctl.terraform.guards import check_release_context, current_branch
+
+    monkeypatch.setenv("BUILD_SOURCEBRANCHNAME", "1.0")
+    monkeypatch.setenv("BUILD_SOURCEBRANCH", "refs/heads/release/1.0")
+    assert current_branch(repo) == "release/1.0"
+    check_release_context(repo)
+    monkeypatch.setenv("BUILD_SOURCEBRANCH", "refs/heads/main")
+    with pytest.raises(StackctlError, match="prod is applied only from a release/\\* branch"):
+        check_release_context(repo)
+
+
+def test_azure_pipelines_counts_as_ci_for_the_release_declaration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackctl.terraform.guards import ci_declares_release
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("FORECAST_STACK_RELEASE", "1")
+    monkeypatch.delenv("TF_BUILD", raising=False)
+    assert not ci_declares_release()
+    monkeypatch.setenv("TF_BUILD", "True")
+    assert ci_declares_release()
