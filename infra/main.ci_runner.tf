@@ -42,7 +42,8 @@ resource "azurerm_virtual_network_peering" "ci_runner_to_stack" {
 }
 
 resource "azurerm_private_dns_zone_virtual_network_link" "ci_runner" {
-  for_each = local.ci_runner_linked ? local.dns_zone_ids : {}
+  # keys: the zone names, known at plan time (the ids come from module.network)
+  for_each = local.ci_runner_linked ? toset(flatten(values(local.private_dns_zones_by_group))) : toset([])
 
   name                  = "link-${var.ci_runner_network.virtual_network_name}"
   resource_group_name   = azurerm_resource_group.this.name
@@ -50,4 +51,7 @@ resource "azurerm_private_dns_zone_virtual_network_link" "ci_runner" {
   virtual_network_id    = data.azurerm_virtual_network.ci_runner[0].id
   registration_enabled  = false
   tags                  = local.tags
+
+  # the zones must exist before they can be linked
+  depends_on = [module.network]
 }

@@ -12,7 +12,7 @@ from stackctl.infra import CheckReport
 from stackctl.infra.checkov_scan import check_checkov
 from stackctl.paths import repo_root
 
-COPIED = ("modules", "infra", "envs/dev", "envs/prod", "tests/infra/azurerm_schema.json")
+COPIED = ("modules", "infra", "envs/dev", "envs/prod", "envs/bootstrap", "tests/infra/azurerm_schema.json")
 
 
 @pytest.fixture(scope="session")
