@@ -5,7 +5,7 @@
 # and prod. Idempotent: a second run plans "No changes" and rewrites the same backend files.
 #
 # Usage: scripts/bootstrap_state.sh [plan|apply]     (default: apply, which asks before changing)
-#   settings: envs/bootstrap/terraform.tfvars (copy terraform.tfvars.example)
+#   settings: envs/bootstrap/terraform.tfvars (copy example.tfvars)
 # Needs: terraform, the Azure CLI logged in as an owner (`az login`; `az account set -s <id>`).
 set -euo pipefail
 action=${1:-apply}
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 root=envs/bootstrap
 if [ ! -f "$root/terraform.tfvars" ]; then
   echo "error: $root/terraform.tfvars is missing" >&2
-  echo "  fix:   cp $root/terraform.tfvars.example $root/terraform.tfvars and fill it in" >&2
+  echo "  fix:   cp $root/example.tfvars $root/terraform.tfvars and fill it in" >&2
   exit 2
 fi
 for tool in terraform az; do

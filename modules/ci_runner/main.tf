@@ -107,7 +107,7 @@ resource "azurerm_container_app_job" "this" {
   secret {
     name                = local.secret_name
     identity            = var.identity.resource_id
-    key_vault_secret_id = var.registration_token_secret_id
+    key_vault_secret_id = var.registration_key_vault_reference
   }
 
   event_trigger_config {

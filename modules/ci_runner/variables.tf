@@ -46,7 +46,7 @@ variable "image" {
   nullable    = false
 }
 
-variable "registration_token_secret_id" {
+variable "registration_key_vault_reference" {
   type        = string
   description = "Versionless Key Vault secret id holding the token the runner registers with and KEDA polls the queue with (GitHub: fine-grained PAT with Administration read/write on the repository; Azure DevOps: PAT with Agent Pools read & manage). Set by an owner with az keyvault secret set; never in Terraform."
   nullable    = false

@@ -308,4 +308,4 @@ def test_bootstrap_script_refuses_without_its_settings(tmp_path: Path) -> None:
         ["bash", str(copy / "scripts" / "bootstrap_state.sh")], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2
-    assert "terraform.tfvars.example" in result.stderr
+    assert "example.tfvars" in result.stderr

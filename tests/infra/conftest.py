@@ -50,5 +50,5 @@ def edit(tree: Path) -> Edit:
 
 @pytest.fixture(scope="session")
 def checkov_report(root: Path) -> CheckReport:
-    """checkov over modules/, envs/dev and envs/prod, once per test session (it dominates the time)."""
+    """checkov over modules/ and the dev, prod and bootstrap roots, once per session (the slow part)."""
     return check_checkov(root)

@@ -1,4 +1,5 @@
 # Copy to terraform.tfvars (not committed: it names your subscription's resources) and fill in.
+# make validate scans the bootstrap with these values (checkov).
 workload                   = "fcst"
 location                   = "westeurope"
 location_short             = "weu"
