@@ -208,3 +208,17 @@ variable "monitoring" {
   nullable    = false
   description = "Log retention, who the alerts e-mail, and the model-quality thresholds they watch."
 }
+
+variable "ci_runner_network" {
+  type = object({
+    resource_group_name  = string
+    virtual_network_name = string
+  })
+  default     = null
+  description = "The release pipeline's runner VNet (envs/bootstrap, modules/ci_runner), peered with the stack's VNet and linked to every private DNS zone, so the runner reaches the private endpoints; null (dev) when the pipeline runs on hosted runners. Needs network.enabled."
+
+  validation {
+    condition     = var.ci_runner_network == null || var.network.enabled
+    error_message = "ci_runner_network needs network.enabled = true: there is no VNet to peer with otherwise."
+  }
+}

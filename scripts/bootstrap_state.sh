@@ -1,39 +1,63 @@
 #!/usr/bin/env bash
-# Create the storage for Terraform state once per subscription, locked down like the stacks:
-# Entra-only access (shared keys off), TLS 1.2, no public blob access, blob versioning and soft
-# delete so a bad apply can be rolled back, and a delete lock on the resource group.
-# Then grant the deploying identity "Storage Blob Data Contributor" on the container (least
-# privilege: data plane on the state container only) and write envs/<env>/backend.hcl.
+# The bootstrap stage, run once by an owner of the subscription (README, "Prerequisites for Azure"):
+# terraform apply of envs/bootstrap (resource groups, state storage, deploying identities with their
+# federated credentials and role assignments, the prod runner), then envs/<env>/backend.hcl for dev
+# and prod. Idempotent: a second run plans "No changes" and rewrites the same backend files.
 #
-# Usage: scripts/bootstrap_state.sh ENV LOCATION RESOURCE_GROUP STORAGE_ACCOUNT [PRINCIPAL_OBJECT_ID]
-# Needs: the Azure CLI, logged in (`az login`) with rights to create the group and role assignments.
+# Usage: scripts/bootstrap_state.sh [plan|apply]     (default: apply, which asks before changing)
+#   settings: envs/bootstrap/terraform.tfvars (copy example.tfvars)
+# Needs: terraform, the Azure CLI logged in as an owner (`az login`; `az account set -s <id>`).
 set -euo pipefail
-env=${1:-}; location=${2:-}; rg=${3:-}; account=${4:-}; principal=${5:-}
-if [ -z "$env" ] || [ -z "$location" ] || [ -z "$rg" ] || [ -z "$account" ]; then
-  echo "usage: scripts/bootstrap_state.sh ENV LOCATION RESOURCE_GROUP STORAGE_ACCOUNT [PRINCIPAL_OBJECT_ID]" >&2
+action=${1:-apply}
+case "$action" in plan|apply) ;; *) echo "usage: scripts/bootstrap_state.sh [plan|apply]" >&2; exit 2 ;; esac
+cd "$(dirname "$0")/.."
+root=envs/bootstrap
+if [ ! -f "$root/terraform.tfvars" ]; then
+  echo "error: $root/terraform.tfvars is missing" >&2
+  echo "  fix:   cp $root/example.tfvars $root/terraform.tfvars and fill it in" >&2
   exit 2
 fi
-if ! command -v az >/dev/null; then
-  echo "error: the Azure CLI (az) is not installed; see https://learn.microsoft.com/cli/azure/install-azure-cli" >&2
-  exit 2
-fi
+for tool in terraform az; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "error: $tool is not installed (the bootstrap runs as you, with your az login)" >&2
+    exit 2
+  fi
+done
 if ! az account show >/dev/null 2>&1; then
-  echo "error: not logged in to Azure; run \`az login\` (or azure/login with OIDC in CI) and retry" >&2
+  echo "error: not logged in to Azure; run \`az login\` as an owner of the subscription and retry" >&2
   exit 2
 fi
-container=tfstate
-set -x
-az group create --name "$rg" --location "$location" --tags purpose=terraform-state environment="$env" >/dev/null
-az storage account create --name "$account" --resource-group "$rg" --location "$location" \
-  --sku Standard_ZRS --kind StorageV2 --min-tls-version TLS1_2 --https-only true \
-  --allow-blob-public-access false --allow-shared-key-access false >/dev/null
-az storage account blob-service-properties update --account-name "$account" --resource-group "$rg" \
-  --enable-versioning true --enable-delete-retention true --delete-retention-days 30 \
-  --enable-container-delete-retention true --container-delete-retention-days 30 >/dev/null
-az storage container create --name "$container" --account-name "$account" --auth-mode login >/dev/null
-scope=$(az storage account show --name "$account" --resource-group "$rg" --query id -o tsv)/blobServices/default/containers/$container
-principal=${principal:-$(az ad signed-in-user show --query id -o tsv)}
-az role assignment create --assignee-object-id "$principal" --role "Storage Blob Data Contributor" --scope "$scope" >/dev/null
-az lock create --name terraform-state --lock-type CanNotDelete --resource-group "$rg" >/dev/null
-set +x
-"$(dirname "$0")/write_backend_config.sh" "$env" "$rg" "$account" "$container"
+subscription=$(az account show --query id -o tsv)
+export ARM_SUBSCRIPTION_ID=${ARM_SUBSCRIPTION_ID:-$subscription}
+echo "==> bootstrap in subscription $ARM_SUBSCRIPTION_ID ($(az account show --query name -o tsv))"
+
+tf() { terraform -chdir="$root" "$@"; }
+override="$root/bootstrap_override.tf"
+if [ -f "$root/backend.hcl" ]; then
+  # The state storage exists: the bootstrap's own state lives there.
+  rm -f "$override"
+  tf init -input=false -reconfigure -backend-config=backend.hcl
+else
+  # First run: the storage does not exist yet, so start with a local state and migrate it below.
+  printf '# transient (scripts/bootstrap_state.sh): local state until the state storage exists\nterraform {\n  backend "local" {}\n}\n' > "$override"
+  tf init -input=false -reconfigure
+fi
+tf plan -input=false -out=bootstrap.tfplan
+if [ "$action" = plan ]; then exit 0; fi
+tf apply -input=false bootstrap.tfplan
+rm -f "$root/bootstrap.tfplan"
+
+state_rg=$(tf output -json state | python3 -c 'import json,sys; print(json.load(sys.stdin)["resource_group_name"])')
+state_account=$(tf output -json state | python3 -c 'import json,sys; print(json.load(sys.stdin)["storage_account_name"])')
+if [ -f "$override" ]; then
+  printf 'resource_group_name  = "%s"\nstorage_account_name = "%s"\ncontainer_name       = "tfstate-bootstrap"\n' \
+    "$state_rg" "$state_account" > "$root/backend.hcl"
+  rm -f "$override"
+  echo "==> moving the bootstrap state into $state_account/tfstate-bootstrap"
+  tf init -input=false -migrate-state -force-copy -backend-config=backend.hcl
+  rm -f "$root/terraform.tfstate" "$root/terraform.tfstate.backup"
+fi
+for env in dev prod; do
+  scripts/write_backend_config.sh "$env" "$state_rg" "$state_account" "tfstate-$env"
+done
+echo "==> done. Set the pipeline variables from: terraform -chdir=$root output deploying_identities / state / ci_runner"

@@ -3,15 +3,20 @@
 # It names where the state lives; the state key per environment is fixed in envs/<env>/backend.tf.
 # No secret goes in it: the backend authenticates with Entra ID (az login, or OIDC in CI).
 # Usage: scripts/write_backend_config.sh ENV RESOURCE_GROUP STORAGE_ACCOUNT [CONTAINER]
+#   CONTAINER defaults to tfstate-ENV, the per-environment container envs/bootstrap creates.
 set -euo pipefail
-env=${1:-}; rg=${2:-}; account=${3:-}; container=${4:-tfstate}
+env=${1:-}; rg=${2:-}; account=${3:-}
 case "$env" in dev|prod) ;; *) echo "error: ENV must be dev or prod, got '${env}'" >&2; exit 2 ;; esac
+container=${4:-tfstate-$env}
 if [ -z "$rg" ] || [ -z "$account" ]; then
   echo "error: resource group and storage account of the Terraform state are required" >&2
   echo "  usage: scripts/write_backend_config.sh ENV RESOURCE_GROUP STORAGE_ACCOUNT [CONTAINER]" >&2
-  echo "  fix:   create them once with scripts/bootstrap_state.sh, then pass their names" >&2
+  echo "  fix:   create them once with the bootstrap (scripts/bootstrap_state.sh), then pass their names" >&2
   exit 2
 fi
+case "$rg$account$container" in *'"'*|*'\'*|*$'\n'*)
+  echo "error: names must not contain quotes, backslashes or newlines" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 out="envs/$env/backend.hcl"
 cat > "$out" <<HCL

@@ -4,6 +4,19 @@ provider "azurerm" {
   # Shared keys are disabled on every storage account, so the provider must use Entra ID too.
   storage_use_azuread = true
   use_oidc            = true
+  # The deploying identity holds no subscription-scope rights (envs/bootstrap/main.rbac.tf); the
+  # bootstrap registered the resource providers the stack needs.
+  resource_provider_registrations = "none"
+}
+
+# The stack's resource group is created by the bootstrap (envs/bootstrap), which scopes the
+# deploying identity's roles to it; Terraform takes it over here. Once in the state this is a no-op.
+# https://developer.hashicorp.com/terraform/language/import
+data "azurerm_client_config" "current" {}
+
+import {
+  to = module.stack.azurerm_resource_group.this
+  id = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/rg-${var.workload}-${var.environment}-${var.location_short}"
 }
 
 module "stack" {
@@ -27,6 +40,7 @@ module "stack" {
   powerbi                       = var.powerbi
   schedules                     = var.schedules
   monitoring                    = var.monitoring
+  ci_runner_network             = var.ci_runner_network
 }
 
 output "stack" {

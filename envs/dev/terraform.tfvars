@@ -67,3 +67,6 @@ monitoring = {
   mape_threshold        = 0.45
   stale_after_days      = 60
 }
+
+# dev's endpoints are public: its pipeline runs on hosted runners, no runner VNet to link.
+ci_runner_network = null

@@ -70,3 +70,9 @@ monitoring = {
   mape_threshold        = 0.45
   stale_after_days      = 60
 }
+
+# The release pipeline's runner VNet, created by envs/bootstrap (its outputs name it).
+ci_runner_network = {
+  resource_group_name  = "rg-fcst-bootstrap-weu"
+  virtual_network_name = "vnet-fcst-ci-weu"
+}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -76,7 +77,20 @@ def _env_type(value: str) -> str:
     return value
 
 
+# Width of rich consoles when stdout is not a terminal (a CI log, a pipe to a file): rich would
+# fall back to 80 columns and wrap paths and resource addresses mid-word.
+LOG_COLUMNS = 240
+
+
+def size_console_for_logs(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Give rich a wide console when output goes to a log; rich reads COLUMNS. A terminal, or a
+    COLUMNS the user set, is left alone."""
+    if "COLUMNS" not in environ and not sys.stdout.isatty():
+        environ["COLUMNS"] = str(LOG_COLUMNS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    size_console_for_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     module = args._module

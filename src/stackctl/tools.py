@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,41 @@ class Terraform:
             )
             return ToolResult(proc.returncode, proc.stdout, proc.stderr)
         return self._run_embedded(args, cwd, env)
+
+    def run_streaming(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        on_line: Callable[[str], None],
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> ToolResult:
+        """Like `run`, but each output line goes to `on_line` as Terraform writes it (stderr merged
+        into stdout, in order). The embedded Terraform, and a subclass that replaces `run`, cannot
+        stream: their output is replayed line by line when the command ends."""
+        if not self.binary or type(self).run is not Terraform.run:
+            result = self.run(args, cwd, env=env)
+            for line in (result.stdout + result.stderr).splitlines():
+                on_line(line)
+            return result
+        lines: list[str] = []
+        with subprocess.Popen(
+            [self.binary, *args],
+            cwd=cwd,
+            env=_terraform_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as proc:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                lines.append(line)
+                on_line(line)
+        output = "\n".join(lines) + ("\n" if lines else "")
+        # stderr is merged into stdout; both fields carry it so failure classifiers see it either way
+        return ToolResult(proc.returncode, output, output if proc.returncode else "")
 
     @staticmethod
     def _run_embedded(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None) -> ToolResult:

@@ -1,7 +1,11 @@
-"""The release pipeline: schema-valid, least privilege, and prod only from release/* after approval."""
+"""The release pipelines (GitHub Actions and Azure Pipelines): schema-valid, least privilege, prod only
+from release/* after approval on a runner inside the network, the same make targets in both."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,60 +15,264 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
+RELEASE = ROOT / ".github" / "workflows" / "release.yml"
+DEPLOY = ROOT / ".github" / "workflows" / "deploy.yml"
+AZURE_PIPELINE = ROOT / ".azure-pipelines" / "release.yml"
+AZURE_SCHEMA = Path(__file__).parent / "schemas" / "azure-pipelines.schema.json"
+AZURE_SCHEMA_SHA256 = "f00a9630f6550204148634d9a13f634b5750a225559886effe09a751482f0459"
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+# Labels of GitHub-hosted runners and Microsoft-hosted agents: they sit outside prod's network.
+# https://docs.github.com/actions/using-github-hosted-runners/using-github-hosted-runners/about-github-hosted-runners
+HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-", re.IGNORECASE)
+ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir"}
 
 
-@pytest.fixture(scope="module")
-def workflow() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())
+def load(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return loaded
 
 
-def test_workflow_passes_githubs_published_schema() -> None:
+def github_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
     # check-jsonschema ships the GitHub workflow schema vendored: no network needed.
-    check = Path(sys.executable).parent / "check-jsonschema"
-    result = subprocess.run(
-        [str(check), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+    return subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def azure_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    # The azure-pipelines data transform expands ${{ }} template expressions first, as Azure DevOps
+    # does before it validates (check-jsonschema's own azure-pipelines hook does the same).
+    return subprocess.run(
+        [
+            str(CHECK_JSONSCHEMA),
+            "--schemafile",
+            str(AZURE_SCHEMA),
+            "--data-transform",
+            "azure-pipelines",
+            # the schema's patterns are ECMAScript without the unicode flag (check-jsonschema's own
+            # azure-pipelines hook passes the same)
+            "--regex-variant",
+            "nonunicode",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [RELEASE, DEPLOY], ids=["release.yml", "deploy.yml"])
+def test_github_workflows_pass_githubs_published_schema(path: Path) -> None:
+    result = github_schema_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_permissions_are_least_privilege(workflow: dict[str, Any]) -> None:
+def test_azure_pipeline_passes_the_published_azure_pipelines_schema() -> None:
+    assert hashlib.sha256(AZURE_SCHEMA.read_bytes()).hexdigest() == AZURE_SCHEMA_SHA256, (
+        "tests/foundation/schemas/azure-pipelines.schema.json changed; see its README to update it"
+    )
+    result = azure_schema_check(AZURE_PIPELINE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_azure_pipeline_schema_check_catches_a_misspelt_key(tmp_path: Path) -> None:
+    broken = tmp_path / "release.yml"
+    text = AZURE_PIPELINE.read_text(encoding="utf-8")
+    broken.write_text(text.replace('timeoutInMinutes: "60"', 'timeoutMinutes: "60"', 1), encoding="utf-8")
+    result = azure_schema_check(broken)
+    assert result.returncode == 1
+    assert "timeoutMinutes" in result.stdout + result.stderr
+
+
+# --- runners: no prod job outside the network ------------------------------------------------
+
+
+def _labels(runs_on: Any) -> list[str]:
+    return [runs_on] if isinstance(runs_on, str) else [str(label) for label in runs_on]
+
+
+def hosted_prod_jobs(release: dict[str, Any], deploy: dict[str, Any], azure: dict[str, Any]) -> list[str]:
+    """Every prod job (plan, apply, deploy, smoke) that would run on a hosted runner/agent."""
+    offenders: list[str] = []
+    for name, job in release["jobs"].items():
+        if "uses" not in job or job.get("with", {}).get("environment") != "prod":
+            continue
+        runner = str(job["with"]["runner"])
+        if "self-hosted" not in runner or HOSTED_LABEL.search(runner.strip("[]\"' ")):
+            offenders.append(f"github {name}: runner {runner}")
+    for name, job in deploy["jobs"].items():
+        labels = _labels(job["runs-on"])
+        if labels != ["${{ fromJSON(inputs.runner) }}"]:
+            offenders.append(f"github deploy.yml {name}: runs-on {labels} ignores the caller's runner")
+    for stage in azure["stages"]:
+        if stage["stage"] != "prod":
+            continue
+        for job in stage["jobs"]:
+            pool = job.get("pool", stage.get("pool", azure.get("pool")))
+            name = job.get("job") or job.get("deployment")
+            if not isinstance(pool, dict) or "vmImage" in pool or "name" not in pool:
+                offenders.append(f"azure-pipelines prod/{name}: pool {pool}")
+    return offenders
+
+
+def test_no_prod_job_runs_on_a_hosted_runner() -> None:
+    assert hosted_prod_jobs(load(RELEASE), load(DEPLOY), load(AZURE_PIPELINE)) == []
+
+
+def test_a_prod_job_on_a_hosted_runner_is_caught() -> None:
+    release, deploy, azure = load(RELEASE), load(DEPLOY), load(AZURE_PIPELINE)
+    release["jobs"]["prod"]["with"]["runner"] = '["ubuntu-latest"]'
+    deploy["jobs"]["apply"]["runs-on"] = "ubuntu-latest"
+    prod = next(stage for stage in azure["stages"] if stage["stage"] == "prod")
+    prod["jobs"][1]["pool"] = {"vmImage": "ubuntu-latest"}
+    assert hosted_prod_jobs(release, deploy, azure) == [
+        'github prod: runner ["ubuntu-latest"]',
+        "github deploy.yml apply: runs-on ['ubuntu-latest'] ignores the caller's runner",
+        "azure-pipelines prod/apply: pool {'vmImage': 'ubuntu-latest'}",
+    ]
+
+
+def test_dev_keeps_hosted_runners() -> None:
+    # dev's endpoints are public (README: Release pipeline); only prod needs the network.
+    assert load(RELEASE)["jobs"]["dev"]["with"]["runner"] == '["ubuntu-latest"]'
+    dev = next(stage for stage in load(AZURE_PIPELINE)["stages"] if stage["stage"] == "dev")
+    assert all(job["pool"] == {"vmImage": "ubuntu-latest"} for job in dev["jobs"])
+
+
+# --- least privilege and the Makefile as the only entry point -------------------------------
+
+
+@pytest.mark.parametrize("path", [RELEASE, DEPLOY], ids=["release.yml", "deploy.yml"])
+def test_permissions_are_least_privilege(path: Path) -> None:
+    workflow = load(path)
     assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
     for job in workflow["jobs"].values():
         assert "permissions" not in job  # no job widens them
+        assert "secrets" not in job  # nothing secret is passed to the reusable workflow
 
 
-def test_every_run_step_goes_through_make_or_our_scripts(workflow: dict[str, Any]) -> None:
-    for name, job in workflow["jobs"].items():
-        for step in job["steps"]:
-            if "run" not in step:
-                continue
-            first = step["run"].strip().split()[0]
-            assert first in {"make", "bash", "scripts/write_backend_config.sh", "case"}, (name, step["run"])
+def _github_runs(workflow: dict[str, Any]) -> list[str]:
+    return [
+        step["run"] for job in workflow["jobs"].values() for step in job.get("steps", []) if "run" in step
+    ]
 
 
-def test_prod_is_applied_only_after_the_gated_plan_and_audit(workflow: dict[str, Any]) -> None:
-    jobs = workflow["jobs"]
-    assert jobs["plan"]["needs"] == "test"
-    assert jobs["apply"]["needs"] == "plan"
-    # the apply job runs in the `prod`/`dev` GitHub environment, whose required reviewers approve it
-    assert jobs["apply"]["environment"] == "${{ needs.plan.outputs.target }}"
-    plan_runs = [s.get("run", "") for s in jobs["plan"]["steps"]]
-    assert any(r.startswith("make audit") for r in plan_runs)
-    target_step = next(s for s in jobs["plan"]["steps"] if s.get("id") == "target")
-    assert 'release/*) echo "env=prod"' in target_step["run"]
-    assert 'main) echo "env=dev"' in target_step["run"]
-    apply_runs = [s.get("run", "") for s in jobs["apply"]["steps"]]
-    assert any(r.startswith("make apply") for r in apply_runs)
-    review = next(i for i, r in enumerate(apply_runs) if r.startswith("make review"))
-    assert review < next(i for i, r in enumerate(apply_runs) if r.startswith("make apply"))
-    assert not any(
-        r.startswith("make plan") for r in apply_runs
-    )  # applies the uploaded plan, never a fresh one
+def _azure_steps(azure: dict[str, Any], stage_name: str | None = None) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    for stage in azure["stages"]:
+        if stage_name and stage["stage"] != stage_name:
+            continue
+        for job in stage["jobs"]:
+            steps += job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
+    return steps
+
+
+def _azure_commands(steps: list[dict[str, Any]]) -> list[str]:
+    commands: list[str] = []
+    for step in steps:  # in order: plain scripts and the AzureCLI@2 steps' inline scripts
+        if "script" in step:
+            commands.append(step["script"])
+        elif step.get("task") == "AzureCLI@2":
+            commands.append(step["inputs"]["inlineScript"])
+    return commands
+
+
+def test_every_command_goes_through_make_or_our_scripts() -> None:
+    commands = (
+        _github_runs(load(RELEASE))
+        + _github_runs(load(DEPLOY))
+        + _azure_commands(_azure_steps(load(AZURE_PIPELINE)))
+    )
+    for command in commands:
+        assert command.strip().split()[0] in ALLOWED_COMMANDS, command
+
+
+def test_no_azure_login_action_and_no_secret_in_azure_pipelines() -> None:
+    """Tokens come fresh from the runtime (stackctl/credentials.py), never from azure/login's one-shot
+    exchange; the service connection is workload identity federation, so no secret appears."""
+    uses = [step.get("uses", "") for job in load(DEPLOY)["jobs"].values() for step in job["steps"]]
+    assert not any(u.startswith("azure/login") for u in uses)
+    text = AZURE_PIPELINE.read_text(encoding="utf-8").lower()
+    assert "clientsecret" not in text
+    assert "arm_client_secret" not in text
+
+
+def _make_targets(commands: list[str]) -> list[str]:
+    return [command.split()[1] for command in commands if command.startswith("make ")]
+
+
+def test_both_pipelines_call_the_same_make_targets_in_the_same_order() -> None:
+    github = _make_targets(_github_runs(load(DEPLOY)))
+    assert github == ["plan", "audit", "review", "apply", "unit", "unit"]
+    for stage in ("dev", "prod"):
+        azure = _make_targets(_azure_commands(_azure_steps(load(AZURE_PIPELINE), stage)))
+        assert azure == ["plan", "audit", "review", "apply", "unit"], stage
+    assert _make_targets(_github_runs(load(RELEASE))) == []  # PR validation: bash .ci/run (make test)
+
+
+# --- prod only from release/*, after approval, applying the reviewed plan ---------------------
+
+
+def test_github_prod_is_applied_only_after_the_gated_plan_and_audit() -> None:
+    release, deploy = load(RELEASE), load(DEPLOY)
+    assert "refs/heads/release/" in release["jobs"]["prod"]["if"]
+    assert "refs/heads/main" in release["jobs"]["dev"]["if"]
+    assert release["jobs"]["prod"]["needs"] == release["jobs"]["dev"]["needs"] == "test"
+    plan, apply = deploy["jobs"]["plan"], deploy["jobs"]["apply"]
+    assert apply["needs"] == "plan"
+    # the `prod` environment carries the required reviewers: the apply job waits for them
+    assert apply["environment"] == "${{ inputs.environment }}"
+    assert plan["environment"] == "${{ inputs.environment }}-plan"
+    runs = [s.get("run", "") for s in apply["steps"]]
+    review = next(i for i, r in enumerate(runs) if r.startswith("make review"))
+    assert review < next(i for i, r in enumerate(runs) if r.startswith("make apply"))
+    assert not any(r.startswith("make plan") for r in runs)  # applies the uploaded plan only
+    upload = next(s for s in plan["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["include-hidden-files"] is True  # carries build/<env>/.terraform.lock.hcl
+
+
+def test_azure_pipelines_prod_is_behind_the_environment_approval_and_applies_the_published_plan() -> None:
+    azure = load(AZURE_PIPELINE)
+    prod = next(stage for stage in azure["stages"] if stage["stage"] == "prod")
+    assert "isRelease" in prod["condition"]
+    assert "PullRequest" in prod["condition"]
+    plan, apply = prod["jobs"]
+    assert "publish" in str(plan["steps"])
+    assert apply["deployment"] == "apply"
+    assert apply["environment"] == "forecast-prod"  # its Approvals check is the approval
+    assert apply["dependsOn"] == "plan"
+    steps = apply["strategy"]["runOnce"]["deploy"]["steps"]
+    assert any(step.get("download") == "current" for step in steps)
+    commands = _azure_commands(steps)
+    assert not any(c.startswith("make plan") for c in commands)
+    assert [c.split()[1] for c in commands if c.startswith("make")] == ["review", "apply", "unit"]
+    # the service connection is named literally (authorised at queue time), with no secret
+    connections = {s["inputs"]["azureSubscription"] for s in _azure_steps(azure, "prod") if "inputs" in s}
+    assert connections == {"forecast-prod"}
+
+
+def test_smoke_tests_and_model_validation_read_the_target_stack_from_the_job() -> None:
+    deploy = load(DEPLOY)
+    apply = deploy["jobs"]["apply"]
+    assert apply["env"]["FORECAST_STACK_ENV"] == "${{ inputs.environment }}"
+    runs = [s.get("run", "") for s in apply["steps"]]
+    assert runs.index('make unit ARGS="-m azure -k model_validation"') > next(
+        i for i, r in enumerate(runs) if r.startswith("make apply")
+    )
+    for stage in ("dev", "prod"):
+        steps = _azure_steps(load(AZURE_PIPELINE), stage)
+        unit = next(s for s in steps if s.get("inputs", {}).get("inlineScript", "").startswith("make unit"))
+        assert unit["env"]["FORECAST_STACK_ENV"] == "$(ENV)"
+        assert unit["env"]["AZURE_TESTS"] == "1"
+
+
+# --- scripts ----------------------------------------------------------------------------------
 
 
 def test_backend_config_script_rejects_a_bad_env_and_writes_no_secret(tmp_path: Path) -> None:
@@ -77,3 +285,27 @@ def test_backend_config_script_rejects_a_bad_env_and_writes_no_secret(tmp_path: 
     missing = subprocess.run(["bash", str(script), "dev"], capture_output=True, text=True, check=False)
     assert missing.returncode == 2
     assert "bootstrap_state.sh" in missing.stderr
+
+
+def test_backend_config_defaults_to_the_environments_own_container(tmp_path: Path) -> None:
+    copy = tmp_path / "repo"
+    (copy / "scripts").mkdir(parents=True)
+    (copy / "envs" / "prod").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "write_backend_config.sh", copy / "scripts")
+    subprocess.run(
+        ["bash", str(copy / "scripts" / "write_backend_config.sh"), "prod", "rg", "st"], check=True
+    )
+    written = (copy / "envs" / "prod" / "backend.hcl").read_text(encoding="utf-8")
+    assert 'container_name       = "tfstate-prod"' in written
+
+
+def test_bootstrap_script_refuses_without_its_settings(tmp_path: Path) -> None:
+    copy = tmp_path / "repo"
+    (copy / "scripts").mkdir(parents=True)
+    (copy / "envs" / "bootstrap").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "bootstrap_state.sh", copy / "scripts")
+    result = subprocess.run(
+        ["bash", str(copy / "scripts" / "bootstrap_state.sh")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "example.tfvars" in result.stderr

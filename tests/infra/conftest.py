@@ -12,7 +12,7 @@ from stackctl.infra import CheckReport
 from stackctl.infra.checkov import check_checkov
 from stackctl.paths import repo_root
 
-COPIED = ("modules", "infra", "envs/dev", "envs/prod", "tests/infra/azurerm_schema.json")
+COPIED = ("modules", "infra", "envs/dev", "envs/prod", "envs/bootstrap", "tests/infra/azurerm_schema.json")
 
 
 @pytest.fixture(scope="session")
@@ -50,5 +50,5 @@ def edit(tree: Path) -> Edit:
 
 @pytest.fixture(scope="session")
 def checkov_report(root: Path) -> CheckReport:
-    """checkov over modules/, envs/dev and envs/prod, once per test session (it dominates the time)."""
+    """checkov over modules/ and the dev, prod and bootstrap roots, once per session (the slow part)."""
     return check_checkov(root)

@@ -22,6 +22,9 @@ def test_no_failed_checks_and_every_skip_justified(checkov_report: CheckReport) 
         print(f"checkov {target}: {figures['passed']} passed, {figures['skipped']} skipped")
         assert figures["passed"] > 50
         assert figures["failed"] == 0
+    # the bootstrap root (state, identities, the prod runner) is scanned with its example values
+    assert checkov_report.figures["bootstrap"]["failed"] == 0
+    assert checkov_report.figures["bootstrap"]["passed"] > 20
 
 
 def test_sarif_and_junit_are_written(checkov_report: CheckReport, root: Path) -> None:

@@ -135,7 +135,9 @@ def test_azure_login_missing_gives_one_clear_message(monkeypatch: pytest.MonkeyP
 @pytest.mark.azure
 def test_deploy_against_real_azure_is_idempotent() -> None:
     """Release pipeline smoke test: after `make apply`, a second deploy of the same commit changes nothing."""
-    env = os.environ.get("FORECAST_STACK_ENV", "dev")
+    env = os.environ.get("FORECAST_STACK_ENV")  # set by the release job; no default: never the wrong stack
+    if env not in ("dev", "prod"):
+        pytest.fail(f"FORECAST_STACK_ENV must name the deployed stack (dev or prod), got {env!r}")
     console = Console(record=True)
     from stackctl.commands.deploy import read_stack
 

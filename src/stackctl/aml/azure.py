@@ -1,4 +1,5 @@
-"""The real Azure clients: `DefaultAzureCredential` (az login on a laptop, OIDC in CI) and `MLClient`."""
+"""The real Azure clients: the credential `stackctl.credentials` chooses (a fresh OIDC assertion per
+token in GitHub Actions and Azure Pipelines, `DefaultAzureCredential` elsewhere) and `MLClient`."""
 
 from __future__ import annotations
 
@@ -17,16 +18,25 @@ LOGIN_FIX = (
 def azure_credential() -> Any:
     """A credential that is known to work: a token is fetched now, so a missing login fails here, clearly."""
     from azure.core.exceptions import ClientAuthenticationError
-    from azure.identity import CredentialUnavailableError, DefaultAzureCredential
+    from azure.identity import CredentialUnavailableError
 
-    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    from stackctl.credentials import DEFAULT, credential_for_environment
+
+    choice, credential = credential_for_environment()
     try:
         credential.get_token(ARM_SCOPE)
     except (CredentialUnavailableError, ClientAuthenticationError) as exc:
+        if choice.kind == DEFAULT:
+            raise StackctlError(
+                "not logged in to Azure: no credential of DefaultAzureCredential could get a token",
+                where="azure-identity DefaultAzureCredential",
+                fix=LOGIN_FIX,
+            ) from exc
         raise StackctlError(
-            "not logged in to Azure: no credential of DefaultAzureCredential could get a token",
-            where="azure-identity DefaultAzureCredential",
-            fix=LOGIN_FIX,
+            f"Entra ID refused the {choice.kind} OIDC assertion of client {choice.client_id}: {exc}",
+            where=f"azure-identity credential for {choice.kind}",
+            fix="check the deploying identity has a federated credential for this pipeline's "
+            "environment (envs/bootstrap creates them) and the client/tenant ids are that identity's",
         ) from exc
     return credential
 

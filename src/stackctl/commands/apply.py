@@ -33,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-deploy", action="store_true", help="dev/prod: apply the plan but do not deploy"
     )
+    from stackctl.terraform.runner import add_verbose_argument
+
+    add_verbose_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
 
     from stackctl.commands.deploy import deploy_cloud
     from stackctl.terraform.guards import check_apply_allowed
-    from stackctl.terraform.runner import EnvironmentTerraform
+    from stackctl.terraform.runner import EnvironmentTerraform, echo_to
 
-    stack = EnvironmentTerraform(args.env, root=root)
+    stack = EnvironmentTerraform(args.env, root=root, stream=args.verbose or None, echo=echo_to(console))
     check_apply_allowed(root, args.env, stack.plan_file)
     with console.status(f"terraform init ({stack.terraform.source})"):
-        stack.init()
+        stack.init(restore_planned_lock=True)
     with console.status(f"terraform apply {stack.plan_file}"):
         stack.apply_saved_plan()
     console.print(f"[green]✓[/] applied {stack.plan_file}")

@@ -15,7 +15,7 @@ from rich.table import Table
 from stackctl.cli import add_env_argument
 from stackctl.paths import repo_root
 from stackctl.terraform.guards import mark_reviewed
-from stackctl.terraform.runner import EnvironmentTerraform, PlanSummary
+from stackctl.terraform.runner import EnvironmentTerraform, PlanSummary, add_verbose_argument, echo_to
 
 MAX_LISTED = 25
 
@@ -29,9 +29,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "build/<env>/plan.reviewed); prod apply requires it",
     )
     parser.add_argument("--destroy", action="store_true", help="plan the destruction of the environment")
+    add_verbose_argument(parser)
 
 
-def print_summary(console: Console, env: str, summary: PlanSummary) -> None:
+def print_summary(
+    console: Console, env: str, summary: PlanSummary, *, limit: int | None = MAX_LISTED
+) -> None:
+    """The counts, then the changed resources (the first `limit` of them; None: all)."""
     if summary.no_changes:
         console.print(f"[green]{env}: no changes[/] - the infrastructure matches the configuration")
         return
@@ -42,11 +46,12 @@ def print_summary(console: Console, env: str, summary: PlanSummary) -> None:
     )
     table = Table(show_header=False, box=None)
     colours = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
-    for action, address in summary.resources[:MAX_LISTED]:
+    listed = summary.resources if limit is None else summary.resources[:limit]
+    for action, address in listed:
         table.add_row(f"[{colours[action]}]{action}[/]", address)
     console.print(table)
-    if len(summary.resources) > MAX_LISTED:
-        console.print(f"... and {len(summary.resources) - MAX_LISTED} more (see plan.json or `make audit`)")
+    if len(summary.resources) > len(listed):
+        console.print(f"... and {len(summary.resources) - len(listed)} more (see plan.json or `make audit`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         from stackctl.local.stack import plan_local
 
         return plan_local(root, console)
-    stack = EnvironmentTerraform(args.env, root=root)
+    stack = EnvironmentTerraform(args.env, root=root, stream=args.verbose or None, echo=echo_to(console))
     if args.mark_reviewed:
         marker = mark_reviewed(stack.plan_file)
         console.print(f"marked {stack.plan_file} as reviewed ({marker})")

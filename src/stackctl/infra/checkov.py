@@ -207,7 +207,8 @@ def _check(item: dict[str, Any], outcome: Outcome) -> CheckResult:
 #
 # Three scans, run side by side: `modules/` (each module on its own, with the organisation's tag
 # set from infra/policies/module_scan.tfvars, so the modules' defaults are judged as prod), and
-# `envs/dev`, `envs/prod` with their terraform.tfvars (checkov follows ../../infra and the modules).
+# `envs/dev`, `envs/prod` with their terraform.tfvars (checkov follows ../../infra and the modules),
+# and `envs/bootstrap` with its example.tfvars.
 # Findings: every failed check, every parsing error, and every skip without a written reason.
 # SARIF and JUnit XML land in build/checkov/<target>/.
 
@@ -230,6 +231,7 @@ def scan_targets(root: Path) -> list[ScanTarget]:
         ScanTarget("modules", root / "modules", root / "infra" / "policies" / "module_scan.tfvars"),
         ScanTarget("dev", root / "envs" / "dev", root / "envs" / "dev" / "terraform.tfvars"),
         ScanTarget("prod", root / "envs" / "prod", root / "envs" / "prod" / "terraform.tfvars"),
+        ScanTarget("bootstrap", root / "envs" / "bootstrap", root / "envs" / "bootstrap" / "example.tfvars"),
     ]
 
 

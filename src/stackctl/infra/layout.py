@@ -19,9 +19,14 @@ def env_roots(root: Path) -> list[Path]:
     return [root / "envs" / env for env in CLOUD_ENVIRONMENTS]
 
 
+def bootstrap_root(root: Path) -> Path:
+    """envs/bootstrap: the root an owner applies once before any pipeline (README, Prerequisites)."""
+    return root / "envs" / "bootstrap"
+
+
 def terraform_dirs(root: Path) -> list[Path]:
-    """modules/*, infra/ and the dev and prod roots; each must exist and hold .tf files."""
-    dirs = [*module_dirs(root), root / "infra", *env_roots(root)]
+    """modules/*, infra/, the dev and prod roots and the bootstrap root; each must hold .tf files."""
+    dirs = [*module_dirs(root), root / "infra", *env_roots(root), bootstrap_root(root)]
     for directory in dirs:
         if not any(directory.glob("*.tf")):
             raise StackctlError(

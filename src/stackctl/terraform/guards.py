@@ -8,7 +8,8 @@ apply (prod) also:
   * the plan was reviewed: build/prod/plan.reviewed holds the sha256 of exactly this tfplan, written by
     `stackctl plan --env prod --mark-reviewed` after reading the plan (in the release pipeline: after the
     prod environment's reviewers approved the uploaded plan and audit report).
-destroy: dev asks for confirmation (`--yes` skips); prod needs `--allow-prod` and typing "prod".
+destroy: dev asks for confirmation (`--yes` skips); prod needs `--allow-prod` and typing "prod". Both
+are asked after the destroy plan is listed (commands/destroy.py), and the reviewed destroy plan is applied.
 """
 
 from __future__ import annotations
@@ -63,8 +64,14 @@ def check_plan_is_current(root: Path, env: str, plan_file: Path) -> None:
 
 
 def current_branch(root: Path) -> str | None:
-    # CI checkouts are often detached; the CI's own variable names the branch then.
-    for variable in ("GITHUB_REF_NAME", "BUILD_SOURCEBRANCHNAME", "CI_COMMIT_REF_NAME"):
+    # CI checkouts are often detached; the CI's own variable names the branch then. Azure Pipelines'
+    # Build.SourceBranchName is only the last path segment ("1.0" of release/1.0), so its full
+    # Build.SourceBranch (refs/heads/release/1.0) is read instead.
+    # https://learn.microsoft.com/azure/devops/pipelines/build/variables#build-variables-devops-services
+    source_branch = os.environ.get("BUILD_SOURCEBRANCH", "")
+    if source_branch.startswith("refs/heads/"):
+        return source_branch.removeprefix("refs/heads/")
+    for variable in ("GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):
         if os.environ.get(variable):
             return os.environ[variable]
     proc = subprocess.run(
@@ -79,7 +86,9 @@ def current_branch(root: Path) -> str | None:
 
 
 def ci_declares_release() -> bool:
-    return os.environ.get("CI", "").lower() == "true" and os.environ.get("FORECAST_STACK_RELEASE") == "1"
+    # GitHub Actions sets CI=true; Azure Pipelines sets TF_BUILD=True.
+    in_ci = os.environ.get("CI", "").lower() == "true" or os.environ.get("TF_BUILD", "").lower() == "true"
+    return in_ci and os.environ.get("FORECAST_STACK_RELEASE") == "1"
 
 
 def check_release_context(root: Path) -> None:
@@ -140,6 +149,16 @@ def _ask(prompt: Prompt, question: str) -> str:
         return prompt(question).strip()
     except EOFError:  # no terminal (CI, a pipe): silence is not consent
         return ""
+
+
+def refuse_prod_destroy_without_flag(env: str, *, allow_prod: bool) -> None:
+    """Before any Terraform runs: prod is destroyed only with --allow-prod."""
+    if env == "prod" and not allow_prod:
+        raise StackctlError(
+            "refusing to destroy prod without --allow-prod",
+            where="stackctl destroy --env prod",
+            fix="if you really mean it: `make destroy ENV=prod ARGS=--allow-prod`, then type `prod`",
+        )
 
 
 def confirm_destroy(env: str, *, yes: bool, allow_prod: bool, prompt: Prompt = input) -> None:

@@ -1,0 +1,30 @@
+# Copy to terraform.tfvars (not committed: it names your subscription's resources) and fill in.
+# make validate scans the bootstrap with these values (checkov).
+workload                   = "fcst"
+location                   = "westeurope"
+location_short             = "weu"
+name_suffix                = "p01"
+state_storage_account_name = "stfcsttfstatep01"
+
+github = {
+  owner      = "your-org"
+  repository = "forecast-stack"
+}
+
+# azure_devops = {
+#   organization        = "your-org"
+#   organization_id     = "00000000-0000-0000-0000-000000000000"
+#   project             = "forecast"
+#   service_connections = { dev = "forecast-dev", prod = "forecast-prod" }
+# }
+
+ci_runner = {
+  platform  = "github"
+  image_tag = null # set after `az acr build` (README, Prerequisites for Azure)
+}
+
+tags = {
+  owner               = "demand-forecasting-team"
+  cost_centre         = "cc-4711"
+  data_classification = "confidential"
+}

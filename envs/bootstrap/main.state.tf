@@ -1,0 +1,60 @@
+# Terraform state: Entra ID only (no shared keys, no SAS), TLS 1.2, no public blobs, versioning and
+# soft delete so a bad apply's state can be restored, one container per environment so each
+# deploying identity reaches only its own state.
+# https://learn.microsoft.com/azure/developer/terraform/store-state-in-azure-storage
+# https://developer.hashicorp.com/terraform/language/backend/azurerm#use_azuread_auth
+resource "azurerm_storage_account" "state" {
+  #checkov:skip=CKV_AZURE_59:dev's pipeline runs on hosted runners that reach the state over the public endpoint; shared keys are off, so access is Entra RBAC per container
+  #checkov:skip=CKV_FS_2:public endpoint on purpose (see CKV_AZURE_59); Entra-only, per-container RBAC
+  #checkov:skip=CKV2_FS_2:no private endpoint: hosted dev runners must reach the state (see CKV_AZURE_59)
+  #checkov:skip=CKV2_AZURE_33:no private endpoint: hosted dev runners must reach the state (see CKV_AZURE_59)
+  #checkov:skip=CKV_AZURE_33:the state account has no queues; the queue service is unused
+  #checkov:skip=CKV2_AZURE_21:state reads are authorised by Entra RBAC; every write is a blob version kept 30 days, which is the audit trail that matters
+  #checkov:skip=CKV2_FS_1:see CKV2_AZURE_21; the bootstrap keeps no Log Analytics workspace of its own
+  #checkov:skip=CKV2_AZURE_1:Microsoft-managed keys: the state holds no customer data, and a lost CMK would lock out both stacks' state
+  #checkov:skip=CKV_AZURE_206:ZRS is replication (three zones); versioning and soft delete cover the bad-apply case GRS would not
+  name                            = var.state_storage_account_name
+  location                        = var.location
+  resource_group_name             = azurerm_resource_group.bootstrap.name
+  account_tier                    = "Standard"
+  account_replication_type        = "ZRS"
+  account_kind                    = "StorageV2"
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  shared_access_key_enabled       = false
+  default_to_oauth_authentication = true
+  allow_nested_items_to_be_public = false
+  # Dev's pipeline runs on hosted runners, which reach the state over the public endpoint with an
+  # Entra token; a network rule set would lock them out. Access is Entra RBAC, per container.
+  public_network_access_enabled = true
+
+  blob_properties {
+    versioning_enabled = true
+    delete_retention_policy {
+      days = 30
+    }
+    container_delete_retention_policy {
+      days = 30
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "azurerm_storage_container" "state" {
+  #checkov:skip=CKV2_AZURE_21:see the account: Entra RBAC per container, and every write kept as a blob version
+  for_each = local.names.state_container
+
+  name                  = local.names.state_container[each.key]
+  storage_account_id    = azurerm_storage_account.state.id
+  container_access_type = "private"
+}
+
+# The owner running the bootstrap keeps this root's own state in tfstate-bootstrap: Owner has no
+# data-plane rights, and no deploying identity may touch the state that grants it its roles.
+resource "azurerm_role_assignment" "owner_bootstrap_state" {
+  scope                = azurerm_storage_container.state["bootstrap"].id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = data.azurerm_client_config.current.object_id
+  description          = "forecast-stack bootstrap: the owner who runs it reads and writes the bootstrap's own state"
+}

@@ -1,0 +1,40 @@
+output "deploying_identities" {
+  value = {
+    for env in local.environments : env => {
+      client_id    = azurerm_user_assigned_identity.deploy[env].client_id
+      principal_id = azurerm_user_assigned_identity.deploy[env].principal_id
+      tenant_id    = azurerm_user_assigned_identity.deploy[env].tenant_id
+    }
+  }
+  description = "Per environment: the ids the pipeline's AZURE_CLIENT_ID / AZURE_TENANT_ID variables (GitHub) or service connection (Azure DevOps) name. Ids, not secrets."
+}
+
+output "state" {
+  value = {
+    resource_group_name  = azurerm_resource_group.bootstrap.name
+    storage_account_name = azurerm_storage_account.state.name
+    containers           = { for env, container in azurerm_storage_container.state : env => container.name }
+  }
+  description = "Where each environment's state lives: the pipeline's TFSTATE_* variables and scripts/write_backend_config.sh arguments."
+}
+
+output "stack_resource_groups" {
+  value       = { for env, group in azurerm_resource_group.stack : env => group.name }
+  description = "The stacks' resource groups, created here and imported by envs/<env>."
+}
+
+output "ci_runner" {
+  value = {
+    labels             = var.ci_runner.labels
+    virtual_network_id = var.ci_runner.enabled ? azurerm_virtual_network.runner[0].id : null
+    registry           = var.ci_runner.enabled ? azurerm_container_registry.runner[0].login_server : null
+    key_vault          = var.ci_runner.enabled ? azurerm_key_vault.runner[0].name : null
+    job_id             = local.runner_ready ? module.ci_runner[0].resource_id : null
+  }
+  description = "The prod runner: its labels (PROD_RUNNER_LABEL), VNet id (prod's ci_runner_network), registry and vault for the image and token."
+}
+
+output "role_assignments" {
+  value       = { for key, role in local.role_assignments : key => { role = role.role, scope = role.scope, reason = role.reason } }
+  description = "Every role the deploying identities hold: role, scope and reason (for the audit)."
+}

@@ -1,0 +1,150 @@
+variable "name" {
+  type        = string
+  description = "Name of the Container Apps job (2-32 lowercase letters, digits, hyphens); the environment is cae-<name>, its logs log-<name>."
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
+    error_message = "name must be 2-32 lowercase letters, digits and hyphens, starting with a letter (Container Apps naming rule)."
+  }
+}
+
+variable "location" {
+  type        = string
+  description = "Azure region of every resource in this module, e.g. westeurope."
+  nullable    = false
+}
+
+variable "resource_group_name" {
+  type        = string
+  description = "Resource group that holds this module's resources."
+  nullable    = false
+}
+
+variable "infrastructure_subnet_id" {
+  type        = string
+  description = "Subnet of the runner VNet delegated to Microsoft.App/environments (at least /27); the stack's private DNS zones are linked to its VNet by infra/."
+  nullable    = false
+}
+
+variable "identity" {
+  type = object({
+    resource_id = string
+    client_id   = string
+  })
+  description = "The user-assigned managed identity the job runs as: it pulls the image (AcrPull), reads the registration token (Key Vault Secrets User) and holds the deploying roles."
+  nullable    = false
+}
+
+variable "image" {
+  type = object({
+    registry_login_server = string
+    repository            = optional(string, "ci-runner")
+    tag                   = string
+  })
+  description = "The runner image built from modules/ci_runner/image (az acr build), pulled with the job's identity."
+  nullable    = false
+}
+
+variable "registration_key_vault_reference" {
+  type        = string
+  description = "Versionless Key Vault secret id holding the token the runner registers with and KEDA polls the queue with (GitHub: fine-grained PAT with Administration read/write on the repository; Azure DevOps: PAT with Agent Pools read & manage). Set by an owner with az keyvault secret set; never in Terraform."
+  nullable    = false
+}
+
+variable "platform" {
+  type        = string
+  description = "Which CI system the runners serve: github (GitHub Actions runners) or azure-pipelines (Azure Pipelines agents)."
+  default     = "github"
+  nullable    = false
+
+  validation {
+    condition     = contains(["github", "azure-pipelines"], var.platform)
+    error_message = "platform must be github or azure-pipelines."
+  }
+}
+
+variable "github" {
+  type = object({
+    owner      = string
+    repository = string
+  })
+  description = "GitHub repository the runners register with (platform = github)."
+  default     = null
+
+  validation {
+    condition     = var.platform != "github" || var.github != null
+    error_message = "platform = github needs github = { owner, repository }."
+  }
+}
+
+variable "azure_pipelines" {
+  type = object({
+    organization_url = string
+    pool_name        = string
+  })
+  description = "Azure DevOps organisation URL (https://dev.azure.com/ORG) and the self-hosted agent pool (platform = azure-pipelines)."
+  default     = null
+
+  validation {
+    condition     = var.platform != "azure-pipelines" || var.azure_pipelines != null
+    error_message = "platform = azure-pipelines needs azure_pipelines = { organization_url, pool_name }."
+  }
+}
+
+variable "labels" {
+  type        = list(string)
+  description = "Runner labels; the prod jobs' runs-on must name them (GitHub adds self-hosted, Linux, X64 itself)."
+  default     = ["forecast-stack-prod"]
+  nullable    = false
+}
+
+variable "max_executions" {
+  type        = number
+  description = "At most this many runner containers at once."
+  default     = 4
+  nullable    = false
+}
+
+variable "job_timeout_in_seconds" {
+  type        = number
+  description = "Longest one pipeline job may run in a runner container (apply plus deploy plus model validation)."
+  default     = 10800
+  nullable    = false
+}
+
+variable "cpu" {
+  type        = number
+  description = "vCPUs per runner container (Consumption profile: up to 4)."
+  default     = 2
+  nullable    = false
+}
+
+variable "memory" {
+  type        = string
+  description = "Memory per runner container; Consumption pairs 2 vCPU with 4Gi."
+  default     = "4Gi"
+  nullable    = false
+}
+
+variable "zone_redundant" {
+  type        = bool
+  description = "Spread the Container Apps environment over availability zones."
+  default     = false
+  nullable    = false
+}
+
+variable "log_retention_in_days" {
+  type        = number
+  description = "Retention of the runner environment's logs."
+  default     = 30
+  nullable    = false
+}
+
+# --- AVM interface variables ---
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags applied to every resource this module creates: environment, owner, cost_centre and data_classification are required."
+  nullable    = false
+}

@@ -1,0 +1,11 @@
+# Pins live here and are the same in every module, infra/ and both roots (checked by tests/infra).
+terraform {
+  required_version = ">= 1.9, < 2.0"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 4.73.0, < 5.0.0"
+    }
+  }
+}
