@@ -225,7 +225,9 @@ def check_references(root: Path, directories: list[Path] | None = None) -> list[
                     continue
                 child_path = (directory / call.source).resolve()
                 child_name = relative(child_path, root)
-                if child_path.is_dir() and ref.attribute not in model_of(child_path).outputs:
+                # `depends_on = [module.x]` names the whole call: there is no output to look for.
+                declared = model_of(child_path).outputs if child_path.is_dir() else None
+                if ref.attribute is not None and declared is not None and ref.attribute not in declared:
                     findings.append(
                         Finding(
                             CHECK,
