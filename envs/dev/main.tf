@@ -6,6 +6,10 @@ provider "azurerm" {
   use_oidc            = true
 }
 
+provider "azapi" {
+  use_oidc = true
+}
+
 module "stack" {
   source = "../../infra"
 

@@ -38,6 +38,7 @@ CONTRACT: dict[str, Any] = {
         "database_name": None,
         "reporting_schema": None,
         "aad_principals": None,
+        "aad_principal_sids": None,
     },
     "powerbi": {"server": None, "database": None, "schema": None, "views": None},
     "monitoring": {"log_analytics_workspace_id": None, "application_insights_name": None},
@@ -104,12 +105,13 @@ def test_resources_per_environment(root: Path) -> None:
     assert prod.approximate == [], "a count/for_each is no longer knowable offline"
     # prod differs only through values: private endpoints, the VNet, locks, Defender.
     assert dev.by_type.get("azurerm_private_endpoint") == 0
-    assert prod.by_type["azurerm_private_endpoint"] == 9
+    # vault, lake blob+dfs, workspace, workspace storage blob+file+queue+table, registry, SQL (one).
+    assert prod.by_type["azurerm_private_endpoint"] == 10
     assert (dev.by_type.get("azurerm_virtual_network", 0), prod.by_type["azurerm_virtual_network"]) == (0, 1)
     assert (dev.by_type["azurerm_management_lock"], prod.by_type["azurerm_management_lock"]) == (0, 6)
     assert prod.by_type["azurerm_mssql_server_security_alert_policy"] == 1
     for counted in (dev, prod):
-        assert counted.by_type["azurerm_machine_learning_compute_cluster"] == 2
+        assert counted.by_type["azurerm_machine_learning_compute_cluster"] == 3  # gpu, cpu, image build
         assert counted.by_type["azurerm_storage_container"] == 3
         assert counted.by_type["azurerm_machine_learning_datastore_datalake_gen2"] == 3
         assert counted.by_type["azurerm_monitor_scheduled_query_rules_alert_v2"] == 3

@@ -10,6 +10,7 @@ SARIF and JUnit XML land in build/checkov/<target>/.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ CHECK = "checkov"
 _NO_REASON = {"", "no comment provided"}
 MIN_REASON_CHARS = 20
 PARALLELIZATION_VARIABLE = "CHECKOV_PARALLELIZATION_TYPE"
+# The ids of infra/policies (CKV_FS_<n>, CKV2_FS_<n>); `stackctl validate` lists those that ran.
+_ORGANISATION_RULE = re.compile(r"^CKV2?_FS_\d+$")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,10 @@ def check_checkov(
                 on_done(name)
     for target in targets:
         scan = results[target.name]
+        rules = sorted({r.check_id for r in scan.results if _ORGANISATION_RULE.match(r.check_id)})
+        report.notes.append(f"{target.name}: {len(rules)} organisation rules ran: {', '.join(rules)}")
         report.figures[target.name] = {
+            "rules": rules,
             "passed": len(scan.passed),
             "failed": len(scan.failed),
             "skipped": len(scan.skipped),
