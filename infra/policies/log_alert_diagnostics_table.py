@@ -15,30 +15,17 @@ https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules/create-or-upd
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from _common import first
+from _rules import DIAGNOSTICS_TABLE, tables_read
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 
-# Tables written by diagnostic settings (resource-specific or AzureDiagnostics mode), by prefix.
-DIAGNOSTICS_TABLE = re.compile(
-    r"^(ADF[A-Za-z]+|Aml[A-Za-z]+|AzureDiagnostics|AzureMetrics|Storage(Blob|File|Queue|Table)Logs"
-    r"|SQLSecurityAuditEvents|AzureKeyVault|AZKV[A-Za-z]+|ContainerRegistry[A-Za-z]+|AppServiceHTTPLogs)$"
-)
-TABLE_REFERENCE = re.compile(
-    r"(?:^|\bunion\s+|\bjoin\s*(?:kind\s*=\s*\w+\s*)?\(?\s*)([A-Za-z_][A-Za-z0-9_]*)"
-)
 FIX = (
     "Azure rejects the rule (SEM0100, table not resolved) while no diagnostic record has arrived; "
     "set skip_query_validation = true on rules reading diagnostics tables"
 )
-
-
-def tables_read(query: str) -> set[str]:
-    """Tables a KQL query reads: its first identifier and those after `union` / `join`."""
-    return {match.group(1) for match in TABLE_REFERENCE.finditer(query.strip())}
 
 
 class LogAlertDiagnosticsTable(BaseResourceCheck):

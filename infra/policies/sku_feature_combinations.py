@@ -21,21 +21,11 @@ import re
 from typing import Any
 
 from _common import first
+from _rules import VM_QUOTA_FAMILIES
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 
 ZONE_REDUNDANT_SQL = re.compile(r"^(P\d+|GP_|BC_|HS_)")
-# vm_size -> vCPU quota family of dedicated nodes; kept equal to modules/aml_compute local.vm_sizes
-# (tests/infra checks the two tables agree).
-VM_QUOTA_FAMILIES = {
-    "Standard_NC4as_T4_v3": "Standard NCASv3_T4 Family",
-    "Standard_NC8as_T4_v3": "Standard NCASv3_T4 Family",
-    "Standard_NC24ads_A100_v4": "Standard NCADS_A100_v4 Family",
-    "Standard_NC48ads_A100_v4": "Standard NCADS_A100_v4 Family",
-    "Standard_DS3_v2": "Standard DSv2 Family",
-    "Standard_DS4_v2": "Standard DSv2 Family",
-    "Standard_D4s_v3": "Standard DSv3 Family",
-}
 ZRS_KINDS = {"StorageV2", "BlockBlobStorage", "FileStorage"}
 FIX = (
     "Azure refuses the combination at apply (or the cluster never scales): zone redundancy needs "

@@ -63,15 +63,7 @@ variable "zone_redundant" {
   type        = bool
   default     = true
   nullable    = false
-  description = "Zone-redundant database (prod). Needs a SKU that offers it: Premium, Business Critical, General Purpose or Hyperscale, never Basic or Standard (validated)."
-
-  # Zone redundancy exists only in the Premium, Business Critical, General Purpose (vCore) and
-  # Hyperscale tiers; Azure refuses it on Basic and Standard (DTU) databases.
-  # https://learn.microsoft.com/azure/azure-sql/database/high-availability-sla-local-zone-redundancy#zone-redundant-availability
-  validation {
-    condition     = !var.zone_redundant || can(regex("^(P[0-9]+|GP_|BC_|HS_)", var.database_sku))
-    error_message = "zone_redundant = true needs a Premium (P*), General Purpose (GP_*), Business Critical (BC_*) or Hyperscale (HS_*) database_sku; Basic and Standard (S*) have no zone redundancy. Pick e.g. GP_S_Gen5_1, or set zone_redundant = false."
-  }
+  description = "Zone-redundant database (prod). Needs a SKU that offers it: Premium, Business Critical, General Purpose or Hyperscale, never Basic or Standard (checked at plan by the database's precondition, main.tf)."
 }
 
 variable "public_network_access_enabled" {

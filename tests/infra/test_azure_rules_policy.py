@@ -31,6 +31,9 @@ AZURE_RULES = {
 }
 
 
+_HCL = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
+
+
 def _policy(root: Path, name: str) -> ModuleType:
     """Import one policy module the way checkov does (infra/policies on sys.path, for _common)."""
     policies = str(root / "infra" / "policies")
@@ -158,7 +161,7 @@ GOOD_PIPELINE = (
 
 
 def test_pipeline_rule_parts(root: Path) -> None:
-    policy = _policy(root, "adf_pipeline_activities")
+    policy = _policy(root, "_rules")
     assert policy.web_activities_without_runtime(GOOD_PIPELINE) == 0
     assert policy.retried_posts(GOOD_PIPELINE) == []
     assert policy.loop_activities_read_outside(GOOD_PIPELINE) == []
@@ -178,7 +181,7 @@ def test_pipeline_rule_parts(root: Path) -> None:
 
 
 def test_alert_rule_knows_diagnostics_tables(root: Path) -> None:
-    policy = _policy(root, "log_alert_diagnostics_table")
+    policy = _policy(root, "_rules")
     assert policy.tables_read('ADFPipelineRun | where Status == "Failed"') == {"ADFPipelineRun"}
     assert "AmlComputeJobEvent" in policy.tables_read("union ADFActivityRun, AmlComputeJobEvent")
     assert any(policy.DIAGNOSTICS_TABLE.match(t) for t in policy.tables_read("ADFActivityRun | take 1"))
@@ -187,9 +190,9 @@ def test_alert_rule_knows_diagnostics_tables(root: Path) -> None:
 
 def test_vm_quota_table_matches_the_compute_module(root: Path) -> None:
     """CKV_FS_8's VM family table and modules/aml_compute's local.vm_sizes are the same table."""
-    policy = _policy(root, "sku_feature_combinations")
+    policy = _policy(root, "_rules")
     with (root / "modules" / "aml_compute" / "main.tf").open() as handle:
-        module = hcl2.load(handle)
+        module = hcl2.load(handle, serialization_options=_HCL)
     sizes = next(block["vm_sizes"] for block in module["locals"] if "vm_sizes" in block)
     assert {size: spec["family"] for size, spec in sizes.items()} == policy.VM_QUOTA_FAMILIES
 
@@ -204,8 +207,8 @@ def test_every_private_resource_jobs_use_has_an_outbound_rule(root: Path) -> Non
     """Fault 7's kind, where checkov cannot follow it: the lake (blob and dfs, read by the
     datastores) and SQL (written by scoring) each have a private-endpoint outbound rule."""
     with (root / "infra" / "main.tf").open() as handle:
-        infra = hcl2.load(handle)
-    workspace = next(m["aml_workspace"] for m in infra["module"] if "aml_workspace" in m)
+        infra = hcl2.load(handle, serialization_options=_HCL)
+    workspace = next(m[key] for m in infra["module"] for key in m if key.strip('"') == "aml_workspace")
     rules = workspace["outbound_rules"]["private_endpoints"]
     targets = {(rule["resource_id"].strip("${}"), rule["subresource_name"]) for rule in rules.values()}
     assert targets == {
