@@ -35,7 +35,7 @@ from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
 
 FIX = (
-    "Web activities without connectVia run on the public runtime and cannot reach a private batch "
+    "Web activities without connectVia run on the public runtime and fail to reach a private batch "
     "endpoint, a retried invoke POST starts a second job, and reading a loop's inner activity from "
     "outside it is unreliable; set connectVia, retry = 0 on POSTs, keep the status in a Set Variable"
 )
