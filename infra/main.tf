@@ -30,6 +30,8 @@ locals {
     blob         = ["privatelink.blob.core.windows.net"]
     dfs          = ["privatelink.dfs.core.windows.net"]
     file         = ["privatelink.file.core.windows.net"]
+    queue        = ["privatelink.queue.core.windows.net"]
+    table        = ["privatelink.table.core.windows.net"]
     vault        = ["privatelink.vaultcore.azure.net"]
     registry     = ["privatelink.azurecr.io"]
     sqlServer    = ["privatelink.database.windows.net"]
@@ -55,6 +57,27 @@ locals {
     }
   }
   datastore_names = { for fs in ["raw", "conditioned", "scored"] : fs => "lake_${fs}" }
+  # The cluster that builds environment images inside the managed network (the registry is
+  # private in prod, so ACR Tasks cannot build). Named here so the workspace can point at it
+  # without depending on the cluster resource.
+  image_build_cluster = "${local.names.compute_prefix}-build"
+}
+
+# Application (client) ids of the system-assigned identities that get SQL contained users: SQL
+# creates them `WITH SID = <client id>, TYPE = E`, which needs no directory lookup, so the SQL
+# server's identity needs no Directory Readers role. azurerm exposes only the principal (object)
+# id; the identity's own ARM resource `<resource>/providers/Microsoft.ManagedIdentity/identities/default`
+# carries the client id.
+# https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current#create-a-user-for-a-microsoft-entra-principal-without-using-a-directory-lookup
+data "azapi_resource" "system_identity" {
+  for_each = {
+    aml = module.aml_workspace.resource_id
+    adf = module.data_factory.resource_id
+  }
+
+  type                   = "Microsoft.ManagedIdentity/identities@2023-01-31"
+  resource_id            = "${each.value}/providers/Microsoft.ManagedIdentity/identities/default"
+  response_export_values = ["properties.clientId"]
 }
 
 module "network" {
@@ -114,6 +137,10 @@ module "data_lake" {
   soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = var.allowed_ip_ranges
+  resource_access_rules = {
+    workspace = module.aml_workspace.resource_id
+    factory   = module.data_factory.resource_id
+  }
   raw_lifecycle = {
     cool_after_days   = var.data_lake.raw_cool_after_days
     delete_after_days = var.data_lake.raw_delete_after_days
@@ -135,12 +162,27 @@ module "aml_workspace" {
   key_vault_id                   = module.key_vault.resource_id
   application_insights_id        = module.monitoring.application_insights_id
   public_network_access_enabled  = var.public_network_access_enabled
+  allowed_ip_ranges              = var.allowed_ip_ranges
   managed_network_isolation_mode = var.aml.managed_network_isolation_mode
+  image_build_compute_name       = local.image_build_cluster
   zone_redundant                 = var.zone_redundant
-  data_lake_datastores           = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
-  private_endpoints              = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
+  outbound_rules = {
+    # Every private resource a job reads or writes: the lake (both APIs) and SQL (scores).
+    private_endpoints = {
+      lake-blob = { resource_id = module.data_lake.resource_id, subresource_name = "blob" }
+      lake-dfs  = { resource_id = module.data_lake.resource_id, subresource_name = "dfs" }
+      sql       = { resource_id = module.sql.resource_id, subresource_name = "sqlServer" }
+    }
+    # The Python package index the image build installs the model's wheel dependencies from.
+    fqdns = {
+      pypi         = "pypi.org"
+      pythonhosted = "files.pythonhosted.org"
+    }
+  }
+  data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
+  private_endpoints    = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
   dependency_private_endpoints = {
-    for group in ["blob", "file", "registry"] : group => {
+    for group in ["blob", "file", "queue", "table", "registry"] : group => {
       subnet_resource_id            = local.pe_subnet_id
       private_dns_zone_resource_ids = local.private_endpoint[group].private_dns_zone_resource_ids
     } if local.private_network
@@ -161,6 +203,8 @@ module "aml_compute" {
   clusters = {
     gpu = { vm_size = var.aml.gpu_vm_size, vm_priority = var.aml.vm_priority, max_node_count = var.aml.gpu_max_nodes, description = "training" }
     cpu = { vm_size = var.aml.cpu_vm_size, vm_priority = var.aml.vm_priority, max_node_count = var.aml.cpu_max_nodes, description = "validate, evaluate, register, score, monitor" }
+    # Dedicated: an evicted image build would leave the environment half built.
+    build = { vm_size = var.aml.cpu_vm_size, vm_priority = "Dedicated", max_node_count = 1, description = "environment image builds (workspace image_build_compute_name)" }
   }
   tags = local.tags
 }
@@ -182,8 +226,8 @@ module "sql" {
   public_network_access_enabled = var.public_network_access_enabled
   log_analytics_workspace_id    = module.monitoring.resource_id
   contained_user_principals = {
-    aml = local.names.aml_workspace
-    adf = local.names.data_factory
+    aml = { display_name = local.names.aml_workspace, client_id = data.azapi_resource.system_identity["aml"].output.properties.clientId }
+    adf = { display_name = local.names.data_factory, client_id = data.azapi_resource.system_identity["adf"].output.properties.clientId }
   }
   private_endpoints   = { for group in ["sqlServer"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
@@ -206,11 +250,10 @@ module "powerbi_sources" {
     object_id    = var.powerbi.group_object_id
   }
   firewall_rules = var.public_network_access_enabled ? var.powerbi.firewall_rules : {}
-  gateway_private_endpoint = local.private_network ? {
-    subnet_resource_id            = local.pe_subnet_id
-    private_dns_zone_resource_ids = local.private_endpoint.sqlServer.private_dns_zone_resource_ids
-  } : null
-  tags = local.tags
+  # The VNet data gateway's delegated subnet (prod); it reaches SQL through modules/sql's one
+  # private endpoint, so Power BI adds no endpoint of its own.
+  gateway_subnet_id = local.private_network ? module.network[0].subnet_ids["powerbi_gateway"] : null
+  tags              = local.tags
 }
 
 module "data_factory" {
@@ -239,7 +282,7 @@ module "data_factory" {
     activated = var.schedules.adf_trigger_active
     time_zone = var.schedules.time_zone
   }
-  managed_virtual_network_enabled = local.private_network
+  managed_virtual_network_enabled = true
   public_network_enabled          = var.public_network_access_enabled
   diagnostic_settings             = local.diagnostic_settings
   lock                            = local.lock

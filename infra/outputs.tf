@@ -33,6 +33,8 @@ output "stack" {
       database_name    = module.sql.database_name
       reporting_schema = module.sql.reporting_schema
       aad_principals   = module.sql.contained_user_principals
+      # SID source and TYPE of each contained user (no Directory Readers role needed).
+      aad_principal_sids = module.sql.contained_user_sids
     }
     powerbi = {
       server   = module.powerbi_sources.server

@@ -80,14 +80,28 @@ variable "network" {
     address_space = optional(list(string), [])
     subnets = optional(map(object({
       address_prefix = string
+      delegation     = optional(string, null)
     })), {})
   })
   nullable    = false
-  description = "The VNet for private endpoints (prod); it needs a subnet named private_endpoints. When enabled, every data-plane service gets private endpoints and DNS."
+  description = <<-EOT
+    The VNet for private endpoints (prod). When enabled, every data-plane service gets private
+    endpoints and DNS. Fields:
+    - enabled: whether the VNet, private endpoints and private DNS zones exist.
+    - address_space: the VNet's CIDR blocks.
+    - subnets: name => { address_prefix, delegation }; needs private_endpoints (no delegation)
+      and powerbi_gateway (delegation = "Microsoft.PowerPlatform/vnetaccesslinks", the Power BI
+      VNet data gateway: https://learn.microsoft.com/data-integration/vnet/create-data-gateways).
+  EOT
 
   validation {
-    condition     = !var.network.enabled || (length(var.network.address_space) > 0 && contains(keys(var.network.subnets), "private_endpoints"))
-    error_message = "an enabled network needs an address_space and a subnet named private_endpoints."
+    condition     = !var.network.enabled || (length(var.network.address_space) > 0 && contains(keys(var.network.subnets), "private_endpoints") && contains(keys(var.network.subnets), "powerbi_gateway"))
+    error_message = "an enabled network needs an address_space and subnets named private_endpoints and powerbi_gateway."
+  }
+
+  validation {
+    condition     = !contains(keys(var.network.subnets), "powerbi_gateway") || try(var.network.subnets["powerbi_gateway"].delegation, null) == "Microsoft.PowerPlatform/vnetaccesslinks"
+    error_message = "network.subnets.powerbi_gateway must be delegated to Microsoft.PowerPlatform/vnetaccesslinks, or the Power BI VNet data gateway cannot use it."
   }
 }
 

@@ -5,7 +5,13 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = ">= 4.73.0, < 5.0.0"
+      version = ">= 5.10.0, < 6.0.0"
+    }
+    # Reads system-assigned identities' client ids and approves Data Factory's managed private
+    # endpoints: things azurerm has no resource for.
+    azapi = {
+      source  = "Azure/azapi"
+      version = ">= 2.4.0, < 3.0.0"
     }
   }
 }

@@ -29,7 +29,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 WHEEL_PACKAGE = "cdktn-provider-azurerm"
-WHEEL_VERSION = "16.1.0"
+WHEEL_VERSION = "18.9.0"
 DEFAULT_OUT = REPO / "tests" / "infra" / "azurerm_schema.json"
 BLOCK_TYPE_RE = re.compile(r'^\s*(resource|data)\s+"(azurerm_[a-z0-9_]+)"', re.MULTILINE)
 REGISTRY_LINK_RE = re.compile(r"hashicorp/azurerm/([0-9.]+)/docs/(resources|data-sources)/([a-z0-9_]+)")

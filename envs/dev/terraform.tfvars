@@ -49,8 +49,9 @@ sql = {
 powerbi = {
   group_display_name = "sg-fcst-powerbi-dev"
   group_object_id    = "22222222-2222-4222-8222-222222222222"
+  # Named ranges only; Azure services come in through private endpoints, never a 0.0.0.0 rule.
   firewall_rules = {
-    azure-services = { start_ip_address = "0.0.0.0", end_ip_address = "0.0.0.0" }
+    office = { start_ip_address = "203.0.113.0", end_ip_address = "203.0.113.255" }
   }
 }
 

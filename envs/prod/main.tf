@@ -19,6 +19,10 @@ import {
   id = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/rg-${var.workload}-${var.environment}-${var.location_short}"
 }
 
+provider "azapi" {
+  use_oidc = true
+}
+
 module "stack" {
   source = "../../infra"
 

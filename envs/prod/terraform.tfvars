@@ -16,8 +16,10 @@ network = {
   enabled       = true
   address_space = ["10.40.0.0/22"]
   subnets = {
-    # AML compute runs in the workspace's managed network, so only private endpoints need a subnet.
+    # AML compute runs in the workspace's managed network, so only private endpoints need a subnet,
+    # plus the Power BI VNet data gateway's, delegated to it (reaches SQL's private endpoint).
     private_endpoints = { address_prefix = "10.40.0.0/24" }
+    powerbi_gateway   = { address_prefix = "10.40.1.0/27", delegation = "Microsoft.PowerPlatform/vnetaccesslinks" }
   }
 }
 
@@ -47,8 +49,9 @@ data_lake = {
 sql = {
   entra_admin_login     = "sg-fcst-sql-admins-prod"
   entra_admin_object_id = "33333333-3333-4333-8333-333333333333"
-  database_sku          = "S2"
-  defender_enabled      = true
+  # General Purpose (vCore): zone redundancy needs GP, BC, Hyperscale or Premium, never S*.
+  database_sku     = "GP_Gen5_2"
+  defender_enabled = true
 }
 
 powerbi = {

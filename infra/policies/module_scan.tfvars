@@ -6,3 +6,6 @@ tags = {
   cost_centre         = "policy-scan"
   data_classification = "internal"
 }
+
+# What infra/ passes: the prod workspace builds images on its own cluster (CKV_FS_10).
+image_build_compute_name = "fcst-policy-scan-build"

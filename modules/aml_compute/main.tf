@@ -1,3 +1,19 @@
+# VM sizes the stack may use, with the quota each draws on: Dedicated nodes count against the
+# family's vCPU quota, LowPriority nodes against the region's low-priority vCPU quota. CKV_FS_8
+# keeps this table and the policy's in step.
+# https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-compute
+locals {
+  vm_sizes = {
+    Standard_NC4as_T4_v3     = { family = "Standard NCASv3_T4 Family", vcpus = 4 }
+    Standard_NC8as_T4_v3     = { family = "Standard NCASv3_T4 Family", vcpus = 8 }
+    Standard_NC24ads_A100_v4 = { family = "Standard NCADS_A100_v4 Family", vcpus = 24 }
+    Standard_NC48ads_A100_v4 = { family = "Standard NCADS_A100_v4 Family", vcpus = 48 }
+    Standard_DS3_v2          = { family = "Standard DSv2 Family", vcpus = 4 }
+    Standard_DS4_v2          = { family = "Standard DSv2 Family", vcpus = 8 }
+    Standard_D4s_v3          = { family = "Standard DSv3 Family", vcpus = 4 }
+  }
+}
+
 # Every cluster scales to 0 nodes (min_node_count is not a variable on purpose): idle GPUs cost.
 resource "azurerm_machine_learning_compute_cluster" "this" {
   for_each = var.clusters

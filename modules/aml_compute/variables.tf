@@ -29,9 +29,10 @@ variable "machine_learning_workspace_id" {
 
 variable "clusters" {
   type = map(object({
-    vm_size                = string
-    vm_priority            = optional(string, "LowPriority")
-    max_node_count         = optional(number, 2)
+    vm_size        = string
+    vm_priority    = optional(string, "LowPriority")
+    max_node_count = optional(number, 2)
+    # Dedicated (prod) or LowPriority (dev; evictable, a separate quota).
     idle_before_scale_down = optional(string, "PT15M")
     description            = optional(string, null)
   }))
@@ -41,6 +42,15 @@ variable "clusters" {
   validation {
     condition     = alltrue([for cluster in values(var.clusters) : contains(["LowPriority", "Dedicated"], cluster.vm_priority)])
     error_message = "clusters.*.vm_priority must be LowPriority (dev) or Dedicated (prod)."
+  }
+
+  # Dedicated nodes draw on the per-family vCPU quota, low-priority nodes on the region's one
+  # low-priority quota; new subscriptions start with 0 GPU quota, so every size must be one whose
+  # quota infra/README.md tells the operator to request (main.tf, local.vm_sizes).
+  # https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-compute
+  validation {
+    condition     = alltrue([for cluster in values(var.clusters) : contains(keys(local.vm_sizes), cluster.vm_size)])
+    error_message = "clusters.*.vm_size must be one of the sizes whose quota family is known (modules/aml_compute/main.tf local.vm_sizes); add the size with its family and vCPUs there and to the quota list in infra/README.md."
   }
 
   validation {

@@ -45,3 +45,28 @@ resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
     }
   }
 }
+
+# Batch endpoints use the queue service of the workspace storage (main.privateendpoint.tf), so its
+# logs go to Log Analytics as well.
+resource "azurerm_monitor_diagnostic_setting" "storage_queue" {
+  for_each = var.diagnostic_settings
+
+  name                           = coalesce(each.value.name, "diag-${var.storage_account_name}-queue")
+  target_resource_id             = "${azurerm_storage_account.workspace.id}/queueServices/default"
+  log_analytics_workspace_id     = each.value.workspace_resource_id
+  log_analytics_destination_type = each.value.log_analytics_destination_type
+
+  dynamic "enabled_log" {
+    for_each = each.value.log_groups
+    content {
+      category_group = enabled_log.value
+    }
+  }
+
+  dynamic "enabled_metric" {
+    for_each = each.value.metric_categories
+    content {
+      category = enabled_metric.value
+    }
+  }
+}

@@ -1,5 +1,7 @@
-# Private endpoints of the workspace's dependencies (its storage and registry); the workspace's
-# own endpoint comes from var.private_endpoints (main.interfaces.tf).
+# Private endpoints of the workspace's dependencies (its storage: blob, file, queue, table; its
+# registry); the workspace's own endpoint comes from var.private_endpoints (main.interfaces.tf).
+# Batch endpoints in a private workspace need the storage's queue and table too. (validated in variables.tf)
+# https://learn.microsoft.com/azure/machine-learning/how-to-secure-batch-endpoint#securing-batch-endpoints
 resource "azurerm_private_endpoint" "dependency" {
   for_each = var.dependency_private_endpoints
 

@@ -1,8 +1,7 @@
 resource "azurerm_storage_account" "workspace" {
-  #checkov:skip=CKV_AZURE_35:The default action follows public access: Deny whenever public access is off (the module default, and what prod-policy requires of prod); Allow only on dev public networks, where AML compute nodes are not trusted services.
   #checkov:skip=CKV2_AZURE_1:Platform-managed keys; this account holds AML run artifacts and snapshots only, no business data.
   #checkov:skip=CKV_AZURE_206:Zone-redundant storage (ZRS) in prod; geo-replication is not required because ADF can re-land the raw data from the source systems and everything else is derived from it.
-  #checkov:skip=CKV_AZURE_33:AML does not use the queue service of its workspace storage for this stack's jobs.
+  #checkov:skip=CKV_AZURE_33:Queue read, write and delete logs reach Log Analytics through the diagnostic setting on queueServices/default (main.diagnostics.tf); this check only recognises classic Storage Analytics logging, which 5.x moved out of this resource.
   name                            = var.storage_account_name
   location                        = var.location
   resource_group_name             = var.resource_group_name
@@ -29,11 +28,15 @@ resource "azurerm_storage_account" "workspace" {
     }
   }
 
+  # Deny by default in every environment. Jobs reach this account through the private endpoints
+  # AML's managed network creates for the workspace's own storage (in both isolation modes), the
+  # workspace service as a trusted Azure service, and people (dev) through named IP ranges.
+  # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#required-rules
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security#trusted-access-for-resources-registered-in-your-entra-tenant
   network_rules {
-    # As for the lake: jobs on public nodes (dev) must reach run artifacts; prod allows only the
-    # private endpoints.
-    default_action = var.public_network_access_enabled ? "Allow" : "Deny"
+    default_action = "Deny"
     bypass         = ["AzureServices", "Logging", "Metrics"]
+    ip_rules       = var.public_network_access_enabled ? var.allowed_ip_ranges : []
   }
 }
 
@@ -46,8 +49,10 @@ resource "azurerm_container_registry" "this" {
   name                = var.container_registry_name
   location            = var.location
   resource_group_name = var.resource_group_name
-  # Premium: the only SKU with private endpoints, dedicated data endpoints and zone redundancy.
-  sku                           = "Premium"
+  # Premium is the only SKU with private endpoints, dedicated data endpoints, zone redundancy and
+  # a retention policy (validated on var.container_registry_sku; CKV_FS_8).
+  # https://learn.microsoft.com/azure/container-registry/container-registry-skus
+  sku                           = var.container_registry_sku
   admin_enabled                 = false
   data_endpoint_enabled         = true
   retention_policy_in_days      = 7
@@ -65,9 +70,17 @@ resource "azurerm_machine_learning_workspace" "this" {
   container_registry_id         = azurerm_container_registry.this.id
   application_insights_id       = var.application_insights_id
   public_network_access_enabled = var.public_network_access_enabled
-  image_build_compute_name      = null
-  v1_legacy_mode_enabled        = false
-  tags                          = var.tags
+  # The workspace storage has shared keys off, so the system datastores (workspaceblobstore,
+  # workspacefilestore, workspaceartifactstore) must authenticate with identities: the workspace,
+  # compute and caller identities then need the data roles infra/main.rbac.tf grants. (CKV_FS_7)
+  # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage
+  storage_account_access_type = "identity"
+  # A registry behind a private endpoint cannot be reached by ACR Tasks, so images are built on a
+  # cluster of our own inside the managed network. (CKV_FS_10)
+  # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-image-builds
+  image_build_compute_name = var.image_build_compute_name
+  v1_legacy_mode_enabled   = false
+  tags                     = var.tags
 
   identity {
     type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
@@ -76,11 +89,38 @@ resource "azurerm_machine_learning_workspace" "this" {
 
   managed_network {
     isolation_mode = var.managed_network_isolation_mode
+    # Provision the managed network now, not on the first job (which would otherwise wait ~30 min
+    # and fail if the caller lacks the network rights). (CKV_FS_10)
+    # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#manually-provision-a-managed-vnet
+    provision_on_creation_enabled = true
   }
 }
 
+# Outbound rules of the managed network: a private endpoint to every private resource jobs read
+# or write (the lake's blob and dfs, SQL), and in AllowOnlyApprovedOutbound the FQDNs of the
+# package feeds the image build installs from. (CKV_FS_10)
+# https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-access-public-machine-learning-packages
+resource "azurerm_machine_learning_workspace_network_outbound_rule_private_endpoint" "this" {
+  for_each = var.outbound_rules.private_endpoints
+
+  name                = each.key
+  workspace_id        = azurerm_machine_learning_workspace.this.id
+  service_resource_id = each.value.resource_id
+  sub_resource_target = each.value.subresource_name
+}
+
+resource "azurerm_machine_learning_workspace_network_outbound_rule_fqdn" "this" {
+  # FQDN rules exist only in AllowOnlyApprovedOutbound (they are served by a managed firewall);
+  # AllowInternetOutbound already reaches the internet.
+  for_each = var.managed_network_isolation_mode == "AllowOnlyApprovedOutbound" ? var.outbound_rules.fqdns : {}
+
+  name             = each.key
+  workspace_id     = azurerm_machine_learning_workspace.this.id
+  destination_fqdn = each.value
+}
+
 # Identity-based datastores: no account key or SAS is stored; jobs read the lake with the
-# workspace or compute identity, which infra/ grants Storage Blob Data Contributor.
+# workspace or compute identity, which infra/main.rbac.tf grants Storage Blob Data Contributor.
 resource "azurerm_machine_learning_datastore_datalake_gen2" "this" {
   for_each = var.data_lake_datastores
 

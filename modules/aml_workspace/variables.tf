@@ -66,11 +66,67 @@ variable "managed_network_isolation_mode" {
   type        = string
   default     = "AllowOnlyApprovedOutbound"
   nullable    = false
-  description = "Managed network of the workspace: AllowInternetOutbound, or AllowOnlyApprovedOutbound in prod."
+  description = "Managed network of the workspace: AllowInternetOutbound (dev) or AllowOnlyApprovedOutbound (prod). Both reach the lake and SQL through the private-endpoint outbound rules (var.outbound_rules); Disabled is not offered because the firewalls deny by default."
 
   validation {
-    condition     = contains(["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"], var.managed_network_isolation_mode)
-    error_message = "managed_network_isolation_mode must be Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound."
+    condition     = contains(["AllowInternetOutbound", "AllowOnlyApprovedOutbound"], var.managed_network_isolation_mode)
+    error_message = "managed_network_isolation_mode must be AllowInternetOutbound or AllowOnlyApprovedOutbound: with Disabled, jobs would have no private endpoint to the deny-by-default lake and SQL."
+  }
+}
+
+variable "allowed_ip_ranges" {
+  type        = list(string)
+  default     = []
+  nullable    = false
+  description = "Named public IP ranges (CIDR) of the people and CI that upload code snapshots to the workspace storage while public access is on (dev); the firewall denies everything else."
+}
+
+variable "container_registry_sku" {
+  type        = string
+  default     = "Premium"
+  nullable    = false
+  description = "SKU of the workspace's registry. Only Premium offers what this module sets: private endpoints, public access off, zone redundancy, dedicated data endpoints and a retention policy (validated; CKV_FS_8)."
+
+  # https://learn.microsoft.com/azure/container-registry/container-registry-skus
+  validation {
+    condition     = var.container_registry_sku == "Premium"
+    error_message = "container_registry_sku must be Premium: the registry always has dedicated data endpoints and a retention policy, and in prod a private endpoint and zone redundancy, which Basic and Standard do not offer."
+  }
+}
+
+variable "image_build_compute_name" {
+  type        = string
+  default     = null
+  description = "Compute cluster that builds environment images. Required with AllowOnlyApprovedOutbound: ACR Tasks cannot reach a private registry (validated)."
+
+  validation {
+    condition     = var.managed_network_isolation_mode != "AllowOnlyApprovedOutbound" || var.image_build_compute_name != null
+    error_message = "image_build_compute_name is required when managed_network_isolation_mode is AllowOnlyApprovedOutbound: the registry is private, so images must build on a cluster in the managed network (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-image-builds)."
+  }
+}
+
+variable "outbound_rules" {
+  type = object({
+    private_endpoints = optional(map(object({
+      resource_id      = string
+      subresource_name = string
+    })), {})
+    fqdns = optional(map(string), {})
+  })
+  default     = {}
+  nullable    = false
+  description = <<-EOT
+    User-defined outbound rules of the workspace's managed network:
+    - private_endpoints: rule name => { resource_id, subresource_name }, a private endpoint to each
+      private resource jobs read or write (the lake's blob and dfs, the SQL server's sqlServer).
+    - fqdns: rule name => destination FQDN, only applied in AllowOnlyApprovedOutbound (the package
+      feeds the image build installs from, e.g. pypi.org, files.pythonhosted.org).
+    https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
+  EOT
+
+  validation {
+    condition     = alltrue([for rule in values(var.outbound_rules.private_endpoints) : contains(["blob", "dfs", "file", "queue", "table", "sqlServer", "vault", "registry", "amlworkspace"], rule.subresource_name)])
+    error_message = "outbound_rules.private_endpoints.*.subresource_name must be a Private Link group such as blob, dfs or sqlServer."
   }
 }
 
@@ -176,10 +232,15 @@ variable "dependency_private_endpoints" {
   }))
   default     = {}
   nullable    = false
-  description = "Private endpoints for the workspace's own storage (keys blob, file) and registry (key registry) in prod."
+  description = "Private endpoints for the workspace's own storage (keys blob, file, queue, table) and registry (key registry) in prod; subnet_resource_id and the private DNS zone ids of each."
 
   validation {
-    condition     = alltrue([for key in keys(var.dependency_private_endpoints) : contains(["blob", "file", "registry"], key)])
-    error_message = "dependency_private_endpoints keys must be blob, file or registry."
+    condition     = alltrue([for key in keys(var.dependency_private_endpoints) : contains(["blob", "file", "queue", "table", "registry"], key)])
+    error_message = "dependency_private_endpoints keys must be blob, file, queue, table or registry."
+  }
+
+  validation {
+    condition     = length(var.dependency_private_endpoints) == 0 || alltrue([for key in ["blob", "file", "queue", "table"] : contains(keys(var.dependency_private_endpoints), key)])
+    error_message = "a private workspace storage needs private endpoints for all of blob, file, queue and table: batch endpoints use the queue and table services (https://learn.microsoft.com/azure/machine-learning/how-to-secure-batch-endpoint)."
   }
 }

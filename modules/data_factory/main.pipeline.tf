@@ -41,18 +41,33 @@ locals {
   # (token for https://ml.azure.com from the factory's identity), then polls the job through ARM
   # until it reaches a terminal state, so scoring never starts before training finished.
   # The endpoint's invoke response is the created job resource; its `name` is the job's id in ARM.
+  #
+  # As in Microsoft's template for running batch endpoints from Data Factory, the job's status is
+  # kept in a pipeline variable set inside the Until loop (Set Variable): activities after the loop
+  # read the variable, never an activity inside the loop. Every Web activity runs on the
+  # managed-VNet integration runtime (connectVia), so it reaches the batch endpoint through the
+  # workspace's managed private endpoint. The invoke POST is not idempotent (each call starts a
+  # job), so it never retries; the GET polls may. (CKV_FS_11)
+  # https://learn.microsoft.com/azure/machine-learning/how-to-use-batch-azure-data-factory
+  # https://learn.microsoft.com/azure/data-factory/control-flow-web-activity#type-properties (connectVia)
   arm_job_url = "https://management.azure.com${var.aml.workspace_id}/jobs/@{activity('%s').output.name}?api-version=2024-04-01"
+  connect_via = {
+    for key, runtime in { connectVia = { referenceName = one(azurerm_data_factory_integration_runtime_azure.this[*].name), type = "IntegrationRuntimeReference" } } :
+    key => runtime if var.managed_virtual_network_enabled
+  }
+  status_variables = { for step in keys(local.endpoint_steps) : "status_${step}" => "NotStarted" }
   endpoint_steps = {
     training = var.aml.training_invoke_uri
     scoring  = var.aml.scoring_invoke_uri
   }
   endpoint_activities = flatten([
     for step, uri in local.endpoint_steps : [
-      {
+      merge({
         name      = "invoke_${step}"
         type      = "WebActivity"
         dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "check_training", dependencyConditions = ["Succeeded"] }]
-        policy    = { timeout = "0.00:10:00", retry = 2, retryIntervalInSeconds = 60 }
+        # retry 0: a retried POST would start a second job.
+        policy = { timeout = "0.00:10:00", retry = 0, retryIntervalInSeconds = 30 }
         typeProperties = {
           url     = uri
           method  = "POST"
@@ -62,25 +77,32 @@ locals {
           body           = { properties = { InputData = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } } } }
           authentication = { type = "MSI", resource = "https://ml.azure.com" }
         }
-      },
+      }, local.connect_via),
       {
         name      = "wait_${step}"
         type      = "Until"
         dependsOn = [{ activity = "invoke_${step}", dependencyConditions = ["Succeeded"] }]
         typeProperties = {
-          expression = { type = "Expression", value = "@contains(createArray('Completed','Failed','Canceled'), activity('poll_${step}').output.properties.status)" }
+          expression = { type = "Expression", value = "@contains(createArray('Completed','Failed','Canceled'), variables('status_${step}'))" }
           timeout    = "0.06:00:00"
           activities = [
             { name = "pause_${step}", type = "Wait", typeProperties = { waitTimeInSeconds = 60 } },
-            {
+            merge({
               name      = "poll_${step}"
               type      = "WebActivity"
               dependsOn = [{ activity = "pause_${step}", dependencyConditions = ["Succeeded"] }]
+              policy    = { timeout = "0.00:05:00", retry = 2, retryIntervalInSeconds = 30 }
               typeProperties = {
                 url            = format(local.arm_job_url, "invoke_${step}")
                 method         = "GET"
                 authentication = { type = "MSI", resource = "https://management.azure.com/" }
               }
+            }, local.connect_via),
+            {
+              name           = "set_status_${step}"
+              type           = "SetVariable"
+              dependsOn      = [{ activity = "poll_${step}", dependencyConditions = ["Succeeded"] }]
+              typeProperties = { variableName = "status_${step}", value = "@activity('poll_${step}').output.properties.status" }
             },
           ]
         }
@@ -92,13 +114,13 @@ locals {
         type      = "IfCondition"
         dependsOn = [{ activity = "wait_${step}", dependencyConditions = ["Succeeded"] }]
         typeProperties = {
-          expression = { type = "Expression", value = "@not(equals(activity('poll_${step}').output.properties.status, 'Completed'))" }
+          expression = { type = "Expression", value = "@not(equals(variables('status_${step}'), 'Completed'))" }
           ifTrueActivities = [
             {
               name = "fail_${step}"
               type = "Fail"
               typeProperties = {
-                message   = "@concat('AML ${step} job ', activity('invoke_${step}').output.name, ' ended ', activity('poll_${step}').output.properties.status)"
+                message   = "@concat('AML ${step} job ', activity('invoke_${step}').output.name, ' ended ', variables('status_${step}'))"
                 errorCode = "AmlJobNotCompleted"
               }
             },
@@ -113,6 +135,8 @@ resource "azurerm_data_factory_pipeline" "weekly" {
   name            = var.pipeline_name
   data_factory_id = azurerm_data_factory.this.id
   description     = "Weekly: copy raw -> conditioned, run the training batch endpoint, then the scoring one."
+  # The batch jobs' last polled status, set inside each Until loop and read after it.
+  variables = local.status_variables
 
   activities_json = jsonencode(concat([
     {

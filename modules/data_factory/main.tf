@@ -22,20 +22,74 @@ resource "azurerm_data_factory_integration_runtime_azure" "this" {
   virtual_network_enabled = true
 }
 
-resource "azurerm_data_factory_managed_private_endpoint" "this" {
-  # Everything the pipeline reaches once public access is off: the lake (copy), SQL and Key Vault
-  # (linked services) and the AML workspace (the batch endpoint calls and job polling).
-  for_each = {
+locals {
+  # Everything the pipeline reaches through the managed virtual network: the lake (copy), SQL and
+  # Key Vault (linked services) and the AML workspace (batch endpoint invocation). `type` is the
+  # target's ARM type with the API version used to read and approve its connections.
+  managed_private_endpoints = {
     for key, endpoint in {
-      lake-dfs  = { target = var.data_lake.resource_id, subresource = "dfs" }
-      sql       = { target = var.sql.server_id, subresource = "sqlServer" }
-      key-vault = { target = var.key_vault_id, subresource = "vault" }
-      workspace = { target = var.aml.workspace_id, subresource = "amlworkspace" }
+      lake-dfs  = { target = var.data_lake.resource_id, subresource = "dfs", type = "Microsoft.Storage/storageAccounts", api = "2023-05-01" }
+      sql       = { target = var.sql.server_id, subresource = "sqlServer", type = "Microsoft.Sql/servers", api = "2021-11-01" }
+      key-vault = { target = var.key_vault_id, subresource = "vault", type = "Microsoft.KeyVault/vaults", api = "2023-07-01" }
+      workspace = { target = var.aml.workspace_id, subresource = "amlworkspace", type = "Microsoft.MachineLearningServices/workspaces", api = "2024-04-01" }
     } : key => endpoint if var.managed_virtual_network_enabled
   }
+}
+
+resource "azurerm_data_factory_managed_private_endpoint" "this" {
+  for_each = local.managed_private_endpoints
 
   name               = "mpe-${each.key}"
   data_factory_id    = azurerm_data_factory.this.id
   target_resource_id = each.value.target
   subresource_name   = each.value.subresource
+}
+
+# A managed private endpoint arrives at its target as a Pending connection; until it is approved
+# every activity through it fails. The deploying identity owns the targets, so Terraform approves
+# them: read the target's connections once the endpoint exists, then set the one whose private
+# endpoint carries this endpoint's name to Approved (azapi_update_resource is a PATCH-like
+# read-modify-write, idempotent on later runs). (CKV2_FS_4)
+# https://learn.microsoft.com/azure/data-factory/managed-virtual-network-private-endpoint#managed-private-endpoints
+# https://learn.microsoft.com/azure/private-link/manage-private-endpoint#manage-private-endpoint-connections-on-azure-paas-resources
+data "azapi_resource" "managed_private_endpoint_target" {
+  for_each = local.managed_private_endpoints
+
+  type                   = "${each.value.type}@${each.value.api}"
+  resource_id            = each.value.target
+  response_export_values = ["properties.privateEndpointConnections"]
+
+  depends_on = [azurerm_data_factory_managed_private_endpoint.this]
+}
+
+locals {
+  managed_private_endpoint_connections = {
+    for key, target in data.azapi_resource.managed_private_endpoint_target : key => [
+      for connection in coalesce(try(target.output.properties.privateEndpointConnections, null), []) : connection.name
+      if endswith(lower(try(connection.properties.privateEndpoint.id, "")), lower(azurerm_data_factory_managed_private_endpoint.this[key].name))
+    ]
+  }
+}
+
+resource "azapi_update_resource" "managed_private_endpoint_approval" {
+  for_each = local.managed_private_endpoints
+
+  type      = "${each.value.type}/privateEndpointConnections@${each.value.api}"
+  parent_id = each.value.target
+  name      = try(local.managed_private_endpoint_connections[each.key][0], "")
+  body = {
+    properties = {
+      privateLinkServiceConnectionState = {
+        status      = "Approved"
+        description = "Approved by Terraform for Data Factory ${var.name} (managed private endpoint ${azurerm_data_factory_managed_private_endpoint.this[each.key].name})."
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.managed_private_endpoint_connections[each.key]) == 1
+      error_message = "expected exactly one private endpoint connection from managed private endpoint mpe-${each.key} on ${each.value.target}; found ${length(local.managed_private_endpoint_connections[each.key])}. Check the managed private endpoint in Data Factory Studio (Manage > Managed private endpoints) and approve it on the target by hand if its connection name differs."
+    }
+  }
 }

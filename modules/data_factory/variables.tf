@@ -78,9 +78,9 @@ variable "schedule" {
 
 variable "managed_virtual_network_enabled" {
   type        = bool
-  default     = false
+  default     = true
   nullable    = false
-  description = "Run copies in the factory's managed VNet, reaching the lake and SQL through managed private endpoints (prod)."
+  description = "Run copies and Web activities on the factory's managed-VNet integration runtime, reaching the lake, SQL, Key Vault and the AML workspace through managed private endpoints that Terraform approves (both environments: no firewall has to admit Azure services)."
 }
 
 variable "public_network_enabled" {

@@ -5,7 +5,13 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = ">= 4.73.0, < 5.0.0"
+      version = ">= 5.10.0, < 6.0.0"
+    }
+    # Approves the factory's managed private endpoints on their targets (main.tf); azurerm has
+    # no resource for a private endpoint connection's state.
+    azapi = {
+      source  = "Azure/azapi"
+      version = ">= 2.4.0, < 3.0.0"
     }
   }
 }

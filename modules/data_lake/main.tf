@@ -1,6 +1,5 @@
 # ADLS Gen2: hierarchical namespace on, shared keys off (every client authenticates with Entra ID).
 resource "azurerm_storage_account" "this" {
-  #checkov:skip=CKV_AZURE_35:The default action follows public access: Deny whenever public access is off (the module default, and what prod-policy requires of prod); Allow only on dev public networks, where AML compute nodes are not trusted services.
   #checkov:skip=CKV2_AZURE_1:Platform-managed keys plus infrastructure (double) encryption; the data is weekly shipment aggregates and CMK rotation would be an operational burden without a compliance requirement for it.
   #checkov:skip=CKV_AZURE_206:Zone-redundant storage (ZRS) in prod; geo-replication is not required because ADF can re-land the raw data from the source systems and everything else is derived from it.
   #checkov:skip=CKV_AZURE_33:The queue service is not used by this account (ADLS Gen2 file systems only), so there is no queue traffic to log.
@@ -32,13 +31,21 @@ resource "azurerm_storage_account" "this" {
     }
   }
 
+  # Deny by default in every environment (CKV_FS_9). AML jobs come in through the private
+  # endpoints of the workspace's managed-network outbound rules (both isolation modes), the
+  # workspace and the factory as resource instances, people (dev) through named IP ranges.
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security#grant-access-from-azure-resource-instances
   network_rules {
-    # Without a private network (dev) AML compute nodes reach the lake over public IPs and are not
-    # "trusted services", so a Deny default would lock the jobs out; prod denies everything that
-    # does not come through its private endpoints.
-    default_action = var.public_network_access_enabled ? "Allow" : "Deny"
+    default_action = "Deny"
     bypass         = ["AzureServices", "Logging", "Metrics"]
     ip_rules       = var.public_network_access_enabled ? var.allowed_ip_ranges : []
+
+    dynamic "private_link_access" {
+      for_each = var.resource_access_rules
+      content {
+        endpoint_resource_id = private_link_access.value
+      }
+    }
   }
 }
 

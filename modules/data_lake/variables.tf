@@ -59,6 +59,13 @@ variable "allowed_ip_ranges" {
   description = "Public CIDR ranges allowed through the storage firewall when public access is on."
 }
 
+variable "resource_access_rules" {
+  type        = map(string)
+  default     = {}
+  nullable    = false
+  description = "Resource-instance rules of the firewall, purpose => ARM id of an Azure resource whose managed identity may pass (the AML workspace, the data factory); their RBAC roles still decide what they may do."
+}
+
 variable "soft_delete_retention_days" {
   type        = number
   default     = 14

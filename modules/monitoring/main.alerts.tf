@@ -1,21 +1,24 @@
 # Alert rules on log queries: ADF writes pipeline runs to Log Analytics (diagnostic settings), the
 # model's monitor step writes `model_mape` and `model_age_days` custom metrics to App Insights.
+#
+# Azure validates a log alert's query when the rule is created. A resource-specific table such as
+# ADFPipelineRun exists only once the diagnostic setting has delivered its first record, so on a
+# fresh Log Analytics workspace the rule fails (SEM0100: failed to resolve table). Rules reading
+# such a table skip that validation (`skip_query_validation`); the query is checked offline by
+# CKV_FS_6 and fires once data arrives.
+# https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-troubleshoot-log#query-validation-failed
+# https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules/create-or-update (skipQueryValidation)
 locals {
+  # Rules on the App Insights custom metrics: customMetrics is part of every Application Insights
+  # resource's schema from creation, so Azure can validate these queries at once.
   alert_rules = {
     for key, rule in {
-      pipeline-failed = {
-        description = "A Data Factory pipeline run failed."
-        scope       = azurerm_log_analytics_workspace.this.id
-        query       = "ADFPipelineRun | where Status == \"Failed\""
-      }
       model-mape-high = {
         description = "A segment model's MAPE is above ${var.alerts.mape_threshold}."
-        scope       = azurerm_application_insights.this.id
         query       = "customMetrics | where name == \"model_mape\" | where value > ${var.alerts.mape_threshold}"
       }
       model-stale = {
         description = "A model in use was trained more than ${var.alerts.stale_after_days} days ago."
-        scope       = azurerm_application_insights.this.id
         query       = "customMetrics | where name == \"model_age_days\" | where value > ${var.alerts.stale_after_days}"
       }
     } : key => rule if var.alerts.enabled
@@ -29,7 +32,7 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "this" {
   location             = var.location
   resource_group_name  = var.resource_group_name
   description          = each.value.description
-  scopes               = [each.value.scope]
+  scopes               = [azurerm_application_insights.this.id]
   severity             = var.alerts.severity
   evaluation_frequency = "PT1H"
   window_duration      = "PT1H"
@@ -37,6 +40,36 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "this" {
 
   criteria {
     query                   = each.value.query
+    time_aggregation_method = "Count"
+    operator                = "GreaterThan"
+    threshold               = 0
+  }
+
+  action {
+    action_groups = [azurerm_monitor_action_group.this.id]
+  }
+}
+
+# A failed Data Factory pipeline run. ADFPipelineRun is a resource-specific table that the
+# factory's diagnostic setting (Dedicated destination) creates with its first record, so Azure
+# cannot resolve it when this rule is created in the same apply as the workspace (SEM0100).
+# Its own resource with a literal query, so that CKV_FS_6 can read it.
+resource "azurerm_monitor_scheduled_query_rules_alert_v2" "pipeline_failed" {
+  count = var.alerts.enabled ? 1 : 0
+
+  name                  = "alert-${var.name}-pipeline-failed"
+  location              = var.location
+  resource_group_name   = var.resource_group_name
+  description           = "A Data Factory pipeline run failed."
+  scopes                = [azurerm_log_analytics_workspace.this.id]
+  severity              = var.alerts.severity
+  evaluation_frequency  = "PT1H"
+  window_duration       = "PT1H"
+  skip_query_validation = true
+  tags                  = var.tags
+
+  criteria {
+    query                   = "ADFPipelineRun | where Status == \"Failed\""
     time_aggregation_method = "Count"
     operator                = "GreaterThan"
     threshold               = 0

@@ -9,13 +9,13 @@ resource "azurerm_log_analytics_workspace" "this" {
 }
 
 resource "azurerm_application_insights" "this" {
-  name                          = var.application_insights_name
-  location                      = var.location
-  resource_group_name           = var.resource_group_name
-  workspace_id                  = azurerm_log_analytics_workspace.this.id
-  application_type              = "other"
-  local_authentication_disabled = true
-  tags                          = var.tags
+  name                         = var.application_insights_name
+  location                     = var.location
+  resource_group_name          = var.resource_group_name
+  workspace_id                 = azurerm_log_analytics_workspace.this.id
+  application_type             = "other"
+  local_authentication_enabled = false
+  tags                         = var.tags
 }
 
 resource "azurerm_monitor_action_group" "this" {

@@ -24,6 +24,6 @@ output "action_group_id" {
 }
 
 output "alert_rule_names" {
-  value       = [for rule in azurerm_monitor_scheduled_query_rules_alert_v2.this : rule.name]
+  value       = concat([for rule in azurerm_monitor_scheduled_query_rules_alert_v2.pipeline_failed : rule.name], [for rule in azurerm_monitor_scheduled_query_rules_alert_v2.this : rule.name])
   description = "Names of the alert rules created."
 }

@@ -24,6 +24,17 @@ resource "azurerm_subnet" "this" {
   address_prefixes                  = [each.value.address_prefix]
   default_outbound_access_enabled   = false
   private_endpoint_network_policies = "Enabled"
+
+  dynamic "delegation" {
+    for_each = each.value.delegation != null ? [each.value.delegation] : []
+    content {
+      name = replace(delegation.value, "/", "-")
+      service_delegation {
+        name    = delegation.value
+        actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"]
+      }
+    }
+  }
 }
 
 resource "azurerm_subnet_network_security_group_association" "this" {
@@ -44,10 +55,9 @@ resource "azurerm_private_dns_zone" "this" {
 resource "azurerm_private_dns_zone_virtual_network_link" "this" {
   for_each = var.private_dns_zones
 
-  name                  = "link-${var.name}"
-  resource_group_name   = var.resource_group_name
-  private_dns_zone_name = azurerm_private_dns_zone.this[each.key].name
-  virtual_network_id    = azurerm_virtual_network.this.id
-  registration_enabled  = false
-  tags                  = var.tags
+  name                 = "link-${var.name}"
+  private_dns_zone_id  = azurerm_private_dns_zone.this[each.key].id
+  virtual_network_id   = azurerm_virtual_network.this.id
+  registration_enabled = false
+  tags                 = var.tags
 }

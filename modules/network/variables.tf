@@ -35,9 +35,17 @@ variable "address_space" {
 variable "subnets" {
   type = map(object({
     address_prefix = string
+    delegation     = optional(string, null)
   }))
   nullable    = false
-  description = "Subnets by purpose; the stack uses private_endpoints (every private endpoint) and aml_compute."
+  description = <<-EOT
+    Subnets by purpose, name => object:
+    - address_prefix: the subnet's CIDR block inside address_space.
+    - delegation: a service the subnet is delegated to, or null. The stack uses
+      private_endpoints (every private endpoint, no delegation) and powerbi_gateway (delegated to
+      Microsoft.PowerPlatform/vnetaccesslinks for the Power BI VNet data gateway,
+      https://learn.microsoft.com/data-integration/vnet/create-data-gateways).
+  EOT
 
   validation {
     condition     = alltrue([for subnet in values(var.subnets) : can(cidrhost(subnet.address_prefix, 0))])

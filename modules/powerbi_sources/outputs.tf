@@ -13,6 +13,11 @@ output "schema" {
   description = "Schema of the reporting views."
 }
 
+output "gateway_subnet_id" {
+  value       = var.gateway_subnet_id
+  description = "Subnet delegated to Microsoft.PowerPlatform/vnetaccesslinks for the Power BI VNet data gateway (null in dev)."
+}
+
 output "views" {
   value       = var.views
   description = "Views the Power BI model imports."
@@ -24,6 +29,6 @@ output "entra_group" {
 }
 
 output "connection_mode" {
-  value       = var.gateway_private_endpoint != null ? "private-endpoint" : "firewall"
-  description = "How Power BI reaches the database: through the firewall or a private endpoint."
+  value       = var.gateway_subnet_id != null ? "vnet-data-gateway" : "firewall"
+  description = "How Power BI reaches the database: through the firewall (named IP ranges) or a VNet data gateway."
 }

@@ -69,16 +69,28 @@ variable "firewall_rules" {
   }))
   default     = {}
   nullable    = false
-  description = "Public IP ranges (the Power BI service or an on-premises gateway) allowed to reach the server; only used while public access is on."
+  description = <<-EOT
+    Named public IP ranges of people and on-premises gateways allowed to reach the server while
+    public access is on (dev), by name => { start_ip_address, end_ip_address }. Never 0.0.0.0:
+    that rule admits every Azure customer's services, not only ours.
+    https://learn.microsoft.com/azure/azure-sql/database/firewall-configure#connections-from-inside-azure
+  EOT
+
+  validation {
+    condition     = alltrue([for rule in values(var.firewall_rules) : rule.start_ip_address != "0.0.0.0" && rule.end_ip_address != "0.0.0.0"])
+    error_message = "firewall_rules must not hold a 0.0.0.0 rule (\"Allow Azure services\" admits every tenant's Azure services); name the IP ranges, and let Azure services in through private endpoints."
+  }
 }
 
-variable "gateway_private_endpoint" {
-  type = object({
-    subnet_resource_id            = string
-    private_dns_zone_resource_ids = optional(set(string), [])
-  })
+variable "gateway_subnet_id" {
+  type        = string
   default     = null
-  description = "A private endpoint for the Power BI VNet data gateway (prod); null when Power BI comes in through the firewall."
+  description = <<-EOT
+    The subnet delegated to Microsoft.PowerPlatform/vnetaccesslinks where the Power BI virtual
+    network data gateway runs (prod); it reaches SQL through the server's one private endpoint
+    (modules/sql) and its private DNS zone. null when Power BI comes in through the firewall (dev).
+    https://learn.microsoft.com/data-integration/vnet/create-data-gateways
+  EOT
 }
 
 # --- AVM interface variables: the same names and shapes in every module ---

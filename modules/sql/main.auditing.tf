@@ -17,11 +17,12 @@ resource "azurerm_monitor_diagnostic_setting" "audit" {
 }
 
 resource "azurerm_mssql_server_security_alert_policy" "this" {
+  #checkov:skip=CKV_AZURE_27:email_account_admins_enabled = true is set below; azurerm 5.x renamed the argument and checkov 3.3's CKV_AZURE_27 still reads the 4.x name email_account_admins.
   count = var.defender_enabled ? 1 : 0
 
-  resource_group_name  = var.resource_group_name
-  server_name          = azurerm_mssql_server.this.name
-  state                = "Enabled"
-  email_account_admins = true
-  email_addresses      = var.security_alert_emails
+  resource_group_name          = var.resource_group_name
+  server_name                  = azurerm_mssql_server.this.name
+  state                        = "Enabled"
+  email_account_admins_enabled = true
+  email_addresses              = var.security_alert_emails
 }

@@ -28,4 +28,16 @@ resource "azurerm_mssql_database" "this" {
   sku_name       = var.database_sku
   zone_redundant = var.zone_redundant
   tags           = var.tags
+
+  lifecycle {
+    # Zone redundancy exists only in the Premium, Business Critical, General Purpose (vCore) and
+    # Hyperscale tiers; Azure refuses it on Basic and Standard (DTU) databases. A precondition
+    # rather than a cross-variable validation block, which checkov cannot render (CKV_FS_8 then
+    # could not read the SKU).
+    # https://learn.microsoft.com/azure/azure-sql/database/high-availability-sla-local-zone-redundancy#zone-redundant-availability
+    precondition {
+      condition     = !var.zone_redundant || can(regex("^(P[0-9]+|GP_|BC_|HS_)", var.database_sku))
+      error_message = "zone_redundant = true needs a Premium (P*), General Purpose (GP_*), Business Critical (BC_*) or Hyperscale (HS_*) database_sku; Basic and Standard (S*) have no zone redundancy. Pick e.g. GP_S_Gen5_1, or set zone_redundant = false."
+    }
+  }
 }

@@ -34,6 +34,11 @@ output "reporting_schema" {
 }
 
 output "contained_user_principals" {
-  value       = var.contained_user_principals
-  description = "Entra display names the glue creates contained users for (CREATE USER [...] FROM EXTERNAL PROVIDER)."
+  value       = { for key, user in var.contained_user_principals : key => user.display_name }
+  description = "Entra display names of the principals the glue creates contained users for, by purpose (aml, adf)."
+}
+
+output "contained_user_sids" {
+  value       = { for key, user in var.contained_user_principals : key => { id = user.type == "E" ? user.client_id : user.object_id, type = user.type } }
+  description = "By purpose: the GUID whose bytes are the contained user's SID (client id of a managed identity, object id of a group) and its TYPE (E or X), for `CREATE USER [...] WITH SID = ..., TYPE = ...` without a directory lookup."
 }

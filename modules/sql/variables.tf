@@ -44,16 +44,26 @@ variable "database_name" {
 
 variable "database_sku" {
   type        = string
-  default     = "S0"
+  default     = "GP_S_Gen5_1"
   nullable    = false
-  description = "Reporting database SKU, e.g. S0 in dev, GP_S_Gen5_2 or S2 in prod."
+  description = <<-EOT
+    Reporting database SKU (sku_name): a DTU SKU such as S0 in dev, or a vCore SKU in prod:
+    GP_Gen5_2 / GP_S_Gen5_1 (General Purpose, provisioned / serverless), BC_Gen5_2 (Business
+    Critical), HS_Gen5_2 (Hyperscale). Only Premium (P*), Business Critical, General Purpose and
+    Hyperscale offer zone redundancy (see var.zone_redundant).
+  EOT
+
+  validation {
+    condition     = can(regex("^(Basic|S[0-9]+|P[0-9]+|GP_(S_)?Gen5_[0-9]+|BC_Gen5_[0-9]+|HS_(S_)?Gen5_[0-9]+|GP_Fsv2_[0-9]+|GP_DC_[0-9]+|BC_DC_[0-9]+|HS_PRMS_[0-9]+|HS_MOPRMS_[0-9]+)$", var.database_sku))
+    error_message = "database_sku must be an Azure SQL Database sku_name such as S0, P1, GP_Gen5_2, GP_S_Gen5_1, BC_Gen5_2 or HS_Gen5_2."
+  }
 }
 
 variable "zone_redundant" {
   type        = bool
   default     = true
   nullable    = false
-  description = "Zone-redundant database (prod, where the SKU offers it)."
+  description = "Zone-redundant database (prod). Needs a SKU that offers it: Premium, Business Critical, General Purpose or Hyperscale, never Basic or Standard (checked at plan by the database's precondition, main.tf)."
 }
 
 variable "public_network_access_enabled" {
@@ -91,10 +101,31 @@ variable "reporting_schema" {
 }
 
 variable "contained_user_principals" {
-  type        = map(string)
+  type = map(object({
+    display_name = string
+    client_id    = optional(string, null)
+    object_id    = optional(string, null)
+    type         = optional(string, "E")
+  }))
   default     = {}
   nullable    = false
-  description = "Identities that get contained database users, as purpose => Entra display name (e.g. aml => workspace name, adf => factory name); the glue creates the users."
+  description = <<-EOT
+    Identities that get contained database users, by purpose (aml, adf, powerbi). The glue
+    creates each with `CREATE USER [display_name] WITH SID = <id as binary>, TYPE = E|X`, so the
+    SQL server needs no Directory Readers role (FROM EXTERNAL PROVIDER would look the name up in
+    Microsoft Graph with the server's identity).
+    - display_name: the Entra display name (workspace name, factory name, group name).
+    - client_id: application (client) id of a managed identity or service principal (TYPE = E);
+      the SID is this GUID's bytes.
+    - object_id: object id of an Entra group (TYPE = X); the SID is this GUID's bytes.
+    - type: E (managed identity, service principal or user) or X (group).
+    https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current#create-a-user-for-a-microsoft-entra-principal-without-using-a-directory-lookup
+  EOT
+
+  validation {
+    condition     = alltrue([for user in values(var.contained_user_principals) : contains(["E", "X"], user.type) && (user.type == "E" ? user.client_id != null : user.object_id != null)])
+    error_message = "each contained_user_principals entry needs type E with client_id (a managed identity) or type X with object_id (a group)."
+  }
 }
 
 # --- AVM interface variables: the same names and shapes in every module ---

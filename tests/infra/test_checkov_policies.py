@@ -12,7 +12,22 @@ from infra_helpers import Edit, messages
 from stackctl.infra import CheckReport
 from stackctl.infra.checkov import ScanTarget, check_checkov
 
-CUSTOM_POLICIES = {"CKV_FS_1", "CKV_FS_2", "CKV_FS_3", "CKV_FS_4", "CKV_FS_5", "CKV2_FS_1", "CKV2_FS_2"}
+CUSTOM_POLICIES = {
+    "CKV_FS_1",
+    "CKV_FS_2",
+    "CKV_FS_3",
+    "CKV_FS_4",
+    "CKV_FS_5",
+    "CKV_FS_6",
+    "CKV_FS_7",
+    "CKV_FS_8",
+    "CKV_FS_9",
+    "CKV_FS_10",
+    "CKV_FS_11",
+    "CKV2_FS_1",
+    "CKV2_FS_2",
+    "CKV2_FS_4",
+}
 
 
 def test_no_failed_checks_and_every_skip_justified(checkov_report: CheckReport) -> None:

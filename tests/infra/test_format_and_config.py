@@ -43,7 +43,7 @@ def test_fmt_write_repairs_formatting(tree: Path, edit: Edit) -> None:
 
 
 def test_every_directory_loads_and_resolves(root: Path) -> None:
-    report = check_config(root, provider_version="4.73.0")
+    report = check_config(root, provider_version="5.10.0")
     assert report.ok, messages(report)
     assert report.figures["directories"] == 15  # 11 modules, infra, dev, prod, bootstrap
     # The provider-free naming module is judged by Terraform itself (init + validate); the rest
@@ -120,20 +120,20 @@ def test_secret_looking_variable_default_is_caught(tree: Path) -> None:
 
 
 def test_version_pins_agree_and_admit_the_schema_version(root: Path) -> None:
-    assert check_version_pins(root, "4.73.0") == []
+    assert check_version_pins(root, "5.10.0") == []
 
 
 @pytest.mark.parametrize(
     ("constraint", "problem"),
     [
-        (">= 4.73.0, < 4.80.0", "version pins differ"),
-        (">= 4.73.0", "has no upper bound"),
-        (">= 4.74.0, < 5.0.0", "excludes 4.73.0"),
+        (">= 5.10.0, < 5.80.0", "version pins differ"),
+        (">= 5.10.0", "has no upper bound"),
+        (">= 5.11.0, < 6.0.0", "excludes 5.10.0"),
     ],
 )
 def test_drifting_version_pins_are_caught(tree: Path, edit: Edit, constraint: str, problem: str) -> None:
-    edit("modules/network/versions.tf", '">= 4.73.0, < 5.0.0"', f'"{constraint}"')
-    findings = check_version_pins(tree, "4.73.0")
+    edit("modules/network/versions.tf", '">= 5.10.0, < 6.0.0"', f'"{constraint}"')
+    findings = check_version_pins(tree, "5.10.0")
     assert any(problem in f.message for f in findings), [f.message for f in findings]
 
 

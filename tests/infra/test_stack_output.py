@@ -37,6 +37,7 @@ CONTRACT: dict[str, Any] = {
         "database_name": None,
         "reporting_schema": None,
         "aad_principals": None,
+        "aad_principal_sids": None,
     },
     "powerbi": {"server": None, "database": None, "schema": None, "views": None},
     "monitoring": {"log_analytics_workspace_id": None, "application_insights_name": None},

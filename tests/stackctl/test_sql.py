@@ -73,3 +73,26 @@ def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp
         names = set(sa.inspect(conn).get_view_names(schema="reporting"))
     assert rows == [("new",)]
     assert names == set(VIEWS)
+
+
+def test_contained_users_by_sid_need_no_directory_lookup() -> None:
+    """issue 10 fault 4: WITH SID = <client id bytes>, TYPE = E needs no Directory Readers role."""
+    client_id = "00112233-4455-6677-8899-aabbccddeeff"
+    (create, _grant) = contained_user_statements(
+        ContainedUser("mlw-fcst-prod", ("SELECT",), sid_source=client_id, principal_type="E")
+    )
+    # Guid.ToByteArray() order: the first three groups little-endian, the rest as written.
+    assert create.endswith(
+        "CREATE USER [mlw-fcst-prod] WITH SID = 0x33221100554477668899AABBCCDDEEFF, TYPE = E"
+    )
+    assert "EXTERNAL PROVIDER" not in create
+
+
+@pytest.mark.parametrize(
+    ("sid", "kind"), [("not-a-guid", "E"), ("00112233-4455-6677-8899-aabbccddeeff", "Z")]
+)
+def test_bad_sid_inputs_are_refused(sid: str, kind: str) -> None:
+    with pytest.raises(StackctlError, match="refusing"):
+        contained_user_statements(
+            ContainedUser("adf-fcst-dev", ("SELECT",), sid_source=sid, principal_type=kind)
+        )

@@ -61,12 +61,23 @@ class AadPrincipals(_Part):
     adf: str
 
 
+class PrincipalSid(_Part):
+    """The GUID whose bytes are a contained user's SID (client id, or a group's object id) and
+    its TYPE: E (managed identity, service principal, user) or X (group)."""
+
+    id: str
+    type: str = "E"
+
+
 class SqlPart(_Part):
     server_name: str
     server_fqdn: str
     database_name: str
     reporting_schema: str = "reporting"
     aad_principals: AadPrincipals
+    # By purpose (aml, adf); absent in outputs of stacks applied before issue 10 (then the users
+    # are created FROM EXTERNAL PROVIDER, which needs Directory Readers on the server's identity).
+    aad_principal_sids: dict[str, PrincipalSid] = {}
 
 
 class PowerBiPart(_Part):

@@ -87,9 +87,18 @@ def deploy_assets(
         )
 
     if not skip_sql:
+        sids = stack_output.sql.aad_principal_sids
         users = [
-            ContainedUser(stack_output.sql.aad_principals.aml, AML_PERMISSIONS),
-            ContainedUser(stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
+            ContainedUser(
+                name,
+                permissions,
+                sid_source=sids[purpose].id if purpose in sids else None,
+                principal_type=sids[purpose].type if purpose in sids else "E",
+            )
+            for purpose, name, permissions in (
+                ("aml", stack_output.sql.aad_principals.aml, AML_PERMISSIONS),
+                ("adf", stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
+            )
         ]
         statements = mssql_statements(users)
         if sql_executor is None:

@@ -110,6 +110,10 @@ def _print_details(console: Console, reports: list[CheckReport]) -> None:
             console.print("\n[bold]What differs between dev and prod[/] (envs/*/terraform.tfvars):")
             for line in report.notes:
                 console.print(f"  {line}", markup=False, soft_wrap=True)
+        elif report.name == "checkov":
+            console.print("\n[bold]Organisation rules checkov ran[/] (infra/policies):")
+            for line in report.notes:
+                console.print(f"  {line}", markup=False, soft_wrap=True)
         elif report.notes:
             for line in report.notes:
                 console.print(f"  {report.name}: {line}", markup=False, soft_wrap=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -215,6 +216,8 @@ def _check(item: dict[str, Any], outcome: Outcome) -> CheckResult:
 CHECK = "checkov"
 # What checkov writes when a skip comment gives no reason.
 _NO_REASON = {"", "no comment provided"}
+# The ids of infra/policies (CKV_FS_<n>, CKV2_FS_<n>); `stackctl validate` lists those that ran.
+_ORGANISATION_RULE = re.compile(r"^CKV2?_FS_\d+$")
 MIN_REASON_CHARS = 20
 PARALLELIZATION_VARIABLE = "CHECKOV_PARALLELIZATION_TYPE"
 
@@ -267,7 +270,10 @@ def check_checkov(
                 on_done(name)
     for target in targets:
         scan = results[target.name]
+        rules = sorted({r.check_id for r in scan.results if _ORGANISATION_RULE.match(r.check_id)})
+        report.notes.append(f"{target.name}: {len(rules)} organisation rules ran: {', '.join(rules)}")
         report.figures[target.name] = {
+            "rules": rules,
             "passed": len(scan.passed),
             "failed": len(scan.failed),
             "skipped": len(scan.skipped),

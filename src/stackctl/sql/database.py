@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,20 @@ _PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9 _.()\-]{1,128}$")
 
 @dataclass(frozen=True)
 class ContainedUser:
-    """A database user for an Entra identity, with the least it needs on the reporting schema."""
+    """A database user for an Entra identity, with the least it needs on the reporting schema.
+
+    `sid_source` is the GUID whose bytes become the user's SID: the application (client) id of a
+    managed identity or service principal (`principal_type` "E"), or the object id of a group
+    ("X"). With it the user is created `WITH SID = ..., TYPE = ...`, which needs no directory
+    lookup, so the SQL server's identity needs no Directory Readers role; without it, `FROM
+    EXTERNAL PROVIDER` (the server looks the name up in Microsoft Graph).
+    https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current
+    """
 
     display_name: str
     permissions: tuple[str, ...]
+    sid_source: str | None = None
+    principal_type: str = "E"
 
 
 # AML jobs write forecasts, metrics and health; Data Factory records its pipeline runs and reads back.
@@ -70,6 +81,25 @@ def _quote_principal(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
 
 
+def _sid_clause(user: ContainedUser) -> str:
+    """`WITH SID = 0x..., TYPE = E|X` from the GUID's bytes in SQL Server's (little-endian) order."""
+    try:
+        guid = uuid.UUID(str(user.sid_source))
+    except ValueError as exc:
+        raise StackctlError(
+            f"refusing SID source {user.sid_source!r} for {user.display_name!r}: it is not a GUID",
+            where="stack.sql.aad_principal_sids (terraform output `stack`)",
+            fix="pass the identity's client id (managed identity) or object id (group)",
+        ) from exc
+    if user.principal_type not in ("E", "X"):
+        raise StackctlError(
+            f"refusing principal type {user.principal_type!r} for {user.display_name!r}",
+            where="stack.sql.aad_principal_sids (terraform output `stack`)",
+            fix="use E (managed identity, service principal, user) or X (group)",
+        )
+    return f"WITH SID = 0x{guid.bytes_le.hex().upper()}, TYPE = {user.principal_type}"
+
+
 def contained_user_statements(user: ContainedUser) -> list[str]:
     quoted = _quote_principal(user.display_name)
     literal = user.display_name.replace("'", "''")
@@ -77,7 +107,8 @@ def contained_user_statements(user: ContainedUser) -> list[str]:
     # The name passed _quote_principal's allow-list, so formatting it into T-SQL is safe.
     exists = f"SELECT 1 FROM sys.database_principals WHERE name = N'{literal}'"  # noqa: S608
     return [
-        f"IF NOT EXISTS ({exists}) CREATE USER {quoted} FROM EXTERNAL PROVIDER",
+        f"IF NOT EXISTS ({exists}) CREATE USER {quoted} "
+        + (_sid_clause(user) if user.sid_source else "FROM EXTERNAL PROVIDER"),
         f"GRANT {grants} ON SCHEMA::{SCHEMA} TO {quoted}",
     ]
 
