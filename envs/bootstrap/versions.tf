@@ -5,7 +5,7 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = ">= 4.73.0, < 5.0.0"
+      version = ">= 5.10.0, < 6.0.0"
     }
   }
 }

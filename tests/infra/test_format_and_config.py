@@ -59,7 +59,7 @@ def test_terraform_validate_judges_the_provider_free_module(tree: Path, edit: Ed
         'resource_group       = "rg-${local.base}"',
         'resource_group       = "rg-${local.bse}"',
     )
-    messages_ = [f.message for f in check_config(tree, provider_version="4.73.0").findings]
+    messages_ = [f.message for f in check_config(tree, provider_version="5.10.0").findings]
     assert any(m.startswith("terraform validate: Reference to undeclared local value") for m in messages_), (
         messages_
     )

@@ -10,7 +10,7 @@ from stackctl.terraform.locks import ROOTS, check_lock_files
 REPO = Path(__file__).resolve().parents[2]
 LOCK = """provider "registry.terraform.io/hashicorp/azurerm" {
   version     = "%s"
-  constraints = ">= 4.73.0, < 5.0.0"
+  constraints = ">= 5.10.0, < 6.0.0"
   hashes = [
     "h1:0000000000000000000000000000000000000000000=",
   ]

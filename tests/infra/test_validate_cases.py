@@ -38,7 +38,7 @@ def test_addresses_and_prose_are_not_references(case: str, tree: Path) -> None:
     """b01: `moved` between modules; b03: `import` to a nested module address from a root;
     b04: a heredoc description that mentions var.x in prose. All valid Terraform."""
     drop(case, tree)
-    report = check_config(tree, provider_version="4.73.0")
+    report = check_config(tree, provider_version="5.10.0")
     assert report.ok, messages(report)
     assert check_parity(tree).ok
 
@@ -51,7 +51,7 @@ def test_an_ephemeral_block_is_reported_as_not_checked_by_the_schema(tree: Path)
     notes = [n for n in report.notes if "ephemeral.azurerm_key_vault_secret.break_glass" in n]
     assert len(notes) == 1, report.notes
     assert notes[0].startswith(f"{placed}:2: ephemeral.azurerm_key_vault_secret.break_glass: not checked")
-    assert check_config(tree, provider_version="4.73.0").ok
+    assert check_config(tree, provider_version="5.10.0").ok
 
 
 def test_attribute_syntax_for_an_empty_block_list_is_accepted_with_a_note(tree: Path) -> None:
@@ -81,11 +81,11 @@ def test_a_template_directive_is_a_checkov_parser_limitation_not_an_error(tree: 
     assert "not checked by checkov: its HCL parser cannot read this file, which Terraform reads" in note
     assert note.endswith("left unchecked: output.dashboard_title")
     assert report.figures["dev"]["passed"] > 50  # the rest of the stack was scanned
-    assert check_config(tree, provider_version="4.73.0").ok
+    assert check_config(tree, provider_version="5.10.0").ok
     assert check_provider_schema(tree).ok
 
 
 def test_a_real_syntax_error_is_still_a_finding(tree: Path) -> None:
     (tree / "infra" / "qa_broken.tf").write_text('output "x" {\n  value = "a%{if true} b"\n}\n')
-    report = check_config(tree, provider_version="4.73.0")
+    report = check_config(tree, provider_version="5.10.0")
     assert any("qa_broken.tf" in f.location for f in report.findings), messages(report)

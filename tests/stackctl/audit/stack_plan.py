@@ -112,7 +112,7 @@ def stack_plan(root: Path, addresses: list[str], terraform_version: str = "1.11.
                 "azurerm": {
                     "name": "azurerm",
                     "full_name": AZURERM,
-                    "version_constraint": ">= 4.73.0, < 5.0.0",
+                    "version_constraint": ">= 5.10.0, < 6.0.0",
                 }
             },
             "root_module": {},
