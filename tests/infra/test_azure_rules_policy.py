@@ -17,7 +17,7 @@ import pytest
 from infra_helpers import Edit, messages
 
 from stackctl.infra import CheckReport
-from stackctl.infra.checkov_scan import ScanTarget, check_checkov
+from stackctl.infra.checkov import ScanTarget, check_checkov
 
 # id -> the fault of issue 10 it encodes
 AZURE_RULES = {
