@@ -11,7 +11,7 @@ trap 'rm -rf "$scratch"' EXIT
 "$scratch/venv/bin/python" -m pip install --quiet --upgrade "pip>=24"
 case "$which" in
   main)
-    "$scratch/venv/bin/python" -m pip install --quiet "torch==2.13.0" -e "src/model[bench,aml]" -e ".[dev]"
+    "$scratch/venv/bin/python" -m pip install --quiet "torch==2.13.0" -e "src/model[bench]" -e ".[dev]"
     out=requirements/constraints.txt
     header="# Pinned versions for everything installed into .venv/ (both packages install against this file).
 # Regenerate: make lock  (installs the unpinned requirements into a scratch venv and freezes it)." ;;

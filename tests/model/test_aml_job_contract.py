@@ -79,7 +79,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracki
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a loaded CI runner takes minutes to migrate the database
     while True:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 (local)

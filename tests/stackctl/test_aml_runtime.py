@@ -9,11 +9,7 @@ torch builds): CI reaches it; where it is unreachable the tests skip and say so.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -21,97 +17,39 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from stackctl.aml.environment import CONSTRAINTS, IMAGE_KINDS, dockerfile, load_runtime
+from stackctl.aml.environment import CONSTRAINTS, IMAGE_KINDS, RUNTIME_LOCK, dockerfile, load_runtime
+from stackctl.aml.resolve import IndexUnreachable, lock_inputs, pip_resolve, read_pins
 
 REPO = Path(__file__).resolve().parents[2]
-# The images: CPython 3.11 on glibc x86_64 (Debian bookworm: glibc 2.36; the CUDA base: Ubuntu 22.04, 2.35).
-PLATFORM_ARGS = [
-    "--python-version",
-    "3.11",
-    "--implementation",
-    "cp",
-    "--abi",
-    "cp311",
-    *[
-        arg
-        for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64", "linux_x86_64")
-        for arg in ("--platform", tag)
-    ],
-    "--only-binary=:all:",
-]
-UNREACHABLE = re.compile(
-    r"NewConnectionError|Max retries exceeded|Temporary failure in name resolution|"
-    r"Name or service not known|Network is unreachable|ConnectTimeout|No route to host|ProxyError"
-)
 
 
-def constraints() -> dict[str, str]:
-    pins = {}
-    for line in (REPO / CONSTRAINTS).read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            requirement = Requirement(line)
-            pins[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
-    return pins
+def resolve(requirements: list[str], constraints: str, *extra: str) -> dict[str, str]:
+    try:
+        return pip_resolve(requirements, constraints, *extra)
+    except IndexUnreachable as exc:
+        pytest.skip(f"the package index is unreachable from here, so resolution is not checked: {exc}")
 
 
-def pip_resolve(tmp_path: Path, requirements: list[str], *extra: str) -> dict[str, str]:
-    """`pip install --dry-run --ignore-installed` for the images' platform: {name: version} to install."""
-    (tmp_path / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
-    report = tmp_path / "report.json"
-    # The machine's own pip configuration (extra indexes, caps) must not change what CI would resolve.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(tmp_path / "target"),
-            *PLATFORM_ARGS,
-            "--report",
-            str(report),
-            "-r",
-            str(tmp_path / "requirements.txt"),
-            "-c",
-            str(REPO / CONSTRAINTS),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=900,
-    )
-    if proc.returncode != 0:
-        if UNREACHABLE.search(proc.stderr):
-            pytest.skip(
-                "the package index is unreachable from here, so resolution is not checked: "
-                f"{proc.stderr.strip()[-300:]}"
-            )
-        pytest.fail(
-            f"pip cannot resolve the AML runtime for CPython 3.11 manylinux x86_64:\n{proc.stderr[-4000:]}"
-        )
-    installed = json.loads(report.read_text(encoding="utf-8"))["install"]
-    return {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"] for item in installed}
-
-
-def test_every_runtime_package_is_pinned_by_the_constraints_and_covers_the_model_dependencies() -> None:
-    pins = constraints()
+def test_every_runtime_package_is_locked_and_covers_the_model_dependencies() -> None:
+    lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
     runtime = load_runtime()
     names = {canonicalize_name(name) for name in runtime.python_packages}
-    missing = sorted(name for name in names if name not in pins)
-    assert not missing, f"not pinned in {CONSTRAINTS} (run `make lock`): {missing}"
+    missing = sorted(name for name in names if name not in lock)
+    assert not missing, f"not pinned in {RUNTIME_LOCK} (run `make lock-aml`): {missing}"
     model = tomllib.loads((REPO / "src" / "model" / "pyproject.toml").read_text(encoding="utf-8"))
     needed = {canonicalize_name(Requirement(dep).name) for dep in model["project"]["dependencies"]}
     assert needed - {"torch"} <= names, f"the model wheel needs {sorted(needed - names - {'torch'})}"
-    assert "torch" in needed
+
+
+def test_the_images_hold_the_tests_versions_except_the_justified_overrides() -> None:
+    """Jobs run what the tests ran: a pin may differ from constraints.txt only as runtime.yaml says."""
+    lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    tested = read_pins((REPO / CONSTRAINTS).read_text(encoding="utf-8"))
+    overrides = load_runtime().overrides
+    differing = {name for name in lock if name in tested and lock[name] != tested[name]}
+    assert differing <= set(overrides), sorted(differing - set(overrides))
+    for name, version in overrides.items():
+        assert lock[name] == version, name
 
 
 def test_base_images_are_pinned_by_digest_and_the_build_checks_python_311() -> None:
@@ -129,27 +67,27 @@ def test_base_images_are_pinned_by_digest_and_the_build_checks_python_311() -> N
     assert "+cu" in runtime.images["gpu"].torch
 
 
-def test_the_runtime_resolves_for_cpython_311_on_manylinux_with_every_package_pinned(tmp_path: Path) -> None:
-    """Fault kind: pins that exclude each other (azureml-mlflow needs mlflow-skinny<=3.15.0) or have
-    no cp311 wheel. Every resolved package, transitive ones too, must come pinned from the constraints."""
+def test_the_runtime_resolves_for_cpython_311_on_manylinux_to_exactly_the_lock() -> None:
+    """Fault kind: pins that exclude each other (azureml-mlflow needs mlflow-skinny<=3.15.0) or have no
+    cp311 manylinux wheel. pip resolves the runtime as the Dockerfile installs it; the answer must be
+    the lock, every package pinned (a new transitive dependency fails here until `make lock-aml`)."""
     runtime = load_runtime()
-    resolved = pip_resolve(tmp_path, list(runtime.python_packages))
-    pins = constraints()
-    unpinned = sorted(f"{name}=={version}" for name, version in resolved.items() if name not in pins)
-    assert not unpinned, f"resolved without a pin in {CONSTRAINTS} (run `make lock`): {unpinned}"
-    drifted = sorted(
-        f"{name} {version} != {pins[name]}" for name, version in resolved.items() if pins[name] != version
-    )
-    assert not drifted, drifted
-    assert {"azureml-mlflow", "mlflow", "mlflow-skinny", "pandas", "numpy"} <= set(resolved)
+    lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    resolved = resolve(list(runtime.python_packages), (REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    assert resolved == {name: lock[name] for name in resolved}, "resolution differs from the lock"
+    assert set(resolved) == set(lock), sorted(set(lock) ^ set(resolved))
+    assert {"azureml-mlflow", "mlflow-skinny", "pandas", "numpy"} <= set(resolved)
+    # and the lock is what the tests' constraints + the overrides give today
+    assert resolve(list(runtime.python_packages), lock_inputs(REPO)) == resolved
 
 
 @pytest.mark.parametrize("kind", IMAGE_KINDS)
-def test_torch_resolves_from_the_images_torch_index(tmp_path: Path, kind: str) -> None:
+def test_torch_resolves_from_the_images_torch_index(kind: str) -> None:
     image = load_runtime().images[kind]  # type: ignore[index]
-    resolved = pip_resolve(
-        tmp_path,
+    constraints = (REPO / RUNTIME_LOCK).read_text(encoding="utf-8")
+    resolved = resolve(
         [image.torch],
+        constraints,
         "--index-url",
         image.torch_index,
         "--extra-index-url",

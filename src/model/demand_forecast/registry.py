@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,9 +145,8 @@ def _log_batch(
     """runs/log-batch calls of at most 100 params, 100 tags and 100 metrics each (MLflow's request
     limits: https://mlflow.org/docs/latest/rest-api.html#log-batch)."""
     from mlflow.entities import Metric, Param, RunTag
-    from mlflow.utils.time import get_current_time_millis
 
-    now = get_current_time_millis()
+    now = int(time.time() * 1000)
     param_items = [Param(k, str(v)[:500]) for k, v in params.items()]
     metric_items = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
     tag_items = [RunTag(k, v) for k, v in tags.items()]

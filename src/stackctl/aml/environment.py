@@ -1,9 +1,9 @@
 """The model's AML environments: one Docker build context per image of runtime.yaml (cpu, gpu).
 
 A build context holds the Dockerfile (runtime.Dockerfile filled from runtime.yaml), requirements.txt
-(the runtime's distribution names), constraints.txt (requirements/constraints.txt: every version,
+(the runtime's distribution names), constraints.txt (requirements/aml-runtime.txt: every version,
 transitive ones included) and the model wheel. The environments' version is a content hash of all of
-it (runtime.yaml, the Dockerfile template, the constraints, the model's source), so an unchanged
+it (runtime.yaml, the Dockerfile template, the runtime lock, the model's source), so an unchanged
 model and runtime map to existing environment versions and deploy creates nothing.
 """
 
@@ -21,6 +21,7 @@ from string import Template
 from typing import Any, Literal
 
 import yaml
+from packaging.utils import canonicalize_name
 
 from stackctl.errors import StackctlError
 from stackctl.hashing import hash_tree
@@ -31,6 +32,8 @@ ENVIRONMENT_NAMES: dict[ImageKind, str] = {"cpu": "demand-forecast-cpu", "gpu": 
 RUNTIME_FILE = "runtime.yaml"
 DOCKERFILE_TEMPLATE = "runtime.Dockerfile"
 CONSTRAINTS = Path("requirements") / "constraints.txt"
+# The images' own pin file (stackctl.aml.resolve writes it): constraints.txt + runtime.yaml's overrides.
+RUNTIME_LOCK = Path("requirements") / "aml-runtime.txt"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Image:
 class Runtime:
     images: dict[ImageKind, Image]
     python_packages: tuple[str, ...]
+    # name -> version the images hold instead of the tests' (each justified in runtime.yaml)
+    overrides: dict[str, str]
 
 
 def _resource(name: str) -> str:
@@ -60,13 +65,14 @@ def load_runtime() -> Runtime:
                 where=f"stackctl/aml/{RUNTIME_FILE}",
                 fix="append @sha256:<digest> (`docker buildx imagetools inspect IMAGE` prints it)",
             )
-    return Runtime(images, tuple(str(p) for p in data["python_packages"]))
+    overrides = {str(canonicalize_name(str(k))): str(v) for k, v in (data.get("overrides") or {}).items()}
+    return Runtime(images, tuple(str(p) for p in data["python_packages"]), overrides)
 
 
 def runtime_hash(root: Path) -> str:
     """sha256 over everything that goes into the images besides the model's source."""
     digest = hashlib.sha256()
-    for text in (_resource(RUNTIME_FILE), _resource(DOCKERFILE_TEMPLATE), (root / CONSTRAINTS).read_text()):
+    for text in (_resource(RUNTIME_FILE), _resource(DOCKERFILE_TEMPLATE), (root / RUNTIME_LOCK).read_text()):
         digest.update(hashlib.sha256(text.encode()).digest())
     return digest.hexdigest()
 
@@ -140,7 +146,7 @@ def write_build_contexts(root: Path, out: Path) -> dict[ImageKind, Path]:
         context = out / kind
         context.mkdir()
         shutil.copy2(wheel, context / wheel.name)
-        shutil.copy2(root / CONSTRAINTS, context / "constraints.txt")
+        shutil.copy2(root / RUNTIME_LOCK, context / "constraints.txt")
         (context / "requirements.txt").write_text("\n".join(runtime.python_packages) + "\n", encoding="utf-8")
         (context / "Dockerfile").write_text(dockerfile(image, wheel.name), encoding="utf-8")
         contexts[kind] = context

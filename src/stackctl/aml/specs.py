@@ -198,6 +198,7 @@ def scheduled_job(
     )
     job.display_name = f"demand-forecast {pipeline.name} (scheduled)"
     job.experiment_name = f"demand-forecast-{pipeline.name}"
+    assert job.settings is not None  # dsl.pipeline always gives a job its settings
     job.settings.force_rerun = True
     for out_name, (step_name, output) in pipeline.outputs.items():
         lake = pipeline.node(step_name).step.outputs[output].lake
