@@ -34,6 +34,8 @@ ALLOWED_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/2.0/mlflow/runs/get"): (TRACKING, "getting a run"),
     ("POST", "/api/2.0/mlflow/runs/update"): (TRACKING, "end_run (run status)"),
     ("POST", "/api/2.0/mlflow/runs/log-batch"): (TRACKING, "logging params, metrics, tags"),
+    ("POST", "/api/2.0/mlflow/runs/log-metric"): (TRACKING, "logging metrics"),
+    ("GET", "/api/2.0/mlflow/metrics/get-history"): (TRACKING, "get_metric_history"),
     ("POST", "/api/2.0/mlflow/registered-models/create"): (REGISTRY, "registering models"),
     ("GET", "/api/2.0/mlflow/registered-models/get"): (REGISTRY, "retrieving registered models"),
     ("POST", "/api/2.0/mlflow/model-versions/create"): (REGISTRY, "registering models from runs (runs:/)"),

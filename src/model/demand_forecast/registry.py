@@ -291,7 +291,7 @@ def download_model(settings: Settings, uri: str) -> Path | None:
     from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_artifact_location(mlflow, uri)))
     except MlflowException as exc:
         if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             return None
@@ -301,6 +301,27 @@ def download_model(settings: Settings, uri: str) -> Path | None:
     for info in sorted(local.rglob("model_info.json")):
         return info.parent
     return None
+
+
+def _artifact_location(mlflow: Any, uri: str) -> str:
+    """Where a `models:/<name>/<version>` (or `runs:/<run>/<path>`) URI's files are, by documented calls.
+
+    Not `download_artifacts("models:/...")` itself: MLflow 3 then searches the logged-model API
+    (/logged-models/search), which Azure ML does not serve. The version's `source` (`runs:/...`,
+    how register_model registers) resolves through the run's artifact URI (runs/get).
+    """
+    client = mlflow.MlflowClient()
+    if uri.startswith("models:/"):
+        name, _, version = uri.removeprefix("models:/").rstrip("/").partition("/")
+        if not version.isdigit():
+            raise UsageError(
+                f"{uri}: name a version (models:/{name}/<n>) or the champion (models:/{name}@champion)"
+            )
+        uri = str(client.get_model_version(name, version).source)
+    if uri.startswith("runs:/"):
+        run_id, _, path = uri.removeprefix("runs:/").partition("/")
+        return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+    return uri
 
 
 def model_signature() -> Any:
