@@ -11,9 +11,11 @@ route must be one AML serves (tests/model/aml_mlflow_routes.py, each cited to it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -76,8 +78,13 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracki
         "--no-serve-artifacts",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AZUREML_"))}
+    # No background job runner (huey consumers): AML has none, and they would outlive the server.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        # its own process group, so teardown ends the server and every worker it spawned (uvicorn)
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600  # a loaded CI runner takes minutes to migrate the database
     while True:
@@ -88,17 +95,25 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracki
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            _stop(process)
             pytest.fail(f"mlflow server did not start:\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.5)
     try:
         yield TrackingServer(url, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the server's process group (the server and its workers), by the group id it was given."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
 
 
 def job_environment(server: TrackingServer, step: str) -> dict[str, str]:
