@@ -24,7 +24,7 @@ DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
 TOOLS_FILES := requirements/tools.txt
 ARGS ?=
 
-.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-tools clean sample-data
+.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-aml lock-tools clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -91,6 +91,9 @@ sample-data: setup ## regenerate the bundled sample dataset (data/sample) from i
 
 lock: ## re-resolve requirements/constraints.txt from the unpinned dependencies (needs the registry)
 	@scripts/lock.sh "$(PYTHON)" main
+
+lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins (CPython 3.11 manylinux; needs the index)
+	@$(PY) -m stackctl.aml.resolve
 
 lock-tools: ## re-resolve requirements/tools.txt (checkov)
 	@scripts/lock.sh "$(PYTHON)" tools

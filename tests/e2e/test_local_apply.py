@@ -124,13 +124,9 @@ def test_first_apply_shows_each_step_and_a_summary(applied: Applied) -> None:
 
 
 def test_the_champion_is_registered_in_the_local_mlflow_registry(applied: Applied) -> None:
-    from mlflow.tracking import MlflowClient
+    from stackctl.local.stack import registry_champion
 
-    uri = applied.layout.tracking_uri
-    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
-        "demand-forecast", "champion"
-    )
-    assert str(version.version) == "1"
+    assert registry_champion(applied.layout) == "1"
 
 
 def test_data_lake_file_systems_hold_raw_conditioned_and_scored_data(applied: Applied) -> None:
@@ -196,12 +192,8 @@ def test_bad_data_in_raw_is_a_clear_error_and_the_data_and_champion_are_kept(app
         assert raw.read_text(encoding="utf-8") == broken
         kept = list(applied.layout.quarantine.rglob("shipments.csv"))
         assert [p.read_text(encoding="utf-8") for p in kept] == [broken]
-        from mlflow.tracking import MlflowClient
+        from stackctl.local.stack import registry_champion
 
-        uri = applied.layout.tracking_uri
-        champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
-            "demand-forecast", "champion"
-        )
-        assert str(champion.version) == "1"
+        assert registry_champion(applied.layout) == "1"
     finally:
         raw.write_text(original, encoding="utf-8")

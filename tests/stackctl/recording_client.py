@@ -55,6 +55,21 @@ class _Operations:
     def begin_create_or_update(self, entity: Any) -> _Poller:
         return _Poller(self.create_or_update(entity))
 
+    def list(self, **kwargs: Any) -> list[Any]:
+        """Entities whose leading key fields equal kwargs (batch_deployments.list(endpoint_name=...))."""
+        self.client.check_auth()
+        wanted = tuple(str(kwargs[field]) for field in self.key_fields if field in kwargs)
+        return [copy.copy(entity) for key, entity in self.store.items() if key[: len(wanted)] == wanted]
+
+    def begin_delete(self, **kwargs: Any) -> _Poller:
+        self.client.check_auth()
+        key = self._key(**kwargs)
+        if key not in self.store:
+            raise ResourceNotFoundError(f"{self.kind} {kwargs} not found")
+        del self.store[key]
+        self.client.writes.append((f"delete {self.kind}", key))
+        return _Poller(None)
+
 
 class RecordingMLClient:
     def __init__(self, *, authenticated: bool = True):

@@ -9,7 +9,8 @@ import pytest
 from recording_client import RecordingMLClient
 from rich.console import Console
 
-from stackctl.aml.deployer import AmlDeployer
+from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
+from stackctl.aml.environment import IMAGE_KINDS
 from stackctl.aml.specs import AmlAssets, build_assets
 from stackctl.aml.stack import StackOutput, load_stack_file
 from stackctl.commands.deploy import deploy_assets
@@ -27,8 +28,12 @@ def stack() -> StackOutput:
 
 
 def _assets(stack: StackOutput, tmp_path: Path, env_version: str = "env0123456789abc") -> AmlAssets:
-    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
-    return build_assets(stack, env_version, tmp_path)
+    contexts = {}
+    for kind in IMAGE_KINDS:
+        (tmp_path / kind).mkdir(exist_ok=True)
+        (tmp_path / kind / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
+        contexts[kind] = tmp_path / kind
+    return build_assets(stack, env_version, contexts)
 
 
 def quiet() -> Console:
@@ -39,14 +44,15 @@ def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutpu
     client = RecordingMLClient()
     report = AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     kinds = [kind for kind, _ in client.writes]
-    assert kinds.count("environment") == 1
+    assert kinds.count("environment") == 2  # the CPU image and the CUDA image
     assert kinds.count("component") == 6 + 2  # one per step, plus the two pipeline components
     assert kinds.count("batch_deployment") == 2
     assert kinds.count("schedule") == 2
     # each endpoint is created, then pointed at its deployment as the default
     assert kinds.count("batch_endpoint") == 4
+    assets = _assets(stack, tmp_path)
     assert client.batch_endpoints.store[(stack.endpoints.training.name,)].defaults == {
-        "deployment_name": "weekly"
+        "deployment_name": assets.deployments["training"].name
     }
     assert not report.no_changes
 
@@ -60,7 +66,7 @@ def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     second = AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     assert len(client.writes) == writes_after_first
     assert second.no_changes
-    assert len(second.unchanged) == 1 + 8 + 2 + 2 + 2
+    assert len(second.unchanged) == 2 + 8 + 2 + 2 + 2
 
 
 def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_updates_the_rest(
@@ -74,8 +80,51 @@ def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_upd
     assert {"environment", "component", "pipeline component", "deployment", "schedule"} <= created_kinds
     # the endpoints themselves did not change: only their deployments moved to the new pipeline versions
     assert "batch endpoint" not in created_kinds
-    assert len(client.environments.store) == 2  # old version kept: running jobs still resolve it
+    assert len(client.environments.store) == 4  # old versions kept: running jobs still resolve them
     assert len(client.writes) > before
+    # a new deployment per version; the endpoint's default moved to it; the previous one is kept
+    endpoint = stack.endpoints.training.name
+    assert len(client.batch_deployments.list(endpoint_name=endpoint)) == 2
+    live = client.batch_endpoints.store[(endpoint,)]
+    new = _assets(stack, tmp_path, env_version="changed-model-ver").deployments["training"].name
+    old = _assets(stack, tmp_path).deployments["training"].name
+    assert live.defaults == {"deployment_name": new}
+    assert live.tags[PREVIOUS_TAG] == old
+
+
+def test_rollback_points_the_default_back_at_the_previous_deployment_and_back_again(
+    stack: StackOutput, tmp_path: Path
+) -> None:
+    client = RecordingMLClient()
+    AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
+    AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path, env_version="changed-model-ver"))
+    old = _assets(stack, tmp_path).deployments["scoring"].name
+    new = _assets(stack, tmp_path, env_version="changed-model-ver").deployments["scoring"].name
+    endpoints = [stack.endpoints.training.name, stack.endpoints.scoring.name]
+    moves = AmlDeployer(client, quiet()).rollback(endpoints)
+    assert (stack.endpoints.scoring.name, new, old) in moves
+    assert client.batch_endpoints.store[(stack.endpoints.scoring.name,)].defaults == {"deployment_name": old}
+    again = AmlDeployer(client, quiet()).rollback(endpoints)
+    assert (stack.endpoints.scoring.name, old, new) in again
+
+
+def test_deployments_beyond_the_kept_count_are_pruned_but_never_the_default_or_the_previous(
+    stack: StackOutput, tmp_path: Path
+) -> None:
+    client = RecordingMLClient()
+    versions = ["env0000000000001", "env0000000000002", "env0000000000003", "env0000000000004"]
+    for version in versions:
+        AmlDeployer(client, quiet(), keep=2).deploy(_assets(stack, tmp_path, env_version=version))
+    endpoint = stack.endpoints.training.name
+    left = {d.name for d in client.batch_deployments.list(endpoint_name=endpoint)}
+    names = [_assets(stack, tmp_path, env_version=v).deployments["training"].name for v in versions]
+    assert left == set(names[-2:])
+    assert ("delete batch_deployment", (endpoint, names[0])) in client.writes
+
+
+def test_keeping_fewer_than_two_deployments_is_refused(stack: StackOutput) -> None:
+    with pytest.raises(StackctlError, match="nothing to roll back"):
+        AmlDeployer(RecordingMLClient(), quiet(), keep=1)
 
 
 def test_deploy_with_recording_client_that_rejects_the_login_says_to_run_az_login(
@@ -95,16 +144,20 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     # the real model package, so the wheel build is the real one
     (tmp_path / "repo" / "src").mkdir(parents=True)
     (tmp_path / "repo" / "src" / "model").symlink_to(REPO / "src" / "model")
+    (tmp_path / "repo" / "requirements").symlink_to(REPO / "requirements")
     client = RecordingMLClient()
     batches: list[list[str]] = []
     console = Console(record=True, width=200)
     deploy_assets(stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append)
-    wheels = list((tmp_path / "repo" / "build" / "dev" / "environment").glob("demand_forecast_model-*.whl"))
-    assert len(wheels) == 1
-    dockerfile = (tmp_path / "repo" / "build" / "dev" / "environment" / "Dockerfile").read_text(
-        encoding="utf-8"
-    )
-    assert f"--no-deps /tmp/{wheels[0].name}" in dockerfile
+    for kind in IMAGE_KINDS:
+        context = tmp_path / "repo" / "build" / "dev" / "environment" / kind
+        wheels = list(context.glob("demand_forecast_model-*.whl"))
+        assert len(wheels) == 1
+        dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
+        assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
+        assert (context / "constraints.txt").read_text() == (
+            REPO / "requirements" / "constraints.txt"
+        ).read_text()
     second = deploy_assets(
         stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append
     )
@@ -135,9 +188,9 @@ def test_azure_login_missing_gives_one_clear_message(monkeypatch: pytest.MonkeyP
 @pytest.mark.azure
 def test_deploy_against_real_azure_is_idempotent() -> None:
     """Release pipeline smoke test: after `make apply`, a second deploy of the same commit changes nothing."""
-    env = os.environ.get("FORECAST_STACK_ENV")  # set by the release job; no default: never the wrong stack
-    if env not in ("dev", "prod"):
-        pytest.fail(f"FORECAST_STACK_ENV must name the deployed stack (dev or prod), got {env!r}")
+    from test_aml_smoke import target_env
+
+    env = target_env()
     console = Console(record=True)
     from stackctl.commands.deploy import read_stack
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
-from demand_forecast.errors import UsageError
+from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.settings import load_settings
 
 console = Console(stderr=True, highlight=False)
@@ -161,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2
+    except RegistryError as exc:  # the registry failed: exit 1, but the message says it all
+        console.print(f"[bold red]MLflow registry error in {args.step}:[/] {exc}")
+        return 1
     except Exception as exc:  # the contract: anything unexpected is exit 1 with its traceback
         console.print(f"[bold red]unexpected failure in {args.step}:[/] {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)

@@ -35,3 +35,11 @@ class DataContractError(UsageError):
         if fix:
             message += f". Fix: {fix}"
         super().__init__(message)
+
+
+class RegistryError(Exception):
+    """The MLflow tracking server or model registry failed or refused a call: exit code 1.
+
+    Only "no model registered yet" is an answer (no champion); anything else the registry says
+    (unreachable, unauthorised, an unsupported route) is this error, naming the store and the call.
+    """

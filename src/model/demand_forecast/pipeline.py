@@ -64,6 +64,18 @@ def load_model(reference: str, settings: Settings) -> TrainedModel | None:
     return TrainedModel.load(folder) if folder is not None else None
 
 
+def _no_model(reference: str, settings: Settings, hint: str) -> UsageError:
+    """ "No model at X", naming the MLflow store that was searched when X is an MLflow URI."""
+    if Path(reference).is_dir() or ":/" not in reference:
+        return UsageError(f"no model at {reference}{hint}")
+    from demand_forecast.registry import store
+
+    return UsageError(
+        f"no model at {reference} in the MLflow store {store(settings)}{hint} "
+        "(set MLFLOW_TRACKING_URI, or run from the project, to use another store)"
+    )
+
+
 def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> dict[str, Any]:
     validation = load_dataset(data, settings)
     say(
@@ -206,7 +218,7 @@ def run_score(
 ) -> pd.DataFrame:
     model = load_model(model_ref, settings)
     if model is None:
-        raise UsageError(f"no model at {model_ref}; train and register one first")
+        raise _no_model(model_ref, settings, "; train and register one first")
     validation = load_dataset(data, settings)
     tables = validation.tables
     forecasts = forecast(model, tables, as_of, horizon)
@@ -274,7 +286,7 @@ def run_monitor(
 ) -> dict[str, Any]:
     model = load_model(model_ref, settings)
     if model is None:
-        raise UsageError(f"no model at {model_ref}")
+        raise _no_model(model_ref, settings, "")
     validation = load_dataset(data, settings)
     tables = validation.tables
     as_of = default_as_of(tables) if as_of is None else as_of

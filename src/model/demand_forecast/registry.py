@@ -1,44 +1,133 @@
-"""MLflow edge: tracking URI, training runs, the pyfunc model, registration and the champion alias."""
+"""MLflow edge: tracking URI, training runs, the pyfunc model, registration and the champion.
+
+Every call here is one Azure ML's MLflow server serves, because the same code runs inside AML jobs
+(MLFLOW_TRACKING_URI = the workspace, MLFLOW_RUN_ID = the job's run) and against the local SQLite store.
+The calls are listed, with the AML page each comes from, in tests/model/aml_mlflow_routes.py; the
+job-contract test (tests/model/test_aml_job_contract.py) fails when this module calls anything else.
+
+* No MLflow-3 logged-model API (`log_model(name=...)` posts to /api/2.0/mlflow/logged-models, which AML
+  answers with 404): the pyfunc is saved locally, uploaded as run artifacts and registered from
+  `runs:/<run>/model` ("Registering models from runs outputs/artifacts", note 1, of
+  https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#support-matrix-for-managing-models-with-mlflow).
+* No model aliases (not in that support matrix): the champion is the version in the stage
+  CHAMPION_STAGE ("Manage MLflow model stages" is), resolved by `champion()` alone.
+* Inside a job, AML configures MLflow for the job (tracking URI and the job's run, MLFLOW_RUN_ID:
+  https://learn.microsoft.com/azure/machine-learning/how-to-use-mlflow-configure-tracking): nothing
+  here sets an experiment or starts a run then (the run belongs to the job's experiment, and
+  `set_experiment` + `start_run` raise); it logs into MLFLOW_RUN_ID and leaves the run to AML.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.settings import Settings, TrackingSettings
 
 MODEL_ARTIFACT = "model_dir"
+MODEL_ARTIFACT_PATH = "model"
+DISTRIBUTION = "demand-forecast-model"
+# The stage that marks the champion. Stages are the registry pointer AML documents for MLflow
+# ("Manage MLflow model stages", support matrix of how-to-manage-models-mlflow); aliases are not.
+CHAMPION_STAGE = "Production"
+# Set in the AML environment's Dockerfile (stackctl/aml/environment.py): the model wheel the image
+# was built from, logged with every registered model as its requirement.
+WHEEL_VARIABLE = "DEMAND_FORECAST_WHEEL"
+# Set by Azure ML in every job; MLflow attaches to this run.
+JOB_RUN_VARIABLE = "MLFLOW_RUN_ID"
 
 
-def tracking_uri(settings: TrackingSettings) -> str:
-    """MLFLOW_TRACKING_URI when set (an AML job sets it to the workspace), else the local SQLite store."""
+def project_root(start: Path | None = None) -> Path | None:
+    """The forecast-stack checkout: the first ancestor of `start` (default: the working directory)
+    holding src/model/pyproject.toml, else the checkout this package is installed from (editable)."""
+    for folder in [(start or Path.cwd()).resolve(), *(start or Path.cwd()).resolve().parents]:
+        if (folder / "src" / "model" / "pyproject.toml").is_file():
+            return folder
+    package = Path(__file__).resolve().parent
+    for folder in package.parents:
+        if (folder / "src" / "model" / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def tracking_uri(settings: TrackingSettings, *, create: bool = True) -> str:
+    """MLFLOW_TRACKING_URI when set (an AML job sets it to the workspace), else the local SQLite store.
+
+    A relative `tracking.sqlite_path` is relative to the project root (`project_root()`), never to
+    the working directory, so a command run elsewhere finds the project's store instead of creating
+    a stray empty one. `create=False` (reading commands) leaves a missing store uncreated.
+    """
     from_env = os.environ.get("MLFLOW_TRACKING_URI")
     if from_env:
         return from_env
-    path = Path(settings.sqlite_path).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(settings.sqlite_path).expanduser()
+    if not path.is_absolute():
+        root = project_root()
+        path = (root / path) if root is not None else path
+    path = path.resolve()
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 
-def _configure(settings: Settings) -> Any:
+def _store_exists(uri: str) -> bool:
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
+
+
+def _configure(settings: Settings, *, create: bool = True) -> Any:
     import mlflow
 
-    uri = tracking_uri(settings.tracking)
+    uri = tracking_uri(settings.tracking, create=create)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    return mlflow
+
+
+def _experiment_id(mlflow: Any, settings: Settings) -> str:
+    """The experiment of runs started outside a job (created on first use)."""
+    uri = mlflow.get_tracking_uri()
     name = settings.tracking.experiment_name
     experiment = mlflow.get_experiment_by_name(name)
-    if experiment is None:
-        artifact_location = None
-        if uri.startswith("sqlite:///"):
-            # Keep artifacts beside the database instead of in whatever the working directory is.
-            artifact_location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-        mlflow.create_experiment(name, artifact_location=artifact_location)
-    mlflow.set_experiment(name)
-    return mlflow
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    artifact_location = None
+    if uri.startswith("sqlite:///"):
+        # Keep artifacts beside the database instead of in whatever the working directory is.
+        artifact_location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+    return str(mlflow.create_experiment(name, artifact_location=artifact_location))
+
+
+@contextmanager
+def _run(mlflow: Any, settings: Settings, run_name: str) -> Iterator[str]:
+    """The run to log into: the job's own run inside AML (left open: AML ends it with the job),
+    else a new run in the project's experiment."""
+    job_run = os.environ.get(JOB_RUN_VARIABLE)
+    if job_run:
+        yield job_run
+        return
+    with mlflow.start_run(run_name=run_name, experiment_id=_experiment_id(mlflow, settings)) as run:
+        yield str(run.info.run_id)
+
+
+def _registry_error(action: str, exc: Exception) -> RegistryError:
+    import mlflow
+
+    return RegistryError(
+        f"{action} failed at the MLflow store {mlflow.get_registry_uri()}: {exc}. "
+        "Check the tracking URI (MLFLOW_TRACKING_URI) and your access to it, then rerun"
+    )
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -50,14 +139,42 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
+def _log_batch(
+    client: Any, run_id: str, params: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]
+) -> None:
+    """runs/log-batch calls of at most 100 params, 100 tags and 100 metrics each (MLflow's request
+    limits: https://mlflow.org/docs/latest/rest-api.html#log-batch)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    param_items = [Param(k, str(v)[:500]) for k, v in params.items()]
+    metric_items = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
+    tag_items = [RunTag(k, v) for k, v in tags.items()]
+    for start in range(0, max(len(param_items), len(metric_items), len(tag_items), 1), 100):
+        client.log_batch(
+            run_id,
+            metrics=metric_items[start : start + 100],
+            params=param_items[start : start + 100],
+            tags=tag_items[start : start + 100],
+        )
+
+
 def log_training_run(settings: Settings, info: dict[str, Any]) -> str:
-    """Record a training run (params, validation metrics); return its run id."""
+    """Record a training run (params, validation metrics); return its run id (the job's run in AML)."""
     mlflow = _configure(settings)
-    with mlflow.start_run(run_name=f"train-{info['model_version']}") as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", info["config"]).items()})
-        mlflow.log_metrics({k: float(v) for k, v in info["metrics"].items() if v is not None})
-        mlflow.set_tags({"model_version": info["model_version"], "step": "train"})
-        return str(run.info.run_id)
+    client = mlflow.MlflowClient()
+    try:
+        with _run(mlflow, settings, f"train-{info['model_version']}") as run_id:
+            _log_batch(
+                client,
+                run_id,
+                flatten("", info["config"]),
+                dict(info["metrics"].items()),
+                {"model_version": info["model_version"], "step": "train"},
+            )
+            return run_id
+    except mlflow.exceptions.MlflowException as exc:
+        raise _registry_error("logging the training run", exc) from exc
 
 
 class DemandForecastPyfunc:
@@ -89,27 +206,199 @@ def _pyfunc_class() -> Any:
     return type("DemandForecastModel", (DemandForecastPyfunc, mlflow.pyfunc.PythonModel), {})
 
 
-def champion(settings: Settings, name: str) -> tuple[str, dict[str, Any]] | None:
-    """(version, tags) of the model the alias points at, or None if there is none yet."""
-    mlflow = _configure(settings)
+@dataclass(frozen=True)
+class Champion:
+    """The registered version in CHAMPION_STAGE: its version number and model-version tags."""
+
+    name: str
+    version: str
+    tags: dict[str, str]
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def champion(settings: Settings, name: str | None = None) -> Champion | None:
+    """The champion of registered model `name` (default: settings.register.model_name), or None
+    when nothing is registered under that name yet (RESOURCE_DOES_NOT_EXIST) or no version has been
+    promoted. Every other registry failure raises RegistryError, so a broken or unreachable registry
+    never reads as "no champion" (which would let register promote any model).
+
+    The one resolver of "the champion" for score, monitor, evaluate, register and the local stack.
+    """
+    name = name or settings.register_.model_name
+    mlflow = _configure(settings, create=False)
+    uri = mlflow.get_registry_uri()
+    if not _store_exists(uri):
+        return None
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
     client = mlflow.MlflowClient()
     try:
-        version = client.get_model_version_by_alias(name, settings.register_.alias)
-    except mlflow.exceptions.MlflowException:
+        with warnings.catch_warnings():
+            # Stages carry a deprecation notice in MLflow 3; they remain what AML documents.
+            warnings.simplefilter("ignore", FutureWarning)
+            latest = client.get_latest_versions(name, stages=[CHAMPION_STAGE])
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise _registry_error(f"looking up the champion of {name}", exc) from exc
+    if not latest:
         return None
-    return str(version.version), dict(version.tags or {})
+    version = latest[0]
+    return Champion(name, str(version.version), dict(version.tags or {}))
+
+
+def store(settings: Settings) -> str:
+    """The tracking/registry store the model commands use, for messages (nothing is created)."""
+    uri = os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri(settings.tracking, create=False)
+    if not _store_exists(uri):
+        return f"{uri} (does not exist)"
+    return uri
+
+
+def _champion_reference(settings: Settings, uri: str) -> str | None:
+    """`models:/<name>@<settings.register.alias>` names the champion: the registered model name, else None."""
+    if not uri.startswith("models:/") or "@" not in uri:
+        return None
+    name, _, alias = uri.removeprefix("models:/").rstrip("/").partition("@")
+    if alias != settings.register_.alias:
+        raise UsageError(
+            f"{uri}: the registry has no aliases here (Azure ML does not serve them); use "
+            f"models:/{name}@{settings.register_.alias} for the champion or models:/{name}/<version>"
+        )
+    return name
 
 
 def download_model(settings: Settings, uri: str) -> Path | None:
-    """A local model folder for a `models:/...` URI, or None when the registry has no such model."""
-    mlflow = _configure(settings)
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    except (mlflow.exceptions.MlflowException, OSError):
+    """A local model folder for an MLflow URI, or None when the registry has no such model yet.
+
+    `models:/<name>@champion` resolves through `champion()`; `models:/<name>/<version>` and
+    `runs:/...` are downloaded as they are. A missing local store is "no model" (`store()` names it).
+    """
+    mlflow = _configure(settings, create=False)
+    name = _champion_reference(settings, uri)
+    if name is not None:
+        current = champion(settings, name)
+        if current is None:
+            return None
+        uri = current.uri
+    elif not _store_exists(mlflow.get_registry_uri()):
         return None
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_artifact_location(mlflow, uri)))
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise _registry_error(f"downloading {uri}", exc) from exc
+    except OSError as exc:
+        raise _registry_error(f"downloading {uri}", exc) from exc
     for info in sorted(local.rglob("model_info.json")):
         return info.parent
     return None
+
+
+def _artifact_location(mlflow: Any, uri: str) -> str:
+    """Where a `models:/<name>/<version>` (or `runs:/<run>/<path>`) URI's files are, by documented calls.
+
+    Not `download_artifacts("models:/...")` itself: MLflow 3 then searches the logged-model API
+    (/logged-models/search), which Azure ML does not serve. The version's `source` (`runs:/...`,
+    how register_model registers) resolves through the run's artifact URI (runs/get).
+    """
+    client = mlflow.MlflowClient()
+    if uri.startswith("models:/"):
+        name, _, version = uri.removeprefix("models:/").rstrip("/").partition("/")
+        if not version.isdigit():
+            raise UsageError(
+                f"{uri}: name a version (models:/{name}/<n>) or the champion (models:/{name}@champion)"
+            )
+        uri = str(client.get_model_version(name, version).source)
+    if uri.startswith("runs:/"):
+        run_id, _, path = uri.removeprefix("runs:/").partition("/")
+        return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+    return uri
+
+
+def model_signature() -> Any:
+    """The pyfunc's signature: one request row in, the forecasts table of `score` out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from demand_forecast.scoring import FORECAST_COLUMNS
+
+    numeric = {"forecast_units": "double"}
+    return ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec("string", "data_dir"),
+                ColSpec("string", "as_of", required=False),
+                ColSpec("long", "horizon", required=False),
+            ]
+        ),
+        outputs=Schema([ColSpec(numeric.get(column, "string"), column) for column in FORECAST_COLUMNS]),
+    )
+
+
+def model_requirements() -> tuple[list[str], Path | None]:
+    """The pip requirements a registered model is logged with, and the wheel to ship with it.
+
+    In the AML environment the image's model wheel (WHEEL_VARIABLE) is the requirement, shipped in
+    the model's `wheels/` folder (MLflow's own layout for wheeled models), and its dependencies are
+    pinned at the versions installed beside it. Elsewhere (no wheel) the package's source is logged
+    as code (`code_paths`) with the same pinned dependencies. Never an unpublished name.
+    """
+    from packaging.requirements import Requirement
+
+    pins = []
+    for line in metadata.requires(DISTRIBUTION) or []:
+        requirement = Requirement(line)
+        if requirement.marker is not None:  # optional extras (bench, aml) are not the model's
+            continue
+        pins.append(f"{requirement.name}=={metadata.version(requirement.name)}")
+    wheel = os.environ.get(WHEEL_VARIABLE)
+    if wheel:
+        wheel_path = Path(wheel)
+        if not wheel_path.is_file():
+            raise UsageError(f"{WHEEL_VARIABLE}={wheel} is not a file; the AML image installs it there")
+        return [f"wheels/{wheel_path.name}", *sorted(pins)], wheel_path
+    return sorted(pins), None
+
+
+def _save_pyfunc(model_dir: Path, target: Path) -> None:
+    import mlflow.pyfunc
+
+    requirements, wheel = model_requirements()
+    mlflow.pyfunc.save_model(
+        path=str(target),
+        python_model=_pyfunc_class()(),
+        artifacts={MODEL_ARTIFACT: str(model_dir)},
+        signature=model_signature(),
+        pip_requirements=requirements,
+        code_paths=None if wheel else [str(Path(__file__).resolve().parent)],
+    )
+    if wheel is not None:
+        (target / "wheels").mkdir(exist_ok=True)
+        shutil.copy2(wheel, target / "wheels" / wheel.name)
+
+
+def _register_version(client: Any, name: str, run_id: str) -> str:
+    """registered-models/create (first time) + model-versions/create from runs:/<run>/model."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    source = f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
+    version = client.create_model_version(name, source, run_id=run_id)
+    return str(version.version)
 
 
 def register_model(
@@ -120,54 +409,48 @@ def register_model(
     name: str,
     margin: float,
 ) -> dict[str, Any]:
-    """Log the pyfunc, register a version, and move the champion alias only if it wins by the margin."""
+    """Log the pyfunc, register a version, and make it champion only if it wins by the margin."""
     mlflow = _configure(settings)
     client = mlflow.MlflowClient()
     candidate_mape = metrics["overall"]["ensemble"]["mape"]
     current = champion(settings, name)
-    with mlflow.start_run(run_name=f"register-{info['model_version']}"):
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", info["config"]).items()})
-        for model_name, record in metrics["overall"].items():
-            if record is None:
-                continue
-            for key in ("mape", "rmse", "rmse_zero_actual"):
-                if record.get(key) is not None:
-                    mlflow.log_metric(f"holdout_{model_name}_{key}", float(record[key]))
-        mlflow.log_dict(metrics, "metrics.json")
-        logged = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=_pyfunc_class()(),
-            artifacts={MODEL_ARTIFACT: str(model_dir)},
-            pip_requirements=[
-                "demand-forecast-model",
-                "mlflow",
-                "pandas",
-                "torch",
-                "scikit-learn",
-                "pandera",
-            ],
-        )
-    version = mlflow.register_model(logged.model_uri, name)
-    registered = str(version.version)
-    tags = {
-        "model_version": info["model_version"],
-        "holdout_start": info["holdout"]["start"],
-        "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
-    }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, registered, key, value)
+    try:
+        with _run(mlflow, settings, f"register-{info['model_version']}") as run_id:
+            holdout = {}
+            for model_name, record in metrics["overall"].items():
+                if record is None:
+                    continue
+                for key in ("mape", "rmse", "rmse_zero_actual"):
+                    if record.get(key) is not None:
+                        holdout[f"holdout_{model_name}_{key}"] = float(record[key])
+            _log_batch(client, run_id, flatten("", info["config"]), holdout, {"step": "register"})
+            client.log_dict(run_id, metrics, "metrics.json")
+            with tempfile.TemporaryDirectory(prefix="pyfunc-") as scratch:
+                target = Path(scratch) / MODEL_ARTIFACT_PATH
+                _save_pyfunc(model_dir, target)
+                client.log_artifacts(run_id, str(target), MODEL_ARTIFACT_PATH)
+            registered = _register_version(client, name, run_id)
+        tags = {
+            "model_version": info["model_version"],
+            "holdout_start": info["holdout"]["start"],
+            "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(name, registered, key, value)
+    except mlflow.exceptions.MlflowException as exc:
+        raise _registry_error(f"registering {name}", exc) from exc
 
     champion_mape: float | None = None
     champion_version: str | None = None
     source = ""
     if current is not None:
-        champion_version = current[0]
+        champion_version = current.version
         overall_champion = metrics["overall"].get("champion")
         if overall_champion is not None and overall_champion.get("mape") is not None:
             champion_mape = float(overall_champion["mape"])
             source = "on the same holdout"
-        elif current[1].get("holdout_mape"):
-            champion_mape = float(current[1]["holdout_mape"])
+        elif current.tags.get("holdout_mape"):
+            champion_mape = float(current.tags["holdout_mape"])
             source = "from its own holdout (evaluate ran without --champion)"
     if candidate_mape is None:
         promoted, reason = False, "candidate has no MAPE (every holdout actual is zero); not promoted"
@@ -185,7 +468,7 @@ def register_model(
             f"{source} by the margin {margin:.1%} (needs <= {bar:.4f})"
         )
     if promoted:
-        client.set_registered_model_alias(name, settings.register_.alias, registered)
+        promote(settings, name, registered)
     return {
         "model_name": name,
         "model_version": info["model_version"],
@@ -197,3 +480,17 @@ def register_model(
         "champion_version": champion_version,
         "margin": margin,
     }
+
+
+def promote(settings: Settings, name: str, version: str) -> None:
+    """Make `version` the champion: move it to CHAMPION_STAGE, archiving the previous champion."""
+    mlflow = _configure(settings)
+    client = mlflow.MlflowClient()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            client.transition_model_version_stage(
+                name, version, CHAMPION_STAGE, archive_existing_versions=True
+            )
+    except mlflow.exceptions.MlflowException as exc:
+        raise _registry_error(f"promoting {name} v{version}", exc) from exc

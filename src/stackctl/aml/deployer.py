@@ -2,21 +2,33 @@
 
 The client is injected (an `azure.ai.ml.MLClient` in real runs, a recording fake in tests). Versioned
 assets (environment, components, pipeline components) exist or not under their content-hash version;
-unversioned ones (endpoints, deployments, schedules) carry the hash of their spec in a tag, so a
-second deploy with nothing changed reads everything and writes nothing.
+unversioned ones (endpoints, schedules) carry the hash of their spec in a tag, so a second deploy with
+nothing changed reads everything and writes nothing.
+
+Batch deployments are one per pipeline component version (`specs.deployment_name`): a new model or
+environment is a NEW deployment; once it exists, the endpoint's default is switched to it (invocations
+without a deployment name, as ADF's, go to the default:
+https://learn.microsoft.com/azure/machine-learning/how-to-use-batch-pipeline-deployments), the previous
+default stays for `rollback()`, and deployments beyond `keep` (newest first, never the default or the
+rollback target) are deleted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from rich.console import Console
 
 from stackctl.aml.azure import LOGIN_FIX
-from stackctl.aml.specs import CONTENT_HASH_TAG, DEPLOYMENT_NAME, AmlAssets
+from stackctl.aml.specs import CONTENT_HASH_TAG, AmlAssets
 from stackctl.errors import StackctlError
+
+DEPLOYED_AT_TAG = "deployed_at"
+PREVIOUS_TAG = "previous_deployment"
+DEFAULT_KEEP = 3
 
 
 @dataclass
@@ -43,10 +55,38 @@ def _default_deployment(endpoint: Any) -> str | None:
     return getattr(defaults, "deployment_name", None)
 
 
+def _deployed_at(deployment: Any) -> str:
+    tags = getattr(deployment, "tags", None) or {}
+    if tags.get(DEPLOYED_AT_TAG):
+        return str(tags[DEPLOYED_AT_TAG])
+    created = getattr(getattr(deployment, "creation_context", None), "created_at", None)
+    return created.isoformat() if isinstance(created, datetime) else str(created or "")
+
+
+def _set_default(client: Any, endpoint_name: str, deployment_name: str) -> str | None:
+    """Point the endpoint's default at `deployment_name`; the previous default is kept in a tag."""
+    live = client.batch_endpoints.get(name=endpoint_name)
+    previous = _default_deployment(live)
+    if previous == deployment_name:
+        return previous
+    live.defaults = {"deployment_name": deployment_name}
+    if previous:
+        live.tags = {**(live.tags or {}), PREVIOUS_TAG: previous}
+    client.batch_endpoints.begin_create_or_update(live).result()
+    return previous
+
+
 class AmlDeployer:
-    def __init__(self, client: Any, console: Console | None = None):
+    def __init__(self, client: Any, console: Console | None = None, *, keep: int = DEFAULT_KEEP):
+        if keep < 2:
+            raise StackctlError(
+                f"keeping {keep} deployment(s) per endpoint leaves nothing to roll back to",
+                where="--keep-deployments",
+                fix="keep at least 2 (the default and the previous one)",
+            )
         self.client = client
         self.console = console or Console()
+        self.keep = keep
 
     def _exists_versioned(self, operations: Any, name: str, version: str) -> bool:
         try:
@@ -81,12 +121,12 @@ class AmlDeployer:
     def _deploy(self, assets: AmlAssets) -> DeployReport:
         report = DeployReport()
         client = self.client
-        env = assets.environment
-        with self.console.status("AML environment"):
-            missing = not self._exists_versioned(client.environments, str(env.name), str(env.version))
-            if missing:
-                client.environments.create_or_update(env)
-        self._record(report, "environment", f"{env.name}:{env.version}", missing)
+        for env in assets.environments.values():
+            with self.console.status(f"AML environment {env.name}"):
+                missing = not self._exists_versioned(client.environments, str(env.name), str(env.version))
+                if missing:
+                    client.environments.create_or_update(env)
+            self._record(report, "environment", f"{env.name}:{env.version}", missing)
 
         for component in [*assets.components.values(), *assets.pipelines.values()]:
             kind = "pipeline component" if component in assets.pipelines.values() else "component"
@@ -113,15 +153,21 @@ class AmlDeployer:
                 )
                 changed = current is None or _tag(current) != _tag(deployment)
                 if changed:
+                    stamp = (current.tags or {}).get(DEPLOYED_AT_TAG) if current is not None else None
+                    deployment.tags = {
+                        **(deployment.tags or {}),
+                        DEPLOYED_AT_TAG: stamp or datetime.now(UTC).isoformat(),
+                    }
                     client.batch_deployments.begin_create_or_update(deployment).result()
             self._record(report, "deployment", f"{endpoint.name}/{deployment.name}", changed)
 
-            # Invocations without a deployment name (ADF's Web activity) go to the endpoint's default.
-            live = client.batch_endpoints.get(name=endpoint.name)
-            if _default_deployment(live) != DEPLOYMENT_NAME:
-                live.defaults = {"deployment_name": DEPLOYMENT_NAME}
-                client.batch_endpoints.begin_create_or_update(live).result()
-                self._record(report, "endpoint default", f"{endpoint.name} -> {DEPLOYMENT_NAME}", True)
+            # Switched only now that the new deployment exists: the endpoint never points at nothing.
+            previous = _set_default(client, str(endpoint.name), str(deployment.name))
+            if previous != deployment.name:
+                kept = f" (previous default {previous} kept for rollback)" if previous else ""
+                self._record(report, "endpoint default", f"{endpoint.name} -> {deployment.name}{kept}", True)
+            for old in self._prune(str(endpoint.name), {str(deployment.name), previous or ""}):
+                self._record(report, "pruned deployment", f"{endpoint.name}/{old}", True)
 
         for schedule in assets.schedules.values():
             with self.console.status(f"schedule {schedule.name}"):
@@ -131,3 +177,61 @@ class AmlDeployer:
                     client.schedules.begin_create_or_update(schedule).result()
             self._record(report, "schedule", str(schedule.name), changed)
         return report
+
+    def _prune(self, endpoint_name: str, protected: set[str]) -> list[str]:
+        """Delete the endpoint's deployments beyond the newest `keep` (never a protected one)."""
+        deployments = sorted(
+            self.client.batch_deployments.list(endpoint_name=endpoint_name), key=_deployed_at, reverse=True
+        )
+        keep = {str(d.name) for d in deployments[: self.keep]} | protected
+        removed = []
+        for old in deployments:
+            if str(old.name) not in keep:
+                self.client.batch_deployments.begin_delete(
+                    name=old.name, endpoint_name=endpoint_name
+                ).result()
+                removed.append(str(old.name))
+        return removed
+
+    def rollback(self, endpoint_names: list[str]) -> list[tuple[str, str, str]]:
+        """Point each endpoint's default back at its previous deployment: (endpoint, from, to).
+
+        The previous one is the endpoint's `previous_deployment` tag when that deployment still exists,
+        else the newest deployment other than the default. Rolling back twice returns to where it began.
+        """
+        try:
+            return [self._rollback(name) for name in endpoint_names]
+        except ClientAuthenticationError as exc:
+            raise StackctlError(
+                "Azure refused the credentials (not logged in, or the token expired)",
+                where="azure-ai-ml MLClient",
+                fix=LOGIN_FIX,
+            ) from exc
+
+    def _rollback(self, endpoint_name: str) -> tuple[str, str, str]:
+        live = self._existing(self.client.batch_endpoints.get, name=endpoint_name)
+        if live is None:
+            raise StackctlError(
+                f"batch endpoint {endpoint_name} does not exist, so there is nothing to roll back",
+                where=f"batch endpoint {endpoint_name}",
+                fix="deploy first: `make deploy ENV=<env>`",
+            )
+        current = _default_deployment(live) or ""
+        others = sorted(
+            (d for d in self.client.batch_deployments.list(endpoint_name=endpoint_name) if d.name != current),
+            key=_deployed_at,
+            reverse=True,
+        )
+        tagged = (live.tags or {}).get(PREVIOUS_TAG)
+        target = next((str(d.name) for d in others if d.name == tagged), None) or (
+            str(others[0].name) if others else None
+        )
+        if target is None:
+            raise StackctlError(
+                f"batch endpoint {endpoint_name} has no deployment besides its default {current or '(none)'}",
+                where=f"batch endpoint {endpoint_name}",
+                fix="nothing to roll back to; deploy a fixed version instead",
+            )
+        _set_default(self.client, endpoint_name, target)
+        self.console.print(f"  [yellow]↺[/] {endpoint_name}: default {current} -> {target}")
+        return endpoint_name, current, target

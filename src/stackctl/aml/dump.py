@@ -1,6 +1,7 @@
 """Write every asset deploy would create as YAML, in the shape azure-ai-ml's own loaders read back.
 
-Layout of the output folder: environment/ (the YAML and its Docker build context), components/,
+Layout of the output folder: environment/ (each environment's YAML and its Docker build context,
+build-<image>/), components/,
 pipelines/, endpoints/, deployments/, schedules/ (each schedule's job next to it, as the CLI's
 `create_job: ./<job>.yaml` form: azure-ai-ml cannot load an inline pipeline job inside a schedule).
 """
@@ -46,10 +47,11 @@ def dump_assets(assets: AmlAssets, out: Path) -> list[Path]:
         data = plain(entity)
         if kind == "environment":
             context = Path(entity.build.path)
-            target = folder / "build"
+            kind = (entity.tags or {}).get("image", "cpu")
+            target = folder / f"build-{kind}"
             if context.is_dir() and context.resolve() != target.resolve():
                 shutil.copytree(context, target, dirs_exist_ok=True)
-            data["build"] = {"path": "./build"}
+            data["build"] = {"path": f"./build-{kind}"}
         if kind == "schedule":
             job_file = f"{name}.job.yaml"
             written.append(_write(folder / job_file, plain(entity.create_job)))

@@ -1,7 +1,10 @@
-"""The model's AML environment: a Docker build context (base image + pins + the model wheel).
+"""The model's AML environments: one Docker build context per image of runtime.yaml (cpu, gpu).
 
-Its version is a content hash of the runtime file and the model's source, so an unchanged model and
-runtime map to an existing environment version and deploy creates nothing.
+A build context holds the Dockerfile (runtime.Dockerfile filled from runtime.yaml), requirements.txt
+(the runtime's distribution names), constraints.txt (requirements/aml-runtime.txt: every version,
+transitive ones included) and the model wheel. The environments' version is a content hash of all of
+it (runtime.yaml, the Dockerfile template, the runtime lock, the model's source), so an unchanged
+model and runtime map to existing environment versions and deploy creates nothing.
 """
 
 from __future__ import annotations
@@ -14,32 +17,64 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from string import Template
+from typing import Any, Literal
 
 import yaml
+from packaging.utils import canonicalize_name
 
 from stackctl.errors import StackctlError
 from stackctl.hashing import hash_tree
 
-ENVIRONMENT_NAME = "demand-forecast-env"
+ImageKind = Literal["cpu", "gpu"]
+IMAGE_KINDS: tuple[ImageKind, ...] = ("cpu", "gpu")
+ENVIRONMENT_NAMES: dict[ImageKind, str] = {"cpu": "demand-forecast-cpu", "gpu": "demand-forecast-gpu"}
 RUNTIME_FILE = "runtime.yaml"
+DOCKERFILE_TEMPLATE = "runtime.Dockerfile"
+CONSTRAINTS = Path("requirements") / "constraints.txt"
+# The images' own pin file (stackctl.aml.resolve writes it): constraints.txt + runtime.yaml's overrides.
+RUNTIME_LOCK = Path("requirements") / "aml-runtime.txt"
+
+
+@dataclass(frozen=True)
+class Image:
+    base_image: str
+    torch: str
+    torch_index: str
 
 
 @dataclass(frozen=True)
 class Runtime:
-    base_image: str
+    images: dict[ImageKind, Image]
     python_packages: tuple[str, ...]
+    # name -> version the images hold instead of the tests' (each justified in runtime.yaml)
+    overrides: dict[str, str]
+
+
+def _resource(name: str) -> str:
+    return resources.files("stackctl.aml").joinpath(name).read_text(encoding="utf-8")
 
 
 def load_runtime() -> Runtime:
-    text = resources.files("stackctl.aml").joinpath(RUNTIME_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return Runtime(str(data["base_image"]), tuple(str(p) for p in data["python_packages"]))
+    data: dict[str, Any] = yaml.safe_load(_resource(RUNTIME_FILE))
+    images = {kind: Image(**{k: str(v) for k, v in data["images"][kind].items()}) for kind in IMAGE_KINDS}
+    for kind, image in images.items():
+        if "@sha256:" not in image.base_image:
+            raise StackctlError(
+                f"the {kind} base image {image.base_image} is not pinned by digest",
+                where=f"stackctl/aml/{RUNTIME_FILE}",
+                fix="append @sha256:<digest> (`docker buildx imagetools inspect IMAGE` prints it)",
+            )
+    overrides = {str(canonicalize_name(str(k))): str(v) for k, v in (data.get("overrides") or {}).items()}
+    return Runtime(images, tuple(str(p) for p in data["python_packages"]), overrides)
 
 
-def runtime_hash() -> str:
-    text = resources.files("stackctl.aml").joinpath(RUNTIME_FILE).read_text(encoding="utf-8")
-    return hashlib.sha256(text.encode()).hexdigest()
+def runtime_hash(root: Path) -> str:
+    """sha256 over everything that goes into the images besides the model's source."""
+    digest = hashlib.sha256()
+    for text in (_resource(RUNTIME_FILE), _resource(DOCKERFILE_TEMPLATE), (root / RUNTIME_LOCK).read_text()):
+        digest.update(hashlib.sha256(text.encode()).digest())
+    return digest.hexdigest()
 
 
 def model_source_hash(root: Path) -> str:
@@ -48,7 +83,7 @@ def model_source_hash(root: Path) -> str:
 
 
 def environment_version(root: Path) -> str:
-    return hashlib.sha256((runtime_hash() + model_source_hash(root)).encode()).hexdigest()[:16]
+    return hashlib.sha256((runtime_hash(root) + model_source_hash(root)).encode()).hexdigest()[:16]
 
 
 def build_model_wheel(root: Path, out: Path) -> Path:
@@ -93,20 +128,27 @@ def build_model_wheel(root: Path, out: Path) -> Path:
     return wheels[0]
 
 
-def write_build_context(root: Path, context: Path) -> Path:
-    """Dockerfile + requirements.txt + the wheel: what AML builds the environment image from."""
-    runtime = load_runtime()
-    if context.exists():
-        shutil.rmtree(context)
-    context.mkdir(parents=True)
-    wheel = build_model_wheel(root, context)
-    (context / "requirements.txt").write_text("\n".join(runtime.python_packages) + "\n", encoding="utf-8")
-    (context / "Dockerfile").write_text(
-        f"FROM {runtime.base_image}\n"
-        "COPY requirements.txt /tmp/requirements.txt\n"
-        f"COPY {wheel.name} /tmp/{wheel.name}\n"
-        "RUN pip install --no-cache-dir -r /tmp/requirements.txt "
-        f"&& pip install --no-cache-dir --no-deps /tmp/{wheel.name} && rm /tmp/*.whl /tmp/requirements.txt\n",
-        encoding="utf-8",
+def dockerfile(image: Image, wheel_name: str) -> str:
+    return Template(_resource(DOCKERFILE_TEMPLATE)).substitute(
+        base_image=image.base_image, torch=image.torch, torch_index=image.torch_index, wheel=wheel_name
     )
-    return context
+
+
+def write_build_contexts(root: Path, out: Path) -> dict[ImageKind, Path]:
+    """One build context per image under out/<kind>/: Dockerfile, requirements, constraints, wheel."""
+    runtime = load_runtime()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    wheel = build_model_wheel(root, out / "wheel")
+    contexts: dict[ImageKind, Path] = {}
+    for kind, image in runtime.images.items():
+        context = out / kind
+        context.mkdir()
+        shutil.copy2(wheel, context / wheel.name)
+        shutil.copy2(root / RUNTIME_LOCK, context / "constraints.txt")
+        (context / "requirements.txt").write_text("\n".join(runtime.python_packages) + "\n", encoding="utf-8")
+        (context / "Dockerfile").write_text(dockerfile(image, wheel.name), encoding="utf-8")
+        contexts[kind] = context
+    shutil.rmtree(out / "wheel")
+    return contexts

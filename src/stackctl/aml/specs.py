@@ -5,10 +5,17 @@ Everything deploy creates is built here, as objects, so that tests can validate 
 
 * one command component per step (train on the GPU cluster, the others on the CPU cluster);
 * the training and scoring pipelines as pipeline components (`dsl.pipeline`);
-* the batch endpoints Terraform named, each with a pipeline-component deployment ("published pipeline");
+* the batch endpoints Terraform named, each with one pipeline-component deployment per pipeline
+  component version ("published pipeline"; deployer.py switches the default and keeps the previous);
 * the weekly schedules of both pipelines.
 
 Versions are content hashes of the specs, so an unchanged spec keeps its version.
+
+No stale results: every step reads data or the registry that changes week to week under the same
+input values (the same `weekly/` path, the same champion reference), so no component is deterministic
+(`is_deterministic=False`: AML reuses a deterministic step's output when its inputs look unchanged,
+https://learn.microsoft.com/azure/machine-learning/reference-yaml-component-command) and every job
+forces a rerun (`settings.force_rerun`, https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-pipeline).
 """
 
 from __future__ import annotations
@@ -32,20 +39,37 @@ from azure.ai.ml.entities import (
     PipelineJob,
 )
 
-from stackctl.aml.environment import ENVIRONMENT_NAME
+from stackctl.aml.environment import ENVIRONMENT_NAMES, ImageKind
 from stackctl.aml.graph import PIPELINES, Pipeline, Step, StepInput, aml_command
 from stackctl.aml.stack import StackOutput
 from stackctl.hashing import hash_json
 
 COMPONENT_PREFIX = "demand_forecast_"
-DEPLOYMENT_NAME = "weekly"
 CONTENT_HASH_TAG = "content_hash"
 VERSION_LENGTH = 16
+# Tag of a deployment naming the pipeline component version it serves (deployer.py reads it).
+COMPONENT_TAG = "pipeline_component"
+
+# Data Factory polls each endpoint job for at most this long (modules/data_factory/main.pipeline.tf,
+# the `wait_<pipeline>` Until activity's timeout); a job must end before ADF stops waiting, so that a
+# hung job fails ADF's run instead of outliving it. tests/stackctl/test_aml_specs.py reads the
+# Terraform value and checks every pipeline's bound against it.
+ADF_WAIT_SECONDS = 6 * 3600
+# Per-step limits (`limits.timeout` of each command node, seconds). A pipeline's steps run in sequence,
+# so its bound is the sum along its nodes: training 5 h, scoring 2.5 h, both < ADF_WAIT_SECONDS.
+STEP_TIMEOUT_SECONDS: dict[str, int] = {
+    "validate": 3600,
+    "train": 3 * 3600,
+    "evaluate": 1800,
+    "register": 1800,
+    "score": 3600,
+    "monitor": 1800,
+}
 
 
 @dataclass
 class AmlAssets:
-    environment: Environment
+    environments: dict[ImageKind, Environment]
     components: dict[str, CommandComponent]
     pipelines: dict[str, PipelineComponent]
     endpoints: dict[str, BatchEndpoint]
@@ -54,7 +78,9 @@ class AmlAssets:
 
     def all(self) -> list[tuple[str, str, Any]]:
         """(kind, name, entity) in the order deploy creates them."""
-        items: list[tuple[str, str, Any]] = [("environment", ENVIRONMENT_NAME, self.environment)]
+        items: list[tuple[str, str, Any]] = [
+            ("environment", str(e.name), e) for e in self.environments.values()
+        ]
         items += [("component", str(c.name), c) for c in self.components.values()]
         items += [("pipeline", str(p.name), p) for p in self.pipelines.values()]
         items += [("endpoint", str(e.name), e) for e in self.endpoints.values()]
@@ -98,6 +124,7 @@ def build_component(step: Step, environment_ref: str) -> CommandComponent:
         command=aml_command(step),
         environment=environment_ref,
         tags={"compute": step.compute},
+        is_deterministic=False,
     )
     component.version = spec_hash(component)
     return component
@@ -128,6 +155,7 @@ def pipeline_function(
                     arguments[name] = nodes[str(binding.step)].outputs[str(binding.output)]
             job = components[node.step.name](**arguments)
             job.compute = _compute_ref(stack, node.step)
+            job.set_limits(timeout=STEP_TIMEOUT_SECONDS[node.step.name])
             nodes[node.step.name] = job
         return {out: nodes[step].outputs[output] for out, (step, output) in pipeline.outputs.items()}
 
@@ -170,31 +198,48 @@ def scheduled_job(
     )
     job.display_name = f"demand-forecast {pipeline.name} (scheduled)"
     job.experiment_name = f"demand-forecast-{pipeline.name}"
+    assert job.settings is not None  # dsl.pipeline always gives a job its settings
+    job.settings.force_rerun = True
     for out_name, (step_name, output) in pipeline.outputs.items():
         lake = pipeline.node(step_name).step.outputs[output].lake
         if lake is not None:
             datastore = getattr(stack.aml.datastores, lake)
             job.outputs[out_name] = Output(
                 type="uri_folder",
-                path=f"azureml://datastores/{datastore}/paths/{pipeline.name}/${{{{name}}}}/",
+                # One folder per job and output: two outputs of one job never share a path.
+                path=f"azureml://datastores/{datastore}/paths/{pipeline.name}/${{{{name}}}}/${{{{output_name}}}}/",
             )
     return job
 
 
-def build_environment(version: str, build_context: Path) -> Environment:
+def build_environment(kind: ImageKind, version: str, build_context: Path) -> Environment:
     return Environment(
-        name=ENVIRONMENT_NAME,
+        name=ENVIRONMENT_NAMES[kind],
         version=version,
-        description="demand_forecast model wheel on the pinned runtime (stackctl/aml/runtime.yaml)",
+        description=f"demand_forecast model wheel on the pinned {kind} runtime (stackctl/aml/runtime.yaml)",
         build=BuildContext(path=str(build_context)),
+        tags={"image": kind},
     )
 
 
-def build_assets(stack: StackOutput, environment_version: str, build_context: Path) -> AmlAssets:
-    environment = build_environment(environment_version, build_context)
-    environment_ref = f"azureml:{ENVIRONMENT_NAME}:{environment_version}"
+def deployment_name(pipeline: str, component_version: str) -> str:
+    """One batch deployment per pipeline component version (which covers the environment version):
+    `<pipeline>-<version[:12]>`, within AML's 3-32 character deployment name rule."""
+    return f"{pipeline}-{component_version[:12]}"
+
+
+def build_assets(
+    stack: StackOutput, environment_version: str, build_contexts: dict[ImageKind, Path]
+) -> AmlAssets:
+    environments = {
+        kind: build_environment(kind, environment_version, context)
+        for kind, context in build_contexts.items()
+    }
     steps = {node.step.name: node.step for pipeline in PIPELINES for node in pipeline.nodes}
-    components = {name: build_component(step, environment_ref) for name, step in steps.items()}
+    components = {
+        name: build_component(step, f"azureml:{ENVIRONMENT_NAMES[step.compute]}:{environment_version}")
+        for name, step in steps.items()
+    }
     endpoint_names = {"training": stack.endpoints.training.name, "scoring": stack.endpoints.scoring.name}
     crons = {"training": stack.schedules.training_cron, "scoring": stack.schedules.scoring_cron}
 
@@ -217,12 +262,16 @@ def build_assets(stack: StackOutput, environment_version: str, build_context: Pa
         _stamp(endpoint)
         endpoints[pipeline.name] = endpoint
         deployment = PipelineComponentBatchDeployment(
-            name=DEPLOYMENT_NAME,
+            name=deployment_name(pipeline.name, str(component.version)),
             endpoint_name=endpoint.name,
             component=f"azureml:{component.name}:{component.version}",
-            settings={"default_compute": stack.aml.cpu_cluster_name, "continue_on_step_failure": "False"},
+            settings={
+                "default_compute": stack.aml.cpu_cluster_name,
+                "continue_on_step_failure": "False",
+                "force_rerun": "True",
+            },
             description=f"{pipeline.description}; pipeline component {component.name}:{component.version}",
-            tags={"pipeline": pipeline.name},
+            tags={"pipeline": pipeline.name, COMPONENT_TAG: f"{component.name}:{component.version}"},
         )
         _stamp(deployment)
         deployments[pipeline.name] = deployment
@@ -237,4 +286,4 @@ def build_assets(stack: StackOutput, environment_version: str, build_context: Pa
         )
         _stamp(schedule)
         schedules[pipeline.name] = schedule
-    return AmlAssets(environment, components, pipelines, endpoints, deployments, schedules)
+    return AmlAssets(environments, components, pipelines, endpoints, deployments, schedules)

@@ -27,6 +27,18 @@ SqlExecutor = Callable[[list[str]], None]
 def configure(parser: argparse.ArgumentParser) -> None:
     add_env_argument(parser)
     parser.add_argument("--skip-sql", action="store_true", help="do not touch the SQL reporting schema")
+    parser.add_argument(
+        "--rollback",
+        action="store_true",
+        help="point each batch endpoint's default back at its previous deployment, and do nothing else",
+    )
+    parser.add_argument(
+        "--keep-deployments",
+        type=int,
+        default=3,
+        metavar="N",
+        help="batch deployments kept per endpoint, newest first (default 3; at least 2)",
+    )
 
 
 def read_stack(env: str, root: Path, console: Console, stack: EnvironmentTerraform | None = None) -> Any:
@@ -57,10 +69,12 @@ def deploy_assets(
     credential: Any = None,
     sql_executor: SqlExecutor | None = None,
     skip_sql: bool = False,
+    keep_deployments: int = 3,
 ) -> Any:
     from stackctl.aml.azure import azure_credential, ml_client
     from stackctl.aml.deployer import AmlDeployer
-    from stackctl.aml.environment import environment_version, write_build_context
+    from stackctl.aml.environment import environment_version, write_build_contexts
+    from stackctl.aml.quiet import quiet_azure_ai_ml
     from stackctl.aml.specs import build_assets
     from stackctl.sql.database import (
         ADF_PERMISSIONS,
@@ -71,14 +85,15 @@ def deploy_assets(
         run_statements,
     )
 
-    with console.status("building the model wheel and the environment build context"):
+    with console.status("building the model wheel and the environment build contexts"):
         version = environment_version(root)
-        context = write_build_context(root, build_dir(env, root) / "environment")
-    assets = build_assets(stack_output, version, context)
+        contexts = write_build_contexts(root, build_dir(env, root) / "environment")
+    with quiet_azure_ai_ml():
+        assets = build_assets(stack_output, version, contexts)
     if client is None:
         credential = credential or azure_credential()
         client = ml_client(stack_output, credential)
-    report = AmlDeployer(client, console).deploy(assets)
+    report = AmlDeployer(client, console, keep=keep_deployments).deploy(assets)
     if report.no_changes:
         console.print(f"[green]no changes[/]: all {len(report.unchanged)} AML assets are up to date")
     else:
@@ -141,5 +156,20 @@ def run(args: argparse.Namespace) -> int:
     if args.env == "local":
         return deploy_local(root, console)
     stack_output = read_stack(args.env, root, console)
-    deploy_assets(stack_output, args.env, root, console, skip_sql=args.skip_sql)
+    if args.rollback:
+        from stackctl.aml.azure import azure_credential, ml_client
+        from stackctl.aml.deployer import AmlDeployer
+
+        client = ml_client(stack_output, azure_credential())
+        endpoints = [stack_output.endpoints.training.name, stack_output.endpoints.scoring.name]
+        AmlDeployer(client, console, keep=args.keep_deployments).rollback(endpoints)
+        return 0
+    deploy_assets(
+        stack_output,
+        args.env,
+        root,
+        console,
+        skip_sql=args.skip_sql,
+        keep_deployments=args.keep_deployments,
+    )
     return 0

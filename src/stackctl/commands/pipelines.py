@@ -1,7 +1,8 @@
 """`stackctl pipelines dump --env E --out DIR`: the YAML of every AML asset deploy would create.
 
 The stack description comes from --stack-json (a saved `terraform output -json`), else from
-build/<env>/stack.json (saved by the last deploy), else from `terraform output -json` itself.
+build/<env>/stack.json (saved by the last deploy), else, before the first deploy (no state), from the
+naming convention and the env's tfvars (`stackctl.aml.naming`; the output says so).
 Every file loads back with azure-ai-ml's own loaders (`load_component`, `load_job`, ...).
 """
 
@@ -35,28 +36,37 @@ def run(args: argparse.Namespace) -> int:
             fix="use --env dev or --env prod",
         )
     from stackctl.aml.dump import dump_assets
-    from stackctl.aml.environment import environment_version, write_build_context
+    from stackctl.aml.environment import environment_version, write_build_contexts
+    from stackctl.aml.quiet import quiet_azure_ai_ml
     from stackctl.aml.specs import build_assets
     from stackctl.aml.stack import load_stack_file
 
     saved = build_dir(args.env, root) / "stack.json"
     if args.stack_json is not None:
         stack_output = load_stack_file(args.stack_json)
+        source = str(args.stack_json)
     elif saved.exists():
         stack_output = load_stack_file(saved)
+        source = f"{saved} (saved by the last deploy)"
     else:
-        from stackctl.commands.deploy import read_stack
+        from stackctl.aml.naming import derived_stack
 
-        stack_output = read_stack(args.env, root, console)
+        stack_output = derived_stack(root, args.env)
+        source = (
+            f"the naming convention and envs/{args.env}/terraform.tfvars (no Terraform state yet: "
+            "ids are placeholders; pass --stack-json to use a real `terraform output -json`)"
+        )
     if stack_output.environment != args.env:
         raise StackctlError(
             f"the stack description is for {stack_output.environment}, not {args.env}",
             where=str(args.stack_json or saved),
             fix="pass the output of the matching environment",
         )
-    with console.status("building the model wheel and the environment build context"):
-        context = write_build_context(root, args.out / "environment" / "build")
+    console.print(f"stack description from {source}")
+    with console.status("building the model wheel and the environment build contexts"):
+        contexts = write_build_contexts(root, args.out / "environment" / "contexts")
         version = environment_version(root)
-    files = dump_assets(build_assets(stack_output, version, context), args.out)
+    with quiet_azure_ai_ml():
+        files = dump_assets(build_assets(stack_output, version, contexts), args.out)
     console.print(f"wrote {len(files)} YAML files under {args.out}")
     return 0

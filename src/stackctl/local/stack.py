@@ -105,17 +105,18 @@ def provision_local(layout: LocalLayout) -> bool:
 
 
 def registry_champion(layout: LocalLayout) -> str | None:
-    """The version the MLflow registry's `champion` alias points at (the source of truth), if any."""
+    """The registered version the model registry holds as champion (the source of truth), if any.
+
+    Resolved by demand_forecast.registry.champion, the one resolver score, monitor and evaluate use.
+    """
     if not (layout.mlflow_dir / "mlflow.db").exists():
         return None
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+    from demand_forecast.registry import champion
+    from demand_forecast.settings import load_settings
 
-    client = MlflowClient(tracking_uri=layout.tracking_uri, registry_uri=layout.tracking_uri)
-    try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
-    except MlflowException:
-        return None
+    store = {"tracking": {"sqlite_path": str(layout.mlflow_dir / "mlflow.db")}}
+    current = champion(load_settings(overrides=store), MODEL_NAME)
+    return None if current is None else current.version
 
 
 class _StepPrinter:

@@ -1,0 +1,120 @@
+"""The `stack` description of an environment before it exists: names from the naming convention.
+
+`make pipelines ENV=dev` shows what deploy would create before the first `terraform apply`. What the
+AML assets need (workspace, clusters, datastores, endpoints, schedules) are names the naming
+convention makes from terraform.tfvars, so Terraform itself evaluates them: `terraform console` over
+a scratch copy of infra/naming.tf and infra/variables.tf with the env's tfvars (no providers, no
+state, no network). Values only Azure knows (subscription, tenant, principal ids) are placeholders
+that say so; `stackctl pipelines dump` prints that the description was derived.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from stackctl.aml.stack import StackOutput, parse_stack_output
+from stackctl.errors import StackctlError
+
+UNKNOWN = "(known after apply)"
+# infra/main.tf: the cluster of each purpose is "<compute_prefix>-<purpose>" (modules/aml_compute),
+# the datastores are "lake_<file system>", endpoints are invoked at the regional inference host.
+FILE_SYSTEMS = ("raw", "conditioned", "scored")
+EXPRESSION = (
+    "jsonencode({names = local.names, environment = var.environment, location = var.location, "
+    "schedules = var.schedules})"
+)
+
+
+def _terraform_values(root: Path, env: str) -> dict[str, Any]:
+    tfvars = root / "envs" / env / "terraform.tfvars"
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        raise StackctlError(
+            "terraform is not on PATH, so the names cannot be derived from the naming convention",
+            where="PATH",
+            fix="install Terraform >= 1.9, or pass --stack-json with a saved `terraform output -json`",
+        )
+    with tempfile.TemporaryDirectory(prefix="naming-") as scratch:
+        for name in ("naming.tf", "variables.tf"):
+            shutil.copy2(root / "infra" / name, Path(scratch) / name)
+        proc = subprocess.run(
+            [terraform, "console", f"-var-file={tfvars}"],
+            input=EXPRESSION,
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    if proc.returncode != 0:
+        raise StackctlError(
+            f"terraform console could not evaluate the naming convention: {proc.stderr.strip()[-1500:]}",
+            where=str(tfvars),
+            fix="fix the tfvars (`make validate ENV=<env>` names the problem)",
+        )
+    # console prints the HCL string literal of the JSON: one more JSON decode unquotes it.
+    values: dict[str, Any] = json.loads(json.loads(proc.stdout.strip()))
+    return values
+
+
+def derived_stack(root: Path, env: str) -> StackOutput:
+    """The `stack` output infra/outputs.tf would give `env`, for names; ids are UNKNOWN placeholders."""
+    values = _terraform_values(root, env)
+    names: dict[str, str] = values["names"]
+    location = str(values["location"])
+    schedules = values["schedules"]
+
+    def endpoint(name: str) -> dict[str, str]:
+        return {"name": name, "invoke_uri": f"https://{name}.{location}.inference.ml.azure.com/jobs"}
+
+    sql_fqdn = f"{names['sql_server']}.database.windows.net"
+    stack = {
+        "environment": values["environment"],
+        "location": location,
+        "subscription_id": UNKNOWN,
+        "tenant_id": UNKNOWN,
+        "resource_group_name": names["resource_group"],
+        "aml": {
+            "workspace_name": names["aml_workspace"],
+            "workspace_id": UNKNOWN,
+            "principal_id": UNKNOWN,
+            "gpu_cluster_name": f"{names['compute_prefix']}-gpu",
+            "cpu_cluster_name": f"{names['compute_prefix']}-cpu",
+            "datastores": {fs: f"lake_{fs}" for fs in FILE_SYSTEMS},
+        },
+        "data_lake": {
+            "account_name": names["data_lake"],
+            "dfs_endpoint": f"https://{names['data_lake']}.dfs.core.windows.net/",
+            "file_systems": {fs: fs for fs in FILE_SYSTEMS},
+        },
+        "endpoints": {
+            "training": endpoint(names["training_endpoint"]),
+            "scoring": endpoint(names["scoring_endpoint"]),
+        },
+        "data_factory": {"name": names["data_factory"], "principal_id": UNKNOWN, "pipeline_name": UNKNOWN},
+        "sql": {
+            "server_name": names["sql_server"],
+            "server_fqdn": sql_fqdn,
+            "database_name": UNKNOWN,
+            "aad_principals": {"aml": names["aml_workspace"], "adf": names["data_factory"]},
+        },
+        "powerbi": {"server": sql_fqdn, "database": UNKNOWN, "views": []},
+        "monitoring": {
+            "log_analytics_workspace_id": UNKNOWN,
+            "application_insights_name": names["application_insights"],
+        },
+        "schedules": {
+            "time_zone": schedules["time_zone"],
+            "training_cron": schedules["training_cron"],
+            "scoring_cron": schedules["scoring_cron"],
+            "aml_schedules_enabled": not schedules["adf_trigger_active"],
+        },
+    }
+    return parse_stack_output(
+        {"stack": {"value": stack}}, where=f"naming convention + envs/{env}/terraform.tfvars"
+    )

@@ -1,0 +1,17 @@
+# The AML environment image of demand_forecast; stackctl/aml/environment.py fills the placeholders
+# from runtime.yaml (string.Template placeholders). Part of the environment's version hash.
+FROM ${base_image}
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONUNBUFFERED=1 \
+    DEMAND_FORECAST_WHEEL=/opt/demand-forecast/${wheel}
+COPY requirements.txt constraints.txt ${wheel} /opt/demand-forecast/
+# torch first, from its own index (the CPU or CUDA build; the CUDA build pins its nvidia-* libraries
+# exactly itself), then every package with the constraints file (transitive dependencies pinned too),
+# then the model wheel alone; `pip check` fails the build on any broken requirement, not the first job.
+RUN python -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" \
+ && python -m pip install --index-url ${torch_index} --extra-index-url https://pypi.org/simple \
+      -c /opt/demand-forecast/constraints.txt "${torch}" \
+ && python -m pip install -r /opt/demand-forecast/requirements.txt -c /opt/demand-forecast/constraints.txt \
+ && python -m pip install --no-deps /opt/demand-forecast/${wheel} \
+ && python -m pip check

@@ -1,0 +1,102 @@
+"""The champion and the tracking store, as a user outside the repository and a broken registry see them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from demand_forecast.errors import RegistryError
+from demand_forecast.registry import champion, project_root, tracking_uri
+from demand_forecast.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "demand_forecast", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def test_a_relative_store_path_is_the_projects_not_the_working_directorys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    assert project_root() == REPO
+    uri = tracking_uri(load_settings().tracking, create=False)
+    assert uri == f"sqlite:///{REPO / '.local' / 'mlflow' / 'mlflow.db'}"
+    assert not (tmp_path / ".local").exists()
+
+
+def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_none(
+    tmp_path: Path, tiny_data: Path
+) -> None:
+    """Was: a stray ./.local/mlflow/mlflow.db in the working directory and a bare "no model"."""
+    store = tmp_path / "elsewhere" / "mlflow.db"
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"tracking": {"sqlite_path": str(store)}}), encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    args = ["--config", str(config), "score", "--model", "models:/demand-forecast@champion"]
+    proc = _cli(work, env, *args, "--data", str(tiny_data), "--out", str(work / "scored"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert str(store) in proc.stdout.replace("\n", "")
+    assert not (work / ".local").exists()
+    assert not store.exists()
+
+
+def test_a_registry_that_fails_is_an_error_not_no_champion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: every MlflowException read as "no champion yet", so register promoted any model."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with pytest.raises(RegistryError, match=r"looking up the champion of demand-forecast failed at"):
+        champion(load_settings(), "demand-forecast")
+
+
+def test_score_against_a_failing_registry_exits_1_with_the_store_named(
+    tmp_path: Path, tiny_data: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+        }
+    )
+    proc = _cli(
+        tmp_path,
+        env,
+        "score",
+        "--model",
+        "models:/demand-forecast@champion",
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(tmp_path / "scored"),
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "MLflow registry error in score" in proc.stdout
+    assert "http://127.0.0.1:9" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_no_model_registered_yet_means_no_champion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()
+    assert champion(load_settings(), "demand-forecast") is None
