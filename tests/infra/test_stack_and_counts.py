@@ -112,7 +112,7 @@ def test_resources_per_environment(root: Path) -> None:
         assert counted.by_type["azurerm_machine_learning_compute_cluster"] == 2
         assert counted.by_type["azurerm_storage_container"] == 3
         assert counted.by_type["azurerm_machine_learning_datastore_datalake_gen2"] == 3
-        assert counted.by_type["azurerm_monitor_scheduled_query_rules_alert_v2"] == 3
+        assert counted.by_type["azurerm_monitor_scheduled_query_rules_alert_v2"] == 4
     assert prod.total > dev.total
 
 

@@ -64,7 +64,7 @@ def deploy_assets(
     from stackctl.aml.specs import build_assets
     from stackctl.sql.database import (
         ADF_PERMISSIONS,
-        AML_PERMISSIONS,
+        JOB_PERMISSIONS,
         ContainedUser,
         azure_sql_engine,
         mssql_statements,
@@ -87,9 +87,24 @@ def deploy_assets(
         )
 
     if not skip_sql:
+        aml = stack_output.aml
         users = [
-            ContainedUser(stack_output.sql.aad_principals.aml, AML_PERMISSIONS),
-            ContainedUser(stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
+            # The identity the publish step runs as: the CPU cluster's, not the workspace's.
+            ContainedUser(
+                f"{aml.workspace_name}/computes/{aml.cpu_cluster_name}",
+                JOB_PERMISSIONS,
+                object_id=aml.cpu_cluster_principal_id,
+            ),
+            ContainedUser(
+                stack_output.sql.aad_principals.adf,
+                ADF_PERMISSIONS,
+                object_id=stack_output.data_factory.principal_id,
+            ),
+            ContainedUser(
+                stack_output.powerbi.entra_group,
+                object_id=stack_output.powerbi.entra_group_object_id,
+                view_select=True,
+            ),
         ]
         statements = mssql_statements(users)
         if sql_executor is None:
