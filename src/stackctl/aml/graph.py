@@ -291,7 +291,9 @@ MONITOR = Step(
 _REPORTING_DATABASE = StepInput(
     "string",
     "the reporting database: sqlite:///<file> locally, mssql://<server>/<database> in Azure "
-    "(the job's Entra identity signs in; no password)",
+    "(the job's Entra identity signs in; no password); deploy sets it from the stack, unset: "
+    "$REPORTING_DATABASE_URL",
+    optional=True,
 )
 _RUN_ID = StepInput(
     "string", "the pipeline run the rows belong to (unset in AML: the pipeline job)", optional=True
@@ -304,8 +306,7 @@ def _publish_step(pipeline: str, folders: dict[str, str]) -> Step:
         lit("publish"),
         lit("--pipeline"),
         lit(pipeline),
-        lit("--database"),
-        ref("reporting_database"),
+        opt("--database", "reporting_database"),
     ]
     for name in folders:
         args += [lit(f"--{name}"), ref(name)]
