@@ -100,7 +100,7 @@ def _mape_over_time(views: _Views, target: float) -> go.Figure | None:
         )
     fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}")
     fig.update_yaxes(title="holdout MAPE")
-    fig.update_xaxes(title="training run")
+    fig.update_xaxes(title="training run", tickformat="%Y-%m-%d %H:%M")
     return _layout(fig, "Holdout MAPE per model version (one point per training run)")
 
 
@@ -216,7 +216,7 @@ def _staleness(views: _Views) -> go.Figure | None:
     )
     fig.add_hline(y=limit, line_dash="dash", line_color=BAD, annotation_text=f"stale after {limit:.0f} days")
     fig.update_yaxes(title="days since training", rangemode="tozero")
-    fig.update_xaxes(title="scored as of")
+    fig.update_xaxes(title="scored as of", tickformat="%Y-%m-%d")
     return _layout(fig, "Model age at each scoring run against the staleness limit", height=320)
 
 
@@ -240,7 +240,7 @@ def _step_durations(views: _Views) -> go.Figure | None:
             )
         )
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title="seconds")
+    fig.update_xaxes(title="seconds", side="top")
     return _layout(fig, f"Step durations of the last {LAST_RUNS} runs", height=120 + 40 * len(last))
 
 
