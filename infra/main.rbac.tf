@@ -35,6 +35,11 @@ locals {
     vault-factory   = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.data_factory.principal_id }
     vault-gpu       = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.aml_compute.principal_ids["gpu"] }
     vault-cpu       = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.aml_compute.principal_ids["cpu"] }
+    # The jobs send their OpenTelemetry metrics to App Insights, whose local (key) authentication is off:
+    # Entra-authenticated ingestion needs "Monitoring Metrics Publisher" on the App Insights resource
+    # (https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).
+    telemetry-gpu = { scope = module.monitoring.application_insights_id, role = "Monitoring Metrics Publisher", principal_id = module.aml_compute.principal_ids["gpu"] }
+    telemetry-cpu = { scope = module.monitoring.application_insights_id, role = "Monitoring Metrics Publisher", principal_id = module.aml_compute.principal_ids["cpu"] }
     # The factory starts batch endpoint jobs and polls them: the narrowest built-in role that may.
     workspace-factory = { scope = module.aml_workspace.resource_id, role = "AzureML Data Scientist", principal_id = module.data_factory.principal_id }
   }

@@ -73,6 +73,8 @@ data "azapi_resource" "system_identity" {
   for_each = {
     aml = module.aml_workspace.resource_id
     adf = module.data_factory.resource_id
+    # The CPU cluster's identity: AML jobs (publish) reach Azure SQL as the compute's identity.
+    job = module.aml_compute.cluster_ids["cpu"]
   }
 
   type                   = "Microsoft.ManagedIdentity/identities@2023-01-31"
@@ -228,6 +230,9 @@ module "sql" {
   contained_user_principals = {
     aml = { display_name = local.names.aml_workspace, client_id = data.azapi_resource.system_identity["aml"].output.properties.clientId }
     adf = { display_name = local.names.data_factory, client_id = data.azapi_resource.system_identity["adf"].output.properties.clientId }
+    # A system-assigned identity of a compute cluster is named "<workspace>/computes/<cluster>".
+    job     = { display_name = "${local.names.aml_workspace}/computes/${module.aml_compute.cluster_names["cpu"]}", client_id = data.azapi_resource.system_identity["job"].output.properties.clientId }
+    powerbi = { display_name = var.powerbi.group_display_name, object_id = var.powerbi.group_object_id, type = "X" }
   }
   private_endpoints   = { for group in ["sqlServer"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings

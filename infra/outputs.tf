@@ -14,7 +14,9 @@ output "stack" {
       principal_id     = module.aml_workspace.principal_id
       gpu_cluster_name = module.aml_compute.cluster_names["gpu"]
       cpu_cluster_name = module.aml_compute.cluster_names["cpu"]
-      datastores       = local.datastore_names
+      # The jobs' identity (publish writes the reporting tables as it; deploy makes it a SQL user).
+      cpu_cluster_principal_id = module.aml_compute.principal_ids["cpu"]
+      datastores               = local.datastore_names
     }
     data_lake = {
       account_name = module.data_lake.name
@@ -41,6 +43,9 @@ output "stack" {
       database = module.powerbi_sources.database
       schema   = module.powerbi_sources.schema
       views    = module.powerbi_sources.views
+      # Read-only on the views: deploy creates its contained user by object id.
+      entra_group           = module.powerbi_sources.entra_group
+      entra_group_object_id = var.powerbi.group_object_id
     }
     monitoring = {
       log_analytics_workspace_id = module.monitoring.resource_id

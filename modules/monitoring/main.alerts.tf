@@ -1,5 +1,7 @@
-# Alert rules on log queries: ADF writes pipeline runs to Log Analytics (diagnostic settings), the
-# model's monitor step writes `model_mape` and `model_age_days` custom metrics to App Insights.
+# Alert rules on log queries: ADF writes pipeline runs to Log Analytics (diagnostic settings); the
+# model's steps write OpenTelemetry metrics to App Insights (src/model/demand_forecast/telemetry.py),
+# which land in `customMetrics` under the instrument's name, attributes in `customDimensions`
+# (https://learn.microsoft.com/azure/azure-monitor/app/opentelemetry-add-modify?tabs=python#add-custom-metrics).
 #
 # Azure validates a log alert's query when the rule is created. A resource-specific table such as
 # ADFPipelineRun exists only once the diagnostic setting has delivered its first record, so on a
@@ -9,17 +11,28 @@
 # https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-troubleshoot-log#query-validation-failed
 # https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules/create-or-update (skipQueryValidation)
 locals {
+  # The OpenTelemetry metric each metric alert reads; tests/stackctl/test_telemetry.py checks that the
+  # steps emit every one of them, and that no customMetrics query names a metric any other way.
+  alert_metrics = {
+    model-mape-high = "model_mape"
+    model-stale     = "model_age_days"
+    step-failed     = "step_runs"
+  }
   # Rules on the App Insights custom metrics: customMetrics is part of every Application Insights
   # resource's schema from creation, so Azure can validate these queries at once.
   alert_rules = {
     for key, rule in {
       model-mape-high = {
-        description = "A segment model's MAPE is above ${var.alerts.mape_threshold}."
-        query       = "customMetrics | where name == \"model_mape\" | where value > ${var.alerts.mape_threshold}"
+        description = "A segment model's recent MAPE is above ${var.alerts.mape_threshold}."
+        query       = "customMetrics | where name == \"${local.alert_metrics["model-mape-high"]}\" | where value > ${var.alerts.mape_threshold}"
       }
       model-stale = {
         description = "A model in use was trained more than ${var.alerts.stale_after_days} days ago."
-        query       = "customMetrics | where name == \"model_age_days\" | where value > ${var.alerts.stale_after_days}"
+        query       = "customMetrics | where name == \"${local.alert_metrics["model-stale"]}\" | where value > ${var.alerts.stale_after_days}"
+      }
+      step-failed = {
+        description = "A pipeline step failed or rejected its input."
+        query       = "customMetrics | where name == \"${local.alert_metrics["step-failed"]}\" | where tostring(customDimensions.outcome) != \"succeeded\""
       }
     } : key => rule if var.alerts.enabled
   }

@@ -48,7 +48,7 @@ variable "reporting_schema" {
 
 variable "views" {
   type        = list(string)
-  default     = ["v_forecasts", "v_model_metrics", "v_model_health", "v_pipeline_runs"]
+  default     = ["v_forecasts", "v_backtest", "v_model_metrics", "v_model_health", "v_pipeline_runs", "v_step_runs", "v_data_quality"]
   nullable    = false
   description = "Views of the reporting schema that the Power BI model imports."
 }

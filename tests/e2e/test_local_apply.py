@@ -113,9 +113,11 @@ def test_first_apply_shows_each_step_and_a_summary(applied: Applied) -> None:
         "training.train",
         "training.evaluate",
         "training.register",
+        "training.publish_training",
         "scoring.validate",
         "scoring.score",
         "scoring.monitor",
+        "scoring.publish_scoring",
     ):
         assert f"✓ {step}" in out, step
     assert "promoted to champion" in out
@@ -146,27 +148,51 @@ def test_data_lake_file_systems_hold_raw_conditioned_and_scored_data(applied: Ap
 
 
 def test_reporting_views_hold_forecasts_metrics_health_and_runs(applied: Applied) -> None:
-    assert query(applied, "SELECT pipeline, status FROM reporting.v_pipeline_runs ORDER BY started_at") == [
+    assert query(applied, "SELECT pipeline, status FROM v_pipeline_runs ORDER BY started_at") == [
         ("training", "succeeded"),
         ("scoring", "succeeded"),
     ]
-    (count,) = query(applied, "SELECT count(*) FROM reporting.v_forecasts")[0]
+    (count,) = query(applied, "SELECT count(*) FROM v_forecasts")[0]
     assert isinstance(count, int)
     assert count > 0
-    models = {
-        row[0]
-        for row in query(applied, "SELECT model FROM reporting.v_model_metrics WHERE segment = 'overall'")
-    }
+    models = {row[0] for row in query(applied, "SELECT model FROM v_model_metrics WHERE segment = 'overall'")}
     assert {"baseline", "lasso", "nn", "ensemble"} <= models
-    assert query(applied, "SELECT count(*) FROM reporting.v_model_health")[0][0] == 1
-    assert query(applied, "SELECT count(*) FROM reporting.data_quality")[0][0] >= 5
+    assert query(applied, "SELECT count(*) FROM v_model_health")[0][0] == 1
+    assert query(applied, "SELECT count(*) FROM data_quality")[0][0] >= 5
+    steps = {row[0] for row in query(applied, "SELECT step FROM v_step_runs")}
+    assert {"validate", "train", "evaluate", "register", "score", "monitor"} <= steps
+    sources = {row[0] for row in query(applied, "SELECT DISTINCT source FROM v_backtest")}
+    assert sources == {"holdout", "recent"}
+
+
+def test_the_reporting_database_opens_in_the_plain_sqlite3_module(applied: Applied) -> None:
+    import sqlite3
+
+    with sqlite3.connect(applied.layout.reporting_db) as conn:
+        (count,) = conn.execute("select count(*) from v_forecasts").fetchone()
+    assert count > 0
+
+
+def test_every_step_emitted_its_metrics_to_the_local_exporter(applied: Applied) -> None:
+    from demand_forecast.telemetry import read_local_metrics
+
+    names = {point["name"] for point in read_local_metrics(applied.layout.telemetry)}
+    assert {
+        "step_runs",
+        "step_duration_seconds",
+        "model_mape",
+        "model_age_days",
+        "forecasts_written",
+    } <= names
 
 
 def test_the_dashboard_is_one_self_contained_html_file_with_plots(applied: Applied) -> None:
     page = applied.layout.dashboard.read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 4  # MAPE vs target, series, staleness, data quality
-    assert "<script" not in page
-    assert "no data for this plot" not in page
+    # MAPE over time, MAPE by segment, forecasts vs actuals, staleness, step durations, data quality
+    assert page.count('class="plotly-graph-div"') == 6
+    assert 'src="http' not in page  # plotly.js is inlined
+    assert "no data for this chart" not in page
+    assert "the last training and scoring runs succeeded" in page
 
 
 def test_second_apply_with_nothing_changed_retrains_nothing_and_says_so(applied: Applied) -> None:

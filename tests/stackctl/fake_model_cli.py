@@ -34,6 +34,7 @@ def _content_id(folder: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
+    original = list(argv)
     if argv[:1] == ["--config"]:
         argv = argv[2:]
     step, opts = argv[0], _args(argv[1:])
@@ -43,6 +44,11 @@ def main(argv: list[str]) -> int:
     if os.environ.get("FAKE_FAIL_STEP") == step:
         print(f"{step}: simulated crash", file=sys.stderr)
         return 1
+    if step == "publish":
+        # Not faked: the real publish step writes the real reporting database from the files above.
+        from demand_forecast.cli import main as real_main
+
+        return real_main(original)
     out = Path(opts["out"])
     out.mkdir(parents=True, exist_ok=True)
     registry = Path.cwd() / "champion.json"
@@ -102,6 +108,12 @@ def main(argv: list[str]) -> int:
             "segments": [{"segment": "north|large|fast", "model": "ensemble", **m}],
         }
         (out / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+        (out / "holdout_predictions.csv").write_text(
+            "week_start,store_id,product_id,segment,units,baseline,ensemble\n"
+            "2026-01-19,S1,P1,north|large|fast,20,18,19.5\n"
+            "2026-01-26,S1,P1,north|large|fast,22,18,21.0\n",
+            encoding="utf-8",
+        )
     elif step == "register":
         metrics = json.loads(Path(opts["metrics"]).read_text(encoding="utf-8"))
         champion = json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else None
@@ -175,6 +187,12 @@ def main(argv: list[str]) -> int:
             "segments": [],
         }
         (out / "monitoring.json").write_text(json.dumps(health), encoding="utf-8")
+        (out / "backtest.csv").write_text(
+            "week_start,store_id,product_id,segment,units,ensemble\n"
+            "2026-01-26,S1,P1,north|large|fast,22,20.0\n"
+            "2026-01-26,S2,P1,north|large|fast,24,25.0\n",
+            encoding="utf-8",
+        )
     else:
         print(f"unknown step {step}", file=sys.stderr)
         return 1

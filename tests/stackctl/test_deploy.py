@@ -45,7 +45,7 @@ def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutpu
     report = AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     kinds = [kind for kind, _ in client.writes]
     assert kinds.count("environment") == 2  # the CPU image and the CUDA image
-    assert kinds.count("component") == 6 + 2  # one per step, plus the two pipeline components
+    assert kinds.count("component") == 8 + 2  # one per step (publish twice), plus the two pipeline components
     assert kinds.count("batch_deployment") == 2
     assert kinds.count("schedule") == 2
     # each endpoint is created, then pointed at its deployment as the default
@@ -66,7 +66,7 @@ def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     second = AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     assert len(client.writes) == writes_after_first
     assert second.no_changes
-    assert len(second.unchanged) == 2 + 8 + 2 + 2 + 2
+    assert len(second.unchanged) == 2 + 10 + 2 + 2 + 2
 
 
 def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_updates_the_rest(
@@ -163,13 +163,16 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     )
     assert second.no_changes
     assert "no changes" in console.export_text()
-    # the SQL is idempotent T-SQL, sent each time: schema, tables, views, then the two contained users
+    # the SQL is idempotent T-SQL, sent each time: schema, tables, views, then the contained users
     assert len(batches) == 2
     assert batches[0] == batches[1]
     sql = "\n".join(batches[0])
-    assert f"CREATE USER [{stack.sql.aad_principals.aml}] FROM EXTERNAL PROVIDER" in sql
-    assert f"CREATE USER [{stack.sql.aad_principals.adf}] FROM EXTERNAL PROVIDER" in sql
-    assert "GRANT SELECT, INSERT, UPDATE ON SCHEMA::reporting TO [adf-forecast-dev]" in sql
+    jobs = f"{stack.aml.workspace_name}/computes/{stack.aml.cpu_cluster_name}"
+    assert f"CREATE USER [{jobs}] FROM EXTERNAL PROVIDER WITH OBJECT_ID = " in sql
+    assert f"CREATE USER [{stack.sql.aad_principals.adf}] FROM EXTERNAL PROVIDER WITH OBJECT_ID = " in sql
+    assert f"GRANT SELECT, INSERT, DELETE ON SCHEMA::reporting TO [{jobs}]" in sql
+    assert "GRANT SELECT ON SCHEMA::reporting TO [adf-forecast-dev]" in sql
+    assert f"GRANT SELECT ON reporting.v_forecasts TO [{stack.powerbi.entra_group}]" in sql
     assert not any(fragment in sql.lower() for fragment in ("password", "secret"))
 
 

@@ -21,8 +21,14 @@ from stackctl.aml.graph import (
 
 
 def test_the_pipelines_are_the_issue_s_step_sequences() -> None:
-    assert [n.step.name for n in TRAINING.nodes] == ["validate", "train", "evaluate", "register"]
-    assert [n.step.name for n in SCORING.nodes] == ["validate", "score", "monitor"]
+    assert [n.step.name for n in TRAINING.nodes] == [
+        "validate",
+        "train",
+        "evaluate",
+        "register",
+        "publish_training",
+    ]
+    assert [n.step.name for n in SCORING.nodes] == ["validate", "score", "monitor", "publish_scoring"]
     assert TRAIN.compute == "gpu"
     assert {n.step.compute for n in SCORING.nodes} == {"cpu"}
 

@@ -59,9 +59,11 @@ def test_first_apply_runs_both_pipelines_and_fills_every_stand_in(fake_root: Pat
         "train",
         "evaluate",
         "register",
+        "publish",
         "validate",
         "score",
         "monitor",
+        "publish",
     ]
     assert result.trained
     assert result.scored
@@ -70,20 +72,40 @@ def test_first_apply_runs_both_pipelines_and_fills_every_stand_in(fake_root: Pat
     assert sorted(p.name for p in layout.lake_fs("raw").glob("*.csv")) == ["shipments.csv", "stores.csv"]
     assert any(layout.lake_fs("conditioned").rglob("data_quality.json"))
     assert any(layout.lake_fs("scored").rglob("forecasts.csv"))
-    runs = query(fake_root, "SELECT pipeline, status FROM reporting.v_pipeline_runs ORDER BY started_at")
+    runs = query(fake_root, "SELECT pipeline, status FROM v_pipeline_runs ORDER BY started_at")
     assert runs == [("training", "succeeded"), ("scoring", "succeeded")]
-    assert query(fake_root, "SELECT count(*) FROM reporting.v_forecasts") == [(2,)]
+    assert query(fake_root, "SELECT count(*) FROM v_forecasts") == [(2,)]
     metrics = query(
-        fake_root, "SELECT model, mape, meets_target FROM reporting.v_model_metrics WHERE segment='overall'"
+        fake_root, "SELECT model, mape, meets_target FROM v_model_metrics WHERE segment='overall'"
     )
     assert ("baseline", 0.5, 0) in metrics
     assert ("ensemble", 0.3, 1) in metrics
-    assert query(fake_root, "SELECT stale, drift_alert FROM reporting.v_model_health") == [(0, 0)]
-    assert query(fake_root, "SELECT count(*) FROM reporting.data_quality") == [(4,)]  # 2 files x 2 runs
+    assert query(fake_root, "SELECT stale, drift_alert FROM v_model_health") == [(0, 0)]
+    assert query(fake_root, "SELECT count(*) FROM data_quality") == [(4,)]  # 2 files x 2 runs
+    assert query(fake_root, "SELECT source, count(*) FROM v_backtest GROUP BY source ORDER BY source") == [
+        ("holdout", 2),
+        ("recent", 2),
+    ]
+    assert result.quarantine_file.name == "quarantine.csv"
+    assert result.quarantine_file.is_file()
+    assert layout.lake_fs("conditioned") in result.quarantine_file.parents
+    labels = query(fake_root, "SELECT DISTINCT segment_label FROM v_forecasts")
+    assert labels == [("north · large stores · fast movers",)]
     page = result.dashboard.read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") >= 3
-    assert "<script" not in page
-    assert "http" not in page.replace("http-equiv", "")
+    assert page.count('class="plotly-graph-div"') >= 5
+    # self-contained: plotly.js inlined once, nothing loaded from the network
+    assert page.count("<script") >= 5
+    assert 'src="http' not in page
+    assert "<link" not in page
+    assert "the last training and scoring runs succeeded" in page
+
+
+def test_the_reporting_database_opens_in_a_plain_sqlite_client(fake_root: Path) -> None:
+    apply_local(fake_root, quiet())
+    import sqlite3
+
+    with sqlite3.connect(LocalLayout(fake_root).reporting_db) as conn:
+        assert conn.execute("select count(*) from v_forecasts").fetchone() == (2,)
 
 
 def test_second_apply_with_nothing_changed_runs_no_step_and_says_so(
@@ -101,6 +123,9 @@ def test_second_apply_with_nothing_changed_runs_no_step_and_says_so(
     assert "dashboard" in out
     assert "ensemble MAPE 0.300" in out  # the champion's holdout scores
     assert "0 quarantined" in out
+    assert ".venv/bin/mlflow ui --backend-store-uri" in out
+    assert "quarantined rows" in out
+    assert query(fake_root, "SELECT count(*) FROM pipeline_runs") == [(2,)]  # the second apply added nothing
 
 
 def test_changed_raw_data_retrains(fake_root: Path) -> None:
@@ -147,8 +172,12 @@ def test_bad_data_in_raw_stops_with_a_clear_error_and_keeps_the_data(
     assert len(kept) == 1
     assert kept[0].read_text(encoding="utf-8") == broken
     assert champion_file(fake_root) == champion_before
-    failed = query(fake_root, "SELECT pipeline FROM reporting.pipeline_runs WHERE status = 'failed'")
+    failed = query(fake_root, "SELECT pipeline FROM pipeline_runs WHERE status = 'failed'")
     assert failed == [("training",)]
+    # the dashboard was rendered again and shows the failure first
+    page = LocalLayout(fake_root).dashboard.read_text(encoding="utf-8")
+    assert "last run FAILED: training" in page
+    assert page.index('<tr class="bad">') < page.index('<tr class="good">')
 
 
 def test_a_failed_step_leaves_the_previous_champion_in_place(

@@ -1,15 +1,21 @@
-"""The reporting schema: SQLite locally, T-SQL (mssql dialect) for Azure SQL, contained users."""
+"""The reporting schema from stackctl's side: the T-SQL deploy runs, contained users with least
+privilege, the local SQLite file; and (azure) the rows the smoke run's publish step wrote."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from rich.console import Console
 
+from stackctl.aml.stack import load_stack_file
+from stackctl.commands.deploy import deploy_assets
 from stackctl.errors import StackctlError
 from stackctl.sql.database import (
-    AML_PERMISSIONS,
+    ADF_PERMISSIONS,
+    JOB_PERMISSIONS,
     ContainedUser,
     contained_user_statements,
     create_sqlite_schema,
@@ -18,29 +24,87 @@ from stackctl.sql.database import (
 )
 from stackctl.sql.schema import TABLES, VIEWS
 
+REPO = Path(__file__).resolve().parents[2]
+STACK = Path(__file__).parent / "data" / "stack_output_dev.json"
+JOBS = ContainedUser(
+    "mlw-forecast-dev/computes/cpu-batch", JOB_PERMISSIONS, object_id="33333333-3333-3333-3333-333333333333"
+)
+
 
 def test_tsql_ddl_compiles_with_the_mssql_dialect_for_every_table_and_view() -> None:
-    statements = mssql_statements([ContainedUser("mlw-forecast-dev", AML_PERMISSIONS)])
+    statements = mssql_statements([JOBS])
     script = "\n".join(statements)
     assert statements[0] == "IF SCHEMA_ID(N'reporting') IS NULL EXEC(N'CREATE SCHEMA reporting')"
     for table in TABLES:
         assert f"IF OBJECT_ID(N'reporting.{table}', N'U') IS NULL CREATE TABLE reporting.{table} (" in script
     for view in VIEWS:
         assert f"CREATE OR ALTER VIEW reporting.{view} AS SELECT" in script
-    # T-SQL types and identity columns, not SQLite's
     assert "IDENTITY" in script
     assert "BIT" in script
     assert "LIMIT" not in script
 
 
-def test_contained_users_are_created_from_entra_and_granted_only_the_reporting_schema() -> None:
-    statements = contained_user_statements(ContainedUser("adf-forecast-prod", ("SELECT", "INSERT")))
+def test_the_jobs_identity_may_replace_rows_and_nothing_more() -> None:
+    statements = contained_user_statements(JOBS)
     assert statements == [
-        "IF NOT EXISTS (SELECT 1 FROM sys.database_principals WHERE name = N'adf-forecast-prod') "
-        "CREATE USER [adf-forecast-prod] FROM EXTERNAL PROVIDER",
-        "GRANT SELECT, INSERT ON SCHEMA::reporting TO [adf-forecast-prod]",
+        "IF NOT EXISTS (SELECT 1 FROM sys.database_principals "
+        "WHERE name = N'mlw-forecast-dev/computes/cpu-batch') "
+        "CREATE USER [mlw-forecast-dev/computes/cpu-batch] FROM EXTERNAL PROVIDER "
+        "WITH OBJECT_ID = '33333333-3333-3333-3333-333333333333'",
+        "GRANT SELECT, INSERT, DELETE ON SCHEMA::reporting TO [mlw-forecast-dev/computes/cpu-batch]",
     ]
-    assert not any("db_owner" in s or "ALTER ROLE" in s for s in statements)
+    assert not any(word in " ".join(statements) for word in ("UPDATE", "ALTER", "db_owner", "CONTROL"))
+
+
+def test_the_power_bi_group_reads_the_views_only() -> None:
+    group = ContainedUser("pbi-readers", object_id="44444444-4444-4444-4444-444444444444", view_select=True)
+    statements = contained_user_statements(group)
+    assert statements[0].endswith(
+        "CREATE USER [pbi-readers] FROM EXTERNAL PROVIDER "
+        "WITH OBJECT_ID = '44444444-4444-4444-4444-444444444444'"
+    )
+    grants = statements[1:]
+    assert grants == [f"GRANT SELECT ON reporting.{view} TO [pbi-readers]" for view in VIEWS]
+    assert not any("SCHEMA::" in s for s in grants)
+
+
+def test_deploy_creates_the_cluster_adf_and_power_bi_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executed: list[str] = []
+
+    class NoAml:
+        def deploy(self, assets: object) -> object:
+            raise AssertionError("not reached")
+
+    monkeypatch.setattr("stackctl.aml.environment.write_build_context", lambda root, out: out)
+    monkeypatch.setattr("stackctl.aml.environment.environment_version", lambda root: "0" * 16)
+
+    class Report:
+        no_changes = True
+        unchanged: tuple[str, ...] = ()
+        created: tuple[str, ...] = ()
+
+    monkeypatch.setattr("stackctl.aml.deployer.AmlDeployer.deploy", lambda self, assets: Report())
+    deploy_assets(
+        load_stack_file(STACK),
+        "dev",
+        REPO,
+        Console(quiet=True),
+        client=object(),
+        sql_executor=executed.extend,
+    )
+    users = [s for s in executed if "CREATE USER" in s]
+    assert len(users) == 3
+    assert (
+        "CREATE USER [mlw-forecast-dev/computes/cpu-batch] FROM EXTERNAL PROVIDER WITH OBJECT_ID = '3333"
+        in users[0]
+    )
+    assert "[adf-forecast-dev]" in users[1]
+    assert f"GRANT {', '.join(ADF_PERMISSIONS)} ON SCHEMA::reporting TO [adf-forecast-dev]" in executed
+    assert "GRANT SELECT ON reporting.v_forecasts TO [pbi-forecast-readers]" in executed
+    # the workspace identity (the jobs do not run as it) gets no user any more
+    assert not any("[mlw-forecast-dev]" in s for s in executed)
 
 
 @pytest.mark.parametrize("name", ["x]; DROP TABLE reporting.forecasts; --", "o'brien", ""])
@@ -49,13 +113,19 @@ def test_principal_names_that_could_escape_quoting_are_refused(name: str) -> Non
         contained_user_statements(ContainedUser(name, ("SELECT",)))
 
 
+def test_object_ids_must_be_guids() -> None:
+    with pytest.raises(StackctlError, match="not a GUID"):
+        contained_user_statements(ContainedUser("x", ("SELECT",), object_id="1' OR 1=1 --"))
+
+
 def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp_path: Path) -> None:
-    engine = sqlite_engine(tmp_path / "reporting.db")
-    assert create_sqlite_schema(engine) == list(TABLES)
-    assert create_sqlite_schema(engine) == []
+    path = tmp_path / "reporting.db"
+    assert create_sqlite_schema(path) == list(TABLES)
+    assert create_sqlite_schema(path) == []
+    engine = sqlite_engine(path)
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT INTO reporting.pipeline_runs (run_id, pipeline, status, started_at, finished_at) VALUES "
+            "INSERT INTO pipeline_runs (run_id, pipeline, status, started_at, finished_at) VALUES "
             "('old', 'scoring', 'succeeded', '2026-01-01 00:00:00', '2026-01-01 00:10:00'),"
             "('new', 'scoring', 'succeeded', '2026-01-08 00:00:00', '2026-01-08 00:10:00'),"
             "('bad', 'scoring', 'failed', '2026-01-09 00:00:00', '2026-01-09 00:10:00')"
@@ -63,14 +133,14 @@ def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp
         for run in ("old", "new", "bad"):
             conn.execute(
                 sa.text(
-                    "INSERT INTO reporting.forecasts (run_id, week_start, store_id, product_id, "
-                    "forecast_units, model_name, model_version) "
-                    "VALUES (:run, '2026-01-12', 'S1', 'P1', 3.0, 'm', 'v')"
+                    "INSERT INTO forecasts (run_id, week_start, store_id, product_id, segment, "
+                    "segment_label, forecast_units, model_name, model_version) "
+                    "VALUES (:run, '2026-01-12', 'S1', 'P1', 'overall', 'overall', 3.0, 'm', 'v')"
                 ),
                 {"run": run},
             )
-        rows = conn.execute(sa.text("SELECT run_id FROM reporting.v_forecasts")).all()
-        names = set(sa.inspect(conn).get_view_names(schema="reporting"))
+        rows = conn.execute(sa.text("SELECT run_id FROM v_forecasts")).all()
+        names = set(sa.inspect(conn).get_view_names())
     assert rows == [("new",)]
     assert names == set(VIEWS)
 
@@ -96,3 +166,29 @@ def test_bad_sid_inputs_are_refused(sid: str, kind: str) -> None:
         contained_user_statements(
             ContainedUser("adf-fcst-dev", ("SELECT",), sid_source=sid, principal_type=kind)
         )
+
+
+@pytest.mark.azure
+def test_the_smoke_runs_publish_rows_read_back_from_azure_sql() -> None:
+    """Release pipeline, after the smoke run: the publish step's rows are in Azure SQL's views."""
+    from test_aml_smoke import target_env
+
+    from stackctl.aml.azure import azure_credential
+    from stackctl.sql.database import azure_sql_engine
+
+    env = target_env()
+    stack = load_stack_file(REPO / "build" / env / "stack.json")
+    engine = azure_sql_engine(stack.sql.server_fqdn, stack.sql.database_name, azure_credential())
+    with engine.connect() as conn:
+        runs = conn.execute(
+            sa.text(
+                "SELECT TOP 5 run_id, pipeline, status FROM reporting.v_pipeline_runs "
+                "ORDER BY finished_at DESC"
+            )
+        ).all()
+        forecasts = conn.execute(sa.text("SELECT count(*) FROM reporting.v_forecasts")).scalar_one()
+        version = conn.execute(sa.text("SELECT max(version) FROM reporting.schema_version")).scalar_one()
+    print(json.dumps([tuple(r) for r in runs], default=str))
+    assert any(pipeline == "scoring" and status == "succeeded" for _, pipeline, status in runs)
+    assert forecasts > 0
+    assert version >= 2

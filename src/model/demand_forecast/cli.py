@@ -7,15 +7,18 @@ and reason), 1 unexpected failure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 
+from demand_forecast import telemetry as otel
 from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.settings import load_settings
 
@@ -80,12 +83,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--forecasts", type=Path)
     p.add_argument("--as-of", type=_week)
+
+    p = steps.add_parser(
+        "publish", help="write a pipeline run's results into the reporting database (replacing its rows)"
+    )
+    p.add_argument("--pipeline", choices=("training", "scoring"), required=True)
+    p.add_argument("--run-id", help="the pipeline run; in AML: the pipeline job (default)")
+    p.add_argument(
+        "--database",
+        help="sqlite:///path/reporting.db or mssql://<server>/<database> (default: $REPORTING_DATABASE_URL)",
+    )
+    for folder in ("conditioned", "model", "evaluation", "decision", "scored", "monitoring"):
+        p.add_argument(f"--{folder}", type=Path, help=f"the {folder} output folder of this run")
+    p.add_argument("--status", choices=("succeeded", "failed"), default="succeeded")
+    p.add_argument("--detail", help="what went wrong (with --status failed)")
+    p.add_argument("--out", type=Path, required=True)
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
+    import json
+
+    from demand_forecast.publish import PUBLISH_FILE, PublishInputs, publish, resolve_run_id
+    from demand_forecast.reporting_db import open_database
+
+    url = args.database or os.environ.get("REPORTING_DATABASE_URL")
+    if not url:
+        raise UsageError("publish needs --database (or REPORTING_DATABASE_URL): sqlite:///... or mssql://...")
+    inputs = PublishInputs(
+        pipeline=args.pipeline,
+        run_id=resolve_run_id(args.run_id),
+        conditioned=args.conditioned,
+        model=args.model,
+        evaluation=args.evaluation,
+        decision=args.decision,
+        scored=args.scored,
+        monitoring=args.monitoring,
+        status=args.status,
+        detail=args.detail,
+    )
+    summary = publish(open_database(url), inputs, telemetry)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / PUBLISH_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
+    written = ", ".join(f"{n} {name}" for name, n in summary.rows.items() if n)
+    console.print(f"published {summary.pipeline} run {summary.run_id} ({summary.status}): {written}")
+
+
+def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
     from demand_forecast import pipeline
 
+    if args.step == "publish":
+        _publish(args, telemetry)
+        return 0
     overrides: dict[str, dict[str, int]] = {}
     if getattr(args, "seed", None) is not None:
         overrides["train"] = {"seed": args.seed}
@@ -147,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
             f"drift_alert={report['drift_alert']}, "
             f"recent MAPE {report['recent_mape']}"
         )
+        otel.record_monitoring(telemetry, report)
     return 0
 
 
@@ -156,8 +206,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed what was wrong; usage errors are exit 2
         return exc.code if isinstance(exc.code, int) else 2
+    telemetry = otel.configure()
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    code = 1
     try:
-        return _run(args)
+        with otel.step_metrics(telemetry, args.step) as state:
+            code = _run_reporting_errors(args, telemetry)
+            state["outcome"] = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
+    finally:
+        outcome = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
+        try:
+            from demand_forecast.publish import write_step_run
+
+            write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
+        finally:
+            telemetry.shutdown()
+    return code
+
+
+def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
+    try:
+        return _run(args, telemetry)
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return 2

@@ -363,4 +363,11 @@ def run_monitor(
     _write_json(out / "data_quality.json", quality)
     for line in lines:
         (say or print)(line)
+    # The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database.
+    backtest_columns = [
+        c for c in ("week_start", "store_id", "product_id", "segment", "units", "ensemble") if c in evaluated
+    ]
+    evaluated[backtest_columns].assign(
+        week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")
+    ).to_csv(out / "backtest.csv", index=False)
     return report

@@ -288,16 +288,84 @@ MONITOR = Step(
     ),
 )
 
-STEPS: tuple[Step, ...] = (VALIDATE, TRAIN, EVALUATE, REGISTER, SCORE, MONITOR)
+_REPORTING_DATABASE = StepInput(
+    "string",
+    "the reporting database: sqlite:///<file> locally, mssql://<server>/<database> in Azure "
+    "(the job's Entra identity signs in; no password); deploy sets it from the stack, unset: "
+    "$REPORTING_DATABASE_URL",
+    optional=True,
+)
+_RUN_ID = StepInput(
+    "string", "the pipeline run the rows belong to (unset in AML: the pipeline job)", optional=True
+)
+
+
+def _publish_step(pipeline: str, folders: dict[str, str]) -> Step:
+    """The last step of `pipeline`: its results into the reporting database (demand_forecast.publish)."""
+    args: list[Arg] = [
+        lit("publish"),
+        lit("--pipeline"),
+        lit(pipeline),
+        opt("--database", "reporting_database"),
+    ]
+    for name in folders:
+        args += [lit(f"--{name}"), ref(name)]
+    args += [opt("--run-id", "run_id"), lit("--out"), ref("published")]
+    return Step(
+        name=f"publish_{pipeline}",
+        cli_step="publish",
+        description=f"write the {pipeline} run's results into the reporting tables Power BI reads",
+        inputs={
+            **{name: StepInput("uri_folder", description) for name, description in folders.items()},
+            "reporting_database": _REPORTING_DATABASE,
+            "run_id": _RUN_ID,
+        },
+        outputs={"published": StepOutput("publish.json: the rows written per table")},
+        args=tuple(args),
+    )
+
+
+PUBLISH_TRAINING = _publish_step(
+    "training",
+    {
+        "conditioned": "the validate step's output (data_quality.json)",
+        "model": "the train step's output (its step record)",
+        "evaluation": "the evaluate step's output (metrics.json, holdout_predictions.csv)",
+        "decision": "the register step's output (decision.json)",
+    },
+)
+PUBLISH_SCORING = _publish_step(
+    "scoring",
+    {
+        "conditioned": "the validate step's output (data_quality.json)",
+        "scored": "the score step's output (forecasts.csv)",
+        "monitoring": "the monitor step's output (monitoring.json, backtest.csv)",
+    },
+)
+
+STEPS: tuple[Step, ...] = (
+    VALIDATE,
+    TRAIN,
+    EVALUATE,
+    REGISTER,
+    SCORE,
+    MONITOR,
+    PUBLISH_TRAINING,
+    PUBLISH_SCORING,
+)
 
 TRAINING = Pipeline(
     name="training",
-    description="weekly training: validate -> train -> evaluate -> register (with the promotion gate)",
+    description=(
+        "weekly training: validate -> train -> evaluate -> register (with the promotion gate) -> publish"
+    ),
     inputs={
         "raw_data": VALIDATE.inputs["raw_data"],
         "seed": TRAIN.inputs["seed"],
         "epochs": TRAIN.inputs["epochs"],
         "margin": REGISTER.inputs["margin"],
+        "reporting_database": _REPORTING_DATABASE,
+        "run_id": _RUN_ID,
     },
     nodes=(
         Node(VALIDATE, {"raw_data": from_pipeline("raw_data")}),
@@ -318,6 +386,17 @@ TRAINING = Pipeline(
                 "margin": from_pipeline("margin"),
             },
         ),
+        Node(
+            PUBLISH_TRAINING,
+            {
+                "conditioned": from_step("validate", "conditioned"),
+                "model": from_step("train", "model"),
+                "evaluation": from_step("evaluate", "evaluation"),
+                "decision": from_step("register", "decision"),
+                "reporting_database": from_pipeline("reporting_database"),
+                "run_id": from_pipeline("run_id"),
+            },
+        ),
     ),
     outputs={
         "model": ("train", "model"),
@@ -328,12 +407,14 @@ TRAINING = Pipeline(
 
 SCORING = Pipeline(
     name="scoring",
-    description="weekly scoring: validate -> score with the champion -> monitor",
+    description="weekly scoring: validate -> score with the champion -> monitor -> publish",
     inputs={
         "raw_data": VALIDATE.inputs["raw_data"],
         "model": SCORE.inputs["model"],
         "as_of": SCORE.inputs["as_of"],
         "horizon": SCORE.inputs["horizon"],
+        "reporting_database": _REPORTING_DATABASE,
+        "run_id": _RUN_ID,
     },
     nodes=(
         Node(VALIDATE, {"raw_data": from_pipeline("raw_data")}),
@@ -353,6 +434,16 @@ SCORING = Pipeline(
                 "data": from_step("validate", "conditioned"),
                 "scored": from_step("score", "scored"),
                 "as_of": from_pipeline("as_of"),
+            },
+        ),
+        Node(
+            PUBLISH_SCORING,
+            {
+                "conditioned": from_step("validate", "conditioned"),
+                "scored": from_step("score", "scored"),
+                "monitoring": from_step("monitor", "monitoring"),
+                "reporting_database": from_pipeline("reporting_database"),
+                "run_id": from_pipeline("run_id"),
             },
         ),
     ),

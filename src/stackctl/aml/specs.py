@@ -135,6 +135,11 @@ def _compute_ref(stack: StackOutput, step: Step) -> str:
     return f"azureml:{name}"
 
 
+def stack_defaults(stack: StackOutput) -> dict[str, Any]:
+    """Pipeline inputs whose default comes from the stack: the publish step's reporting database."""
+    return {"reporting_database": f"mssql://{stack.sql.server_fqdn}/{stack.sql.database_name}"}
+
+
 def pipeline_function(
     pipeline: Pipeline, components: dict[str, CommandComponent], stack: StackOutput
 ) -> Callable[..., PipelineJob]:
@@ -160,10 +165,12 @@ def pipeline_function(
         return {out: nodes[step].outputs[output] for out, (step, output) in pipeline.outputs.items()}
 
     parameters = []
+    from_stack = stack_defaults(stack)
     for name, spec in pipeline.inputs.items():
         default: Any = (
             spec.default if spec.default is not None else (None if spec.optional else inspect.Parameter.empty)
         )
+        default = from_stack.get(name, default)
         parameters.append(
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=_input(spec), default=default)
         )

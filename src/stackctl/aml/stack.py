@@ -31,6 +31,8 @@ class AmlPart(_Part):
     principal_id: str
     gpu_cluster_name: str
     cpu_cluster_name: str
+    # The CPU cluster's system-assigned identity: the jobs (publish among them) run as it.
+    cpu_cluster_principal_id: str
     datastores: LakeNames
 
 
@@ -85,6 +87,9 @@ class PowerBiPart(_Part):
     database: str
     schema_: str = "reporting"
     views: list[str]
+    # The Entra group of Power BI's dataset owners and gateways: read-only on the views.
+    entra_group: str
+    entra_group_object_id: str
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 

@@ -78,7 +78,7 @@ def deploy_assets(
     from stackctl.aml.specs import build_assets
     from stackctl.sql.database import (
         ADF_PERMISSIONS,
-        AML_PERMISSIONS,
+        JOB_PERMISSIONS,
         ContainedUser,
         azure_sql_engine,
         mssql_statements,
@@ -103,17 +103,26 @@ def deploy_assets(
 
     if not skip_sql:
         sids = stack_output.sql.aad_principal_sids
-        users = [
-            ContainedUser(
+
+        def user(
+            purpose: str, name: str, permissions: tuple[str, ...] = (), view_select: bool = False
+        ) -> ContainedUser:
+            sid = sids.get(purpose)
+            return ContainedUser(
                 name,
                 permissions,
-                sid_source=sids[purpose].id if purpose in sids else None,
-                principal_type=sids[purpose].type if purpose in sids else "E",
+                sid_source=sid.id if sid else None,
+                principal_type=sid.type if sid else "E",
+                view_select=view_select,
             )
-            for purpose, name, permissions in (
-                ("aml", stack_output.sql.aad_principals.aml, AML_PERMISSIONS),
-                ("adf", stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
-            )
+
+        aml = stack_output.aml
+        users = [
+            # The identity the publish step runs as: the CPU cluster's, not the workspace's.
+            user("job", f"{aml.workspace_name}/computes/{aml.cpu_cluster_name}", JOB_PERMISSIONS),
+            user("adf", stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
+            # Power BI's Entra group reads the views and nothing else.
+            user("powerbi", stack_output.powerbi.entra_group, view_select=True),
         ]
         statements = mssql_statements(users)
         if sql_executor is None:

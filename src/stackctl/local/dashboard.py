@@ -1,205 +1,372 @@
-"""The monitoring dashboard: one self-contained HTML file (figures inlined as base64 PNG)."""
+"""The monitoring dashboard, read from the reporting database as Power BI reads Azure SQL's views.
+
+One self-contained HTML file: plotly's charts with plotly.js inlined once (no network needed to open
+it). Sections: the last runs' status (failed ones first), MAPE per model version over time (one point
+per training run), MAPE per segment with readable labels, forecasts against actuals over the backtest
+weeks and the weeks ahead, model age against the staleness limit, step durations of the last runs,
+and data-quality counts. It is rendered after every apply, a failed one included.
+"""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.figure import Figure
+import plotly.graph_objects as go
+import sqlalchemy as sa
+from plotly.subplots import make_subplots
 
-UNITS_COLUMNS = ("units", "units_shipped", "shipped_units", "shipments", "quantity", "qty")
-MODELS_IN_ORDER = ("baseline", "lasso", "nn", "ensemble", "champion")
+from stackctl.local.reporting import read_view
+
+MODEL_COLOURS = {
+    "baseline": "#9e9e9e",
+    "lasso": "#6a1b9a",
+    "nn": "#ef6c00",
+    "ensemble": "#1565c0",
+    "champion": "#2e7d32",
+}
+GOOD, BAD = "#2e7d32", "#c62828"
+LAST_RUNS = 6
 
 
 @dataclass(frozen=True)
 class DashboardInputs:
-    metrics: dict[str, Any]
-    health: dict[str, Any]
-    data_quality: dict[str, Any]
-    forecasts_csv: Path
-    conditioned: Path
-    champion_version: str | None
+    reporting_db: Path
     target_mape: float
     series_to_plot: int
+    quarantine_file: Path | None = None
 
 
-def _png(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+@dataclass(frozen=True)
+class _Views:
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    health: pd.DataFrame
+    backtest: pd.DataFrame
+    forecasts: pd.DataFrame
+    steps: pd.DataFrame
+    quality: pd.DataFrame
 
 
-def _mape_figure(metrics: dict[str, Any], target: float) -> str:
-    overall = metrics.get("overall", {})
-    names = [m for m in MODELS_IN_ORDER if overall.get(m) and overall[m].get("mape") is not None]
-    values = [float(overall[m]["mape"]) for m in names]
-    segments = [
-        s for s in metrics.get("segments", []) if s.get("model") == "ensemble" and s.get("mape") is not None
+def _read(engine: sa.Engine) -> _Views:
+    return _Views(
+        runs=read_view(engine, "v_pipeline_runs", "finished_at DESC"),
+        metrics=read_view(engine, "v_model_metrics", "run_finished_at"),
+        health=read_view(engine, "v_model_health", "as_of"),
+        backtest=read_view(engine, "v_backtest", "week_start"),
+        forecasts=read_view(engine, "v_forecasts", "week_start"),
+        steps=read_view(engine, "v_step_runs", "started_at"),
+        quality=read_view(engine, "v_data_quality", "run_finished_at"),
+    )
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def _latest_run(runs: pd.DataFrame, pipeline: str) -> str | None:
+    done = runs[(runs.pipeline == pipeline) & (runs.status == "succeeded")]
+    return None if done.empty else str(done.sort_values("finished_at").iloc[-1].run_id)
+
+
+def _mape_over_time(views: _Views, target: float) -> go.Figure | None:
+    overall = views.metrics[(views.metrics.segment == "overall") & views.metrics.mape.notna()]
+    if overall.empty:
+        return None
+    fig = go.Figure()
+    for model in [m for m in MODEL_COLOURS if m in set(overall.model)]:
+        rows = overall[overall.model == model]
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_datetime(rows.run_finished_at),
+                y=rows.mape,
+                mode="lines+markers",
+                name=model,
+                line={"color": MODEL_COLOURS[model]},
+                text=rows.model_version,
+                hovertemplate="%{text}<br>%{x}<br>MAPE %{y:.3f}<extra>" + model + "</extra>",
+            )
+        )
+    fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}")
+    fig.update_yaxes(title="holdout MAPE")
+    fig.update_xaxes(title="training run", tickformat="%Y-%m-%d %H:%M")
+    return _layout(fig, "Holdout MAPE per model version (one point per training run)")
+
+
+def _mape_by_segment(views: _Views, target: float) -> go.Figure | None:
+    latest = _latest_run(views.runs, "training")
+    rows = views.metrics[
+        (views.metrics.run_id == latest) & (views.metrics.segment != "overall") & views.metrics.mape.notna()
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 2]})
-    colours = ["#2e7d32" if v <= target else "#c62828" for v in values]
-    axes[0].bar(names, values, color=colours)
-    axes[0].set_title("Holdout MAPE by model (overall)")
-    seg_names = [str(s["segment"]) for s in segments]
-    seg_values = [float(s["mape"]) for s in segments]
-    axes[1].bar(
-        range(len(seg_values)),
-        seg_values,
-        color=["#2e7d32" if v <= target else "#c62828" for v in seg_values],
-    )
-    axes[1].set_xticks(range(len(seg_names)), seg_names, rotation=60, ha="right", fontsize=7)
-    axes[1].set_title("Ensemble MAPE by segment")
-    for ax in axes:
-        ax.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:.2f}")
-        ax.legend(loc="upper right", fontsize=8)
-    return _png(fig)
-
-
-def _read_table(folder: Path, stem: str) -> pd.DataFrame | None:
-    for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
-        path = folder / f"{stem}{suffix}"
-        if path.exists():
-            return reader(path)
-    return None
-
-
-def _series_figure(inputs: DashboardInputs) -> str | None:
-    shipments = _read_table(inputs.conditioned, "shipments")
-    if shipments is None or not inputs.forecasts_csv.exists():
+    rows = rows[rows.model == "ensemble"].sort_values("mape")
+    if rows.empty:
         return None
-    units = next((c for c in UNITS_COLUMNS if c in shipments.columns), None)
-    keys = ["store_id", "product_id"]
-    if units is None or "week_start" not in shipments.columns or not set(keys) <= set(shipments.columns):
-        return None
-    forecasts = pd.read_csv(inputs.forecasts_csv)
-    if forecasts.empty:
-        return None
-    shipments["week_start"] = pd.to_datetime(shipments["week_start"])
-    forecasts["week_start"] = pd.to_datetime(forecasts["week_start"])
-    # The busiest series are the ones people look at first.
-    volume = shipments.groupby(keys)[units].sum().sort_values(ascending=False)
-    chosen = [key for key in volume.index if key in set(map(tuple, forecasts[keys].to_numpy()))]
-    chosen = chosen[: inputs.series_to_plot]
-    if not chosen:
-        return None
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(12, 2.4 * len(chosen)), squeeze=False)
-    for ax, (store, product) in zip(axes[:, 0], chosen, strict=True):
-        history = shipments[(shipments.store_id == store) & (shipments.product_id == product)].sort_values(
-            "week_start"
+    fig = go.Figure(
+        go.Bar(
+            x=rows.mape,
+            y=rows.segment_label,
+            orientation="h",
+            marker_color=[GOOD if v <= target else BAD for v in rows.mape],
+            hovertemplate="%{y}<br>MAPE %{x:.3f}<extra></extra>",
         )
-        ahead = forecasts[(forecasts.store_id == store) & (forecasts.product_id == product)].sort_values(
-            "week_start"
+    )
+    fig.add_vline(x=target, line_dash="dash", annotation_text=f"target {target:.2f}")
+    fig.update_xaxes(title="ensemble holdout MAPE")
+    version = rows.model_version.iloc[0]
+    return _layout(fig, f"Ensemble MAPE by segment (model {version})", height=max(320, 24 * len(rows) + 120))
+
+
+def _actual_vs_forecast(views: _Views, series_to_plot: int) -> go.Figure | None:
+    training, scoring = _latest_run(views.runs, "training"), _latest_run(views.runs, "scoring")
+    backtest = views.backtest[views.backtest.run_id.isin([training, scoring])].copy()
+    if backtest.empty and views.forecasts.empty:
+        return None
+    backtest["week_start"] = pd.to_datetime(backtest.week_start)
+    ahead = views.forecasts.assign(week_start=pd.to_datetime(views.forecasts.week_start))
+    volume = backtest.groupby(["store_id", "product_id"]).actual_units.sum().sort_values(ascending=False)
+    busiest = list(volume.index[:series_to_plot])
+    titles = ["all series (total units)"] + [f"store {s} / product {p}" for s, p in busiest]
+    fig = make_subplots(rows=len(titles), cols=1, subplot_titles=titles, vertical_spacing=0.08)
+    panels: list[tuple[pd.DataFrame, pd.DataFrame]] = [(backtest, ahead)]
+    for store, product in busiest:
+        panels.append(
+            (
+                backtest[(backtest.store_id == store) & (backtest.product_id == product)],
+                ahead[(ahead.store_id == store) & (ahead.product_id == product)],
+            )
         )
-        history = history[history.week_start >= history.week_start.max() - pd.Timedelta(weeks=52)]
-        ax.plot(history.week_start, history[units], label="actual", color="#37474f")
-        ax.plot(ahead.week_start, ahead.forecast_units, marker="o", label="forecast", color="#1565c0")
-        ax.set_title(f"store {store} / product {product}", fontsize=9)
-        ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _staleness_figure(health: dict[str, Any]) -> str:
-    age = float(health.get("age_days") or 0)
-    limit = float(health.get("stale_after_days") or 60)
-    fig, ax = plt.subplots(figsize=(6, 1.6))
-    ax.barh(["model age"], [age], color="#c62828" if health.get("stale") else "#2e7d32")
-    ax.axvline(limit, color="black", linestyle="--", label=f"stale after {limit:.0f} days")
-    ax.set_xlim(0, max(age, limit) * 1.2 + 1)
-    ax.set_xlabel("days since training")
-    ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
-
-
-def _quality_figure(quality: dict[str, Any]) -> str:
-    files = quality.get("files", {})
-    names = sorted(files)
-    fig, ax = plt.subplots(figsize=(8, 2.8))
-    positions = range(len(names))
-    ax.bar(
-        [p - 0.2 for p in positions], [files[n].get("rows_out", 0) for n in names], width=0.4, label="kept"
+    for row, (past, future) in enumerate(panels, start=1):
+        weekly = past.groupby("week_start")[["actual_units", "forecast_units"]].sum().reset_index()
+        future_weekly = future.groupby("week_start").forecast_units.sum().reset_index()
+        first = row == 1
+        fig.add_trace(
+            go.Scatter(
+                x=weekly.week_start,
+                y=weekly.actual_units,
+                name="actual",
+                mode="lines+markers",
+                line={"color": "#37474f"},
+                showlegend=first,
+                legendgroup="actual",
+            ),
+            row=row,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=weekly.week_start,
+                y=weekly.forecast_units,
+                name="forecast (backtest)",
+                mode="lines+markers",
+                line={"color": "#1565c0", "dash": "dot"},
+                showlegend=first,
+                legendgroup="backtest",
+            ),
+            row=row,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=future_weekly.week_start,
+                y=future_weekly.forecast_units,
+                name="forecast (ahead)",
+                mode="markers",
+                marker={"color": "#1565c0", "size": 10, "symbol": "diamond"},
+                showlegend=first,
+                legendgroup="ahead",
+            ),
+            row=row,
+            col=1,
+        )
+    return _layout(
+        fig,
+        "Forecasts against actuals: holdout and recent weeks, and the weeks ahead",
+        height=260 * len(titles) + 80,
     )
-    ax.bar(
-        [p + 0.2 for p in positions],
-        [files[n].get("quarantined", 0) for n in names],
-        width=0.4,
-        label="quarantined",
-        color="#c62828",
+
+
+def _staleness(views: _Views) -> go.Figure | None:
+    health = views.health.dropna(subset=["age_days"])
+    if health.empty:
+        return None
+    limit = (
+        float(health.stale_after_days.dropna().iloc[-1]) if health.stale_after_days.notna().any() else 60.0
     )
-    ax.set_xticks(list(positions), names, fontsize=8)
-    ax.set_yscale("symlog")
-    ax.legend(fontsize=8)
-    ax.set_title("Rows kept and quarantined by file")
-    return _png(fig)
+    fig = go.Figure(
+        go.Scatter(
+            x=pd.to_datetime(health.as_of),
+            y=health.age_days,
+            mode="lines+markers",
+            name="model age",
+            marker={"color": [BAD if s else GOOD for s in health.stale], "size": 10},
+            text=health.model_version,
+            hovertemplate="%{text}<br>as of %{x}<br>%{y} days<extra></extra>",
+        )
+    )
+    fig.add_hline(y=limit, line_dash="dash", line_color=BAD, annotation_text=f"stale after {limit:.0f} days")
+    fig.update_yaxes(title="days since training", rangemode="tozero")
+    fig.update_xaxes(title="scored as of", tickformat="%Y-%m-%d")
+    return _layout(fig, "Model age at each scoring run against the staleness limit", height=320)
 
 
-def _table(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+def _step_durations(views: _Views) -> go.Figure | None:
+    if views.steps.empty:
+        return None
+    last = views.runs.run_id.head(LAST_RUNS).tolist()
+    steps = views.steps[views.steps.run_id.isin(last)]
+    if steps.empty:
+        return None
+    fig = go.Figure()
+    for step in dict.fromkeys(steps.step):
+        rows = steps[steps.step == step]
+        fig.add_trace(
+            go.Bar(
+                y=rows.run_id,
+                x=rows.duration_seconds,
+                name=step,
+                orientation="h",
+                hovertemplate="%{y}<br>" + step + " %{x:.1f}s<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title="seconds", side="top")
+    return _layout(fig, f"Step durations of the last {LAST_RUNS} runs", height=120 + 40 * len(last))
+
+
+def _data_quality(views: _Views) -> go.Figure | None:
+    if views.quality.empty:
+        return None
+    latest = views.quality.run_id.iloc[-1]
+    rows = views.quality[views.quality.run_id == latest]
+    fig = go.Figure(
+        [
+            go.Bar(x=rows.file_name, y=rows.rows_out, name="kept", marker_color=GOOD),
+            go.Bar(x=rows.file_name, y=rows.quarantined, name="quarantined", marker_color=BAD),
+        ]
+    )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(type="log", title="rows")
+    return _layout(fig, f"Rows kept and quarantined by file (run {latest})", height=340)
+
+
+def _cell(value: Any) -> str:
+    return html.escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
+
+
+def _runs_table(runs: pd.DataFrame) -> str:
+    if runs.empty:
+        return "<p>no pipeline run recorded yet</p>"
+    ordered = runs.assign(failed=runs.status != "succeeded").sort_values(
+        ["failed", "finished_at"], ascending=[False, False]
+    )
+    rows = []
+    for run in ordered.head(2 * LAST_RUNS).itertuples():
+        css = "bad" if run.status != "succeeded" else "good"
+        rows.append(
+            f'<tr class="{css}"><td>{_cell(run.pipeline)}</td><td>{_cell(run.status)}</td>'
+            f"<td>{_cell(run.finished_at)}</td><td>{_cell(run.model_version)}</td>"
+            f"<td>{_cell(run.run_id)}</td><td>{_cell(run.detail)}</td></tr>"
+        )
+    head = (
+        "<tr><th>pipeline</th><th>status</th><th>finished</th><th>model</th><th>run</th><th>detail</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _status_banner(runs: pd.DataFrame) -> str:
+    if runs.empty:
+        return '<p class="banner bad">no pipeline has run yet</p>'
+    latest = runs.sort_values("finished_at").groupby("pipeline").tail(1)
+    failed = latest[latest.status != "succeeded"]
+    if failed.empty:
+        return '<p class="banner good">the last training and scoring runs succeeded</p>'
+    names = ", ".join(f"{r.pipeline} ({r.run_id})" for r in failed.itertuples())
+    return f'<p class="banner bad">last run FAILED: {html.escape(names)}; see the table below</p>'
+
+
+def _summary(views: _Views, inputs: DashboardInputs) -> str:
+    facts: list[tuple[str, str]] = []
+    if not views.health.empty:
+        health = views.health.iloc[-1]
+        stale = " (STALE)" if health.stale else ""
+        facts += [
+            ("model scored", _cell(health.model_version)),
+            ("as of", _cell(health.as_of)),
+            ("model age", f"{_cell(health.age_days)} days{stale}, limit {_cell(health.stale_after_days)}"),
+            ("drift alert", "yes" if health.drift_alert else "no"),
+            (
+                "recent MAPE",
+                "n/a"
+                if pd.isna(health.recent_mape)
+                else f"{health.recent_mape:.3f} over {health.recent_weeks} weeks",
+            ),
+        ]
+    latest = (
+        views.quality[views.quality.run_id == views.quality.run_id.iloc[-1]]
+        if not views.quality.empty
+        else None
+    )
+    if latest is not None:
+        facts.append(("quarantined rows", f"{int(latest.quarantined.sum())} of {int(latest.rows_in.sum())}"))
+    if inputs.quarantine_file is not None:
+        facts.append(("quarantine file", html.escape(str(inputs.quarantine_file))))
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
     return f"<table>{cells}</table>"
 
 
 def render_dashboard(inputs: DashboardInputs, out: Path) -> Path:
-    metrics, health, quality = inputs.metrics, inputs.health, inputs.data_quality
-    overall = metrics.get("overall", {})
-    ensemble = (overall.get("ensemble") or {}).get("mape")
-    reasons = quality.get("quarantined_by_reason", {})
-    summary = _table(
-        [
-            ("champion version", str(inputs.champion_version or "none")),
-            ("model scored", str(health.get("model_version", "?"))),
-            (
-                "ensemble holdout MAPE",
-                "n/a" if ensemble is None else f"{ensemble:.3f} (target {inputs.target_mape})",
-            ),
-            (
-                "holdout",
-                f"{metrics.get('holdout', {}).get('start')} to {metrics.get('holdout', {}).get('end')}",
-            ),
-            ("as of", str(health.get("as_of"))),
-            ("model age", f"{health.get('age_days')} days" + (" (STALE)" if health.get("stale") else "")),
-            ("drift alert", "yes" if health.get("drift_alert") else "no"),
-            (
-                "recent MAPE",
-                "n/a (no actuals yet)"
-                if health.get("recent_mape") is None
-                else f"{health['recent_mape']:.3f} over {health.get('recent_weeks')} weeks",
-            ),
-            ("series / weeks", f"{quality.get('series')} / {quality.get('weeks')}"),
-            ("quarantined rows", ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "none"),
-        ]
-    )
-    sections = [
-        ("Accuracy", _mape_figure(metrics, inputs.target_mape)),
-        ("Actual and forecast", _series_figure(inputs)),
-        ("Staleness", _staleness_figure(health)),
-        ("Data quality", _quality_figure(quality)),
+    """Write the dashboard of what the reporting database holds to `out` (overwritten)."""
+    engine = sa.create_engine(f"sqlite:///{inputs.reporting_db.as_posix()}")
+    try:
+        views = _read(engine)
+    finally:
+        engine.dispose()
+    figures = [
+        ("Accuracy over time", _mape_over_time(views, inputs.target_mape)),
+        ("Accuracy by segment", _mape_by_segment(views, inputs.target_mape)),
+        ("Forecasts and actuals", _actual_vs_forecast(views, inputs.series_to_plot)),
+        ("Staleness", _staleness(views)),
+        ("Step durations", _step_durations(views)),
+        ("Data quality", _data_quality(views)),
     ]
-    figures = "".join(
-        f"<h2>{title}</h2>"
-        + (
-            f'<img alt="{title}" src="data:image/png;base64,{png}">'
-            if png
-            else "<p>no data for this plot</p>"
+    parts = []
+    plotly_js_written = False
+    for title, figure in figures:
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        if figure is None:
+            parts.append("<p>no data for this chart yet</p>")
+            continue
+        parts.append(
+            figure.to_html(
+                full_html=False,
+                include_plotlyjs=not plotly_js_written,  # inline once: the file works offline
+                config={"displaylogo": False, "responsive": True},
+            )
         )
-        for title, png in sections
-    )
+        plotly_js_written = True
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>demand-forecast monitoring</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}img{{max-width:100%}}
-table{{border-collapse:collapse}}th,td{{border:1px solid #ccc;padding:4px 10px;text-align:left}}</style>
-</head><body><h1>demand-forecast monitoring</h1><p>generated {generated}</p>{summary}{figures}</body></html>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
+table{{border-collapse:collapse;margin:0.5em 0}}
+th,td{{border:1px solid #ccc;padding:4px 10px;text-align:left}}
+tr.bad td{{background:#ffebee}}.banner{{padding:0.6em 1em;font-weight:bold;border-radius:4px}}
+.banner.good{{background:#e8f5e9;color:{GOOD}}}.banner.bad{{background:#ffebee;color:{BAD}}}</style>
+</head><body><h1>demand-forecast monitoring</h1>
+<p>generated {generated} from {html.escape(str(inputs.reporting_db))} (the views Power BI reads)</p>
+{_status_banner(views.runs)}<h2>Last runs</h2>{_runs_table(views.runs)}{_summary(views, inputs)}
+{"".join(parts)}</body></html>
 """
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

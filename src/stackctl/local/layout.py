@@ -55,6 +55,11 @@ class LocalLayout:
         return self.base / "state.json"
 
     @property
+    def telemetry(self) -> Path:
+        """Where the local OpenTelemetry exporter writes the steps' metrics (metrics.jsonl)."""
+        return self.base / "telemetry"
+
+    @property
     def dashboard(self) -> Path:
         return self.base / "dashboard.html"
 

@@ -25,7 +25,7 @@ from stackctl.local.dashboard import DashboardInputs, render_dashboard
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
 from stackctl.local.runner import LocalRunner, PipelineRun, StepFailed
 from stackctl.local.settings import LocalSettings, load_settings
-from stackctl.sql.database import create_sqlite_schema, sqlite_engine
+from stackctl.sql.database import create_sqlite_schema
 
 
 @dataclass
@@ -43,6 +43,7 @@ class LocalApplyResult:
     dashboard: Path
     reporting_db: Path
     tracking_uri: str
+    quarantine_file: Path
     messages: list[str] = field(default_factory=list)
 
 
@@ -99,7 +100,7 @@ def _provision_mlflow(layout: LocalLayout) -> bool:
 def provision_local(layout: LocalLayout) -> bool:
     """Folders, reporting schema and MLflow store; True when anything was new (idempotent)."""
     created = layout.provision()
-    new_tables = create_sqlite_schema(sqlite_engine(layout.reporting_db))
+    new_tables = create_sqlite_schema(layout.reporting_db)
     mlflow_new = _provision_mlflow(layout)
     return bool(created or new_tables or mlflow_new)
 
@@ -145,6 +146,19 @@ class _StepPrinter:
             self.status.stop()
 
 
+def render_local_dashboard(layout: LocalLayout, settings: LocalSettings, conditioned: Path | None) -> Path:
+    """The dashboard from the reporting database (after every apply, a failed one included)."""
+    return render_dashboard(
+        DashboardInputs(
+            reporting_db=layout.reporting_db,
+            target_mape=settings.dashboard.target_mape,
+            series_to_plot=settings.dashboard.series_to_plot,
+            quarantine_file=(conditioned / "quarantine.csv") if conditioned is not None else None,
+        ),
+        layout.dashboard,
+    )
+
+
 def _run_pipeline(
     runner: LocalRunner,
     pipeline: Pipeline,
@@ -152,11 +166,12 @@ def _run_pipeline(
     run_id: str,
     *,
     console: Console,
-    engine: Any,
     layout: LocalLayout,
+    settings: LocalSettings,
 ) -> PipelineRun:
-    started = _now()
     printer = _StepPrinter(console, pipeline)
+    # The publish step (the graph's last node) writes the run into the reporting database.
+    inputs = {**inputs, "reporting_database": reporting.database_url(layout), "run_id": run_id}
     try:
         return runner.run(pipeline, inputs, run_id, on_step=printer)
     except StepFailed as failure:
@@ -165,15 +180,12 @@ def _run_pipeline(
             kept_at = quarantine_copy(layout.lake_fs("raw"), layout.quarantine, run_id)
             kept = f"; the refused raw data is kept in {kept_at} (and left in place in raw/)"
             failure.fix = (failure.fix or "") + kept
-        reporting.record_run(
-            engine,
-            run_id=run_id,
-            pipeline=pipeline.name,
-            status="failed",
-            started_at=started,
-            finished_at=_now(),
-            detail=failure.what,
-        )
+        if not failure.step.startswith("publish"):
+            # The pipeline stopped before its publish step: record the failure through the same step.
+            reporting.publish_failed_run(runner, pipeline, run_id, layout, failure.what)
+        # The dashboard must not stay green after a failure: it shows the failed run first.
+        conditioned = runner.lake / "conditioned" / run_id / "validate.conditioned"
+        render_local_dashboard(layout, settings, conditioned if conditioned.is_dir() else None)
         raise
     finally:
         printer.close()
@@ -186,7 +198,6 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
 
     with console.status("provisioning the local stack"):
         provisioned = provision_local(layout)
-        engine = sqlite_engine(layout.reporting_db)
     if provisioned:
         console.print(
             f"  [green]✓[/] provisioned the data lake, MLflow store and reporting database in {layout.base}"
@@ -209,7 +220,12 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         lake=layout.lake,
         runs=layout.runs,
         cwd=layout.mlflow_dir,
-        env={"MLFLOW_TRACKING_URI": layout.tracking_uri, "MLFLOW_REGISTRY_URI": layout.tracking_uri},
+        env={
+            "MLFLOW_TRACKING_URI": layout.tracking_uri,
+            "MLFLOW_REGISTRY_URI": layout.tracking_uri,
+            # The steps' OpenTelemetry metrics go to the local exporter's file (demand_forecast.telemetry).
+            "DEMAND_FORECAST_TELEMETRY_DIR": str(layout.telemetry),
+        },
         config_file=(root / settings.model_config_file) if settings.model_config_file else None,
     )
     state = _load_state(layout.state_file)
@@ -224,7 +240,6 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         console.print(f"  [green]✓[/] {messages[-1]}")
     else:
         training_run_id = _run_id("training", train_hash)
-        started = _now()
         run = _run_pipeline(
             runner,
             TRAINING,
@@ -236,29 +251,14 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
             },
             training_run_id,
             console=console,
-            engine=engine,
             layout=layout,
+            settings=settings,
         )
         decision = json.loads(
             (run.output("register", "decision") / "decision.json").read_text(encoding="utf-8")
         )
         metrics_json = run.output("evaluate", "evaluation") / "metrics.json"
         promoted = bool(decision["promoted"])
-        reporting.load_metrics(engine, training_run_id, metrics_json, promoted)
-        reporting.load_data_quality(
-            engine, training_run_id, run.output("validate", "conditioned") / "data_quality.json"
-        )
-        reporting.record_run(
-            engine,
-            run_id=training_run_id,
-            pipeline="training",
-            status="succeeded",
-            started_at=started,
-            finished_at=_now(),
-            model_name=decision["model_name"],
-            model_version=str(decision["model_version"]),
-            detail=decision.get("reason"),
-        )
         if promoted or not champion:
             champion = {
                 "model_version": str(decision["model_version"]),
@@ -290,7 +290,6 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         console.print("  [green]✓[/] forecasts are current: no rescoring")
     else:
         scoring_run_id = _run_id("scoring", score_hash)
-        started = _now()
         run = _run_pipeline(
             runner,
             SCORING,
@@ -301,26 +300,15 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
             },
             scoring_run_id,
             console=console,
-            engine=engine,
             layout=layout,
+            settings=settings,
         )
         forecasts_csv = run.output("score", "scored") / "forecasts.csv"
         monitoring_json = run.output("monitor", "monitoring") / "monitoring.json"
         conditioned = run.output("validate", "conditioned")
-        count = reporting.load_forecasts(engine, scoring_run_id, forecasts_csv)
-        health = reporting.load_health(engine, scoring_run_id, monitoring_json)
-        reporting.load_data_quality(engine, scoring_run_id, conditioned / "data_quality.json")
-        reporting.record_run(
-            engine,
-            run_id=scoring_run_id,
-            pipeline="scoring",
-            status="succeeded",
-            started_at=started,
-            finished_at=_now(),
-            model_name=str(health["model_name"]),
-            model_version=str(health["model_version"]),
-            detail=f"{count} forecasts",
-        )
+        published = reporting.read_publish_summary(run.output("publish_scoring", "published"))
+        count = int(published["rows"].get("forecasts", 0))
+        health = json.loads(monitoring_json.read_text(encoding="utf-8"))
         messages.append(f"scored {count} forecasts with {health['model_version']}")
         console.print(f"  [green]✓[/] {messages[-1]} into the reporting database")
         state["scoring"] = {
@@ -335,21 +323,7 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
 
     scoring_state = state["scoring"]
     with console.status("rendering the dashboard"):
-        render_dashboard(
-            DashboardInputs(
-                metrics=json.loads(Path(champion["metrics_json"]).read_text(encoding="utf-8")),
-                health=json.loads(Path(scoring_state["monitoring_json"]).read_text(encoding="utf-8")),
-                data_quality=json.loads(
-                    (Path(scoring_state["conditioned"]) / "data_quality.json").read_text(encoding="utf-8")
-                ),
-                forecasts_csv=Path(scoring_state["forecasts_csv"]),
-                conditioned=Path(scoring_state["conditioned"]),
-                champion_version=champion["model_version"],
-                target_mape=settings.dashboard.target_mape,
-                series_to_plot=settings.dashboard.series_to_plot,
-            ),
-            layout.dashboard,
-        )
+        render_local_dashboard(layout, settings, Path(scoring_state["conditioned"]))
     console.print(f"  [green]✓[/] dashboard: {layout.dashboard}")
     return LocalApplyResult(
         trained=trained,
@@ -367,6 +341,7 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         dashboard=layout.dashboard,
         reporting_db=layout.reporting_db,
         tracking_uri=layout.tracking_uri,
+        quarantine_file=Path(scoring_state["conditioned"]) / "quarantine.csv",
         messages=messages,
     )
 
@@ -393,6 +368,10 @@ def _quality_line(quality: dict[str, Any]) -> str:
     )
 
 
+# What the summary suggests a reader try: the reporting database opens in the plain sqlite3 shell.
+_COUNT_FORECASTS = '"select count(*) from v_forecasts"'
+
+
 def print_summary(result: LocalApplyResult, layout: LocalLayout, console: Console) -> None:
     table = Table(title="local stack", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -407,10 +386,18 @@ def print_summary(result: LocalApplyResult, layout: LocalLayout, console: Consol
     table.add_row("data quality", result.data_quality)
     table.add_row("this run", "; ".join(result.messages) or "refreshed the dashboard only")
     table.add_row("data lake", str(layout.lake) + "  (raw, conditioned, scored)")
-    table.add_row("MLflow", f"{result.tracking_uri}  (`mlflow ui --backend-store-uri {result.tracking_uri}`)")
-    table.add_row("reporting DB", f"{result.reporting_db}  (schema `reporting`, views v_*)")
+    table.add_row(
+        "MLflow", f"{result.tracking_uri}  (`.venv/bin/mlflow ui --backend-store-uri {result.tracking_uri}`)"
+    )
+    table.add_row(
+        "reporting DB",
+        f"{result.reporting_db}  (views v_*: `sqlite3 {result.reporting_db} {_COUNT_FORECASTS}`)",
+    )
     table.add_row("dashboard", str(result.dashboard))
-    table.add_row("quarantine", str(layout.quarantine))
+    table.add_row("quarantined rows", str(result.quarantine_file))
+    table.add_row(
+        "telemetry", str(layout.telemetry / "metrics.jsonl") + "  (OpenTelemetry metrics of every step)"
+    )
     console.print(table)
 
 

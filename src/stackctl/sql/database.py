@@ -1,35 +1,50 @@
-"""Creating the reporting schema: SQLite for the local stack, T-SQL for Azure SQL (Entra token auth)."""
+"""The reporting database from stackctl's side: the local SQLite file, and the T-SQL `stackctl deploy`
+runs on Azure SQL (the schema's DDL from the model package, then the contained users and their grants).
+
+Contained users (https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql): each Entra
+identity that reaches the database gets a user of its own, created `FROM EXTERNAL PROVIDER WITH
+OBJECT_ID` so SQL resolves it by object id, not by a display name that need not be unique
+(https://learn.microsoft.com/azure/azure-sql/database/authentication-azure-ad-logins-tutorial), and is
+granted only what it does on the `reporting` schema:
+
+* the CPU compute cluster's managed identity, which runs the `publish` step: SELECT (the schema
+  version, the rows of a run), INSERT and DELETE (a rerun replaces its run's rows); never UPDATE,
+  ALTER or any role;
+* Data Factory's identity (its linked service `ls_reporting_sql`): SELECT on the schema;
+* the Power BI Entra group: SELECT on the views only, never on the tables (the views are owned by the
+  schema's owner, so ownership chaining lets them read the tables underneath).
+"""
 
 from __future__ import annotations
 
 import re
-import struct
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql
-from sqlalchemy.schema import CreateIndex, CreateTable
+from demand_forecast.reporting_db import (
+    AZURE_SQL_SCOPE,
+    SQL_COPT_SS_ACCESS_TOKEN,
+    azure_sql_engine,
+    ensure_sqlite_schema,
+    mssql_schema_statements,
+)
 
 from stackctl.errors import StackctlError
-from stackctl.sql.schema import SCHEMA, TABLES, VIEWS, metadata, view_statements
+from stackctl.sql.schema import SCHEMA, TABLES, VIEWS
 
-# SQL Server's pre-connect attribute that carries an Entra access token (msodbcsql docs).
-SQL_COPT_SS_ACCESS_TOKEN = 1256
-AZURE_SQL_SCOPE = "https://database.windows.net/.default"
-
-# Entra display names: letters, digits, space and - _ . ( ); anything else could break out of [..].
-_PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9 _.()\-]{1,128}$")
+# User names: letters, digits, space and - _ . ( ) /; anything else could break out of [..].
+_PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9 _.()/\-]{1,128}$")
 
 
 @dataclass(frozen=True)
 class ContainedUser:
-    """A database user for an Entra identity, with the least it needs on the reporting schema.
+    """A database user for an Entra identity and what it may do on the reporting schema.
 
-    `sid_source` is the GUID whose bytes become the user's SID: the application (client) id of a
-    managed identity or service principal (`principal_type` "E"), or the object id of a group
+    `schema_permissions` are granted ON SCHEMA::reporting; `view_select` grants SELECT on each view
+    only. `sid_source` is the GUID whose bytes become the user's SID: the application (client) id
+    of a managed identity or service principal (`principal_type` "E"), or the object id of a group
     ("X"). With it the user is created `WITH SID = ..., TYPE = ...`, which needs no directory
     lookup, so the SQL server's identity needs no Directory Readers role; without it, `FROM
     EXTERNAL PROVIDER` (the server looks the name up in Microsoft Graph).
@@ -37,38 +52,27 @@ class ContainedUser:
     """
 
     display_name: str
-    permissions: tuple[str, ...]
+    schema_permissions: tuple[str, ...] = ()
     sid_source: str | None = None
     principal_type: str = "E"
+    view_select: bool = False
 
 
-# AML jobs write forecasts, metrics and health; Data Factory records its pipeline runs and reads back.
-AML_PERMISSIONS = ("SELECT", "INSERT", "UPDATE", "DELETE")
-ADF_PERMISSIONS = ("SELECT", "INSERT", "UPDATE")
+# The publish step (compute cluster identity): read the schema version and a run's rows, replace them.
+JOB_PERMISSIONS = ("SELECT", "INSERT", "DELETE")
+# Data Factory reads the reporting schema through its linked service; it writes nothing there.
+ADF_PERMISSIONS = ("SELECT",)
 
 
 def sqlite_engine(path: Path) -> sa.Engine:
-    """A SQLite engine whose `reporting` schema is the file at `path` (ATTACH gives SQLite schemas)."""
+    """An engine on the local reporting database; its tables and views are in the file's main schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine("sqlite://")
-    attach = f"ATTACH DATABASE '{path.as_posix()}' AS {SCHEMA}"
-
-    @sa.event.listens_for(engine, "connect")
-    def _attach(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute(attach)
-
-    return engine
+    return sa.create_engine(f"sqlite:///{path.as_posix()}")
 
 
-def create_sqlite_schema(engine: sa.Engine) -> list[str]:
-    """Create missing tables and (re)create the views; returns the tables that were new."""
-    with engine.begin() as conn:
-        existing = set(sa.inspect(conn).get_table_names(schema=SCHEMA))
-        metadata.create_all(conn, checkfirst=True)
-        for statement in view_statements():
-            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {SCHEMA}.{statement.name}")
-            conn.execute(statement)
-    return [name for name in TABLES if name not in existing]
+def create_sqlite_schema(path: Path) -> list[str]:
+    """Create or migrate the local reporting database (idempotent); returns the tables that were new."""
+    return ensure_sqlite_schema(path)
 
 
 def _quote_principal(name: str) -> str:
@@ -100,67 +104,45 @@ def _sid_clause(user: ContainedUser) -> str:
     return f"WITH SID = 0x{guid.bytes_le.hex().upper()}, TYPE = {user.principal_type}"
 
 
+def _sid_clause(user: ContainedUser) -> str:
+    """`WITH SID = 0x..., TYPE = E|X` from the GUID's bytes in SQL Server's (little-endian) order."""
+    try:
+        guid = uuid.UUID(str(user.sid_source))
+    except ValueError as exc:
+        raise StackctlError(
+            f"refusing SID source {user.sid_source!r} for {user.display_name!r}: it is not a GUID",
+            where="stack.sql.aad_principal_sids (terraform output `stack`)",
+            fix="pass the identity's client id (managed identity) or object id (group)",
+        ) from exc
+    if user.principal_type not in ("E", "X"):
+        raise StackctlError(
+            f"refusing principal type {user.principal_type!r} for {user.display_name!r}",
+            where="stack.sql.aad_principal_sids (terraform output `stack`)",
+            fix="use E (managed identity, service principal, user) or X (group)",
+        )
+    return f"WITH SID = 0x{guid.bytes_le.hex().upper()}, TYPE = {user.principal_type}"
+
+
 def contained_user_statements(user: ContainedUser) -> list[str]:
     quoted = _quote_principal(user.display_name)
     literal = user.display_name.replace("'", "''")
-    grants = ", ".join(user.permissions)
+    create = f"CREATE USER {quoted} " + (_sid_clause(user) if user.sid_source else "FROM EXTERNAL PROVIDER")
     # The name passed _quote_principal's allow-list, so formatting it into T-SQL is safe.
     exists = f"SELECT 1 FROM sys.database_principals WHERE name = N'{literal}'"  # noqa: S608
-    return [
-        f"IF NOT EXISTS ({exists}) CREATE USER {quoted} "
-        + (_sid_clause(user) if user.sid_source else "FROM EXTERNAL PROVIDER"),
-        f"GRANT {grants} ON SCHEMA::{SCHEMA} TO {quoted}",
-    ]
+    statements = [f"IF NOT EXISTS ({exists}) {create}"]
+    if user.schema_permissions:
+        statements.append(f"GRANT {', '.join(user.schema_permissions)} ON SCHEMA::{SCHEMA} TO {quoted}")
+    if user.view_select:
+        statements += [f"GRANT SELECT ON {SCHEMA}.{view} TO {quoted}" for view in VIEWS]
+    return statements
 
 
 def mssql_statements(users: list[ContainedUser]) -> list[str]:
     """The whole T-SQL deployment, each statement idempotent so deploy can run it every time."""
-    dialect = mssql.dialect()  # type: ignore[no-untyped-call]
-    statements = [f"IF SCHEMA_ID(N'{SCHEMA}') IS NULL EXEC(N'CREATE SCHEMA {SCHEMA}')"]
-    for table in metadata.sorted_tables:
-        create = str(CreateTable(table).compile(dialect=dialect)).strip()
-        statements.append(f"IF OBJECT_ID(N'{SCHEMA}.{table.name}', N'U') IS NULL {create}")
-        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-            create_index = str(CreateIndex(index).compile(dialect=dialect)).strip()
-            statements.append(
-                f"IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{index.name}') {create_index}"  # noqa: S608
-            )
-    # CREATE OR ALTER VIEW must be alone in its batch, hence EXEC of a literal.
-    for view in view_statements():
-        body = str(view.compile(dialect=dialect)).replace("'", "''")
-        statements.append(f"EXEC(N'{body}')")
+    statements = mssql_schema_statements()
     for user in users:
         statements.extend(contained_user_statements(user))
     return statements
-
-
-def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Engine:
-    """An engine on Azure SQL that authenticates every connection with a fresh Entra token."""
-    try:
-        import pyodbc  # noqa: F401
-    except ImportError as exc:
-        raise StackctlError(
-            "deploying the reporting schema to Azure SQL needs pyodbc and Microsoft ODBC Driver 18",
-            where=f"{server_fqdn}/{database}",
-            fix="install Microsoft's `msodbcsql18` (it brings unixODBC; pyodbc comes with make setup), "
-            "then run `make deploy` again, or deploy without SQL: make deploy ARGS=--skip-sql",
-        ) from exc
-    url = sa.URL.create(
-        "mssql+pyodbc",
-        host=server_fqdn,
-        database=database,
-        query={"driver": "ODBC Driver 18 for SQL Server", "Encrypt": "yes", "TrustServerCertificate": "no"},
-    )
-    engine = sa.create_engine(url)
-
-    @sa.event.listens_for(engine, "do_connect")
-    def _token(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-        token = credential.get_token(AZURE_SQL_SCOPE).token.encode("utf-16-le")
-        cparams["attrs_before"] = {
-            SQL_COPT_SS_ACCESS_TOKEN: struct.pack(f"<I{len(token)}s", len(token), token)
-        }
-
-    return engine
 
 
 def run_statements(engine: sa.Engine, statements: list[str]) -> None:
@@ -169,4 +151,17 @@ def run_statements(engine: sa.Engine, statements: list[str]) -> None:
             conn.exec_driver_sql(statement)
 
 
-__all__ = ["SCHEMA", "TABLES", "VIEWS", "ContainedUser", "mssql_statements", "sqlite_engine"]
+__all__ = [
+    "ADF_PERMISSIONS",
+    "AZURE_SQL_SCOPE",
+    "JOB_PERMISSIONS",
+    "SCHEMA",
+    "SQL_COPT_SS_ACCESS_TOKEN",
+    "TABLES",
+    "VIEWS",
+    "ContainedUser",
+    "azure_sql_engine",
+    "create_sqlite_schema",
+    "mssql_statements",
+    "sqlite_engine",
+]

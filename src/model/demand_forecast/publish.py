@@ -1,0 +1,411 @@
+"""The `publish` step: a pipeline run's results into the reporting database that Power BI reads.
+
+The last step of both pipelines (stackctl/aml/graph.py), run by both executors:
+
+* training: the candidate's holdout metrics per model and segment with the promotion decision, its
+  holdout backtest (forecasts against actuals), data-quality counts, the step durations;
+* scoring: the forecasts, model health (age, staleness, drift, recent MAPE), the recent weeks'
+  forecasts against actuals, data-quality counts, the step durations.
+
+Idempotent: all rows of a run are replaced in one transaction (delete by run_id, insert), so a rerun
+of the same run never duplicates them, and a publish that fails anywhere (unreadable input, a
+database older than the code, a lost connection) rolls back and leaves the previous rows as they were.
+Every step writes `step_run.json` (start, seconds, outcome) into its output folder; publish reads them
+from its input folders, so the step durations reach the database the same way in AML and locally.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+
+from demand_forecast import telemetry as otel
+from demand_forecast.errors import UsageError
+from demand_forecast.reporting_db import ReportingDatabase, require_current
+from demand_forecast.reporting_schema import RUN_TABLES, segment_label
+
+PipelineName = Literal["training", "scoring"]
+STEP_RUN_FILE = "step_run.json"
+PUBLISH_FILE = "publish.json"
+BACKTEST_FILE = "backtest.csv"  # monitor's recent weeks, forecasts against actuals
+HOLDOUT_FILE = "holdout_predictions.csv"  # evaluate's one-week-ahead holdout backtest
+DETAIL_LIMIT = 2000
+
+
+def resolve_run_id(given: str | None) -> str:
+    """The pipeline run's id: `given`, else (inside AML) the pipeline job, which AML records as the
+    parent run of each step's MLflow run (MLFLOW_RUN_ID is the step's own run)."""
+    if given:
+        return given
+    step_run = os.environ.get("MLFLOW_RUN_ID")
+    if step_run:
+        from mlflow.tracking import MlflowClient
+
+        tags = MlflowClient().get_run(step_run).data.tags
+        return str(tags.get("mlflow.parentRunId") or step_run)
+    raise UsageError("publish needs --run-id outside an AML job (no MLFLOW_RUN_ID to find the pipeline job)")
+
+
+def write_step_run(out: Path, step: str, started_at: datetime, seconds: float, outcome: str) -> None:
+    """The step's own record (start in UTC, duration in s, outcome) next to its outputs."""
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "step": step,
+        "started_at": started_at.astimezone(UTC).isoformat(),
+        "duration_seconds": round(seconds, 3),
+        "outcome": outcome,
+    }
+    (out / STEP_RUN_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class PublishInputs:
+    """What one pipeline run produced: each step's output folder (None where the step did not run)."""
+
+    pipeline: PipelineName
+    run_id: str
+    conditioned: Path | None = None
+    model: Path | None = None
+    evaluation: Path | None = None
+    decision: Path | None = None
+    scored: Path | None = None
+    monitoring: Path | None = None
+    status: Literal["succeeded", "failed"] = "succeeded"
+    detail: str | None = None
+
+    def folders(self) -> list[Path]:
+        candidates = (
+            self.conditioned,
+            self.model,
+            self.evaluation,
+            self.decision,
+            self.scored,
+            self.monitoring,
+        )
+        return [folder for folder in candidates if folder is not None]
+
+
+@dataclass
+class PublishSummary:
+    run_id: str
+    pipeline: str
+    status: str
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "pipeline": self.pipeline, "status": self.status, "rows": self.rows}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path} is missing: the step that writes it did not run or failed") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); rerun its step") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype={"store_id": str, "product_id": str, "model_version": str})
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path} is missing: the step that writes it did not run or failed") from exc
+    missing = sorted(set(required) - set(frame.columns))
+    if missing:
+        raise UsageError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
+
+
+def _finite(path: Path, frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame.index[~values.apply(lambda v: isinstance(v, float | int) and math.isfinite(v))]
+        if len(bad):
+            row = int(bad[0]) + 2  # header is line 1
+            raise UsageError(
+                f"{path}: row {row}, column {column}: {frame.at[bad[0], column]!r} is not a finite number"
+            )
+
+
+def _day(value: Any) -> date | None:
+    return None if value in (None, "") else date.fromisoformat(str(value)[:10])
+
+
+def _instant(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _step_rows(inputs: PublishInputs) -> list[dict[str, Any]]:
+    rows = []
+    seen: set[str] = set()
+    for folder in inputs.folders():
+        path = folder / STEP_RUN_FILE
+        if not path.exists():
+            continue
+        record = _read_json(path)
+        if record["step"] in seen:
+            continue
+        seen.add(str(record["step"]))
+        rows.append(
+            {
+                "run_id": inputs.run_id,
+                "pipeline": inputs.pipeline,
+                "step": str(record["step"]),
+                "outcome": str(record["outcome"]),
+                "started_at": _instant(record["started_at"]),
+                "duration_seconds": float(record["duration_seconds"]),
+            }
+        )
+    return rows
+
+
+def _quality_rows(run_id: str, conditioned: Path) -> list[dict[str, Any]]:
+    quality = _read_json(conditioned / "data_quality.json")
+    return [
+        {
+            "run_id": run_id,
+            "file_name": name,
+            "rows_in": int(counts.get("rows_in", 0)),
+            "rows_out": int(counts.get("rows_out", 0)),
+            "quarantined": int(counts.get("quarantined", 0)),
+        }
+        for name, counts in sorted((quality.get("files") or {}).items())
+    ]
+
+
+def _metric_rows(run_id: str, metrics: dict[str, Any], promoted: bool | None) -> list[dict[str, Any]]:
+    holdout = metrics.get("holdout") or {}
+    common = {
+        "run_id": run_id,
+        "model_name": str(metrics["model_name"]),
+        "model_version": str(metrics["model_version"]),
+        "target_mape": float(metrics.get("target_mape", 0.45)),
+        "holdout_start": _day(holdout.get("start")),
+        "holdout_end": _day(holdout.get("end")),
+        "promoted": promoted,
+    }
+
+    def row(segment: str, model: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **common,
+            "segment": segment,
+            "segment_label": segment_label(segment),
+            "model": model,
+            "mape": _number(values.get("mape")),
+            "rmse": _number(values.get("rmse")),
+            "rmse_zero_actual": _number(values.get("rmse_zero_actual")),
+            "n": values.get("n"),
+            "n_zero_actual": values.get("n_zero_actual"),
+        }
+
+    rows = [
+        row("overall", model, values) for model, values in (metrics.get("overall") or {}).items() if values
+    ]
+    rows += [row(str(s["segment"]), str(s["model"]), s) for s in metrics.get("segments") or []]
+    return rows
+
+
+def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> list[dict[str, Any]]:
+    frame = _read_csv(path, ("week_start", "store_id", "product_id", "units", "ensemble"))
+    _finite(path, frame, ("units", "ensemble"))
+    segments = frame["segment"].astype(str) if "segment" in frame else pd.Series("overall", index=frame.index)
+    return [
+        {
+            "run_id": run_id,
+            "source": source,
+            "week_start": _day(week),
+            "store_id": store,
+            "product_id": product,
+            "segment": segment,
+            "segment_label": segment_label(segment),
+            "actual_units": float(units),
+            "forecast_units": float(forecast),
+            "model_version": model_version,
+        }
+        for week, store, product, segment, units, forecast in zip(
+            frame["week_start"],
+            frame["store_id"],
+            frame["product_id"],
+            segments,
+            frame["units"],
+            frame["ensemble"],
+            strict=True,
+        )
+    ]
+
+
+def _forecast_rows(run_id: str, path: Path) -> list[dict[str, Any]]:
+    required = ("week_start", "store_id", "product_id", "forecast_units", "model_name", "model_version")
+    frame = _read_csv(path, required)
+    _finite(path, frame, ("forecast_units",))
+    frame = frame.astype(object).where(frame.notna(), None)
+    rows = []
+    for record in frame.to_dict("records"):
+        segment = str(record.get("segment") or "overall")
+        rows.append(
+            {
+                "run_id": run_id,
+                "week_start": _day(record["week_start"]),
+                "store_id": str(record["store_id"]),
+                "product_id": str(record["product_id"]),
+                "region": record.get("region"),
+                "store_format": record.get("store_format"),
+                "segment": segment,
+                "segment_label": segment_label(segment),
+                "forecast_units": float(record["forecast_units"]),
+                "model_name": str(record["model_name"]),
+                "model_version": str(record["model_version"]),
+            }
+        )
+    return rows
+
+
+def _health_row(run_id: str, health: dict[str, Any]) -> dict[str, Any]:
+    drift = [float(v) for v in (health.get("drift") or {}).values() if v is not None]
+    return {
+        "run_id": run_id,
+        "as_of": _day(health["as_of"]),
+        "model_name": str(health["model_name"]),
+        "model_version": str(health["model_version"]),
+        "trained_at": _instant(health.get("trained_at")),
+        "age_days": health.get("age_days"),
+        "stale": bool(health.get("stale")),
+        "stale_after_days": health.get("stale_after_days"),
+        "drift_alert": bool(health.get("drift_alert")),
+        "max_psi": max(drift) if drift else None,
+        "recent_mape": _number(health.get("recent_mape")),
+        "recent_weeks": health.get("recent_weeks"),
+    }
+
+
+def _require(folder: Path | None, name: str, pipeline: str) -> Path:
+    if folder is None:
+        raise UsageError(f"publish of a {pipeline} run needs --{name} (the {name} step's output folder)")
+    return folder
+
+
+def collect_rows(inputs: PublishInputs, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Every row the run puts in the reporting tables, read and checked before the database is touched."""
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in RUN_TABLES}
+    rows["step_runs"] = _step_rows(inputs)
+    run = {
+        "run_id": inputs.run_id,
+        "pipeline": inputs.pipeline,
+        "status": inputs.status,
+        "started_at": min((r["started_at"] for r in rows["step_runs"]), default=now),
+        "finished_at": now,
+        "model_name": None,
+        "model_version": None,
+        "detail": (inputs.detail or "")[:DETAIL_LIMIT] or None,
+    }
+    if inputs.conditioned is not None and (inputs.conditioned / "data_quality.json").exists():
+        rows["data_quality"] = _quality_rows(inputs.run_id, inputs.conditioned)
+    elif inputs.status == "succeeded":
+        rows["data_quality"] = _quality_rows(
+            inputs.run_id, _require(inputs.conditioned, "conditioned", "any")
+        )
+    if inputs.status == "failed":
+        rows["pipeline_runs"] = [run]
+        return rows
+    if inputs.pipeline == "training":
+        evaluation = _require(inputs.evaluation, "evaluation", "training")
+        decision = _read_json(_require(inputs.decision, "decision", "training") / "decision.json")
+        metrics = _read_json(evaluation / "metrics.json")
+        promoted = decision.get("promoted")
+        rows["model_metrics"] = _metric_rows(
+            inputs.run_id, metrics, None if promoted is None else bool(promoted)
+        )
+        version = str(metrics["model_version"])
+        rows["backtest"] = _backtest_rows(inputs.run_id, evaluation / HOLDOUT_FILE, "holdout", version)
+        run.update(
+            model_name=str(decision.get("model_name", metrics["model_name"])),
+            model_version=str(decision.get("model_version", version)),
+            detail=str(decision.get("reason") or "")[:DETAIL_LIMIT] or None,
+        )
+    else:
+        scored = _require(inputs.scored, "scored", "scoring")
+        monitoring = _require(inputs.monitoring, "monitoring", "scoring")
+        health = _read_json(monitoring / "monitoring.json")
+        rows["forecasts"] = _forecast_rows(inputs.run_id, scored / "forecasts.csv")
+        rows["model_health"] = [_health_row(inputs.run_id, health)]
+        version = str(health["model_version"])
+        rows["backtest"] = _backtest_rows(inputs.run_id, monitoring / BACKTEST_FILE, "recent", version)
+        run.update(
+            model_name=str(health["model_name"]),
+            model_version=version,
+            detail=f"{len(rows['forecasts'])} forecasts",
+        )
+    rows["pipeline_runs"] = [run]
+    return rows
+
+
+def write_rows(db: ReportingDatabase, run_id: str, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Replace the run's rows in one transaction: on any error nothing of this run changes."""
+    tables = db.tables
+    with db.engine.begin() as conn:
+        for name in (*RUN_TABLES, "pipeline_runs"):
+            table = tables[name]
+            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+        for name in ("pipeline_runs", *RUN_TABLES):
+            if rows.get(name):
+                conn.execute(sa.insert(tables[name]), rows[name])
+
+
+def emit_metrics(
+    telemetry: otel.Telemetry, inputs: PublishInputs, rows: dict[str, list[dict[str, Any]]]
+) -> None:
+    for quality in rows.get("data_quality", []):
+        attributes = {"pipeline": inputs.pipeline, "file": quality["file_name"]}
+        telemetry.add(otel.DATA_QUARANTINED_ROWS, quality["quarantined"], attributes)
+    if inputs.pipeline == "scoring" and inputs.status == "succeeded":
+        versions = {r["model_version"] for r in rows["forecasts"]} or {"none"}
+        for version in sorted(versions):
+            count = sum(1 for r in rows["forecasts"] if r["model_version"] == version)
+            telemetry.add(otel.FORECASTS_WRITTEN, count, {"model_version": version})
+    for metric in rows.get("model_metrics", []):
+        if metric["mape"] is not None:
+            attributes = {
+                "model": metric["model"],
+                "segment": metric["segment"],
+                "model_version": metric["model_version"],
+            }
+            telemetry.gauge(otel.MODEL_HOLDOUT_MAPE, metric["mape"], attributes)
+
+
+def publish(
+    db: ReportingDatabase, inputs: PublishInputs, telemetry: otel.Telemetry | None = None
+) -> PublishSummary:
+    """Read the run's outputs, check the database's schema version, replace the run's rows.
+
+    Raises UsageError (what, where, what to do) for unreadable inputs or an outdated schema; nothing
+    is written then. Database errors propagate after the transaction rolled back.
+    """
+    rows = collect_rows(inputs, datetime.now(UTC).replace(tzinfo=None))
+    require_current(db)
+    write_rows(db, inputs.run_id, rows)
+    if telemetry is not None:
+        emit_metrics(telemetry, inputs, rows)
+    counts = {name: len(values) for name, values in rows.items()}
+    return PublishSummary(inputs.run_id, inputs.pipeline, inputs.status, counts)

@@ -1,0 +1,189 @@
+"""OpenTelemetry metrics of the steps, through the local exporter, against what the alert rules query.
+
+The alert rules in modules/monitoring/main.alerts.tf name the metrics they read in
+`local.alert_metrics`; the steps (monitor, publish, every step's duration and outcome) must emit each.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from demand_forecast import telemetry
+from demand_forecast.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+ALERTS_TF = REPO / "modules" / "monitoring" / "main.alerts.tf"
+
+
+def alert_locals(path: Path) -> dict[str, Any]:
+    options = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
+    with path.open(encoding="utf-8") as handle:
+        document = hcl2.load(handle, serialization_options=options)
+    merged: dict[str, Any] = {}
+    for block in document["locals"]:
+        merged.update(block)
+    return merged
+
+
+def alert_metric_findings(path: Path, emitted: set[str]) -> list[str]:
+    """What is wrong between the alert rules at `path` and the metric names the steps emitted."""
+    found = alert_locals(path)
+    metrics: dict[str, str] = found["alert_metrics"]
+    findings = [
+        f"alert {rule} queries metric {name!r}, which no step emits"
+        for rule, name in sorted(metrics.items())
+        if name not in emitted
+    ]
+    rules = found["alert_rules"]
+    text = json.dumps(rules)
+    # customMetrics queries must take their name from local.alert_metrics, never spell one out.
+    for chunk in text.split("customMetrics")[1:]:
+        if "local.alert_metrics[" not in chunk.split("where", 2)[1]:
+            findings.append("a customMetrics query names its metric without local.alert_metrics")
+    return findings
+
+
+@pytest.fixture
+def telemetry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "telemetry"
+    monkeypatch.setenv(telemetry.TELEMETRY_DIR_ENV, str(folder))
+    monkeypatch.delenv(telemetry.CONNECTION_STRING_ENV, raising=False)
+    return folder
+
+
+@pytest.fixture
+def monitored_and_published(sample_run: Path, tmp_path: Path, telemetry_dir: Path) -> list[dict[str, Any]]:
+    """score, monitor and publish (training and scoring) of the sample model, with the local exporter."""
+    from demand_forecast.reporting_db import ensure_sqlite_schema
+
+    model, conditioned, evaluation = sample_run / "model", sample_run / "conditioned", sample_run / "eval"
+    db = tmp_path / "reporting.db"
+    ensure_sqlite_schema(db)
+    scored, monitoring = tmp_path / "scored", tmp_path / "monitoring"
+    assert main(["score", "--model", str(model), "--data", str(conditioned), "--out", str(scored)]) == 0
+    assert (
+        main(
+            [
+                "monitor",
+                "--model",
+                str(model),
+                "--data",
+                str(conditioned),
+                "--out",
+                str(monitoring),
+                "--forecasts",
+                str(scored / "forecasts.csv"),
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((evaluation / "metrics.json").read_text(encoding="utf-8"))
+    decision = tmp_path / "decision"
+    decision.mkdir()
+    (decision / "decision.json").write_text(
+        json.dumps(
+            {
+                "model_name": metrics["model_name"],
+                "model_version": metrics["model_version"],
+                "promoted": True,
+                "reason": "no champion yet",
+                "registered_version": "1",
+            }
+        ),
+        encoding="utf-8",
+    )
+    database = f"sqlite:///{db}"
+    assert (
+        main(
+            [
+                "publish",
+                "--pipeline",
+                "training",
+                "--run-id",
+                "training-1",
+                "--database",
+                database,
+                "--conditioned",
+                str(conditioned),
+                "--model",
+                str(model),
+                "--evaluation",
+                str(evaluation),
+                "--decision",
+                str(decision),
+                "--out",
+                str(tmp_path / "published-training"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "publish",
+                "--pipeline",
+                "scoring",
+                "--run-id",
+                "scoring-1",
+                "--database",
+                database,
+                "--conditioned",
+                str(conditioned),
+                "--scored",
+                str(scored),
+                "--monitoring",
+                str(monitoring),
+                "--out",
+                str(tmp_path / "published-scoring"),
+            ]
+        )
+        == 0
+    )
+    assert main(["validate", "--data", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "v")]) == 2
+    return telemetry.read_local_metrics(telemetry_dir)
+
+
+def test_monitor_and_publish_emit_every_metric_the_alert_rules_query(
+    monitored_and_published: list[dict[str, Any]],
+) -> None:
+    emitted = {point["name"] for point in monitored_and_published}
+    assert alert_metric_findings(ALERTS_TF, emitted) == []
+    assert set(telemetry.METRIC_NAMES) <= emitted
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for point in monitored_and_published:
+        by_name.setdefault(point["name"], []).append(point)
+    segments = {p["attributes"]["segment"] for p in by_name["model_mape"]}
+    assert "overall" in segments
+    assert len(segments) > 1  # per segment, not only overall
+    assert all(isinstance(p["value"], float) for p in by_name["model_mape"])
+    holdout_models = {p["attributes"]["model"] for p in by_name["model_holdout_mape"]}
+    assert {"baseline", "ensemble"} <= holdout_models
+    outcomes = {(p["attributes"]["step"], p["attributes"]["outcome"]) for p in by_name["step_runs"]}
+    assert {("monitor", "succeeded"), ("publish", "succeeded"), ("validate", "rejected_input")} <= outcomes
+    assert all(p["value"] > 0 for p in by_name["step_duration_seconds"])
+    (written,) = [p["value"] for p in by_name["forecasts_written"]]
+    assert written > 0
+
+
+def test_a_renamed_metric_in_a_broken_copy_of_the_alert_rules_is_found(tmp_path: Path) -> None:
+    broken = tmp_path / "main.alerts.tf"
+    shutil.copy(ALERTS_TF, broken)
+    text = broken.read_text(encoding="utf-8")
+    broken.write_text(
+        text.replace('model-stale     = "model_age_days"', 'model-stale     = "model_age"'), encoding="utf-8"
+    )
+    emitted = set(telemetry.METRIC_NAMES)
+    assert alert_metric_findings(ALERTS_TF, emitted) == []
+    assert alert_metric_findings(broken, emitted) == [
+        "alert model-stale queries metric 'model_age', which no step emits"
+    ]
+    spelled_out = text.replace('${local.alert_metrics["model-stale"]}', "model_age_days")
+    broken.write_text(spelled_out, encoding="utf-8")
+    assert alert_metric_findings(broken, emitted) == [
+        "a customMetrics query names its metric without local.alert_metrics"
+    ]
