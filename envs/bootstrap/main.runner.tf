@@ -101,6 +101,7 @@ resource "azurerm_container_registry" "runner" {
 resource "azurerm_key_vault" "runner" {
   #checkov:skip=CKV_AZURE_189:Container Apps resolves Key Vault references over the public endpoint and is not a trusted service; access is RBAC on the one secret
   #checkov:skip=CKV_AZURE_109:see CKV_AZURE_189: a firewall would block the Container Apps secret reference
+  #checkov:skip=CKV_FS_9:see CKV_AZURE_189: a deny-by-default firewall would block the Container Apps secret reference
   #checkov:skip=CKV_FS_2:see CKV_AZURE_189: public endpoint, RBAC-only access
   #checkov:skip=CKV2_FS_2:see CKV_AZURE_189: no private endpoint
   #checkov:skip=CKV2_AZURE_32:see CKV_AZURE_189: no private endpoint
