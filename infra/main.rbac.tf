@@ -6,15 +6,15 @@
 # (storage_account_access_type = "identity"), so everything that reads or writes it needs a data
 # role on it, and nothing else gets one (CKV_FS_7):
 # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#scenarios-for-role-assignments
-#   - the workspace: Blob Data Contributor + File Data Privileged Contributor (it manages the
-#     system datastores and notebooks' file share);
+#   - the workspace: nothing here; AML assigns its system identity's roles on its storage itself;
 #   - the compute clusters: Blob Data Contributor (job snapshots, default outputs, MLflow
 #     artifacts, environment build context);
 #   - the factory: Blob Data Contributor (batch endpoint jobs run with the invoker's identity and
 #     write their default outputs to workspaceblobstore,
 #     https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint#how-authentication-works);
-#   - the deploying identity: Blob Data Contributor + File Data Privileged Contributor (stackctl
-#     deploy uploads code snapshots and the environment build context).
+#   - the deploying identity: Blob Data Contributor (stackctl deploy uploads code snapshots and the
+#     environment build context); no File role: this stack has no notebooks or compute instances,
+#     the only users of the file share, and File Data Privileged Contributor overrides file ACLs.
 locals {
   workspace_storage = module.aml_workspace.storage_account_id
   deployer          = data.azurerm_client_config.current.object_id
@@ -24,12 +24,13 @@ locals {
     lake-gpu       = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["gpu"] }
     lake-cpu       = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["cpu"] }
     # The workspace storage (identity-based system datastores).
-    wsstore-blob-workspace = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_workspace.principal_id }
-    wsstore-file-workspace = { scope = local.workspace_storage, role = "Storage File Data Privileged Contributor", principal_id = module.aml_workspace.principal_id }
-    wsstore-blob-gpu       = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["gpu"] }
-    wsstore-blob-cpu       = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["cpu"] }
-    wsstore-blob-build     = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["build"] }
-    wsstore-blob-factory   = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }
+    # Not the workspace's own identity: for a system-assigned workspace identity AML grants its data
+    # roles on the workspace storage itself, and a second assignment of the same role fails with 409
+    # RoleAssignmentExists (https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#create-a-new-workspace).
+    wsstore-blob-gpu     = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["gpu"] }
+    wsstore-blob-cpu     = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["cpu"] }
+    wsstore-blob-build   = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["build"] }
+    wsstore-blob-factory = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }
     # AML manages workspace secrets (connections) in the vault; the factory and jobs only read them.
     vault-workspace = { scope = module.key_vault.resource_id, role = "Key Vault Secrets Officer", principal_id = module.aml_workspace.principal_id }
     vault-factory   = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.data_factory.principal_id }
@@ -47,7 +48,6 @@ locals {
   # principal in CI, a user on a laptop), so Azure is left to infer it.
   deployer_role_assignments = {
     wsstore-blob-deployer = { scope = local.workspace_storage, role = "Storage Blob Data Contributor" }
-    wsstore-file-deployer = { scope = local.workspace_storage, role = "Storage File Data Privileged Contributor" }
   }
 }
 

@@ -169,16 +169,32 @@ module "aml_workspace" {
   image_build_compute_name       = local.image_build_cluster
   zone_redundant                 = var.zone_redundant
   outbound_rules = {
-    # Every private resource a job reads or writes: the lake (both APIs) and SQL (scores).
+    # Every private resource a job reads or writes: the lake (both APIs), SQL (scores), and the
+    # workspace's own storage. AML adds rules to the workspace's storage by itself only where its
+    # public access is disabled, yet the storage firewall denies by default in every stack, and batch
+    # endpoints need its queue and table too
+    # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules,
+    # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-batch-endpoints-or-parallelrunstep).
     private_endpoints = {
-      lake-blob = { resource_id = module.data_lake.resource_id, subresource_name = "blob" }
-      lake-dfs  = { resource_id = module.data_lake.resource_id, subresource_name = "dfs" }
-      sql       = { resource_id = module.sql.resource_id, subresource_name = "sqlServer" }
+      lake-blob     = { resource_id = module.data_lake.resource_id, subresource_name = "blob" }
+      lake-dfs      = { resource_id = module.data_lake.resource_id, subresource_name = "dfs" }
+      sql           = { resource_id = module.sql.resource_id, subresource_name = "sqlServer" }
+      wsstore-blob  = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "blob" }
+      wsstore-file  = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "file" }
+      wsstore-queue = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "queue" }
+      wsstore-table = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "table" }
     }
-    # The Python package index the image build installs the model's wheel dependencies from.
+    # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): the base images (Docker
+    # Hub), torch's own index, the Python package index, and Microsoft's apt repository for the ODBC
+    # driver the publish step uses. mcr.microsoft.com is among AML's required rules already.
     fqdns = {
-      pypi         = "pypi.org"
-      pythonhosted = "files.pythonhosted.org"
+      pypi            = "pypi.org"
+      pythonhosted    = "files.pythonhosted.org"
+      pytorch         = "download.pytorch.org"
+      docker-registry = "registry-1.docker.io"
+      docker-auth     = "auth.docker.io"
+      docker-blobs    = "production.cloudflare.docker.com"
+      microsoft-apt   = "packages.microsoft.com"
     }
   }
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }

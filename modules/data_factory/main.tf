@@ -65,7 +65,10 @@ data "azapi_resource" "managed_private_endpoint_target" {
 locals {
   managed_private_endpoint_connections = {
     for key, target in data.azapi_resource.managed_private_endpoint_target : key => [
-      for connection in coalesce(try(target.output.properties.privateEndpointConnections, null), []) : connection.name
+      # The connection's name is the last segment of its id: Key Vault and SQL list connections as
+      # {id, properties} without a `name` (https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/get,
+      # https://learn.microsoft.com/rest/api/sql/servers/get), storage and AML with one.
+      for connection in coalesce(try(target.output.properties.privateEndpointConnections, null), []) : reverse(split("/", connection.id))[0]
       if endswith(lower(try(connection.properties.privateEndpoint.id, "")), lower(azurerm_data_factory_managed_private_endpoint.this[key].name))
     ]
   }
