@@ -313,7 +313,7 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
 
     root = tmp_path / "clone"
     root.mkdir()
-    for part in ("infra", "envs", "src", "requirements"):
+    for part in ("infra", "modules", "envs", "src", "requirements"):
         (root / part).symlink_to(REPO / part)
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
     out = tmp_path / "dump"

@@ -155,8 +155,9 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
         assert len(wheels) == 1
         dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
         assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
+        # the image installs with the runtime lock as constraints (requirements/aml-runtime.txt)
         assert (context / "constraints.txt").read_text() == (
-            REPO / "requirements" / "constraints.txt"
+            REPO / "requirements" / "aml-runtime.txt"
         ).read_text()
     second = deploy_assets(
         stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append
@@ -168,8 +169,9 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     assert batches[0] == batches[1]
     sql = "\n".join(batches[0])
     jobs = f"{stack.aml.workspace_name}/computes/{stack.aml.cpu_cluster_name}"
-    assert f"CREATE USER [{jobs}] FROM EXTERNAL PROVIDER WITH OBJECT_ID = " in sql
-    assert f"CREATE USER [{stack.sql.aad_principals.adf}] FROM EXTERNAL PROVIDER WITH OBJECT_ID = " in sql
+    # by SID (client id bytes), so the SQL server needs no directory role (issue 10, fault 4)
+    assert f"CREATE USER [{jobs}] WITH SID = 0x" in sql
+    assert f"CREATE USER [{stack.sql.aad_principals.adf}] WITH SID = 0x" in sql
     assert f"GRANT SELECT, INSERT, DELETE ON SCHEMA::reporting TO [{jobs}]" in sql
     assert "GRANT SELECT ON SCHEMA::reporting TO [adf-forecast-dev]" in sql
     assert f"GRANT SELECT ON reporting.v_forecasts TO [{stack.powerbi.entra_group}]" in sql

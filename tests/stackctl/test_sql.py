@@ -27,7 +27,7 @@ from stackctl.sql.schema import TABLES, VIEWS
 REPO = Path(__file__).resolve().parents[2]
 STACK = Path(__file__).parent / "data" / "stack_output_dev.json"
 JOBS = ContainedUser(
-    "mlw-forecast-dev/computes/cpu-batch", JOB_PERMISSIONS, object_id="33333333-3333-3333-3333-333333333333"
+    "mlw-forecast-dev/computes/cpu-batch", JOB_PERMISSIONS, sid_source="33333333-3333-3333-3333-333333333333"
 )
 
 
@@ -49,19 +49,20 @@ def test_the_jobs_identity_may_replace_rows_and_nothing_more() -> None:
     assert statements == [
         "IF NOT EXISTS (SELECT 1 FROM sys.database_principals "
         "WHERE name = N'mlw-forecast-dev/computes/cpu-batch') "
-        "CREATE USER [mlw-forecast-dev/computes/cpu-batch] FROM EXTERNAL PROVIDER "
-        "WITH OBJECT_ID = '33333333-3333-3333-3333-333333333333'",
+        "CREATE USER [mlw-forecast-dev/computes/cpu-batch] "
+        "WITH SID = 0x33333333333333333333333333333333, TYPE = E",
         "GRANT SELECT, INSERT, DELETE ON SCHEMA::reporting TO [mlw-forecast-dev/computes/cpu-batch]",
     ]
     assert not any(word in " ".join(statements) for word in ("UPDATE", "ALTER", "db_owner", "CONTROL"))
 
 
 def test_the_power_bi_group_reads_the_views_only() -> None:
-    group = ContainedUser("pbi-readers", object_id="44444444-4444-4444-4444-444444444444", view_select=True)
+    group = ContainedUser(
+        "pbi-readers", sid_source="44444444-4444-4444-4444-444444444444", principal_type="X", view_select=True
+    )
     statements = contained_user_statements(group)
     assert statements[0].endswith(
-        "CREATE USER [pbi-readers] FROM EXTERNAL PROVIDER "
-        "WITH OBJECT_ID = '44444444-4444-4444-4444-444444444444'"
+        "CREATE USER [pbi-readers] WITH SID = 0x44444444444444444444444444444444, TYPE = X"
     )
     grants = statements[1:]
     assert grants == [f"GRANT SELECT ON reporting.{view} TO [pbi-readers]" for view in VIEWS]
@@ -77,7 +78,9 @@ def test_deploy_creates_the_cluster_adf_and_power_bi_users(
         def deploy(self, assets: object) -> object:
             raise AssertionError("not reached")
 
-    monkeypatch.setattr("stackctl.aml.environment.write_build_context", lambda root, out: out)
+    monkeypatch.setattr(
+        "stackctl.aml.environment.write_build_contexts", lambda root, out: {"cpu": out, "gpu": out}
+    )
     monkeypatch.setattr("stackctl.aml.environment.environment_version", lambda root: "0" * 16)
 
     class Report:
@@ -96,10 +99,9 @@ def test_deploy_creates_the_cluster_adf_and_power_bi_users(
     )
     users = [s for s in executed if "CREATE USER" in s]
     assert len(users) == 3
-    assert (
-        "CREATE USER [mlw-forecast-dev/computes/cpu-batch] FROM EXTERNAL PROVIDER WITH OBJECT_ID = '3333"
-        in users[0]
-    )
+    assert "CREATE USER [mlw-forecast-dev/computes/cpu-batch] WITH SID = 0x33333333" in users[0]
+    assert users[2].endswith(", TYPE = X")  # the Power BI group, by its object id
+    assert not any("EXTERNAL PROVIDER" in s for s in users)  # no directory lookup needed
     assert "[adf-forecast-dev]" in users[1]
     assert f"GRANT {', '.join(ADF_PERMISSIONS)} ON SCHEMA::reporting TO [adf-forecast-dev]" in executed
     assert "GRANT SELECT ON reporting.v_forecasts TO [pbi-forecast-readers]" in executed
@@ -113,9 +115,9 @@ def test_principal_names_that_could_escape_quoting_are_refused(name: str) -> Non
         contained_user_statements(ContainedUser(name, ("SELECT",)))
 
 
-def test_object_ids_must_be_guids() -> None:
+def test_sid_sources_must_be_guids() -> None:
     with pytest.raises(StackctlError, match="not a GUID"):
-        contained_user_statements(ContainedUser("x", ("SELECT",), object_id="1' OR 1=1 --"))
+        contained_user_statements(ContainedUser("x", ("SELECT",), sid_source="1' OR 1=1 --"))
 
 
 def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 `make pipelines ENV=dev` shows what deploy would create before the first `terraform apply`. What the
 AML assets need (workspace, clusters, datastores, endpoints, schedules) are names the naming
 convention makes from terraform.tfvars, so Terraform itself evaluates them: `terraform console` over
-a scratch copy of infra/naming.tf and infra/variables.tf with the env's tfvars (no providers, no
+a scratch copy of infra/naming.tf, infra/variables.tf and modules/naming with the env's tfvars (no providers, no
 state, no network). Values only Azure knows (subscription, tenant, principal ids) are placeholders
 that say so; `stackctl pipelines dump` prints that the description was derived.
 """
@@ -26,7 +26,7 @@ UNKNOWN = "(known after apply)"
 FILE_SYSTEMS = ("raw", "conditioned", "scored")
 EXPRESSION = (
     "jsonencode({names = local.names, environment = var.environment, location = var.location, "
-    "schedules = var.schedules})"
+    "schedules = var.schedules, powerbi = var.powerbi})"
 )
 
 
@@ -40,17 +40,31 @@ def _terraform_values(root: Path, env: str) -> dict[str, Any]:
             fix="install Terraform >= 1.9, or pass --stack-json with a saved `terraform output -json`",
         )
     with tempfile.TemporaryDirectory(prefix="naming-") as scratch:
+        # infra/naming.tf calls the provider-free ../modules/naming: keep that relative layout, and
+        # `init` installs the local module (no provider, no registry, no network).
+        work = Path(scratch) / "infra"
+        work.mkdir()
         for name in ("naming.tf", "variables.tf"):
-            shutil.copy2(root / "infra" / name, Path(scratch) / name)
+            shutil.copy2(root / "infra" / name, work / name)
+        shutil.copytree(root / "modules" / "naming", Path(scratch) / "modules" / "naming")
         proc = subprocess.run(
-            [terraform, "console", f"-var-file={tfvars}"],
-            input=EXPRESSION,
-            cwd=scratch,
+            [terraform, "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=work,
             capture_output=True,
             text=True,
             check=False,
             timeout=120,
         )
+        if proc.returncode == 0:
+            proc = subprocess.run(
+                [terraform, "console", f"-var-file={tfvars}"],
+                input=EXPRESSION,
+                cwd=work,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
     if proc.returncode != 0:
         raise StackctlError(
             f"terraform console could not evaluate the naming convention: {proc.stderr.strip()[-1500:]}",
@@ -85,6 +99,7 @@ def derived_stack(root: Path, env: str) -> StackOutput:
             "principal_id": UNKNOWN,
             "gpu_cluster_name": f"{names['compute_prefix']}-gpu",
             "cpu_cluster_name": f"{names['compute_prefix']}-cpu",
+            "cpu_cluster_principal_id": UNKNOWN,
             "datastores": {fs: f"lake_{fs}" for fs in FILE_SYSTEMS},
         },
         "data_lake": {
@@ -103,7 +118,13 @@ def derived_stack(root: Path, env: str) -> StackOutput:
             "database_name": UNKNOWN,
             "aad_principals": {"aml": names["aml_workspace"], "adf": names["data_factory"]},
         },
-        "powerbi": {"server": sql_fqdn, "database": UNKNOWN, "views": []},
+        "powerbi": {
+            "server": sql_fqdn,
+            "database": UNKNOWN,
+            "views": [],
+            "entra_group": values["powerbi"]["group_display_name"],
+            "entra_group_object_id": values["powerbi"]["group_object_id"],
+        },
         "monitoring": {
             "log_analytics_workspace_id": UNKNOWN,
             "application_insights_name": names["application_insights"],

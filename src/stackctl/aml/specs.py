@@ -64,6 +64,9 @@ STEP_TIMEOUT_SECONDS: dict[str, int] = {
     "register": 1800,
     "score": 3600,
     "monitor": 1800,
+    # publish writes one run's rows in one transaction: minutes at most
+    "publish_training": 900,
+    "publish_scoring": 900,
 }
 
 
@@ -159,6 +162,7 @@ def pipeline_function(
                 else:
                     arguments[name] = nodes[str(binding.step)].outputs[str(binding.output)]
             job = components[node.step.name](**arguments)
+            job.name = node.step.name  # node keys are the step names, not the component names
             job.compute = _compute_ref(stack, node.step)
             job.set_limits(timeout=STEP_TIMEOUT_SECONDS[node.step.name])
             nodes[node.step.name] = job
