@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from demand_forecast.dataset import Tables, finite_json, read_raw_tables, write_tables
-from demand_forecast.errors import UsageError
+from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.metrics import mape, scores
 from demand_forecast.scoring import default_as_of, forecast, scoring_quality
@@ -136,7 +136,7 @@ def run_evaluate(
     if champion_model is not None:
         try:
             champion_predictions = backtest(champion_model, tables, start, end)
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, DataContractError) as exc:
             # A champion from an older code version may not fit today's feature set: report it and
             # compare without it (register then falls back to the champion's recorded MAPE).
             say(f"champion {champion_model.info['model_version']} cannot score this data: {exc}")
