@@ -79,12 +79,12 @@ def test_runner_and_plan_identities_cannot_change_the_stack(root: Path) -> None:
 
 def test_a_runner_running_as_the_deploying_identity_is_caught(tree: Path, edit: Edit) -> None:
     edit(
-        BOOTSTRAP / "main.runner.tf",
+        "envs/bootstrap/main.runner.tf",
         "resource_id = azurerm_user_assigned_identity.runner[0].id",
         'resource_id = azurerm_user_assigned_identity.deploy["prod"].id',
     )
-    edit(BOOTSTRAP / "main.rbac.tf", 'role      = "AcrPull"', 'role      = "Contributor"')
-    edit(BOOTSTRAP / "main.tf", 'identity = "plan" }', 'identity = "deploy" }')
+    edit("envs/bootstrap/main.rbac.tf", 'role      = "AcrPull"', 'role      = "Contributor"')
+    edit("envs/bootstrap/main.tf", 'identity = "plan" }', 'identity = "deploy" }')
     assert runner_and_plan_findings(tree) == [
         "module ci_runner: the runner job runs as the deploying identity",
         "runner identity holds Contributor",
@@ -134,9 +134,9 @@ def test_the_deploying_identity_can_manage_the_stacks_locks(root: Path) -> None:
 
 
 def test_a_missing_lock_role_and_a_group_lock_are_caught(tree: Path, edit: Edit) -> None:
-    edit(BOOTSTRAP / "main.rbac.tf", '"Microsoft.Authorization/locks/write",', "")
+    edit("envs/bootstrap/main.rbac.tf", '"Microsoft.Authorization/locks/write",', "")
     edit(
-        BOOTSTRAP / "main.tf",
+        "envs/bootstrap/main.tf",
         "scope      = azurerm_storage_account.state.id",
         "scope = azurerm_resource_group.bootstrap.id",
     )
@@ -169,7 +169,7 @@ def test_every_root_keeps_storage_on_the_control_plane(root: Path) -> None:
 
 
 def test_a_root_reading_the_storage_data_plane_is_caught(tree: Path, edit: Edit) -> None:
-    edit(Path("envs/prod/main.tf"), "data_plane_available = false", "data_plane_available = true")
+    edit("envs/prod/main.tf", "data_plane_available = false", "data_plane_available = true")
     assert data_plane_findings(tree) == ["envs/prod: storage data_plane_available is not false"]
 
 
