@@ -168,6 +168,10 @@ def test_the_runner_registers_without_default_labels() -> None:
     )
     assert "--no-default-labels" in config
     assert "--ephemeral" in config
+    # job steps inherit the runner's environment: the registration PAT is gone before a job runs
+    script = ENTRYPOINT.read_text(encoding="utf-8")
+    for token, run in (("GITHUB_PAT", "exec ./run.sh"), ("AZP_TOKEN", "./run.sh --once")):
+        assert script.index(f"unset {token}") < script.index(run), token
 
 
 def test_the_runner_image_takes_the_latest_runner_release() -> None:
