@@ -50,7 +50,12 @@ resource "azurerm_private_dns_zone_virtual_network_link" "ci_runner" {
   private_dns_zone_name = each.key
   virtual_network_id    = data.azurerm_virtual_network.ci_runner[0].id
   registration_enabled  = false
-  tags                  = local.tags
+  # The runner VNet resolves everything through these links, GitHub's own hosts too: a name that
+  # one of the stack's zones (privatelink.blob...) does not hold must fall back to public DNS, not
+  # answer NXDOMAIN (artifact and cache downloads go to *.blob.core.windows.net).
+  # https://learn.microsoft.com/azure/dns/private-dns-fallback
+  resolution_policy = "NxDomainRedirect"
+  tags              = local.tags
 
   # the zones must exist before they can be linked
   depends_on = [module.network]

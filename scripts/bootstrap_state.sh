@@ -33,29 +33,58 @@ echo "==> bootstrap in subscription $ARM_SUBSCRIPTION_ID ($(az account show --qu
 
 tf() { terraform -chdir="$root" "$@"; }
 override="$root/bootstrap_override.tf"
-if [ -f "$root/backend.hcl" ]; then
+local_state="$root/terraform.tfstate"
+# backend.hcl is written only once the state has been moved into the storage (below). A local state
+# file means an earlier run applied but did not finish moving it: carry on from that local state
+# (never -reconfigure past it, which would ignore it and then fail on "already exists").
+if [ -f "$root/backend.hcl" ] && [ ! -f "$local_state" ]; then
   # The state storage exists: the bootstrap's own state lives there.
   rm -f "$override"
   tf init -input=false -reconfigure -backend-config=backend.hcl
 else
-  # First run: the storage does not exist yet, so start with a local state and migrate it below.
+  # First run (or an unfinished move): local state until the storage exists and the move succeeds.
   printf '# transient (scripts/bootstrap_state.sh): local state until the state storage exists\nterraform {\n  backend "local" {}\n}\n' > "$override"
   tf init -input=false -reconfigure
 fi
 tf plan -input=false -out=bootstrap.tfplan
 if [ "$action" = plan ]; then exit 0; fi
-tf apply -input=false bootstrap.tfplan
+# -parallelism=1: Entra ID refuses concurrent federated credential writes on one managed identity
+# ("concurrent Federated Identity Credentials writes under the same managed identity are not
+# supported"); the bootstrap is small, so one write at a time costs little.
+# https://github.com/hashicorp/terraform-provider-azurerm/issues/19968
+# https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations
+tf apply -input=false -parallelism=1 bootstrap.tfplan
 rm -f "$root/bootstrap.tfplan"
 
 state_rg=$(tf output -json state | python3 -c 'import json,sys; print(json.load(sys.stdin)["resource_group_name"])')
 state_account=$(tf output -json state | python3 -c 'import json,sys; print(json.load(sys.stdin)["storage_account_name"])')
 if [ -f "$override" ]; then
+  # The owner's Storage Blob Data Contributor on tfstate-bootstrap was just granted; Azure RBAC
+  # takes minutes to propagate, so the first attempts may get 403: retry before giving up.
+  # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
+  pending="$root/backend.hcl.pending"
   printf 'resource_group_name  = "%s"\nstorage_account_name = "%s"\ncontainer_name       = "tfstate-bootstrap"\n' \
-    "$state_rg" "$state_account" > "$root/backend.hcl"
+    "$state_rg" "$state_account" > "$pending"
   rm -f "$override"
   echo "==> moving the bootstrap state into $state_account/tfstate-bootstrap"
-  tf init -input=false -migrate-state -force-copy -backend-config=backend.hcl
-  rm -f "$root/terraform.tfstate" "$root/terraform.tfstate.backup"
+  moved=0
+  for attempt in 1 2 3 4 5 6; do
+    if tf init -input=false -migrate-state -force-copy -backend-config=backend.hcl.pending; then
+      moved=1
+      break
+    fi
+    echo "    attempt $attempt failed (role assignments propagate for up to 10 minutes); retrying in 60 s" >&2
+    sleep 60
+  done
+  if [ "$moved" != 1 ]; then
+    # Keep the local state and no backend.hcl: the next run starts from the local state again.
+    printf '# transient (scripts/bootstrap_state.sh): local state until the state storage exists\nterraform {\n  backend "local" {}\n}\n' > "$override"
+    echo "error: could not move the bootstrap state into $state_account/tfstate-bootstrap" >&2
+    echo "  the state is still local ($local_state); re-run scripts/bootstrap_state.sh to retry" >&2
+    exit 1
+  fi
+  mv "$pending" "$root/backend.hcl"
+  rm -f "$local_state" "$root/terraform.tfstate.backup"
 fi
 for env in dev prod; do
   scripts/write_backend_config.sh "$env" "$state_rg" "$state_account" "tfstate-$env"

@@ -15,7 +15,7 @@ github = {
 #   organization        = "your-org"
 #   organization_id     = "00000000-0000-0000-0000-000000000000"
 #   project             = "forecast"
-#   service_connections = { dev = "forecast-dev", prod = "forecast-prod" }
+#   service_connections = { dev = "forecast-dev", prod = "forecast-prod", "dev-plan" = "forecast-dev-plan", "prod-plan" = "forecast-prod-plan" }
 # }
 
 ci_runner = {

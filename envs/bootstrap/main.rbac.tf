@@ -1,5 +1,33 @@
-# Every role the deploying identities hold, with its scope and the reason; nothing at subscription
-# scope. A stack's resource group is a scope here only because this root creates it first.
+# Every role the deploying, plan and runner identities hold, with its scope and the reason; nothing
+# at subscription scope. A stack's resource group is a scope here only because this root creates it
+# first.
+
+# Contributor and RBAC Administrator carry no Microsoft.Authorization/locks/* action, so prod's
+# first apply (resource_locks_enabled = true: the CanNotDelete locks of infra/'s modules) would be
+# refused with AuthorizationFailed. This role holds exactly the lock actions, assignable only on
+# the stack's own group.
+# https://learn.microsoft.com/rest/api/resources/management-locks/create-or-update-at-resource-level
+# https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#who-can-create-or-delete-locks
+# https://learn.microsoft.com/azure/role-based-access-control/custom-roles
+resource "azurerm_role_definition" "lock_operator" {
+  for_each = local.environments
+
+  name        = "forecast-stack lock operator (${each.key})"
+  scope       = azurerm_resource_group.stack[each.key].id
+  description = "Create, read and delete the management locks of the ${each.key} forecast stack's resources (nothing else)."
+
+  permissions {
+    actions = [
+      "Microsoft.Authorization/locks/read",
+      "Microsoft.Authorization/locks/write",
+      "Microsoft.Authorization/locks/delete",
+    ]
+    not_actions = []
+  }
+
+  assignable_scopes = [azurerm_resource_group.stack[each.key].id]
+}
+
 locals {
   # Owner, User Access Administrator, Role Based Access Control Administrator: the roles that
   # could grant more rights. The deploying identity may assign any role but these.
@@ -27,27 +55,57 @@ locals {
     )
   CONDITION
 
+  # principal: "deploy" (the approved apply job), "plan" (the plan job) or "runner" (the runner job).
   per_environment_roles = merge([
     for env in local.environments : {
       "${env}-stack-contributor" = {
-        principal = env
+        principal = "deploy"
+        env       = env
         scope     = azurerm_resource_group.stack[env].id
         role      = "Contributor"
         reason    = "create, change and delete every resource of the ${env} stack inside its resource group"
         condition = null
       }
+      "${env}-stack-locks" = {
+        principal       = "deploy"
+        env             = env
+        scope           = azurerm_resource_group.stack[env].id
+        role_definition = azurerm_role_definition.lock_operator[env].role_definition_resource_id
+        role            = "forecast-stack lock operator (${env})"
+        reason          = "infra/'s modules put CanNotDelete locks on the ${env} stack's resources (resource_locks_enabled) and remove them on destroy; Contributor cannot"
+        condition       = null
+      }
       "${env}-stack-rbac-admin" = {
-        principal = env
+        principal = "deploy"
+        env       = env
         scope     = azurerm_resource_group.stack[env].id
         role      = "Role Based Access Control Administrator"
         reason    = "infra/main.rbac.tf and the modules grant the stack's own identities data roles (lake, vault, workspace); AML grants its workspace identity roles on its dependencies; never a privileged role (condition)"
         condition = local.no_privileged_roles
       }
       "${env}-state-blob" = {
-        principal = env
+        principal = "deploy"
+        env       = env
         scope     = azurerm_storage_container.state[env].id
         role      = "Storage Blob Data Contributor"
         reason    = "read and write the ${env} state and take its blob lease (the state lock); only its own container"
+        condition = null
+      }
+      # The plan identity: what `terraform plan` reads, and nothing it could change the stack with.
+      "${env}-plan-stack-reader" = {
+        principal = "plan"
+        env       = env
+        scope     = azurerm_resource_group.stack[env].id
+        role      = "Reader"
+        reason    = "plan refreshes every resource of the ${env} stack (control plane only: the roots set storage data_plane_available = false)"
+        condition = null
+      }
+      "${env}-plan-state-blob" = {
+        principal = "plan"
+        env       = env
+        scope     = azurerm_storage_container.state[env].id
+        role      = "Storage Blob Data Contributor"
+        reason    = "plan reads the ${env} state and takes its blob lease (the state lock, a write); it cannot change the stack, and the state is versioned"
         condition = null
       }
     }
@@ -57,30 +115,44 @@ locals {
   runner_roles = {
     for key, role in {
       prod-runner-vnet = {
-        principal = "prod"
+        principal = "deploy"
+        env       = "prod"
         scope     = one(azurerm_virtual_network.runner[*].id)
         role      = "Network Contributor"
         reason    = "infra/ peers the prod VNet with the runner VNet and links prod's private DNS zones to it (peer and join actions on this VNet only)"
         condition = null
         when      = var.ci_runner.enabled
       }
-      prod-runner-acr-pull = {
-        principal = "prod"
-        scope     = one(azurerm_container_registry.runner[*].id)
-        role      = "AcrPull"
-        reason    = "the runner job, running as the prod deploying identity, pulls its image"
+      prod-plan-runner-vnet = {
+        principal = "plan"
+        env       = "prod"
+        scope     = one(azurerm_virtual_network.runner[*].id)
+        role      = "Reader"
+        reason    = "prod's plan reads the runner VNet (infra/'s data source, the peering and DNS links to it)"
         condition = null
         when      = var.ci_runner.enabled
       }
-      # Scoped to the one secret, which exists by the second run (Key Vault RBAC at secret scope:
-      # https://learn.microsoft.com/azure/key-vault/general/rbac-guide).
-      prod-runner-token = {
-        principal = "prod"
-        scope     = "${join("", azurerm_key_vault.runner[*].id)}/secrets/${var.ci_runner.registration_token_secret_name}"
-        role      = "Key Vault Secrets User"
-        reason    = "the runner job reads the registration token (that one secret) to register and to poll the queue"
+      prod-runner-acr-pull = {
+        principal = "runner"
+        env       = "prod"
+        scope     = one(azurerm_container_registry.runner[*].id)
+        role      = "AcrPull"
+        reason    = "the runner job, running as its own identity, pulls its image"
         condition = null
-        when      = local.runner_ready
+        when      = var.ci_runner.enabled
+      }
+      # At vault scope, granted in the first run (when the vault is made), so that it has propagated
+      # long before the second run creates the job that resolves the secret reference; the vault
+      # holds that one secret only. https://learn.microsoft.com/azure/key-vault/general/rbac-guide
+      # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
+      prod-runner-token = {
+        principal = "runner"
+        env       = "prod"
+        scope     = one(azurerm_key_vault.runner[*].id)
+        role      = "Key Vault Secrets User"
+        reason    = "the runner job reads the registration token (the vault's one secret) to register and to poll the queue"
+        condition = null
+        when      = var.ci_runner.enabled
       }
     } : key => { for field, value in role : field => value if field != "when" } if role.when
   }
@@ -91,11 +163,17 @@ locals {
 resource "azurerm_role_assignment" "this" {
   for_each = local.role_assignments
 
-  scope                = each.value.scope
-  role_definition_name = each.value.role
-  principal_id         = azurerm_user_assigned_identity.deploy[each.value.principal].principal_id
-  principal_type       = "ServicePrincipal"
-  description          = "forecast-stack bootstrap ${each.key}: ${each.value.reason}"
-  condition            = each.value.condition
-  condition_version    = each.value.condition == null ? null : "2.0"
+  scope = each.value.scope
+  # Built-in roles by name; the custom lock role by its id.
+  role_definition_name = try(each.value.role_definition, null) == null ? each.value.role : null
+  role_definition_id   = try(each.value.role_definition, null)
+  principal_id = (
+    each.value.principal == "deploy" ? azurerm_user_assigned_identity.deploy[each.value.env].principal_id :
+    each.value.principal == "plan" ? azurerm_user_assigned_identity.plan[each.value.env].principal_id :
+    azurerm_user_assigned_identity.runner[0].principal_id
+  )
+  principal_type    = "ServicePrincipal"
+  description       = "forecast-stack bootstrap ${each.key}: ${each.value.reason}"
+  condition         = each.value.condition
+  condition_version = each.value.condition == null ? null : "2.0"
 }

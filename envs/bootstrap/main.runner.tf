@@ -127,9 +127,10 @@ module "ci_runner" {
   location                 = var.location
   resource_group_name      = azurerm_resource_group.bootstrap.name
   infrastructure_subnet_id = azurerm_subnet.runner[0].id
+  # Its own identity, never the deploying one (main.tf, azurerm_user_assigned_identity.runner).
   identity = {
-    resource_id = azurerm_user_assigned_identity.deploy["prod"].id
-    client_id   = azurerm_user_assigned_identity.deploy["prod"].client_id
+    resource_id = azurerm_user_assigned_identity.runner[0].id
+    client_id   = azurerm_user_assigned_identity.runner[0].client_id
   }
   image = {
     registry_login_server = azurerm_container_registry.runner[0].login_server

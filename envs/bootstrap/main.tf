@@ -5,8 +5,10 @@
 #                        deploying identity's roles can be scoped to a stack group before Terraform
 #                        manages anything in it (envs/<env>/main.tf imports the group)
 #   state storage        Entra-only, versioned, soft delete, one container per environment
-#   deploying identities one user-assigned managed identity per environment, with federated
-#                        credentials for the pipeline's environments (GitHub and/or Azure DevOps)
+#   deploying identities one user-assigned managed identity per environment, trusted only by the
+#                        pipeline's approved apply environment (GitHub <env>, Azure DevOps <env>)
+#   plan identities      one per environment, read-only on the stack, trusted by <env>-plan
+#   runner identity      the prod runner job's own identity: image pull and its token, nothing else
 #   role assignments     local.role_assignments below: each with its scope and reason
 #   the runner           modules/ci_runner in its own VNet (prod's private endpoints are reached
 #                        over the peering infra/ creates)
@@ -15,7 +17,16 @@
 # provably a no-op, and `make validate` checks this root like every other (schema, checkov).
 
 provider "azurerm" {
-  features {}
+  # Control plane only for storage: the provider otherwise reads each account's queue and static
+  # website properties over the data plane, which a private account (or an identity without data
+  # roles) answers with 403 on the first plan.
+  # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/features-block#data_plane_available
+  # https://github.com/hashicorp/terraform-provider-azurerm/pull/27818
+  features {
+    storage {
+      data_plane_available = false
+    }
+  }
   storage_use_azuread = true
   # The owner registers the providers the stacks need here, once; the stacks' own roots register
   # none (their identity has no subscription-scope rights).
@@ -47,6 +58,8 @@ locals {
     # Must equal infra/naming.tf's resource_group: the stack's group, imported by envs/<env>/main.tf.
     stack_resource_group = { for env in local.environments : env => "rg-${var.workload}-${env}-${var.location_short}" }
     identity             = { for env in local.environments : env => "id-${var.workload}-deploy-${env}" }
+    plan_identity        = { for env in local.environments : env => "id-${var.workload}-plan-${env}" }
+    runner_identity      = "id-${var.workload}-ci-runner-prod"
     state_container      = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
     runner_vnet          = "vnet-${var.workload}-ci-${var.location_short}"
     runner_registry      = "cr${var.workload}ci${var.name_suffix}"
@@ -54,26 +67,35 @@ locals {
     runner_job           = "caj-${var.workload}-runner-prod"
   }
 
-  # Federated credentials: GitHub environments <env>-plan (plan and audit) and <env> (apply; prod's
-  # has the required reviewers), and one Azure DevOps service connection per environment.
+  # Federated credentials. The GitHub environment <env> (apply; prod's has required reviewers and,
+  # like every environment here, a deployment-branch policy: README "Release pipeline") is trusted
+  # by the deploying identity; <env>-plan (plan and audit, no reviewers) only by the read-only plan
+  # identity, so a workflow on any branch that names <env>-plan gets no right to change anything.
   # https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust-user-assigned-managed-identity
+  # https://docs.github.com/actions/deployment/targeting-different-environments/managing-environments-for-deployment#deployment-branches-and-tags
   github_subjects = var.github == null ? {} : merge([
     for env in local.environments : {
-      for gh_env in ["${env}-plan", env] : "${env}-github-${gh_env}" => {
-        env     = env
-        issuer  = "https://token.actions.githubusercontent.com"
-        subject = "repo:${var.github.owner}/${var.github.repository}:environment:${gh_env}"
+      for trust in [{ gh_env = "${env}-plan", identity = "plan" }, { gh_env = env, identity = "deploy" }] :
+      "${env}-github-${trust.gh_env}" => {
+        env      = env
+        identity = trust.identity
+        issuer   = "https://token.actions.githubusercontent.com"
+        subject  = "repo:${var.github.owner}/${var.github.repository}:environment:${trust.gh_env}"
       }
     }
   ]...)
+  # One service connection per identity: <env> (deploying, behind the environment approval and the
+  # branch-control check) and <env>-plan (read-only plan stage).
   # https://learn.microsoft.com/azure/devops/pipelines/release/configure-workload-identity
   azure_devops_subjects = var.azure_devops == null ? {} : {
-    for env, connection in var.azure_devops.service_connections : "${env}-azure-devops" => {
-      env     = env
-      issuer  = "https://vstoken.dev.azure.com/${var.azure_devops.organization_id}"
-      subject = "sc://${var.azure_devops.organization}/${var.azure_devops.project}/${connection}"
+    for key, connection in var.azure_devops.service_connections : "${key}-azure-devops" => {
+      env      = trimsuffix(key, "-plan")
+      identity = endswith(key, "-plan") ? "plan" : "deploy"
+      issuer   = "https://vstoken.dev.azure.com/${var.azure_devops.organization_id}"
+      subject  = "sc://${var.azure_devops.organization}/${var.azure_devops.project}/${connection}"
     }
   }
+  federated_credentials = merge(local.github_subjects, local.azure_devops_subjects)
 }
 
 resource "azurerm_resource_group" "bootstrap" {
@@ -95,12 +117,16 @@ resource "azurerm_resource_group" "stack" {
   }
 }
 
-# The state lives here: losing it would orphan both stacks.
-resource "azurerm_management_lock" "bootstrap" {
-  name       = "bootstrap-cannot-delete"
-  scope      = azurerm_resource_group.bootstrap.id
+# The state lives in this account: losing it would orphan both stacks. The lock sits on the account,
+# not on the resource group: a group lock is inherited by every child, including the runner VNet's
+# half of prod's peering, which infra/ creates and must be able to delete (prod destroy would fail
+# with ScopeLocked).
+# https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#lock-inheritance
+resource "azurerm_management_lock" "state" {
+  name       = "tfstate-cannot-delete"
+  scope      = azurerm_storage_account.state.id
   lock_level = "CanNotDelete"
-  notes      = "Terraform state and the deploying identities of forecast-stack; remove only to retire the product."
+  notes      = "Terraform state of forecast-stack; remove only to retire the product."
 }
 
 resource "azurerm_user_assigned_identity" "deploy" {
@@ -112,12 +138,40 @@ resource "azurerm_user_assigned_identity" "deploy" {
   tags                = merge(local.tags, { environment = each.key })
 }
 
+# Read-only identity of the plan jobs (roles: envs/bootstrap/main.rbac.tf, local.plan_roles).
+resource "azurerm_user_assigned_identity" "plan" {
+  for_each = local.environments
+
+  name                = local.names.plan_identity[each.key]
+  location            = var.location
+  resource_group_name = azurerm_resource_group.bootstrap.name
+  tags                = merge(local.tags, { environment = each.key })
+}
+
+# The runner job's own identity: it pulls the image and reads the registration token. Every step of
+# every job on the runner can ask the Container Apps identity endpoint for its token, so it holds no
+# deploying role; prod rights come only from the OIDC token of an approved prod job.
+# https://learn.microsoft.com/azure/container-apps/managed-identity
+# https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners
+resource "azurerm_user_assigned_identity" "runner" {
+  count = var.ci_runner.enabled ? 1 : 0
+
+  name                = local.names.runner_identity
+  location            = var.location
+  resource_group_name = azurerm_resource_group.bootstrap.name
+  tags                = merge(local.tags, { environment = "prod" })
+}
+
+# Written one at a time (scripts/bootstrap_state.sh applies with -parallelism=1): Entra ID rejects
+# concurrent federated credential writes on one managed identity.
+# https://github.com/hashicorp/terraform-provider-azurerm/issues/19968
+# https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations
 resource "azurerm_federated_identity_credential" "this" {
-  for_each = merge(local.github_subjects, local.azure_devops_subjects)
+  for_each = local.federated_credentials
 
   name                      = each.key
   resource_group_name       = azurerm_resource_group.bootstrap.name
-  user_assigned_identity_id = azurerm_user_assigned_identity.deploy[each.value.env].id
+  user_assigned_identity_id = each.value.identity == "plan" ? azurerm_user_assigned_identity.plan[each.value.env].id : azurerm_user_assigned_identity.deploy[each.value.env].id
   audience                  = ["api://AzureADTokenExchange"]
   issuer                    = each.value.issuer
   subject                   = each.value.subject

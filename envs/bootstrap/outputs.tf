@@ -6,7 +6,18 @@ output "deploying_identities" {
       tenant_id    = azurerm_user_assigned_identity.deploy[env].tenant_id
     }
   }
-  description = "Per environment: the ids the pipeline's AZURE_CLIENT_ID / AZURE_TENANT_ID variables (GitHub) or service connection (Azure DevOps) name. Ids, not secrets."
+  description = "Per environment: the deploying identity, named by the AZURE_CLIENT_ID / AZURE_TENANT_ID variables of the GitHub environment <env> or by the Azure DevOps service connection <env>. Ids, not secrets."
+}
+
+output "plan_identities" {
+  value = {
+    for env in local.environments : env => {
+      client_id    = azurerm_user_assigned_identity.plan[env].client_id
+      principal_id = azurerm_user_assigned_identity.plan[env].principal_id
+      tenant_id    = azurerm_user_assigned_identity.plan[env].tenant_id
+    }
+  }
+  description = "Per environment: the read-only plan identity, named by the variables of the GitHub environment <env>-plan or by the Azure DevOps service connection <env>-plan. Ids, not secrets."
 }
 
 output "state" {
@@ -26,6 +37,7 @@ output "stack_resource_groups" {
 output "ci_runner" {
   value = {
     labels             = var.ci_runner.labels
+    identity_client_id = var.ci_runner.enabled ? azurerm_user_assigned_identity.runner[0].client_id : null
     virtual_network_id = var.ci_runner.enabled ? azurerm_virtual_network.runner[0].id : null
     registry           = var.ci_runner.enabled ? azurerm_container_registry.runner[0].login_server : null
     key_vault          = var.ci_runner.enabled ? azurerm_key_vault.runner[0].name : null
@@ -35,6 +47,6 @@ output "ci_runner" {
 }
 
 output "role_assignments" {
-  value       = { for key, role in local.role_assignments : key => { role = role.role, scope = role.scope, reason = role.reason } }
-  description = "Every role the deploying identities hold: role, scope and reason (for the audit)."
+  value       = { for key, role in local.role_assignments : key => { identity = role.principal, environment = role.env, role = role.role, scope = role.scope, reason = role.reason } }
+  description = "Every role the deploying, plan and runner identities hold: identity, role, scope and reason (for the audit)."
 }

@@ -54,12 +54,12 @@ variable "azure_devops" {
     project             = string
     service_connections = map(string)
   })
-  description = "Azure DevOps organisation (name and id), project, and the workload-identity service connection name per environment (keys dev, prod); null when only GitHub is used."
+  description = "Azure DevOps organisation (name and id), project, and the workload-identity service connection name per identity: keys dev and prod (the deploying identity, apply stage) and dev-plan and prod-plan (the read-only plan identity, plan stage); null when only GitHub is used."
   default     = null
 
   validation {
-    condition     = var.azure_devops == null || alltrue([for env in keys(try(var.azure_devops.service_connections, {})) : contains(["dev", "prod"], env)])
-    error_message = "azure_devops.service_connections keys must be dev and/or prod."
+    condition     = var.azure_devops == null || alltrue([for key in keys(try(var.azure_devops.service_connections, {})) : contains(["dev", "prod", "dev-plan", "prod-plan"], key)])
+    error_message = "azure_devops.service_connections keys must be among dev, prod (apply) and dev-plan, prod-plan (plan)."
   }
 }
 

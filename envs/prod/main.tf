@@ -1,6 +1,15 @@
 # A thin root: the provider, then the stack with this environment's values. No resources here.
 provider "azurerm" {
-  features {}
+  # Control plane only for storage: the provider otherwise reads each account's queue and static
+  # website properties over the data plane, which a private account (or an identity without data
+  # roles) answers with 403 on the first plan.
+  # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/features-block#data_plane_available
+  # https://github.com/hashicorp/terraform-provider-azurerm/pull/27818
+  features {
+    storage {
+      data_plane_available = false
+    }
+  }
   # Shared keys are disabled on every storage account, so the provider must use Entra ID too.
   storage_use_azuread = true
   use_oidc            = true

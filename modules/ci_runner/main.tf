@@ -152,3 +152,64 @@ resource "azurerm_container_app_job" "this" {
 
   tags = var.tags
 }
+
+# Azure DevOps only: a job run once by hand (README, "Prerequisites for Azure") that registers an
+# agent and exits without taking a job. Azure DevOps fails a queued job at once when its pool has no
+# agent at all, and KEDA scales the runner job to zero, so the pool needs this placeholder agent
+# (offline from then on) for KEDA to ever see a queued job.
+# https://learn.microsoft.com/azure/container-apps/tutorial-ci-cd-runners-jobs?pivots=container-apps-jobs-self-hosted-ci-cd-azure-pipelines
+resource "azurerm_container_app_job" "placeholder" {
+  count = local.github ? 0 : 1
+
+  name                         = "${trimsuffix(substr(var.name, 0, 20), "-")}-placeholder"
+  location                     = var.location
+  resource_group_name          = var.resource_group_name
+  container_app_environment_id = azurerm_container_app_environment.this.id
+  workload_profile_name        = "Consumption"
+  replica_timeout_in_seconds   = 300
+  replica_retry_limit          = 0
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [var.identity.resource_id]
+  }
+
+  registry {
+    server   = var.image.registry_login_server
+    identity = var.identity.resource_id
+  }
+
+  secret {
+    name                = local.secret_name
+    identity            = var.identity.resource_id
+    key_vault_secret_id = var.registration_key_vault_reference
+  }
+
+  manual_trigger_config {
+    parallelism              = 1
+    replica_completion_count = 1
+  }
+
+  template {
+    container {
+      name   = "placeholder"
+      image  = "${var.image.registry_login_server}/${var.image.repository}:${var.image.tag}"
+      cpu    = 0.5
+      memory = "1Gi"
+
+      dynamic "env" {
+        for_each = merge(local.container_env, { AZP_PLACEHOLDER = "1", AZP_AGENT_NAME = "placeholder-agent" })
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+      env {
+        name        = local.token_env_name
+        secret_name = local.secret_name
+      }
+    }
+  }
+
+  tags = var.tags
+}

@@ -32,7 +32,7 @@ variable "identity" {
     resource_id = string
     client_id   = string
   })
-  description = "The user-assigned managed identity the job runs as: it pulls the image (AcrPull), reads the registration token (Key Vault Secrets User) and holds the deploying roles."
+  description = "The job's own user-assigned managed identity: it pulls the image (AcrPull) and reads the registration token (Key Vault Secrets User), and must hold nothing else, because every step of every job on the runner can get its token from the identity endpoint (https://learn.microsoft.com/azure/container-apps/managed-identity). Never the deploying identity: that one is reached only through the approved job's OIDC token."
   nullable    = false
 }
 
@@ -48,7 +48,7 @@ variable "image" {
 
 variable "registration_key_vault_reference" {
   type        = string
-  description = "Versionless Key Vault secret id holding the token the runner registers with and KEDA polls the queue with (GitHub: fine-grained PAT with Administration read/write on the repository; Azure DevOps: PAT with Agent Pools read & manage). Set by an owner with az keyvault secret set; never in Terraform."
+  description = "Versionless Key Vault secret id holding the token the runner registers with and KEDA polls the queue with. GitHub: fine-grained PAT on the one repository with Administration read and write (registration tokens), Actions read (KEDA reads the queued workflow jobs) and Metadata read (https://keda.sh/docs/latest/scalers/github-runner/, https://learn.microsoft.com/azure/container-apps/tutorial-ci-cd-runners-jobs). Azure DevOps: PAT with Agent Pools read & manage. Set by an owner with az keyvault secret set; never in Terraform."
   nullable    = false
 }
 
@@ -94,7 +94,7 @@ variable "azure_pipelines" {
 
 variable "labels" {
   type        = list(string)
-  description = "Runner labels; the prod jobs' runs-on must name them (GitHub adds self-hosted, Linux, X64 itself)."
+  description = "Runner labels, the only ones the runner has: it registers with --no-default-labels, so a job asking for plain self-hosted (or Linux, X64) never lands on it; the prod jobs' runs-on names exactly these."
   default     = ["forecast-stack-prod"]
   nullable    = false
 }

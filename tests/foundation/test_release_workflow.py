@@ -24,6 +24,10 @@ CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 # Labels of GitHub-hosted runners and Microsoft-hosted agents: they sit outside prod's network.
 # https://docs.github.com/actions/using-github-hosted-runners/using-github-hosted-runners/about-github-hosted-runners
 HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-", re.IGNORECASE)
+# The labels a self-hosted runner gets unless it registers with --no-default-labels.
+DEFAULT_LABEL = re.compile(r"(?<![\w-])(self-hosted|linux|x64|arm64)(?![\w-])", re.IGNORECASE)
+ENTRYPOINT = ROOT / "modules" / "ci_runner" / "image" / "entrypoint.sh"
+DOCKERFILE = ROOT / "modules" / "ci_runner" / "image" / "Dockerfile"
 ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir"}
 
 
@@ -93,6 +97,11 @@ def test_azure_pipeline_schema_check_catches_a_misspelt_key(tmp_path: Path) -> N
 # --- runners: no prod job outside the network ------------------------------------------------
 
 
+def _in_env(stage: dict[str, Any], env: str) -> bool:
+    """Whether an Azure Pipelines stage belongs to env: `prod`, `prod_plan`, `prod_apply`."""
+    return bool(stage["stage"] == env or str(stage["stage"]).startswith(f"{env}_"))
+
+
 def _labels(runs_on: Any) -> list[str]:
     return [runs_on] if isinstance(runs_on, str) else [str(label) for label in runs_on]
 
@@ -104,14 +113,19 @@ def hosted_prod_jobs(release: dict[str, Any], deploy: dict[str, Any], azure: dic
         if "uses" not in job or job.get("with", {}).get("environment") != "prod":
             continue
         runner = str(job["with"]["runner"])
-        if "self-hosted" not in runner or HOSTED_LABEL.search(runner.strip("[]\"' ")):
+        if HOSTED_LABEL.search(runner.strip("[]\"' ")):
             offenders.append(f"github {name}: runner {runner}")
+        # The prod runner registers with --no-default-labels: a job asking for a default label
+        # (self-hosted, linux, x64) would match no runner, and must not be how prod is chosen.
+        # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/using-labels-with-self-hosted-runners
+        elif DEFAULT_LABEL.search(runner):
+            offenders.append(f"github {name}: runner {runner} names a default label")
     for name, job in deploy["jobs"].items():
         labels = _labels(job["runs-on"])
         if labels != ["${{ fromJSON(inputs.runner) }}"]:
             offenders.append(f"github deploy.yml {name}: runs-on {labels} ignores the caller's runner")
     for stage in azure["stages"]:
-        if stage["stage"] != "prod":
+        if not _in_env(stage, "prod"):
             continue
         for job in stage["jobs"]:
             pool = job.get("pool", stage.get("pool", azure.get("pool")))
@@ -129,13 +143,53 @@ def test_a_prod_job_on_a_hosted_runner_is_caught() -> None:
     release, deploy, azure = load(RELEASE), load(DEPLOY), load(AZURE_PIPELINE)
     release["jobs"]["prod"]["with"]["runner"] = '["ubuntu-latest"]'
     deploy["jobs"]["apply"]["runs-on"] = "ubuntu-latest"
-    prod = next(stage for stage in azure["stages"] if stage["stage"] == "prod")
-    prod["jobs"][1]["pool"] = {"vmImage": "ubuntu-latest"}
+    prod_apply = next(stage for stage in azure["stages"] if stage["stage"] == "prod_apply")
+    prod_apply["jobs"][0]["pool"] = {"vmImage": "ubuntu-latest"}
     assert hosted_prod_jobs(release, deploy, azure) == [
         'github prod: runner ["ubuntu-latest"]',
         "github deploy.yml apply: runs-on ['ubuntu-latest'] ignores the caller's runner",
         "azure-pipelines prod/apply: pool {'vmImage': 'ubuntu-latest'}",
     ]
+
+
+def test_prod_runner_with_default_labels_is_caught() -> None:
+    release, deploy, azure = load(RELEASE), load(DEPLOY), load(AZURE_PIPELINE)
+    release["jobs"]["prod"]["with"]["runner"] = '["self-hosted","forecast-stack-prod"]'
+    assert hosted_prod_jobs(release, deploy, azure) == [
+        'github prod: runner ["self-hosted","forecast-stack-prod"] names a default label'
+    ]
+
+
+def test_the_runner_registers_without_default_labels() -> None:
+    # Without --no-default-labels, `runs-on: self-hosted` in any workflow of any branch lands on the
+    # runner inside prod's network.
+    config = next(
+        line for line in ENTRYPOINT.read_text(encoding="utf-8").split("./config.sh")[1:] if "--labels" in line
+    )
+    assert "--no-default-labels" in config
+    assert "--ephemeral" in config
+    # job steps inherit the runner's environment: the registration PAT is gone before a job runs
+    script = ENTRYPOINT.read_text(encoding="utf-8")
+    for token, run in (("GITHUB_PAT", "exec ./run.sh"), ("AZP_TOKEN", "./run.sh --once")):
+        assert script.index(f"unset {token}") < script.index(run), token
+
+
+def test_the_runner_image_takes_the_latest_runner_release() -> None:
+    # GitHub refuses registration below its enforced minimum runner version and expects updates
+    # within 30 days; --disableupdate is kept only because the image is rebuilt on a schedule.
+    # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/autoscaling-with-self-hosted-runners#controlling-runner-software-updates-on-self-hosted-runners
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^ARG GITHUB_RUNNER_VERSION=latest$", dockerfile, re.MULTILINE), "pin found"
+    assert "api.github.com/repos/actions/runner/releases/latest" in dockerfile
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "--schedule" in readme  # the weekly rebuild (az acr task create --schedule)
+
+
+def test_prod_releases_share_one_concurrency_group() -> None:
+    # The workflow's group is per ref: two release/* branches would apply prod at once.
+    prod = load(RELEASE)["jobs"]["prod"]
+    assert prod["concurrency"] == {"group": "release-prod", "cancel-in-progress": False}
+    assert "github.ref" not in str(prod["concurrency"]["group"])
 
 
 def test_dev_keeps_hosted_runners() -> None:
@@ -166,7 +220,7 @@ def _github_runs(workflow: dict[str, Any]) -> list[str]:
 def _azure_steps(azure: dict[str, Any], stage_name: str | None = None) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for stage in azure["stages"]:
-        if stage_name and stage["stage"] != stage_name:
+        if stage_name and not _in_env(stage, stage_name):
             continue
         for job in stage["jobs"]:
             steps += job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
@@ -239,22 +293,37 @@ def test_github_prod_is_applied_only_after_the_gated_plan_and_audit() -> None:
 
 def test_azure_pipelines_prod_is_behind_the_environment_approval_and_applies_the_published_plan() -> None:
     azure = load(AZURE_PIPELINE)
-    prod = next(stage for stage in azure["stages"] if stage["stage"] == "prod")
-    assert "isRelease" in prod["condition"]
-    assert "PullRequest" in prod["condition"]
-    plan, apply = prod["jobs"]
-    assert "publish" in str(plan["steps"])
+    stages = {stage["stage"]: stage for stage in azure["stages"]}
+    # Checks are evaluated when the stage that uses the environment starts: the approval must sit in
+    # a stage of its own, after the stage that publishes the plan.
+    # https://learn.microsoft.com/azure/devops/pipelines/process/approvals
+    assert "prod" not in stages
+    prod_plan, prod_apply = stages["prod_plan"], stages["prod_apply"]
+    assert prod_apply["dependsOn"] == "prod_plan"
+    for stage in (prod_plan, prod_apply):
+        assert "isRelease" in stage["condition"]
+        assert "PullRequest" in stage["condition"]
+    assert [job.get("job") for job in prod_plan["jobs"]] == ["plan"]
+    assert not any("environment" in job for job in prod_plan["jobs"])
+    assert "publish" in str(prod_plan["jobs"][0]["steps"])
+    (apply,) = prod_apply["jobs"]
     assert apply["deployment"] == "apply"
     assert apply["environment"] == "forecast-prod"  # its Approvals check is the approval
-    assert apply["dependsOn"] == "plan"
     steps = apply["strategy"]["runOnce"]["deploy"]["steps"]
     assert any(step.get("download") == "current" for step in steps)
     commands = _azure_commands(steps)
     assert not any(c.startswith("make plan") for c in commands)
     assert [c.split()[1] for c in commands if c.startswith("make")] == ["review", "apply", "unit"]
-    # the service connection is named literally (authorised at queue time), with no secret
-    connections = {s["inputs"]["azureSubscription"] for s in _azure_steps(azure, "prod") if "inputs" in s}
-    assert connections == {"forecast-prod"}
+    # the service connections are named literally (authorised at queue time), with no secret; the
+    # plan stage holds only the read-only plan identity
+    plan_connections = {
+        s["inputs"]["azureSubscription"] for s in _azure_steps(azure, "prod_plan") if "inputs" in s
+    }
+    apply_connections = {
+        s["inputs"]["azureSubscription"] for s in _azure_steps(azure, "prod_apply") if "inputs" in s
+    }
+    assert plan_connections == {"forecast-prod-plan"}
+    assert apply_connections == {"forecast-prod"}
 
 
 def test_smoke_tests_and_model_validation_read_the_target_stack_from_the_job() -> None:

@@ -1,0 +1,232 @@
+"""The release path's rights and ordering (envs/bootstrap, the env roots, scripts/bootstrap_state.sh),
+checked offline on the declared configuration; each check is shown to catch its fault on a broken
+copy of the tree. Sources are cited next to each rule (review release_review1)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from infra_helpers import Edit
+
+from stackctl.infra.hclmodel import strip_comments
+
+BOOTSTRAP = Path("envs/bootstrap")
+# What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.
+ROLE_ENTRY = re.compile(r'principal\s*=\s*"(?P<principal>\w+)"[^{}]*?\brole\s*=\s*"(?P<role>[^"]+)"')
+# The only roles an identity that any job step can reach (runner) or that plans (plan) may hold.
+ALLOWED_ROLES = {
+    "runner": {"AcrPull", "Key Vault Secrets User"},
+    "plan": {"Reader", "Storage Blob Data Contributor"},
+}
+
+
+def _text(path: Path) -> str:
+    return strip_comments(path.read_text(encoding="utf-8"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = hcl2.load(handle)
+    return loaded
+
+
+def _unquote(value: Any) -> str:
+    return str(value).strip('"')
+
+
+def _blocks(document: dict[str, Any], kind: str, type_name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for entry in document.get(kind, []):
+        for key, body in entry.items():
+            if _unquote(key) == type_name:
+                found += list(body.values()) if kind in {"resource", "data"} else [body]
+    return found
+
+
+# --- the runner job's identity is not the deploying identity --------------------------------------
+
+
+def runner_and_plan_findings(tree: Path) -> list[str]:
+    """Container Apps hands the job's identity token to every step of every job on the runner
+    (https://learn.microsoft.com/azure/container-apps/managed-identity); a plan job's environment
+    has no reviewers. Neither may reach a role that changes the stack."""
+    findings: list[str] = []
+    runner = _load(tree / BOOTSTRAP / "main.runner.tf")
+    for entry in runner.get("module", []):
+        for name, body in entry.items():
+            identity = str(body.get("identity", ""))
+            if "azurerm_user_assigned_identity.deploy" in identity:
+                findings.append(f"module {_unquote(name)}: the runner job runs as the deploying identity")
+    for match in ROLE_ENTRY.finditer(_text(tree / BOOTSTRAP / "main.rbac.tf")):
+        principal, role = match["principal"], match["role"]
+        if principal in ALLOWED_ROLES and role not in ALLOWED_ROLES[principal]:
+            findings.append(f"{principal} identity holds {role}")
+    # <env>-plan (GitHub) and <env>-plan service connections (Azure DevOps) trust the plan identity.
+    main = re.sub(r"\s+", " ", _text(tree / BOOTSTRAP / "main.tf"))
+    if not re.search(r'gh_env = "\$\{env\}-plan", identity = "plan"', main):
+        findings.append("the GitHub <env>-plan environment is not trusted by the plan identity")
+    if 'endswith(key, "-plan") ? "plan"' not in main:
+        findings.append("the Azure DevOps <env>-plan service connection is not trusted by the plan identity")
+    return findings
+
+
+def test_runner_and_plan_identities_cannot_change_the_stack(root: Path) -> None:
+    assert runner_and_plan_findings(root) == []
+
+
+def test_a_runner_running_as_the_deploying_identity_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "envs/bootstrap/main.runner.tf",
+        "resource_id = azurerm_user_assigned_identity.runner[0].id",
+        'resource_id = azurerm_user_assigned_identity.deploy["prod"].id',
+    )
+    edit("envs/bootstrap/main.rbac.tf", 'role      = "AcrPull"', 'role      = "Contributor"')
+    edit("envs/bootstrap/main.tf", 'identity = "plan" }', 'identity = "deploy" }')
+    assert runner_and_plan_findings(tree) == [
+        "module ci_runner: the runner job runs as the deploying identity",
+        "runner identity holds Contributor",
+        "the GitHub <env>-plan environment is not trusted by the plan identity",
+    ]
+
+
+# --- the deploying identity may create the locks prod asks for -------------------------------------
+
+
+def lock_findings(tree: Path) -> list[str]:
+    """Contributor and RBAC Administrator have no Microsoft.Authorization/locks/* action
+    (https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#who-can-create-or-delete-locks);
+    a lock on the bootstrap group is inherited by the runner VNet's peering, which prod's destroy
+    deletes (https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#lock-inheritance)."""
+    findings: list[str] = []
+    stack_locks = any(
+        "azurerm_management_lock" in _text(path) for path in sorted((tree / "modules").rglob("*.tf"))
+    )
+    rbac = _load(tree / BOOTSTRAP / "main.rbac.tf")
+    lock_roles = [
+        name
+        for entry in rbac.get("resource", [])
+        for type_name, bodies in entry.items()
+        if _unquote(type_name) == "azurerm_role_definition"
+        for name, body in bodies.items()
+        if {f"Microsoft.Authorization/locks/{verb}" for verb in ("read", "write", "delete")}
+        <= {_unquote(action) for block in body.get("permissions", []) for action in block.get("actions", [])}
+    ]
+    rbac_text = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    granted = any(
+        f"azurerm_role_definition.{_unquote(name)}[env].role_definition_resource_id" in rbac_text
+        for name in lock_roles
+    )
+    if stack_locks and not granted:
+        findings.append(
+            "the modules create management locks but no deploying identity holds the lock actions"
+        )
+    for lock in _blocks(_load(tree / BOOTSTRAP / "main.tf"), "resource", "azurerm_management_lock"):
+        if "azurerm_resource_group." in str(lock.get("scope", "")):
+            findings.append(f"a management lock on a resource group: {lock['scope']}")
+    return findings
+
+
+def test_the_deploying_identity_can_manage_the_stacks_locks(root: Path) -> None:
+    assert lock_findings(root) == []
+
+
+def test_a_missing_lock_role_and_a_group_lock_are_caught(tree: Path, edit: Edit) -> None:
+    edit("envs/bootstrap/main.rbac.tf", '"Microsoft.Authorization/locks/write",', "")
+    edit(
+        "envs/bootstrap/main.tf",
+        "scope      = azurerm_storage_account.state.id",
+        "scope = azurerm_resource_group.bootstrap.id",
+    )
+    assert lock_findings(tree) == [
+        "the modules create management locks but no deploying identity holds the lock actions",
+        "a management lock on a resource group: ${azurerm_resource_group.bootstrap.id}",
+    ]
+
+
+# --- control plane only for storage ---------------------------------------------------------------
+
+
+def data_plane_findings(tree: Path) -> list[str]:
+    """Without data_plane_available = false the provider reads each storage account's data plane,
+    which a private account answers with 403
+    (https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/features-block#data_plane_available)."""
+    findings: list[str] = []
+    for env in ("dev", "prod", "bootstrap"):
+        for provider in _blocks(_load(tree / "envs" / env / "main.tf"), "provider", "azurerm"):
+            storage = [
+                block for features in provider.get("features", []) for block in features.get("storage", [])
+            ]
+            if not any(block.get("data_plane_available") is False for block in storage):
+                findings.append(f"envs/{env}: storage data_plane_available is not false")
+    return findings
+
+
+def test_every_root_keeps_storage_on_the_control_plane(root: Path) -> None:
+    assert data_plane_findings(root) == []
+
+
+def test_a_root_reading_the_storage_data_plane_is_caught(tree: Path, edit: Edit) -> None:
+    edit("envs/prod/main.tf", "data_plane_available = false", "data_plane_available = true")
+    assert data_plane_findings(tree) == ["envs/prod: storage data_plane_available is not false"]
+
+
+# --- the runner VNet still resolves public names ------------------------------------------------------
+
+
+def test_runner_dns_links_fall_back_to_public_resolution(root: Path) -> None:
+    # https://learn.microsoft.com/azure/dns/private-dns-fallback
+    links = _blocks(
+        _load(root / "infra" / "main.ci_runner.tf"),
+        "resource",
+        "azurerm_private_dns_zone_virtual_network_link",
+    )
+    assert links
+    assert all(_unquote(link.get("resolution_policy")) == "NxDomainRedirect" for link in links)
+
+
+# --- the bootstrap script: serial identity writes, backend config only after the move --------------
+
+
+def bootstrap_script_findings(script: str) -> list[str]:
+    findings: list[str] = []
+    apply = next((line for line in script.splitlines() if line.strip().startswith("tf apply")), "")
+    if "-parallelism=1" not in apply:
+        # https://github.com/hashicorp/terraform-provider-azurerm/issues/19968
+        findings.append("the bootstrap applies federated credentials in parallel")
+    migrate = script.find("-migrate-state")
+    written = [
+        m.start() for m in re.finditer(r'>\s*"\$root/backend\.hcl"|mv [^\n]*"\$root/backend\.hcl"', script)
+    ]
+    if migrate < 0 or any(position < migrate for position in written):
+        findings.append("backend.hcl is written before the state has moved")
+    if 'if [ -f "$root/backend.hcl" ] && [ ! -f "$local_state" ]' not in script:
+        findings.append("a left-over local state is ignored when backend.hcl exists")
+    return findings
+
+
+def test_the_bootstrap_script_writes_serially_and_moves_before_it_switches(root: Path) -> None:
+    assert (
+        bootstrap_script_findings((root / "scripts" / "bootstrap_state.sh").read_text(encoding="utf-8")) == []
+    )
+
+
+def test_the_review_s_broken_script_is_caught() -> None:
+    broken = """
+tf() { terraform -chdir="$root" "$@"; }
+if [ -f "$root/backend.hcl" ]; then
+  tf init -input=false -reconfigure -backend-config=backend.hcl
+fi
+tf apply -input=false bootstrap.tfplan
+if [ -f "$override" ]; then
+  printf 'x' > "$root/backend.hcl"
+  tf init -input=false -migrate-state -force-copy -backend-config=backend.hcl
+fi
+"""
+    assert bootstrap_script_findings(broken) == [
+        "the bootstrap applies federated credentials in parallel",
+        "backend.hcl is written before the state has moved",
+        "a left-over local state is ignored when backend.hcl exists",
+    ]
