@@ -120,18 +120,6 @@ variable "lock" {
   }
 }
 
-variable "role_assignments" {
-  type = map(object({
-    role_definition_id_or_name = string
-    principal_id               = string
-    description                = optional(string, null)
-    principal_type             = optional(string, null)
-  }))
-  default     = {}
-  nullable    = false
-  description = "Role assignments on the main resource; keys are arbitrary and known at plan time."
-}
-
 variable "diagnostic_settings" {
   type = map(object({
     name                  = optional(string, null)

@@ -1,4 +1,4 @@
-# The AVM interfaces of this module's main resource: lock, role assignments, diagnostic settings
+# The AVM interfaces of this module's main resource: lock, diagnostic settings
 # (a VNet takes no private endpoint), all driven by the variables of the same names.
 
 resource "azurerm_management_lock" "this" {
@@ -8,17 +8,6 @@ resource "azurerm_management_lock" "this" {
   scope      = azurerm_virtual_network.this.id
   lock_level = var.lock.kind
   notes      = "Managed by Terraform: remove the lock in code, not in the portal."
-}
-
-resource "azurerm_role_assignment" "this" {
-  for_each = var.role_assignments
-
-  scope                = azurerm_virtual_network.this.id
-  principal_id         = each.value.principal_id
-  role_definition_name = strcontains(lower(each.value.role_definition_id_or_name), "/providers/microsoft.authorization/roledefinitions/") ? null : each.value.role_definition_id_or_name
-  role_definition_id   = strcontains(lower(each.value.role_definition_id_or_name), "/providers/microsoft.authorization/roledefinitions/") ? each.value.role_definition_id_or_name : null
-  principal_type       = each.value.principal_type
-  description          = each.value.description
 }
 
 resource "azurerm_monitor_diagnostic_setting" "this" {
