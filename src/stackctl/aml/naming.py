@@ -3,8 +3,8 @@
 `make pipelines ENV=dev` shows what deploy would create before the first `terraform apply`. What the
 AML assets need (workspace, clusters, datastores, endpoints, schedules) are names the naming
 convention makes from terraform.tfvars, so Terraform itself evaluates them: `terraform console` over
-a scratch copy of infra/naming.tf, infra/variables.tf and modules/naming with the env's tfvars (no providers, no
-state, no network). Values only Azure knows (subscription, tenant, principal ids) are placeholders
+a scratch copy of infra/naming.tf, infra/variables.tf and modules/naming with the env's tfvars
+(no providers, no state, no network). Values only Azure knows (subscription, tenant, principal ids) are placeholders
 that say so; `stackctl pipelines dump` prints that the description was derived.
 """
 

@@ -104,25 +104,6 @@ def _sid_clause(user: ContainedUser) -> str:
     return f"WITH SID = 0x{guid.bytes_le.hex().upper()}, TYPE = {user.principal_type}"
 
 
-def _sid_clause(user: ContainedUser) -> str:
-    """`WITH SID = 0x..., TYPE = E|X` from the GUID's bytes in SQL Server's (little-endian) order."""
-    try:
-        guid = uuid.UUID(str(user.sid_source))
-    except ValueError as exc:
-        raise StackctlError(
-            f"refusing SID source {user.sid_source!r} for {user.display_name!r}: it is not a GUID",
-            where="stack.sql.aad_principal_sids (terraform output `stack`)",
-            fix="pass the identity's client id (managed identity) or object id (group)",
-        ) from exc
-    if user.principal_type not in ("E", "X"):
-        raise StackctlError(
-            f"refusing principal type {user.principal_type!r} for {user.display_name!r}",
-            where="stack.sql.aad_principal_sids (terraform output `stack`)",
-            fix="use E (managed identity, service principal, user) or X (group)",
-        )
-    return f"WITH SID = 0x{guid.bytes_le.hex().upper()}, TYPE = {user.principal_type}"
-
-
 def contained_user_statements(user: ContainedUser) -> list[str]:
     quoted = _quote_principal(user.display_name)
     literal = user.display_name.replace("'", "''")
