@@ -4,8 +4,8 @@
 AML assets need (workspace, clusters, datastores, endpoints, schedules) are names the naming
 convention makes from terraform.tfvars, so Terraform itself evaluates them: `terraform console` over
 a scratch copy of infra/naming.tf, infra/variables.tf and modules/naming with the env's tfvars
-(no providers, no state, no network). Values only Azure knows (subscription, tenant, principal ids) are placeholders
-that say so; `stackctl pipelines dump` prints that the description was derived.
+(no providers, no state, no network). Values only Azure knows (subscription, tenant, principal
+ids) are placeholders that say so; `stackctl pipelines dump` prints that the description was derived.
 """
 
 from __future__ import annotations
