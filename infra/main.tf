@@ -195,6 +195,12 @@ module "aml_workspace" {
       docker-auth     = "auth.docker.io"
       docker-blobs    = "production.cloudflare.docker.com"
       microsoft-apt   = "packages.microsoft.com"
+      # apt-get update reads the base distributions' own mirrors too (bookworm for the CPU image,
+      # Ubuntu 22.04 under the CUDA one), and unixodbc comes from them
+      # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-custom-docker-images).
+      debian          = "deb.debian.org"
+      ubuntu-archive  = "archive.ubuntu.com"
+      ubuntu-security = "security.ubuntu.com"
     }
   }
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }

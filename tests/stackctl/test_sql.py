@@ -47,6 +47,9 @@ def test_tsql_ddl_compiles_with_the_mssql_dialect_for_every_table_and_view() -> 
 def test_the_jobs_identity_may_replace_rows_and_nothing_more() -> None:
     statements = contained_user_statements(JOBS)
     assert statements == [
+        "IF EXISTS (SELECT 1 FROM sys.database_principals "
+        "WHERE name = N'mlw-forecast-dev/computes/cpu-batch' AND sid <> 0x33333333333333333333333333333333) "
+        "DROP USER [mlw-forecast-dev/computes/cpu-batch]",
         "IF NOT EXISTS (SELECT 1 FROM sys.database_principals "
         "WHERE name = N'mlw-forecast-dev/computes/cpu-batch') "
         "CREATE USER [mlw-forecast-dev/computes/cpu-batch] "
@@ -61,10 +64,12 @@ def test_the_power_bi_group_reads_the_views_only() -> None:
         "pbi-readers", sid_source="44444444-4444-4444-4444-444444444444", principal_type="X", view_select=True
     )
     statements = contained_user_statements(group)
-    assert statements[0].endswith(
+    assert statements[0].startswith("IF EXISTS (")
+    assert statements[0].endswith("DROP USER [pbi-readers]")
+    assert statements[1].endswith(
         "CREATE USER [pbi-readers] WITH SID = 0x44444444444444444444444444444444, TYPE = X"
     )
-    grants = statements[1:]
+    grants = statements[2:]
     assert grants == [f"GRANT SELECT ON reporting.{view} TO [pbi-readers]" for view in VIEWS]
     assert not any("SCHEMA::" in s for s in grants)
 
@@ -150,7 +155,7 @@ def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp
 def test_contained_users_by_sid_need_no_directory_lookup() -> None:
     """issue 10 fault 4: WITH SID = <client id bytes>, TYPE = E needs no Directory Readers role."""
     client_id = "00112233-4455-6677-8899-aabbccddeeff"
-    (create, _grant) = contained_user_statements(
+    (_drop_stale, create, _grant) = contained_user_statements(
         ContainedUser("mlw-fcst-prod", ("SELECT",), sid_source=client_id, principal_type="E")
     )
     # Guid.ToByteArray() order: the first three groups little-endian, the rest as written.
@@ -194,3 +199,13 @@ def test_the_smoke_runs_publish_rows_read_back_from_azure_sql() -> None:
     assert any(pipeline == "scoring" and status == "succeeded" for _, pipeline, status in runs)
     assert forecasts > 0
     assert version >= 2
+
+
+def test_a_recreated_identity_replaces_its_stale_user() -> None:
+    """A replaced cluster keeps its name but not its SID: the old user is dropped, not kept."""
+    drop, create, grant = contained_user_statements(JOBS)
+    assert drop.startswith("IF EXISTS (")
+    assert " AND sid <> 0x" in drop
+    assert drop.endswith("DROP USER [mlw-forecast-dev/computes/cpu-batch]")
+    assert "CREATE USER" in create
+    assert grant.startswith("GRANT ")

@@ -19,7 +19,10 @@ RUN . /etc/os-release \
 # torch first, from its own index (the CPU or CUDA build; the CUDA build pins its nvidia-* libraries
 # exactly itself), then every package with the constraints file (transitive dependencies pinned too),
 # then the model wheel alone; `pip check` fails the build on any broken requirement, not the first job.
+# A base image that ships its own torch (the CUDA one) also ships torchvision/torchaudio pinned to
+# that torch, which `pip check` would then reject: they are not ours, so they go first.
 RUN python -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" \
+ && python -m pip uninstall -y torchvision torchaudio \
  && python -m pip install --index-url ${torch_index} --extra-index-url https://pypi.org/simple \
       -c /opt/demand-forecast/constraints.txt "${torch}" \
  && python -m pip install -r /opt/demand-forecast/requirements.txt -c /opt/demand-forecast/constraints.txt \

@@ -101,7 +101,12 @@ def _sid_clause(user: ContainedUser) -> str:
             where="stack.sql.aad_principal_sids (terraform output `stack`)",
             fix="use E (managed identity, service principal, user) or X (group)",
         )
-    return f"WITH SID = 0x{guid.bytes_le.hex().upper()}, TYPE = {user.principal_type}"
+    return f"WITH SID = {_sid_literal(guid)}, TYPE = {user.principal_type}"
+
+
+def _sid_literal(guid: uuid.UUID) -> str:
+    """The SID as a T-SQL binary literal: the GUID's bytes in SQL Server's (little-endian) order."""
+    return f"0x{guid.bytes_le.hex().upper()}"
 
 
 def contained_user_statements(user: ContainedUser) -> list[str]:
@@ -110,7 +115,15 @@ def contained_user_statements(user: ContainedUser) -> list[str]:
     create = f"CREATE USER {quoted} " + (_sid_clause(user) if user.sid_source else "FROM EXTERNAL PROVIDER")
     # The name passed _quote_principal's allow-list, so formatting it into T-SQL is safe.
     exists = f"SELECT 1 FROM sys.database_principals WHERE name = N'{literal}'"  # noqa: S608
-    statements = [f"IF NOT EXISTS ({exists}) {create}"]
+    statements = []
+    if user.sid_source:
+        # A recreated identity (a replaced cluster, a new factory) keeps its name but gets a new SID:
+        # the old user would lock it out while deploy reported success, so a name with another SID
+        # is dropped and created anew (its grants follow below).
+        _sid_clause(user)  # validates the GUID and the type first
+        stale = f"{exists} AND sid <> {_sid_literal(uuid.UUID(str(user.sid_source)))}"
+        statements.append(f"IF EXISTS ({stale}) DROP USER {quoted}")
+    statements.append(f"IF NOT EXISTS ({exists}) {create}")
     if user.schema_permissions:
         statements.append(f"GRANT {', '.join(user.schema_permissions)} ON SCHEMA::{SCHEMA} TO {quoted}")
     if user.view_select:
