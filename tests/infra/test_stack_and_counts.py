@@ -27,6 +27,8 @@ CONTRACT: dict[str, Any] = {
         "principal_id": None,
         "gpu_cluster_name": None,
         "cpu_cluster_name": None,
+        # the publish step's identity: deploy makes it a contained user of the reporting database
+        "cpu_cluster_principal_id": None,
         "datastores": None,
     },
     "data_lake": {"account_name": None, "dfs_endpoint": None, "file_systems": None},
@@ -39,7 +41,14 @@ CONTRACT: dict[str, Any] = {
         "reporting_schema": None,
         "aad_principals": None,
     },
-    "powerbi": {"server": None, "database": None, "schema": None, "views": None},
+    "powerbi": {
+        "server": None,
+        "database": None,
+        "schema": None,
+        "views": None,
+        "entra_group": None,
+        "entra_group_object_id": None,
+    },
     "monitoring": {"log_analytics_workspace_id": None, "application_insights_name": None},
     "schedules": {
         "time_zone": None,
