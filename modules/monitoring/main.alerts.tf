@@ -11,8 +11,8 @@
 # https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-troubleshoot-log#query-validation-failed
 # https://learn.microsoft.com/rest/api/monitor/scheduled-query-rules/create-or-update (skipQueryValidation)
 locals {
-  # The OpenTelemetry metric each metric alert reads; tests/stackctl/test_telemetry.py checks that the
-  # steps emit every one of them, and that no customMetrics query names a metric any other way.
+  # The OpenTelemetry metric each metric alert reads; tests/model/test_telemetry.py checks that the
+  # steps emit every one of them and that each rule's customMetrics query reads exactly its metric.
   alert_metrics = {
     model-mape-high = "model_mape"
     model-stale     = "model_age_days"
@@ -24,15 +24,15 @@ locals {
     for key, rule in {
       model-mape-high = {
         description = "A segment model's recent MAPE is above ${var.alerts.mape_threshold}."
-        query       = "customMetrics | where name == \"${local.alert_metrics["model-mape-high"]}\" | where value > ${var.alerts.mape_threshold}"
+        query       = "customMetrics | where name == \"model_mape\" | where value > ${var.alerts.mape_threshold}"
       }
       model-stale = {
         description = "A model in use was trained more than ${var.alerts.stale_after_days} days ago."
-        query       = "customMetrics | where name == \"${local.alert_metrics["model-stale"]}\" | where value > ${var.alerts.stale_after_days}"
+        query       = "customMetrics | where name == \"model_age_days\" | where value > ${var.alerts.stale_after_days}"
       }
       step-failed = {
         description = "A pipeline step failed or rejected its input."
-        query       = "customMetrics | where name == \"${local.alert_metrics["step-failed"]}\" | where tostring(customDimensions.outcome) != \"succeeded\""
+        query       = "customMetrics | where name == \"step_runs\" | where tostring(customDimensions.outcome) != \"succeeded\""
       }
     } : key => rule if var.alerts.enabled
   }

@@ -36,6 +36,7 @@ FORECAST_COLUMNS = [
     "forecast_units",
     "model_name",
     "model_version",
+    "assumed_inputs",  # which missing covariates a documented fallback filled (issue 13)
 ]
 
 

@@ -26,6 +26,7 @@ CONTRACT: dict[str, Any] = {
         "principal_id": None,
         "gpu_cluster_name": None,
         "cpu_cluster_name": None,
+        "cpu_cluster_principal_id": None,
         "datastores": None,
     },
     "data_lake": {"account_name": None, "dfs_endpoint": None, "file_systems": None},
@@ -39,7 +40,14 @@ CONTRACT: dict[str, Any] = {
         "aad_principals": None,
         "aad_principal_sids": None,
     },
-    "powerbi": {"server": None, "database": None, "schema": None, "views": None},
+    "powerbi": {
+        "server": None,
+        "database": None,
+        "schema": None,
+        "views": None,
+        "entra_group": None,
+        "entra_group_object_id": None,
+    },
     "monitoring": {"log_analytics_workspace_id": None, "application_insights_name": None},
     "schedules": {
         "time_zone": None,
