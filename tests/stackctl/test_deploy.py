@@ -156,7 +156,7 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
         dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
         assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
         assert (context / "constraints.txt").read_text() == (
-            REPO / "requirements" / "constraints.txt"
+            REPO / "requirements" / "aml-runtime.txt"
         ).read_text()
     second = deploy_assets(
         stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append
