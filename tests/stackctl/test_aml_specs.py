@@ -332,4 +332,5 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
     training = yaml.safe_load(
         (out / "pipelines" / "demand_forecast_training.yaml").read_text(encoding="utf-8")
     )
-    assert training["jobs"]["train"]["compute"] == "azureml:cluster-gpu"
+    computes = {job["component"]["name"]: job["compute"] for job in training["jobs"].values()}
+    assert computes["demand_forecast_train"] == "azureml:cluster-gpu"

@@ -51,6 +51,7 @@ def cloud_repo(
     (root / "build" / "dev" / "tfplan").write_bytes(b"reviewed plan")
     (root / "src").mkdir()
     (root / "src" / "model").symlink_to(REPO / "src" / "model")
+    (root / "requirements").symlink_to(REPO / "requirements")  # the AML image lock (aml-runtime.txt)
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
     RecordingTerraform.calls = []
     monkeypatch.setattr("stackctl.terraform.runner.Terraform", RecordingTerraform)

@@ -90,8 +90,10 @@ def _configure(settings: Settings, *, create: bool = True) -> Any:
     import mlflow
 
     uri = tracking_uri(settings.tracking, create=create)
+    # One store for both (as in AML). Not MLFLOW_REGISTRY_URI: MLflow's own set_registry_uri writes
+    # that variable, so it would carry a previous configuration's store.
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    mlflow.set_registry_uri(uri)
     return mlflow
 
 
@@ -253,7 +255,7 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
 
 def store(settings: Settings) -> str:
     """The tracking/registry store the model commands use, for messages (nothing is created)."""
-    uri = os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri(settings.tracking, create=False)
+    uri = tracking_uri(settings.tracking, create=False)
     if not _store_exists(uri):
         return f"{uri} (does not exist)"
     return uri
