@@ -134,7 +134,7 @@ KINDS = (
     ("monitoring", "azurerm_application_insights", "this", application_insights),
     ("sql", "azurerm_mssql_database", "this", mssql_database),
     ("aml_compute", "azurerm_machine_learning_compute_cluster", "this", compute_cluster),
-    ("key_vault", "azurerm_role_assignment", "this", role_assignment),
+    ("powerbi_sources", "azurerm_role_assignment", "reader", role_assignment),
     ("monitoring", "azurerm_monitor_scheduled_query_rules_alert_v2", "this", query_alert),
 )
 MODULES = tuple(dict.fromkeys(f"module.stack.module.{module}" for module, _, _, _ in KINDS))
