@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from demand_forecast.errors import RegistryError, UsageError
+from demand_forecast.project import project_root
 from demand_forecast.settings import Settings, TrackingSettings
 
 MODEL_ARTIFACT = "model_dir"
@@ -47,19 +48,6 @@ CHAMPION_STAGE = "Production"
 WHEEL_VARIABLE = "DEMAND_FORECAST_WHEEL"
 # Set by Azure ML in every job; MLflow attaches to this run.
 JOB_RUN_VARIABLE = "MLFLOW_RUN_ID"
-
-
-def project_root(start: Path | None = None) -> Path | None:
-    """The forecast-stack checkout: the first ancestor of `start` (default: the working directory)
-    holding src/model/pyproject.toml, else the checkout this package is installed from (editable)."""
-    for folder in [(start or Path.cwd()).resolve(), *(start or Path.cwd()).resolve().parents]:
-        if (folder / "src" / "model" / "pyproject.toml").is_file():
-            return folder
-    package = Path(__file__).resolve().parent
-    for folder in package.parents:
-        if (folder / "src" / "model" / "pyproject.toml").is_file():
-            return folder
-    return None
 
 
 def tracking_uri(settings: TrackingSettings, *, create: bool = True) -> str:

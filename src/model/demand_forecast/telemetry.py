@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from demand_forecast.project import project_root
+
 CONNECTION_STRING_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 TELEMETRY_DIR_ENV = "DEMAND_FORECAST_TELEMETRY_DIR"
 DEFAULT_TELEMETRY_DIR = Path(".local") / "telemetry"
@@ -95,7 +97,13 @@ class Telemetry:
 
 
 def telemetry_dir() -> Path:
-    return Path(os.environ.get(TELEMETRY_DIR_ENV) or DEFAULT_TELEMETRY_DIR)
+    """DEMAND_FORECAST_TELEMETRY_DIR, else `.local/telemetry` of the project (`project_root()`),
+    never of the working directory: a step run elsewhere leaves no stray `.local/` behind."""
+    from_env = os.environ.get(TELEMETRY_DIR_ENV)
+    if from_env:
+        return Path(from_env)
+    root = project_root()
+    return root / DEFAULT_TELEMETRY_DIR if root is not None else DEFAULT_TELEMETRY_DIR
 
 
 def _azure_credential() -> Any:
