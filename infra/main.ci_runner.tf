@@ -45,11 +45,10 @@ resource "azurerm_private_dns_zone_virtual_network_link" "ci_runner" {
   # keys: the zone names, known at plan time (the ids come from module.network)
   for_each = local.ci_runner_linked ? toset(flatten(values(local.private_dns_zones_by_group))) : toset([])
 
-  name                  = "link-${var.ci_runner_network.virtual_network_name}"
-  resource_group_name   = azurerm_resource_group.this.name
-  private_dns_zone_name = each.key
-  virtual_network_id    = data.azurerm_virtual_network.ci_runner[0].id
-  registration_enabled  = false
+  name                 = "link-${var.ci_runner_network.virtual_network_name}"
+  private_dns_zone_id  = module.network[0].private_dns_zone_ids[each.key] # azurerm 5.x: the zone by id
+  virtual_network_id   = data.azurerm_virtual_network.ci_runner[0].id
+  registration_enabled = false
   # The runner VNet resolves everything through these links, GitHub's own hosts too: a name that
   # one of the stack's zones (privatelink.blob...) does not hold must fall back to public DNS, not
   # answer NXDOMAIN (artifact and cache downloads go to *.blob.core.windows.net).

@@ -221,5 +221,11 @@ def test_every_private_resource_jobs_use_has_an_outbound_rule(root: Path) -> Non
         ("module.data_lake.resource_id", "blob"),
         ("module.data_lake.resource_id", "dfs"),
         ("module.sql.resource_id", "sqlServer"),
+        # the workspace's own storage: AML adds no rule to it while its public access is on, and
+        # batch endpoints need queue and table too (how-to-managed-network#list-of-required-rules)
+        ("module.aml_workspace.storage_account_id", "blob"),
+        ("module.aml_workspace.storage_account_id", "file"),
+        ("module.aml_workspace.storage_account_id", "queue"),
+        ("module.aml_workspace.storage_account_id", "table"),
     }
     assert "data_lake_datastores" in workspace  # the datastores read the lake those rules reach
