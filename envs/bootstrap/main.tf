@@ -170,7 +170,6 @@ resource "azurerm_federated_identity_credential" "this" {
   for_each = local.federated_credentials
 
   name                      = each.key
-  resource_group_name       = azurerm_resource_group.bootstrap.name
   user_assigned_identity_id = each.value.identity == "plan" ? azurerm_user_assigned_identity.plan[each.value.env].id : azurerm_user_assigned_identity.deploy[each.value.env].id
   audience                  = ["api://AzureADTokenExchange"]
   issuer                    = each.value.issuer
