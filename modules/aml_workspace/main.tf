@@ -82,9 +82,10 @@ resource "azurerm_machine_learning_workspace" "this" {
   v1_legacy_mode_enabled   = false
   tags                     = var.tags
 
+  # System-assigned only: identity-based datastores and the RBAC in infra/main.rbac.tf use it;
+  # no caller passes a user-assigned one.
   identity {
-    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
-    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
+    type = "SystemAssigned"
   }
 
   managed_network {

@@ -115,14 +115,18 @@ variable "outbound_rules" {
   })
   default     = {}
   nullable    = false
-  description = <<-EOT
-    User-defined outbound rules of the workspace's managed network:
-    - private_endpoints: rule name => { resource_id, subresource_name }, a private endpoint to each
-      private resource jobs read or write (the lake's blob and dfs, the SQL server's sqlServer).
-    - fqdns: rule name => destination FQDN, only applied in AllowOnlyApprovedOutbound (the package
-      feeds the image build installs from, e.g. pypi.org, files.pythonhosted.org).
-    https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
-  EOT
+  description = <<DESCRIPTION
+User-defined outbound rules of the workspace's managed network
+(https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound).
+
+- `private_endpoints` - (Optional) Private endpoints from the managed network to each private
+  resource jobs read or write (the lake's blob and dfs, the SQL server), by rule name.
+  - `resource_id` - (Required) ARM id of the target resource.
+  - `subresource_name` - (Required) Its Private Link group: `blob`, `dfs`, `file`, `queue`,
+    `table`, `sqlServer`, `vault`, `registry` or `amlworkspace`.
+- `fqdns` - (Optional) Destination FQDNs by rule name, applied only in
+  `AllowOnlyApprovedOutbound` (what the image build downloads from, e.g. `pypi.org`).
+DESCRIPTION
 
   validation {
     condition     = alltrue([for rule in values(var.outbound_rules.private_endpoints) : contains(["blob", "dfs", "file", "queue", "table", "sqlServer", "vault", "registry", "amlworkspace"], rule.subresource_name)])
@@ -135,21 +139,6 @@ variable "zone_redundant" {
   default     = true
   nullable    = false
   description = "Zone redundancy for the workspace storage and registry (prod)."
-}
-
-variable "managed_identities" {
-  type = object({
-    system_assigned            = optional(bool, true)
-    user_assigned_resource_ids = optional(set(string), [])
-  })
-  default     = {}
-  nullable    = false
-  description = "Identities of the workspace: system-assigned (always on: datastores and RBAC use it) plus optional user-assigned ones."
-
-  validation {
-    condition     = var.managed_identities.system_assigned
-    error_message = "the workspace needs its system-assigned identity: identity-based datastores authenticate with it."
-  }
 }
 
 variable "data_lake_datastores" {
@@ -178,7 +167,12 @@ variable "lock" {
     name = optional(string, null)
   })
   default     = null
-  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+  description = <<DESCRIPTION
+A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
+
+- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
+- `name` - (Optional) Name of the lock; null: `lock-<name>`.
+DESCRIPTION
 
   validation {
     condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
@@ -198,7 +192,23 @@ variable "diagnostic_settings" {
   }))
   default     = {}
   nullable    = false
-  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+  description = <<DESCRIPTION
+Diagnostic settings sending the main resource's logs and metrics to Log Analytics, by an arbitrary key
+known at plan time.
+
+- `name` - (Optional) Name of the setting; null: `diag-<name>`.
+- `log_categories` - (Optional) Log categories to send, by name; default none.
+- `log_groups` - (Optional) Log category groups to send; default `["allLogs"]`.
+- `metric_categories` - (Optional) Metric categories to send; default `["AllMetrics"]`.
+- `workspace_resource_id` - (Required) ARM id of the Log Analytics workspace that receives them.
+- `log_analytics_destination_type` - (Optional) `Dedicated` (resource-specific tables, what the
+  alert queries read) or `AzureDiagnostics` (the legacy shared table); default `Dedicated`.
+DESCRIPTION
+
+  validation {
+    condition     = alltrue([for setting in values(var.diagnostic_settings) : contains(["Dedicated", "AzureDiagnostics"], setting.log_analytics_destination_type)])
+    error_message = "diagnostic_settings.*.log_analytics_destination_type must be \"Dedicated\" or \"AzureDiagnostics\"."
+  }
 }
 
 variable "private_endpoints" {
@@ -210,7 +220,16 @@ variable "private_endpoints" {
   }))
   default     = {}
   nullable    = false
-  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+  description = <<DESCRIPTION
+Private endpoints on the main resource (prod), by an arbitrary key known at plan time.
+
+- `name` - (Optional) Name of the endpoint; null: `pep-<name>-<key>`.
+- `subnet_resource_id` - (Required) ARM id of the subnet the endpoint's network interface joins.
+- `subresource_name` - (Required) The Private Link group (sub-resource) to reach: `blob`, `dfs`,
+  `vault`, `sqlServer`, `amlworkspace`, ...
+- `private_dns_zone_resource_ids` - (Optional) ARM ids of the private DNS zones that get the
+  endpoint's A records (a DNS zone group named `default`); empty: no zone group.
+DESCRIPTION
 }
 
 variable "dependency_private_endpoints" {
@@ -220,7 +239,15 @@ variable "dependency_private_endpoints" {
   }))
   default     = {}
   nullable    = false
-  description = "Private endpoints for the workspace's own storage (keys blob, file, queue, table) and registry (key registry) in prod; subnet_resource_id and the private DNS zone ids of each."
+  description = <<DESCRIPTION
+Private endpoints of the workspace's own storage and registry (prod), by Private Link group:
+`blob`, `file`, `queue` and `table` (all four, or none: batch endpoints use the queue and table
+services) and `registry`.
+
+- `subnet_resource_id` - (Required) ARM id of the subnet the endpoint joins.
+- `private_dns_zone_resource_ids` - (Optional) ARM ids of the private DNS zones that get its A
+  records; empty: no DNS zone group.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for key in keys(var.dependency_private_endpoints) : contains(["blob", "file", "queue", "table", "registry"], key)])

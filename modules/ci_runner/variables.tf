@@ -32,7 +32,16 @@ variable "identity" {
     resource_id = string
     client_id   = string
   })
-  description = "The job's own user-assigned managed identity: it pulls the image (AcrPull) and reads the registration token (Key Vault Secrets User), and must hold nothing else, because every step of every job on the runner can get its token from the identity endpoint (https://learn.microsoft.com/azure/container-apps/managed-identity). Never the deploying identity: that one is reached only through the approved job's OIDC token."
+  description = <<DESCRIPTION
+The job's own user-assigned managed identity: it pulls the image (AcrPull) and reads the
+registration token (Key Vault Secrets User), and must hold nothing else, because every step of
+every job on the runner can get its token from the identity endpoint
+(https://learn.microsoft.com/azure/container-apps/managed-identity). Never the deploying
+identity: that one is reached only through the approved job's OIDC token.
+
+- `resource_id` - (Required) ARM id of the identity.
+- `client_id` - (Required) Its application (client) id, which the job asks tokens for.
+DESCRIPTION
   nullable    = false
 }
 
@@ -42,7 +51,14 @@ variable "image" {
     repository            = optional(string, "ci-runner")
     tag                   = string
   })
-  description = "The runner image built from modules/ci_runner/image (az acr build), pulled with the job's identity."
+  description = <<DESCRIPTION
+The runner image built from modules/ci_runner/image (az acr build), pulled with the job's
+identity.
+
+- `registry_login_server` - (Required) Login server of the registry, e.g. `crexample.azurecr.io`.
+- `repository` - (Optional) Repository of the image in it; default `ci-runner`.
+- `tag` - (Required) Tag of the image to run.
+DESCRIPTION
   nullable    = false
 }
 
@@ -69,7 +85,12 @@ variable "github" {
     owner      = string
     repository = string
   })
-  description = "GitHub repository the runners register with (platform = github)."
+  description = <<DESCRIPTION
+GitHub repository the runners register with (platform = github); null otherwise.
+
+- `owner` - (Required) The user or organisation that owns the repository.
+- `repository` - (Required) The repository's name.
+DESCRIPTION
   default     = null
 
   validation {
@@ -83,7 +104,12 @@ variable "azure_pipelines" {
     organization_url = string
     pool_name        = string
   })
-  description = "Azure DevOps organisation URL (https://dev.azure.com/ORG) and the self-hosted agent pool (platform = azure-pipelines)."
+  description = <<DESCRIPTION
+The Azure DevOps agent pool the runners join (platform = azure-pipelines); null otherwise.
+
+- `organization_url` - (Required) The organisation's URL, `https://dev.azure.com/ORG`.
+- `pool_name` - (Required) The self-hosted agent pool.
+DESCRIPTION
   default     = null
 
   validation {

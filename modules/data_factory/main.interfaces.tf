@@ -1,5 +1,8 @@
-# The AVM interfaces of this module's main resource: lock, diagnostic settings
-# and private endpoints, all driven by the variables of the same names.
+# Generated from modules/interfaces/main.interfaces.tf.j2 (entry "data_factory" of modules.yaml) by
+# `make fmt`; edit the template or that entry, not this file.
+#
+# The AVM interfaces of this module's main resource, driven by the variables of the same names:
+# lock, diagnostic settings, private endpoints.
 
 resource "azurerm_management_lock" "this" {
   count = var.lock != null ? 1 : 0

@@ -7,9 +7,10 @@ resource "azurerm_data_factory" "this" {
   public_network_enabled          = var.public_network_enabled
   tags                            = var.tags
 
+  # System-assigned only: its linked services and the batch endpoint calls authenticate
+  # with it; no caller passes a user-assigned one.
   identity {
-    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
-    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
+    type = "SystemAssigned"
   }
 }
 

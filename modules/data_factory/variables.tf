@@ -27,7 +27,13 @@ variable "data_lake" {
     dfs_endpoint = string
   })
   nullable    = false
-  description = "The Data Lake the pipeline copies within (raw -> conditioned)."
+  description = <<DESCRIPTION
+The Data Lake the pipeline copies within (raw -> conditioned).
+
+- `resource_id` - (Required) ARM id of the storage account (the managed private endpoint's
+  target).
+- `dfs_endpoint` - (Required) Its primary DFS endpoint, the linked service's URL.
+DESCRIPTION
 }
 
 variable "sql" {
@@ -37,7 +43,14 @@ variable "sql" {
     database_name = string
   })
   nullable    = false
-  description = "The reporting database, linked with the factory's managed identity (no password in the connection string)."
+  description = <<DESCRIPTION
+The reporting database, linked with the factory's managed identity (no password in the
+connection string).
+
+- `server_id` - (Required) ARM id of the logical server (the managed private endpoint's target).
+- `server_fqdn` - (Required) The server's fully qualified domain name.
+- `database_name` - (Required) The reporting database's name.
+DESCRIPTION
 }
 
 variable "key_vault_id" {
@@ -54,7 +67,16 @@ variable "aml" {
     input_data_uri      = string
   })
   nullable    = false
-  description = "AML workspace, the invoke URIs of the training and scoring batch endpoints (named by convention, created by stackctl deploy), and the azureml:// URI of the folder the copy step fills, passed to both pipelines as their raw_data input."
+  description = <<DESCRIPTION
+The AML side of the weekly pipeline.
+
+- `workspace_id` - (Required) ARM id of the workspace (the managed private endpoint's target).
+- `training_invoke_uri` - (Required) Invoke URI of the training batch endpoint (named by
+  convention, created by stackctl deploy).
+- `scoring_invoke_uri` - (Required) Invoke URI of the scoring batch endpoint.
+- `input_data_uri` - (Required) The `azureml://` URI of the folder the copy step fills, passed to
+  both pipelines as their `raw_data` input.
+DESCRIPTION
 }
 
 variable "pipeline_name" {
@@ -73,7 +95,15 @@ variable "schedule" {
     minutes      = optional(list(number), [0])
   })
   nullable    = false
-  description = "The weekly trigger; activated in prod, stopped in dev by default."
+  description = <<DESCRIPTION
+The weekly schedule trigger; activated in prod, stopped in dev.
+
+- `activated` - (Required) Whether the trigger is started.
+- `time_zone` - (Optional) Windows time zone of the times below; default `UTC`.
+- `days_of_week` - (Optional) Days it fires; default `["Monday"]`.
+- `hours` - (Optional) Hours it fires, 0-23; default `[5]`.
+- `minutes` - (Optional) Minutes it fires, 0-59; default `[0]`.
+DESCRIPTION
 }
 
 variable "managed_virtual_network_enabled" {
@@ -92,21 +122,6 @@ variable "public_network_enabled" {
 
 # --- AVM interface variables: the same names and shapes in every module ---
 
-variable "managed_identities" {
-  type = object({
-    system_assigned            = optional(bool, true)
-    user_assigned_resource_ids = optional(set(string), [])
-  })
-  default     = {}
-  nullable    = false
-  description = "Identities of the factory: system-assigned (always on: its linked services and the batch endpoint calls authenticate with it) plus optional user-assigned ones."
-
-  validation {
-    condition     = var.managed_identities.system_assigned
-    error_message = "the factory needs its system-assigned identity: its linked services and the batch endpoint calls authenticate with it."
-  }
-}
-
 variable "tags" {
   type        = map(string)
   nullable    = false
@@ -124,7 +139,12 @@ variable "lock" {
     name = optional(string, null)
   })
   default     = null
-  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+  description = <<DESCRIPTION
+A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
+
+- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
+- `name` - (Optional) Name of the lock; null: `lock-<name>`.
+DESCRIPTION
 
   validation {
     condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
@@ -144,7 +164,23 @@ variable "diagnostic_settings" {
   }))
   default     = {}
   nullable    = false
-  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+  description = <<DESCRIPTION
+Diagnostic settings sending the main resource's logs and metrics to Log Analytics, by an arbitrary key
+known at plan time.
+
+- `name` - (Optional) Name of the setting; null: `diag-<name>`.
+- `log_categories` - (Optional) Log categories to send, by name; default none.
+- `log_groups` - (Optional) Log category groups to send; default `["allLogs"]`.
+- `metric_categories` - (Optional) Metric categories to send; default `["AllMetrics"]`.
+- `workspace_resource_id` - (Required) ARM id of the Log Analytics workspace that receives them.
+- `log_analytics_destination_type` - (Optional) `Dedicated` (resource-specific tables, what the
+  alert queries read) or `AzureDiagnostics` (the legacy shared table); default `Dedicated`.
+DESCRIPTION
+
+  validation {
+    condition     = alltrue([for setting in values(var.diagnostic_settings) : contains(["Dedicated", "AzureDiagnostics"], setting.log_analytics_destination_type)])
+    error_message = "diagnostic_settings.*.log_analytics_destination_type must be \"Dedicated\" or \"AzureDiagnostics\"."
+  }
 }
 
 variable "private_endpoints" {
@@ -156,5 +192,14 @@ variable "private_endpoints" {
   }))
   default     = {}
   nullable    = false
-  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+  description = <<DESCRIPTION
+Private endpoints on the main resource (prod), by an arbitrary key known at plan time.
+
+- `name` - (Optional) Name of the endpoint; null: `pep-<name>-<key>`.
+- `subnet_resource_id` - (Required) ARM id of the subnet the endpoint's network interface joins.
+- `subresource_name` - (Required) The Private Link group (sub-resource) to reach: `blob`, `dfs`,
+  `vault`, `sqlServer`, `amlworkspace`, ...
+- `private_dns_zone_resource_ids` - (Optional) ARM ids of the private DNS zones that get the
+  endpoint's A records (a DNS zone group named `default`); empty: no zone group.
+DESCRIPTION
 }

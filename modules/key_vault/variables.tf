@@ -89,7 +89,12 @@ variable "lock" {
     name = optional(string, null)
   })
   default     = null
-  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+  description = <<DESCRIPTION
+A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
+
+- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
+- `name` - (Optional) Name of the lock; null: `lock-<name>`.
+DESCRIPTION
 
   validation {
     condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
@@ -109,7 +114,23 @@ variable "diagnostic_settings" {
   }))
   default     = {}
   nullable    = false
-  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+  description = <<DESCRIPTION
+Diagnostic settings sending the main resource's logs and metrics to Log Analytics, by an arbitrary key
+known at plan time.
+
+- `name` - (Optional) Name of the setting; null: `diag-<name>`.
+- `log_categories` - (Optional) Log categories to send, by name; default none.
+- `log_groups` - (Optional) Log category groups to send; default `["allLogs"]`.
+- `metric_categories` - (Optional) Metric categories to send; default `["AllMetrics"]`.
+- `workspace_resource_id` - (Required) ARM id of the Log Analytics workspace that receives them.
+- `log_analytics_destination_type` - (Optional) `Dedicated` (resource-specific tables, what the
+  alert queries read) or `AzureDiagnostics` (the legacy shared table); default `Dedicated`.
+DESCRIPTION
+
+  validation {
+    condition     = alltrue([for setting in values(var.diagnostic_settings) : contains(["Dedicated", "AzureDiagnostics"], setting.log_analytics_destination_type)])
+    error_message = "diagnostic_settings.*.log_analytics_destination_type must be \"Dedicated\" or \"AzureDiagnostics\"."
+  }
 }
 
 variable "private_endpoints" {
@@ -121,5 +142,14 @@ variable "private_endpoints" {
   }))
   default     = {}
   nullable    = false
-  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+  description = <<DESCRIPTION
+Private endpoints on the main resource (prod), by an arbitrary key known at plan time.
+
+- `name` - (Optional) Name of the endpoint; null: `pep-<name>-<key>`.
+- `subnet_resource_id` - (Required) ARM id of the subnet the endpoint's network interface joins.
+- `subresource_name` - (Required) The Private Link group (sub-resource) to reach: `blob`, `dfs`,
+  `vault`, `sqlServer`, `amlworkspace`, ...
+- `private_dns_zone_resource_ids` - (Optional) ARM ids of the private DNS zones that get the
+  endpoint's A records (a DNS zone group named `default`); empty: no zone group.
+DESCRIPTION
 }

@@ -60,7 +60,16 @@ variable "alerts" {
   })
   default     = {}
   nullable    = false
-  description = "Alert rules: a failed pipeline, a model whose MAPE exceeds mape_threshold, a model older than stale_after_days."
+  description = <<DESCRIPTION
+Alert rules: a failed pipeline, a model whose MAPE exceeds `mape_threshold`, a model older than
+`stale_after_days`.
+
+- `enabled` - (Optional) Whether the alert rules exist; default true.
+- `mape_threshold` - (Optional) MAPE above which a model raises an alert, positive; default 0.45.
+- `stale_after_days` - (Optional) Age in days above which a model raises an alert, positive;
+  default 60.
+- `severity` - (Optional) Severity of the alerts, 0 (critical) to 4 (verbose); default 2.
+DESCRIPTION
 
   validation {
     condition     = var.alerts.mape_threshold > 0 && var.alerts.stale_after_days > 0 && var.alerts.severity >= 0 && var.alerts.severity <= 4
@@ -87,25 +96,15 @@ variable "lock" {
     name = optional(string, null)
   })
   default     = null
-  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+  description = <<DESCRIPTION
+A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
+
+- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
+- `name` - (Optional) Name of the lock; null: `lock-<name>`.
+DESCRIPTION
 
   validation {
     condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
     error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
   }
-}
-
-variable "diagnostic_settings" {
-  type = map(object({
-    name                  = optional(string, null)
-    log_categories        = optional(set(string), [])
-    log_groups            = optional(set(string), ["allLogs"])
-    metric_categories     = optional(set(string), ["AllMetrics"])
-    workspace_resource_id = string
-    # Resource-specific tables (ADFPipelineRun, ...) are what the alert queries read.
-    log_analytics_destination_type = optional(string, "Dedicated")
-  }))
-  default     = {}
-  nullable    = false
-  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
 }

@@ -1,14 +1,9 @@
-# The AVM interfaces of this module's main resource: lock, diagnostic settings
-# (a VNet takes no private endpoint), all driven by the variables of the same names.
-
-resource "azurerm_management_lock" "this" {
-  count = var.lock != null ? 1 : 0
-
-  name       = coalesce(var.lock.name, "lock-${var.name}")
-  scope      = azurerm_virtual_network.this.id
-  lock_level = var.lock.kind
-  notes      = "Managed by Terraform: remove the lock in code, not in the portal."
-}
+# Generated from modules/interfaces/main.interfaces.tf.j2 (entry "network" of modules.yaml) by
+# `make fmt`; edit the template or that entry, not this file.
+#
+# The AVM interfaces of this module's main resource, driven by the variables of the same names:
+# diagnostic settings.
+# No private endpoint (a VNet takes none) and no lock (infra/ passes none).
 
 resource "azurerm_monitor_diagnostic_setting" "this" {
   for_each = var.diagnostic_settings

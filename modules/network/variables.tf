@@ -38,14 +38,15 @@ variable "subnets" {
     delegation     = optional(string, null)
   }))
   nullable    = false
-  description = <<-EOT
-    Subnets by purpose, name => object:
-    - address_prefix: the subnet's CIDR block inside address_space.
-    - delegation: a service the subnet is delegated to, or null. The stack uses
-      private_endpoints (every private endpoint, no delegation) and powerbi_gateway (delegated to
-      Microsoft.PowerPlatform/vnetaccesslinks for the Power BI VNet data gateway,
-      https://learn.microsoft.com/data-integration/vnet/create-data-gateways).
-  EOT
+  description = <<DESCRIPTION
+Subnets by purpose. The stack uses `private_endpoints` (every private endpoint, no delegation)
+and `powerbi_gateway` (the Power BI VNet data gateway,
+https://learn.microsoft.com/data-integration/vnet/create-data-gateways).
+
+- `address_prefix` - (Required) The subnet's CIDR block, inside `address_space`.
+- `delegation` - (Optional) The service the subnet is delegated to (`powerbi_gateway`:
+  `Microsoft.PowerPlatform/vnetaccesslinks`); null: none.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for subnet in values(var.subnets) : can(cidrhost(subnet.address_prefix, 0))])
@@ -77,20 +78,6 @@ variable "tags" {
   }
 }
 
-variable "lock" {
-  type = object({
-    kind = string
-    name = optional(string, null)
-  })
-  default     = null
-  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
-
-  validation {
-    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
-    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
-  }
-}
-
 variable "diagnostic_settings" {
   type = map(object({
     name                  = optional(string, null)
@@ -103,5 +90,21 @@ variable "diagnostic_settings" {
   }))
   default     = {}
   nullable    = false
-  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+  description = <<DESCRIPTION
+Diagnostic settings sending the main resource's logs and metrics to Log Analytics, by an arbitrary key
+known at plan time.
+
+- `name` - (Optional) Name of the setting; null: `diag-<name>`.
+- `log_categories` - (Optional) Log categories to send, by name; default none.
+- `log_groups` - (Optional) Log category groups to send; default `["allLogs"]`.
+- `metric_categories` - (Optional) Metric categories to send; default `["AllMetrics"]`.
+- `workspace_resource_id` - (Required) ARM id of the Log Analytics workspace that receives them.
+- `log_analytics_destination_type` - (Optional) `Dedicated` (resource-specific tables, what the
+  alert queries read) or `AzureDiagnostics` (the legacy shared table); default `Dedicated`.
+DESCRIPTION
+
+  validation {
+    condition     = alltrue([for setting in values(var.diagnostic_settings) : contains(["Dedicated", "AzureDiagnostics"], setting.log_analytics_destination_type)])
+    error_message = "diagnostic_settings.*.log_analytics_destination_type must be \"Dedicated\" or \"AzureDiagnostics\"."
+  }
 }

@@ -59,7 +59,13 @@ variable "powerbi_group" {
     object_id    = string
   })
   nullable    = false
-  description = "Entra group of Power BI dataset owners/gateways; the glue grants it db_datareader on the reporting schema."
+  description = <<DESCRIPTION
+Entra group of Power BI dataset owners and gateways; the glue grants it db_datareader on the
+reporting schema.
+
+- `display_name` - (Required) The group's display name (its contained user's name).
+- `object_id` - (Required) The group's object id.
+DESCRIPTION
 }
 
 variable "firewall_rules" {
@@ -69,12 +75,15 @@ variable "firewall_rules" {
   }))
   default     = {}
   nullable    = false
-  description = <<-EOT
-    Named public IP ranges of people and on-premises gateways allowed to reach the server while
-    public access is on (dev), by name => { start_ip_address, end_ip_address }. Never 0.0.0.0:
-    that rule admits every Azure customer's services, not only ours.
-    https://learn.microsoft.com/azure/azure-sql/database/firewall-configure#connections-from-inside-azure
-  EOT
+  description = <<DESCRIPTION
+Named public IP ranges of people and on-premises gateways allowed to reach the server while
+public access is on (dev), by rule name. Never 0.0.0.0: that rule admits every Azure customer's
+services, not only ours
+(https://learn.microsoft.com/azure/azure-sql/database/firewall-configure#connections-from-inside-azure).
+
+- `start_ip_address` - (Required) First IPv4 address of the range.
+- `end_ip_address` - (Required) Last IPv4 address of the range.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for rule in values(var.firewall_rules) : rule.start_ip_address != "0.0.0.0" && rule.end_ip_address != "0.0.0.0"])

@@ -1,6 +1,9 @@
+# Generated from modules/interfaces/main.interfaces.tf.j2 (entry "sql" of modules.yaml) by
+# `make fmt`; edit the template or that entry, not this file.
+#
+# The AVM interfaces of this module's main resource, driven by the variables of the same names:
+# lock, diagnostic settings, private endpoints.
 # Diagnostic settings target the reporting database: a logical server emits no logs of its own.
-# The AVM interfaces of this module's main resource: lock, diagnostic settings
-# and private endpoints, all driven by the variables of the same names.
 
 resource "azurerm_management_lock" "this" {
   count = var.lock != null ? 1 : 0

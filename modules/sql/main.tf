@@ -15,9 +15,10 @@ resource "azurerm_mssql_server" "this" {
     azuread_authentication_only = true
   }
 
+  # System-assigned only: Entra-only authentication and auditing rely on it; no caller
+  # passes a user-assigned one.
   identity {
-    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
-    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
+    type = "SystemAssigned"
   }
 }
 

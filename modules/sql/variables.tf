@@ -27,7 +27,13 @@ variable "entra_administrator" {
     object_id      = string
   })
   nullable    = false
-  description = "The Entra group or principal that administers the server; SQL authentication is disabled, so there is no SQL password anywhere."
+  description = <<DESCRIPTION
+The Entra group or principal that administers the server; SQL authentication is disabled, so
+there is no SQL password anywhere.
+
+- `login_username` - (Required) Its display name.
+- `object_id` - (Required) Its object id (a GUID).
+DESCRIPTION
 
   validation {
     condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.entra_administrator.object_id))
@@ -109,18 +115,20 @@ variable "contained_user_principals" {
   }))
   default     = {}
   nullable    = false
-  description = <<-EOT
-    Identities that get contained database users, by purpose (aml, adf, powerbi). The glue
-    creates each with `CREATE USER [display_name] WITH SID = <id as binary>, TYPE = E|X`, so the
-    SQL server needs no Directory Readers role (FROM EXTERNAL PROVIDER would look the name up in
-    Microsoft Graph with the server's identity).
-    - display_name: the Entra display name (workspace name, factory name, group name).
-    - client_id: application (client) id of a managed identity or service principal (TYPE = E);
-      the SID is this GUID's bytes.
-    - object_id: object id of an Entra group (TYPE = X); the SID is this GUID's bytes.
-    - type: E (managed identity, service principal or user) or X (group).
-    https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current#create-a-user-for-a-microsoft-entra-principal-without-using-a-directory-lookup
-  EOT
+  description = <<DESCRIPTION
+Identities that get contained database users, by purpose (aml, adf, job, powerbi). The glue
+creates each with `CREATE USER [display_name] WITH SID = <id as binary>, TYPE = E|X`, so the SQL
+server needs no Directory Readers role (FROM EXTERNAL PROVIDER would look the name up in
+Microsoft Graph with the server's identity)
+(https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current#create-a-user-for-a-microsoft-entra-principal-without-using-a-directory-lookup).
+
+- `display_name` - (Required) The Entra display name (workspace, factory or group name).
+- `client_id` - (Optional) Application (client) id of a managed identity or service principal
+  (type E); the SID is this GUID's bytes.
+- `object_id` - (Optional) Object id of an Entra group (type X); the SID is this GUID's bytes.
+- `type` - (Optional) `E` (managed identity, service principal or user) or `X` (group);
+  default `E`.
+DESCRIPTION
 
   validation {
     condition     = alltrue([for user in values(var.contained_user_principals) : contains(["E", "X"], user.type) && (user.type == "E" ? user.client_id != null : user.object_id != null)])
@@ -129,21 +137,6 @@ variable "contained_user_principals" {
 }
 
 # --- AVM interface variables: the same names and shapes in every module ---
-
-variable "managed_identities" {
-  type = object({
-    system_assigned            = optional(bool, true)
-    user_assigned_resource_ids = optional(set(string), [])
-  })
-  default     = {}
-  nullable    = false
-  description = "Identities of the server: system-assigned (always on: Entra-only authentication and auditing rely on it) plus optional user-assigned ones."
-
-  validation {
-    condition     = var.managed_identities.system_assigned
-    error_message = "the server needs its system-assigned identity: Entra-only authentication and auditing rely on it."
-  }
-}
 
 variable "tags" {
   type        = map(string)
@@ -162,7 +155,12 @@ variable "lock" {
     name = optional(string, null)
   })
   default     = null
-  description = "A management lock on the main resource (prod sets CanNotDelete); null for none."
+  description = <<DESCRIPTION
+A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
+
+- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
+- `name` - (Optional) Name of the lock; null: `lock-<name>`.
+DESCRIPTION
 
   validation {
     condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
@@ -182,7 +180,23 @@ variable "diagnostic_settings" {
   }))
   default     = {}
   nullable    = false
-  description = "Diagnostic settings sending the main resource's logs and metrics to Log Analytics."
+  description = <<DESCRIPTION
+Diagnostic settings sending the main resource's logs and metrics to Log Analytics, by an arbitrary key
+known at plan time.
+
+- `name` - (Optional) Name of the setting; null: `diag-<name>`.
+- `log_categories` - (Optional) Log categories to send, by name; default none.
+- `log_groups` - (Optional) Log category groups to send; default `["allLogs"]`.
+- `metric_categories` - (Optional) Metric categories to send; default `["AllMetrics"]`.
+- `workspace_resource_id` - (Required) ARM id of the Log Analytics workspace that receives them.
+- `log_analytics_destination_type` - (Optional) `Dedicated` (resource-specific tables, what the
+  alert queries read) or `AzureDiagnostics` (the legacy shared table); default `Dedicated`.
+DESCRIPTION
+
+  validation {
+    condition     = alltrue([for setting in values(var.diagnostic_settings) : contains(["Dedicated", "AzureDiagnostics"], setting.log_analytics_destination_type)])
+    error_message = "diagnostic_settings.*.log_analytics_destination_type must be \"Dedicated\" or \"AzureDiagnostics\"."
+  }
 }
 
 variable "private_endpoints" {
@@ -194,5 +208,14 @@ variable "private_endpoints" {
   }))
   default     = {}
   nullable    = false
-  description = "Private endpoints on the main resource (prod); subresource_name is the Private Link group (blob, dfs, vault, ...)."
+  description = <<DESCRIPTION
+Private endpoints on the main resource (prod), by an arbitrary key known at plan time.
+
+- `name` - (Optional) Name of the endpoint; null: `pep-<name>-<key>`.
+- `subnet_resource_id` - (Required) ARM id of the subnet the endpoint's network interface joins.
+- `subresource_name` - (Required) The Private Link group (sub-resource) to reach: `blob`, `dfs`,
+  `vault`, `sqlServer`, `amlworkspace`, ...
+- `private_dns_zone_resource_ids` - (Optional) ARM ids of the private DNS zones that get the
+  endpoint's A records (a DNS zone group named `default`); empty: no zone group.
+DESCRIPTION
 }

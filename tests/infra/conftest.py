@@ -12,7 +12,15 @@ from stackctl.infra import CheckReport
 from stackctl.infra.checkov import check_checkov
 from stackctl.paths import repo_root
 
-COPIED = ("modules", "infra", "envs/dev", "envs/prod", "envs/bootstrap", "tests/infra/azurerm_schema.json")
+COPIED = (
+    "modules",
+    "infra",
+    "envs/shared",
+    "envs/dev",
+    "envs/prod",
+    "envs/bootstrap",
+    "tests/infra/azurerm_schema.json",
+)
 
 
 @pytest.fixture(scope="session")
@@ -22,14 +30,19 @@ def root() -> Path:
 
 @pytest.fixture
 def tree(tmp_path: Path, root: Path) -> Path:
-    """A copy of the Terraform tree (and the schema) that a test may break."""
+    """A copy of the Terraform tree (and the schema) that a test may break.
+
+    Links stay links (the roots' shared files point into envs/shared and infra/), so an edit of
+    envs/prod/main.tf changes the one file both roots read, as it would in the checkout."""
     copy = tmp_path / "checkout"
     for part in COPIED:
         source = root / part
         target = copy / part
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".terraform", "__pycache__"))
+            shutil.copytree(
+                source, target, symlinks=True, ignore=shutil.ignore_patterns(".terraform", "__pycache__")
+            )
         else:
             shutil.copy2(source, target)
     return copy

@@ -169,8 +169,12 @@ def test_every_root_keeps_storage_on_the_control_plane(root: Path) -> None:
 
 
 def test_a_root_reading_the_storage_data_plane_is_caught(tree: Path, edit: Edit) -> None:
-    edit("envs/prod/main.tf", "data_plane_available = false", "data_plane_available = true")
-    assert data_plane_findings(tree) == ["envs/prod: storage data_plane_available is not false"]
+    # envs/dev/main.tf and envs/prod/main.tf are one file (envs/shared/main.tf): both roots break.
+    edit("envs/shared/main.tf", "data_plane_available = false", "data_plane_available = true")
+    assert data_plane_findings(tree) == [
+        "envs/dev: storage data_plane_available is not false",
+        "envs/prod: storage data_plane_available is not false",
+    ]
 
 
 # --- the runner VNet still resolves public names ------------------------------------------------------

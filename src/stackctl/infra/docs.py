@@ -1,5 +1,7 @@
 """Module READMEs: a hand-written header, then an inputs/outputs table generated from the code
 between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the terraform-docs convention).
+The docs check also holds the modules' generated AVM interfaces to their template
+(stackctl.infra.interfaces).
 
 `write_docs` regenerates the tables (`make fmt` runs it through scripts/terraform_fmt.py --write);
 `check_docs` fails when a table is missing or stale.
@@ -14,6 +16,7 @@ from typing import Any
 
 from stackctl.infra.findings import CheckReport, Finding, relative
 from stackctl.infra.hclmodel import read_dir
+from stackctl.infra.interfaces import check_interfaces
 from stackctl.infra.layout import module_dirs
 
 CHECK = "docs"
@@ -23,6 +26,19 @@ _MARKED = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
 
 def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _description_cell(text: str) -> str:
+    """A description in one table cell: each paragraph and each `- ` list item of a heredoc
+    description (AVM's field lists) on a line of its own, wrapped lines joined."""
+    lines: list[str] = []
+    for raw in str(text).strip().splitlines():
+        line = raw.strip()
+        if lines and line and lines[-1] and not line.startswith("- "):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return "<br>".join(_cell(line) for line in lines if line)
 
 
 def _expression(value: Any) -> str:
@@ -47,7 +63,7 @@ def render_table(directory: Path) -> str:
     for name, body in variables:
         required = "default" not in body
         default = "n/a" if required else f"`{_cell(json.dumps(body['default']))}`"
-        description = _cell(body.get("description", ""))
+        description = _description_cell(body.get("description", ""))
         type_text = _cell(_expression(body.get("type", "any")))
         lines.append(
             f"| {name} | {description} | `{type_text}` | {default} | {'yes' if required else 'no'} |"
@@ -79,7 +95,10 @@ def write_docs(root: Path) -> list[Path]:
 
 
 def check_docs(root: Path) -> CheckReport:
+    """Generated text is current: each module README's inputs/outputs table, and each module's
+    AVM interfaces (main.interfaces.tf and the interface variables, stackctl.infra.interfaces)."""
     report = CheckReport(CHECK)
+    report.findings.extend(check_interfaces(root))
     for directory in module_dirs(root):
         readme = directory / "README.md"
         where = relative(readme, root)

@@ -36,7 +36,11 @@ from stackctl.tools import Terraform
 RESOURCE_META = {"count", "for_each", "provider", "depends_on", "lifecycle", "provisioner", "connection"}
 MODULE_META = {"source", "version", "count", "for_each", "providers", "depends_on"}
 
-_OPTIONS = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True, explicit_blocks=True)
+# preserve_heredocs=False: a heredoc's value is its text, as Terraform reads it (AVM-style
+# `description = <<DESCRIPTION` included), not the `<<MARKER ... MARKER` token.
+_OPTIONS = hcl2.SerializationOptions(
+    with_comments=False, strip_string_quotes=True, explicit_blocks=True, preserve_heredocs=False
+)
 _REFERENCE_ROOTS = {"var", "local", "module"}
 # Arguments whose value is an address in the state, not an expression that refers to anything.
 _ADDRESS_ARGUMENTS = {"moved": {"from", "to"}, "removed": {"from"}, "import": {"to"}}

@@ -85,18 +85,30 @@ def _diff(dev: Any, prod: Any, path: str) -> Iterator[Difference]:
 
 # Check 5 of `stackctl validate`: dev and prod are the same code with different values.
 #
-# Structure: the two roots hold the same files with the same text, except backend.tf, where only the
-# state key may differ; both roots declare exactly infra/'s variables; both tfvars set the same
-# top-level variables. Values: every differing tfvars value, listed for the auditor (read with
-# stackctl.infra.parity, which `stackctl audit` uses too).
+# Structure: the two roots hold the same file names; backend.tf is each root's own file, where only
+# the state key may differ; every other .tf file is one file for both roots (a symbolic link into
+# envs/shared/, or infra/variables.tf for the variable declarations), so `ls -l envs/prod` shows
+# that the difference is the backend and the tfvars. Both tfvars set the same top-level variables.
+# Values: every differing tfvars value, listed for the auditor (read with stackctl.infra.parity,
+# which `stackctl audit` uses too).
 
 CHECK = "parity"
+SHARED_DIR = "shared"
 _BACKEND_KEY = re.compile(r'^\s*key\s*=\s*".*"\s*$', re.MULTILINE)
-_LEADING_COMMENTS = re.compile(r"\A(?:\s*#[^\n]*\n)*\s*")
 
 
-def _without_leading_comments(text: str) -> str:
-    return _LEADING_COMMENTS.sub("", text, count=1)
+def _shared_file_finding(dev: Path, prod: Path) -> Finding | None:
+    """The finding when envs/dev/NAME and envs/prod/NAME are not one file (None when they are)."""
+    if dev.resolve() == prod.resolve():
+        return None
+    name = dev.name
+    where = f"envs/dev/{name} vs envs/prod/{name}"
+    fix = f"keep one copy in envs/{SHARED_DIR}/{name} and link both: ln -sf ../{SHARED_DIR}/{name} envs/<env>/{name}"
+    if dev.read_text(encoding="utf-8") != prod.read_text(encoding="utf-8"):
+        message = "the roots differ in code; every dev/prod difference must be a terraform.tfvars value"
+        return Finding(CHECK, where, message, f"move the difference into terraform.tfvars, then {fix}")
+    message = f"the roots hold two copies of {name}; they share one file, so only backend.tf and the tfvars differ"
+    return Finding(CHECK, where, message, fix)
 
 
 def check_parity(root: Path) -> CheckReport:
@@ -112,36 +124,28 @@ def check_parity(root: Path) -> CheckReport:
             )
         )
     for name in sorted(dev_files & prod_files):
-        dev_text = (dev / name).read_text(encoding="utf-8")
-        prod_text = (prod / name).read_text(encoding="utf-8")
         if name == "backend.tf":
-            dev_text, prod_text = _BACKEND_KEY.sub("", dev_text), _BACKEND_KEY.sub("", prod_text)
+            dev_text = _BACKEND_KEY.sub("", (dev / name).read_text(encoding="utf-8"))
+            prod_text = _BACKEND_KEY.sub("", (prod / name).read_text(encoding="utf-8"))
             if dev_text != prod_text:
                 report.findings.append(
                     Finding(CHECK, "envs/*/backend.tf", "backend.tf differs beyond the state key", None)
                 )
-        elif dev_text != prod_text:
-            report.findings.append(
-                Finding(
-                    CHECK,
-                    f"envs/dev/{name} vs envs/prod/{name}",
-                    "the roots differ in code; every dev/prod difference must be a terraform.tfvars value",
-                    "make the two files identical and move the difference into terraform.tfvars",
-                )
-            )
-    infra_vars = _without_leading_comments((root / "infra" / "variables.tf").read_text(encoding="utf-8"))
+        elif name != "variables.tf":
+            finding = _shared_file_finding(dev / name, prod / name)
+            if finding is not None:
+                report.findings.append(finding)
+    infra_vars = (root / "infra" / "variables.tf").resolve()
     for env_root in (dev, prod):
         declared = env_root / "variables.tf"
-        if (
-            declared.is_file()
-            and _without_leading_comments(declared.read_text(encoding="utf-8")) != infra_vars
-        ):
+        if declared.is_file() and declared.resolve() != infra_vars:
             report.findings.append(
                 Finding(
                     CHECK,
                     relative(declared, root),
-                    "the root's variable declarations differ from infra/variables.tf",
-                    "copy infra/variables.tf below the header comment of the root's variables.tf",
+                    "the root's variables.tf is not infra/variables.tf: a root declares exactly the "
+                    "variables of the stack it calls, through a link to that one file",
+                    f"ln -sf ../../infra/variables.tf {relative(declared, root)}",
                 )
             )
     dev_vars = load_tfvars(dev / "terraform.tfvars")

@@ -1,0 +1,64 @@
+# The code of both cloud roots: envs/dev/main.tf and envs/prod/main.tf are links to this file, so
+# the two stacks differ only in their backend.tf (the state key) and terraform.tfvars (the values).
+# A thin root: the provider, then the stack with the environment's values. No resources here.
+provider "azurerm" {
+  # Control plane only for storage: the provider otherwise reads each account's queue and static
+  # website properties over the data plane, which a private account (or an identity without data
+  # roles) answers with 403 on the first plan.
+  # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/features-block#data_plane_available
+  # https://github.com/hashicorp/terraform-provider-azurerm/pull/27818
+  features {
+    storage {
+      data_plane_available = false
+    }
+  }
+  # Shared keys are disabled on every storage account, so the provider must use Entra ID too.
+  storage_use_azuread = true
+  use_oidc            = true
+  # The deploying identity holds no subscription-scope rights (envs/bootstrap/main.rbac.tf); the
+  # bootstrap registered the resource providers the stack needs.
+  resource_provider_registrations = "none"
+}
+
+# The stack's resource group is created by the bootstrap (envs/bootstrap), which scopes the
+# deploying identity's roles to it; Terraform takes it over here. Once in the state this is a no-op.
+# https://developer.hashicorp.com/terraform/language/import
+data "azurerm_client_config" "current" {}
+
+import {
+  to = module.stack.azurerm_resource_group.this
+  id = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/rg-${var.workload}-${var.environment}-${var.location_short}"
+}
+
+provider "azapi" {
+  use_oidc = true
+}
+
+module "stack" {
+  source = "../../infra"
+
+  environment                   = var.environment
+  location                      = var.location
+  location_short                = var.location_short
+  workload                      = var.workload
+  name_suffix                   = var.name_suffix
+  tags                          = var.tags
+  network                       = var.network
+  public_network_access_enabled = var.public_network_access_enabled
+  allowed_ip_ranges             = var.allowed_ip_ranges
+  zone_redundant                = var.zone_redundant
+  resource_locks_enabled        = var.resource_locks_enabled
+  diagnostic_settings_enabled   = var.diagnostic_settings_enabled
+  aml                           = var.aml
+  data_lake                     = var.data_lake
+  sql                           = var.sql
+  powerbi                       = var.powerbi
+  schedules                     = var.schedules
+  monitoring                    = var.monitoring
+  ci_runner_network             = var.ci_runner_network
+}
+
+output "stack" {
+  value       = module.stack.stack
+  description = "The stack contract read by stackctl deploy (terraform output -json)."
+}
