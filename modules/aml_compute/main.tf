@@ -36,8 +36,9 @@ resource "azurerm_machine_learning_compute_cluster" "this" {
     scale_down_nodes_after_idle_duration = each.value.idle_before_scale_down
   }
 
+  # System-assigned only: jobs read and write the lake with it (infra/main.rbac.tf); no caller
+  # passes a user-assigned one.
   identity {
-    type         = length(var.managed_identities.user_assigned_resource_ids) > 0 ? "SystemAssigned, UserAssigned" : "SystemAssigned"
-    identity_ids = length(var.managed_identities.user_assigned_resource_ids) > 0 ? var.managed_identities.user_assigned_resource_ids : null
+    type = "SystemAssigned"
   }
 }

@@ -92,28 +92,6 @@ variable "subnet_resource_id" {
 
 # --- AVM interface variables: the same names and shapes in every module ---
 
-variable "managed_identities" {
-  type = object({
-    system_assigned            = optional(bool, true)
-    user_assigned_resource_ids = optional(set(string), [])
-  })
-  default     = {}
-  nullable    = false
-  description = <<DESCRIPTION
-Identities of each cluster (AVM's `managed_identities` shape).
-
-- `system_assigned` - (Optional) Whether each cluster has its system-assigned identity; must stay
-  true: jobs read and write the lake with it (infra/main.rbac.tf). Default true.
-- `user_assigned_resource_ids` - (Optional) ARM ids of user-assigned identities added to each
-  cluster; default none.
-DESCRIPTION
-
-  validation {
-    condition     = var.managed_identities.system_assigned
-    error_message = "each cluster needs its system-assigned identity: jobs read and write the lake with it (infra/main.rbac.tf)."
-  }
-}
-
 variable "tags" {
   type        = map(string)
   nullable    = false
@@ -124,4 +102,3 @@ variable "tags" {
     error_message = "tags must include environment, owner, cost_centre and data_classification."
   }
 }
-

@@ -2,7 +2,9 @@
 # `make fmt`; edit the template or that entry, not this file.
 #
 # The AVM interfaces of this module's main resource, driven by the variables of the same names:
-# lock, diagnostic settings, private endpoints.
+# lock, diagnostic settings.
+# No private endpoint: infra/ passes none (the factory reaches the lake, SQL, Key Vault and the
+# workspace through managed private endpoints of its own, main.tf).
 
 resource "azurerm_management_lock" "this" {
   count = var.lock != null ? 1 : 0
@@ -39,31 +41,6 @@ resource "azurerm_monitor_diagnostic_setting" "this" {
     for_each = each.value.metric_categories
     content {
       category = enabled_metric.value
-    }
-  }
-}
-
-resource "azurerm_private_endpoint" "this" {
-  for_each = var.private_endpoints
-
-  name                = coalesce(each.value.name, "pep-${var.name}-${each.key}")
-  location            = var.location
-  resource_group_name = var.resource_group_name
-  subnet_id           = each.value.subnet_resource_id
-  tags                = var.tags
-
-  private_service_connection {
-    name                           = "psc-${var.name}-${each.key}"
-    private_connection_resource_id = azurerm_data_factory.this.id
-    subresource_names              = [each.value.subresource_name]
-    is_manual_connection           = false
-  }
-
-  dynamic "private_dns_zone_group" {
-    for_each = length(each.value.private_dns_zone_resource_ids) > 0 ? [1] : []
-    content {
-      name                 = "default"
-      private_dns_zone_ids = each.value.private_dns_zone_resource_ids
     }
   }
 }

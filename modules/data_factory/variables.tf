@@ -182,24 +182,3 @@ DESCRIPTION
     error_message = "diagnostic_settings.*.log_analytics_destination_type must be \"Dedicated\" or \"AzureDiagnostics\"."
   }
 }
-
-variable "private_endpoints" {
-  type = map(object({
-    name                          = optional(string, null)
-    subnet_resource_id            = string
-    subresource_name              = string
-    private_dns_zone_resource_ids = optional(set(string), [])
-  }))
-  default     = {}
-  nullable    = false
-  description = <<DESCRIPTION
-Private endpoints on the main resource (prod), by an arbitrary key known at plan time.
-
-- `name` - (Optional) Name of the endpoint; null: `pep-<name>-<key>`.
-- `subnet_resource_id` - (Required) ARM id of the subnet the endpoint's network interface joins.
-- `subresource_name` - (Required) The Private Link group (sub-resource) to reach: `blob`, `dfs`,
-  `vault`, `sqlServer`, `amlworkspace`, ...
-- `private_dns_zone_resource_ids` - (Optional) ARM ids of the private DNS zones that get the
-  endpoint's A records (a DNS zone group named `default`); empty: no zone group.
-DESCRIPTION
-}

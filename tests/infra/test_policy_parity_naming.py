@@ -76,10 +76,15 @@ def test_roots_share_their_code_through_links(root: Path) -> None:
 
 def test_code_difference_between_roots_is_caught(tree: Path) -> None:
     copy = _own_copy(tree, "envs/prod/main.tf")
-    copy.write_text(copy.read_text(encoding="utf-8").replace("  monitoring                    = var.monitoring\n", ""))
+    copy.write_text(
+        copy.read_text(encoding="utf-8").replace("  monitoring                    = var.monitoring\n", "")
+    )
     (finding,) = check_parity(tree).findings
     assert finding.location == "envs/dev/main.tf vs envs/prod/main.tf"
-    assert finding.message == "the roots differ in code; every dev/prod difference must be a terraform.tfvars value"
+    assert (
+        finding.message
+        == "the roots differ in code; every dev/prod difference must be a terraform.tfvars value"
+    )
 
 
 def test_a_copy_of_the_shared_code_is_caught_even_when_identical(tree: Path) -> None:

@@ -109,7 +109,7 @@ def render_interfaces(root: Path, module: str, entry: ModuleInterfaces, terrafor
 def interface_variables(root: Path) -> dict[str, str]:
     """The canonical declaration of each interface variable, as text, by name."""
     text = _template(root, "variables.tf.j2").render()
-    blocks = {}
+    blocks: dict[str, str] = {}
     for name in INTERFACES:
         match = re.search(_VARIABLE_BLOCK.format(name=name), text, re.MULTILINE | re.DOTALL)
         if match is None:

@@ -103,11 +103,16 @@ def _shared_file_finding(dev: Path, prod: Path) -> Finding | None:
         return None
     name = dev.name
     where = f"envs/dev/{name} vs envs/prod/{name}"
-    fix = f"keep one copy in envs/{SHARED_DIR}/{name} and link both: ln -sf ../{SHARED_DIR}/{name} envs/<env>/{name}"
+    fix = (
+        f"keep one copy in envs/{SHARED_DIR}/{name} and link both: "
+        f"ln -sf ../{SHARED_DIR}/{name} envs/<env>/{name}"
+    )
     if dev.read_text(encoding="utf-8") != prod.read_text(encoding="utf-8"):
         message = "the roots differ in code; every dev/prod difference must be a terraform.tfvars value"
         return Finding(CHECK, where, message, f"move the difference into terraform.tfvars, then {fix}")
-    message = f"the roots hold two copies of {name}; they share one file, so only backend.tf and the tfvars differ"
+    message = (
+        f"the roots hold two copies of {name}; they share one file, so only backend.tf and the tfvars differ"
+    )
     return Finding(CHECK, where, message, fix)
 
 
