@@ -68,7 +68,9 @@ def test_terraform_validate_judges_the_provider_free_module(tree: Path, edit: Ed
 def test_terraform_loader_reports_invalid_configuration(tree: Path, edit: Edit) -> None:
     edit("modules/sql/variables.tf", 'variable "database_name" {', 'variable "database_name" {\n  typo = 1')
     (finding,) = terraform_load(tree)  # once, though three directories load modules/sql
-    assert finding.location == "modules/sql/variables.tf:39"
+    lines = (tree / "modules" / "sql" / "variables.tf").read_text(encoding="utf-8").splitlines()
+    typo_line = lines.index("  typo = 1") + 1
+    assert finding.location == f"modules/sql/variables.tf:{typo_line}"
     assert finding.message == 'Unsupported argument: An argument named "typo" is not expected here.'
 
 

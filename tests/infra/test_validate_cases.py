@@ -22,14 +22,23 @@ CASES = Path(__file__).resolve().parent / "validate_cases"
 
 
 def drop(case: str, tree: Path) -> list[str]:
-    """Copy a case's files into the tree copy; the paths relative to the tree."""
+    """Copy a case's files into the tree copy; the paths relative to the tree. A file a case puts
+    into both cloud roots goes where the roots' shared code lives: envs/shared/, linked from each
+    (the parity check refuses two copies)."""
     (source,) = CASES.glob(f"{case}_*")
     placed = []
     for file in sorted(p for p in source.rglob("*.tf")):
-        target = tree / file.relative_to(source)
+        relative = file.relative_to(source)
+        target = tree / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(file, target)
-        placed.append(str(file.relative_to(source)))
+        parts = relative.parts
+        if parts[:2] in (("envs", "dev"), ("envs", "prod")) and len(parts) == 3:
+            shared = tree / "envs" / "shared" / parts[2]
+            shutil.copy(file, shared)
+            target.symlink_to(Path("..") / "shared" / parts[2])
+        else:
+            shutil.copy(file, target)
+        placed.append(str(relative))
     return placed
 
 
