@@ -41,7 +41,7 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "parity": ("dev/prod roots alike; the value differences", check_parity),
-    "docs": ("module READMEs carry the current inputs/outputs tables", check_docs),
+    "docs": ("generated text is current: module README tables, modules' main.interfaces.tf", check_docs),
 }
 
 
