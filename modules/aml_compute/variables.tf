@@ -35,6 +35,12 @@ variable "clusters" {
     # Dedicated (prod) or LowPriority (dev; evictable, a separate quota).
     idle_before_scale_down = optional(string, "PT15M")
     description            = optional(string, null)
+    # This cluster's own identity instead of var.managed_identities (e.g. the image-build cluster
+    # keeps its system-assigned identity while the job clusters run as a user-assigned one).
+    managed_identities = optional(object({
+      system_assigned            = optional(bool, false)
+      user_assigned_resource_ids = optional(set(string), [])
+    }), null)
   }))
   nullable    = false
   description = "Compute clusters by purpose: gpu (training, e.g. Standard_NC4as_T4_v3 in dev, Standard_NC24ads_A100_v4 in prod) and cpu (validate, evaluate, register, score, monitor). All scale to 0 nodes when idle."
@@ -62,6 +68,12 @@ variable "clusters" {
     condition     = alltrue([for cluster in values(var.clusters) : can(regex("^PT([0-9]+H)?([0-9]+M)?([0-9]+S)?$", cluster.idle_before_scale_down))])
     error_message = "clusters.*.idle_before_scale_down must be an ISO 8601 duration such as PT15M."
   }
+  # AML compute clusters take one system-assigned identity or user-assigned ones, never both.
+  # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#compute-cluster
+  validation {
+    condition     = alltrue([for cluster in values(var.clusters) : cluster.managed_identities == null || try(cluster.managed_identities.system_assigned != (length(cluster.managed_identities.user_assigned_resource_ids) > 0), false)])
+    error_message = "clusters.*.managed_identities must set either system_assigned = true or user_assigned_resource_ids, not both and not neither: an AML compute cluster takes one system-assigned identity or user-assigned ones."
+  }
 }
 
 variable "node_public_ip_enabled" {
@@ -86,11 +98,12 @@ variable "managed_identities" {
   })
   default     = {}
   nullable    = false
-  description = "Identities of each cluster: system-assigned (always on: jobs read and write the lake with it (infra/main.rbac.tf)) plus optional user-assigned ones."
+  description = "Identity of every cluster without its own clusters.*.managed_identities: its system-assigned identity, or user-assigned ones (the first is the default identity jobs run as); AML clusters take one kind, not both. Set system_assigned = false with user_assigned_resource_ids."
 
+  # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#compute-cluster
   validation {
-    condition     = var.managed_identities.system_assigned
-    error_message = "each cluster needs its system-assigned identity: jobs read and write the lake with it (infra/main.rbac.tf)."
+    condition     = var.managed_identities.system_assigned != (length(var.managed_identities.user_assigned_resource_ids) > 0)
+    error_message = "managed_identities must set either system_assigned = true or user_assigned_resource_ids (with system_assigned = false): an AML compute cluster takes one system-assigned identity or user-assigned ones, not both, and jobs need one."
   }
 }
 
