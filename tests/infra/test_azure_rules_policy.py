@@ -207,25 +207,3 @@ def test_policies_readme_lists_every_azure_rule(root: Path) -> None:
     readme = (root / "infra" / "policies" / "README.md").read_text()
     for rule in AZURE_RULES:
         assert f"| {rule} |" in readme, f"{rule} is missing from infra/policies/README.md"
-
-
-def test_every_private_resource_jobs_use_has_an_outbound_rule(root: Path) -> None:
-    """Fault 7's kind, where checkov cannot follow it: the lake (blob and dfs, read by the
-    datastores) and SQL (written by scoring) each have a private-endpoint outbound rule."""
-    with (root / "infra" / "main.tf").open() as handle:
-        infra = hcl2.load(handle, serialization_options=_HCL)
-    workspace = next(m[key] for m in infra["module"] for key in m if key.strip('"') == "aml_workspace")
-    rules = workspace["outbound_rules"]["private_endpoints"]
-    targets = {(rule["resource_id"].strip("${}"), rule["subresource_name"]) for rule in rules.values()}
-    assert targets == {
-        ("module.data_lake.resource_id", "blob"),
-        ("module.data_lake.resource_id", "dfs"),
-        ("module.sql.resource_id", "sqlServer"),
-        # the workspace's own storage: AML adds no rule to it while its public access is on, and
-        # batch endpoints need queue and table too (how-to-managed-network#list-of-required-rules)
-        ("module.aml_workspace.storage_account_id", "blob"),
-        ("module.aml_workspace.storage_account_id", "file"),
-        ("module.aml_workspace.storage_account_id", "queue"),
-        ("module.aml_workspace.storage_account_id", "table"),
-    }
-    assert "data_lake_datastores" in workspace  # the datastores read the lake those rules reach
