@@ -57,6 +57,13 @@ locals {
     }
   }
   datastore_names = { for fs in ["raw", "conditioned", "scored"] : fs => "lake_${fs}" }
+  # SQL firewall rules take first and last address, not CIDR.
+  allowed_ip_firewall_rules = {
+    for cidr in var.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
+      start_ip_address = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", 0)
+      end_ip_address   = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", -1)
+    }
+  }
   # The cluster that builds environment images inside the managed network (the registry is
   # private in prod, so ACR Tasks cannot build). Named here so the workspace can point at it
   # without depending on the cluster resource.
@@ -281,7 +288,10 @@ module "powerbi_sources" {
     display_name = var.powerbi.group_display_name
     object_id    = var.powerbi.group_object_id
   }
-  firewall_rules = var.public_network_access_enabled ? var.powerbi.firewall_rules : {}
+  # Dev's SQL admits Power BI's named ranges and the named people and deployer ranges of the other
+  # firewalls (allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI runner's
+  # egress IP, envs/bootstrap output ci_runner.egress_ip).
+  firewall_rules = var.public_network_access_enabled ? merge(var.powerbi.firewall_rules, local.allowed_ip_firewall_rules) : {}
   # The VNet data gateway's delegated subnet (prod); it reaches SQL through modules/sql's one
   # private endpoint, so Power BI adds no endpoint of its own.
   gateway_subnet_id = local.private_network ? module.network[0].subnet_ids["powerbi_gateway"] : null
