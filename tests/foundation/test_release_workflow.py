@@ -196,7 +196,8 @@ def test_dev_runs_on_the_runner_too() -> None:
     # dev's firewalls deny by default and admit the runner's static egress IP by name (README:
     # Release pipeline; tests/infra/test_release_path.py checks every data-plane job of both stacks).
     runner = load(RELEASE)["jobs"]["dev"]["with"]["runner"]
-    assert "vars.DEV_RUNNER_LABEL" in runner and not HOSTED_LABEL.search(runner)
+    assert "vars.DEV_RUNNER_LABEL" in runner
+    assert not HOSTED_LABEL.search(runner)
     dev = next(stage for stage in load(AZURE_PIPELINE)["stages"] if stage["stage"] == "dev")
     assert all(job["pool"] == {"name": "$(DEV_AGENT_POOL)"} for job in dev["jobs"])
 
