@@ -7,8 +7,10 @@
 # role on it, and nothing else gets one (CKV_FS_7):
 # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#scenarios-for-role-assignments
 #   - the workspace: nothing here; AML assigns its system identity's roles on its storage itself;
-#   - the compute clusters: Blob Data Contributor (job snapshots, default outputs, MLflow
-#     artifacts, environment build context);
+#   - the jobs' identity (main.identity.tf, on the gpu and cpu clusters): Blob Data Contributor
+#     (job snapshots, default outputs, MLflow artifacts and the model registry: "create compute
+#     cluster that uses the user-assigned identity" with Storage Blob Data Contributor);
+#   - the image-build cluster (its own system identity): Blob Data Contributor (build context);
 #   - the factory: Blob Data Contributor (batch endpoint jobs run with the invoker's identity and
 #     write their default outputs to workspaceblobstore,
 #     https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint#how-authentication-works);
@@ -18,29 +20,40 @@
 locals {
   workspace_storage = module.aml_workspace.storage_account_id
   deployer          = data.azurerm_client_config.current.object_id
+  jobs              = azurerm_user_assigned_identity.jobs.principal_id
   role_assignments = {
     lake-workspace = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.aml_workspace.principal_id }
     lake-factory   = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }
-    lake-gpu       = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["gpu"] }
-    lake-cpu       = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["cpu"] }
+    # The jobs' identity on the lake: AML mounts identity-based datastores as the cluster's default
+    # identity, which needs "at least Storage Blob Data Reader access to the storage account"
+    # (https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#accessing-storage-services);
+    # that covers reading raw. It writes only where its steps write: validate -> conditioned,
+    # score and monitor -> scored (src/stackctl/aml/graph.py), each file system (container) its own scope.
+    lake-read-jobs        = { scope = module.data_lake.resource_id, role = "Storage Blob Data Reader", principal_id = local.jobs }
+    lake-conditioned-jobs = { scope = module.data_lake.file_system_container_ids["conditioned"], role = "Storage Blob Data Contributor", principal_id = local.jobs }
+    lake-scored-jobs      = { scope = module.data_lake.file_system_container_ids["scored"], role = "Storage Blob Data Contributor", principal_id = local.jobs }
     # The workspace storage (identity-based system datastores).
     # Not the workspace's own identity: for a system-assigned workspace identity AML grants its data
     # roles on the workspace storage itself, and a second assignment of the same role fails with 409
     # RoleAssignmentExists (https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#create-a-new-workspace).
-    wsstore-blob-gpu     = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["gpu"] }
-    wsstore-blob-cpu     = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["cpu"] }
+    # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#scenarios-for-role-assignments
+    wsstore-blob-jobs    = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = local.jobs }
     wsstore-blob-build   = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.aml_compute.principal_ids["build"] }
     wsstore-blob-factory = { scope = local.workspace_storage, role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }
-    # AML manages workspace secrets (connections) in the vault; the factory and jobs only read them.
+    # AML manages workspace secrets (connections) in the vault; the factory only reads them.
     vault-workspace = { scope = module.key_vault.resource_id, role = "Key Vault Secrets Officer", principal_id = module.aml_workspace.principal_id }
     vault-factory   = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.data_factory.principal_id }
-    vault-gpu       = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.aml_compute.principal_ids["gpu"] }
-    vault-cpu       = { scope = module.key_vault.resource_id, role = "Key Vault Secrets User", principal_id = module.aml_compute.principal_ids["cpu"] }
+    # No Key Vault role for the jobs: their datastores are identity-based (no credential in the
+    # vault) and no step reads a secret.
+    # The jobs' identity pulls the environment image: AML grants AcrPull by itself only to a
+    # cluster's system-assigned identity; a user-assigned one needs it granted
+    # (https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-azure-container-registry-without-admin-user,
+    # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-use-a-private-azure-container-registry).
+    registry-pull-jobs = { scope = module.aml_workspace.container_registry_id, role = "AcrPull", principal_id = local.jobs }
     # The jobs send their OpenTelemetry metrics to App Insights, whose local (key) authentication is off:
     # Entra-authenticated ingestion needs "Monitoring Metrics Publisher" on the App Insights resource
     # (https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).
-    telemetry-gpu = { scope = module.monitoring.application_insights_id, role = "Monitoring Metrics Publisher", principal_id = module.aml_compute.principal_ids["gpu"] }
-    telemetry-cpu = { scope = module.monitoring.application_insights_id, role = "Monitoring Metrics Publisher", principal_id = module.aml_compute.principal_ids["cpu"] }
+    telemetry-jobs = { scope = module.monitoring.application_insights_id, role = "Monitoring Metrics Publisher", principal_id = local.jobs }
     # The factory starts batch endpoint jobs and polls them: the narrowest built-in role that may.
     workspace-factory = { scope = module.aml_workspace.resource_id, role = "AzureML Data Scientist", principal_id = module.data_factory.principal_id }
   }

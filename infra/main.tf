@@ -57,6 +57,13 @@ locals {
     }
   }
   datastore_names = { for fs in ["raw", "conditioned", "scored"] : fs => "lake_${fs}" }
+  # SQL firewall rules take first and last address, not CIDR.
+  allowed_ip_firewall_rules = {
+    for cidr in var.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
+      start_ip_address = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", 0)
+      end_ip_address   = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", -1)
+    }
+  }
   # The cluster that builds environment images inside the managed network (the registry is
   # private in prod, so ACR Tasks cannot build). Named here so the workspace can point at it
   # without depending on the cluster resource.
@@ -73,8 +80,7 @@ data "azapi_resource" "system_identity" {
   for_each = {
     aml = module.aml_workspace.resource_id
     adf = module.data_factory.resource_id
-    # The CPU cluster's identity: AML jobs (publish) reach Azure SQL as the compute's identity.
-    job = module.aml_compute.cluster_ids["cpu"]
+    # The jobs' identity is user-assigned (main.identity.tf): its client id is an attribute there.
   }
 
   type                   = "Microsoft.ManagedIdentity/identities@2023-01-31"
@@ -224,11 +230,17 @@ module "aml_compute" {
   resource_group_name           = azurerm_resource_group.this.name
   machine_learning_workspace_id = module.aml_workspace.resource_id
   node_public_ip_enabled        = var.aml.node_public_ip_enabled
+  # gpu and cpu run the jobs, as the jobs' user-assigned identity (main.identity.tf); the image
+  # build cluster keeps its own system-assigned identity (it runs no job code).
+  managed_identities = {
+    system_assigned            = false
+    user_assigned_resource_ids = [azurerm_user_assigned_identity.jobs.id]
+  }
   clusters = {
     gpu = { vm_size = var.aml.gpu_vm_size, vm_priority = var.aml.vm_priority, max_node_count = var.aml.gpu_max_nodes, description = "training" }
     cpu = { vm_size = var.aml.cpu_vm_size, vm_priority = var.aml.vm_priority, max_node_count = var.aml.cpu_max_nodes, description = "validate, evaluate, register, score, monitor" }
     # Dedicated: an evicted image build would leave the environment half built.
-    build = { vm_size = var.aml.cpu_vm_size, vm_priority = "Dedicated", max_node_count = 1, description = "environment image builds (workspace image_build_compute_name)" }
+    build = { vm_size = var.aml.cpu_vm_size, vm_priority = "Dedicated", max_node_count = 1, description = "environment image builds (workspace image_build_compute_name)", managed_identities = { system_assigned = true } }
   }
   tags = local.tags
 }
@@ -252,8 +264,8 @@ module "sql" {
   contained_user_principals = {
     aml = { display_name = local.names.aml_workspace, client_id = data.azapi_resource.system_identity["aml"].output.properties.clientId }
     adf = { display_name = local.names.data_factory, client_id = data.azapi_resource.system_identity["adf"].output.properties.clientId }
-    # A system-assigned identity of a compute cluster is named "<workspace>/computes/<cluster>".
-    job     = { display_name = "${local.names.aml_workspace}/computes/${module.aml_compute.cluster_names["cpu"]}", client_id = data.azapi_resource.system_identity["job"].output.properties.clientId }
+    # The identity the jobs run as (the publish step writes the reporting tables as it).
+    job     = { display_name = azurerm_user_assigned_identity.jobs.name, client_id = azurerm_user_assigned_identity.jobs.client_id }
     powerbi = { display_name = var.powerbi.group_display_name, object_id = var.powerbi.group_object_id, type = "X" }
   }
   private_endpoints   = { for group in ["sqlServer"] : group => local.private_endpoint[group] if local.private_network }
@@ -276,7 +288,10 @@ module "powerbi_sources" {
     display_name = var.powerbi.group_display_name
     object_id    = var.powerbi.group_object_id
   }
-  firewall_rules = var.public_network_access_enabled ? var.powerbi.firewall_rules : {}
+  # Dev's SQL admits Power BI's named ranges and the named people and deployer ranges of the other
+  # firewalls (allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI runner's
+  # egress IP, envs/bootstrap output ci_runner.egress_ip).
+  firewall_rules = var.public_network_access_enabled ? merge(var.powerbi.firewall_rules, local.allowed_ip_firewall_rules) : {}
   # The VNet data gateway's delegated subnet (prod); it reaches SQL through modules/sql's one
   # private endpoint, so Power BI adds no endpoint of its own.
   gateway_subnet_id = local.private_network ? module.network[0].subnet_ids["powerbi_gateway"] : null

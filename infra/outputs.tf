@@ -14,14 +14,22 @@ output "stack" {
       principal_id     = module.aml_workspace.principal_id
       gpu_cluster_name = module.aml_compute.cluster_names["gpu"]
       cpu_cluster_name = module.aml_compute.cluster_names["cpu"]
-      # The jobs' identity (publish writes the reporting tables as it; deploy makes it a SQL user).
-      cpu_cluster_principal_id = module.aml_compute.principal_ids["cpu"]
+      # The jobs' identity (publish writes the reporting tables as it; deploy makes it a SQL user):
+      # the user-assigned identity both job clusters run as (kept under its old key).
+      cpu_cluster_principal_id = azurerm_user_assigned_identity.jobs.principal_id
       datastores               = local.datastore_names
     }
     data_lake = {
       account_name = module.data_lake.name
       dfs_endpoint = module.data_lake.dfs_endpoint
       file_systems = module.data_lake.file_systems
+    }
+    # The identity every AML job runs as (main.identity.tf): the default identity of the gpu and cpu
+    # clusters; jobs find its client id in DEFAULT_IDENTITY_CLIENT_ID, SQL knows it as the `job` user.
+    job_identity = {
+      client_id    = azurerm_user_assigned_identity.jobs.client_id
+      principal_id = azurerm_user_assigned_identity.jobs.principal_id
+      id           = azurerm_user_assigned_identity.jobs.id
     }
     endpoints = local.endpoints
     data_factory = {
@@ -60,4 +68,17 @@ output "stack" {
       aml_schedules_enabled = !var.schedules.adf_trigger_active
     }
   }
+}
+
+# Outside `stack` because Terraform requires an output holding a sensitive attribute to be sensitive
+# (the provider marks connection_string so), and `stack` must stay readable. The connection string
+# is not a secret: "ikey unique identifiers aren't security tokens or security keys, and aren't
+# considered secrets"; App Insights has local authentication off, so only identities holding
+# Monitoring Metrics Publisher (main.rbac.tf) can send to it. stackctl deploy sets it as the jobs'
+# APPLICATIONINSIGHTS_CONNECTION_STRING (`terraform output -json` prints sensitive values).
+# https://learn.microsoft.com/azure/azure-monitor/app/connection-strings
+output "application_insights_connection_string" {
+  description = "Connection string of the stack's Application Insights, for the jobs' APPLICATIONINSIGHTS_CONNECTION_STRING (not a secret; sensitive only because the provider marks it)."
+  value       = module.monitoring.application_insights_connection_string
+  sensitive   = true
 }

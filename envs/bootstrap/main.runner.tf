@@ -77,6 +77,48 @@ resource "azurerm_subnet_network_security_group_association" "runner" {
   network_security_group_id = azurerm_network_security_group.runner[0].id
 }
 
+# One static egress address for every runner: dev's endpoints are public but deny by default (lake,
+# workspace storage, Key Vault, AML workspace, SQL), so dev's plan, apply and deploy run here too and
+# dev admits this address by name (`allowed_ip_ranges`, bootstrap output `ci_runner.egress_ip`);
+# a GitHub-hosted runner's address is one of thousands shared with every other customer. A
+# workload-profiles Container Apps environment sends its egress through the subnet's NAT gateway.
+# https://learn.microsoft.com/azure/container-apps/networking#environment-selection
+# https://learn.microsoft.com/azure/nat-gateway/nat-overview
+resource "azurerm_public_ip" "runner_egress" {
+  count = var.ci_runner.enabled ? 1 : 0
+
+  name                = "pip-${local.names.runner_vnet}-egress"
+  location            = var.location
+  resource_group_name = azurerm_resource_group.bootstrap.name
+  allocation_method   = "Static"
+  sku                 = "Standard"
+  tags                = local.tags
+}
+
+resource "azurerm_nat_gateway" "runner" {
+  count = var.ci_runner.enabled ? 1 : 0
+
+  name                = "ng-${local.names.runner_vnet}"
+  location            = var.location
+  resource_group_name = azurerm_resource_group.bootstrap.name
+  sku_name            = "Standard"
+  tags                = local.tags
+}
+
+resource "azurerm_nat_gateway_public_ip_association" "runner" {
+  count = var.ci_runner.enabled ? 1 : 0
+
+  nat_gateway_id       = azurerm_nat_gateway.runner[0].id
+  public_ip_address_id = azurerm_public_ip.runner_egress[0].id
+}
+
+resource "azurerm_subnet_nat_gateway_association" "runner" {
+  count = var.ci_runner.enabled ? 1 : 0
+
+  subnet_id      = azurerm_subnet.runner[0].id
+  nat_gateway_id = azurerm_nat_gateway.runner[0].id
+}
+
 resource "azurerm_container_registry" "runner" {
   #checkov:skip=CKV_AZURE_139:Standard SKU has no private endpoints; pulls need the job's managed identity (AcrPull), admin user and anonymous pull are off
   #checkov:skip=CKV_FS_2:see CKV_AZURE_139: public endpoint, Entra-only pulls

@@ -17,10 +17,13 @@ network = {
 }
 
 public_network_access_enabled = true
-allowed_ip_ranges             = ["203.0.113.0/24"]
-zone_redundant                = false
-resource_locks_enabled        = false
-diagnostic_settings_enabled   = true
+# The office range, and the CI runner's static egress IP (envs/bootstrap output ci_runner.egress_ip,
+# as "<ip>/32"): dev's plan, apply and deploy run on that runner, and every dev firewall denies by
+# default (README, "Release pipeline").
+allowed_ip_ranges           = ["203.0.113.0/24"]
+zone_redundant              = false
+resource_locks_enabled      = false
+diagnostic_settings_enabled = true
 
 aml = {
   managed_network_isolation_mode = "AllowInternetOutbound"

@@ -62,3 +62,9 @@ output "stack" {
   value       = module.stack.stack
   description = "The stack contract read by stackctl deploy (terraform output -json)."
 }
+
+output "application_insights_connection_string" {
+  value       = module.stack.application_insights_connection_string
+  sensitive   = true
+  description = "The jobs' APPLICATIONINSIGHTS_CONNECTION_STRING (not a secret, https://learn.microsoft.com/azure/azure-monitor/app/connection-strings; sensitive because the provider marks it)."
+}

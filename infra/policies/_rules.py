@@ -1,6 +1,6 @@
 """Pure rule logic and tables shared by the policies (no checkov import), so tests can import them.
 
-- DIAGNOSTICS_TABLE, tables_read: CKV_FS_6 (log_alert_diagnostics_table.py)
+- DIAGNOSTICS_TABLE, tables_read, queries_of: CKV_FS_6 (log_alert_diagnostics_table.py)
 - VM_QUOTA_FAMILIES: CKV_FS_8 (sku_feature_combinations.py)
 - normalise_activities, web_activities_without_runtime, retried_posts,
   loop_activities_read_outside: CKV_FS_11 (adf_pipeline_activities.py)
@@ -30,6 +30,38 @@ def tables_read(query: str) -> set[str]:
         match = IDENTIFIER.match(head)
         tables = {match.group(0)} if match else set()
     return tables | set(JOINED.findall(query))
+
+
+def _literal_head(query: str) -> str | None:
+    """The query up to its first pipe when that part is literal text, else None (an interpolated
+    table name cannot be judged offline)."""
+    head = query.split("|", 1)[0]
+    return None if "${" in head or "{}" in head or re.search(r"\b(var|local|each)\.", head) else query
+
+
+def queries_of(query: object, for_each: object) -> list[str] | None:
+    """The queries a log alert resource runs, as far as they can be read offline, or None when they
+    cannot (then CKV_FS_6 fails rather than pass silently).
+
+    - a literal query, or one interpolated only after its first pipe (`T | where x > ${var.y}`):
+      itself (the tables are in the literal head);
+    - `each.value.<attribute>`: the <attribute> of every entry of the resource's for_each map, as
+      checkov renders it (a map of literals: `{'k': {'query': '...'}}`), each judged the same way.
+    """
+    if not isinstance(query, str):
+        return None
+    attribute = re.fullmatch(r"\$?\{?each\.value\.([A-Za-z_][A-Za-z0-9_]*)\}?", query.strip())
+    if attribute is None:
+        head = _literal_head(query)
+        return [head] if head is not None else None
+    if not isinstance(for_each, str):
+        return None
+    name = re.escape(attribute.group(1))
+    found = re.findall(rf"""['"]{name}['"]\s*:\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""", for_each)
+    queries = [single or double for single, double in found]
+    if not queries or any(_literal_head(q) is None for q in queries):
+        return None
+    return queries
 
 
 # vm_size -> vCPU quota family of dedicated nodes; kept equal to modules/aml_compute local.vm_sizes

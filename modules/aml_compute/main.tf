@@ -14,6 +14,15 @@ locals {
   }
 }
 
+# Each cluster's identity: its own override, else the module's. AML clusters take one system-assigned
+# identity or user-assigned ones, not both; the first user-assigned one is the "default identity"
+# AML uses for mounts, the registry and datastores, and jobs find its client id in
+# DEFAULT_IDENTITY_CLIENT_ID.
+# https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#compute-cluster
+locals {
+  identities = { for key, cluster in var.clusters : key => cluster.managed_identities != null ? cluster.managed_identities : var.managed_identities }
+}
+
 # Every cluster scales to 0 nodes (min_node_count is not a variable on purpose): idle GPUs cost.
 resource "azurerm_machine_learning_compute_cluster" "this" {
   for_each = var.clusters
@@ -36,9 +45,10 @@ resource "azurerm_machine_learning_compute_cluster" "this" {
     scale_down_nodes_after_idle_duration = each.value.idle_before_scale_down
   }
 
-  # System-assigned only: jobs read and write the lake with it (infra/main.rbac.tf); no caller
-  # passes a user-assigned one.
+  # One kind per cluster (AML takes a system-assigned identity or user-assigned ones, not both):
+  # the job clusters run as the user-assigned job identity (infra/main.rbac.tf holds its roles).
   identity {
-    type = "SystemAssigned"
+    type         = length(local.identities[each.key].user_assigned_resource_ids) > 0 ? "UserAssigned" : "SystemAssigned"
+    identity_ids = length(local.identities[each.key].user_assigned_resource_ids) > 0 ? local.identities[each.key].user_assigned_resource_ids : null
   }
 }

@@ -9,8 +9,10 @@ output "cluster_ids" {
 }
 
 output "principal_ids" {
-  value       = { for key, cluster in azurerm_machine_learning_compute_cluster.this : key => cluster.identity[0].principal_id }
-  description = "Object ids of the clusters' system-assigned identities, for RBAC on the lake."
+  # Only clusters with a system-assigned identity: a user-assigned one's principal id comes from
+  # its own resource, and a cluster running as it has none of its own.
+  value       = { for key, cluster in azurerm_machine_learning_compute_cluster.this : key => cluster.identity[0].principal_id if length(local.identities[key].user_assigned_resource_ids) == 0 }
+  description = "Object ids of the system-assigned identities of the clusters that have one, by purpose, for their role assignments (clusters running as user-assigned identities are absent)."
 }
 
 output "quota_requests" {

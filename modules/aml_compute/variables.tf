@@ -35,6 +35,12 @@ variable "clusters" {
     # Dedicated (prod) or LowPriority (dev; evictable, a separate quota).
     idle_before_scale_down = optional(string, "PT15M")
     description            = optional(string, null)
+    # This cluster's own identity instead of var.managed_identities (e.g. the image-build cluster
+    # keeps its system-assigned identity while the job clusters run as a user-assigned one).
+    managed_identities = optional(object({
+      system_assigned            = optional(bool, false)
+      user_assigned_resource_ids = optional(set(string), [])
+    }), null)
   }))
   nullable    = false
   description = <<DESCRIPTION
@@ -50,6 +56,9 @@ Compute clusters by purpose: `gpu` (training, e.g. `Standard_NC4as_T4_v3` in dev
 - `idle_before_scale_down` - (Optional) ISO 8601 duration a node idles before it is released;
   default `PT15M`.
 - `description` - (Optional) What the cluster runs, shown in the workspace; default none.
+- `managed_identities` - (Optional) This cluster's own identity instead of `var.managed_identities`
+  (the image-build cluster keeps its system-assigned identity while the job clusters run as the
+  user-assigned job identity); same shape as `var.managed_identities`; default none.
 DESCRIPTION
 
   validation {
@@ -75,6 +84,12 @@ DESCRIPTION
     condition     = alltrue([for cluster in values(var.clusters) : can(regex("^PT([0-9]+H)?([0-9]+M)?([0-9]+S)?$", cluster.idle_before_scale_down))])
     error_message = "clusters.*.idle_before_scale_down must be an ISO 8601 duration such as PT15M."
   }
+  # AML compute clusters take one system-assigned identity or user-assigned ones, never both.
+  # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#compute-cluster
+  validation {
+    condition     = alltrue([for cluster in values(var.clusters) : cluster.managed_identities == null || try(cluster.managed_identities.system_assigned != (length(cluster.managed_identities.user_assigned_resource_ids) > 0), false)])
+    error_message = "clusters.*.managed_identities must set either system_assigned = true or user_assigned_resource_ids, not both and not neither: an AML compute cluster takes one system-assigned identity or user-assigned ones."
+  }
 }
 
 variable "node_public_ip_enabled" {
@@ -91,6 +106,30 @@ variable "subnet_resource_id" {
 }
 
 # --- AVM interface variables: the same names and shapes in every module ---
+
+variable "managed_identities" {
+  type = object({
+    system_assigned            = optional(bool, true)
+    user_assigned_resource_ids = optional(set(string), [])
+  })
+  default     = {}
+  nullable    = false
+  description = <<DESCRIPTION
+Identity of every cluster without its own `clusters.*.managed_identities`. AML clusters take one
+kind, not both.
+
+- `system_assigned` - (Optional) Give the cluster its system-assigned identity; default `true`. Set
+  `false` together with `user_assigned_resource_ids`.
+- `user_assigned_resource_ids` - (Optional) Resource ids of user-assigned identities; the first is
+  the default identity jobs run as; default none.
+DESCRIPTION
+
+  # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#compute-cluster
+  validation {
+    condition     = var.managed_identities.system_assigned != (length(var.managed_identities.user_assigned_resource_ids) > 0)
+    error_message = "managed_identities must set either system_assigned = true or user_assigned_resource_ids (with system_assigned = false): an AML compute cluster takes one system-assigned identity or user-assigned ones, not both, and jobs need one."
+  }
+}
 
 variable "tags" {
   type        = map(string)

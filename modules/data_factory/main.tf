@@ -53,6 +53,26 @@ resource "azurerm_data_factory_managed_private_endpoint" "this" {
 # read-modify-write, idempotent on later runs). (CKV2_FS_4)
 # https://learn.microsoft.com/azure/data-factory/managed-virtual-network-private-endpoint#managed-private-endpoints
 # https://learn.microsoft.com/azure/private-link/manage-private-endpoint#manage-private-endpoint-connections-on-azure-paas-resources
+#
+# The race: Data Factory answers the managed private endpoint's PUT while the endpoint is still
+# being provisioned in its managed VNet (provisioningState "Provisioning"), and the connection
+# shows on the target only once that finishes. Read at once, the target lists no connection and the
+# precondition below stops the apply. azapi's `retry` cannot help here: it retries failed requests
+# (error_message_regex, http_status_codes), and this read succeeds, with an empty list
+# (https://registry.terraform.io/providers/Azure/azapi/latest/docs/data-sources/resource#nested-schema-for-retry).
+# So each read waits for its endpoint first (time_sleep, again whenever the endpoint is
+# recreated); should a provisioning outlast the wait, the precondition says so and a second
+# `make apply` approves it (every step is idempotent).
+# https://learn.microsoft.com/azure/data-factory/managed-virtual-network-private-endpoint#managed-private-endpoints
+resource "time_sleep" "managed_private_endpoint_provisioning" {
+  for_each = local.managed_private_endpoints
+
+  create_duration = "3m"
+  triggers = {
+    endpoint_id = azurerm_data_factory_managed_private_endpoint.this[each.key].id
+  }
+}
+
 data "azapi_resource" "managed_private_endpoint_target" {
   for_each = local.managed_private_endpoints
 
@@ -60,7 +80,8 @@ data "azapi_resource" "managed_private_endpoint_target" {
   resource_id            = each.value.target
   response_export_values = ["properties.privateEndpointConnections"]
 
-  depends_on = [azurerm_data_factory_managed_private_endpoint.this]
+  # Read after the endpoint has had time to reach its target (above), not merely after its PUT.
+  depends_on = [time_sleep.managed_private_endpoint_provisioning]
 }
 
 locals {
@@ -93,7 +114,7 @@ resource "azapi_update_resource" "managed_private_endpoint_approval" {
   lifecycle {
     precondition {
       condition     = length(local.managed_private_endpoint_connections[each.key]) == 1
-      error_message = "expected exactly one private endpoint connection from managed private endpoint mpe-${each.key} on ${each.value.target}; found ${length(local.managed_private_endpoint_connections[each.key])}. Check the managed private endpoint in Data Factory Studio (Manage > Managed private endpoints) and approve it on the target by hand if its connection name differs."
+      error_message = "expected exactly one private endpoint connection from managed private endpoint mpe-${each.key} on ${each.value.target}; found ${length(local.managed_private_endpoint_connections[each.key])}. If none, the endpoint was still provisioning after the wait (time_sleep.managed_private_endpoint_provisioning): run the apply again. Else check the managed private endpoint in Data Factory Studio (Manage > Managed private endpoints) and approve it on the target by hand if its connection name differs."
     }
   }
 }

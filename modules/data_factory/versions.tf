@@ -13,5 +13,10 @@ terraform {
       source  = "Azure/azapi"
       version = ">= 2.4.0, < 3.0.0"
     }
+    # Waits for a managed private endpoint to reach its target before its approval (main.tf).
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.12.0, < 1.0.0"
+    }
   }
 }

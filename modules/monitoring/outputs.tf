@@ -27,3 +27,13 @@ output "alert_rule_names" {
   value       = concat([for rule in azurerm_monitor_scheduled_query_rules_alert_v2.pipeline_failed : rule.name], [for rule in azurerm_monitor_scheduled_query_rules_alert_v2.this : rule.name])
   description = "Names of the alert rules created."
 }
+
+# Not a secret: with local authentication off, ingestion needs an Entra token of an identity holding
+# Monitoring Metrics Publisher; the string only says where to send. The provider marks the
+# attribute sensitive, so Terraform requires the output to be sensitive too.
+# https://learn.microsoft.com/azure/azure-monitor/app/connection-strings
+output "application_insights_connection_string" {
+  value       = azurerm_application_insights.this.connection_string
+  sensitive   = true
+  description = "Connection string of the Application Insights resource (APPLICATIONINSIGHTS_CONNECTION_STRING for the jobs' OpenTelemetry exporter); sensitive in Terraform because the provider marks it so."
+}

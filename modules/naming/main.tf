@@ -22,6 +22,8 @@ locals {
     powerbi              = "pbi-${local.base}"
     training_endpoint    = "${var.workload}-${var.environment}-train-${var.name_suffix}"
     scoring_endpoint     = "${var.workload}-${var.environment}-score-${var.name_suffix}"
+    # The user-assigned identity the AML jobs run as (CAF abbreviation id-).
+    job_identity = "id-${local.base}-jobs"
   }
 
   # Azure's rule for each kind of name, with the message a reader needs when one is broken.
@@ -35,6 +37,8 @@ locals {
     sql_server         = { pattern = "^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$", rule = "SQL server: 2-63 lowercase letters, digits, hyphens" }
     training_endpoint  = { pattern = "^[a-zA-Z][a-zA-Z0-9-]{2,31}$", rule = "AML endpoint: 3-32 letters, digits, hyphens, starting with a letter" }
     scoring_endpoint   = { pattern = "^[a-zA-Z][a-zA-Z0-9-]{2,31}$", rule = "AML endpoint: 3-32 letters, digits, hyphens, starting with a letter" }
+    # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftmanagedidentity
+    job_identity = { pattern = "^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$", rule = "user-assigned identity: 3-128 letters, digits, hyphens, underscores, starting with a letter or digit" }
   }
 
   violations = [

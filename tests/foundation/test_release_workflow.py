@@ -192,11 +192,14 @@ def test_prod_releases_share_one_concurrency_group() -> None:
     assert "github.ref" not in str(prod["concurrency"]["group"])
 
 
-def test_dev_keeps_hosted_runners() -> None:
-    # dev's endpoints are public (README: Release pipeline); only prod needs the network.
-    assert load(RELEASE)["jobs"]["dev"]["with"]["runner"] == '["ubuntu-latest"]'
+def test_dev_runs_on_the_runner_too() -> None:
+    # dev's firewalls deny by default and admit the runner's static egress IP by name (README:
+    # Release pipeline; tests/infra/test_release_path.py checks every data-plane job of both stacks).
+    runner = load(RELEASE)["jobs"]["dev"]["with"]["runner"]
+    assert "vars.DEV_RUNNER_LABEL" in runner
+    assert not HOSTED_LABEL.search(runner)
     dev = next(stage for stage in load(AZURE_PIPELINE)["stages"] if stage["stage"] == "dev")
-    assert all(job["pool"] == {"vmImage": "ubuntu-latest"} for job in dev["jobs"])
+    assert all(job["pool"] == {"name": "$(DEV_AGENT_POOL)"} for job in dev["jobs"])
 
 
 # --- least privilege and the Makefile as the only entry point -------------------------------

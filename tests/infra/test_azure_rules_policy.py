@@ -21,7 +21,7 @@ from stackctl.infra.checkov import ScanTarget, check_checkov
 
 # id -> the fault of issue 10 it encodes
 AZURE_RULES = {
-    "CKV_FS_6": "log alert on a table only diagnostics create, without skip_query_validation",
+    "CKV_FS_6": "log alert on a diagnostics-only table without skip_query_validation (also via for_each)",
     "CKV_FS_7": "AML workspace with key-based system datastores on a key-less storage account",
     "CKV_FS_8": "SKU/feature combination Azure refuses (SQL zone redundancy, registry SKU, VM quota, ZRS)",
     "CKV_FS_9": "firewall that does not deny by default (0.0.0.0 SQL rule, storage/vault default Allow)",
@@ -68,6 +68,13 @@ def test_every_azure_rule_ran_and_passed(root: Path, checkov_report: CheckReport
 def broken_azure_rules_report(tree: Path, edit: Edit) -> CheckReport:
     # CKV_FS_6: the ADFPipelineRun alert validated at creation (SEM0100 on a new workspace).
     edit("modules/monitoring/main.alerts.tf", "skip_query_validation = true", "skip_query_validation = false")
+    # CKV_FS_6 through for_each: a metric alert's query in the local map moved to a diagnostics
+    # table (the rules of `this` set no skip_query_validation); once UNKNOWN, now decided.
+    edit(
+        "modules/monitoring/main.alerts.tf",
+        'query       = "customMetrics | where name == \\"model_age_days\\"',
+        'query       = "ADFActivityRun | where name == \\"model_age_days\\"',
+    )
     # CKV_FS_7: key-based system datastores on the key-less workspace storage.
     edit(
         "modules/aml_workspace/main.tf",
@@ -118,6 +125,7 @@ def broken_azure_rules_report(tree: Path, edit: Edit) -> CheckReport:
     ("rule", "resource"),
     [
         ("CKV_FS_6", "azurerm_monitor_scheduled_query_rules_alert_v2.pipeline_failed"),
+        ("CKV_FS_6", "azurerm_monitor_scheduled_query_rules_alert_v2.this"),
         ("CKV_FS_7", "azurerm_machine_learning_workspace.this"),
         ("CKV_FS_8", "azurerm_mssql_database.this"),
         ("CKV_FS_8", "azurerm_container_registry.this"),
@@ -194,6 +202,32 @@ def test_alert_rule_knows_diagnostics_tables(root: Path) -> None:
     assert not any(policy.DIAGNOSTICS_TABLE.match(t) for t in policy.tables_read("customMetrics | take 1"))
 
 
+def test_alert_rule_decides_interpolated_and_for_each_queries(root: Path) -> None:
+    """CKV_FS_6 used to return UNKNOWN (silently dropped by checkov) for `each.value.query` and any
+    interpolated query; now it reads the queries of the rendered for_each map and the literal head
+    of an interpolated query, and fails only what it cannot read."""
+    policy = _policy(root, "_rules")
+    rendered = (
+        "{for key , rule in {'a': {'description': \"x\", 'query': 'customMetrics | where v > {}'}, "
+        "'b': {'query': 'customMetrics | where name == \"step_runs\"'}} : key :> rule if var.on}"
+    )
+    assert policy.queries_of("each.value.query", rendered) == [
+        "customMetrics | where v > {}",
+        'customMetrics | where name == "step_runs"',
+    ]
+    diagnostics = rendered.replace("'b': {'query': 'customMetrics", "'b': {'query': 'ADFActivityRun")
+    queries = policy.queries_of("each.value.query", diagnostics)
+    assert any(policy.DIAGNOSTICS_TABLE.match(t) for q in queries for t in policy.tables_read(q))
+    # interpolated after the first pipe: the table is still literal
+    assert policy.queries_of("ADFPipelineRun | where x > ${var.y}", None) == [
+        "ADFPipelineRun | where x > ${var.y}"
+    ]
+    # undecidable: an interpolated table, or a for_each map without literal queries -> None (FAILED)
+    assert policy.queries_of("${var.table} | take 1", None) is None
+    assert policy.queries_of("each.value.query", "local.rules") is None
+    assert policy.queries_of("each.value.query", None) is None
+
+
 def test_vm_quota_table_matches_the_compute_module(root: Path) -> None:
     """CKV_FS_8's VM family table and modules/aml_compute's local.vm_sizes are the same table."""
     policy = _policy(root, "_rules")
@@ -207,25 +241,3 @@ def test_policies_readme_lists_every_azure_rule(root: Path) -> None:
     readme = (root / "infra" / "policies" / "README.md").read_text()
     for rule in AZURE_RULES:
         assert f"| {rule} |" in readme, f"{rule} is missing from infra/policies/README.md"
-
-
-def test_every_private_resource_jobs_use_has_an_outbound_rule(root: Path) -> None:
-    """Fault 7's kind, where checkov cannot follow it: the lake (blob and dfs, read by the
-    datastores) and SQL (written by scoring) each have a private-endpoint outbound rule."""
-    with (root / "infra" / "main.tf").open() as handle:
-        infra = hcl2.load(handle, serialization_options=_HCL)
-    workspace = next(m[key] for m in infra["module"] for key in m if key.strip('"') == "aml_workspace")
-    rules = workspace["outbound_rules"]["private_endpoints"]
-    targets = {(rule["resource_id"].strip("${}"), rule["subresource_name"]) for rule in rules.values()}
-    assert targets == {
-        ("module.data_lake.resource_id", "blob"),
-        ("module.data_lake.resource_id", "dfs"),
-        ("module.sql.resource_id", "sqlServer"),
-        # the workspace's own storage: AML adds no rule to it while its public access is on, and
-        # batch endpoints need queue and table too (how-to-managed-network#list-of-required-rules)
-        ("module.aml_workspace.storage_account_id", "blob"),
-        ("module.aml_workspace.storage_account_id", "file"),
-        ("module.aml_workspace.storage_account_id", "queue"),
-        ("module.aml_workspace.storage_account_id", "table"),
-    }
-    assert "data_lake_datastores" in workspace  # the datastores read the lake those rules reach

@@ -234,3 +234,87 @@ fi
         "backend.hcl is written before the state has moved",
         "a left-over local state is ignored when backend.hcl exists",
     ]
+
+
+# --- every job that reaches a stack's data planes runs on the self-hosted runner -------------------
+
+RELEASE = Path(".github/workflows/release.yml")
+AZURE_PIPELINE = Path(".azure-pipelines/release.yml")
+# GitHub-hosted runner labels and Microsoft-hosted agents (vmImage): outside both stacks' firewalls.
+# https://docs.github.com/actions/using-github-hosted-runners/using-github-hosted-runners/about-github-hosted-runners
+HOSTED = re.compile(r"(ubuntu|windows|macos)-", re.IGNORECASE)
+
+
+def hosted_data_plane_jobs(release: dict[str, Any], azure: dict[str, Any]) -> list[str]:
+    """Jobs of dev or prod (plan, apply, deploy, smoke, model validation) on a hosted runner: dev's
+    firewalls deny by default and admit named ranges only (the runner's egress IP among them), prod
+    has no public endpoint, so a hosted runner gets 403 or no route."""
+    offenders = []
+    for name, job in release["jobs"].items():
+        environment = job.get("with", {}).get("environment")
+        if "uses" in job and environment in {"dev", "prod"} and HOSTED.search(str(job["with"]["runner"])):
+            offenders.append(f"github {name}: runner {job['with']['runner']}")
+    for stage in azure["stages"]:
+        if not any(str(stage["stage"]).split("_")[0] == env for env in ("dev", "prod")):
+            continue
+        for job in stage["jobs"]:
+            pool = job.get("pool", stage.get("pool"))
+            if not isinstance(pool, dict) or "vmImage" in pool or "name" not in pool:
+                offenders.append(
+                    f"azure-pipelines {stage['stage']}/{job.get('job') or job.get('deployment')}: pool {pool}"
+                )
+    return offenders
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    with path.open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = yaml.safe_load(handle)
+    return loaded
+
+
+def test_no_data_plane_job_runs_on_a_hosted_runner(root: Path) -> None:
+    assert hosted_data_plane_jobs(_yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)) == []
+
+
+def test_a_dev_job_on_a_hosted_runner_is_caught(root: Path) -> None:
+    release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
+    release["jobs"]["dev"]["with"]["runner"] = '["ubuntu-latest"]'
+    dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
+    dev["jobs"][0]["pool"] = {"vmImage": "ubuntu-latest"}
+    assert hosted_data_plane_jobs(release, azure) == [
+        'github dev: runner ["ubuntu-latest"]',
+        "azure-pipelines dev/plan: pool {'vmImage': 'ubuntu-latest'}",
+    ]
+
+
+def runner_egress_findings(tree: Path) -> list[str]:
+    """The runner's egress is one static address dev's firewalls can name: a Standard static public
+    IP on a NAT gateway associated with the runner subnet, and the address in the bootstrap output."""
+    runner = _load(tree / BOOTSTRAP / "main.runner.tf")
+    findings = []
+    ips = _blocks(runner, "resource", "azurerm_public_ip")
+    if not any(_unquote(ip.get("allocation_method")) == "Static" for ip in ips):
+        findings.append("no static public IP for the runner's egress")
+    if not _blocks(runner, "resource", "azurerm_nat_gateway_public_ip_association"):
+        findings.append("the NAT gateway has no public IP")
+    associations = _blocks(runner, "resource", "azurerm_subnet_nat_gateway_association")
+    if not any("azurerm_subnet.runner" in str(a.get("subnet_id")) for a in associations):
+        findings.append("the runner subnet sends its egress through no NAT gateway")
+    if "egress_ip" not in _text(tree / BOOTSTRAP / "outputs.tf"):
+        findings.append("the bootstrap does not output the runner's egress IP")
+    return findings
+
+
+def test_the_runner_has_one_static_egress_ip(root: Path) -> None:
+    assert runner_egress_findings(root) == []
+
+
+def test_a_runner_without_its_nat_gateway_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "envs/bootstrap/main.runner.tf",
+        'resource "azurerm_subnet_nat_gateway_association" "runner" {',
+        'resource "azurerm_subnet_network_security_group_association" "runner_unused" {',
+    )
+    assert runner_egress_findings(tree) == ["the runner subnet sends its egress through no NAT gateway"]

@@ -29,6 +29,8 @@ CONTRACT: dict[str, Any] = {
         "cpu_cluster_principal_id": None,
         "datastores": None,
     },
+    # The user-assigned identity every AML job runs as (infra/main.identity.tf).
+    "job_identity": {"client_id": None, "principal_id": None, "id": None},
     "data_lake": {"account_name": None, "dfs_endpoint": None, "file_systems": None},
     "endpoints": None,
     "data_factory": {"name": None, "principal_id": None, "pipeline_name": None},
@@ -57,19 +59,45 @@ CONTRACT: dict[str, Any] = {
     },
 }
 SECRET_ATTRIBUTE = re.compile(r"(access_key|connection_string|password|secret|sas|instrumentation_key|token)")
+# The one output with a secret-looking name that is no secret: an Application Insights connection
+# string only says where telemetry goes ("ikey unique identifiers aren't security tokens or security
+# keys, and aren't considered secrets"; local authentication is off, ingestion needs an Entra token).
+# It must be its own output, marked sensitive (the provider marks the attribute so), never in `stack`.
+# https://learn.microsoft.com/azure/azure-monitor/app/connection-strings
+NOT_A_SECRET = "application_insights_connection_string"
 
 
-def _stack_output(root: Path) -> dict[str, Any]:
+def _outputs(path: Path) -> dict[str, Any]:
     options = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
-    with (root / "infra" / "outputs.tf").open() as handle:
-        outputs = {
+    with path.open() as handle:
+        return {
             k: v
             for entry in hcl2.load(handle, serialization_options=options)["output"]
             for k, v in entry.items()
         }
-    assert set(outputs) == {"stack"}, "infra/ exposes exactly one output, `stack`"
+
+
+def _stack_output(root: Path) -> dict[str, Any]:
+    outputs = _outputs(root / "infra" / "outputs.tf")
+    assert set(outputs) == {"stack", NOT_A_SECRET}, (
+        "infra/ exposes `stack` and App Insights' connection string"
+    )
     assert not outputs["stack"].get("sensitive")
     return dict(outputs["stack"]["value"])
+
+
+def test_app_insights_connection_string_is_its_own_sensitive_output(root: Path) -> None:
+    """The jobs need it (APPLICATIONINSIGHTS_CONNECTION_STRING); Terraform refuses a non-sensitive
+    output of a sensitive attribute, and `stack` must stay readable, so both roots pass it through
+    as a second, sensitive output."""
+    for path in (
+        root / "infra" / "outputs.tf",
+        *(root / "envs" / env / "main.tf" for env in ("dev", "prod")),
+    ):
+        output = _outputs(path)[NOT_A_SECRET]
+        assert output["sensitive"] is True, f"{path}: {NOT_A_SECRET} must be sensitive = true"
+    monitoring = read_dir(root / "modules" / "monitoring").outputs[NOT_A_SECRET]
+    assert monitoring.get("sensitive") is True
 
 
 def _shape(expected: dict[str, Any], actual: dict[str, Any], path: str = "stack") -> None:
@@ -87,6 +115,8 @@ def test_stack_output_and_root_outputs_carry_no_secret(root: Path) -> None:
     assert not SECRET_ATTRIBUTE.search(str(_stack_output(root)))
     for directory in [*sorted((root / "modules").iterdir()), root / "envs" / "dev", root / "envs" / "prod"]:
         for name, body in read_dir(directory).outputs.items():
+            if name == NOT_A_SECRET and body.get("sensitive") is True:
+                continue
             assert not SECRET_ATTRIBUTE.search(f"{name} {body.get('value')}"), (
                 f"{directory.name}: output {name}"
             )

@@ -9,7 +9,18 @@ from infra_helpers import Edit
 
 from stackctl.cli import main
 
-FAST_CHECKS = ["--check", "fmt", "--check", "schema", "--check", "prod-policy", "--check", "parity"]
+FAST_CHECKS = [
+    "--check",
+    "fmt",
+    "--check",
+    "schema",
+    "--check",
+    "prod-policy",
+    "--check",
+    "wiring",
+    "--check",
+    "parity",
+]
 
 
 def test_validate_passes_on_the_checkout(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,6 @@
 """`stackctl validate`: verify the Terraform offline (what `make validate` runs).
 
-Checks, in order: fmt, config, schema, checkov, prod-policy, parity, docs (see
+Checks, in order: fmt, config, schema, checkov, prod-policy, wiring, parity, docs (see
 `stackctl.infra.CHECKS`). Prints a per-check summary, the dev/prod value differences and the
 figures (resource blocks declared, checkov passed/skipped per target), and exits 1 on any finding.
 How many resources each stack gets depends on count/for_each values only Terraform knows: a real
@@ -162,4 +162,10 @@ def _figures(report: CheckReport) -> str:
         return str(report.figures.get("terraform", ""))
     if report.name == "prod-policy":
         return f"{report.figures.get('rules')} rules"
+    if report.name == "wiring":
+        figures = report.figures
+        return (
+            f"{', '.join(figures.get('rules', []))}: {figures.get('keyless_accounts')} key-less accounts, "
+            f"{figures.get('role_assignments')} role assignments, {figures.get('job_targets')} job targets"
+        )
     return ""

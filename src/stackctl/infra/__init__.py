@@ -21,6 +21,7 @@ from stackctl.infra.fmt import check_format
 from stackctl.infra.parity import check_parity
 from stackctl.infra.policy import check_prod_policy
 from stackctl.infra.schema import check_provider_schema, default_schema_path, load_schema
+from stackctl.infra.wiring import check_wiring
 
 __all__ = ["CHECKS", "CheckReport", "Finding", "run_checks"]
 
@@ -40,6 +41,7 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
     "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
+    "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),
     "parity": ("dev/prod roots alike; the value differences", check_parity),
     "docs": ("generated text is current: module README tables, modules' main.interfaces.tf", check_docs),
 }

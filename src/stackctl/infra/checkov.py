@@ -141,6 +141,8 @@ def run_checkov(
             cmd += ["--external-checks-dir", str(policies)]
         cmd += list(extra_args)
         run_env = checkov_env()
+        # CKV_FS_6 reads a module's locals from the files of the scanned tree (paths are relative to it).
+        run_env["FORECAST_STACK_SCAN_TARGET"] = str(target.resolve())
         run_env.update(env or {})
         proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, check=False)
         json_path = out / "results_json.json"
