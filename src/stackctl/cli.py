@@ -18,8 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from stackctl import __version__
-from stackctl.errors import StackctlError
-from stackctl.paths import ENVIRONMENTS
+from stackctl.errors import ExitStatus, StackctlError
 
 # name -> (module, one-line help). Order is the order `stackctl --help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -60,22 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_env_argument(parser: argparse.ArgumentParser, *, default: str = "local") -> None:
-    """The `--env` option every environment-scoped subcommand shares."""
-    parser.add_argument(
-        "--env",
-        default=default,
-        type=_env_type,
-        help=f"environment: one of {', '.join(ENVIRONMENTS)} (default: {default})",
-    )
-
-
-def _env_type(value: str) -> str:
-    if value not in ENVIRONMENTS:
-        raise argparse.ArgumentTypeError(f"unknown environment {value!r}; valid: {', '.join(ENVIRONMENTS)}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -87,4 +70,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; nothing further was changed", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED

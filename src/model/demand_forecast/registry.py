@@ -1,4 +1,9 @@
-"""MLflow edge: tracking URI, training runs, the pyfunc model, registration and the champion alias."""
+"""MLflow edge: tracking URI, training runs, registration and the champion alias.
+
+Nothing here knows how a model is trained, loaded or scored: `register_model` receives the pyfunc
+instance to log (`demand_forecast.pyfunc.python_model()`), so this module imports only MLflow,
+the settings and the file contracts.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from demand_forecast.contracts import MODEL_ARTIFACT, Decision, Metrics, ModelInfo
 from demand_forecast.settings import Settings, TrackingSettings
-
-MODEL_ARTIFACT = "model_dir"
 
 
 def tracking_uri(settings: TrackingSettings) -> str:
@@ -50,43 +52,14 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def log_training_run(settings: Settings, info: dict[str, Any]) -> str:
+def log_training_run(settings: Settings, info: ModelInfo) -> str:
     """Record a training run (params, validation metrics); return its run id."""
     mlflow = _configure(settings)
-    with mlflow.start_run(run_name=f"train-{info['model_version']}") as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", info["config"]).items()})
-        mlflow.log_metrics({k: float(v) for k, v in info["metrics"].items() if v is not None})
-        mlflow.set_tags({"model_version": info["model_version"], "step": "train"})
+    with mlflow.start_run(run_name=f"train-{info.model_version}") as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", info.config).items()})
+        mlflow.log_metrics({k: float(v) for k, v in info.metrics.items() if v is not None})
+        mlflow.set_tags({"model_version": info.model_version, "step": "train"})
         return str(run.info.run_id)
-
-
-class DemandForecastPyfunc:
-    """MLflow pyfunc wrapper. Input: a one-row DataFrame with `data_dir` and optional `as_of`, `horizon`;
-    output: the forecasts table of `score`."""
-
-    def load_context(self, context: Any) -> None:
-        from demand_forecast.training import TrainedModel
-
-        self.model = TrainedModel.load(Path(context.artifacts[MODEL_ARTIFACT]))
-
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
-        from demand_forecast.pipeline import load_dataset
-        from demand_forecast.scoring import forecast
-
-        request = model_input.iloc[0]
-        tables = load_dataset(Path(str(request["data_dir"])), self.model.settings).tables
-        as_of = pd.Timestamp(request["as_of"]) if "as_of" in request and pd.notna(request["as_of"]) else None
-        horizon = int(request["horizon"]) if "horizon" in request and pd.notna(request["horizon"]) else 1
-        return forecast(self.model, tables, as_of, horizon)
-
-
-def _pyfunc_class() -> Any:
-    import mlflow.pyfunc
-
-    # Built lazily so importing this module does not import mlflow (seconds) for `score` from a folder.
-    return type("DemandForecastModel", (DemandForecastPyfunc, mlflow.pyfunc.PythonModel), {})
 
 
 def champion(settings: Settings, name: str) -> tuple[str, dict[str, Any]] | None:
@@ -112,31 +85,23 @@ def download_model(settings: Settings, uri: str) -> Path | None:
     return None
 
 
-def register_model(
-    settings: Settings,
-    model_dir: Path,
-    info: dict[str, Any],
-    metrics: dict[str, Any],
-    name: str,
-    margin: float,
-) -> dict[str, Any]:
-    """Log the pyfunc, register a version, and move the champion alias only if it wins by the margin."""
-    mlflow = _configure(settings)
-    client = mlflow.MlflowClient()
-    candidate_mape = metrics["overall"]["ensemble"]["mape"]
-    current = champion(settings, name)
-    with mlflow.start_run(run_name=f"register-{info['model_version']}"):
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", info["config"]).items()})
-        for model_name, record in metrics["overall"].items():
+def _log_and_register(
+    mlflow: Any, model_dir: Path, info: ModelInfo, metrics: Metrics, name: str, python_model: Any
+) -> str:
+    """One MLflow run holding the candidate's params, holdout metrics and pyfunc; its registry version."""
+    with mlflow.start_run(run_name=f"register-{info.model_version}"):
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", info.config).items()})
+        for model_name, record in metrics.overall.by_model().items():
             if record is None:
                 continue
             for key in ("mape", "rmse", "rmse_zero_actual"):
-                if record.get(key) is not None:
-                    mlflow.log_metric(f"holdout_{model_name}_{key}", float(record[key]))
-        mlflow.log_dict(metrics, "metrics.json")
+                value = getattr(record, key)
+                if value is not None:
+                    mlflow.log_metric(f"holdout_{model_name}_{key}", float(value))
+        mlflow.log_dict(metrics.to_json(), "metrics.json")
         logged = mlflow.pyfunc.log_model(
             name="model",
-            python_model=_pyfunc_class()(),
+            python_model=python_model,
             artifacts={MODEL_ARTIFACT: str(model_dir)},
             pip_requirements=[
                 "demand-forecast-model",
@@ -147,53 +112,77 @@ def register_model(
                 "pandera",
             ],
         )
-    version = mlflow.register_model(logged.model_uri, name)
-    registered = str(version.version)
+    return str(mlflow.register_model(logged.model_uri, name).version)
+
+
+def _champion_mape(current: tuple[str, dict[str, Any]], metrics: Metrics) -> tuple[float | None, str]:
+    """The champion's MAPE to beat and where it comes from: the same holdout, else its own."""
+    champion_scores = metrics.overall.champion
+    if champion_scores is not None and champion_scores.mape is not None:
+        return float(champion_scores.mape), "on the same holdout"
+    if current[1].get("holdout_mape"):
+        return float(current[1]["holdout_mape"]), "from its own holdout (evaluate ran without --champion)"
+    return None, ""
+
+
+def promotion(
+    candidate_mape: float | None,
+    current: tuple[str, dict[str, Any]] | None,
+    metrics: Metrics,
+    margin: float,
+) -> tuple[bool, str, float | None]:
+    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin)."""
+    champion_mape, source = _champion_mape(current, metrics) if current is not None else (None, "")
+    if candidate_mape is None:
+        return False, "candidate has no MAPE (every holdout actual is zero); not promoted", champion_mape
+    if current is None:
+        return True, "no champion yet: the first model becomes champion", None
+    if champion_mape is None:
+        return True, f"champion v{current[0]} has no recorded MAPE; candidate replaces it", None
+    bar = champion_mape * (1 - margin)
+    promoted = candidate_mape <= bar
+    verdict = "beats" if promoted else "does not beat"
+    reason = (
+        f"candidate MAPE {candidate_mape:.4f} {verdict} champion v{current[0]} "
+        f"MAPE {champion_mape:.4f} "
+        f"{source} by the margin {margin:.1%} (needs <= {bar:.4f})"
+    )
+    return promoted, reason, champion_mape
+
+
+def register_model(
+    settings: Settings,
+    model_dir: Path,
+    info: ModelInfo,
+    metrics: Metrics,
+    name: str,
+    margin: float,
+    python_model: Any,
+) -> Decision:
+    """Log the pyfunc, register a version, and move the champion alias only if it wins by the margin."""
+    mlflow = _configure(settings)
+    client = mlflow.MlflowClient()
+    candidate_mape = metrics.overall.ensemble.mape
+    current = champion(settings, name)
+    registered = _log_and_register(mlflow, model_dir, info, metrics, name, python_model)
     tags = {
-        "model_version": info["model_version"],
-        "holdout_start": info["holdout"]["start"],
+        "model_version": info.model_version,
+        "holdout_start": info.holdout.start,
         "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, registered, key, value)
-
-    champion_mape: float | None = None
-    champion_version: str | None = None
-    source = ""
-    if current is not None:
-        champion_version = current[0]
-        overall_champion = metrics["overall"].get("champion")
-        if overall_champion is not None and overall_champion.get("mape") is not None:
-            champion_mape = float(overall_champion["mape"])
-            source = "on the same holdout"
-        elif current[1].get("holdout_mape"):
-            champion_mape = float(current[1]["holdout_mape"])
-            source = "from its own holdout (evaluate ran without --champion)"
-    if candidate_mape is None:
-        promoted, reason = False, "candidate has no MAPE (every holdout actual is zero); not promoted"
-    elif current is None:
-        promoted, reason = True, "no champion yet: the first model becomes champion"
-    elif champion_mape is None:
-        promoted, reason = True, f"champion v{champion_version} has no recorded MAPE; candidate replaces it"
-    else:
-        bar = champion_mape * (1 - margin)
-        promoted = candidate_mape <= bar
-        verdict = "beats" if promoted else "does not beat"
-        reason = (
-            f"candidate MAPE {candidate_mape:.4f} {verdict} champion v{champion_version} "
-            f"MAPE {champion_mape:.4f} "
-            f"{source} by the margin {margin:.1%} (needs <= {bar:.4f})"
-        )
+    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin)
     if promoted:
         client.set_registered_model_alias(name, settings.register_.alias, registered)
-    return {
-        "model_name": name,
-        "model_version": info["model_version"],
-        "registered_version": registered,
-        "promoted": promoted,
-        "reason": reason,
-        "candidate_mape": candidate_mape,
-        "champion_mape": champion_mape,
-        "champion_version": champion_version,
-        "margin": margin,
-    }
+    return Decision(
+        model_name=name,
+        model_version=info.model_version,
+        registered_version=registered,
+        promoted=promoted,
+        reason=reason,
+        candidate_mape=candidate_mape,
+        champion_mape=champion_mape,
+        champion_version=current[0] if current is not None else None,
+        margin=margin,
+    )

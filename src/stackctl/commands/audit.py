@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from stackctl.audit.runner import PolicyRunner, audit_plan, checkov_on_plan
 from stackctl.checkov import CheckovReport
-from stackctl.cli import add_env_argument
+from stackctl.commands import add_env_argument
 from stackctl.errors import StackctlError
 from stackctl.paths import CLOUD_ENVIRONMENTS, build_dir, repo_root
 

@@ -4,12 +4,12 @@ typing `prod` (`--yes` does not skip that). local: removes .local/ (the local st
 from __future__ import annotations
 
 import argparse
-import shutil
 
 from rich.console import Console
 
-from stackctl.cli import add_env_argument
-from stackctl.paths import local_stack_dir, repo_root
+from stackctl.commands import add_env_argument
+from stackctl.paths import repo_root
+from stackctl.stacks import stack_for
 from stackctl.terraform.guards import confirm_destroy
 
 
@@ -22,20 +22,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    root = repo_root()
     confirm_destroy(args.env, yes=args.yes, allow_prod=args.allow_prod)
-    if args.env == "local":
-        target = local_stack_dir(root)
-        shutil.rmtree(target, ignore_errors=True)
-        console.print(f"removed the local stack ({target})")
-        return 0
-    from stackctl.terraform.runner import EnvironmentTerraform
-
-    stack = EnvironmentTerraform(args.env, root=root)
-    with console.status(f"terraform init ({stack.terraform.source})"):
-        stack.init()
-    with console.status(f"terraform destroy {args.env}"):
-        stack.destroy()
-    console.print(f"[red]destroyed[/] {args.env}")
-    return 0
+    return stack_for(args.env, repo_root()).destroy(Console())

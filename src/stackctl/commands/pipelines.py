@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from stackctl.cli import add_env_argument
+from stackctl.commands import add_env_argument
 from stackctl.errors import StackctlError
 from stackctl.paths import build_dir, repo_root
 
@@ -37,17 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from stackctl.aml.dump import dump_assets
     from stackctl.aml.environment import environment_version, write_build_context
     from stackctl.aml.specs import build_assets
-    from stackctl.aml.stack import load_stack_file
+    from stackctl.cloud_stack import CloudStack
 
     saved = build_dir(args.env, root) / "stack.json"
-    if args.stack_json is not None:
-        stack_output = load_stack_file(args.stack_json)
-    elif saved.exists():
-        stack_output = load_stack_file(saved)
-    else:
-        from stackctl.commands.deploy import read_stack
-
-        stack_output = read_stack(args.env, root, console)
+    stack_output = CloudStack(args.env, root).stack_output(console, args.stack_json)
     if stack_output.environment != args.env:
         raise StackctlError(
             f"the stack description is for {stack_output.environment}, not {args.env}",

@@ -10,14 +10,10 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
 
-from stackctl.cli import add_env_argument
+from stackctl.commands import add_env_argument
 from stackctl.paths import repo_root
-from stackctl.terraform.guards import mark_reviewed
-from stackctl.terraform.runner import EnvironmentTerraform, PlanSummary
-
-MAX_LISTED = 25
+from stackctl.stacks import stack_for
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,42 +27,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--destroy", action="store_true", help="plan the destruction of the environment")
 
 
-def print_summary(console: Console, env: str, summary: PlanSummary) -> None:
-    if summary.no_changes:
-        console.print(f"[green]{env}: no changes[/] - the infrastructure matches the configuration")
-        return
-    console.print(
-        f"[bold]{env}[/]: [green]{summary.adds} to add[/], [yellow]{summary.changes} to change[/], "
-        f"[red]{summary.destroys} to destroy[/]"
-        + (f" ({summary.replaces} replaced)" if summary.replaces else "")
-    )
-    table = Table(show_header=False, box=None)
-    colours = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
-    for action, address in summary.resources[:MAX_LISTED]:
-        table.add_row(f"[{colours[action]}]{action}[/]", address)
-    console.print(table)
-    if len(summary.resources) > MAX_LISTED:
-        console.print(f"... and {len(summary.resources) - MAX_LISTED} more (see plan.json or `make audit`)")
-
-
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    root = repo_root()
-    if args.env == "local":
-        from stackctl.local.stack import plan_local
-
-        return plan_local(root, console)
-    stack = EnvironmentTerraform(args.env, root=root)
-    if args.mark_reviewed:
-        marker = mark_reviewed(stack.plan_file)
-        console.print(f"marked {stack.plan_file} as reviewed ({marker})")
-        return 0
-    with console.status(f"terraform init ({stack.terraform.source})"):
-        stack.init()
-    with console.status(f"terraform plan {args.env}"):
-        summary = stack.plan(destroy=args.destroy)
-    print_summary(console, args.env, summary)
-    console.print(f"saved plan: {stack.plan_file}\nplan JSON:  {stack.plan_json}")
-    if args.env == "prod":
-        console.print("next: `make audit ENV=prod`, review, then `make plan ENV=prod ARGS=--mark-reviewed`")
-    return 0
+    stack = stack_for(args.env, repo_root())
+    return stack.plan(Console(), destroy=args.destroy, mark_reviewed=args.mark_reviewed)

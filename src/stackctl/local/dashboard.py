@@ -8,13 +8,13 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt
 import pandas as pd
+from demand_forecast.contracts import DataQuality, Metrics, Monitoring
 from matplotlib.figure import Figure
 
 UNITS_COLUMNS = ("units", "units_shipped", "shipped_units", "shipments", "quantity", "qty")
@@ -23,9 +23,9 @@ MODELS_IN_ORDER = ("baseline", "lasso", "nn", "ensemble", "champion")
 
 @dataclass(frozen=True)
 class DashboardInputs:
-    metrics: dict[str, Any]
-    health: dict[str, Any]
-    data_quality: dict[str, Any]
+    metrics: Metrics
+    health: Monitoring
+    data_quality: DataQuality
     forecasts_csv: Path
     conditioned: Path
     champion_version: str | None
@@ -40,19 +40,21 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _mape_figure(metrics: dict[str, Any], target: float) -> str:
-    overall = metrics.get("overall", {})
-    names = [m for m in MODELS_IN_ORDER if overall.get(m) and overall[m].get("mape") is not None]
-    values = [float(overall[m]["mape"]) for m in names]
-    segments = [
-        s for s in metrics.get("segments", []) if s.get("model") == "ensemble" and s.get("mape") is not None
-    ]
+def _mape_figure(metrics: Metrics, target: float) -> str:
+    overall = metrics.overall.by_model()
+    names, values = [], []
+    for name in MODELS_IN_ORDER:
+        scores = overall.get(name)
+        if scores is not None and scores.mape is not None:
+            names.append(name)
+            values.append(scores.mape)
+    segments = [(s.segment, s.mape) for s in metrics.segments if s.model == "ensemble" and s.mape is not None]
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 2]})
     colours = ["#2e7d32" if v <= target else "#c62828" for v in values]
     axes[0].bar(names, values, color=colours)
     axes[0].set_title("Holdout MAPE by model (overall)")
-    seg_names = [str(s["segment"]) for s in segments]
-    seg_values = [float(s["mape"]) for s in segments]
+    seg_names = [name for name, _ in segments]
+    seg_values = [value for _, value in segments]
     axes[1].bar(
         range(len(seg_values)),
         seg_values,
@@ -110,11 +112,11 @@ def _series_figure(inputs: DashboardInputs) -> str | None:
     return _png(fig)
 
 
-def _staleness_figure(health: dict[str, Any]) -> str:
-    age = float(health.get("age_days") or 0)
-    limit = float(health.get("stale_after_days") or 60)
+def _staleness_figure(health: Monitoring) -> str:
+    age = float(health.age_days)
+    limit = float(health.stale_after_days)
     fig, ax = plt.subplots(figsize=(6, 1.6))
-    ax.barh(["model age"], [age], color="#c62828" if health.get("stale") else "#2e7d32")
+    ax.barh(["model age"], [age], color="#c62828" if health.stale else "#2e7d32")
     ax.axvline(limit, color="black", linestyle="--", label=f"stale after {limit:.0f} days")
     ax.set_xlim(0, max(age, limit) * 1.2 + 1)
     ax.set_xlabel("days since training")
@@ -122,17 +124,15 @@ def _staleness_figure(health: dict[str, Any]) -> str:
     return _png(fig)
 
 
-def _quality_figure(quality: dict[str, Any]) -> str:
-    files = quality.get("files", {})
+def _quality_figure(quality: DataQuality) -> str:
+    files = quality.files
     names = sorted(files)
     fig, ax = plt.subplots(figsize=(8, 2.8))
     positions = range(len(names))
-    ax.bar(
-        [p - 0.2 for p in positions], [files[n].get("rows_out", 0) for n in names], width=0.4, label="kept"
-    )
+    ax.bar([p - 0.2 for p in positions], [files[n].rows_out for n in names], width=0.4, label="kept")
     ax.bar(
         [p + 0.2 for p in positions],
-        [files[n].get("quarantined", 0) for n in names],
+        [files[n].quarantined for n in names],
         width=0.4,
         label="quarantined",
         color="#c62828",
@@ -151,31 +151,27 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def render_dashboard(inputs: DashboardInputs, out: Path) -> Path:
     metrics, health, quality = inputs.metrics, inputs.health, inputs.data_quality
-    overall = metrics.get("overall", {})
-    ensemble = (overall.get("ensemble") or {}).get("mape")
-    reasons = quality.get("quarantined_by_reason", {})
+    ensemble = metrics.overall.ensemble.mape
+    reasons = quality.quarantined_by_reason
     summary = _table(
         [
             ("champion version", str(inputs.champion_version or "none")),
-            ("model scored", str(health.get("model_version", "?"))),
+            ("model scored", health.model_version),
             (
                 "ensemble holdout MAPE",
                 "n/a" if ensemble is None else f"{ensemble:.3f} (target {inputs.target_mape})",
             ),
-            (
-                "holdout",
-                f"{metrics.get('holdout', {}).get('start')} to {metrics.get('holdout', {}).get('end')}",
-            ),
-            ("as of", str(health.get("as_of"))),
-            ("model age", f"{health.get('age_days')} days" + (" (STALE)" if health.get("stale") else "")),
-            ("drift alert", "yes" if health.get("drift_alert") else "no"),
+            ("holdout", f"{metrics.holdout.start} to {metrics.holdout.end}"),
+            ("as of", health.as_of),
+            ("model age", f"{health.age_days} days" + (" (STALE)" if health.stale else "")),
+            ("drift alert", "yes" if health.drift_alert else "no"),
             (
                 "recent MAPE",
                 "n/a (no actuals yet)"
-                if health.get("recent_mape") is None
-                else f"{health['recent_mape']:.3f} over {health.get('recent_weeks')} weeks",
+                if health.recent_mape is None
+                else f"{health.recent_mape:.3f} over {health.recent_weeks} weeks",
             ),
-            ("series / weeks", f"{quality.get('series')} / {quality.get('weeks')}"),
+            ("series / weeks", f"{quality.series} / {quality.weeks}"),
             ("quarantined rows", ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "none"),
         ]
     )

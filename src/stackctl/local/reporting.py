@@ -1,31 +1,34 @@
-"""Writing pipeline results into the reporting database (SQLite locally, the same tables as Azure SQL)."""
+"""Writing pipeline results into the reporting database (SQLite locally, the same tables as Azure SQL).
+
+The step outputs are read through the model's file contracts (`demand_forecast.contracts`).
+"""
 
 from __future__ import annotations
 
 import csv
-import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from demand_forecast.contracts import Contract, ContractError, DataQuality, Metrics, Monitoring, Scores
 
 from stackctl.errors import StackctlError
 from stackctl.sql import schema
 
+C = TypeVar("C", bound=Contract)
 
-def _read_json(path: Path) -> dict[str, Any]:
+
+def read_output(contract: type[C], path: Path) -> C:
+    """A step's output file read through its contract; StackctlError when missing or malformed."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+        return contract.read(path)
+    except ContractError as exc:
         raise StackctlError(
-            "a pipeline step did not write the file its contract promises",
+            f"a pipeline step did not write the file its contract promises: {exc}",
             where=str(path),
             fix="check the step's log next to it under .local/runs/; this is a bug in the model CLI",
         ) from exc
-    if not isinstance(data, dict):
-        raise StackctlError("expected a JSON object", where=str(path), fix="see the model CLI contract")
-    return data
 
 
 def _day(value: Any) -> date | None:
@@ -65,17 +68,17 @@ def record_run(
         conn.execute(sa.insert(schema.pipeline_runs), [row])
 
 
-def load_data_quality(engine: sa.Engine, run_id: str, data_quality_json: Path) -> dict[str, Any]:
-    quality = _read_json(data_quality_json)
+def load_data_quality(engine: sa.Engine, run_id: str, data_quality_json: Path) -> DataQuality:
+    quality = read_output(DataQuality, data_quality_json)
     rows = [
         {
             "run_id": run_id,
             "file_name": name,
-            "rows_in": int(counts.get("rows_in", 0)),
-            "rows_out": int(counts.get("rows_out", 0)),
-            "quarantined": int(counts.get("quarantined", 0)),
+            "rows_in": counts.rows_in,
+            "rows_out": counts.rows_out,
+            "quarantined": counts.quarantined,
         }
-        for name, counts in sorted(quality.get("files", {}).items())
+        for name, counts in sorted(quality.files.items())
     ]
     with engine.begin() as conn:
         conn.execute(sa.delete(schema.data_quality).where(schema.data_quality.c.run_id == run_id))
@@ -84,34 +87,32 @@ def load_data_quality(engine: sa.Engine, run_id: str, data_quality_json: Path) -
     return quality
 
 
-def load_metrics(engine: sa.Engine, run_id: str, metrics_json: Path, promoted: bool | None) -> dict[str, Any]:
-    metrics = _read_json(metrics_json)
-    target = float(metrics.get("target_mape", 0.45))
-    holdout = metrics.get("holdout", {})
+def load_metrics(engine: sa.Engine, run_id: str, metrics_json: Path, promoted: bool | None) -> Metrics:
+    metrics = read_output(Metrics, metrics_json)
     common = {
         "run_id": run_id,
-        "model_name": metrics["model_name"],
-        "model_version": str(metrics["model_version"]),
-        "target_mape": target,
-        "holdout_start": _day(holdout.get("start")),
-        "holdout_end": _day(holdout.get("end")),
+        "model_name": metrics.model_name,
+        "model_version": metrics.model_version,
+        "target_mape": metrics.target_mape,
+        "holdout_start": _day(metrics.holdout.start),
+        "holdout_end": _day(metrics.holdout.end),
         "promoted": promoted,
     }
 
-    def row(segment: str, model: str, values: dict[str, Any]) -> dict[str, Any]:
+    def row(segment: str, model: str, values: Scores) -> dict[str, Any]:
         return {
             **common,
             "segment": segment,
             "model": model,
-            "mape": values.get("mape"),
-            "rmse": values.get("rmse"),
-            "rmse_zero_actual": values.get("rmse_zero_actual"),
-            "n": values.get("n"),
-            "n_zero_actual": values.get("n_zero_actual"),
+            "mape": values.mape,
+            "rmse": values.rmse,
+            "rmse_zero_actual": values.rmse_zero_actual,
+            "n": values.n,
+            "n_zero_actual": values.n_zero_actual,
         }
 
-    rows = [row("overall", model, values) for model, values in metrics.get("overall", {}).items() if values]
-    rows += [row(str(seg["segment"]), str(seg["model"]), seg) for seg in metrics.get("segments", [])]
+    rows = [row("overall", model, values) for model, values in metrics.overall.by_model().items() if values]
+    rows += [row(seg.segment, seg.model, seg) for seg in metrics.segments]
     with engine.begin() as conn:
         conn.execute(sa.delete(schema.model_metrics).where(schema.model_metrics.c.run_id == run_id))
         if rows:
@@ -147,22 +148,21 @@ def load_forecasts(engine: sa.Engine, run_id: str, forecasts_csv: Path) -> int:
     return len(rows)
 
 
-def load_health(engine: sa.Engine, run_id: str, monitoring_json: Path) -> dict[str, Any]:
-    health = _read_json(monitoring_json)
-    drift = health.get("drift") or {}
+def load_health(engine: sa.Engine, run_id: str, monitoring_json: Path) -> Monitoring:
+    health = read_output(Monitoring, monitoring_json)
     row = {
         "run_id": run_id,
-        "as_of": _day(health["as_of"]),
-        "model_name": health["model_name"],
-        "model_version": str(health["model_version"]),
-        "trained_at": _instant(health.get("trained_at")),
-        "age_days": health.get("age_days"),
-        "stale": bool(health.get("stale")),
-        "stale_after_days": health.get("stale_after_days"),
-        "drift_alert": bool(health.get("drift_alert")),
-        "max_psi": max((float(v) for v in drift.values() if v is not None), default=None),
-        "recent_mape": health.get("recent_mape"),
-        "recent_weeks": health.get("recent_weeks"),
+        "as_of": _day(health.as_of),
+        "model_name": health.model_name,
+        "model_version": health.model_version,
+        "trained_at": _instant(health.trained_at),
+        "age_days": health.age_days,
+        "stale": health.stale,
+        "stale_after_days": health.stale_after_days,
+        "drift_alert": health.drift_alert,
+        "max_psi": health.max_psi,
+        "recent_mape": health.recent_mape,
+        "recent_weeks": health.recent_weeks,
     }
     with engine.begin() as conn:
         conn.execute(sa.delete(schema.model_health).where(schema.model_health.c.run_id == run_id))

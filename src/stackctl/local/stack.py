@@ -1,19 +1,31 @@
 """`stackctl apply --env local`: provision the stand-ins, run training and scoring, report, summarise.
 
-Reruns are decided by content hashes: of the raw data, the model's code, the training settings (for
-training) and additionally of the champion and the scoring settings (for scoring). When nothing changed
-the pipelines do not run again and the dashboard and summary are refreshed from the last results.
+Reruns are decided by content hashes (`Staleness`, shared by `apply_local` and `plan_local`):
+training runs when the hash of the raw data, the model's code and the training settings differs
+from that of the champion (the model in use) and from that of the last training run (a candidate
+already trained on these inputs that was not promoted); scoring runs when those inputs, the
+champion or the scoring settings changed since the last scoring run. When nothing changed the
+pipelines do not run again and the dashboard and summary are refreshed from the last results.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from demand_forecast.contracts import (
+    DATA_QUALITY_FILE,
+    DECISION_FILE,
+    METRICS_FILE,
+    MONITORING_FILE,
+    DataQuality,
+    Decision,
+    Metrics,
+    Monitoring,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -25,6 +37,7 @@ from stackctl.local.dashboard import DashboardInputs, render_dashboard
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
 from stackctl.local.runner import LocalRunner, PipelineRun, StepFailed
 from stackctl.local.settings import LocalSettings, load_settings
+from stackctl.local.state import ChampionState, LocalState, ScoringState, TrainingState
 from stackctl.sql.database import create_sqlite_schema, sqlite_engine
 
 
@@ -52,23 +65,6 @@ def _now() -> datetime:
 
 def _run_id(pipeline: str, inputs_hash: str) -> str:
     return f"{pipeline}-{_now().strftime('%Y%m%dT%H%M%S%f')}-{inputs_hash[:8]}"
-
-
-def _load_state(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        # A state file cut short by a crash only costs a rerun; never a reason to stop.
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    tmp.replace(path)
 
 
 def training_inputs_hash(root: Path, layout: LocalLayout, settings: LocalSettings) -> str:
@@ -178,11 +174,73 @@ def _run_pipeline(
         printer.close()
 
 
-def apply_local(root: Path, console: Console) -> LocalApplyResult:
+@dataclass(frozen=True)
+class Staleness:
+    """What `apply` would rerun now, and why: the one decision `apply_local` and `plan_local` share."""
+
+    train: bool
+    train_reason: str
+    training_hash: str
+    score: bool
+    scoring_hash: str | None  # None while training is due (the champion may change)
+
+
+def scoring_inputs_hash(training_hash: str, champion: ChampionState, settings: LocalSettings) -> str:
+    """Hash of what forecasts depend on: inputs (data, code, settings), champion, scoring settings."""
+    return hash_json(
+        {
+            "training": training_hash,
+            "champion": champion.model_dump(mode="json"),
+            "scoring": settings.scoring.model_dump(),
+        }
+    )
+
+
+def staleness(root: Path, layout: LocalLayout, settings: LocalSettings, state: LocalState) -> Staleness:
+    """Compare the current inputs' content hashes with those of the champion and of the last runs.
+
+    Training is due when no champion exists, or when the inputs differ both from the champion's
+    (the model in use) and from the last training run's (a candidate trained on these very inputs
+    that lost to the champion needs no second try). Restoring the data the champion was trained on
+    therefore retrains nothing and registers no duplicate version."""
+    training_hash = training_inputs_hash(root, layout, settings)
+    champion = state.champion
+    last = state.training
+    if champion is None:
+        train, reason = True, "no champion yet"
+    elif champion.inputs_hash == training_hash:
+        train, reason = False, f"nothing changed: champion {champion.model_version} kept, no retraining"
+    elif last is not None and last.inputs_hash == training_hash:
+        train, reason = (
+            False,
+            f"nothing changed since candidate {last.decision.model_version} lost to the champion: "
+            f"champion {champion.model_version} kept, no retraining",
+        )
+    else:
+        train, reason = True, "data, model code or settings changed since the champion was trained"
+    if train or champion is None:
+        return Staleness(True, reason, training_hash, True, None)
+    scoring_hash = scoring_inputs_hash(training_hash, champion, settings)
+    scored = state.scoring is not None and state.scoring.inputs_hash == scoring_hash
+    return Staleness(False, reason, training_hash, not scored, scoring_hash)
+
+
+@dataclass(frozen=True)
+class _Session:
+    """What one apply works with: settings, the stand-ins' layout, the reporting engine, the runner."""
+
+    root: Path
+    settings: LocalSettings
+    layout: LocalLayout
+    engine: Any
+    runner: LocalRunner
+    console: Console
+
+
+def _open_session(root: Path, console: Console) -> _Session:
+    """Settings, provisioned stand-ins, the sample landed in raw, and a runner for the model CLI."""
     settings = load_settings(root)
     layout = LocalLayout(root)
-    messages: list[str] = []
-
     with console.status("provisioning the local stack"):
         provisioned = provision_local(layout)
         engine = sqlite_engine(layout.reporting_db)
@@ -211,184 +269,222 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         env={"MLFLOW_TRACKING_URI": layout.tracking_uri, "MLFLOW_REGISTRY_URI": layout.tracking_uri},
         config_file=(root / settings.model_config_file) if settings.model_config_file else None,
     )
-    state = _load_state(layout.state_file)
-    train_hash = training_inputs_hash(root, layout, settings)
-    champion = state.get("champion")
-    trained = False
-    promoted: bool | None = None
-    training_run_id: str | None = None
+    return _Session(root, settings, layout, engine, runner, console)
 
-    if state.get("training", {}).get("inputs_hash") == train_hash and champion:
-        messages.append(f"nothing changed: champion {champion['model_version']} kept, no retraining")
-        console.print(f"  [green]✓[/] {messages[-1]}")
-    else:
-        training_run_id = _run_id("training", train_hash)
-        started = _now()
-        run = _run_pipeline(
-            runner,
-            TRAINING,
-            {
-                "seed": settings.training.seed,
-                "epochs": settings.training.epochs,
-                "margin": settings.training.margin,
-                "raw_data": str(layout.lake_fs("raw")),
-            },
-            training_run_id,
-            console=console,
-            engine=engine,
-            layout=layout,
-        )
-        decision = json.loads(
-            (run.output("register", "decision") / "decision.json").read_text(encoding="utf-8")
-        )
-        metrics_json = run.output("evaluate", "evaluation") / "metrics.json"
-        promoted = bool(decision["promoted"])
-        reporting.load_metrics(engine, training_run_id, metrics_json, promoted)
-        reporting.load_data_quality(
-            engine, training_run_id, run.output("validate", "conditioned") / "data_quality.json"
-        )
-        reporting.record_run(
-            engine,
-            run_id=training_run_id,
-            pipeline="training",
-            status="succeeded",
-            started_at=started,
-            finished_at=_now(),
-            model_name=decision["model_name"],
-            model_version=str(decision["model_version"]),
-            detail=decision.get("reason"),
-        )
-        if promoted or not champion:
-            champion = {
-                "model_version": str(decision["model_version"]),
-                "registered_version": str(decision["registered_version"]),
-                "mape": decision.get("candidate_mape"),
-                "metrics_json": str(metrics_json),
-                "model_dir": str(run.output("train", "model")),
-            }
-        verdict = "promoted to champion" if promoted else "not promoted"
-        messages.append(f"trained {decision['model_version']}: {verdict} ({decision.get('reason', '')})")
-        console.print(f"  [green]✓[/] {messages[-1]}")
-        state["training"] = {
-            "inputs_hash": train_hash,
-            "run_id": training_run_id,
-            "decision": decision,
-            "metrics_json": str(metrics_json),
-        }
-        state["champion"] = champion
-        _save_state(layout.state_file, state)
-        trained = True
 
-    assert champion is not None
-    score_hash = hash_json(
-        {"training": train_hash, "champion": champion, "scoring": settings.scoring.model_dump()}
+def train(session: _Session, state: LocalState, training_hash: str) -> tuple[LocalState, Decision, str]:
+    """Run the training pipeline; record it; the champion moves only when register promoted."""
+    settings, layout, engine = session.settings, session.layout, session.engine
+    run_id = _run_id("training", training_hash)
+    started = _now()
+    run = _run_pipeline(
+        session.runner,
+        TRAINING,
+        {
+            "seed": settings.training.seed,
+            "epochs": settings.training.epochs,
+            "margin": settings.training.margin,
+            "raw_data": str(layout.lake_fs("raw")),
+        },
+        run_id,
+        console=session.console,
+        engine=engine,
+        layout=layout,
     )
-    scored = False
-    scoring_run_id: str | None = None
-    if state.get("scoring", {}).get("inputs_hash") == score_hash:
-        console.print("  [green]✓[/] forecasts are current: no rescoring")
-    else:
-        scoring_run_id = _run_id("scoring", score_hash)
-        started = _now()
-        run = _run_pipeline(
-            runner,
-            SCORING,
-            {
-                "raw_data": str(layout.lake_fs("raw")),
-                "as_of": settings.scoring.as_of,
-                "horizon": settings.scoring.horizon,
-            },
-            scoring_run_id,
-            console=console,
-            engine=engine,
-            layout=layout,
+    decision = reporting.read_output(Decision, run.output("register", "decision") / DECISION_FILE)
+    metrics_json = run.output("evaluate", "evaluation") / METRICS_FILE
+    reporting.load_metrics(engine, run_id, metrics_json, decision.promoted)
+    reporting.load_data_quality(engine, run_id, run.output("validate", "conditioned") / DATA_QUALITY_FILE)
+    reporting.record_run(
+        engine,
+        run_id=run_id,
+        pipeline="training",
+        status="succeeded",
+        started_at=started,
+        finished_at=_now(),
+        model_name=decision.model_name,
+        model_version=decision.model_version,
+        detail=decision.reason,
+    )
+    champion = state.champion
+    if decision.promoted or champion is None:
+        champion = ChampionState(
+            model_version=decision.model_version,
+            registered_version=decision.registered_version,
+            mape=decision.candidate_mape,
+            metrics_json=metrics_json,
+            model_dir=run.output("train", "model"),
+            inputs_hash=training_hash,
         )
-        forecasts_csv = run.output("score", "scored") / "forecasts.csv"
-        monitoring_json = run.output("monitor", "monitoring") / "monitoring.json"
-        conditioned = run.output("validate", "conditioned")
-        count = reporting.load_forecasts(engine, scoring_run_id, forecasts_csv)
-        health = reporting.load_health(engine, scoring_run_id, monitoring_json)
-        reporting.load_data_quality(engine, scoring_run_id, conditioned / "data_quality.json")
-        reporting.record_run(
-            engine,
-            run_id=scoring_run_id,
-            pipeline="scoring",
-            status="succeeded",
-            started_at=started,
-            finished_at=_now(),
-            model_name=str(health["model_name"]),
-            model_version=str(health["model_version"]),
-            detail=f"{count} forecasts",
-        )
-        messages.append(f"scored {count} forecasts with {health['model_version']}")
-        console.print(f"  [green]✓[/] {messages[-1]} into the reporting database")
-        state["scoring"] = {
-            "inputs_hash": score_hash,
-            "run_id": scoring_run_id,
-            "forecasts_csv": str(forecasts_csv),
-            "monitoring_json": str(monitoring_json),
-            "conditioned": str(conditioned),
-        }
-        _save_state(layout.state_file, state)
-        scored = True
+    training = TrainingState(
+        inputs_hash=training_hash, run_id=run_id, decision=decision, metrics_json=metrics_json
+    )
+    return state.model_copy(update={"training": training, "champion": champion}), decision, run_id
 
-    scoring_state = state["scoring"]
-    with console.status("rendering the dashboard"):
+
+def score(
+    session: _Session, state: LocalState, champion: ChampionState, scoring_hash: str
+) -> tuple[LocalState, int, Monitoring, str]:
+    """Run the scoring pipeline with the champion; load forecasts, health and data quality."""
+    settings, layout, engine = session.settings, session.layout, session.engine
+    run_id = _run_id("scoring", scoring_hash)
+    started = _now()
+    run = _run_pipeline(
+        session.runner,
+        SCORING,
+        {
+            "raw_data": str(layout.lake_fs("raw")),
+            "as_of": settings.scoring.as_of,
+            "horizon": settings.scoring.horizon,
+        },
+        run_id,
+        console=session.console,
+        engine=engine,
+        layout=layout,
+    )
+    forecasts_csv = run.output("score", "scored") / "forecasts.csv"
+    monitoring_json = run.output("monitor", "monitoring") / MONITORING_FILE
+    conditioned = run.output("validate", "conditioned")
+    count = reporting.load_forecasts(engine, run_id, forecasts_csv)
+    health = reporting.load_health(engine, run_id, monitoring_json)
+    reporting.load_data_quality(engine, run_id, conditioned / DATA_QUALITY_FILE)
+    reporting.record_run(
+        engine,
+        run_id=run_id,
+        pipeline="scoring",
+        status="succeeded",
+        started_at=started,
+        finished_at=_now(),
+        model_name=health.model_name,
+        model_version=health.model_version,
+        detail=f"{count} forecasts",
+    )
+    scoring = ScoringState(
+        inputs_hash=scoring_hash,
+        run_id=run_id,
+        forecasts_csv=forecasts_csv,
+        monitoring_json=monitoring_json,
+        conditioned=conditioned,
+    )
+    return state.model_copy(update={"scoring": scoring}), count, health, run_id
+
+
+@dataclass
+class _Progress:
+    """What this apply did, for the summary."""
+
+    messages: list[str] = field(default_factory=list)
+    promoted: bool | None = None
+    training_run: str | None = None
+    scoring_run: str | None = None
+
+    def say(self, console: Console, message: str, suffix: str = "") -> None:
+        self.messages.append(message)
+        console.print(f"  [green]✓[/] {message}{suffix}")
+
+
+def train_if_stale(session: _Session, state: LocalState, progress: _Progress) -> LocalState:
+    """Train when `staleness` says so (state saved at once); else say why nothing was retrained."""
+    decision_now = staleness(session.root, session.layout, session.settings, state)
+    if not decision_now.train:
+        progress.say(session.console, decision_now.train_reason)
+        return state
+    state, decision, progress.training_run = train(session, state, decision_now.training_hash)
+    progress.promoted = decision.promoted
+    verdict = "promoted to champion" if decision.promoted else "not promoted"
+    progress.say(session.console, f"trained {decision.model_version}: {verdict} ({decision.reason})")
+    state.save(session.layout.state_file)
+    return state
+
+
+def score_if_stale(session: _Session, state: LocalState, progress: _Progress) -> LocalState:
+    """Score with the champion when its inputs, the champion or the scoring settings changed."""
+    decision_now = staleness(session.root, session.layout, session.settings, state)
+    champion = state.champion
+    # train_if_stale ran first: there is a champion, so the scoring hash is known.
+    assert champion is not None
+    assert decision_now.scoring_hash is not None
+    if not decision_now.score:
+        session.console.print("  [green]✓[/] forecasts are current: no rescoring")
+        return state
+    state, count, health, progress.scoring_run = score(session, state, champion, decision_now.scoring_hash)
+    progress.say(
+        session.console,
+        f"scored {count} forecasts with {health.model_version}",
+        " into the reporting database",
+    )
+    state.save(session.layout.state_file)
+    return state
+
+
+def _render(session: _Session, champion: ChampionState, scoring: ScoringState) -> tuple[Metrics, DataQuality]:
+    """The dashboard from the champion's metrics and the last scoring run's health and data quality."""
+    metrics = reporting.read_output(Metrics, champion.metrics_json)
+    quality = reporting.read_output(DataQuality, scoring.conditioned / DATA_QUALITY_FILE)
+    dashboard = session.settings.dashboard
+    with session.console.status("rendering the dashboard"):
         render_dashboard(
             DashboardInputs(
-                metrics=json.loads(Path(champion["metrics_json"]).read_text(encoding="utf-8")),
-                health=json.loads(Path(scoring_state["monitoring_json"]).read_text(encoding="utf-8")),
-                data_quality=json.loads(
-                    (Path(scoring_state["conditioned"]) / "data_quality.json").read_text(encoding="utf-8")
-                ),
-                forecasts_csv=Path(scoring_state["forecasts_csv"]),
-                conditioned=Path(scoring_state["conditioned"]),
-                champion_version=champion["model_version"],
-                target_mape=settings.dashboard.target_mape,
-                series_to_plot=settings.dashboard.series_to_plot,
+                metrics=metrics,
+                health=reporting.read_output(Monitoring, scoring.monitoring_json),
+                data_quality=quality,
+                forecasts_csv=scoring.forecasts_csv,
+                conditioned=scoring.conditioned,
+                champion_version=champion.model_version,
+                target_mape=dashboard.target_mape,
+                series_to_plot=dashboard.series_to_plot,
             ),
-            layout.dashboard,
+            session.layout.dashboard,
         )
-    console.print(f"  [green]✓[/] dashboard: {layout.dashboard}")
+    session.console.print(f"  [green]✓[/] dashboard: {session.layout.dashboard}")
+    return metrics, quality
+
+
+def apply_local(root: Path, console: Console) -> LocalApplyResult:
+    """Provision, train if stale, score if stale, render the dashboard; what happened, for the summary."""
+    session = _open_session(root, console)
+    progress = _Progress()
+    state = LocalState.load(session.layout.state_file)
+    state = train_if_stale(session, state, progress)
+    state = score_if_stale(session, state, progress)
+    champion, scoring = state.champion, state.scoring
+    assert champion is not None
+    assert scoring is not None
+    metrics, quality = _render(session, champion, scoring)
     return LocalApplyResult(
-        trained=trained,
-        scored=scored,
-        promoted=promoted,
-        champion_version=champion["model_version"],
-        champion_registered_version=champion.get("registered_version"),
-        champion_mape=champion.get("mape"),
-        champion_scores=_scores_line(json.loads(Path(champion["metrics_json"]).read_text(encoding="utf-8"))),
-        data_quality=_quality_line(
-            json.loads((Path(scoring_state["conditioned"]) / "data_quality.json").read_text(encoding="utf-8"))
-        ),
-        training_run=training_run_id,
-        scoring_run=scoring_run_id,
-        dashboard=layout.dashboard,
-        reporting_db=layout.reporting_db,
-        tracking_uri=layout.tracking_uri,
-        messages=messages,
+        trained=progress.training_run is not None,
+        scored=progress.scoring_run is not None,
+        promoted=progress.promoted,
+        champion_version=champion.model_version,
+        champion_registered_version=champion.registered_version,
+        champion_mape=champion.mape,
+        champion_scores=_scores_line(metrics),
+        data_quality=_quality_line(quality),
+        training_run=progress.training_run,
+        scoring_run=progress.scoring_run,
+        dashboard=session.layout.dashboard,
+        reporting_db=session.layout.reporting_db,
+        tracking_uri=session.layout.tracking_uri,
+        messages=progress.messages,
     )
 
 
-def _scores_line(metrics: dict[str, Any]) -> str:
+def _scores_line(metrics: Metrics) -> str:
     """The champion's holdout scores per model, as one line: `ensemble MAPE 0.437 RMSE 12.1, ...`."""
     parts = []
+    overall = metrics.overall.by_model()
     for model in ("ensemble", "lasso", "nn", "baseline"):
-        values = (metrics.get("overall") or {}).get(model) or {}
-        if values.get("mape") is None:
+        values = overall[model]
+        if values is None or values.mape is None:
             continue
-        parts.append(f"{model} MAPE {values['mape']:.3f} RMSE {values.get('rmse', float('nan')):.1f}")
-    target = metrics.get("target_mape", 0.45)
-    return ", ".join(parts) + f"  (target MAPE <= {target})" if parts else "n/a"
+        parts.append(f"{model} MAPE {values.mape:.3f} RMSE {values.rmse:.1f}")
+    return ", ".join(parts) + f"  (target MAPE <= {metrics.target_mape})" if parts else "n/a"
 
 
-def _quality_line(quality: dict[str, Any]) -> str:
-    files = quality.get("files", {})
-    rows_in = sum(int(f.get("rows_in", 0)) for f in files.values())
-    quarantined = sum(int(f.get("quarantined", 0)) for f in files.values())
+def _quality_line(quality: DataQuality) -> str:
     return (
-        f"{rows_in} rows in {len(files)} files, {quarantined} quarantined; "
-        f"{quality.get('series')} series over {quality.get('weeks')} weeks"
+        f"{quality.rows_in} rows in {len(quality.files)} files, {quality.quarantined} quarantined; "
+        f"{quality.series} series over {quality.weeks} weeks"
     )
 
 
@@ -414,23 +510,35 @@ def print_summary(result: LocalApplyResult, layout: LocalLayout, console: Consol
 
 
 def plan_local(root: Path, console: Console) -> int:
-    """What `apply --env local` would do now, without doing it."""
+    """What `apply --env local` would do now, without doing it (the same `staleness` as apply)."""
     settings = load_settings(root)
     layout = LocalLayout(root)
-    state = _load_state(layout.state_file)
     if not layout.base.exists():
         console.print(
             "apply would provision .local/, land the sample data, train, score and render the dashboard"
         )
         return 0
-    train_hash = training_inputs_hash(root, layout, settings)
-    if state.get("training", {}).get("inputs_hash") == train_hash and state.get("champion"):
-        console.print(
-            f"apply would retrain nothing: champion {state['champion']['model_version']} is current"
-        )
+    state = LocalState.load(layout.state_file)
+    due = staleness(root, layout, settings, state)
+    if due.train:
+        console.print(f"apply would run the training pipeline ({due.train_reason})")
     else:
-        console.print("apply would run the training pipeline (data, model code or settings changed)")
+        assert state.champion is not None
+        console.print(f"apply would retrain nothing: champion {state.champion.model_version} is current")
+    console.print(
+        "apply would run the scoring pipeline"
+        if due.score
+        else "apply would rescore nothing: forecasts are current"
+    )
     return 0
 
 
-__all__ = ["LocalApplyResult", "StackctlError", "apply_local", "plan_local", "print_summary"]
+__all__ = [
+    "LocalApplyResult",
+    "StackctlError",
+    "Staleness",
+    "apply_local",
+    "plan_local",
+    "print_summary",
+    "staleness",
+]
