@@ -19,10 +19,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from stackctl.aml.stack import StackOutput, parse_stack_output
+from stackctl.aml.stack_output import StackOutput, parse_stack_output
 from stackctl.errors import ExitStatus
 from stackctl.paths import build_dir
-from stackctl.terraform.runner import EnvironmentTerraform, PlanSummary
+from stackctl.terraform.env_root import EnvironmentTerraform, PlanSummary
 
 SqlExecutor = Callable[[list[str]], None]
 MAX_LISTED = 25
@@ -189,7 +189,7 @@ class CloudStack:
     def stack_output(self, console: Console, saved: Path | None = None) -> StackOutput:
         """The `stack` output: from `saved` (a `terraform output -json` file) or build/<env>/stack.json
         when present, else from Terraform itself."""
-        from stackctl.aml.stack import load_stack_file
+        from stackctl.aml.stack_output import load_stack_file
 
         path = saved or build_dir(self.env, self.root) / "stack.json"
         if saved is not None or path.exists():

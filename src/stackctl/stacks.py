@@ -46,21 +46,21 @@ class LocalStack:
         self.root = root
 
     def plan(self, console: Console, *, destroy: bool = False, mark_reviewed: bool = False) -> int:
-        from stackctl.local.stack import plan_local
+        from stackctl.local.apply import plan_local
 
         return plan_local(self.root, console)
 
     def apply(self, console: Console, *, skip_deploy: bool = False) -> int:
+        from stackctl.local.apply import apply_local, print_summary
         from stackctl.local.layout import LocalLayout
-        from stackctl.local.stack import apply_local, print_summary
 
         result = apply_local(self.root, console)
         print_summary(result, LocalLayout(self.root), console)
         return ExitStatus.OK
 
     def deploy(self, console: Console, *, skip_sql: bool = False) -> int:
+        from stackctl.local.apply import provision_local
         from stackctl.local.layout import LocalLayout
-        from stackctl.local.stack import provision_local
 
         layout = LocalLayout(self.root)
         created = provision_local(layout)

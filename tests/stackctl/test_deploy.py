@@ -11,7 +11,7 @@ from rich.console import Console
 
 from stackctl.aml.deployer import AmlDeployer
 from stackctl.aml.specs import AmlAssets, build_assets
-from stackctl.aml.stack import StackOutput, load_stack_file
+from stackctl.aml.stack_output import StackOutput, load_stack_file
 from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
 

@@ -18,9 +18,9 @@ from rich.console import Console
 
 from stackctl.cli import main
 from stackctl.errors import StackctlError
+from stackctl.local.apply import apply_local
+from stackctl.local.executor import StepFailed
 from stackctl.local.layout import LocalLayout
-from stackctl.local.runner import StepFailed
-from stackctl.local.stack import apply_local
 from stackctl.sql.database import sqlite_engine
 
 

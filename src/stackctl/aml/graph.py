@@ -4,7 +4,7 @@ Two executors read this module and nothing else to learn the step list:
 
 * `stackctl.aml.specs` turns each step into an azure-ai-ml command component and each pipeline into a
   `dsl.pipeline` pipeline component (published as a batch endpoint deployment);
-* `stackctl.local.runner` runs the same steps in order as `python -m demand_forecast ...` subprocesses.
+* `stackctl.local.executor` runs the same steps in order as `python -m demand_forecast ...` subprocesses.
 
 Each step's ports, flags and descriptions are the model's step contract (`demand_forecast.steps`),
 read here rather than spelled a second time; the graph adds the wiring, defaults and compute.

@@ -20,7 +20,7 @@ from stackctl.checkov import CheckovReport, default_policies_dir, run_checkov
 from stackctl.errors import StackctlError
 from stackctl.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
-from stackctl.terraform.runner import PLAN_FILE
+from stackctl.terraform.env_root import PLAN_FILE
 
 PolicyRunner = Callable[[Path], CheckovReport]
 

@@ -34,8 +34,8 @@ from stackctl.errors import StackctlError
 from stackctl.hashing import hash_json, hash_tree, sha256_file
 from stackctl.local import reporting
 from stackctl.local.dashboard import DashboardInputs, render_dashboard
+from stackctl.local.executor import LocalRunner, PipelineRun, StepFailed
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
-from stackctl.local.runner import LocalRunner, PipelineRun, StepFailed
 from stackctl.local.settings import LocalSettings, load_settings
 from stackctl.local.state import ChampionState, LocalState, ScoringState, TrainingState
 from stackctl.sql.database import create_sqlite_schema, sqlite_engine
