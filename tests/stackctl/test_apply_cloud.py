@@ -53,7 +53,7 @@ def cloud_repo(
     (root / "src" / "model").symlink_to(REPO / "src" / "model")
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
     RecordingTerraform.calls = []
-    monkeypatch.setattr("stackctl.terraform.runner.Terraform", RecordingTerraform)
+    monkeypatch.setattr("stackctl.terraform.env_root.Terraform", RecordingTerraform)
     client = RecordingMLClient()
     monkeypatch.setattr("stackctl.aml.azure.azure_credential", lambda: object())
     monkeypatch.setattr("stackctl.aml.azure.ml_client", lambda stack, credential: client)
