@@ -51,6 +51,8 @@ def cloud_repo(
     (root / "build" / "dev" / "tfplan").write_bytes(b"reviewed plan")
     (root / "src").mkdir()
     (root / "src" / "model").symlink_to(REPO / "src" / "model")
+    # the AML environment's version hashes the runtime lock (stackctl.aml.environment.runtime_hash)
+    (root / "requirements").symlink_to(REPO / "requirements")
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
     RecordingTerraform.calls = []
     monkeypatch.setattr("stackctl.terraform.env_root.Terraform", RecordingTerraform)
