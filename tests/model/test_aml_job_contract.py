@@ -308,6 +308,7 @@ def test_the_registered_pyfunc_has_a_signature_and_pinned_requirements(
     work = Path(pipeline_run["work"].output)
     decision = json.loads((work / "decision" / "decision.json").read_text(encoding="utf-8"))
     mlflow.set_tracking_uri(tracking_server.url)
+    mlflow.set_registry_uri(tracking_server.url)
     local = Path(
         mlflow.artifacts.download_artifacts(
             f"models:/demand-forecast/{decision['registered_version']}", tracking_uri=tracking_server.url

@@ -117,8 +117,12 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
 
     # The registered pyfunc serves forecasts by itself (what an MLflow deployment would call).
     import mlflow.pyfunc
+    from demand_forecast.registry import champion
+    from demand_forecast.settings import load_settings
 
-    served = mlflow.pyfunc.load_model("models:/demand-forecast@champion").predict(
+    current = champion(load_settings())  # the champion is a registry stage, not an MLflow alias
+    assert current is not None
+    served = mlflow.pyfunc.load_model(current.uri).predict(
         pd.DataFrame({"data_dir": [str(SAMPLE)], "horizon": [1]})
     )
     assert len(served) > 0

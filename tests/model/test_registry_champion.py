@@ -52,7 +52,7 @@ def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_n
     args = ["--config", str(config), "score", "--model", "models:/demand-forecast@champion"]
     proc = _cli(work, env, *args, "--data", str(tiny_data), "--out", str(work / "scored"))
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert str(store) in proc.stdout.replace("\n", "")
+    assert str(store) in (proc.stdout + proc.stderr).replace("\n", "")
     assert not (work / ".local").exists()
     assert not store.exists()
 
@@ -89,8 +89,9 @@ def test_score_against_a_failing_registry_exits_1_with_the_store_named(
         str(tmp_path / "scored"),
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "MLflow registry error in score" in proc.stdout
-    assert "http://127.0.0.1:9" in proc.stdout
+    printed = (proc.stdout + proc.stderr).replace("\n", "")
+    assert "MLflow registry error in score" in printed
+    assert "http://127.0.0.1:9" in printed
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
