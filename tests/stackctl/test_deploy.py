@@ -12,8 +12,8 @@ from rich.console import Console
 from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
 from stackctl.aml.environment import IMAGE_KINDS
 from stackctl.aml.specs import AmlAssets, build_assets
-from stackctl.aml.stack import StackOutput, load_stack_file
-from stackctl.commands.deploy import deploy_assets
+from stackctl.aml.stack_output import StackOutput, load_stack_file
+from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
@@ -197,7 +197,7 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
 
     env = target_env()
     console = Console(record=True)
-    from stackctl.commands.deploy import read_stack
+    from stackctl.cloud_stack import read_stack
 
     stack_output = read_stack(env, REPO, console)
     report = deploy_assets(stack_output, env, REPO, console, skip_sql=True)

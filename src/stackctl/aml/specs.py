@@ -41,7 +41,7 @@ from azure.ai.ml.entities import (
 
 from stackctl.aml.environment import ENVIRONMENT_NAMES, ImageKind
 from stackctl.aml.graph import PIPELINES, Pipeline, Step, StepInput, aml_command
-from stackctl.aml.stack import StackOutput
+from stackctl.aml.stack_output import StackOutput
 from stackctl.hashing import hash_json
 
 COMPONENT_PREFIX = "demand_forecast_"

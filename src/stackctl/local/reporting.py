@@ -12,15 +12,18 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
+from demand_forecast.contracts import Contract, ContractError
 
 from stackctl.aml.graph import Pipeline
 from stackctl.errors import StackctlError
+from stackctl.local.executor import LocalRunner
 from stackctl.local.layout import LocalLayout
-from stackctl.local.runner import LocalRunner
+
+C = TypeVar("C", bound=Contract)
 
 # The publish step's flags that name an earlier step's output folder (the output names themselves).
 _FOLDER_FLAGS = ("conditioned", "model", "evaluation", "decision", "scored", "monitoring")
@@ -39,6 +42,18 @@ def read_publish_summary(folder: Path) -> dict[str, Any]:
             "the publish step did not write its summary", where=str(path), fix="see publish.log next to it"
         ) from exc
     return data
+
+
+def read_output(contract: type[C], path: Path) -> C:
+    """A step's output file read through its contract; StackctlError when missing or malformed."""
+    try:
+        return contract.read(path)
+    except ContractError as exc:
+        raise StackctlError(
+            f"a pipeline step did not write the file its contract promises: {exc}",
+            where=str(path),
+            fix="check the step's log next to it under .local/runs/; this is a bug in the model CLI",
+        ) from exc
 
 
 def publish_failed_run(

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stackctl.aml.graph import Pipeline, render_args
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 
-# The model CLI's contract: 2 means the input is unusable (bad data), anything else non-zero a bug.
-EXIT_UNUSABLE_INPUT = 2
+# The model CLI's exit statuses mean what stackctl's do (src/model/README.md, "CLI contract"):
+# BAD_INPUT (2) is unusable input (bad data), any other non-zero status a failure.
+EXIT_UNUSABLE_INPUT = ExitStatus.BAD_INPUT
 
 StepCallback = Callable[[str, str, float], None]  # (step, status, seconds)
 
@@ -61,7 +62,9 @@ class StepFailed(StackctlError):
             if bad_input
             else "read the step log; nothing after this step ran, the champion model is unchanged"
         )
-        super().__init__(what, where=str(log), fix=fix, exit_code=2 if bad_input else 1)
+        super().__init__(
+            what, where=str(log), fix=fix, exit_code=ExitStatus.BAD_INPUT if bad_input else ExitStatus.FAILED
+        )
         self.pipeline = pipeline
         self.step = step
         self.returncode = returncode
