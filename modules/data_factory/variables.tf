@@ -52,9 +52,15 @@ variable "aml" {
     training_invoke_uri = string
     scoring_invoke_uri  = string
     input_data_uri      = string
+    datastores          = map(string)
   })
   nullable    = false
-  description = "AML workspace, the invoke URIs of the training and scoring batch endpoints (named by convention, created by stackctl deploy), and the azureml:// URI of the folder the copy step fills, passed to both pipelines as their raw_data input."
+  description = "AML workspace, the invoke URIs of the training and scoring batch endpoints (named by convention, created by stackctl deploy), the azureml:// URI of the folder the copy step fills, passed to both pipelines as their raw_data input, and the AML datastore of each lake file system (`conditioned`, `scored`: where the scoring job's outputs go)."
+
+  validation {
+    condition     = alltrue([for fs in ["conditioned", "scored"] : contains(keys(var.aml.datastores), fs)])
+    error_message = "aml.datastores must name the AML datastores of the lake's conditioned and scored file systems."
+  }
 }
 
 variable "pipeline_name" {

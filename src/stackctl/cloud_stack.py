@@ -40,9 +40,9 @@ def read_stack(
     parsed = parse_stack_output(outputs, where=f"terraform output -json (envs/{env})")
     target = build_dir(env, root) / "stack.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        json.dumps({"stack": {"value": parsed.model_dump(by_alias=True)}}, indent=2), encoding="utf-8"
-    )
+    # Terraform marks the App Insights connection string sensitive: it stays out of the saved file.
+    saved = parsed.model_dump(by_alias=True, exclude={"application_insights_connection_string"})
+    target.write_text(json.dumps({"stack": {"value": saved}}, indent=2), encoding="utf-8")
     return parsed
 
 
@@ -58,28 +58,51 @@ def deploy_assets(
     skip_sql: bool = False,
     keep_deployments: int = 3,
 ) -> Any:
-    from stackctl.aml.azure import azure_credential, ml_client
+    """Deploy the model's AML assets, then the SQL reporting schema and its users; the AML report.
+
+    Refuses (StackctlError, before anything is built or sent) a stack output without the job
+    identity or the App Insights connection string: every job needs both (`specs.job_environment`).
+    The environment images are built by AML on the first job that uses them, not here."""
+    from stackctl.aml.specs import require_job_settings
+
+    require_job_settings(stack_output, where=f"terraform output -json (envs/{env})")
+    if client is None or (sql_executor is None and not skip_sql):
+        credential = credential or _azure_credential()
+    report = _deploy_aml(
+        stack_output, env, root, console, client or _ml_client(stack_output, credential), keep_deployments
+    )
+    if not skip_sql:
+        executor = sql_executor or _azure_sql_executor(stack_output, credential)
+        _deploy_sql(stack_output, console, executor)
+    return report
+
+
+def _azure_credential() -> Any:
+    from stackctl.aml.azure import azure_credential
+
+    return azure_credential()
+
+
+def _ml_client(stack_output: StackOutput, credential: Any) -> Any:
+    from stackctl.aml.azure import ml_client
+
+    return ml_client(stack_output, credential)
+
+
+def _deploy_aml(
+    stack_output: StackOutput, env: str, root: Path, console: Console, client: Any, keep_deployments: int
+) -> Any:
+    """Build the environment contexts and every AML entity, create what is new; the deploy report."""
     from stackctl.aml.deployer import AmlDeployer
     from stackctl.aml.environment import environment_version, write_build_contexts
     from stackctl.aml.quiet import quiet_azure_ai_ml
     from stackctl.aml.specs import build_assets
-    from stackctl.sql.database import (
-        ADF_PERMISSIONS,
-        JOB_PERMISSIONS,
-        ContainedUser,
-        azure_sql_engine,
-        mssql_statements,
-        run_statements,
-    )
 
     with console.status("building the model wheel and the environment build contexts"):
         version = environment_version(root)
         contexts = write_build_contexts(root, build_dir(env, root) / "environment")
     with quiet_azure_ai_ml():
         assets = build_assets(stack_output, version, contexts)
-    if client is None:
-        credential = credential or azure_credential()
-        client = ml_client(stack_output, credential)
     report = AmlDeployer(client, console, keep=keep_deployments).deploy(assets)
     if report.no_changes:
         console.print(f"[green]no changes[/]: all {len(report.unchanged)} AML assets are up to date")
@@ -87,45 +110,60 @@ def deploy_assets(
         console.print(
             f"created or updated {len(report.created)} AML assets, {len(report.unchanged)} unchanged"
         )
-
-    if not skip_sql:
-        sids = stack_output.sql.aad_principal_sids
-
-        def user(
-            purpose: str, name: str, permissions: tuple[str, ...] = (), view_select: bool = False
-        ) -> ContainedUser:
-            sid = sids.get(purpose)
-            return ContainedUser(
-                name,
-                permissions,
-                sid_source=sid.id if sid else None,
-                principal_type=sid.type if sid else "E",
-                view_select=view_select,
-            )
-
-        aml = stack_output.aml
-        users = [
-            # The identity the publish step runs as: the CPU cluster's, not the workspace's.
-            user("job", f"{aml.workspace_name}/computes/{aml.cpu_cluster_name}", JOB_PERMISSIONS),
-            user("adf", stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
-            # Power BI's Entra group reads the views and nothing else.
-            user("powerbi", stack_output.powerbi.entra_group, view_select=True),
-        ]
-        statements = mssql_statements(users)
-        if sql_executor is None:
-            engine = azure_sql_engine(
-                stack_output.sql.server_fqdn, stack_output.sql.database_name, credential or azure_credential()
-            )
-
-            def sql_executor(batch: list[str]) -> None:
-                run_statements(engine, batch)
-
-        with console.status("SQL reporting schema"):
-            sql_executor(statements)
-        console.print(
-            f"[green]✓[/] reporting schema, views and contained users ensured ({len(statements)} statements)"
-        )
     return report
+
+
+def sql_users(stack_output: StackOutput) -> list[Any]:
+    """The contained users of the reporting database: the job identity (what publish runs as), Data
+    Factory's identity, and Power BI's Entra group (read-only on the views)."""
+    from stackctl.sql.database import ADF_PERMISSIONS, JOB_PERMISSIONS, ContainedUser
+
+    sids = stack_output.sql.aad_principal_sids
+
+    def user(
+        purpose: str, name: str, permissions: tuple[str, ...] = (), view_select: bool = False
+    ) -> ContainedUser:
+        sid = sids.get(purpose)
+        return ContainedUser(
+            name,
+            permissions,
+            sid_source=sid.id if sid else None,
+            principal_type=sid.type if sid else "E",
+            view_select=view_select,
+        )
+
+    aml = stack_output.aml
+    return [
+        # The jobs run as the job identity (user-assigned, on both clusters): the SID is its client id
+        # (`sql.aad_principal_sids.job`, checked by `require_job_settings`); the name is only a label,
+        # kept as it was so that an existing database updates the user in place.
+        user("job", f"{aml.workspace_name}/computes/{aml.cpu_cluster_name}", JOB_PERMISSIONS),
+        user("adf", stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
+        user("powerbi", stack_output.powerbi.entra_group, view_select=True),
+    ]
+
+
+def _azure_sql_executor(stack_output: StackOutput, credential: Any) -> SqlExecutor:
+    from stackctl.sql.database import azure_sql_engine, run_statements
+
+    engine = azure_sql_engine(stack_output.sql.server_fqdn, stack_output.sql.database_name, credential)
+
+    def execute(batch: list[str]) -> None:
+        run_statements(engine, batch)
+
+    return execute
+
+
+def _deploy_sql(stack_output: StackOutput, console: Console, sql_executor: SqlExecutor) -> None:
+    """The idempotent T-SQL of the reporting schema, its views and contained users, sent every time."""
+    from stackctl.sql.database import mssql_statements
+
+    statements = mssql_statements(sql_users(stack_output))
+    with console.status("SQL reporting schema"):
+        sql_executor(statements)
+    console.print(
+        f"[green]✓[/] reporting schema, views and contained users ensured ({len(statements)} statements)"
+    )
 
 
 def print_plan_summary(

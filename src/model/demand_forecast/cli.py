@@ -212,32 +212,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     telemetry = otel.configure()
     started_at, started = datetime.now(UTC), time.perf_counter()
-    code = 1
+    code, detail = 1, "interrupted"
     try:
         with otel.step_metrics(telemetry, args.step) as state:
-            code = _run_reporting_errors(args, telemetry)
+            code, detail = _run_reporting_errors(args, telemetry)
             state["outcome"] = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
     finally:
         outcome = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
         try:
-            from demand_forecast.publish import write_step_run
+            from demand_forecast.publish import record_failed_step, write_step_run
 
             write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
+            if outcome != "succeeded":
+                # In a pipeline, the run is published as failed by the step that failed (publish.py).
+                recorded = record_failed_step(args.step, _step_folders(args), detail, telemetry)
+                if recorded:
+                    console.print(recorded)
         finally:
             telemetry.shutdown()
     return code
 
 
-def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
+def _step_folders(args: argparse.Namespace) -> list[Path]:
+    """The step's output folder and the folders its port options name (a file option: its folder)."""
+    folders = [args.out]
+    for option in STEPS[args.step].options:
+        value = getattr(args, option.flag.lstrip("-").replace("-", "_"), None)
+        if option.port is None or option.output or not isinstance(value, Path):
+            continue
+        folders.append(value.parent if option.file else value)
+    return folders
+
+
+def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> tuple[int, str]:
+    """The step's exit status and, when it failed, what went wrong in one line."""
     try:
-        return _run(args, telemetry)
+        return _run(args, telemetry), ""
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
-        return 2
+        return 2, str(exc)
     except RegistryError as exc:  # the registry failed: exit 1, but the message says it all
         console.print(f"[bold red]MLflow registry error in {args.step}:[/] {exc}")
-        return 1
+        return 1, f"MLflow registry error: {exc}"
     except Exception as exc:  # the contract: anything unexpected is exit 1 with its traceback
         console.print(f"[bold red]unexpected failure in {args.step}:[/] {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
-        return 1
+        return 1, f"{type(exc).__name__}: {exc}"

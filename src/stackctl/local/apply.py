@@ -176,9 +176,7 @@ def _run_pipeline(
             kept_at = quarantine_copy(layout.lake_fs("raw"), layout.quarantine, run_id)
             kept = f"; the refused raw data is kept in {kept_at} (and left in place in raw/)"
             failure.fix = (failure.fix or "") + kept
-        if not failure.step.startswith("publish"):
-            # The pipeline stopped before its publish step: record the failure through the same step.
-            reporting.publish_failed_run(runner, pipeline, run_id, layout, failure.what)
+        # The failing step recorded the run as failed itself, as it does in AML (executor.py).
         # The dashboard must not stay green after a failure: it shows the failed run first.
         conditioned = runner.lake / "conditioned" / run_id / "validate.conditioned"
         render_local_dashboard(layout, settings, conditioned if conditioned.is_dir() else None)

@@ -4,7 +4,10 @@ It runs the nodes of a `stackctl.aml.graph.Pipeline` in order, wiring each step'
 pipeline's inputs or to folders written by earlier steps, exactly as the AML pipeline component does.
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
-that moves the champion alias) never start.
+that moves the champion alias) never start; the failing step itself records the run as failed in the
+reporting database (`demand_forecast.publish.record_failed_step`), from the same environment variables
+deploy sets on every AML job (`stackctl.aml.specs.job_environment`): the pipeline, the reporting
+database (the run's `reporting_database` input) and the run id.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV, RUN_ID_ENV
 
 from stackctl.aml.graph import Pipeline, render_args
 from stackctl.errors import ExitStatus, StackctlError
@@ -107,7 +112,10 @@ class LocalRunner:
             raise ValueError(f"{pipeline.name}: unknown pipeline inputs {sorted(unknown)}")
         result = PipelineRun(pipeline.name, run_id)
         produced: dict[tuple[str, str], Path] = {}
-        env = {**os.environ, **self.env}
+        env = {**os.environ, **self.env, PIPELINE_ENV: pipeline.name, RUN_ID_ENV: run_id}
+        database = inputs.get("reporting_database")
+        if database is not None:
+            env[REPORTING_DATABASE_ENV] = str(database)
         for node in pipeline.nodes:
             step = node.step
             values: dict[str, str | None] = {}
