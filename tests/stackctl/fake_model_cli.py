@@ -7,6 +7,8 @@ tested without training real models. Behaviour switches, through the environment
 * a raw CSV whose header contains `BROKEN` makes `validate` exit 2 naming file, row and column;
 * FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran).
 
+A failing step records its run as failed, as the real CLI does (`main`).
+
 The "registry" is a champion.json in the working directory (the local stack runs steps in .local/mlflow).
 Every result file is written and read through the model's own contracts (`demand_forecast.contracts`),
 so the fake cannot drift from the shapes the real CLI writes.
@@ -44,6 +46,21 @@ def _content_id(folder: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """The fake step, and what the real CLI does when a step of a pipeline fails: the step records
+    its run as failed (the real `demand_forecast.publish.record_failed_step`)."""
+    code = _step(argv)
+    step_argv = argv[2:] if argv[:1] == ["--config"] else argv
+    if code != 0 and step_argv[:1] != ["publish"]:
+        from demand_forecast.publish import record_failed_step
+
+        folders = [Path(v) for v in _args(step_argv[1:]).values() if Path(v).is_dir()]
+        recorded = record_failed_step(step_argv[0], folders, f"simulated failure (exit {code})")
+        if recorded:
+            print(recorded)
+    return code
+
+
+def _step(argv: list[str]) -> int:
     original = list(argv)
     if argv[:1] == ["--config"]:
         argv = argv[2:]
