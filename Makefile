@@ -33,14 +33,16 @@ help: ## list every target with one line each
 setup: ## create .venv/ and .venv-tools/ with the pinned dependencies (no-op when nothing changed)
 	@scripts/setup.sh "$(PYTHON)" "$(VENV)" "$(TOOLS_VENV)"
 
-test: setup ## run every check: ruff, mypy (strict), pytest, offline infrastructure validation
+test: setup ## run every check: ruff, import contracts, mypy (strict), pytest, offline infrastructure validation
 	@echo "==> ruff"; $(VENV)/bin/ruff check src tests scripts benchmarks
 	@$(VENV)/bin/ruff format --check src tests scripts benchmarks
+	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache --config pyproject.toml
 	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
 	@echo "==> pytest"; $(VENV)/bin/pytest $(ARGS)
 
-lint: setup ## ruff lint and format check only
+lint: setup ## ruff lint and format check, and the import contracts of pyproject.toml (layers, no cycles)
 	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
+	@$(VENV)/bin/lint-imports --no-cache --config pyproject.toml
 
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy

@@ -82,8 +82,8 @@ def lightgbm_mape(data: Path, model_dir: Path) -> dict[str, float | None]:
     """LightGBM on the model's own design rows and holdout, log1p target, early-stopped on validation."""
     import lightgbm
     from demand_forecast.features import design_rows, observed_rows
+    from demand_forecast.loading import load_dataset
     from demand_forecast.metrics import mape
-    from demand_forecast.pipeline import load_dataset
     from demand_forecast.training import TrainedModel, best_offset
 
     model = TrainedModel.load(model_dir)

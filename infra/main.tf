@@ -319,6 +319,7 @@ module "data_factory" {
     training_invoke_uri = local.endpoints.training.invoke_uri
     scoring_invoke_uri  = local.endpoints.scoring.invoke_uri
     input_data_uri      = "azureml://datastores/${local.datastore_names.conditioned}/paths/weekly/"
+    datastores          = local.datastore_names
   }
   schedule = {
     activated = var.schedules.adf_trigger_active

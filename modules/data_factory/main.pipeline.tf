@@ -56,6 +56,34 @@ locals {
     key => runtime if var.managed_virtual_network_enabled
   }
   status_variables = { for step in keys(local.endpoint_steps) : "status_${step}" => "NotStarted" }
+
+  # The scoring pipeline's outputs (stackctl.aml.graph.SCORING.outputs, by name) and the lake file
+  # system each belongs in; tests/stackctl/test_aml_specs.py checks both against the graph. ADF names
+  # every output in the invoke body (OutputData), as Microsoft's REST example does
+  # (https://github.com/Azure/azureml-examples/blob/main/cli/batch-score-rest.sh,
+  # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs), so
+  # forecasts and monitoring land in the lake's `scored` file system under a run-dated folder
+  # (trigger date, then the ADF run id) instead of the workspace's default store. ADF evaluates
+  # `@{...}` inside every string of an activity's JSON
+  # (https://learn.microsoft.com/azure/data-factory/control-flow-expression-language-functions#expressions).
+  scoring_outputs = { conditioned = "conditioned", scored = "scored", monitoring = "scored" }
+  run_folder      = "@{formatDateTime(pipeline().TriggerTime, 'yyyy-MM-dd')}/@{pipeline().RunId}"
+  input_data      = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } }
+  # Batch endpoint invoke API: each pipeline input (and output) by name; raw_data is the week's
+  # snapshot the copy step just wrote (stackctl.aml.graph names the input). Training's outputs stay
+  # in the workspace's store (models and metrics reach MLflow and the reporting database).
+  invoke_properties = {
+    training = { InputData = local.input_data }
+    scoring = {
+      InputData = local.input_data
+      OutputData = {
+        for name, fs in local.scoring_outputs : name => {
+          JobOutputType = "UriFolder"
+          Uri           = "azureml://datastores/${var.aml.datastores[fs]}/paths/scoring/${local.run_folder}/${name}/"
+        }
+      }
+    }
+  }
   endpoint_steps = {
     training = var.aml.training_invoke_uri
     scoring  = var.aml.scoring_invoke_uri
@@ -69,12 +97,10 @@ locals {
         # retry 0: a retried POST would start a second job.
         policy = { timeout = "0.00:10:00", retry = 0, retryIntervalInSeconds = 30 }
         typeProperties = {
-          url     = uri
-          method  = "POST"
-          headers = { "Content-Type" = "application/json" }
-          # Batch endpoint invoke API: each pipeline input by name; raw_data is the week's snapshot
-          # the copy step just wrote (stackctl.aml.graph names the input).
-          body           = { properties = { InputData = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } } } }
+          url            = uri
+          method         = "POST"
+          headers        = { "Content-Type" = "application/json" }
+          body           = { properties = local.invoke_properties[step] }
           authentication = { type = "MSI", resource = "https://ml.azure.com" }
         }
       }, local.connect_via),

@@ -65,6 +65,7 @@ variable "aml" {
     training_invoke_uri = string
     scoring_invoke_uri  = string
     input_data_uri      = string
+    datastores          = map(string)
   })
   nullable    = false
   description = <<DESCRIPTION
@@ -76,7 +77,14 @@ The AML side of the weekly pipeline.
 - `scoring_invoke_uri` - (Required) Invoke URI of the scoring batch endpoint.
 - `input_data_uri` - (Required) The `azureml://` URI of the folder the copy step fills, passed to
   both pipelines as their `raw_data` input.
+- `datastores` - (Required) The AML datastore of each lake file system, by file system name
+  (`conditioned`, `scored`: where the scoring job's outputs go).
 DESCRIPTION
+
+  validation {
+    condition     = alltrue([for fs in ["conditioned", "scored"] : contains(keys(var.aml.datastores), fs)])
+    error_message = "aml.datastores must name the AML datastores of the lake's conditioned and scored file systems."
+  }
 }
 
 variable "pipeline_name" {

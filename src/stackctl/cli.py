@@ -19,8 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from stackctl import __version__
-from stackctl.errors import StackctlError
-from stackctl.paths import ENVIRONMENTS
+from stackctl.errors import ExitStatus, StackctlError
 
 # name -> (module, one-line help). Order is the order `stackctl --help` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -61,22 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_env_argument(parser: argparse.ArgumentParser, *, default: str = "local") -> None:
-    """The `--env` option every environment-scoped subcommand shares."""
-    parser.add_argument(
-        "--env",
-        default=default,
-        type=_env_type,
-        help=f"environment: one of {', '.join(ENVIRONMENTS)} (default: {default})",
-    )
-
-
-def _env_type(value: str) -> str:
-    if value not in ENVIRONMENTS:
-        raise argparse.ArgumentTypeError(f"unknown environment {value!r}; valid: {', '.join(ENVIRONMENTS)}")
-    return value
-
-
 # Width of rich consoles when stdout is not a terminal (a CI log, a pipe to a file): rich would
 # fall back to 80 columns and wrap paths and resource addresses mid-word.
 LOG_COLUMNS = 240
@@ -101,4 +84,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; nothing further was changed", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED

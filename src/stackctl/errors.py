@@ -1,6 +1,17 @@
-"""The one error type users see: what failed, where, and what to do about it."""
+"""The one error type users see (what failed, where, and what to do about it) and the exit statuses."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Every exit status stackctl returns; the model CLI (`demand-forecast`) uses the same 0, 1 and 2."""
+
+    OK = 0
+    FAILED = 1  # blocking findings (audit, validate) or an unexpected failure
+    BAD_INPUT = 2  # unusable input: nothing was changed or written
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class StackctlError(Exception):
@@ -15,7 +26,14 @@ class StackctlError(Exception):
         )
     """
 
-    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None, exit_code: int = 2):
+    def __init__(
+        self,
+        what: str,
+        *,
+        where: str | None = None,
+        fix: str | None = None,
+        exit_code: int = ExitStatus.BAD_INPUT,
+    ):
         super().__init__(what)
         self.what = what
         self.where = where

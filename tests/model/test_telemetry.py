@@ -189,3 +189,44 @@ def test_a_renamed_metric_in_a_broken_copy_of_the_alert_rules_is_found(tmp_path:
     assert alert_metric_findings(broken, emitted) == [
         "alert model-stale: no customMetrics query reads 'model_age_days'"
     ]
+
+
+class _Recorded:
+    """Stands in for azure-identity's ManagedIdentityCredential: records the identity it was asked for."""
+
+    def __init__(self, *, client_id: str | None = None, **_: Any):
+        self.client_id = client_id
+
+
+def test_in_an_aml_job_app_insights_and_sql_sign_in_as_the_job_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fault: the jobs' credential ignored AZURE_CLIENT_ID, so on a cluster with a system-assigned and a
+    user-assigned identity the token came from the system one, which holds neither Monitoring Metrics
+    Publisher on App Insights nor a SQL user."""
+    import azure.identity
+    import azure.monitor.opentelemetry as distro
+    from demand_forecast import reporting_db
+
+    monkeypatch.setattr(azure.identity, "ManagedIdentityCredential", _Recorded)
+    configured: dict[str, Any] = {}
+    monkeypatch.setattr(distro, "configure_azure_monitor", lambda **kwargs: configured.update(kwargs))
+    monkeypatch.setenv("AZUREML_RUN_ID", "job-1")
+    monkeypatch.delenv("DEFAULT_IDENTITY_CLIENT_ID", raising=False)
+    monkeypatch.setenv("AZURE_CLIENT_ID", "33333333-3333-3333-3333-333333333333")
+    monkeypatch.setenv(
+        telemetry.CONNECTION_STRING_ENV, "InstrumentationKey=00000000-0000-0000-0000-000000000000"
+    )
+
+    emitter = telemetry.configure()
+    assert emitter.destination == "Application Insights"
+    assert isinstance(configured["credential"], _Recorded)
+    assert configured["credential"].client_id == "33333333-3333-3333-3333-333333333333"
+
+    captured: dict[str, Any] = {}
+    monkeypatch.setattr(
+        reporting_db, "azure_sql_engine", lambda server, database, credential: captured.update(c=credential)
+    )
+    monkeypatch.setattr(reporting_db, "reporting_tables", lambda schema: None)
+    reporting_db.open_database("mssql://sql-forecast-dev.database.windows.net/reporting")
+    assert captured["c"].client_id == "33333333-3333-3333-3333-333333333333"

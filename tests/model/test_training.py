@@ -22,9 +22,9 @@ def _quiet(message: str) -> None:
 def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: Path) -> None:
     settings = load_settings(overrides={"nn": {"epochs": 2}})
     infos = [run_train(tiny_data, tmp_path / name, settings, _quiet, track=False) for name in ("a", "b")]
-    assert infos[0]["model_version"] == infos[1]["model_version"]
+    assert infos[0].model_version == infos[1].model_version
     tables = load_dataset(tiny_data, settings).tables
-    start, end = pd.Timestamp(infos[0]["holdout"]["start"]), pd.Timestamp(infos[0]["holdout"]["end"])
+    start, end = pd.Timestamp(infos[0].holdout.start), pd.Timestamp(infos[0].holdout.end)
     first, second = (backtest(TrainedModel.load(tmp_path / n), tables, start, end) for n in ("a", "b"))
     pd.testing.assert_frame_equal(first, second)
     # A different seed is a different model (and says so in its version).
@@ -35,7 +35,7 @@ def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: P
         _quiet,
         track=False,
     )
-    assert other["model_version"] != infos[0]["model_version"]
+    assert other.model_version != infos[0].model_version
 
 
 @pytest.mark.slow
@@ -97,5 +97,5 @@ def test_champion_trained_on_richer_data_still_scores_minimal_data(tiny_data: Pa
     # The champion was trained with promotions, weather and store numerics that this data lacks and
     # that have no documented fallback: it is not scored on zeros (issue 13), it is reported and
     # left out (register then falls back to the champion's recorded MAPE).
-    assert metrics["overall"]["champion"] is None
+    assert metrics.overall.champion is None
     assert any("cannot score this data" in m and "promotions.csv" in m for m in messages), messages

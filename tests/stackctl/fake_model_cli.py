@@ -7,7 +7,11 @@ tested without training real models. Behaviour switches, through the environment
 * a raw CSV whose header contains `BROKEN` makes `validate` exit 2 naming file, row and column;
 * FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran).
 
+A failing step records its run as failed, as the real CLI does (`main`).
+
 The "registry" is a champion.json in the working directory (the local stack runs steps in .local/mlflow).
+Every result file is written and read through the model's own contracts (`demand_forecast.contracts`),
+so the fake cannot drift from the shapes the real CLI writes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from demand_forecast.contracts import (
+    DataQuality,
+    Decision,
+    Metrics,
+    ModelInfo,
+    Monitoring,
+)
 
 
 def _args(argv: list[str]) -> dict[str, str]:
@@ -34,6 +46,21 @@ def _content_id(folder: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """The fake step, and what the real CLI does when a step of a pipeline fails: the step records
+    its run as failed (the real `demand_forecast.publish.record_failed_step`)."""
+    code = _step(argv)
+    step_argv = argv[2:] if argv[:1] == ["--config"] else argv
+    if code != 0 and step_argv[:1] != ["publish"]:
+        from demand_forecast.publish import record_failed_step
+
+        folders = [Path(v) for v in _args(step_argv[1:]).values() if Path(v).is_dir()]
+        recorded = record_failed_step(step_argv[0], folders, f"simulated failure (exit {code})")
+        if recorded:
+            print(recorded)
+    return code
+
+
+def _step(argv: list[str]) -> int:
     original = list(argv)
     if argv[:1] == ["--config"]:
         argv = argv[2:]
@@ -67,47 +94,67 @@ def main(argv: list[str]) -> int:
             files[path.name] = {"rows_in": rows, "rows_out": rows, "quarantined": 0}
             shutil.copy(path, out / path.name)
         (out / "quarantine.csv").write_text("file,row,column,reason\n", encoding="utf-8")
-        quality = {
-            "files": files,
-            "quarantined_by_reason": {},
-            "series": 2,
-            "weeks": 4,
-            "first_week": "2026-01-05",
-            "last_week": "2026-01-26",
-            "gaps": 0,
-        }
-        (out / "data_quality.json").write_text(json.dumps(quality), encoding="utf-8")
+        DataQuality(
+            files=files,
+            quarantined_by_reason={},
+            series=2,
+            weeks=4,
+            first_week="2026-01-05",
+            last_week="2026-01-26",
+            gaps=0,
+            zero_unit_rows=0,
+            feature_columns={"shipments": ["returns"]},
+            ignored_columns={},
+            gap_policy="a missing week is a gap, not a zero",
+        ).write(out / "data_quality.json")
     elif step == "train":
-        info = {
-            "model_name": "demand-forecast",
-            "model_version": _content_id(Path(opts["data"])),
-            "trained_at": datetime.now(UTC).isoformat(),
-            "train_first_week": "2026-01-05",
-            "train_last_week": "2026-01-26",
-            "holdout": {"start": "2026-01-19", "end": "2026-01-26", "weeks": 2},
-            "segments": ["north|large|fast"],
-            "config": {},
-        }
-        (out / "model_info.json").write_text(json.dumps(info), encoding="utf-8")
+        ModelInfo(
+            model_name="demand-forecast",
+            model_version=_content_id(Path(opts["data"])),
+            trained_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            train_first_week="2026-01-05",
+            train_last_week="2026-01-26",
+            holdout={"start": "2026-01-19", "end": "2026-01-26", "weeks": 2},
+            validation={"start": "2026-01-05", "weeks": 2},
+            segments=[
+                {
+                    "segment": "north|large|fast",
+                    "series": 2,
+                    "rows": 8,
+                    "lasso_weight": 0.5,
+                    "lasso": "segment",
+                }
+            ],
+            velocity_threshold_units=10.0,
+            nn_sharing="global",
+            feature_count=3,
+            training_rows=8,
+            series=2,
+            metrics={"validation_mape_ensemble": 0.3, "validation_mape_baseline": 0.5},
+            package_version="0.1.0",
+            config={},
+        ).write(out / "model_info.json")
     elif step == "evaluate":
-        info = json.loads((Path(opts["model"]) / "model_info.json").read_text(encoding="utf-8"))
+        info = ModelInfo.read(Path(opts["model"]) / "model_info.json")
         m = {"mape": 0.3, "rmse": 4.0, "rmse_zero_actual": None, "n": 8, "n_zero_actual": 0}
         champion = json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else None
-        metrics = {
-            "model_name": "demand-forecast",
-            "model_version": info["model_version"],
-            "holdout": info["holdout"],
-            "target_mape": 0.45,
-            "overall": {
+        Metrics(
+            model_name="demand-forecast",
+            model_version=info.model_version,
+            holdout=info.holdout,
+            target_mape=0.45,
+            overall={
                 "baseline": {**m, "mape": 0.5},
                 "lasso": m,
                 "nn": m,
                 "ensemble": m,
                 "champion": {**m, "mape": champion["mape"]} if champion else None,
             },
-            "segments": [{"segment": "north|large|fast", "model": "ensemble", **m}],
-        }
-        (out / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+            segments=[{"segment": "north|large|fast", "model": "ensemble", **m}],
+            champion_version=champion["model_version"] if champion else None,
+            segments_meeting_target=1,
+            segments_total=1,
+        ).write(out / "metrics.json")
         (out / "holdout_predictions.csv").write_text(
             "week_start,store_id,product_id,segment,units,baseline,ensemble\n"
             "2026-01-19,S1,P1,north|large|fast,20,18,19.5\n"
@@ -115,30 +162,30 @@ def main(argv: list[str]) -> int:
             encoding="utf-8",
         )
     elif step == "register":
-        metrics = json.loads(Path(opts["metrics"]).read_text(encoding="utf-8"))
+        metrics = Metrics.read(Path(opts["metrics"]))
         champion = json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else None
-        mape = metrics["overall"]["ensemble"]["mape"]
+        mape = metrics.overall.ensemble.mape
+        assert mape is not None
         version = str(int(champion["registered_version"]) + 1) if champion else "1"
         promoted = champion is None or mape < champion["mape"] * (1 - float(opts.get("margin", 0.01)))
         if promoted:
             registry.write_text(
                 json.dumps(
-                    {"registered_version": version, "mape": mape, "model_version": metrics["model_version"]}
+                    {"registered_version": version, "mape": mape, "model_version": metrics.model_version}
                 ),
                 encoding="utf-8",
             )
-        decision = {
-            "model_name": "demand-forecast",
-            "model_version": metrics["model_version"],
-            "registered_version": version,
-            "promoted": promoted,
-            "reason": "no champion yet" if champion is None else "compared with champion",
-            "candidate_mape": mape,
-            "champion_mape": champion["mape"] if champion else None,
-            "champion_version": champion["registered_version"] if champion else None,
-            "margin": float(opts.get("margin", 0.01)),
-        }
-        (out / "decision.json").write_text(json.dumps(decision), encoding="utf-8")
+        Decision(
+            model_name="demand-forecast",
+            model_version=metrics.model_version,
+            registered_version=version,
+            promoted=promoted,
+            reason="no champion yet" if champion is None else "compared with champion",
+            candidate_mape=mape,
+            champion_mape=champion["mape"] if champion else None,
+            champion_version=champion["registered_version"] if champion else None,
+            margin=float(opts.get("margin", 0.01)),
+        ).write(out / "decision.json")
     elif step == "score":
         champion = json.loads(registry.read_text(encoding="utf-8"))
         with (out / "forecasts.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -172,21 +219,22 @@ def main(argv: list[str]) -> int:
                 )
     elif step == "monitor":
         champion = json.loads(registry.read_text(encoding="utf-8"))
-        health = {
-            "as_of": "2026-02-02",
-            "model_name": "demand-forecast",
-            "model_version": champion["model_version"],
-            "trained_at": datetime.now(UTC).isoformat(),
-            "age_days": 0,
-            "stale": False,
-            "stale_after_days": 60,
-            "drift": {"units": 0.02},
-            "drift_alert": False,
-            "recent_mape": 0.31,
-            "recent_weeks": 4,
-            "segments": [],
-        }
-        (out / "monitoring.json").write_text(json.dumps(health), encoding="utf-8")
+        Monitoring(
+            as_of="2026-02-02",
+            model_name="demand-forecast",
+            model_version=champion["model_version"],
+            trained_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            age_days=0,
+            stale=False,
+            stale_after_days=60,
+            drift={"level": 0.02},
+            drift_alert=False,
+            drift_threshold=0.25,
+            recent_mape=0.31,
+            recent_weeks=4,
+            recent_source="one-week-ahead backtest of the recent weeks with actuals",
+            segments=[],
+        ).write(out / "monitoring.json")
         (out / "backtest.csv").write_text(
             "week_start,store_id,product_id,segment,units,ensemble\n"
             "2026-01-26,S1,P1,north|large|fast,22,20.0\n"

@@ -44,7 +44,7 @@ def test_training_then_scoring_endpoint_of_the_target_stack_lands_forecasts(tmp_
     from azure.ai.ml import Input
 
     from stackctl.aml.azure import azure_credential, ml_client
-    from stackctl.commands.deploy import deploy_assets, read_stack
+    from stackctl.cloud_stack import deploy_assets, read_stack
 
     env = target_env()
     console = Console()

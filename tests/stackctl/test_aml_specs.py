@@ -20,7 +20,7 @@ from stackctl.aml.dump import dump_assets
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
 from stackctl.aml.graph import PIPELINES, STEPS, aml_command
 from stackctl.aml.specs import ADF_WAIT_SECONDS, STEP_TIMEOUT_SECONDS, AmlAssets, build_assets
-from stackctl.aml.stack import StackOutput, load_stack_file
+from stackctl.aml.stack_output import StackOutput, load_stack_file
 from stackctl.errors import StackctlError
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")

@@ -54,7 +54,7 @@ def cloud_repo(
     (root / "requirements").symlink_to(REPO / "requirements")  # the AML image lock (aml-runtime.txt)
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
     RecordingTerraform.calls = []
-    monkeypatch.setattr("stackctl.terraform.runner.Terraform", RecordingTerraform)
+    monkeypatch.setattr("stackctl.terraform.env_root.Terraform", RecordingTerraform)
     client = RecordingMLClient()
     monkeypatch.setattr("stackctl.aml.azure.azure_credential", lambda: object())
     monkeypatch.setattr("stackctl.aml.azure.ml_client", lambda stack, credential: client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -11,9 +12,9 @@ from rich.console import Console
 
 from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
 from stackctl.aml.environment import IMAGE_KINDS
-from stackctl.aml.specs import AmlAssets, build_assets
-from stackctl.aml.stack import StackOutput, load_stack_file
-from stackctl.commands.deploy import deploy_assets
+from stackctl.aml.specs import AmlAssets, _stamp, build_assets
+from stackctl.aml.stack_output import StackOutput, load_stack_file
+from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
@@ -108,6 +109,44 @@ def test_rollback_points_the_default_back_at_the_previous_deployment_and_back_ag
     assert (stack.endpoints.scoring.name, old, new) in again
 
 
+def test_an_endpoint_update_keeps_its_default_and_the_rollback_target(
+    stack: StackOutput, tmp_path: Path
+) -> None:
+    """Fault kind: an endpoint whose own spec changed was sent as built, a PUT without the live
+    default and without the `previous_deployment` tag, so the rollback target was forgotten."""
+    client = RecordingMLClient()
+    AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
+    AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path, env_version="changed-model-ver"))
+    endpoint = stack.endpoints.scoring.name
+    before = client.batch_endpoints.store[(endpoint,)]
+    assert before.tags[PREVIOUS_TAG]
+
+    assets = _assets(stack, tmp_path, env_version="changed-model-ver")
+    changed = assets.endpoints["scoring"]
+    changed.description = f"{changed.description} (reworded)"
+    changed.tags = {k: v for k, v in (changed.tags or {}).items() if k != "content_hash"}
+    _stamp(changed)
+    sent: list[object] = []
+    update = client.batch_endpoints.begin_create_or_update
+
+    def record(entity: object) -> object:
+        sent.append(copy.copy(entity))
+        return update(entity)
+
+    client.batch_endpoints.begin_create_or_update = record  # type: ignore[method-assign]
+    report = AmlDeployer(client, quiet()).deploy(assets)
+
+    assert ("batch endpoint", endpoint) in report.created
+    (put,) = [e for e in sent if getattr(e, "name", None) == endpoint]
+    assert put.tags[PREVIOUS_TAG] == before.tags[PREVIOUS_TAG]  # type: ignore[attr-defined]
+    assert put.defaults == before.defaults  # type: ignore[attr-defined]  # never points at nothing
+    after = client.batch_endpoints.store[(endpoint,)]
+    assert after.tags[PREVIOUS_TAG] == before.tags[PREVIOUS_TAG]
+    assert after.defaults == before.defaults
+    moves = AmlDeployer(client, quiet()).rollback([endpoint])
+    assert moves == [(endpoint, before.defaults["deployment_name"], before.tags[PREVIOUS_TAG])]
+
+
 def test_deployments_beyond_the_kept_count_are_pruned_but_never_the_default_or_the_previous(
     stack: StackOutput, tmp_path: Path
 ) -> None:
@@ -197,7 +236,7 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
 
     env = target_env()
     console = Console(record=True)
-    from stackctl.commands.deploy import read_stack
+    from stackctl.cloud_stack import read_stack
 
     stack_output = read_stack(env, REPO, console)
     report = deploy_assets(stack_output, env, REPO, console, skip_sql=True)

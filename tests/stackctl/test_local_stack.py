@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from demand_forecast.contracts import Decision
 from rich.console import Console
 
 from stackctl.cli import main
 from stackctl.errors import StackctlError
+from stackctl.local.apply import apply_local
+from stackctl.local.executor import StepFailed
 from stackctl.local.layout import LocalLayout
-from stackctl.local.runner import StepFailed
-from stackctl.local.stack import apply_local
 from stackctl.sql.database import sqlite_engine
 
 
@@ -135,6 +136,50 @@ def test_changed_raw_data_retrains(fake_root: Path) -> None:
     result = apply_local(fake_root, quiet())
     assert result.trained
     assert steps_run(fake_root).count("train") == 2
+
+
+def registered_versions(root: Path) -> list[str]:
+    """Registry versions the fake's register step handed out, in order (one per decision.json)."""
+    decisions = sorted(
+        LocalLayout(root).runs.rglob("decision.json"), key=lambda path: path.stat().st_mtime_ns
+    )
+    return [Decision.read(path).registered_version for path in decisions]
+
+
+def test_restoring_the_champion_s_data_after_a_losing_candidate_retrains_nothing(
+    fake_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The case from issue 15: data that trains a candidate which loses to the champion, then the
+    # original files put back. The champion was trained on exactly those inputs: no retraining, and
+    # above all no second registry version of the model already in use.
+    first = apply_local(fake_root, quiet())
+    raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
+    original = raw.read_text(encoding="utf-8")
+    raw.write_text(original + "2026-02-02,S1,P1,99,0\n", encoding="utf-8")
+    losing = apply_local(fake_root, quiet())
+    assert losing.trained
+    assert losing.promoted is False
+    assert losing.champion_version == first.champion_version
+    raw.write_text(original, encoding="utf-8")
+    assert main(["plan"]) == 0
+    assert "apply would retrain nothing" in capsys.readouterr().out
+    restored = apply_local(fake_root, quiet())
+    assert not restored.trained
+    assert restored.scored  # the data changed back, so the forecasts are made again from it
+    assert steps_run(fake_root).count("train") == 2
+    assert registered_versions(fake_root) == ["1", "2"]
+    assert restored.champion_version == first.champion_version
+
+
+def test_a_candidate_that_lost_is_not_trained_again_on_the_same_inputs(fake_root: Path) -> None:
+    apply_local(fake_root, quiet())
+    raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
+    raw.write_text(raw.read_text(encoding="utf-8") + "2026-02-02,S1,P1,99,0\n", encoding="utf-8")
+    assert apply_local(fake_root, quiet()).promoted is False
+    again = apply_local(fake_root, quiet())
+    assert not again.trained
+    assert not again.scored
+    assert registered_versions(fake_root) == ["1", "2"]
 
 
 def test_changed_model_code_retrains(fake_root: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stackctl.aml.stack import parse_stack_output
+from stackctl.aml.stack_output import parse_stack_output
 from stackctl.aml.validation import run_model_validation, wait_for_job
 from stackctl.errors import StackctlError
 
@@ -120,7 +120,7 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     from rich.console import Console
 
     from stackctl.aml.azure import azure_credential, ml_client
-    from stackctl.commands.deploy import read_stack
+    from stackctl.cloud_stack import read_stack
 
     env = target_environment()
     stack_output = read_stack(env, REPO, Console())

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from rich.console import Console
 
-from stackctl.aml.stack import load_stack_file
-from stackctl.commands.deploy import deploy_assets
+from stackctl.aml.stack_output import load_stack_file
+from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
 from stackctl.sql.database import (
     ADF_PERMISSIONS,

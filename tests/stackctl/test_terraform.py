@@ -13,12 +13,12 @@ import pytest
 
 from stackctl.cli import main
 from stackctl.errors import StackctlError
+from stackctl.terraform.env_root import EnvironmentTerraform, summarise_plan
 from stackctl.terraform.guards import (
     check_apply_allowed,
     confirm_destroy,
     mark_reviewed,
 )
-from stackctl.terraform.runner import EnvironmentTerraform, summarise_plan
 from stackctl.tools import Terraform
 
 AZURERM_ROOT = """

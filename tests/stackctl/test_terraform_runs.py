@@ -17,7 +17,7 @@ import pytest
 
 from stackctl.cli import LOG_COLUMNS, main, size_console_for_logs
 from stackctl.errors import StackctlError
-from stackctl.terraform.runner import (
+from stackctl.terraform.env_root import (
     EnvironmentTerraform,
     classify_failure,
     subscriptions_in_plan,
@@ -100,7 +100,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "plan": ToolResult(0, "Plan: 0 to add, 0 to change, 2 to destroy.\n", ""),
         "show": ToolResult(0, json.dumps(DESTROY_PLAN), ""),
     }
-    monkeypatch.setattr("stackctl.terraform.runner.Terraform", RecordingTerraform)
+    monkeypatch.setattr("stackctl.terraform.env_root.Terraform", RecordingTerraform)
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     return root
 
@@ -189,7 +189,7 @@ def test_real_terraform_without_az_but_with_arm_ids_reports_the_exec_error(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real terraform and azurerm backend, offline: ARM ids set, no az on PATH."""
-    monkeypatch.setattr("stackctl.terraform.runner.Terraform", Terraform)
+    monkeypatch.setattr("stackctl.terraform.env_root.Terraform", Terraform)
     (repo / "envs" / "dev" / "main.tf").write_text(
         'terraform {\n  backend "azurerm" {\n    key = "dev.tfstate"\n  }\n}\n', encoding="utf-8"
     )

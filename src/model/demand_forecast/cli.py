@@ -11,16 +11,19 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
 
 from demand_forecast import telemetry as otel
+from demand_forecast.contracts import Monitoring
 from demand_forecast.errors import RegistryError, UsageError
-from demand_forecast.settings import load_settings
+from demand_forecast.settings import Settings, load_settings
+from demand_forecast.steps import STEPS
 
 console = Console(stderr=True, highlight=False)
 
@@ -35,69 +38,37 @@ def _week(text: str) -> pd.Timestamp:
     return week
 
 
+_VALUE_TYPES: dict[str, Callable[[str], Any]] = {
+    "path": Path,
+    "model": str,
+    "week": _week,
+    "int": int,
+    "float": float,
+    "text": str,
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """One subcommand per step of `demand_forecast.steps.STEPS`, with every option's description."""
     parser = argparse.ArgumentParser(
         prog="demand-forecast", description="Weekly retail demand forecasting steps."
     )
     parser.add_argument("--config", type=Path, help="YAML file overlaid on demand_forecast/defaults.yaml")
-    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
-
-    p = steps.add_parser(
-        "validate", help="check raw data against the contract; write the conditioned dataset"
-    )
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-
-    p = steps.add_parser("train", help="validate, then train every segment's models into a model folder")
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--no-tracking", action="store_true", help="do not record the run in MLflow")
-
-    p = steps.add_parser("evaluate", help="holdout metrics against the baseline and the champion")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument(
-        "--champion", help="champion model folder or MLflow URI, e.g. models:/demand-forecast@champion"
-    )
-
-    p = steps.add_parser("register", help="log and register the model; promote it if it beats the champion")
-    p.add_argument("--model", type=Path, required=True)
-    p.add_argument("--metrics", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--name")
-    p.add_argument("--margin", type=float)
-
-    p = steps.add_parser("score", help="batch forecasts for the weeks as-of .. as-of + horizon - 1")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--as-of", type=_week)
-    p.add_argument("--horizon", type=int, default=1)
-
-    p = steps.add_parser("monitor", help="staleness, input drift and recent MAPE into monitoring.json")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--forecasts", type=Path)
-    p.add_argument("--as-of", type=_week)
-
-    p = steps.add_parser(
-        "publish", help="write a pipeline run's results into the reporting database (replacing its rows)"
-    )
-    p.add_argument("--pipeline", choices=("training", "scoring"), required=True)
-    p.add_argument("--run-id", help="the pipeline run; in AML: the pipeline job (default)")
-    p.add_argument(
-        "--database",
-        help="sqlite:///path/reporting.db or mssql://<server>/<database> (default: $REPORTING_DATABASE_URL)",
-    )
-    for folder in ("conditioned", "model", "evaluation", "decision", "scored", "monitoring"):
-        p.add_argument(f"--{folder}", type=Path, help=f"the {folder} output folder of this run")
-    p.add_argument("--status", choices=("succeeded", "failed"), default="succeeded")
-    p.add_argument("--detail", help="what went wrong (with --status failed)")
-    p.add_argument("--out", type=Path, required=True)
+    subparsers = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+    for spec in STEPS.values():
+        step = subparsers.add_parser(spec.name, help=spec.help, description=spec.help)
+        for option in spec.options:
+            if option.value == "flag":
+                step.add_argument(option.flag, action="store_true", help=option.help)
+                continue
+            step.add_argument(
+                option.flag,
+                type=_VALUE_TYPES[option.value],
+                required=option.required,
+                default=option.default,
+                choices=option.choices or None,
+                help=option.help,
+            )
     return parser
 
 
@@ -129,9 +100,95 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
     console.print(f"published {summary.pipeline} run {summary.run_id} ({summary.status}): {written}")
 
 
-def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
+Say = Callable[[str], None]
+
+
+def _validate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
     from demand_forecast import pipeline
 
+    quality = pipeline.run_validate(args.data, args.out, settings)
+    say(
+        f"valid: {quality.series} series, {quality.weeks} weeks, {quality.gaps} gaps, "
+        f"{sum(quality.quarantined_by_reason.values())} rows quarantined -> {args.out}"
+    )
+
+
+def _train(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+    from demand_forecast import pipeline
+
+    started = time.perf_counter()
+    with console.status("training") as status:
+        info = pipeline.run_train(
+            args.data, args.out, settings, lambda m: status.update(m), track=not args.no_tracking
+        )
+    validation = info.metrics
+    say(
+        f"trained {info.model_version}: {len(info.segments)} segments "
+        f"in {time.perf_counter() - started:.1f}s; "
+        f"validation MAPE ensemble {validation['validation_mape_ensemble']:.3f} "
+        f"vs baseline {validation['validation_mape_baseline']:.3f} -> {args.out}"
+    )
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+    from demand_forecast import pipeline
+
+    metrics = pipeline.run_evaluate(args.model, args.data, args.out, args.champion, settings, say)
+    parts = [
+        f"{name} {record.mape:.3f}"
+        for name, record in metrics.overall.by_model().items()
+        if record is not None and record.mape is not None
+    ]
+    say(
+        f"holdout MAPE: {', '.join(parts)}; {metrics.segments_meeting_target}/"
+        f"{metrics.segments_total} segments meet {metrics.target_mape}"
+    )
+
+
+def _register(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+    from demand_forecast import pipeline
+
+    decision = pipeline.run_register(args.model, args.metrics, args.out, args.name, args.margin, settings)
+    say(
+        f"registered {decision.model_name} v{decision.registered_version}; "
+        f"{'PROMOTED to champion' if decision.promoted else 'not promoted'}: {decision.reason}"
+    )
+
+
+def _score(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+    from demand_forecast import pipeline
+
+    forecasts = pipeline.run_score(args.model, args.data, args.out, args.as_of, args.horizon, settings, say)
+    say(
+        f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
+        f"-> {args.out / 'forecasts.csv'}"
+    )
+
+
+def _monitor(args: argparse.Namespace, settings: Settings, say: Say) -> Monitoring:
+    from demand_forecast import pipeline
+
+    report = pipeline.run_monitor(args.model, args.data, args.out, args.forecasts, args.as_of, settings, say)
+    say(
+        f"monitor: age {report.age_days} days (stale={report.stale}), "
+        f"drift_alert={report.drift_alert}, "
+        f"recent MAPE {report.recent_mape}"
+    )
+    return report
+
+
+# Each returns what it wrote (monitor: the report, whose health metrics go to telemetry) or None.
+_RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say], object]] = {
+    "validate": _validate,
+    "train": _train,
+    "evaluate": _evaluate,
+    "register": _register,
+    "score": _score,
+    "monitor": _monitor,
+}
+
+
+def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
     if args.step == "publish":
         _publish(args, telemetry)
         return 0
@@ -141,62 +198,9 @@ def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
     if getattr(args, "epochs", None) is not None:
         overrides["nn"] = {"epochs": args.epochs}
     settings = load_settings(args.config, overrides)
-    say = console.print
-    started = time.perf_counter()
-    if args.step == "validate":
-        report = pipeline.run_validate(args.data, args.out, settings)
-        quarantined = sum(report["quarantined_by_reason"].values())
-        say(
-            f"valid: {report['series']} series, {report['weeks']} weeks, {report['gaps']} gaps, "
-            f"{quarantined} rows quarantined -> {args.out}"
-        )
-    elif args.step == "train":
-        with console.status("training") as status:
-            info = pipeline.run_train(
-                args.data, args.out, settings, lambda m: status.update(m), track=not args.no_tracking
-            )
-        metrics = info["metrics"]
-        say(
-            f"trained {info['model_version']}: {len(info['segments'])} segments "
-            f"in {time.perf_counter() - started:.1f}s; "
-            f"validation MAPE ensemble {metrics['validation_mape_ensemble']:.3f} "
-            f"vs baseline {metrics['validation_mape_baseline']:.3f} -> {args.out}"
-        )
-    elif args.step == "evaluate":
-        metrics = pipeline.run_evaluate(args.model, args.data, args.out, args.champion, settings, say)
-        parts = [
-            f"{name} {record['mape']:.3f}"
-            for name, record in metrics["overall"].items()
-            if record and record["mape"] is not None
-        ]
-        say(
-            f"holdout MAPE: {', '.join(parts)}; {metrics['segments_meeting_target']}/"
-            f"{metrics['segments_total']} segments meet {metrics['target_mape']}"
-        )
-    elif args.step == "register":
-        decision = pipeline.run_register(args.model, args.metrics, args.out, args.name, args.margin, settings)
-        say(
-            f"registered {decision['model_name']} v{decision['registered_version']}; "
-            f"{'PROMOTED to champion' if decision['promoted'] else 'not promoted'}: {decision['reason']}"
-        )
-    elif args.step == "score":
-        forecasts = pipeline.run_score(
-            args.model, args.data, args.out, args.as_of, args.horizon, settings, say
-        )
-        say(
-            f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
-            f"-> {args.out / 'forecasts.csv'}"
-        )
-    elif args.step == "monitor":
-        report = pipeline.run_monitor(
-            args.model, args.data, args.out, args.forecasts, args.as_of, settings, say
-        )
-        say(
-            f"monitor: age {report['age_days']} days (stale={report['stale']}), "
-            f"drift_alert={report['drift_alert']}, "
-            f"recent MAPE {report['recent_mape']}"
-        )
-        otel.record_monitoring(telemetry, report)
+    result = _RUNNERS[args.step](args, settings, console.print)
+    if isinstance(result, Monitoring):
+        otel.record_monitoring(telemetry, result.to_json())
     return 0
 
 
@@ -208,32 +212,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     telemetry = otel.configure()
     started_at, started = datetime.now(UTC), time.perf_counter()
-    code = 1
+    code, detail = 1, "interrupted"
     try:
         with otel.step_metrics(telemetry, args.step) as state:
-            code = _run_reporting_errors(args, telemetry)
+            code, detail = _run_reporting_errors(args, telemetry)
             state["outcome"] = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
     finally:
         outcome = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
         try:
-            from demand_forecast.publish import write_step_run
+            from demand_forecast.publish import record_failed_step, write_step_run
 
             write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
+            if outcome != "succeeded":
+                # In a pipeline, the run is published as failed by the step that failed (publish.py).
+                recorded = record_failed_step(args.step, _step_folders(args), detail, telemetry)
+                if recorded:
+                    console.print(recorded)
         finally:
             telemetry.shutdown()
     return code
 
 
-def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
+def _step_folders(args: argparse.Namespace) -> list[Path]:
+    """The step's output folder and the folders its port options name (a file option: its folder)."""
+    folders = [args.out]
+    for option in STEPS[args.step].options:
+        value = getattr(args, option.flag.lstrip("-").replace("-", "_"), None)
+        if option.port is None or option.output or not isinstance(value, Path):
+            continue
+        folders.append(value.parent if option.file else value)
+    return folders
+
+
+def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> tuple[int, str]:
+    """The step's exit status and, when it failed, what went wrong in one line."""
     try:
-        return _run(args, telemetry)
+        return _run(args, telemetry), ""
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
-        return 2
+        return 2, str(exc)
     except RegistryError as exc:  # the registry failed: exit 1, but the message says it all
         console.print(f"[bold red]MLflow registry error in {args.step}:[/] {exc}")
-        return 1
+        return 1, f"MLflow registry error: {exc}"
     except Exception as exc:  # the contract: anything unexpected is exit 1 with its traceback
         console.print(f"[bold red]unexpected failure in {args.step}:[/] {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
-        return 1
+        return 1, f"{type(exc).__name__}: {exc}"

@@ -1,4 +1,9 @@
-"""The six steps as functions over folders: what the CLI and the AML components call."""
+"""The six steps as functions over folders: what the CLI and the AML components call.
+
+Each step reads its inputs through `demand_forecast.loading` and writes its result file through
+the matching model of `demand_forecast.contracts`, which is also what the next step and stackctl
+read it with.
+"""
 
 from __future__ import annotations
 
@@ -11,57 +16,65 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from demand_forecast.dataset import Tables, finite_json, read_raw_tables, write_tables
+from demand_forecast.contracts import (
+    DATA_QUALITY_FILE,
+    DECISION_FILE,
+    METRICS_FILE,
+    MODEL_INFO_FILE,
+    MONITORING_FILE,
+    DataQuality,
+    DataQualitySummary,
+    Decision,
+    Metrics,
+    ModelInfo,
+    Monitoring,
+    OverallScores,
+    Scores,
+    SegmentHealth,
+    SegmentScores,
+)
+from demand_forecast.dataset import Tables, write_tables
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
+from demand_forecast.loading import load_dataset, load_model
 from demand_forecast.metrics import mape, scores
 from demand_forecast.scoring import default_as_of, forecast, scoring_quality
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
-from demand_forecast.validation import ValidationResult, validate_tables
 
 Say = Callable[[str], None]
 MODELS = ("baseline", "lasso", "nn", "ensemble")
 
+__all__ = [
+    "backtest",
+    "load_dataset",
+    "load_model",
+    "model_age_days",
+    "run_evaluate",
+    "run_monitor",
+    "run_register",
+    "run_score",
+    "run_train",
+    "run_validate",
+]
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite_json(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
-
-def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
-    """Raw or conditioned folder in, validated tables out (unusable data raises DataContractError)."""
-    return validate_tables(read_raw_tables(folder), settings.validate_)
-
-
-def run_validate(data: Path, out: Path, settings: Settings) -> dict[str, Any]:
+def run_validate(data: Path, out: Path, settings: Settings) -> DataQuality:
     result = load_dataset(data, settings)
     for message in result.warnings:
         print(f"warning: {message}")
     write_tables(result.tables, out, settings.validate_.output_format)
     result.quarantine.to_csv(out / "quarantine.csv", index=False)
-    _write_json(out / "data_quality.json", result.report)
-    return result.report
+    quality = DataQuality.parse(result.report, "the validation report")
+    quality.write(out / DATA_QUALITY_FILE)
+    return quality
 
 
-def load_model(reference: str, settings: Settings) -> TrainedModel | None:
-    """A model from a folder or an MLflow URI (models:/name@alias, runs:/...); None if the URI has none."""
-    path = Path(reference)
-    if path.is_dir():
-        if not (path / "model_info.json").is_file():
-            raise UsageError(
-                f"{path} is not a model folder (no model_info.json); pass the --out folder of train"
-            )
-        return TrainedModel.load(path)
-    if "://" not in reference and ":/" not in reference:
-        raise UsageError(
-            f"model {reference} is neither a folder nor an MLflow URI "
-            "such as models:/demand-forecast@champion"
-        )
-    from demand_forecast.registry import download_model
-
-    folder = download_model(settings, reference)
-    return TrainedModel.load(folder) if folder is not None else None
+def model_identity(tables: Tables, settings: Settings) -> str:
+    """The model version: 16 hex digits of the hash of the data, the package's code and the settings."""
+    return hashlib.sha256(
+        "|".join([content_hash(tables), code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]).encode()
+    ).hexdigest()[:16]
 
 
 def _no_model(reference: str, settings: Settings, hint: str) -> UsageError:
@@ -76,30 +89,29 @@ def _no_model(reference: str, settings: Settings, hint: str) -> UsageError:
     )
 
 
-def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> dict[str, Any]:
+def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> ModelInfo:
     validation = load_dataset(data, settings)
+    quality = DataQuality.parse(validation.report, "the validation report")
     say(
-        f"validated {validation.report['series']} series over {validation.report['weeks']} weeks; "
-        f"{sum(validation.report['quarantined_by_reason'].values())} rows quarantined"
+        f"validated {quality.series} series over {quality.weeks} weeks; "
+        f"{sum(quality.quarantined_by_reason.values())} rows quarantined"
     )
     model = train_model(validation.tables, settings, progress=say)
-    identity = hashlib.sha256(
-        "|".join(
-            [content_hash(validation.tables), code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]
-        ).encode()
-    ).hexdigest()[:16]
-    model.info["model_version"] = identity
-    model.info["data_quality"] = {
-        k: validation.report[k] for k in ("series", "weeks", "gaps", "quarantined_by_reason")
-    }
+    model.info["model_version"] = model_identity(validation.tables, settings)
+    model.info["data_quality"] = DataQualitySummary(
+        series=quality.series,
+        weeks=quality.weeks,
+        gaps=quality.gaps,
+        quarantined_by_reason=quality.quarantined_by_reason,
+    ).to_json()
     if track:
         from demand_forecast.registry import log_training_run
 
-        model.info["mlflow_run_id"] = log_training_run(settings, model.info)
+        model.info["mlflow_run_id"] = log_training_run(settings, model.model_info)
     model.save(out)
     validation.quarantine.to_csv(out / "quarantine.csv", index=False)
-    _write_json(out / "data_quality.json", validation.report)
-    return model.info
+    quality.write(out / DATA_QUALITY_FILE)
+    return model.model_info
 
 
 def backtest(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -114,33 +126,56 @@ def backtest(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.T
     return pd.concat([rows.reset_index(drop=True), predictions], axis=1)
 
 
+def _champion_backtest(
+    champion_ref: str | None,
+    tables: Tables,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    settings: Settings,
+    say: Say,
+) -> tuple[TrainedModel | None, pd.DataFrame | None]:
+    """The champion and its holdout backtest, or (None, None) when there is none or it cannot score."""
+    champion_model = load_model(champion_ref, settings) if champion_ref else None
+    if champion_ref and champion_model is None:
+        say(f"no champion at {champion_ref} yet: champion metrics are null")
+    if champion_model is None:
+        return None, None
+    try:
+        return champion_model, backtest(champion_model, tables, start, end)
+    except (ValueError, KeyError, DataContractError) as exc:
+        # A champion from an older code version may not fit today's feature set: report it and
+        # compare without it (register then falls back to the champion's recorded MAPE).
+        say(f"champion {champion_model.info['model_version']} cannot score this data: {exc}")
+        return None, None
+
+
+def _segment_scores(predictions: pd.DataFrame, models: list[str]) -> list[SegmentScores]:
+    segments = []
+    for segment, group in predictions.groupby("segment", sort=True):
+        seg_actual = group["units"].to_numpy()
+        for name in models:
+            segments.append(
+                SegmentScores(segment=str(segment), model=name, **scores(seg_actual, group[name].to_numpy()))
+            )
+    return segments
+
+
 def run_evaluate(
     model_ref: str, data: Path, out: Path, champion_ref: str | None, settings: Settings, say: Say
-) -> dict[str, Any]:
+) -> Metrics:
     model = load_model(model_ref, settings)
     if model is None:
         raise UsageError(f"no model at {model_ref}")
     tables = load_dataset(data, settings).tables
-    holdout = model.info["holdout"]
-    start, end = pd.Timestamp(holdout["start"]), pd.Timestamp(holdout["end"])
+    holdout = model.model_info.holdout
+    start, end = pd.Timestamp(holdout.start), pd.Timestamp(holdout.end)
     predictions = backtest(model, tables, start, end)
     if predictions.empty:
         raise UsageError(
-            f"{data} has no shipments in the model's holdout weeks {holdout['start']}..{holdout['end']}"
+            f"{data} has no shipments in the model's holdout weeks {holdout.start}..{holdout.end}"
         )
-    champion_model = load_model(champion_ref, settings) if champion_ref else None
-    if champion_ref and champion_model is None:
-        say(f"no champion at {champion_ref} yet: champion metrics are null")
+    champion_model, champion_predictions = _champion_backtest(champion_ref, tables, start, end, settings, say)
     models = list(MODELS)
-    champion_predictions: pd.DataFrame | None = None
-    if champion_model is not None:
-        try:
-            champion_predictions = backtest(champion_model, tables, start, end)
-        except (ValueError, KeyError, DataContractError) as exc:
-            # A champion from an older code version may not fit today's feature set: report it and
-            # compare without it (register then falls back to the champion's recorded MAPE).
-            say(f"champion {champion_model.info['model_version']} cannot score this data: {exc}")
-            champion_model = None
     if champion_model is not None and champion_predictions is not None:
         keyed = champion_predictions.set_index(["week_start", "store_id", "product_id"])["ensemble"]
         keys = pd.MultiIndex.from_frame(predictions[["week_start", "store_id", "product_id"]])
@@ -149,29 +184,22 @@ def run_evaluate(
         predictions["champion"] = predictions["champion"].fillna(predictions["baseline"])
         models.append("champion")
     actual = predictions["units"].to_numpy()
-    overall: dict[str, Any] = {name: scores(actual, predictions[name].to_numpy()) for name in models}
-    overall.setdefault("champion", None)
-    segments = []
-    for segment, group in predictions.groupby("segment", sort=True):
-        seg_actual = group["units"].to_numpy()
-        for name in models:
-            segments.append(
-                {"segment": str(segment), "model": name, **scores(seg_actual, group[name].to_numpy())}
-            )
+    overall = {name: Scores(**scores(actual, predictions[name].to_numpy())) for name in models}
+    segments = _segment_scores(predictions, models)
     target = settings.evaluate.target_mape
-    ensemble_segments = [s for s in segments if s["model"] == "ensemble" and s["mape"] is not None]
-    metrics = {
-        "model_name": model.info["model_name"],
-        "model_version": model.info["model_version"],
-        "holdout": holdout,
-        "target_mape": target,
-        "overall": overall,
-        "segments": segments,
-        "champion_version": champion_model.info["model_version"] if champion_model is not None else None,
-        "segments_meeting_target": sum(1 for s in ensemble_segments if s["mape"] <= target),
-        "segments_total": len(ensemble_segments),
-    }
-    _write_json(out / "metrics.json", metrics)
+    ensemble_segments = [s for s in segments if s.model == "ensemble" and s.mape is not None]
+    metrics = Metrics(
+        model_name=model.info["model_name"],
+        model_version=model.info["model_version"],
+        holdout=holdout,
+        target_mape=target,
+        overall=OverallScores.model_validate({"champion": None, **overall}),
+        segments=segments,
+        champion_version=champion_model.info["model_version"] if champion_model is not None else None,
+        segments_meeting_target=sum(1 for s in ensemble_segments if s.mape is not None and s.mape <= target),
+        segments_total=len(ensemble_segments),
+    )
+    metrics.write(out / METRICS_FILE)
     predictions.assign(week_start=predictions["week_start"].dt.strftime("%Y-%m-%d")).to_csv(
         out / "holdout_predictions.csv", index=False
     )
@@ -180,20 +208,21 @@ def run_evaluate(
 
 def run_register(
     model_dir: Path, metrics_file: Path, out: Path, name: str | None, margin: float | None, settings: Settings
-) -> dict[str, Any]:
+) -> Decision:
+    from demand_forecast.pyfunc import python_model
     from demand_forecast.registry import register_model
 
-    if not (model_dir / "model_info.json").is_file():
-        raise UsageError(f"{model_dir} is not a model folder (no model_info.json)")
+    if not (model_dir / MODEL_INFO_FILE).is_file():
+        raise UsageError(f"{model_dir} is not a model folder (no {MODEL_INFO_FILE})")
     try:
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        metrics = Metrics.read(metrics_file)
+    except UsageError as exc:
         raise UsageError(f"cannot read metrics file {metrics_file}: {exc}; run evaluate first") from exc
-    info = json.loads((model_dir / "model_info.json").read_text(encoding="utf-8"))
-    if metrics.get("model_version") != info["model_version"]:
+    info = ModelInfo.read(model_dir / MODEL_INFO_FILE)
+    if metrics.model_version != info.model_version:
         raise UsageError(
-            f"{metrics_file} evaluates model {metrics.get('model_version')}, but {model_dir} holds "
-            f"{info['model_version']}; evaluate this model first"
+            f"{metrics_file} evaluates model {metrics.model_version}, but {model_dir} holds "
+            f"{info.model_version}; evaluate this model first"
         )
     decision = register_model(
         settings,
@@ -202,8 +231,9 @@ def run_register(
         metrics,
         name or settings.register_.model_name,
         settings.register_.margin if margin is None else margin,
+        python_model(),
     )
-    _write_json(out / "decision.json", decision)
+    decision.write(out / DECISION_FILE)
     return decision
 
 
@@ -227,7 +257,7 @@ def run_score(
     as_of = default_as_of(tables) if as_of is None else as_of
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec))
     validation.quarantine.to_csv(out / "quarantine.csv", index=False)
-    _write_json(out / "data_quality.json", report)
+    DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
         (say or print)(line)
     return forecasts
@@ -275,6 +305,64 @@ def model_age_days(info: dict[str, Any], as_of: pd.Timestamp) -> int:
     return max(0, int((as_of - min(trained_at, data_end)).days))
 
 
+def _recent_window(tables: Tables, as_of: pd.Timestamp, weeks: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The latest `weeks` weeks with data before as-of, so a late as-of still has a window."""
+    last_data_week = tables.shipments.loc[tables.shipments["week_start"] < as_of, "week_start"].max()
+    window_end = min(as_of - pd.Timedelta(weeks=1), last_data_week)
+    return window_end - pd.Timedelta(weeks=weeks - 1), window_end
+
+
+def _drift(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float]:
+    """PSI of each drift-tracked feature on the rows of [start, end] against the training bins."""
+    panel, feats, level, baseline = model.design(tables)
+    s_idx, t_idx = observed_rows(panel, level)
+    weeks = panel.weeks[t_idx]
+    keep = (weeks >= start) & (weeks <= end)
+    design = design_rows(panel, feats, level, baseline, s_idx[keep], t_idx[keep])
+    drift = {}
+    if len(design.rows):
+        for j, name in enumerate(design.feature_names):
+            if name in model.reference and drift_tracked(name, model):
+                drift[name] = round(psi(model.reference[name], design.features[:, j].astype(np.float64)), 6)
+    return drift
+
+
+def _evaluated_forecasts(
+    forecasts_file: Path | None, tables: Tables, recent: pd.DataFrame, recent_weeks: int
+) -> tuple[pd.DataFrame, str]:
+    """Rows with `units` and `ensemble` to measure recent accuracy on, and a sentence saying which."""
+    if forecasts_file is None:
+        return recent, "one-week-ahead backtest of the recent weeks with actuals"
+    try:
+        issued = pd.read_csv(forecasts_file, dtype={"store_id": str, "product_id": str})
+    except OSError as exc:
+        raise UsageError(f"cannot read --forecasts {forecasts_file}: {exc.strerror}") from exc
+    issued["week_start"] = pd.to_datetime(issued["week_start"])
+    actuals = tables.shipments[["week_start", "store_id", "product_id", "units"]]
+    joined = issued.merge(actuals, on=["week_start", "store_id", "product_id"], how="inner")
+    evaluated = joined.rename(columns={"forecast_units": "ensemble"})
+    if evaluated.empty:
+        # Fresh forecasts have no actuals yet; the model's recent accuracy is still worth a number.
+        return recent, (
+            f"no forecast in {forecasts_file.name} has an actual yet; one-week-ahead backtest of the "
+            f"last {recent_weeks} weeks with data instead"
+        )
+    return evaluated, f"forecasts in {forecasts_file.name} joined to the actuals that have arrived"
+
+
+def _segment_health(evaluated: pd.DataFrame) -> list[SegmentHealth]:
+    if not len(evaluated) or "segment" not in evaluated:
+        return []
+    return [
+        SegmentHealth(
+            segment=str(segment),
+            recent_mape=mape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
+            n=len(group),
+        )
+        for segment, group in evaluated.groupby("segment", sort=True)
+    ]
+
+
 def run_monitor(
     model_ref: str,
     data: Path,
@@ -283,7 +371,7 @@ def run_monitor(
     as_of: pd.Timestamp | None,
     settings: Settings,
     say: Say | None = None,
-) -> dict[str, Any]:
+) -> Monitoring:
     model = load_model(model_ref, settings)
     if model is None:
         raise _no_model(model_ref, settings, "")
@@ -292,75 +380,33 @@ def run_monitor(
     as_of = default_as_of(tables) if as_of is None else as_of
     monitor = settings.monitor
     age_days = model_age_days(model.info, as_of)
-
-    # "Recent" is the latest weeks with data before as-of, so a late as-of still has a window.
-    last_data_week = tables.shipments.loc[tables.shipments["week_start"] < as_of, "week_start"].max()
-    window_end = min(as_of - pd.Timedelta(weeks=1), last_data_week)
-    window_start = window_end - pd.Timedelta(weeks=monitor.recent_weeks - 1)
+    window_start, window_end = _recent_window(tables, as_of, monitor.recent_weeks)
     recent = backtest(model, tables, window_start, window_end)
-    panel, feats, level, baseline = model.design(tables)
-    s_idx, t_idx = observed_rows(panel, level)
-    weeks = panel.weeks[t_idx]
-    keep = (weeks >= window_start) & (weeks <= window_end)
-    design = design_rows(panel, feats, level, baseline, s_idx[keep], t_idx[keep])
-    drift = {}
-    if len(design.rows):
-        for j, name in enumerate(design.feature_names):
-            if name in model.reference and drift_tracked(name, model):
-                drift[name] = round(psi(model.reference[name], design.features[:, j].astype(np.float64)), 6)
-    if forecasts_file is not None:
-        try:
-            issued = pd.read_csv(forecasts_file, dtype={"store_id": str, "product_id": str})
-        except OSError as exc:
-            raise UsageError(f"cannot read --forecasts {forecasts_file}: {exc.strerror}") from exc
-        issued["week_start"] = pd.to_datetime(issued["week_start"])
-        actuals = tables.shipments[["week_start", "store_id", "product_id", "units"]]
-        joined = issued.merge(actuals, on=["week_start", "store_id", "product_id"], how="inner")
-        evaluated = joined.rename(columns={"forecast_units": "ensemble"})
-        source = f"forecasts in {forecasts_file.name} joined to the actuals that have arrived"
-        if evaluated.empty:
-            # Fresh forecasts have no actuals yet; the model's recent accuracy is still worth a number.
-            evaluated = recent
-            source = (
-                f"no forecast in {forecasts_file.name} has an actual yet; one-week-ahead backtest of the "
-                f"last {monitor.recent_weeks} weeks with data instead"
-            )
-    else:
-        evaluated = recent
-        source = "one-week-ahead backtest of the recent weeks with actuals"
+    drift = _drift(model, tables, window_start, window_end)
+    evaluated, source = _evaluated_forecasts(forecasts_file, tables, recent, monitor.recent_weeks)
     recent_mape = (
         mape(evaluated["units"].to_numpy(), evaluated["ensemble"].to_numpy()) if len(evaluated) else None
     )
-    segments = []
-    if len(evaluated) and "segment" in evaluated:
-        for segment, group in evaluated.groupby("segment", sort=True):
-            segments.append(
-                {
-                    "segment": str(segment),
-                    "recent_mape": mape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
-                    "n": len(group),
-                }
-            )
-    report = {
-        "as_of": as_of.strftime("%Y-%m-%d"),
-        "model_name": model.info["model_name"],
-        "model_version": model.info["model_version"],
-        "trained_at": model.info["trained_at"],
-        "age_days": age_days,
-        "stale": age_days > monitor.stale_after_days,
-        "stale_after_days": monitor.stale_after_days,
-        "drift": drift,
-        "drift_alert": any(value > monitor.psi_alert for value in drift.values()),
-        "drift_threshold": monitor.psi_alert,
-        "recent_mape": recent_mape,
-        "recent_weeks": int(evaluated["week_start"].nunique()) if len(evaluated) else 0,
-        "recent_source": source,
-        "segments": segments,
-    }
-    _write_json(out / "monitoring.json", report)
+    report = Monitoring(
+        as_of=as_of.strftime("%Y-%m-%d"),
+        model_name=model.info["model_name"],
+        model_version=model.info["model_version"],
+        trained_at=model.info["trained_at"],
+        age_days=age_days,
+        stale=age_days > monitor.stale_after_days,
+        stale_after_days=monitor.stale_after_days,
+        drift=drift,
+        drift_alert=any(value > monitor.psi_alert for value in drift.values()),
+        drift_threshold=monitor.psi_alert,
+        recent_mape=recent_mape,
+        recent_weeks=int(evaluated["week_start"].nunique()) if len(evaluated) else 0,
+        recent_source=source,
+        segments=_segment_health(evaluated),
+    )
+    report.write(out / MONITORING_FILE)
     quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec))
     validation.quarantine.to_csv(out / "quarantine.csv", index=False)
-    _write_json(out / "data_quality.json", quality)
+    DataQuality.parse(quality, "the monitor step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
         (say or print)(line)
     # The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database.

@@ -12,6 +12,18 @@ of the same run never duplicates them, and a publish that fails anywhere (unread
 database older than the code, a lost connection) rolls back and leaves the previous rows as they were.
 Every step writes `step_run.json` (start, seconds, outcome) into its output folder; publish reads them
 from its input folders, so the step durations reach the database the same way in AML and locally.
+
+A run that fails before its publish step is published by the failing step itself
+(`record_failed_step`, called by the CLI when a step ends with any outcome but "succeeded"): the
+run's row with status failed, the step's outcome, and what its input folders hold. Both executors
+give every step what that needs in its environment: the pipeline (DEMAND_FORECAST_PIPELINE), the
+reporting database (REPORTING_DATABASE_URL) and, outside AML, the run (DEMAND_FORECAST_RUN_ID).
+It lives in the step rather than in a pipeline exit handler because an AML pipeline component, the
+unit a batch endpoint deploys, cannot have `on_init`/`on_finalize` jobs (azure-ai-ml refuses them:
+"On_init/on_finalize is not supported for pipeline component"; the setting is documented for
+pipeline jobs only, https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-pipeline).
+A step killed outright (node lost, timeout) cannot record itself; Data Factory's run fails then and
+the pipeline-failed alert of modules/monitoring fires.
 """
 
 from __future__ import annotations
@@ -39,13 +51,20 @@ PUBLISH_FILE = "publish.json"
 BACKTEST_FILE = "backtest.csv"  # monitor's recent weeks, forecasts against actuals
 HOLDOUT_FILE = "holdout_predictions.csv"  # evaluate's one-week-ahead holdout backtest
 DETAIL_LIMIT = 2000
+# The environment of every pipeline step (set by stackctl: on each AML job, and by the local runner).
+PIPELINE_ENV = "DEMAND_FORECAST_PIPELINE"
+REPORTING_DATABASE_ENV = "REPORTING_DATABASE_URL"
+RUN_ID_ENV = "DEMAND_FORECAST_RUN_ID"
 
 
 def resolve_run_id(given: str | None) -> str:
-    """The pipeline run's id: `given`, else (inside AML) the pipeline job, which AML records as the
-    parent run of each step's MLflow run (MLFLOW_RUN_ID is the step's own run)."""
+    """The pipeline run's id: `given`, else $DEMAND_FORECAST_RUN_ID (the local runner), else (inside
+    AML) the pipeline job, which AML records as the parent run of each step's MLflow run
+    (MLFLOW_RUN_ID is the step's own run)."""
     if given:
         return given
+    if os.environ.get(RUN_ID_ENV):
+        return os.environ[RUN_ID_ENV]
     step_run = os.environ.get("MLFLOW_RUN_ID")
     if step_run:
         from mlflow.tracking import MlflowClient
@@ -81,6 +100,8 @@ class PublishInputs:
     monitoring: Path | None = None
     status: Literal["succeeded", "failed"] = "succeeded"
     detail: str | None = None
+    # Further folders whose step_run.json belong to the run (a failing step's own output folder).
+    step_folders: tuple[Path, ...] = ()
 
     def folders(self) -> list[Path]:
         candidates = (
@@ -90,6 +111,7 @@ class PublishInputs:
             self.decision,
             self.scored,
             self.monitoring,
+            *self.step_folders,
         )
         return [folder for folder in candidates if folder is not None]
 
@@ -409,3 +431,39 @@ def publish(
         emit_metrics(telemetry, inputs, rows)
     counts = {name: len(values) for name, values in rows.items()}
     return PublishSummary(inputs.run_id, inputs.pipeline, inputs.status, counts)
+
+
+def record_failed_step(
+    step: str, folders: Iterable[Path], detail: str, telemetry: otel.Telemetry | None = None
+) -> str | None:
+    """Publish the pipeline run of a step that did not succeed as failed; what happened, in words.
+
+    `folders` are the step's own output folder and its input folders (their `step_run.json` and a
+    `data_quality.json` among them are published with the run). Does nothing (None) outside a
+    pipeline (no DEMAND_FORECAST_PIPELINE or REPORTING_DATABASE_URL) and for the publish step, whose
+    failure is the pipeline's failure already. Never raises: the step's own failure is what the
+    caller reports; a failure to record it is returned as a message.
+    """
+    pipeline = os.environ.get(PIPELINE_ENV)
+    url = os.environ.get(REPORTING_DATABASE_ENV)
+    if step == "publish" or not pipeline or not url:
+        return None
+    if pipeline not in ("training", "scoring"):
+        return f"not recorded: {PIPELINE_ENV}={pipeline!r} is neither training nor scoring"
+    from demand_forecast.reporting_db import open_database
+
+    dirs = [folder for folder in folders if folder.is_dir()]
+    conditioned = next((d for d in dirs if (d / "data_quality.json").exists()), None)
+    try:
+        inputs = PublishInputs(
+            pipeline="training" if pipeline == "training" else "scoring",
+            run_id=resolve_run_id(None),
+            conditioned=conditioned,
+            status="failed",
+            detail=f"step {step} failed: {detail}",
+            step_folders=tuple(d for d in dirs if d != conditioned),
+        )
+        summary = publish(open_database(url), inputs, telemetry)
+    except Exception as exc:  # the step's failure matters more than its record
+        return f"the failed run could not be recorded in the reporting database: {type(exc).__name__}: {exc}"
+    return f"recorded {pipeline} run {summary.run_id} as failed in the reporting database"

@@ -31,13 +31,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from demand_forecast.contracts import MODEL_ARTIFACT, Decision, Metrics, ModelInfo
 from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.project import project_root
 from demand_forecast.settings import Settings, TrackingSettings
 
-MODEL_ARTIFACT = "model_dir"
 MODEL_ARTIFACT_PATH = "model"
 DISTRIBUTION = "demand-forecast-model"
 # The stage that marks the champion. Stages are the registry pointer AML documents for MLflow
@@ -149,8 +147,9 @@ def _log_batch(
         )
 
 
-def log_training_run(settings: Settings, info: dict[str, Any]) -> str:
+def log_training_run(settings: Settings, model_info: ModelInfo) -> str:
     """Record a training run (params, validation metrics); return its run id (the job's run in AML)."""
+    info = model_info.to_json()
     mlflow = _configure(settings)
     client = mlflow.MlflowClient()
     try:
@@ -165,35 +164,6 @@ def log_training_run(settings: Settings, info: dict[str, Any]) -> str:
             return run_id
     except mlflow.exceptions.MlflowException as exc:
         raise _registry_error("logging the training run", exc) from exc
-
-
-class DemandForecastPyfunc:
-    """MLflow pyfunc wrapper. Input: a one-row DataFrame with `data_dir` and optional `as_of`, `horizon`;
-    output: the forecasts table of `score`."""
-
-    def load_context(self, context: Any) -> None:
-        from demand_forecast.training import TrainedModel
-
-        self.model = TrainedModel.load(Path(context.artifacts[MODEL_ARTIFACT]))
-
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
-        from demand_forecast.pipeline import load_dataset
-        from demand_forecast.scoring import forecast
-
-        request = model_input.iloc[0]
-        tables = load_dataset(Path(str(request["data_dir"])), self.model.settings).tables
-        as_of = pd.Timestamp(request["as_of"]) if "as_of" in request and pd.notna(request["as_of"]) else None
-        horizon = int(request["horizon"]) if "horizon" in request and pd.notna(request["horizon"]) else 1
-        return forecast(self.model, tables, as_of, horizon)
-
-
-def _pyfunc_class() -> Any:
-    import mlflow.pyfunc
-
-    # Built lazily so importing this module does not import mlflow (seconds) for `score` from a folder.
-    return type("DemandForecastModel", (DemandForecastPyfunc, mlflow.pyfunc.PythonModel), {})
 
 
 @dataclass(frozen=True)
@@ -314,26 +284,6 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
     return uri
 
 
-def model_signature() -> Any:
-    """The pyfunc's signature: one request row in, the forecasts table of `score` out."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    from demand_forecast.scoring import FORECAST_COLUMNS
-
-    numeric = {"forecast_units": "double"}
-    return ModelSignature(
-        inputs=Schema(
-            [
-                ColSpec("string", "data_dir"),
-                ColSpec("string", "as_of", required=False),
-                ColSpec("long", "horizon", required=False),
-            ]
-        ),
-        outputs=Schema([ColSpec(numeric.get(column, "string"), column) for column in FORECAST_COLUMNS]),
-    )
-
-
 def model_requirements() -> tuple[list[str], Path | None]:
     """The pip requirements a registered model is logged with, and the wheel to ship with it.
 
@@ -359,15 +309,17 @@ def model_requirements() -> tuple[list[str], Path | None]:
     return sorted(pins), None
 
 
-def _save_pyfunc(model_dir: Path, target: Path) -> None:
+def _save_pyfunc(model_dir: Path, target: Path, python_model: Any) -> None:
+    """Save `python_model` (`demand_forecast.pyfunc.python_model()`, which carries its
+    `logged_signature`) with the model folder as its artifact."""
     import mlflow.pyfunc
 
     requirements, wheel = model_requirements()
     mlflow.pyfunc.save_model(
         path=str(target),
-        python_model=_pyfunc_class()(),
+        python_model=python_model,
         artifacts={MODEL_ARTIFACT: str(model_dir)},
-        signature=model_signature(),
+        signature=python_model.logged_signature,
         pip_requirements=requirements,
         code_paths=None if wheel else [str(Path(__file__).resolve().parent)],
     )
@@ -391,85 +343,109 @@ def _register_version(client: Any, name: str, run_id: str) -> str:
     return str(version.version)
 
 
-def register_model(
+def _log_and_register(
+    client: Any,
+    mlflow: Any,
     settings: Settings,
     model_dir: Path,
-    info: dict[str, Any],
-    metrics: dict[str, Any],
+    info: ModelInfo,
+    metrics: Metrics,
     name: str,
-    margin: float,
-) -> dict[str, Any]:
-    """Log the pyfunc, register a version, and make it champion only if it wins by the margin."""
-    mlflow = _configure(settings)
-    client = mlflow.MlflowClient()
-    candidate_mape = metrics["overall"]["ensemble"]["mape"]
-    current = champion(settings, name)
+    python_model: Any,
+) -> str:
+    """One run holding the candidate's params, holdout metrics and pyfunc; its registry version."""
+    candidate_mape = metrics.overall.ensemble.mape
     try:
-        with _run(mlflow, settings, f"register-{info['model_version']}") as run_id:
+        with _run(mlflow, settings, f"register-{info.model_version}") as run_id:
             holdout = {}
-            for model_name, record in metrics["overall"].items():
+            for model_name, record in metrics.overall.by_model().items():
                 if record is None:
                     continue
                 for key in ("mape", "rmse", "rmse_zero_actual"):
-                    if record.get(key) is not None:
-                        holdout[f"holdout_{model_name}_{key}"] = float(record[key])
-            _log_batch(client, run_id, flatten("", info["config"]), holdout, {"step": "register"})
-            client.log_dict(run_id, metrics, "metrics.json")
+                    value = getattr(record, key)
+                    if value is not None:
+                        holdout[f"holdout_{model_name}_{key}"] = float(value)
+            _log_batch(client, run_id, flatten("", info.config), holdout, {"step": "register"})
+            client.log_dict(run_id, metrics.to_json(), "metrics.json")
             with tempfile.TemporaryDirectory(prefix="pyfunc-") as scratch:
                 target = Path(scratch) / MODEL_ARTIFACT_PATH
-                _save_pyfunc(model_dir, target)
+                _save_pyfunc(model_dir, target, python_model)
                 client.log_artifacts(run_id, str(target), MODEL_ARTIFACT_PATH)
             registered = _register_version(client, name, run_id)
         tags = {
-            "model_version": info["model_version"],
-            "holdout_start": info["holdout"]["start"],
+            "model_version": info.model_version,
+            "holdout_start": info.holdout.start,
             "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
         }
         for key, value in tags.items():
             client.set_model_version_tag(name, registered, key, value)
     except mlflow.exceptions.MlflowException as exc:
         raise _registry_error(f"registering {name}", exc) from exc
+    return registered
 
+
+def promotion(
+    candidate_mape: float | None, current: Champion | None, metrics: Metrics, margin: float
+) -> tuple[bool, str, float | None]:
+    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin).
+
+    The champion's MAPE is its score on the same holdout when evaluate had one, else the MAPE
+    recorded on its own holdout (tag `holdout_mape`)."""
     champion_mape: float | None = None
-    champion_version: str | None = None
     source = ""
     if current is not None:
-        champion_version = current.version
-        overall_champion = metrics["overall"].get("champion")
-        if overall_champion is not None and overall_champion.get("mape") is not None:
-            champion_mape = float(overall_champion["mape"])
-            source = "on the same holdout"
+        overall_champion = metrics.overall.champion
+        if overall_champion is not None and overall_champion.mape is not None:
+            champion_mape, source = float(overall_champion.mape), "on the same holdout"
         elif current.tags.get("holdout_mape"):
             champion_mape = float(current.tags["holdout_mape"])
             source = "from its own holdout (evaluate ran without --champion)"
     if candidate_mape is None:
-        promoted, reason = False, "candidate has no MAPE (every holdout actual is zero); not promoted"
-    elif current is None:
-        promoted, reason = True, "no champion yet: the first model becomes champion"
-    elif champion_mape is None:
-        promoted, reason = True, f"champion v{champion_version} has no recorded MAPE; candidate replaces it"
-    else:
-        bar = champion_mape * (1 - margin)
-        promoted = candidate_mape <= bar
-        verdict = "beats" if promoted else "does not beat"
-        reason = (
-            f"candidate MAPE {candidate_mape:.4f} {verdict} champion v{champion_version} "
-            f"MAPE {champion_mape:.4f} "
-            f"{source} by the margin {margin:.1%} (needs <= {bar:.4f})"
-        )
+        return False, "candidate has no MAPE (every holdout actual is zero); not promoted", champion_mape
+    if current is None:
+        return True, "no champion yet: the first model becomes champion", None
+    if champion_mape is None:
+        return True, f"champion v{current.version} has no recorded MAPE; candidate replaces it", None
+    bar = champion_mape * (1 - margin)
+    promoted = candidate_mape <= bar
+    verdict = "beats" if promoted else "does not beat"
+    reason = (
+        f"candidate MAPE {candidate_mape:.4f} {verdict} champion v{current.version} "
+        f"MAPE {champion_mape:.4f} {source} by the margin {margin:.1%} (needs <= {bar:.4f})"
+    )
+    return promoted, reason, champion_mape
+
+
+def register_model(
+    settings: Settings,
+    model_dir: Path,
+    info: ModelInfo,
+    metrics: Metrics,
+    name: str,
+    margin: float,
+    python_model: Any,
+) -> Decision:
+    """Log the pyfunc (`python_model`, `demand_forecast.pyfunc.python_model()`), register a version,
+    and make it champion only if it wins by the margin."""
+    mlflow = _configure(settings)
+    client = mlflow.MlflowClient()
+    candidate_mape = metrics.overall.ensemble.mape
+    current = champion(settings, name)
+    registered = _log_and_register(client, mlflow, settings, model_dir, info, metrics, name, python_model)
+    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin)
     if promoted:
         promote(settings, name, registered)
-    return {
-        "model_name": name,
-        "model_version": info["model_version"],
-        "registered_version": registered,
-        "promoted": promoted,
-        "reason": reason,
-        "candidate_mape": candidate_mape,
-        "champion_mape": champion_mape,
-        "champion_version": champion_version,
-        "margin": margin,
-    }
+    return Decision(
+        model_name=name,
+        model_version=info.model_version,
+        registered_version=registered,
+        promoted=promoted,
+        reason=reason,
+        candidate_mape=candidate_mape,
+        champion_mape=champion_mape,
+        champion_version=current.version if current is not None else None,
+        margin=margin,
+    )
 
 
 def promote(settings: Settings, name: str, version: str) -> None:

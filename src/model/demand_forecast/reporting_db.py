@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from demand_forecast.credentials import job_credential
 from demand_forecast.errors import UsageError
 from demand_forecast.reporting_schema import (
     AZURE_SCHEMA,
@@ -86,17 +87,6 @@ def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Eng
     return engine
 
 
-def _job_credential() -> Any:
-    import os
-
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    if os.environ.get("AZUREML_RUN_ID"):  # inside an AML job: the compute cluster's identity
-        client_id = os.environ.get("DEFAULT_IDENTITY_CLIENT_ID")
-        return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
-    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
-
-
 def open_database(url: str, credential: Any = None) -> ReportingDatabase:
     """The reporting database named by `url` (see the module docstring); a bad URL is a UsageError."""
     parts = urlsplit(url)
@@ -113,7 +103,7 @@ def open_database(url: str, credential: Any = None) -> ReportingDatabase:
                 f"reporting database {url!r}: write mssql://<server>.database.windows.net/<database> "
                 "(no user or password: the job authenticates with its Entra identity)"
             )
-        engine = azure_sql_engine(parts.hostname, database, credential or _job_credential())
+        engine = azure_sql_engine(parts.hostname, database, credential or job_credential())
         return ReportingDatabase(url, engine, reporting_tables(AZURE_SCHEMA))
     raise UsageError(
         f"reporting database {url!r} is neither sqlite:///<file> nor mssql://<server>/<database>"

@@ -1,15 +1,33 @@
-"""Typed, frozen settings: defaults from defaults.yaml, overlaid by an optional YAML file."""
+"""Typed, frozen settings: defaults from defaults.yaml, overlaid by an optional YAML file.
+
+Loaded with pydantic-settings (https://docs.pydantic.dev/latest/concepts/pydantic_settings/):
+`YamlConfigSettingsSource` reads defaults.yaml and the overlay, deep-merged in that order, and
+keyword overrides (CLI flags) win over both. Environment variables are not a source: a step's
+settings are exactly its files and flags, so a run can be repeated from them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from demand_forecast.errors import UsageError
+
+# The overlay file of the `load_settings` call in progress (settings sources are built per class).
+_OVERLAY: ContextVar[Path | None] = ContextVar("demand_forecast_settings_overlay", default=None)
 
 
 class _Frozen(BaseModel):
@@ -91,7 +109,9 @@ class MonitorSettings(_Frozen):
     recent_weeks: int = Field(ge=1)
 
 
-class Settings(_Frozen):
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
     validate_: ValidateSettings = Field(alias="validate")
     segments: SegmentSettings
     features: FeatureSettings
@@ -104,44 +124,54 @@ class Settings(_Frozen):
     tracking: TrackingSettings
     monitor: MonitorSettings
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        overlay = _OVERLAY.get()
+        files: list[Any] = [resources.files("demand_forecast").joinpath("defaults.yaml")]
+        files += [overlay] if overlay is not None else []
+        return (init_settings, YamlConfigSettingsSource(settings_cls, yaml_file=files, deep_merge=True))
+
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
 
-def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+@contextmanager
+def _overlay(config_file: Path | None) -> Iterator[None]:
+    token = _OVERLAY.set(config_file)
+    try:
+        yield
+    finally:
+        _OVERLAY.reset(token)
 
 
-def default_settings_dict() -> dict[str, Any]:
-    text = resources.files("demand_forecast").joinpath("defaults.yaml").read_text(encoding="utf-8")
-    loaded = yaml.safe_load(text)
-    assert isinstance(loaded, dict)
-    return loaded
+def _check_overlay(config_file: Path) -> None:
+    """The overlay must be a readable YAML mapping (pydantic-settings skips a missing file silently)."""
+    try:
+        overlay = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {config_file} is not valid YAML: {exc}") from exc
+    if not isinstance(overlay, dict):
+        raise UsageError(f"config file {config_file} must hold a mapping of settings at the top")
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Defaults, then the YAML file, then programmatic overrides (CLI flags); typos are errors."""
-    merged = default_settings_dict()
+    """Defaults, then the YAML file, then programmatic overrides (CLI flags); typos are errors.
+
+    Raises UsageError naming the file and each invalid key (`section.key: message`)."""
     if config_file is not None:
-        try:
-            overlay = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise UsageError(f"cannot read config file {config_file}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise UsageError(f"config file {config_file} is not valid YAML: {exc}") from exc
-        if not isinstance(overlay, dict):
-            raise UsageError(f"config file {config_file} must hold a mapping of settings at the top")
-        merged = _deep_merge(merged, overlay)
-    if overrides:
-        merged = _deep_merge(merged, overrides)
+        _check_overlay(config_file)
     try:
-        return Settings.model_validate(merged)
+        with _overlay(config_file):
+            return Settings(**(overrides or {}))
     except ValidationError as exc:
         source = str(config_file) if config_file else "defaults"
         problems = "; ".join(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from demand_forecast.credentials import job_credential
 from demand_forecast.project import project_root
 
 CONNECTION_STRING_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
@@ -106,17 +107,6 @@ def telemetry_dir() -> Path:
     return root / DEFAULT_TELEMETRY_DIR if root is not None else DEFAULT_TELEMETRY_DIR
 
 
-def _azure_credential() -> Any:
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    # Inside an AML job the compute cluster's managed identity is the job's identity
-    # (DEFAULT_IDENTITY_CLIENT_ID names a user-assigned one); elsewhere `az login` or OIDC.
-    if os.environ.get("AZUREML_RUN_ID"):
-        client_id = os.environ.get("DEFAULT_IDENTITY_CLIENT_ID")
-        return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
-    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
-
-
 def _azure(connection_string: str) -> Telemetry:
     from azure.monitor.opentelemetry import configure_azure_monitor
     from opentelemetry import metrics
@@ -124,7 +114,8 @@ def _azure(connection_string: str) -> Telemetry:
 
     configure_azure_monitor(
         connection_string=connection_string,
-        credential=_azure_credential(),
+        # The job identity (AZURE_CLIENT_ID), the one holding Monitoring Metrics Publisher.
+        credential=job_credential(),
         resource=Resource.create({"service.name": SERVICE_NAME}),
         disable_tracing=True,
         disable_logging=True,

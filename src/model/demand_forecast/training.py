@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from demand_forecast import __version__
+from demand_forecast.contracts import MODEL_INFO_FILE, ModelInfo
 from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
 from demand_forecast.features import (
@@ -107,6 +108,11 @@ class TrainedModel:
     weights: dict[str, float]  # LASSO weight per segment; the network gets 1 - weight
     offsets: dict[str, dict[str, float]]  # per segment: log-space calibration of "lasso" and "nn"
     reference: dict[str, dict[str, list[float]]]  # per-feature bins of training data (drift)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """`info` checked against the `model_info.json` contract."""
+        return ModelInfo.parse(self.info, "the model's info")
 
     # ---- segments and encodings -------------------------------------------------------------
     def segments_for(self, rows: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -230,11 +236,11 @@ class TrainedModel:
         }
         (folder / "model.json").write_text(json.dumps(artefacts), encoding="utf-8")
         self.series.to_csv(folder / "series.csv", index=False)
-        (folder / "model_info.json").write_text(json.dumps(self.info, indent=2), encoding="utf-8")
+        self.model_info.write(folder / MODEL_INFO_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModel:
-        info = json.loads((folder / "model_info.json").read_text(encoding="utf-8"))
+        info = ModelInfo.read(folder / MODEL_INFO_FILE).to_json()
         artefacts = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         settings = Settings.model_validate(info["config"])
         networks = {
@@ -409,26 +415,35 @@ def split_weeks(last_week: pd.Timestamp, settings: Settings) -> tuple[pd.Timesta
     return validation_start, holdout_start
 
 
-def train_model(tables: Tables, settings: Settings, progress: Progress | None = None) -> TrainedModel:
-    """Fit every segment's models on the weeks before the holdout; return the model in memory."""
-    say = progress or (lambda message: None)
-    seed = settings.train.seed
-    spec = make_spec(tables, settings.features.max_event_features)
-    panel = build_panel(tables, spec)
-    feats, level, baseline = compute_features(panel, spec)
-    last_week = panel.weeks[-1]
-    validation_start, holdout_start = split_weeks(last_week, settings)
-    holdout_idx = panel.week_index(holdout_start)
-    validation_idx = panel.week_index(validation_start)
+@dataclass(frozen=True)
+class TrainingRows:
+    """The observed (series, week) rows before the holdout, time-ordered, with their design.
+
+    `target` is log1p(units) - level (the residual every model learns); `is_fit` marks the rows
+    before the validation window (the rest fit the ensemble weights and offsets)."""
+
+    design: Design
+    rows: pd.DataFrame  # design.rows plus `segment`
+    target: npt.NDArray[np.float64]
+    is_fit: npt.NDArray[np.bool_]
+    codes: IntVector
+
+
+def check_history(weeks: int, validation_idx: int, settings: Settings) -> None:
+    """UsageError when the panel is too short for holdout + validation + minimum history."""
     if validation_idx < settings.train.min_history_weeks + 1:
         raise UsageError(
-            f"only {len(panel.weeks)} weeks of shipments: need more than "
+            f"only {weeks} weeks of shipments: need more than "
             f"holdout ({settings.train.holdout_weeks}) "
             f"+ validation ({settings.train.validation_weeks}) + {settings.train.min_history_weeks} weeks; "
             "supply more history or lower train.holdout_weeks / train.validation_weeks with --config"
         )
 
-    # Velocity from training history only: mean weekly units over observed weeks before the holdout.
+
+def assign_segments(panel: Any, holdout_idx: int, settings: Settings) -> tuple[pd.DataFrame, float]:
+    """Each series' velocity (fast/slow) and segment label, and the velocity threshold in units/week.
+
+    Velocity comes from training history only: mean weekly units over observed weeks before the holdout."""
     train_units = panel.units[:, :holdout_idx]
     with np.errstate(invalid="ignore"):
         series_mean = np.nanmean(
@@ -445,7 +460,19 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         segment_label(r, f, v)
         for r, f, v in zip(series["region"], series["store_format"], series["velocity"], strict=True)
     ]
+    return series, threshold
 
+
+def training_design(
+    panel: Any,
+    feats: Any,
+    level: Any,
+    baseline: Any,
+    series: pd.DataFrame,
+    holdout_idx: int,
+    settings: Settings,
+) -> tuple[Design, pd.DataFrame, npt.NDArray[np.float64], IntVector]:
+    """Design rows of every observed week before the holdout with enough history, time-ordered."""
     s_idx, t_idx = observed_rows(panel, level)
     history_count = np.cumsum(~np.isnan(panel.units), axis=1)
     enough_history = history_count[s_idx, np.maximum(t_idx - 1, 0)] >= settings.train.min_history_weeks
@@ -457,13 +484,18 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
     rows = design.rows
     rows["segment"] = series["segment"].to_numpy()[s_idx]
     target = np.log1p(rows["units"].to_numpy()) - rows["level"].to_numpy()
-    is_fit = t_idx < validation_idx
+    return design, rows, target, t_idx
 
+
+def new_model(
+    settings: Settings, spec: FeatureSpec, design: Design, series: pd.DataFrame, threshold: float
+) -> TrainedModel:
+    """An untrained model: vocabularies, network shape and the drift reference bins of training rows."""
     vocab = {
         column: sorted(map(str, pd.unique(series[column] if column != "segment" else series["segment"])))
         for column in CATEGORICALS
     }
-    model = TrainedModel(
+    return TrainedModel(
         info={},
         settings=settings,
         spec=spec,
@@ -480,13 +512,15 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         networks={},
         weights={},
         offsets={},
-        reference=reference_bins(
-            design.features[~is_fit | is_fit], design.feature_names, settings.monitor.psi_bins
-        ),
+        reference=reference_bins(design.features, design.feature_names, settings.monitor.psi_bins),
     )
-    codes = model.encode(rows, rows["segment"].to_numpy(dtype=object))
-    segments = sorted(pd.unique(rows["segment"]))
+
+
+def segment_tasks(model: TrainedModel, data: TrainingRows, segments: list[str]) -> list[SegmentTask]:
+    """One task per segment: its fit, validation and all rows, with a seed derived from the segment."""
+    settings = model.settings
     per_segment_nn = settings.nn.sharing == "per_segment"
+    design, rows, target, is_fit, codes = data.design, data.rows, data.target, data.is_fit, data.codes
     tasks = []
     for segment in segments:
         mask = (rows["segment"] == segment).to_numpy()
@@ -494,7 +528,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         tasks.append(
             SegmentTask(
                 segment,
-                _segment_seed(seed, segment),
+                _segment_seed(settings.train.seed, segment),
                 design.features[fit],
                 target[fit],
                 codes[fit],
@@ -508,8 +542,16 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
                 model.network_spec if per_segment_nn else None,
             )
         )
+    return tasks
+
+
+def fit_segments(
+    tasks: list[SegmentTask], settings: Settings, rows: int, say: Progress
+) -> list[SegmentResult]:
+    """Fit every segment's LASSO (and network, with per-segment sharing), in a process pool."""
+    per_segment_nn = settings.nn.sharing == "per_segment"
     n_jobs = settings.train.n_jobs or os.cpu_count() or 1
-    say(f"training {len(segments)} segments on {len(rows)} rows with {n_jobs} worker(s)")
+    say(f"training {len(tasks)} segments on {rows} rows with {n_jobs} worker(s)")
     results: list[SegmentResult] = []
     if n_jobs > 1 and len(tasks) > 1:
         # fork is cheap and safe while the parent has not run torch yet; with per-segment networks the
@@ -525,14 +567,24 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         for task in tasks:
             results.append(_fit_segment(task))
             say(f"segment {task.segment} done")
+    return results
 
+
+def collect_segment_models(
+    model: TrainedModel, data: TrainingRows, results: list[SegmentResult]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Store the pooled and per-segment models; return validation residuals of LASSO and network."""
+    settings = model.settings
+    design, target, is_fit = data.design, data.target, data.is_fit
     level_index = model.network_spec.level_index
     positive_only = settings.lasso.positive_rows_only
     fit_px, fit_py = lasso_rows(design.features[is_fit], target[is_fit], level_index, positive_only)
-    pooled_before_refit = fit_lasso(fit_px, fit_py, settings.lasso, seed)
+    pooled_before_refit = fit_lasso(fit_px, fit_py, settings.lasso, settings.train.seed)
     if settings.ensemble.refit:
         model.lasso[POOLED] = fit_lasso(
-            *lasso_rows(design.features, target, level_index, positive_only), settings.lasso, seed
+            *lasso_rows(design.features, target, level_index, positive_only),
+            settings.lasso,
+            settings.train.seed,
         )
     else:
         model.lasso[POOLED] = pooled_before_refit
@@ -544,7 +596,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
 
     val_lasso = np.zeros(int((~is_fit).sum()))
     val_nn = np.zeros(int((~is_fit).sum()))
-    val_rows = rows[~is_fit].reset_index(drop=True)
+    val_rows = data.rows[~is_fit].reset_index(drop=True)
     for result in results:
         seg_mask = (val_rows["segment"] == result.segment).to_numpy()
         val_lasso[seg_mask] = (
@@ -554,36 +606,76 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         )
         if result.network_val is not None:
             val_nn[seg_mask] = result.network_val
-    if not per_segment_nn:
-        torch.set_num_threads(settings.nn.threads)
-        members = []
-        for member in range(settings.nn.seeds):
-            say(
-                f"training shared embedding network {member + 1}/{settings.nn.seeds} "
-                f"({settings.nn.epochs} epochs)"
-            )
-            member_seed = seed + 1000 * member
-            state = fit_network(
-                codes[is_fit],
-                design.features[is_fit],
-                target[is_fit],
-                model.network_spec,
-                settings.nn,
-                member_seed,
-            )
-            members.append(
-                predict_network(
-                    state, model.network_spec, settings.nn, codes[~is_fit], design.features[~is_fit]
-                )
-            )
-            if settings.ensemble.refit:
-                say("refitting the shared network on train + validation")
-                state = fit_network(
-                    codes, design.features, target, model.network_spec, settings.nn, member_seed
-                )
-            model.networks[SHARED if member == 0 else f"{SHARED}{member}"] = state
-        val_nn = np.mean(members, axis=0)
+    return val_lasso, val_nn
 
+
+def fit_shared_networks(model: TrainedModel, data: TrainingRows, say: Progress) -> npt.NDArray[np.float64]:
+    """Train `nn.seeds` shared embedding networks; return their mean validation residual."""
+    settings = model.settings
+    design, target, is_fit, codes = data.design, data.target, data.is_fit, data.codes
+    torch.set_num_threads(settings.nn.threads)
+    members = []
+    for member in range(settings.nn.seeds):
+        say(
+            f"training shared embedding network {member + 1}/{settings.nn.seeds} "
+            f"({settings.nn.epochs} epochs)"
+        )
+        member_seed = settings.train.seed + 1000 * member
+        state = fit_network(
+            codes[is_fit],
+            design.features[is_fit],
+            target[is_fit],
+            model.network_spec,
+            settings.nn,
+            member_seed,
+        )
+        members.append(
+            predict_network(state, model.network_spec, settings.nn, codes[~is_fit], design.features[~is_fit])
+        )
+        if settings.ensemble.refit:
+            say("refitting the shared network on train + validation")
+            state = fit_network(codes, design.features, target, model.network_spec, settings.nn, member_seed)
+        model.networks[SHARED if member == 0 else f"{SHARED}{member}"] = state
+    return np.asarray(np.mean(members, axis=0), dtype=np.float64)
+
+
+def segment_weight(
+    model: TrainedModel,
+    segment: str,
+    seg_mask: npt.NDArray[np.bool_],
+    validation: tuple[npt.NDArray[np.float64], ...],
+    pooled_weight: float,
+) -> float:
+    """A segment's LASSO weight: equal, its pool's (too few validation actuals) or its own fitted one."""
+    settings = model.settings
+    val_actual, val_level, val_lasso, val_nn = validation
+    has_nn = settings.nn.sharing != "per_segment" or segment in model.networks
+    if not has_nn:
+        return 1.0
+    if settings.ensemble.weights == "equal" or not seg_mask.any():
+        return 0.5
+    if int((val_actual[seg_mask] > 0).sum()) < settings.ensemble.min_segment_rows:
+        # Too few validation weeks to trust a segment's own weight: use its pool's.
+        return float(lookup(model.weights, segment, pooled_weight))
+    return fit_weight(
+        val_actual[seg_mask],
+        val_level[seg_mask],
+        val_lasso[seg_mask],
+        val_nn[seg_mask],
+        settings.ensemble.weight_grid_step,
+    )
+
+
+def fit_ensemble(
+    model: TrainedModel,
+    val_rows: pd.DataFrame,
+    val_lasso: npt.NDArray[np.float64],
+    val_nn: npt.NDArray[np.float64],
+    segments: list[str],
+) -> dict[str, float | None]:
+    """Offsets and LASSO weights (pooled, per velocity pool, per segment) fitted on the validation
+    window; returns the validation MAPE of each model (`validation_mape_<model>`)."""
+    settings = model.settings
     val_actual = val_rows["units"].to_numpy()
     val_level = val_rows["level"].to_numpy()
     val_segments = val_rows["segment"].to_numpy()
@@ -596,7 +688,6 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
             offset = lookup(model.offsets, str(segment), {"lasso": 0.0, "nn": 0.0})
             val_lasso[mask] += offset["lasso"]
             val_nn[mask] += offset["nn"]
-    validation: dict[str, Any] = {}
     step = settings.ensemble.weight_grid_step
     pooled_weight = fit_weight(val_actual, val_level, val_lasso, val_nn, step) if len(val_actual) else 0.5
     model.weights[POOLED] = pooled_weight
@@ -607,28 +698,12 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
             model.weights[str(pool)] = fit_weight(
                 val_actual[mask], val_level[mask], val_lasso[mask], val_nn[mask], step
             )
+    validation_arrays = (val_actual, val_level, val_lasso, val_nn)
     for segment in segments:
         seg_mask = (val_rows["segment"] == segment).to_numpy()
-        has_nn = per_segment_nn is False or segment in model.networks
-        if settings.ensemble.weights == "equal" or not seg_mask.any():
-            weight = 0.5 if has_nn else 1.0
-        elif int((val_actual[seg_mask] > 0).sum()) < settings.ensemble.min_segment_rows:
-            # Too few validation weeks to trust a segment's own weight: use its pool's.
-            weight = lookup(model.weights, segment, pooled_weight) if has_nn else 1.0
-        else:
-            weight = (
-                fit_weight(
-                    val_actual[seg_mask],
-                    val_level[seg_mask],
-                    val_lasso[seg_mask],
-                    val_nn[seg_mask],
-                    settings.ensemble.weight_grid_step,
-                )
-                if has_nn
-                else 1.0
-            )
-        model.weights[segment] = weight
+        model.weights[segment] = segment_weight(model, segment, seg_mask, validation_arrays, pooled_weight)
     blend_weight = np.array([model.weights[s] for s in val_rows["segment"]])
+    validation: dict[str, float | None] = {}
     for name, residual in (
         ("lasso", val_lasso),
         ("nn", val_nn),
@@ -638,9 +713,22 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
             val_actual, np.clip(np.expm1(val_level + residual), 0, None)
         )
     validation["validation_mape_baseline"] = mape(val_actual, val_rows["baseline"].to_numpy())
+    return validation
 
+
+def describe(
+    model: TrainedModel,
+    panel: Any,
+    data: TrainingRows,
+    segments: list[str],
+    validation: dict[str, float | None],
+) -> dict[str, Any]:
+    """The model's `model_info.json` content (`model_version` is set by the train step)."""
+    settings = model.settings
+    validation_start, holdout_start = split_weeks(panel.weeks[-1], settings)
     train_weeks = panel.weeks[panel.weeks < holdout_start]
-    model.info = {
+    series, rows = model.series, data.rows
+    return {
         "model_name": MODEL_NAME,
         "model_version": "",
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -648,7 +736,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         "train_last_week": train_weeks[-1].strftime("%Y-%m-%d"),
         "holdout": {
             "start": holdout_start.strftime("%Y-%m-%d"),
-            "end": last_week.strftime("%Y-%m-%d"),
+            "end": panel.weeks[-1].strftime("%Y-%m-%d"),
             "weeks": settings.train.holdout_weeks,
         },
         "validation": {
@@ -665,13 +753,43 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
             }
             for segment in segments
         ],
-        "velocity_threshold_units": threshold,
+        "velocity_threshold_units": model.velocity_threshold,
         "nn_sharing": settings.nn.sharing,
-        "feature_count": len(design.feature_names),
+        "feature_count": len(model.feature_names),
         "training_rows": len(rows),
         "series": len(series),
         "metrics": validation,
         "package_version": __version__,
         "config": settings.as_dict(),
     }
+
+
+def train_model(tables: Tables, settings: Settings, progress: Progress | None = None) -> TrainedModel:
+    """Fit every segment's models on the weeks before the holdout; return the model in memory.
+
+    Steps: segments (velocity from training history), per-segment fitting in a process pool, the
+    shared embedding networks, ensemble offsets and weights on the validation window, description."""
+    say = progress or (lambda message: None)
+    spec = make_spec(tables, settings.features.max_event_features)
+    panel = build_panel(tables, spec)
+    feats, level, baseline = compute_features(panel, spec)
+    validation_start, holdout_start = split_weeks(panel.weeks[-1], settings)
+    holdout_idx = panel.week_index(holdout_start)
+    validation_idx = panel.week_index(validation_start)
+    check_history(len(panel.weeks), validation_idx, settings)
+    series, threshold = assign_segments(panel, holdout_idx, settings)
+    design, rows, target, t_idx = training_design(
+        panel, feats, level, baseline, series, holdout_idx, settings
+    )
+    model = new_model(settings, spec, design, series, threshold)
+    codes = model.encode(rows, rows["segment"].to_numpy(dtype=object))
+    data = TrainingRows(design, rows, target, t_idx < validation_idx, codes)
+    segments = sorted(pd.unique(rows["segment"]))
+    results = fit_segments(segment_tasks(model, data, segments), settings, len(rows), say)
+    val_lasso, val_nn = collect_segment_models(model, data, results)
+    if settings.nn.sharing != "per_segment":
+        val_nn = fit_shared_networks(model, data, say)
+    val_rows = rows[~data.is_fit].reset_index(drop=True)
+    validation = fit_ensemble(model, val_rows, val_lasso, val_nn, segments)
+    model.info = describe(model, panel, data, segments, validation)
     return model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackctl.aml.stack import StackOutput
+from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 
 ARM_SCOPE = "https://management.azure.com/.default"

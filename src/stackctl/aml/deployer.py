@@ -76,6 +76,23 @@ def _set_default(client: Any, endpoint_name: str, deployment_name: str) -> str |
     return previous
 
 
+def _keeping_release(endpoint: Any, live: Any | None) -> Any:
+    """`endpoint` with what the live endpoint knows of releases: its default deployment and the
+    `previous_deployment` tag (the rollback target). An update replaces the endpoint's tags and
+    defaults with the ones sent (create_or_update is a PUT of the whole resource,
+    https://learn.microsoft.com/rest/api/azureml/batch-endpoints/create-or-update), so a built
+    endpoint, which knows neither, would drop both."""
+    if live is None:
+        return endpoint
+    previous = (live.tags or {}).get(PREVIOUS_TAG)
+    if previous:
+        endpoint.tags = {**(endpoint.tags or {}), PREVIOUS_TAG: previous}
+    current = _default_deployment(live)
+    if current:
+        endpoint.defaults = {"deployment_name": current}
+    return endpoint
+
+
 class AmlDeployer:
     def __init__(self, client: Any, console: Console | None = None, *, keep: int = DEFAULT_KEEP):
         if keep < 2:
@@ -143,7 +160,9 @@ class AmlDeployer:
                 current = self._existing(client.batch_endpoints.get, name=endpoint.name)
                 changed = current is None or _tag(current) != _tag(endpoint)
                 if changed:
-                    client.batch_endpoints.begin_create_or_update(endpoint).result()
+                    client.batch_endpoints.begin_create_or_update(
+                        _keeping_release(endpoint, current)
+                    ).result()
             self._record(report, "batch endpoint", str(endpoint.name), changed)
 
             deployment = assets.deployments[pipeline]

@@ -4,7 +4,10 @@ Two executors read this module and nothing else to learn the step list:
 
 * `stackctl.aml.specs` turns each step into an azure-ai-ml command component and each pipeline into a
   `dsl.pipeline` pipeline component (published as a batch endpoint deployment);
-* `stackctl.local.runner` runs the same steps in order as `python -m demand_forecast ...` subprocesses.
+* `stackctl.local.executor` runs the same steps in order as `python -m demand_forecast ...` subprocesses.
+
+Each step's ports, flags and descriptions are the model's step contract (`demand_forecast.steps`),
+read here rather than spelled a second time; the graph adds the wiring, defaults and compute.
 
 A step's command line is a list of `Arg`s: a literal token, a reference to one of the step's inputs or
 outputs, or an optional flag that is left out when its input has no value (AML's `$[[...]]`). This
@@ -13,10 +16,14 @@ module imports nothing from Azure, so the local stack stays fast to start.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-InputKind = Literal["uri_folder", "string", "integer", "number"]
+from demand_forecast import steps
+from demand_forecast.steps import PortKind, StepSpec
+
+InputKind = PortKind
 Compute = Literal["cpu", "gpu"]
 LakeFileSystem = Literal["raw", "conditioned", "scored"]
 
@@ -150,142 +157,60 @@ class Pipeline:
         raise KeyError(name)
 
 
-_DATA = StepInput("uri_folder", "raw or conditioned data folder (the input contract's CSV files)")
-_MODEL_DIR = StepInput("uri_folder", "a trained model folder (model_info.json and the segment models)")
-_MODEL_URI = StepInput("string", "model folder or MLflow URI to score with", default=CHAMPION_URI)
+def step_from_contract(
+    spec: StepSpec,
+    *,
+    defaults: Mapping[str, str | int | float] | None = None,
+    required: frozenset[str] = frozenset(),
+    lake: Mapping[str, LakeFileSystem] | None = None,
+    compute: Compute = "cpu",
+) -> Step:
+    """The graph's `Step` for one step of the model's contract (`demand_forecast.steps`).
 
-VALIDATE = Step(
-    name="validate",
-    cli_step="validate",
-    description="validate and condition the raw data; quarantine bad rows",
-    inputs={"raw_data": StepInput("uri_folder", "raw data folder (the data lake's raw file system)")},
-    outputs={
-        "conditioned": StepOutput(
-            "conditioned dataset, quarantine.csv, data_quality.json", lake="conditioned"
+    Ports, kinds, descriptions and flags come from the contract; the graph adds only what is about
+    the pipelines: an input's default value, inputs the pipeline always binds although the CLI may
+    go without them (`required`), the data lake file system of an output, and the compute.
+    An input is optional (an AML `$[[...]]` group) unless the CLI requires it, it has a default
+    or it is listed in `required`."""
+    defaults, lake = defaults or {}, lake or {}
+    inputs: dict[str, StepInput] = {}
+    outputs: dict[str, StepOutput] = {}
+    args: list[Arg] = [lit(spec.name)]
+    for option in spec.options:
+        if option.port is None:
+            continue
+        if option.output:
+            outputs[option.port] = StepOutput(option.help, lake=lake.get(option.port))
+            args += [lit(option.flag), ref(option.port, option.file)]
+            continue
+        optional = not (option.required or option.port in defaults or option.port in required)
+        inputs[option.port] = StepInput(
+            option.kind, option.help, default=defaults.get(option.port), optional=optional
         )
-    },
-    args=(lit("validate"), lit("--data"), ref("raw_data"), lit("--out"), ref("conditioned")),
-)
+        args += (
+            [opt(option.flag, option.port)] if optional else [lit(option.flag), ref(option.port, option.file)]
+        )
+    return Step(
+        name=spec.name,
+        cli_step=spec.name,
+        description=spec.help,
+        inputs=inputs,
+        outputs=outputs,
+        args=tuple(args),
+        compute=compute,
+    )
 
-TRAIN = Step(
-    name="train",
-    cli_step="train",
-    description="train the baseline, LASSO and embedding-network models of every segment",
-    inputs={
-        "data": _DATA,
-        "seed": StepInput("integer", "random seed", default=42),
-        "epochs": StepInput("integer", "training epochs of the neural network", optional=True),
-    },
-    outputs={"model": StepOutput("self-contained model folder")},
-    args=(
-        lit("train"),
-        lit("--data"),
-        ref("data"),
-        lit("--out"),
-        ref("model"),
-        lit("--seed"),
-        ref("seed"),
-        opt("--epochs", "epochs"),
-    ),
-    compute="gpu",
-)
 
-EVALUATE = Step(
-    name="evaluate",
-    cli_step="evaluate",
-    description="holdout metrics against the baseline and the current champion",
-    inputs={
-        "model": _MODEL_DIR,
-        "data": _DATA,
-        "champion": StepInput("string", "the champion to compare with", default=CHAMPION_URI),
-    },
-    outputs={"evaluation": StepOutput("metrics.json")},
-    args=(
-        lit("evaluate"),
-        lit("--model"),
-        ref("model"),
-        lit("--data"),
-        ref("data"),
-        lit("--out"),
-        ref("evaluation"),
-        lit("--champion"),
-        ref("champion"),
-    ),
-)
-
-REGISTER = Step(
-    name="register",
-    cli_step="register",
-    description="register the model; promote it to champion only if it beats the champion by the margin",
-    inputs={
-        "model": _MODEL_DIR,
-        "evaluation": StepInput("uri_folder", "the evaluate step's output folder"),
-        "margin": StepInput(
-            "number",
-            "relative MAPE improvement needed to promote (unset: the model's default)",
-            optional=True,
-        ),
-    },
-    outputs={"decision": StepOutput("decision.json")},
-    args=(
-        lit("register"),
-        lit("--model"),
-        ref("model"),
-        lit("--metrics"),
-        ref("evaluation", "/metrics.json"),
-        lit("--out"),
-        ref("decision"),
-        opt("--margin", "margin"),
-    ),
-)
-
-SCORE = Step(
-    name="score",
-    cli_step="score",
-    description="batch forecasts for the next weeks",
-    inputs={
-        "model": _MODEL_URI,
-        "data": _DATA,
-        "as_of": StepInput("string", "score as of this week (YYYY-MM-DD)", optional=True),
-        "horizon": StepInput("integer", "weeks to forecast", optional=True),
-    },
-    outputs={"scored": StepOutput("forecasts.csv", lake="scored")},
-    args=(
-        lit("score"),
-        lit("--model"),
-        ref("model"),
-        lit("--data"),
-        ref("data"),
-        lit("--out"),
-        ref("scored"),
-        opt("--as-of", "as_of"),
-        opt("--horizon", "horizon"),
-    ),
-)
-
-MONITOR = Step(
-    name="monitor",
-    cli_step="monitor",
-    description="recent accuracy, staleness and drift of the model in use",
-    inputs={
-        "model": _MODEL_URI,
-        "data": _DATA,
-        "scored": StepInput("uri_folder", "the score step's output folder"),
-        "as_of": StepInput("string", "monitor as of this week (YYYY-MM-DD)", optional=True),
-    },
-    outputs={"monitoring": StepOutput("monitoring.json", lake="scored")},
-    args=(
-        lit("monitor"),
-        lit("--model"),
-        ref("model"),
-        lit("--data"),
-        ref("data"),
-        lit("--out"),
-        ref("monitoring"),
-        lit("--forecasts"),
-        ref("scored", "/forecasts.csv"),
-        opt("--as-of", "as_of"),
-    ),
+VALIDATE = step_from_contract(steps.VALIDATE, lake={"conditioned": "conditioned"})
+TRAIN = step_from_contract(steps.TRAIN, defaults={"seed": 42}, compute="gpu")
+EVALUATE = step_from_contract(steps.EVALUATE, defaults={"champion": CHAMPION_URI})
+REGISTER = step_from_contract(steps.REGISTER)
+SCORE = step_from_contract(steps.SCORE, defaults={"model": CHAMPION_URI}, lake={"scored": "scored"})
+MONITOR = step_from_contract(
+    steps.MONITOR,
+    defaults={"model": CHAMPION_URI},
+    required=frozenset({"scored"}),
+    lake={"monitoring": "scored"},
 )
 
 _REPORTING_DATABASE = StepInput(
@@ -301,26 +226,32 @@ _RUN_ID = StepInput(
 
 
 def _publish_step(pipeline: str, folders: dict[str, str]) -> Step:
-    """The last step of `pipeline`: its results into the reporting database (demand_forecast.publish)."""
+    """The last step of `pipeline`: its results into the reporting database (demand_forecast.publish).
+
+    One CLI step (`demand_forecast.steps.PUBLISH`) bound twice: `--pipeline` is fixed per pipeline and
+    only that pipeline's folders are ports, so it is built here from the contract's flags rather than
+    by `step_from_contract`."""
+    spec = steps.PUBLISH
+    port = {option.port: option for option in spec.options if option.port is not None}
     args: list[Arg] = [
-        lit("publish"),
+        lit(spec.name),
         lit("--pipeline"),
         lit(pipeline),
-        opt("--database", "reporting_database"),
+        opt(port["reporting_database"].flag, "reporting_database"),
     ]
     for name in folders:
-        args += [lit(f"--{name}"), ref(name)]
-    args += [opt("--run-id", "run_id"), lit("--out"), ref("published")]
+        args += [lit(port[name].flag), ref(name)]
+    args += [opt(port["run_id"].flag, "run_id"), lit(port["published"].flag), ref("published")]
     return Step(
         name=f"publish_{pipeline}",
-        cli_step="publish",
+        cli_step=spec.name,
         description=f"write the {pipeline} run's results into the reporting tables Power BI reads",
         inputs={
             **{name: StepInput("uri_folder", description) for name, description in folders.items()},
             "reporting_database": _REPORTING_DATABASE,
             "run_id": _RUN_ID,
         },
-        outputs={"published": StepOutput("publish.json: the rows written per table")},
+        outputs={"published": StepOutput(port["published"].help)},
         args=tuple(args),
     )
 

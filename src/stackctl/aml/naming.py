@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from stackctl.aml.stack import StackOutput, parse_stack_output
+from stackctl.aml.stack_output import StackOutput, parse_stack_output
 from stackctl.errors import StackctlError
 
 UNKNOWN = "(known after apply)"

@@ -38,10 +38,13 @@ from azure.ai.ml.entities import (
     PipelineComponentBatchDeployment,
     PipelineJob,
 )
+from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV
+from demand_forecast.telemetry import CONNECTION_STRING_ENV
 
 from stackctl.aml.environment import ENVIRONMENT_NAMES, ImageKind
 from stackctl.aml.graph import PIPELINES, Pipeline, Step, StepInput, aml_command
-from stackctl.aml.stack import StackOutput
+from stackctl.aml.stack_output import CONNECTION_STRING_OUTPUT, StackOutput
+from stackctl.errors import StackctlError
 from stackctl.hashing import hash_json
 
 COMPONENT_PREFIX = "demand_forecast_"
@@ -143,6 +146,60 @@ def stack_defaults(stack: StackOutput) -> dict[str, Any]:
     return {"reporting_database": f"mssql://{stack.sql.server_fqdn}/{stack.sql.database_name}"}
 
 
+# azure-identity selects a user-assigned managed identity by this variable
+# (DefaultAzureCredential's `managed_identity_client_id` defaults to it,
+# https://learn.microsoft.com/python/api/azure-identity/azure.identity.defaultazurecredential), and
+# demand_forecast.credentials passes it to ManagedIdentityCredential inside a job. A cluster with a
+# system-assigned and a user-assigned identity otherwise hands out the system one
+# (https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication).
+CLIENT_ID_ENV = "AZURE_CLIENT_ID"
+MISSING = "<not in this stack description: {}>"
+
+
+def require_job_settings(stack: StackOutput, where: str) -> None:
+    """Deploy refuses a stack whose jobs could not sign in as the job identity or reach App Insights."""
+    missing = []
+    if stack.job_identity is None:
+        missing.append(
+            "`stack.job_identity` (client_id, principal_id, id of the jobs' user-assigned identity)"
+        )
+    sid = stack.sql.aad_principal_sids.get("job")
+    if stack.job_identity is not None and sid is not None and sid.id != stack.job_identity.client_id:
+        missing.append(
+            f"agreement between `stack.sql.aad_principal_sids.job` ({sid.id}) and the job identity's "
+            f"client id ({stack.job_identity.client_id}): the jobs would sign in to SQL as a stranger"
+        )
+    if not stack.application_insights_connection_string:
+        missing.append(f"the output `{CONNECTION_STRING_OUTPUT}` (App Insights, for the jobs' telemetry)")
+    if missing:
+        raise StackctlError(
+            "the stack output lacks what every AML job needs: " + "; ".join(missing),
+            where=where,
+            fix="apply the current infra/ (it outputs both), then deploy again: `make apply ENV=<env>`",
+        )
+
+
+def job_environment(stack: StackOutput, pipeline: str) -> dict[str, str]:
+    """The environment variables of every job of `pipeline` (set on each node by `pipeline_function`).
+
+    * APPLICATIONINSIGHTS_CONNECTION_STRING: demand_forecast.telemetry exports to App Insights;
+    * AZURE_CLIENT_ID: the job identity, for the Entra tokens of App Insights ingestion and Azure SQL;
+    * REPORTING_DATABASE_URL, DEMAND_FORECAST_PIPELINE: where a failing step records its run as
+      failed (`demand_forecast.publish.record_failed_step`: a pipeline component cannot have an
+      `on_finalize` job, so the step itself does it).
+
+    Values the stack description lacks are visible placeholders (`pipelines dump` of an old stack);
+    deploy never gets that far (`require_job_settings`)."""
+    identity = stack.job_identity
+    return {
+        CONNECTION_STRING_ENV: stack.application_insights_connection_string
+        or MISSING.format(CONNECTION_STRING_OUTPUT),
+        CLIENT_ID_ENV: identity.client_id if identity is not None else MISSING.format("stack.job_identity"),
+        REPORTING_DATABASE_ENV: stack_defaults(stack)["reporting_database"],
+        PIPELINE_ENV: pipeline,
+    }
+
+
 def pipeline_function(
     pipeline: Pipeline, components: dict[str, CommandComponent], stack: StackOutput
 ) -> Callable[..., PipelineJob]:
@@ -151,6 +208,8 @@ def pipeline_function(
     dsl.pipeline reads the parameters and their annotations from the function, so the signature is
     generated from the graph's pipeline inputs rather than written out by hand a second time.
     """
+
+    environment = job_environment(stack, pipeline.name)
 
     def body(**kwargs: Any) -> dict[str, Any]:
         nodes: dict[str, Any] = {}
@@ -165,6 +224,7 @@ def pipeline_function(
             job.name = node.step.name  # node keys are the step names, not the component names
             job.compute = _compute_ref(stack, node.step)
             job.set_limits(timeout=STEP_TIMEOUT_SECONDS[node.step.name])
+            job.environment_variables = dict(environment)
             nodes[node.step.name] = job
         return {out: nodes[step].outputs[output] for out, (step, output) in pipeline.outputs.items()}
 
@@ -233,6 +293,30 @@ def build_environment(kind: ImageKind, version: str, build_context: Path) -> Env
     )
 
 
+def deployment_settings(pipeline: Pipeline, stack: StackOutput) -> dict[str, str]:
+    """The run-time settings of the pipeline jobs a batch deployment starts.
+
+    A deployment's settings are the pipeline job's settings
+    (https://learn.microsoft.com/rest/api/azureml/batch-deployments/create-or-update, "Run-time
+    settings for the pipeline job"), so `default_datastore`
+    (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-pipeline) sends every output
+    an invocation does not place itself into the lake: the scoring pipeline's into the `scored` file
+    system (Data Factory places them under a run-dated folder, modules/data_factory `OutputData`). The
+    training pipeline has no lake output (its model and metrics reach MLflow and the reporting
+    database), so its outputs stay in the workspace's default datastore."""
+    settings = {
+        "default_compute": stack.aml.cpu_cluster_name,
+        "continue_on_step_failure": "False",
+        "force_rerun": "True",
+    }
+    lakes = {pipeline.node(step).step.outputs[output].lake for step, output in pipeline.outputs.values()} - {
+        None
+    }
+    if "scored" in lakes:
+        settings["default_datastore"] = stack.aml.datastores.scored
+    return settings
+
+
 def deployment_name(pipeline: str, component_version: str) -> str:
     """One batch deployment per pipeline component version (which covers the environment version):
     `<pipeline>-<version[:12]>`, within AML's 3-32 character deployment name rule."""
@@ -276,11 +360,7 @@ def build_assets(
             name=deployment_name(pipeline.name, str(component.version)),
             endpoint_name=endpoint.name,
             component=f"azureml:{component.name}:{component.version}",
-            settings={
-                "default_compute": stack.aml.cpu_cluster_name,
-                "continue_on_step_failure": "False",
-                "force_rerun": "True",
-            },
+            settings=deployment_settings(pipeline, stack),
             description=f"{pipeline.description}; pipeline component {component.name}:{component.version}",
             tags={"pipeline": pipeline.name, COMPONENT_TAG: f"{component.name}:{component.version}"},
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackctl.aml.specs import LANDING_FOLDER
-from stackctl.aml.stack import StackOutput
+from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 
 TERMINAL_OK = {"Completed"}

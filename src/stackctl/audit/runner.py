@@ -22,7 +22,7 @@ from stackctl.errors import StackctlError
 from stackctl.infra.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
 from stackctl.infra.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
-from stackctl.terraform.runner import PLAN_FILE
+from stackctl.terraform.env_root import PLAN_FILE
 
 # (plan JSON, the Terraform root that made it) -> checkov's results
 PolicyRunner = Callable[[Path, Path], CheckovReport]

@@ -15,8 +15,9 @@ import argparse
 
 from rich.console import Console
 
-from stackctl.cli import add_env_argument
+from stackctl.commands import add_env_argument
 from stackctl.paths import repo_root
+from stackctl.stacks import stack_for
 
 EPILOG = """\
 dev/prod guards: the saved plan build/<env>/tfplan must exist and be newer than every file under
@@ -33,36 +34,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-deploy", action="store_true", help="dev/prod: apply the plan but do not deploy"
     )
-    from stackctl.terraform.runner import add_verbose_argument
+    from stackctl.terraform.env_root import add_verbose_argument
 
     add_verbose_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    root = repo_root()
-    if args.env == "local":
-        from stackctl.local.layout import LocalLayout
-        from stackctl.local.stack import apply_local, print_summary
-
-        result = apply_local(root, console)
-        print_summary(result, LocalLayout(root), console)
-        return 0
-
-    from stackctl.commands.deploy import deploy_cloud
-    from stackctl.terraform.guards import check_apply_allowed
-    from stackctl.terraform.runner import EnvironmentTerraform, echo_to
-
-    stack = EnvironmentTerraform(args.env, root=root, stream=args.verbose or None, echo=echo_to(console))
-    check_apply_allowed(root, args.env, stack.plan_file)
-    with console.status(f"terraform init ({stack.terraform.source})"):
-        stack.init(restore_planned_lock=True)
-    with console.status(f"terraform apply {stack.plan_file}"):
-        stack.apply_saved_plan()
-    console.print(f"[green]✓[/] applied {stack.plan_file}")
-    # A saved plan can be applied once; remove it so nobody applies it (or its marker) twice.
-    stack.plan_file.unlink(missing_ok=True)
-    (stack.plan_file.parent / "plan.reviewed").unlink(missing_ok=True)
-    if args.skip_deploy:
-        return 0
-    return deploy_cloud(args.env, root, console, stack=stack)
+    return stack_for(args.env, repo_root(), stream=args.verbose or None).apply(
+        Console(), skip_deploy=args.skip_deploy
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from stackctl.cli import add_env_argument
+from stackctl.commands import add_env_argument
 from stackctl.errors import StackctlError
 from stackctl.paths import build_dir, repo_root
 
@@ -39,23 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from stackctl.aml.environment import environment_version, write_build_contexts
     from stackctl.aml.quiet import quiet_azure_ai_ml
     from stackctl.aml.specs import build_assets
-    from stackctl.aml.stack import load_stack_file
+    from stackctl.cloud_stack import CloudStack
 
     saved = build_dir(args.env, root) / "stack.json"
-    if args.stack_json is not None:
-        stack_output = load_stack_file(args.stack_json)
-        source = str(args.stack_json)
-    elif saved.exists():
-        stack_output = load_stack_file(saved)
-        source = f"{saved} (saved by the last deploy)"
-    else:
-        from stackctl.aml.naming import derived_stack
-
-        stack_output = derived_stack(root, args.env)
-        source = (
-            f"the naming convention and envs/{args.env}/terraform.tfvars (no Terraform state yet: "
-            "ids are placeholders; pass --stack-json to use a real `terraform output -json`)"
-        )
+    stack_output, source = CloudStack(args.env, root).stack_output(console, args.stack_json)
     if stack_output.environment != args.env:
         raise StackctlError(
             f"the stack description is for {stack_output.environment}, not {args.env}",

@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
 
-from stackctl.cli import add_env_argument
+from stackctl.commands import add_env_argument
 from stackctl.paths import repo_root
-from stackctl.terraform.guards import mark_reviewed
-from stackctl.terraform.runner import EnvironmentTerraform, PlanSummary, add_verbose_argument, echo_to
-
-MAX_LISTED = 25
+from stackctl.stacks import stack_for
+from stackctl.terraform.env_root import add_verbose_argument
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,46 +29,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_verbose_argument(parser)
 
 
-def print_summary(
-    console: Console, env: str, summary: PlanSummary, *, limit: int | None = MAX_LISTED
-) -> None:
-    """The counts, then the changed resources (the first `limit` of them; None: all)."""
-    if summary.no_changes:
-        console.print(f"[green]{env}: no changes[/] - the infrastructure matches the configuration")
-        return
-    console.print(
-        f"[bold]{env}[/]: [green]{summary.adds} to add[/], [yellow]{summary.changes} to change[/], "
-        f"[red]{summary.destroys} to destroy[/]"
-        + (f" ({summary.replaces} replaced)" if summary.replaces else "")
-    )
-    table = Table(show_header=False, box=None)
-    colours = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
-    listed = summary.resources if limit is None else summary.resources[:limit]
-    for action, address in listed:
-        table.add_row(f"[{colours[action]}]{action}[/]", address)
-    console.print(table)
-    if len(summary.resources) > len(listed):
-        console.print(f"... and {len(summary.resources) - len(listed)} more (see plan.json or `make audit`)")
-
-
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    root = repo_root()
-    if args.env == "local":
-        from stackctl.local.stack import plan_local
-
-        return plan_local(root, console)
-    stack = EnvironmentTerraform(args.env, root=root, stream=args.verbose or None, echo=echo_to(console))
-    if args.mark_reviewed:
-        marker = mark_reviewed(stack.plan_file)
-        console.print(f"marked {stack.plan_file} as reviewed ({marker})")
-        return 0
-    with console.status(f"terraform init ({stack.terraform.source})"):
-        stack.init()
-    with console.status(f"terraform plan {args.env}"):
-        summary = stack.plan(destroy=args.destroy)
-    print_summary(console, args.env, summary)
-    console.print(f"saved plan: {stack.plan_file}\nplan JSON:  {stack.plan_json}")
-    if args.env == "prod":
-        console.print("next: `make audit ENV=prod`, review, then `make plan ENV=prod ARGS=--mark-reviewed`")
-    return 0
+    stack = stack_for(args.env, repo_root(), stream=args.verbose or None)
+    return stack.plan(Console(), destroy=args.destroy, mark_reviewed=args.mark_reviewed)

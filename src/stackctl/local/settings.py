@@ -1,16 +1,31 @@
-"""Settings of the local stack, read from envs/local/settings.yaml (frozen; unknown keys are errors)."""
+"""Settings of the local stack, read from envs/local/settings.yaml (frozen; unknown keys are errors).
+
+Loaded with pydantic-settings' `YamlConfigSettingsSource`
+(https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source); a missing
+file means every default.
+"""
 
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from stackctl.errors import StackctlError
 from stackctl.paths import env_dir
+
+# The settings file of the `load_settings` call in progress (settings sources are built per class).
+_SETTINGS_FILE: ContextVar[Path | None] = ContextVar("stackctl_local_settings_file", default=None)
 
 
 class _Strict(BaseModel):
@@ -34,13 +49,27 @@ class DashboardSettings(_Strict):
     stale_after_days: int = Field(default=60, ge=1)
 
 
-class LocalSettings(_Strict):
+class LocalSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     sample_data: Path = Path("data/sample")
     step_command: tuple[str, ...] = ("{python}", "-m", "demand_forecast")
     model_config_file: Path | None = Field(default=None, alias="model_config")
     training: TrainingSettings = TrainingSettings()
     scoring: ScoringSettings = ScoringSettings()
     dashboard: DashboardSettings = DashboardSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _SETTINGS_FILE.get()
+        return (init_settings, YamlConfigSettingsSource(settings_cls, yaml_file=path))
 
     def command(self) -> list[str]:
         """The step command with `{python}` bound to the interpreter running stackctl."""
@@ -56,21 +85,15 @@ def settings_file(root: Path) -> Path:
 
 
 def load_settings(root: Path) -> LocalSettings:
+    """envs/local/settings.yaml of `root` (every default when absent); StackctlError naming bad keys."""
     path = settings_file(root)
-    if not path.exists():
-        return LocalSettings()
+    token = _SETTINGS_FILE.set(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return LocalSettings()
     except yaml.YAMLError as exc:
         raise StackctlError(
             f"settings file is not valid YAML: {exc}", where=str(path), fix="fix the YAML syntax"
         ) from exc
-    if not isinstance(raw, dict):
-        raise StackctlError(
-            "settings file must hold a mapping of keys", where=str(path), fix="see the comments in it"
-        )
-    try:
-        return LocalSettings.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
@@ -80,3 +103,10 @@ def load_settings(root: Path) -> LocalSettings:
             where=str(path),
             fix="correct or remove the keys named above (the file's comments list the valid ones)",
         ) from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        # pydantic-settings merges the file's top level as a mapping; a list or a scalar fails there.
+        raise StackctlError(
+            "settings file must hold a mapping of keys", where=str(path), fix="see the comments in it"
+        ) from exc
+    finally:
+        _SETTINGS_FILE.reset(token)

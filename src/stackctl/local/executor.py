@@ -4,7 +4,10 @@ It runs the nodes of a `stackctl.aml.graph.Pipeline` in order, wiring each step'
 pipeline's inputs or to folders written by earlier steps, exactly as the AML pipeline component does.
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
-that moves the champion alias) never start.
+that moves the champion alias) never start; the failing step itself records the run as failed in the
+reporting database (`demand_forecast.publish.record_failed_step`), from the same environment variables
+deploy sets on every AML job (`stackctl.aml.specs.job_environment`): the pipeline, the reporting
+database (the run's `reporting_database` input) and the run id.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackctl.aml.graph import Pipeline, render_args
-from stackctl.errors import StackctlError
+from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV, RUN_ID_ENV
 
-# The model CLI's contract: 2 means the input is unusable (bad data), anything else non-zero a bug.
-EXIT_UNUSABLE_INPUT = 2
+from stackctl.aml.graph import Pipeline, render_args
+from stackctl.errors import ExitStatus, StackctlError
+
+# The model CLI's exit statuses mean what stackctl's do (src/model/README.md, "CLI contract"):
+# BAD_INPUT (2) is unusable input (bad data), any other non-zero status a failure.
+EXIT_UNUSABLE_INPUT = ExitStatus.BAD_INPUT
 
 StepCallback = Callable[[str, str, float], None]  # (step, status, seconds)
 
@@ -61,7 +67,9 @@ class StepFailed(StackctlError):
             if bad_input
             else "read the step log; nothing after this step ran, the champion model is unchanged"
         )
-        super().__init__(what, where=str(log), fix=fix, exit_code=2 if bad_input else 1)
+        super().__init__(
+            what, where=str(log), fix=fix, exit_code=ExitStatus.BAD_INPUT if bad_input else ExitStatus.FAILED
+        )
         self.pipeline = pipeline
         self.step = step
         self.returncode = returncode
@@ -104,7 +112,10 @@ class LocalRunner:
             raise ValueError(f"{pipeline.name}: unknown pipeline inputs {sorted(unknown)}")
         result = PipelineRun(pipeline.name, run_id)
         produced: dict[tuple[str, str], Path] = {}
-        env = {**os.environ, **self.env}
+        env = {**os.environ, **self.env, PIPELINE_ENV: pipeline.name, RUN_ID_ENV: run_id}
+        database = inputs.get("reporting_database")
+        if database is not None:
+            env[REPORTING_DATABASE_ENV] = str(database)
         for node in pipeline.nodes:
             step = node.step
             values: dict[str, str | None] = {}

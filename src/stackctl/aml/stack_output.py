@@ -111,6 +111,18 @@ class SchedulesPart(_Part):
     aml_schedules_enabled: bool
 
 
+class JobIdentity(_Part):
+    """The user-assigned identity attached to both compute clusters: the identity every job runs as.
+
+    Its roles (lake data, Monitoring Metrics Publisher on App Insights) and its contained SQL user
+    (`sql.aad_principal_sids.job`, the same client id) come from infra/. Jobs select it with
+    AZURE_CLIENT_ID (`stackctl.aml.specs.job_environment`)."""
+
+    client_id: str
+    principal_id: str
+    id: str
+
+
 class StackOutput(_Part):
     environment: Literal["dev", "prod"]
     location: str
@@ -125,6 +137,19 @@ class StackOutput(_Part):
     powerbi: PowerBiPart
     monitoring: MonitoringPart
     schedules: SchedulesPart
+    # Optional in the model so that `pipelines dump` can show a stack applied before they existed;
+    # deploy refuses without them (`stackctl.aml.specs.require_job_settings`).
+    job_identity: JobIdentity | None = None
+    # App Insights' connection string: Terraform marks it sensitive, so it comes as its own top-level
+    # output (`application_insights_connection_string`), never inside `stack`, and it is never
+    # written to build/<env>/stack.json. Microsoft does not count it a secret (its ikey "isn't a
+    # security token", https://learn.microsoft.com/azure/azure-monitor/app/connection-strings), and
+    # our App Insights accepts only Entra-authenticated ingestion, so jobs may carry it in their
+    # environment.
+    application_insights_connection_string: str | None = None
+
+
+CONNECTION_STRING_OUTPUT = "application_insights_connection_string"
 
 
 def parse_stack_output(outputs: dict[str, Any], where: str) -> StackOutput:
@@ -143,6 +168,9 @@ def parse_stack_output(outputs: dict[str, Any], where: str) -> StackOutput:
             where=where,
             fix="remove whatever secret made it sensitive from infra's `stack` output",
         )
+    extra = outputs.get(CONNECTION_STRING_OUTPUT)
+    if isinstance(extra, dict) and isinstance(value, dict):
+        value = {**value, CONNECTION_STRING_OUTPUT: extra.get("value")}
     try:
         return StackOutput.model_validate(value)
     except ValidationError as exc:

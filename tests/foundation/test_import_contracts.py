@@ -1,0 +1,67 @@
+"""The import contracts of pyproject.toml ([tool.importlinter]) hold, and fail on a broken copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    # PYTHONPATH comes before the editable installs, so the copy's packages are the ones analysed.
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root / 'src' / 'model'}"}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def broken_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    shutil.copytree(ROOT / "src", root / "src", ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def test_the_import_contracts_are_kept() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_a_registry_that_imports_the_pipeline_breaks_the_cycle_and_edge_contracts(tmp_path: Path) -> None:
+    root = broken_copy(tmp_path)
+    registry = root / "src" / "model" / "demand_forecast" / "registry.py"
+    registry.write_text(
+        registry.read_text(encoding="utf-8") + "\n\ndef _late() -> None:\n"
+        "    from demand_forecast.pipeline import run_train  # noqa: F401\n",
+        encoding="utf-8",
+    )
+    result = lint_imports(root)
+    assert result.returncode == 1
+    assert "no import cycles" in result.stdout
+    assert "the registry is a pure MLflow edge" in result.stdout
+    assert "demand_forecast.registry -> demand_forecast.pipeline" in result.stdout
+
+
+def test_a_stack_module_that_calls_a_command_breaks_the_layers(tmp_path: Path) -> None:
+    root = broken_copy(tmp_path)
+    local = root / "src" / "stackctl" / "local" / "layout.py"
+    local.write_text(
+        local.read_text(encoding="utf-8") + "\n\nfrom stackctl.commands import deploy  # noqa: E402,F401\n",
+        encoding="utf-8",
+    )
+    result = lint_imports(root)
+    assert result.returncode == 1
+    assert "stackctl layers" in result.stdout
+    assert "BROKEN" in result.stdout
