@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from stackctl.commands import add_env_argument
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.paths import build_dir, repo_root
 
 
@@ -56,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
     with quiet_azure_ai_ml():
         files = dump_assets(build_assets(stack_output, version, contexts), args.out)
     console.print(f"wrote {len(files)} YAML files under {args.out}")
-    return 0
+    return ExitStatus.OK

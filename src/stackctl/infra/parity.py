@@ -99,14 +99,14 @@ def _without_leading_comments(text: str) -> str:
     return _LEADING_COMMENTS.sub("", text, count=1)
 
 
-def check_parity(root: Path) -> CheckReport:
-    report = CheckReport(CHECK)
-    dev, prod = root / "envs" / "dev", root / "envs" / "prod"
+def _root_file_findings(dev: Path, prod: Path) -> list[Finding]:
+    """The two roots hold the same .tf files, identical except for backend.tf's state key."""
+    findings: list[Finding] = []
     dev_files = {p.name for p in dev.glob("*.tf")}
     prod_files = {p.name for p in prod.glob("*.tf")}
     for name in sorted(dev_files ^ prod_files):
         side = "dev" if name in dev_files else "prod"
-        report.findings.append(
+        findings.append(
             Finding(
                 CHECK, f"envs/{side}/{name}", f"{name} exists only in the {side} root", "keep the roots alike"
             )
@@ -117,11 +117,11 @@ def check_parity(root: Path) -> CheckReport:
         if name == "backend.tf":
             dev_text, prod_text = _BACKEND_KEY.sub("", dev_text), _BACKEND_KEY.sub("", prod_text)
             if dev_text != prod_text:
-                report.findings.append(
+                findings.append(
                     Finding(CHECK, "envs/*/backend.tf", "backend.tf differs beyond the state key", None)
                 )
         elif dev_text != prod_text:
-            report.findings.append(
+            findings.append(
                 Finding(
                     CHECK,
                     f"envs/dev/{name} vs envs/prod/{name}",
@@ -129,6 +129,14 @@ def check_parity(root: Path) -> CheckReport:
                     "make the two files identical and move the difference into terraform.tfvars",
                 )
             )
+    return findings
+
+
+def check_parity(root: Path) -> CheckReport:
+    """dev and prod roots alike in code (every difference a terraform.tfvars value); the differences."""
+    report = CheckReport(CHECK)
+    dev, prod = root / "envs" / "dev", root / "envs" / "prod"
+    report.findings.extend(_root_file_findings(dev, prod))
     infra_vars = _without_leading_comments((root / "infra" / "variables.tf").read_text(encoding="utf-8"))
     for env_root in (dev, prod):
         declared = env_root / "variables.tf"

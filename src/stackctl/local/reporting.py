@@ -8,15 +8,14 @@ local stack runs that same step with `--status failed`, so the failure reaches `
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
-from demand_forecast.contracts import Contract, ContractError
+from demand_forecast.contracts import PUBLISHED_FILE, Contract, ContractError, Published
 
 from stackctl.aml.graph import Pipeline
 from stackctl.errors import StackctlError
@@ -33,15 +32,9 @@ def database_url(layout: LocalLayout) -> str:
     return f"sqlite:///{layout.reporting_db.as_posix()}"
 
 
-def read_publish_summary(folder: Path) -> dict[str, Any]:
-    path = folder / "publish.json"
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StackctlError(
-            "the publish step did not write its summary", where=str(path), fix="see publish.log next to it"
-        ) from exc
-    return data
+def read_publish_summary(folder: Path) -> Published:
+    """The publish step's `publish.json` in `folder`, through its contract."""
+    return read_output(Published, folder / PUBLISHED_FILE)
 
 
 def read_output(contract: type[C], path: Path) -> C:
