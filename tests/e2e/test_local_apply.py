@@ -232,7 +232,7 @@ def registry_versions(applied: Applied) -> list[str]:
     from stackctl.aml.graph import MODEL_NAME
 
     client = MlflowClient(tracking_uri=applied.layout.tracking_uri, registry_uri=applied.layout.tracking_uri)
-    return sorted(v.version for v in client.search_model_versions(f"name='{MODEL_NAME}'"))
+    return sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'"))
 
 
 def test_bad_data_then_the_original_restored_retrains_nothing_and_registers_no_new_version(
