@@ -36,13 +36,15 @@ setup: ## create .venv/ and .venv-tools/ with the pinned dependencies (no-op whe
 test: setup ## run every check: ruff, import contracts, mypy (strict), pytest, offline infrastructure validation
 	@echo "==> ruff"; $(VENV)/bin/ruff check src tests scripts benchmarks
 	@$(VENV)/bin/ruff format --check src tests scripts benchmarks
-	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache --config pyproject.toml
+	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
 	@echo "==> pytest"; $(VENV)/bin/pytest $(ARGS)
 
-lint: setup ## ruff lint and format check, and the import contracts of pyproject.toml (layers, no cycles)
+lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length
 	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
-	@$(VENV)/bin/lint-imports --no-cache --config pyproject.toml
+	@$(VENV)/bin/lint-imports --no-cache pyproject.toml
+	@$(PY) scripts/import_cycles.py
+	@$(PY) scripts/code_size.py --check
 
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy

@@ -1,63 +1,61 @@
-"""Import cycles among the modules of src/ (stackctl and demand_forecast), with grimp's import graph.
+"""Import cycles among the modules of src/ (stackctl and demand_forecast), from grimp's import graph.
 
-    .venv/bin/python scripts/import_cycles.py     # prints each cycle; exit 1 when there is one
+    .venv/bin/python scripts/import_cycles.py                  # this tree: each cycle; exit 1 if any
+    .venv/bin/python scripts/import_cycles.py --root ../main   # another checkout (e.g. main, before)
 
 Every import counts, including the ones inside functions: a lazy import still ties two modules
-together. The contracts in pyproject.toml ([tool.importlinter]) keep it at zero in `make lint`.
+together. A cycle group is a set of modules each of which imports every other one, directly or
+through the others (a strongly connected component of grimp's graph: the modules both upstream and
+downstream of a module). grimp is import-linter's graph library; the contracts in pyproject.toml
+([tool.importlinter], `acyclic_siblings`) keep the cycles between sibling packages at zero in
+`make lint`; this script shows them module by module.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 import grimp
 
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("stackctl", "demand_forecast")
+# Where each package's source lives inside a checkout (the src layout of both distributions).
+SOURCE_DIRS = ("src", "src/model")
 
 
-def cycles() -> list[list[str]]:
-    """Strongly connected groups of more than one module (each is one or more import cycles)."""
-    graph = grimp.build_graph(*PACKAGES, include_external_packages=False)
-    modules = sorted(graph.modules)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
+def cycles(root: Path = ROOT) -> list[list[str]]:
+    """Groups of more than one module that import each other in a circle, sorted."""
+    sys.path[:0] = [str(root / folder) for folder in SOURCE_DIRS]
+    for name in [m for m in sys.modules if m.split(".")[0] in PACKAGES]:
+        del sys.modules[name]  # grimp must find the packages of `root`, not ones already imported
+    graph = grimp.build_graph(*PACKAGES, include_external_packages=False, cache_dir=None)
+    grouped: set[str] = set()
     groups: list[list[str]] = []
-
-    def visit(module: str) -> None:  # Tarjan's strongly connected components
-        index[module] = low[module] = len(index)
-        stack.append(module)
-        on_stack.add(module)
-        for imported in sorted(graph.find_modules_directly_imported_by(module)):
-            if imported not in index:
-                visit(imported)
-                low[module] = min(low[module], low[imported])
-            elif imported in on_stack:
-                low[module] = min(low[module], index[imported])
-        if low[module] == index[module]:
-            group = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                group.append(member)
-                if member == module:
-                    break
-            if len(group) > 1:
-                groups.append(sorted(group))
-
-    sys.setrecursionlimit(10_000)
-    for module in modules:
-        if module not in index:
-            visit(module)
+    for module in sorted(graph.modules):
+        if module in grouped:
+            continue
+        circle = graph.find_downstream_modules(module) & graph.find_upstream_modules(module)
+        if circle:
+            group = sorted({module, *circle})
+            grouped.update(group)
+            groups.append(group)
     return sorted(groups)
 
 
-def main() -> int:
-    found = cycles()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="checkout whose src/ to read (default: this one)"
+    )
+    args = parser.parse_args(argv)
+    found = cycles(args.root.resolve())
     for group in found:
-        print("cycle: " + " <-> ".join(group))
-    print(f"{len(found)} import cycle group(s) among {', '.join(PACKAGES)}")
+        print(f"cycle group ({len(group)} modules): " + " <-> ".join(group))
+    print(f"{len(found)} import cycle group(s) among {', '.join(PACKAGES)} in {args.root}")
     return 1 if found else 0
 
 

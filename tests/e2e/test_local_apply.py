@@ -224,3 +224,36 @@ def test_bad_data_in_raw_is_a_clear_error_and_the_data_and_champion_are_kept(app
         assert registry_champion(applied.layout) == "1"
     finally:
         raw.write_text(original, encoding="utf-8")
+
+
+def registry_versions(applied: Applied) -> list[str]:
+    from mlflow.tracking import MlflowClient
+
+    from stackctl.aml.graph import MODEL_NAME
+
+    client = MlflowClient(tracking_uri=applied.layout.tracking_uri, registry_uri=applied.layout.tracking_uri)
+    return sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'"))
+
+
+def test_bad_data_then_the_original_restored_retrains_nothing_and_registers_no_new_version(
+    applied: Applied,
+) -> None:
+    # The case from issue 15 ("Also found"): put bad data in raw, then restore the original files.
+    # The champion was trained on exactly the restored inputs (same content hash of data, code and
+    # config), so apply keeps it: no training run, no second registry version of the same model.
+    versions_before = registry_versions(applied)
+    raw = applied.layout.lake_fs("raw") / "shipments.csv"
+    original = raw.read_text(encoding="utf-8")
+    raw.write_text(original.replace("units", "unitz", 1), encoding="utf-8")
+    try:
+        assert stackctl(applied.root, "apply").returncode == 2
+    finally:
+        raw.write_text(original, encoding="utf-8")
+    planned = stackctl(applied.root, "plan")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "apply would retrain nothing" in planned.stdout
+    restored = stackctl(applied.root, "apply")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "no retraining" in restored.stdout
+    assert "training.train" not in restored.stdout
+    assert registry_versions(applied) == versions_before == ["1"]

@@ -16,7 +16,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     # PYTHONPATH comes before the editable installs, so the copy's packages are the ones analysed.
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root / 'src' / 'model'}"}
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")],
+        [str(LINT_IMPORTS), "--no-cache", str(root / "pyproject.toml")],
         cwd=root,
         env=env,
         capture_output=True,
@@ -65,3 +65,32 @@ def test_a_stack_module_that_calls_a_command_breaks_the_layers(tmp_path: Path) -
     assert result.returncode == 1
     assert "stackctl layers" in result.stdout
     assert "BROKEN" in result.stdout
+
+
+def import_cycles(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "import_cycles.py"), "--root", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_import_cycle_report_finds_none_here_and_names_the_circle_of_a_broken_copy(
+    tmp_path: Path,
+) -> None:
+    here = import_cycles(ROOT)
+    assert here.returncode == 0, here.stdout + here.stderr
+    assert here.stdout.startswith("0 import cycle group(s)")
+    root = broken_copy(tmp_path)
+    registry = root / "src" / "model" / "demand_forecast" / "registry.py"
+    registry.write_text(
+        registry.read_text(encoding="utf-8") + "\n\ndef _late() -> None:\n"
+        "    from demand_forecast.pipeline import run_train  # noqa: F401\n",
+        encoding="utf-8",
+    )
+    broken = import_cycles(root)
+    assert broken.returncode == 1
+    assert "demand_forecast.pipeline" in broken.stdout
+    assert "demand_forecast.registry" in broken.stdout
+    assert "1 import cycle group(s)" in broken.stdout

@@ -171,6 +171,27 @@ def test_restoring_the_champion_s_data_after_a_losing_candidate_retrains_nothing
     assert restored.champion_version == first.champion_version
 
 
+def test_bad_data_then_the_original_restored_retrains_nothing_and_registers_no_new_version(
+    fake_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The case from issue 15 as a new user meets it: bad data in raw (apply stops at validate), then
+    # the original files put back. The inputs are the champion's again: nothing to train or register.
+    first = apply_local(fake_root, quiet())
+    raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
+    original = raw.read_text(encoding="utf-8")
+    raw.write_text("week_start,store_id,BROKEN\n2026-01-05,S1,x\n", encoding="utf-8")
+    assert main(["apply"]) == 2
+    raw.write_text(original, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["plan"]) == 0
+    assert "apply would retrain nothing" in capsys.readouterr().out
+    restored = apply_local(fake_root, quiet())
+    assert not restored.trained
+    assert steps_run(fake_root).count("train") == 1
+    assert registered_versions(fake_root) == ["1"]
+    assert restored.champion_version == first.champion_version
+
+
 def test_a_candidate_that_lost_is_not_trained_again_on_the_same_inputs(fake_root: Path) -> None:
     apply_local(fake_root, quiet())
     raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"

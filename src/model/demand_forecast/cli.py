@@ -73,9 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
-    import json
-
-    from demand_forecast.publish import PUBLISH_FILE, PublishInputs, publish, resolve_run_id
+    from demand_forecast.contracts import PUBLISHED_FILE, Published
+    from demand_forecast.publish import PublishInputs, publish, resolve_run_id
     from demand_forecast.reporting_db import open_database
 
     url = args.database or os.environ.get("REPORTING_DATABASE_URL")
@@ -94,8 +93,7 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
         detail=args.detail,
     )
     summary = publish(open_database(url), inputs, telemetry)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / PUBLISH_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
+    Published.parse(summary.as_dict(), "the publish step's summary").write(args.out / PUBLISHED_FILE)
     written = ", ".join(f"{n} {name}" for name, n in summary.rows.items() if n)
     console.print(f"published {summary.pipeline} run {summary.run_id} ({summary.status}): {written}")
 

@@ -12,6 +12,7 @@ of surfacing later as a `KeyError` or a silent default.
 | `metrics.json`      | evaluate            | `Metrics`     |
 | `decision.json`     | register            | `Decision`    |
 | `monitoring.json`   | monitor             | `Monitoring`  |
+| `publish.json`      | publish             | `Published`   |
 
 Dates are ISO `YYYY-MM-DD` strings, instants ISO 8601 UTC (`...Z`), MAPE a fraction (0.45 = 45 %),
 RMSE in units. Unknown keys are errors (`extra="forbid"`); NaN and infinity are refused
@@ -35,6 +36,7 @@ METRICS_FILE = "metrics.json"
 DECISION_FILE = "decision.json"
 MONITORING_FILE = "monitoring.json"
 DATA_QUALITY_FILE = "data_quality.json"
+PUBLISHED_FILE = "publish.json"
 
 
 class ContractError(UsageError):
@@ -315,3 +317,16 @@ class Monitoring(Contract):
     @property
     def max_psi(self) -> float | None:
         return max(self.drift.values(), default=None)
+
+
+# ---- publish.json -----------------------------------------------------------------------------
+
+
+class Published(Contract):
+    """`publish.json` of `publish`: which run went into the reporting database, and the rows written
+    per table (`demand_forecast.reporting_schema.RUN_TABLES`)."""
+
+    run_id: str
+    pipeline: Literal["training", "scoring"]
+    status: Literal["succeeded", "failed"]
+    rows: dict[str, int]

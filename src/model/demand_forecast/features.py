@@ -232,24 +232,39 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
             _grid(shipments, "returns", series_pos, week0, shape) if has_column else np.full(shape, np.nan)
         )
 
+    covariates = _promo_covariates(tables, spec, series_pos, week0, shape)
+    covariates |= _region_covariates(tables, spec, series, weeks)
+    store_numeric = _store_numeric(tables, spec, series)
+    return Panel(series, weeks, units, returns, covariates, store_numeric, assumed)
+
+
+def _promo_covariates(
+    tables: Tables, spec: FeatureSpec, series_pos: pd.Series, week0: pd.Timestamp, shape: tuple[int, int]
+) -> dict[str, FloatArray]:
+    """`promo:<column>` grids (series x weeks) of every promotion column the spec uses."""
     covariates: dict[str, FloatArray] = {}
-    if tables.promotions is not None:
-        for column in spec.promo_columns:
-            values = (
-                _grid(tables.promotions, column, series_pos, week0, shape)
-                if column in tables.promotions
-                else np.full(shape, np.nan)
-            )
-            # A missing price carries the last known one; a missing flag or count means "no promotion"
-            # (carrying a deal forward would forecast a spike that was never planned).
-            covariates[f"promo:{column}"] = (
-                _ffill_bfill(values)
-                if column in spec.positive_promo_columns
-                else np.nan_to_num(values, nan=0.0)
-            )
-    else:
-        for column in spec.promo_columns:
-            covariates[f"promo:{column}"] = np.zeros(shape)
+    if tables.promotions is None:
+        return {f"promo:{column}": np.zeros(shape) for column in spec.promo_columns}
+    for column in spec.promo_columns:
+        values = (
+            _grid(tables.promotions, column, series_pos, week0, shape)
+            if column in tables.promotions
+            else np.full(shape, np.nan)
+        )
+        # A missing price carries the last known one; a missing flag or count means "no promotion"
+        # (carrying a deal forward would forecast a spike that was never planned).
+        covariates[f"promo:{column}"] = (
+            _ffill_bfill(values) if column in spec.positive_promo_columns else np.nan_to_num(values, nan=0.0)
+        )
+    return covariates
+
+
+def _region_covariates(
+    tables: Tables, spec: FeatureSpec, series: pd.DataFrame, weeks: pd.DatetimeIndex
+) -> dict[str, FloatArray]:
+    """`weather:<column>` and `event:<name>` grids (series x weeks), laid out per region first."""
+    week0 = weeks[0]
+    covariates: dict[str, FloatArray] = {}
     region_of_series = series["region"].to_numpy()
     regions = pd.Index(sorted(set(region_of_series)))
     region_rows = regions.get_indexer(region_of_series)
@@ -275,7 +290,11 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
                     elif region in regions:
                         grid[regions.get_loc(region), col] = 1.0
         covariates[f"event:{name}"] = grid[region_rows]
+    return covariates
 
+
+def _store_numeric(tables: Tables, spec: FeatureSpec, series: pd.DataFrame) -> FloatArray:
+    """Numeric store columns per series (series x columns); a missing value takes the column's median."""
     store_numeric = np.zeros((len(series), len(spec.store_columns)))
     if spec.store_columns:
         stores = tables.stores.set_index("store_id")
@@ -283,7 +302,7 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
             values = stores[column] if column in stores else pd.Series(dtype=float)
             mapped = series["store_id"].map(values).astype(float)
             store_numeric[:, j] = mapped.fillna(mapped.median() if mapped.notna().any() else 0.0).to_numpy()
-    return Panel(series, weeks, units, returns, covariates, store_numeric, assumed)
+    return store_numeric
 
 
 def _past_sum_count(values: FloatArray, window: int) -> tuple[FloatArray, FloatArray]:
@@ -321,6 +340,31 @@ def level_of(log_units: FloatArray) -> FloatArray:
     for window in (52, log_units.shape[1]):
         level = np.where(np.isnan(level), past_mean(log_units, window), level)
     return level
+
+
+def _covariate_features(panel: Panel, spec: FeatureSpec) -> dict[str, FloatArray]:
+    """Promotion, weather and event features (series x week), in the panel's covariate order."""
+    feats: dict[str, FloatArray] = {}
+    for key, values in panel.covariates.items():
+        kind, column = key.split(":", 1)
+        if kind == "promo":
+            recent = np.nan_to_num(past_mean(values, 13), nan=0.0)
+            recent = np.where(np.isnan(past_mean(values, 13)), values, recent)
+            feats[f"{column}"] = values
+            feats[f"{column}_vs_recent"] = values - recent
+            feats[f"{column}_prev"] = np.nan_to_num(_shift(values, 1) - values)
+            feats[f"{column}_next"] = np.nan_to_num(_shift(values, -1) - values)
+            if column in spec.positive_promo_columns:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratio = np.log(np.clip(values, 1e-9, None)) - np.log(np.clip(recent, 1e-9, None))
+                feats[f"{column}_log_ratio"] = np.clip(np.nan_to_num(ratio), -3, 3)
+        elif kind == "weather":
+            feats[f"{column}"] = values
+            feats[f"{column}_vs_recent"] = np.nan_to_num(values - past_mean(values, 4))
+        else:  # event
+            feats[f"event_{column}"] = values
+            feats[f"event_{column}_next"] = np.nan_to_num(_shift(values, -1))
+    return feats
 
 
 def compute_features(
@@ -364,25 +408,7 @@ def compute_features(
         feats[f"sin{harmonic}"] = np.broadcast_to(np.sin(angle), units.shape).copy()
         feats[f"cos{harmonic}"] = np.broadcast_to(np.cos(angle), units.shape).copy()
 
-    for key, values in panel.covariates.items():
-        kind, column = key.split(":", 1)
-        if kind == "promo":
-            recent = np.nan_to_num(past_mean(values, 13), nan=0.0)
-            recent = np.where(np.isnan(past_mean(values, 13)), values, recent)
-            feats[f"{column}"] = values
-            feats[f"{column}_vs_recent"] = values - recent
-            feats[f"{column}_prev"] = np.nan_to_num(_shift(values, 1) - values)
-            feats[f"{column}_next"] = np.nan_to_num(_shift(values, -1) - values)
-            if column in spec.positive_promo_columns:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    ratio = np.log(np.clip(values, 1e-9, None)) - np.log(np.clip(recent, 1e-9, None))
-                feats[f"{column}_log_ratio"] = np.clip(np.nan_to_num(ratio), -3, 3)
-        elif kind == "weather":
-            feats[f"{column}"] = values
-            feats[f"{column}_vs_recent"] = np.nan_to_num(values - past_mean(values, 4))
-        else:  # event
-            feats[f"event_{column}"] = values
-            feats[f"event_{column}_next"] = np.nan_to_num(_shift(values, -1))
+    feats.update(_covariate_features(panel, spec))
     for j, column in enumerate(spec.store_columns):
         feats[f"store_{column}"] = np.broadcast_to(panel.store_numeric[:, [j]], units.shape).copy()
     # The design matrix is float32 anyway; storing features so halves the panel's memory.

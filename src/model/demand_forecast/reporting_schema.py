@@ -82,6 +82,10 @@ def _segment_columns() -> list[sa.Column[Any]]:
 
 
 def _build(schema: str | None) -> ReportingTables:
+    """The reporting tables in `schema` (None: the engine's default), keyed by table name.
+
+    Long because it is the schema itself: one declarative SQLAlchemy `Table` per reporting table,
+    read as a whole (splitting it would scatter the columns a view joins across functions)."""
     # Index names are unique per database in SQLite (and deploy looks them up in sys.indexes by name).
     metadata = sa.MetaData(schema=schema, naming_convention={"ix": "ix_%(table_name)s_%(column_0_N_name)s"})
     tables = [
@@ -215,7 +219,9 @@ def _latest_succeeded(t: ReportingTables, pipeline: str) -> sa.Select[Any]:
 
 
 def view_selects(t: ReportingTables) -> dict[str, sa.Select[Any]]:
-    """Each view as a select, so every dialect gets SQL it understands (no hand-written T-SQL)."""
+    """Each view as a select, so every dialect gets SQL it understands (no hand-written T-SQL).
+
+    Long because it is a declarative table: one select per view that Power BI reads, by name."""
     forecasts, backtest, metrics = t["forecasts"], t["backtest"], t["model_metrics"]
     health, runs, steps, quality = t["model_health"], t["pipeline_runs"], t["step_runs"], t["data_quality"]
     return {

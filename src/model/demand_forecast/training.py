@@ -49,6 +49,7 @@ MODEL_NAME = "demand-forecast"
 POOLED = "__pooled__"
 SHARED = "__shared__"
 IntVector = npt.NDArray[np.int64]
+FloatVector = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 
 
@@ -141,15 +142,12 @@ class TrainedModel:
         return codes
 
     # ---- prediction ---------------------------------------------------------------------------
-    def predict(self, design: Design) -> pd.DataFrame:
-        """Forecasts in units from every model for the design's rows."""
+    def _residuals(
+        self, design: Design, segments: npt.NDArray[np.object_], codes: IntVector
+    ) -> tuple[FloatVector, FloatVector, FloatVector]:
+        """Per row: the LASSO and network residuals (log units, against the level, each with its
+        segment's offset) and the segment's ensemble weight of the LASSO."""
         rows = design.rows
-        if tuple(design.feature_names) != tuple(self.feature_names):
-            raise ValueError(
-                "feature set differs from training; build the design with this model's FeatureSpec"
-            )
-        segments = self.segments_for(rows)
-        codes = self.encode(rows, segments)
         lasso_r = np.zeros(len(rows))
         nn_r = np.zeros(len(rows))
         lasso_offset = np.zeros(len(rows))
@@ -179,8 +177,18 @@ class TrainedModel:
                 ],
                 axis=0,
             )
-        lasso_r += lasso_offset
-        nn_r += nn_offset
+        return lasso_r + lasso_offset, nn_r + nn_offset, weight
+
+    def predict(self, design: Design) -> pd.DataFrame:
+        """Forecasts in units from every model for the design's rows."""
+        rows = design.rows
+        if tuple(design.feature_names) != tuple(self.feature_names):
+            raise ValueError(
+                "feature set differs from training; build the design with this model's FeatureSpec"
+            )
+        segments = self.segments_for(rows)
+        codes = self.encode(rows, segments)
+        lasso_r, nn_r, weight = self._residuals(design, segments, codes)
         # A series that has never sold is forecast at its level (0 units), not at the models' offset.
         unsold = never_sold(rows)
         lasso_r[unsold] = 0.0

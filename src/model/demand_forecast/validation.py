@@ -460,58 +460,60 @@ def _unmatched(
     return {"rows": int(miss.sum()), "example": example, "leading_zeros": False}
 
 
-def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) -> ValidationResult:
-    """Check the raw text tables against the contract; return conditioned tables, quarantine and report.
+@dataclass(frozen=True)
+class _CheckedTable:
+    """One optional or shipments table after the contract: kept rows, their report entry, quarantine."""
 
-    Raises DataContractError (exit 2) when the data is unusable; see the module docstring."""
-    stores, store_numeric, store_ignored = _validate_stores(raw["stores"])
-    known_stores = set(stores["store_id"])
-    conditioned: dict[str, pd.DataFrame] = {"stores": stores}
-    numeric_columns: dict[str, list[str]] = {"stores": store_numeric}
-    ignored_columns: dict[str, dict[str, str]] = {"stores": store_ignored}
-    quarantine_parts = []
-    files: dict[str, dict[str, Any]] = {
-        "stores.csv": {"rows_in": len(stores), "rows_out": len(stores), "quarantined": 0}
-    }
-    for name in ("shipments", "promotions", "weather", "events"):
-        if name not in raw:
-            continue
-        frame = raw[name].reset_index(drop=True)
-        _require_columns(name, frame)
-        if name == "shipments":
-            _require_rows(name, frame)
-        numeric, ignored = _numeric_extras(name, frame) if name != "events" else ([], {})
-        value_columns = [c for c in ("units", "returns") if name == "shipments" and c in frame.columns]
-        formats = _number_formats(name, frame, [*value_columns, *numeric])
-        outside = _outside_run(name, frame, stores)
-        in_run = frame[~outside]
-        stores_filter = known_stores if name == "shipments" else None
-        failures = _first_reason_per_row(_row_failures(name, in_run, stores_filter, formats))
-        remaining = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
-        failures = pd.concat([failures, _duplicates(name, remaining, list(formats))], ignore_index=True)
-        _enforce_budget(name, len(in_run), failures, settings)
-        kept = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
-        conditioned[name] = _condition(name, kept, formats)
-        numeric_columns[name] = numeric
-        ignored_columns[name] = ignored
-        quarantine_parts.append(_quarantine_rows(name, frame, failures))
-        files[f"{name}.csv"] = {
-            "rows_in": len(frame),
-            "rows_out": len(kept),
-            "quarantined": len(failures),
-        }
-        if name != "shipments":
-            files[f"{name}.csv"]["outside_run"] = int(outside.sum())
-        if "csv_format" in frame.attrs:
-            files[f"{name}.csv"]["read_as"] = dict(frame.attrs["csv_format"])
-    if "csv_format" in raw["stores"].attrs:
-        files["stores.csv"]["read_as"] = dict(raw["stores"].attrs["csv_format"])
+    conditioned: pd.DataFrame
+    numeric: list[str]
+    ignored: dict[str, str]
+    quarantine: pd.DataFrame
+    counts: dict[str, Any]
 
+
+def _check_table(
+    name: str, raw_frame: pd.DataFrame, stores: pd.DataFrame, settings: ValidateSettings
+) -> _CheckedTable:
+    """Columns, number formats, rows outside the run, row failures and duplicates of one table;
+    DataContractError when the table is unusable or its failures exceed the budget."""
+    frame = raw_frame.reset_index(drop=True)
+    _require_columns(name, frame)
+    if name == "shipments":
+        _require_rows(name, frame)
+    numeric, ignored = _numeric_extras(name, frame) if name != "events" else ([], {})
+    value_columns = [c for c in ("units", "returns") if name == "shipments" and c in frame.columns]
+    formats = _number_formats(name, frame, [*value_columns, *numeric])
+    outside = _outside_run(name, frame, stores)
+    in_run = frame[~outside]
+    stores_filter = set(stores["store_id"]) if name == "shipments" else None
+    failures = _first_reason_per_row(_row_failures(name, in_run, stores_filter, formats))
+    remaining = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
+    failures = pd.concat([failures, _duplicates(name, remaining, list(formats))], ignore_index=True)
+    _enforce_budget(name, len(in_run), failures, settings)
+    kept = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
+    counts: dict[str, Any] = {"rows_in": len(frame), "rows_out": len(kept), "quarantined": len(failures)}
+    if name != "shipments":
+        counts["outside_run"] = int(outside.sum())
+    if "csv_format" in frame.attrs:
+        counts["read_as"] = dict(frame.attrs["csv_format"])
+    return _CheckedTable(
+        conditioned=_condition(name, kept, formats),
+        numeric=numeric,
+        ignored=ignored,
+        quarantine=_quarantine_rows(name, frame, failures),
+        counts=counts,
+    )
+
+
+def _coverage_warnings(
+    conditioned: dict[str, pd.DataFrame],
+    files: dict[str, dict[str, Any]],
+    stores: pd.DataFrame,
+    settings: ValidateSettings,
+) -> list[str]:
+    """Warnings for optional tables whose rows lie outside the run or match no shipment series or
+    region beyond `settings.max_unmatched_fraction`; records each table's `unmatched` count in `files`."""
     shipments = conditioned["shipments"]
-    if shipments.empty:
-        raise DataContractError(
-            "shipments.csv", "no usable rows", fix="supply at least one valid shipment row"
-        )
     warnings: list[str] = []
     for name in ("promotions", "weather", "events"):
         if name not in conditioned:
@@ -542,7 +544,39 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
                     "round-trip?); keep ids as text in both files"
                 )
             warnings.append(message)
+    return warnings
 
+
+def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) -> ValidationResult:
+    """Check the raw text tables against the contract; return conditioned tables, quarantine and report.
+
+    Raises DataContractError (exit 2) when the data is unusable; see the module docstring."""
+    stores, store_numeric, store_ignored = _validate_stores(raw["stores"])
+    conditioned: dict[str, pd.DataFrame] = {"stores": stores}
+    numeric_columns: dict[str, list[str]] = {"stores": store_numeric}
+    ignored_columns: dict[str, dict[str, str]] = {"stores": store_ignored}
+    quarantine_parts = []
+    files: dict[str, dict[str, Any]] = {
+        "stores.csv": {"rows_in": len(stores), "rows_out": len(stores), "quarantined": 0}
+    }
+    for name in ("shipments", "promotions", "weather", "events"):
+        if name not in raw:
+            continue
+        checked = _check_table(name, raw[name], stores, settings)
+        conditioned[name] = checked.conditioned
+        numeric_columns[name] = checked.numeric
+        ignored_columns[name] = checked.ignored
+        quarantine_parts.append(checked.quarantine)
+        files[f"{name}.csv"] = checked.counts
+    if "csv_format" in raw["stores"].attrs:
+        files["stores.csv"]["read_as"] = dict(raw["stores"].attrs["csv_format"])
+
+    shipments = conditioned["shipments"]
+    if shipments.empty:
+        raise DataContractError(
+            "shipments.csv", "no usable rows", fix="supply at least one valid shipment row"
+        )
+    warnings = _coverage_warnings(conditioned, files, stores, settings)
     quarantine = (
         pd.concat(quarantine_parts, ignore_index=True)
         if quarantine_parts

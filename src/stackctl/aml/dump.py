@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
 
-from stackctl.aml.specs import AmlAssets
+from stackctl.aml.environment import environment_version, write_build_contexts
+from stackctl.aml.quiet import quiet_azure_ai_ml
+from stackctl.aml.specs import AmlAssets, build_assets
+from stackctl.aml.stack_output import StackOutput
 
 KIND_FOLDERS = {
     "environment": "environment",
@@ -58,3 +62,13 @@ def dump_assets(assets: AmlAssets, out: Path) -> list[Path]:
             data["create_job"] = f"./{job_file}"
         written.append(_write(folder / file_name, data))
     return written
+
+
+def dump_stack(stack_output: StackOutput, root: Path, out: Path, console: Console) -> list[Path]:
+    """Build the model wheel and the environments' build contexts under `out`, then write every asset
+    deploy would create for `stack_output` as YAML under `out`; the files written."""
+    with console.status("building the model wheel and the environment build contexts"):
+        contexts = write_build_contexts(root, out / "environment" / "contexts")
+        version = environment_version(root)
+    with quiet_azure_ai_ml():
+        return dump_assets(build_assets(stack_output, version, contexts), out)

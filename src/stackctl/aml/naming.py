@@ -77,7 +77,10 @@ def _terraform_values(root: Path, env: str) -> dict[str, Any]:
 
 
 def derived_stack(root: Path, env: str) -> StackOutput:
-    """The `stack` output infra/outputs.tf would give `env`, for names; ids are UNKNOWN placeholders."""
+    """The `stack` output infra/outputs.tf would give `env`, for names; ids are UNKNOWN placeholders.
+
+    Long because it is one literal: the shape of infra/outputs.tf's `stack` output, field by field,
+    so a reader can hold the two side by side."""
     values = _terraform_values(root, env)
     names: dict[str, str] = values["names"]
     location = str(values["location"])

@@ -23,7 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from stackctl.aml.environment import CONSTRAINTS, RUNTIME_LOCK, load_runtime
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 
 PLATFORM_TAGS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64")
 PLATFORM_ARGS = [
@@ -146,9 +146,9 @@ def main() -> int:
         path = write_runtime_lock(repo_root())
     except IndexUnreachable as exc:
         print(f"error: the package index is unreachable: {exc}", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     print(f"wrote {path}")
-    return 0
+    return ExitStatus.OK
 
 
 if __name__ == "__main__":

@@ -244,26 +244,11 @@ class AuditReport:
         return tuple(f for f in self.findings if f.kind in kinds)
 
 
-def build_report(
-    plan: Plan,
-    *,
-    provenance: Provenance,
-    allow_list: AllowList,
-    checkov: CheckovReport | None,
-    parity: Sequence[Difference] | None,
-    parity_unavailable: str | None = None,
-    today: dt.date,
-    checkov_not_run_reason: str = "checkov was not run on this plan",
-) -> AuditReport:
-    env = provenance.env
-    secrets = collect_secrets(plan)
-    resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
-    # Data sources count only when they are read during apply (their config depends on unknowns).
-    counts: Counter[ChangeKind] = Counter(
-        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed" or rc.change.kind == "read"
-    )
+def _destructive_findings(
+    resources: Sequence[ResourceReport], allow_list: AllowList, env: str, today: dt.date
+) -> tuple[list[Finding], set[AllowEntry]]:
+    """A finding per destructive change (blocking unless allowed), and the allow-list entries used."""
     findings: list[Finding] = []
-
     used_entries: set[AllowEntry] = set()
     for resource in resources:
         finding = _destructive_finding(resource, allow_list, env, today)
@@ -271,22 +256,17 @@ def build_report(
             findings.append(finding)
             if finding.allowed_by:
                 used_entries.add(finding.allowed_by)
+    return findings, used_entries
 
-    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason)
-    findings.extend(policy_findings)
 
-    for resource in resources:
-        forgotten = _forgotten_finding(resource)
-        if forgotten:
-            findings.append(forgotten)
-    findings.extend(_check_findings(plan))
-
+def _drift_items(plan: Plan, secrets: Secrets) -> tuple[DriftItem, ...]:
+    """Managed resources changed or deleted outside Terraform, and whether this plan reverts each."""
     planned_updates = {
         rc.address
         for rc in plan.resource_changes
         if rc.change.kind in ("update", "replace", "replace-forget")
     }
-    drift = tuple(
+    return tuple(
         DriftItem(
             address=rc.address,
             kind=rc.change.kind,
@@ -296,47 +276,40 @@ def build_report(
         for rc in plan.resource_drift
         if rc.mode == "managed"
     )
-    for item in drift:
-        what = "deleted outside Terraform" if item.kind == "delete" else "changed outside Terraform"
-        changed = ", ".join(d.path for d in item.diffs) or "no attribute detail"
-        consequence = (
-            "this plan puts it back"
-            if item.reverted_by_plan
-            else "this plan keeps the change: update the configuration or revert it by hand"
-        )
-        findings.append(
-            Finding(
-                "drift", "warning", f"{item.address} was {what}", f"{changed}; {consequence}", item.address
-            )
-        )
 
-    costs = tuple(
-        cost for rc in plan.resource_changes if rc.mode == "managed" for cost in _cost_changes(rc, secrets)
+
+def _drift_finding(item: DriftItem) -> Finding:
+    what = "deleted outside Terraform" if item.kind == "delete" else "changed outside Terraform"
+    changed = ", ".join(d.path for d in item.diffs) or "no attribute detail"
+    consequence = (
+        "this plan puts it back"
+        if item.reverted_by_plan
+        else "this plan keeps the change: update the configuration or revert it by hand"
     )
-    for cost in costs:
-        findings.append(
-            Finding(
-                "cost-change",
-                "info",
-                f"{cost.address}: {cost.attribute}",
-                f"{cost.kind}: {cost.before} -> {cost.after}",
-                cost.address,
-            )
-        )
+    return Finding(
+        "drift", "warning", f"{item.address} was {what}", f"{changed}; {consequence}", item.address
+    )
 
-    parity_items = None
-    if parity is not None:
-        parity_items = tuple(_parity_item(d, plan.sensitive_variables, secrets) for d in parity)
-        for parity_item in parity_items:
-            findings.append(
-                Finding(
-                    "parity-difference",
-                    "info",
-                    parity_item.path,
-                    f"dev: {parity_item.dev}; prod: {parity_item.prod}",
-                )
-            )
 
+def _cost_finding(cost: CostChange) -> Finding:
+    return Finding(
+        "cost-change",
+        "info",
+        f"{cost.address}: {cost.attribute}",
+        f"{cost.kind}: {cost.before} -> {cost.after}",
+        cost.address,
+    )
+
+
+def _parity_finding(item: ParityItem) -> Finding:
+    return Finding("parity-difference", "info", item.path, f"dev: {item.dev}; prod: {item.prod}")
+
+
+def _unused_allow_entries(
+    allow_list: AllowList, env: str, used_entries: set[AllowEntry], today: dt.date
+) -> list[Finding]:
+    """Unexpired allow-list entries for this environment that matched no change of the plan."""
+    findings = []
     for entry in allow_list.allowed_destructive_changes:
         applies_here = entry.environments is None or env in entry.environments
         if applies_here and entry not in used_entries and not entry.expired(today):
@@ -350,7 +323,45 @@ def build_report(
                     location=allow_list.source,
                 )
             )
+    return findings
 
+
+def build_report(
+    plan: Plan,
+    *,
+    provenance: Provenance,
+    allow_list: AllowList,
+    checkov: CheckovReport | None,
+    parity: Sequence[Difference] | None,
+    parity_unavailable: str | None = None,
+    today: dt.date,
+    checkov_not_run_reason: str = "checkov was not run on this plan",
+) -> AuditReport:
+    """The auditor's report of one plan: resources, change counts, findings (sorted, blocking first),
+    costs, drift, outputs, dev/prod parity and the checkov summary."""
+    env = provenance.env
+    secrets = collect_secrets(plan)
+    resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
+    # Data sources count only when they are read during apply (their config depends on unknowns).
+    counts: Counter[ChangeKind] = Counter(
+        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed" or rc.change.kind == "read"
+    )
+    findings, used_entries = _destructive_findings(resources, allow_list, env, today)
+    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason)
+    findings.extend(policy_findings)
+    findings.extend(f for f in map(_forgotten_finding, resources) if f)
+    findings.extend(_check_findings(plan))
+    drift = _drift_items(plan, secrets)
+    findings.extend(map(_drift_finding, drift))
+    costs = tuple(
+        cost for rc in plan.resource_changes if rc.mode == "managed" for cost in _cost_changes(rc, secrets)
+    )
+    findings.extend(map(_cost_finding, costs))
+    parity_items = None
+    if parity is not None:
+        parity_items = tuple(_parity_item(d, plan.sensitive_variables, secrets) for d in parity)
+        findings.extend(map(_parity_finding, parity_items))
+    findings.extend(_unused_allow_entries(allow_list, env, used_entries, today))
     return AuditReport(
         provenance=provenance,
         resources=resources,

@@ -73,6 +73,38 @@ class AuditOutputs:
     sarif: Path
 
 
+def _run_checkov(
+    policy_runner: PolicyRunner, plan_path: Path, env_root: Path
+) -> tuple[CheckovReport | None, str]:
+    """checkov's report of the plan, or None and why it did not run (the audit goes on without it)."""
+    try:
+        return policy_runner(plan_path, env_root), ""
+    except StackctlError as exc:
+        return None, f"checkov did not run: {exc.what}"
+
+
+def _parity(tfvars: tuple[Path, Path] | None, root: Path) -> tuple[list[Difference] | None, str | None]:
+    """The dev/prod tfvars differences, or None and why they could not be read."""
+    dev_tfvars, prod_tfvars = tfvars or (
+        env_dir("dev", root) / "terraform.tfvars",
+        env_dir("prod", root) / "terraform.tfvars",
+    )
+    try:
+        return tfvars_differences(dev_tfvars, prod_tfvars), None
+    except StackctlError as exc:
+        return None, exc.what
+
+
+def _policies_line(checkov: CheckovReport | None, root: Path) -> str:
+    """Which policies the audit applied, for the provenance section."""
+    policies_dir = default_policies_dir()
+    if checkov is None:
+        return "not checked"
+    if policies_dir is None:
+        return f"checkov {checkov.checkov_version or ''}: built-in checks only (no infra/policies)"
+    return f"checkov {checkov.checkov_version or ''} with {_relative(policies_dir, root)}"
+
+
 def audit_plan(
     plan_path: Path,
     *,
@@ -95,31 +127,9 @@ def audit_plan(
     )
     moment = now or dt.datetime.now(dt.UTC)
 
-    checkov: CheckovReport | None
-    not_run_reason = ""
-    try:
-        checkov = policy_runner(plan_path, env_dir(env, root))
-    except StackctlError as exc:
-        checkov, not_run_reason = None, f"checkov did not run: {exc.what}"
-
-    parity: list[Difference] | None
-    parity_unavailable = None
-    dev_tfvars, prod_tfvars = tfvars or (
-        env_dir("dev", root) / "terraform.tfvars",
-        env_dir("prod", root) / "terraform.tfvars",
-    )
-    try:
-        parity = tfvars_differences(dev_tfvars, prod_tfvars)
-    except StackctlError as exc:
-        parity, parity_unavailable = None, exc.what
-
-    policies_dir = default_policies_dir()
-    if checkov is None:
-        policies = "not checked"
-    elif policies_dir is None:
-        policies = f"checkov {checkov.checkov_version or ''}: built-in checks only (no infra/policies)"
-    else:
-        policies = f"checkov {checkov.checkov_version or ''} with {_relative(policies_dir, root)}"
+    checkov, not_run_reason = _run_checkov(policy_runner, plan_path, env_dir(env, root))
+    parity, parity_unavailable = _parity(tfvars, root)
+    policies = _policies_line(checkov, root)
     provenance = collect_provenance(
         plan,
         env=env,

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from stackctl.commands import add_env_argument
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.paths import build_dir, repo_root
 
 
@@ -35,10 +35,7 @@ def run(args: argparse.Namespace) -> int:
             where="--env local",
             fix="use --env dev or --env prod",
         )
-    from stackctl.aml.dump import dump_assets
-    from stackctl.aml.environment import environment_version, write_build_contexts
-    from stackctl.aml.quiet import quiet_azure_ai_ml
-    from stackctl.aml.specs import build_assets
+    from stackctl.aml.dump import dump_stack
     from stackctl.cloud_stack import CloudStack
 
     saved = build_dir(args.env, root) / "stack.json"
@@ -50,10 +47,6 @@ def run(args: argparse.Namespace) -> int:
             fix="pass the output of the matching environment",
         )
     console.print(f"stack description from {source}")
-    with console.status("building the model wheel and the environment build contexts"):
-        contexts = write_build_contexts(root, args.out / "environment" / "contexts")
-        version = environment_version(root)
-    with quiet_azure_ai_ml():
-        files = dump_assets(build_assets(stack_output, version, contexts), args.out)
+    files = dump_stack(stack_output, root, args.out, console)
     console.print(f"wrote {len(files)} YAML files under {args.out}")
-    return 0
+    return ExitStatus.OK

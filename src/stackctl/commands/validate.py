@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.infra import CHECKS, CheckReport, run_checks
 from stackctl.infra.config import check_directory
 from stackctl.paths import repo_root
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_details(console, reports)
     _print_summary(console, reports, elapsed)
-    return 0 if all(report.ok for report in reports) else 1
+    return ExitStatus.OK if all(report.ok for report in reports) else ExitStatus.FAILED
 
 
 def _run_directory(console: Console, directory: Path) -> int:
@@ -95,7 +95,7 @@ def _run_directory(console: Console, directory: Path) -> int:
         console.print(f"  {line}", markup=False, soft_wrap=True)
     verdict = "[green]valid[/]" if report.ok else f"[red]{len(report.findings)} finding(s)[/]"
     console.print(f"{directory}: {verdict}")
-    return 0 if report.ok else 1
+    return ExitStatus.OK if report.ok else ExitStatus.FAILED
 
 
 def _print_findings(console: Console, reports: list[CheckReport]) -> None:

@@ -255,12 +255,61 @@ def _scan(target: ScanTarget, root: Path) -> CheckovReport:
     )
 
 
+def _result_findings(target: ScanTarget, scan: CheckovReport, root: Path) -> list[Finding]:
+    """A finding per failed check and per skip without a written reason."""
+    findings = []
+    for result in scan.failed:
+        findings.append(
+            Finding(
+                CHECK,
+                f"{target.name}: {_source(result.file_path, target.directory, root)}"
+                + (f":{result.line_range[0]}" if result.line_range else ""),
+                f"{result.check_id} failed on {result.resource}: {result.check_name}",
+                "fix the resource, or if the rule does not apply add "
+                f"`#checkov:skip={result.check_id}:<why>` inside it",
+            )
+        )
+    for result in scan.skipped:
+        reason = (result.suppress_comment or "").strip()
+        if reason.lower() in _NO_REASON or len(reason) < MIN_REASON_CHARS:
+            findings.append(
+                Finding(
+                    CHECK,
+                    f"{target.name}: {_source(result.file_path, target.directory, root)}",
+                    f"{result.check_id} is skipped on {result.resource} without a justification",
+                    f"write why next to it: `#checkov:skip={result.check_id}:<reason>`",
+                )
+            )
+    return findings
+
+
+def _parsing_errors(target: ScanTarget, scan: CheckovReport, root: Path, report: CheckReport) -> None:
+    """A finding per file checkov cannot parse, or a note where only checkov's parser fails."""
+    for error in scan.parsing_errors:
+        unreadable = _parser_limitation(error, target.directory)
+        if unreadable is None:
+            report.findings.append(
+                Finding(CHECK, target.name, f"checkov could not parse: {error}", "fix the syntax")
+            )
+        else:
+            # checkov's HCL parser (bc-python-hcl2) rejects some syntax Terraform accepts, e.g. a
+            # template directive comparing strings (`%{ if var.x != "prod" }`): a limitation of
+            # the scanner, not an error in the code. checkov scans the other files as usual.
+            report.notes.append(
+                f"{target.name}: {relative(unreadable, root)}: not checked by checkov: its HCL parser "
+                "cannot read this file, which Terraform reads; left unchecked: "
+                + (", ".join(block_headers(unreadable.read_text(encoding="utf-8"))) or "no blocks")
+            )
+
+
 def check_checkov(
     root: Path,
     *,
     targets: list[ScanTarget] | None = None,
     on_done: Callable[[str], None] | None = None,
 ) -> CheckReport:
+    """checkov over every scan target side by side; per target its organisation rules, counts and
+    report files as figures, and findings for failed checks, unjustified skips and unparsable files."""
     report = CheckReport(CHECK)
     targets = targets or scan_targets(root)
     results: dict[str, CheckovReport] = {}
@@ -282,43 +331,8 @@ def check_checkov(
             "sarif": relative(scan.sarif_path, root) if scan.sarif_path else None,
             "junit": relative(scan.junit_path, root) if scan.junit_path else None,
         }
-        for result in scan.failed:
-            report.findings.append(
-                Finding(
-                    CHECK,
-                    f"{target.name}: {_source(result.file_path, target.directory, root)}"
-                    + (f":{result.line_range[0]}" if result.line_range else ""),
-                    f"{result.check_id} failed on {result.resource}: {result.check_name}",
-                    "fix the resource, or if the rule does not apply add "
-                    f"`#checkov:skip={result.check_id}:<why>` inside it",
-                )
-            )
-        for result in scan.skipped:
-            reason = (result.suppress_comment or "").strip()
-            if reason.lower() in _NO_REASON or len(reason) < MIN_REASON_CHARS:
-                report.findings.append(
-                    Finding(
-                        CHECK,
-                        f"{target.name}: {_source(result.file_path, target.directory, root)}",
-                        f"{result.check_id} is skipped on {result.resource} without a justification",
-                        f"write why next to it: `#checkov:skip={result.check_id}:<reason>`",
-                    )
-                )
-        for error in scan.parsing_errors:
-            unreadable = _parser_limitation(error, target.directory)
-            if unreadable is None:
-                report.findings.append(
-                    Finding(CHECK, target.name, f"checkov could not parse: {error}", "fix the syntax")
-                )
-            else:
-                # checkov's HCL parser (bc-python-hcl2) rejects some syntax Terraform accepts, e.g. a
-                # template directive comparing strings (`%{ if var.x != "prod" }`): a limitation of
-                # the scanner, not an error in the code. checkov scans the other files as usual.
-                report.notes.append(
-                    f"{target.name}: {relative(unreadable, root)}: not checked by checkov: its HCL parser "
-                    "cannot read this file, which Terraform reads; left unchecked: "
-                    + (", ".join(block_headers(unreadable.read_text(encoding="utf-8"))) or "no blocks")
-                )
+        report.findings.extend(_result_findings(target, scan, root))
+        _parsing_errors(target, scan, root, report)
         report.figures[target.name]["unchecked_files"] = sum(
             1 for error in scan.parsing_errors if _parser_limitation(error, target.directory)
         )

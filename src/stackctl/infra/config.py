@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from stackctl.infra.findings import CheckReport, Finding, relative
 from stackctl.infra.hclmodel import MODULE_META, TerraformDir, read_dir, strip_comments
@@ -47,6 +48,68 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 """
 
 
+_INIT_ARGS = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
+
+
+def _offline_scratch(root: Path, directories: list[Path], scratch_root: Path) -> dict[str, str]:
+    """Copy the top folders of `directories` into `scratch_root` with a CLI config whose only
+    provider source is an empty mirror (init never reaches a registry); the environment to run in."""
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__", "local")
+    for directory in directories:
+        top = _top_part(directory, root)
+        if not (scratch_root / top).exists():
+            shutil.copytree(root / top, scratch_root / top, ignore=ignore)
+    mirror = scratch_root / "empty-provider-mirror"
+    mirror.mkdir()
+    cli_config = scratch_root / "offline.tfrc"
+    cli_config.write_text(_EMPTY_MIRROR_CONFIG.format(mirror=mirror.as_posix()))
+    return {"TF_CLI_CONFIG_FILE": str(cli_config), "TF_PLUGIN_CACHE_DIR": ""}
+
+
+def _load_directory(
+    terraform: Terraform,
+    directory: Path,
+    *,
+    root: Path,
+    scratch_root: Path,
+    env: dict[str, str],
+    notes: list[str] | None,
+) -> list[Finding]:
+    """init, then validate where init succeeded, then plan where nothing needs a provider or input."""
+    where = scratch_root / directory.resolve().relative_to(root.resolve())
+    result = terraform.run(_INIT_ARGS, where, env=env)
+    found = _diagnostics(result.stdout, directory, root)
+    if not result.ok:
+        if notes is not None and not found:
+            notes.append(
+                f"{relative(directory, root)}: `terraform validate` cannot run offline (its providers "
+                "are not installable here); the reference and schema checks stand in for it"
+            )
+        return found
+    validated = terraform.run(["validate", "-json", "-no-color"], where, env=env)
+    found += _validate_diagnostics(validated.stdout, directory, root)
+    required = [v.name for v in read_dir(directory).variables.values() if not v.has_default]
+    if not found and not required:
+        # Needs no provider and no input: Terraform can evaluate all of it (moved and
+        # removed blocks, check blocks, every expression) in a plan, offline. A plan
+        # writes no state; -refresh=false and -lock=false leave nothing behind.
+        planned = terraform.run(
+            ["plan", "-input=false", "-lock=false", "-refresh=false", "-no-color", "-json"],
+            where,
+            env=env,
+        )
+        found += [
+            Finding(f.check, f.location, f"terraform plan: {f.message}", f.fix)
+            for f in _diagnostics(planned.stdout, directory, root)
+        ]
+    elif notes is not None and required:
+        notes.append(
+            f"{relative(directory, root)}: `terraform plan` not run: it needs values for "
+            f"{', '.join(sorted(required))} (its tests plan it: *.tftest.hcl)"
+        )
+    return found
+
+
 def terraform_load(
     root: Path,
     terraform: Terraform | None = None,
@@ -58,59 +121,19 @@ def terraform_load(
     then `terraform validate` wherever init succeeds offline: a directory that needs no provider
     from a registry (modules/naming, the tests' corpus) is judged by Terraform completely.
     `notes` receives one line per directory `terraform validate` could not run in, and why."""
-    terraform = terraform or Terraform()
+    tf = terraform or Terraform()
     findings: list[Finding] = []
     directories = directories if directories is not None else terraform_dirs(root)
     with tempfile.TemporaryDirectory(prefix="stackctl-load-") as scratch:
         scratch_root = Path(scratch)
-        ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "__pycache__", "local")
-        for directory in directories:
-            top = _top_part(directory, root)
-            if not (scratch_root / top).exists():
-                shutil.copytree(root / top, scratch_root / top, ignore=ignore)
-        mirror = scratch_root / "empty-provider-mirror"
-        mirror.mkdir()
-        cli_config = scratch_root / "offline.tfrc"
-        cli_config.write_text(_EMPTY_MIRROR_CONFIG.format(mirror=mirror.as_posix()))
-        env = {"TF_CLI_CONFIG_FILE": str(cli_config), "TF_PLUGIN_CACHE_DIR": ""}
-        args = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
+        env = _offline_scratch(root, directories, scratch_root)
 
         def load(directory: Path) -> list[Finding]:
-            where = scratch_root / directory.resolve().relative_to(root.resolve())
-            result = terraform.run(args, where, env=env)
-            found = _diagnostics(result.stdout, directory, root)
-            if result.ok:
-                validated = terraform.run(["validate", "-json", "-no-color"], where, env=env)
-                found += _validate_diagnostics(validated.stdout, directory, root)
-                required = [v.name for v in read_dir(directory).variables.values() if not v.has_default]
-                if not found and not required:
-                    # Needs no provider and no input: Terraform can evaluate all of it (moved and
-                    # removed blocks, check blocks, every expression) in a plan, offline. A plan
-                    # writes no state; -refresh=false and -lock=false leave nothing behind.
-                    planned = terraform.run(
-                        ["plan", "-input=false", "-lock=false", "-refresh=false", "-no-color", "-json"],
-                        where,
-                        env=env,
-                    )
-                    found += [
-                        Finding(f.check, f.location, f"terraform plan: {f.message}", f.fix)
-                        for f in _diagnostics(planned.stdout, directory, root)
-                    ]
-                elif notes is not None and required:
-                    notes.append(
-                        f"{relative(directory, root)}: `terraform plan` not run: it needs values for "
-                        f"{', '.join(sorted(required))} (its tests plan it: *.tftest.hcl)"
-                    )
-            elif notes is not None and not found:
-                notes.append(
-                    f"{relative(directory, root)}: `terraform validate` cannot run offline (its providers "
-                    "are not installable here); the reference and schema checks stand in for it"
-                )
-            return found
+            return _load_directory(tf, directory, root=root, scratch_root=scratch_root, env=env, notes=notes)
 
         # Separate terraform processes can run side by side; the embedded one swaps os.environ
         # around each call, so it must run one at a time.
-        workers = 4 if terraform.binary else 1
+        workers = 4 if tf.binary else 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for found in pool.map(load, directories):
                 findings.extend(found)
@@ -179,113 +202,135 @@ def _loc(path: Path, line: int, root: Path) -> str:
     return f"{relative(path, root)}:{line}"
 
 
-def check_references(root: Path, directories: list[Path] | None = None) -> list[Finding]:
-    """Module inputs declared and complete; var./local./module.X.Y references defined."""
-    findings: list[Finding] = []
-    models: dict[Path, TerraformDir] = {}
+class _Models:
+    """Each directory's TerraformDir, read once (a module called from several roots is read once)."""
 
-    def model_of(directory: Path) -> TerraformDir:
+    def __init__(self) -> None:
+        self._read: dict[Path, TerraformDir] = {}
+
+    def __call__(self, directory: Path) -> TerraformDir:
         key = directory.resolve()
-        if key not in models:
-            models[key] = read_dir(key)
-        return models[key]
+        if key not in self._read:
+            self._read[key] = read_dir(key)
+        return self._read[key]
 
+
+def _reference_findings(directory: Path, root: Path, model_of: _Models) -> list[Finding]:
+    """var./local./module.X.Y references of one directory that name nothing declared."""
+    model = model_of(directory)
+    findings: list[Finding] = []
+    for ref in model.references:
+        where = _loc(ref.file, ref.line, root)
+        if ref.kind == "var" and ref.name not in model.variables:
+            findings.append(
+                Finding(
+                    CHECK,
+                    where,
+                    f"reference to undeclared variable var.{ref.name}",
+                    f'declare variable "{ref.name}" in {relative(directory, root)}/variables.tf '
+                    "or fix the name",
+                )
+            )
+        elif ref.kind == "local" and ref.name not in model.locals:
+            findings.append(
+                Finding(
+                    CHECK, where, f"reference to undefined local.{ref.name}", "define it in a locals block"
+                )
+            )
+        elif ref.kind == "module":
+            call = model.module_calls.get(ref.name)
+            if call is None:
+                findings.append(
+                    Finding(CHECK, where, f"reference to module.{ref.name}, which is not called here", None)
+                )
+                continue
+            child_path = (directory / call.source).resolve()
+            child_name = relative(child_path, root)
+            # `depends_on = [module.x]` names the whole call: there is no output to look for.
+            declared = model_of(child_path).outputs if child_path.is_dir() else None
+            if ref.attribute is not None and declared is not None and ref.attribute not in declared:
+                findings.append(
+                    Finding(
+                        CHECK,
+                        where,
+                        f"module.{ref.name}.{ref.attribute}: {child_name} "
+                        f'declares no output "{ref.attribute}"',
+                        f"add the output to {child_name}/outputs.tf or use one it declares: "
+                        f"{', '.join(sorted(model_of(child_path).outputs))}",
+                    )
+                )
+    return findings
+
+
+def _module_call_findings(directory: Path, root: Path, model_of: _Models) -> list[Finding]:
+    """Module calls of one directory: local source that exists, inputs declared, required ones passed."""
+    findings: list[Finding] = []
+    for call in model_of(directory).module_calls.values():
+        child_dir = (directory / call.source).resolve()
+        where = _loc(call.file, call.line, root)
+        if not call.source.startswith(("./", "../")):
+            findings.append(
+                Finding(CHECK, where, f"module {call.name} uses a non-local source {call.source!r}", None)
+            )
+            continue
+        if not child_dir.is_dir():
+            findings.append(
+                Finding(CHECK, where, f"module {call.name}: source {call.source} does not exist", None)
+            )
+            continue
+        child = model_of(child_dir)
+        passed = set(call.arguments) - MODULE_META
+        for name in sorted(passed - set(child.variables)):
+            findings.append(
+                Finding(
+                    CHECK,
+                    where,
+                    f'module "{call.name}" passes "{name}", '
+                    f"which {relative(child_dir, root)} does not declare",
+                    f"remove it or use one of: {', '.join(sorted(child.variables))}",
+                )
+            )
+        required = {n for n, v in child.variables.items() if not v.has_default}
+        for name in sorted(required - passed):
+            findings.append(
+                Finding(
+                    CHECK,
+                    where,
+                    f'module "{call.name}" does not pass required input "{name}" '
+                    f"of {relative(child_dir, root)}",
+                    f"pass {name} = ... in the module block",
+                )
+            )
+    return findings
+
+
+def _secret_default_findings(model: TerraformDir, root: Path) -> list[Finding]:
+    """Variables named like a secret that carry a default value."""
+    return [
+        Finding(
+            CHECK,
+            _loc(variable.file, variable.line, root),
+            f'variable "{variable.name}" looks like a secret and has a default value',
+            "remove the default; secrets come from Key Vault or managed identities, never from code",
+        )
+        for variable in model.variables.values()
+        if SECRET_NAME.search(variable.name)
+        and isinstance(variable.default, str)
+        and variable.default.strip()
+    ]
+
+
+def check_references(root: Path, directories: list[Path] | None = None) -> list[Finding]:
+    """Module inputs declared and complete; var./local./module.X.Y references defined; no secret
+    variable with a default. Findings per directory, in that order."""
+    findings: list[Finding] = []
+    model_of = _Models()
     for directory in directories if directories is not None else terraform_dirs(root):
         model = model_of(directory)
         findings.extend(model.errors)
-        for ref in model.references:
-            where = _loc(ref.file, ref.line, root)
-            if ref.kind == "var" and ref.name not in model.variables:
-                findings.append(
-                    Finding(
-                        CHECK,
-                        where,
-                        f"reference to undeclared variable var.{ref.name}",
-                        f'declare variable "{ref.name}" in {relative(directory, root)}/variables.tf '
-                        "or fix the name",
-                    )
-                )
-            elif ref.kind == "local" and ref.name not in model.locals:
-                findings.append(
-                    Finding(
-                        CHECK,
-                        where,
-                        f"reference to undefined local.{ref.name}",
-                        "define it in a locals block",
-                    )
-                )
-            elif ref.kind == "module":
-                call = model.module_calls.get(ref.name)
-                if call is None:
-                    findings.append(
-                        Finding(
-                            CHECK, where, f"reference to module.{ref.name}, which is not called here", None
-                        )
-                    )
-                    continue
-                child_path = (directory / call.source).resolve()
-                child_name = relative(child_path, root)
-                # `depends_on = [module.x]` names the whole call: there is no output to look for.
-                declared = model_of(child_path).outputs if child_path.is_dir() else None
-                if ref.attribute is not None and declared is not None and ref.attribute not in declared:
-                    findings.append(
-                        Finding(
-                            CHECK,
-                            where,
-                            f"module.{ref.name}.{ref.attribute}: {child_name} "
-                            f'declares no output "{ref.attribute}"',
-                            f"add the output to {child_name}/outputs.tf or use one it declares: "
-                            f"{', '.join(sorted(model_of(child_path).outputs))}",
-                        )
-                    )
-        for call in model.module_calls.values():
-            child_dir = (directory / call.source).resolve()
-            where = _loc(call.file, call.line, root)
-            if not call.source.startswith(("./", "../")):
-                findings.append(
-                    Finding(CHECK, where, f"module {call.name} uses a non-local source {call.source!r}", None)
-                )
-                continue
-            if not child_dir.is_dir():
-                findings.append(
-                    Finding(CHECK, where, f"module {call.name}: source {call.source} does not exist", None)
-                )
-                continue
-            child = model_of(child_dir)
-            passed = set(call.arguments) - MODULE_META
-            for name in sorted(passed - set(child.variables)):
-                findings.append(
-                    Finding(
-                        CHECK,
-                        where,
-                        f'module "{call.name}" passes "{name}", '
-                        f"which {relative(child_dir, root)} does not declare",
-                        f"remove it or use one of: {', '.join(sorted(child.variables))}",
-                    )
-                )
-            required = {n for n, v in child.variables.items() if not v.has_default}
-            for name in sorted(required - passed):
-                findings.append(
-                    Finding(
-                        CHECK,
-                        where,
-                        f'module "{call.name}" does not pass required input "{name}" '
-                        f"of {relative(child_dir, root)}",
-                        f"pass {name} = ... in the module block",
-                    )
-                )
-        for variable in model.variables.values():
-            default = variable.default
-            if SECRET_NAME.search(variable.name) and isinstance(default, str) and default.strip():
-                findings.append(
-                    Finding(
-                        CHECK,
-                        _loc(variable.file, variable.line, root),
-                        f'variable "{variable.name}" looks like a secret and has a default value',
-                        "remove the default; secrets come from Key Vault or managed identities, "
-                        "never from code",
-                    )
-                )
+        findings.extend(_reference_findings(directory, root, model_of))
+        findings.extend(_module_call_findings(directory, root, model_of))
+        findings.extend(_secret_default_findings(model, root))
     return findings
 
 
@@ -329,6 +374,35 @@ def check_conditional_types(root: Path, directories: list[Path] | None = None) -
     return findings
 
 
+def _pins(settings: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """required_version and the azurerm version constraint of a directory's terraform blocks."""
+    core = next((s.get("required_version") for s in settings if s.get("required_version")), None)
+    azurerm = None
+    for block in settings:
+        for providers in block.get("required_providers", []):
+            if "azurerm" in providers:
+                azurerm = providers["azurerm"].get("version")
+    return core, azurerm
+
+
+def _azurerm_range_findings(where: str, azurerm: str, provider_version: str | None) -> list[Finding]:
+    """The azurerm range has an upper bound and admits the provider schema's version."""
+    findings = []
+    if not re.search(r"<\s*\d", azurerm):
+        findings.append(Finding("pins", where, f"azurerm constraint {azurerm!r} has no upper bound", None))
+    if provider_version and not _admits(azurerm, provider_version):
+        findings.append(
+            Finding(
+                "pins",
+                where,
+                f"azurerm constraint {azurerm!r} excludes {provider_version}, "
+                "the version the schema check uses",
+                "align the constraint with tests/infra/azurerm_schema.json or regenerate the schema",
+            )
+        )
+    return findings
+
+
 def check_version_pins(root: Path, provider_version: str | None = None) -> list[Finding]:
     """The same Terraform and azurerm constraints in every versions.tf, admitting the schema's version."""
     findings: list[Finding] = []
@@ -337,12 +411,7 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
     for directory in terraform_dirs(root):
         model = read_dir(directory)
         settings = model.terraform_settings
-        core = next((s.get("required_version") for s in settings if s.get("required_version")), None)
-        azurerm = None
-        for block in settings:
-            for providers in block.get("required_providers", []):
-                if "azurerm" in providers:
-                    azurerm = providers["azurerm"].get("version")
+        core, azurerm = _pins(settings)
         where = relative(directory / "versions.tf", root)
         provider_free = not model.blocks and not model.module_calls
         if core is not None and azurerm is None and provider_free:
@@ -361,20 +430,7 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
             )
             continue
         seen.setdefault((core, azurerm), []).append(where)
-        if not re.search(r"<\s*\d", azurerm):
-            findings.append(
-                Finding("pins", where, f"azurerm constraint {azurerm!r} has no upper bound", None)
-            )
-        if provider_version and not _admits(azurerm, provider_version):
-            findings.append(
-                Finding(
-                    "pins",
-                    where,
-                    f"azurerm constraint {azurerm!r} excludes {provider_version}, "
-                    "the version the schema check uses",
-                    "align the constraint with tests/infra/azurerm_schema.json or regenerate the schema",
-                )
-            )
+        findings.extend(_azurerm_range_findings(where, azurerm, provider_version))
     for core, wheres in seen_core.items():
         if seen and core not in {pinned for pinned, _ in seen}:
             findings.append(

@@ -116,14 +116,14 @@ def _shared_file_finding(dev: Path, prod: Path) -> Finding | None:
     return Finding(CHECK, where, message, fix)
 
 
-def check_parity(root: Path) -> CheckReport:
-    report = CheckReport(CHECK)
-    dev, prod = root / "envs" / "dev", root / "envs" / "prod"
+def _root_file_findings(dev: Path, prod: Path) -> list[Finding]:
+    """The two roots hold the same .tf files, identical except for backend.tf's state key."""
+    findings: list[Finding] = []
     dev_files = {p.name for p in dev.glob("*.tf")}
     prod_files = {p.name for p in prod.glob("*.tf")}
     for name in sorted(dev_files ^ prod_files):
         side = "dev" if name in dev_files else "prod"
-        report.findings.append(
+        findings.append(
             Finding(
                 CHECK, f"envs/{side}/{name}", f"{name} exists only in the {side} root", "keep the roots alike"
             )
@@ -133,13 +133,21 @@ def check_parity(root: Path) -> CheckReport:
             dev_text = _BACKEND_KEY.sub("", (dev / name).read_text(encoding="utf-8"))
             prod_text = _BACKEND_KEY.sub("", (prod / name).read_text(encoding="utf-8"))
             if dev_text != prod_text:
-                report.findings.append(
+                findings.append(
                     Finding(CHECK, "envs/*/backend.tf", "backend.tf differs beyond the state key", None)
                 )
         elif name != "variables.tf":
             finding = _shared_file_finding(dev / name, prod / name)
             if finding is not None:
-                report.findings.append(finding)
+                findings.append(finding)
+    return findings
+
+
+def check_parity(root: Path) -> CheckReport:
+    """dev and prod roots alike in code (every difference a terraform.tfvars value); the differences."""
+    report = CheckReport(CHECK)
+    dev, prod = root / "envs" / "dev", root / "envs" / "prod"
+    report.findings.extend(_root_file_findings(dev, prod))
     infra_vars = (root / "infra" / "variables.tf").resolve()
     for env_root in (dev, prod):
         declared = env_root / "variables.tf"

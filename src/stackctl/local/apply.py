@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stackctl.aml.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.hashing import hash_json, hash_tree, sha256_file
 from stackctl.local import reporting
 from stackctl.local.dashboard import DashboardInputs, render_dashboard
@@ -347,7 +347,7 @@ def score(
     monitoring_json = run.output("monitor", "monitoring") / MONITORING_FILE
     conditioned = run.output("validate", "conditioned")
     published = reporting.read_publish_summary(run.output("publish_scoring", "published"))
-    count = int(published["rows"].get("forecasts", 0))
+    count = published.rows.get("forecasts", 0)
     health = reporting.read_output(Monitoring, monitoring_json)
     scoring = ScoringState(
         inputs_hash=scoring_hash,
@@ -508,7 +508,7 @@ def plan_local(root: Path, console: Console) -> int:
         console.print(
             "apply would provision .local/, land the sample data, train, score and render the dashboard"
         )
-        return 0
+        return ExitStatus.OK
     state = LocalState.load(layout.state_file)
     due = staleness(root, layout, settings, state)
     if due.train:
@@ -521,7 +521,7 @@ def plan_local(root: Path, console: Console) -> int:
         if due.score
         else "apply would rescore nothing: forecasts are current"
     )
-    return 0
+    return ExitStatus.OK
 
 
 __all__ = [

@@ -127,6 +127,52 @@ def _mape_by_segment(views: _Views, target: float) -> go.Figure | None:
     return _layout(fig, f"Ensemble MAPE by segment (model {version})", height=max(320, 24 * len(rows) + 120))
 
 
+def _add_series_panel(fig: go.Figure, row: int, past: pd.DataFrame, future: pd.DataFrame) -> None:
+    """Actuals, backtest forecasts and forecasts ahead of one panel (weekly totals); legend on row 1."""
+    weekly = past.groupby("week_start")[["actual_units", "forecast_units"]].sum().reset_index()
+    future_weekly = future.groupby("week_start").forecast_units.sum().reset_index()
+    first = row == 1
+    fig.add_trace(
+        go.Scatter(
+            x=weekly.week_start,
+            y=weekly.actual_units,
+            name="actual",
+            mode="lines+markers",
+            line={"color": "#37474f"},
+            showlegend=first,
+            legendgroup="actual",
+        ),
+        row=row,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weekly.week_start,
+            y=weekly.forecast_units,
+            name="forecast (backtest)",
+            mode="lines+markers",
+            line={"color": "#1565c0", "dash": "dot"},
+            showlegend=first,
+            legendgroup="backtest",
+        ),
+        row=row,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=future_weekly.week_start,
+            y=future_weekly.forecast_units,
+            name="forecast (ahead)",
+            mode="markers",
+            marker={"color": "#1565c0", "size": 10, "symbol": "diamond"},
+            showlegend=first,
+            legendgroup="ahead",
+        ),
+        row=row,
+        col=1,
+    )
+
+
 def _actual_vs_forecast(views: _Views, series_to_plot: int) -> go.Figure | None:
     training, scoring = _latest_run(views.runs, "training"), _latest_run(views.runs, "scoring")
     backtest = views.backtest[views.backtest.run_id.isin([training, scoring])].copy()
@@ -147,48 +193,7 @@ def _actual_vs_forecast(views: _Views, series_to_plot: int) -> go.Figure | None:
             )
         )
     for row, (past, future) in enumerate(panels, start=1):
-        weekly = past.groupby("week_start")[["actual_units", "forecast_units"]].sum().reset_index()
-        future_weekly = future.groupby("week_start").forecast_units.sum().reset_index()
-        first = row == 1
-        fig.add_trace(
-            go.Scatter(
-                x=weekly.week_start,
-                y=weekly.actual_units,
-                name="actual",
-                mode="lines+markers",
-                line={"color": "#37474f"},
-                showlegend=first,
-                legendgroup="actual",
-            ),
-            row=row,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=weekly.week_start,
-                y=weekly.forecast_units,
-                name="forecast (backtest)",
-                mode="lines+markers",
-                line={"color": "#1565c0", "dash": "dot"},
-                showlegend=first,
-                legendgroup="backtest",
-            ),
-            row=row,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=future_weekly.week_start,
-                y=future_weekly.forecast_units,
-                name="forecast (ahead)",
-                mode="markers",
-                marker={"color": "#1565c0", "size": 10, "symbol": "diamond"},
-                showlegend=first,
-                legendgroup="ahead",
-            ),
-            row=row,
-            col=1,
-        )
+        _add_series_panel(fig, row, past, future)
     return _layout(
         fig,
         "Forecasts against actuals: holdout and recent weeks, and the weeks ahead",

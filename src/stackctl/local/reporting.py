@@ -8,13 +8,12 @@ executors, so the failure reaches `v_pipeline_runs`. The dashboard reads the dat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
-from demand_forecast.contracts import Contract, ContractError
+from demand_forecast.contracts import PUBLISHED_FILE, Contract, ContractError, Published
 
 from stackctl.errors import StackctlError
 from stackctl.local.layout import LocalLayout
@@ -26,15 +25,9 @@ def database_url(layout: LocalLayout) -> str:
     return f"sqlite:///{layout.reporting_db.as_posix()}"
 
 
-def read_publish_summary(folder: Path) -> dict[str, Any]:
-    path = folder / "publish.json"
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StackctlError(
-            "the publish step did not write its summary", where=str(path), fix="see publish.log next to it"
-        ) from exc
-    return data
+def read_publish_summary(folder: Path) -> Published:
+    """The publish step's `publish.json` in `folder`, through its contract."""
+    return read_output(Published, folder / PUBLISHED_FILE)
 
 
 def read_output(contract: type[C], path: Path) -> C:

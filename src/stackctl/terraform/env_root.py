@@ -109,7 +109,10 @@ def classify_failure(
 
     With ARM_* authentication variables set, an authentication failure is reported with Terraform's
     own error (for example `exec: "az": executable file not found`, which means the azurerm provider
-    found no OIDC token source and fell back to the Azure CLI), never as "not logged in"."""
+    found no OIDC token source and fell back to the Azure CLI), never as "not logged in".
+
+    Long because it is a decision table: one branch per failure kind (registry unreachable, no
+    Azure CLI behind OIDC, not logged in with or without ARM variables, other), each with its fix."""
     environ = os.environ if environ is None else environ
     output = result.stderr + "\n" + result.stdout
     errors = terraform_errors(output)
