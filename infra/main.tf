@@ -57,6 +57,11 @@ locals {
     }
   }
   datastore_names = { for fs in ["raw", "conditioned", "scored"] : fs => "lake_${fs}" }
+  # What AML writes to (Data Factory's OutputData, the scoring deployment's default_datastore): the
+  # lake file systems again as AzureBlob datastores, since batch endpoints write outputs only to
+  # Blob Storage datastores; the Gen2 ones above stay for inputs. (CKV_FS_14)
+  # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs
+  output_datastore_names = { for fs in ["conditioned", "scored"] : fs => "lake_${fs}_blob" }
   # SQL firewall rules take first and last address, not CIDR.
   allowed_ip_firewall_rules = {
     for cidr in var.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
@@ -210,6 +215,7 @@ module "aml_workspace" {
     }
   }
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
+  blob_datastores      = { for fs, datastore in local.output_datastore_names : datastore => { account_name = module.data_lake.name, container_name = module.data_lake.file_systems[fs] } }
   private_endpoints    = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
   dependency_private_endpoints = {
     for group in ["blob", "file", "queue", "table", "registry"] : group => {
@@ -319,7 +325,8 @@ module "data_factory" {
     training_invoke_uri = local.endpoints.training.invoke_uri
     scoring_invoke_uri  = local.endpoints.scoring.invoke_uri
     input_data_uri      = "azureml://datastores/${local.datastore_names.conditioned}/paths/weekly/"
-    datastores          = local.datastore_names
+    # OutputData targets: AzureBlob datastores (batch endpoints write to no other kind; CKV_FS_14).
+    datastores = local.output_datastore_names
   }
   schedule = {
     activated = var.schedules.adf_trigger_active
