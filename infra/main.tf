@@ -62,9 +62,13 @@ locals {
   # Blob Storage datastores; the Gen2 ones above stay for inputs. (CKV_FS_14)
   # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs
   output_datastore_names = { for fs in ["conditioned", "scored"] : fs => "lake_${fs}_blob" }
+  # Every firewall of a public stack (lake, workspace storage, Key Vault, SQL) admits the named ranges
+  # and the CI runner, where dev's plan, apply and deploy run (var.ci_runner_egress_ip, required
+  # while public access is on).
+  allowed_ip_ranges = setunion(var.allowed_ip_ranges, var.ci_runner_egress_ip == null ? [] : ["${var.ci_runner_egress_ip}/32"])
   # SQL firewall rules take first and last address, not CIDR.
   allowed_ip_firewall_rules = {
-    for cidr in var.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
+    for cidr in local.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
       start_ip_address = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", 0)
       end_ip_address   = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", -1)
     }
@@ -133,7 +137,7 @@ module "key_vault" {
   resource_group_name           = azurerm_resource_group.this.name
   tenant_id                     = data.azurerm_client_config.current.tenant_id
   public_network_access_enabled = var.public_network_access_enabled
-  allowed_ip_ranges             = var.allowed_ip_ranges
+  allowed_ip_ranges             = local.allowed_ip_ranges
   private_endpoints             = { for group in ["vault"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings           = local.diagnostic_settings
   lock                          = local.lock
@@ -149,7 +153,7 @@ module "data_lake" {
   replication_type              = var.data_lake.replication_type
   soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
   public_network_access_enabled = var.public_network_access_enabled
-  allowed_ip_ranges             = var.allowed_ip_ranges
+  allowed_ip_ranges             = local.allowed_ip_ranges
   resource_access_rules = {
     workspace = module.aml_workspace.resource_id
     factory   = module.data_factory.resource_id
@@ -175,7 +179,7 @@ module "aml_workspace" {
   key_vault_id                   = module.key_vault.resource_id
   application_insights_id        = module.monitoring.application_insights_id
   public_network_access_enabled  = var.public_network_access_enabled
-  allowed_ip_ranges              = var.allowed_ip_ranges
+  allowed_ip_ranges              = local.allowed_ip_ranges
   managed_network_isolation_mode = var.aml.managed_network_isolation_mode
   image_build_compute_name       = local.image_build_cluster
   zone_redundant                 = var.zone_redundant
@@ -295,8 +299,8 @@ module "powerbi_sources" {
     object_id    = var.powerbi.group_object_id
   }
   # Dev's SQL admits Power BI's named ranges and the named people and deployer ranges of the other
-  # firewalls (allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI runner's
-  # egress IP, envs/bootstrap output ci_runner.egress_ip).
+  # firewalls (local.allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI
+  # runner's egress IP, var.ci_runner_egress_ip).
   firewall_rules = var.public_network_access_enabled ? merge(var.powerbi.firewall_rules, local.allowed_ip_firewall_rules) : {}
   # The VNet data gateway's delegated subnet (prod); it reaches SQL through modules/sql's one
   # private endpoint, so Power BI adds no endpoint of its own.

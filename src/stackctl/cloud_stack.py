@@ -12,8 +12,8 @@ destroy: after `confirm_destroy`, terraform destroy.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

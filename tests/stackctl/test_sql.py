@@ -114,8 +114,9 @@ def test_deploy_creates_the_cluster_adf_and_power_bi_users(
     # A database deployed before holds the user under the cluster's name: it is dropped, before
     # the user is created under the identity's name (a SID maps to one user).
     drop_old = (
-        f"IF EXISTS (SELECT 1 FROM sys.database_principals WHERE name = N'{OLD_JOBS_NAME}') "
-        f"DROP USER [{OLD_JOBS_NAME}]"
+        "IF EXISTS (SELECT 1 FROM sys.database_principals "
+        "WHERE name = N'mlw-forecast-dev/computes/cpu-batch') "
+        "DROP USER [mlw-forecast-dev/computes/cpu-batch]"
     )
     assert drop_old in executed
     assert executed.index(drop_old) < executed.index(users[0])
