@@ -182,6 +182,15 @@ def test_output_datastores_registered_as_another_kind_are_caught(tree: Path, edi
     assert _failures(tree) == [OUTPUT_DATA, DEFAULT_DATASTORE]
 
 
+def test_the_azureblob_datastores_make_the_lake_a_job_target_on_their_own(tree: Path) -> None:
+    """CKV_FS_12/13 learn datastores created with azapi too: without the Gen2 datastores, the
+    AzureBlob ones (the output targets) still make the lake a target of the jobs' blob traffic."""
+    _drop_line(tree, "infra/main.tf", "data_lake_datastores = {")
+    assert check_wiring(tree).ok
+    _drop_line(tree, "infra/main.tf", "lake-blob ")
+    assert _failures(tree) == ["CKV_FS_13 failed on module.data_lake.resource_id (blob)"]
+
+
 def test_policies_readme_lists_the_wiring_rules(root: Path) -> None:
     readme = (root / "infra" / "policies" / "README.md").read_text(encoding="utf-8")
     for rule in RULES:
