@@ -215,7 +215,7 @@ class Stack:
         workspace = self.workspace_module()
         if workspace is None:
             return set()
-        found = set()
+        found: set[str] = set()
         for argument, kind in self.datastore_kinds(workspace).items():
             if kind == "AzureBlob":
                 value = _expr(self.root.modules[workspace].get(argument, ""))
