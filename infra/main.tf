@@ -57,9 +57,18 @@ locals {
     }
   }
   datastore_names = { for fs in ["raw", "conditioned", "scored"] : fs => "lake_${fs}" }
+  # What AML writes to (Data Factory's OutputData, the scoring deployment's default_datastore): the
+  # lake file systems again as AzureBlob datastores, since batch endpoints write outputs only to
+  # Blob Storage datastores; the Gen2 ones above stay for inputs. (CKV_FS_14)
+  # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs
+  output_datastore_names = { for fs in ["conditioned", "scored"] : fs => "lake_${fs}_blob" }
+  # Every firewall of a public stack (lake, workspace storage, Key Vault, SQL) admits the named ranges
+  # and the CI runner, where dev's plan, apply and deploy run (var.ci_runner_egress_ip, required
+  # while public access is on).
+  allowed_ip_ranges = setunion(var.allowed_ip_ranges, var.ci_runner_egress_ip == null ? [] : ["${var.ci_runner_egress_ip}/32"])
   # SQL firewall rules take first and last address, not CIDR.
   allowed_ip_firewall_rules = {
-    for cidr in var.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
+    for cidr in local.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
       start_ip_address = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", 0)
       end_ip_address   = cidrhost(strcontains(cidr, "/") ? cidr : "${cidr}/32", -1)
     }
@@ -128,7 +137,7 @@ module "key_vault" {
   resource_group_name           = azurerm_resource_group.this.name
   tenant_id                     = data.azurerm_client_config.current.tenant_id
   public_network_access_enabled = var.public_network_access_enabled
-  allowed_ip_ranges             = var.allowed_ip_ranges
+  allowed_ip_ranges             = local.allowed_ip_ranges
   private_endpoints             = { for group in ["vault"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings           = local.diagnostic_settings
   lock                          = local.lock
@@ -144,7 +153,7 @@ module "data_lake" {
   replication_type              = var.data_lake.replication_type
   soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
   public_network_access_enabled = var.public_network_access_enabled
-  allowed_ip_ranges             = var.allowed_ip_ranges
+  allowed_ip_ranges             = local.allowed_ip_ranges
   resource_access_rules = {
     workspace = module.aml_workspace.resource_id
     factory   = module.data_factory.resource_id
@@ -170,7 +179,7 @@ module "aml_workspace" {
   key_vault_id                   = module.key_vault.resource_id
   application_insights_id        = module.monitoring.application_insights_id
   public_network_access_enabled  = var.public_network_access_enabled
-  allowed_ip_ranges              = var.allowed_ip_ranges
+  allowed_ip_ranges              = local.allowed_ip_ranges
   managed_network_isolation_mode = var.aml.managed_network_isolation_mode
   image_build_compute_name       = local.image_build_cluster
   zone_redundant                 = var.zone_redundant
@@ -210,6 +219,7 @@ module "aml_workspace" {
     }
   }
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
+  blob_datastores      = { for fs, datastore in local.output_datastore_names : datastore => { account_name = module.data_lake.name, container_name = module.data_lake.file_systems[fs] } }
   private_endpoints    = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
   dependency_private_endpoints = {
     for group in ["blob", "file", "queue", "table", "registry"] : group => {
@@ -289,8 +299,8 @@ module "powerbi_sources" {
     object_id    = var.powerbi.group_object_id
   }
   # Dev's SQL admits Power BI's named ranges and the named people and deployer ranges of the other
-  # firewalls (allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI runner's
-  # egress IP, envs/bootstrap output ci_runner.egress_ip).
+  # firewalls (local.allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI
+  # runner's egress IP, var.ci_runner_egress_ip).
   firewall_rules = var.public_network_access_enabled ? merge(var.powerbi.firewall_rules, local.allowed_ip_firewall_rules) : {}
   # The VNet data gateway's delegated subnet (prod); it reaches SQL through modules/sql's one
   # private endpoint, so Power BI adds no endpoint of its own.
@@ -319,7 +329,8 @@ module "data_factory" {
     training_invoke_uri = local.endpoints.training.invoke_uri
     scoring_invoke_uri  = local.endpoints.scoring.invoke_uri
     input_data_uri      = "azureml://datastores/${local.datastore_names.conditioned}/paths/weekly/"
-    datastores          = local.datastore_names
+    # OutputData targets: AzureBlob datastores (batch endpoints write to no other kind; CKV_FS_14).
+    datastores = local.output_datastore_names
   }
   schedule = {
     activated = var.schedules.adf_trigger_active

@@ -18,6 +18,9 @@ output "stack" {
       # the user-assigned identity both job clusters run as (kept under its old key).
       cpu_cluster_principal_id = azurerm_user_assigned_identity.jobs.principal_id
       datastores               = local.datastore_names
+      # AzureBlob datastores on the conditioned and scored file systems: what AML writes to (the
+      # scoring deployment's default_datastore; batch endpoints write only to Blob datastores).
+      output_datastores = local.output_datastore_names
     }
     data_lake = {
       account_name = module.data_lake.name
@@ -30,6 +33,8 @@ output "stack" {
       client_id    = azurerm_user_assigned_identity.jobs.client_id
       principal_id = azurerm_user_assigned_identity.jobs.principal_id
       id           = azurerm_user_assigned_identity.jobs.id
+      # Its name is its SQL contained user's name (modules/sql contained_user_principals.job).
+      name = azurerm_user_assigned_identity.jobs.name
     }
     endpoints = local.endpoints
     data_factory = {

@@ -42,10 +42,10 @@ output "ci_runner" {
     registry           = var.ci_runner.enabled ? azurerm_container_registry.runner[0].login_server : null
     key_vault          = var.ci_runner.enabled ? azurerm_key_vault.runner[0].name : null
     job_id             = local.runner_ready ? module.ci_runner[0].resource_id : null
-    # Put into envs/dev/terraform.tfvars allowed_ip_ranges as "<ip>/32": dev's firewalls admit the runner.
+    # Put into envs/dev/terraform.tfvars as ci_runner_egress_ip (a bare address): dev's firewalls admit the runner.
     egress_ip = var.ci_runner.enabled ? azurerm_public_ip.runner_egress[0].ip_address : null
   }
-  description = "The runner (dev and prod): its labels (DEV_RUNNER_LABEL, PROD_RUNNER_LABEL), VNet id (prod's ci_runner_network), static egress IP (dev's allowed_ip_ranges), registry and vault for the image and token."
+  description = "The runner (dev and prod): its labels (DEV_RUNNER_LABEL, PROD_RUNNER_LABEL), VNet id (prod's ci_runner_network), static egress IP (dev's ci_runner_egress_ip), registry and vault for the image and token."
 }
 
 output "role_assignments" {

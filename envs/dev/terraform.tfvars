@@ -17,10 +17,12 @@ network = {
 }
 
 public_network_access_enabled = true
-# The office range, and the CI runner's static egress IP (envs/bootstrap output ci_runner.egress_ip,
-# as "<ip>/32"): dev's plan, apply and deploy run on that runner, and every dev firewall denies by
-# default (README, "Release pipeline").
-allowed_ip_ranges           = ["203.0.113.0/24"]
+# The office range. Every dev firewall denies by default (README, "Release pipeline").
+allowed_ip_ranges = ["203.0.113.0/24"]
+# The CI runner's static egress IP, where dev's plan, apply and deploy run: the bootstrap output
+# `terraform -chdir=envs/bootstrap output -json ci_runner | jq -r .egress_ip` (infra/README.md, First
+# apply). Required while public access is on; every firewall admits it.
+ci_runner_egress_ip         = "198.51.100.20"
 zone_redundant              = false
 resource_locks_enabled      = false
 diagnostic_settings_enabled = true
@@ -72,5 +74,6 @@ monitoring = {
   stale_after_days      = 60
 }
 
-# dev's endpoints are public: its pipeline runs on hosted runners, no runner VNet to link.
+# dev's endpoints are public: the runner reaches them from its static egress IP (ci_runner_egress_ip
+# above), so no runner VNet is linked to dev's (absent) network.
 ci_runner_network = null

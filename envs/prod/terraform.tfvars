@@ -25,9 +25,11 @@ network = {
 
 public_network_access_enabled = false
 allowed_ip_ranges             = []
-zone_redundant                = true
-resource_locks_enabled        = true
-diagnostic_settings_enabled   = true
+# No public access: the runner reaches prod's private endpoints from the peered VNet.
+ci_runner_egress_ip         = null
+zone_redundant              = true
+resource_locks_enabled      = true
+diagnostic_settings_enabled = true
 
 aml = {
   managed_network_isolation_mode = "AllowOnlyApprovedOutbound"

@@ -46,6 +46,7 @@ module "stack" {
   network                       = var.network
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = var.allowed_ip_ranges
+  ci_runner_egress_ip           = var.ci_runner_egress_ip
   zone_redundant                = var.zone_redundant
   resource_locks_enabled        = var.resource_locks_enabled
   diagnostic_settings_enabled   = var.diagnostic_settings_enabled

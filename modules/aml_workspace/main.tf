@@ -131,3 +131,33 @@ resource "azurerm_machine_learning_datastore_datalake_gen2" "this" {
   service_data_identity = "WorkspaceSystemAssignedIdentity"
   tags                  = var.tags
 }
+
+# The same lake containers again as AzureBlob datastores, for what AML writes: "Batch endpoints only
+# support writing outputs in Blob Storage data stores"; an output on an ADLS Gen2 datastore fails the
+# job. Data Factory's OutputData and the scoring deployment's default_datastore name these
+# (infra/main.tf; CKV_FS_14 in src/stackctl/infra/wiring.py), the Gen2 datastores stay for inputs.
+# https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs
+# azurerm_machine_learning_datastore_blobstorage requires account_key or shared_access_signature and
+# the lake has shared keys off, so the datastore is created through ARM: identity-based
+# (credentialsType None), the workspace's identity for service-side access, as the Gen2 ones.
+# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2025-06-01/workspaces/datastores
+# https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/machine_learning_datastore_blobstorage
+resource "azapi_resource" "blob_datastore" {
+  for_each = var.blob_datastores
+
+  type      = "Microsoft.MachineLearningServices/workspaces/datastores@2025-06-01"
+  name      = each.key
+  parent_id = azurerm_machine_learning_workspace.this.id
+  body = {
+    properties = {
+      datastoreType                 = "AzureBlob"
+      accountName                   = each.value.account_name
+      containerName                 = each.value.container_name
+      endpoint                      = "core.windows.net"
+      protocol                      = "https"
+      credentials                   = { credentialsType = "None" }
+      serviceDataAccessAuthIdentity = "WorkspaceSystemAssignedIdentity"
+      tags                          = var.tags
+    }
+  }
+}

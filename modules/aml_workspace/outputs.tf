@@ -27,3 +27,8 @@ output "container_registry_id" {
   value       = azurerm_container_registry.this.id
   description = "ARM id of the workspace's container registry."
 }
+
+output "blob_datastore_names" {
+  value       = { for key, datastore in azapi_resource.blob_datastore : key => datastore.name }
+  description = "AzureBlob datastore names by key (the targets of AML outputs)."
+}

@@ -148,6 +148,23 @@ variable "data_lake_datastores" {
   description = "Datastores to create, as datastore name => ARM id of a Data Lake file system (blob container); access is identity-based."
 }
 
+variable "blob_datastores" {
+  type = map(object({
+    account_name   = string
+    container_name = string
+  }))
+  default     = {}
+  nullable    = false
+  description = <<DESCRIPTION
+AzureBlob datastores to create, as datastore name => the storage account and container; access is
+identity-based. AML output targets (batch endpoint outputs, a deployment's default_datastore) must be
+Blob Storage datastores (https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs).
+
+- `account_name` - (Required) Name of the storage account.
+- `container_name` - (Required) Name of the blob container (a Data Lake file system).
+DESCRIPTION
+}
+
 # --- AVM interface variables: the same names and shapes in every module ---
 
 variable "tags" {

@@ -7,5 +7,11 @@ terraform {
       source  = "hashicorp/azurerm"
       version = ">= 5.10.0, < 6.0.0"
     }
+    # The identity-based AzureBlob datastores (main.tf): azurerm's blob storage datastore needs an
+    # account key or a SAS.
+    azapi = {
+      source  = "Azure/azapi"
+      version = ">= 2.4.0, < 3.0.0"
+    }
   }
 }

@@ -78,7 +78,9 @@ The AML side of the weekly pipeline.
 - `input_data_uri` - (Required) The `azureml://` URI of the folder the copy step fills, passed to
   both pipelines as their `raw_data` input.
 - `datastores` - (Required) The AML datastore of each lake file system, by file system name
-  (`conditioned`, `scored`: where the scoring job's outputs go).
+  (`conditioned`, `scored`: where the scoring job's outputs go). They must be AzureBlob datastores:
+  batch endpoints write outputs only to Blob Storage datastores
+  (https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs).
 DESCRIPTION
 
   validation {

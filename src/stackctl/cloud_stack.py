@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stackctl.aml.stack_output import StackOutput, parse_stack_output
-from stackctl.errors import ExitStatus
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.paths import build_dir
 from stackctl.terraform.env_root import EnvironmentTerraform, PlanSummary, echo_to, subscriptions_in_plan
 
@@ -133,11 +134,20 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
         )
 
     aml = stack_output.aml
+    job_identity = stack_output.job_identity
+    if job_identity is None:
+        raise StackctlError(
+            "the stack output has no `stack.job_identity`: the jobs' SQL user is named after it",
+            where="terraform output `stack` (infra/outputs.tf)",
+            fix="apply the current infra/, then deploy again: `make apply ENV=<env>`",
+        )
+    job = user("job", job_identity.name, JOB_PERMISSIONS)
     return [
         # The jobs run as the job identity (user-assigned, on both clusters): the SID is its client id
-        # (`sql.aad_principal_sids.job`, checked by `require_job_settings`); the name is only a label,
-        # kept as it was so that an existing database updates the user in place.
-        user("job", f"{aml.workspace_name}/computes/{aml.cpu_cluster_name}", JOB_PERMISSIONS),
+        # (`sql.aad_principal_sids.job`, checked by `require_job_settings`), the name the identity's
+        # own (as modules/sql names it). Databases deployed before carry the user under the cluster's
+        # name `<workspace>/computes/<cpu cluster>`: dropped, so no stale user keeps the grants.
+        replace(job, previous_names=(f"{aml.workspace_name}/computes/{aml.cpu_cluster_name}",)),
         user("adf", stack_output.sql.aad_principals.adf, ADF_PERMISSIONS),
         user("powerbi", stack_output.powerbi.entra_group, view_select=True),
     ]

@@ -28,9 +28,10 @@ CONTRACT: dict[str, Any] = {
         "cpu_cluster_name": None,
         "cpu_cluster_principal_id": None,
         "datastores": None,
+        "output_datastores": None,
     },
     # The user-assigned identity every AML job runs as (infra/main.identity.tf).
-    "job_identity": {"client_id": None, "principal_id": None, "id": None},
+    "job_identity": {"client_id": None, "principal_id": None, "id": None, "name": None},
     "data_lake": {"account_name": None, "dfs_endpoint": None, "file_systems": None},
     "endpoints": None,
     "data_factory": {"name": None, "principal_id": None, "pipeline_name": None},

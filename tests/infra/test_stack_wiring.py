@@ -33,10 +33,12 @@ def _failures(tree: Path) -> list[str]:
 def test_wiring_rules_pass_on_the_tree_and_run_in_validate(root: Path) -> None:
     report = check_wiring(root)
     assert report.ok, messages(report)
-    assert report.figures["rules"] == ["CKV_FS_12", "CKV_FS_13"] == list(RULES)
+    assert report.figures["rules"] == ["CKV_FS_12", "CKV_FS_13", "CKV_FS_14"] == list(RULES)
     # Both key-less accounts (the lake, the workspace storage); lake, workspace storage and SQL.
     assert report.figures["keyless_accounts"] == 2
     assert report.figures["job_targets"] == 3
+    # Data Factory's OutputData and the deployments' default_datastore.
+    assert report.figures["output_targets"] == 2
     assert "wiring" in CHECKS
 
 
@@ -134,6 +136,59 @@ def test_a_new_datastore_target_needs_its_outbound_rules(tree: Path, edit: Edit)
     failures = _failures(tree)
     assert "CKV_FS_13 failed on module.key_vault.resource_id (blob)" in failures
     assert "CKV_FS_13 failed on module.key_vault.resource_id (dfs)" in failures
+
+
+OUTPUT_DATA = "CKV_FS_14 failed on module.data_factory input aml.datastores (OutputData)"
+DEFAULT_DATASTORE = (
+    "CKV_FS_14 failed on output.stack.aml.output_datastores (the deployments' default_datastore)"
+)
+
+
+def test_outputdata_on_the_gen2_datastores_is_caught(tree: Path, edit: Edit) -> None:
+    """The Azure review's blocker: batch endpoints write outputs only to Blob Storage datastores
+    (https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs)."""
+    edit("infra/main.tf", "datastores = local.output_datastore_names", "datastores = local.datastore_names")
+    findings = check_wiring(tree).findings
+    assert [f.message.split(":", 1)[0] for f in findings] == [OUTPUT_DATA]
+    assert "is local.datastore_names" in findings[0].message
+    assert findings[0].location == "infra/main.tf"
+
+
+def test_a_default_datastore_on_the_gen2_datastores_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "infra/outputs.tf",
+        "output_datastores = local.output_datastore_names",
+        "output_datastores = local.datastore_names",
+    )
+    findings = check_wiring(tree).findings
+    assert [f.message.split(":", 1)[0] for f in findings] == [DEFAULT_DATASTORE]
+    assert findings[0].location == "infra/outputs.tf"
+
+
+def test_a_stack_output_without_the_output_datastores_is_caught(tree: Path) -> None:
+    _drop_line(tree, "infra/outputs.tf", "output_datastores = local.output_datastore_names")
+    findings = check_wiring(tree).findings
+    assert [f.message.split(":", 1)[0] for f in findings] == [DEFAULT_DATASTORE]
+    assert "is missing" in findings[0].message
+
+
+def test_output_datastores_registered_as_another_kind_are_caught(tree: Path, edit: Edit) -> None:
+    """The kind comes from the datastore resource itself, not from its name."""
+    edit(
+        "modules/aml_workspace/main.tf",
+        'datastoreType                 = "AzureBlob"',
+        'datastoreType = "AzureDataLakeGen2"',
+    )
+    assert _failures(tree) == [OUTPUT_DATA, DEFAULT_DATASTORE]
+
+
+def test_the_azureblob_datastores_make_the_lake_a_job_target_on_their_own(tree: Path) -> None:
+    """CKV_FS_12/13 learn datastores created with azapi too: without the Gen2 datastores, the
+    AzureBlob ones (the output targets) still make the lake a target of the jobs' blob traffic."""
+    _drop_line(tree, "infra/main.tf", "data_lake_datastores = {")
+    assert check_wiring(tree).ok
+    _drop_line(tree, "infra/main.tf", "lake-blob ")
+    assert _failures(tree) == ["CKV_FS_13 failed on module.data_lake.resource_id (blob)"]
 
 
 def test_policies_readme_lists_the_wiring_rules(root: Path) -> None:

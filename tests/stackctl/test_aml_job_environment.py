@@ -139,7 +139,10 @@ def test_the_connection_string_is_never_saved_with_the_stack_description(tmp_pat
 def test_scoring_outputs_default_to_the_lakes_scored_datastore(dumped: Path, stack: StackOutput) -> None:
     (path,) = (dumped / "deployments").glob(f"{stack.endpoints.scoring.name}--*.yaml")
     deployment = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert deployment["settings"]["default_datastore"] == stack.aml.datastores.scored
+    # A datastore reference (azureml:<name>) to the AzureBlob datastore: batch endpoints write only
+    # to Blob Storage datastores (how-to-access-data-batch-endpoints-jobs).
+    assert deployment["settings"]["default_datastore"] == f"azureml:{stack.aml.output_datastores.scored}"
+    assert deployment["settings"]["default_datastore"] == "azureml:lake_scored_blob"
     schedule_job = yaml.safe_load(
         (dumped / "schedules" / "demand-forecast-scoring-weekly.job.yaml").read_text(encoding="utf-8")
     )

@@ -207,7 +207,8 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     assert len(batches) == 2
     assert batches[0] == batches[1]
     sql = "\n".join(batches[0])
-    jobs = f"{stack.aml.workspace_name}/computes/{stack.aml.cpu_cluster_name}"
+    assert stack.job_identity is not None
+    jobs = stack.job_identity.name  # the jobs' SQL user is named after their identity
     # by SID (client id bytes), so the SQL server needs no directory role (issue 10, fault 4)
     assert f"CREATE USER [{jobs}] WITH SID = 0x" in sql
     assert f"CREATE USER [{stack.sql.aad_principals.adf}] WITH SID = 0x" in sql

@@ -27,8 +27,9 @@ from stackctl.sql.schema import TABLES, VIEWS
 REPO = Path(__file__).resolve().parents[2]
 STACK = Path(__file__).parent / "data" / "stack_output_dev.json"
 JOBS = ContainedUser(
-    "mlw-forecast-dev/computes/cpu-batch", JOB_PERMISSIONS, sid_source="33333333-3333-3333-3333-333333333333"
+    "id-forecast-dev-jobs", JOB_PERMISSIONS, sid_source="33333333-3333-3333-3333-333333333333"
 )
+OLD_JOBS_NAME = "mlw-forecast-dev/computes/cpu-batch"
 
 
 def test_tsql_ddl_compiles_with_the_mssql_dialect_for_every_table_and_view() -> None:
@@ -47,14 +48,17 @@ def test_tsql_ddl_compiles_with_the_mssql_dialect_for_every_table_and_view() -> 
 def test_the_jobs_identity_may_replace_rows_and_nothing_more() -> None:
     statements = contained_user_statements(JOBS)
     assert statements == [
+        "DECLARE @renamed sysname = (SELECT name FROM sys.database_principals "
+        "WHERE sid = 0x33333333333333333333333333333333 AND name <> N'id-forecast-dev-jobs'); "
+        "IF @renamed IS NOT NULL EXEC(N'DROP USER ' + QUOTENAME(@renamed))",
         "IF EXISTS (SELECT 1 FROM sys.database_principals "
-        "WHERE name = N'mlw-forecast-dev/computes/cpu-batch' AND sid <> 0x33333333333333333333333333333333) "
-        "DROP USER [mlw-forecast-dev/computes/cpu-batch]",
+        "WHERE name = N'id-forecast-dev-jobs' AND sid <> 0x33333333333333333333333333333333) "
+        "DROP USER [id-forecast-dev-jobs]",
         "IF NOT EXISTS (SELECT 1 FROM sys.database_principals "
-        "WHERE name = N'mlw-forecast-dev/computes/cpu-batch') "
-        "CREATE USER [mlw-forecast-dev/computes/cpu-batch] "
+        "WHERE name = N'id-forecast-dev-jobs') "
+        "CREATE USER [id-forecast-dev-jobs] "
         "WITH SID = 0x33333333333333333333333333333333, TYPE = E",
-        "GRANT SELECT, INSERT, DELETE ON SCHEMA::reporting TO [mlw-forecast-dev/computes/cpu-batch]",
+        "GRANT SELECT, INSERT, DELETE ON SCHEMA::reporting TO [id-forecast-dev-jobs]",
     ]
     assert not any(word in " ".join(statements) for word in ("UPDATE", "ALTER", "db_owner", "CONTROL"))
 
@@ -64,12 +68,13 @@ def test_the_power_bi_group_reads_the_views_only() -> None:
         "pbi-readers", sid_source="44444444-4444-4444-4444-444444444444", principal_type="X", view_select=True
     )
     statements = contained_user_statements(group)
-    assert statements[0].startswith("IF EXISTS (")
-    assert statements[0].endswith("DROP USER [pbi-readers]")
-    assert statements[1].endswith(
+    assert "@renamed" in statements[0]
+    assert statements[1].startswith("IF EXISTS (")
+    assert statements[1].endswith("DROP USER [pbi-readers]")
+    assert statements[2].endswith(
         "CREATE USER [pbi-readers] WITH SID = 0x44444444444444444444444444444444, TYPE = X"
     )
-    grants = statements[2:]
+    grants = statements[3:]
     assert grants == [f"GRANT SELECT ON reporting.{view} TO [pbi-readers]" for view in VIEWS]
     assert not any("SCHEMA::" in s for s in grants)
 
@@ -104,7 +109,18 @@ def test_deploy_creates_the_cluster_adf_and_power_bi_users(
     )
     users = [s for s in executed if "CREATE USER" in s]
     assert len(users) == 3
-    assert "CREATE USER [mlw-forecast-dev/computes/cpu-batch] WITH SID = 0x33333333" in users[0]
+    # Named after the job identity (stack.job_identity.name), no longer after the cpu cluster.
+    assert "CREATE USER [id-forecast-dev-jobs] WITH SID = 0x33333333" in users[0]
+    # A database deployed before holds the user under the cluster's name: it is dropped, before
+    # the user is created under the identity's name (a SID maps to one user).
+    drop_old = (
+        "IF EXISTS (SELECT 1 FROM sys.database_principals "
+        "WHERE name = N'mlw-forecast-dev/computes/cpu-batch') "
+        "DROP USER [mlw-forecast-dev/computes/cpu-batch]"
+    )
+    assert drop_old in executed
+    assert executed.index(drop_old) < executed.index(users[0])
+    assert not any(f"TO [{OLD_JOBS_NAME}]" in s for s in executed)
     assert users[2].endswith(", TYPE = X")  # the Power BI group, by its object id
     assert not any("EXTERNAL PROVIDER" in s for s in users)  # no directory lookup needed
     assert "[adf-forecast-dev]" in users[1]
@@ -155,7 +171,7 @@ def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp
 def test_contained_users_by_sid_need_no_directory_lookup() -> None:
     """issue 10 fault 4: WITH SID = <client id bytes>, TYPE = E needs no Directory Readers role."""
     client_id = "00112233-4455-6677-8899-aabbccddeeff"
-    (_drop_stale, create, _grant) = contained_user_statements(
+    (_drop_renamed, _drop_stale, create, _grant) = contained_user_statements(
         ContainedUser("mlw-fcst-prod", ("SELECT",), sid_source=client_id, principal_type="E")
     )
     # Guid.ToByteArray() order: the first three groups little-endian, the rest as written.
@@ -203,9 +219,26 @@ def test_the_smoke_runs_publish_rows_read_back_from_azure_sql() -> None:
 
 def test_a_recreated_identity_replaces_its_stale_user() -> None:
     """A replaced cluster keeps its name but not its SID: the old user is dropped, not kept."""
-    drop, create, grant = contained_user_statements(JOBS)
+    _renamed, drop, create, grant = contained_user_statements(JOBS)
     assert drop.startswith("IF EXISTS (")
     assert " AND sid <> 0x" in drop
-    assert drop.endswith("DROP USER [mlw-forecast-dev/computes/cpu-batch]")
+    assert drop.endswith("DROP USER [id-forecast-dev-jobs]")
     assert "CREATE USER" in create
     assert grant.startswith("GRANT ")
+
+
+def test_a_renamed_user_is_dropped_under_its_other_name_before_it_is_created() -> None:
+    """The same identity (SID) under another name would make CREATE USER ... WITH SID fail; the
+    statements drop whatever user holds the SID under another name, then create it anew."""
+    statements = contained_user_statements(JOBS)
+    renamed = next(s for s in statements if "@renamed" in s)
+    assert "WHERE sid = 0x33333333333333333333333333333333 AND name <> N'id-forecast-dev-jobs'" in renamed
+    assert "QUOTENAME(@renamed)" in renamed  # the unknown old name is quoted by SQL Server itself
+    create = next(s for s in statements if "CREATE USER" in s)
+    assert statements.index(renamed) < statements.index(create)
+
+
+def test_previous_names_must_be_valid_principal_names() -> None:
+    bad = ContainedUser("id-jobs", JOB_PERMISSIONS, previous_names=("x]; DROP TABLE t; --",))
+    with pytest.raises(StackctlError, match="refusing Entra principal name"):
+        contained_user_statements(bad)

@@ -4,12 +4,13 @@ One function for both Entra consumers of a step, Azure SQL (`reporting_db`) and 
 ingestion (`telemetry`), so they always sign in as the same identity.
 
 Inside an AML job (AZUREML_RUN_ID is set) the identity is the compute cluster's managed identity. Our
-clusters carry a system-assigned and a user-assigned identity (the job identity, which holds the lake,
-App Insights and SQL rights), so the user-assigned one is named by its client id: AZURE_CLIENT_ID
+job clusters carry only a user-assigned identity (the job identity, which holds the lake, App Insights
+and SQL rights; infra/main.tf module aml_compute), named by its client id so that nothing depends on
+which identity a credential picks by default: AZURE_CLIENT_ID
 (set on every job by `stackctl deploy`, the variable azure-identity itself reads), else
 DEFAULT_IDENTITY_CLIENT_ID (which AML sets when a cluster has a user-assigned identity,
 https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication).
-Without either, ManagedIdentityCredential takes the system-assigned identity.
+Without either, ManagedIdentityCredential takes the compute's default managed identity.
 """
 
 from __future__ import annotations

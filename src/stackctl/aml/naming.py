@@ -22,7 +22,8 @@ from stackctl.errors import StackctlError
 
 UNKNOWN = "(known after apply)"
 # infra/main.tf: the cluster of each purpose is "<compute_prefix>-<purpose>" (modules/aml_compute),
-# the datastores are "lake_<file system>", endpoints are invoked at the regional inference host.
+# the datastores are "lake_<file system>" (Gen2, inputs) and "lake_<file system>_blob" (AzureBlob,
+# outputs), endpoints are invoked at the regional inference host.
 FILE_SYSTEMS = ("raw", "conditioned", "scored")
 EXPRESSION = (
     "jsonencode({names = local.names, environment = var.environment, location = var.location, "
@@ -104,6 +105,7 @@ def derived_stack(root: Path, env: str) -> StackOutput:
             "cpu_cluster_name": f"{names['compute_prefix']}-cpu",
             "cpu_cluster_principal_id": UNKNOWN,
             "datastores": {fs: f"lake_{fs}" for fs in FILE_SYSTEMS},
+            "output_datastores": {fs: f"lake_{fs}_blob" for fs in ("conditioned", "scored")},
         },
         "data_lake": {
             "account_name": names["data_lake"],

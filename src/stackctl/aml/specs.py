@@ -299,11 +299,20 @@ def deployment_settings(pipeline: Pipeline, stack: StackOutput) -> dict[str, str
     A deployment's settings are the pipeline job's settings
     (https://learn.microsoft.com/rest/api/azureml/batch-deployments/create-or-update, "Run-time
     settings for the pipeline job"), so `default_datastore`
-    (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-pipeline) sends every output
-    an invocation does not place itself into the lake: the scoring pipeline's into the `scored` file
-    system (Data Factory places them under a run-dated folder, modules/data_factory `OutputData`). The
-    training pipeline has no lake output (its model and metrics reach MLflow and the reporting
-    database), so its outputs stay in the workspace's default datastore."""
+    (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-pipeline#attributes-of-the-settings-key:
+    a datastore reference, `azureml:<datastore-name>`) sends every output an invocation does not place
+    itself into the lake: the scoring pipeline's into the `scored` file system (Data Factory places the
+    pipeline outputs under a run-dated folder, modules/data_factory `OutputData`). It is the AzureBlob
+    datastore on that file system (`stack.aml.output_datastores`), never the Gen2 one: "Batch endpoints
+    only support writing outputs in Blob Storage data stores"
+    (https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs).
+    Step outputs that are no pipeline output (publish's `published`: publish.json, the rows written
+    per table; the steps' intermediate folders) land there too, at the path AML gives an output without
+    one (its job and output names), apart from Data Factory's `scoring/<date>/<run id>/` folders; the
+    jobs' identity holds Storage Blob Data Contributor on that file system (infra/main.rbac.tf
+    lake-scored-jobs), and nothing reads these copies but AML. The training pipeline has no lake
+    output (its model and metrics reach MLflow and the reporting database), so its outputs stay in
+    the workspace's default datastore."""
     settings = {
         "default_compute": stack.aml.cpu_cluster_name,
         "continue_on_step_failure": "False",
@@ -313,7 +322,7 @@ def deployment_settings(pipeline: Pipeline, stack: StackOutput) -> dict[str, str
         None
     }
     if "scored" in lakes:
-        settings["default_datastore"] = stack.aml.datastores.scored
+        settings["default_datastore"] = f"azureml:{stack.aml.output_datastores.scored}"
     return settings
 
 

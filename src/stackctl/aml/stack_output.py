@@ -25,15 +25,26 @@ class LakeNames(_Part):
     scored: str
 
 
+class OutputDatastoreNames(_Part):
+    """AzureBlob datastores on the lake file systems AML writes to: batch endpoints write outputs only
+    to Blob Storage datastores (https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs),
+    so a deployment's default_datastore names one of these, never a Gen2 one of `datastores`."""
+
+    conditioned: str
+    scored: str
+
+
 class AmlPart(_Part):
     workspace_name: str
     workspace_id: str
     principal_id: str
     gpu_cluster_name: str
     cpu_cluster_name: str
-    # The CPU cluster's system-assigned identity: the jobs (publish among them) run as it.
+    # The jobs' user-assigned identity (kept under its old key): the jobs, publish among them, run as it.
     cpu_cluster_principal_id: str
     datastores: LakeNames
+    # Where AML outputs land (infra/outputs.tf `output_datastores`).
+    output_datastores: OutputDatastoreNames
 
 
 class DataLakePart(_Part):
@@ -121,6 +132,8 @@ class JobIdentity(_Part):
     client_id: str
     principal_id: str
     id: str
+    # The identity's resource name: also the name of its contained SQL user.
+    name: str
 
 
 class StackOutput(_Part):

@@ -19,6 +19,11 @@ CKV_FS_13  every private resource an AML job reads or writes has a private-endpo
            Without one, the managed network has no route and the job fails to connect.
            https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules
            https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-batch-endpoints-or-parallelrunstep
+CKV_FS_14  every target of an AML output names AzureBlob datastores: Data Factory's OutputData (the
+           `aml.datastores` input of a module call) and the deployments' default_datastore (`stack`
+           output `aml.output_datastores`, read by stackctl.aml.specs). "Batch endpoints only support
+           writing outputs in Blob Storage data stores"; a Gen2 datastore fails the job.
+           https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs
 
 Who uses what (CKV_FS_12), derived from the wiring, not listed by hand:
 - a module call whose input refers to the account's module (`module.data_lake.*`) uses it with
@@ -45,7 +50,7 @@ import hcl2
 from stackctl.infra.findings import CheckReport, Finding, relative
 
 CHECK = "wiring"
-RULES = ("CKV_FS_12", "CKV_FS_13")
+RULES = ("CKV_FS_12", "CKV_FS_13", "CKV_FS_14")
 DEPLOYER = "data.azurerm_client_config.current.object_id"
 BLOB_DATA_ROLE = re.compile(r"^Storage Blob Data (Owner|Contributor|Reader)$")
 # Sub-resources a job reaches on each kind of target (how-to-managed-network#list-of-required-rules).
@@ -59,6 +64,11 @@ _UAI_REF = re.compile(r"\bazurerm_user_assigned_identity\.([A-Za-z0-9_-]+)\.(id|
 _LOCAL_REF = re.compile(r"^local\.([A-Za-z0-9_]+)$")
 _CONTAINER = "azurerm_storage_container."
 _VAR_REF = re.compile(r"^var\.([A-Za-z0-9_]+)")
+_ANY_LOCAL_REF = re.compile(r"\blocal\.([A-Za-z0-9_]+)")
+# AML datastores created through ARM (azapi): datastores that azurerm cannot create identity-based.
+AZAPI_DATASTORE_TYPE = "Microsoft.MachineLearningServices/workspaces/datastores@"
+# Where the `stack` output names the deployments' default_datastore (stackctl.aml.specs).
+DEFAULT_DATASTORE_OUTPUT = ("stack", "aml", "output_datastores")
 
 
 def _expr(value: Any) -> str:
@@ -170,14 +180,62 @@ class Stack:
 
     def datastore_inputs(self, call: str) -> set[str]:
         """Inputs of a module call that feed AML datastores (the `for_each` of a datastore resource)."""
-        found = set()
+        return set(self.datastore_kinds(call))
+
+    def datastore_kinds(self, call: str) -> dict[str, str]:
+        """Inputs of a module call that feed AML datastores -> the datastore kind they create
+        (`AzureBlob`, `AzureDataLakeGen2`, ...; azurerm resources by their type name)."""
+        kinds = {
+            "azurerm_machine_learning_datastore_blobstorage": "AzureBlob",
+            "azurerm_machine_learning_datastore_datalake_gen2": "AzureDataLakeGen2",
+            "azurerm_machine_learning_datastore_fileshare": "AzureFile",
+        }
+        found: dict[str, str] = {}
         for type_name, named in self.called[call].resources.items():
-            if type_name.startswith("azurerm_machine_learning_datastore_"):
-                for body in named.values():
-                    match = _VAR_REF.match(_expr(body.get("for_each", "")))
-                    if match:
-                        found.add(match.group(1))
+            for body in named.values():
+                if type_name.startswith("azurerm_machine_learning_datastore_"):
+                    kind = kinds.get(type_name, type_name)
+                elif type_name == "azapi_resource" and str(body.get("type", "")).startswith(
+                    AZAPI_DATASTORE_TYPE
+                ):
+                    properties = (body.get("body") or {}).get("properties") or {}
+                    kind = str(properties.get("datastoreType", "unknown"))
+                else:
+                    continue
+                match = _VAR_REF.match(_expr(body.get("for_each", "")))
+                if match:
+                    found[match.group(1)] = kind
         return found
+
+    # --- CKV_FS_14 ---
+
+    def blob_datastore_sources(self) -> set[str]:
+        """The locals whose entries become AzureBlob datastores of the workspace (the for_each of
+        the workspace module's AzureBlob datastore inputs iterates them)."""
+        workspace = self.workspace_module()
+        if workspace is None:
+            return set()
+        found: set[str] = set()
+        for argument, kind in self.datastore_kinds(workspace).items():
+            if kind == "AzureBlob":
+                value = _expr(self.root.modules[workspace].get(argument, ""))
+                found.update(m.group(1) for m in _ANY_LOCAL_REF.finditer(value))
+        return found
+
+    def output_targets(self) -> list[tuple[str, str | None]]:
+        """(where, expression) of every place that names the datastores AML outputs go to;
+        expression None when the place is missing."""
+        targets: list[tuple[str, str | None]] = []
+        for call, body in self.root.modules.items():
+            aml = body.get("aml")
+            if isinstance(aml, dict) and "datastores" in aml:
+                targets.append((f"module.{call} input aml.datastores (OutputData)", _expr(aml["datastores"])))
+        value: Any = self.root.outputs.get(DEFAULT_DATASTORE_OUTPUT[0], {}).get("value")
+        for key in DEFAULT_DATASTORE_OUTPUT[1:]:
+            value = value.get(key) if isinstance(value, dict) else None
+        where = "output." + ".".join(DEFAULT_DATASTORE_OUTPUT) + " (the deployments' default_datastore)"
+        targets.append((where, None if value is None else _expr(value)))
+        return targets
 
     def workspace_module(self) -> str | None:
         for call, directory in self.called.items():
@@ -290,7 +348,8 @@ class Stack:
                         DATASTORE_SUBRESOURCES,
                         f"the datastores ({argument}) read it",
                     )
-                    if target not in targets:
+                    # One target per resource, however many datastore inputs point at it.
+                    if all(existing[0] != target[0] for existing in targets):
                         targets.append(target)
         job_identities = {
             identity.split(".")[1]
@@ -363,8 +422,27 @@ def check_wiring(root: Path) -> CheckReport:
                         "outbound_rules.private_endpoints of the workspace module call",
                     )
                 )
+    blob_sources = stack.blob_datastore_sources()
+    output_targets = stack.output_targets()
+    for where, expression in output_targets:
+        match = _LOCAL_REF.match(expression or "")
+        if match and match.group(1) in blob_sources:
+            continue
+        named = "is missing" if expression is None else f"is {expression}"
+        report.findings.append(
+            Finding(
+                CHECK,
+                relative(infra / ("outputs.tf" if where.startswith("output.") else "main.tf"), root),
+                f"CKV_FS_14 failed on {where}: it {named}, not a local whose entries the workspace "
+                "registers as AzureBlob datastores; batch endpoints write outputs only to Blob Storage "
+                "datastores, so the job fails on an ADLS Gen2 one",
+                "name a local map of the AzureBlob datastores (local.output_datastore_names, registered by "
+                "the workspace module's blob_datastores input) there",
+            )
+        )
     report.figures.update(
         rules=list(RULES),
+        output_targets=len(output_targets),
         keyless_accounts=len(accounts),
         role_assignments=len(assignments),
         job_targets=len(targets),

@@ -49,6 +49,9 @@ class ContainedUser:
     lookup, so the SQL server's identity needs no Directory Readers role; without it, `FROM
     EXTERNAL PROVIDER` (the server looks the name up in Microsoft Graph).
     https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current
+
+    `previous_names` are names this user had before (dropped if present, whatever their SID): a user
+    renamed in the stack output must not leave its old user, with its grants, behind.
     """
 
     display_name: str
@@ -56,6 +59,7 @@ class ContainedUser:
     sid_source: str | None = None
     principal_type: str = "E"
     view_select: bool = False
+    previous_names: tuple[str, ...] = ()
 
 
 # The publish step (compute cluster identity): read the schema version and a run's rows, replace them.
@@ -116,12 +120,30 @@ def contained_user_statements(user: ContainedUser) -> list[str]:
     # The name passed _quote_principal's allow-list, so formatting it into T-SQL is safe.
     exists = f"SELECT 1 FROM sys.database_principals WHERE name = N'{literal}'"  # noqa: S608
     statements = []
+    for previous in user.previous_names:
+        if previous != user.display_name:
+            old_literal = previous.replace("'", "''")
+            statements.append(
+                f"IF EXISTS (SELECT 1 FROM sys.database_principals WHERE name = N'{old_literal}') "  # noqa: S608
+                f"DROP USER {_quote_principal(previous)}"
+            )
     if user.sid_source:
+        _sid_clause(user)  # validates the GUID and the type first
+        sid = _sid_literal(uuid.UUID(str(user.sid_source)))
+        # A renamed user (same identity, so same SID, under another name): CREATE USER ... WITH SID
+        # would fail (a SID maps to one user of a database), so the user under its other name is
+        # dropped and created anew (its grants follow below). Its name is not known in advance, so
+        # the DROP is dynamic SQL with QUOTENAME.
+        # https://learn.microsoft.com/sql/t-sql/functions/quotename-transact-sql
+        statements.append(
+            f"DECLARE @renamed sysname = (SELECT name FROM sys.database_principals "  # noqa: S608
+            f"WHERE sid = {sid} AND name <> N'{literal}'); "
+            "IF @renamed IS NOT NULL EXEC(N'DROP USER ' + QUOTENAME(@renamed))"
+        )
         # A recreated identity (a replaced cluster, a new factory) keeps its name but gets a new SID:
         # the old user would lock it out while deploy reported success, so a name with another SID
         # is dropped and created anew (its grants follow below).
-        _sid_clause(user)  # validates the GUID and the type first
-        stale = f"{exists} AND sid <> {_sid_literal(uuid.UUID(str(user.sid_source)))}"
+        stale = f"{exists} AND sid <> {sid}"
         statements.append(f"IF EXISTS ({stale}) DROP USER {quoted}")
     statements.append(f"IF NOT EXISTS ({exists}) {create}")
     if user.schema_permissions:

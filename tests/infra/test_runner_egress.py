@@ -1,0 +1,96 @@
+"""The CI runner's egress IP in dev's firewalls: dev's plan, apply and deploy run on the self-hosted
+runner and every dev firewall denies by default, so a stack with public access on must name the
+runner's address (`ci_runner_egress_ip`, envs/bootstrap output `ci_runner.egress_ip`) and every
+firewall admits it. Judged by real Terraform, offline: infra/variables.tf needs no provider, so
+`terraform console` evaluates its validations against each stack's terraform.tfvars."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MISSING = "ci_runner_egress_ip is not set, but public access is on"
+
+
+def _console(tmp_path: Path, root: Path, tfvars: str) -> tuple[bool, str]:
+    """Evaluate the runner's address with infra/variables.tf and the given tfvars text."""
+    work = tmp_path / "variables"
+    work.mkdir(parents=True)
+    shutil.copy2(root / "infra" / "variables.tf", work / "variables.tf")
+    (work / "stack.tfvars").write_text(tfvars, encoding="utf-8")
+    terraform = shutil.which("terraform")
+    assert terraform, "terraform >= 1.9 must be on PATH (make setup)"
+    init = subprocess.run(
+        [terraform, "init", "-backend=false", "-input=false", "-no-color"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    result = subprocess.run(
+        [terraform, "console", "-no-color", "-var-file=stack.tfvars"],
+        cwd=work,
+        input="var.ci_runner_egress_ip\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    # console reports an invalid variable as an error but may still exit 0 (it goes on evaluating).
+    return result.returncode == 0 and "Error:" not in output, output
+
+
+def _dev_tfvars(root: Path) -> str:
+    return (root / "envs" / "dev" / "terraform.tfvars").read_text(encoding="utf-8")
+
+
+def test_dev_names_the_runner_and_prod_need_not(tmp_path: Path, root: Path) -> None:
+    ok, output = _console(tmp_path / "dev", root, _dev_tfvars(root))
+    assert ok, output
+    prod = (root / "envs" / "prod" / "terraform.tfvars").read_text(encoding="utf-8")
+    ok, output = _console(tmp_path / "prod", root, prod)
+    assert ok, output
+    assert "null" in output
+
+
+def test_a_public_stack_without_the_runner_ip_fails_with_the_fix(tmp_path: Path, root: Path) -> None:
+    lines = [line for line in _dev_tfvars(root).splitlines() if not line.startswith("ci_runner_egress_ip")]
+    ok, output = _console(tmp_path, root, "\n".join(lines) + "\n")
+    assert not ok
+    assert MISSING in output
+    assert "terraform -chdir=envs/bootstrap output -json ci_runner" in output
+
+
+def test_a_cidr_instead_of_the_address_is_refused(tmp_path: Path, root: Path) -> None:
+    tfvars = _dev_tfvars(root).replace('"198.51.100.20"', '"198.51.100.20/32"')
+    assert "/32" in tfvars, "the dev tfvars anchor is out of date"
+    ok, output = _console(tmp_path, root, tfvars)
+    assert not ok
+    assert "must be a bare IPv4 address" in output
+
+
+def test_every_firewall_admits_the_runner(root: Path) -> None:
+    """Each module call's allowed_ip_ranges, and the SQL firewall rules, come from the one local
+    that adds the runner; var.allowed_ip_ranges feeds nothing else."""
+    with (root / "infra" / "main.tf").open(encoding="utf-8") as handle:
+        main = hcl2.load(handle)
+    local = next(block["allowed_ip_ranges"] for block in main["locals"] if "allowed_ip_ranges" in block)
+    assert "var.ci_runner_egress_ip" in local
+    assert "var.allowed_ip_ranges" in local
+    calls = {name: body for block in main["module"] for name, body in block.items()}
+    firewalls = {name.strip('"') for name, body in calls.items() if "allowed_ip_ranges" in body}
+    assert firewalls == {"data_lake", "key_vault", "aml_workspace"}
+    for name in firewalls:
+        assert "local.allowed_ip_ranges" in str(calls[f'"{name}"']["allowed_ip_ranges"]), name
+    text = (root / "infra" / "main.tf").read_text(encoding="utf-8")
+    assert text.count("var.allowed_ip_ranges") == 1
+    assert "for cidr in local.allowed_ip_ranges" in text
