@@ -58,7 +58,10 @@ Compute clusters by purpose: `gpu` (training, e.g. `Standard_NC4as_T4_v3` in dev
 - `description` - (Optional) What the cluster runs, shown in the workspace; default none.
 - `managed_identities` - (Optional) This cluster's own identity instead of `var.managed_identities`
   (the image-build cluster keeps its system-assigned identity while the job clusters run as the
-  user-assigned job identity); same shape as `var.managed_identities`; default none.
+  user-assigned job identity); default none: `var.managed_identities`.
+  - `system_assigned` - (Optional) Give this cluster its system-assigned identity; default `false`.
+  - `user_assigned_resource_ids` - (Optional) Resource ids of its user-assigned identities (the
+    first is the default identity its jobs run as); default none.
 DESCRIPTION
 
   validation {
