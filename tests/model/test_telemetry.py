@@ -94,6 +94,10 @@ def monitored_and_published(sample_run: Path, tmp_path: Path, telemetry_dir: Pat
                 "promoted": True,
                 "reason": "no champion yet",
                 "registered_version": "1",
+                "candidate_mape": metrics["overall"]["ensemble"]["mape"],
+                "champion_mape": None,
+                "champion_version": None,
+                "margin": 0.0,
             }
         ),
         encoding="utf-8",

@@ -41,6 +41,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from demand_forecast import telemetry as otel
+from demand_forecast.contracts import (
+    DATA_QUALITY_FILE,
+    DECISION_FILE,
+    METRICS_FILE,
+    MONITORING_FILE,
+    DataQuality,
+    Decision,
+    Metrics,
+    Monitoring,
+    Scores,
+)
 from demand_forecast.errors import UsageError
 from demand_forecast.reporting_db import ReportingDatabase, require_current
 from demand_forecast.reporting_schema import RUN_TABLES, segment_label
@@ -172,13 +183,6 @@ def _instant(value: Any) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _step_rows(inputs: PublishInputs) -> list[dict[str, Any]]:
     rows = []
     seen: set[str] = set()
@@ -204,48 +208,49 @@ def _step_rows(inputs: PublishInputs) -> list[dict[str, Any]]:
 
 
 def _quality_rows(run_id: str, conditioned: Path) -> list[dict[str, Any]]:
-    quality = _read_json(conditioned / "data_quality.json")
+    quality = DataQuality.read(conditioned / DATA_QUALITY_FILE)
     return [
         {
             "run_id": run_id,
             "file_name": name,
-            "rows_in": int(counts.get("rows_in", 0)),
-            "rows_out": int(counts.get("rows_out", 0)),
-            "quarantined": int(counts.get("quarantined", 0)),
+            "rows_in": counts.rows_in,
+            "rows_out": counts.rows_out,
+            "quarantined": counts.quarantined,
         }
-        for name, counts in sorted((quality.get("files") or {}).items())
+        for name, counts in sorted(quality.files.items())
     ]
 
 
-def _metric_rows(run_id: str, metrics: dict[str, Any], promoted: bool | None) -> list[dict[str, Any]]:
-    holdout = metrics.get("holdout") or {}
+def _metric_rows(run_id: str, metrics: Metrics, promoted: bool) -> list[dict[str, Any]]:
     common = {
         "run_id": run_id,
-        "model_name": str(metrics["model_name"]),
-        "model_version": str(metrics["model_version"]),
-        "target_mape": float(metrics.get("target_mape", 0.45)),
-        "holdout_start": _day(holdout.get("start")),
-        "holdout_end": _day(holdout.get("end")),
+        "model_name": metrics.model_name,
+        "model_version": metrics.model_version,
+        "target_mape": metrics.target_mape,
+        "holdout_start": _day(metrics.holdout.start),
+        "holdout_end": _day(metrics.holdout.end),
         "promoted": promoted,
     }
 
-    def row(segment: str, model: str, values: dict[str, Any]) -> dict[str, Any]:
+    def row(segment: str, model: str, values: Scores) -> dict[str, Any]:
         return {
             **common,
             "segment": segment,
             "segment_label": segment_label(segment),
             "model": model,
-            "mape": _number(values.get("mape")),
-            "rmse": _number(values.get("rmse")),
-            "rmse_zero_actual": _number(values.get("rmse_zero_actual")),
-            "n": values.get("n"),
-            "n_zero_actual": values.get("n_zero_actual"),
+            "mape": values.mape,
+            "rmse": values.rmse,
+            "rmse_zero_actual": values.rmse_zero_actual,
+            "n": values.n,
+            "n_zero_actual": values.n_zero_actual,
         }
 
     rows = [
-        row("overall", model, values) for model, values in (metrics.get("overall") or {}).items() if values
+        row("overall", model, values)
+        for model, values in metrics.overall.by_model().items()
+        if values is not None
     ]
-    rows += [row(str(s["segment"]), str(s["model"]), s) for s in metrics.get("segments") or []]
+    rows += [row(s.segment, s.model, s) for s in metrics.segments]
     return rows
 
 
@@ -304,21 +309,20 @@ def _forecast_rows(run_id: str, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _health_row(run_id: str, health: dict[str, Any]) -> dict[str, Any]:
-    drift = [float(v) for v in (health.get("drift") or {}).values() if v is not None]
+def _health_row(run_id: str, health: Monitoring) -> dict[str, Any]:
     return {
         "run_id": run_id,
-        "as_of": _day(health["as_of"]),
-        "model_name": str(health["model_name"]),
-        "model_version": str(health["model_version"]),
-        "trained_at": _instant(health.get("trained_at")),
-        "age_days": health.get("age_days"),
-        "stale": bool(health.get("stale")),
-        "stale_after_days": health.get("stale_after_days"),
-        "drift_alert": bool(health.get("drift_alert")),
-        "max_psi": max(drift) if drift else None,
-        "recent_mape": _number(health.get("recent_mape")),
-        "recent_weeks": health.get("recent_weeks"),
+        "as_of": _day(health.as_of),
+        "model_name": health.model_name,
+        "model_version": health.model_version,
+        "trained_at": _instant(health.trained_at),
+        "age_days": health.age_days,
+        "stale": health.stale,
+        "stale_after_days": health.stale_after_days,
+        "drift_alert": health.drift_alert,
+        "max_psi": health.max_psi,
+        "recent_mape": health.recent_mape,
+        "recent_weeks": health.recent_weeks,
     }
 
 
@@ -342,7 +346,7 @@ def collect_rows(inputs: PublishInputs, now: datetime) -> dict[str, list[dict[st
         "model_version": None,
         "detail": (inputs.detail or "")[:DETAIL_LIMIT] or None,
     }
-    if inputs.conditioned is not None and (inputs.conditioned / "data_quality.json").exists():
+    if inputs.conditioned is not None and (inputs.conditioned / DATA_QUALITY_FILE).exists():
         rows["data_quality"] = _quality_rows(inputs.run_id, inputs.conditioned)
     elif inputs.status == "succeeded":
         rows["data_quality"] = _quality_rows(
@@ -353,29 +357,26 @@ def collect_rows(inputs: PublishInputs, now: datetime) -> dict[str, list[dict[st
         return rows
     if inputs.pipeline == "training":
         evaluation = _require(inputs.evaluation, "evaluation", "training")
-        decision = _read_json(_require(inputs.decision, "decision", "training") / "decision.json")
-        metrics = _read_json(evaluation / "metrics.json")
-        promoted = decision.get("promoted")
-        rows["model_metrics"] = _metric_rows(
-            inputs.run_id, metrics, None if promoted is None else bool(promoted)
-        )
-        version = str(metrics["model_version"])
+        decision = Decision.read(_require(inputs.decision, "decision", "training") / DECISION_FILE)
+        metrics = Metrics.read(evaluation / METRICS_FILE)
+        rows["model_metrics"] = _metric_rows(inputs.run_id, metrics, decision.promoted)
+        version = metrics.model_version
         rows["backtest"] = _backtest_rows(inputs.run_id, evaluation / HOLDOUT_FILE, "holdout", version)
         run.update(
-            model_name=str(decision.get("model_name", metrics["model_name"])),
-            model_version=str(decision.get("model_version", version)),
-            detail=str(decision.get("reason") or "")[:DETAIL_LIMIT] or None,
+            model_name=decision.model_name,
+            model_version=decision.model_version,
+            detail=decision.reason[:DETAIL_LIMIT] or None,
         )
     else:
         scored = _require(inputs.scored, "scored", "scoring")
         monitoring = _require(inputs.monitoring, "monitoring", "scoring")
-        health = _read_json(monitoring / "monitoring.json")
+        health = Monitoring.read(monitoring / MONITORING_FILE)
         rows["forecasts"] = _forecast_rows(inputs.run_id, scored / "forecasts.csv")
         rows["model_health"] = [_health_row(inputs.run_id, health)]
-        version = str(health["model_version"])
+        version = health.model_version
         rows["backtest"] = _backtest_rows(inputs.run_id, monitoring / BACKTEST_FILE, "recent", version)
         run.update(
-            model_name=str(health["model_name"]),
+            model_name=health.model_name,
             model_version=version,
             detail=f"{len(rows['forecasts'])} forecasts",
         )
