@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from rich.console import Console
 
@@ -136,7 +137,17 @@ class AmlDeployer:
             report.unchanged.append((kind, name))
 
     def _deploy(self, assets: AmlAssets) -> DeployReport:
+        """Environments, components and pipeline components, then each endpoint with its deployment
+        (the default switched last), then the schedules; each asset created only when it changed."""
         report = DeployReport()
+        self._deploy_versioned(assets, report)
+        for pipeline, endpoint in assets.endpoints.items():
+            self._deploy_endpoint(endpoint, assets.deployments[pipeline], report)
+        self._deploy_schedules(assets, report)
+        return report
+
+    def _deploy_versioned(self, assets: AmlAssets, report: DeployReport) -> None:
+        """Environments and components are immutable per version: create the missing versions."""
         client = self.client
         for env in assets.environments.values():
             with self.console.status(f"AML environment {env.name}"):
@@ -155,39 +166,43 @@ class AmlDeployer:
                     client.components.create_or_update(component)
             self._record(report, kind, f"{component.name}:{component.version}", missing)
 
-        for pipeline, endpoint in assets.endpoints.items():
-            with self.console.status(f"batch endpoint {endpoint.name}"):
-                current = self._existing(client.batch_endpoints.get, name=endpoint.name)
-                changed = current is None or _tag(current) != _tag(endpoint)
-                if changed:
-                    client.batch_endpoints.begin_create_or_update(
-                        _keeping_release(endpoint, current)
-                    ).result()
-            self._record(report, "batch endpoint", str(endpoint.name), changed)
+    def _deploy_endpoint(
+        self, endpoint: BatchEndpoint, deployment: PipelineComponentBatchDeployment, report: DeployReport
+    ) -> None:
+        """The endpoint, its deployment of this version, then the default switched to it (the
+        previous default kept for rollback, older deployments pruned)."""
+        client = self.client
+        with self.console.status(f"batch endpoint {endpoint.name}"):
+            current = self._existing(client.batch_endpoints.get, name=endpoint.name)
+            changed = current is None or _tag(current) != _tag(endpoint)
+            if changed:
+                client.batch_endpoints.begin_create_or_update(_keeping_release(endpoint, current)).result()
+        self._record(report, "batch endpoint", str(endpoint.name), changed)
 
-            deployment = assets.deployments[pipeline]
-            with self.console.status(f"deployment {endpoint.name}/{deployment.name}"):
-                current = self._existing(
-                    client.batch_deployments.get, name=deployment.name, endpoint_name=endpoint.name
-                )
-                changed = current is None or _tag(current) != _tag(deployment)
-                if changed:
-                    stamp = (current.tags or {}).get(DEPLOYED_AT_TAG) if current is not None else None
-                    deployment.tags = {
-                        **(deployment.tags or {}),
-                        DEPLOYED_AT_TAG: stamp or datetime.now(UTC).isoformat(),
-                    }
-                    client.batch_deployments.begin_create_or_update(deployment).result()
-            self._record(report, "deployment", f"{endpoint.name}/{deployment.name}", changed)
+        with self.console.status(f"deployment {endpoint.name}/{deployment.name}"):
+            current = self._existing(
+                client.batch_deployments.get, name=deployment.name, endpoint_name=endpoint.name
+            )
+            changed = current is None or _tag(current) != _tag(deployment)
+            if changed:
+                stamp = (current.tags or {}).get(DEPLOYED_AT_TAG) if current is not None else None
+                deployment.tags = {
+                    **(deployment.tags or {}),
+                    DEPLOYED_AT_TAG: stamp or datetime.now(UTC).isoformat(),
+                }
+                client.batch_deployments.begin_create_or_update(deployment).result()
+        self._record(report, "deployment", f"{endpoint.name}/{deployment.name}", changed)
 
-            # Switched only now that the new deployment exists: the endpoint never points at nothing.
-            previous = _set_default(client, str(endpoint.name), str(deployment.name))
-            if previous != deployment.name:
-                kept = f" (previous default {previous} kept for rollback)" if previous else ""
-                self._record(report, "endpoint default", f"{endpoint.name} -> {deployment.name}{kept}", True)
-            for old in self._prune(str(endpoint.name), {str(deployment.name), previous or ""}):
-                self._record(report, "pruned deployment", f"{endpoint.name}/{old}", True)
+        # Switched only now that the new deployment exists: the endpoint never points at nothing.
+        previous = _set_default(client, str(endpoint.name), str(deployment.name))
+        if previous != deployment.name:
+            kept = f" (previous default {previous} kept for rollback)" if previous else ""
+            self._record(report, "endpoint default", f"{endpoint.name} -> {deployment.name}{kept}", True)
+        for old in self._prune(str(endpoint.name), {str(deployment.name), previous or ""}):
+            self._record(report, "pruned deployment", f"{endpoint.name}/{old}", True)
 
+    def _deploy_schedules(self, assets: AmlAssets, report: DeployReport) -> None:
+        client = self.client
         for schedule in assets.schedules.values():
             with self.console.status(f"schedule {schedule.name}"):
                 current = self._existing(client.schedules.get, name=schedule.name)
@@ -195,7 +210,6 @@ class AmlDeployer:
                 if changed:
                     client.schedules.begin_create_or_update(schedule).result()
             self._record(report, "schedule", str(schedule.name), changed)
-        return report
 
     def _prune(self, endpoint_name: str, protected: set[str]) -> list[str]:
         """Delete the endpoint's deployments beyond the newest `keep` (never a protected one)."""

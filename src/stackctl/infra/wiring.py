@@ -379,21 +379,19 @@ class Stack:
         }
 
 
-def check_wiring(root: Path) -> CheckReport:
-    """CKV_FS_12 and CKV_FS_13 over infra/; one finding per missing role or outbound rule."""
-    report = CheckReport(CHECK)
-    infra = root / "infra"
-    stack = Stack(infra)
-    where_rbac = relative(infra / "main.rbac.tf", root)
-    assignments = stack.role_assignments()
-    accounts = stack.keyless_accounts()
-    for account in accounts:
+def _keyless_account_findings(
+    root: Path, stack: Stack, assignments: list[tuple[str, str, str]]
+) -> list[Finding]:
+    """CKV_FS_12: every identity that uses a key-less account holds a Storage Blob Data role on it."""
+    where_rbac = relative(root / "infra" / "main.rbac.tf", root)
+    findings: list[Finding] = []
+    for account in stack.keyless_accounts():
         for use in stack.users(account):
             if not any(
                 principal == use.identity and BLOB_DATA_ROLE.match(role) and account.scopes(scope)
                 for scope, role, principal in assignments
             ):
-                report.findings.append(
+                findings.append(
                     Finding(
                         CHECK,
                         where_rbac,
@@ -405,31 +403,45 @@ def check_wiring(root: Path) -> CheckReport:
                         "or container output>",
                     )
                 )
+    return findings
+
+
+def _outbound_rule_findings(
+    root: Path, stack: Stack, targets: list[tuple[str, tuple[str, ...], str]]
+) -> list[Finding]:
+    """CKV_FS_13: every private resource a job reaches has a managed-network outbound rule."""
     rules = stack.outbound_rules()
+    infra = root / "infra"
     where_main = relative(stack.root.files.get(f"module.{stack.workspace_module()}", infra / "main.tf"), root)
-    targets = stack.job_targets()
-    for reference, subresources, why in targets:
-        for subresource in subresources:
-            if (reference, subresource) not in rules:
-                report.findings.append(
-                    Finding(
-                        CHECK,
-                        where_main,
-                        f"CKV_FS_13 failed on {reference} ({subresource}): AML jobs reach it ({why}) but the "
-                        "workspace's managed network has no private-endpoint outbound rule to it; the job "
-                        "cannot connect (no route out of the managed network)",
-                        f'add `{{ resource_id = {reference}, subresource_name = "{subresource}" }}` to '
-                        "outbound_rules.private_endpoints of the workspace module call",
-                    )
-                )
+    return [
+        Finding(
+            CHECK,
+            where_main,
+            f"CKV_FS_13 failed on {reference} ({subresource}): AML jobs reach it ({why}) but the "
+            "workspace's managed network has no private-endpoint outbound rule to it; the job "
+            "cannot connect (no route out of the managed network)",
+            f'add `{{ resource_id = {reference}, subresource_name = "{subresource}" }}` to '
+            "outbound_rules.private_endpoints of the workspace module call",
+        )
+        for reference, subresources, why in targets
+        for subresource in subresources
+        if (reference, subresource) not in rules
+    ]
+
+
+def _output_datastore_findings(
+    root: Path, stack: Stack, output_targets: list[tuple[str, str | None]]
+) -> list[Finding]:
+    """CKV_FS_14: every AML output target is a local of AzureBlob datastores."""
+    infra = root / "infra"
     blob_sources = stack.blob_datastore_sources()
-    output_targets = stack.output_targets()
+    findings: list[Finding] = []
     for where, expression in output_targets:
         match = _LOCAL_REF.match(expression or "")
         if match and match.group(1) in blob_sources:
             continue
         named = "is missing" if expression is None else f"is {expression}"
-        report.findings.append(
+        findings.append(
             Finding(
                 CHECK,
                 relative(infra / ("outputs.tf" if where.startswith("output.") else "main.tf"), root),
@@ -440,10 +452,24 @@ def check_wiring(root: Path) -> CheckReport:
                 "the workspace module's blob_datastores input) there",
             )
         )
+    return findings
+
+
+def check_wiring(root: Path) -> CheckReport:
+    """CKV_FS_12, CKV_FS_13 and CKV_FS_14 over infra/; one finding per missing role, outbound rule
+    or Blob output target."""
+    report = CheckReport(CHECK)
+    stack = Stack(root / "infra")
+    assignments = stack.role_assignments()
+    targets = stack.job_targets()
+    output_targets = stack.output_targets()
+    report.findings.extend(_keyless_account_findings(root, stack, assignments))
+    report.findings.extend(_outbound_rule_findings(root, stack, targets))
+    report.findings.extend(_output_datastore_findings(root, stack, output_targets))
     report.figures.update(
         rules=list(RULES),
         output_targets=len(output_targets),
-        keyless_accounts=len(accounts),
+        keyless_accounts=len(stack.keyless_accounts()),
         role_assignments=len(assignments),
         job_targets=len(targets),
     )
