@@ -66,6 +66,10 @@ locals {
   # and the CI runner, where dev's plan, apply and deploy run (var.ci_runner_egress_ip, required
   # while public access is on).
   allowed_ip_ranges = setunion(var.allowed_ip_ranges, var.ci_runner_egress_ip == null ? [] : ["${var.ci_runner_egress_ip}/32"])
+  # Storage firewalls take a single address bare: Azure Storage refuses /31 and /32 prefixes in IP
+  # rules (and azurerm's check allows 0-30), Key Vault takes /32, SQL takes first and last address.
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security-limitations
+  storage_ip_rules = [for cidr in local.allowed_ip_ranges : trimsuffix(cidr, "/32")]
   # SQL firewall rules take first and last address, not CIDR.
   allowed_ip_firewall_rules = {
     for cidr in local.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
@@ -153,7 +157,7 @@ module "data_lake" {
   replication_type              = var.data_lake.replication_type
   soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
   public_network_access_enabled = var.public_network_access_enabled
-  allowed_ip_ranges             = local.allowed_ip_ranges
+  allowed_ip_ranges             = local.storage_ip_rules
   resource_access_rules = {
     workspace = module.aml_workspace.resource_id
     factory   = module.data_factory.resource_id
@@ -179,7 +183,7 @@ module "aml_workspace" {
   key_vault_id                   = module.key_vault.resource_id
   application_insights_id        = module.monitoring.application_insights_id
   public_network_access_enabled  = var.public_network_access_enabled
-  allowed_ip_ranges              = local.allowed_ip_ranges
+  allowed_ip_ranges              = local.storage_ip_rules
   managed_network_isolation_mode = var.aml.managed_network_isolation_mode
   image_build_compute_name       = local.image_build_cluster
   zone_redundant                 = var.zone_redundant

@@ -79,6 +79,13 @@ variable "allowed_ip_ranges" {
   default     = []
   nullable    = false
   description = "Named public IP ranges (CIDR) of the people and CI that upload code snapshots to the workspace storage while public access is on (dev); the firewall denies everything else."
+
+  # Azure Storage refuses /31 and /32 prefixes in IP rules: a single address goes bare.
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security-limitations
+  validation {
+    condition     = alltrue([for range in var.allowed_ip_ranges : !can(regex("/3[12]$", range))])
+    error_message = "allowed_ip_ranges: a storage firewall takes a single address without a prefix (\"198.51.100.20\", not \"198.51.100.20/32\"); Azure Storage refuses /31 and /32 in IP rules."
+  }
 }
 
 variable "container_registry_sku" {

@@ -57,6 +57,13 @@ variable "allowed_ip_ranges" {
   default     = []
   nullable    = false
   description = "Public CIDR ranges allowed through the storage firewall when public access is on."
+
+  # Azure Storage refuses /31 and /32 prefixes in IP rules: a single address goes bare.
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security-limitations
+  validation {
+    condition     = alltrue([for range in var.allowed_ip_ranges : !can(regex("/3[12]$", range))])
+    error_message = "allowed_ip_ranges: a storage firewall takes a single address without a prefix (\"198.51.100.20\", not \"198.51.100.20/32\"); Azure Storage refuses /31 and /32 in IP rules."
+  }
 }
 
 variable "resource_access_rules" {
