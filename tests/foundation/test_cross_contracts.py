@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+
+import hcl2
 
 from stackctl.aml.graph import PIPELINES
 
@@ -13,10 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_data_factory_invokes_the_published_pipelines_with_the_inputs_they_declare() -> None:
     # The Web activity's body names each pipeline input; a rename in stackctl.aml.graph that is not
     # mirrored here would make every weekly run fail at invoke time, long after deploy succeeded.
-    pipeline_tf = (ROOT / "modules" / "data_factory" / "main.pipeline.tf").read_text()
-    body = re.search(r"InputData\s*=\s*\{(?P<inputs>.*)\}\s*\}\s*\}", pipeline_tf)
-    assert body, "the invoke body with InputData is missing from modules/data_factory/main.pipeline.tf"
-    sent = set(re.findall(r"(\w+)\s*=\s*\{\s*JobInputType", body.group("inputs")))
+    with (ROOT / "modules" / "data_factory" / "main.pipeline.tf").open(encoding="utf-8") as handle:
+        parsed = hcl2.load(handle)
+    locals_ = {name: value for block in parsed.get("locals", []) for name, value in block.items()}
+    assert "input_data" in locals_, "local.input_data (the invoke body's InputData) is missing"
+    invoke = locals_["invoke_properties"]
+    for step in ("training", "scoring"):
+        assert invoke[step]["InputData"] == "${local.input_data}", f"{step} does not send local.input_data"
+    sent = {name for name, value in locals_["input_data"].items() if "JobInputType" in value}
     for pipeline in PIPELINES:
         required = {
             name for name, spec in pipeline.inputs.items() if not spec.optional and spec.default is None
