@@ -140,12 +140,15 @@ resource "azurerm_machine_learning_datastore_datalake_gen2" "this" {
 # azurerm_machine_learning_datastore_blobstorage requires account_key or shared_access_signature and
 # the lake has shared keys off, so the datastore is created through ARM: identity-based
 # (credentialsType None), the workspace's identity for service-side access, as the Gen2 ones.
-# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2025-06-01/workspaces/datastores
+# The api-version is one every azapi release in the versions.tf range knows (azapi validates the body
+# against the types it ships; a newer version could be unknown to an older azapi 2.x); the AzureBlob
+# datastore body is the same in every GA version since 2022-05-01.
+# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2024-04-01/workspaces/datastores
 # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/resources/machine_learning_datastore_blobstorage
 resource "azapi_resource" "blob_datastore" {
   for_each = var.blob_datastores
 
-  type      = "Microsoft.MachineLearningServices/workspaces/datastores@2025-06-01"
+  type      = "Microsoft.MachineLearningServices/workspaces/datastores@2024-04-01"
   name      = each.key
   parent_id = azurerm_machine_learning_workspace.this.id
   body = {
