@@ -77,8 +77,9 @@ resource "azurerm_subnet_network_security_group_association" "runner" {
   network_security_group_id = azurerm_network_security_group.runner[0].id
 }
 
-# One static egress address for every runner: dev's endpoints are public but deny by default (lake,
-# workspace storage, Key Vault, AML workspace, SQL), so dev's plan, apply and deploy run here too and
+# One static egress address for every runner: dev's endpoints are public, and the lake, workspace
+# storage, Key Vault and SQL deny by default (the AML workspace and its registry stay open in dev,
+# Entra-authenticated), so dev's plan, apply and deploy run here too and
 # dev admits this address by name (`ci_runner_egress_ip`, bootstrap output `ci_runner.egress_ip`);
 # a GitHub-hosted runner's address is one of thousands shared with every other customer. A
 # workload-profiles Container Apps environment sends its egress through the subnet's NAT gateway.
