@@ -89,8 +89,13 @@ def test_every_firewall_admits_the_runner(root: Path) -> None:
     calls = {name: body for block in main["module"] for name, body in block.items()}
     firewalls = {name.strip('"') for name, body in calls.items() if "allowed_ip_ranges" in body}
     assert firewalls == {"data_lake", "key_vault", "aml_workspace"}
+    # Storage takes the same list with bare addresses (local.storage_ip_rules, test_storage_ip_rules.py).
+    storage_rules = next(block["storage_ip_rules"] for block in main["locals"] if "storage_ip_rules" in block)
+    assert "local.allowed_ip_ranges" in storage_rules
+    expected = {"key_vault": "local.allowed_ip_ranges", "data_lake": "local.storage_ip_rules"}
+    expected["aml_workspace"] = "local.storage_ip_rules"
     for name in firewalls:
-        assert "local.allowed_ip_ranges" in str(calls[f'"{name}"']["allowed_ip_ranges"]), name
+        assert expected[name] in str(calls[f'"{name}"']["allowed_ip_ranges"]), name
     text = (root / "infra" / "main.tf").read_text(encoding="utf-8")
     assert text.count("var.allowed_ip_ranges") == 1
     assert "for cidr in local.allowed_ip_ranges" in text
