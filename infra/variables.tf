@@ -133,7 +133,7 @@ variable "ci_runner_egress_ip" {
   type        = string
   default     = null
   description = <<DESCRIPTION
-The CI runner's static public egress address (envs/bootstrap output `ci_runner.egress_ip`), as a bare
+The static public egress address of this environment's own CI runner (envs/bootstrap output `ci_runners.dev.egress_ip`), as a bare
 IPv4 address. Required while public access is on (dev): dev's plan, apply and deploy run on that
 runner, and every dev firewall (lake, workspace storage, Key Vault, SQL) denies by default, so it is
 added to each of them next to `allowed_ip_ranges`. Ignored when public access is off (prod reaches
@@ -142,12 +142,12 @@ DESCRIPTION
 
   validation {
     condition     = var.ci_runner_egress_ip == null || can(regex("^(\\d{1,3}\\.){3}\\d{1,3}$", var.ci_runner_egress_ip)) && can(cidrhost("${var.ci_runner_egress_ip}/32", 0))
-    error_message = "ci_runner_egress_ip must be a bare IPv4 address (the bootstrap output ci_runner.egress_ip), without a prefix length."
+    error_message = "ci_runner_egress_ip must be a bare IPv4 address (the bootstrap output ci_runners.dev.egress_ip), without a prefix length."
   }
 
   validation {
     condition     = !var.public_network_access_enabled || var.ci_runner_egress_ip != null
-    error_message = "ci_runner_egress_ip is not set, but public access is on: dev's plan, apply and deploy run on the CI runner and every firewall denies its address. Set ci_runner_egress_ip in envs/<env>/terraform.tfvars to the bootstrap output: terraform -chdir=envs/bootstrap output -json ci_runner | jq -r .egress_ip (infra/README.md, First apply)."
+    error_message = "ci_runner_egress_ip is not set, but public access is on: dev's plan, apply and deploy run on the CI runner and every firewall denies its address. Set ci_runner_egress_ip in envs/<env>/terraform.tfvars to the bootstrap output: terraform -chdir=envs/bootstrap output -json ci_runners | jq -r .dev.egress_ip (infra/README.md, First apply)."
   }
 }
 

@@ -117,7 +117,7 @@ locals {
       prod-runner-vnet = {
         principal = "deploy"
         env       = "prod"
-        scope     = one(azurerm_virtual_network.runner[*].id)
+        scope     = try(azurerm_virtual_network.runner["prod"].id, null)
         role      = "Network Contributor"
         reason    = "infra/ peers the prod VNet with the runner VNet and links prod's private DNS zones to it (peer and join actions on this VNet only)"
         condition = null
@@ -126,9 +126,33 @@ locals {
       prod-plan-runner-vnet = {
         principal = "plan"
         env       = "prod"
-        scope     = one(azurerm_virtual_network.runner[*].id)
+        scope     = try(azurerm_virtual_network.runner["prod"].id, null)
         role      = "Reader"
         reason    = "prod's plan reads the runner VNet (infra/'s data source, the peering and DNS links to it)"
+        condition = null
+        when      = var.ci_runner.enabled
+      }
+      # Per runner: its own identity pulls the shared image (AcrPull is read-only) and reads the
+      # registration token in its own vault only; dev's identity has no role on prod's vault.
+      # At vault scope, granted in the first run (when the vault is made), so that it has propagated
+      # long before the second run creates the job that resolves the secret reference; each vault
+      # holds that one secret only. https://learn.microsoft.com/azure/key-vault/general/rbac-guide
+      # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
+      dev-runner-acr-pull = {
+        principal = "runner"
+        env       = "dev"
+        scope     = one(azurerm_container_registry.runner[*].id)
+        role      = "AcrPull"
+        reason    = "dev's runner job, running as its own identity, pulls its image"
+        condition = null
+        when      = var.ci_runner.enabled
+      }
+      dev-runner-token = {
+        principal = "runner"
+        env       = "dev"
+        scope     = try(azurerm_key_vault.runner["dev"].id, null)
+        role      = "Key Vault Secrets User"
+        reason    = "dev's runner job reads dev's registration token (its vault's one secret) to register and to poll the queue"
         condition = null
         when      = var.ci_runner.enabled
       }
@@ -141,14 +165,10 @@ locals {
         condition = null
         when      = var.ci_runner.enabled
       }
-      # At vault scope, granted in the first run (when the vault is made), so that it has propagated
-      # long before the second run creates the job that resolves the secret reference; the vault
-      # holds that one secret only. https://learn.microsoft.com/azure/key-vault/general/rbac-guide
-      # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
       prod-runner-token = {
         principal = "runner"
         env       = "prod"
-        scope     = one(azurerm_key_vault.runner[*].id)
+        scope     = try(azurerm_key_vault.runner["prod"].id, null)
         role      = "Key Vault Secrets User"
         reason    = "the runner job reads the registration token (the vault's one secret) to register and to poll the queue"
         condition = null
@@ -170,7 +190,7 @@ resource "azurerm_role_assignment" "this" {
   principal_id = (
     each.value.principal == "deploy" ? azurerm_user_assigned_identity.deploy[each.value.env].principal_id :
     each.value.principal == "plan" ? azurerm_user_assigned_identity.plan[each.value.env].principal_id :
-    azurerm_user_assigned_identity.runner[0].principal_id
+    azurerm_user_assigned_identity.runner[each.value.env].principal_id
   )
   principal_type    = "ServicePrincipal"
   description       = "forecast-stack bootstrap ${each.key}: ${each.value.reason}"

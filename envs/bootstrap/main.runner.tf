@@ -1,39 +1,96 @@
-# The release pipeline's runner for prod (modules/ci_runner), created before prod exists so that
-# prod's first apply already runs inside the network. It sits in its own VNet; infra/ (prod) peers
-# that VNet with the stack's and links every private DNS zone of the stack to it.
+# The release pipeline's runners (modules/ci_runner), one per environment, created before the
+# stacks exist so that prod's first apply already runs inside the network. Each has its own VNet,
+# NAT gateway and static egress IP, Container Apps environment and job, identity, Key Vault with its
+# own registration token, and label/pool: code merged to main runs dev's jobs, and a dev job can
+# read whatever its runner's identity can (IDENTITY_ENDPOINT), so dev's runner must hold nothing
+# that registers a prod runner and must not reach prod's network. Only prod's VNet is peered with
+# prod's (infra/ peers it and links prod's private DNS zones to it); dev's is peered with nothing.
+# https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners
 # Two runs: the first (ci_runner.image_tag = null) creates the network, registry and vault; the
 # owner then stores the registration token (az keyvault secret set) and builds the image
 # (az acr build); the second run, with image_tag set, creates the runner job itself.
 
 locals {
   runner_ready = var.ci_runner.enabled && var.ci_runner.image_tag != null
+  # One runner per environment (var.ci_runner.environments); none when the runner is disabled.
+  runners = var.ci_runner.enabled ? var.ci_runner.environments : {}
+}
+
+# The prod runner's resources were `count` (address [0]) when it was the only runner.
+moved {
+  from = azurerm_role_assignment.owner_sets_runner_token[0]
+  to   = azurerm_role_assignment.owner_sets_runner_token["prod"]
+}
+moved {
+  from = azurerm_virtual_network.runner[0]
+  to   = azurerm_virtual_network.runner["prod"]
+}
+moved {
+  from = azurerm_network_security_group.runner[0]
+  to   = azurerm_network_security_group.runner["prod"]
+}
+moved {
+  from = azurerm_subnet.runner[0]
+  to   = azurerm_subnet.runner["prod"]
+}
+moved {
+  from = azurerm_subnet_network_security_group_association.runner[0]
+  to   = azurerm_subnet_network_security_group_association.runner["prod"]
+}
+moved {
+  from = azurerm_public_ip.runner_egress[0]
+  to   = azurerm_public_ip.runner_egress["prod"]
+}
+moved {
+  from = azurerm_nat_gateway.runner[0]
+  to   = azurerm_nat_gateway.runner["prod"]
+}
+moved {
+  from = azurerm_nat_gateway_public_ip_association.runner[0]
+  to   = azurerm_nat_gateway_public_ip_association.runner["prod"]
+}
+moved {
+  from = azurerm_subnet_nat_gateway_association.runner[0]
+  to   = azurerm_subnet_nat_gateway_association.runner["prod"]
+}
+moved {
+  from = azurerm_key_vault.runner[0]
+  to   = azurerm_key_vault.runner["prod"]
+}
+moved {
+  from = azurerm_user_assigned_identity.runner[0]
+  to   = azurerm_user_assigned_identity.runner["prod"]
+}
+moved {
+  from = module.ci_runner[0]
+  to   = module.ci_runner["prod"]
 }
 
 # The owner running the bootstrap stores the registration token: Owner has no data-plane rights on
 # an RBAC-mode vault, so it gets Secrets Officer on this vault only.
 resource "azurerm_role_assignment" "owner_sets_runner_token" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  scope                = azurerm_key_vault.runner[0].id
+  scope                = azurerm_key_vault.runner[each.key].id
   role_definition_name = "Key Vault Secrets Officer"
   principal_id         = data.azurerm_client_config.current.object_id
   description          = "forecast-stack bootstrap: the owner who runs it stores the runner registration token"
 }
 
 resource "azurerm_virtual_network" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  name                = local.names.runner_vnet
+  name                = local.names.runner_vnet[each.key]
   location            = var.location
   resource_group_name = azurerm_resource_group.bootstrap.name
-  address_space       = var.ci_runner.address_space
+  address_space       = each.value.address_space
   tags                = local.tags
 }
 
 resource "azurerm_network_security_group" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  name                = "nsg-${local.names.runner_vnet}-runners"
+  name                = "nsg-${local.names.runner_vnet[each.key]}-runners"
   location            = var.location
   resource_group_name = azurerm_resource_group.bootstrap.name
   tags                = local.tags
@@ -53,12 +110,12 @@ resource "azurerm_network_security_group" "runner" {
 }
 
 resource "azurerm_subnet" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
   name                 = "runners"
   resource_group_name  = azurerm_resource_group.bootstrap.name
-  virtual_network_name = azurerm_virtual_network.runner[0].name
-  address_prefixes     = [var.ci_runner.subnet_prefix]
+  virtual_network_name = azurerm_virtual_network.runner[each.key].name
+  address_prefixes     = [each.value.subnet_prefix]
 
   # https://learn.microsoft.com/azure/container-apps/custom-virtual-networks#subnet
   delegation {
@@ -71,24 +128,24 @@ resource "azurerm_subnet" "runner" {
 }
 
 resource "azurerm_subnet_network_security_group_association" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  subnet_id                 = azurerm_subnet.runner[0].id
-  network_security_group_id = azurerm_network_security_group.runner[0].id
+  subnet_id                 = azurerm_subnet.runner[each.key].id
+  network_security_group_id = azurerm_network_security_group.runner[each.key].id
 }
 
-# One static egress address for every runner: dev's endpoints are public, and the lake, workspace
+# One static egress address per runner: dev's endpoints are public, and the lake, workspace
 # storage, Key Vault and SQL deny by default (the AML workspace and its registry stay open in dev,
-# Entra-authenticated), so dev's plan, apply and deploy run here too and
-# dev admits this address by name (`ci_runner_egress_ip`, bootstrap output `ci_runner.egress_ip`);
+# Entra-authenticated), so dev's plan, apply and deploy run on dev's runner and
+# dev admits its address by name (`ci_runner_egress_ip`, bootstrap output `ci_runners.dev.egress_ip`);
 # a GitHub-hosted runner's address is one of thousands shared with every other customer. A
 # workload-profiles Container Apps environment sends its egress through the subnet's NAT gateway.
 # https://learn.microsoft.com/azure/container-apps/networking#environment-selection
 # https://learn.microsoft.com/azure/nat-gateway/nat-overview
 resource "azurerm_public_ip" "runner_egress" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  name                = "pip-${local.names.runner_vnet}-egress"
+  name                = "pip-${local.names.runner_vnet[each.key]}-egress"
   location            = var.location
   resource_group_name = azurerm_resource_group.bootstrap.name
   allocation_method   = "Static"
@@ -97,9 +154,9 @@ resource "azurerm_public_ip" "runner_egress" {
 }
 
 resource "azurerm_nat_gateway" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  name                = "ng-${local.names.runner_vnet}"
+  name                = "ng-${local.names.runner_vnet[each.key]}"
   location            = var.location
   resource_group_name = azurerm_resource_group.bootstrap.name
   sku_name            = "Standard"
@@ -107,17 +164,17 @@ resource "azurerm_nat_gateway" "runner" {
 }
 
 resource "azurerm_nat_gateway_public_ip_association" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  nat_gateway_id       = azurerm_nat_gateway.runner[0].id
-  public_ip_address_id = azurerm_public_ip.runner_egress[0].id
+  nat_gateway_id       = azurerm_nat_gateway.runner[each.key].id
+  public_ip_address_id = azurerm_public_ip.runner_egress[each.key].id
 }
 
 resource "azurerm_subnet_nat_gateway_association" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  subnet_id      = azurerm_subnet.runner[0].id
-  nat_gateway_id = azurerm_nat_gateway.runner[0].id
+  subnet_id      = azurerm_subnet.runner[each.key].id
+  nat_gateway_id = azurerm_nat_gateway.runner[each.key].id
 }
 
 resource "azurerm_container_registry" "runner" {
@@ -149,9 +206,9 @@ resource "azurerm_key_vault" "runner" {
   #checkov:skip=CKV2_FS_2:see CKV_AZURE_189: no private endpoint
   #checkov:skip=CKV2_AZURE_32:see CKV_AZURE_189: no private endpoint
   #checkov:skip=CKV2_FS_1:one secret, read by one identity; the bootstrap keeps no Log Analytics workspace of its own
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  name                       = local.names.runner_key_vault
+  name                       = local.names.runner_key_vault[each.key]
   location                   = var.location
   resource_group_name        = azurerm_resource_group.bootstrap.name
   tenant_id                  = data.azurerm_client_config.current.tenant_id
@@ -163,31 +220,31 @@ resource "azurerm_key_vault" "runner" {
 }
 
 module "ci_runner" {
-  source = "../../modules/ci_runner"
-  count  = local.runner_ready ? 1 : 0
+  source   = "../../modules/ci_runner"
+  for_each = local.runner_ready ? local.runners : {}
 
-  name                     = local.names.runner_job
+  name                     = local.names.runner_job[each.key]
   location                 = var.location
   resource_group_name      = azurerm_resource_group.bootstrap.name
-  infrastructure_subnet_id = azurerm_subnet.runner[0].id
+  infrastructure_subnet_id = azurerm_subnet.runner[each.key].id
   # Its own identity, never the deploying one (main.tf, azurerm_user_assigned_identity.runner).
   identity = {
-    resource_id = azurerm_user_assigned_identity.runner[0].id
-    client_id   = azurerm_user_assigned_identity.runner[0].client_id
+    resource_id = azurerm_user_assigned_identity.runner[each.key].id
+    client_id   = azurerm_user_assigned_identity.runner[each.key].client_id
   }
   image = {
     registry_login_server = azurerm_container_registry.runner[0].login_server
     tag                   = coalesce(var.ci_runner.image_tag, "unset")
   }
-  registration_key_vault_reference = "${azurerm_key_vault.runner[0].vault_uri}secrets/${var.ci_runner.registration_token_secret_name}"
+  registration_key_vault_reference = "${azurerm_key_vault.runner[each.key].vault_uri}secrets/${var.ci_runner.registration_token_secret_name}"
   platform                         = var.ci_runner.platform
   github                           = var.github
   azure_pipelines = var.azure_devops == null ? null : {
     organization_url = "https://dev.azure.com/${var.azure_devops.organization}"
-    pool_name        = var.ci_runner.azure_pipelines_pool
+    pool_name        = each.value.azure_pipelines_pool
   }
-  labels = var.ci_runner.labels
-  tags   = merge(local.tags, { environment = "prod" })
+  labels = each.value.labels
+  tags   = merge(local.tags, { environment = each.key })
 
   depends_on = [azurerm_role_assignment.this]
 }

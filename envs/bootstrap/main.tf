@@ -8,10 +8,11 @@
 #   deploying identities one user-assigned managed identity per environment, trusted only by the
 #                        pipeline's approved apply environment (GitHub <env>, Azure DevOps <env>)
 #   plan identities      one per environment, read-only on the stack, trusted by <env>-plan
-#   runner identity      the prod runner job's own identity: image pull and its token, nothing else
+#   runner identities    each runner job's own identity (dev, prod): image pull and its token, nothing else
 #   role assignments     local.role_assignments below: each with its scope and reason
-#   the runner           modules/ci_runner in its own VNet (prod's private endpoints are reached
-#                        over the peering infra/ creates)
+#   the runners          modules/ci_runner, one per environment, each in its own VNet (prod's
+#                        private endpoints are reached over the peering infra/ creates; dev's VNet
+#                        is peered with nothing and reaches dev from its own static egress IP)
 #
 # Why Terraform and not an az script: a plan shows what a run would change, a second apply is
 # provably a no-op, and `make validate` checks this root like every other (schema, checkov).
@@ -59,12 +60,13 @@ locals {
     stack_resource_group = { for env in local.environments : env => "rg-${var.workload}-${env}-${var.location_short}" }
     identity             = { for env in local.environments : env => "id-${var.workload}-deploy-${env}" }
     plan_identity        = { for env in local.environments : env => "id-${var.workload}-plan-${env}" }
-    runner_identity      = "id-${var.workload}-ci-runner-prod"
-    state_container      = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
-    runner_vnet          = "vnet-${var.workload}-ci-${var.location_short}"
-    runner_registry      = "cr${var.workload}ci${var.name_suffix}"
-    runner_key_vault     = "kv-${var.workload}-ci-${var.name_suffix}"
-    runner_job           = "caj-${var.workload}-runner-prod"
+    # Prod's runner keeps the names it had as the only runner; dev's carry "dev".
+    runner_identity  = { dev = "id-${var.workload}-ci-runner-dev", prod = "id-${var.workload}-ci-runner-prod" }
+    state_container  = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
+    runner_vnet      = { dev = "vnet-${var.workload}-ci-dev-${var.location_short}", prod = "vnet-${var.workload}-ci-${var.location_short}" }
+    runner_registry  = "cr${var.workload}ci${var.name_suffix}"
+    runner_key_vault = { dev = "kv-${var.workload}-cid-${var.name_suffix}", prod = "kv-${var.workload}-ci-${var.name_suffix}" }
+    runner_job       = { dev = "caj-${var.workload}-runner-dev", prod = "caj-${var.workload}-runner-prod" }
   }
 
   # Federated credentials. The GitHub environment <env> (apply; prod's has required reviewers and,
@@ -154,12 +156,12 @@ resource "azurerm_user_assigned_identity" "plan" {
 # https://learn.microsoft.com/azure/container-apps/managed-identity
 # https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners
 resource "azurerm_user_assigned_identity" "runner" {
-  count = var.ci_runner.enabled ? 1 : 0
+  for_each = local.runners
 
-  name                = local.names.runner_identity
+  name                = local.names.runner_identity[each.key]
   location            = var.location
   resource_group_name = azurerm_resource_group.bootstrap.name
-  tags                = merge(local.tags, { environment = "prod" })
+  tags                = merge(local.tags, { environment = each.key })
 }
 
 # Written one at a time (scripts/bootstrap_state.sh applies with -parallelism=1): Entra ID rejects

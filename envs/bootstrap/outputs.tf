@@ -34,18 +34,34 @@ output "stack_resource_groups" {
   description = "The stacks' resource groups, created here and imported by envs/<env>."
 }
 
+output "ci_runners" {
+  value = {
+    for env, runner in local.runners : env => {
+      labels               = runner.labels
+      azure_pipelines_pool = runner.azure_pipelines_pool
+      identity_client_id   = azurerm_user_assigned_identity.runner[env].client_id
+      virtual_network_id   = azurerm_virtual_network.runner[env].id
+      registry             = one(azurerm_container_registry.runner[*].login_server)
+      key_vault            = azurerm_key_vault.runner[env].name
+      job_id               = local.runner_ready ? module.ci_runner[env].resource_id : null
+      # dev's goes into envs/dev/terraform.tfvars as ci_runner_egress_ip (a bare address).
+      egress_ip = azurerm_public_ip.runner_egress[env].ip_address
+    }
+  }
+  description = "Per environment, its own runner: labels (DEV_RUNNER_LABEL / PROD_RUNNER_LABEL), agent pool (DEV_AGENT_POOL / PROD_AGENT_POOL), VNet id (prod's is ci_runner_network; dev's is peered with nothing), static egress IP (dev's is ci_runner_egress_ip), registry and the vault for that runner's registration token."
+}
+
 output "ci_runner" {
   value = {
-    labels             = var.ci_runner.labels
-    identity_client_id = var.ci_runner.enabled ? azurerm_user_assigned_identity.runner[0].client_id : null
-    virtual_network_id = var.ci_runner.enabled ? azurerm_virtual_network.runner[0].id : null
-    registry           = var.ci_runner.enabled ? azurerm_container_registry.runner[0].login_server : null
-    key_vault          = var.ci_runner.enabled ? azurerm_key_vault.runner[0].name : null
-    job_id             = local.runner_ready ? module.ci_runner[0].resource_id : null
-    # Put into envs/dev/terraform.tfvars as ci_runner_egress_ip (a bare address): dev's firewalls admit the runner.
-    egress_ip = var.ci_runner.enabled ? azurerm_public_ip.runner_egress[0].ip_address : null
+    labels             = try(local.runners["prod"].labels, null)
+    identity_client_id = try(azurerm_user_assigned_identity.runner["prod"].client_id, null)
+    virtual_network_id = try(azurerm_virtual_network.runner["prod"].id, null)
+    registry           = one(azurerm_container_registry.runner[*].login_server)
+    key_vault          = try(azurerm_key_vault.runner["prod"].name, null)
+    job_id             = try(module.ci_runner["prod"].resource_id, null)
+    egress_ip          = try(azurerm_public_ip.runner_egress["prod"].ip_address, null)
   }
-  description = "The runner (dev and prod): its labels (DEV_RUNNER_LABEL, PROD_RUNNER_LABEL), VNet id (prod's ci_runner_network), static egress IP (dev's ci_runner_egress_ip), registry and vault for the image and token."
+  description = "Prod's runner only, in the shape this output had when one runner served both (= ci_runners.prod). Dev's runner, and dev's ci_runner_egress_ip, are ci_runners.dev."
 }
 
 output "role_assignments" {

@@ -65,18 +65,37 @@ variable "azure_devops" {
 
 variable "ci_runner" {
   type = object({
-    enabled                        = optional(bool, true)
-    platform                       = optional(string, "github")
-    address_space                  = optional(list(string), ["10.41.0.0/24"])
-    subnet_prefix                  = optional(string, "10.41.0.0/27")
-    image_tag                      = optional(string, null)
-    labels                         = optional(list(string), ["forecast-stack-prod"])
+    enabled   = optional(bool, true)
+    platform  = optional(string, "github")
+    image_tag = optional(string, null)
+    # Each environment's own runner: VNet (dev's is peered with nothing; prod's only with prod's
+    # and must not overlap it), label (GitHub runs-on) and Azure DevOps agent pool. The labels and
+    # pools must differ: a dev job must never match prod's runner.
+    environments = optional(map(object({
+      address_space        = list(string)
+      subnet_prefix        = string
+      labels               = list(string)
+      azure_pipelines_pool = string
+      })), {
+      dev  = { address_space = ["10.42.0.0/24"], subnet_prefix = "10.42.0.0/27", labels = ["forecast-stack-dev"], azure_pipelines_pool = "forecast-stack-dev" }
+      prod = { address_space = ["10.41.0.0/24"], subnet_prefix = "10.41.0.0/27", labels = ["forecast-stack-prod"], azure_pipelines_pool = "forecast-stack-prod" }
+    })
     registration_token_secret_name = optional(string, "runner-registration-token")
-    azure_pipelines_pool           = optional(string, "forecast-stack-prod")
   })
-  description = "The prod runner (modules/ci_runner): its VNet (must not overlap prod's), platform, labels; image_tag null until the image is built (the first run creates registry and vault only)."
+  description = "The runners (modules/ci_runner), one per environment (dev, prod), each with its own VNet, egress IP, identity, vault, label and pool; image_tag null until the image is built (the first run creates the networks, registry and vaults only)."
   default     = {}
   nullable    = false
+
+  validation {
+    condition     = !var.ci_runner.enabled || toset(keys(var.ci_runner.environments)) == toset(["dev", "prod"])
+    error_message = "ci_runner.environments needs exactly a runner for dev and one for prod (one runner for both would run dev's jobs next to prod's registration token)."
+  }
+  validation {
+    condition = !var.ci_runner.enabled || length(setintersection(
+      toset(try(var.ci_runner.environments["dev"].labels, [])), toset(try(var.ci_runner.environments["prod"].labels, []))
+    )) == 0 && try(var.ci_runner.environments["dev"].azure_pipelines_pool, "") != try(var.ci_runner.environments["prod"].azure_pipelines_pool, "")
+    error_message = "ci_runner.environments: dev and prod need different labels and agent pools, so that no dev job runs on prod's runner."
+  }
 }
 
 variable "tags" {

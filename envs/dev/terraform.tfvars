@@ -19,8 +19,8 @@ network = {
 public_network_access_enabled = true
 # The office range. Every dev firewall denies by default (README, "Release pipeline").
 allowed_ip_ranges = ["203.0.113.0/24"]
-# The CI runner's static egress IP, where dev's plan, apply and deploy run: the bootstrap output
-# `terraform -chdir=envs/bootstrap output -json ci_runner | jq -r .egress_ip` (infra/README.md, First
+# Dev's own CI runner's static egress IP, where dev's plan, apply and deploy run: the bootstrap output
+# `terraform -chdir=envs/bootstrap output -json ci_runners | jq -r .dev.egress_ip` (infra/README.md, First
 # apply). Required while public access is on; every firewall admits it.
 ci_runner_egress_ip         = "198.51.100.20"
 zone_redundant              = false
@@ -74,6 +74,6 @@ monitoring = {
   stale_after_days      = 60
 }
 
-# dev's endpoints are public: the runner reaches them from its static egress IP (ci_runner_egress_ip
+# dev's endpoints are public: dev's runner reaches them from its static egress IP (ci_runner_egress_ip
 # above), so no runner VNet is linked to dev's (absent) network.
 ci_runner_network = null

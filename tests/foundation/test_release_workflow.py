@@ -197,6 +197,10 @@ def test_dev_runs_on_the_runner_too() -> None:
     # Release pipeline; tests/infra/test_release_path.py checks every data-plane job of both stacks).
     runner = load(RELEASE)["jobs"]["dev"]["with"]["runner"]
     assert "vars.DEV_RUNNER_LABEL" in runner
+    # Dev's own runner only: no fallback to prod's label (tests/infra/test_release_path.py,
+    # test_no_dev_job_can_run_on_prod_s_runner).
+    assert "PROD" not in runner
+    assert "forecast-stack-prod" not in runner
     assert not HOSTED_LABEL.search(runner)
     dev = next(stage for stage in load(AZURE_PIPELINE)["stages"] if stage["stage"] == "dev")
     assert all(job["pool"] == {"name": "$(DEV_AGENT_POOL)"} for job in dev["jobs"])

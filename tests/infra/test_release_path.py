@@ -80,7 +80,7 @@ def test_runner_and_plan_identities_cannot_change_the_stack(root: Path) -> None:
 def test_a_runner_running_as_the_deploying_identity_is_caught(tree: Path, edit: Edit) -> None:
     edit(
         "envs/bootstrap/main.runner.tf",
-        "resource_id = azurerm_user_assigned_identity.runner[0].id",
+        "resource_id = azurerm_user_assigned_identity.runner[each.key].id",
         'resource_id = azurerm_user_assigned_identity.deploy["prod"].id',
     )
     edit("envs/bootstrap/main.rbac.tf", 'role      = "AcrPull"', 'role      = "Contributor"')
@@ -318,3 +318,230 @@ def test_a_runner_without_its_nat_gateway_is_caught(tree: Path, edit: Edit) -> N
         'resource "azurerm_subnet_network_security_group_association" "runner_unused" {',
     )
     assert runner_egress_findings(tree) == ["the runner subnet sends its egress through no NAT gateway"]
+
+
+# --- dev has its own runner: no dev job on prod's runner, no path from dev's to prod's -------------
+# Code merged to main (not reviewed for prod) runs dev's jobs; every step can ask the Container Apps
+# identity endpoint for the runner identity's token
+# (https://learn.microsoft.com/azure/container-apps/managed-identity), so a dev job on prod's runner,
+# or a dev runner that reads prod's registration token or reaches prod's VNet, could register a
+# runner labelled as prod's and receive prod's jobs and OIDC token.
+# https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners
+
+RUNNER_DEFAULT = re.compile(
+    r"\b(?P<env>dev|prod)\s*=\s*\{[^{}]*?labels\s*=\s*\[(?P<labels>[^\]]*)\][^{}]*?"
+    r'azure_pipelines_pool\s*=\s*"(?P<pool>[^"]+)"'
+)
+
+
+def runner_defaults(tree: Path) -> dict[str, tuple[set[str], str]]:
+    """The bootstrap's per-environment runner labels and agent pool (var.ci_runner.environments)."""
+    variable = next(
+        body for body in _blocks(_load(tree / BOOTSTRAP / "variables.tf"), "variable", "ci_runner")
+    )
+    return {
+        m["env"]: ({_unquote(label.strip()) for label in m["labels"].split(",") if label.strip()}, m["pool"])
+        for m in RUNNER_DEFAULT.finditer(str(variable["type"]))
+    }
+
+
+def dev_on_prod_runner_findings(
+    release: dict[str, Any], azure: dict[str, Any], defaults: dict[str, tuple[set[str], str]]
+) -> list[str]:
+    findings: list[str] = []
+    if set(defaults) != {"dev", "prod"}:
+        return [f"the bootstrap declares runners for {sorted(defaults)}, not one each for dev and prod"]
+    (dev_labels, dev_pool), (prod_labels, prod_pool) = defaults["dev"], defaults["prod"]
+    if dev_labels & prod_labels:
+        findings.append(f"dev's and prod's runners share the label(s) {sorted(dev_labels & prod_labels)}")
+    if dev_pool == prod_pool:
+        findings.append(f"dev's and prod's runners share the agent pool {dev_pool}")
+    for name, job in release["jobs"].items():
+        environment = job.get("with", {}).get("environment")
+        if "uses" not in job or environment not in {"dev", "prod"}:
+            continue
+        runner = str(job["with"]["runner"])
+        other = "prod" if environment == "dev" else "dev"
+        other_labels = prod_labels if environment == "dev" else dev_labels
+        if f"{other.upper()}_RUNNER_LABEL" in runner or any(f"'{label}'" in runner for label in other_labels):
+            findings.append(f"github {name} ({environment}) may run on {other}'s runner: {runner}")
+    for stage in azure["stages"]:
+        environment = str(stage["stage"]).split("_")[0]
+        if environment not in {"dev", "prod"}:
+            continue
+        other = "prod" if environment == "dev" else "dev"
+        other_pool = prod_pool if environment == "dev" else dev_pool
+        for job in stage["jobs"]:
+            pool = str(job.get("pool", stage.get("pool", {})).get("name", ""))
+            if pool != f"$({environment.upper()}_AGENT_POOL)" or pool == other_pool:
+                findings.append(
+                    f"azure-pipelines {stage['stage']}/{job.get('job') or job.get('deployment')} "
+                    f"({environment}) may run on {other}'s pool: {pool}"
+                )
+    return findings
+
+
+def test_no_dev_job_can_run_on_prod_s_runner(root: Path) -> None:
+    findings = dev_on_prod_runner_findings(
+        _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE), runner_defaults(root)
+    )
+    assert findings == []
+
+
+def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
+    # The review's finding: dev fell back to prod's label, and DEV_AGENT_POOL could name prod's pool.
+    release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
+    release["jobs"]["dev"]["with"]["runner"] = (
+        "${{ format('[\"{0}\"]', vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod') }}"
+    )
+    dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
+    dev["jobs"][0]["pool"] = {"name": "$(PROD_AGENT_POOL)"}
+    defaults = {
+        "dev": ({"forecast-stack-prod"}, "forecast-stack-prod"),
+        "prod": runner_defaults(root)["prod"],
+    }
+    assert dev_on_prod_runner_findings(release, azure, defaults) == [
+        "dev's and prod's runners share the label(s) ['forecast-stack-prod']",
+        "dev's and prod's runners share the agent pool forecast-stack-prod",
+        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        # with the shared label, prod's default is dev's label too
+        "github prod (prod) may run on dev's runner: " + release["jobs"]["prod"]["with"]["runner"],
+        "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
+    ]
+    # With the bootstrap's own (distinct) labels, the workflow fallback alone is caught.
+    assert dev_on_prod_runner_findings(release, azure, runner_defaults(root)) == [
+        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
+    ]
+    assert dev_on_prod_runner_findings(release, azure, {"prod": defaults["prod"]}) == [
+        "the bootstrap declares runners for ['prod'], not one each for dev and prod"
+    ]
+
+
+# Per runner: these exist once per environment (for_each), never one shared by dev and prod.
+PER_RUNNER = (
+    "azurerm_virtual_network",
+    "azurerm_subnet",
+    "azurerm_nat_gateway",
+    "azurerm_public_ip",
+    "azurerm_key_vault",
+)
+
+
+def runner_isolation_findings(tree: Path) -> list[str]:
+    """Dev's runner has its own VNet (peered with nothing), NAT gateway and egress IP, identity and
+    registration-token vault; only prod's runner VNet is peered with prod's."""
+    findings: list[str] = []
+    runner = _load(tree / BOOTSTRAP / "main.runner.tf")
+    main = _load(tree / BOOTSTRAP / "main.tf")
+    for type_name in PER_RUNNER:
+        for body in _blocks(runner, "resource", type_name):
+            if "local.runners" not in str(body.get("for_each", "")):
+                findings.append(f"{type_name}.runner is shared by dev's and prod's runners")
+    for body in _blocks(main, "resource", "azurerm_user_assigned_identity"):
+        if "runner_identity" in str(body.get("name")) and "local.runners" not in str(
+            body.get("for_each", "")
+        ):
+            findings.append("dev's and prod's runners share one identity")
+    for module in _blocks(runner, "module", "ci_runner"):
+        if "local.runners" not in str(module.get("for_each", "")):
+            findings.append("module ci_runner: one runner job serves dev and prod")
+        for attribute, reference in (
+            ("infrastructure_subnet_id", "azurerm_subnet.runner[each.key]"),
+            ("registration_key_vault_reference", "azurerm_key_vault.runner[each.key]"),
+            ("identity", "azurerm_user_assigned_identity.runner[each.key]"),
+            ("labels", "each.value.labels"),
+        ):
+            if reference not in str(module.get(attribute)):
+                findings.append(f"module ci_runner: {attribute} is not the runner's own ({reference})")
+    if any(_blocks(document, "resource", "azurerm_virtual_network_peering") for document in (runner, main)):
+        findings.append("the bootstrap peers a runner VNet")
+    rbac = re.sub(r"\s+", " ", _text(tree / BOOTSTRAP / "main.rbac.tf"))
+    for entry in re.finditer(
+        r'(?P<key>[\w-]+) = \{ principal = "(?P<principal>\w+)" env = "(?P<env>\w+)" scope = (?P<scope>\S+)',
+        rbac,
+    ):
+        other = "prod" if entry["env"] == "dev" else "dev"
+        if f'runner["{other}"]' in entry["scope"] or (
+            entry["env"] == "dev" and "[*]" in entry["scope"] and "key_vault" in entry["scope"]
+        ):
+            findings.append(
+                f"{entry['key']}: {entry['env']}'s identity holds a role on {other}'s runner resources"
+            )
+    dev_network = hcl2.loads((tree / "envs/dev/terraform.tfvars").read_text(encoding="utf-8")).get(
+        "ci_runner_network"
+    )
+    if dev_network is not None:
+        findings.append(f"envs/dev peers the runner VNet {_unquote(dev_network.get('virtual_network_name'))}")
+    prod_network = hcl2.loads((tree / "envs/prod/terraform.tfvars").read_text(encoding="utf-8")).get(
+        "ci_runner_network"
+    )
+    names = re.search(
+        r'runner_vnet\s*=\s*\{[^\n]*\bprod\s*=\s*"(?P<prod>[^"]+)"', _text(tree / BOOTSTRAP / "main.tf")
+    )
+    if names is None:
+        findings.append("the bootstrap names no prod runner VNet (local.names.runner_vnet.prod)")
+    elif prod_network is not None:
+        # envs/prod/terraform.tfvars holds the example's workload (fcst) and region (weu).
+        expected = names["prod"].replace("${var.workload}", "fcst").replace("${var.location_short}", "weu")
+        peered = _unquote(prod_network.get("virtual_network_name"))
+        if peered != expected:
+            findings.append(f"envs/prod peers {peered}, not prod's runner VNet {expected}")
+    return findings
+
+
+def test_dev_s_runner_is_isolated_from_prod(root: Path) -> None:
+    assert runner_isolation_findings(root) == []
+
+
+def test_a_dev_runner_peered_to_prod_or_sharing_its_vault_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "envs/bootstrap/main.runner.tf",
+        'registration_key_vault_reference = "${azurerm_key_vault.runner[each.key].vault_uri}',
+        'registration_key_vault_reference = "${azurerm_key_vault.runner["prod"].vault_uri}',
+    )
+    edit(
+        "envs/bootstrap/main.rbac.tf",
+        'scope     = try(azurerm_key_vault.runner["dev"].id, null)',
+        'scope     = try(azurerm_key_vault.runner["prod"].id, null)',
+    )
+    edit(
+        "envs/dev/terraform.tfvars",
+        "ci_runner_network = null",
+        'ci_runner_network = { virtual_network_name = "vnet-fcst-ci-weu", '
+        'resource_group_name = "rg-fcst-bootstrap-weu" }',
+    )
+    edit("envs/prod/terraform.tfvars", '"vnet-fcst-ci-weu"', '"vnet-fcst-ci-dev-weu"')
+    assert runner_isolation_findings(tree) == [
+        "module ci_runner: registration_key_vault_reference is not the runner's own "
+        "(azurerm_key_vault.runner[each.key])",
+        "dev-runner-token: dev's identity holds a role on prod's runner resources",
+        "envs/dev peers the runner VNet vnet-fcst-ci-weu",
+        "envs/prod peers vnet-fcst-ci-dev-weu, not prod's runner VNet vnet-fcst-ci-weu",
+    ]
+
+
+def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> None:
+    # The review's tree: one count-based runner (VNet, vault, identity, job) for both environments.
+    edit(
+        "envs/bootstrap/main.runner.tf",
+        'resource "azurerm_virtual_network" "runner" {\n  for_each = local.runners',
+        'resource "azurerm_virtual_network" "runner" {\n  count = var.ci_runner.enabled ? 1 : 0',
+    )
+    edit(
+        "envs/bootstrap/main.runner.tf",
+        "  for_each = local.runners\n\n  name                       = local.names.runner_key_vault",
+        "  count = 1\n\n  name                       = local.names.runner_key_vault",
+    )
+    edit("envs/bootstrap/main.runner.tf", "for_each = local.runner_ready ? local.runners : {}", "count = 1")
+    edit(
+        "envs/bootstrap/main.tf",
+        'resource "azurerm_user_assigned_identity" "runner" {\n  for_each = local.runners',
+        'resource "azurerm_user_assigned_identity" "runner" {\n  count = 1',
+    )
+    assert runner_isolation_findings(tree) == [
+        "azurerm_virtual_network.runner is shared by dev's and prod's runners",
+        "azurerm_key_vault.runner is shared by dev's and prod's runners",
+        "dev's and prod's runners share one identity",
+        "module ci_runner: one runner job serves dev and prod",
+    ]

@@ -1,6 +1,6 @@
 """The CI runner's egress IP in dev's firewalls: dev's plan, apply and deploy run on the self-hosted
 runner and every dev firewall denies by default, so a stack with public access on must name the
-runner's address (`ci_runner_egress_ip`, envs/bootstrap output `ci_runner.egress_ip`) and every
+runner's address (`ci_runner_egress_ip`, envs/bootstrap output `ci_runners.dev.egress_ip`) and every
 firewall admits it. Judged by real Terraform, offline: infra/variables.tf needs no provider, so
 `terraform console` evaluates its validations against each stack's terraform.tfvars."""
 
