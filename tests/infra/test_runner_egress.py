@@ -6,12 +6,11 @@ firewall admits it. Judged by real Terraform, offline: infra/variables.tf needs 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import hcl2
 import pytest
+from infra_helpers import terraform_console
 
 pytestmark = pytest.mark.slow
 
@@ -20,33 +19,12 @@ MISSING = "ci_runner_egress_ip is not set, but public access is on"
 
 def _console(tmp_path: Path, root: Path, tfvars: str) -> tuple[bool, str]:
     """Evaluate the runner's address with infra/variables.tf and the given tfvars text."""
-    work = tmp_path / "variables"
-    work.mkdir(parents=True)
-    shutil.copy2(root / "infra" / "variables.tf", work / "variables.tf")
-    (work / "stack.tfvars").write_text(tfvars, encoding="utf-8")
-    terraform = shutil.which("terraform")
-    assert terraform, "terraform >= 1.9 must be on PATH (make setup)"
-    init = subprocess.run(
-        [terraform, "init", "-backend=false", "-input=false", "-no-color"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    variables = (root / "infra" / "variables.tf").read_text(encoding="utf-8")
+    return terraform_console(
+        tmp_path / "variables",
+        {"variables.tf": variables, "stack.tfvars": tfvars},
+        "var.ci_runner_egress_ip",
     )
-    assert init.returncode == 0, init.stdout + init.stderr
-    result = subprocess.run(
-        [terraform, "console", "-no-color", "-var-file=stack.tfvars"],
-        cwd=work,
-        input="var.ci_runner_egress_ip\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    # console reports an invalid variable as an error but may still exit 0 (it goes on evaluating).
-    return result.returncode == 0 and "Error:" not in output, output
 
 
 def _dev_tfvars(root: Path) -> str:

@@ -7,34 +7,16 @@ provider, so `terraform console` evaluates them."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import hcl2
 import pytest
+from infra_helpers import terraform_console
 
 pytestmark = pytest.mark.slow
 
 STORAGE_MODULES = ("data_lake", "aml_workspace")
 REFUSED = "Azure Storage refuses /31 and /32 in IP rules"
-
-
-def _console(work: Path, files: dict[str, str], expression: str) -> tuple[bool, str]:
-    work.mkdir(parents=True)
-    for name, text in files.items():
-        (work / name).write_text(text, encoding="utf-8")
-    terraform = shutil.which("terraform")
-    assert terraform, "terraform >= 1.9 must be on PATH (make setup)"
-    run = {"cwd": work, "capture_output": True, "text": True, "check": False, "timeout": 120}
-    init = subprocess.run([terraform, "init", "-backend=false", "-input=false", "-no-color"], **run)  # type: ignore[call-overload]
-    assert init.returncode == 0, init.stdout + init.stderr
-    result = subprocess.run(  # type: ignore[call-overload]
-        [terraform, "console", "-no-color", "-var-file=stack.tfvars"], input=expression + "\n", **run
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    # console reports an invalid variable as an error but may still exit 0 (it goes on evaluating).
-    return result.returncode == 0 and "Error:" not in output, output
 
 
 def _variable_block(module: Path, name: str) -> str:
@@ -47,14 +29,14 @@ def _variable_block(module: Path, name: str) -> str:
 @pytest.mark.parametrize("module", STORAGE_MODULES)
 def test_a_storage_module_refuses_a_slash_32(tmp_path: Path, root: Path, module: str) -> None:
     block = _variable_block(root / "modules" / module, "allowed_ip_ranges")
-    ok, output = _console(
+    ok, output = terraform_console(
         tmp_path / "bad",
         {"variables.tf": block, "stack.tfvars": 'allowed_ip_ranges = ["198.51.100.20/32"]\n'},
         "var.allowed_ip_ranges",
     )
     assert not ok
     assert REFUSED in output
-    ok, output = _console(
+    ok, output = terraform_console(
         tmp_path / "good",
         {"variables.tf": block, "stack.tfvars": 'allowed_ip_ranges = ["198.51.100.20", "203.0.113.0/24"]\n'},
         "var.allowed_ip_ranges",
@@ -82,7 +64,7 @@ def test_the_storage_firewalls_get_bare_addresses(tmp_path: Path, root: Path) ->
         "locals {\n" + "".join(f"  {name} = {expr}\n" for name, expr in expressions.items()) + "}\n"
     )
     tfvars = 'allowed_ip_ranges = ["203.0.113.0/24"]\nci_runner_egress_ip = "198.51.100.20"\n'
-    ok, output = _console(
+    ok, output = terraform_console(
         tmp_path / "infra", {"main.tf": harness, "stack.tfvars": tfvars}, "jsonencode(local.storage_ip_rules)"
     )
     assert ok, output
