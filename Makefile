@@ -24,7 +24,7 @@ DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
 TOOLS_FILES := requirements/tools.txt
 ARGS ?=
 
-.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-aml lock-tools clean sample-data
+.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -101,6 +101,9 @@ lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' 
 
 lock-tools: ## re-resolve requirements/tools.txt (checkov)
 	@scripts/lock.sh "$(PYTHON)" tools
+
+lock-providers: setup ## write envs/{dev,prod,bootstrap}/.terraform.lock.hcl for Linux, macOS and Windows (needs the Terraform registry)
+	@$(PY) -m stackctl.terraform.locks
 
 clean: ## remove build outputs and the local stack (keeps the virtual environments)
 	rm -rf build .local .pytest_cache .mypy_cache .ruff_cache

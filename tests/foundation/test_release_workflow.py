@@ -71,7 +71,10 @@ def azure_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
 # --- schemas ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [RELEASE, DEPLOY], ids=["release.yml", "deploy.yml"])
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[path.name for path in WORKFLOWS])
 def test_github_workflows_pass_githubs_published_schema(path: Path) -> None:
     result = github_schema_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
