@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.linear_model import Lasso, LassoCV
 from sklearn.model_selection import TimeSeriesSplit
 from torch import nn
 
+from demand_forecast.errors import DeviceError
 from demand_forecast.settings import LassoSettings, NNSettings
 
 Matrix = npt.NDArray[np.float32]
@@ -120,10 +122,43 @@ class EmbeddingNet(nn.Module):
         return torch.as_tensor(self.mlp(torch.cat([scaled, *embedded], dim=1)).squeeze(1))
 
 
+# Where the NVIDIA kernel driver says it is loaded, and its version (Linux).
+NVIDIA_DRIVER_VERSION_FILE = Path("/proc/driver/nvidia/version")
+
+
 def pick_device(preference: str) -> torch.device:
-    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+    """The device the network trains on: "cpu", "cuda" or "auto" (CUDA when torch can use it).
+
+    Raises DeviceError when CUDA is asked for, or when "auto" finds an NVIDIA GPU on the node and a
+    CUDA build of torch that cannot use it: the AML training image carries torch's CUDA 13.0 build,
+    which needs driver >= 580 (NVIDIA's CUDA Toolkit release notes, "CUDA Toolkit and Corresponding
+    Driver Versions": https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html). Falling
+    back to the CPU there would hide the fault. A CPU build of torch (.venv, the CPU image) on a
+    machine with a GPU trains on the CPU, as it always could.
+    """
+    if preference == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
         return torch.device("cuda")
+    gpu_present = NVIDIA_DRIVER_VERSION_FILE.exists()
+    if preference == "cuda" or (gpu_present and torch.version.cuda is not None):
+        raise DeviceError(_cuda_unusable(gpu_present))
     return torch.device("cpu")
+
+
+def _cuda_unusable(gpu_present: bool) -> str:
+    build = f"torch {torch.__version__} (CUDA {torch.version.cuda or 'none: a CPU build'})"
+    if not gpu_present:
+        return (
+            f"nn.device is 'cuda' but this node has no NVIDIA driver loaded; {build}. "
+            "Fix: run on a GPU cluster, or set nn.device to 'auto'"
+        )
+    driver = NVIDIA_DRIVER_VERSION_FILE.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    return (
+        f"{build} cannot use this node's GPU (driver: {driver.strip()}). CUDA 13.0 needs NVIDIA driver "
+        ">= 580: use a GPU VM size/image with a newer driver, or pin a torch build for the driver "
+        "(src/stackctl/aml/runtime.yaml, images.gpu)"
+    )
 
 
 @dataclass(frozen=True)
