@@ -82,7 +82,7 @@ audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,htm
 	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
 	  echo "make audit: stackctl audit exited $$status ($$why)" >&2; exit $$status; }
 
-bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings
+bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings; AML image package sets
 	@$(PY) benchmarks/run.py $(ARGS)
 
 fmt: setup ## format Python (ruff) and Terraform (terraform fmt)

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from stackctl.aml.environment import CONSTRAINTS, IMAGE_KINDS, RUNTIME_LOCK, dockerfile, load_runtime
-from stackctl.aml.resolve import IndexUnreachable, lock_inputs, pip_resolve, read_pins
+from stackctl.aml.resolve import IndexUnreachable, lock_inputs, locked_requirements, pip_resolve, read_pins
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,21 +65,29 @@ def test_base_images_are_pinned_by_digest_and_the_build_checks_python_311() -> N
         assert "-c /opt/demand-forecast/constraints.txt" in text
         assert "pip check" in text
     assert "+cpu" in runtime.images["cpu"].torch
-    assert "+cu" in runtime.images["gpu"].torch
+
+
+def test_both_images_hold_the_locked_torch_version() -> None:
+    """The CPU build (+cpu) and the CUDA build (PyPI's) are one torch version, the one the lock pins
+    with its dependencies (the CUDA wheels included), so neither image installs an unpinned one."""
+    lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    for kind in IMAGE_KINDS:
+        pinned = Version(load_runtime().images[kind].torch.split("==", 1)[1])
+        assert pinned.public == lock["torch"], (kind, str(pinned), lock["torch"])
+    assert {"triton", "nvidia-cudnn-cu13", "sympy", "networkx"} <= set(lock)
 
 
 def test_the_runtime_resolves_for_cpython_311_on_manylinux_to_exactly_the_lock() -> None:
     """Fault kind: pins that exclude each other (azureml-mlflow needs mlflow-skinny<=3.15.0) or have no
     cp311 manylinux wheel. pip resolves the runtime as the Dockerfile installs it; the answer must be
     the lock, every package pinned (a new transitive dependency fails here until `make lock-aml`)."""
-    runtime = load_runtime()
     lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
-    resolved = resolve(list(runtime.python_packages), (REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    resolved = resolve(locked_requirements(), (REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
     assert resolved == {name: lock[name] for name in resolved}, "resolution differs from the lock"
     assert set(resolved) == set(lock), sorted(set(lock) ^ set(resolved))
-    assert {"azureml-mlflow", "mlflow-skinny", "pandas", "numpy"} <= set(resolved)
+    assert {"azureml-mlflow", "mlflow-skinny", "pandas", "numpy", "torch"} <= set(resolved)
     # and the lock is what the tests' constraints + the overrides give today
-    assert resolve(list(runtime.python_packages), lock_inputs(REPO)) == resolved
+    assert resolve(locked_requirements(), lock_inputs(REPO)) == resolved
 
 
 @pytest.mark.parametrize("kind", IMAGE_KINDS)

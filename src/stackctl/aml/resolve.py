@@ -25,7 +25,13 @@ from packaging.utils import canonicalize_name
 from stackctl.aml.environment import CONSTRAINTS, RUNTIME_LOCK, load_runtime
 from stackctl.errors import ExitStatus, StackctlError
 
-PLATFORM_TAGS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64")
+# The tags pip accepts on the images' base (Debian bookworm, glibc 2.36): with --platform, pip takes
+# only the tags it is given, and the CUDA libraries torch needs ship as manylinux_2_27 wheels.
+PLATFORM_TAGS = (
+    *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 16, -1)),
+    "manylinux2014_x86_64",
+    "linux_x86_64",
+)
 PLATFORM_ARGS = [
     "--python-version",
     "3.11",
@@ -125,12 +131,23 @@ def pip_resolve(requirements: list[str], constraints: str, *extra: str) -> dict[
     }
 
 
-def write_runtime_lock(root: Path) -> Path:
+def locked_requirements() -> list[str]:
+    """What the lock resolves: the runtime's packages and the GPU image's torch (PyPI's CUDA build).
+
+    torch's own dependencies (sympy, networkx, ...; on Linux the CUDA wheels and triton) are then
+    pinned too. The CPU image's torch (the same version, +cpu, from torch's CPU index) needs a subset
+    of them, so one lock serves both images.
+    """
     runtime = load_runtime()
-    resolved = pip_resolve(list(runtime.python_packages), lock_inputs(root))
+    return [*runtime.python_packages, runtime.images["gpu"].torch]
+
+
+def write_runtime_lock(root: Path) -> Path:
+    resolved = pip_resolve(locked_requirements(), lock_inputs(root))
     header = (
-        "# Every package of the AML job images (torch aside: its index pins its own libraries), for\n"
-        "# CPython 3.11 manylinux x86_64. The Dockerfile installs with this file as constraints.\n"
+        "# Every package of the AML job images, torch and its dependencies (the CUDA wheels of the GPU\n"
+        "# image's build) included, for CPython 3.11 manylinux x86_64. The Dockerfile installs with\n"
+        "# this file as constraints.\n"
         "# = requirements/constraints.txt + the overrides in src/stackctl/aml/runtime.yaml.\n"
         "# Regenerate: make lock-aml   (python -m stackctl.aml.resolve)\n"
     )
