@@ -96,8 +96,8 @@ sample-data: setup ## regenerate the bundled sample dataset (data/sample) from i
 lock: ## re-resolve requirements/constraints.txt from the unpinned dependencies (needs the registry)
 	@scripts/lock.sh "$(PYTHON)" main
 
-lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins (CPython 3.11 manylinux; needs the index)
-	@$(PY) -m stackctl.aml.resolve
+lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins (CPython 3.11 manylinux; needs the indexes; ARGS="--torch-wheels DIR" takes torch from a folder)
+	@$(PY) -m stackctl.aml.resolve $(ARGS)
 
 lock-tools: ## re-resolve requirements/tools.txt (checkov)
 	@scripts/lock.sh "$(PYTHON)" tools

@@ -7,7 +7,8 @@ Measures, for CPython 3.11 on manylinux x86_64 (the images' platform, stackctl.a
                scratch folder with pip: the bytes downloaded and the bytes on disk (.pyc included,
                as the Dockerfile's pip writes them). The base image and apt packages are not counted.
 
-It needs the package indexes: PyPI, and torch's CPU index for the CPU image. An image whose index is
+It needs the package indexes: PyPI, and torch's CPU and CUDA indexes (download.pytorch.org). An
+image whose index is
 unreachable is reported as not measured, with the reason; `--torch-wheels DIR` takes the CPU image's
 torch wheel from a folder instead (this machine keeps the same 2.13.0+cpu file in /opt/wheels).
 The GPU set is several GB of downloads; `--quick` measures the resolution time only.
@@ -35,6 +36,8 @@ from stackctl.aml.resolve import (
     lock_inputs,
     locked_requirements,
     pip_resolve,
+    torch_source,
+    unreachable_hosts,
 )
 from stackctl.paths import repo_root
 
@@ -61,7 +64,7 @@ def _check(proc: subprocess.CompletedProcess[str], what: str) -> None:
     if proc.returncode == 0:
         return
     if UNREACHABLE.search(proc.stderr):
-        raise IndexUnreachable(f"{what}: {proc.stderr.strip().splitlines()[-1][:300]}")
+        raise IndexUnreachable(f"{what}: {unreachable_hosts(proc.stderr)}")
     raise SystemExit(f"{what} failed:\n{proc.stderr[-2000:]}")
 
 
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
-        resolved = pip_resolve(locked_requirements(), lock_inputs(ROOT))
+        resolved = pip_resolve(locked_requirements(), lock_inputs(ROOT), *torch_source(args.torch_wheels))
     except IndexUnreachable as exc:
         print(f"resolution: not measured, the package index is unreachable ({exc})")
         return 0

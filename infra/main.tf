@@ -204,8 +204,8 @@ module "aml_workspace" {
       wsstore-table = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "table" }
     }
     # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): the base image (Docker
-    # Hub), torch's CPU index (the GPU image's torch and CUDA wheels come from PyPI), the Python
-    # package index, and Microsoft's apt repository for the ODBC driver the publish step uses. mcr.microsoft.com is among AML's required rules already.
+    # Hub), torch's CPU and CUDA 12.8 indexes, the Python package index, and Microsoft's apt
+    # repository for the ODBC driver the publish step uses. mcr.microsoft.com is among AML's required rules already.
     fqdns = {
       pypi            = "pypi.org"
       pythonhosted    = "files.pythonhosted.org"

@@ -1,7 +1,8 @@
 """The training device: a GPU node whose driver torch's CUDA build cannot use fails loudly.
 
-The AML training image carries torch's CUDA 13.0 build (src/stackctl/aml/runtime.yaml); on a node
-whose NVIDIA driver is older than 580 `torch.cuda.is_available()` is simply False, and "auto" would
+The AML training image carries a CUDA build of torch (src/stackctl/aml/runtime.yaml); on a node
+whose NVIDIA driver is older than that build needs, `torch.cuda.is_available()` is simply False and
+"auto" would
 train on the CPU of a GPU cluster every week without a word. Only a CPU build of torch may fall back.
 """
 
@@ -22,6 +23,7 @@ def gpu_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     version = tmp_path / "version"
     version.write_text(DRIVER, encoding="utf-8")
     monkeypatch.setattr(models, "NVIDIA_DRIVER_VERSION_FILE", version)
+    monkeypatch.setattr(models, "NVIDIA_CONTROL_DEVICE", version)  # any existing path
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     return version
 
@@ -33,7 +35,15 @@ def test_a_cuda_build_on_a_gpu_it_cannot_use_fails_and_names_the_driver(
     with pytest.raises(DeviceError) as caught:
         models.pick_device("auto")
     assert "535.183.01" in str(caught.value)
-    assert ">= 580" in str(caught.value)
+    assert ">= 580.65.06" in str(caught.value)
+
+
+def test_a_container_without_gpu_access_on_a_gpu_host_is_not_blamed_on_the_driver(
+    gpu_node: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(models, "NVIDIA_CONTROL_DEVICE", tmp_path / "no-nvidiactl")
+    assert models.pick_device("auto") == torch.device("cpu")
 
 
 def test_a_cpu_build_on_a_gpu_node_trains_on_the_cpu(gpu_node: Path, monkeypatch: pytest.MonkeyPatch) -> None:

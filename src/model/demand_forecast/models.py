@@ -124,23 +124,29 @@ class EmbeddingNet(nn.Module):
 
 # Where the NVIDIA kernel driver says it is loaded, and its version (Linux).
 NVIDIA_DRIVER_VERSION_FILE = Path("/proc/driver/nvidia/version")
+# The device node the NVIDIA container runtime mounts into a container given GPU access.
+NVIDIA_CONTROL_DEVICE = Path("/dev/nvidiactl")
+# The oldest driver each CUDA major's builds run on (minor version compatibility).
+MINIMUM_DRIVER = {"11": "450.80.02", "12": "525.60.13", "13": "580.65.06"}
 
 
 def pick_device(preference: str) -> torch.device:
     """The device the network trains on: "cpu", "cuda" or "auto" (CUDA when torch can use it).
 
     Raises DeviceError when CUDA is asked for, or when "auto" finds an NVIDIA GPU on the node and a
-    CUDA build of torch that cannot use it: the AML training image carries torch's CUDA 13.0 build,
-    which needs driver >= 580 (NVIDIA's CUDA Toolkit release notes, "CUDA Toolkit and Corresponding
-    Driver Versions": https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html). Falling
+    CUDA build of torch that cannot use it: a CUDA 12.x build (the AML training image's) needs driver
+    >= 525.60.13, a 13.x build >= 580
+    (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html). Falling
     back to the CPU there would hide the fault. A CPU build of torch (.venv, the CPU image) on a
-    machine with a GPU trains on the CPU, as it always could.
+    machine with a GPU trains on the CPU, as it always could. "auto" fails only where the driver's
+    device node (/dev/nvidiactl) is there too, so a container started without GPU access is not
+    blamed on the driver.
     """
     if preference == "cpu":
         return torch.device("cpu")
     if torch.cuda.is_available():
         return torch.device("cuda")
-    gpu_present = NVIDIA_DRIVER_VERSION_FILE.exists()
+    gpu_present = NVIDIA_DRIVER_VERSION_FILE.exists() and NVIDIA_CONTROL_DEVICE.exists()
     if preference == "cuda" or (gpu_present and torch.version.cuda is not None):
         raise DeviceError(_cuda_unusable(gpu_present))
     return torch.device("cpu")
@@ -154,10 +160,11 @@ def _cuda_unusable(gpu_present: bool) -> str:
             "Fix: run on a GPU cluster, or set nn.device to 'auto'"
         )
     driver = NVIDIA_DRIVER_VERSION_FILE.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    needed = MINIMUM_DRIVER.get(str(torch.version.cuda).split(".")[0], "?")
     return (
-        f"{build} cannot use this node's GPU (driver: {driver.strip()}). CUDA 13.0 needs NVIDIA driver "
-        ">= 580: use a GPU VM size/image with a newer driver, or pin a torch build for the driver "
-        "(src/stackctl/aml/runtime.yaml, images.gpu)"
+        f"{build} cannot use this node's GPU (driver: {driver.strip()}); CUDA {torch.version.cuda} "
+        f"needs NVIDIA driver >= {needed}: use a GPU VM size/image with a newer driver, or pin a torch "
+        "build for the driver (src/stackctl/aml/runtime.yaml, images.gpu)"
     )
 
 

@@ -21,9 +21,9 @@ RUN . /etc/os-release \
  && apt-get update \
  && ACCEPT_EULA=Y apt-get install -y --no-install-recommends msodbcsql18 unixodbc \
  && rm -rf /var/lib/apt/lists/*
-# torch first, from its image's index (the CPU build from torch's CPU index, the CUDA build from
-# PyPI), then every package, both with the constraints file (transitive dependencies, the CUDA
-# wheels included, pinned too), then the model wheel alone; `pip check` fails the build on any
+# torch first, from its image's index (torch's CPU or CUDA 12.8 index; the CUDA build pins its
+# nvidia-*-cu12 wheels exactly itself), then every package, both with the constraints file
+# (transitive dependencies pinned too), then the model wheel alone; `pip check` fails the build on any
 # broken requirement, not the first job.
 RUN python -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" \
  && python -m pip install --index-url ${torch_index} --extra-index-url https://pypi.org/simple \
