@@ -82,7 +82,7 @@ audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,htm
 	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
 	  echo "make audit: stackctl audit exited $$status ($$why)" >&2; exit $$status; }
 
-bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings
+bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings; AML image package sets
 	@$(PY) benchmarks/run.py $(ARGS)
 
 fmt: setup ## format Python (ruff) and Terraform (terraform fmt)
@@ -96,8 +96,8 @@ sample-data: setup ## regenerate the bundled sample dataset (data/sample) from i
 lock: ## re-resolve requirements/constraints.txt from the unpinned dependencies (needs the registry)
 	@scripts/lock.sh "$(PYTHON)" main
 
-lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins (CPython 3.11 manylinux; needs the index)
-	@$(PY) -m stackctl.aml.resolve
+lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins (CPython 3.11 manylinux; needs the indexes; ARGS="--torch-wheels DIR" takes torch from a folder)
+	@$(PY) -m stackctl.aml.resolve $(ARGS)
 
 lock-tools: ## re-resolve requirements/tools.txt (checkov)
 	@scripts/lock.sh "$(PYTHON)" tools

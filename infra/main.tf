@@ -203,9 +203,9 @@ module "aml_workspace" {
       wsstore-queue = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "queue" }
       wsstore-table = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "table" }
     }
-    # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): the base images (Docker
-    # Hub), torch's own index, the Python package index, and Microsoft's apt repository for the ODBC
-    # driver the publish step uses. mcr.microsoft.com is among AML's required rules already.
+    # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): the base image (Docker
+    # Hub), torch's CPU and CUDA 12.8 indexes, the Python package index, and Microsoft's apt
+    # repository for the ODBC driver the publish step uses. mcr.microsoft.com is among AML's required rules already.
     fqdns = {
       pypi            = "pypi.org"
       pythonhosted    = "files.pythonhosted.org"
@@ -214,12 +214,10 @@ module "aml_workspace" {
       docker-auth     = "auth.docker.io"
       docker-blobs    = "production.cloudflare.docker.com"
       microsoft-apt   = "packages.microsoft.com"
-      # apt-get update reads the base distributions' own mirrors too (bookworm for the CPU image,
-      # Ubuntu 22.04 under the CUDA one), and unixodbc comes from them
+      # apt-get update reads the base distribution's own mirror too (both images are Debian
+      # bookworm), and unixodbc comes from it
       # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-custom-docker-images).
-      debian          = "deb.debian.org"
-      ubuntu-archive  = "archive.ubuntu.com"
-      ubuntu-security = "security.ubuntu.com"
+      debian = "deb.debian.org"
     }
   }
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }

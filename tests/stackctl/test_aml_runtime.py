@@ -3,8 +3,9 @@
 The environment image is built by AML long after review; an unresolvable pin set (two pins that
 exclude each other, a pin without a cp311 wheel) would only fail there. This resolves the exact
 packages and constraints the Dockerfile installs, with pip's resolver, for the images' interpreter
-and platform, so it fails here instead. It needs the package index (PyPI; the torch index for the
-torch builds): CI reaches it; where it is unreachable the tests skip and say so.
+and platform, so it fails here instead. It needs the package indexes (PyPI; torch's own index for
+the torch builds): the release pipeline's PR validation (GitHub-hosted) reaches both; where one is
+unreachable a test skips and says which.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from stackctl.aml.environment import CONSTRAINTS, IMAGE_KINDS, RUNTIME_LOCK, dockerfile, load_runtime
-from stackctl.aml.resolve import IndexUnreachable, lock_inputs, pip_resolve, read_pins
+from stackctl.aml.resolve import (
+    IndexUnreachable,
+    lock_inputs,
+    locked_requirements,
+    pip_resolve,
+    read_pins,
+    torch_source,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,21 +73,61 @@ def test_base_images_are_pinned_by_digest_and_the_build_checks_python_311() -> N
         assert "-c /opt/demand-forecast/constraints.txt" in text
         assert "pip check" in text
     assert "+cpu" in runtime.images["cpu"].torch
-    assert "+cu" in runtime.images["gpu"].torch
 
 
-def test_the_runtime_resolves_for_cpython_311_on_manylinux_to_exactly_the_lock() -> None:
-    """Fault kind: pins that exclude each other (azureml-mlflow needs mlflow-skinny<=3.15.0) or have no
-    cp311 manylinux wheel. pip resolves the runtime as the Dockerfile installs it; the answer must be
-    the lock, every package pinned (a new transitive dependency fails here until `make lock-aml`)."""
-    runtime = load_runtime()
+# The NVIDIA driver branch of AML compute cluster nodes: 535 (CUDA 12.2); no cluster setting picks
+# another (https://github.com/rapidsai/deployment/pull/719). A CUDA major's builds run on drivers from
+# the branch its minor version compatibility needs
+# (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html; CUDA 13.0:
+# https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html).
+AML_NODE_DRIVER_BRANCH = 535
+MINIMUM_DRIVER_BRANCH = {11: 450, 12: 525, 13: 580}
+
+
+def test_the_gpu_image_torch_build_runs_on_aml_nodes_driver() -> None:
+    """Fault kind: a CUDA build newer than the nodes' driver (PyPI's torch 2.13.0 is CUDA 13.0, which
+    needs driver >= 580): torch.cuda.is_available() is False on every node and training cannot use
+    the GPU. The build must name its CUDA version (+cuNNN) and that version must fit the driver."""
+    torch = load_runtime().images["gpu"].torch
+    label = re.search(r"\+cu(\d+?)(\d)$", torch)
+    assert label, f"{torch}: name the CUDA build (+cuNNN, from torch's own index), not PyPI's default"
+    major = int(label.group(1))
+    assert MINIMUM_DRIVER_BRANCH[major] <= AML_NODE_DRIVER_BRANCH, (
+        f"{torch} needs driver >= {MINIMUM_DRIVER_BRANCH[major]}"
+    )
+
+
+def test_both_images_hold_the_locked_torch_version_and_its_dependencies() -> None:
+    """The CPU build (+cpu) and the CUDA build (+cu128) are one torch version, the one the lock pins
+    with its own dependencies, so neither image installs an unpinned sympy or networkx."""
     lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
-    resolved = resolve(list(runtime.python_packages), (REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
-    assert resolved == {name: lock[name] for name in resolved}, "resolution differs from the lock"
-    assert set(resolved) == set(lock), sorted(set(lock) ^ set(resolved))
+    for kind in IMAGE_KINDS:
+        pinned = Version(load_runtime().images[kind].torch.split("==", 1)[1])
+        assert pinned.public == lock["torch"], (kind, str(pinned), lock["torch"])
+    assert {"sympy", "networkx", "fsspec", "jinja2", "filelock"} <= set(lock)
+
+
+def test_the_runtime_packages_resolve_for_cpython_311_on_manylinux_within_the_lock() -> None:
+    """Fault kind: pins that exclude each other (azureml-mlflow needs mlflow-skinny<=3.15.0) or have no
+    cp311 manylinux wheel. pip resolves the runtime's packages from PyPI as the Dockerfile installs
+    them, with the lock as constraints: every package it installs is in the lock at that version."""
+    lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    resolved = resolve(
+        list(load_runtime().python_packages), (REPO / RUNTIME_LOCK).read_text(encoding="utf-8")
+    )
     assert {"azureml-mlflow", "mlflow-skinny", "pandas", "numpy"} <= set(resolved)
-    # and the lock is what the tests' constraints + the overrides give today
-    assert resolve(list(runtime.python_packages), lock_inputs(REPO)) == resolved
+    unpinned = sorted(set(resolved) - set(lock))
+    assert not unpinned, f"installed but not in {RUNTIME_LOCK} (run `make lock-aml`): {unpinned}"
+    assert resolved == {name: lock[name] for name in resolved}, "resolution differs from the lock"
+
+
+def test_the_lock_is_exactly_what_its_inputs_resolve_to() -> None:
+    """With the CPU image's torch (its index): the tests' constraints + the overrides give the lock,
+    every package pinned (a new transitive dependency fails here until `make lock-aml`)."""
+    lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
+    resolved = resolve(locked_requirements(), lock_inputs(REPO), *torch_source())
+    resolved["torch"] = Version(resolved["torch"]).public
+    assert resolved == lock, sorted(set(lock.items()) ^ set(resolved.items()))
 
 
 @pytest.mark.parametrize("kind", IMAGE_KINDS)

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import Monitoring
-from demand_forecast.errors import RegistryError, UsageError
+from demand_forecast.errors import DeviceError, RegistryError, UsageError
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
@@ -252,6 +252,9 @@ def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -
     except RegistryError as exc:  # the registry failed: exit 1, but the message says it all
         console.print(f"[bold red]MLflow registry error in {args.step}:[/] {exc}")
         return 1, f"MLflow registry error: {exc}"
+    except DeviceError as exc:  # the node's GPU is unusable: exit 1, the message names the driver
+        console.print(f"[bold red]GPU error in {args.step}:[/] {exc}")
+        return 1, f"GPU error: {exc}"
     except Exception as exc:  # the contract: anything unexpected is exit 1 with its traceback
         console.print(f"[bold red]unexpected failure in {args.step}:[/] {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)

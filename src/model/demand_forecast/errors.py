@@ -43,3 +43,10 @@ class RegistryError(Exception):
     Only "no model registered yet" is an answer (no champion); anything else the registry says
     (unreachable, unauthorised, an unsupported route) is this error, naming the store and the call.
     """
+
+
+class DeviceError(Exception):
+    """The GPU the step runs on is there but torch cannot use it (driver too old for the build): exit 1.
+
+    Training on the CPU instead would hide the fault for as long as the cluster runs, at GPU prices.
+    """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.linear_model import Lasso, LassoCV
 from sklearn.model_selection import TimeSeriesSplit
 from torch import nn
 
+from demand_forecast.errors import DeviceError
 from demand_forecast.settings import LassoSettings, NNSettings
 
 Matrix = npt.NDArray[np.float32]
@@ -120,10 +122,50 @@ class EmbeddingNet(nn.Module):
         return torch.as_tensor(self.mlp(torch.cat([scaled, *embedded], dim=1)).squeeze(1))
 
 
+# Where the NVIDIA kernel driver says it is loaded, and its version (Linux).
+NVIDIA_DRIVER_VERSION_FILE = Path("/proc/driver/nvidia/version")
+# The device node the NVIDIA container runtime mounts into a container given GPU access.
+NVIDIA_CONTROL_DEVICE = Path("/dev/nvidiactl")
+# The oldest driver each CUDA major's builds run on (minor version compatibility).
+MINIMUM_DRIVER = {"11": "450.80.02", "12": "525.60.13", "13": "580.65.06"}
+
+
 def pick_device(preference: str) -> torch.device:
-    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+    """The device the network trains on: "cpu", "cuda" or "auto" (CUDA when torch can use it).
+
+    Raises DeviceError when CUDA is asked for, or when "auto" finds an NVIDIA GPU on the node and a
+    CUDA build of torch that cannot use it: a CUDA 12.x build (the AML training image's) needs driver
+    >= 525.60.13, a 13.x build >= 580
+    (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html). Falling
+    back to the CPU there would hide the fault. A CPU build of torch (.venv, the CPU image) on a
+    machine with a GPU trains on the CPU, as it always could. "auto" fails only where the driver's
+    device node (/dev/nvidiactl) is there too, so a container started without GPU access is not
+    blamed on the driver.
+    """
+    if preference == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
         return torch.device("cuda")
+    gpu_present = NVIDIA_DRIVER_VERSION_FILE.exists() and NVIDIA_CONTROL_DEVICE.exists()
+    if preference == "cuda" or (gpu_present and torch.version.cuda is not None):
+        raise DeviceError(_cuda_unusable(gpu_present))
     return torch.device("cpu")
+
+
+def _cuda_unusable(gpu_present: bool) -> str:
+    build = f"torch {torch.__version__} (CUDA {torch.version.cuda or 'none: a CPU build'})"
+    if not gpu_present:
+        return (
+            f"nn.device is 'cuda' but this node has no NVIDIA driver loaded; {build}. "
+            "Fix: run on a GPU cluster, or set nn.device to 'auto'"
+        )
+    driver = NVIDIA_DRIVER_VERSION_FILE.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    needed = MINIMUM_DRIVER.get(str(torch.version.cuda).split(".")[0], "?")
+    return (
+        f"{build} cannot use this node's GPU (driver: {driver.strip()}); CUDA {torch.version.cuda} "
+        f"needs NVIDIA driver >= {needed}: use a GPU VM size/image with a newer driver, or pin a torch "
+        "build for the driver (src/stackctl/aml/runtime.yaml, images.gpu)"
+    )
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,13 @@ the Dockerfile installs with it as the constraints file. It is made from require
 resolver for CPython 3.11 on manylinux x86_64 (`pip install --dry-run --ignore-installed --report`),
 so an unresolvable set fails at `make lock-aml` or in the test, not in AML's image build.
 
-    python -m stackctl.aml.resolve        # rewrite requirements/aml-runtime.txt (needs the index)
+    python -m stackctl.aml.resolve        # rewrite requirements/aml-runtime.txt (needs the indexes)
+    python -m stackctl.aml.resolve --torch-wheels DIR   # torch's CPU wheel from DIR, the rest from PyPI
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -21,11 +23,18 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from stackctl.aml.environment import CONSTRAINTS, RUNTIME_LOCK, load_runtime
 from stackctl.errors import ExitStatus, StackctlError
 
-PLATFORM_TAGS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64")
+# The tags pip accepts on the images' base (Debian bookworm, glibc 2.36): with --platform, pip takes
+# only the tags it is given, and the CUDA libraries torch needs ship as manylinux_2_27 wheels.
+PLATFORM_TAGS = (
+    *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 16, -1)),
+    "manylinux2014_x86_64",
+    "linux_x86_64",
+)
 PLATFORM_ARGS = [
     "--python-version",
     "3.11",
@@ -42,8 +51,17 @@ UNREACHABLE = re.compile(
 )
 
 
+PYPI = "https://pypi.org/simple"
+
+
 class IndexUnreachable(Exception):
     """The package index could not be reached; nothing was resolved."""
+
+
+def unreachable_hosts(stderr: str) -> str:
+    """'cannot reach download.pytorch.org' from pip's retry warnings (their last line otherwise)."""
+    hosts = sorted(set(re.findall(r"host='([^']+)'", stderr)))
+    return f"cannot reach {', '.join(hosts)}" if hosts else stderr.strip().splitlines()[-1][:300]
 
 
 def read_pins(text: str) -> dict[str, str]:
@@ -111,7 +129,7 @@ def pip_resolve(requirements: list[str], constraints: str, *extra: str) -> dict[
         )
         if proc.returncode != 0:
             if UNREACHABLE.search(proc.stderr):
-                raise IndexUnreachable(proc.stderr.strip()[-400:])
+                raise IndexUnreachable(unreachable_hosts(proc.stderr))
             raise StackctlError(
                 "pip cannot resolve the AML runtime for CPython 3.11 manylinux x86_64:\n"
                 + proc.stderr[-3000:],
@@ -125,27 +143,54 @@ def pip_resolve(requirements: list[str], constraints: str, *extra: str) -> dict[
     }
 
 
-def write_runtime_lock(root: Path) -> Path:
+def locked_requirements() -> list[str]:
+    """What the lock resolves: the runtime's packages and the CPU image's torch, so torch's own
+    dependencies (sympy, networkx, fsspec, ...) are pinned too. The GPU image's CUDA build needs the
+    same ones plus its nvidia-*-cu12 wheels and triton, which its metadata pins exactly (==)."""
     runtime = load_runtime()
-    resolved = pip_resolve(list(runtime.python_packages), lock_inputs(root))
+    return [*runtime.python_packages, runtime.images["cpu"].torch]
+
+
+def torch_source(torch_wheels: Path | None = None) -> list[str]:
+    """pip arguments that find the CPU image's torch: its index, or a folder holding the wheel."""
+    if torch_wheels is not None:
+        return ["--index-url", PYPI, "--find-links", str(torch_wheels)]
+    return ["--index-url", load_runtime().images["cpu"].torch_index, "--extra-index-url", PYPI]
+
+
+def write_runtime_lock(root: Path, torch_wheels: Path | None = None) -> Path:
+    resolved = pip_resolve(locked_requirements(), lock_inputs(root), *torch_source(torch_wheels))
+    # The public version: `torch==2.13.0` admits both images' builds (+cpu, +cu128), PEP 440.
+    resolved["torch"] = Version(resolved["torch"]).public
     header = (
-        "# Every package of the AML job images (torch aside: its index pins its own libraries), for\n"
-        "# CPython 3.11 manylinux x86_64. The Dockerfile installs with this file as constraints.\n"
+        "# Every package of the AML job images, torch and its dependencies included (the GPU image's\n"
+        "# CUDA wheels aside: its torch build pins them exactly), for CPython 3.11 manylinux x86_64.\n"
+        "# The Dockerfile installs with this file as constraints.\n"
         "# = requirements/constraints.txt + the overrides in src/stackctl/aml/runtime.yaml.\n"
-        "# Regenerate: make lock-aml   (python -m stackctl.aml.resolve)\n"
+        "# Regenerate: make lock-aml   (python -m stackctl.aml.resolve [--torch-wheels DIR])\n"
     )
     target = root / RUNTIME_LOCK
     target.write_text(header + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items())), encoding="utf-8")
     return target
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from stackctl.paths import repo_root
 
+    parser = argparse.ArgumentParser(prog="python -m stackctl.aml.resolve", description=__doc__)
+    parser.add_argument(
+        "--torch-wheels",
+        type=Path,
+        help="a folder holding the CPU image's torch wheel, where its index cannot be reached",
+    )
+    args = parser.parse_args(argv)
     try:
-        path = write_runtime_lock(repo_root())
+        path = write_runtime_lock(repo_root(), args.torch_wheels)
     except IndexUnreachable as exc:
         print(f"error: the package index is unreachable: {exc}", file=sys.stderr)
+        return ExitStatus.FAILED
+    except StackctlError as exc:
+        print(exc.render(), file=sys.stderr)
         return ExitStatus.FAILED
     print(f"wrote {path}")
     return ExitStatus.OK
