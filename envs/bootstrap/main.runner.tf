@@ -224,6 +224,7 @@ module "ci_runner" {
   for_each = local.runner_ready ? local.runners : {}
 
   name                     = local.names.runner_job[each.key]
+  placeholder_name         = var.ci_runner.platform == "azure-pipelines" ? local.names.runner_placeholder[each.key] : null
   location                 = var.location
   resource_group_name      = azurerm_resource_group.bootstrap.name
   infrastructure_subnet_id = azurerm_subnet.runner[each.key].id

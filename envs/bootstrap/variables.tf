@@ -23,8 +23,15 @@ variable "location_short" {
 
 variable "name_suffix" {
   type        = string
-  description = "Suffix making the globally unique names (registry, vault) unique, e.g. p01."
+  description = "Suffix making the globally unique names (registry, vaults) unique, e.g. p01; with workload it must fit the longest of them, dev's runner vault kv-<workload>-cid-<name_suffix> (24 characters: naming.tf checks every name at plan)."
   nullable    = false
+
+  # Lowercase letters and digits: the registry name (cr<workload>ci<name_suffix>) allows no hyphen.
+  # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftcontainerregistry
+  validation {
+    condition     = can(regex("^[a-z0-9]{1,16}$", var.name_suffix))
+    error_message = "name_suffix must be 1-16 lowercase letters and digits (it goes into the registry's and the vaults' names)."
+  }
 }
 
 variable "state_storage_account_name" {

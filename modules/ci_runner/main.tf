@@ -161,7 +161,9 @@ resource "azurerm_container_app_job" "this" {
 resource "azurerm_container_app_job" "placeholder" {
   count = local.github ? 0 : 1
 
-  name                         = "${trimsuffix(substr(var.name, 0, 20), "-")}-placeholder"
+  # Given by the caller (the bootstrap: one per environment), never cut from var.name: two runners'
+  # names cut to one length would collide in their shared resource group.
+  name                         = var.placeholder_name
   location                     = var.location
   resource_group_name          = var.resource_group_name
   container_app_environment_id = azurerm_container_app_environment.this.id

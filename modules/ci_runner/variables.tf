@@ -3,9 +3,30 @@ variable "name" {
   description = "Name of the Container Apps job (2-32 lowercase letters, digits, hyphens); the environment is cae-<name>, its logs log-<name>."
   nullable    = false
 
+  # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftapp
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
-    error_message = "name must be 2-32 lowercase letters, digits and hyphens, starting with a letter (Container Apps naming rule)."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name)) && !strcontains(var.name, "--")
+    error_message = "name must be 2-32 lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit, without consecutive hyphens (Container Apps naming rule)."
+  }
+}
+
+variable "placeholder_name" {
+  type        = string
+  description = "Azure DevOps only (platform = azure-pipelines): name of the job that registers the pool's offline placeholder agent, in the same resource group as the runner job, so distinct from it and from every other runner's placeholder (the bootstrap names it per environment: caj-<workload>-placeholder-<env>). Null for GitHub."
+  default     = null
+
+  validation {
+    condition     = var.platform != "azure-pipelines" || var.placeholder_name != null
+    error_message = "platform = azure-pipelines needs placeholder_name (the placeholder agent's job; one per runner, e.g. caj-<workload>-placeholder-<env>)."
+  }
+  # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftapp
+  validation {
+    condition     = var.placeholder_name == null || (can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", coalesce(var.placeholder_name, "x"))) && !strcontains(coalesce(var.placeholder_name, "x"), "--"))
+    error_message = "placeholder_name must be 2-32 lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit, without consecutive hyphens (Container Apps naming rule)."
+  }
+  validation {
+    condition     = var.placeholder_name != var.name
+    error_message = "placeholder_name must differ from name: both jobs live in one resource group."
   }
 }
 
