@@ -47,11 +47,29 @@ variable "state_storage_account_name" {
 
 variable "github" {
   type = object({
-    owner      = string
-    repository = string
+    owner             = string
+    repository        = string
+    prod_runner_group = optional(string, "forecast-stack-prod")
   })
-  description = "The GitHub repository whose release workflow deploys (federated credentials for its environments dev-plan, dev, prod-plan, prod); null when only Azure DevOps is used."
+  description = <<DESCRIPTION
+The GitHub repository whose release workflow deploys (federated credentials for its environments
+dev-plan, dev, prod-plan, prod); null when only Azure DevOps is used.
+
+- `owner` - (Required) The organisation that owns the repository (prod's runners are organisation
+  runners: runner groups exist only in organisations).
+- `repository` - (Required) The repository's name.
+- `prod_runner_group` - (Optional) The organisation runner group prod's runners register into
+  (default `forecast-stack-prod`), created by an organisation owner and restricted to this
+  repository before the bootstrap's second run (README, "Release pipeline"); the workflow's prod
+  jobs ask for it (repository variable PROD_RUNNER_GROUP). Dev's runners stay repository runners,
+  so dev's registration token cannot register a runner in it.
+DESCRIPTION
   default     = null
+
+  validation {
+    condition     = var.github == null || can(regex("^\\S(.*\\S)?$", try(var.github.prod_runner_group, "")))
+    error_message = "github.prod_runner_group must name the organisation runner group prod's runners join (no leading or trailing blanks)."
+  }
 }
 
 variable "azure_devops" {

@@ -39,8 +39,8 @@ PLACEHOLDER_NAME = re.compile(
 RUNNER_INPUTS = """
   location                         = "westeurope"
   resource_group_name              = "rg-probe"
-  infrastructure_subnet_id         = "/subscriptions/0/resourceGroups/rg-probe/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
-  identity                         = { resource_id = "/subscriptions/0/id", client_id = "00000000-0000-0000-0000-000000000000" }
+  infrastructure_subnet_id = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/vnet/s"
+  identity = { resource_id = "/subscriptions/0/id", client_id = "0" }
   image                            = { registry_login_server = "crprobe.azurecr.io", tag = "latest" }
   registration_key_vault_reference = "https://kv-probe.vault.azure.net/secrets/runner-registration-token"
   platform                         = "azure-pipelines"
@@ -250,8 +250,8 @@ def test_the_registry_and_state_account_follow_the_same_rule(
     )
     assert not ok
     assert (
-        'state_storage_account "st-fcst-tfstate" breaks the storage account: 3-24 lowercase letters and digits rule'
-        in output
+        'state_storage_account "st-fcst-tfstate" breaks the storage account: '
+        "3-24 lowercase letters and digits rule" in output
     )
 
 
