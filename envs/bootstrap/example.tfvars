@@ -7,8 +7,11 @@ name_suffix                = "p01"
 state_storage_account_name = "stfcsttfstatep01"
 
 github = {
-  owner      = "your-org"
+  owner      = "your-org" # an organisation: prod's runners join its runner group
   repository = "forecast-stack"
+  # Created by an organisation owner, restricted to this repository, before the second run
+  # (README, "Release pipeline"); the workflow's PROD_RUNNER_GROUP names the same group.
+  prod_runner_group = "forecast-stack-prod"
 }
 
 # azure_devops = {

@@ -14,6 +14,21 @@ locals {
   runner_ready = var.ci_runner.enabled && var.ci_runner.image_tag != null
   # One runner per environment (var.ci_runner.environments); none when the runner is disabled.
   runners = var.ci_runner.enabled ? var.ci_runner.environments : {}
+
+  # Where each environment's GitHub runners register. A registration token scoped to a repository
+  # registers a runner with any labels, prod's included, so dev's token (readable by every job on
+  # dev's runner, which runs code from main) could register a rogue runner that takes prod's
+  # approved jobs and their OIDC token. Prod's runners are therefore organisation runners in the
+  # runner group var.github.prod_runner_group, which admits only this repository; prod's jobs ask
+  # for runs-on { group, labels } (.github/workflows/release.yml), and no repository runner is in a
+  # group. Prod's organisation-scoped token lives only in prod's vault, readable only by prod's
+  # runner identity (main.rbac.tf).
+  # https://docs.github.com/actions/writing-workflows/choosing-where-your-workflow-runs/choosing-the-runner-for-a-job#choosing-runners-in-a-group
+  # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups
+  github_registration = {
+    dev  = { scope = "repo", runner_group = null }
+    prod = { scope = "org", runner_group = try(var.github.prod_runner_group, null) }
+  }
 }
 
 # The prod runner's resources were `count` (address [0]) when it was the only runner.
@@ -224,6 +239,7 @@ module "ci_runner" {
   for_each = local.runner_ready ? local.runners : {}
 
   name                     = local.names.runner_job[each.key]
+  placeholder_name         = var.ci_runner.platform == "azure-pipelines" ? local.names.runner_placeholder[each.key] : null
   location                 = var.location
   resource_group_name      = azurerm_resource_group.bootstrap.name
   infrastructure_subnet_id = azurerm_subnet.runner[each.key].id
@@ -238,7 +254,12 @@ module "ci_runner" {
   }
   registration_key_vault_reference = "${azurerm_key_vault.runner[each.key].vault_uri}secrets/${var.ci_runner.registration_token_secret_name}"
   platform                         = var.ci_runner.platform
-  github                           = var.github
+  github = var.github == null ? null : {
+    owner        = var.github.owner
+    repository   = var.github.repository
+    scope        = local.github_registration[each.key].scope
+    runner_group = local.github_registration[each.key].runner_group
+  }
   azure_pipelines = var.azure_devops == null ? null : {
     organization_url = "https://dev.azure.com/${var.azure_devops.organization}"
     pool_name        = each.value.azure_pipelines_pool

@@ -51,23 +51,10 @@ provider "azurerm" {
 data "azurerm_client_config" "current" {}
 
 locals {
-  environments = toset(["dev", "prod"])
-  tags         = merge(var.tags, { managed_by = "terraform", workload = var.workload, purpose = "bootstrap" })
+  tags = merge(var.tags, { managed_by = "terraform", workload = var.workload, purpose = "bootstrap" })
 
-  names = {
-    bootstrap_resource_group = "rg-${var.workload}-bootstrap-${var.location_short}"
-    # Must equal infra/naming.tf's resource_group: the stack's group, imported by envs/<env>/main.tf.
-    stack_resource_group = { for env in local.environments : env => "rg-${var.workload}-${env}-${var.location_short}" }
-    identity             = { for env in local.environments : env => "id-${var.workload}-deploy-${env}" }
-    plan_identity        = { for env in local.environments : env => "id-${var.workload}-plan-${env}" }
-    # Prod's runner keeps the names it had as the only runner; dev's carry "dev".
-    runner_identity  = { dev = "id-${var.workload}-ci-runner-dev", prod = "id-${var.workload}-ci-runner-prod" }
-    state_container  = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
-    runner_vnet      = { dev = "vnet-${var.workload}-ci-dev-${var.location_short}", prod = "vnet-${var.workload}-ci-${var.location_short}" }
-    runner_registry  = "cr${var.workload}ci${var.name_suffix}"
-    runner_key_vault = { dev = "kv-${var.workload}-cid-${var.name_suffix}", prod = "kv-${var.workload}-ci-${var.name_suffix}" }
-    runner_job       = { dev = "caj-${var.workload}-runner-dev", prod = "caj-${var.workload}-runner-prod" }
-  }
+  # local.environments and local.names (every name the bootstrap gives, each checked against
+  # Azure's rule for its kind): naming.tf.
 
   # Federated credentials. The GitHub environment <env> (apply; prod's has required reviewers and,
   # like every environment here, a deployment-branch policy: README "Release pipeline") is trusted

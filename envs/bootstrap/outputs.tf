@@ -37,7 +37,9 @@ output "stack_resource_groups" {
 output "ci_runners" {
   value = {
     for env, runner in local.runners : env => {
-      labels               = runner.labels
+      labels = runner.labels
+      # GitHub: prod's organisation runner group (PROD_RUNNER_GROUP); null for dev's repository runners.
+      github_runner_group  = try(local.github_registration[env].runner_group, null)
       azure_pipelines_pool = runner.azure_pipelines_pool
       identity_client_id   = azurerm_user_assigned_identity.runner[env].client_id
       virtual_network_id   = azurerm_virtual_network.runner[env].id
@@ -48,7 +50,7 @@ output "ci_runners" {
       egress_ip = azurerm_public_ip.runner_egress[env].ip_address
     }
   }
-  description = "Per environment, its own runner: labels (DEV_RUNNER_LABEL / PROD_RUNNER_LABEL), agent pool (DEV_AGENT_POOL / PROD_AGENT_POOL), VNet id (prod's is ci_runner_network; dev's is peered with nothing), static egress IP (dev's is ci_runner_egress_ip), registry and the vault for that runner's registration token."
+  description = "Per environment, its own runner: labels (DEV_RUNNER_LABEL / PROD_RUNNER_LABEL), prod's GitHub runner group (PROD_RUNNER_GROUP), agent pool (DEV_AGENT_POOL / PROD_AGENT_POOL), VNet id (prod's is ci_runner_network; dev's is peered with nothing), static egress IP (dev's is ci_runner_egress_ip), registry and the vault for that runner's registration token."
 }
 
 output "ci_runner" {

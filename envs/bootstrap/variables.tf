@@ -23,8 +23,15 @@ variable "location_short" {
 
 variable "name_suffix" {
   type        = string
-  description = "Suffix making the globally unique names (registry, vault) unique, e.g. p01."
+  description = "Suffix making the globally unique names (registry, vaults) unique, e.g. p01; with workload it must fit the longest of them, dev's runner vault kv-<workload>-cid-<name_suffix> (24 characters: naming.tf checks every name at plan)."
   nullable    = false
+
+  # Lowercase letters and digits: the registry name (cr<workload>ci<name_suffix>) allows no hyphen.
+  # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftcontainerregistry
+  validation {
+    condition     = can(regex("^[a-z0-9]{1,16}$", var.name_suffix))
+    error_message = "name_suffix must be 1-16 lowercase letters and digits (it goes into the registry's and the vaults' names)."
+  }
 }
 
 variable "state_storage_account_name" {
@@ -40,11 +47,29 @@ variable "state_storage_account_name" {
 
 variable "github" {
   type = object({
-    owner      = string
-    repository = string
+    owner             = string
+    repository        = string
+    prod_runner_group = optional(string, "forecast-stack-prod")
   })
-  description = "The GitHub repository whose release workflow deploys (federated credentials for its environments dev-plan, dev, prod-plan, prod); null when only Azure DevOps is used."
+  description = <<DESCRIPTION
+The GitHub repository whose release workflow deploys (federated credentials for its environments
+dev-plan, dev, prod-plan, prod); null when only Azure DevOps is used.
+
+- `owner` - (Required) The organisation that owns the repository (prod's runners are organisation
+  runners: runner groups exist only in organisations).
+- `repository` - (Required) The repository's name.
+- `prod_runner_group` - (Optional) The organisation runner group prod's runners register into
+  (default `forecast-stack-prod`), created by an organisation owner and restricted to this
+  repository before the bootstrap's second run (README, "Release pipeline"); the workflow's prod
+  jobs ask for it (repository variable PROD_RUNNER_GROUP). Dev's runners stay repository runners,
+  so dev's registration token cannot register a runner in it.
+DESCRIPTION
   default     = null
+
+  validation {
+    condition     = var.github == null || can(regex("^\\S(.*\\S)?$", try(var.github.prod_runner_group, "")))
+    error_message = "github.prod_runner_group must name the organisation runner group prod's runners join (no leading or trailing blanks)."
+  }
 }
 
 variable "azure_devops" {

@@ -11,48 +11,7 @@
 # that infra/ links to this VNet.
 # https://learn.microsoft.com/azure/container-apps/networking
 
-locals {
-  secret_name = "registration-token"
-  github      = var.platform == "github"
-
-  # KEDA metadata per platform. github-runner counts queued workflow jobs whose labels match;
-  # azure-pipelines counts queued jobs of the agent pool.
-  scale_rule = local.github ? {
-    name              = "github-runner"
-    type              = "github-runner"
-    trigger_parameter = "personalAccessToken"
-    metadata = {
-      githubAPIURL              = "https://api.github.com"
-      owner                     = var.github.owner
-      runnerScope               = "repo"
-      repos                     = var.github.repository
-      labels                    = join(",", var.labels)
-      targetWorkflowQueueLength = "1"
-    }
-    } : {
-    name              = "azure-pipelines"
-    type              = "azure-pipelines"
-    trigger_parameter = "personalAccessToken"
-    metadata = {
-      poolName                   = var.azure_pipelines.pool_name
-      organizationURLFromEnv     = "AZP_URL"
-      targetPipelinesQueueLength = "1"
-    }
-  }
-
-  # What the runner image's entrypoint (image/entrypoint.sh) reads to register itself.
-  container_env = local.github ? {
-    RUNNER_PLATFORM            = "github"
-    GH_URL                     = "https://github.com/${var.github.owner}/${var.github.repository}"
-    REGISTRATION_TOKEN_API_URL = "https://api.github.com/repos/${var.github.owner}/${var.github.repository}/actions/runners/registration-token"
-    RUNNER_LABELS              = join(",", var.labels)
-    } : {
-    RUNNER_PLATFORM = "azure-pipelines"
-    AZP_URL         = var.azure_pipelines.organization_url
-    AZP_POOL        = var.azure_pipelines.pool_name
-  }
-  token_env_name = local.github ? "GITHUB_PAT" : "AZP_TOKEN"
-}
+# Where and how the runners register, and what KEDA polls: main.registration.tf (locals only).
 
 resource "azurerm_log_analytics_workspace" "this" {
   name                = "log-${var.name}"
@@ -161,7 +120,9 @@ resource "azurerm_container_app_job" "this" {
 resource "azurerm_container_app_job" "placeholder" {
   count = local.github ? 0 : 1
 
-  name                         = "${trimsuffix(substr(var.name, 0, 20), "-")}-placeholder"
+  # Given by the caller (the bootstrap: one per environment), never cut from var.name: two runners'
+  # names cut to one length would collide in their shared resource group.
+  name                         = var.placeholder_name
   location                     = var.location
   resource_group_name          = var.resource_group_name
   container_app_environment_id = azurerm_container_app_environment.this.id

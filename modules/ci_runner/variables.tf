@@ -3,9 +3,30 @@ variable "name" {
   description = "Name of the Container Apps job (2-32 lowercase letters, digits, hyphens); the environment is cae-<name>, its logs log-<name>."
   nullable    = false
 
+  # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftapp
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
-    error_message = "name must be 2-32 lowercase letters, digits and hyphens, starting with a letter (Container Apps naming rule)."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name)) && !strcontains(var.name, "--")
+    error_message = "name must be 2-32 lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit, without consecutive hyphens (Container Apps naming rule)."
+  }
+}
+
+variable "placeholder_name" {
+  type        = string
+  description = "Azure DevOps only (platform = azure-pipelines): name of the job that registers the pool's offline placeholder agent, in the same resource group as the runner job, so distinct from it and from every other runner's placeholder (the bootstrap names it per environment: caj-<workload>-placeholder-<env>). Null for GitHub."
+  default     = null
+
+  validation {
+    condition     = var.platform != "azure-pipelines" || var.placeholder_name != null
+    error_message = "platform = azure-pipelines needs placeholder_name (the placeholder agent's job; one per runner, e.g. caj-<workload>-placeholder-<env>)."
+  }
+  # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftapp
+  validation {
+    condition     = var.placeholder_name == null || (can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", coalesce(var.placeholder_name, "x"))) && !strcontains(coalesce(var.placeholder_name, "x"), "--"))
+    error_message = "placeholder_name must be 2-32 lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit, without consecutive hyphens (Container Apps naming rule)."
+  }
+  validation {
+    condition     = var.placeholder_name != var.name
+    error_message = "placeholder_name must differ from name: both jobs live in one resource group."
   }
 }
 
@@ -64,7 +85,7 @@ DESCRIPTION
 
 variable "registration_key_vault_reference" {
   type        = string
-  description = "Versionless Key Vault secret id holding the token the runner registers with and KEDA polls the queue with. GitHub: fine-grained PAT on the one repository with Administration read and write (registration tokens), Actions read (KEDA reads the queued workflow jobs) and Metadata read (https://keda.sh/docs/latest/scalers/github-runner/, https://learn.microsoft.com/azure/container-apps/tutorial-ci-cd-runners-jobs). Azure DevOps: PAT with Agent Pools read & manage. Set by an owner with az keyvault secret set; never in Terraform."
+  description = "Versionless Key Vault secret id holding the token the runner registers with and KEDA polls the queue with. GitHub, github.scope = repo: fine-grained PAT on the one repository with Administration read and write (registration tokens), Actions read (KEDA reads the queued workflow jobs) and Metadata read; github.scope = org: fine-grained PAT owned by the organisation with the organisation permission Self-hosted runners read and write (organisation registration tokens) and, on the one repository, Actions read and Metadata read (https://keda.sh/docs/latest/scalers/github-runner/, https://learn.microsoft.com/azure/container-apps/tutorial-ci-cd-runners-jobs). Azure DevOps: PAT with Agent Pools read & manage. Set by an owner with az keyvault secret set; never in Terraform."
   nullable    = false
 }
 
@@ -82,20 +103,41 @@ variable "platform" {
 
 variable "github" {
   type = object({
-    owner      = string
-    repository = string
+    owner        = string
+    repository   = string
+    scope        = optional(string, "repo")
+    runner_group = optional(string)
   })
   description = <<DESCRIPTION
-GitHub repository the runners register with (platform = github); null otherwise.
+GitHub repository the runners serve (platform = github); null otherwise.
 
 - `owner` - (Required) The user or organisation that owns the repository.
-- `repository` - (Required) The repository's name.
+- `repository` - (Required) The repository's name; KEDA counts only its queued jobs.
+- `scope` - (Optional) Where the runners register: `repo` (default; the repository's own runners,
+  registered with a token scoped to the repository) or `org` (organisation runners in
+  `runner_group`, registered with an organisation-scoped token). Prod's runners are `org`: a runner
+  group admits only the repositories (and, on Enterprise, workflows) it names, and a job that asks
+  for `runs-on: { group: ..., labels: [...] }` never lands on a repository runner, which is all a
+  repository-scoped token (dev's) can register.
+- `runner_group` - (Optional) The organisation runner group (scope `org` only), created beforehand
+  and restricted to this repository (README, "Release pipeline").
 DESCRIPTION
   default     = null
 
   validation {
     condition     = var.platform != "github" || var.github != null
     error_message = "platform = github needs github = { owner, repository }."
+  }
+  # https://keda.sh/docs/latest/scalers/github-runner/ (runnerScope: org, ent or repo; ent is not used)
+  validation {
+    condition     = var.github == null || contains(["repo", "org"], try(var.github.scope, ""))
+    error_message = "github.scope must be repo (repository runners) or org (organisation runners in github.runner_group)."
+  }
+  # Runner groups exist only for organisation (and enterprise) runners.
+  # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups
+  validation {
+    condition     = var.github == null || (try(var.github.scope, "") == "org") == (try(var.github.runner_group, null) != null)
+    error_message = "github.runner_group is needed exactly when github.scope = org: organisation runners join a runner group, repository runners cannot."
   }
 }
 

@@ -477,7 +477,7 @@ def runner_isolation_findings(tree: Path) -> list[str]:
         "ci_runner_network"
     )
     names = re.search(
-        r'runner_vnet\s*=\s*\{[^\n]*\bprod\s*=\s*"(?P<prod>[^"]+)"', _text(tree / BOOTSTRAP / "main.tf")
+        r'runner_vnet\s*=\s*\{[^\n]*\bprod\s*=\s*"(?P<prod>[^"]+)"', _text(tree / BOOTSTRAP / "naming.tf")
     )
     if names is None:
         findings.append("the bootstrap names no prod runner VNet (local.names.runner_vnet.prod)")

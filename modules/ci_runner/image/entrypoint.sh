@@ -5,7 +5,9 @@
 set -euo pipefail
 case "${RUNNER_PLATFORM:?}" in
   github)
+    # Repository or organisation registration token (REGISTRATION_TOKEN_API_URL, main.registration.tf).
     # https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-a-repository
+    # https://docs.github.com/rest/actions/self-hosted-runners#create-a-registration-token-for-an-organization
     registration=$(curl -fsSL -X POST -H "Accept: application/vnd.github+json" \
       -H "Authorization: Bearer ${GITHUB_PAT:?}" "${REGISTRATION_TOKEN_API_URL:?}" | jq -r .token)
     # Job steps inherit the runner's environment: the PAT leaves it before any job runs.
@@ -16,8 +18,14 @@ case "${RUNNER_PLATFORM:?}" in
     # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/using-labels-with-self-hosted-runners
     # --disableupdate: the image is rebuilt weekly with the latest runner release (README, "The
     # runner image"); GitHub refuses runners older than its enforced minimum version.
+    # --runnergroup (organisation runners, prod's): the group that admits only this repository; jobs
+    # select it with runs-on { group, labels }, which no repository runner can match.
+    # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups
+    group=()
+    if [ -n "${RUNNER_GROUP:-}" ]; then group=(--runnergroup "$RUNNER_GROUP"); fi
     ./config.sh --url "${GH_URL:?}" --token "$registration" --labels "${RUNNER_LABELS:?}" \
-      --no-default-labels --ephemeral --unattended --disableupdate --name "aca-${HOSTNAME}"
+      --no-default-labels --ephemeral --unattended --disableupdate --name "aca-${HOSTNAME}" \
+      ${group[@]+"${group[@]}"}
     exec ./run.sh
     ;;
   azure-pipelines)
