@@ -205,7 +205,8 @@ module "aml_workspace" {
     }
     # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): the base image (Docker
     # Hub), torch's CPU and CUDA 12.8 indexes, the Python package index, and Microsoft's apt
-    # repository for the ODBC driver the publish step uses. mcr.microsoft.com is among AML's required rules already.
+    # repository for the ODBC driver the publish step uses. mcr.microsoft.com is among AML's
+    # required rules already.
     fqdns = {
       pypi            = "pypi.org"
       pythonhosted    = "files.pythonhosted.org"
@@ -213,7 +214,9 @@ module "aml_workspace" {
       docker-registry = "registry-1.docker.io"
       docker-auth     = "auth.docker.io"
       docker-blobs    = "production.cloudflare.docker.com"
-      microsoft-apt   = "packages.microsoft.com"
+      # anonymous pulls' layers (Docker's allowlist: https://docs.docker.com/desktop/setup/allow-list/)
+      docker-blobs-anonymous = "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com"
+      microsoft-apt          = "packages.microsoft.com"
       # apt-get update reads the base distribution's own mirror too (both images are Debian
       # bookworm), and unixodbc comes from it
       # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-custom-docker-images).

@@ -22,7 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 PYPI_HOSTS = {"pypi.org", "files.pythonhosted.org"}
 # A Docker Hub pull: the registry, its token service and the layer CDN
 # (https://docs.docker.com/desktop/setup/allow-list/).
-DOCKER_HUB_HOSTS = {"registry-1.docker.io", "auth.docker.io", "production.cloudflare.docker.com"}
+# An anonymous pull's layers come from Cloudflare R2 (the "Personal plan / Anonymous" row).
+DOCKER_HUB_HOSTS = {
+    "registry-1.docker.io",
+    "auth.docker.io",
+    "production.cloudflare.docker.com",
+    "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com",
+}
 # apt-get on a Debian base reads the distribution's mirror (security updates included).
 DEBIAN_HOSTS = {"deb.debian.org"}
 URL = re.compile(r"https?://([A-Za-z0-9.-]+)")
