@@ -21,7 +21,6 @@ The GPU set is several GB of downloads; `--quick` measures the resolution time o
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,10 @@ from pathlib import Path
 from stackctl.aml.environment import IMAGE_KINDS, RUNTIME_LOCK, Image, load_runtime
 from stackctl.aml.resolve import (
     PLATFORM_ARGS,
+    PYPI,
     UNREACHABLE,
     IndexUnreachable,
+    isolated_pip_env,
     lock_inputs,
     locked_requirements,
     pip_resolve,
@@ -42,20 +43,16 @@ from stackctl.aml.resolve import (
 from stackctl.paths import repo_root
 
 ROOT = repo_root()
-PYPI = "https://pypi.org/simple"
 MIB = 1024 * 1024
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess[str]:
-    # This machine's own pip configuration (extra indexes, caps) must not change what is measured.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
     return subprocess.run(
         [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "--quiet"],
         capture_output=True,
         text=True,
         check=False,
-        env=env,
+        env=isolated_pip_env(),
         timeout=3600,
     )
 
@@ -82,12 +79,12 @@ def measure_image(kind: str, image: Image, torch_wheels: Path | None, scratch: P
         "\n".join([*load_runtime().python_packages, image.torch]) + "\n", encoding="utf-8"
     )
     if torch_wheels is not None and "+cpu" in image.torch:
-        torch_source = ["--no-index", "--find-links", str(torch_wheels)]
+        torch_from = ["--no-index", "--find-links", str(torch_wheels)]
     else:
-        torch_source = ["--index-url", image.torch_index]
+        torch_from = ["--index-url", image.torch_index]
     _check(
         _pip(
-            "download", "--no-deps", "-d", str(wheels), *PLATFORM_ARGS, *torch_source, "-c", lock, image.torch
+            "download", "--no-deps", "-d", str(wheels), *PLATFORM_ARGS, *torch_from, "-c", lock, image.torch
         ),
         f"{kind}: downloading {image.torch}",
     )

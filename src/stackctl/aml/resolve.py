@@ -88,6 +88,14 @@ def lock_inputs(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def isolated_pip_env() -> dict[str, str]:
+    """The environment for a pip run whose answer this machine's own pip configuration (extra
+    indexes, find-links, caps) must not change."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
 def pip_resolve(requirements: list[str], constraints: str, *extra: str) -> dict[str, str]:
     """{name: version} that `pip install` would install on the images' platform.
 
@@ -97,9 +105,7 @@ def pip_resolve(requirements: list[str], constraints: str, *extra: str) -> dict[
         folder = Path(scratch)
         (folder / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
         (folder / "constraints.txt").write_text(constraints, encoding="utf-8")
-        # This machine's own pip configuration (extra indexes, caps) must not change the answer.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-        env["PIP_CONFIG_FILE"] = os.devnull
+        env = isolated_pip_env()
         proc = subprocess.run(
             [
                 sys.executable,
