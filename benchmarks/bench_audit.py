@@ -33,7 +33,7 @@ from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.runner import checkov_on_plan
 from stackctl.audit.sarif import to_sarif
-from stackctl.infra.checkov import CheckovReport
+from stackctl.checks.checkov import CheckovReport
 from stackctl.paths import repo_root
 
 GOAL_SECONDS = 10.0

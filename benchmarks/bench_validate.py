@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from stackctl.infra import CHECKS, CheckReport, run_checks
+from stackctl.checks import CHECKS, CheckReport, run_checks
 from stackctl.paths import repo_root
 
 GOAL_SECONDS = 30.0

@@ -28,7 +28,7 @@ locals {
     # identity, which needs "at least Storage Blob Data Reader access to the storage account"
     # (https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#accessing-storage-services);
     # that covers reading raw. It writes only where its steps write: validate -> conditioned,
-    # score and monitor -> scored (src/stackctl/aml/graph.py), each file system (container) its own scope.
+    # score and monitor -> scored (src/stackctl/graph.py), each file system (container) its own scope.
     lake-read-jobs        = { scope = module.data_lake.resource_id, role = "Storage Blob Data Reader", principal_id = local.jobs }
     lake-conditioned-jobs = { scope = module.data_lake.file_system_container_ids["conditioned"], role = "Storage Blob Data Contributor", principal_id = local.jobs }
     lake-scored-jobs      = { scope = module.data_lake.file_system_container_ids["scored"], role = "Storage Blob Data Contributor", principal_id = local.jobs }

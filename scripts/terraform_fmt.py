@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stackctl.checks.docs import check_docs, write_docs
+from stackctl.checks.fmt import check_format
+from stackctl.checks.interfaces import write_interfaces
 from stackctl.errors import StackctlError
-from stackctl.infra.docs import check_docs, write_docs
-from stackctl.infra.fmt import check_format
-from stackctl.infra.interfaces import write_interfaces
 from stackctl.paths import repo_root
 
 

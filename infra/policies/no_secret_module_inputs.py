@@ -1,7 +1,7 @@
 """CKV_FS_5: no module input with a secret-looking name receives a literal value.
 
 Secrets come from Key Vault references or managed identities, never from HCL. (Variable defaults
-with secret-looking names are checked by stackctl.infra.config, which sees `variable` blocks.)
+with secret-looking names are checked by stackctl.checks.config, which sees `variable` blocks.)
 """
 
 from __future__ import annotations

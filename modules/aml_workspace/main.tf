@@ -135,7 +135,7 @@ resource "azurerm_machine_learning_datastore_datalake_gen2" "this" {
 # The same lake containers again as AzureBlob datastores, for what AML writes: "Batch endpoints only
 # support writing outputs in Blob Storage data stores"; an output on an ADLS Gen2 datastore fails the
 # job. Data Factory's OutputData and the scoring deployment's default_datastore name these
-# (infra/main.tf; CKV_FS_14 in src/stackctl/infra/wiring.py), the Gen2 datastores stay for inputs.
+# (infra/main.tf; CKV_FS_14 in src/stackctl/checks/wiring.py), the Gen2 datastores stay for inputs.
 # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs
 # azurerm_machine_learning_datastore_blobstorage requires account_key or shared_access_signature and
 # the lake has shared keys off, so the datastore is created through ARM: identity-based

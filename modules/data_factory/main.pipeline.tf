@@ -57,7 +57,7 @@ locals {
   }
   status_variables = { for step in keys(local.endpoint_steps) : "status_${step}" => "NotStarted" }
 
-  # The scoring pipeline's outputs (stackctl.aml.graph.SCORING.outputs, by name) and the lake file
+  # The scoring pipeline's outputs (stackctl.graph.SCORING.outputs, by name) and the lake file
   # system each belongs in; tests/stackctl/test_aml_specs.py checks both against the graph. ADF names
   # every output in the invoke body (OutputData), as Microsoft's REST example does
   # (https://github.com/Azure/azureml-examples/blob/main/cli/batch-score-rest.sh,
@@ -70,7 +70,7 @@ locals {
   run_folder      = "@{formatDateTime(pipeline().TriggerTime, 'yyyy-MM-dd')}/@{pipeline().RunId}"
   input_data      = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } }
   # Batch endpoint invoke API: each pipeline input (and output) by name; raw_data is the week's
-  # snapshot the copy step just wrote (stackctl.aml.graph names the input). Training's outputs stay
+  # snapshot the copy step just wrote (stackctl.graph names the input). Training's outputs stay
   # in the workspace's store (models and metrics reach MLflow and the reporting database).
   invoke_properties = {
     training = { InputData = local.input_data }

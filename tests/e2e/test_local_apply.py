@@ -229,7 +229,7 @@ def test_bad_data_in_raw_is_a_clear_error_and_the_data_and_champion_are_kept(app
 def registry_versions(applied: Applied) -> list[str]:
     from mlflow.tracking import MlflowClient
 
-    from stackctl.aml.graph import MODEL_NAME
+    from stackctl.graph import MODEL_NAME
 
     client = MlflowClient(tracking_uri=applied.layout.tracking_uri, registry_uri=applied.layout.tracking_uri)
     return sorted(str(v.version) for v in client.search_model_versions(f"name='{MODEL_NAME}'"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.infra.checkov import parse_checkov_json, run_checkov
+from stackctl.checks.checkov import parse_checkov_json, run_checkov
 
 KEY_VAULT = """
 resource "azurerm_key_vault" "this" {

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import hcl2
 
-from stackctl.aml.graph import PIPELINES
+from stackctl.graph import PIPELINES
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_data_factory_invokes_the_published_pipelines_with_the_inputs_they_declare() -> None:
-    # The Web activity's body names each pipeline input; a rename in stackctl.aml.graph that is not
+    # The Web activity's body names each pipeline input; a rename in stackctl.graph that is not
     # mirrored here would make every weekly run fail at invoke time, long after deploy succeeded.
     with (ROOT / "modules" / "data_factory" / "main.pipeline.tf").open(encoding="utf-8") as handle:
         parsed = hcl2.load(handle)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.checks.parity import tfvars_differences
 from stackctl.errors import StackctlError
-from stackctl.infra.parity import tfvars_differences
 
 
 def _write(path: Path, text: str) -> Path:

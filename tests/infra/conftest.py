@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from infra_helpers import Edit
 
-from stackctl.infra import CheckReport
-from stackctl.infra.checkov import check_checkov
+from stackctl.checks import CheckReport
+from stackctl.checks.checkov import check_checkov
 from stackctl.paths import repo_root
 
 COPIED = (

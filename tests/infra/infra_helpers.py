@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from stackctl.infra import CheckReport
+from stackctl.checks import CheckReport
 
 Edit = Callable[[str, str, str], None]
 

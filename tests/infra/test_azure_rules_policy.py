@@ -16,8 +16,8 @@ import hcl2
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.infra import CheckReport
-from stackctl.infra.checkov import ScanTarget, check_checkov
+from stackctl.checks import CheckReport
+from stackctl.checks.checkov import ScanTarget, check_checkov
 
 # id -> the fault of issue 10 it encodes
 AZURE_RULES = {

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stackctl.infra.parity import load_tfvars
+from stackctl.checks.parity import load_tfvars
 from stackctl.tools import Terraform
 
 pytestmark = pytest.mark.slow

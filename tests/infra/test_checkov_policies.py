@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.infra import CheckReport
-from stackctl.infra.checkov import ScanTarget, check_checkov
+from stackctl.checks import CheckReport
+from stackctl.checks.checkov import ScanTarget, check_checkov
 
 CUSTOM_POLICIES = {
     "CKV_FS_1",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.checks.config import check_references
+from stackctl.checks.schema import check_directory_schema, default_schema_path
 from stackctl.cli import main
-from stackctl.infra.config import check_references
-from stackctl.infra.schema import check_directory_schema, default_schema_path
 from stackctl.paths import repo_root
 from stackctl.tools import Terraform
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from infra_helpers import Edit, messages
 
-from stackctl.infra.docs import check_docs, write_docs
+from stackctl.checks.docs import check_docs, write_docs
 
 
 def test_module_readmes_are_current(root: Path) -> None:

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.infra.config import (
+from stackctl.checks.config import (
     check_conditional_types,
     check_config,
     check_references,
     check_version_pins,
     terraform_load,
 )
-from stackctl.infra.fmt import check_format
+from stackctl.checks.fmt import check_format
 
 
 def test_the_tree_is_formatted(root: Path) -> None:

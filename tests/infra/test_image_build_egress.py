@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from stackctl.aml.environment import IMAGE_KINDS, dockerfile, load_runtime
-from stackctl.infra.hclmodel import read_dir
+from stackctl.checks.hclmodel import read_dir
 
 REPO = Path(__file__).resolve().parents[2]
 # pip reads PyPI's index at pypi.org and its files at files.pythonhosted.org

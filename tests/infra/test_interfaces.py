@@ -1,5 +1,5 @@
 """The modules' AVM interfaces: one template, rendered copies, only what callers pass, fields
-documented (stackctl.infra.interfaces; modules/interfaces/README.md says why copies, not a child
+documented (stackctl.checks.interfaces; modules/interfaces/README.md says why copies, not a child
 module)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from infra_helpers import Edit
 
-from stackctl.infra.docs import check_docs
-from stackctl.infra.hclmodel import read_dir
-from stackctl.infra.interfaces import check_interfaces, load_spec, write_interfaces
+from stackctl.checks.docs import check_docs
+from stackctl.checks.hclmodel import read_dir
+from stackctl.checks.interfaces import check_interfaces, load_spec, write_interfaces
 
 # The AVM interface variables a module may declare (https://azure.github.io/Azure-Verified-Modules/specs/tf/interfaces/).
 AVM_INTERFACES = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.infra.parity import load_tfvars
+from stackctl.checks.parity import load_tfvars
 from stackctl.tools import Terraform
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from infra_helpers import Edit, messages
 
-from stackctl.infra.parity import check_parity
-from stackctl.infra.policy import check_prod_policy
+from stackctl.checks.parity import check_parity
+from stackctl.checks.policy import check_prod_policy
 
 
 def test_prod_meets_the_prod_rules(root: Path) -> None:

@@ -11,8 +11,8 @@ from types import ModuleType
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.infra.hclmodel import read_dir
-from stackctl.infra.schema import check_provider_schema, default_schema_path, load_schema
+from stackctl.checks.hclmodel import read_dir
+from stackctl.checks.schema import check_provider_schema, default_schema_path, load_schema
 
 
 def _findings(tree: Path) -> list[str]:

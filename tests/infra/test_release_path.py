@@ -11,7 +11,7 @@ from typing import Any
 import hcl2
 from infra_helpers import Edit
 
-from stackctl.infra.hclmodel import strip_comments
+from stackctl.checks.hclmodel import strip_comments
 
 BOOTSTRAP = Path("envs/bootstrap")
 # What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.

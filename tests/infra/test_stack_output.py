@@ -11,7 +11,7 @@ from typing import Any
 
 import hcl2
 
-from stackctl.infra.hclmodel import read_dir
+from stackctl.checks.hclmodel import read_dir
 
 # The contract in the issue ("Contract between the Terraform stack and stackctl deploy").
 CONTRACT: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""The stack-wide Azure rules (stackctl.infra.wiring, check "wiring" of `make validate`): each passes
+"""The stack-wide Azure rules (stackctl.checks.wiring, check "wiring" of `make validate`): each passes
 on the tree and fails with its exact id and target on a copy of the tree broken the way the Azure
 review found (issue 10, faults 2 and 7)."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.infra import CHECKS
-from stackctl.infra.wiring import RULES, check_wiring
+from stackctl.checks import CHECKS
+from stackctl.checks.wiring import RULES, check_wiring
 
 JOBS = "azurerm_user_assigned_identity.jobs.principal_id"
 LAKE = "module.data_lake.azurerm_storage_account.this"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from infra_helpers import messages
 
-from stackctl.infra.checkov import ScanTarget, check_checkov
-from stackctl.infra.config import check_config
-from stackctl.infra.parity import check_parity
-from stackctl.infra.schema import check_provider_schema
+from stackctl.checks.checkov import ScanTarget, check_checkov
+from stackctl.checks.config import check_config
+from stackctl.checks.parity import check_parity
+from stackctl.checks.schema import check_provider_schema
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ import yaml
 
 from stackctl.aml.dump import dump_assets
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
-from stackctl.aml.graph import PIPELINES, SCORING
 from stackctl.aml.specs import build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
 from stackctl.errors import StackctlError
+from stackctl.graph import PIPELINES, SCORING
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
 

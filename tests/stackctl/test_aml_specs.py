@@ -18,10 +18,10 @@ from azure.ai.ml.entities._load_functions import (
 
 from stackctl.aml.dump import dump_assets
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
-from stackctl.aml.graph import PIPELINES, STEPS, aml_command
 from stackctl.aml.specs import ADF_WAIT_SECONDS, STEP_TIMEOUT_SECONDS, AmlAssets, build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
 from stackctl.errors import StackctlError
+from stackctl.graph import PIPELINES, STEPS, aml_command
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackctl.aml.graph import (
+from stackctl.graph import (
     REGISTER,
     SCORE,
     SCORING,

@@ -1,6 +1,6 @@
 """The `publish` step: a pipeline run's results into the reporting database that Power BI reads.
 
-The last step of both pipelines (stackctl/aml/graph.py), run by both executors:
+The last step of both pipelines (stackctl/graph.py), run by both executors:
 
 * training: the candidate's holdout metrics per model and segment with the promotion decision, its
   holdout backtest (forecasts against actuals), data-quality counts, the step durations;

@@ -1,7 +1,7 @@
 """The step contract, declared once: each step's command-line options and what each one carries.
 
 `demand_forecast.cli` builds its argument parser from this table, and stackctl's pipeline graph
-(`stackctl.aml.graph`) builds every AML command component and the local executor's command lines
+(`stackctl.graph`) builds every AML command component and the local executor's command lines
 from it, so the two cannot disagree on a flag, a port name or a description.
 
 An `Option` with a `port` is part of the pipeline interface: the graph exposes it as an input
@@ -157,7 +157,7 @@ MONITOR = StepSpec(
     ),
 )
 
-# The folders the publish step reads, by the step output that holds them (`stackctl.aml.graph` binds
+# The folders the publish step reads, by the step output that holds them (`stackctl.graph` binds
 # each pipeline's subset: training conditioned/model/evaluation/decision, scoring
 # conditioned/scored/monitoring).
 PUBLISH_FOLDERS = ("conditioned", "model", "evaluation", "decision", "scored", "monitoring")

@@ -42,9 +42,9 @@ from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV
 from demand_forecast.telemetry import CONNECTION_STRING_ENV
 
 from stackctl.aml.environment import ENVIRONMENT_NAMES, ImageKind
-from stackctl.aml.graph import PIPELINES, Pipeline, Step, StepInput, aml_command
 from stackctl.aml.stack_output import CONNECTION_STRING_OUTPUT, StackOutput
 from stackctl.errors import StackctlError
+from stackctl.graph import PIPELINES, Pipeline, Step, StepInput, aml_command
 from stackctl.hashing import hash_json
 
 COMPONENT_PREFIX = "demand_forecast_"

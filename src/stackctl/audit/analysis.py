@@ -30,8 +30,8 @@ from stackctl.audit.values import (
     value_at,
     with_unknowns,
 )
-from stackctl.infra.checkov import CheckovReport
-from stackctl.infra.parity import Difference
+from stackctl.checks.checkov import CheckovReport
+from stackctl.checks.parity import Difference
 
 Severity = Literal["blocking", "warning", "info"]
 FindingKind = Literal[

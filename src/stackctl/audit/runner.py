@@ -18,9 +18,9 @@ from stackctl.audit.plan import load_plan
 from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
+from stackctl.checks.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
+from stackctl.checks.parity import Difference, tfvars_differences
 from stackctl.errors import StackctlError
-from stackctl.infra.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
-from stackctl.infra.parity import Difference, tfvars_differences
 from stackctl.paths import env_dir
 from stackctl.terraform.env_root import PLAN_FILE
 

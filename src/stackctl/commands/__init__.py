@@ -2,7 +2,7 @@
 
 A command parses its arguments, picks the environment's `stackctl.stacks.Stack` and prints; the
 work lives below (`stackctl.stacks`, `stackctl.local`, `stackctl.cloud_stack`, `stackctl.audit`,
-`stackctl.infra`). A command never imports another command.
+`stackctl.checks`). A command never imports another command.
 """
 
 from __future__ import annotations

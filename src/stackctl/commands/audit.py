@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from stackctl.audit.runner import PolicyRunner, audit_plan, checkov_on_plan
+from stackctl.checks.checkov import CheckovReport
 from stackctl.commands import add_env_argument
 from stackctl.errors import StackctlError
-from stackctl.infra.checkov import CheckovReport
 from stackctl.paths import CLOUD_ENVIRONMENTS, build_dir, repo_root
 
 DEFAULT_ALLOW_LIST = Path("infra") / "audit-allow-list.yaml"

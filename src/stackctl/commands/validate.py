@@ -1,7 +1,7 @@
 """`stackctl validate`: verify the Terraform offline (what `make validate` runs).
 
 Checks, in order: fmt, config, schema, checkov, prod-policy, wiring, parity, docs (see
-`stackctl.infra.CHECKS`). Prints a per-check summary, the dev/prod value differences and the
+`stackctl.checks.CHECKS`). Prints a per-check summary, the dev/prod value differences and the
 figures (resource blocks declared, checkov passed/skipped per target), and exits 1 on any finding.
 How many resources each stack gets depends on count/for_each values only Terraform knows: a real
 plan says it (`make plan`, `make audit`); offline, validate counts only the blocks written.
@@ -16,9 +16,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from stackctl.checks import CHECKS, CheckReport, run_checks
+from stackctl.checks.config import check_directory
 from stackctl.errors import ExitStatus, StackctlError
-from stackctl.infra import CHECKS, CheckReport, run_checks
-from stackctl.infra.config import check_directory
 from stackctl.paths import repo_root
 
 EPILOG = (

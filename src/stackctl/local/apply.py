@@ -29,8 +29,8 @@ from demand_forecast.contracts import (
 from rich.console import Console
 from rich.table import Table
 
-from stackctl.aml.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
 from stackctl.errors import ExitStatus, StackctlError
+from stackctl.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
 from stackctl.hashing import hash_json, hash_tree, sha256_file
 from stackctl.local import reporting
 from stackctl.local.dashboard import DashboardInputs, render_dashboard

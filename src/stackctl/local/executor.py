@@ -1,6 +1,6 @@
 """The local executor of the pipeline graph: each step is one `demand_forecast` CLI subprocess.
 
-It runs the nodes of a `stackctl.aml.graph.Pipeline` in order, wiring each step's inputs to the
+It runs the nodes of a `stackctl.graph.Pipeline` in order, wiring each step's inputs to the
 pipeline's inputs or to folders written by earlier steps, exactly as the AML pipeline component does.
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV, RUN_ID_ENV
 
-from stackctl.aml.graph import Pipeline, render_args
 from stackctl.errors import ExitStatus, StackctlError
+from stackctl.graph import Pipeline, render_args
 
 # The model CLI's exit statuses mean what stackctl's do (src/model/README.md, "CLI contract"):
 # BAD_INPUT (2) is unusable input (bad data), any other non-zero status a failure.

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import hcl2
 
+from stackctl.checks.config import _admits
+from stackctl.checks.hclmodel import read_dir
 from stackctl.errors import ExitStatus, StackctlError
-from stackctl.infra.config import _admits
-from stackctl.infra.hclmodel import read_dir
 from stackctl.tools import Terraform
 
 LOCK_FILE = ".terraform.lock.hcl"

@@ -10,8 +10,8 @@ from typing import Any
 from stackctl.audit.allow_list import AllowList, load_allow_list
 from stackctl.audit.analysis import AuditReport, Provenance, ProviderVersion, build_report
 from stackctl.audit.plan import load_plan
-from stackctl.infra.checkov import CheckovReport, parse_checkov_json
-from stackctl.infra.parity import tfvars_differences
+from stackctl.checks.checkov import CheckovReport, parse_checkov_json
+from stackctl.checks.parity import tfvars_differences
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TODAY = dt.date(2026, 11, 20)

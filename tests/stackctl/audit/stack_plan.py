@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from stackctl.infra.hclmodel import RESOURCE_META, Block, read_dir
+from stackctl.checks.hclmodel import RESOURCE_META, Block, read_dir
 
 AZURERM = "registry.terraform.io/hashicorp/azurerm"
 _ADDRESS = re.compile(

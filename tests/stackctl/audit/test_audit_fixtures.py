@@ -27,7 +27,7 @@ from stackctl.audit.analysis import AuditReport, build_report
 from stackctl.audit.plan import parse_plan
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import RULES, to_sarif
-from stackctl.infra.hclmodel import read_dir
+from stackctl.checks.hclmodel import read_dir
 from stackctl.paths import repo_root
 
 SNAPSHOTS = FIXTURES.parent / "snapshots"

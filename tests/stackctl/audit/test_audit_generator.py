@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from stackctl.audit.plan import load_plan
-from stackctl.infra.hclmodel import read_dir
+from stackctl.checks.hclmodel import read_dir
 from stackctl.paths import repo_root
 
 SCRIPT = repo_root() / "scripts" / "generate_audit_fixture.py"

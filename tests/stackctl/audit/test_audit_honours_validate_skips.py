@@ -14,7 +14,7 @@ import pytest
 from stack_plan import stack_plan
 
 from stackctl.audit.runner import checkov_on_plan
-from stackctl.infra.checkov import CheckovReport, run_checkov
+from stackctl.checks.checkov import CheckovReport, run_checkov
 from stackctl.paths import repo_root
 
 pytestmark = pytest.mark.slow
@@ -69,7 +69,7 @@ def test_a_skip_from_another_modules_block_of_the_same_name_does_not_count() -> 
     """checkov pairs plan resources with code by `type.name` only; with `this` everywhere, a skip
     in modules/data_lake must not silence the same check on modules/aml_workspace's account."""
     from stackctl.audit.runner import _exact_skip
-    from stackctl.infra.checkov import CheckResult
+    from stackctl.checks.checkov import CheckResult
 
     dev = repo_root() / "envs" / "dev"
     borrowed = CheckResult(

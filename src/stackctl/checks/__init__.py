@@ -13,15 +13,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stackctl.infra.checkov import check_checkov
-from stackctl.infra.config import check_config
-from stackctl.infra.docs import check_docs
-from stackctl.infra.findings import CheckReport, Finding
-from stackctl.infra.fmt import check_format
-from stackctl.infra.parity import check_parity
-from stackctl.infra.policy import check_prod_policy
-from stackctl.infra.schema import check_provider_schema, default_schema_path, load_schema
-from stackctl.infra.wiring import check_wiring
+from stackctl.checks.checkov import check_checkov
+from stackctl.checks.config import check_config
+from stackctl.checks.docs import check_docs
+from stackctl.checks.findings import CheckReport, Finding
+from stackctl.checks.fmt import check_format
+from stackctl.checks.parity import check_parity
+from stackctl.checks.policy import check_prod_policy
+from stackctl.checks.schema import check_provider_schema, default_schema_path, load_schema
+from stackctl.checks.wiring import check_wiring
 
 __all__ = ["CHECKS", "CheckReport", "Finding", "run_checks"]
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.hclmodel import block_headers, terraform_reads_syntax
 from stackctl.errors import StackctlError
-from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.infra.hclmodel import block_headers, terraform_reads_syntax
 from stackctl.paths import repo_root
 from stackctl.tools import checkov_env, checkov_executable
 

@@ -1,7 +1,7 @@
 """Module READMEs: a hand-written header, then an inputs/outputs table generated from the code
 between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the terraform-docs convention).
 The docs check also holds the modules' generated AVM interfaces to their template
-(stackctl.infra.interfaces).
+(stackctl.checks.interfaces).
 
 `write_docs` regenerates the tables (`make fmt` runs it through scripts/terraform_fmt.py --write);
 `check_docs` fails when a table is missing or stale.
@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.infra.hclmodel import read_dir
-from stackctl.infra.interfaces import check_interfaces
-from stackctl.infra.layout import module_dirs
+from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.hclmodel import read_dir
+from stackctl.checks.interfaces import check_interfaces
+from stackctl.checks.layout import module_dirs
 
 CHECK = "docs"
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
@@ -96,7 +96,7 @@ def write_docs(root: Path) -> list[Path]:
 
 def check_docs(root: Path) -> CheckReport:
     """Generated text is current: each module README's inputs/outputs table, and each module's
-    AVM interfaces (main.interfaces.tf and the interface variables, stackctl.infra.interfaces)."""
+    AVM interfaces (main.interfaces.tf and the interface variables, stackctl.checks.interfaces)."""
     report = CheckReport(CHECK)
     report.findings.extend(check_interfaces(root))
     for directory in module_dirs(root):

@@ -29,7 +29,7 @@ from hcl2.rules.indexing import GetAttrExprTermRule, GetAttrRule, IndexExprTermR
 from hcl2.rules.literal_rules import IdentifierRule
 from hcl2.walk import walk_semantic
 
-from stackctl.infra.findings import Finding
+from stackctl.checks.findings import Finding
 from stackctl.tools import Terraform
 
 # Terraform meta-arguments and blocks that no provider schema lists.

@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.infra.hclmodel import MODULE_META, TerraformDir, read_dir, strip_comments
-from stackctl.infra.layout import env_roots, module_dirs, terraform_dirs
+from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.hclmodel import MODULE_META, TerraformDir, read_dir, strip_comments
+from stackctl.checks.layout import env_roots, module_dirs, terraform_dirs
 from stackctl.tools import Terraform
 
 CHECK = "config"
@@ -501,7 +501,7 @@ def check_directory(directory: Path, root: Path, terraform: Terraform | None = N
     """The language checks on one Terraform directory (`stackctl validate --dir DIR`): Terraform's
     loader and, where it runs offline, `terraform validate`; references; conditional types; and the
     provider schema of its blocks. What none of them can judge is listed in the notes."""
-    from stackctl.infra.schema import check_directory_schema, default_schema_path
+    from stackctl.checks.schema import check_directory_schema, default_schema_path
     from stackctl.paths import repo_root
 
     report = CheckReport("config")

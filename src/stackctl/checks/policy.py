@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.infra.parity import load_tfvars
+from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.parity import load_tfvars
 
 CHECK = "prod-policy"
 

@@ -28,8 +28,8 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stackctl.checks.findings import Finding, relative
 from stackctl.errors import StackctlError
-from stackctl.infra.findings import Finding, relative
 from stackctl.tools import Terraform
 
 CHECK = "docs"

@@ -22,10 +22,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.hclmodel import RESOURCE_META, Block, read_dir
+from stackctl.checks.layout import terraform_dirs
 from stackctl.errors import StackctlError
-from stackctl.infra.findings import CheckReport, Finding, relative
-from stackctl.infra.hclmodel import RESOURCE_META, Block, read_dir
-from stackctl.infra.layout import terraform_dirs
 from stackctl.tools import Terraform
 
 CHECK = "schema"

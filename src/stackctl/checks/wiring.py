@@ -47,7 +47,7 @@ from typing import Any
 
 import hcl2
 
-from stackctl.infra.findings import CheckReport, Finding, relative
+from stackctl.checks.findings import CheckReport, Finding, relative
 
 CHECK = "wiring"
 RULES = ("CKV_FS_12", "CKV_FS_13", "CKV_FS_14")

@@ -21,8 +21,8 @@ from typing import Any
 
 import hcl2
 
+from stackctl.checks.findings import CheckReport, Finding, relative
 from stackctl.errors import StackctlError
-from stackctl.infra.findings import CheckReport, Finding, relative
 from stackctl.paths import env_dir
 
 _MISSING = object()
@@ -89,7 +89,7 @@ def _diff(dev: Any, prod: Any, path: str) -> Iterator[Difference]:
 # the state key may differ; every other .tf file is one file for both roots (a symbolic link into
 # envs/shared/, or infra/variables.tf for the variable declarations), so `ls -l envs/prod` shows
 # that the difference is the backend and the tfvars. Both tfvars set the same top-level variables.
-# Values: every differing tfvars value, listed for the auditor (read with stackctl.infra.parity,
+# Values: every differing tfvars value, listed for the auditor (read with stackctl.checks.parity,
 # which `stackctl audit` uses too).
 
 CHECK = "parity"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackctl.infra.findings import CheckReport, Finding, relative
+from stackctl.checks.findings import CheckReport, Finding, relative
 from stackctl.tools import Terraform
 
 CHECK = "fmt"
