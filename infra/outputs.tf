@@ -7,7 +7,7 @@ output "stack" {
     location            = var.location
     subscription_id     = data.azurerm_client_config.current.subscription_id
     tenant_id           = data.azurerm_client_config.current.tenant_id
-    resource_group_name = azurerm_resource_group.this.name
+    resource_group_name = data.azurerm_resource_group.this.name
     aml = {
       workspace_name   = module.aml_workspace.name
       workspace_id     = module.aml_workspace.resource_id

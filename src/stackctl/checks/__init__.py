@@ -20,6 +20,7 @@ from stackctl.checks.findings import CheckReport, Finding
 from stackctl.checks.fmt import check_format
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
+from stackctl.checks.provider_enums import check_provider_enums
 from stackctl.checks.schema import check_provider_schema, default_schema_path, load_schema
 from stackctl.checks.wiring import check_wiring
 
@@ -39,6 +40,7 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "fmt": ("terraform fmt -check -recursive", lambda root: check_format(root)),
     "config": ("Terraform's loader, references, module inputs, version pins", _config),
     "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
+    "provider-enums": ("every azurerm argument we set against the provider's own ValidateFuncs", check_provider_enums),
     "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),
