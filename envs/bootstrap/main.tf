@@ -43,6 +43,10 @@ provider "azurerm" {
     "Microsoft.ManagedIdentity",
     "Microsoft.Network",
     "Microsoft.OperationalInsights",
+    # prod's Power BI VNet data gateway subnet is delegated to Microsoft.PowerPlatform/vnetaccesslinks;
+    # a delegation to an unregistered namespace fails (issue 22 item 12).
+    # https://learn.microsoft.com/data-integration/vnet/create-data-gateways#step-1-register-microsoftpowerplatform-as-a-resource-provider
+    "Microsoft.PowerPlatform",
     "Microsoft.Sql",
     "Microsoft.Storage",
   ]

@@ -1,0 +1,270 @@
+"""Issue 22's Terraform items, each a rule judged on the tree (and on a broken copy).
+
+Where Terraform can evaluate the rule offline it does (`terraform console` on the module's own
+locals with provider-free stand-ins); elsewhere the rule reads the syntax tree (python-hcl2 via
+stackctl.checks.hclmodel). Sources are cited beside each rule.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from infra_helpers import Edit, terraform_console
+from stackctl.checks.hclmodel import Block, TerraformDir, read_dir
+from stackctl.checks.layout import terraform_dirs
+from stackctl.checks.provider_enums import default_validations_path, load_validations, refusal
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_RE = re.compile(r"local\.([a-z0-9_]+)")
+
+
+def _expanded(model: TerraformDir, text: str, seen: set[str] | None = None) -> str:
+    """`text` with every local it names replaced, transitively, by the local's own expression."""
+    seen = set() if seen is None else seen
+    parts = [text]
+    for name in LOCAL_RE.findall(text):
+        if name not in seen and name in model.locals:
+            seen.add(name)
+            parts.append(_expanded(model, str(model.locals[name]), seen))
+    return " ".join(parts)
+
+
+def _role_assignments(root: Path) -> list[tuple[TerraformDir, Block]]:
+    """Role assignments of everything the release pipeline plans and applies. Not envs/bootstrap: an
+    owner plans and applies it in one sitting, so whoever plans is whoever applies."""
+    return [
+        (model, block)
+        for directory in terraform_dirs(root)
+        if directory.name != "bootstrap"
+        for model in [read_dir(directory)]
+        for block in model.blocks
+        if block.type == "azurerm_role_assignment"
+    ]
+
+
+# --- item 2: the deploying identity's roles never go to whoever made the plan -----------------------
+# A data source is read at plan time and its result saved in the plan file; in CI the plan identity
+# makes the plan and the deploying identity applies it
+# (https://developer.hashicorp.com/terraform/cli/commands/plan#out-filename).
+
+
+def principal_from_client_config(root: Path) -> list[str]:
+    found = []
+    for model, block in _role_assignments(root):
+        principal = str(block.body.get("principal_id", ""))
+        # each.value.principal_id comes from the for_each collection's entries.
+        source = principal + (" " + str(block.body.get("for_each", "")) if "each." in principal else "")
+        if "azurerm_client_config" in _expanded(model, source):
+            found.append(f"{block.file.relative_to(root)}:{block.line} {block.address}")
+    return found
+
+
+def test_no_principal_id_derives_from_azurerm_client_config(root: Path) -> None:
+    assert principal_from_client_config(root) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("deployer = var.deployer_object_id", "deployer = data.azurerm_client_config.current.object_id"),
+        ("principal_id         = local.deployer", "principal_id         = data.azurerm_client_config.current.object_id"),
+        (
+            'role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }',
+            'role = "Storage Blob Data Contributor", principal_id = data.azurerm_client_config.current.object_id }',
+        ),
+    ],
+    ids=["through-a-local", "direct", "in-the-for-each-map"],
+)
+def test_a_principal_from_client_config_is_caught(tree: Path, edit: Edit, old: str, new: str) -> None:
+    edit("infra/main.rbac.tf", old, new)
+    assert principal_from_client_config(tree), "a role for whoever made the plan went unnoticed"
+
+
+def test_the_deployer_object_id_is_a_validated_input(root: Path) -> None:
+    variable = read_dir(root / "infra").variables["deployer_object_id"]
+    assert not variable.has_default
+    for env in ("dev", "prod"):
+        values = hcl2.load((root / f"envs/{env}/terraform.tfvars").open())
+        assert re.fullmatch(r"[0-9a-f-]{36}", values["deployer_object_id"].strip('"'))
+
+
+# --- item 4: the workspace identity approves its managed private endpoints before they exist -------
+# "As of March 31st 2025, the Azure AI Enterprise Network Connection Approver role must be assigned
+# to the ... managed identity" (how-to-managed-network; MicrosoftDocs/azure-ai-docs#415).
+APPROVER_ROLE = "Azure AI Enterprise Network Connection Approver"
+
+
+def approver_findings(root: Path) -> list[str]:
+    infra = read_dir(root / "infra")
+    approvers = [
+        block
+        for block in infra.blocks
+        if block.type == "azurerm_role_assignment"
+        and block.body.get("role_definition_name") == APPROVER_ROLE
+        and "module.aml_workspace.principal_id" in str(block.body.get("principal_id"))
+    ]
+    if not approvers:
+        return [f"no {APPROVER_ROLE} role for the workspace identity in infra/"]
+    after = str(infra.module_calls["aml_workspace"].arguments.get("outbound_rules_after", ""))
+    problems = [] if any(b.address in after for b in approvers) else ["outbound rules not ordered after the approver role"]
+    module = read_dir(root / "modules/aml_workspace")
+    writers = [b for b in module.blocks if "managedNetwork" in str(b.body.get("body", ""))]
+    if not writers or not all("terraform_data.outbound_rules_after" in str(b.body.get("depends_on")) for b in writers):
+        problems.append("the outbound-rule write does not depend on outbound_rules_after")
+    return problems
+
+
+def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: Path) -> None:
+    assert approver_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new"),
+    [
+        ("infra/main.rbac.tf", f'"{APPROVER_ROLE}"', '"Reader"'),
+        ("infra/main.tf", "outbound_rules_after = [azurerm_role_assignment.network_approver.id]", "outbound_rules_after = []"),
+        ("modules/aml_workspace/main.tf", "depends_on = [terraform_data.outbound_rules_after]", "depends_on = []"),
+    ],
+    ids=["no-role", "not-passed", "not-ordered"],
+)
+def test_a_missing_or_unordered_approver_role_is_caught(tree: Path, edit: Edit, path: str, old: str, new: str) -> None:
+    edit(path, old, new)
+    assert approver_findings(tree)
+
+
+# --- items 5 and 9: one write of the rules; AML's own rules not duplicated; Basic firewall ---------
+def _locals_block(text: str, marker: str) -> str:
+    """The `locals { ... }` block of a .tf file that defines `marker` (Terraform parses it)."""
+    start = text.rindex("locals {", 0, text.index(marker))
+    depth = 0
+    for index in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        if depth == 0 and text[index] == "}":
+            return text[start : index + 1]
+    raise AssertionError("unbalanced locals block")
+
+
+VARIABLES = """
+variable "outbound_rules" { type = any }
+variable "managed_network_isolation_mode" { type = string }
+variable "managed_network_firewall_sku" { type = string }
+"""
+
+
+def managed_network(root: Path, work: Path, mode: str) -> str:
+    """The managed network body the module writes, as Terraform evaluates it for `mode`."""
+    main = (root / "modules/aml_workspace/main.tf").read_text()
+    rules = _locals_block(main, "private_endpoint_rules").replace("azurerm_storage_account.workspace.id", '"/ws-storage"')
+    body = re.search(r"managedNetwork = (merge\(.*?\n      \))", main, re.S)
+    assert body, "the azapi body writing managedNetwork is gone"
+    stack = (
+        'outbound_rules = { private_endpoints = { wsstore-blob = { resource_id = "/ws-storage", subresource_name = "blob" }, '
+        'wsstore-file = { resource_id = "/ws-storage", subresource_name = "file" }, wsstore-queue = { resource_id = "/ws-storage", subresource_name = "queue" }, '
+        'lake-blob = { resource_id = "/lake", subresource_name = "blob" }, sql = { resource_id = "/sql", subresource_name = "sqlServer" } }, fqdns = { pypi = "pypi.org" } }\n'
+        f'managed_network_isolation_mode = "{mode}"\nmanaged_network_firewall_sku = "Basic"\n'
+    )
+    files = {"main.tf": VARIABLES + rules + f"\nlocals {{\n  written = {body.group(1)}\n}}\n", "stack.tfvars": stack}
+    ok, output = terraform_console(work, files, "jsonencode(local.written)")
+    assert ok, output
+    return output
+
+
+def test_approved_outbound_adds_only_what_aml_does_not(root: Path, tmp_path: Path) -> None:
+    written = managed_network(root, tmp_path / "aoao", "AllowOnlyApprovedOutbound")
+    # AML creates the workspace storage's blob and file rules itself in AllowOnlyApprovedOutbound
+    # (how-to-managed-network "List of required rules"; azureml-examples#2990).
+    assert "wsstore-blob" not in written and "wsstore-file" not in written
+    assert "wsstore-queue" in written and "lake-blob" in written
+    assert '\\"subresourceTarget\\":\\"sqlServer\\"' in written
+    assert '\\"firewallSku\\":\\"Basic\\"' in written and "pypi.org" in written
+
+
+def test_internet_outbound_keeps_the_storage_rules_and_no_firewall(root: Path, tmp_path: Path) -> None:
+    written = managed_network(root, tmp_path / "aio", "AllowInternetOutbound")
+    assert "wsstore-blob" in written and "wsstore-file" in written
+    assert "firewallSku" not in written and "pypi.org" not in written
+
+
+def test_no_outbound_rule_is_a_resource_of_its_own(root: Path) -> None:
+    """Parallel PUTs of single rules on one workspace lose rules (Azure/terraform-provider-azapi#453):
+    every rule goes into the one managedNetwork write."""
+    for directory in terraform_dirs(root):
+        for block in read_dir(directory).blocks:
+            assert "network_outbound_rule" not in block.type, block.address
+            assert "workspaces/outboundRules" not in str(block.body.get("type", "")), block.address
+
+
+# --- item 12: every delegated subnet's resource provider is registered by the bootstrap -----------
+# Delegating a subnet to an unregistered namespace fails (create-data-gateways, step 1).
+def delegation_findings(root: Path) -> list[str]:
+    bootstrap = hcl2.load((root / "envs/bootstrap/main.tf").open())
+    registered = {
+        name.strip('"')
+        for provider in bootstrap.get("provider", [])
+        for spec in provider.values()
+        for name in spec.get("resource_providers_to_register", [])
+    }
+    rule = load_validations(default_validations_path(REPO))["resources"]["azurerm_subnet"]["arguments"][
+        "delegation.service_delegation.name"
+    ]
+    problems = []
+    for env in ("dev", "prod"):
+        values = hcl2.load((root / f"envs/{env}/terraform.tfvars").open())
+        for name, subnet in values.get("network", {}).get("subnets", {}).items():
+            delegation = str(subnet.get("delegation", "")).strip('"')
+            if not delegation:
+                continue
+            if delegation.split("/")[0] not in registered:
+                problems.append(f"{env} {name}: {delegation.split('/')[0]} is not registered by envs/bootstrap")
+            if refusal(delegation, rule):
+                problems.append(f"{env} {name}: azurerm refuses the delegation {delegation}")
+    return problems
+
+
+def test_every_delegation_namespace_is_registered(root: Path) -> None:
+    assert delegation_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        ("envs/bootstrap/main.tf", '    "Microsoft.PowerPlatform",\n', "", "Microsoft.PowerPlatform is not registered"),
+        ("envs/prod/terraform.tfvars", "Microsoft.PowerPlatform/vnetaccesslinks", "Microsoft.Web/serverFarms", "Microsoft.Web is not registered"),
+        ("envs/prod/terraform.tfvars", "Microsoft.PowerPlatform/vnetaccesslinks", "Microsoft.PowerPlatform/vnetAccessLinks", "refuses the delegation"),
+    ],
+    ids=["unregistered", "another-namespace", "wrong-case"],
+)
+def test_an_unregistered_delegation_is_caught(tree: Path, edit: Edit, path: str, old: str, new: str, expected: str) -> None:
+    edit(path, old, new)
+    assert any(expected in problem for problem in delegation_findings(tree))
+
+
+# --- item 13: one state owns each stack's resource group -----------------------------------------
+def resource_group_owners(root: Path) -> list[str]:
+    """Stack-side blocks that own (create or import) a resource group; the bootstrap is the owner."""
+    owners = []
+    for directory in [root / "infra", root / "envs/shared", *sorted((root / "modules").iterdir())]:
+        if not directory.is_dir():
+            continue
+        for block in read_dir(directory).blocks:
+            if block.kind == "resource" and block.type == "azurerm_resource_group":
+                owners.append(block.address)
+        for tf in directory.glob("*.tf"):
+            parsed: dict[str, Any] = hcl2.load(tf.open())
+            owners.extend(f"import -> {i.get('to')}" for i in parsed.get("import", []) if "resource_group" in str(i.get("to")))
+    return owners
+
+
+def test_the_stack_only_reads_its_resource_group(root: Path) -> None:
+    assert resource_group_owners(root) == []
+    assert any(b.address == "data.azurerm_resource_group.this" for b in read_dir(root / "infra").blocks)
+
+
+def test_a_stack_that_owns_its_resource_group_is_caught(tree: Path, edit: Edit) -> None:
+    edit("infra/main.tf", 'data "azurerm_resource_group" "this" {', 'resource "azurerm_resource_group" "this" {\n  location = var.location')
+    assert resource_group_owners(tree) == ["azurerm_resource_group.this"]
