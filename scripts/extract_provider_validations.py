@@ -23,7 +23,8 @@ which azurerm unmarshals `activities_json` into: a field the model lacks is drop
 Where the readable source is older than the pinned provider (versions.tf), the pinned version's
 documentation decides: `DOC_OVERRIDES` below holds such corrections, each with its doc page.
 
-    .venv/bin/python scripts/extract_provider_validations.py --provider-git /work/.mirror/hashicorp+terraform-provider-azurerm/repo
+    .venv/bin/python scripts/extract_provider_validations.py \
+        --provider-git /work/.mirror/hashicorp+terraform-provider-azurerm/repo
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ DEFAULT_OUT = REPO / "tests" / "infra" / "azurerm_validations.json"
 DEFAULT_ADF_OUT = REPO / "tests" / "infra" / "adf_activity_models.json"
 BLOCK_TYPE_RE = re.compile(r'^\s*(resource|data)\s+"(azurerm_[a-z0-9_]+)"', re.MULTILINE)
 ARG_OPEN_RE = re.compile(r'^\s*"([a-z0-9_]+)":\s*(?:\{|[A-Za-z_.]+\(.*\{)\s*$')
-IMPORT_RE = re.compile(r'^\s*(?:([A-Za-z0-9_]+)\s+)?"(github\.com/(?:hashicorp/go-azure-sdk|jackofallops)/[^"]+)"', re.MULTILINE)
+IMPORT_RE = re.compile(
+    r'^\s*(?:([A-Za-z0-9_]+)\s+)?"(github\.com/(?:hashicorp/go-azure-sdk|jackofallops)/[^"]+)"', re.MULTILINE
+)
 # Where a vendored SDK package declares its enums: go-azure-sdk constants.go, kermit's (track-1) enums.go,
 # giovanni's models.go.
 CONSTANT_FILES = ("constants.go", "enums.go", "models.go")
 CONST_RE = re.compile(r'^\s*([A-Z][A-Za-z0-9_]*)\s+[A-Z][A-Za-z0-9_]*\s*=\s*"([^"]*)"', re.MULTILINE)
-POSSIBLE_RE = re.compile(r"func (PossibleValuesFor[A-Za-z0-9_]+)\(\) \[\]string \{\s*return \[\]string\{(.*?)\}", re.S)
+POSSIBLE_RE = re.compile(
+    r"func (PossibleValuesFor[A-Za-z0-9_]+)\(\) \[\]string \{\s*return \[\]string\{(.*?)\}", re.S
+)
 ADF_PIPELINES = "vendor/github.com/hashicorp/go-azure-sdk/resource-manager/datafactory/2018-06-01/pipelines"
 ADF_ACTIVITY_TYPES = ("WebActivity", "Until", "IfCondition", "Fail", "SetVariable", "Wait", "Copy", "Delete")
 
@@ -109,7 +114,7 @@ def argument_bodies(text: str) -> dict[str, str]:
 
 
 def constants(provider: Path, commit: str, text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """`alias.Const` -> value and `alias.PossibleValuesForX` -> values of the go-azure-sdk packages imported."""
+    """`alias.Const` -> value, `alias.PossibleValuesForX` -> values, of the vendored SDK packages imported."""
     values: dict[str, str] = {}
     possible: dict[str, list[str]] = {}
     for alias, path in IMPORT_RE.findall(text):
@@ -123,7 +128,9 @@ def constants(provider: Path, commit: str, text: str) -> tuple[dict[str, str], d
         for name, value in CONST_RE.findall(go):
             values[f"{alias}.{name}"] = value
         for func, body in POSSIBLE_RE.findall(go):
-            possible[f"{alias}.{func}"] = [values.get(f"{alias}.{n}", n) for n in re.findall(r"string\(([A-Za-z0-9_]+)\)", body)]
+            possible[f"{alias}.{func}"] = [
+                values.get(f"{alias}.{n}", n) for n in re.findall(r"string\(([A-Za-z0-9_]+)\)", body)
+            ]
     return values, possible
 
 
@@ -170,23 +177,41 @@ def validation_of(body: str, values: dict[str, str], possible: dict[str, list[st
     return {"validator": func, "judged": False}
 
 
-def package_names(provider: Path, commit: str, path: str, files: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+def package_names(
+    provider: Path, commit: str, path: str, files: list[str]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Constants and `[]string{...}` variables declared anywhere in the resource's own Go package."""
     directory = path.rsplit("/", 1)[0] + "/"
     values: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
     for name in files:
-        if name.startswith(directory) and "/" not in name[len(directory):] and name.endswith(".go") and not name.endswith("_test.go"):
+        if (
+            name.startswith(directory)
+            and "/" not in name[len(directory) :]
+            and name.endswith(".go")
+            and not name.endswith("_test.go")
+        ):
             go = strip_comments(git(provider, "show", f"{commit}:{name}"))
-            values.update(re.findall(r'^\s*([A-Za-z][A-Za-z0-9_]*)(?:\s+[A-Z][A-Za-z0-9_.]*)?\s*=\s*"([^"]*)"', go, re.MULTILINE))
-            for var, body in re.findall(r"(?:var\s+)?([a-zA-Z][A-Za-z0-9_]*)\s*=\s*\[\]string\{(.*?)\}", go, re.S):
+            values.update(
+                re.findall(
+                    r'^\s*([A-Za-z][A-Za-z0-9_]*)(?:\s+[A-Z][A-Za-z0-9_.]*)?\s*=\s*"([^"]*)"',
+                    go,
+                    re.MULTILINE,
+                )
+            )
+            for var, body in re.findall(
+                r"(?:var\s+)?([a-zA-Z][A-Za-z0-9_]*)\s*=\s*\[\]string\{(.*?)\}", go, re.S
+            ):
                 lists[var] = re.findall(r'"([^"]*)"', body)
     return values, lists
 
 
 def strip_comments(text: str) -> str:
     """Go text without `//` comments (kept inside string literals)."""
-    return "\n".join(re.sub(r'^((?:[^"`/]|"(?:\\.|[^"\\])*"|`[^`]*`|/(?!/))*)//.*$', r"\1", line) for line in text.splitlines())
+    return "\n".join(
+        re.sub(r'^((?:[^"`/]|"(?:\\.|[^"\\])*"|`[^`]*`|/(?!/))*)//.*$', r"\1", line)
+        for line in text.splitlines()
+    )
 
 
 def extract_type(provider: Path, commit: str, path: str, files: list[str]) -> dict[str, Any]:
@@ -207,20 +232,35 @@ def adf_models(provider: Path, commit: str) -> dict[str, Any]:
     """Each activity type's JSON fields (top level and typeProperties) in the go-azure-sdk model."""
     models: dict[str, Any] = {}
     for activity in ADF_ACTIVITY_TYPES:
-        name = {"Until": "UntilActivity", "IfCondition": "IfConditionActivity", "Fail": "FailActivity",
-                "SetVariable": "SetVariableActivity", "Wait": "WaitActivity", "Copy": "CopyActivity",
-                "Delete": "DeleteActivity"}.get(activity, activity)
+        name = {
+            "Until": "UntilActivity",
+            "IfCondition": "IfConditionActivity",
+            "Fail": "FailActivity",
+            "SetVariable": "SetVariableActivity",
+            "Wait": "WaitActivity",
+            "Copy": "CopyActivity",
+            "Delete": "DeleteActivity",
+        }.get(activity, activity)
         model = f"{ADF_PIPELINES}/model_{name.lower()}.go"
         props = f"{ADF_PIPELINES}/model_{name.lower()}typeproperties.go"
         fields = re.findall(r'json:"([A-Za-z0-9_]+)', git(provider, "show", f"{commit}:{model}"))
         type_fields = re.findall(r'json:"([A-Za-z0-9_]+)', git(provider, "show", f"{commit}:{props}"))
-        models[activity] = {"model": model, "fields": sorted(set(fields)), "typeProperties": sorted(set(type_fields))}
+        models[activity] = {
+            "model": model,
+            "fields": sorted(set(fields)),
+            "typeProperties": sorted(set(type_fields)),
+        }
     return models
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--provider-git", type=Path, required=True, help="a git directory of hashicorp/terraform-provider-azurerm")
+    parser.add_argument(
+        "--provider-git",
+        type=Path,
+        required=True,
+        help="a git directory of hashicorp/terraform-provider-azurerm",
+    )
     parser.add_argument("--commit", default="HEAD")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--adf-out", type=Path, default=DEFAULT_ADF_OUT)
@@ -229,8 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     described = git(args.provider_git, "describe", "--tags", commit).strip()
     files = git(args.provider_git, "ls-tree", "-r", "--name-only", commit).splitlines()
     resources, data = used_types([REPO / "modules", REPO / "infra", REPO / "envs"])
-    out: dict[str, Any] = {"provider_source": {"repository": "hashicorp/terraform-provider-azurerm", "commit": commit, "describe": described},
-                           "doc_overrides": DOC_OVERRIDES, "resources": {}, "data_sources": {}, "not_found": []}
+    out: dict[str, Any] = {
+        "provider_source": {
+            "repository": "hashicorp/terraform-provider-azurerm",
+            "commit": commit,
+            "describe": described,
+        },
+        "doc_overrides": DOC_OVERRIDES,
+        "resources": {},
+        "data_sources": {},
+        "not_found": [],
+    }
     for kind, names, table in (("resource", resources, "resources"), ("data", data, "data_sources")):
         for type_name in sorted(names):
             path = source_file(files, type_name, kind)
@@ -241,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     adf = {"provider_source": out["provider_source"], "activities": adf_models(args.provider_git, commit)}
     args.adf_out.write_text(json.dumps(adf, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} and {args.adf_out} from {described} ({commit[:12]}); not found: {out['not_found']}", file=sys.stderr)
+    print(
+        f"wrote {args.out} and {args.adf_out} from {described} ({commit[:12]}); "
+        f"not found: {out['not_found']}",
+        file=sys.stderr,
+    )
     return 0
 
 

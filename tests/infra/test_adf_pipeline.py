@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
-
 from infra_helpers import Edit, terraform_console
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +37,7 @@ variable "managed_virtual_network_enabled" { type = bool }
 TFVARS = """
 managed_virtual_network_enabled = true
 aml = {
-  workspace_id        = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+  workspace_id        = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/ws"
   training_invoke_uri = "https://train.westeurope.inference.ml.azure.com/jobs"
   scoring_invoke_uri  = "https://score.westeurope.inference.ml.azure.com/jobs"
   input_data_uri      = "azureml://datastores/lake_conditioned/paths/weekly/"
@@ -64,7 +63,9 @@ def rendered_activities(tree: Path, work: Path) -> list[dict[str, Any]]:
     text = _locals_blocks((tree / "modules/data_factory/main.pipeline.tf").read_text())
     text = SPLAT_NAME.sub('["ir-managed-vnet"]', text)
     text = RESOURCE_NAME.sub(lambda m: f'"ds_{m.group(2) or "x"}"', text)
-    ok, output = terraform_console(work, {"main.tf": STAND_INS + text, "stack.tfvars": TFVARS}, "jsonencode(local.activities)")
+    ok, output = terraform_console(
+        work, {"main.tf": STAND_INS + text, "stack.tfvars": TFVARS}, "jsonencode(local.activities)"
+    )
     assert ok, output
     # console prints the string, then possibly CLI warnings: read the first JSON value only.
     encoded, _ = json.JSONDecoder().raw_decode(output)
@@ -108,7 +109,10 @@ def test_every_web_activity_runs_on_the_managed_runtime(activities: list[dict[st
     webs = [a for a in walk(activities) if a["type"] == "WebActivity"]
     assert len(webs) >= 6  # invoke, poll and cancel (twice) for each of training and scoring
     for web in webs:
-        assert web["typeProperties"]["connectVia"] == {"referenceName": "ir-managed-vnet", "type": "IntegrationRuntimeReference"}
+        assert web["typeProperties"]["connectVia"] == {
+            "referenceName": "ir-managed-vnet",
+            "type": "IntegrationRuntimeReference",
+        }
 
 
 @pytest.mark.parametrize(
@@ -117,14 +121,40 @@ def test_every_web_activity_runs_on_the_managed_runtime(activities: list[dict[st
         # The review's case: connectVia merged into the activity object, not its typeProperties.
         (
             [
-                ('      {\n        name      = "invoke_${step}"', '      merge({\n        name      = "invoke_${step}"'),
-                ('        typeProperties = merge({\n          url            = uri', '        typeProperties = {\n          url            = uri'),
-                ("        }, local.connect_via)\n      },\n      {\n        name      = \"wait_", "        }\n      }, local.connect_via),\n      {\n        name      = \"wait_"),
+                (
+                    '      {\n        name      = "invoke_${step}"',
+                    '      merge({\n        name      = "invoke_${step}"',
+                ),
+                (
+                    "        typeProperties = merge({\n          url            = uri",
+                    "        typeProperties = {\n          url            = uri",
+                ),
+                (
+                    '        }, local.connect_via)\n      },\n      {\n        name      = "wait_',
+                    '        }\n      }, local.connect_via),\n      {\n        name      = "wait_',
+                ),
             ],
             "invoke_training.connectVia",
         ),
-        ([("        recursive     = true\n        enableLogging", '        recursive     = true\n        wildcardFileName = "*"\n        enableLogging')], "clear_conditioned.typeProperties.wildcardFileName"),
-        ([('              policy    = { timeout = "0.00:05:00", retry = 2', '              retryPolicy = { count = 2 }\n              policy    = { timeout = "0.00:05:00", retry = 2')], "poll_training.retryPolicy"),
+        (
+            [
+                (
+                    "        recursive     = true\n        enableLogging",
+                    '        recursive     = true\n        wildcardFileName = "*"\n        enableLogging',
+                )
+            ],
+            "clear_conditioned.typeProperties.wildcardFileName",
+        ),
+        (
+            [
+                (
+                    '              policy    = { timeout = "0.00:05:00", retry = 2',
+                    "              retryPolicy = { count = 2 }\n"
+                    '              policy    = { timeout = "0.00:05:00", retry = 2',
+                )
+            ],
+            "poll_training.retryPolicy",
+        ),
     ],
     ids=["connectVia-top-level", "delete-property-of-another-level", "unknown-activity-field"],
 )
@@ -143,31 +173,54 @@ def _until(activities: list[dict[str, Any]], step: str) -> dict[str, Any]:
 
 def loop_ends(expression: str, status: str) -> bool:
     """Evaluate the Until expression's only form we write: @not(contains(createArray(...), v))."""
-    match = re.fullmatch(r"@not\(contains\(createArray\(([^)]*)\), variables\('status_[a-z]+'\)\)\)", expression)
+    match = re.fullmatch(
+        r"@not\(contains\(createArray\(([^)]*)\), variables\('status_[a-z]+'\)\)\)", expression
+    )
     assert match, f"the wait loop's expression changed shape: {expression}"
     active = re.findall(r"'([A-Za-z]+)'", match.group(1))
     return status not in active
 
 
 @pytest.mark.parametrize("step", ["training", "scoring"])
-def test_the_wait_ends_on_every_status_a_job_cannot_leave(activities: list[dict[str, Any]], step: str) -> None:
+def test_the_wait_ends_on_every_status_a_job_cannot_leave(
+    activities: list[dict[str, Any]], step: str
+) -> None:
     expression = _until(activities, step)["typeProperties"]["expression"]["value"]
     # Statuses a job can still move on from keep the loop polling; every other one ends it.
-    may_still_finish = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running", "Finalizing", "CancelRequested", "NotResponding"}
+    may_still_finish = {
+        "NotStarted",
+        "Starting",
+        "Provisioning",
+        "Preparing",
+        "Queued",
+        "Running",
+        "Finalizing",
+        "CancelRequested",
+        "NotResponding",
+    }
     for status in JobStatus:
         assert loop_ends(expression, status.value) is (status.value not in may_still_finish), status.value
     assert loop_ends(expression, "SomeFutureStatus")
 
 
 @pytest.mark.parametrize("step", ["training", "scoring"])
-def test_a_job_that_does_not_complete_is_cancelled_and_fails_the_run(activities: list[dict[str, Any]], step: str) -> None:
+def test_a_job_that_does_not_complete_is_cancelled_and_fails_the_run(
+    activities: list[dict[str, Any]], step: str
+) -> None:
     names = {a["name"]: a for a in walk(activities)}
     for cancel in (f"cancel_{step}", f"cancel_{step}_after_wait"):
         assert names[cancel]["typeProperties"]["method"] == "POST"
-        assert names[cancel]["typeProperties"]["url"].endswith(f"/jobs/@{{activity('invoke_{step}').output.name}}/cancel?api-version=2024-04-01")
-    assert names[f"cancel_{step}_after_wait"]["dependsOn"] == [{"activity": f"wait_{step}", "dependencyConditions": ["Failed"]}]
+        assert names[cancel]["typeProperties"]["url"].endswith(
+            f"/jobs/@{{activity('invoke_{step}').output.name}}/cancel?api-version=2024-04-01"
+        )
+    assert names[f"cancel_{step}_after_wait"]["dependsOn"] == [
+        {"activity": f"wait_{step}", "dependencyConditions": ["Failed"]}
+    ]
     # A handled failure would report the run Succeeded: a Fail follows each cancel, whatever it did.
-    for cancel, fail in ((f"cancel_{step}", f"fail_{step}"), (f"cancel_{step}_after_wait", f"fail_{step}_wait")):
+    for cancel, fail in (
+        (f"cancel_{step}", f"fail_{step}"),
+        (f"cancel_{step}_after_wait", f"fail_{step}_wait"),
+    ):
         assert names[fail]["type"] == "Fail"
         assert names[fail]["dependsOn"] == [{"activity": cancel, "dependencyConditions": ["Completed"]}]
 
@@ -175,5 +228,8 @@ def test_a_job_that_does_not_complete_is_cancelled_and_fails_the_run(activities:
 def test_conditioned_weekly_is_cleared_before_the_copy(activities: list[dict[str, Any]]) -> None:
     names = {a["name"]: a for a in activities}
     clear = names["clear_conditioned"]
-    assert clear["type"] == "Delete" and clear["typeProperties"]["dataset"]["referenceName"] == "ds_conditioned"
-    assert {"activity": "clear_conditioned", "dependencyConditions": ["Succeeded"]} in names["copy_raw_to_conditioned"]["dependsOn"]
+    assert clear["type"] == "Delete"
+    assert clear["typeProperties"]["dataset"]["referenceName"] == "ds_conditioned"
+    assert {"activity": "clear_conditioned", "dependencyConditions": ["Succeeded"]} in names[
+        "copy_raw_to_conditioned"
+    ]["dependsOn"]

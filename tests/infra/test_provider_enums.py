@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from infra_helpers import Edit
+
 from stackctl.checks.provider_enums import (
     check_provider_enums,
     default_validations_path,
@@ -43,12 +43,42 @@ def test_the_validations_name_their_source(root: Path) -> None:
 
 BROKEN = [
     # (file, anchor, replacement, what the finding names)
-    ("modules/aml_workspace/main.tf", 'storage_account_access_type = "Identity"', 'storage_account_access_type = "identity"', "storage_account_access_type = 'identity'"),
-    ("modules/aml_workspace/main.tf", 'account_kind                    = "StorageV2"', 'account_kind                    = "storageV2"', "account_kind = 'storageV2'"),
-    ("modules/data_lake/main.tf", 'default_action = "Deny"', 'default_action = "deny"', "default_action = 'deny'"),
-    ("modules/data_factory/main.pipeline.tf", 'frequency       = "Week"', 'frequency       = "Weekly"', "frequency = 'Weekly'"),
-    ("modules/aml_workspace/main.tf", 'var.zone_redundant ? "ZRS" : "LRS"', 'var.zone_redundant ? "ZRS" : "lrs"', "account_replication_type = 'lrs'"),
-    ("infra/main.tf", 'vm_priority = "Dedicated"', 'vm_priority = "dedicated"', "passes 'dedicated' to clusters.*.vm_priority"),
+    (
+        "modules/aml_workspace/main.tf",
+        'storage_account_access_type = "Identity"',
+        'storage_account_access_type = "identity"',
+        "storage_account_access_type = 'identity'",
+    ),
+    (
+        "modules/aml_workspace/main.tf",
+        'account_kind                    = "StorageV2"',
+        'account_kind                    = "storageV2"',
+        "account_kind = 'storageV2'",
+    ),
+    (
+        "modules/data_lake/main.tf",
+        'default_action = "Deny"',
+        'default_action = "deny"',
+        "default_action = 'deny'",
+    ),
+    (
+        "modules/data_factory/main.pipeline.tf",
+        'frequency       = "Week"',
+        'frequency       = "Weekly"',
+        "frequency = 'Weekly'",
+    ),
+    (
+        "modules/aml_workspace/main.tf",
+        'var.zone_redundant ? "ZRS" : "LRS"',
+        'var.zone_redundant ? "ZRS" : "lrs"',
+        "account_replication_type = 'lrs'",
+    ),
+    (
+        "infra/main.tf",
+        'vm_priority = "Dedicated"',
+        'vm_priority = "dedicated"',
+        "passes 'dedicated' to clusters.*.vm_priority",
+    ),
 ]
 
 
@@ -86,7 +116,11 @@ resource "azurerm_machine_learning_workspace_network_outbound_rule_private_endpo
 
 
 def test_a_module_validation_wider_than_the_provider_is_caught(root: Path, tree: Path, edit: Edit) -> None:
-    edit("modules/key_vault/variables.tf", 'contains(["standard", "premium"]', 'contains(["standard", "Premium"]')
+    edit(
+        "modules/key_vault/variables.tf",
+        'contains(["standard", "premium"]',
+        'contains(["standard", "Premium"]',
+    )
     rendered = "\n".join(f.render() for f in check_provider_enums(tree, VALIDATIONS(root)).findings)
     assert "variable sku_name admits 'Premium'" in rendered
 

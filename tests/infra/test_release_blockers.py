@@ -13,8 +13,8 @@ from typing import Any
 
 import hcl2
 import pytest
-
 from infra_helpers import Edit, terraform_console
+
 from stackctl.checks.hclmodel import Block, TerraformDir, read_dir
 from stackctl.checks.layout import terraform_dirs
 from stackctl.checks.provider_enums import default_validations_path, load_validations, refusal
@@ -72,10 +72,14 @@ def test_no_principal_id_derives_from_azurerm_client_config(root: Path) -> None:
     ("old", "new"),
     [
         ("deployer = var.deployer_object_id", "deployer = data.azurerm_client_config.current.object_id"),
-        ("principal_id         = local.deployer", "principal_id         = data.azurerm_client_config.current.object_id"),
+        (
+            "principal_id         = local.deployer",
+            "principal_id         = data.azurerm_client_config.current.object_id",
+        ),
         (
             'role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }',
-            'role = "Storage Blob Data Contributor", principal_id = data.azurerm_client_config.current.object_id }',
+            'role = "Storage Blob Data Contributor", '
+            "principal_id = data.azurerm_client_config.current.object_id }",
         ),
     ],
     ids=["through-a-local", "direct", "in-the-for-each-map"],
@@ -111,10 +115,16 @@ def approver_findings(root: Path) -> list[str]:
     if not approvers:
         return [f"no {APPROVER_ROLE} role for the workspace identity in infra/"]
     after = str(infra.module_calls["aml_workspace"].arguments.get("outbound_rules_after", ""))
-    problems = [] if any(b.address in after for b in approvers) else ["outbound rules not ordered after the approver role"]
+    problems = (
+        []
+        if any(b.address in after for b in approvers)
+        else ["outbound rules not ordered after the approver role"]
+    )
     module = read_dir(root / "modules/aml_workspace")
     writers = [b for b in module.blocks if "managedNetwork" in str(b.body.get("body", ""))]
-    if not writers or not all("terraform_data.outbound_rules_after" in str(b.body.get("depends_on")) for b in writers):
+    if not writers or not all(
+        "terraform_data.outbound_rules_after" in str(b.body.get("depends_on")) for b in writers
+    ):
         problems.append("the outbound-rule write does not depend on outbound_rules_after")
     return problems
 
@@ -127,12 +137,22 @@ def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: 
     ("path", "old", "new"),
     [
         ("infra/main.rbac.tf", f'"{APPROVER_ROLE}"', '"Reader"'),
-        ("infra/main.tf", "outbound_rules_after = [azurerm_role_assignment.network_approver.id]", "outbound_rules_after = []"),
-        ("modules/aml_workspace/main.tf", "depends_on = [terraform_data.outbound_rules_after]", "depends_on = []"),
+        (
+            "infra/main.tf",
+            "outbound_rules_after = [azurerm_role_assignment.network_approver.id]",
+            "outbound_rules_after = []",
+        ),
+        (
+            "modules/aml_workspace/main.tf",
+            "depends_on = [terraform_data.outbound_rules_after]",
+            "depends_on = []",
+        ),
     ],
     ids=["no-role", "not-passed", "not-ordered"],
 )
-def test_a_missing_or_unordered_approver_role_is_caught(tree: Path, edit: Edit, path: str, old: str, new: str) -> None:
+def test_a_missing_or_unordered_approver_role_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str
+) -> None:
     edit(path, old, new)
     assert approver_findings(tree)
 
@@ -159,16 +179,30 @@ variable "managed_network_firewall_sku" { type = string }
 def managed_network(root: Path, work: Path, mode: str) -> str:
     """The managed network body the module writes, as Terraform evaluates it for `mode`."""
     main = (root / "modules/aml_workspace/main.tf").read_text()
-    rules = _locals_block(main, "private_endpoint_rules").replace("azurerm_storage_account.workspace.id", '"/ws-storage"')
+    rules = _locals_block(main, "private_endpoint_rules").replace(
+        "azurerm_storage_account.workspace.id", '"/ws-storage"'
+    )
     body = re.search(r"managedNetwork = (merge\(.*?\n      \))", main, re.S)
     assert body, "the azapi body writing managedNetwork is gone"
+    targets = {
+        "wsstore-blob": ("/ws-storage", "blob"),
+        "wsstore-file": ("/ws-storage", "file"),
+        "wsstore-queue": ("/ws-storage", "queue"),
+        "lake-blob": ("/lake", "blob"),
+        "sql": ("/sql", "sqlServer"),
+    }
+    rules_tfvars = ", ".join(
+        f'{name} = {{ resource_id = "{rid}", subresource_name = "{group}" }}'
+        for name, (rid, group) in targets.items()
+    )
     stack = (
-        'outbound_rules = { private_endpoints = { wsstore-blob = { resource_id = "/ws-storage", subresource_name = "blob" }, '
-        'wsstore-file = { resource_id = "/ws-storage", subresource_name = "file" }, wsstore-queue = { resource_id = "/ws-storage", subresource_name = "queue" }, '
-        'lake-blob = { resource_id = "/lake", subresource_name = "blob" }, sql = { resource_id = "/sql", subresource_name = "sqlServer" } }, fqdns = { pypi = "pypi.org" } }\n'
+        f'outbound_rules = {{ private_endpoints = {{ {rules_tfvars} }}, fqdns = {{ pypi = "pypi.org" }} }}\n'
         f'managed_network_isolation_mode = "{mode}"\nmanaged_network_firewall_sku = "Basic"\n'
     )
-    files = {"main.tf": VARIABLES + rules + f"\nlocals {{\n  written = {body.group(1)}\n}}\n", "stack.tfvars": stack}
+    files = {
+        "main.tf": VARIABLES + rules + f"\nlocals {{\n  written = {body.group(1)}\n}}\n",
+        "stack.tfvars": stack,
+    }
     ok, output = terraform_console(work, files, "jsonencode(local.written)")
     assert ok, output
     return output
@@ -178,16 +212,21 @@ def test_approved_outbound_adds_only_what_aml_does_not(root: Path, tmp_path: Pat
     written = managed_network(root, tmp_path / "aoao", "AllowOnlyApprovedOutbound")
     # AML creates the workspace storage's blob and file rules itself in AllowOnlyApprovedOutbound
     # (how-to-managed-network "List of required rules"; azureml-examples#2990).
-    assert "wsstore-blob" not in written and "wsstore-file" not in written
-    assert "wsstore-queue" in written and "lake-blob" in written
+    assert "wsstore-blob" not in written
+    assert "wsstore-file" not in written
+    assert "wsstore-queue" in written
+    assert "lake-blob" in written
     assert '\\"subresourceTarget\\":\\"sqlServer\\"' in written
-    assert '\\"firewallSku\\":\\"Basic\\"' in written and "pypi.org" in written
+    assert '\\"firewallSku\\":\\"Basic\\"' in written
+    assert "pypi.org" in written
 
 
 def test_internet_outbound_keeps_the_storage_rules_and_no_firewall(root: Path, tmp_path: Path) -> None:
     written = managed_network(root, tmp_path / "aio", "AllowInternetOutbound")
-    assert "wsstore-blob" in written and "wsstore-file" in written
-    assert "firewallSku" not in written and "pypi.org" not in written
+    assert "wsstore-blob" in written
+    assert "wsstore-file" in written
+    assert "firewallSku" not in written
+    assert "pypi.org" not in written
 
 
 def test_no_outbound_rule_is_a_resource_of_its_own(root: Path) -> None:
@@ -220,7 +259,9 @@ def delegation_findings(root: Path) -> list[str]:
             if not delegation:
                 continue
             if delegation.split("/")[0] not in registered:
-                problems.append(f"{env} {name}: {delegation.split('/')[0]} is not registered by envs/bootstrap")
+                problems.append(
+                    f"{env} {name}: {delegation.split('/')[0]} is not registered by envs/bootstrap"
+                )
             if refusal(delegation, rule):
                 problems.append(f"{env} {name}: azurerm refuses the delegation {delegation}")
     return problems
@@ -233,13 +274,30 @@ def test_every_delegation_namespace_is_registered(root: Path) -> None:
 @pytest.mark.parametrize(
     ("path", "old", "new", "expected"),
     [
-        ("envs/bootstrap/main.tf", '    "Microsoft.PowerPlatform",\n', "", "Microsoft.PowerPlatform is not registered"),
-        ("envs/prod/terraform.tfvars", "Microsoft.PowerPlatform/vnetaccesslinks", "Microsoft.Web/serverFarms", "Microsoft.Web is not registered"),
-        ("envs/prod/terraform.tfvars", "Microsoft.PowerPlatform/vnetaccesslinks", "Microsoft.PowerPlatform/vnetAccessLinks", "refuses the delegation"),
+        (
+            "envs/bootstrap/main.tf",
+            '    "Microsoft.PowerPlatform",\n',
+            "",
+            "Microsoft.PowerPlatform is not registered",
+        ),
+        (
+            "envs/prod/terraform.tfvars",
+            "Microsoft.PowerPlatform/vnetaccesslinks",
+            "Microsoft.Web/serverFarms",
+            "Microsoft.Web is not registered",
+        ),
+        (
+            "envs/prod/terraform.tfvars",
+            "Microsoft.PowerPlatform/vnetaccesslinks",
+            "Microsoft.PowerPlatform/vnetAccessLinks",
+            "refuses the delegation",
+        ),
     ],
     ids=["unregistered", "another-namespace", "wrong-case"],
 )
-def test_an_unregistered_delegation_is_caught(tree: Path, edit: Edit, path: str, old: str, new: str, expected: str) -> None:
+def test_an_unregistered_delegation_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
     edit(path, old, new)
     assert any(expected in problem for problem in delegation_findings(tree))
 
@@ -256,7 +314,11 @@ def resource_group_owners(root: Path) -> list[str]:
                 owners.append(block.address)
         for tf in directory.glob("*.tf"):
             parsed: dict[str, Any] = hcl2.load(tf.open())
-            owners.extend(f"import -> {i.get('to')}" for i in parsed.get("import", []) if "resource_group" in str(i.get("to")))
+            owners.extend(
+                f"import -> {i.get('to')}"
+                for i in parsed.get("import", [])
+                if "resource_group" in str(i.get("to"))
+            )
     return owners
 
 
@@ -266,5 +328,9 @@ def test_the_stack_only_reads_its_resource_group(root: Path) -> None:
 
 
 def test_a_stack_that_owns_its_resource_group_is_caught(tree: Path, edit: Edit) -> None:
-    edit("infra/main.tf", 'data "azurerm_resource_group" "this" {', 'resource "azurerm_resource_group" "this" {\n  location = var.location')
+    edit(
+        "infra/main.tf",
+        'data "azurerm_resource_group" "this" {',
+        'resource "azurerm_resource_group" "this" {\n  location = var.location',
+    )
     assert resource_group_owners(tree) == ["azurerm_resource_group.this"]

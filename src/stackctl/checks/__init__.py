@@ -40,7 +40,10 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "fmt": ("terraform fmt -check -recursive", lambda root: check_format(root)),
     "config": ("Terraform's loader, references, module inputs, version pins", _config),
     "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
-    "provider-enums": ("every azurerm argument we set against the provider's own ValidateFuncs", check_provider_enums),
+    "provider-enums": (
+        "every azurerm argument we set against the provider's own ValidateFuncs",
+        check_provider_enums,
+    ),
     "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),

@@ -34,7 +34,8 @@ from stackctl.errors import StackctlError
 
 CHECK = "provider-enums"
 REGENERATE = (
-    ".venv/bin/python scripts/extract_provider_validations.py --provider-git <hashicorp/terraform-provider-azurerm checkout>"
+    ".venv/bin/python scripts/extract_provider_validations.py "
+    "--provider-git <a hashicorp/terraform-provider-azurerm checkout>"
 )
 TERNARY_RE = re.compile(r'^\$\{[^"]*\?\s*"([^"$]*)"\s*:\s*"([^"$]*)"\s*\}$')
 VAR_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)\}$")
@@ -59,7 +60,9 @@ def load_validations(path: Path) -> dict[str, Any]:
         return data
     except (OSError, json.JSONDecodeError, KeyError) as exc:
         raise StackctlError(
-            f"provider validations unreadable: {path} ({exc})", where=str(path), fix=f"regenerate: `{REGENERATE}`"
+            f"provider validations unreadable: {path} ({exc})",
+            where=str(path),
+            fix=f"regenerate: `{REGENERATE}`",
         ) from exc
 
 
@@ -75,7 +78,11 @@ def refusal(value: Any, rule: Rule) -> str | None:
         return "empty (StringIsNotEmpty)"
     if kind == "StringMatch" and isinstance(value, str):
         try:
-            return None if re.search(rule["pattern"], value) else f"does not match {rule['pattern']} (StringMatch)"
+            return (
+                None
+                if re.search(rule["pattern"], value)
+                else f"does not match {rule['pattern']} (StringMatch)"
+            )
         except re.error:
             return None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -113,7 +120,11 @@ def arguments(body: dict[str, Any], path: str = "") -> Iterator[tuple[str, Any]]
                 for name, spec in dynamic.items():
                     for content in spec.get("content", []) if isinstance(spec, dict) else []:
                         yield from arguments(content, f"{path}{name}.")
-        elif isinstance(value, list) and value and all(isinstance(v, dict) and v.get("__is_block__") for v in value):
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
+        ):
             for nested in value:
                 yield from arguments(nested, f"{path}{key}.")
         else:
@@ -147,10 +158,17 @@ def _source(data: dict[str, Any], block: Block) -> str:
 
 
 def _finding(where: str, what: str, why: str, source: str) -> Finding:
-    return Finding(CHECK, where, f"{what}: azurerm refuses it at plan: {why}", f"use a value the provider accepts ({source})")
+    return Finding(
+        CHECK,
+        where,
+        f"{what}: azurerm refuses it at plan: {why}",
+        f"use a value the provider accepts ({source})",
+    )
 
 
-def _variable_findings(model: TerraformDir, block: Block, argument: str, value: Any, rule: Rule, root: Path, source: str) -> list[Finding]:
+def _variable_findings(
+    model: TerraformDir, block: Block, argument: str, value: Any, rule: Rule, root: Path, source: str
+) -> list[Finding]:
     """An argument fed by a variable: the variable's validation literals and default must pass."""
     direct, each = VAR_RE.match(str(value)), EACH_RE.match(str(value))
     for_each = FOR_EACH_VAR_RE.match(str(block.body.get("for_each", "")))
@@ -186,8 +204,14 @@ def check_block_values(model: TerraformDir, data: dict[str, Any], root: Path) ->
             for literal in literals(value):
                 why = refusal(literal, rule)
                 if why:
-                    findings.append(_finding(where, f"{block.address}.{argument} = {literal!r}", why, _source(data, block)))
-            findings.extend(_variable_findings(model, block, argument, value, rule, root, _source(data, block)))
+                    findings.append(
+                        _finding(
+                            where, f"{block.address}.{argument} = {literal!r}", why, _source(data, block)
+                        )
+                    )
+            findings.extend(
+                _variable_findings(model, block, argument, value, rule, root, _source(data, block))
+            )
     return findings, judged
 
 
@@ -206,7 +230,9 @@ def fed_arguments(model: TerraformDir, data: dict[str, Any]) -> dict[str, list[t
             if direct:
                 fed.setdefault(direct.group(1), []).append((None, rule, f"{block.address}.{argument}"))
             elif each and for_each:
-                fed.setdefault(for_each.group(1), []).append((each.group(1), rule, f"{block.address}.{argument}"))
+                fed.setdefault(for_each.group(1), []).append(
+                    (each.group(1), rule, f"{block.address}.{argument}")
+                )
     return fed
 
 
@@ -237,12 +263,23 @@ def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) ->
                 for literal in values_at(value, field):
                     why = refusal(literal, rule)
                     if why:
-                        what = f"module.{call.name} passes {literal!r} to {name}{'.*.' + field if field else ''} -> {relative(target, root)} {address}"
-                        findings.append(_finding(f"{relative(call.file, root)}:{call.line}", what, why, "tests/infra/azurerm_validations.json"))
+                        into = f"{name}{'.*.' + field if field else ''}"
+                        module = relative(target, root)
+                        what = f"module.{call.name} passes {literal!r} to {into} -> {module} {address}"
+                        findings.append(
+                            _finding(
+                                f"{relative(call.file, root)}:{call.line}",
+                                what,
+                                why,
+                                "tests/infra/azurerm_validations.json",
+                            )
+                        )
     return findings
 
 
-def check_provider_enums(root: Path, validations: Path | None = None, *, directories: list[Path] | None = None) -> CheckReport:
+def check_provider_enums(
+    root: Path, validations: Path | None = None, *, directories: list[Path] | None = None
+) -> CheckReport:
     """Every azurerm argument we set, against the provider's own validation of it."""
     data = load_validations(validations or default_validations_path(root))
     report = CheckReport(CHECK)
