@@ -334,3 +334,78 @@ def test_a_stack_that_owns_its_resource_group_is_caught(tree: Path, edit: Edit) 
         'resource "azurerm_resource_group" "this" {\n  location = var.location',
     )
     assert resource_group_owners(tree) == ["azurerm_resource_group.this"]
+
+
+# --- item 11: diagnostic settings written as Azure reads them back (a second plan is empty) -------
+# Storage service scopes read `AllMetrics` back as Capacity and Transaction (the AVM storage module
+# normalises for this: Azure/terraform-azurerm-avm-res-storage-storageaccount locals.diagnostics.tf,
+# PR #387); SQL databases as Basic, InstanceAndAppAdvanced, WorkloadManagement; and
+# logAnalyticsDestinationType is not echoed for storage, virtual networks or SQL databases
+# (Azure/azure-rest-api-specs#22400; hashicorp/terraform-provider-azurerm#22406, #24743). Either
+# difference shows as a change on every plan. `each.value.metric_categories` counts as AllMetrics:
+# that is the interface's default and what infra/ passes.
+# kind -> (target pattern, whether AllMetrics is read back as its parts; a VNet's one category is
+# AllMetrics itself).
+READ_BACK_KINDS = {
+    "storage service": (re.compile(r"/(blob|queue|table|file)Services/default"), True),
+    "virtual network": (re.compile(r"^\$\{azurerm_virtual_network\."), False),
+    "sql database": (re.compile(r"^\$\{azurerm_mssql_database\.|/databases/"), True),
+}
+
+
+def diagnostics_drift(root: Path) -> list[str]:
+    problems = []
+    for directory in sorted((root / "modules").iterdir()):
+        if not any(directory.glob("*.tf")):
+            continue
+        for block in read_dir(directory).blocks:
+            if block.type != "azurerm_monitor_diagnostic_setting":
+                continue
+            target = str(block.body.get("target_resource_id", ""))
+            kind = next((k for k, (pattern, _) in READ_BACK_KINDS.items() if pattern.search(target)), None)
+            if kind is None:
+                continue
+            expanded = READ_BACK_KINDS[kind][1]
+            where = f"{directory.name} {block.address} ({kind})"
+            if block.body.get("log_analytics_destination_type") not in (None, "null"):
+                problems.append(f"{where}: log_analytics_destination_type is not echoed back")
+            for dynamic in block.body.get("dynamic", []):
+                metric = dynamic.get("enabled_metric")
+                if metric is None or not expanded:
+                    continue
+                categories = metric.get("for_each")
+                if not isinstance(categories, list) or "AllMetrics" in categories:
+                    problems.append(f"{where}: metric categories {categories} are read back as their parts")
+    return problems
+
+
+def test_diagnostic_settings_match_what_azure_reads_back(root: Path) -> None:
+    assert diagnostics_drift(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new"),
+    [
+        (
+            "modules/aml_workspace/main.diagnostics.tf",
+            'for_each = ["Capacity", "Transaction"]',
+            "for_each = each.value.metric_categories",
+        ),
+        (
+            "modules/data_lake/main.interfaces.tf",
+            "log_analytics_destination_type = null",
+            'log_analytics_destination_type = "Dedicated"',
+        ),
+        (
+            "modules/sql/main.interfaces.tf",
+            'for_each = ["Basic", "InstanceAndAppAdvanced", "WorkloadManagement"]',
+            'for_each = ["AllMetrics"]',
+        ),
+    ],
+    ids=["storage-service-all-metrics", "storage-destination-type", "sql-all-metrics"],
+)
+def test_a_diagnostic_setting_that_drifts_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str
+) -> None:
+    edit(path, old, new)
+    assert diagnostics_drift(tree)
