@@ -47,7 +47,6 @@ locals {
     for name, setting in { log_analytics = { workspace_resource_id = module.monitoring.resource_id } } :
     name => setting if var.diagnostic_settings_enabled
   }
-  lock = var.resource_locks_enabled ? { kind = "CanNotDelete" } : null
 
   endpoints = {
     training = {
@@ -132,7 +131,6 @@ module "monitoring" {
     mape_threshold   = var.monitoring.mape_threshold
     stale_after_days = var.monitoring.stale_after_days
   }
-  lock = local.lock
   tags = local.tags
 }
 
@@ -147,7 +145,6 @@ module "key_vault" {
   allowed_ip_ranges             = local.allowed_ip_ranges
   private_endpoints             = { for group in ["vault"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings           = local.diagnostic_settings
-  lock                          = local.lock
   tags                          = local.tags
 }
 
@@ -171,7 +168,6 @@ module "data_lake" {
   }
   private_endpoints   = { for group in ["blob", "dfs"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
-  lock                = local.lock
   tags                = local.tags
 }
 
@@ -240,7 +236,6 @@ module "aml_workspace" {
     } if local.private_network
   }
   diagnostic_settings = local.diagnostic_settings
-  lock                = local.lock
   tags                = local.tags
 }
 
@@ -292,7 +287,6 @@ module "sql" {
   }
   private_endpoints   = { for group in ["sqlServer"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
-  lock                = local.lock
   tags                = local.tags
 }
 
@@ -351,6 +345,5 @@ module "data_factory" {
   managed_virtual_network_enabled = true
   public_network_enabled          = var.public_network_access_enabled
   diagnostic_settings             = local.diagnostic_settings
-  lock                            = local.lock
   tags                            = local.tags
 }

@@ -409,3 +409,64 @@ def test_a_diagnostic_setting_that_drifts_is_caught(
 ) -> None:
     edit(path, old, new)
     assert diagnostics_drift(tree)
+
+
+# --- item 10: locks on the data holders only, created after (destroyed before) what they cover ----
+# A CanNotDelete lock is inherited by its scope's children and extensions, and "prevents the
+# deletion of Azure RBAC assignments" and of diagnostic settings under it
+# (https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#lock-inheritance).
+LOCKABLE = {"module.data_lake.resource_id", "module.sql.database_id", "module.monitoring.resource_id"}
+
+
+def lock_findings(root: Path) -> list[str]:
+    problems = []
+    for directory in sorted((root / "modules").iterdir()):
+        for block in read_dir(directory).blocks if any(directory.glob("*.tf")) else []:
+            if block.type == "azurerm_management_lock":
+                problems.append(
+                    f"{directory.name}: {block.address} cannot be ordered after the stack's role assignments"
+                )
+    infra = read_dir(root / "infra")
+    modules = {f"module.{name}" for name in infra.module_calls if name != "naming"}
+    assignments = {b.address for b in infra.blocks if b.type == "azurerm_role_assignment"}
+    for block in (b for b in infra.blocks if b.type == "azurerm_management_lock"):
+        scopes = set(
+            re.findall(
+                r"module\.[a-z_]+\.[a-z_]+",
+                _expanded(infra, str(block.body.get("for_each", "")) + str(block.body.get("scope"))),
+            )
+        )
+        problems.extend(
+            f"{block.address}: locks {scope}, whose children churn" for scope in sorted(scopes - LOCKABLE)
+        )
+        after = " ".join(str(d) for d in block.body.get("depends_on", []))
+        missing = sorted(
+            name for name in modules | assignments if not re.search(rf"\b{re.escape(name)}\b", after)
+        )
+        problems.extend(f"{block.address}: not ordered after {name}" for name in missing)
+    return problems
+
+
+def test_locks_cover_data_holders_after_everything_under_them(root: Path) -> None:
+    assert lock_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "    logs     = module.monitoring.resource_id\n",
+            "    logs     = module.monitoring.resource_id\n"
+            "    workspace = module.aml_workspace.resource_id\n",
+            "locks module.aml_workspace.resource_id",
+        ),
+        ("    azurerm_role_assignment.this,\n", "", "not ordered after azurerm_role_assignment.this"),
+        ("    module.data_factory,\n", "", "not ordered after module.data_factory"),
+    ],
+    ids=["churning-parent", "role-assignments-unordered", "module-unordered"],
+)
+def test_a_lock_that_breaks_destroy_is_caught(
+    tree: Path, edit: Edit, old: str, new: str, expected: str
+) -> None:
+    edit("infra/main.locks.tf", old, new)
+    assert any(expected in problem for problem in lock_findings(tree)), lock_findings(tree)

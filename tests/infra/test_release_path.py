@@ -102,7 +102,9 @@ def lock_findings(tree: Path) -> list[str]:
     deletes (https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#lock-inheritance)."""
     findings: list[str] = []
     stack_locks = any(
-        "azurerm_management_lock" in _text(path) for path in sorted((tree / "modules").rglob("*.tf"))
+        "azurerm_management_lock" in _text(path)
+        for part in ("modules", "infra")
+        for path in sorted((tree / part).rglob("*.tf"))
     )
     rbac = _load(tree / BOOTSTRAP / "main.rbac.tf")
     lock_roles = [
