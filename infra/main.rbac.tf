@@ -104,3 +104,20 @@ resource "azurerm_role_assignment" "network_approver" {
   principal_type       = "ServicePrincipal"
   description          = "forecast-stack ${var.environment}: workspace approves its managed-network private endpoints"
 }
+
+# Role assignments take effect after a delay ("can take up to 10 minutes"); `stackctl deploy` runs
+# right after the first apply and would meet 403s on the workspace storage, the registry and App
+# Insights. The apply waits once after any assignment is created or replaced; deploy reads the
+# stack output only after it (issue 22 item 14).
+# https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
+# https://registry.terraform.io/providers/hashicorp/time/latest/docs/resources/sleep
+resource "time_sleep" "role_propagation" {
+  create_duration = "5m"
+  triggers = {
+    assignments = join(",", sort(concat(
+      values(azurerm_role_assignment.this)[*].id,
+      values(azurerm_role_assignment.deployer)[*].id,
+      [azurerm_role_assignment.network_approver.id],
+    )))
+  }
+}

@@ -2,6 +2,8 @@
 # Nothing here is a secret, a key or a connection string with a key in it.
 output "stack" {
   description = "Everything stackctl deploy needs about this stack, read from `terraform output -json`."
+  # Deploy starts from this output; it is final only once new role assignments have taken effect.
+  depends_on = [time_sleep.role_propagation]
   value = {
     environment         = var.environment
     location            = var.location

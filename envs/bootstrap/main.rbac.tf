@@ -12,7 +12,10 @@
 resource "azurerm_role_definition" "lock_operator" {
   for_each = local.environments
 
-  name        = "forecast-stack lock operator (${each.key})"
+  # A custom role's name must be unique in the tenant (RoleDefinitionWithSameNameExists): a second
+  # bootstrap (another subscription or workload in the same tenant) would fail on a fixed name
+  # (issue 22 item 14). https://learn.microsoft.com/azure/role-based-access-control/custom-roles#custom-role-properties
+  name        = "forecast-stack lock operator (${var.workload} ${each.key}, subscription ${data.azurerm_client_config.current.subscription_id})"
   scope       = azurerm_resource_group.stack[each.key].id
   description = "Create, read and delete the management locks of the ${each.key} forecast stack's resources (nothing else)."
 

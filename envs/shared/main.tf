@@ -11,6 +11,13 @@ provider "azurerm" {
     storage {
       data_plane_available = false
     }
+    # A destroyed workspace is soft-deleted and keeps its name for 14 days, so dev (destroyed and
+    # re-created by `make destroy ENV=dev`) purges it; prod keeps the soft delete as a safety net
+    # (issue 22 item 14). https://learn.microsoft.com/azure/machine-learning/concept-soft-delete
+    # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/features-block#machine_learning
+    machine_learning {
+      purge_soft_deleted_workspace_on_destroy = var.environment != "prod"
+    }
   }
   # Shared keys are disabled on every storage account, so the provider must use Entra ID too.
   storage_use_azuread = true

@@ -85,7 +85,7 @@ def test_undeclared_variable_is_caught(tree: Path, edit: Edit) -> None:
 
 
 def test_undefined_local_is_caught(tree: Path, edit: Edit) -> None:
-    edit("infra/main.tf", "tags     = local.tags", "tags     = local.tag")
+    edit("infra/main.tf", "  tags = local.tags", "  tags = local.tag")
     assert any("undefined local.tag" in f.message for f in check_references(tree))
 
 

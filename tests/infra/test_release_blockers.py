@@ -470,3 +470,81 @@ def test_a_lock_that_breaks_destroy_is_caught(
 ) -> None:
     edit("infra/main.locks.tf", old, new)
     assert any(expected in problem for problem in lock_findings(tree)), lock_findings(tree)
+
+
+# --- item 14 (Terraform parts) --------------------------------------------------------------------
+def role_name_findings(root: Path) -> list[str]:
+    """A custom role's name is unique in the tenant (RoleDefinitionWithSameNameExists): each name
+    must carry the subscription, or a second bootstrap in the same tenant fails
+    (https://learn.microsoft.com/azure/role-based-access-control/custom-roles#custom-role-properties)."""
+    return [
+        f"{block.file.name}: {block.address} name {block.body.get('name')!r}"
+        for directory in terraform_dirs(root)
+        for block in read_dir(directory).blocks
+        if block.type == "azurerm_role_definition" and "subscription_id" not in str(block.body.get("name"))
+    ]
+
+
+def test_custom_role_names_are_unique_in_the_tenant(root: Path) -> None:
+    assert role_name_findings(root) == []
+
+
+def test_a_fixed_custom_role_name_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "envs/bootstrap/main.rbac.tf",
+        ", subscription ${data.azurerm_client_config.current.subscription_id})",
+        ")",
+    )
+    assert role_name_findings(tree)
+
+
+def propagation_findings(root: Path) -> list[str]:
+    """Deploy must not start before new role assignments take effect (up to 10 minutes:
+    https://learn.microsoft.com/azure/role-based-access-control/troubleshooting): a time_sleep
+    triggered by every role assignment of the stack, and the deploy's output after it."""
+    infra = read_dir(root / "infra")
+    sleeps = [b for b in infra.blocks if b.type == "time_sleep"]
+    if not sleeps:
+        return ["no wait for role assignments before deploy"]
+    triggers = " ".join(str(b.body.get("triggers")) for b in sleeps)
+    problems = [
+        f"{b.address} does not trigger the wait"
+        for b in infra.blocks
+        if b.type == "azurerm_role_assignment" and b.address not in triggers
+    ]
+    stack = (root / "infra/outputs.tf").read_text()
+    if not re.search(r"depends_on\s*=\s*\[time_sleep\.", stack):
+        problems.append("the stack output does not wait for the role assignments")
+    return problems
+
+
+def test_deploy_waits_for_role_assignments(root: Path) -> None:
+    assert propagation_findings(root) == []
+
+
+def test_a_deploy_that_does_not_wait_is_caught(tree: Path, edit: Edit) -> None:
+    edit("infra/main.rbac.tf", "      [azurerm_role_assignment.network_approver.id],\n", "")
+    edit("infra/outputs.tf", "  depends_on = [time_sleep.role_propagation]\n", "")
+    assert propagation_findings(tree) == [
+        "azurerm_role_assignment.network_approver does not trigger the wait",
+        "the stack output does not wait for the role assignments",
+    ]
+
+
+@pytest.mark.parametrize(("environment", "purged"), [("dev", "true"), ("prod", "false")])
+def test_dev_purges_its_soft_deleted_workspace(tmp_path: Path, environment: str, purged: str) -> None:
+    """The provider's features block, as Terraform evaluates it for each environment."""
+    provider = hcl2.load((REPO / "envs/shared/main.tf").open())["provider"]
+    features = next(
+        p['"azurerm"'] if '"azurerm"' in p else p["azurerm"] for p in provider if "azurerm" in str(p)
+    )
+    expression = features["features"][0]["machine_learning"][0]["purge_soft_deleted_workspace_on_destroy"]
+    files = {
+        "main.tf": 'variable "environment" { type = string }\n',
+        "stack.tfvars": f'environment = "{environment}"\n',
+    }
+    ok, output = terraform_console(
+        tmp_path / "work", files, str(expression).removeprefix("${").removesuffix("}")
+    )
+    assert ok, output
+    assert output.split()[0] == purged
