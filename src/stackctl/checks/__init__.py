@@ -18,6 +18,7 @@ from stackctl.checks.config import check_config
 from stackctl.checks.docs import check_docs
 from stackctl.checks.findings import CheckReport, Finding
 from stackctl.checks.fmt import check_format
+from stackctl.checks.online import check_terraform_validate
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
 from stackctl.checks.provider_enums import check_provider_enums
@@ -48,6 +49,10 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),
     "parity": ("dev/prod roots alike; the value differences", check_parity),
+    "terraform-validate": (
+        "terraform init -backend=false && terraform validate in every directory, where the registry answers",
+        lambda root: check_terraform_validate(root),
+    ),
     "docs": ("generated text is current: module README tables, modules' main.interfaces.tf", check_docs),
 }
 
