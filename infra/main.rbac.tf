@@ -3,7 +3,7 @@
 # needs the lake, the lake's RBAC needs the workspace identity).
 #
 # The workspace storage has shared keys off and its system datastores are identity-based
-# (storage_account_access_type = "identity"), so everything that reads or writes it needs a data
+# (storage_account_access_type = "Identity"), so everything that reads or writes it needs a data
 # role on it, and nothing else gets one (CKV_FS_7):
 # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#scenarios-for-role-assignments
 #   - the workspace: nothing here; AML assigns its system identity's roles on its storage itself;
