@@ -111,11 +111,14 @@ resource "azurerm_machine_learning_workspace" "this" {
 # (https://github.com/Azure/terraform-provider-azapi/issues/453). One PUT of the whole map cannot race.
 # firewallSku Basic: FQDN rules make AML deploy an Azure Firewall, Standard unless told otherwise
 # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#select-an-azure-firewall-version).
-# The api-version is the one azurerm 5.x's own SDK uses for workspaces (go-azure-sdk
-# machinelearningservices/2025-06-01, whose ManagedNetworkSettings carries firewallSku).
-# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2025-06-01/workspaces
+# api-version 2024-10-01: the first GA version whose ManagedNetworkSettings has firewallSku
+# ('Basic' | 'Standard'), and one the whole azapi range in versions.tf knows (azapi validates the
+# body against the Azure/bicep-types-az types it embeds: 2024-10-01 entered them in December 2024,
+# before azapi 2.4.0; 2025-06-01 only in July 2025).
+# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2024-10-01/workspaces
+# https://github.com/Azure/bicep-types-az/blob/main/generated/machinelearningservices/microsoft.machinelearningservices/2024-10-01/types.md
 resource "azapi_update_resource" "managed_network" {
-  type        = "Microsoft.MachineLearningServices/workspaces@2025-06-01"
+  type        = "Microsoft.MachineLearningServices/workspaces@2024-10-01"
   resource_id = azurerm_machine_learning_workspace.this.id
   body = {
     properties = {
