@@ -60,7 +60,10 @@ def _locals_blocks(text: str) -> str:
 
 def rendered_activities(tree: Path, work: Path) -> list[dict[str, Any]]:
     """The pipeline's activities as Terraform evaluates them (prod-like: managed VNet on)."""
-    text = _locals_blocks((tree / "modules/data_factory/main.pipeline.tf").read_text())
+    source = (tree / "modules/data_factory/main.pipeline.tf").read_text()
+    expression = re.search(r"(?ms)^  activities_json = jsonencode\((.*?)\)\n\}", source)
+    assert expression, "activities_json = jsonencode(...) not found in main.pipeline.tf"
+    text = _locals_blocks(source) + f"\nlocals {{\n  activities = {expression.group(1)}\n}}\n"
     text = SPLAT_NAME.sub('["ir-managed-vnet"]', text)
     text = RESOURCE_NAME.sub(lambda m: f'"ds_{m.group(2) or "x"}"', text)
     ok, output = terraform_console(
