@@ -91,18 +91,24 @@ resource "azurerm_role_assignment" "deployer" {
 # The workspace identity approves the private endpoints its managed network creates to the lake, SQL
 # and its storage: "As of March 31st 2025, the Azure AI Enterprise Network Connection Approver role
 # must be assigned to the ... managed identity", system-assigned included; without it the
-# connections stay Pending and every job's read of the lake or write to SQL is refused. The targets
-# all live in this resource group, the narrowest scope that covers them; the outbound rules are
-# written after this assignment (module.aml_workspace outbound_rules_after). (CKV_FS_15)
+# connections stay Pending and every job's read of the lake or write to SQL is refused. Assigned on
+# each target of a private-endpoint outbound rule (infra/main.tf), the narrowest scopes that work;
+# the rules are written after these assignments (module.aml_workspace outbound_rules_after).
 # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
 # https://github.com/MicrosoftDocs/azure-ai-docs/pull/415
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/ai-machine-learning#azure-ai-enterprise-network-connection-approver
 resource "azurerm_role_assignment" "network_approver" {
-  scope                = data.azurerm_resource_group.this.id
+  for_each = {
+    lake              = module.data_lake.resource_id
+    sql               = module.sql.resource_id
+    workspace-storage = module.aml_workspace.storage_account_id
+  }
+
+  scope                = each.value
   role_definition_name = "Azure AI Enterprise Network Connection Approver"
   principal_id         = module.aml_workspace.principal_id
   principal_type       = "ServicePrincipal"
-  description          = "forecast-stack ${var.environment}: workspace approves its managed-network private endpoints"
+  description          = "forecast-stack ${var.environment}: workspace approves its managed-network private endpoint to ${each.key}"
 }
 
 # Role assignments take effect after a delay ("can take up to 10 minutes"); `stackctl deploy` runs
@@ -117,7 +123,7 @@ resource "time_sleep" "role_propagation" {
     assignments = join(",", sort(concat(
       values(azurerm_role_assignment.this)[*].id,
       values(azurerm_role_assignment.deployer)[*].id,
-      [azurerm_role_assignment.network_approver.id],
+      values(azurerm_role_assignment.network_approver)[*].id,
     )))
   }
 }

@@ -55,9 +55,11 @@ POSSIBLE_RE = re.compile(
 ADF_PIPELINES = "vendor/github.com/hashicorp/go-azure-sdk/resource-manager/datafactory/2018-06-01/pipelines"
 ADF_ACTIVITY_TYPES = ("WebActivity", "Until", "IfCondition", "Fail", "SetVariable", "Wait", "Copy", "Delete")
 
-# Corrections from the pinned version's documentation where the source read is older.
-# Empty today: no argument we set changed its validation between the source read and azurerm 5.10
-# (https://github.com/hashicorp/terraform-provider-azurerm/blob/main/CHANGELOG.md).
+# Corrections from the pinned version's documentation where the source read is older (the readable
+# snapshot is v5.2.0-14; versions.tf pins >= 5.10.0): {"resources": {type: {argument: rule}}}, each
+# with the 5.10.0 page it comes from (https://registry.terraform.io/providers/hashicorp/azurerm/5.10.0/docs/...).
+# Empty: no 5.10.0 page read so far contradicts the source for an argument we set; where the
+# registry answers, the terraform-validate check runs 5.10 itself and settles it.
 DOC_OVERRIDES: dict[str, dict[str, Any]] = {}
 
 

@@ -100,7 +100,7 @@ resource "azurerm_machine_learning_workspace" "this" {
 # Outbound rules of the managed network, in ONE write of the workspace's
 # `properties.managedNetwork`: a private endpoint to every private resource jobs read or write (the
 # lake's blob and dfs, SQL, the workspace storage's queue and table), and in AllowOnlyApprovedOutbound
-# the FQDNs of the package feeds the image build installs from. (CKV_FS_10, CKV_FS_16)
+# the FQDNs of the package feeds the image build installs from. (CKV_FS_10; tests/infra/test_release_blockers.py)
 # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-access-public-machine-learning-packages
 # Why not azurerm's outbound-rule resources: their sub_resource_target refuses `sqlServer` at plan
 # (StringInSlice vault|amlworkspace|blob|table|queue|file|web|dfs|redisCache, and Create refuses
@@ -147,7 +147,7 @@ locals {
   # In AllowOnlyApprovedOutbound AML itself creates private-endpoint rules to the workspace
   # storage's blob and file ("List of required rules", regardless of public access), and a user rule
   # to the same destination fails (https://github.com/Azure/azureml-examples/pull/2990, review of
-  # workspace-managed-network.ipynb): add only what AML does not. (CKV_FS_17)
+  # workspace-managed-network.ipynb): add only what AML does not (tests/infra/test_release_blockers.py).
   # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules
   aml_required_storage_targets = var.managed_network_isolation_mode == "AllowOnlyApprovedOutbound" ? ["blob", "file"] : []
   private_endpoint_rules = {

@@ -139,7 +139,7 @@ def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: 
         ("infra/main.rbac.tf", f'"{APPROVER_ROLE}"', '"Reader"'),
         (
             "infra/main.tf",
-            "outbound_rules_after = [azurerm_role_assignment.network_approver.id]",
+            "outbound_rules_after = values(azurerm_role_assignment.network_approver)[*].id",
             "outbound_rules_after = []",
         ),
         (
@@ -523,7 +523,7 @@ def test_deploy_waits_for_role_assignments(root: Path) -> None:
 
 
 def test_a_deploy_that_does_not_wait_is_caught(tree: Path, edit: Edit) -> None:
-    edit("infra/main.rbac.tf", "      [azurerm_role_assignment.network_approver.id],\n", "")
+    edit("infra/main.rbac.tf", "      values(azurerm_role_assignment.network_approver)[*].id,\n", "")
     edit("infra/outputs.tf", "  depends_on = [time_sleep.role_propagation]\n", "")
     assert propagation_findings(tree) == [
         "azurerm_role_assignment.network_approver does not trigger the wait",
