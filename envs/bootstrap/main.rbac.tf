@@ -60,7 +60,7 @@ locals {
   # remove only the roles infra/ assigns (var.assignable_role_ids), and only to service principals
   # (the stack's managed identities), never to users or groups.
   # https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
-  assignable_role_ids = join(", ", sort(values(var.assignable_role_ids)))
+  assignable_role_ids   = join(", ", sort(values(var.assignable_role_ids)))
   only_assignable_roles = <<-CONDITION
     (
      (

@@ -66,7 +66,9 @@ resource "azurerm_subnet" "runner" {
   # another region than the runner.
   # https://learn.microsoft.com/azure/storage/common/storage-network-security-limitations
   # https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks
-  service_endpoints = ["Microsoft.Storage.Global"]
+  service_endpoint {
+    service = "Microsoft.Storage.Global"
+  }
 
   delegation {
     name = "ci-runners"

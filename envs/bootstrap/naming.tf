@@ -13,7 +13,7 @@ locals {
     stack_resource_group = { for env in local.environments : env => "rg-${var.workload}-${env}-${var.location_short}" }
     identity             = { for env in local.environments : env => "id-${var.workload}-deploy-${env}" }
     plan_identity        = { for env in local.environments : env => "id-${var.workload}-plan-${env}" }
-    state_container = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
+    state_container      = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
     # Prod's runner VNet keeps the name it had as the only runner; dev's carries "dev".
     runner_vnet = { dev = "vnet-${var.workload}-ci-dev-${var.location_short}", prod = "vnet-${var.workload}-ci-${var.location_short}" }
     # The runner resource: GitHub.Network/networkSettings (GitHub) or the Managed DevOps Pool,
