@@ -55,7 +55,12 @@ variable "github" {
   type = object({
     organization_id = string
   })
-  description = "GitHub only: the organisation's databaseId (`gh api graphql -f query='{organization(login:\"ORG\"){databaseId}}'`), the networkSettings businessId."
+  description = <<DESCRIPTION
+GitHub only.
+
+- `organization_id` - (Required) The organisation's databaseId, the networkSettings businessId:
+  `gh api graphql -f query='{organization(login:"ORG"){databaseId}}'`.
+DESCRIPTION
   default     = null
 
   validation {
@@ -72,7 +77,15 @@ variable "azure_devops" {
     sku_name              = optional(string, "Standard_D4ads_v5")
     image                 = optional(string, "ubuntu-24.04/latest")
   })
-  description = "Azure DevOps only: the organisation URL, the project whose pipelines use the pool, the Dev Center project every Managed DevOps Pool belongs to, the agents' VM size and image."
+  description = <<DESCRIPTION
+Azure DevOps only.
+
+- `organization_url` - (Required) https://dev.azure.com/<organisation>.
+- `project` - (Required) The project whose pipelines use the pool.
+- `dev_center_project_id` - (Required) The Dev Center project every Managed DevOps Pool belongs to.
+- `sku_name` - (Optional) The agents' VM size (default Standard_D4ads_v5).
+- `image` - (Optional) The agents' well-known image (default ubuntu-24.04/latest).
+DESCRIPTION
   default     = null
 }
 
