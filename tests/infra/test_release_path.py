@@ -535,3 +535,59 @@ def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> 
         "azurerm_virtual_network.runner is shared by dev's and prod's runners",
         "module ci_runner: one runner job serves dev and prod",
     ]
+
+
+# --- the RBAC Administrator condition is an allow-list of the roles infra/ assigns -----------------
+# https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
+
+PRIVILEGED = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  # User Access Administrator
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168",  # Role Based Access Control Administrator
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
+}
+ASSIGNED_ROLE = re.compile(r'\brole(?:_definition_name)?\s*=\s*"(?P<role>[^"]+)"')
+
+
+def rbac_condition_findings(tree: Path) -> list[str]:
+    """Every role infra/ and modules/ assign by name is in the bootstrap's allow-list; the list holds
+    no privileged role; the condition allows (GuidEquals) rather than denies, and only service
+    principals."""
+    variable = _blocks(_load(tree / BOOTSTRAP / "variables.tf"), "variable", "assignable_role_ids")[0]
+    allowed = {_unquote(name): _unquote(guid) for name, guid in variable["default"].items()}
+    findings = [f"{name} ({guid}) is privileged" for name, guid in allowed.items() if guid in PRIVILEGED]
+    assigned = set()
+    for path in [*(tree / "infra").glob("*.tf"), *(tree / "modules").rglob("*.tf")]:
+        assigned |= {m["role"] for m in ASSIGNED_ROLE.finditer(_text(path))}
+    findings += [
+        f"infra/ assigns {role}, which the condition refuses" for role in sorted(assigned - set(allowed))
+    ]
+    rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    if "GuidNotEquals" in rbac or rbac.count("ForAnyOfAnyValues:GuidEquals") != 2:
+        findings.append("the RBAC Administrator condition is not an allow-list on both write and delete")
+    if rbac.count("PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}") != 2:
+        findings.append("the condition does not limit the principal type to service principals")
+    return findings
+
+
+def test_the_rbac_administrator_condition_allows_only_what_infra_assigns(root: Path) -> None:
+    assert rbac_condition_findings(root) == []
+
+
+def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "envs/bootstrap/main.rbac.tf",
+        "RoleDefinitionId] ForAnyOfAnyValues:GuidEquals",
+        "RoleDefinitionId] ForAnyOfAllValues:GuidNotEquals",
+    )
+    edit("infra/main.rbac.tf", 'role = "AzureML Data Scientist"', 'role = "AzureML Compute Operator"')
+    edit(
+        "envs/bootstrap/variables.tf",
+        '"Reader"                        = "acdd72a7',
+        '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n    "Reader"                        = "acdd72a7',
+    )
+    assert rbac_condition_findings(tree) == [
+        "Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c) is privileged",
+        "infra/ assigns AzureML Compute Operator, which the condition refuses",
+        "the RBAC Administrator condition is not an allow-list on both write and delete",
+    ]
