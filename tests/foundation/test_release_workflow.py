@@ -174,11 +174,13 @@ def prod_cancellation_findings(release: dict[str, Any], azure: dict[str, Any]) -
     findings = []
     if "concurrency" in release:
         findings.append(
-            f"release.yml: workflow-level concurrency {release['concurrency']} can cancel a pending prod release"
+            f"release.yml: workflow-level concurrency {release['concurrency']} "
+            "can cancel a pending prod release"
         )
     if "concurrency" in release["jobs"]["prod"]:
         findings.append(
-            f"release.yml prod: concurrency {release['jobs']['prod']['concurrency']} can cancel a pending prod release"
+            f"release.yml prod: concurrency {release['jobs']['prod']['concurrency']} "
+            "can cancel a pending prod release"
         )
     for stage in azure["stages"]:
         if _in_env(stage, "prod") and stage.get("lockBehavior") != "sequential":
@@ -198,8 +200,10 @@ def test_the_review_s_cancelling_groups_are_caught() -> None:
     release["jobs"]["prod"]["concurrency"] = {"group": "release-prod", "cancel-in-progress": False}
     del next(stage for stage in azure["stages"] if stage["stage"] == "prod_apply")["lockBehavior"]
     assert prod_cancellation_findings(release, azure) == [
-        "release.yml: workflow-level concurrency {'group': 'release-${{ github.ref }}', 'cancel-in-progress': False} can cancel a pending prod release",
-        "release.yml prod: concurrency {'group': 'release-prod', 'cancel-in-progress': False} can cancel a pending prod release",
+        "release.yml: workflow-level concurrency {'group': 'release-${{ github.ref }}', "
+        "'cancel-in-progress': False} can cancel a pending prod release",
+        "release.yml prod: concurrency {'group': 'release-prod', 'cancel-in-progress': False} "
+        "can cancel a pending prod release",
         "azure-pipelines prod_apply: lockBehavior None (not sequential)",
     ]
 

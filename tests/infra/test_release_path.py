@@ -80,7 +80,8 @@ def test_a_runner_with_an_identity_or_a_plan_identity_that_writes_is_caught(tree
     edit(
         "envs/bootstrap/main.runner.tf",
         "  subnet_id           = azurerm_subnet.runner[each.key].id",
-        '  subnet_id           = azurerm_subnet.runner[each.key].id\n  identity            = azurerm_user_assigned_identity.deploy["prod"].id',
+        "  subnet_id           = azurerm_subnet.runner[each.key].id\n"
+        '  identity            = azurerm_user_assigned_identity.deploy["prod"].id',
     )
     # the review's item 12: the plan identity could rewrite prod's state
     edit(
@@ -584,7 +585,8 @@ def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit
     edit(
         "envs/bootstrap/variables.tf",
         '"Reader"                        = "acdd72a7',
-        '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n    "Reader"                        = "acdd72a7',
+        '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n'
+        '    "Reader"                        = "acdd72a7',
     )
     assert rbac_condition_findings(tree) == [
         "Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c) is privileged",

@@ -138,7 +138,8 @@ def test_pull_request_paths_to_prod_s_runner_are_caught(root: Path) -> None:
         "(if: startsWith(github.ref, 'refs/heads/release/'))",
         "release.yml test (runs on pull requests): names prod's runner or environment",
         "release.yml prod (runs on pull requests): names prod's runner or environment",
-        "release.yml lint (runs on pull requests): runs on ['self-hosted', 'linux'], not a standard hosted runner",
+        "release.yml lint (runs on pull requests): runs on ['self-hosted', 'linux'], "
+        "not a standard hosted runner",
         "azure-pipelines validate (runs on pull requests): pool {'name': '$(PROD_AGENT_POOL)'}",
         "azure-pipelines prod_plan: a pull request or another branch can start it",
         "azure-pipelines prod_plan (runs on pull requests): pool {'name': '$(PROD_AGENT_POOL)'}",
@@ -219,7 +220,8 @@ def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edi
     edit(
         "modules/ci_runner/main.tf",
         "  stateless_agent {}",
-        '  stateless_agent {}\n\n  identity {\n    type         = "UserAssigned"\n    identity_ids = ["x"]\n  }',
+        '  stateless_agent {}\n\n  identity {\n    type         = "UserAssigned"\n'
+        '    identity_ids = ["x"]\n  }',
     )
     (tree / BOOTSTRAP / "main.vault.tf").write_text(
         'resource "azurerm_key_vault" "runner" {\n  name = "kv"\n}\n'
@@ -235,9 +237,12 @@ def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edi
     (tree / AZURE_PIPELINE).parent.mkdir(parents=True)
     (tree / AZURE_PIPELINE).write_text("steps:\n  - script: ./config.sh --token $(AZP_TOKEN)\n")
     assert registration_secret_findings(tree) == [
-        "envs/bootstrap: azurerm_key_vault.runner: self-hosted runner surface (a token, image or job of ours)",
-        "envs/bootstrap: azurerm_user_assigned_identity.runner: an identity besides the deploying and plan ones",
-        "modules/ci_runner: azurerm_managed_devops_pool.this: a pool identity, reachable from every job through IMDS",
+        "envs/bootstrap: azurerm_key_vault.runner: "
+        "self-hosted runner surface (a token, image or job of ours)",
+        "envs/bootstrap: azurerm_user_assigned_identity.runner: "
+        "an identity besides the deploying and plan ones",
+        "modules/ci_runner: azurerm_managed_devops_pool.this: "
+        "a pool identity, reachable from every job through IMDS",
         "deploy.yml: secrets.RUNNER_PAT",
         "azure-pipelines: $(AZP_TOKEN)",
     ]

@@ -71,7 +71,7 @@ class RecordingServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 server.requests.append(("GET", parts.path, parts.query))
                 answer = server.routes.get(

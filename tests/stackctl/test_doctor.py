@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
+from doctor_server import RecordingServer, serve
 
 from stackctl.commands import doctor as doctor_command
 from stackctl.doctor.checks import run_check, run_checks
 from stackctl.doctor.report import Outcome
 from stackctl.doctor.run import context
 from stackctl.doctor.settings import DoctorSettings, Endpoints, bootstrap_names
-from doctor_server import RecordingServer, serve
 
 REPO = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-0000000000aa"
@@ -251,6 +251,14 @@ def healthy_prod(server: RecordingServer) -> None:
         f"/orgs/{ORG}/actions/hosted-runners",
         {"runners": [{"id": 1, "runner_group_id": 7, "status": "Ready"}]},
     )
+    server.add(
+        f"/repos/{ORG}/{NAME}/rules/branches/release%2Fdoctor-probe",
+        [
+            {"type": "creation", "ruleset_id": 3},
+            {"type": "update", "ruleset_id": 3},
+            {"type": "deletion", "ruleset_id": 3},
+        ],
+    )
 
 
 def _providers() -> list[str]:
@@ -319,9 +327,8 @@ def test_offline_every_remote_check_says_it_could_not_check(tmp_path: Path, name
         "ci-protection",
     ):
         assert results[name].outcome is Outcome.UNCHECKED, name
-        assert results[name].next_step and (
-            "az login" in results[name].next_step or "GH_TOKEN" in results[name].next_step
-        )
+        assert results[name].next_step
+        assert "az login" in results[name].next_step or "GH_TOKEN" in results[name].next_step
 
 
 def test_a_credential_that_cannot_log_in_leaves_azure_unchecked(
@@ -369,7 +376,8 @@ def test_bad_bootstrap_values_fail_with_terraform_s_own_message(tmp_path: Path) 
     )
     (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").write_text(text)
     results = doctor("dev", tmp_path, environ={}, credential=None)
-    assert results[0].check == "bootstrap-values" and results[0].outcome is Outcome.FAIL
+    assert results[0].check == "bootstrap-values"
+    assert results[0].outcome is Outcome.FAIL
     assert "owner_id" in results[0].detail
 
 
@@ -386,7 +394,8 @@ def test_identity_before_the_bootstrap_needs_owner_rights(
         {"value": [{"actions": ["*"], "notActions": ["Microsoft.Authorization/*/write"]}]},
     )
     result = check(server, names, "identity")
-    assert result.outcome is Outcome.FAIL and "roleAssignments/write" in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert "roleAssignments/write" in result.detail
     assert "owner@contoso.example" in result.detail
 
 
@@ -408,7 +417,8 @@ def test_an_unregistered_provider_is_named(server: RecordingServer, names: dict[
     )
     result = check(server, names, "providers")
     assert result.outcome is Outcome.FAIL
-    assert "Microsoft.PowerPlatform" in result.detail and "az provider register" in str(result.next_step)
+    assert "Microsoft.PowerPlatform" in result.detail
+    assert "az provider register" in str(result.next_step)
 
 
 @pytest.mark.parametrize(
@@ -440,7 +450,8 @@ def test_quotas(
         others = [{"name": {"value": "standardDSv2Family"}, "currentValue": 0, "limit": 100}]
         server.add(f"{AML}/usages", {"value": [usage, *others]})
     result = check(server, names, "quotas", stack=stack)
-    assert result.outcome is expected and words in result.detail, result
+    assert result.outcome is expected, result
+    assert words in result.detail
 
 
 def test_low_priority_clusters_draw_on_the_shared_quota(
@@ -453,7 +464,8 @@ def test_low_priority_clusters_draw_on_the_shared_quota(
         {"value": [{"name": {"value": "lowPriorityCores"}, "currentValue": 95, "limit": 100}]},
     )
     result = check(server, names, "quotas", stack=stack)
-    assert result.outcome is Outcome.FAIL and "lowPriorityCores: needs 16 cores, 5 free" in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert "lowPriorityCores: needs 16 cores, 5 free" in result.detail
 
 
 @pytest.mark.parametrize(
@@ -481,7 +493,8 @@ def test_bootstrap_state(
     assert check(server, names, "bootstrap-state").outcome is Outcome.PASS
     server.add(path, body, status=status)
     result = check(server, names, "bootstrap-state")
-    assert result.outcome is Outcome.FAIL and words in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
 
 
 def test_an_identity_trusting_the_legacy_subject_fails_for_an_immutable_repository(
@@ -502,7 +515,8 @@ def test_the_repository_s_own_sub_claim_prefix_wins(server: RecordingServer, nam
         {"use_default": False, "sub_claim_prefix": f"repo:{ORG}/{NAME}"},
     )
     result = check(server, names, "federated-credentials")
-    assert result.outcome is Outcome.FAIL and f"repo:{ORG}/{NAME}:environment:prod-plan" in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert f"repo:{ORG}/{NAME}:environment:prod-plan" in result.detail
 
 
 def test_ids_in_the_bootstrap_that_are_not_github_s_are_named(
@@ -511,7 +525,8 @@ def test_ids_in_the_bootstrap_that_are_not_github_s_are_named(
     bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
     bootstrap["github"]["repository_id"] = "999"
     result = check(server, names, "federated-credentials", bootstrap=bootstrap)
-    assert result.outcome is Outcome.FAIL and "are not GitHub's (1000001/2000002)" in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert "are not GitHub's (1000001/2000002)" in result.detail
 
 
 def test_an_azure_devops_connection_s_subject_must_be_trusted(
@@ -528,7 +543,8 @@ def test_an_azure_devops_connection_s_subject_must_be_trusted(
         "service_connections": {"prod": {"issuer": issuer, "subject": subject}},
     }
     result = check(server, names, "federated-credentials", bootstrap=bootstrap)
-    assert result.outcome is Outcome.FAIL and subject in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert subject in result.detail
 
 
 @pytest.mark.parametrize(
@@ -555,7 +571,26 @@ def test_prod_s_github_protection(
     change(environment)
     server.add(path, environment)
     result = check(server, names, "ci-protection")
-    assert result.outcome is Outcome.FAIL and words in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("rules", "words"),
+    [
+        ([], "no ruleset with creation, update"),
+        ([{"type": "creation"}], "no ruleset with update"),
+        ([{"type": "deletion"}, {"type": "pull_request"}], "no ruleset with creation, update"),
+    ],
+    ids=["no-ruleset", "creation-only", "other-rules"],
+)
+def test_release_branches_need_a_ruleset(
+    server: RecordingServer, names: dict[str, Any], rules: Any, words: str
+) -> None:
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/release%2Fdoctor-probe", rules)
+    result = check(server, names, "ci-protection")
+    assert result.outcome is Outcome.FAIL
+    assert f"release/*: {words}" in result.detail
 
 
 def test_a_plan_environment_open_to_every_branch_is_caught(
@@ -566,7 +601,8 @@ def test_a_plan_environment_open_to_every_branch_is_caught(
         {"branch_policies": [{"name": "release/*", "type": "branch"}, {"name": "*", "type": "branch"}]},
     )
     result = check(server, names, "ci-protection")
-    assert result.outcome is Outcome.FAIL and "prod-plan: branches ['*', 'release/*']" in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert "prod-plan: branches ['*', 'release/*']" in result.detail
 
 
 def _azure_devops(server: RecordingServer, checks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -614,7 +650,8 @@ def test_azure_devops_prod_checks(
     server: RecordingServer, names: dict[str, Any], checks: Any, outcome: Outcome, words: str
 ) -> None:
     result = check(server, names, "ci-protection", bootstrap=_azure_devops(server, checks))
-    assert result.outcome is outcome and words in result.detail
+    assert result.outcome is outcome
+    assert words in result.detail
 
 
 @pytest.mark.parametrize(
@@ -661,7 +698,8 @@ def test_prod_s_github_runner(
     assert check(server, names, "runner").outcome is Outcome.PASS
     server.add(path, body, status=404 if body is None else 200)
     result = check(server, names, "runner")
-    assert result.outcome is Outcome.FAIL and words in result.detail
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
 
 
 @pytest.mark.parametrize(
@@ -692,20 +730,24 @@ def test_a_managed_devops_pool(
     bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
     bootstrap["ci_runner"]["platform"] = "azure-pipelines"
     result = check(server, names, "runner", bootstrap=bootstrap)
-    assert result.outcome is outcome and words in result.detail
+    assert result.outcome is outcome
+    assert words in result.detail
 
 
 def test_state_backend(server: RecordingServer, names: dict[str, Any], tmp_path: Path) -> None:
     assert check(server, names, "state-backend", root=backend(tmp_path / "a")).outcome is Outcome.PASS
     wrong = check(server, names, "state-backend", root=backend(tmp_path / "b", container="tfstate-dev"))
-    assert wrong.outcome is Outcome.FAIL and "tfstate-dev" in wrong.detail
+    assert wrong.outcome is Outcome.FAIL
+    assert "tfstate-dev" in wrong.detail
     missing = check(server, names, "state-backend", root=tmp_path / "c")
-    assert missing.outcome is Outcome.FAIL and "backend.hcl is missing" in missing.detail
+    assert missing.outcome is Outcome.FAIL
+    assert "backend.hcl is missing" in missing.detail
     server.add(
         "/blob/tfstate-prod", {"error": "x"}, status=403, headers={"x-ms-error-code": "AuthorizationFailure"}
     )
     blocked = check(server, names, "state-backend", root=backend(tmp_path / "d"))
-    assert blocked.outcome is Outcome.FAIL and "state_allowed_ip_ranges" in str(blocked.next_step)
+    assert blocked.outcome is Outcome.FAIL
+    assert "state_allowed_ip_ranges" in str(blocked.next_step)
 
 
 def test_names_come_from_terraform(names: dict[str, Any]) -> None:

@@ -49,6 +49,26 @@ def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> 
     return findings
 
 
+# Who may move the branch an environment deploys from: prod's release/* only release managers may
+# create or push (a pushed release/* branch runs its code as prod's plan identity before approval);
+# main changes only through a reviewed pull request. A ruleset's rules apply to every writer but its
+# bypass list. https://docs.github.com/rest/repos/rules#get-rules-for-a-branch
+BRANCH_RULES = {"dev": ("main", {"pull_request"}), "prod": ("release/doctor-probe", {"creation", "update"})}
+
+
+def _branch_rule_findings(ctx: DoctorContext, repo: str) -> list[str]:
+    branch, needed = BRANCH_RULES[ctx.settings.env]
+    rules = ctx.github.get(f"/repos/{repo}/rules/branches/{branch.replace('/', '%2F')}") or []
+    missing = needed - {str(rule.get("type")) for rule in rules}
+    if not missing:
+        return []
+    shown = "release/*" if ctx.settings.env == "prod" else branch
+    return [
+        f"{shown}: no ruleset with {', '.join(sorted(missing))} "
+        f"(any writer can move the branch {ctx.settings.env} deploys from)"
+    ]
+
+
 def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
     """forecast-<env> exists; for prod its checks hold an approval the requester cannot give and an
     exclusive lock. https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list"""
@@ -89,6 +109,7 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
         repo = f"{ctx.settings.github['owner']}/{ctx.settings.github['repository']}"
         for gh_env in (f"{ctx.settings.env}-plan", ctx.settings.env):
             findings += _github_environment_findings(ctx, gh_env, repo)
+        findings += _branch_rule_findings(ctx, repo)
     if ctx.settings.azure_devops:
         findings += _azure_devops_findings(ctx)
     if findings:
