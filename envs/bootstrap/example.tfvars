@@ -19,8 +19,7 @@ github = {
   organization_id = "1000001"
   # The `sub` form the repository sends (gh api repos/your-org/forecast-stack/actions/oidc/customization/sub);
   # both while migrating: https://learn.microsoft.com/entra/workload-id/workload-identities-github-immutable-subjects
-  subject_forms     = ["immutable"]
-  prod_runner_group = "forecast-stack-prod"
+  subject_forms = ["immutable"]
 }
 
 # azure_devops = {

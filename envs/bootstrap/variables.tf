@@ -53,7 +53,6 @@ variable "github" {
     repository_id     = optional(string)
     organization_id   = optional(string)
     subject_forms     = optional(set(string), ["immutable"])
-    prod_runner_group = optional(string, "forecast-stack-prod")
   })
   description = <<DESCRIPTION
 The GitHub repository whose release workflow deploys (federated credentials for its environments
@@ -72,9 +71,6 @@ dev-plan, dev, prod-plan, prod); null when only Azure DevOps is used.
   `gh api repos/<owner>/<repo>/actions/oidc/customization/sub` (stackctl doctor checks it); both
   during a migration.
   https://learn.microsoft.com/entra/workload-id/workload-identities-github-immutable-subjects
-- `prod_runner_group` - (Optional) The organisation runner group of prod's GitHub-hosted runners
-  (default `forecast-stack-prod`), restricted to this repository's deploy.yml on release/* (README,
-  step 4); the workflow's prod jobs ask for it (repository variable PROD_RUNNER_GROUP).
 DESCRIPTION
   default     = null
 
@@ -89,10 +85,6 @@ DESCRIPTION
   validation {
     condition     = var.github == null || can(regex("^[A-Za-z0-9][A-Za-z0-9-]*$", try(var.github.owner, ""))) && can(regex("^[A-Za-z0-9._-]+$", try(var.github.repository, "")))
     error_message = "github.owner and github.repository are the login and the name, without slashes, @ or blanks (the ids go into owner_id and repository_id)."
-  }
-  validation {
-    condition     = var.github == null || can(regex("^\\S(.*\\S)?$", try(var.github.prod_runner_group, "")))
-    error_message = "github.prod_runner_group must name the organisation runner group prod's runners are in (no leading or trailing blanks)."
   }
 }
 
