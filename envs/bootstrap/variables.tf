@@ -47,12 +47,12 @@ variable "state_storage_account_name" {
 
 variable "github" {
   type = object({
-    owner             = string
-    owner_id          = optional(string)
-    repository        = string
-    repository_id     = optional(string)
-    organization_id   = optional(string)
-    subject_forms     = optional(set(string), ["immutable"])
+    owner           = string
+    owner_id        = optional(string)
+    repository      = string
+    repository_id   = optional(string)
+    organization_id = optional(string)
+    subject_forms   = optional(set(string), ["immutable"])
   })
   description = <<DESCRIPTION
 The GitHub repository whose release workflow deploys (federated credentials for its environments
