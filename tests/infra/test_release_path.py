@@ -554,8 +554,10 @@ def rbac_condition_findings(tree: Path) -> list[str]:
     """Every role infra/ and modules/ assign by name is in the bootstrap's allow-list; the list holds
     no privileged role; the condition allows (GuidEquals) rather than denies, and only service
     principals."""
-    variable = _blocks(_load(tree / BOOTSTRAP / "variables.tf"), "variable", "assignable_role_ids")[0]
-    allowed = {_unquote(name): _unquote(guid) for name, guid in variable["default"].items()}
+    variables = _blocks(_load(tree / BOOTSTRAP / "variables.tf"), "variable", "assignable_role_ids")
+    if not variables:
+        return ["envs/bootstrap has no allow-list of assignable roles (var.assignable_role_ids)"]
+    allowed = {_unquote(name): _unquote(guid) for name, guid in variables[0]["default"].items()}
     findings = [f"{name} ({guid}) is privileged" for name, guid in allowed.items() if guid in PRIVILEGED]
     assigned = set()
     for path in [*(tree / "infra").glob("*.tf"), *(tree / "modules").rglob("*.tf")]:
