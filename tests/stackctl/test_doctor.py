@@ -755,3 +755,24 @@ def test_names_come_from_terraform(names: dict[str, Any]) -> None:
     assert names["bootstrap_resource_group"] == "rg-fcst-bootstrap-weu"
     assert names["runner"]["prod"] == "ci-fcst-prod-weu"
     assert names["plan_identity"]["prod"] == "id-fcst-plan-prod"
+
+
+def test_the_preflight_reads_its_repository_from_github_actions(
+    server: RecordingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In CI there is no bootstrap tfvars: the preflight (`--only ci-protection`) takes the repository
+    from GITHUB_REPOSITORY, and without one it fails rather than pass on nothing."""
+    from stackctl.doctor.run import doctor
+
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    server.add(f"/repos/{ORG}/{NAME}/environments/prod", None, status=404)
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.FAIL
+    assert "prod: no such environment" in result.detail
+    del environ["GITHUB_REPOSITORY"]
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.UNCHECKED

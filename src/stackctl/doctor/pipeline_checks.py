@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackctl.doctor.clients import Unreachable
 from stackctl.doctor.context import DoctorContext, names, require_arm
 from stackctl.doctor.report import CheckResult, failed, passed
 
@@ -105,6 +106,11 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
     """The CI environments protect the environment: the release fails this check (deploy.yml's
     preflight) rather than apply prod without an approval."""
     findings: list[str] = []
+    if not ctx.settings.github and not ctx.settings.azure_devops:
+        # Nothing to ask about is not a pass: the preflight must not succeed vacuously.
+        raise Unreachable(
+            "no GitHub repository (github in the bootstrap tfvars, or GITHUB_REPOSITORY) or Azure DevOps project named"
+        )
     if ctx.settings.github:
         repo = f"{ctx.settings.github['owner']}/{ctx.settings.github['repository']}"
         for gh_env in (f"{ctx.settings.env}-plan", ctx.settings.env):

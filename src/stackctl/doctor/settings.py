@@ -53,11 +53,19 @@ class DoctorSettings:
     names: dict[str, Any] = field(default_factory=dict)
     stack: dict[str, Any] = field(default_factory=dict)
     github_token: str | None = field(default=None, repr=False)
+    # GITHUB_REPOSITORY ("owner/name"), which GitHub Actions sets: the preflight job has no
+    # bootstrap tfvars (they are not committed), but knows its own repository.
+    ci_repository: str | None = None
 
     @property
     def github(self) -> dict[str, Any] | None:
         value = self.bootstrap.get("github")
-        return value if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            return value
+        if self.ci_repository and "/" in self.ci_repository:
+            owner, repository = self.ci_repository.split("/", 1)
+            return {"owner": owner, "repository": repository}
+        return None
 
     @property
     def azure_devops(self) -> dict[str, Any] | None:
@@ -114,4 +122,5 @@ def load_settings(env: str, root: Path, environ: Mapping[str, str] | None = None
         names=bootstrap_names(root, bootstrap) if bootstrap else {},
         stack=load_tfvars(stack_tfvars) if stack_tfvars.is_file() else {},
         github_token=environ.get("GH_TOKEN") or environ.get("GITHUB_TOKEN") or None,
+        ci_repository=environ.get("GITHUB_REPOSITORY") or None,
     )
