@@ -109,7 +109,8 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
     if not ctx.settings.github and not ctx.settings.azure_devops:
         # Nothing to ask about is not a pass: the preflight must not succeed vacuously.
         raise Unreachable(
-            "no GitHub repository (github in the bootstrap tfvars, or GITHUB_REPOSITORY) or Azure DevOps project named"
+            "no GitHub repository (github in the bootstrap tfvars, or GITHUB_REPOSITORY) "
+            "or Azure DevOps project named"
         )
     if ctx.settings.github:
         repo = f"{ctx.settings.github['owner']}/{ctx.settings.github['repository']}"
