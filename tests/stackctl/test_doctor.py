@@ -776,3 +776,33 @@ def test_the_preflight_reads_its_repository_from_github_actions(
     del environ["GITHUB_REPOSITORY"]
     (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
     assert result.outcome is Outcome.UNCHECKED
+
+
+def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    """A pull-request job in dev's runner VNet would reach dev's storage by VNet rule: dev's group, too,
+    admits only deploy.yml, and only on main."""
+    group = {
+        "id": 8,
+        "name": "forecast-stack-dev",
+        "visibility": "selected",
+        "restricted_to_workflows": True,
+        "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"],
+    }
+    server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
+    server.add(f"/orgs/{ORG}/actions/runner-groups/8/repositories", {"repositories": [{"id": REPO_ID}]})
+    server.add(
+        f"{BOOT}/providers/GitHub.Network/networkSettings/ci-fcst-dev-weu", {"tags": {"GitHubId": "NS-DEV"}}
+    )
+    server.add(
+        f"/orgs/{ORG}/settings/network-configurations",
+        {"network_configurations": [{"network_settings_ids": ["NS-DEV"]}]},
+    )
+    server.add(f"/orgs/{ORG}/actions/hosted-runners", {"runners": [{"runner_group_id": 8}]})
+    assert check(server, names, "runner", env="dev").outcome is Outcome.PASS
+    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/*"]
+    server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
+    result = check(server, names, "runner", env="dev")
+    assert result.outcome is Outcome.FAIL
+    assert "deploy.yml@refs/heads/main" in result.detail

@@ -134,7 +134,9 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
 def _runner_group_findings(
     group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], env: str
 ) -> list[str]:
-    """Prod's group admits only this repository's deploy.yml on release/* and no public repository.
+    """Each environment's group admits only this repository's deploy.yml on its own branch (dev: main,
+    prod: release/*) and no public repository, so no pull-request job is scheduled in its VNet.
+    Restricting a group to workflows is a GitHub Enterprise Cloud feature.
     https://docs.github.com/rest/actions/self-hosted-runner-groups"""
     findings = []
     if group.get("visibility") != "selected" or repo_ids != [repo["id"]]:
@@ -142,12 +144,11 @@ def _runner_group_findings(
             f"group {group['name']} admits repositories {repo_ids} "
             f"(visibility {group.get('visibility')}), not only this one"
         )
-    if env == "prod":
-        allowed = f"{repo['full_name']}/.github/workflows/deploy.yml@refs/heads/release/*"
-        if not group.get("restricted_to_workflows") or set(group.get("selected_workflows", [])) != {allowed}:
-            findings.append(f"group {group['name']} is not restricted to {allowed} (GitHub Enterprise Cloud)")
-        if group.get("allows_public_repositories"):
-            findings.append(f"group {group['name']} allows public repositories")
+    allowed = f"{repo['full_name']}/.github/workflows/deploy.yml@refs/heads/{BRANCH[env]}"
+    if not group.get("restricted_to_workflows") or set(group.get("selected_workflows", [])) != {allowed}:
+        findings.append(f"group {group['name']} is not restricted to {allowed} (GitHub Enterprise Cloud)")
+    if group.get("allows_public_repositories"):
+        findings.append(f"group {group['name']} allows public repositories")
     return findings
 
 
