@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bootstrap stage, run once by an owner of the subscription (README, "Prerequisites for Azure"):
+# The bootstrap stage, run once by an owner of the subscription (README, "Azure: first deploy", step 3):
 # terraform apply of envs/bootstrap (resource groups, state storage, deploying identities with their
 # federated credentials and role assignments, the runners' networks), then envs/<env>/backend.hcl for dev
 # and prod. Idempotent: a second run plans "No changes" and rewrites the same backend files.
