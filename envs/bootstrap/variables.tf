@@ -151,6 +151,15 @@ variable "ci_runner" {
     condition     = contains(["github", "azure-pipelines"], var.ci_runner.platform)
     error_message = "ci_runner.platform must be github or azure-pipelines."
   }
+  # What each platform's runner needs, checked before anything is created.
+  validation {
+    condition     = !var.ci_runner.enabled || var.ci_runner.platform != "github" || can(regex("^[0-9]+$", var.github.organization_id))
+    error_message = "GitHub-hosted runners with Azure private networking need github.organization_id, the organisation's databaseId: gh api graphql -f query='{organization(login:\"<org>\"){databaseId}}'."
+  }
+  validation {
+    condition     = !var.ci_runner.enabled || var.ci_runner.platform != "azure-pipelines" || (var.azure_devops != null && var.devops_infrastructure_principal_id != null)
+    error_message = "Managed DevOps Pools need azure_devops (organization, project) and devops_infrastructure_principal_id: az ad sp list --display-name DevOpsInfrastructure --query [0].id -o tsv."
+  }
   validation {
     condition     = !var.ci_runner.enabled || toset(keys(var.ci_runner.environments)) == toset(["dev", "prod"])
     error_message = "ci_runner.environments needs exactly a runner for dev and one for prod (one network for both would put dev's jobs where prod's private endpoints are)."

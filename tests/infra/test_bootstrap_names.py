@@ -36,10 +36,9 @@ def terraform() -> Terraform:
 
 def _bootstrap_values(root: Path) -> dict[str, Any]:
     values = load_tfvars(root / BOOTSTRAP / "example.tfvars")
-    return {
-        name: values[name]
-        for name in ("location", "location_short", "name_suffix", "state_storage_account_name", "tags")
-    }
+    names = ("location", "location_short", "name_suffix", "state_storage_account_name", "tags")
+    # The runner's own inputs (github, azure_devops) are not the names' concern.
+    return {**{name: values[name] for name in names}, "ci_runner": {"enabled": False}}
 
 
 def _harness(tree: Path, work: Path, values: dict[str, Any], workloads: tuple[str, ...]) -> Path:

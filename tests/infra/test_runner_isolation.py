@@ -251,6 +251,9 @@ def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edi
 # --- 3. federated subjects have the repository's configured form (Terraform judges) ---------------
 
 TENANT = "00000000-0000-0000-0000-0000000000bb"
+POOL_INPUTS = (
+    "Managed DevOps Pools need azure_devops (organization, project) and devops_infrastructure_principal_id"
+)
 ADO_SUBJECT = (
     "/eid1/c/pub/t/AbC/a/DeF/sc/00000000-0000-0000-0000-000000000001/00000000-0000-0000-0000-000000000002"
 )
@@ -268,6 +271,7 @@ def _subjects(root: Path, work: Path, values: dict[str, Any]) -> tuple[bool, Any
         "name_suffix": "p01",
         "state_storage_account_name": "stfcsttfstatep01",
         "tags": {},
+        "ci_runner": {"enabled": False},  # the runner's own inputs are tested separately below
     }
     (work / "values.auto.tfvars.json").write_text(json.dumps({**base, **values}))
     terraform = Terraform()
@@ -385,6 +389,18 @@ def test_federated_subjects_take_the_configured_form(
             "github.subject_forms must name one or both of immutable and legacy",
         ),
         (
+            {**_github(organization_id=None), "ci_runner": {"platform": "github"}},
+            "GitHub-hosted runners with Azure private networking need github.organization_id",
+        ),
+        (
+            {"ci_runner": {"platform": "azure-pipelines"}},
+            POOL_INPUTS,
+        ),
+        (
+            {**_github(organization_id="1000001"), "ci_runner": {"platform": "azure-pipelines"}},
+            POOL_INPUTS,
+        ),
+        (
             {
                 "azure_devops": {
                     "organization": "o",
@@ -420,6 +436,9 @@ def test_federated_subjects_take_the_configured_form(
         "no-repository-id",
         "owner-with-slash",
         "unknown-form",
+        "github-runner-without-organization-id",
+        "pool-without-azure-devops",
+        "pool-without-devops-infrastructure-principal",
         "old-issuer-new-subject",
         "new-issuer-old-subject",
     ],
