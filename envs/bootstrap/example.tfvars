@@ -25,7 +25,7 @@ github = {
 # azure_devops = {
 #   organization = "your-org"
 #   project      = "forecast"
-#   # Each connection's issuer and subject, copied from Azure DevOps after creating it (README, step 5).
+#   # Each connection's issuer and subject, copied from Azure DevOps after creating it (README "Azure: first deploy", step 6).
 #   service_connections = {
 #     dev = { issuer = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0", subject = "/eid1/c/pub/t/AAAA/a/BBBB/sc/00000000-0000-0000-0000-000000000001/00000000-0000-0000-0000-000000000002" }
 #   }

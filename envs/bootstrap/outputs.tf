@@ -39,7 +39,7 @@ output "ci_runners" {
     for env, runner in local.runners : env => {
       platform = var.ci_runner.platform
       # GitHub: the runner group and label its jobs ask for (DEV_/PROD_RUNNER_GROUP, _LABEL), and the
-      # id an organisation owner gives GitHub's network configuration (README, step 4).
+      # id an organisation owner gives GitHub's network configuration (README "Azure: first deploy", step 5).
       github_runner_group        = runner.runner_group
       labels                     = runner.labels
       github_network_settings_id = module.ci_runner[env].github_network_settings_id

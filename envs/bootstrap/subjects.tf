@@ -4,7 +4,7 @@
 
 locals {
   # Federated credentials. The GitHub environment <env> (apply; prod's has required reviewers and,
-  # like every environment here, a deployment-branch policy: README, step 5) is trusted by the
+  # like every environment here, a deployment-branch policy: README "Azure: first deploy", step 6) is trusted by the
   # deploying identity; <env>-plan (plan and audit, no reviewers) only by the read-only plan
   # identity, so a workflow on any branch that names <env>-plan gets no right to change anything.
   # The subject starts with the repository's own `sub` prefix: repositories created or renamed

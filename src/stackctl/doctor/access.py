@@ -54,7 +54,8 @@ def identity_and_rights(ctx: DoctorContext) -> CheckResult:
                 "identity",
                 f"{who} (tenant {claims.get('tid')}) cannot run the bootstrap: "
                 f"no {', '.join(missing)} on the subscription",
-                "an owner of the subscription runs the bootstrap (scripts/bootstrap_state.sh, README step 1)",
+                "an owner of the subscription runs the bootstrap "
+                "(scripts/bootstrap_state.sh, README 'Azure: first deploy', step 3)",
             )
         return passed(
             "identity", f"{who} (tenant {claims.get('tid')}) can run the bootstrap (Owner-level rights)"

@@ -107,7 +107,7 @@ def bootstrap_state(ctx: DoctorContext) -> CheckResult:
     container, and its deploying and plan identities exist."""
     arm = require_arm(ctx)
     account = _state_account(ctx)
-    run_bootstrap = "an owner runs scripts/bootstrap_state.sh (README, step 1)"
+    run_bootstrap = "an owner runs scripts/bootstrap_state.sh (README 'Azure: first deploy', step 3)"
     if account is None:
         return failed("bootstrap-state", "no state storage account", run_bootstrap)
     properties = account["properties"]

@@ -23,7 +23,7 @@ def bootstrap_values(ctx: DoctorContext) -> CheckResult:
             "bootstrap-values",
             "envs/bootstrap/terraform.tfvars is missing",
             "copy envs/bootstrap/example.tfvars to envs/bootstrap/terraform.tfvars and fill it in "
-            "(README, step 1)",
+            "(README 'Azure: first deploy', step 1)",
         )
     where = settings.github or settings.azure_devops or {}
     source = (

@@ -9,7 +9,8 @@ from stackctl.doctor.clients import Unreachable
 from stackctl.doctor.context import DoctorContext, names, require_arm
 from stackctl.doctor.report import CheckResult, failed, passed
 
-# The branch each environment deploys from (README, step 5; the workflows' conditions).
+# The branch each environment deploys from (README "Azure: first deploy", step 6; the workflows'
+# conditions).
 BRANCH = {"dev": "main", "prod": "release/*"}
 NETWORK_SETTINGS_API = "2024-04-02"
 POOL_API = "2024-10-19"
@@ -123,7 +124,8 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
         return failed(
             "ci-protection",
             "; ".join(findings),
-            "set the environment's protection as README step 5 shows (gh api / Azure DevOps checks)",
+            "set the environment's protection as README 'Azure: first deploy' step 6 shows "
+            "(gh api / Azure DevOps checks)",
         )
     return passed(
         "ci-protection",
@@ -210,6 +212,6 @@ def runner(ctx: DoctorContext) -> CheckResult:
         return failed(
             "runner",
             "; ".join(findings),
-            "README step 4 (runner group, network configuration, hosted runner)",
+            "README 'Azure: first deploy' step 5 (runner group, network configuration, hosted runner)",
         )
     return passed("runner", f"{ctx.settings.env}'s runner is in its VNet and admits only its pipeline")
