@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from stackctl.checks.evaluation import check_evaluation
 from stackctl.checks.findings import CheckReport, Finding, relative
-from stackctl.checks.hclmodel import MODULE_META, TerraformDir, read_dir, strip_comments
+from stackctl.checks.hclmodel import MODULE_META, TerraformDir, read_dir
 from stackctl.checks.layout import env_roots, module_dirs, terraform_dirs
 from stackctl.tools import Terraform
 
@@ -334,46 +335,6 @@ def check_references(root: Path, directories: list[Path] | None = None) -> list[
     return findings
 
 
-_EMPTY_ELSE = re.compile(r"\}\s*:\s*\{\s*\}")
-
-
-def _matching_open(text: str, close: int) -> int:
-    depth = 0
-    for index in range(close, -1, -1):
-        if text[index] == "}":
-            depth += 1
-        elif text[index] == "{":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
-
-
-def check_conditional_types(root: Path, directories: list[Path] | None = None) -> list[Finding]:
-    """`cond ? { a = ... } : {}` fails at plan time ("Inconsistent conditional result types": the
-    two objects have different attributes); Terraform's loader does not see it, so this does.
-    Write `{ for k, v in { a = ... } : k => v if cond }` instead."""
-    findings: list[Finding] = []
-    for directory in directories if directories is not None else terraform_dirs(root):
-        for tf_file in sorted(directory.glob("*.tf")):
-            text = strip_comments(tf_file.read_text(encoding="utf-8"))
-            for match in _EMPTY_ELSE.finditer(text):
-                opening = _matching_open(text, match.start())
-                before = text[:opening].rstrip()
-                literal = text[opening + 1 : match.start()].strip()
-                if opening > 0 and before.endswith("?") and literal:
-                    findings.append(
-                        Finding(
-                            CHECK,
-                            f"{relative(tf_file, root)}:{text.count(chr(10), 0, opening) + 1}",
-                            "conditional between an object literal and {}: Terraform rejects it at plan time "
-                            "(inconsistent conditional result types)",
-                            "use a filtering for-expression: { for k, v in {...} : k => v if cond }",
-                        )
-                    )
-    return findings
-
-
 def _pins(settings: list[dict[str, Any]]) -> tuple[str | None, str | None]:
     """required_version and the azurerm version constraint of a directory's terraform blocks."""
     core = next((s.get("required_version") for s in settings if s.get("required_version")), None)
@@ -489,7 +450,7 @@ def check_config(
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform, notes=report.notes))
     report.findings.extend(check_references(root))
-    report.findings.extend(check_conditional_types(root))
+    report.findings.extend(check_evaluation(root, terraform_dirs(root), terraform))
     report.findings.extend(check_version_pins(root, provider_version))
     report.figures["directories"] = len(terraform_dirs(root))
     report.figures["modules"] = len(module_dirs(root))
@@ -507,7 +468,7 @@ def check_directory(directory: Path, root: Path, terraform: Terraform | None = N
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform, directories=[directory], notes=report.notes))
     report.findings.extend(check_references(root, [directory]))
-    report.findings.extend(check_conditional_types(root, [directory]))
+    report.findings.extend(check_evaluation(root, [directory], terraform))
     schema = check_directory_schema(directory, root, default_schema_path(repo_root()))
     report.findings.extend(schema.findings)
     report.notes.extend(schema.notes)
