@@ -19,7 +19,7 @@ from stackctl.audit.provenance import collect_provenance
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
 from stackctl.checks.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
-from stackctl.checks.parity import Difference, tfvars_differences
+from stackctl.checks.parity import Difference, root_differences, tfvars_differences
 from stackctl.errors import StackctlError
 from stackctl.paths import env_dir
 from stackctl.terraform.env_root import PLAN_FILE
@@ -84,13 +84,12 @@ def _run_checkov(
 
 
 def _parity(tfvars: tuple[Path, Path] | None, root: Path) -> tuple[list[Difference] | None, str | None]:
-    """The dev/prod tfvars differences, or None and why they could not be read."""
-    dev_tfvars, prod_tfvars = tfvars or (
-        env_dir("dev", root) / "terraform.tfvars",
-        env_dir("prod", root) / "terraform.tfvars",
-    )
+    """The dev/prod value differences, or None and why they could not be read: by default the
+    values Terraform assigns from every tfvars file each root loads (*.auto.tfvars too)."""
     try:
-        return tfvars_differences(dev_tfvars, prod_tfvars), None
+        if tfvars is not None:
+            return tfvars_differences(*tfvars), None
+        return root_differences(env_dir("dev", root), env_dir("prod", root)), None
     except StackctlError as exc:
         return None, exc.what
 

@@ -79,11 +79,11 @@ def _expressions(block: BlockRule, lines: list[str], file: str) -> list[Expressi
             if str(node.children[0].serialize()) not in SKIPPED_NESTED:
                 found.extend(_expressions(node, lines, file))
         elif isinstance(node, AttributeRule) and str(node.children[0].serialize()) not in SKIPPED_ARGUMENTS:
-            found.append(Expression(_source(node.children[-1], lines), file, int(node._meta.line)))
+            found.append(Expression(source_text(node.children[-1], lines), file, int(node._meta.line)))
     return found
 
 
-def _source(node: LarkElement, lines: list[str]) -> str:
+def source_text(node: LarkElement, lines: list[str]) -> str:
     meta = node._meta  # type: ignore[attr-defined]  # lark positions from python-hcl2's parser
     first, last = int(meta.line), int(meta.end_line)
     if first == last:
@@ -92,7 +92,9 @@ def _source(node: LarkElement, lines: list[str]) -> str:
     return "\n".join([lines[first - 1][meta.column - 1 :], *middle, lines[last - 1][: meta.end_column - 1]])
 
 
-def stand_in_text(text: str, file: str = "") -> tuple[str, list[Expression]] | None:
+def stand_in_text(
+    text: str, file: str = "", keep: frozenset[str] = KEPT_BLOCKS
+) -> tuple[str, list[Expression]] | None:
     """The file's text with every top-level block but `variable`, `locals` and `output` blanked
     (line numbers kept), and the argument expressions of the blanked resource, data, module and
     check blocks; None when python-hcl2 cannot read it."""
@@ -101,7 +103,7 @@ def stand_in_text(text: str, file: str = "") -> tuple[str, list[Expression]] | N
     except Exception:  # python-hcl2 raises several lark exception types
         return None
     lines = text.splitlines()
-    keep = [False] * len(lines)
+    kept_lines = [False] * len(lines)
     expressions: list[Expression] = []
     body = tree.children[0] if tree.children else None
     for node in getattr(body, "children", []):
@@ -109,11 +111,11 @@ def stand_in_text(text: str, file: str = "") -> tuple[str, list[Expression]] | N
             continue
         kind = str(node.children[0].serialize())
         first, last = int(node._meta.line), int(node._meta.end_line)
-        if kind in KEPT_BLOCKS:
-            keep[first - 1 : last] = [True] * (last - first + 1)
+        if kind in keep:
+            kept_lines[first - 1 : last] = [True] * (last - first + 1)
         elif kind in EXPRESSION_BLOCKS:
             expressions.extend(_expressions(node, lines, file))
-    kept = "\n".join(line if k else "" for line, k in zip(lines, keep, strict=True)) + "\n"
+    kept = "\n".join(line if k else "" for line, k in zip(lines, kept_lines, strict=True)) + "\n"
     return kept, expressions
 
 
