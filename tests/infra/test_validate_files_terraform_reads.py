@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from infra_helpers import messages
 
-from stackctl.checks.config import check_config
+from stackctl.checks.checkov import ScanTarget, check_checkov
+from stackctl.checks.config import check_config, check_references
+from stackctl.checks.hclmodel import read_dir
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
+from stackctl.checks.schema import check_provider_schema
 from stackctl.checks.tfvars import root_values, tfvars_files
 
 pytestmark = pytest.mark.slow
@@ -115,3 +118,148 @@ def test_identical_copies_pass_and_differing_copies_do_not(tree: Path, name: str
     (tree / "envs" / "prod" / name).write_text(text.replace("same", "different"))
     (finding,) = check_parity(tree).findings
     assert "the roots differ in code" in finding.message
+
+
+# --- .tf.json files: read like .tf files ----------------------------------------------------------
+
+
+def test_v01_a_tf_json_file_is_checked(tree: Path) -> None:
+    drop("v01", tree)
+    schema = check_provider_schema(tree)
+    assert [(f.location, f.message) for f in schema.findings] == [
+        (
+            "modules/data_lake/exports.tf.json:13",
+            "azurerm_storage_container.partner_drop: container_acess_type is not an argument or block "
+            "of this type",
+        )
+    ]
+    config = check_config(tree, provider_version="5.10.0")
+    assert any(
+        f.location.startswith("modules/data_lake/exports.tf.json") and "var.data_owner" in f.message
+        for f in config.findings
+    ), messages(config)
+
+
+def test_v01_checkov_reads_the_tf_json_file(tree: Path) -> None:
+    drop("v01", tree)
+    target = ScanTarget("data_lake", tree / "modules" / "data_lake", None)
+    report = check_checkov(tree, targets=[target])
+    assert any("CKV_AZURE_34" in f.message and "exports.tf.json" in f.location for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # a required argument missing
+        ({"resource": {"azurerm_storage_container": {"qa": {"name": "qa"}}}}, "missing required argument"),
+        # a nested block as an object, with a misspelt argument inside
+        (
+            {
+                "resource": {
+                    "azurerm_storage_account": {
+                        "qa": {
+                            "name": "qa",
+                            "resource_group_name": "rg",
+                            "location": "westeurope",
+                            "account_tier": "Standard",
+                            "account_replication_type": "ZRS",
+                            "network_rules": {"default_acton": "Deny"},
+                        }
+                    }
+                }
+            },
+            "network_rules[0].default_acton is not an argument",
+        ),
+        # a data source with an argument of another type
+        ({"data": {"azurerm_client_config": {"qa": {"name": "x"}}}}, "name is not an argument"),
+    ],
+)
+def test_tf_json_blocks_meet_the_schema(tree: Path, document: dict[str, object], expected: str) -> None:
+    (tree / "modules" / "data_lake" / "qa.tf.json").write_text(json.dumps(document, indent=2))
+    findings = check_provider_schema(tree).findings
+    assert {f.location.split(":")[0] for f in findings} == {"modules/data_lake/qa.tf.json"}, findings
+    assert any(expected in f.message for f in findings), findings
+
+
+def test_tf_json_declarations_count_for_references(tree: Path) -> None:
+    """A variable declared in JSON resolves a reference from HCL; an undeclared local in JSON does not."""
+    data_lake = tree / "modules" / "data_lake"
+    document = {
+        "variable": {"qa_owner": {"type": "string", "default": "x"}},
+        "output": {"qa": {"value": "${local.qa_nope}"}},
+    }
+    (data_lake / "qa.tf.json").write_text(json.dumps(document, indent=2))
+    (data_lake / "qa_use.tf").write_text("locals {\n  qa_owner = var.qa_owner\n}\n")
+    findings = [f for f in check_references(tree, [data_lake])]
+    assert [f.message for f in findings] == ["reference to undefined local.qa_nope"]
+
+
+# --- override files: merged as Terraform merges them ----------------------------------------------
+
+
+def test_v02_an_override_is_merged_into_its_block_not_a_second_block(tree: Path) -> None:
+    drop("v02", tree)
+    assert check_provider_schema(tree).ok, messages(check_provider_schema(tree))
+    model = read_dir(tree / "modules" / "data_lake")
+    (account,) = [b for b in model.blocks if b.address == "azurerm_storage_account.this"]
+    assert account.body["shared_access_key_enabled"] is True
+    assert account.body["network_rules"][0]["default_action"] == "Allow"
+    assert account.body["account_tier"]  # the original's arguments stay
+
+
+@pytest.mark.parametrize("name", ["qa_override.tf", "override.tf"])
+def test_an_override_without_a_base_block_is_an_error(tree: Path, name: str) -> None:
+    (tree / "modules" / "data_lake" / name).write_text(
+        'resource "azurerm_storage_account" "nope" {\n  min_tls_version = "TLS1_2"\n}\n'
+    )
+    findings = check_references(tree, [tree / "modules" / "data_lake"])
+    assert any("Missing base block for override" in f.message for f in findings), findings
+
+
+def test_an_override_with_a_misspelt_argument_is_a_schema_finding(tree: Path) -> None:
+    (tree / "modules" / "data_lake" / "qa_override.tf").write_text(
+        'resource "azurerm_storage_account" "this" {\n  min_tls_vesion = "TLS1_2"\n}\n'
+    )
+    (finding,) = check_provider_schema(tree).findings
+    assert "min_tls_vesion is not an argument" in finding.message
+
+
+def test_an_override_replaces_a_variable_default(tree: Path) -> None:
+    data_lake = tree / "modules" / "data_lake"
+    name = next(iter(read_dir(data_lake).variables))
+    (data_lake / "variables_override.tf").write_text(f'variable "{name}" {{\n  default = null\n}}\n')
+    variable = read_dir(data_lake).variables[name]
+    assert variable.has_default
+    assert variable.default is None
+
+
+# --- check blocks' scoped data sources ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('  name = "v"\n  resource_group_name = "rg"\n  bogus_argument = "x"\n', "bogus_argument is not an"),
+        ('  name = "vnet"\n', "missing required argument resource_group_name"),
+    ],
+)
+def test_a_check_blocks_scoped_data_source_meets_the_schema(tree: Path, body: str, expected: str) -> None:
+    (tree / "infra" / "qa_check.tf").write_text(
+        'check "qa" {\n  data "azurerm_virtual_network" "qa" {\n'
+        + body
+        + '  }\n\n  assert {\n    condition     = data.azurerm_virtual_network.qa.id != ""\n'
+        '    error_message = "no network"\n  }\n}\n'
+    )
+    findings = check_provider_schema(tree).findings
+    assert [f.location for f in findings] == ["infra/qa_check.tf:2"], findings
+    assert expected in findings[0].message
+
+
+def test_a_valid_check_scoped_data_source_passes(tree: Path) -> None:
+    (tree / "infra" / "qa_check.tf").write_text(
+        'check "qa" {\n  data "azurerm_virtual_network" "qa" {\n    name                = "vnet"\n'
+        '    resource_group_name = "rg"\n  }\n\n  assert {\n'
+        '    condition     = data.azurerm_virtual_network.qa.id != ""\n'
+        '    error_message = "no network"\n  }\n}\n'
+    )
+    assert check_provider_schema(tree).ok, messages(check_provider_schema(tree))

@@ -24,7 +24,7 @@ from typing import Any
 
 from stackctl.checks.evaluation import check_evaluation
 from stackctl.checks.findings import CheckReport, Finding, relative
-from stackctl.checks.hclmodel import MODULE_META, TerraformDir, read_dir
+from stackctl.checks.hclmodel import JSON_BODY, MODULE_META, TerraformDir, read_dir
 from stackctl.checks.layout import env_roots, module_dirs, terraform_dirs
 from stackctl.tools import Terraform
 
@@ -280,7 +280,7 @@ def _module_call_findings(directory: Path, root: Path, model_of: _Models) -> lis
             )
             continue
         child = model_of(child_dir)
-        passed = set(call.arguments) - MODULE_META
+        passed = set(call.arguments) - MODULE_META - {JSON_BODY}
         for name in sorted(passed - set(child.variables)):
             findings.append(
                 Finding(
