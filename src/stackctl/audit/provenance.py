@@ -15,7 +15,10 @@ from pathlib import Path
 from stackctl import __version__
 from stackctl.audit.analysis import Provenance, ProviderVersion
 from stackctl.audit.plan import Plan
+from stackctl.checks.tfvars import read_file, tfvars_files
+from stackctl.errors import StackctlError
 from stackctl.hashing import sha256_file
+from stackctl.paths import CLOUD_ENVIRONMENTS, env_dir
 
 _LOCK_ENTRY = re.compile(r'provider\s+"(?P<source>[^"]+)"\s*\{[^}]*?version\s*=\s*"(?P<version>[^"]+)"', re.S)
 
@@ -109,3 +112,52 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
+
+
+def plan_environment(plan: Plan, root: Path) -> tuple[str | None, list[str]]:
+    """Which environment the plan was made for, read from the plan itself, and the evidence.
+
+    The `environment` variable decides when the plan carries it. Otherwise each cloud root's
+    tfvars values (every file Terraform loads there, as read by stackctl.checks.tfvars) are
+    compared with the plan's variable values on the names whose values differ between the roots:
+    the environment that matches more of them is the plan's. (None, []) when the plan cannot tell.
+    """
+    values = {name: variable.value for name, variable in plan.variables.items()}
+    declared = values.get("environment")
+    if isinstance(declared, str) and declared in CLOUD_ENVIRONMENTS:
+        return declared, [f'variable environment = "{declared}"']
+    by_env = {env: _tfvars_as_read(env_dir(env, root)) for env in CLOUD_ENVIRONMENTS}
+    telling = sorted(
+        name
+        for name in values
+        if all(name in env_values for env_values in by_env.values())
+        and len({repr(env_values[name]) for env_values in by_env.values()}) > 1
+    )
+    scores = {env: [n for n in telling if by_env[env][n] == values[n]] for env in CLOUD_ENVIRONMENTS}
+    best = max(scores, key=lambda env: len(scores[env]))
+    if not scores[best] or sum(len(s) == len(scores[best]) for s in scores.values()) > 1:
+        return None, []
+    return best, [f"variable {n} = {values[n]!r} (envs/{best}'s value)" for n in scores[best][:4]]
+
+
+def _tfvars_as_read(env_root: Path) -> dict[str, object]:
+    merged: dict[str, object] = {}
+    try:
+        for file in tfvars_files(env_root):
+            merged.update(read_file(file))
+    except StackctlError:
+        return {}
+    return merged
+
+
+def refuse_other_environment(plan: Plan, env: str, root: Path, source: str) -> None:
+    """StackctlError when the plan was made for another environment than the one audited: the
+    allow-list, the parity and the provenance of one environment must never approve another's."""
+    made_for, evidence = plan_environment(plan, root)
+    if made_for is not None and made_for != env:
+        raise StackctlError(
+            f"the plan was made for {made_for}, not {env} ({'; '.join(evidence)})",
+            where=source,
+            fix=f"audit it as {made_for}: `stackctl audit --env {made_for} --plan {source}` "
+            f"(`make audit ENV={made_for}`), or plan {env}: `make plan ENV={env}`",
+        )

@@ -15,7 +15,7 @@ from pathlib import Path
 from stackctl.audit.allow_list import load_allow_list
 from stackctl.audit.analysis import AuditReport, build_report
 from stackctl.audit.plan import load_plan
-from stackctl.audit.provenance import collect_provenance
+from stackctl.audit.provenance import collect_provenance, refuse_other_environment
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
 from stackctl.checks.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
@@ -121,6 +121,7 @@ def audit_plan(
     Bad input (plan, allow-list) raises StackctlError before anything is written.
     """
     plan = load_plan(plan_path)
+    refuse_other_environment(plan, env, root, str(plan_path))
     allow_list = load_allow_list(
         allow_list_path, required=allow_list_required, shown_as=_relative(allow_list_path, root)
     )

@@ -54,16 +54,18 @@ class RootValues:
     problems: tuple[str, ...] = ()  # values Terraform's `validation` rules refuse, its messages
 
 
-def set_names(path: Path) -> list[str]:
-    """The variable names one tfvars file sets (HCL or JSON syntax)."""
+def read_file(path: Path) -> dict[str, Any]:
+    """What one tfvars file sets (HCL or JSON syntax), as python-hcl2 or json read it: used for
+    the names and, for a variable the root does not declare (Terraform ignores it, warning), the
+    value shown."""
     try:
         if path.name.endswith(".json"):
             document = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(document, dict):
                 raise ValueError("the top level is not a JSON object")
-            return list(document)
+            return document
         with path.open(encoding="utf-8") as handle:
-            return list(hcl2.load(handle, serialization_options=_OPTIONS))
+            return dict(hcl2.load(handle, serialization_options=_OPTIONS))
     except Exception as exc:  # python-hcl2 raises lark errors of several kinds
         raise StackctlError(
             f"cannot read {path.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
@@ -82,8 +84,11 @@ def root_values(env_root: Path, terraform: Terraform | None = None) -> RootValue
     """
     files = tfvars_files(env_root)
     sources: dict[str, Path] = {}
+    as_read: dict[str, Any] = {}
     for file in files:
-        sources.update(dict.fromkeys(set_names(file), file))
+        read = read_file(file)
+        sources.update(dict.fromkeys(read, file))
+        as_read.update(read)
     tf = terraform or Terraform()
     problems: list[str] = []
     outputs, failure = _apply(tf, env_root, files, sorted(sources), with_rules=True)
@@ -98,7 +103,11 @@ def root_values(env_root: Path, terraform: Terraform | None = None) -> RootValue
             fix="fix the value in the tfvars file Terraform names",
         )
     values = {
-        name: SENSITIVE if outputs.get(name, {}).get("sensitive") else outputs.get(name, {}).get("value")
+        name: as_read[name]
+        if name not in outputs
+        else SENSITIVE
+        if outputs[name].get("sensitive")
+        else outputs[name].get("value")
         for name in sorted(sources)
     }
     return RootValues(env_root, values, sources, tuple(files), tuple(problems))
