@@ -27,6 +27,7 @@ from stackctl.audit.values import (
     is_marked,
     leaf_paths,
     masked,
+    scrub_everywhere,
     value_at,
     with_unknowns,
 )
@@ -46,6 +47,8 @@ FindingKind = Literal[
     "forgotten-object",
     "check-failed",
     "check-unknown",
+    "incomplete-plan",
+    "provenance",
 ]
 
 # Resources whose deletion or replacement loses data (or the keys to it): blocking unless allowed.
@@ -68,6 +71,42 @@ DATA_BEARING: Mapping[str, str] = {
     "azurerm_container_registry": "container registry",
     "azurerm_log_analytics_workspace": "Log Analytics workspace",
 }
+
+# The same data held through azapi (the ARM resource type of an `azapi_resource`, without its API
+# version): its delete loses the data as the azurerm resource's does. Case-insensitive, as ARM is.
+# https://learn.microsoft.com/azure/azure-resource-manager/management/azure-services-resource-providers
+DATA_BEARING_ARM: Mapping[str, str] = {
+    "microsoft.storage/storageaccounts": "storage account",
+    "microsoft.storage/storageaccounts/blobservices/containers": "storage container",
+    "microsoft.storage/storageaccounts/fileservices/shares": "storage file share",
+    "microsoft.storage/storageaccounts/tableservices/tables": "storage table",
+    "microsoft.storage/storageaccounts/queueservices/queues": "storage queue",
+    "microsoft.sql/servers": "SQL server (and every database on it)",
+    "microsoft.sql/servers/databases": "SQL database",
+    "microsoft.keyvault/vaults": "Key Vault",
+    "microsoft.keyvault/vaults/secrets": "Key Vault secret",
+    "microsoft.keyvault/vaults/keys": "Key Vault key",
+    "microsoft.machinelearningservices/workspaces": "AML workspace",
+    "microsoft.machinelearningservices/workspaces/datastores": "AML datastore registration",
+    "microsoft.containerregistry/registries": "container registry",
+    "microsoft.operationalinsights/workspaces": "Log Analytics workspace",
+    "microsoft.datafactory/factories": "Data Factory (its pipelines and linked services)",
+}
+AZAPI_TYPES = frozenset({"azapi_resource"})
+
+
+def data_bearing(rc: ResourceChange) -> str | None:
+    """What data a resource holds, or None: by its azurerm type, or for an `azapi_resource` by the
+    ARM type in its `type` argument (`Microsoft.Storage/storageAccounts@2023-05-01`)."""
+    if rc.type in AZAPI_TYPES:
+        for value in (rc.change.before, rc.change.after):
+            arm = value.get("type") if isinstance(value, dict) else None
+            if isinstance(arm, str):
+                held = DATA_BEARING_ARM.get(arm.split("@", 1)[0].lower())
+                return f"{held}, through azapi" if held else None
+        return None
+    return DATA_BEARING.get(rc.type)
+
 
 # Attribute names (the last part of a path) that decide what a resource costs.
 COST_ATTRIBUTES = frozenset(
@@ -159,6 +198,21 @@ class DriftItem:
     kind: ChangeKind
     diffs: tuple[AttributeDiff, ...]
     reverted_by_plan: bool
+    # What this plan does to the address: "create" after a delete outside Terraform re-creates it.
+    plan_kind: ChangeKind | None = None
+    data_bearing: str | None = None
+
+    @property
+    def consequence(self) -> str:
+        """What the plan does about the drift, in the words the report uses."""
+        if self.kind == "delete":
+            if self.plan_kind in ("create", "replace"):
+                lost = f"; the {self.data_bearing}'s data is not restored" if self.data_bearing else ""
+                return f"this plan re-creates it, empty{lost}"
+            return "this plan does not re-create it: it stays deleted"
+        if self.reverted_by_plan:
+            return "this plan puts it back"
+        return "this plan keeps the change: update the configuration or revert it by hand"
 
 
 @dataclass(frozen=True)
@@ -259,35 +313,40 @@ def _destructive_findings(
     return findings, used_entries
 
 
+_REVERTS = frozenset({"update", "replace", "replace-forget"})
+_RECREATES = frozenset({"create", "replace"})
+
+
 def _drift_items(plan: Plan, secrets: Secrets) -> tuple[DriftItem, ...]:
     """Managed resources changed or deleted outside Terraform, and whether this plan reverts each."""
-    planned_updates = {
-        rc.address
-        for rc in plan.resource_changes
-        if rc.change.kind in ("update", "replace", "replace-forget")
-    }
-    return tuple(
-        DriftItem(
-            address=rc.address,
-            kind=rc.change.kind,
-            diffs=tuple(attribute_diffs(rc.change, secrets)) if rc.change.kind != "delete" else (),
-            reverted_by_plan=rc.address in planned_updates,
+    planned = {rc.address: rc.change.kind for rc in plan.resource_changes if rc.mode == "managed"}
+    items = []
+    for rc in plan.resource_drift:
+        if rc.mode != "managed":
+            continue
+        plan_kind = planned.get(rc.address)
+        # An update puts a changed object back; after a delete outside Terraform only a create does.
+        puts_back = (
+            {"create", "replace"} if rc.change.kind == "delete" else {"update", "replace", "replace-forget"}
         )
-        for rc in plan.resource_drift
-        if rc.mode == "managed"
-    )
+        items.append(
+            DriftItem(
+                address=rc.address,
+                kind=rc.change.kind,
+                diffs=tuple(attribute_diffs(rc.change, secrets)) if rc.change.kind != "delete" else (),
+                reverted_by_plan=plan_kind in puts_back,
+                plan_kind=plan_kind,
+                data_bearing=data_bearing(rc),
+            )
+        )
+    return tuple(items)
 
 
 def _drift_finding(item: DriftItem) -> Finding:
     what = "deleted outside Terraform" if item.kind == "delete" else "changed outside Terraform"
     changed = ", ".join(d.path for d in item.diffs) or "no attribute detail"
-    consequence = (
-        "this plan puts it back"
-        if item.reverted_by_plan
-        else "this plan keeps the change: update the configuration or revert it by hand"
-    )
     return Finding(
-        "drift", "warning", f"{item.address} was {what}", f"{changed}; {consequence}", item.address
+        "drift", "warning", f"{item.address} was {what}", f"{changed}; {item.consequence}", item.address
     )
 
 
@@ -362,7 +421,8 @@ def build_report(
         parity_items = tuple(_parity_item(d, plan.sensitive_variables, secrets) for d in parity)
         findings.extend(map(_parity_finding, parity_items))
     findings.extend(_unused_allow_entries(allow_list, env, used_entries, today))
-    return AuditReport(
+    findings.extend(_incomplete_plan_findings(plan))
+    report = AuditReport(
         provenance=provenance,
         resources=resources,
         counts={kind: counts.get(kind, 0) for kind in CHANGE_ORDER},
@@ -375,6 +435,27 @@ def build_report(
         policy=policy,
         by_module=_group(resources),
     )
+    # The one boundary: every text the renderers read passes through the same scrubbing of every
+    # known secret, whatever field it sits in (check messages, diagnostics, titles, details).
+    scrubbed: AuditReport = scrub_everywhere(report, secrets)
+    return scrubbed
+
+
+def _incomplete_plan_findings(plan: Plan) -> list[Finding]:
+    """A plan Terraform marks `complete: false` (made with `-target`, or with deferred changes)
+    does not show every change a full plan would: it cannot be signed off as the release.
+    https://developer.hashicorp.com/terraform/internals/json-format (plan representation)"""
+    if plan.complete is not False:
+        return []
+    return [
+        Finding(
+            "incomplete-plan",
+            "blocking",
+            "the plan is partial (complete: false): made with -target or with deferred changes",
+            "it does not show every change a full plan of this configuration would; plan again "
+            "without -target (`make plan`) and audit that plan",
+        )
+    ]
 
 
 _SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
@@ -396,7 +477,7 @@ def _resource_report(rc: ResourceChange, secrets: Secrets) -> ResourceReport:
         kind=kind,
         action_reason=rc.action_reason,
         diffs=diffs,
-        data_bearing=DATA_BEARING.get(rc.type),
+        data_bearing=data_bearing(rc),
         previous_address=rc.previous_address,
         deposed=rc.deposed,
         imported_id=(rc.change.importing.id or "(id not recorded)") if rc.change.importing else None,

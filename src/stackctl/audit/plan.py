@@ -190,6 +190,9 @@ class Plan(_Model):
     prior_state: Any = None
     timestamp: str | None = None
     errored: bool | None = None
+    # False for a plan that does not hold every change a full plan would: made with `-target`, or
+    # with deferred changes (Terraform >= 1.8 writes it; absent in older plans).
+    complete: bool | None = None
 
     @property
     def written_by(self) -> str:

@@ -33,6 +33,14 @@ RULES: dict[FindingKind, tuple[str, str]] = {
     ),
     "check-failed": ("FSA010", "A Terraform check block (or condition) failed or errored at plan time"),
     "check-unknown": ("FSA011", "A Terraform check or condition can only be evaluated during apply"),
+    "incomplete-plan": (
+        "FSA012",
+        "The plan is partial (complete: false): made with -target or deferred changes",
+    ),
+    "provenance": (
+        "FSA013",
+        "The plan's provenance differs from the repository's: provider versions, or its age",
+    ),
 }
 
 _LEVEL = {"blocking": "error", "warning": "warning", "info": "note"}
@@ -48,6 +56,8 @@ _DEFAULT_LEVEL: dict[FindingKind, str] = {
     "forgotten-object": "warning",
     "check-failed": "warning",
     "check-unknown": "note",
+    "incomplete-plan": "error",
+    "provenance": "warning",
 }
 _KIND_ORDER: list[FindingKind] = list(RULES)
 
