@@ -332,8 +332,8 @@ def text_diff(old: str, new: str) -> tuple[str, ...]:
 
     JSON (Data Factory `activities_json`, ARM bodies) is compared as canonical pretty-printed JSON,
     so only real changes show; other multi-line text (a KQL query) line by line; one long line by
-    the changed characters with DIFF_CONTEXT_CHARS either side. Python's difflib does the
-    comparison. Empty when the one-line before/after already shows the whole change.
+    the changed characters with DIFF_CONTEXT_CHARS either side. Python's difflib compares
+    lines. Empty when the one-line before/after already shows the whole change.
     """
     old_lines, new_lines = _diff_lines(old), _diff_lines(new)
     if len(old_lines) == 1 and len(new_lines) == 1:
@@ -355,17 +355,22 @@ def _diff_lines(text: str) -> list[str]:
 
 
 def _character_diff(old: str, new: str) -> tuple[str, ...]:
-    lines: list[str] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        before = old[max(0, i1 - DIFF_CONTEXT_CHARS) : i1]
-        after_old = old[i2 : i2 + DIFF_CONTEXT_CHARS]
-        after_new = new[j2 : j2 + DIFF_CONTEXT_CHARS]
-        lines.append(f"- …{before}[{old[i1:i2]}]{after_old}…")
-        lines.append(f"+ …{before}[{new[j1:j2]}]{after_new}…")
-    return tuple(lines)
+    """One long line: the span between the common prefix and the common suffix, in brackets."""
+    prefix = _common_prefix(old, new)
+    suffix = _common_prefix(old[prefix:][::-1], new[prefix:][::-1])
+    before = old[max(0, prefix - DIFF_CONTEXT_CHARS) : prefix]
+    old_end, new_end = len(old) - suffix, len(new) - suffix
+    after = old[old_end : old_end + DIFF_CONTEXT_CHARS]
+    return (f"- …{before}[{old[prefix:old_end]}]{after}…", f"+ …{before}[{new[prefix:new_end]}]{after}…")
+
+
+def _common_prefix(first: str, second: str) -> int:
+    length = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
 
 
 def _shortest(first: Path | None, second: Path | None) -> Path | None:
