@@ -7,6 +7,7 @@ renderers never see a raw value from a sensitive path.
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -161,8 +162,12 @@ class Finding:
     address: str | None = None
     location: str | None = None
     allowed_by: AllowEntry | None = None
-    # Lines of the plan JSON the finding points at (checkov reports them), for SARIF regions.
+    # Lines the finding points at (checkov reports them), for SARIF regions: of `source_file`
+    # when set, else of the plan JSON.
     line_range: tuple[int, int] | None = None
+    # The repository file (`modules/sql/main.tf`) a policy finding's lines are in, when checkov
+    # matched the planned resource to its code (--repo-root-for-plan-enrichment).
+    source_file: str | None = None
 
     @property
     def blocking(self) -> bool:
@@ -259,6 +264,13 @@ class Provenance:
     # reviewed report to what is applied.
     saved_plan: str | None = None
     saved_plan_sha256: str | None = None
+    # The repository's URL, from git's `origin` remote or the CI's variables; None when unknown.
+    repository_uri: str | None = None
+    # What the repository pins for each provider (registry source -> version constraint), from
+    # the root's versions.tf: a plan made under other constraints is flagged.
+    repository_pins: Mapping[str, str] = field(default_factory=dict)
+    # Who reviewed and approved the plan, when `make review` recorded it (see stackctl.review).
+    review: str | None = None
 
 
 @dataclass(frozen=True)
@@ -406,7 +418,7 @@ def build_report(
         rc.change.kind for rc in plan.resource_changes if rc.mode == "managed" or rc.change.kind == "read"
     )
     findings, used_entries = _destructive_findings(resources, allow_list, env, today)
-    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason)
+    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason, env)
     findings.extend(policy_findings)
     findings.extend(f for f in map(_forgotten_finding, resources) if f)
     findings.extend(_check_findings(plan))
@@ -422,6 +434,7 @@ def build_report(
         findings.extend(map(_parity_finding, parity_items))
     findings.extend(_unused_allow_entries(allow_list, env, used_entries, today))
     findings.extend(_incomplete_plan_findings(plan))
+    findings.extend(_provenance_findings(provenance, today))
     report = AuditReport(
         provenance=provenance,
         resources=resources,
@@ -439,6 +452,53 @@ def build_report(
     # known secret, whatever field it sits in (check messages, diagnostics, titles, details).
     scrubbed: AuditReport = scrub_everywhere(report, secrets)
     return scrubbed
+
+
+# A saved plan records the state it was made against; the older it is, the likelier the state
+# moved on (then `terraform apply` refuses it as stale) or the review no longer matches Azure.
+MAX_PLAN_AGE_DAYS = 2
+
+
+def _provenance_findings(provenance: Provenance, today: dt.date) -> list[Finding]:
+    """A plan made under other provider constraints than the repository pins, or days old."""
+    findings = []
+    for provider in provenance.providers:
+        pinned = provenance.repository_pins.get(_registry_source(provider.source))
+        if pinned and provider.constraint and provider.constraint != pinned:
+            findings.append(
+                Finding(
+                    "provenance",
+                    "warning",
+                    f"the plan's {provider.name} constraint {provider.constraint!r} is not the repository's "
+                    f"{pinned!r}",
+                    "it was made from other code or another checkout than the one audited; plan again "
+                    "from this commit (`make plan`)",
+                )
+            )
+    made = _date_of(provenance.plan_timestamp)
+    if made is not None and (today - made).days > MAX_PLAN_AGE_DAYS:
+        findings.append(
+            Finding(
+                "provenance",
+                "warning",
+                f"the plan is {(today - made).days} days old (made {provenance.plan_timestamp})",
+                f"older than {MAX_PLAN_AGE_DAYS} days: Azure or the state may have moved on; plan again "
+                "(`make plan`) and audit the new plan",
+            )
+        )
+    return findings
+
+
+def _registry_source(source: str) -> str:
+    source = source.lower()
+    return source if source.count("/") >= 2 else f"registry.terraform.io/{source}"
+
+
+def _date_of(timestamp: str | None) -> dt.date | None:
+    try:
+        return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date() if timestamp else None
+    except ValueError:
+        return None
 
 
 def _incomplete_plan_findings(plan: Plan) -> list[Finding]:
@@ -586,8 +646,16 @@ def _destructive_finding(
     )
 
 
+def code_file(file_path: str, env: str) -> str | None:
+    """The repository path of a file checkov names relative to the root it enriched the plan
+    from (envs/<env>): `../../modules/sql/main.tf` -> `modules/sql/main.tf`; None for the plan."""
+    if not file_path.endswith((".tf", ".tf.json")):
+        return None
+    return posixpath.normpath(posixpath.join("envs", env, file_path.lstrip("/")))
+
+
 def _policy_findings(
-    checkov: CheckovReport | None, not_run_reason: str
+    checkov: CheckovReport | None, not_run_reason: str, env: str = "dev"
 ) -> tuple[PolicySummary, list[Finding]]:
     if checkov is None:
         return PolicySummary(ran=False, not_run_reason=not_run_reason), [
@@ -598,20 +666,28 @@ def _policy_findings(
                 f"{not_run_reason}; the release gate cannot pass without them",
             )
         ]
-    findings = [
-        Finding(
-            "policy-failure",
-            "blocking",
-            f"{result.check_id}: {result.check_name}",
-            f"planned values fail the check at {result.location or 'the plan'}"
-            + (f" (severity {result.severity})" if result.severity else "")
-            + (f"; guideline: {result.guideline}" if result.guideline else ""),
-            result.resource,
-            location=result.location,
-            line_range=result.line_range,
+    findings = []
+    for result in checkov.failed:
+        source = code_file(result.file_path, env)
+        where = (
+            f"{source}:{result.line_range[0]}-{result.line_range[1]}"
+            if source and result.line_range
+            else None
         )
-        for result in checkov.failed
-    ]
+        findings.append(
+            Finding(
+                "policy-failure",
+                "blocking",
+                f"{result.check_id}: {result.check_name}",
+                f"planned values fail the check at {where or result.location or 'the plan'}"
+                + (f" (severity {result.severity})" if result.severity else "")
+                + (f"; guideline: {result.guideline}" if result.guideline else ""),
+                result.resource,
+                location=where or result.location,
+                line_range=result.line_range,
+                source_file=source,
+            )
+        )
     findings += [
         Finding(
             "policy-skipped",

@@ -15,6 +15,7 @@ from pathlib import Path
 from stackctl import __version__
 from stackctl.audit.analysis import Provenance, ProviderVersion
 from stackctl.audit.plan import Plan
+from stackctl.checks.hclmodel import read_dir
 from stackctl.checks.tfvars import read_file, tfvars_files
 from stackctl.errors import StackctlError
 from stackctl.hashing import sha256_file
@@ -55,7 +56,40 @@ def collect_provenance(
         stackctl_version=__version__,
         saved_plan=_relative(saved_plan, root) if saved_plan and has_saved_plan else None,
         saved_plan_sha256=sha256_file(saved_plan) if saved_plan and has_saved_plan else None,
+        repository_uri=repository_uri(root),
+        repository_pins=repository_pins(env_dir(env, root)),
     )
+
+
+def repository_pins(env_root: Path) -> dict[str, str]:
+    """The provider version constraints the root's versions.tf pins: registry source -> constraint."""
+    pins: dict[str, str] = {}
+    if not env_root.is_dir():
+        return pins
+    for settings in read_dir(env_root).terraform_settings:
+        for providers in settings.get("required_providers", []):
+            for name, spec in providers.items():
+                if isinstance(spec, dict) and spec.get("version"):
+                    source = str(spec.get("source") or f"hashicorp/{name}")
+                    pins[_registry_source(source)] = str(spec["version"])
+    return pins
+
+
+def repository_uri(root: Path) -> str | None:
+    """The repository's web URL: GitHub Actions' or Azure Pipelines' variables in CI, else git's
+    `origin` remote (an SSH address becomes https); None when neither says."""
+    server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
+    if server and repository:
+        return f"{server.rstrip('/')}/{repository}"
+    remote = os.environ.get("BUILD_REPOSITORY_URI") or _git(root, "config", "--get", "remote.origin.url")
+    if not remote:
+        return None
+    ssh = re.match(r"^(?:ssh://)?git@([^:/]+)[:/](.+?)(?:\.git)?$", remote)
+    if ssh:
+        return f"https://{ssh.group(1)}/{ssh.group(2)}"
+    if remote.startswith(("https://", "http://")):
+        return re.sub(r"\.git$", "", re.sub(r"//[^@/]+@", "//", remote))
+    return None
 
 
 def provider_versions(plan: Plan, locked: dict[str, str]) -> tuple[ProviderVersion, ...]:
@@ -84,6 +118,7 @@ def locked_provider_versions(lock_file: Path) -> dict[str, str]:
 
 
 def _registry_source(source: str) -> str:
+    source = source.lower()
     return source if source.count("/") >= 2 else f"registry.terraform.io/{source}"
 
 

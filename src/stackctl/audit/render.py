@@ -18,6 +18,13 @@ def render_markdown(report: AuditReport) -> str:
     return _environment(html=False).get_template("report.md.j2").render(report=report)
 
 
+def render_summary(report: AuditReport) -> str:
+    """The head of the Markdown report (verdict, provenance, counts, findings) for a CI job summary."""
+    markdown = render_markdown(report)
+    end = markdown.find("\n## Destructive changes")
+    return markdown if end < 0 else markdown[: end + 1]
+
+
 def render_html(report: AuditReport) -> str:
     return _environment(html=True).get_template("report.html.j2").render(report=report)
 

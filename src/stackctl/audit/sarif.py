@@ -82,18 +82,27 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
                     "driver": {
                         "name": "stackctl-audit",
                         "version": __version__,
-                        "informationUri": "https://github.com/forecast-stack/forecast-stack",
+                        **(
+                            {"informationUri": provenance.repository_uri} if provenance.repository_uri else {}
+                        ),
                         "rules": rules,
                     }
                 },
                 "automationDetails": {"id": f"stackctl-audit/{provenance.env}/"},
-                "versionControlProvenance": [
+                # Required by SARIF to hold repositoryUri: only written when git or CI names it.
+                **(
                     {
-                        "repositoryUri": "https://github.com/forecast-stack/forecast-stack",
-                        "revisionId": provenance.git_commit,
-                        "branch": provenance.git_branch,
+                        "versionControlProvenance": [
+                            {
+                                "repositoryUri": provenance.repository_uri,
+                                "revisionId": provenance.git_commit,
+                                "branch": provenance.git_branch,
+                            }
+                        ]
                     }
-                ],
+                    if provenance.repository_uri
+                    else {}
+                ),
                 "invocations": [
                     {
                         "executionSuccessful": True,
@@ -115,7 +124,9 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
 
 def _result(finding: Finding, report: AuditReport) -> dict[str, Any]:
     rule_id, _ = RULES[finding.kind]
-    physical: dict[str, Any] = {"artifactLocation": {"uri": report.provenance.plan_file}}
+    # A policy finding points at the .tf file and lines checkov matched; the rest at the plan.
+    uri = finding.source_file or report.provenance.plan_file
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
     if finding.line_range:
         physical["region"] = {"startLine": finding.line_range[0], "endLine": finding.line_range[1]}
     location: dict[str, Any] = {"physicalLocation": physical}
