@@ -195,6 +195,8 @@ class CostChange:
     attribute: str
     before: str
     after: str
+    # What it costs, from stackctl.audit.pricing (Azure Retail Prices), or why it is not priced.
+    price: str = "not priced: no price lookup for this attribute"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from stackctl.audit.allow_list import load_allow_list
 from stackctl.audit.analysis import AuditReport, build_report
 from stackctl.audit.plan import load_plan
+from stackctl.audit.pricing import PriceBook, priced_costs
 from stackctl.audit.provenance import collect_provenance, refuse_other_environment
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
@@ -115,6 +116,7 @@ def audit_plan(
     policy_runner: PolicyRunner = checkov_on_plan,
     tfvars: tuple[Path, Path] | None = None,
     now: dt.datetime | None = None,
+    price_book: PriceBook | None = None,
 ) -> AuditOutputs:
     """Audit one plan file and write audit.md, audit.html and audit.sarif into `out_dir`.
 
@@ -152,6 +154,8 @@ def audit_plan(
         checkov_not_run_reason=not_run_reason or "checkov was not run on this plan",
     )
 
+    book = price_book or PriceBook(root / "build" / "prices" / "retail-prices.json", today=moment.date())
+    report = dataclasses.replace(report, costs=priced_costs(report.costs, plan, book))
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = AuditOutputs(
         report=report,

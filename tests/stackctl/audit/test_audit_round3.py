@@ -10,24 +10,37 @@ import gzip
 import io
 import json
 import lzma
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from audit_helpers import FIXTURES, checkov_clean
 
 from stackctl.audit.plan import load_plan
+from stackctl.audit.pricing import PriceBook
+from stackctl.audit.provenance import repository_uri
 from stackctl.audit.runner import AuditOutputs, audit_plan
+from stackctl.checks.checkov import parse_checkov_json
+from stackctl.commands.audit import write_job_summary
 from stackctl.errors import StackctlError
+from stackctl.hashing import sha256_file
 from stackctl.paths import repo_root
+from stackctl.terraform.review import read_review, record_review
 
 CASES = Path(__file__).resolve().parent / "cases3"
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 
 
 def run_audit(
-    plan: Path, tmp_path: Path, *, env: str = "dev", allow_list: Path | None = None
+    plan: Path,
+    tmp_path: Path,
+    *,
+    env: str = "dev",
+    allow_list: Path | None = None,
+    price_book: PriceBook | None = None,
 ) -> AuditOutputs:
     """The audit as `stackctl audit` runs it, with checkov's clean result and the fixture tfvars."""
     return audit_plan(
@@ -40,7 +53,12 @@ def run_audit(
         policy_runner=lambda path, _root: checkov_clean(path),
         tfvars=(FIXTURES / "tfvars" / "dev.tfvars", FIXTURES / "tfvars" / "prod.tfvars"),
         now=NOW,
+        price_book=price_book or PriceBook(None, fetch=offline, today=NOW.date()),
     )
+
+
+def offline(odata_filter: str) -> dict[str, Any]:
+    raise OSError("network unreachable")
 
 
 def rendered(outputs: AuditOutputs) -> dict[str, str]:
@@ -386,3 +404,272 @@ def test_an_unused_allow_list_entry_is_listed_in_markdown_and_html(tmp_path: Pat
     for text, heading in ((markdown, "## Allow-list entries"), (html, '<h2 id="allow-list-unused">')):
         section = text[text.index(heading) :]
         assert "module.stack.module.data_lake.azurerm_storage_account.this" in section[:2000]
+
+
+# --- item 7: SARIF that points at the code, validated against the SARIF 2.1.0 schema -------------
+
+SARIF_SCHEMA = json.loads((FIXTURES / "sarif-2.1.0-rtm.5.json").read_text(encoding="utf-8"))
+
+
+def _policy_runner(plan: Path, _root: Path) -> Any:
+    """checkov's recorded result, as it reports a plan enriched from envs/<env>: the .tf file
+    relative to the root, and the code's lines."""
+    raw = json.loads((FIXTURES / "checkov_create_only.json").read_text())
+    runs = raw if isinstance(raw, list) else [raw]
+    for run in runs:
+        for result in run["results"]["failed_checks"]:
+            result["file_path"] = "../../modules/data_lake/main.tf"
+            result["file_line_range"] = [2, 50]
+    return parse_checkov_json(raw, target=plan, framework="terraform_plan")
+
+
+def test_sarif_policy_results_point_at_the_tf_file_and_validate(tmp_path: Path) -> None:
+    outputs = audit_plan(
+        FIXTURES / "create_only.json",
+        env="dev",
+        out_dir=tmp_path / "out",
+        root=repo_root(),
+        allow_list_path=FIXTURES / "none.yaml",
+        allow_list_required=False,
+        policy_runner=_policy_runner,
+        tfvars=(FIXTURES / "tfvars" / "dev.tfvars", FIXTURES / "tfvars" / "prod.tfvars"),
+        now=NOW,
+        price_book=PriceBook(None, fetch=offline),
+    )
+    sarif = json.loads(outputs.sarif.read_text())
+    errors = list(jsonschema.Draft4Validator(SARIF_SCHEMA).iter_errors(sarif))
+    assert not errors, [e.message for e in errors[:3]]
+    policy = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "FSA002"]
+    assert policy
+    for result in policy:
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "modules/data_lake/main.tf"
+        assert physical["region"] == {"startLine": 2, "endLine": 50}
+    markdown = outputs.markdown.read_text()
+    assert "../../modules" not in markdown
+    assert "modules/data\\_lake/main.tf:2-50" in markdown or "modules/data_lake/main.tf:2-50" in markdown
+
+
+@pytest.mark.parametrize(
+    ("case", "env"),
+    [
+        ("c03_long_json_string_change_truncated", "dev"),
+        ("c05_prod_plan_audited_as_dev", "prod"),
+        ("c14_check_message_quotes_secret", "dev"),
+    ],
+)
+def test_sarif_of_each_handed_plan_validates(tmp_path: Path, case: str, env: str) -> None:
+    outputs = run_audit(CASES / case / "plan.json", tmp_path, env=env)
+    sarif = json.loads(outputs.sarif.read_text())
+    errors = list(jsonschema.Draft4Validator(SARIF_SCHEMA).iter_errors(sarif))
+    assert not errors, [e.message for e in errors[:3]]
+    # GitHub code scanning: every result has a location and a rule the driver lists
+    rules = {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    for result in sarif["runs"][0]["results"]:
+        assert result["locations"]
+        assert result["ruleId"] in rules
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("git@github.com:contoso/forecast-stack.git", "https://github.com/contoso/forecast-stack"),
+        ("https://token@github.com/contoso/forecast-stack.git", "https://github.com/contoso/forecast-stack"),
+        (
+            "https://dev.azure.com/contoso/fcst/_git/forecast-stack",
+            "https://dev.azure.com/contoso/fcst/_git/forecast-stack",
+        ),
+    ],
+)
+def test_the_repository_uri_comes_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remote: str, expected: str
+) -> None:
+    for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "BUILD_REPOSITORY_URI"):
+        monkeypatch.delenv(name, raising=False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True)
+    assert repository_uri(tmp_path) == expected
+
+
+def test_without_a_remote_no_repository_uri_is_invented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "BUILD_REPOSITORY_URI"):
+        monkeypatch.delenv(name, raising=False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert repository_uri(tmp_path) is None
+
+
+# --- item 11: provenance --------------------------------------------------------------------------
+
+
+def test_c05_other_provider_constraints_and_an_old_plan_are_flagged(tmp_path: Path) -> None:
+    case = CASES / "c05_prod_plan_audited_as_dev"
+    outputs = run_audit(case / "plan.json", tmp_path, env="prod", allow_list=case / "allow_dev_only.yaml")
+    titles = [f.title for f in outputs.report.findings_of("provenance")]
+    assert any(
+        "azurerm constraint '>= 4.0, < 5.0' is not the repository's '>= 5.10.0, < 6.0.0'" in t for t in titles
+    )
+    assert any(t.startswith("the plan is 17 days old") for t in titles)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "constraint", "expected"),
+    [
+        ("2026-12-07T08:00:00Z", ">= 5.10.0, < 6.0.0", 0),  # today, the pinned range
+        ("2026-12-05T08:00:00Z", ">= 5.10.0, < 6.0.0", 0),  # two days: still fresh
+        ("2026-12-01T08:00:00Z", ">= 5.10.0, < 6.0.0", 1),  # six days old
+        ("2026-12-07T08:00:00Z", ">= 5.0.0, < 6.0.0", 1),  # a wider range than the pin
+    ],
+)
+def test_provenance_flags_only_what_differs(
+    tmp_path: Path, timestamp: str, constraint: str, expected: int
+) -> None:
+    data = plan_json("c05_prod_plan_audited_as_dev")
+    data["timestamp"] = timestamp
+    data["configuration"]["provider_config"]["azurerm"]["version_constraint"] = constraint
+    outputs = run_audit(write_plan(tmp_path, data), tmp_path, env="prod")
+    assert len(outputs.report.findings_of("provenance")) == expected
+
+
+# --- item 10: cost from the Azure Retail Prices data, or "not priced" ----------------------------
+
+RECORDED_PRICES = {
+    "Items": [
+        {
+            "productName": "Virtual Machines NCadsA100v4 Series Windows",
+            "meterName": "NC24ads A100 v4",
+            "unitOfMeasure": "1 Hour",
+            "retailPrice": 5.1,
+            "currencyCode": "USD",
+        },
+        {
+            "productName": "Virtual Machines NCadsA100v4 Series",
+            "meterName": "NC24ads A100 v4 Spot",
+            "unitOfMeasure": "1 Hour",
+            "retailPrice": 1.1,
+            "currencyCode": "USD",
+        },
+        {
+            "productName": "Virtual Machines NCadsA100v4 Series",
+            "meterName": "NC24ads A100 v4",
+            "unitOfMeasure": "1 Hour",
+            "retailPrice": 4.2,
+            "currencyCode": "USD",
+        },
+    ]
+}
+
+
+def _gpu_cluster_plan(tmp_path: Path) -> Path:
+    data = plan_json("c03_long_json_string_change_truncated")
+    change = data["resource_changes"][0]
+    change.update(
+        type="azurerm_machine_learning_compute_cluster",
+        address="azurerm_machine_learning_compute_cluster.gpu",
+        name="gpu",
+    )
+    change["change"] = {
+        "actions": ["create"],
+        "before": None,
+        "after": {
+            "vm_size": "Standard_NC24ads_A100_v4",
+            "scale_settings": [{"max_node_count": 4, "min_node_count": 0}],
+        },
+    }
+    data["variables"] = {"location": {"value": "westeurope"}}
+    return write_plan(tmp_path, data)
+
+
+def test_vm_sizes_are_priced_from_the_retail_prices_api_and_cached(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def recorded(odata_filter: str) -> dict[str, Any]:
+        calls.append(odata_filter)
+        return RECORDED_PRICES
+
+    cache = tmp_path / "prices.json"
+    book = PriceBook(cache, fetch=recorded, today=NOW.date())
+    outputs = run_audit(_gpu_cluster_plan(tmp_path), tmp_path, price_book=book)
+    (vm,) = [c for c in outputs.report.costs if c.attribute == "vm_size"]
+    assert vm.price == (
+        "USD 4.2000/hour per node, USD 16.80/hour at 4 nodes (Azure Retail Prices, fetched 2026-12-07)"
+    )
+    assert "armSkuName eq 'Standard_NC24ads_A100_v4'" in calls[0]
+    assert "armRegionName eq 'westeurope'" in calls[0]
+    again = PriceBook(cache, fetch=offline, today=NOW.date() + dt.timedelta(days=3))
+    assert again.vm_hourly("westeurope", "Standard_NC24ads_A100_v4").hourly == 4.2  # from the cache
+    stale = PriceBook(cache, fetch=offline, today=NOW.date() + dt.timedelta(days=30))
+    assert stale.vm_hourly("westeurope", "Standard_NC24ads_A100_v4").hourly is None
+
+
+def test_offline_every_cost_row_says_not_priced_and_no_number_is_invented(tmp_path: Path) -> None:
+    outputs = run_audit(_gpu_cluster_plan(tmp_path), tmp_path)
+    assert outputs.report.costs
+    for cost in outputs.report.costs:
+        assert cost.price.startswith("not priced: "), cost
+    (vm,) = [c for c in outputs.report.costs if c.attribute == "vm_size"]
+    assert "prices.azure.com not reachable" in vm.price
+    assert "not priced" in outputs.markdown.read_text()
+
+
+# --- item 9: who reviewed -------------------------------------------------------------------------
+
+
+def test_make_review_records_the_ci_approver_the_time_and_the_report_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = tmp_path / "tfplan"
+    plan.write_bytes(b"PK\x03\x04 plan")
+    (tmp_path / "audit.md").write_text("# report\n")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_ACTOR", "jane-approver")
+    record = record_review(plan, tmp_path / "plan.reviewed", now=NOW)
+    assert record.reviewer == "jane-approver"
+    assert record.reviewer_source == "GitHub Actions approval (GITHUB_ACTOR)"
+    assert record.reviewed_at == "2026-12-07T12:00:00Z"
+    assert record.audit_report_sha256 == sha256_file(tmp_path / "audit.md")
+    assert read_review(tmp_path / "plan.reviewed") == record
+    assert "reviewed by jane-approver" in record.describe()
+
+
+def test_locally_the_git_identity_is_the_reviewer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_ACTIONS", "GITHUB_ACTOR", "TF_BUILD"):
+        monkeypatch.delenv(name, raising=False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "config", "user.name", "Jo Reviewer"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "config", "user.email", "jo@example.com"], check=True)
+    plan = tmp_path / "tfplan"
+    plan.write_bytes(b"plan")
+    record = record_review(plan, tmp_path / "plan.reviewed", now=NOW)
+    assert record.reviewer == "Jo Reviewer <jo@example.com>"
+    assert record.reviewer_source == "git identity"
+    assert record.audit_report_sha256 is None
+    assert "no audit report was recorded" in record.describe()
+
+
+def test_an_old_one_line_review_marker_is_still_read(tmp_path: Path) -> None:
+    (tmp_path / "plan.reviewed").write_text("ab" * 32 + "\n")
+    assert read_review(tmp_path / "plan.reviewed").plan_sha256 == "ab" * 32
+
+
+def test_the_audit_summary_goes_to_the_ci_job_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    case = CASES / "c05_prod_plan_audited_as_dev"
+    outputs = run_audit(case / "plan.json", tmp_path, env="prod", allow_list=case / "allow_dev_only.yaml")
+    assert write_job_summary(outputs) == summary
+    text = summary.read_text()
+    assert text.startswith("earlier step\n# Terraform plan audit: prod")
+    assert "**Verdict: BLOCKED**" in text
+    assert "## Findings" in text
+    assert sha256_file(outputs.markdown) in text
+
+
+def test_without_a_job_summary_nothing_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    outputs = run_audit(CASES / "c14_check_message_quotes_secret" / "plan.json", tmp_path)
+    assert write_job_summary(outputs) is None
