@@ -49,6 +49,8 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 """
 
 
+# Directories where `terraform validate` cannot run offline are gathered into one note.
+OFFLINE_NOTE_PREFIX = "offline: "
 _INIT_ARGS = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
 
 
@@ -82,10 +84,7 @@ def _load_directory(
     found = _diagnostics(result.stdout, directory, root)
     if not result.ok:
         if notes is not None and not found:
-            notes.append(
-                f"{relative(directory, root)}: `terraform validate` cannot run offline (its providers "
-                "are not installable here); the reference and schema checks stand in for it"
-            )
+            notes.append(f"{OFFLINE_NOTE_PREFIX}{relative(directory, root)}")
         return found
     validated = terraform.run(["validate", "-json", "-no-color"], where, env=env)
     found += _validate_diagnostics(validated.stdout, directory, root)
@@ -138,8 +137,23 @@ def terraform_load(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for found in pool.map(load, directories):
                 findings.extend(found)
+    if notes is not None:
+        _merge_offline_notes(notes)
     # A module's error shows again from every root that calls it: report each once.
     return list(dict.fromkeys(findings))
+
+
+def _merge_offline_notes(notes: list[str]) -> None:
+    """One line for every directory `terraform validate` cannot run in offline, not one each."""
+    offline = sorted(n.removeprefix(OFFLINE_NOTE_PREFIX) for n in notes if n.startswith(OFFLINE_NOTE_PREFIX))
+    notes[:] = [n for n in notes if not n.startswith(OFFLINE_NOTE_PREFIX)]
+    if offline:
+        notes.append(
+            f"`terraform validate` cannot run offline in {len(offline)} directories (the azurerm and "
+            "azapi providers are not installable here; PR CI runs it): Terraform's evaluation of a "
+            "provider-free stand-in, the reference and the schema checks stand in for it: "
+            + ", ".join(offline)
+        )
 
 
 def _top_part(directory: Path, root: Path) -> str:
