@@ -32,7 +32,7 @@ from stackctl.audit.values import (
     value_at,
     with_unknowns,
 )
-from stackctl.checks.checkov import CheckovReport
+from stackctl.checks.checkov import CheckovReport, CheckResult
 from stackctl.checks.parity import Difference
 
 Severity = Literal["blocking", "warning", "info"]
@@ -656,6 +656,26 @@ def code_file(file_path: str, env: str) -> str | None:
     return posixpath.normpath(posixpath.join("envs", env, file_path.lstrip("/")))
 
 
+def _policy_failure(result: CheckResult, env: str) -> Finding:
+    """A failed checkov check, pointing at the .tf lines checkov matched (else at the plan)."""
+    source = code_file(result.file_path, env)
+    where = (
+        f"{source}:{result.line_range[0]}-{result.line_range[1]}" if source and result.line_range else None
+    )
+    return Finding(
+        "policy-failure",
+        "blocking",
+        f"{result.check_id}: {result.check_name}",
+        f"planned values fail the check at {where or result.location or 'the plan'}"
+        + (f" (severity {result.severity})" if result.severity else "")
+        + (f"; guideline: {result.guideline}" if result.guideline else ""),
+        result.resource,
+        location=where or result.location,
+        line_range=result.line_range,
+        source_file=source,
+    )
+
+
 def _policy_findings(
     checkov: CheckovReport | None, not_run_reason: str, env: str = "dev"
 ) -> tuple[PolicySummary, list[Finding]]:
@@ -668,28 +688,7 @@ def _policy_findings(
                 f"{not_run_reason}; the release gate cannot pass without them",
             )
         ]
-    findings = []
-    for result in checkov.failed:
-        source = code_file(result.file_path, env)
-        where = (
-            f"{source}:{result.line_range[0]}-{result.line_range[1]}"
-            if source and result.line_range
-            else None
-        )
-        findings.append(
-            Finding(
-                "policy-failure",
-                "blocking",
-                f"{result.check_id}: {result.check_name}",
-                f"planned values fail the check at {where or result.location or 'the plan'}"
-                + (f" (severity {result.severity})" if result.severity else "")
-                + (f"; guideline: {result.guideline}" if result.guideline else ""),
-                result.resource,
-                location=where or result.location,
-                line_range=result.line_range,
-                source_file=source,
-            )
-        )
+    findings = [_policy_failure(result, env) for result in checkov.failed]
     findings += [
         Finding(
             "policy-skipped",

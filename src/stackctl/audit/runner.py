@@ -120,6 +120,9 @@ def audit_plan(
 ) -> AuditOutputs:
     """Audit one plan file and write audit.md, audit.html and audit.sarif into `out_dir`.
 
+    Long because it is the audit's one sequence of I/O steps (plan, environment, allow-list,
+    checkov, parity, provenance, report, prices, files), each a call, read top to bottom.
+
     Bad input (plan, allow-list) raises StackctlError before anything is written.
     """
     plan = load_plan(plan_path)
