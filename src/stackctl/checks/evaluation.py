@@ -51,6 +51,8 @@ STAND_IN_SUMMARIES = (
     'Reference to "each" in context without for_each',
     "each.value cannot be used in this context",
     "each.key cannot be used in this context",
+    # Provider-defined functions need the provider, which the stand-in does not install.
+    "Unknown provider function",
     'Invalid "self" reference',
 )
 # Blocks whose argument expressions are evaluated as locals of the stand-in.
