@@ -120,6 +120,16 @@ def test_identical_copies_pass_and_differing_copies_do_not(tree: Path, name: str
     assert "the roots differ in code" in finding.message
 
 
+def test_an_identical_copy_of_a_shared_file_is_still_refused(tree: Path) -> None:
+    """A copy of envs/shared/versions.tf stops following the shared file: still a finding."""
+    for env in ("dev", "prod"):
+        target = tree / "envs" / env / "versions.tf"
+        text = target.read_text()
+        target.unlink()
+        target.write_text(text)
+    assert any("two copies of versions.tf" in f.message for f in check_parity(tree).findings)
+
+
 # --- .tf.json files: read like .tf files ----------------------------------------------------------
 
 

@@ -111,9 +111,16 @@ def _shared_file_finding(dev: Path, prod: Path) -> Finding | None:
     if dev.read_bytes() != prod.read_bytes():
         message = "the roots differ in code; every dev/prod difference must be a terraform.tfvars value"
         return Finding(CHECK, where, message, f"move the difference into terraform.tfvars, then {fix}")
-    # Two identical copies are the same code (issue 26, case b03): Terraform reads the same
-    # configuration in both roots, so parity holds; the single shared file is a tidiness advice.
-    return None
+    # A copy of a file envs/shared/ holds stops following it (the next edit of the shared file
+    # reaches one root only): a finding. Two identical copies of a file the roots do not share
+    # yet (issue 26, case b03: an `import` block added to both roots) are the same code, so
+    # parity holds.
+    if not (dev.parent.parent / SHARED_DIR / name).is_file():
+        return None
+    message = (
+        f"the roots hold two copies of {name}; they share one file, so only backend.tf and the tfvars differ"
+    )
+    return Finding(CHECK, where, message, fix)
 
 
 def _root_file_findings(dev: Path, prod: Path) -> list[Finding]:
