@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-from stackctl.audit.analysis import AuditReport, Finding, ResourceReport
+from stackctl.audit.analysis import AuditFinding, AuditReport, ResourceReport
 from stackctl.audit.sarif import RULES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,12 +35,12 @@ _KIND_FIRST = ("destructive-change", "incomplete-plan", "policy-failure", "polic
 NO_RESOURCE = "(not tied to one resource)"
 
 
-def finding_groups(report: AuditReport) -> list[tuple[str, list[tuple[str, list[Finding]]]]]:
+def finding_groups(report: AuditReport) -> list[tuple[str, list[tuple[str, list[AuditFinding]]]]]:
     """Findings grouped by severity (blocking, warning, info), then by resource address, the
     addresses with a destructive change first: [(severity, [(address, findings)])]."""
-    groups: list[tuple[str, list[tuple[str, list[Finding]]]]] = []
+    groups: list[tuple[str, list[tuple[str, list[AuditFinding]]]]] = []
     for severity in ("blocking", "warning", "info"):
-        by_address: dict[str, list[Finding]] = {}
+        by_address: dict[str, list[AuditFinding]] = {}
         for finding in report.findings:
             if finding.severity == severity:
                 by_address.setdefault(finding.address or NO_RESOURCE, []).append(finding)
@@ -50,17 +50,17 @@ def finding_groups(report: AuditReport) -> list[tuple[str, list[tuple[str, list[
     return groups
 
 
-def _address_rank(findings: list[Finding]) -> int:
+def _address_rank(findings: list[AuditFinding]) -> int:
     ranks = [_KIND_FIRST.index(f.kind) for f in findings if f.kind in _KIND_FIRST]
     return min(ranks) if ranks else len(_KIND_FIRST)
 
 
-def rule_of(finding: Finding) -> str:
+def rule_of(finding: AuditFinding) -> str:
     """The finding's SARIF rule id (FSA001 ...), so every line names its rule."""
     return RULES[finding.kind][0]
 
 
-def status_label(finding: Finding) -> str:
+def status_label(finding: AuditFinding) -> str:
     if finding.kind == "destructive-change":
         if finding.allowed_by:
             return "allowed"
