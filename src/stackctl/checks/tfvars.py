@@ -83,6 +83,13 @@ def root_values(env_root: Path, terraform: Terraform | None = None) -> RootValue
     Terraform refuses the values otherwise (a type error) or cannot run.
     """
     files = tfvars_files(env_root)
+    if not files:
+        raise StackctlError(
+            f"tfvars file not found in {env_root} (Terraform loads terraform.tfvars, "
+            "terraform.tfvars.json and *.auto.tfvars[.json] there)",
+            where=str(env_root),
+            fix="every env root needs a terraform.tfvars",
+        )
     sources: dict[str, Path] = {}
     as_read: dict[str, Any] = {}
     for file in files:
