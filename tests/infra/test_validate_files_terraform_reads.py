@@ -14,6 +14,7 @@ from infra_helpers import messages
 from stackctl.checks.checkov import ScanTarget, check_checkov
 from stackctl.checks.config import check_config, check_references
 from stackctl.checks.hclmodel import read_dir
+from stackctl.checks.overrides import merged_copy
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
 from stackctl.checks.schema import check_provider_schema
@@ -273,3 +274,22 @@ def test_a_valid_check_scoped_data_source_passes(tree: Path) -> None:
         '    error_message = "no network"\n  }\n}\n'
     )
     assert check_provider_schema(tree).ok, messages(check_provider_schema(tree))
+
+
+def test_v02_checkov_judges_the_merged_resource_not_the_override_alone(tree: Path) -> None:
+    """checkov reads each file alone; it scans the configuration with the override merged in."""
+    drop("v02", tree)
+    scratch = tree.parent / "merged"
+    merged_copy(tree, scratch)
+    assert not (scratch / "modules" / "data_lake" / "main_override.tf").exists()
+    merged = (scratch / "modules" / "data_lake" / "main.tf").read_text()
+    assert (
+        "shared_access_key_enabled         = true" in merged or "shared_access_key_enabled = true" in merged
+    )
+    assert "#checkov:skip=CKV2_AZURE_1:" in merged  # the justified skips stay with the block
+    target = ScanTarget("data_lake", scratch / "modules" / "data_lake", None)
+    report = check_checkov(scratch, targets=[target])
+    failed = {f.message.split(" ")[0] for f in report.findings}
+    assert "CKV_AZURE_35" in failed  # default_action = "Allow", from the override
+    assert all("main_override.tf" not in f.location for f in report.findings)
+    assert all("missing" not in f.message for f in report.findings)

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stackctl.checks.checkov import check_checkov
 from stackctl.checks.config import check_config
 from stackctl.checks.docs import check_docs
 from stackctl.checks.findings import CheckReport, Finding
 from stackctl.checks.fmt import check_format
+from stackctl.checks.overrides import check_checkov_merged
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
 from stackctl.checks.schema import check_provider_schema, default_schema_path, load_schema
@@ -39,7 +39,7 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "fmt": ("terraform fmt -check -recursive", lambda root: check_format(root)),
     "config": ("Terraform's loader, references, module inputs, version pins", _config),
     "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
-    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
+    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov_merged),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),
     "parity": ("dev/prod roots alike; the value differences", check_parity),
