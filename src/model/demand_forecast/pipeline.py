@@ -38,6 +38,7 @@ from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model
 from demand_forecast.metrics import mape, scores
+from demand_forecast.outputs import write_csv_atomic
 from demand_forecast.scoring import default_as_of, forecast, scoring_quality
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
@@ -59,12 +60,12 @@ __all__ = [
 ]
 
 
-def run_validate(data: Path, out: Path, settings: Settings) -> DataQuality:
+def run_validate(data: Path, out: Path, settings: Settings, say: Say = print) -> DataQuality:
     result = load_dataset(data, settings)
     for message in result.warnings:
-        print(f"warning: {message}")
+        say(f"warning: {message}")
     write_tables(result.tables, out, settings.validate_.output_format)
-    result.quarantine.to_csv(out / "quarantine.csv", index=False)
+    write_csv_atomic(result.quarantine, out / "quarantine.csv")
     quality = DataQuality.parse(result.report, "the validation report")
     quality.write(out / DATA_QUALITY_FILE)
     return quality
@@ -109,7 +110,7 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
 
         model.info["mlflow_run_id"] = log_training_run(settings, model.model_info)
     model.save(out)
-    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     quality.write(out / DATA_QUALITY_FILE)
     return model.model_info
 
@@ -200,8 +201,9 @@ def run_evaluate(
         segments_total=len(ensemble_segments),
     )
     metrics.write(out / METRICS_FILE)
-    predictions.assign(week_start=predictions["week_start"].dt.strftime("%Y-%m-%d")).to_csv(
-        out / "holdout_predictions.csv", index=False
+    write_csv_atomic(
+        predictions.assign(week_start=predictions["week_start"].dt.strftime("%Y-%m-%d")),
+        out / "holdout_predictions.csv",
     )
     return metrics
 
@@ -253,10 +255,10 @@ def run_score(
     tables = validation.tables
     forecasts = forecast(model, tables, as_of, horizon)
     out.mkdir(parents=True, exist_ok=True)
-    forecasts.to_csv(out / "forecasts.csv", index=False)
+    write_csv_atomic(forecasts, out / "forecasts.csv")
     as_of = default_as_of(tables) if as_of is None else as_of
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec))
-    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
         (say or print)(line)
@@ -405,7 +407,7 @@ def run_monitor(
     )
     report.write(out / MONITORING_FILE)
     quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec))
-    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(quality, "the monitor step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
         (say or print)(line)
@@ -413,7 +415,10 @@ def run_monitor(
     backtest_columns = [
         c for c in ("week_start", "store_id", "product_id", "segment", "units", "ensemble") if c in evaluated
     ]
-    evaluated[backtest_columns].assign(
-        week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")
-    ).to_csv(out / "backtest.csv", index=False)
+    write_csv_atomic(
+        evaluated[backtest_columns].assign(
+            week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")
+        ),
+        out / "backtest.csv",
+    )
     return report

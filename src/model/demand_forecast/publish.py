@@ -53,6 +53,7 @@ from demand_forecast.contracts import (
     Scores,
 )
 from demand_forecast.errors import UsageError
+from demand_forecast.outputs import write_text_atomic
 from demand_forecast.reporting_db import ReportingDatabase, require_current
 from demand_forecast.reporting_schema import RUN_TABLES, segment_label
 
@@ -94,7 +95,7 @@ def write_step_run(out: Path, step: str, started_at: datetime, seconds: float, o
         "duration_seconds": round(seconds, 3),
         "outcome": outcome,
     }
-    (out / STEP_RUN_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    write_text_atomic(out / STEP_RUN_FILE, json.dumps(record) + "\n")
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ from demand_forecast.models import (
     fit_network,
     predict_network,
 )
+from demand_forecast.outputs import MARKER, mark_complete, write_atomic, write_csv_atomic, write_text_atomic
+from demand_forecast.reading import read_text_csv
 from demand_forecast.settings import Settings
 
 MODEL_NAME = "demand-forecast"
@@ -219,12 +221,15 @@ class TrainedModel:
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
+        """Every file atomically (`demand_forecast.outputs`), the `_SUCCESS` marker last; the CLI
+        writes into a staging folder that replaces the previous model only once this is complete."""
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).unlink(missing_ok=True)
         (folder / "networks").mkdir(exist_ok=True)
         network_files = {}
         for key, state in self.networks.items():
             name = f"{_slug(key)}.pt"
-            torch.save(state, folder / "networks" / name)
+            write_atomic(folder / "networks" / name, lambda target, s=state: torch.save(s, target))
             network_files[key] = name
         artefacts = {
             "feature_spec": self.spec.to_dict(),
@@ -242,9 +247,10 @@ class TrainedModel:
             "offsets": self.offsets,
             "reference": self.reference,
         }
-        (folder / "model.json").write_text(json.dumps(artefacts), encoding="utf-8")
-        self.series.to_csv(folder / "series.csv", index=False)
+        write_text_atomic(folder / "model.json", json.dumps(artefacts))
+        write_csv_atomic(self.series, folder / "series.csv")
         self.model_info.write(folder / MODEL_INFO_FILE)
+        mark_complete(folder)
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModel:
@@ -261,7 +267,7 @@ class TrainedModel:
             spec=FeatureSpec.from_dict(artefacts["feature_spec"]),
             feature_names=tuple(artefacts["feature_names"]),
             vocab=artefacts["vocab"],
-            series=pd.read_csv(folder / "series.csv", dtype=str),
+            series=read_text_csv(folder / "series.csv"),
             velocity_threshold=float(artefacts["velocity_threshold"]),
             lasso={k: LinearModel.from_dict(v) for k, v in artefacts["lasso"].items()},
             network_spec=NetworkSpec(**artefacts["network_spec"]),
