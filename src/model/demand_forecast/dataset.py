@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +127,7 @@ def write_tables(tables: Tables, folder: Path, output_format: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         if output_format == "parquet":
-            write_atomic(
-                folder / f"{name}.parquet", lambda target, f=frame: f.to_parquet(target, index=False)
-            )
+            write_atomic(folder / f"{name}.parquet", partial(frame.to_parquet, index=False))
         else:
             out = frame.copy()
             if "week_start" in out:

@@ -61,7 +61,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(handle)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     """Run `write(temporary_path)` beside `path`, fsync the result and rename it over `path`.
 
     `write` is any writer that takes a path (`DataFrame.to_csv`, `to_parquet`, `torch.save`). On any

@@ -39,7 +39,8 @@ from demand_forecast.features import check_covariates, design_rows, observed_row
 from demand_forecast.loading import load_dataset, load_model
 from demand_forecast.metrics import mape, scores
 from demand_forecast.outputs import write_csv_atomic
-from demand_forecast.scoring import default_as_of, forecast, scoring_quality
+from demand_forecast.reading import read_text_csv
+from demand_forecast.scoring import default_as_of, forecast, scoring_quality, scoring_warnings
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
 
@@ -257,7 +258,8 @@ def run_score(
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(forecasts, out / "forecasts.csv")
     as_of = default_as_of(tables) if as_of is None else as_of
-    report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec))
+    notes = scoring_warnings(model, tables, as_of)
+    report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec), notes)
     write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
@@ -336,7 +338,7 @@ def _evaluated_forecasts(
     if forecasts_file is None:
         return recent, "one-week-ahead backtest of the recent weeks with actuals"
     try:
-        issued = pd.read_csv(forecasts_file, dtype={"store_id": str, "product_id": str})
+        issued = read_text_csv(forecasts_file, ("forecast_units",))
     except OSError as exc:
         raise UsageError(f"cannot read --forecasts {forecasts_file}: {exc.strerror}") from exc
     issued["week_start"] = pd.to_datetime(issued["week_start"])
@@ -406,7 +408,8 @@ def run_monitor(
         segments=_segment_health(evaluated),
     )
     report.write(out / MONITORING_FILE)
-    quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec))
+    notes = scoring_warnings(model, tables, as_of)
+    quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec), notes)
     write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(quality, "the monitor step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:

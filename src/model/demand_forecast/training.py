@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,21 @@ class TrainedModel:
 
     # ---- segments and encodings -------------------------------------------------------------
     def segments_for(self, rows: pd.DataFrame) -> npt.NDArray[np.object_]:
-        known = self.series.set_index(["store_id", "product_id"])["segment"]
+        known = self.series.set_index(["store_id", "product_id"])
         keys = pd.MultiIndex.from_frame(rows[["store_id", "product_id"]])
-        segments = known.reindex(keys).to_numpy(dtype=object)
+        found = known.reindex(keys)
+        segments = found["segment"].to_numpy(dtype=object)
+        if {"region", "store_format", "velocity"} <= set(found.columns):
+            # A store whose region or format changed since training: the segment of what it is now,
+            # with the velocity it trained with (scoring.store_changes warns about it).
+            moved = found["segment"].notna().to_numpy() & (
+                (found["region"].to_numpy() != rows["region"].to_numpy())
+                | (found["store_format"].to_numpy() != rows["store_format"].to_numpy())
+            )
+            for i in np.flatnonzero(moved):
+                segments[i] = segment_label(
+                    rows["region"].iloc[i], rows["store_format"].iloc[i], found["velocity"].iloc[i]
+                )
         unseen = pd.isna(segments)
         if unseen.any():
             # New series: velocity from the history available before the forecast week.
@@ -229,7 +242,7 @@ class TrainedModel:
         network_files = {}
         for key, state in self.networks.items():
             name = f"{_slug(key)}.pt"
-            write_atomic(folder / "networks" / name, lambda target, s=state: torch.save(s, target))
+            write_atomic(folder / "networks" / name, partial(_save_state, state))
             network_files[key] = name
         artefacts = {
             "feature_spec": self.spec.to_dict(),
@@ -276,6 +289,10 @@ class TrainedModel:
             offsets=artefacts["offsets"],
             reference=artefacts["reference"],
         )
+
+
+def _save_state(state: dict[str, torch.Tensor], target: Path) -> None:
+    torch.save(state, target)
 
 
 # ---- training ---------------------------------------------------------------------------------
