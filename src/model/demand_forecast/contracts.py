@@ -307,6 +307,8 @@ class Monitoring(Contract):
     stale: bool
     stale_after_days: int = Field(ge=1)
     drift: dict[str, float]
+    # "file:column" -> share of its recent values far outside training's range (scoring.covariate_shift)
+    covariate_shift: dict[str, float] = Field(default_factory=dict)
     drift_alert: bool
     drift_threshold: float
     recent_mape: float | None

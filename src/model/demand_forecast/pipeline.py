@@ -40,7 +40,14 @@ from demand_forecast.loading import load_dataset, load_model
 from demand_forecast.metrics import mape, scores
 from demand_forecast.outputs import write_csv_atomic
 from demand_forecast.reading import read_text_csv
-from demand_forecast.scoring import default_as_of, forecast, scoring_quality, scoring_warnings
+from demand_forecast.scoring import (
+    OUTSIDE_SHARE,
+    covariate_shift,
+    default_as_of,
+    forecast,
+    scoring_quality,
+    scoring_warnings,
+)
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
 
@@ -387,6 +394,7 @@ def run_monitor(
     window_start, window_end = _recent_window(tables, as_of, monitor.recent_weeks)
     recent = backtest(model, tables, window_start, window_end)
     drift = _drift(model, tables, window_start, window_end)
+    shift = covariate_shift(model, tables, as_of)
     evaluated, source = _evaluated_forecasts(forecasts_file, tables, recent, monitor.recent_weeks)
     recent_mape = (
         mape(evaluated["units"].to_numpy(), evaluated["ensemble"].to_numpy()) if len(evaluated) else None
@@ -400,7 +408,11 @@ def run_monitor(
         stale=age_days > monitor.stale_after_days,
         stale_after_days=monitor.stale_after_days,
         drift=drift,
-        drift_alert=any(value > monitor.psi_alert for value in drift.values()),
+        covariate_shift=shift,
+        # A covariate far outside training's range is an alert too (weather is out of the PSI, which
+        # would alert on every season).
+        drift_alert=any(value > monitor.psi_alert for value in drift.values())
+        or any(share > OUTSIDE_SHARE for share in shift.values()),
         drift_threshold=monitor.psi_alert,
         recent_mape=recent_mape,
         recent_weeks=int(evaluated["week_start"].nunique()) if len(evaluated) else 0,

@@ -146,11 +146,54 @@ def without_forecast(
     return grouped.agg(rows="size", reasons=lambda r: ",".join(sorted(set(r)))).reset_index()
 
 
+COVARIATE_WEEKS = 4  # the recent weeks whose covariates are compared with training's
+OUTSIDE_SHARE = 0.5  # more than half of them far outside training's range: a warning
+
+
+def covariate_shift(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) -> dict[str, float]:
+    """Per weather and promotion column the model uses: the share of its values in the 4 weeks before
+    as-of and the forecast week that lie far outside training's range, i.e. beyond the training
+    10%-90% quantiles (the drift reference's outer edges) by more than half their distance.
+
+    A season stays inside a year of training data; a change of unit (Fahrenheit for Celsius, cents
+    for euros) does not, which is what this catches (issue 25, kind 7)."""
+    start, end = as_of - pd.Timedelta(weeks=COVARIATE_WEEKS), as_of + pd.Timedelta(weeks=1)
+    sources = [("weather", tables.weather, model.spec.weather_columns)]
+    sources.append(("promotions", tables.promotions, model.spec.promo_columns))
+    shift: dict[str, float] = {}
+    for file, frame, columns in sources:
+        if frame is None:
+            continue
+        recent = frame[(frame["week_start"] >= start) & (frame["week_start"] < end)]
+        for column in columns:
+            edges = model.reference.get(column, {}).get("edges", [])
+            values = recent[column].dropna().to_numpy(dtype=np.float64) if column in recent else np.array([])
+            if len(edges) < 2 or len(values) < COVARIATE_WEEKS:
+                continue
+            low, high = float(edges[0]), float(edges[-1])
+            margin = max(high - low, 1e-9) / 2
+            outside = (values < low - margin) | (values > high + margin)
+            shift[f"{file}:{column}"] = round(float(outside.mean()), 4)
+    return shift
+
+
+def covariate_warnings(shift: dict[str, float]) -> list[str]:
+    """A warning per covariate whose recent values lie mostly far outside training's range."""
+    return [
+        f"{name.replace(':', '.csv: column ', 1)}: {share:.0%} of its values in the last {COVARIATE_WEEKS} "
+        "weeks lie far outside the range the model trained on (a change of unit or source?); forecasts "
+        "that use it are unreliable: correct the feed, or retrain if the change is real"
+        for name, share in sorted(shift.items())
+        if share > OUTSIDE_SHARE
+    ]
+
+
 def scoring_warnings(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) -> list[str]:
     """What a score or monitor run should know about its data against the model: an as-of past the
-    data, stores whose region or format changed since training."""
+    data, stores whose region or format changed since training, covariates far outside training's."""
     stale = stale_data_warning(tables, as_of)
-    return ([stale] if stale else []) + store_changes(model, tables)
+    shift = covariate_warnings(covariate_shift(model, tables, as_of))
+    return ([stale] if stale else []) + store_changes(model, tables) + shift
 
 
 def scoring_quality(
