@@ -13,7 +13,14 @@ the fix:
   stops with ``not UTF-8``, naming the line and the byte, and the fix (re-save as UTF-8).
 * **Separator.** ``,`` ``;`` tab and ``|`` are candidates; the one under which the header holds
   most of the file's required columns wins (ties: most header fields, then ``,``). Python's
-  ``csv`` module, via pandas, reads the file with it.
+  ``csv`` module reads the file with it (quotes, embedded separators and line breaks as Excel
+  writes them), so every record's width and line are known.
+* **Compression** by extension (``.gz`` ``.bz2`` ``.xz`` ``.zip``, those pandas infers).
+* **Headers** matched ignoring case and spaces (`header_name`); a header line inside the file (two
+  exports joined) is dropped in line 1's order and an error in any other; one empty field beyond
+  the header (a trailing delimiter) is dropped and counted, any other extra field is an error.
+  Nothing is read as missing: ``NA`` and ``None`` are ids. Each frame's index is its data row (file
+  line - 2), so row numbers stay the file's own (src/model/README.md, "Reading").
 
 Numbers. `infer_number_format` fixes one format per column from its values and `parse_numbers`
 applies it; validation's pandera checks call both, so every numeric column of every file follows
