@@ -426,7 +426,12 @@ def run_monitor(
     DataQuality.parse(quality, "the monitor step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
         (say or print)(line)
-    # The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database.
+    _write_backtest(evaluated, out)
+    return report
+
+
+def _write_backtest(evaluated: pd.DataFrame, out: Path) -> None:
+    """The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database."""
     backtest_columns = [
         c for c in ("week_start", "store_id", "product_id", "segment", "units", "ensemble") if c in evaluated
     ]
@@ -436,4 +441,3 @@ def run_monitor(
         ),
         out / "backtest.csv",
     )
-    return report
