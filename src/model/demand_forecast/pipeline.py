@@ -38,7 +38,7 @@ from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model
 from demand_forecast.metrics import mape, scores
-from demand_forecast.outputs import write_csv_atomic
+from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
 from demand_forecast.reading import read_text_csv
 from demand_forecast.scoring import (
     OUTSIDE_SHARE,
@@ -144,7 +144,13 @@ def _champion_backtest(
     say: Say,
 ) -> tuple[TrainedModel | None, pd.DataFrame | None]:
     """The champion and its holdout backtest, or (None, None) when there is none or it cannot score."""
-    champion_model = load_model(champion_ref, settings) if champion_ref else None
+    try:
+        champion_model = load_model(champion_ref, settings) if champion_ref else None
+    except IncompleteOutputError as exc:
+        # A partial or corrupt champion (or one saved before the _SUCCESS marker) must not block the
+        # candidate's evaluation: compare without it (register then uses its recorded MAPE).
+        say(f"champion at {champion_ref} cannot be read: {exc}")
+        return None, None
     if champion_ref and champion_model is None:
         say(f"no champion at {champion_ref} yet: champion metrics are null")
     if champion_model is None:
