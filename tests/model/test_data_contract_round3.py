@@ -458,9 +458,9 @@ def test_a_covariate_in_another_unit_is_warned_about_and_flagged_in_model_health
     raw, model = trained
     data = copy_of(raw, tmp_path / "raw")
     frame = read(data / file)
-    recent = frame["week_start"] >= (
-        pd.Timestamp(frame["week_start"].max()) - pd.Timedelta(weeks=8)
-    ).strftime("%Y-%m-%d")
+    last_shipment = pd.Timestamp(read(data / "shipments.csv")["week_start"].max())
+    # The feed switched unit 8 weeks ago: those weeks and every forecast week it covers.
+    recent = frame["week_start"] >= (last_shipment - pd.Timedelta(weeks=8)).strftime("%Y-%m-%d")
     values = pd.to_numeric(frame.loc[recent, column])
     frame.loc[recent, column] = values.map(convert).round(2).astype(str)  # type: ignore[arg-type]
     write(frame, data / file)
