@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.data_contract import ValidationResult, validate_tables
 from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import DataContractError
 from demand_forecast.features import make_spec
 from demand_forecast.reading import read_text_csv
-from demand_forecast.reporting_db import ensure_sqlite_schema
+from demand_forecast.reporting.database import ensure_sqlite_schema
 from demand_forecast.settings import load_settings
-from demand_forecast.validation import ValidationResult, validate_tables
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 DEFAULT = load_settings().validate_
