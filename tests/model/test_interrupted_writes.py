@@ -192,12 +192,15 @@ def test_killing_train_score_and_publish_at_random_points_loses_nothing(
     retrained = read_model_folder(timing).info["model_version"]
     assert retrained != version  # another seed: which of the two is in place can be told
 
+    outcomes = []
     for seed in SEEDS:
         finished = _kill_after(train, env, _delays(seed, durations["train"]))
+        outcomes.append(finished)
         verify_complete(model_dir, "model folder", "")
         now = read_model_folder(model_dir)  # complete and loadable: the old model or the new one
         assert now.info["model_version"] == (retrained if finished == 0 else now.info["model_version"])
         assert now.info["model_version"] in (version, retrained)
+    assert None in outcomes  # at least one kill landed while train ran (delays span its duration)
     _run(score, env)  # the model left behind scores
     forecasts = (scored / "forecasts.csv").read_bytes()
 
