@@ -314,7 +314,12 @@ def test_azapi_updates_use_the_api_version_azurerm_manages(root: Path) -> None:
     [
         # the review's case: the write with 2024-10-01 drops systemDatastoresAuthMode
         ("modules/aml_workspace/main.tf", "workspaces@2025-06-01", "workspaces@2024-10-01", "older than"),
-        ("modules/aml_workspace/main.tf", "workspaces@2025-06-01", "workspaces@2025-04-01-preview", "older than"),
+        (
+            "modules/aml_workspace/main.tf",
+            "workspaces@2025-06-01",
+            "workspaces@2025-04-01-preview",
+            "older than",
+        ),
         ("modules/aml_workspace/versions.tf", ">= 2.5.0, < 3.0.0", ">= 2.4.0, < 3.0.0", "needs >= 2.5.0"),
     ],
     ids=["2024-10-01", "older-preview", "azapi-too-old"],
