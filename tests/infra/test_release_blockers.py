@@ -429,6 +429,38 @@ def test_a_stack_that_owns_its_resource_group_is_caught(tree: Path, edit: Edit) 
     assert resource_group_owners(tree) == ["azurerm_resource_group.this"]
 
 
+def unmanaged_group_attributes(root: Path) -> list[str]:
+    """The bootstrap owns the stacks' groups and the stacks only read them (above), so an
+    ignore_changes on a bootstrap group leaves that attribute managed by no state (review 17:33 #7)."""
+    found = []
+    for block in read_dir(root / "envs/bootstrap").blocks:
+        if block.type != "azurerm_resource_group":
+            continue
+        for lifecycle in block.body.get("lifecycle", []) or []:
+            ignored = lifecycle.get("ignore_changes") if isinstance(lifecycle, dict) else None
+            if ignored:
+                found.append(f"{block.address} ignores {ignored}: no state manages it")
+    return found
+
+
+def test_the_bootstrap_manages_the_groups_it_owns(root: Path) -> None:
+    assert unmanaged_group_attributes(root) == []
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    ["[tags]", "all", '[tags["environment"]]', "[location, tags]"],
+    ids=["tags (the review's case)", "all", "one-tag", "several"],
+)
+def test_a_bootstrap_group_with_unmanaged_attributes_is_caught(tree: Path, edit: Edit, ignored: str) -> None:
+    edit(
+        "envs/bootstrap/main.tf",
+        "  # This state is the group's only owner",
+        f"  lifecycle {{\n    ignore_changes = {ignored}\n  }}\n  # This state is the group's only owner",
+    )
+    assert unmanaged_group_attributes(tree)
+
+
 # --- item 11: diagnostic settings written as Azure reads them back (a second plan is empty) -------
 # Storage service scopes read `AllMetrics` back as Capacity and Transaction (the AVM storage module
 # normalises for this: Azure/terraform-azurerm-avm-res-storage-storageaccount locals.diagnostics.tf,
