@@ -144,6 +144,16 @@ resource "azapi_update_resource" "managed_network" {
   # they are created (approver role assignments passed in by the caller).
   # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
   depends_on = [terraform_data.outbound_rules_after]
+
+  lifecycle {
+    # azurerm's Update writes managedNetwork with its own fields only (isolation mode), which drops
+    # these rules; an update resource never notices (it has no drift: its Read keeps only the keys of
+    # our body it finds). So any change of the workspace's managed_network block rewrites the rules
+    # after it. replace_triggered_by takes a managed resource's attribute:
+    # https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle#replace_triggered_by
+    # (tests/infra/test_release_blockers.py::test_the_rules_are_rewritten_after_azurerm_writes_the_network)
+    replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]
+  }
 }
 
 # Orders the rule write after what the caller names (the workspace identity's approver role).

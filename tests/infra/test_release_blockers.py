@@ -331,6 +331,68 @@ def test_an_azapi_update_with_an_older_schema_is_caught(
     assert expected in " ".join(azapi_update_findings(tree))
 
 
+# --- review 17:33 findings 4 and 5: rules azurerm or a removal would lose -------------------------
+# azurerm's workspace Update writes managedNetwork without our rules, and azapi_update_resource merges
+# (a removed rule stays) and deletes nothing (azapi_update_resource.go: MergeObject, empty Delete).
+def rule_loss_findings(root: Path) -> list[str]:
+    module = read_dir(root / "modules/aml_workspace")
+    writers = [b for b in module.blocks if "managedNetwork" in str(b.body.get("body", ""))]
+    problems = []
+    for writer in writers:
+        triggers = " ".join(
+            str(lifecycle.get("replace_triggered_by", ""))
+            for lifecycle in writer.body.get("lifecycle", []) or []
+            if isinstance(lifecycle, dict)
+        )
+        if "azurerm_machine_learning_workspace.this.managed_network" not in triggers:
+            problems.append(f"{writer.address} is not rewritten when azurerm writes the managed network")
+    readme = (root / "modules/aml_workspace/README.md").read_text()
+    if "az ml workspace outbound-rule remove" not in readme.split("<!-- BEGIN_TF_DOCS -->")[0]:
+        problems.append("modules/aml_workspace/README.md does not say how to remove a dropped rule")
+    return problems
+
+
+def test_the_rules_are_rewritten_after_azurerm_writes_the_network(root: Path) -> None:
+    assert rule_loss_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        (
+            "modules/aml_workspace/main.tf",
+            "    replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]\n",
+            "",
+            "not rewritten",
+        ),
+        (
+            "modules/aml_workspace/main.tf",
+            "replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]",
+            "replace_triggered_by = [azurerm_machine_learning_workspace.this.tags]",
+            "not rewritten",
+        ),
+        (
+            "modules/aml_workspace/main.tf",
+            "replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]",
+            "replace_triggered_by = [azurerm_storage_account.workspace]",
+            "not rewritten",
+        ),
+        (
+            "modules/aml_workspace/README.md",
+            "az ml workspace outbound-rule remove",
+            "az ml workspace outbound-rule show",
+            "how to remove",
+        ),
+    ],
+    ids=["no-trigger", "other-attribute", "other-resource", "no-removal-doc"],
+)
+def test_a_rule_write_that_loses_rules_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in " ".join(rule_loss_findings(tree))
+
+
 # --- item 12: every delegated subnet's resource provider is registered by the bootstrap -----------
 # Delegating a subnet to an unregistered namespace fails (create-data-gateways, step 1).
 def delegation_findings(root: Path) -> list[str]:
