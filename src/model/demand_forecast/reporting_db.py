@@ -14,6 +14,7 @@ A database is named by one URL:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import struct
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from demand_forecast.reporting_schema import (
 # msodbcsql.h: the pre-connect attribute that carries an Entra access token.
 SQL_COPT_SS_ACCESS_TOKEN = 1256
 AZURE_SQL_SCOPE = "https://database.windows.net/.default"
+# Connection-string keywords that msodbcsql refuses beside SQL_COPT_SS_ACCESS_TOKEN (FA005).
+_LOGIN_OPTION = re.compile(r"(?:^|;)\s*(UID|PWD|Authentication|Trusted_Connection)\s*=", re.IGNORECASE)
 ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
 # Columns migration 2 added to tables that version 1 already had.
 _V2_COLUMNS = (("forecasts", "segment_label"), ("model_metrics", "segment_label"))
@@ -80,11 +83,33 @@ def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Eng
     engine = sa.create_engine(url, fast_executemany=True)
 
     @sa.event.listens_for(engine, "do_connect")
-    def _token(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    def _token(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        cargs[0] = token_connection_string(cargs[0], where=f"{server_fqdn}/{database}")
         token = credential.get_token(AZURE_SQL_SCOPE).token
         cparams["attrs_before"] = {SQL_COPT_SS_ACCESS_TOKEN: _token_struct(token)}
 
     return engine
+
+
+def token_connection_string(dsn: str, *, where: str) -> str:
+    """The ODBC connection string SQLAlchemy built, made fit for an access token.
+
+    SQLAlchemy's pyodbc dialect adds `Trusted_Connection=Yes` to a URL without a user; its own Azure
+    recipe removes it in the `do_connect` hook (sqlalchemy/dialects/mssql/pyodbc.py, "Connecting to
+    databases with access tokens"), because msodbcsql refuses a token beside UID, PWD, Authentication
+    or Trusted_Connection (error FA005,
+    https://learn.microsoft.com/sql/connect/odbc/using-azure-active-directory#authenticating-with-an-access-token).
+    Any such option left after that (a later dialect, a URL query) is a UsageError here, naming the
+    server, rather than FA005 from the driver."""
+    dsn = dsn.replace(";Trusted_Connection=Yes", "")
+    login = _LOGIN_OPTION.search(dsn)
+    if login:
+        raise UsageError(
+            f"Azure SQL {where}: the ODBC connection string carries {login.group(1)}= beside the Entra "
+            "access token, which ODBC Driver 18 refuses (FA005); remove the user, password, "
+            "Authentication or Trusted_Connection option from the reporting database URL"
+        )
+    return dsn
 
 
 def open_database(url: str, credential: Any = None) -> ReportingDatabase:
