@@ -141,7 +141,8 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
             where="terraform output `stack` (infra/outputs.tf)",
             fix="apply the current infra/, then deploy again: `make apply ENV=<env>`",
         )
-    job = user("job", job_identity.name, JOB_PERMISSIONS)
+    # The jobs publish into `validation` too when the release validates (issue 22 item 8).
+    job = replace(user("job", job_identity.name, JOB_PERMISSIONS), validation_permissions=JOB_PERMISSIONS)
     return [
         # The jobs run as the job identity (user-assigned, on both clusters): the SID is its client id
         # (`sql.aad_principal_sids.job`, checked by `require_job_settings`), the name the identity's

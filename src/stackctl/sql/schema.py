@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from demand_forecast.reporting_schema import (
     AZURE_SCHEMA,
+    AZURE_SCHEMAS,
     MIGRATIONS,
     RUN_TABLES,
     SCHEMA_VERSION,
     TABLES,
+    VALIDATION_SCHEMA,
     VIEWS,
     ReportingTables,
     reporting_tables,
@@ -23,11 +25,13 @@ from demand_forecast.reporting_schema import (
 SCHEMA = AZURE_SCHEMA
 
 __all__ = [
+    "AZURE_SCHEMAS",
     "MIGRATIONS",
     "RUN_TABLES",
     "SCHEMA",
     "SCHEMA_VERSION",
     "TABLES",
+    "VALIDATION_SCHEMA",
     "VIEWS",
     "ReportingTables",
     "reporting_tables",
