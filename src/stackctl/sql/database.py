@@ -50,6 +50,7 @@ class ContainedUser:
     needs no directory lookup, so the SQL server's identity needs no Directory Readers role; without it,
     `FROM EXTERNAL PROVIDER` (the server looks the name up in Microsoft Graph).
     https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current
+
     `previous_names` are names this user had before (dropped if present, whatever their SID): a user
     renamed in the stack output must not leave its old user, with its grants, behind.
     """
