@@ -242,3 +242,31 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
     stack_output = read_stack(env, REPO, console)
     report = deploy_assets(stack_output, env, REPO, console, skip_sql=True)
     assert report.no_changes, report.created
+
+
+@pytest.mark.parametrize("deploys", [1, 2])
+def test_every_pipeline_node_references_the_named_component_version_not_an_anonymous_copy(
+    stack: StackOutput, tmp_path: Path, deploys: int
+) -> None:
+    """azure-ai-ml registers a node's component anonymously unless it carries an ARM id
+    (azure/ai/ml/operations/_operation_orchestrator.py, _get_component_arm_id): each node must carry
+    the id of the named `demand_forecast_*` version deploy created (first deploy) or found (second)."""
+    from recording_client import ARM_COMPONENT
+
+    client = RecordingMLClient()
+    for _ in range(deploys):
+        assets = _assets(stack, tmp_path)
+        AmlDeployer(client, quiet()).deploy(assets)
+    named = {(str(c.name), str(c.version)) for c in assets.components.values()}
+    for pipeline in assets.pipelines.values():
+        for node_name, node in pipeline.jobs.items():
+            component = node.component
+            key = (str(component.name), str(component.version))
+            assert key in named, f"{pipeline.name}.{node_name} runs {key}, not a named component"
+            assert component.id == ARM_COMPONENT.format(*key), f"{pipeline.name}.{node_name}: anonymous"
+        # What azure-ai-ml itself sends for the pipeline component: each node's componentId.
+        sent = pipeline._to_rest_object().properties.component_spec["jobs"]
+        assert {name: job["componentId"] for name, job in sent.items()} == {
+            name: ARM_COMPONENT.format(node.component.name, node.component.version)
+            for name, node in pipeline.jobs.items()
+        }

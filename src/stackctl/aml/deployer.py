@@ -159,12 +159,17 @@ class AmlDeployer:
         for component in [*assets.components.values(), *assets.pipelines.values()]:
             kind = "pipeline component" if component in assets.pipelines.values() else "component"
             with self.console.status(f"{kind} {component.name}"):
-                missing = not self._exists_versioned(
-                    client.components, str(component.name), str(component.version)
-                )
+                name, version = str(component.name), str(component.version)
+                registered = self._existing(client.components.get, name=name, version=version)
+                missing = registered is None
                 if missing:
-                    client.components.create_or_update(component)
-            self._record(report, kind, f"{component.name}:{component.version}", missing)
+                    registered = client.components.create_or_update(component)
+                # The pipeline components' nodes hold these very objects: with the named version's
+                # ARM id filled in, azure-ai-ml references it instead of registering an anonymous
+                # copy of each step (_operation_orchestrator._get_component_arm_id registers
+                # `is_anonymous=True` whenever a node's component has no id).
+                component._id = registered.id
+            self._record(report, kind, f"{name}:{version}", missing)
 
     def _deploy_endpoint(
         self, endpoint: BatchEndpoint, deployment: PipelineComponentBatchDeployment, report: DeployReport
