@@ -12,7 +12,6 @@ from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 
-
 ARM_COMPONENT = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-forecast-dev/providers/"
     "Microsoft.MachineLearningServices/workspaces/mlw-forecast-dev/components/{}/versions/{}"
