@@ -270,3 +270,60 @@ def test_every_pipeline_node_references_the_named_component_version_not_an_anony
             name: ARM_COMPONENT.format(node.component.name, node.component.version)
             for name, node in pipeline.jobs.items()
         }
+
+
+class _Refusing(RecordingMLClient):
+    """Answers 403 AuthorizationFailed to the first `refusals` reads, as Azure does until a fresh
+    apply's role assignments have propagated."""
+
+    def __init__(self, refusals: int, status: int = 403):
+        super().__init__()
+        self.refusals = refusals
+        self.status = status
+
+    def check_auth(self) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        if self.refusals > 0:
+            self.refusals -= 1
+            error = HttpResponseError(
+                message="The client 'x' does not have authorization to perform action "
+                "'Microsoft.MachineLearningServices/workspaces/environments/versions/read' "
+                "(AuthorizationFailed)"
+            )
+            error.status_code = self.status
+            raise error
+        super().check_auth()
+
+
+@pytest.mark.parametrize("refusals", [1, 3, 5])
+def test_a_first_deploy_waits_for_role_assignments_to_propagate(
+    stack: StackOutput, tmp_path: Path, refusals: int
+) -> None:
+    client = _Refusing(refusals)
+    deployer = AmlDeployer(client, quiet())
+    waits: list[float] = []
+    deployer.sleep = waits.append
+    report = deployer.deploy(_assets(stack, tmp_path))
+    assert len(waits) == refusals
+    assert waits == sorted(waits)  # backing off
+    assert [kind for kind, _ in client.writes].count("environment") == 2
+    assert not report.unchanged  # a fresh workspace: everything was created, nothing counted twice
+
+
+def test_authorization_that_never_arrives_fails_with_the_refused_action(
+    stack: StackOutput, tmp_path: Path
+) -> None:
+    deployer = AmlDeployer(_Refusing(100), quiet())
+    deployer.sleep = lambda seconds: None
+    with pytest.raises(StackctlError, match=r"still refuses after 6 tries over 15 minutes \(403\)") as caught:
+        deployer.deploy(_assets(stack, tmp_path))
+    assert "environments/versions/read" in str(caught.value)
+    assert "propagate" in str(caught.value.fix)
+
+
+def test_a_401_is_a_login_problem_and_is_not_retried(stack: StackOutput, tmp_path: Path) -> None:
+    deployer = AmlDeployer(RecordingMLClient(authenticated=False), quiet())
+    deployer.sleep = lambda seconds: pytest.fail("a login failure must not be retried")
+    with pytest.raises(StackctlError, match="refused the credentials"):
+        deployer.deploy(_assets(stack, tmp_path))
