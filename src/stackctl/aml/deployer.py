@@ -173,10 +173,9 @@ class AmlDeployer:
             kind = "pipeline component" if component in assets.pipelines.values() else "component"
             with self.console.status(f"{kind} {component.name}"):
                 name, version = str(component.name), str(component.version)
-                registered = self._existing(client.components.get, name=name, version=version)
-                missing = registered is None
-                if missing:
-                    registered = client.components.create_or_update(component)
+                existing = self._existing(client.components.get, name=name, version=version)
+                missing = existing is None
+                registered = client.components.create_or_update(component) if missing else existing
                 # The pipeline components' nodes hold these very objects: with the named version's
                 # ARM id filled in, azure-ai-ml references it instead of registering an anonymous
                 # copy of each step (_operation_orchestrator._get_component_arm_id registers
