@@ -175,7 +175,9 @@ class AmlDeployer:
                 name, version = str(component.name), str(component.version)
                 existing = self._existing(client.components.get, name=name, version=version)
                 missing = existing is None
-                registered = client.components.create_or_update(component) if missing else existing
+                registered: Any = (
+                    existing if existing is not None else client.components.create_or_update(component)
+                )
                 # The pipeline components' nodes hold these very objects: with the named version's
                 # ARM id filled in, azure-ai-ml references it instead of registering an anonymous
                 # copy of each step (_operation_orchestrator._get_component_arm_id registers
