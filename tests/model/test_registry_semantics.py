@@ -12,6 +12,7 @@ error body to INTERNAL_ERROR, which must not stop the first training run (no cha
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,42 @@ def test_a_name_that_cannot_be_searched_exactly_is_refused(name: str) -> None:
     mlflow.MlflowClient().search_experiments()
     with pytest.raises(UsageError, match="registered model name"):
         champion(load_settings(), name)
+
+
+def test_score_and_monitor_of_one_run_use_one_champion_though_a_promotion_lands_between(
+    sample_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review m6: score and monitor each resolved `@champion`, so a promotion between them gave one
+    scoring run forecasts from vN and monitoring of vN+1. Score pins the version; monitor uses it."""
+    from demand_forecast import pipeline
+    from demand_forecast.registry import MODEL_REF_FILE, promote
+
+    name = "ds-semantics-once"
+    first = _register(sample_run, tmp_path / "r1", name)
+    second = _register(sample_run, tmp_path / "r2", name)
+    assert second["promoted"] is False  # an equal model does not beat the champion
+    reference = f"models:/{name}@champion"
+    data, scored = str(sample_run / "conditioned"), tmp_path / "scored"
+    assert main(["score", "--model", reference, "--data", data, "--out", str(scored)]) == 0
+    pinned = json.loads((scored / MODEL_REF_FILE).read_text())
+    assert pinned == {"requested": reference, "resolved": f"models:/{name}/{first['registered_version']}"}
+
+    promote(load_settings(), name, second["registered_version"])  # a promotion lands mid-run
+    loaded: list[str] = []
+    real_load = pipeline.load_model
+
+    def spy(ref: str, settings: Any) -> Any:
+        loaded.append(ref)
+        return real_load(ref, settings)
+
+    monkeypatch.setattr(pipeline, "load_model", spy)
+    argv = ["monitor", "--model", reference, "--data", data, "--out", str(tmp_path / "monitoring")]
+    assert main([*argv, "--forecasts", str(scored / "forecasts.csv")]) == 0
+    assert loaded == [pinned["resolved"]]
+    # Forecasts without a pinned reference (scored before this change): monitor resolves as told.
+    unpinned = tmp_path / "unpinned"
+    shutil.copytree(scored, unpinned)
+    (unpinned / MODEL_REF_FILE).unlink()
+    loaded.clear()
+    assert main([*argv, "--forecasts", str(unpinned / "forecasts.csv")]) == 0
+    assert loaded == [reference]

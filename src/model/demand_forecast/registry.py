@@ -19,6 +19,7 @@ job-contract test (tests/model/test_aml_job_contract.py) fails when this module 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -227,6 +228,46 @@ def _is_registered(client: Any, name: str) -> bool:
         )
     found = client.search_registered_models(filter_string=f"name = '{name}'")
     return any(model.name == name for model in found)
+
+
+# Written by score next to its forecasts: the registry version "the champion" meant for this run.
+MODEL_REF_FILE = "model_ref.json"
+
+
+def resolve_reference(settings: Settings, reference: str) -> str:
+    """`models:/<name>@champion` as the version it names now (`models:/<name>/<version>`); any other
+    reference, and a champion reference with no champion yet, unchanged."""
+    name = _champion_reference(settings, reference)
+    if name is None:
+        return reference
+    current = champion(settings, name)
+    return current.uri if current is not None else reference
+
+
+def pin_reference(out: Path, requested: str, resolved: str) -> None:
+    """Record in the score step's output which model `requested` resolved to for this run."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"requested": requested, "resolved": resolved}, indent=2)
+    (out / MODEL_REF_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def pinned_reference(scored: Path | None, requested: str) -> str:
+    """The model a later step of the same run uses for `requested`: the version score resolved it to
+    (its MODEL_REF_FILE), so score and monitor of one scoring run see one champion even when a
+    promotion lands between them (issue 22 item 14); `requested` itself when score pinned nothing
+    or pinned another reference."""
+    path = scored / MODEL_REF_FILE if scored is not None else None
+    if path is None or not path.is_file():
+        return requested
+    try:
+        pinned = json.loads(path.read_text(encoding="utf-8"))
+        same = pinned["requested"] == requested
+        resolved = str(pinned["resolved"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is not the score step's model reference ({exc}); rerun the score step"
+        ) from exc
+    return resolved if same else requested
 
 
 def store(settings: Settings) -> str:
