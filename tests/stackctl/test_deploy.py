@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from recording_client import RecordingMLClient
@@ -187,19 +188,45 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     client = RecordingMLClient()
     batches: list[list[str]] = []
     console = Console(record=True, width=200)
-    deploy_assets(stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append)
+    imported: list[dict[str, str]] = []
+
+    def importer(images: Any) -> dict[str, str]:
+        imported.append(dict(images))
+        return {
+            kind: f"acrforecastdev.azurecr.io/library/python@{ref.split('@')[1]}"
+            for kind, ref in images.items()
+        }
+
+    deploy_assets(
+        stack,
+        "dev",
+        tmp_path / "repo",
+        console,
+        client=client,
+        sql_executor=batches.append,
+        image_importer=importer,
+    )
+    assert set(imported[0]) == set(IMAGE_KINDS)
     for kind in IMAGE_KINDS:
         context = tmp_path / "repo" / "build" / "dev" / "environment" / kind
         wheels = list(context.glob("demand_forecast_model-*.whl"))
         assert len(wheels) == 1
         dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
         assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
+        # the base image comes from the workspace's registry (imported by digest), not Docker Hub
+        assert dockerfile.count("FROM acrforecastdev.azurecr.io/library/python@sha256:") == 1
         # the image installs with the runtime lock as constraints (requirements/aml-runtime.txt)
         assert (context / "constraints.txt").read_text() == (
             REPO / "requirements" / "aml-runtime.txt"
         ).read_text()
     second = deploy_assets(
-        stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append
+        stack,
+        "dev",
+        tmp_path / "repo",
+        console,
+        client=client,
+        sql_executor=batches.append,
+        image_importer=importer,
     )
     assert second.no_changes
     assert "no changes" in console.export_text()
