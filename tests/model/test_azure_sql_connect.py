@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demand_forecast import reporting_db
 from demand_forecast.errors import UsageError
+from demand_forecast.reporting import database as reporting_db
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = re.compile(r"(?:^|;)\s*(UID|PWD|Authentication|Trusted_Connection)\s*=", re.IGNORECASE)
@@ -163,9 +163,9 @@ def test_a_login_option_beside_the_token_is_refused_before_pyodbc(
         engine.connect()
 
 
-# Every engine on Azure SQL comes from reporting_db.azure_sql_engine, so the rule above holds for all.
+# Every engine on Azure SQL comes from reporting.database.azure_sql_engine, so the rule above holds for all.
 _ENGINE_FACTORIES = {"create_engine", "create_async_engine", "make_url", "engine_from_config"}
-_ALLOWED = {("src/model/demand_forecast/reporting_db.py", "azure_sql_engine")}
+_ALLOWED = {("src/model/demand_forecast/reporting/database.py", "azure_sql_engine")}
 
 
 def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
@@ -223,7 +223,7 @@ def test_every_azure_sql_engine_is_built_by_azure_sql_engine() -> None:
         relative = path.relative_to(REPO).as_posix()
         sites += mssql_engine_sites(path.read_text(encoding="utf-8"), relative)
     assert not sites, (
-        "an engine or URL for Azure SQL built outside demand_forecast.reporting_db.azure_sql_engine "
+        "an engine or URL for Azure SQL built outside demand_forecast.reporting.database.azure_sql_engine "
         f"(the only place that removes Trusted_Connection and adds the token): {sites}"
     )
 
@@ -243,5 +243,5 @@ def test_the_engine_site_check_finds_a_second_mssql_engine(snippet: str) -> None
 
 def test_the_engine_site_check_lets_sqlite_and_the_one_function_through() -> None:
     assert not mssql_engine_sites('import sqlalchemy as sa\ne = sa.create_engine(f"sqlite:///{p}")\n', "x.py")
-    source = (REPO / "src/model/demand_forecast/reporting_db.py").read_text(encoding="utf-8")
-    assert not mssql_engine_sites(source, "src/model/demand_forecast/reporting_db.py")
+    source = (REPO / "src/model/demand_forecast/reporting/database.py").read_text(encoding="utf-8")
+    assert not mssql_engine_sites(source, "src/model/demand_forecast/reporting/database.py")

@@ -61,9 +61,9 @@ def cloud_repo(
     # The base images stay as runtime.yaml names them (test_base_image.py covers the import).
     monkeypatch.setattr("stackctl.aml.base_image.workspace_registry_importer", lambda *args: dict)
     batches: list[list[str]] = []
-    monkeypatch.setattr("stackctl.sql.database.azure_sql_engine", lambda *args: None)
+    monkeypatch.setattr("demand_forecast.reporting.database.azure_sql_engine", lambda *args: None)
     monkeypatch.setattr(
-        "stackctl.sql.database.run_statements", lambda engine, statements: batches.append(statements)
+        "stackctl.sql.users.run_statements", lambda engine, statements: batches.append(statements)
     )
     return root, client, batches
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
+from stackctl.aml.model_validation import run_model_validation, validation_parameters, wait_for_pipeline_run
 from stackctl.aml.specs import stack_defaults
 from stackctl.aml.stack_output import parse_stack_output
-from stackctl.aml.validation import run_model_validation, validation_parameters, wait_for_pipeline_run
 from stackctl.errors import StackctlError
 from stackctl.graph import MODEL_NAME, SCORING, TRAINING, VALIDATION_MODEL_NAME
 
@@ -126,7 +126,7 @@ def test_a_run_that_never_ends_is_cancelled_and_fails() -> None:
 
 
 def test_the_validation_schema_is_what_the_publish_url_opens(monkeypatch: pytest.MonkeyPatch) -> None:
-    from demand_forecast import reporting_db
+    from demand_forecast.reporting import database as reporting_db
 
     monkeypatch.setattr(reporting_db, "azure_sql_engine", lambda server, database, credential: None)
     url = validation_parameters(stack())["reporting_database"]
@@ -137,8 +137,8 @@ def test_the_validation_schema_is_what_the_publish_url_opens(monkeypatch: pytest
 
 @pytest.mark.parametrize("query", ["?schema=dbo", "?schema=", "?schema=validation&user=x", "?database=x"])
 def test_an_unknown_schema_or_option_is_refused(monkeypatch: pytest.MonkeyPatch, query: str) -> None:
-    from demand_forecast import reporting_db
     from demand_forecast.errors import UsageError
+    from demand_forecast.reporting import database as reporting_db
 
     monkeypatch.setattr(reporting_db, "azure_sql_engine", lambda server, database, credential: None)
     with pytest.raises(UsageError, match="the only option is"):
@@ -147,7 +147,7 @@ def test_an_unknown_schema_or_option_is_refused(monkeypatch: pytest.MonkeyPatch,
 
 def test_deploy_creates_the_validation_schema_and_only_the_jobs_write_it() -> None:
     from stackctl.cloud_stack import sql_users
-    from stackctl.sql.database import mssql_statements
+    from stackctl.sql.users import mssql_statements
 
     statements = mssql_statements(sql_users(stack()))
     assert "IF SCHEMA_ID(N'validation') IS NULL EXEC(N'CREATE SCHEMA validation')" in statements
@@ -327,11 +327,11 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     """Release pipeline, after apply: one factory run trains and scores on the stack's own data, and
     both pipelines' rows land in the validation schema (never in Power BI's)."""
     import sqlalchemy as sa
-    from demand_forecast.reporting_db import open_database
+    from demand_forecast.reporting.database import open_database
     from rich.console import Console
 
     from stackctl.aml.azure import azure_credential
-    from stackctl.aml.validation import data_factory_client
+    from stackctl.aml.model_validation import data_factory_client
     from stackctl.cloud_stack import read_stack
 
     env = target_environment()

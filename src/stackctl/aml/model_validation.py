@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from demand_forecast.reporting_schema import VALIDATION_SCHEMA
+from demand_forecast.reporting.schema import VALIDATION_SCHEMA
 
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
