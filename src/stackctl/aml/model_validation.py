@@ -38,8 +38,10 @@ from stackctl.graph import VALIDATION_MODEL_NAME
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
-# The factory waits up to 6 h for each batch job (modules/data_factory, wait_<pipeline>).
-DEFAULT_TIMEOUT_S = 13 * 3600.0
+# Below a CI job's default limit (GitHub Actions `timeout-minutes` defaults to 360), so on a run that
+# does not end this code, not the runner's kill, ends it: the factory run is cancelled (recursively,
+# its AML jobs with it) instead of going on unobserved.
+DEFAULT_TIMEOUT_S = 5.5 * 3600.0
 
 
 @dataclass(frozen=True)
