@@ -39,8 +39,8 @@ RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
 # Below a CI job's default limit (GitHub Actions `timeout-minutes` defaults to 360), so on a run that
-# does not end this code, not the runner's kill, ends it: the factory run is cancelled (recursively,
-# its AML jobs with it) instead of going on unobserved.
+# does not end this code, not the runner's kill, ends it: the factory run is cancelled, so it starts
+# no further batch job (an AML job it already started runs on: the factory has no cancel activity yet).
 DEFAULT_TIMEOUT_S = 5.5 * 3600.0
 
 
@@ -84,8 +84,8 @@ def wait_for_pipeline_run(
     on_status: Callable[[str], None] | None = None,
 ) -> str:
     """Poll `pipeline_runs.get` until the run ends; returns its final status. On timeout the run is
-    cancelled (with its child runs), so it cannot go on registering and publishing unobserved, and
-    StackctlError is raised."""
+    cancelled (with its child pipeline runs), so it invokes no further endpoint, and StackctlError is
+    raised naming it (an AML job already started runs on; its name is in the run's activities)."""
     factory = stack.data_factory.name
     started, last = clock(), None
     while True:
