@@ -66,7 +66,9 @@ def _group_costly_fixtures(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """In CI a `network` test that skipped (index unreachable) fails: there it was meant to run."""
     report = yield
     if report.skipped and item.get_closest_marker("network") and os.environ.get("CI") == "true":
@@ -80,7 +82,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session")
-def shared_artifact(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Callable[[Path], None]], Path]:
+def shared_artifact(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, Callable[[Path], None]], Path]:
     """shared_artifact(key, build) -> folder: `build(folder)` runs once for all xdist workers of this
     session (a file lock guards it; the others wait and reuse the folder). `key` must name everything
     the artifact depends on (a content hash), since a folder with that key is never rebuilt."""
