@@ -20,6 +20,7 @@ import yaml
 
 from stackctl.local import apply as local_apply
 from stackctl.local.executor import InProcessSteps
+from stackctl.local.layout import LocalLayout
 
 HERE = Path(__file__).resolve().parent
 FAKE_MODEL_CLI = HERE / "fake_model_cli.py"
@@ -43,16 +44,11 @@ def mlflow_store_template(shared_artifact: Callable[[str, Callable[[Path], None]
     every test needs one (each copies it). Keyed by MLflow's version, which decides the schema."""
 
     def provision(folder: Path) -> None:
-        from stackctl.local.apply import _provision_mlflow
-        from stackctl.local.layout import LocalLayout
-
         layout = LocalLayout(folder)
         layout.mlflow_dir.mkdir(parents=True)
-        _provision_mlflow(layout)
+        local_apply._provision_mlflow(layout)
 
     folder = shared_artifact(f"mlflow-store-{importlib.metadata.version('mlflow')}", provision)
-    from stackctl.local.layout import LocalLayout
-
     return LocalLayout(folder).mlflow_dir / "mlflow.db"
 
 
@@ -82,11 +78,11 @@ def fake_root(
     monkeypatch.delenv("FAKE_FAIL_STEP", raising=False)
     monkeypatch.setattr(local_apply, "step_runner", lambda settings: InProcessSteps(fake_model_cli.main))
     if request.node.get_closest_marker("dashboard") is None:
-        monkeypatch.setattr(local_apply, "render_dashboard", _not_rendered)
+        monkeypatch.setattr(local_apply, "render_local_dashboard", _not_rendered)
     yield root
     shutil.rmtree(root / ".local", ignore_errors=True)
 
 
-def _not_rendered(inputs: object, out: Path) -> Path:
+def _not_rendered(layout: LocalLayout, settings: object, conditioned: object) -> Path:
     """Stands in for the dashboard renderer where a test does not read the dashboard."""
-    return out
+    return layout.dashboard

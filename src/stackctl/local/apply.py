@@ -33,7 +33,6 @@ from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
 from stackctl.hashing import hash_json, hash_tree, sha256_file
 from stackctl.local import reporting
-from stackctl.local.dashboard import DashboardInputs, render_dashboard
 from stackctl.local.executor import (
     ForkServerSteps,
     LocalRunner,
@@ -151,6 +150,9 @@ class _StepPrinter:
 
 def render_local_dashboard(layout: LocalLayout, settings: LocalSettings, conditioned: Path | None) -> Path:
     """The dashboard from the reporting database (after every apply, a failed one included)."""
+    # plotly is imported here, by the apply that renders, not by every stackctl command.
+    from stackctl.local.dashboard import DashboardInputs, render_dashboard
+
     return render_dashboard(
         DashboardInputs(
             reporting_db=layout.reporting_db,
