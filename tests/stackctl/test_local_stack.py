@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from demand_forecast.contracts import Decision
+from demand_forecast.reporting.database import sqlite_engine
 from rich.console import Console
 
 from stackctl.cli import main
@@ -23,7 +24,6 @@ from stackctl.local import apply as local_apply
 from stackctl.local.apply import apply_local
 from stackctl.local.executor import StepFailed, run_subprocess
 from stackctl.local.layout import LocalLayout
-from stackctl.sql.database import sqlite_engine
 
 
 def calls(root: Path) -> list[list[str]]:

@@ -26,6 +26,7 @@ from demand_forecast.contracts import (
     Metrics,
     Monitoring,
 )
+from demand_forecast.reporting.database import ensure_sqlite_schema
 from rich.console import Console
 from rich.table import Table
 
@@ -44,7 +45,6 @@ from stackctl.local.executor import (
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
 from stackctl.local.settings import DEFAULT_STEP_COMMAND, LocalSettings, load_settings
 from stackctl.local.state import ChampionState, LocalState, ScoringState, TrainingState
-from stackctl.sql.database import create_sqlite_schema
 
 
 @dataclass
@@ -102,7 +102,7 @@ def _provision_mlflow(layout: LocalLayout) -> bool:
 def provision_local(layout: LocalLayout) -> bool:
     """Folders, reporting schema and MLflow store; True when anything was new (idempotent)."""
     created = layout.provision()
-    new_tables = create_sqlite_schema(layout.reporting_db)
+    new_tables = ensure_sqlite_schema(layout.reporting_db)
     mlflow_new = _provision_mlflow(layout)
     return bool(created or new_tables or mlflow_new)
 
