@@ -83,3 +83,16 @@ def test_nothing_of_a_step_stays_in_the_caller(runner: StepRunner, tmp_path: Pat
     # and nothing of one step reaches the next: the second sees its own value only
     second = runner(COMMAND, ["echo", "y"], env=_env(STEP_VALUE="own"), cwd=tmp_path)
     assert second.stdout == f"y own {tmp_path}\n"
+
+
+def test_the_step_worker_preloads_modules_that_exist() -> None:
+    # multiprocessing's forkserver skips a preload that fails to import, silently: a renamed module
+    # would only make every step slower again. find_spec finds without importing (torch stays out).
+    from importlib.util import find_spec
+
+    from stackctl.local.apply import MODEL_ENTRY_POINT, MODEL_STEP_MODULES
+
+    missing = [
+        name for name in (MODEL_ENTRY_POINT.partition(":")[0], *MODEL_STEP_MODULES) if find_spec(name) is None
+    ]
+    assert missing == []

@@ -254,7 +254,7 @@ MODEL_STEP_MODULES = (
     "demand_forecast.scoring",
     "demand_forecast.registry",
     "demand_forecast.publish",
-    "demand_forecast.reporting_db",
+    "demand_forecast.reporting.database",
 )
 
 
