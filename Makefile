@@ -59,8 +59,8 @@ lint: setup ## ruff lint and format check, the import contracts of pyproject.tom
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy
 
-unit: setup ## pytest only, in parallel (pass ARGS="-k name" to select; one test: .venv/bin/pytest -k name)
-	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) $(ARGS)
+unit: setup ## pytest only, in one process (pass ARGS="-k name" to select); the release pipeline's smoke tests use it
+	@$(VENV)/bin/pytest $(ARGS)
 
 validate: setup ## offline Terraform checks: fmt, config load, provider schema, checkov, dev/prod parity
 	@$(STACKCTL) validate $(ARGS)
