@@ -20,10 +20,16 @@ from filelock import FileLock
 
 # Session fixtures that take tens of seconds to build: their tests share one worker.
 SHARED_SESSION_FIXTURES = ("sample_run",)
+# Fixtures whose tests are `slow` whatever they assert (`make unit-fast` leaves them out).
+SLOW_FIXTURES = ("sample_run", "checkov_report")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _group_costly_fixtures(items)
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is not None and any(name in info.names_closure for name in SLOW_FIXTURES):
+            item.add_marker(pytest.mark.slow)
     if os.environ.get("AZURE_TESTS") == "1":
         return
     skip_azure = pytest.mark.skip(reason="needs Azure: set AZURE_TESTS=1 (the release pipeline does)")
