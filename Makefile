@@ -28,7 +28,7 @@ ARGS ?=
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
-.PHONY: help setup test test-network unit-fast lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
+.PHONY: help setup test test-network unit-fast lint typecheck unit validate plan review apply deploy pipelines destroy doctor audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -87,6 +87,9 @@ destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--a
 # `make audit` cannot exit 1: it fails (2) when the audit blocks or the input is bad, and its last
 # line names the audit's own status. The release gate needs only pass/fail; to tell the two apart
 # by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 2 bad input).
+doctor: setup ## check every prerequisite of a first deploy of ENV (dev|prod), in order, and name the next step
+	@$(STACKCTL) doctor --env $(ENV) $(ARGS)
+
 audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}; fails when anything blocks
 	@$(STACKCTL) audit --env $(ENV) $(ARGS) || { status=$$?; \
 	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
