@@ -23,8 +23,12 @@ CONSTRAINTS := requirements/constraints.txt
 DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
 TOOLS_FILES := requirements/tools.txt
 ARGS ?=
+# pytest runs on every core (pytest-xdist); tests that share a costly fixture stay on one worker
+# (xdist_group marks, set by tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
-.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy doctor audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
+.PHONY: help setup test test-network unit-fast lint typecheck unit validate plan review apply deploy pipelines destroy doctor audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -38,7 +42,13 @@ test: setup ## run every check: ruff, import contracts, mypy (strict), pytest, o
 	@$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
-	@echo "==> pytest"; $(VENV)/bin/pytest $(ARGS)
+	@echo "==> pytest"; $(VENV)/bin/pytest $(PYTEST_PARALLEL) --durations=25 $(ARGS)
+
+test-network: setup ## only the tests that need the package index (marker `network`; CI=true turns their skip into a failure)
+	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m network $(ARGS)
+
+unit-fast: setup ## the fast subset to run on every change: pytest without `slow`, `network` and `azure` tests
+	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not slow and not network and not azure" $(ARGS)
 
 lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length
 	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
@@ -49,7 +59,7 @@ lint: setup ## ruff lint and format check, the import contracts of pyproject.tom
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy
 
-unit: setup ## pytest only (pass ARGS="-k name" to select)
+unit: setup ## pytest only, in one process (pass ARGS="-k name" to select); the release pipeline's smoke tests use it
 	@$(VENV)/bin/pytest $(ARGS)
 
 validate: setup ## offline Terraform checks: fmt, config load, provider schema, checkov, dev/prod parity

@@ -35,6 +35,9 @@ from aml_mlflow_routes import ALLOWED_ROUTES, outside_allow_list
 ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|DELETE|PUT) (/[^ ?"]*)[^"]* HTTP/[0-9.]+" (\d{3})')
 CHAMPION = "models:/demand-forecast@champion"
 
+# A module fixture runs the real model CLI end to end: minutes, so not in `make unit-fast`.
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class TrackingServer:

@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
-from demand_forecast.pipeline import model_age_days
-from demand_forecast.training import TrainedModel
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
 @pytest.mark.slow
 def test_model_folder_is_self_contained_and_describes_itself(sample_run: Path) -> None:
+    from demand_forecast.training import TrainedModel
+
     info = json.loads((sample_run / "model" / "model_info.json").read_text())
     assert info["model_name"] == "demand-forecast"
     assert len(info["model_version"]) == 16
@@ -363,5 +363,7 @@ def test_monitor_joins_issued_forecasts_to_arrived_actuals(sample_run: Path, tmp
 def test_model_age_counts_from_the_earlier_of_training_and_data_end(
     trained_at: str, data_end: str, as_of: str, age: int
 ) -> None:
+    from demand_forecast.pipeline import model_age_days
+
     info = {"trained_at": trained_at, "holdout": {"start": "2020-01-06", "end": data_end}}
     assert model_age_days(info, pd.Timestamp(as_of)) == age

@@ -23,6 +23,9 @@ from demand_forecast.reporting.database import (
 from demand_forecast.reporting.schema import AZURE_SCHEMA, RUN_TABLES, TABLES, VIEWS, reporting_tables
 from sqlalchemy.dialects import mssql
 
+# A module fixture runs the real model CLI end to end: minutes, so not in `make unit-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def scoring_run(sample_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

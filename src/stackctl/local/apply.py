@@ -34,10 +34,16 @@ from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
 from stackctl.hashing import hash_json, hash_tree, sha256_file
 from stackctl.local import reporting
-from stackctl.local.dashboard import DashboardInputs, render_dashboard
-from stackctl.local.executor import LocalRunner, PipelineRun, StepFailed
+from stackctl.local.executor import (
+    ForkServerSteps,
+    LocalRunner,
+    PipelineRun,
+    StepFailed,
+    StepRunner,
+    run_subprocess,
+)
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
-from stackctl.local.settings import LocalSettings, load_settings
+from stackctl.local.settings import DEFAULT_STEP_COMMAND, LocalSettings, load_settings
 from stackctl.local.state import ChampionState, LocalState, ScoringState, TrainingState
 
 
@@ -144,6 +150,9 @@ class _StepPrinter:
 
 def render_local_dashboard(layout: LocalLayout, settings: LocalSettings, conditioned: Path | None) -> Path:
     """The dashboard from the reporting database (after every apply, a failed one included)."""
+    # plotly is imported here, by the apply that renders, not by every stackctl command.
+    from stackctl.local.dashboard import DashboardInputs, render_dashboard
+
     return render_dashboard(
         DashboardInputs(
             reporting_db=layout.reporting_db,
@@ -236,6 +245,28 @@ def staleness(root: Path, layout: LocalLayout, settings: LocalSettings, state: L
     return Staleness(False, reason, training_hash, not scored, scoring_hash)
 
 
+# The model CLI's entry point (src/model/pyproject.toml [project.scripts]) and the modules its
+# steps import: the step worker imports them once, so that no step pays them again.
+MODEL_ENTRY_POINT = "demand_forecast.cli:main"
+MODEL_STEP_MODULES = (
+    "demand_forecast.pipeline",
+    "demand_forecast.training",
+    "demand_forecast.scoring",
+    "demand_forecast.registry",
+    "demand_forecast.publish",
+    "demand_forecast.reporting.database",
+)
+
+
+def step_runner(settings: LocalSettings) -> StepRunner:
+    """How each step's command runs: the model CLI's own command forks from one worker that imported
+    the model once (still a process per step, as in AML); any other command (a stand-in CLI the
+    settings name) runs as a plain subprocess."""
+    if tuple(settings.step_command) == DEFAULT_STEP_COMMAND and ForkServerSteps.available():
+        return ForkServerSteps(MODEL_ENTRY_POINT, preload=MODEL_STEP_MODULES)
+    return run_subprocess
+
+
 @dataclass(frozen=True)
 class _Session:
     """What one apply works with: settings, the stand-ins' layout, the reporting engine, the runner."""
@@ -282,6 +313,7 @@ def _open_session(root: Path, console: Console) -> _Session:
             "DEMAND_FORECAST_TELEMETRY_DIR": str(layout.telemetry),
         },
         config_file=(root / settings.model_config_file) if settings.model_config_file else None,
+        steps=step_runner(settings),
     )
     return _Session(root, settings, layout, runner, console)
 

@@ -28,6 +28,10 @@ from stackctl.paths import env_dir
 _SETTINGS_FILE: ContextVar[Path | None] = ContextVar("stackctl_local_settings_file", default=None)
 
 
+# The model CLI, run by the interpreter stackctl runs in.
+DEFAULT_STEP_COMMAND = ("{python}", "-m", "demand_forecast")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -53,7 +57,7 @@ class LocalSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     sample_data: Path = Path("data/sample")
-    step_command: tuple[str, ...] = ("{python}", "-m", "demand_forecast")
+    step_command: tuple[str, ...] = DEFAULT_STEP_COMMAND
     model_config_file: Path | None = Field(default=None, alias="model_config")
     training: TrainingSettings = TrainingSettings()
     scoring: ScoringSettings = ScoringSettings()

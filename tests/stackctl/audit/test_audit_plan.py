@@ -48,9 +48,13 @@ def test_action_lists_map_to_what_an_auditor_reads(actions: list[str], kind: str
 
 
 def test_every_fixture_loads() -> None:
-    for path in FIXTURES.glob("*.json"):
-        if path.name.startswith(("malformed", "foreign", "checkov_", "sarif-")):
-            continue
+    plans = [
+        path
+        for path in FIXTURES.glob("*.json")
+        if not path.name.startswith(("malformed", "foreign", "checkov_", "sarif-"))
+    ]
+    assert plans, f"no plan fixtures in {FIXTURES}: the loop below would pass on nothing"
+    for path in plans:
         plan = load_plan(path)
         assert plan.format_version == "1.2", path
 
