@@ -74,12 +74,12 @@ destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--a
 	@$(STACKCTL) destroy --env $(ENV) $(ARGS)
 
 # GNU make reports every failed recipe as its own exit status 2, whatever the command returned, so
-# `make audit` cannot exit 1: it fails (2) when the audit blocks or the input is bad, and its last
+# `make audit` cannot exit 1: it fails (2) when the audit blocks or cannot run, and its last
 # line names the audit's own status. The release gate needs only pass/fail; to tell the two apart
-# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 2 bad input).
+# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 3 setup fault).
 audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}; fails when anything blocks
 	@$(STACKCTL) audit --env $(ENV) $(ARGS) || { status=$$?; \
-	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
+	  case $$status in 1) why="blocking findings";; 3) why="setup fault, nothing written";; *) why="the audit did not finish";; esac; \
 	  echo "make audit: stackctl audit exited $$status ($$why)" >&2; exit $$status; }
 
 bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings; AML image package sets

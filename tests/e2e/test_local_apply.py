@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import yaml
 from demand_forecast.reporting.database import sqlite_engine
 
+from stackctl.errors import ExitStatus
 from stackctl.local.layout import LocalLayout
 
 pytestmark = pytest.mark.slow
@@ -212,7 +213,7 @@ def test_bad_data_in_raw_is_a_clear_error_and_the_data_and_champion_are_kept(app
     raw.write_text(broken, encoding="utf-8")
     try:
         result = stackctl(applied.root, "apply")
-        assert result.returncode == 2
+        assert result.returncode == ExitStatus.DATA_REFUSED
         assert "step `validate` rejected its input" in result.stderr
         assert "shipments.csv" in result.stderr
         assert "units" in result.stderr
@@ -246,7 +247,7 @@ def test_bad_data_then_the_original_restored_retrains_nothing_and_registers_no_n
     original = raw.read_text(encoding="utf-8")
     raw.write_text(original.replace("units", "unitz", 1), encoding="utf-8")
     try:
-        assert stackctl(applied.root, "apply").returncode == 2
+        assert stackctl(applied.root, "apply").returncode == ExitStatus.DATA_REFUSED
     finally:
         raw.write_text(original, encoding="utf-8")
     planned = stackctl(applied.root, "plan")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.errors import ExitStatus
 from demand_forecast.pipeline import model_age_days
 from demand_forecast.training import TrainedModel
 
@@ -233,7 +234,7 @@ def test_score_as_of_uses_only_shipments_before_it(sample_run: Path, tmp_path: P
                 "2024-06-04",
             ]
         )
-        == 2
+        == ExitStatus.SETUP_FAULT
     )  # not a Monday
 
 

@@ -3,7 +3,7 @@
 It writes every file the contract promises, with the documented shapes, so the local stack can be
 tested without training real models. Behaviour switches, through the environment:
 
-* FAKE_FAIL_STEP=<step>  that step exits 1 (an unexpected failure);
+* FAKE_FAIL_STEP=<step>  that step exits FAKE_FAIL_STATUS (default 70, an internal error: a bug);
 * a raw CSV whose header contains `BROKEN` makes `validate` exit 2 naming file, row and column;
 * FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran).
 
@@ -70,7 +70,7 @@ def _step(argv: list[str]) -> int:
             calls.write(json.dumps([step, *argv[1:]]) + "\n")
     if os.environ.get("FAKE_FAIL_STEP") == step:
         print(f"{step}: simulated crash", file=sys.stderr)
-        return 1
+        return int(os.environ.get("FAKE_FAIL_STATUS", "70"))
     if step == "publish":
         # Not faked: the real publish step writes the real reporting database from the files above.
         from demand_forecast.cli import main as real_main

@@ -20,7 +20,7 @@ from stackctl.aml.dump import dump_assets
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
 from stackctl.aml.specs import ADF_WAIT_SECONDS, STEP_TIMEOUT_SECONDS, AmlAssets, build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import PIPELINES, STEPS, aml_command
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
@@ -207,7 +207,7 @@ def test_pipelines_dump_cli_writes_loadable_yaml_for_review(tmp_path: Path) -> N
                 str(DATA / "stack_output_dev.json"),
             ]
         )
-        == 2
+        == ExitStatus.SETUP_FAULT
     )  # a dev stack description is not prod's
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.cli import main
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.terraform.env_root import EnvironmentTerraform, summarise_plan
 from stackctl.terraform.guards import (
     check_apply_allowed,
@@ -68,11 +68,11 @@ def test_apply_refuses_a_missing_plan(repo: Path) -> None:
     assert "make plan ENV=dev" in str(caught.value.fix)
 
 
-def test_apply_cli_with_a_missing_plan_exits_2_and_says_what_to_do(
+def test_apply_cli_with_a_missing_plan_exits_setup_fault_and_says_what_to_do(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan_of(repo, "dev").unlink()
-    assert main(["apply", "--env", "dev"]) == 2
+    assert main(["apply", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     err = capsys.readouterr().err
     assert "error: no saved plan for dev" in err
     assert "fix:   run `make plan ENV=dev`" in err
@@ -148,7 +148,7 @@ def test_dev_destroy_asks_unless_yes_and_silence_is_not_consent() -> None:
 def test_destroy_prod_cli_without_the_flag_destroys_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["destroy", "--env", "prod", "--yes"]) == 2
+    assert main(["destroy", "--env", "prod", "--yes"]) == ExitStatus.SETUP_FAULT
     assert "refusing to destroy prod without --allow-prod" in capsys.readouterr().err
 
 
@@ -156,9 +156,7 @@ def test_destroy_prod_cli_without_the_flag_destroys_nothing(
 def test_an_unknown_env_is_rejected_with_the_valid_ones(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main([command, "--env", "staging"])
-    assert caught.value.code == 2
+    assert main([command, "--env", "staging"]) == ExitStatus.SETUP_FAULT
     assert "unknown environment 'staging'; valid: local, dev, prod" in capsys.readouterr().err
 
 
@@ -272,7 +270,7 @@ def test_plan_of_the_real_dev_root_without_azure_login_says_to_run_az_login(
     for variable in [v for v in os.environ if v.startswith(("ARM_", "AZURE_"))]:
         monkeypatch.delenv(variable)
     monkeypatch.setenv("PATH", str(Path(shutil.which("terraform") or "").parent))
-    assert main(["plan", "--env", "dev"]) == 2
+    assert main(["plan", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     err = capsys.readouterr().err
     assert "error: terraform init: not logged in to Azure" in err
     assert "az login" in err

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from stackctl.cli import LOG_COLUMNS, main, size_console_for_logs
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.terraform.env_root import (
     EnvironmentTerraform,
     classify_failure,
@@ -245,7 +245,7 @@ def test_destroy_lists_resources_and_subscription_then_applies_that_plan(
 
 def test_destroy_not_confirmed_applies_nothing(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("builtins.input", lambda question: "n")
-    assert main(["destroy", "--env", "dev"]) == 2
+    assert main(["destroy", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     assert not any(call[0] == "apply" for call in RecordingTerraform.calls)
 
 
@@ -253,12 +253,12 @@ def test_destroy_checks_the_login_before_asking(repo: Path, monkeypatch: pytest.
     asked: list[str] = []
     monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "y")
     RecordingTerraform.script = {"plan": ToolResult(1, "", "Error: building account: Please run 'az login'")}
-    assert main(["destroy", "--env", "dev"]) == 2
+    assert main(["destroy", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     assert asked == []
 
 
 def test_prod_destroy_without_the_flag_runs_no_terraform(repo: Path) -> None:
-    assert main(["destroy", "--env", "prod"]) == 2
+    assert main(["destroy", "--env", "prod"]) == ExitStatus.SETUP_FAULT
     assert RecordingTerraform.calls == []
 
 

@@ -172,7 +172,7 @@ def _run_pipeline(
         return runner.run(pipeline, inputs, run_id, on_step=printer)
     except StepFailed as failure:
         kept = ""
-        if failure.bad_input:
+        if failure.data_refused:
             kept_at = quarantine_copy(layout.lake_fs("raw"), layout.quarantine, run_id)
             kept = f"; the refused raw data is kept in {kept_at} (and left in place in raw/)"
             failure.fix = (failure.fix or "") + kept

@@ -165,7 +165,6 @@ def classify_failure(
         f"terraform {action} failed (exit {result.returncode}):\n  {cause}",
         where=where,
         fix="read Terraform's message above; nothing was applied by this step" + log_hint,
-        exit_code=1,
     )
 
 
