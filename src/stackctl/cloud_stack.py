@@ -21,9 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from stackctl.aml.stack_output import StackOutput, parse_stack_output
+from stackctl.audit.plan import load_plan
+from stackctl.audit.summary import PlanSummary, subscriptions_in_plan, summarise_plan
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.paths import build_dir
-from stackctl.terraform.env_root import EnvironmentTerraform, PlanSummary, echo_to, subscriptions_in_plan
+from stackctl.terraform.env_root import EnvironmentTerraform, echo_to
 
 SqlExecutor = Callable[[list[str]], None]
 MAX_LISTED = 25
@@ -181,23 +183,29 @@ def _deploy_sql(stack_output: StackOutput, console: Console, sql_executor: SqlEx
 def print_plan_summary(
     console: Console, env: str, summary: PlanSummary, *, limit: int | None = MAX_LISTED
 ) -> None:
-    """The counts, then the changed resources (the first `limit` of them; None: all)."""
+    """The counts, as Terraform's own plan line gives them, then the changed resources (the first
+    `limit` of them; None: all), each with the kind the audit gives it."""
     if summary.no_changes:
         console.print(f"[green]{env}: no changes[/] - the infrastructure matches the configuration")
         return
     console.print(
-        f"[bold]{env}[/]: [green]{summary.adds} to add[/], [yellow]{summary.changes} to change[/], "
+        f"[bold]{env}[/]: [green]{summary.adds} to add[/], [yellow]{summary.updates} to change[/], "
         f"[red]{summary.destroys} to destroy[/]"
+        + (
+            f", [cyan]{summary.forgets} to forget[/] (left in Azure, no longer managed)"
+            if summary.forgets
+            else ""
+        )
         + (f" ({summary.replaces} replaced)" if summary.replaces else "")
     )
     table = Table(show_header=False, box=None)
     colours = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
-    listed = summary.resources if limit is None else summary.resources[:limit]
-    for action, address in listed:
-        table.add_row(f"[{colours[action]}]{action}[/]", address)
+    listed = summary.changes if limit is None else summary.changes[:limit]
+    for kind, address in listed:
+        table.add_row(f"[{colours.get(kind, 'cyan')}]{kind}[/]", address)
     console.print(table)
-    if len(summary.resources) > len(listed):
-        console.print(f"... and {len(summary.resources) - len(listed)} more (see plan.json or `make audit`)")
+    if len(summary.changes) > len(listed):
+        console.print(f"... and {len(summary.changes) - len(listed)} more (see plan.json or `make audit`)")
 
 
 class CloudStack:
@@ -224,7 +232,7 @@ class CloudStack:
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init()
         with console.status(f"terraform plan {self.env}"):
-            summary = stack.plan(destroy=destroy)
+            summary = summarise_plan(load_plan(stack.plan(destroy=destroy)))
         print_plan_summary(console, self.env, summary)
         console.print(f"saved plan: {stack.plan_file}\nplan JSON:  {stack.plan_json}")
         if self.env == "prod":
@@ -279,12 +287,13 @@ class CloudStack:
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init()
         with console.status(f"terraform plan -destroy {self.env}"):
-            summary = stack.plan(destroy=True)
+            plan = load_plan(stack.plan(destroy=True))
+        summary = summarise_plan(plan)
         if summary.no_changes:
             console.print(f"{self.env}: nothing to destroy")
             stack.destroy_plan_file.unlink(missing_ok=True)
             return ExitStatus.OK
-        subscriptions = subscriptions_in_plan(json.loads(stack.destroy_plan_json.read_text(encoding="utf-8")))
+        subscriptions = subscriptions_in_plan(plan)
         console.print(
             f"[bold red]destroy {self.env}[/] in subscription {', '.join(subscriptions) or '(unknown)'}:",
             soft_wrap=True,

@@ -13,7 +13,7 @@ import pytest
 
 from stackctl.cli import main
 from stackctl.errors import ExitStatus, StackctlError
-from stackctl.terraform.env_root import EnvironmentTerraform, summarise_plan
+from stackctl.terraform.env_root import EnvironmentTerraform
 from stackctl.terraform.guards import (
     check_apply_allowed,
     confirm_destroy,
@@ -166,23 +166,6 @@ def test_plan_without_backend_config_says_how_to_write_it(repo: Path) -> None:
     assert "scripts/write_backend_config.sh dev" in str(caught.value.fix)
 
 
-def test_plan_summary_counts_adds_changes_destroys_and_replacements() -> None:
-    plan = {
-        "resource_changes": [
-            {"address": "a.one", "change": {"actions": ["create"]}},
-            {"address": "a.two", "change": {"actions": ["update"]}},
-            {"address": "a.three", "change": {"actions": ["delete"]}},
-            {"address": "a.four", "change": {"actions": ["delete", "create"]}},
-            {"address": "a.five", "change": {"actions": ["no-op"]}},
-            {"address": "data.x", "change": {"actions": ["read"]}},
-        ]
-    }
-    summary = summarise_plan(plan)
-    assert (summary.adds, summary.changes, summary.destroys, summary.replaces) == (2, 1, 2, 1)
-    assert ("replace", "a.four") in summary.resources
-    assert summarise_plan({"resource_changes": []}).no_changes
-
-
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on PATH")
 
 
@@ -243,8 +226,7 @@ def test_plan_json_is_written_from_terraform_show(repo: Path) -> None:
 
     terraform = RecordingTerraform()
     stack = EnvironmentTerraform("dev", root=repo, terraform=terraform)
-    summary = stack.plan()
-    assert summary.adds == 1
+    assert stack.plan() == stack.plan_json
     assert json.loads(stack.plan_json.read_text(encoding="utf-8"))["resource_changes"][0]["address"] == "x.y"
     assert terraform.calls[0][:1] == ["plan"]
     assert f"-out={stack.plan_file}" in terraform.calls[0]
