@@ -32,6 +32,7 @@ from demand_forecast.contracts import (
     ModelInfo,
     Monitoring,
 )
+from demand_forecast.settings import alert_thresholds
 
 
 def _args(argv: list[str]) -> dict[str, str]:
@@ -142,7 +143,7 @@ def _step(argv: list[str]) -> int:
             model_name="demand-forecast",
             model_version=info.model_version,
             holdout=info.holdout,
-            target_mape=0.45,
+            target_mape=alert_thresholds().target_mape,
             overall={
                 "baseline": {**m, "mape": 0.5},
                 "lasso": m,
@@ -226,7 +227,7 @@ def _step(argv: list[str]) -> int:
             trained_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             age_days=0,
             stale=False,
-            stale_after_days=60,
+            stale_after_days=alert_thresholds().stale_after_days,
             drift={"level": 0.02},
             drift_alert=False,
             drift_threshold=0.25,

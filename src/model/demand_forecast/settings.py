@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -161,6 +162,25 @@ def _check_overlay(config_file: Path) -> None:
         raise UsageError(f"config file {config_file} is not valid YAML: {exc}") from exc
     if not isinstance(overlay, dict):
         raise UsageError(f"config file {config_file} must hold a mapping of settings at the top")
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """The model-quality thresholds the alerts watch: MAPE as a fraction (0.45 = 45 %), age in days.
+
+    One source: `evaluate.target_mape` and `monitor.stale_after_days` of defaults.yaml (or a config
+    overlay). The local dashboard reads them from here; the Terraform that sets the Azure alert rules
+    (modules/monitoring and infra defaults, both tfvars) is checked against them by
+    tests/infra/test_alert_thresholds.py, which names the value to write."""
+
+    target_mape: float
+    stale_after_days: int
+
+
+def alert_thresholds(config_file: Path | None = None) -> AlertThresholds:
+    """The thresholds in effect for `config_file` (None: the defaults); UsageError as load_settings."""
+    settings = load_settings(config_file)
+    return AlertThresholds(settings.evaluate.target_mape, settings.monitor.stale_after_days)
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:

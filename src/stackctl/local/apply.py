@@ -144,10 +144,12 @@ class _StepPrinter:
 
 def render_local_dashboard(layout: LocalLayout, settings: LocalSettings, conditioned: Path | None) -> Path:
     """The dashboard from the reporting database (after every apply, a failed one included)."""
+    thresholds = settings.alert_thresholds(layout.root)
     return render_dashboard(
         DashboardInputs(
             reporting_db=layout.reporting_db,
-            target_mape=settings.dashboard.target_mape,
+            target_mape=thresholds.target_mape,
+            stale_after_days=thresholds.stale_after_days,
             series_to_plot=settings.dashboard.series_to_plot,
             quarantine_file=(conditioned / "quarantine.csv") if conditioned is not None else None,
         ),

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from demand_forecast.errors import UsageError
+from demand_forecast.settings import AlertThresholds, alert_thresholds
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -44,9 +46,9 @@ class ScoringSettings(_Strict):
 
 
 class DashboardSettings(_Strict):
-    target_mape: float = Field(default=0.45, gt=0.0)
+    """What the dashboard shows; its thresholds are the model's (`LocalSettings.alert_thresholds`)."""
+
     series_to_plot: int = Field(default=4, ge=1, le=12)
-    stale_after_days: int = Field(default=60, ge=1)
 
 
 class LocalSettings(BaseSettings):
@@ -74,6 +76,17 @@ class LocalSettings(BaseSettings):
     def command(self) -> list[str]:
         """The step command with `{python}` bound to the interpreter running stackctl."""
         return [token.replace("{python}", sys.executable) for token in self.step_command]
+
+    def alert_thresholds(self, root: Path) -> AlertThresholds:
+        """The MAPE target and staleness limit in effect: the model's settings (defaults.yaml, overlaid
+        by `model_config`), the one source every alert reads; StackctlError when that file is bad."""
+        config = (root / self.model_config_file) if self.model_config_file else None
+        try:
+            return alert_thresholds(config)
+        except UsageError as exc:
+            raise StackctlError(
+                str(exc), where=str(config), fix="correct the model settings file `model_config` names"
+            ) from exc
 
     def fingerprint(self) -> dict[str, Any]:
         """What of these settings changes a trained model (the retraining decision hashes it)."""
