@@ -71,7 +71,7 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
                 "--out",
                 str(tmp_path / "e2"),
                 "--champion",
-                "models:/demand-forecast@champion",
+                "models:/demand-forecast/Production",
             ]
         )
         == 0
@@ -133,7 +133,15 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
     out = tmp_path / "scored"
     assert (
         main(
-            ["score", "--model", "models:/demand-forecast@champion", "--data", str(SAMPLE), "--out", str(out)]
+            [
+                "score",
+                "--model",
+                "models:/demand-forecast/Production",
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(out),
+            ]
         )
         == 0
     )

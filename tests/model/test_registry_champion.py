@@ -49,7 +49,7 @@ def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_n
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    args = ["--config", str(config), "score", "--model", "models:/demand-forecast@champion"]
+    args = ["--config", str(config), "score", "--model", "models:/demand-forecast/Production"]
     proc = _cli(work, env, *args, "--data", str(tiny_data), "--out", str(work / "scored"))
     assert proc.returncode == ExitStatus.SETUP_FAULT, proc.stdout + proc.stderr
     assert str(store) in (proc.stdout + proc.stderr).replace("\n", "")
@@ -82,7 +82,7 @@ def test_score_against_a_failing_registry_is_a_setup_fault_with_the_store_named(
         env,
         "score",
         "--model",
-        "models:/demand-forecast@champion",
+        "models:/demand-forecast/Production",
         "--data",
         str(tiny_data),
         "--out",

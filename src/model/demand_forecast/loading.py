@@ -22,7 +22,8 @@ def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
 
 
 def load_model(reference: str, settings: Settings) -> TrainedModel | None:
-    """A model from a folder or an MLflow URI (models:/name@alias, runs:/...); None if the URI has none.
+    """A model from a folder or an MLflow URI (models:/name/Production, models:/name/<version>,
+    runs:/...); None if the URI has none.
 
     Raises UsageError when `reference` is a folder without model_info.json, or neither a folder nor
     an MLflow URI."""
@@ -36,7 +37,7 @@ def load_model(reference: str, settings: Settings) -> TrainedModel | None:
     if "://" not in reference and ":/" not in reference:
         raise UsageError(
             f"model {reference} is neither a folder nor an MLflow URI "
-            "such as models:/demand-forecast@champion"
+            "such as models:/demand-forecast/Production"
         )
     from demand_forecast.registry import download_model
 

@@ -95,7 +95,6 @@ class EvaluateSettings(_Frozen):
 class RegisterSettings(_Frozen):
     model_name: str = Field(min_length=1)
     margin: float = Field(ge=0.0, lt=1.0)
-    alias: str = Field(min_length=1)
 
 
 class TrackingSettings(_Frozen):

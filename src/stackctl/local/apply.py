@@ -477,7 +477,7 @@ def print_summary(result: LocalApplyResult, layout: LocalLayout, console: Consol
     table = Table(title="local stack", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    # The registry's alias is the truth; the state file only knows what the last register step said.
+    # The registry's Production stage is the truth; the state file knows what the last register said.
     registry_version = registry_champion(layout) or result.champion_registered_version
     mape = "n/a" if result.champion_mape is None else f"{result.champion_mape:.3f}"
     table.add_row(

@@ -4,7 +4,7 @@ It runs the nodes of a `stackctl.graph.Pipeline` in order, wiring each step's in
 pipeline's inputs or to folders written by earlier steps, exactly as the AML pipeline component does.
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
-that moves the champion alias) never start; the failing step itself records the run as failed in the
+that moves the champion stage) never start; the failing step itself records the run as failed in the
 reporting database (`demand_forecast.publish.record_failed_step`), from the same environment variables
 deploy sets on every AML job (`stackctl.aml.specs.job_environment`): the pipeline, the reporting
 database (the run's `reporting_database` input) and the run id.
