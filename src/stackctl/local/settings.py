@@ -1,33 +1,23 @@
 """Settings of the local stack, read from envs/local/settings.yaml (frozen; unknown keys are errors).
 
-Loaded with pydantic-settings' `YamlConfigSettingsSource`
-(https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source); a missing
-file means every default.
+Loaded by the model's settings loader (`demand_forecast.settings.load_yaml_settings`: pydantic-settings'
+`YamlConfigSettingsSource`, https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source);
+a missing file means every default.
 """
 
 from __future__ import annotations
 
 import sys
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import yaml
 from demand_forecast.errors import UsageError
-from demand_forecast.settings import AlertThresholds, alert_thresholds
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from demand_forecast.settings import AlertThresholds, YamlSettings, alert_thresholds, load_yaml_settings
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import SettingsConfigDict
 
 from stackctl.errors import StackctlError
 from stackctl.paths import env_dir
-
-# The settings file of the `load_settings` call in progress (settings sources are built per class).
-_SETTINGS_FILE: ContextVar[Path | None] = ContextVar("stackctl_local_settings_file", default=None)
 
 
 class _Strict(BaseModel):
@@ -51,7 +41,7 @@ class DashboardSettings(_Strict):
     series_to_plot: int = Field(default=4, ge=1, le=12)
 
 
-class LocalSettings(BaseSettings):
+class LocalSettings(YamlSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     sample_data: Path = Path("data/sample")
@@ -60,18 +50,6 @@ class LocalSettings(BaseSettings):
     training: TrainingSettings = TrainingSettings()
     scoring: ScoringSettings = ScoringSettings()
     dashboard: DashboardSettings = DashboardSettings()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _SETTINGS_FILE.get()
-        return (init_settings, YamlConfigSettingsSource(settings_cls, yaml_file=path))
 
     def command(self) -> list[str]:
         """The step command with `{python}` bound to the interpreter running stackctl."""
@@ -98,28 +76,15 @@ def settings_file(root: Path) -> Path:
 
 
 def load_settings(root: Path) -> LocalSettings:
-    """envs/local/settings.yaml of `root` (every default when absent); StackctlError naming bad keys."""
+    """envs/local/settings.yaml of `root` (every default when absent); StackctlError naming bad keys.
+
+    The same loader as the model's settings (`demand_forecast.settings.load_yaml_settings`)."""
     path = settings_file(root)
-    token = _SETTINGS_FILE.set(path)
     try:
-        return LocalSettings()
-    except yaml.YAMLError as exc:
+        return load_yaml_settings(LocalSettings, [], optional=path)
+    except UsageError as exc:
         raise StackctlError(
-            f"settings file is not valid YAML: {exc}", where=str(path), fix="fix the YAML syntax"
-        ) from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise StackctlError(
-            f"invalid local stack settings: {problems}",
+            f"invalid local stack settings: {exc}",
             where=str(path),
             fix="correct or remove the keys named above (the file's comments list the valid ones)",
         ) from exc
-    except (TypeError, ValueError, AttributeError) as exc:
-        # pydantic-settings merges the file's top level as a mapping; a list or a scalar fails there.
-        raise StackctlError(
-            "settings file must hold a mapping of keys", where=str(path), fix="see the comments in it"
-        ) from exc
-    finally:
-        _SETTINGS_FILE.reset(token)
