@@ -40,11 +40,12 @@ test: setup ## run every check: ruff, import contracts, mypy (strict), pytest, o
 	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
 	@echo "==> pytest"; $(VENV)/bin/pytest $(ARGS)
 
-lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length
+lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length, the Any budget
 	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
 	@$(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@$(PY) scripts/import_cycles.py
 	@$(PY) scripts/code_size.py --check
+	@$(PY) scripts/any_budget.py --check
 
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +26,12 @@ from stackctl.audit.summary import PlanSummary, subscriptions_in_plan, summarise
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.paths import build_dir
 from stackctl.terraform.env_root import EnvironmentTerraform, echo_to
+
+if TYPE_CHECKING:  # typing only: each is imported where it is used, to keep `stackctl` fast to start
+    from azure.core.credentials import TokenCredential
+
+    from stackctl.aml.deployer import DeployReport
+    from stackctl.sql.users import ContainedUser
 
 SqlExecutor = Callable[[list[str]], None]
 MAX_LISTED = 25
@@ -56,11 +62,11 @@ def deploy_assets(
     console: Console,
     *,
     client: Any = None,
-    credential: Any = None,
+    credential: TokenCredential | None = None,
     sql_executor: SqlExecutor | None = None,
     skip_sql: bool = False,
     keep_deployments: int = 3,
-) -> Any:
+) -> DeployReport:
     """Deploy the model's AML assets, then the SQL reporting schema and its users; the AML report.
 
     Refuses (StackctlError, before anything is built or sent) a stack output without the job
@@ -69,24 +75,27 @@ def deploy_assets(
     from stackctl.aml.specs import require_job_settings
 
     require_job_settings(stack_output, where=f"terraform output -json (envs/{env})")
-    if client is None or (sql_executor is None and not skip_sql):
-        credential = credential or _azure_credential()
-    report = _deploy_aml(
-        stack_output, env, root, console, client or _ml_client(stack_output, credential), keep_deployments
-    )
+    if credential is None and (client is None or (sql_executor is None and not skip_sql)):
+        credential = _azure_credential()
+    if client is None:
+        assert credential is not None  # set just above whenever no client was given
+        client = _ml_client(stack_output, credential)
+    report = _deploy_aml(stack_output, env, root, console, client, keep_deployments)
     if not skip_sql:
-        executor = sql_executor or _azure_sql_executor(stack_output, credential)
-        _deploy_sql(stack_output, console, executor)
+        if sql_executor is None:
+            assert credential is not None  # set above whenever no executor was given
+            sql_executor = _azure_sql_executor(stack_output, credential)
+        _deploy_sql(stack_output, console, sql_executor)
     return report
 
 
-def _azure_credential() -> Any:
+def _azure_credential() -> TokenCredential:
     from stackctl.aml.azure import azure_credential
 
     return azure_credential()
 
 
-def _ml_client(stack_output: StackOutput, credential: Any) -> Any:
+def _ml_client(stack_output: StackOutput, credential: TokenCredential) -> Any:
     from stackctl.aml.azure import ml_client
 
     return ml_client(stack_output, credential)
@@ -94,7 +103,7 @@ def _ml_client(stack_output: StackOutput, credential: Any) -> Any:
 
 def _deploy_aml(
     stack_output: StackOutput, env: str, root: Path, console: Console, client: Any, keep_deployments: int
-) -> Any:
+) -> DeployReport:
     """Build the environment contexts and every AML entity, create what is new; the deploy report."""
     from stackctl.aml.deployer import AmlDeployer
     from stackctl.aml.environment import environment_version, write_build_contexts
@@ -116,7 +125,7 @@ def _deploy_aml(
     return report
 
 
-def sql_users(stack_output: StackOutput) -> list[Any]:
+def sql_users(stack_output: StackOutput) -> list[ContainedUser]:
     """The contained users of the reporting database: the job identity (what publish runs as), Data
     Factory's identity, and Power BI's Entra group (read-only on the views)."""
     from stackctl.sql.users import ADF_PERMISSIONS, JOB_PERMISSIONS, ContainedUser
@@ -155,7 +164,7 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
     ]
 
 
-def _azure_sql_executor(stack_output: StackOutput, credential: Any) -> SqlExecutor:
+def _azure_sql_executor(stack_output: StackOutput, credential: TokenCredential) -> SqlExecutor:
     from demand_forecast.reporting.database import azure_sql_engine
 
     from stackctl.sql.users import run_statements
