@@ -128,7 +128,7 @@ def test_first_apply_shows_each_step_and_a_summary(applied: Applied) -> None:
 
 
 def test_the_champion_is_registered_in_the_local_mlflow_registry(applied: Applied) -> None:
-    from stackctl.local.apply import registry_champion
+    from stackctl.local.provision import registry_champion
 
     assert registry_champion(applied.layout) == "1"
 
@@ -220,7 +220,7 @@ def test_bad_data_in_raw_is_a_clear_error_and_the_data_and_champion_are_kept(app
         assert raw.read_text(encoding="utf-8") == broken
         kept = list(applied.layout.quarantine.rglob("shipments.csv"))
         assert [p.read_text(encoding="utf-8") for p in kept] == [broken]
-        from stackctl.local.apply import registry_champion
+        from stackctl.local.provision import registry_champion
 
         assert registry_champion(applied.layout) == "1"
     finally:

@@ -29,8 +29,8 @@ def write_sample(folder: Path) -> None:
 @pytest.fixture(scope="session")
 def mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite store provisioned once: its schema migrations take seconds, every test needs one."""
-    from stackctl.local.apply import _provision_mlflow
     from stackctl.local.layout import LocalLayout
+    from stackctl.local.provision import _provision_mlflow
 
     layout = LocalLayout(tmp_path_factory.mktemp("mlflow-template"))
     layout.mlflow_dir.mkdir(parents=True)
