@@ -232,11 +232,13 @@ class CloudStack:
 
     def plan(self, console: Console, *, destroy: bool = False, mark_reviewed: bool = False) -> int:
         from stackctl.terraform.guards import mark_reviewed as record_review
+        from stackctl.terraform.review import read_review
 
         stack = self.terraform(console)
         if mark_reviewed:
             marker = record_review(stack.plan_file)
             console.print(f"marked {stack.plan_file} as reviewed ({marker})")
+            console.print(read_review(marker).describe(), markup=False, highlight=False)
             return ExitStatus.OK
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init()
@@ -254,7 +256,9 @@ class CloudStack:
         from stackctl.terraform.guards import check_apply_allowed
 
         stack = self.terraform(console)
-        check_apply_allowed(self.root, self.env, stack.plan_file)
+        review = check_apply_allowed(self.root, self.env, stack.plan_file)
+        if review is not None:
+            console.print(f"applying {stack.plan_file}: {review.describe()}", markup=False, highlight=False)
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init(restore_planned_lock=True)
         with console.status(f"terraform apply {stack.plan_file}"):
