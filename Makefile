@@ -50,11 +50,12 @@ test-network: setup ## only the tests that need the package index (marker `netwo
 unit-fast: setup ## the fast subset to run on every change: pytest without `slow`, `network` and `azure` tests
 	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not slow and not network and not azure" $(ARGS)
 
-lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length
+lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length, the Any budget
 	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
 	@$(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@$(PY) scripts/import_cycles.py
 	@$(PY) scripts/code_size.py --check
+	@$(PY) scripts/any_budget.py --check
 
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy
@@ -84,15 +85,15 @@ destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--a
 	@$(STACKCTL) destroy --env $(ENV) $(ARGS)
 
 # GNU make reports every failed recipe as its own exit status 2, whatever the command returned, so
-# `make audit` cannot exit 1: it fails (2) when the audit blocks or the input is bad, and its last
+# `make audit` cannot exit 1: it fails (2) when the audit blocks or cannot run, and its last
 # line names the audit's own status. The release gate needs only pass/fail; to tell the two apart
-# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 2 bad input).
+# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 3 setup fault).
 doctor: setup ## check every prerequisite of a first deploy of ENV (dev|prod), in order, and name the next step
 	@$(STACKCTL) doctor --env $(ENV) $(ARGS)
 
 audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}; fails when anything blocks
 	@$(STACKCTL) audit --env $(ENV) $(ARGS) || { status=$$?; \
-	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
+	  case $$status in 1) why="blocking findings";; 3) why="setup fault, nothing written";; *) why="the audit did not finish";; esac; \
 	  echo "make audit: stackctl audit exited $$status ($$why)" >&2; exit $$status; }
 
 bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings; AML image package sets

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import yaml
 from demand_forecast.reporting.database import sqlite_engine
 
+from stackctl.errors import ExitStatus
 from stackctl.local.layout import LocalLayout
 
 pytestmark = pytest.mark.slow
@@ -129,7 +130,7 @@ def test_first_apply_shows_each_step_and_a_summary(applied: Applied) -> None:
 
 
 def test_the_champion_is_registered_in_the_local_mlflow_registry(applied: Applied) -> None:
-    from stackctl.local.apply import registry_champion
+    from stackctl.local.provision import registry_champion
 
     assert registry_champion(applied.layout) == "1"
 
@@ -224,7 +225,7 @@ def test_bad_data_is_a_clear_error_that_keeps_everything_and_restoring_it_retrai
     # champion are kept. Then the case from issue 15 ("Also found"): the original files put back.
     # The champion was trained on exactly the restored inputs (same content hash of data, code and
     # config), so apply keeps it: no training run, no second registry version of the same model.
-    from stackctl.local.apply import registry_champion
+    from stackctl.local.provision import registry_champion
 
     versions_before = registry_versions(applied)
     raw = applied.layout.lake_fs("raw") / "shipments.csv"
@@ -233,7 +234,7 @@ def test_bad_data_is_a_clear_error_that_keeps_everything_and_restoring_it_retrai
     raw.write_text(broken, encoding="utf-8")
     try:
         result = stackctl(applied.root, "apply")
-        assert result.returncode == 2
+        assert result.returncode == ExitStatus.DATA_REFUSED
         assert "step `validate` rejected its input" in result.stderr
         assert "shipments.csv" in result.stderr
         assert "units" in result.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.errors import ExitStatus
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
@@ -70,7 +71,7 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
                 "--out",
                 str(tmp_path / "e2"),
                 "--champion",
-                "models:/demand-forecast@champion",
+                "models:/demand-forecast/Production",
             ]
         )
         == 0
@@ -132,7 +133,15 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
     out = tmp_path / "scored"
     assert (
         main(
-            ["score", "--model", "models:/demand-forecast@champion", "--data", str(SAMPLE), "--out", str(out)]
+            [
+                "score",
+                "--model",
+                "models:/demand-forecast/Production",
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(out),
+            ]
         )
         == 0
     )
@@ -233,7 +242,7 @@ def test_score_as_of_uses_only_shipments_before_it(sample_run: Path, tmp_path: P
                 "2024-06-04",
             ]
         )
-        == 2
+        == ExitStatus.SETUP_FAULT
     )  # not a Monday
 
 

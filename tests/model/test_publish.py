@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from demand_forecast.cli import main
-from demand_forecast.errors import UsageError
+from demand_forecast.errors import ExitStatus, UsageError
 from demand_forecast.publish import PublishInputs, publish
 from demand_forecast.reporting.database import (
     ensure_sqlite_schema,
@@ -188,7 +188,7 @@ def test_publish_into_an_older_schema_names_the_migration_and_writes_nothing(
         require_current(db)
     assert "stackctl deploy --env local" in str(caught.value)
     out = tmp_path / "out"
-    assert _publish_scoring(path, scoring_run, "scoring-1", out) == 2
+    assert _publish_scoring(path, scoring_run, "scoring-1", out) == ExitStatus.SETUP_FAULT
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM pipeline_runs").fetchone() == (0,)
     empty = open_database(f"sqlite:///{tmp_path / 'empty.db'}")

@@ -149,7 +149,8 @@ def monitored_and_published(sample_run: Path, tmp_path: Path, telemetry_dir: Pat
         )
         == 0
     )
-    assert main(["validate", "--data", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "v")]) == 2
+    (tmp_path / "no-files").mkdir()  # no stores.csv: the data is refused (exit 2), not the setup
+    assert main(["validate", "--data", str(tmp_path / "no-files"), "--out", str(tmp_path / "v")]) == 2
     return telemetry.read_local_metrics(telemetry_dir)
 
 

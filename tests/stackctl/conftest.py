@@ -42,11 +42,12 @@ def write_sample(folder: Path) -> None:
 def mlflow_store_template(shared_artifact: Callable[[str, Callable[[Path], None]], Path]) -> Path:
     """An MLflow SQLite store provisioned once for all workers: its schema migrations take seconds,
     every test needs one (each copies it). Keyed by MLflow's version, which decides the schema."""
+    from stackctl.local.provision import _provision_mlflow
 
     def provision(folder: Path) -> None:
         layout = LocalLayout(folder)
         layout.mlflow_dir.mkdir(parents=True)
-        local_apply._provision_mlflow(layout)
+        _provision_mlflow(layout)
 
     folder = shared_artifact(f"mlflow-store-{importlib.metadata.version('mlflow')}", provision)
     return LocalLayout(folder).mlflow_dir / "mlflow.db"

@@ -12,7 +12,7 @@ import yaml
 
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
 from stackctl.aml.stack_output import StackOutput, load_stack_file
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import PIPELINES, STEPS, aml_command
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def test_pipelines_dump_cli_writes_loadable_yaml_for_review(tmp_path: Path) -> N
                 str(DATA / "stack_output_dev.json"),
             ]
         )
-        == 2
+        == ExitStatus.SETUP_FAULT
     )  # a dev stack description is not prod's
 
 

@@ -19,7 +19,7 @@ from demand_forecast.reporting.database import sqlite_engine
 from rich.console import Console
 
 from stackctl.cli import main
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.local import apply as local_apply
 from stackctl.local.apply import apply_local
 from stackctl.local.executor import StepFailed, run_subprocess
@@ -215,9 +215,9 @@ def test_bad_data_in_raw_stops_with_a_clear_error_and_keeps_the_data(
     raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
     broken = "week_start,store_id,BROKEN\n2026-01-05,S1,x\n"
     raw.write_text(broken, encoding="utf-8")
-    assert main(["apply"]) == 2
+    assert main(["apply"]) == ExitStatus.DATA_REFUSED
     err = capsys.readouterr().err
-    assert "training pipeline stopped: step `validate` rejected its input (exit 2)" in err
+    assert "training pipeline stopped: step `validate` rejected its input data (exit 2)" in err
     assert "shipments.csv: row 1, column BROKEN" in err
     assert "correct the data named above" in err
     assert raw.read_text(encoding="utf-8") == broken  # left in place
@@ -240,7 +240,7 @@ def test_a_failed_step_leaves_the_previous_champion_in_place(
     raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
     raw.write_text(raw.read_text(encoding="utf-8") + "2026-02-02,S1,P1,99,0\n", encoding="utf-8")
     monkeypatch.setenv("FAKE_FAIL_STEP", "evaluate")
-    with pytest.raises(StepFailed, match="step `evaluate` failed") as caught:
+    with pytest.raises(StepFailed, match="step `evaluate` failed unexpectedly") as caught:
         apply_local(fake_root, quiet())
     assert "champion model is unchanged" in str(caught.value.fix)
     assert steps_run(fake_root).count("register") == 1  # only the first, successful run registered

@@ -235,8 +235,9 @@ MODEL_REF_FILE = "model_ref.json"
 
 
 def resolve_reference(settings: Settings, reference: str) -> str:
-    """`models:/<name>@champion` as the version it names now (`models:/<name>/<version>`); any other
-    reference, and a champion reference with no champion yet, unchanged."""
+    """`models:/<name>/Production` (the champion) as the version it names now
+    (`models:/<name>/<version>`); any other reference, and a champion reference with no champion yet,
+    unchanged."""
     name = _champion_reference(settings, reference)
     if name is None:
         return reference
@@ -278,23 +279,31 @@ def store(settings: Settings) -> str:
     return uri
 
 
+def champion_uri(name: str) -> str:
+    """`models:/<name>/Production`: the champion as MLflow's stage URI, which plain MLflow loads too."""
+    return f"models:/{name}/{CHAMPION_STAGE}"
+
+
 def _champion_reference(settings: Settings, uri: str) -> str | None:
-    """`models:/<name>@<settings.register.alias>` names the champion: the registered model name, else None."""
-    if not uri.startswith("models:/") or "@" not in uri:
+    """`models:/<name>/<CHAMPION_STAGE>` names the champion: the registered model name, else None.
+
+    An alias URI (`models:/<name>@<alias>`) is refused: Azure ML serves no aliases."""
+    if not uri.startswith("models:/"):
         return None
-    name, _, alias = uri.removeprefix("models:/").rstrip("/").partition("@")
-    if alias != settings.register_.alias:
+    name, at, _ = uri.removeprefix("models:/").rstrip("/").partition("@")
+    if at:
         raise UsageError(
-            f"{uri}: the registry has no aliases here (Azure ML does not serve them); use "
-            f"models:/{name}@{settings.register_.alias} for the champion or models:/{name}/<version>"
+            f"{uri}: model aliases are not served by Azure ML's registry, so none is set; the champion "
+            f"is the version in stage {CHAMPION_STAGE}: {champion_uri(name)} (or models:/{name}/<version>)"
         )
-    return name
+    name, _, stage = name.partition("/")
+    return name if stage == CHAMPION_STAGE else None
 
 
 def download_model(settings: Settings, uri: str) -> Path | None:
     """A local model folder for an MLflow URI, or None when the registry has no such model yet.
 
-    `models:/<name>@champion` resolves through `champion()`; `models:/<name>/<version>` and
+    `models:/<name>/Production` resolves through `champion()`; `models:/<name>/<version>` and
     `runs:/...` are downloaded as they are. A missing local store is "no model" (`store()` names it).
     """
     mlflow = _configure(settings, create=False)
@@ -335,7 +344,7 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
         name, _, version = uri.removeprefix("models:/").rstrip("/").partition("/")
         if not version.isdigit():
             raise UsageError(
-                f"{uri}: name a version (models:/{name}/<n>) or the champion (models:/{name}@champion)"
+                f"{uri}: name a version (models:/{name}/<n>) or the champion ({champion_uri(name)})"
             )
         uri = str(client.get_model_version_download_uri(name, version))
     if uri.startswith("runs:/"):

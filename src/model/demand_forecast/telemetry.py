@@ -154,7 +154,7 @@ def step_metrics(telemetry: Telemetry, step: str) -> Iterator[dict[str, str]]:
     """Time the block and emit `step_duration_seconds` and `step_runs` with its outcome.
 
     The yielded dict's "outcome" starts as "failed"; the caller sets "succeeded" or
-    "rejected_input" (exit 2) before leaving the block.
+    "rejected_input" (exit status 2, data refused) before leaving the block.
     """
     state = {"outcome": "failed"}
     started = time.perf_counter()

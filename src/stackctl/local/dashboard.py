@@ -38,6 +38,7 @@ class DashboardInputs:
     reporting_db: Path
     target_mape: float
     series_to_plot: int
+    stale_after_days: int
     quarantine_file: Path | None = None
 
 
@@ -201,12 +202,14 @@ def _actual_vs_forecast(views: _Views, series_to_plot: int) -> go.Figure | None:
     )
 
 
-def _staleness(views: _Views) -> go.Figure | None:
+def _staleness(views: _Views, stale_after_days: int) -> go.Figure | None:
     health = views.health.dropna(subset=["age_days"])
     if health.empty:
         return None
     limit = (
-        float(health.stale_after_days.dropna().iloc[-1]) if health.stale_after_days.notna().any() else 60.0
+        float(health.stale_after_days.dropna().iloc[-1])
+        if health.stale_after_days.notna().any()
+        else float(stale_after_days)
     )
     fig = go.Figure(
         go.Scatter(
@@ -341,7 +344,7 @@ def render_dashboard(inputs: DashboardInputs, out: Path) -> Path:
         ("Accuracy over time", _mape_over_time(views, inputs.target_mape)),
         ("Accuracy by segment", _mape_by_segment(views, inputs.target_mape)),
         ("Forecasts and actuals", _actual_vs_forecast(views, inputs.series_to_plot)),
-        ("Staleness", _staleness(views)),
+        ("Staleness", _staleness(views, inputs.stale_after_days)),
         ("Step durations", _step_durations(views)),
         ("Data quality", _data_quality(views)),
     ]

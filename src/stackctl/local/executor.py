@@ -4,7 +4,7 @@ It runs the nodes of a `stackctl.graph.Pipeline` in order, wiring each step's in
 pipeline's inputs or to folders written by earlier steps, exactly as the AML pipeline component does.
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
-that moves the champion alias) never start; the failing step itself records the run as failed in the
+that moves the champion stage) never start; the failing step itself records the run as failed in the
 reporting database (`demand_forecast.publish.record_failed_step`), from the same environment variables
 deploy sets on every AML job (`stackctl.aml.specs.job_environment`): the pipeline, the reporting
 database (the run's `reporting_database` input) and the run id.
@@ -43,9 +43,34 @@ from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV, RUN_ID
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import Pipeline, render_args
 
-# The model CLI's exit statuses mean what stackctl's do (src/model/README.md, "CLI contract"):
-# BAD_INPUT (2) is unusable input (bad data), any other non-zero status a failure.
-EXIT_UNUSABLE_INPUT = ExitStatus.BAD_INPUT
+# What a step's exit status (one table for the model CLI and stackctl: demand_forecast.errors) says
+# went wrong, what to do about it, and the status stackctl itself then exits with. Only DATA_REFUSED
+# blames the data; anything outside the table (a signal, a crash of the interpreter) is internal.
+_FAILURES: dict[ExitStatus, tuple[str, str]] = {
+    ExitStatus.DATA_REFUSED: (
+        "rejected its input data",
+        "correct the data named above and run `make apply` again; nothing after this step ran",
+    ),
+    ExitStatus.SETUP_FAULT: (
+        "stopped on an environment or setup fault (the data is not at fault)",
+        "fix what the message above names (configuration, a missing output, the registry, the "
+        "reporting database) and run `make apply` again; the champion model is unchanged",
+    ),
+    ExitStatus.INTERNAL_ERROR: (
+        "failed unexpectedly (a bug)",
+        "read the traceback in the step log; nothing after this step ran, the champion model is unchanged",
+    ),
+}
+
+
+def step_exit_status(returncode: int) -> ExitStatus:
+    """The table's status for a step's return code; a code outside the table is an internal error."""
+    try:
+        status = ExitStatus(returncode)
+    except ValueError:
+        return ExitStatus.INTERNAL_ERROR
+    return status if status in _FAILURES else ExitStatus.INTERNAL_ERROR
+
 
 StepCallback = Callable[[str, str, float], None]  # (step, status, seconds)
 
@@ -210,27 +235,24 @@ class PipelineRun:
 
 
 class StepFailed(StackctlError):
+    """A step exited non-zero; `status` is the table's reading of its code, and stackctl exits with it."""
+
     def __init__(self, pipeline: str, step: str, returncode: int, log: Path, detail: str):
-        bad_input = returncode == EXIT_UNUSABLE_INPUT
-        what = (
-            f"{pipeline} pipeline stopped: step `{step}` rejected its input (exit {returncode})"
-            if bad_input
-            else f"{pipeline} pipeline stopped: step `{step}` failed (exit {returncode})"
-        )
+        status = step_exit_status(returncode)
+        said, fix = _FAILURES[status]
+        what = f"{pipeline} pipeline stopped: step `{step}` {said} (exit {returncode})"
         if detail:
             what += "\n  " + "\n  ".join(detail.splitlines()[-8:])
-        fix = (
-            "correct the data named above and run `make apply` again; nothing after this step ran"
-            if bad_input
-            else "read the step log; nothing after this step ran, the champion model is unchanged"
-        )
-        super().__init__(
-            what, where=str(log), fix=fix, exit_code=ExitStatus.BAD_INPUT if bad_input else ExitStatus.FAILED
-        )
+        super().__init__(what, where=str(log), fix=fix, exit_code=status)
         self.pipeline = pipeline
         self.step = step
         self.returncode = returncode
-        self.bad_input = bad_input
+        self.status = status
+
+    @property
+    def data_refused(self) -> bool:
+        """True only when the step refused its data: the one case the raw data is quarantined."""
+        return self.status is ExitStatus.DATA_REFUSED
 
 
 class LocalRunner:

@@ -15,6 +15,7 @@ from audit_helpers import FIXTURES, SECRETS, recorded_checkov
 from stackctl.checks.checkov import CheckovReport
 from stackctl.cli import main
 from stackctl.commands import audit as audit_command
+from stackctl.errors import ExitStatus
 from stackctl.paths import repo_root
 
 pytestmark = pytest.mark.slow
@@ -128,11 +129,11 @@ def test_a_clean_plan_passes_and_no_secret_is_written(audit_root: Path, recorded
         ),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(
+def test_bad_input_exits_setup_fault_and_writes_nothing(
     audit_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     out_dir = tmp_path / "reports"
-    assert main(["audit", "--env", "dev", "--out", str(out_dir), *args]) == 2
+    assert main(["audit", "--env", "dev", "--out", str(out_dir), *args]) == ExitStatus.SETUP_FAULT
     err = capsys.readouterr().err
     assert message in err
     assert "fix:" in err
@@ -142,7 +143,7 @@ def test_bad_input_exits_2_and_writes_nothing(
 def test_the_local_environment_has_nothing_to_audit(
     audit_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit", "--env", "local"]) == 2
+    assert main(["audit", "--env", "local"]) == ExitStatus.SETUP_FAULT
     assert "make audit ENV=dev" in capsys.readouterr().err
 
 

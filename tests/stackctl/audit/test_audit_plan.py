@@ -10,7 +10,7 @@ import pytest
 from audit_helpers import FIXTURES
 
 from stackctl.audit.plan import load_plan, parse_plan
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 
 
 def minimal_plan(**overrides: Any) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def expect_error(raw: Any) -> StackctlError:
         parse_plan(raw, source="plan.json")
     assert caught.value.where == "plan.json"
     assert caught.value.fix
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == ExitStatus.SETUP_FAULT
     return caught.value
 
 

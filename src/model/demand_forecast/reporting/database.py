@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
@@ -40,6 +40,9 @@ from demand_forecast.reporting.schema import (
     segment_label,
     view_statements,
 )
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 # msodbcsql.h: the pre-connect attribute that carries an Entra access token.
 SQL_COPT_SS_ACCESS_TOKEN = 1256
@@ -67,7 +70,7 @@ def _token_struct(token: str) -> bytes:
     return struct.pack(f"<I{len(encoded)}s", len(encoded), encoded)
 
 
-def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Engine:
+def azure_sql_engine(server_fqdn: str, database: str, credential: TokenCredential) -> sa.Engine:
     """An engine on Azure SQL that authenticates every new connection with a fresh Entra token."""
     try:
         import pyodbc  # noqa: F401
@@ -114,7 +117,7 @@ def token_connection_string(dsn: str, *, where: str) -> str:
     return dsn
 
 
-def open_database(url: str, credential: Any = None) -> ReportingDatabase:
+def open_database(url: str, credential: TokenCredential | None = None) -> ReportingDatabase:
     """The reporting database named by `url` (see the module docstring); a bad URL is a UsageError."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
