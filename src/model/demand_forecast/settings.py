@@ -95,6 +95,7 @@ class RegisterSettings(_Frozen):
     model_name: str = Field(min_length=1)
     margin: float = Field(ge=0.0, lt=1.0)
     alias: str = Field(min_length=1)
+    max_abs_bias: float | None = Field(gt=0.0)
 
 
 class TrackingSettings(_Frozen):
