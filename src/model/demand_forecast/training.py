@@ -194,12 +194,13 @@ class TrainedModel:
         lasso_r[unsold] = 0.0
         nn_r[unsold] = 0.0
         level = rows["level"].to_numpy()
+        unit = self.spec.unit_scale
 
         def to_units(residual: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            return np.asarray(np.clip(np.expm1(level + residual), 0.0, None), dtype=np.float64)
+            return np.asarray(unit * np.clip(np.expm1(level + residual), 0.0, None), dtype=np.float64)
 
         baseline = rows["baseline"].to_numpy()
-        baseline = np.where(np.isnan(baseline), np.expm1(level), baseline)
+        baseline = np.where(np.isnan(baseline), unit * np.expm1(level), baseline)
         lasso_units = to_units(lasso_r)
         nn_units = to_units(nn_r)
         return pd.DataFrame(
@@ -479,6 +480,7 @@ def training_design(
     series: pd.DataFrame,
     holdout_idx: int,
     settings: Settings,
+    unit: float,
 ) -> tuple[Design, pd.DataFrame, npt.NDArray[np.float64], IntVector]:
     """Design rows of every observed week before the holdout with enough history, time-ordered."""
     s_idx, t_idx = observed_rows(panel, level)
@@ -491,7 +493,7 @@ def training_design(
     design = design_rows(panel, feats, level, baseline, s_idx, t_idx)
     rows = design.rows
     rows["segment"] = series["segment"].to_numpy()[s_idx]
-    target = np.log1p(rows["units"].to_numpy()) - rows["level"].to_numpy()
+    target = np.log1p(rows["units"].to_numpy() / unit) - rows["level"].to_numpy()
     return design, rows, target, t_idx
 
 
@@ -684,7 +686,8 @@ def fit_ensemble(
     """Offsets and LASSO weights (pooled, per velocity pool, per segment) fitted on the validation
     window; returns the validation MAPE of each model (`validation_mape_<model>`)."""
     settings = model.settings
-    val_actual = val_rows["units"].to_numpy()
+    # In the model's unit, as its forecasts expm1(level + r) are (MAPE is the same in any unit).
+    val_actual = val_rows["units"].to_numpy() / model.spec.unit_scale
     val_level = val_rows["level"].to_numpy()
     val_segments = val_rows["segment"].to_numpy()
     if settings.ensemble.calibrate:
@@ -720,7 +723,9 @@ def fit_ensemble(
         validation[f"validation_mape_{name}"] = mape(
             val_actual, np.clip(np.expm1(val_level + residual), 0, None)
         )
-    validation["validation_mape_baseline"] = mape(val_actual, val_rows["baseline"].to_numpy())
+    validation["validation_mape_baseline"] = mape(
+        val_rows["units"].to_numpy(), val_rows["baseline"].to_numpy()
+    )
     return validation
 
 
@@ -787,7 +792,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
     check_history(len(panel.weeks), validation_idx, settings)
     series, threshold = assign_segments(panel, holdout_idx, settings)
     design, rows, target, t_idx = training_design(
-        panel, feats, level, baseline, series, holdout_idx, settings
+        panel, feats, level, baseline, series, holdout_idx, settings, spec.unit_scale
     )
     model = new_model(settings, spec, design, series, threshold)
     codes = model.encode(rows, rows["segment"].to_numpy(dtype=object))
