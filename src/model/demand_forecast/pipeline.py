@@ -38,7 +38,7 @@ from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model
 from demand_forecast.metrics import bias, mape, scores, wape
-from demand_forecast.scoring import default_as_of, forecast, scoring_quality
+from demand_forecast.scoring import default_as_of, forecast, horizon_warnings, scoring_quality
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
 
@@ -258,6 +258,7 @@ def run_score(
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec))
     validation.quarantine.to_csv(out / "quarantine.csv", index=False)
     DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
+    lines += [f"warning: {message}" for message in horizon_warnings(horizon)]
     for line in lines:
         (say or print)(line)
     return forecasts

@@ -85,6 +85,7 @@ class EnsembleSettings(_Frozen):
     refit: bool
     calibrate: bool
     min_segment_rows: int = Field(ge=1)
+    point: Literal["mape", "median"]
 
 
 class EvaluateSettings(_Frozen):
