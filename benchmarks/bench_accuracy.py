@@ -58,6 +58,7 @@ PEERS_REQUIREMENTS = Path(__file__).with_name("peers-requirements.txt")
 STATS_SCRIPT = Path(__file__).with_name("statsforecast_peers.py")
 KEYS = ["store_id", "product_id", "week_start"]
 MAX_HORIZON = 13
+CACHE = REPO / "build" / "bench-accuracy"
 console = Console(width=200)
 
 
@@ -96,7 +97,8 @@ def _generator() -> Any:
     spec = importlib.util.spec_from_file_location(
         "generate_sample_data", REPO / "scripts" / "generate_sample_data.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["generate_sample_data"] = module
     spec.loader.exec_module(module)
@@ -122,7 +124,7 @@ def split(folder: Path) -> Protocol:
         if promotions is None
         else promotions[promotions["week_start"] < holdout_start].reset_index(drop=True),
     )
-    holdout = shipments[shipments["week_start"] >= holdout_start][KEYS + ["units"]].reset_index(drop=True)
+    holdout = shipments[shipments["week_start"] >= holdout_start][[*KEYS, "units"]].reset_index(drop=True)
     return Protocol(tables, train, holdout_start, holdout)
 
 
@@ -430,8 +432,8 @@ def timed(seconds: dict[str, float], names: tuple[str, ...], make: Callable[[], 
 def render(panel: str, protocol: Protocol, table: pd.DataFrame, horizons: pd.DataFrame | None) -> None:
     weeks = protocol.holdout["week_start"]
     title = (
-        f"{panel}: holdout {weeks.min().date()}..{weeks.max().date()} ({weeks.nunique()} weeks), one week ahead; "
-        f"{table.attrs['rows']} scored rows of {table.attrs['holdout_rows']}"
+        f"{panel}: holdout {weeks.min().date()}..{weeks.max().date()} ({weeks.nunique()} weeks), "
+        f"one week ahead; {table.attrs['rows']} scored rows of {table.attrs['holdout_rows']}"
     )
     out = Table(title=title)
     for column in ("model", "MAPE", "WAPE", "bias", "x best peer", "coverage", "seconds"):
@@ -466,6 +468,31 @@ def _cell(key: str, value: Any) -> str:
         if value is None or pd.isna(value)
         else (f"{value:+.1%}" if key.endswith("bias") else f"{value:.1%}")
     )
+
+
+def peers(
+    panel: str, protocol: Protocol, work: Path, with_stats: bool
+) -> tuple[dict[str, pd.Series], dict[str, float]]:
+    """Every peer's holdout forecasts and seconds; kept under build/ (the peers do not change with
+    the model, so a rerun that tunes nothing of theirs reuses them; delete the folder to refit)."""
+    cache = CACHE / f"{panel}{'' if with_stats else '-no-stats'}"
+    if (cache / "peers.parquet").exists():
+        frame = pd.read_parquet(cache / "peers.parquet")
+        if len(frame) == len(protocol.holdout):
+            seconds = json.loads((cache / "seconds.json").read_text(encoding="utf-8"))
+            return {name: frame[name].set_axis(protocol.holdout.index) for name in frame.columns}, seconds
+    seconds: dict[str, float] = {}
+    forecasts: dict[str, pd.Series] = {}
+    forecasts |= timed(
+        seconds, ("historical average", "naive", "seasonal naive"), lambda: simple_peers(protocol)
+    )
+    if with_stats:
+        forecasts |= timed(seconds, ("AutoETS", "AutoTheta"), lambda: statsforecast_peers(protocol, work))
+    forecasts |= timed(seconds, ("LightGBM", "LightGBM + MAPE calibration"), lambda: lightgbm_peers(protocol))
+    cache.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(forecasts).reset_index(drop=True).to_parquet(cache / "peers.parquet")
+    (cache / "seconds.json").write_text(json.dumps(seconds), encoding="utf-8")
+    return forecasts, seconds
 
 
 def run(panel: str, work: Path, quick: bool, with_stats: bool) -> dict[str, Any]:

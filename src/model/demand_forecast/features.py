@@ -392,6 +392,36 @@ def _covariate_features(panel: Panel, spec: FeatureSpec) -> dict[str, FloatArray
     return feats
 
 
+def _store_week_mean(panel: Panel, values: FloatArray) -> FloatArray:
+    """Each week's mean of `values` over the series of the same store (series x week)."""
+    codes, _ = pd.factorize(panel.series["store_id"])
+    n_stores = int(codes.max()) + 1 if len(codes) else 0
+    sums = np.zeros((n_stores, values.shape[1]))
+    np.add.at(sums, codes, values)
+    counts = np.bincount(codes, minlength=n_stores).astype(float)[:, None]
+    return np.asarray(sums[codes] / np.maximum(counts[codes], 1.0), dtype=np.float64)
+
+
+def _competition_features(panel: Panel, spec: FeatureSpec) -> dict[str, FloatArray]:
+    """Each promotion column against the other products of the same store that week: a price's log
+    ratio to the store-week's mean price (a brand cheaper than its shelf neighbours sells more,
+    whatever its own price history) and a flag's share over the store's products (a deal next door
+    takes volume). Known in advance, as the columns themselves are."""
+    feats: dict[str, FloatArray] = {}
+    for key, values in panel.covariates.items():
+        kind, column = key.split(":", 1)
+        if kind != "promo":
+            continue
+        mean = _store_week_mean(panel, values)
+        if column in spec.positive_promo_columns:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.log(np.clip(values, 1e-9, None)) - np.log(np.clip(mean, 1e-9, None))
+            feats[f"{column}_vs_store"] = np.clip(np.nan_to_num(ratio), -3, 3)
+        else:
+            feats[f"{column}_store_share"] = mean
+    return feats
+
+
 def compute_features(
     panel: Panel, spec: FeatureSpec
 ) -> tuple[dict[str, npt.NDArray[np.float32]], FloatArray, FloatArray]:
@@ -435,6 +465,7 @@ def compute_features(
         feats[f"cos{harmonic}"] = np.broadcast_to(np.cos(angle), units.shape).copy()
 
     feats.update(_covariate_features(panel, spec))
+    feats.update(_competition_features(panel, spec))
     for j, column in enumerate(spec.store_columns):
         feats[f"store_{column}"] = np.broadcast_to(panel.store_numeric[:, [j]], units.shape).copy()
     # The design matrix is float32 anyway; storing features so halves the panel's memory.
