@@ -495,7 +495,7 @@ def peers(
     return forecasts, seconds
 
 
-def run(panel: str, work: Path, quick: bool, with_stats: bool) -> dict[str, Any]:
+def run(panel: str, work: Path, quick: bool, with_stats: bool, points: list[str]) -> dict[str, Any]:
     from demand_forecast.settings import load_settings
 
     protocol = split(_panel_folder(panel, work))
@@ -507,11 +507,17 @@ def run(panel: str, work: Path, quick: bool, with_stats: bool) -> dict[str, Any]
     if with_stats:
         forecasts |= timed(seconds, ("AutoETS", "AutoTheta"), lambda: statsforecast_peers(protocol, work))
     forecasts |= timed(seconds, ("LightGBM", "LightGBM + MAPE calibration"), lambda: lightgbm_peers(protocol))
-    names = ("ours (ensemble)", "ours: LASSO", "ours: network")
-    model, mine = timed(seconds, names, lambda: ours(protocol, load_settings()))
-    forecasts |= mine
+    model = None
+    for point in points:
+        # The MAPE point is the default and the one compared with the peers; other points are shown too.
+        label = "" if point == "mape" else f" [{point} point]"
+        names = tuple(f"{name}{label}" for name in ("ours (ensemble)", "ours: LASSO", "ours: network"))
+        settings = load_settings(overrides={"ensemble": {"point": point}})
+        trained, mine = timed(seconds, names, lambda settings=settings: ours(protocol, settings))
+        forecasts |= {f"{name}{label}": series for name, series in mine.items()}
+        model = trained if model is None else model
     table = score_table(protocol, forecasts, seconds)
-    horizons = None if quick else horizon_table(protocol, model, origins_every=2)
+    horizons = None if quick or model is None else horizon_table(protocol, model, origins_every=2)
     render(panel, protocol, table, horizons)
     return {
         "panel": panel,
@@ -528,11 +534,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="no horizon table")
     parser.add_argument("--no-statsforecast", action="store_true", help="skip AutoETS/AutoTheta")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--point",
+        choices=("mape", "median"),
+        action="append",
+        help="forecast point(s) of ours (default: mape)",
+    )
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as scratch:
         for panel in args.panel or ["oj"]:
-            results.append(run(panel, Path(scratch), args.quick, not args.no_statsforecast))
+            points = args.point or ["mape"]
+            results.append(run(panel, Path(scratch), args.quick, not args.no_statsforecast, points))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     return 0
