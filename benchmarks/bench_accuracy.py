@@ -433,22 +433,23 @@ def render(panel: str, protocol: Protocol, table: pd.DataFrame, horizons: pd.Dat
     weeks = protocol.holdout["week_start"]
     title = (
         f"{panel}: holdout {weeks.min().date()}..{weeks.max().date()} ({weeks.nunique()} weeks), "
-        f"one week ahead; {table.attrs['rows']} scored rows of {table.attrs['holdout_rows']}"
+        f"one week ahead; {table.attrs.get('rows')} scored rows of {table.attrs.get('holdout_rows')}"
     )
     out = Table(title=title)
     for column in ("model", "MAPE", "WAPE", "bias", "x best peer", "coverage", "seconds"):
         out.add_column(column, justify="left" if column == "model" else "right")
-    for row in table.itertuples():
+    for row in table.to_dict("records"):
         out.add_row(
-            row.model,
-            f"{row.MAPE:.1%}",
-            f"{row.WAPE:.1%}",
-            f"{row.bias:+.1%}",
-            f"{row._6:.3f}",
-            f"{row.coverage:.1%}",
-            f"{row.seconds:.1f}",
+            row["model"],
+            f"{row['MAPE']:.1%}",
+            f"{row['WAPE']:.1%}",
+            f"{row['bias']:+.1%}",
+            f"{row['x best peer']:.3f}",
+            f"{row['coverage']:.1%}",
+            f"{row['seconds']:.1f}",
         )
-    console.print(out)
+    if len(table):
+        console.print(out)
     if horizons is not None and not horizons.empty:
         by_h = Table(
             title=f"{panel}: MAPE and bias by horizon (recursive forecasts from each holdout origin)"
@@ -517,8 +518,10 @@ def run(panel: str, work: Path, quick: bool, with_stats: bool, points: list[str]
         forecasts |= {f"{name}{label}": series for name, series in mine.items()}
         model = trained if model is None else model
     table = score_table(protocol, forecasts, seconds)
+    render(panel, protocol, table, None)
     horizons = None if quick or model is None else horizon_table(protocol, model, origins_every=2)
-    render(panel, protocol, table, horizons)
+    if horizons is not None:
+        render(panel, protocol, table.iloc[0:0], horizons)
     return {
         "panel": panel,
         "table": table.to_dict("records"),
