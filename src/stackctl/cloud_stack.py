@@ -117,7 +117,7 @@ def _deploy_aml(
 def sql_users(stack_output: StackOutput) -> list[Any]:
     """The contained users of the reporting database: the job identity (what publish runs as), Data
     Factory's identity, and Power BI's Entra group (read-only on the views)."""
-    from stackctl.sql.database import ADF_PERMISSIONS, JOB_PERMISSIONS, ContainedUser
+    from stackctl.sql.users import ADF_PERMISSIONS, JOB_PERMISSIONS, ContainedUser
 
     sids = stack_output.sql.aad_principal_sids
 
@@ -154,7 +154,9 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
 
 
 def _azure_sql_executor(stack_output: StackOutput, credential: Any) -> SqlExecutor:
-    from stackctl.sql.database import azure_sql_engine, run_statements
+    from demand_forecast.reporting.database import azure_sql_engine
+
+    from stackctl.sql.users import run_statements
 
     engine = azure_sql_engine(stack_output.sql.server_fqdn, stack_output.sql.database_name, credential)
 
@@ -166,7 +168,7 @@ def _azure_sql_executor(stack_output: StackOutput, credential: Any) -> SqlExecut
 
 def _deploy_sql(stack_output: StackOutput, console: Console, sql_executor: SqlExecutor) -> None:
     """The idempotent T-SQL of the reporting schema, its views and contained users, sent every time."""
-    from stackctl.sql.database import mssql_statements
+    from stackctl.sql.users import mssql_statements
 
     statements = mssql_statements(sql_users(stack_output))
     with console.status("SQL reporting schema"):

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from demand_forecast.reporting.database import sqlite_engine
 
 from stackctl.local.layout import LocalLayout
-from stackctl.sql.database import sqlite_engine
 
 pytestmark = pytest.mark.slow
 

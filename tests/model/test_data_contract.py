@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.data_contract import validate_tables
 from demand_forecast.dataset import finite_json, read_raw_tables
 from demand_forecast.errors import DataContractError
 from demand_forecast.reading import NumberFormat, NumberFormatError, infer_number_format, parse_numbers
 from demand_forecast.settings import load_settings
-from demand_forecast.validation import validate_tables
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 REGIONS = ("R000", "R001")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from demand_forecast.data_contract import validate_tables
 from demand_forecast.dataset import read_raw_tables
 from demand_forecast.features import build_panel, compute_features, make_spec, past_mean
 from demand_forecast.settings import load_settings
-from demand_forecast.validation import validate_tables
 
 SETTINGS = load_settings()
 

@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from demand_forecast.cli import main
 from demand_forecast.errors import UsageError
 from demand_forecast.publish import PublishInputs, publish
-from demand_forecast.reporting_db import (
+from demand_forecast.reporting.database import (
     ensure_sqlite_schema,
     mssql_schema_statements,
     open_database,
     require_current,
 )
-from demand_forecast.reporting_schema import (
+from demand_forecast.reporting.schema import (
     AZURE_SCHEMA,
     RUN_TABLES,
     SCHEMA_VERSION,

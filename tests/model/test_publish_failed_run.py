@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from demand_forecast import cli
 from demand_forecast.cli import main
-from demand_forecast.reporting_db import ensure_sqlite_schema
+from demand_forecast.reporting.database import ensure_sqlite_schema
 from demand_forecast.telemetry import STEP_RUNS, TELEMETRY_DIR_ENV, read_local_metrics
 
 # What stackctl sets on every step (demand_forecast.publish names them; spelled out so the contract

@@ -60,7 +60,7 @@ def telemetry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def monitored_and_published(sample_run: Path, tmp_path: Path, telemetry_dir: Path) -> list[dict[str, Any]]:
     """score, monitor and publish (training and scoring) of the sample model, with the local exporter."""
-    from demand_forecast.reporting_db import ensure_sqlite_schema
+    from demand_forecast.reporting.database import ensure_sqlite_schema
 
     model, conditioned, evaluation = sample_run / "model", sample_run / "conditioned", sample_run / "eval"
     db = tmp_path / "reporting.db"
@@ -218,7 +218,7 @@ def test_in_an_aml_job_app_insights_and_sql_sign_in_as_the_job_identity(
     Publisher on App Insights nor a SQL user."""
     import azure.identity
     import azure.monitor.opentelemetry as distro
-    from demand_forecast import reporting_db
+    from demand_forecast.reporting import database as reporting_db
 
     monkeypatch.setattr(azure.identity, "ManagedIdentityCredential", _Recorded)
     configured: dict[str, Any] = {}

@@ -59,9 +59,9 @@ def cloud_repo(
     monkeypatch.setattr("stackctl.aml.azure.azure_credential", lambda: object())
     monkeypatch.setattr("stackctl.aml.azure.ml_client", lambda stack, credential: client)
     batches: list[list[str]] = []
-    monkeypatch.setattr("stackctl.sql.database.azure_sql_engine", lambda *args: None)
+    monkeypatch.setattr("demand_forecast.reporting.database.azure_sql_engine", lambda *args: None)
     monkeypatch.setattr(
-        "stackctl.sql.database.run_statements", lambda engine, statements: batches.append(statements)
+        "stackctl.sql.users.run_statements", lambda engine, statements: batches.append(statements)
     )
     return root, client, batches
 

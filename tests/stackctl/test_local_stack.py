@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 from demand_forecast.contracts import Decision
+from demand_forecast.reporting.database import sqlite_engine
 from rich.console import Console
 
 from stackctl.cli import main
@@ -21,7 +22,6 @@ from stackctl.errors import StackctlError
 from stackctl.local.apply import apply_local
 from stackctl.local.executor import StepFailed
 from stackctl.local.layout import LocalLayout
-from stackctl.sql.database import sqlite_engine
 
 
 def calls(root: Path) -> list[list[str]]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from stackctl.aml.model_validation import run_model_validation, wait_for_job
 from stackctl.aml.stack_output import parse_stack_output
-from stackctl.aml.validation import run_model_validation, wait_for_job
 from stackctl.errors import StackctlError
 
 DATA = Path(__file__).parent / "data"

@@ -8,21 +8,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from demand_forecast.reporting.database import azure_sql_engine, ensure_sqlite_schema, sqlite_engine
+from demand_forecast.reporting.schema import TABLES, VIEWS
 from rich.console import Console
 
 from stackctl.aml.stack_output import load_stack_file
 from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
-from stackctl.sql.database import (
+from stackctl.sql.users import (
     ADF_PERMISSIONS,
     JOB_PERMISSIONS,
     ContainedUser,
     contained_user_statements,
-    create_sqlite_schema,
     mssql_statements,
-    sqlite_engine,
 )
-from stackctl.sql.schema import TABLES, VIEWS
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = Path(__file__).parent / "data" / "stack_output_dev.json"
@@ -143,8 +142,8 @@ def test_sid_sources_must_be_guids() -> None:
 
 def test_sqlite_schema_is_idempotent_and_views_select_the_latest_scoring_run(tmp_path: Path) -> None:
     path = tmp_path / "reporting.db"
-    assert create_sqlite_schema(path) == list(TABLES)
-    assert create_sqlite_schema(path) == []
+    assert ensure_sqlite_schema(path) == list(TABLES)
+    assert ensure_sqlite_schema(path) == []
     engine = sqlite_engine(path)
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -197,7 +196,6 @@ def test_the_smoke_runs_publish_rows_read_back_from_azure_sql() -> None:
     from test_aml_smoke import target_env
 
     from stackctl.aml.azure import azure_credential
-    from stackctl.sql.database import azure_sql_engine
 
     env = target_env()
     stack = load_stack_file(REPO / "build" / env / "stack.json")

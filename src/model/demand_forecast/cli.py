@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
     from demand_forecast.contracts import PUBLISHED_FILE, Published
     from demand_forecast.publish import PublishInputs, publish, resolve_run_id
-    from demand_forecast.reporting_db import open_database
+    from demand_forecast.reporting.database import open_database
 
     url = args.database or os.environ.get("REPORTING_DATABASE_URL")
     if not url:

@@ -337,7 +337,7 @@ class Monitoring(Contract):
 
 class Published(Contract):
     """`publish.json` of `publish`: which run went into the reporting database, and the rows written
-    per table (`demand_forecast.reporting_schema.RUN_TABLES`)."""
+    per table (`demand_forecast.reporting.schema.RUN_TABLES`)."""
 
     run_id: str
     pipeline: Literal["training", "scoring"]

@@ -1,6 +1,6 @@
 """The Entra credential of a pipeline step: the job identity inside AML, a developer's login elsewhere.
 
-One function for both Entra consumers of a step, Azure SQL (`reporting_db`) and App Insights
+One function for both Entra consumers of a step, Azure SQL (`reporting.database`) and App Insights
 ingestion (`telemetry`), so they always sign in as the same identity.
 
 Inside an AML job (AZUREML_RUN_ID is set) the identity is the compute cluster's managed identity. Our

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from demand_forecast.contracts import MODEL_INFO_FILE
+from demand_forecast.data_contract import ValidationResult, validate_tables
 from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import UsageError
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel
-from demand_forecast.validation import ValidationResult, validate_tables
 
 
 def load_dataset(folder: Path, settings: Settings) -> ValidationResult:

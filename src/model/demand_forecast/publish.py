@@ -53,8 +53,8 @@ from demand_forecast.contracts import (
     Scores,
 )
 from demand_forecast.errors import UsageError
-from demand_forecast.reporting_db import ReportingDatabase, require_current
-from demand_forecast.reporting_schema import RUN_TABLES, segment_label
+from demand_forecast.reporting.database import ReportingDatabase, require_current
+from demand_forecast.reporting.schema import RUN_TABLES, segment_label
 
 PipelineName = Literal["training", "scoring"]
 STEP_RUN_FILE = "step_run.json"
@@ -461,7 +461,7 @@ def record_failed_step(
         return None
     if pipeline not in ("training", "scoring"):
         return f"not recorded: {PIPELINE_ENV}={pipeline!r} is neither training nor scoring"
-    from demand_forecast.reporting_db import open_database
+    from demand_forecast.reporting.database import open_database
 
     dirs = [folder for folder in folders if folder.is_dir()]
     conditioned = next((d for d in dirs if (d / "data_quality.json").exists()), None)

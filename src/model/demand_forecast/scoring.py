@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from demand_forecast.data_contract import ValidationResult
 from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
 from demand_forecast.features import build_panel, compute_features, design_rows
 from demand_forecast.training import TrainedModel
-from demand_forecast.validation import ValidationResult
 
 ACTIVE_WEEKS = 13
 # Recursive forecasts are validated up to this many weeks ahead: benchmarks/bench_accuracy.py reports

@@ -9,14 +9,14 @@ render.py      Markdown and self-contained HTML; sarif.py: SARIF 2.1.0
 runner.py      the edges: read inputs, run checkov, write build/<env>/audit.{md,html,sarif}
 """
 
-from stackctl.audit.analysis import AuditReport, Finding, build_report
+from stackctl.audit.analysis import AuditFinding, AuditReport, build_report
 from stackctl.audit.plan import Plan, load_plan, parse_plan
 from stackctl.audit.runner import AuditOutputs, audit_plan
 
 __all__ = [
+    "AuditFinding",
     "AuditOutputs",
     "AuditReport",
-    "Finding",
     "Plan",
     "audit_plan",
     "build_report",

@@ -114,7 +114,7 @@ LISTED_KINDS: tuple[ChangeKind, ...] = ("delete", "replace", "replace-forget", "
 
 
 @dataclass(frozen=True)
-class Finding:
+class AuditFinding:
     kind: FindingKind
     severity: Severity
     title: str
@@ -222,7 +222,7 @@ class AuditReport:
     provenance: Provenance
     resources: tuple[ResourceReport, ...]
     counts: Mapping[ChangeKind, int]
-    findings: tuple[Finding, ...]
+    findings: tuple[AuditFinding, ...]
     costs: tuple[CostChange, ...]
     drift: tuple[DriftItem, ...]
     outputs: tuple[OutputReport, ...]
@@ -232,7 +232,7 @@ class AuditReport:
     by_module: Mapping[str, Mapping[ChangeKind, tuple[ResourceReport, ...]]] = field(default_factory=dict)
 
     @property
-    def blocking(self) -> tuple[Finding, ...]:
+    def blocking(self) -> tuple[AuditFinding, ...]:
         return tuple(f for f in self.findings if f.blocking)
 
     @property
@@ -240,15 +240,15 @@ class AuditReport:
         """0: nothing blocks the release; 1: at least one blocking finding."""
         return 1 if self.blocking else 0
 
-    def findings_of(self, *kinds: FindingKind) -> tuple[Finding, ...]:
+    def findings_of(self, *kinds: FindingKind) -> tuple[AuditFinding, ...]:
         return tuple(f for f in self.findings if f.kind in kinds)
 
 
 def _destructive_findings(
     resources: Sequence[ResourceReport], allow_list: AllowList, env: str, today: dt.date
-) -> tuple[list[Finding], set[AllowEntry]]:
+) -> tuple[list[AuditFinding], set[AllowEntry]]:
     """A finding per destructive change (blocking unless allowed), and the allow-list entries used."""
-    findings: list[Finding] = []
+    findings: list[AuditFinding] = []
     used_entries: set[AllowEntry] = set()
     for resource in resources:
         finding = _destructive_finding(resource, allow_list, env, today)
@@ -278,7 +278,7 @@ def _drift_items(plan: Plan, secrets: Secrets) -> tuple[DriftItem, ...]:
     )
 
 
-def _drift_finding(item: DriftItem) -> Finding:
+def _drift_finding(item: DriftItem) -> AuditFinding:
     what = "deleted outside Terraform" if item.kind == "delete" else "changed outside Terraform"
     changed = ", ".join(d.path for d in item.diffs) or "no attribute detail"
     consequence = (
@@ -286,13 +286,13 @@ def _drift_finding(item: DriftItem) -> Finding:
         if item.reverted_by_plan
         else "this plan keeps the change: update the configuration or revert it by hand"
     )
-    return Finding(
+    return AuditFinding(
         "drift", "warning", f"{item.address} was {what}", f"{changed}; {consequence}", item.address
     )
 
 
-def _cost_finding(cost: CostChange) -> Finding:
-    return Finding(
+def _cost_finding(cost: CostChange) -> AuditFinding:
+    return AuditFinding(
         "cost-change",
         "info",
         f"{cost.address}: {cost.attribute}",
@@ -301,20 +301,20 @@ def _cost_finding(cost: CostChange) -> Finding:
     )
 
 
-def _parity_finding(item: ParityItem) -> Finding:
-    return Finding("parity-difference", "info", item.path, f"dev: {item.dev}; prod: {item.prod}")
+def _parity_finding(item: ParityItem) -> AuditFinding:
+    return AuditFinding("parity-difference", "info", item.path, f"dev: {item.dev}; prod: {item.prod}")
 
 
 def _unused_allow_entries(
     allow_list: AllowList, env: str, used_entries: set[AllowEntry], today: dt.date
-) -> list[Finding]:
+) -> list[AuditFinding]:
     """Unexpired allow-list entries for this environment that matched no change of the plan."""
     findings = []
     for entry in allow_list.allowed_destructive_changes:
         applies_here = entry.environments is None or env in entry.environments
         if applies_here and entry not in used_entries and not entry.expired(today):
             findings.append(
-                Finding(
+                AuditFinding(
                     "allow-list-unused",
                     "info",
                     f"allow-list entry for {entry.address} matched nothing in this plan",
@@ -380,7 +380,7 @@ def build_report(
 _SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
 
 
-def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
+def _finding_order(finding: AuditFinding) -> tuple[int, str, str, str]:
     return (_SEVERITY_ORDER[finding.severity], finding.kind, finding.address or "", finding.title)
 
 
@@ -403,7 +403,7 @@ def _resource_report(rc: ResourceChange, secrets: Secrets) -> ResourceReport:
     )
 
 
-def _forgotten_finding(resource: ResourceReport) -> Finding | None:
+def _forgotten_finding(resource: ResourceReport) -> AuditFinding | None:
     """`forget` removes an object from the state and leaves it in Azure: nothing is lost, but from
     now on nobody manages it (it keeps its cost, its access and, for data-bearing resources, its
     data)."""
@@ -417,7 +417,7 @@ def _forgotten_finding(resource: ResourceReport) -> Finding | None:
             f"{resource.address} will be re-created, and the old object forgotten: "
             "it stays in Azure, no longer managed by Terraform"
         )
-    return Finding(
+    return AuditFinding(
         "forgotten-object",
         "warning",
         title,
@@ -433,13 +433,13 @@ def _forgotten_finding(resource: ResourceReport) -> Finding | None:
 # https://developer.hashicorp.com/terraform/language/checks). The audit keeps that choice: a
 # failed or errored check is a warning, one Terraform cannot judge before apply is listed as
 # info. A rule that must block belongs in a precondition, which fails the plan itself.
-def _check_findings(plan: Plan) -> list[Finding]:
+def _check_findings(plan: Plan) -> list[AuditFinding]:
     findings = []
     for check in plan.checks:
         if check.status in ("fail", "error"):
             problems = "; ".join(check.problems) or "no message given"
             findings.append(
-                Finding(
+                AuditFinding(
                     "check-failed",
                     "warning",
                     f"{check.display} {'failed' if check.status == 'fail' else 'could not be evaluated'}",
@@ -450,7 +450,7 @@ def _check_findings(plan: Plan) -> list[Finding]:
             )
         elif check.status == "unknown":
             findings.append(
-                Finding(
+                AuditFinding(
                     "check-unknown",
                     "info",
                     f"{check.display} is known only after apply",
@@ -464,7 +464,7 @@ def _check_findings(plan: Plan) -> list[Finding]:
 
 def _destructive_finding(
     resource: ResourceReport, allow_list: AllowList, env: str, today: dt.date
-) -> Finding | None:
+) -> AuditFinding | None:
     if resource.kind not in ("delete", "replace"):
         return None
     verb = "deleted" if resource.kind == "delete" else "replaced (destroyed and re-created)"
@@ -472,7 +472,7 @@ def _destructive_finding(
     forced = [d.path for d in resource.diffs if d.forces_replacement]
     forced_text = f"; forced by {', '.join(forced)}" if forced else ""
     if resource.data_bearing is None:
-        return Finding(
+        return AuditFinding(
             "destructive-change",
             "warning",
             f"{resource.address} will be {verb}",
@@ -482,7 +482,7 @@ def _destructive_finding(
     entry, expired = allow_list.match(resource.address, resource.kind, env, today)
     what = f"{resource.data_bearing}: its data is lost{reason}{forced_text}"
     if entry:
-        return Finding(
+        return AuditFinding(
             "destructive-change",
             "info",
             f"{resource.address} will be {verb} (allowed)",
@@ -496,7 +496,7 @@ def _destructive_finding(
         if expired
         else f"If intended, name it in the allow-list {allow_list.source} with reason and approved_by"
     )
-    return Finding(
+    return AuditFinding(
         "destructive-change",
         "blocking",
         f"{resource.address} will be {verb}",
@@ -507,10 +507,10 @@ def _destructive_finding(
 
 def _policy_findings(
     checkov: CheckovReport | None, not_run_reason: str
-) -> tuple[PolicySummary, list[Finding]]:
+) -> tuple[PolicySummary, list[AuditFinding]]:
     if checkov is None:
         return PolicySummary(ran=False, not_run_reason=not_run_reason), [
-            Finding(
+            AuditFinding(
                 "policy-not-checked",
                 "blocking",
                 "security and organisation policies were not checked",
@@ -518,7 +518,7 @@ def _policy_findings(
             )
         ]
     findings = [
-        Finding(
+        AuditFinding(
             "policy-failure",
             "blocking",
             f"{result.check_id}: {result.check_name}",
@@ -532,7 +532,7 @@ def _policy_findings(
         for result in checkov.failed
     ]
     findings += [
-        Finding(
+        AuditFinding(
             "policy-skipped",
             "info",
             f"{result.check_id}: {result.check_name} (skipped)",
@@ -543,7 +543,7 @@ def _policy_findings(
         for result in checkov.skipped
     ]
     findings += [
-        Finding(
+        AuditFinding(
             "policy-not-checked",
             "blocking",
             "checkov could not parse part of the plan",

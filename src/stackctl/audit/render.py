@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-from stackctl.audit.analysis import AuditReport, Finding, ResourceReport
+from stackctl.audit.analysis import AuditFinding, AuditReport, ResourceReport
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -21,7 +21,7 @@ def render_html(report: AuditReport) -> str:
     return _environment(html=True).get_template("report.html.j2").render(report=report)
 
 
-def status_label(finding: Finding) -> str:
+def status_label(finding: AuditFinding) -> str:
     if finding.kind == "destructive-change":
         if finding.allowed_by:
             return "allowed"

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from stackctl import __version__
-from stackctl.audit.analysis import AuditReport, Finding, FindingKind
+from stackctl.audit.analysis import AuditFinding, AuditReport, FindingKind
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -103,7 +103,7 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, report: AuditReport) -> dict[str, Any]:
+def _result(finding: AuditFinding, report: AuditReport) -> dict[str, Any]:
     rule_id, _ = RULES[finding.kind]
     physical: dict[str, Any] = {"artifactLocation": {"uri": report.provenance.plan_file}}
     if finding.line_range:
@@ -134,6 +134,6 @@ def _result(finding: Finding, report: AuditReport) -> dict[str, Any]:
     return result
 
 
-def _fingerprint(finding: Finding, env: str) -> str:
+def _fingerprint(finding: AuditFinding, env: str) -> str:
     identity = "\x1f".join((env, finding.kind, finding.address or "", finding.title))
     return hashlib.sha256(identity.encode()).hexdigest()[:32]

@@ -26,6 +26,7 @@ from demand_forecast.contracts import (
     Metrics,
     Monitoring,
 )
+from demand_forecast.reporting.database import ensure_sqlite_schema
 from rich.console import Console
 from rich.table import Table
 
@@ -38,7 +39,6 @@ from stackctl.local.executor import LocalRunner, PipelineRun, StepFailed
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
 from stackctl.local.settings import LocalSettings, load_settings
 from stackctl.local.state import ChampionState, LocalState, ScoringState, TrainingState
-from stackctl.sql.database import create_sqlite_schema
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _provision_mlflow(layout: LocalLayout) -> bool:
 def provision_local(layout: LocalLayout) -> bool:
     """Folders, reporting schema and MLflow store; True when anything was new (idempotent)."""
     created = layout.provision()
-    new_tables = create_sqlite_schema(layout.reporting_db)
+    new_tables = ensure_sqlite_schema(layout.reporting_db)
     mlflow_new = _provision_mlflow(layout)
     return bool(created or new_tables or mlflow_new)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.data_contract import validate_tables
 from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import DataContractError
 from demand_forecast.settings import load_settings
-from demand_forecast.validation import validate_tables
 
 
 def read(path: Path) -> pd.DataFrame:

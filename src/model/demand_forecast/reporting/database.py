@@ -28,7 +28,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from demand_forecast.credentials import job_credential
 from demand_forecast.errors import UsageError
-from demand_forecast.reporting_schema import (
+from demand_forecast.reporting.schema import (
     AZURE_SCHEMA,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -161,6 +161,12 @@ def _drop_unreadable_v1_views(path: Path) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def sqlite_engine(path: Path) -> sa.Engine:
+    """An engine on a local reporting database file; its tables and views are in the file's main schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(f"sqlite:///{path.as_posix()}")
 
 
 def ensure_sqlite_schema(path: Path) -> list[str]:

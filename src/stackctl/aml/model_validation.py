@@ -27,7 +27,7 @@ DEFAULT_TIMEOUT_S = 3 * 3600.0
 
 
 @dataclass(frozen=True)
-class PipelineRun:
+class PipelineJobResult:
     pipeline: str  # "training" or "scoring"
     endpoint: str
     job_name: str
@@ -82,7 +82,7 @@ def run_model_validation(
     poll_s: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> list[PipelineRun]:
+) -> list[PipelineJobResult]:
     """Training, then scoring, each waited for. Raises StackctlError naming the job that failed;
     scoring is not started when training failed."""
     from azure.ai.ml import Input
@@ -90,7 +90,7 @@ def run_model_validation(
     raw = Input(
         type="uri_folder", path=f"azureml://datastores/{stack.aml.datastores.raw}/paths/{LANDING_FOLDER}/"
     )
-    runs: list[PipelineRun] = []
+    runs: list[PipelineJobResult] = []
     for pipeline, endpoint in (
         ("training", stack.endpoints.training.name),
         ("scoring", stack.endpoints.scoring.name),
@@ -109,7 +109,7 @@ def run_model_validation(
             clock=clock,
             on_status=_prefixed(log, pipeline),
         )
-        runs.append(PipelineRun(pipeline, endpoint, job.name, status, clock() - started))
+        runs.append(PipelineJobResult(pipeline, endpoint, job.name, status, clock() - started))
         if status not in TERMINAL_OK:
             raise StackctlError(
                 f"model validation failed: the {pipeline} pipeline job {job.name} ended {status}",

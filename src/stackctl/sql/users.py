@@ -1,5 +1,5 @@
-"""The reporting database from stackctl's side: the local SQLite file, and the T-SQL `stackctl deploy`
-runs on Azure SQL (the schema's DDL from the model package, then the contained users and their grants).
+"""What `stackctl deploy` runs on Azure SQL besides the schema: the contained users and their grants (the
+schema's DDL and its migrations live with the rest of the reporting database, `demand_forecast.reporting`).
 
 Contained users (https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql): each Entra
 identity that reaches the database gets a user of its own, created `FROM EXTERNAL PROVIDER WITH
@@ -20,19 +20,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
-from demand_forecast.reporting_db import (
-    AZURE_SQL_SCOPE,
-    SQL_COPT_SS_ACCESS_TOKEN,
-    azure_sql_engine,
-    ensure_sqlite_schema,
-    mssql_schema_statements,
-)
+from demand_forecast.reporting.database import mssql_schema_statements
+from demand_forecast.reporting.schema import AZURE_SCHEMA, VIEWS
 
 from stackctl.errors import StackctlError
-from stackctl.sql.schema import SCHEMA, TABLES, VIEWS
 
 # User names: letters, digits, space and - _ . ( ) /; anything else could break out of [..].
 _PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9 _.()/\-]{1,128}$")
@@ -66,17 +59,6 @@ class ContainedUser:
 JOB_PERMISSIONS = ("SELECT", "INSERT", "DELETE")
 # Data Factory reads the reporting schema through its linked service; it writes nothing there.
 ADF_PERMISSIONS = ("SELECT",)
-
-
-def sqlite_engine(path: Path) -> sa.Engine:
-    """An engine on the local reporting database; its tables and views are in the file's main schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(f"sqlite:///{path.as_posix()}")
-
-
-def create_sqlite_schema(path: Path) -> list[str]:
-    """Create or migrate the local reporting database (idempotent); returns the tables that were new."""
-    return ensure_sqlite_schema(path)
 
 
 def _quote_principal(name: str) -> str:
@@ -147,9 +129,9 @@ def contained_user_statements(user: ContainedUser) -> list[str]:
         statements.append(f"IF EXISTS ({stale}) DROP USER {quoted}")
     statements.append(f"IF NOT EXISTS ({exists}) {create}")
     if user.schema_permissions:
-        statements.append(f"GRANT {', '.join(user.schema_permissions)} ON SCHEMA::{SCHEMA} TO {quoted}")
+        statements.append(f"GRANT {', '.join(user.schema_permissions)} ON SCHEMA::{AZURE_SCHEMA} TO {quoted}")
     if user.view_select:
-        statements += [f"GRANT SELECT ON {SCHEMA}.{view} TO {quoted}" for view in VIEWS]
+        statements += [f"GRANT SELECT ON {AZURE_SCHEMA}.{view} TO {quoted}" for view in VIEWS]
     return statements
 
 
@@ -165,19 +147,3 @@ def run_statements(engine: sa.Engine, statements: list[str]) -> None:
     with engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
-
-
-__all__ = [
-    "ADF_PERMISSIONS",
-    "AZURE_SQL_SCOPE",
-    "JOB_PERMISSIONS",
-    "SCHEMA",
-    "SQL_COPT_SS_ACCESS_TOKEN",
-    "TABLES",
-    "VIEWS",
-    "ContainedUser",
-    "azure_sql_engine",
-    "create_sqlite_schema",
-    "mssql_statements",
-    "sqlite_engine",
-]
