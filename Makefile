@@ -24,7 +24,7 @@ DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
 TOOLS_FILES := requirements/tools.txt
 ARGS ?=
 
-.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
+.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy doctor audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -77,6 +77,9 @@ destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--a
 # `make audit` cannot exit 1: it fails (2) when the audit blocks or the input is bad, and its last
 # line names the audit's own status. The release gate needs only pass/fail; to tell the two apart
 # by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 2 bad input).
+doctor: setup ## check every prerequisite of a first deploy of ENV (dev|prod), in order, and name the next step
+	@$(STACKCTL) doctor --env $(ENV) $(ARGS)
+
 audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}; fails when anything blocks
 	@$(STACKCTL) audit --env $(ENV) $(ARGS) || { status=$$?; \
 	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \

@@ -21,7 +21,7 @@ resource "azurerm_virtual_network_peering" "stack_to_ci_runner" {
   count = local.ci_runner_linked ? 1 : 0
 
   name                      = "peer-to-${var.ci_runner_network.virtual_network_name}"
-  resource_group_name       = azurerm_resource_group.this.name
+  resource_group_name       = data.azurerm_resource_group.this.name
   virtual_network_name      = local.names.vnet
   remote_virtual_network_id = data.azurerm_virtual_network.ci_runner[0].id
   allow_forwarded_traffic   = false

@@ -10,6 +10,6 @@
 resource "azurerm_user_assigned_identity" "jobs" {
   name                = local.names.job_identity
   location            = var.location
-  resource_group_name = azurerm_resource_group.this.name
+  resource_group_name = data.azurerm_resource_group.this.name
   tags                = local.tags
 }

@@ -3,7 +3,7 @@
 # needs the lake, the lake's RBAC needs the workspace identity).
 #
 # The workspace storage has shared keys off and its system datastores are identity-based
-# (storage_account_access_type = "identity"), so everything that reads or writes it needs a data
+# (storage_account_access_type = "Identity"), so everything that reads or writes it needs a data
 # role on it, and nothing else gets one (CKV_FS_7):
 # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#scenarios-for-role-assignments
 #   - the workspace: nothing here; AML assigns its system identity's roles on its storage itself;
@@ -19,8 +19,13 @@
 #     the only users of the file share, and File Data Privileged Contributor overrides file ACLs.
 locals {
   workspace_storage = module.aml_workspace.storage_account_id
-  deployer          = data.azurerm_client_config.current.object_id
-  jobs              = azurerm_user_assigned_identity.jobs.principal_id
+  # Passed in, never read from azurerm_client_config: in CI the plan is made by the read-only plan
+  # identity and applied by the deploying one, and a data source is evaluated at plan time, so the
+  # saved plan would grant this role to the plan identity (https://developer.hashicorp.com/terraform/cli/commands/plan#out-filename).
+  # envs/bootstrap outputs it (deploying_identities.<env>.principal_id); tests/infra/test_release_blockers.py
+  # refuses a principal_id derived from azurerm_client_config.
+  deployer = var.deployer_object_id
+  jobs     = azurerm_user_assigned_identity.jobs.principal_id
   role_assignments = {
     lake-workspace = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.aml_workspace.principal_id }
     lake-factory   = { scope = module.data_lake.resource_id, role = "Storage Blob Data Contributor", principal_id = module.data_factory.principal_id }
@@ -81,4 +86,44 @@ resource "azurerm_role_assignment" "deployer" {
   role_definition_name = each.value.role
   principal_id         = local.deployer
   description          = "forecast-stack ${var.environment}: ${each.key} (the identity that runs terraform apply and stackctl deploy)"
+}
+
+# The workspace identity approves the private endpoints its managed network creates to the lake, SQL
+# and its storage: "As of March 31st 2025, the Azure AI Enterprise Network Connection Approver role
+# must be assigned to the ... managed identity", system-assigned included; without it the
+# connections stay Pending and every job's read of the lake or write to SQL is refused. Assigned on
+# each target of a private-endpoint outbound rule (infra/main.tf), the narrowest scopes that work;
+# the rules are written after these assignments (module.aml_workspace outbound_rules_after).
+# https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
+# https://github.com/MicrosoftDocs/azure-ai-docs/pull/415
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/ai-machine-learning#azure-ai-enterprise-network-connection-approver
+resource "azurerm_role_assignment" "network_approver" {
+  for_each = {
+    lake              = module.data_lake.resource_id
+    sql               = module.sql.resource_id
+    workspace-storage = module.aml_workspace.storage_account_id
+  }
+
+  scope                = each.value
+  role_definition_name = "Azure AI Enterprise Network Connection Approver"
+  principal_id         = module.aml_workspace.principal_id
+  principal_type       = "ServicePrincipal"
+  description          = "forecast-stack ${var.environment}: workspace approves its managed-network private endpoint to ${each.key}"
+}
+
+# Role assignments take effect after a delay ("can take up to 10 minutes"); `stackctl deploy` runs
+# right after the first apply and would meet 403s on the workspace storage, the registry and App
+# Insights. The apply waits once after any assignment is created or replaced; deploy reads the
+# stack output only after it (issue 22 item 14).
+# https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
+# https://registry.terraform.io/providers/hashicorp/time/latest/docs/resources/sleep
+resource "time_sleep" "role_propagation" {
+  create_duration = "5m"
+  triggers = {
+    assignments = join(",", sort(concat(
+      values(azurerm_role_assignment.this)[*].id,
+      values(azurerm_role_assignment.deployer)[*].id,
+      values(azurerm_role_assignment.network_approver)[*].id,
+    )))
+  }
 }

@@ -1,9 +1,12 @@
 data "azurerm_client_config" "current" {}
 
-resource "azurerm_resource_group" "this" {
-  name     = local.names.resource_group
-  location = var.location
-  tags     = local.tags
+# The stack's resource group belongs to the bootstrap (envs/bootstrap creates it and scopes the
+# deploying identity's roles to it); the stack only reads it, so one state owns it and a stack
+# destroy never deletes the group, the deployer's role assignments on it, or anything else in it
+# (issue 22 item 13; tests/infra/test_release_blockers.py). The precondition still refuses a name
+# that breaks the naming convention at plan time.
+data "azurerm_resource_group" "this" {
+  name = local.names.resource_group
 
   lifecycle {
     precondition {
@@ -44,7 +47,6 @@ locals {
     for name, setting in { log_analytics = { workspace_resource_id = module.monitoring.resource_id } } :
     name => setting if var.diagnostic_settings_enabled
   }
-  lock = var.resource_locks_enabled ? { kind = "CanNotDelete" } : null
 
   endpoints = {
     training = {
@@ -107,7 +109,7 @@ module "network" {
 
   name                = local.names.vnet
   location            = var.location
-  resource_group_name = azurerm_resource_group.this.name
+  resource_group_name = data.azurerm_resource_group.this.name
   address_space       = var.network.address_space
   subnets             = var.network.subnets
   private_dns_zones   = toset(flatten(values(local.private_dns_zones_by_group)))
@@ -121,7 +123,7 @@ module "monitoring" {
   name                      = local.names.log_analytics
   application_insights_name = local.names.application_insights
   location                  = var.location
-  resource_group_name       = azurerm_resource_group.this.name
+  resource_group_name       = data.azurerm_resource_group.this.name
   retention_in_days         = var.monitoring.retention_in_days
   alert_email_receivers     = var.monitoring.alert_email_receivers
   alerts = {
@@ -129,7 +131,6 @@ module "monitoring" {
     mape_threshold   = var.monitoring.mape_threshold
     stale_after_days = var.monitoring.stale_after_days
   }
-  lock = local.lock
   tags = local.tags
 }
 
@@ -138,13 +139,12 @@ module "key_vault" {
 
   name                          = local.names.key_vault
   location                      = var.location
-  resource_group_name           = azurerm_resource_group.this.name
+  resource_group_name           = data.azurerm_resource_group.this.name
   tenant_id                     = data.azurerm_client_config.current.tenant_id
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = local.allowed_ip_ranges
   private_endpoints             = { for group in ["vault"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings           = local.diagnostic_settings
-  lock                          = local.lock
   tags                          = local.tags
 }
 
@@ -153,7 +153,7 @@ module "data_lake" {
 
   name                          = local.names.data_lake
   location                      = var.location
-  resource_group_name           = azurerm_resource_group.this.name
+  resource_group_name           = data.azurerm_resource_group.this.name
   replication_type              = var.data_lake.replication_type
   soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
   public_network_access_enabled = var.public_network_access_enabled
@@ -168,7 +168,6 @@ module "data_lake" {
   }
   private_endpoints   = { for group in ["blob", "dfs"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
-  lock                = local.lock
   tags                = local.tags
 }
 
@@ -177,7 +176,7 @@ module "aml_workspace" {
 
   name                           = local.names.aml_workspace
   location                       = var.location
-  resource_group_name            = azurerm_resource_group.this.name
+  resource_group_name            = data.azurerm_resource_group.this.name
   storage_account_name           = local.names.aml_storage
   container_registry_name        = local.names.container_registry
   key_vault_id                   = module.key_vault.resource_id
@@ -194,6 +193,8 @@ module "aml_workspace" {
     # endpoints need its queue and table too
     # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules,
     # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-batch-endpoints-or-parallelrunstep).
+    # In AllowOnlyApprovedOutbound AML creates the workspace storage's blob and file rules itself;
+    # the module leaves those two out there (modules/aml_workspace, local.private_endpoint_rules).
     private_endpoints = {
       lake-blob     = { resource_id = module.data_lake.resource_id, subresource_name = "blob" }
       lake-dfs      = { resource_id = module.data_lake.resource_id, subresource_name = "dfs" }
@@ -223,6 +224,8 @@ module "aml_workspace" {
       debian = "deb.debian.org"
     }
   }
+  # The workspace identity may approve the private endpoints the rules create (main.rbac.tf).
+  outbound_rules_after = values(azurerm_role_assignment.network_approver)[*].id
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
   blob_datastores      = { for fs, datastore in local.output_datastore_names : datastore => { account_name = module.data_lake.name, container_name = module.data_lake.file_systems[fs] } }
   private_endpoints    = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
@@ -233,7 +236,6 @@ module "aml_workspace" {
     } if local.private_network
   }
   diagnostic_settings = local.diagnostic_settings
-  lock                = local.lock
   tags                = local.tags
 }
 
@@ -242,7 +244,7 @@ module "aml_compute" {
 
   name                          = local.names.compute_prefix
   location                      = var.location
-  resource_group_name           = azurerm_resource_group.this.name
+  resource_group_name           = data.azurerm_resource_group.this.name
   machine_learning_workspace_id = module.aml_workspace.resource_id
   node_public_ip_enabled        = var.aml.node_public_ip_enabled
   # gpu and cpu run the jobs, as the jobs' user-assigned identity (main.identity.tf); the image
@@ -265,7 +267,7 @@ module "sql" {
 
   name                = local.names.sql_server
   location            = var.location
-  resource_group_name = azurerm_resource_group.this.name
+  resource_group_name = data.azurerm_resource_group.this.name
   entra_administrator = {
     login_username = var.sql.entra_admin_login
     object_id      = var.sql.entra_admin_object_id
@@ -285,7 +287,6 @@ module "sql" {
   }
   private_endpoints   = { for group in ["sqlServer"] : group => local.private_endpoint[group] if local.private_network }
   diagnostic_settings = local.diagnostic_settings
-  lock                = local.lock
   tags                = local.tags
 }
 
@@ -294,7 +295,7 @@ module "powerbi_sources" {
 
   name                = local.names.powerbi
   location            = var.location
-  resource_group_name = azurerm_resource_group.this.name
+  resource_group_name = data.azurerm_resource_group.this.name
   sql_server_id       = module.sql.resource_id
   sql_server_fqdn     = module.sql.server_fqdn
   database_name       = module.sql.database_name
@@ -318,7 +319,7 @@ module "data_factory" {
 
   name                = local.names.data_factory
   location            = var.location
-  resource_group_name = azurerm_resource_group.this.name
+  resource_group_name = data.azurerm_resource_group.this.name
   data_lake = {
     resource_id  = module.data_lake.resource_id
     dfs_endpoint = module.data_lake.dfs_endpoint
@@ -344,6 +345,5 @@ module "data_factory" {
   managed_virtual_network_enabled = true
   public_network_enabled          = var.public_network_access_enabled
   diagnostic_settings             = local.diagnostic_settings
-  lock                            = local.lock
   tags                            = local.tags
 }

@@ -2,12 +2,14 @@
 # Nothing here is a secret, a key or a connection string with a key in it.
 output "stack" {
   description = "Everything stackctl deploy needs about this stack, read from `terraform output -json`."
+  # Deploy starts from this output; it is final only once new role assignments have taken effect.
+  depends_on = [time_sleep.role_propagation]
   value = {
     environment         = var.environment
     location            = var.location
     subscription_id     = data.azurerm_client_config.current.subscription_id
     tenant_id           = data.azurerm_client_config.current.tenant_id
-    resource_group_name = azurerm_resource_group.this.name
+    resource_group_name = data.azurerm_resource_group.this.name
     aml = {
       workspace_name   = module.aml_workspace.name
       workspace_id     = module.aml_workspace.resource_id

@@ -129,6 +129,23 @@ variable "allowed_ip_ranges" {
   description = "Public CIDR ranges (the team's egress) allowed through storage and Key Vault firewalls while public access is on."
 }
 
+variable "deployer_object_id" {
+  type        = string
+  nullable    = false
+  description = <<DESCRIPTION
+Object (principal) id of the identity that applies this stack and runs `stackctl deploy` (the
+bootstrap output `deploying_identities.<env>.principal_id`; a person's own id on a laptop). It gets
+the deploying identity's data role on the workspace storage. An input, not
+`azurerm_client_config`: the plan is made by the read-only plan identity, and a data source read
+at plan time would give the role to it.
+DESCRIPTION
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.deployer_object_id))
+    error_message = "deployer_object_id must be the deploying identity's object id (a lower-case GUID): terraform -chdir=envs/bootstrap output -json deploying_identities | jq -r .<env>.principal_id"
+  }
+}
+
 variable "ci_runner_egress_ip" {
   type        = string
   default     = null

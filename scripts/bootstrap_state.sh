@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The bootstrap stage, run once by an owner of the subscription (README, "Prerequisites for Azure"):
+# The bootstrap stage, run once by an owner of the subscription (README, "Azure: first deploy", step 3):
 # terraform apply of envs/bootstrap (resource groups, state storage, deploying identities with their
-# federated credentials and role assignments, the prod runner), then envs/<env>/backend.hcl for dev
+# federated credentials and role assignments, the runners' networks), then envs/<env>/backend.hcl for dev
 # and prod. Idempotent: a second run plans "No changes" and rewrites the same backend files.
 #
 # Usage: scripts/bootstrap_state.sh [plan|apply]     (default: apply, which asks before changing)
@@ -89,4 +89,4 @@ fi
 for env in dev prod; do
   scripts/write_backend_config.sh "$env" "$state_rg" "$state_account" "tfstate-$env"
 done
-echo "==> done. Set the pipeline variables from: terraform -chdir=$root output deploying_identities / state / ci_runner"
+echo "==> done. Set the pipeline variables from: terraform -chdir=$root output deploying_identities / plan_identities / state / ci_runners; then: make doctor ENV=dev"

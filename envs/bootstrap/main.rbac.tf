@@ -12,7 +12,10 @@
 resource "azurerm_role_definition" "lock_operator" {
   for_each = local.environments
 
-  name        = "forecast-stack lock operator (${each.key})"
+  # A custom role's name must be unique in the tenant (RoleDefinitionWithSameNameExists): a second
+  # bootstrap (another subscription or workload in the same tenant) would fail on a fixed name
+  # (issue 22 item 14). https://learn.microsoft.com/azure/role-based-access-control/custom-roles#custom-role-properties
+  name        = "forecast-stack lock operator (${var.workload} ${each.key}, subscription ${data.azurerm_client_config.current.subscription_id})"
   scope       = azurerm_resource_group.stack[each.key].id
   description = "Create, read and delete the management locks of the ${each.key} forecast stack's resources (nothing else)."
 
@@ -28,19 +31,49 @@ resource "azurerm_role_definition" "lock_operator" {
   assignable_scopes = [azurerm_resource_group.stack[each.key].id]
 }
 
+# Prod's deploying identity peers prod's VNet with the runner VNet and links prod's private DNS
+# zones to it; Network Contributor on the runner VNet would also let it rewire the runner subnet's
+# NSG, NAT gateway and delegation. This role holds only what peering and DNS links need on the
+# remote VNet. https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering#permissions
+# https://learn.microsoft.com/azure/dns/dns-protect-private-zones-recordsets (virtualNetworks/join/action for links)
+resource "azurerm_role_definition" "runner_peering" {
+  count = var.ci_runner.enabled ? 1 : 0
+
+  name        = "forecast-stack runner VNet peering"
+  scope       = azurerm_resource_group.bootstrap.id
+  description = "Peer a stack VNet with the prod runner VNet and link private DNS zones to it (nothing else)."
+
+  permissions {
+    actions = [
+      "Microsoft.Network/virtualNetworks/read",
+      "Microsoft.Network/virtualNetworks/peer/action",
+      "Microsoft.Network/virtualNetworks/join/action",
+      "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+      "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
+      "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+    ]
+    not_actions = []
+  }
+
+  assignable_scopes = [try(azurerm_virtual_network.runner["prod"].id, azurerm_resource_group.bootstrap.id)]
+}
+
 locals {
-  # Owner, User Access Administrator, Role Based Access Control Administrator: the roles that
-  # could grant more rights. The deploying identity may assign any role but these.
-  # https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles
-  privileged_role_ids = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635, 18d7d88d-d35e-4fb5-a5c3-7773c20a72d9, f58310d9-a9f6-439a-9e8d-f62e7b41a168"
-  no_privileged_roles = <<-CONDITION
+  # The RBAC Administrator condition is an allow-list: the deploying identity may assign and
+  # remove only the roles infra/ assigns (var.assignable_role_ids), and only to service principals
+  # (the stack's managed identities), never to users or groups.
+  # https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
+  assignable_role_ids   = join(", ", sort(values(var.assignable_role_ids)))
+  only_assignable_roles = <<-CONDITION
     (
      (
       !(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})
      )
      OR
      (
-      @Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAllValues:GuidNotEquals {${local.privileged_role_ids}}
+      @Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${local.assignable_role_ids}}
+      AND
+      @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}
      )
     )
     AND
@@ -50,7 +83,9 @@ locals {
      )
      OR
      (
-      @Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAllValues:GuidNotEquals {${local.privileged_role_ids}}
+      @Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${local.assignable_role_ids}}
+      AND
+      @Resource[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}
      )
     )
   CONDITION
@@ -80,8 +115,8 @@ locals {
         env       = env
         scope     = azurerm_resource_group.stack[env].id
         role      = "Role Based Access Control Administrator"
-        reason    = "infra/main.rbac.tf and the modules grant the stack's own identities data roles (lake, vault, workspace); AML grants its workspace identity roles on its dependencies; never a privileged role (condition)"
-        condition = local.no_privileged_roles
+        reason    = "infra/main.rbac.tf grants the stack's own identities data roles (lake, vault, workspace, registry, telemetry); condition: only the roles in var.assignable_role_ids, only to service principals"
+        condition = local.only_assignable_roles
       }
       "${env}-state-blob" = {
         principal = "deploy"
@@ -100,84 +135,66 @@ locals {
         reason    = "plan refreshes every resource of the ${env} stack (control plane only: the roots set storage data_plane_available = false)"
         condition = null
       }
+      # Reader, not Contributor: the plan job runs code from any release/* branch before approval,
+      # so it must not be able to rewrite the state. It plans with -lock=false (a lease is a
+      # write); apply takes the lock and refuses a plan made from another state serial.
+      # https://developer.hashicorp.com/terraform/cli/commands/plan#lock-false
       "${env}-plan-state-blob" = {
         principal = "plan"
         env       = env
         scope     = azurerm_storage_container.state[env].id
-        role      = "Storage Blob Data Contributor"
-        reason    = "plan reads the ${env} state and takes its blob lease (the state lock, a write); it cannot change the stack, and the state is versioned"
+        role      = "Storage Blob Data Reader"
+        reason    = "plan reads the ${env} state (no lease: it plans with -lock=false); it cannot write the state or change the stack"
         condition = null
       }
     }
   ]...)
 
   # `cond ? {...} : {}` is a type error in Terraform, so the optional roles are filtered instead.
+  # No runner holds any role: the runners are GitHub's or Managed DevOps Pools' machines with no
+  # identity of ours.
   runner_roles = {
     for key, role in {
       prod-runner-vnet = {
-        principal = "deploy"
-        env       = "prod"
-        scope     = try(azurerm_virtual_network.runner["prod"].id, null)
-        role      = "Network Contributor"
-        reason    = "infra/ peers the prod VNet with the runner VNet and links prod's private DNS zones to it (peer and join actions on this VNet only)"
-        condition = null
-        when      = var.ci_runner.enabled
+        principal       = "deploy"
+        env             = "prod"
+        scope           = try(azurerm_virtual_network.runner["prod"].id, null)
+        role_definition = try(azurerm_role_definition.runner_peering[0].role_definition_resource_id, null)
+        role            = "forecast-stack runner VNet peering"
+        reason          = "infra/ peers the prod VNet with the runner VNet and links prod's private DNS zones to it (peer, join and peering actions on this VNet only; not its subnets, NSG or NAT)"
+        condition       = null
+        when            = var.ci_runner.enabled
       }
       prod-plan-runner-vnet = {
-        principal = "plan"
-        env       = "prod"
-        scope     = try(azurerm_virtual_network.runner["prod"].id, null)
-        role      = "Reader"
-        reason    = "prod's plan reads the runner VNet (infra/'s data source, the peering and DNS links to it)"
-        condition = null
-        when      = var.ci_runner.enabled
-      }
-      # Per runner: its own identity pulls the shared image (AcrPull is read-only) and reads the
-      # registration token in its own vault only; dev's identity has no role on prod's vault.
-      # At vault scope, granted in the first run (when the vault is made), so that it has propagated
-      # long before the second run creates the job that resolves the secret reference; each vault
-      # holds that one secret only. https://learn.microsoft.com/azure/key-vault/general/rbac-guide
-      # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
-      dev-runner-acr-pull = {
-        principal = "runner"
-        env       = "dev"
-        scope     = one(azurerm_container_registry.runner[*].id)
-        role      = "AcrPull"
-        reason    = "dev's runner job, running as its own identity, pulls its image"
-        condition = null
-        when      = var.ci_runner.enabled
-      }
-      dev-runner-token = {
-        principal = "runner"
-        env       = "dev"
-        scope     = try(azurerm_key_vault.runner["dev"].id, null)
-        role      = "Key Vault Secrets User"
-        reason    = "dev's runner job reads dev's registration token (its vault's one secret) to register and to poll the queue"
-        condition = null
-        when      = var.ci_runner.enabled
-      }
-      prod-runner-acr-pull = {
-        principal = "runner"
-        env       = "prod"
-        scope     = one(azurerm_container_registry.runner[*].id)
-        role      = "AcrPull"
-        reason    = "the runner job, running as its own identity, pulls its image"
-        condition = null
-        when      = var.ci_runner.enabled
-      }
-      prod-runner-token = {
-        principal = "runner"
-        env       = "prod"
-        scope     = try(azurerm_key_vault.runner["prod"].id, null)
-        role      = "Key Vault Secrets User"
-        reason    = "the runner job reads the registration token (the vault's one secret) to register and to poll the queue"
-        condition = null
-        when      = var.ci_runner.enabled
+        principal       = "plan"
+        env             = "prod"
+        scope           = try(azurerm_virtual_network.runner["prod"].id, null)
+        role_definition = null
+        role            = "Reader"
+        reason          = "prod's plan reads the runner VNet (infra/'s data source, the peering and DNS links to it)"
+        condition       = null
+        when            = var.ci_runner.enabled
       }
     } : key => { for field, value in role : field => value if field != "when" } if role.when
   }
 
-  role_assignments = merge(local.per_environment_roles, local.runner_roles)
+  # Managed DevOps Pools injects its agents into the subnet as the DevOpsInfrastructure service
+  # principal, which needs Reader and Network Contributor on the VNet.
+  # https://learn.microsoft.com/azure/devops/managed-devops-pools/configure-networking#grant-reader-and-network-contributor-access-to-devopsinfrastructure-service-principal
+  pool_network_roles = var.ci_runner.enabled && var.ci_runner.platform == "azure-pipelines" ? merge([
+    for env in keys(local.runners) : {
+      for role in ["Reader", "Network Contributor"] : "${env}-pool-${lower(replace(role, " ", "-"))}" => {
+        principal = "devops-infrastructure"
+        env       = env
+        scope     = azurerm_virtual_network.runner[env].id
+        role      = role
+        reason    = "Managed DevOps Pools' service principal joins the ${env} pool's agents to the runner subnet"
+        condition = null
+      }
+    }
+  ]...) : {}
+
+  role_assignments = merge(local.per_environment_roles, local.runner_roles, local.pool_network_roles)
 }
 
 resource "azurerm_role_assignment" "this" {
@@ -190,7 +207,7 @@ resource "azurerm_role_assignment" "this" {
   principal_id = (
     each.value.principal == "deploy" ? azurerm_user_assigned_identity.deploy[each.value.env].principal_id :
     each.value.principal == "plan" ? azurerm_user_assigned_identity.plan[each.value.env].principal_id :
-    azurerm_user_assigned_identity.runner[each.value.env].principal_id
+    var.devops_infrastructure_principal_id
   )
   principal_type    = "ServicePrincipal"
   description       = "forecast-stack bootstrap ${each.key}: ${each.value.reason}"

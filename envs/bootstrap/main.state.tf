@@ -4,11 +4,10 @@
 # https://learn.microsoft.com/azure/developer/terraform/store-state-in-azure-storage
 # https://developer.hashicorp.com/terraform/language/backend/azurerm#use_azuread_auth
 resource "azurerm_storage_account" "state" {
-  #checkov:skip=CKV_AZURE_59:dev's pipeline runs on hosted runners that reach the state over the public endpoint; shared keys are off, so access is Entra RBAC per container
-  #checkov:skip=CKV_FS_2:public endpoint on purpose (see CKV_AZURE_59); Entra-only, per-container RBAC
-  #checkov:skip=CKV_FS_9:no network rule set on purpose: hosted dev runners come from unlisted IPs (see CKV_AZURE_59); shared keys are off, so every request needs an Entra token with a per-container role
-  #checkov:skip=CKV2_FS_2:no private endpoint: hosted dev runners must reach the state (see CKV_AZURE_59)
-  #checkov:skip=CKV2_AZURE_33:no private endpoint: hosted dev runners must reach the state (see CKV_AZURE_59)
+  #checkov:skip=CKV_AZURE_59:the public endpoint stays on behind a deny-by-default firewall: the runner subnets come in by VNet rule (service endpoint), owners by IP (state_allowed_ip_ranges); shared keys are off
+  #checkov:skip=CKV_FS_2:public endpoint behind a deny-by-default firewall (see CKV_AZURE_59)
+  #checkov:skip=CKV2_FS_2:no private endpoint: the firewall admits only the runner subnets and the owners' IPs (see CKV_AZURE_59)
+  #checkov:skip=CKV2_AZURE_33:no private endpoint: the firewall admits only the runner subnets and the owners' IPs (see CKV_AZURE_59)
   #checkov:skip=CKV_AZURE_33:the state account has no queues; the queue service is unused
   #checkov:skip=CKV2_AZURE_21:state reads are authorised by Entra RBAC; every write is a blob version kept 30 days, which is the audit trail that matters
   #checkov:skip=CKV2_FS_1:see CKV2_AZURE_21; the bootstrap keeps no Log Analytics workspace of its own
@@ -25,9 +24,16 @@ resource "azurerm_storage_account" "state" {
   shared_access_key_enabled       = false
   default_to_oauth_authentication = true
   allow_nested_items_to_be_public = false
-  # Dev's pipeline runs on hosted runners, which reach the state over the public endpoint with an
-  # Entra token; a network rule set would lock them out. Access is Entra RBAC, per container.
+  # Deny by default; the runner subnets by VNet rule (IP rules have no effect on requests from the
+  # same region), the owners by IP. Every request also needs an Entra token with a per-container role.
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security-limitations
   public_network_access_enabled = true
+  network_rules {
+    default_action             = "Deny"
+    bypass                     = ["AzureServices"]
+    ip_rules                   = var.state_allowed_ip_ranges
+    virtual_network_subnet_ids = [for subnet in azurerm_subnet.runner : subnet.id]
+  }
 
   blob_properties {
     versioning_enabled = true

@@ -8,11 +8,11 @@
 #   deploying identities one user-assigned managed identity per environment, trusted only by the
 #                        pipeline's approved apply environment (GitHub <env>, Azure DevOps <env>)
 #   plan identities      one per environment, read-only on the stack, trusted by <env>-plan
-#   runner identities    each runner job's own identity (dev, prod): image pull and its token, nothing else
 #   role assignments     local.role_assignments below: each with its scope and reason
-#   the runners          modules/ci_runner, one per environment, each in its own VNet (prod's
-#                        private endpoints are reached over the peering infra/ creates; dev's VNet
-#                        is peered with nothing and reaches dev from its own static egress IP)
+#   the runners          modules/ci_runner, one per environment, each in its own VNet: GitHub-hosted
+#                        runners with Azure private networking or a Managed DevOps Pool, holding no
+#                        registration secret and no identity (prod's private endpoints are reached
+#                        over the peering infra/ creates; dev's VNet is peered with nothing)
 #
 # Why Terraform and not an az script: a plan shows what a run would change, a second apply is
 # provably a no-op, and `make validate` checks this root like every other (schema, checkov).
@@ -34,15 +34,21 @@ provider "azurerm" {
   # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs#resource-provider-registrations
   resource_provider_registrations = "core"
   resource_providers_to_register = [
-    "Microsoft.App",
+    "GitHub.Network",
     "Microsoft.ContainerRegistry",
     "Microsoft.DataFactory",
+    "Microsoft.DevCenter",
+    "Microsoft.DevOpsInfrastructure",
     "Microsoft.Insights",
     "Microsoft.KeyVault",
     "Microsoft.MachineLearningServices",
     "Microsoft.ManagedIdentity",
     "Microsoft.Network",
     "Microsoft.OperationalInsights",
+    # prod's Power BI VNet data gateway subnet is delegated to Microsoft.PowerPlatform/vnetaccesslinks;
+    # a delegation to an unregistered namespace fails (issue 22 item 12).
+    # https://learn.microsoft.com/data-integration/vnet/create-data-gateways#step-1-register-microsoftpowerplatform-as-a-resource-provider
+    "Microsoft.PowerPlatform",
     "Microsoft.Sql",
     "Microsoft.Storage",
   ]
@@ -56,35 +62,7 @@ locals {
   # local.environments and local.names (every name the bootstrap gives, each checked against
   # Azure's rule for its kind): naming.tf.
 
-  # Federated credentials. The GitHub environment <env> (apply; prod's has required reviewers and,
-  # like every environment here, a deployment-branch policy: README "Release pipeline") is trusted
-  # by the deploying identity; <env>-plan (plan and audit, no reviewers) only by the read-only plan
-  # identity, so a workflow on any branch that names <env>-plan gets no right to change anything.
-  # https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust-user-assigned-managed-identity
-  # https://docs.github.com/actions/deployment/targeting-different-environments/managing-environments-for-deployment#deployment-branches-and-tags
-  github_subjects = var.github == null ? {} : merge([
-    for env in local.environments : {
-      for trust in [{ gh_env = "${env}-plan", identity = "plan" }, { gh_env = env, identity = "deploy" }] :
-      "${env}-github-${trust.gh_env}" => {
-        env      = env
-        identity = trust.identity
-        issuer   = "https://token.actions.githubusercontent.com"
-        subject  = "repo:${var.github.owner}/${var.github.repository}:environment:${trust.gh_env}"
-      }
-    }
-  ]...)
-  # One service connection per identity: <env> (deploying, behind the environment approval and the
-  # branch-control check) and <env>-plan (read-only plan stage).
-  # https://learn.microsoft.com/azure/devops/pipelines/release/configure-workload-identity
-  azure_devops_subjects = var.azure_devops == null ? {} : {
-    for key, connection in var.azure_devops.service_connections : "${key}-azure-devops" => {
-      env      = trimsuffix(key, "-plan")
-      identity = endswith(key, "-plan") ? "plan" : "deploy"
-      issuer   = "https://vstoken.dev.azure.com/${var.azure_devops.organization_id}"
-      subject  = "sc://${var.azure_devops.organization}/${var.azure_devops.project}/${connection}"
-    }
-  }
-  federated_credentials = merge(local.github_subjects, local.azure_devops_subjects)
+  # Federated credentials (local.federated_credentials): subjects.tf.
 }
 
 resource "azurerm_resource_group" "bootstrap" {
@@ -132,20 +110,6 @@ resource "azurerm_user_assigned_identity" "plan" {
   for_each = local.environments
 
   name                = local.names.plan_identity[each.key]
-  location            = var.location
-  resource_group_name = azurerm_resource_group.bootstrap.name
-  tags                = merge(local.tags, { environment = each.key })
-}
-
-# The runner job's own identity: it pulls the image and reads the registration token. Every step of
-# every job on the runner can ask the Container Apps identity endpoint for its token, so it holds no
-# deploying role; prod rights come only from the OIDC token of an approved prod job.
-# https://learn.microsoft.com/azure/container-apps/managed-identity
-# https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners
-resource "azurerm_user_assigned_identity" "runner" {
-  for_each = local.runners
-
-  name                = local.names.runner_identity[each.key]
   location            = var.location
   resource_group_name = azurerm_resource_group.bootstrap.name
   tags                = merge(local.tags, { environment = each.key })

@@ -13,17 +13,14 @@ locals {
     stack_resource_group = { for env in local.environments : env => "rg-${var.workload}-${env}-${var.location_short}" }
     identity             = { for env in local.environments : env => "id-${var.workload}-deploy-${env}" }
     plan_identity        = { for env in local.environments : env => "id-${var.workload}-plan-${env}" }
-    # Prod's runner keeps the names it had as the only runner; dev's carry "dev".
-    runner_identity  = { dev = "id-${var.workload}-ci-runner-dev", prod = "id-${var.workload}-ci-runner-prod" }
-    state_container  = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
-    runner_vnet      = { dev = "vnet-${var.workload}-ci-dev-${var.location_short}", prod = "vnet-${var.workload}-ci-${var.location_short}" }
-    runner_registry  = "cr${var.workload}ci${var.name_suffix}"
-    runner_key_vault = { dev = "kv-${var.workload}-cid-${var.name_suffix}", prod = "kv-${var.workload}-ci-${var.name_suffix}" }
-    runner_job       = { dev = "caj-${var.workload}-runner-dev", prod = "caj-${var.workload}-runner-prod" }
-    # Azure DevOps only: the job that registers each pool's offline placeholder agent
-    # (modules/ci_runner). Named per environment in full: a prefix of the runner job's name cut to
-    # fit would be the same for dev and prod (both jobs live in the bootstrap's resource group).
-    runner_placeholder = { for env in local.environments : env => "caj-${var.workload}-placeholder-${env}" }
+    state_container      = { for env in setunion(local.environments, ["bootstrap"]) : env => "tfstate-${env}" }
+    # Prod's runner VNet keeps the name it had as the only runner; dev's carries "dev".
+    runner_vnet = { dev = "vnet-${var.workload}-ci-dev-${var.location_short}", prod = "vnet-${var.workload}-ci-${var.location_short}" }
+    # The runner resource: GitHub.Network/networkSettings (GitHub) or the Managed DevOps Pool,
+    # whose name is also the Azure DevOps agent pool's (DEV_AGENT_POOL / PROD_AGENT_POOL).
+    runner             = { for env in local.environments : env => "ci-${var.workload}-${env}-${var.location_short}" }
+    dev_center         = "dc-${var.workload}-ci-${var.location_short}"
+    dev_center_project = "dcp-${var.workload}-ci"
   }
 
   # Which rule each name follows; the per-environment ones must also differ between dev and prod.
@@ -31,16 +28,14 @@ locals {
     stack_resource_group = "resource_group"
     identity             = "managed_identity"
     plan_identity        = "managed_identity"
-    runner_identity      = "managed_identity"
     runner_vnet          = "virtual_network"
-    runner_key_vault     = "key_vault"
-    runner_job           = "container_app_job"
-    runner_placeholder   = "container_app_job"
+    runner               = "managed_devops_pool"
   }
   checked_names = merge(
     {
       bootstrap_resource_group = { name = local.names.bootstrap_resource_group, kind = "resource_group" }
-      runner_registry          = { name = local.names.runner_registry, kind = "container_registry" }
+      dev_center               = { name = local.names.dev_center, kind = "dev_center" }
+      dev_center_project       = { name = local.names.dev_center_project, kind = "dev_center" }
       state_storage_account    = { name = var.state_storage_account_name, kind = "storage_account" }
     },
     merge([
@@ -52,26 +47,23 @@ locals {
 
   # Azure's rules (Terraform's regex has no look-ahead, so "no consecutive hyphens" is its own test).
   name_rules = {
-    # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftkeyvault
-    key_vault = {
-      pattern = "^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$", single_hyphens = true
-      rule    = "Key Vault: 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no consecutive hyphens"
-    }
     # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftstorage
     storage_account = {
       pattern = "^[a-z0-9]{3,24}$", single_hyphens = false
       rule    = "storage account: 3-24 lowercase letters and digits"
     }
-    # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftcontainerregistry
-    container_registry = {
-      pattern = "^[a-zA-Z0-9]{5,50}$", single_hyphens = false
-      rule    = "container registry: 5-50 letters and digits"
+    # Managed DevOps Pools: 3-44 letters, digits, hyphens and periods, starting and ending with a
+    # letter or digit (the pool name is also the Azure DevOps agent pool's); the same shape fits
+    # GitHub.Network/networkSettings.
+    # https://learn.microsoft.com/azure/devops/managed-devops-pools/create-resources#create-the-managed-devops-pool
+    managed_devops_pool = {
+      pattern = "^[a-zA-Z0-9][a-zA-Z0-9.-]{1,42}[a-zA-Z0-9]$", single_hyphens = false
+      rule    = "Managed DevOps Pool: 3-44 letters, digits, hyphens and periods, starting and ending with a letter or digit"
     }
-    # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftapp
-    # (Container Apps jobs follow the container app rule.)
-    container_app_job = {
-      pattern = "^[a-z][a-z0-9-]{0,30}[a-z0-9]$", single_hyphens = true
-      rule    = "Container Apps job: 2-32 lowercase letters, digits and hyphens, starting with a letter, ending with a letter or digit, no consecutive hyphens"
+    # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftdevcenter
+    dev_center = {
+      pattern = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{2,62}$", single_hyphens = false
+      rule    = "Dev Center and project: 3-63 letters, digits, hyphens, underscores and periods, starting with a letter or digit"
     }
     # https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftmanagedidentity
     managed_identity = {
@@ -90,9 +82,6 @@ locals {
     }
   }
 
-  # Container Apps jobs share the bootstrap's resource group: every job name there must be distinct.
-  container_app_jobs = concat(values(local.names.runner_job), values(local.names.runner_placeholder))
-
   name_violations = concat(
     [
       for key, entry in local.checked_names :
@@ -104,15 +93,12 @@ locals {
       "${group}: dev and prod are both \"${local.names[group]["dev"]}\""
       if local.names[group]["dev"] == local.names[group]["prod"]
     ],
-    length(distinct(local.container_app_jobs)) == length(local.container_app_jobs) ? [] : [
-      "the Container Apps jobs ${jsonencode(local.container_app_jobs)} share a name in the bootstrap's resource group"
-    ],
   )
 }
 
 output "names" {
   value       = local.names
-  description = "Every name the bootstrap gives (resource groups, identities, runner VNets, registry, vaults, runner and placeholder jobs), each checked against Azure's rule for its kind."
+  description = "Every name the bootstrap gives (resource groups, identities, runner VNets, runners, Dev Center), each checked against Azure's rule for its kind."
 
   precondition {
     condition     = length(local.name_violations) == 0

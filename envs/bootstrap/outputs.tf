@@ -37,33 +37,33 @@ output "stack_resource_groups" {
 output "ci_runners" {
   value = {
     for env, runner in local.runners : env => {
-      labels = runner.labels
-      # GitHub: prod's organisation runner group (PROD_RUNNER_GROUP); null for dev's repository runners.
-      github_runner_group  = try(local.github_registration[env].runner_group, null)
-      azure_pipelines_pool = runner.azure_pipelines_pool
-      identity_client_id   = azurerm_user_assigned_identity.runner[env].client_id
+      platform = var.ci_runner.platform
+      # GitHub: the runner group and label its jobs ask for (DEV_/PROD_RUNNER_GROUP, _LABEL), and the
+      # id an organisation owner gives GitHub's network configuration (README "Azure: first deploy", step 5).
+      github_runner_group        = runner.runner_group
+      labels                     = runner.labels
+      github_network_settings_id = module.ci_runner[env].github_network_settings_id
+      # Azure DevOps: the Managed DevOps Pool's agent pool (DEV_AGENT_POOL / PROD_AGENT_POOL).
+      azure_pipelines_pool = module.ci_runner[env].azure_pipelines_pool
+      resource_id          = module.ci_runner[env].resource_id
       virtual_network_id   = azurerm_virtual_network.runner[env].id
-      registry             = one(azurerm_container_registry.runner[*].login_server)
-      key_vault            = azurerm_key_vault.runner[env].name
-      job_id               = local.runner_ready ? module.ci_runner[env].resource_id : null
-      # dev's goes into envs/dev/terraform.tfvars as ci_runner_egress_ip (a bare address).
+      # dev's goes into the stack's storage VNet rules (ci_runner_subnet_id) and its egress IP into
+      # ci_runner_egress_ip (SQL and Key Vault IP rules).
+      subnet_id = azurerm_subnet.runner[env].id
       egress_ip = azurerm_public_ip.runner_egress[env].ip_address
     }
   }
-  description = "Per environment, its own runner: labels (DEV_RUNNER_LABEL / PROD_RUNNER_LABEL), prod's GitHub runner group (PROD_RUNNER_GROUP), agent pool (DEV_AGENT_POOL / PROD_AGENT_POOL), VNet id (prod's is ci_runner_network; dev's is peered with nothing), static egress IP (dev's is ci_runner_egress_ip), registry and the vault for that runner's registration token."
+  description = "Per environment, its own runner: GitHub runner group, label and network-settings id, or the Managed DevOps Pool's agent pool; VNet id (prod's is ci_runner_network; dev's is peered with nothing), subnet id (dev's storage VNet rules) and static egress IP (dev's ci_runner_egress_ip). No secrets: the runners hold none."
 }
 
 output "ci_runner" {
   value = {
     labels             = try(local.runners["prod"].labels, null)
-    identity_client_id = try(azurerm_user_assigned_identity.runner["prod"].client_id, null)
     virtual_network_id = try(azurerm_virtual_network.runner["prod"].id, null)
-    registry           = one(azurerm_container_registry.runner[*].login_server)
-    key_vault          = try(azurerm_key_vault.runner["prod"].name, null)
-    job_id             = try(module.ci_runner["prod"].resource_id, null)
+    subnet_id          = try(azurerm_subnet.runner["prod"].id, null)
     egress_ip          = try(azurerm_public_ip.runner_egress["prod"].ip_address, null)
   }
-  description = "Prod's runner only, in the shape this output had when one runner served both (= ci_runners.prod). Dev's runner, and dev's ci_runner_egress_ip, are ci_runners.dev."
+  description = "Prod's runner only, in the shape infra/ reads (= ci_runners.prod). Dev's runner, and dev's ci_runner_egress_ip, are ci_runners.dev."
 }
 
 output "role_assignments" {

@@ -7,5 +7,10 @@ terraform {
       source  = "hashicorp/azurerm"
       version = ">= 5.10.0, < 6.0.0"
     }
+    # GitHub.Network/networkSettings, which azurerm has no resource for.
+    azapi = {
+      source  = "Azure/azapi"
+      version = ">= 2.4.0, < 3.0.0"
+    }
   }
 }

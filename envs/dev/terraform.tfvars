@@ -77,3 +77,8 @@ monitoring = {
 # dev's endpoints are public: dev's runner reaches them from its static egress IP (ci_runner_egress_ip
 # above), so no runner VNet is linked to dev's (absent) network.
 ci_runner_network = null
+
+# The deploying identity's object id (gets its data role on the workspace storage; never read from
+# azurerm_client_config, which in CI is the plan identity): the bootstrap output
+# `terraform -chdir=envs/bootstrap output -json deploying_identities | jq -r .dev.principal_id`.
+deployer_object_id = "55555555-5555-4555-8555-555555555555"

@@ -81,3 +81,8 @@ ci_runner_network = {
   resource_group_name  = "rg-fcst-bootstrap-weu"
   virtual_network_name = "vnet-fcst-ci-weu"
 }
+
+# The deploying identity's object id (gets its data role on the workspace storage; never read from
+# azurerm_client_config, which in CI is the plan identity): the bootstrap output
+# `terraform -chdir=envs/bootstrap output -json deploying_identities | jq -r .prod.principal_id`.
+deployer_object_id = "66666666-6666-4666-8666-666666666666"

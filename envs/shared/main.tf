@@ -11,6 +11,13 @@ provider "azurerm" {
     storage {
       data_plane_available = false
     }
+    # A destroyed workspace is soft-deleted and keeps its name for 14 days, so dev (destroyed and
+    # re-created by `make destroy ENV=dev`) purges it; prod keeps the soft delete as a safety net
+    # (issue 22 item 14). https://learn.microsoft.com/azure/machine-learning/concept-soft-delete
+    # https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/features-block#machine_learning
+    machine_learning {
+      purge_soft_deleted_workspace_on_destroy = var.environment != "prod"
+    }
   }
   # Shared keys are disabled on every storage account, so the provider must use Entra ID too.
   storage_use_azuread = true
@@ -20,14 +27,16 @@ provider "azurerm" {
   resource_provider_registrations = "none"
 }
 
-# The stack's resource group is created by the bootstrap (envs/bootstrap), which scopes the
-# deploying identity's roles to it; Terraform takes it over here. Once in the state this is a no-op.
-# https://developer.hashicorp.com/terraform/language/import
-data "azurerm_client_config" "current" {}
+# The stack's resource group is created and owned by the bootstrap (envs/bootstrap); the stack
+# reads it as a data source (infra/main.tf). A state that still holds the group from the former
+# import forgets it here without deleting it.
+# https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources
+removed {
+  from = module.stack.azurerm_resource_group.this
 
-import {
-  to = module.stack.azurerm_resource_group.this
-  id = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/rg-${var.workload}-${var.environment}-${var.location_short}"
+  lifecycle {
+    destroy = false
+  }
 }
 
 provider "azapi" {
@@ -47,6 +56,7 @@ module "stack" {
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = var.allowed_ip_ranges
   ci_runner_egress_ip           = var.ci_runner_egress_ip
+  deployer_object_id            = var.deployer_object_id
   zone_redundant                = var.zone_redundant
   resource_locks_enabled        = var.resource_locks_enabled
   diagnostic_settings_enabled   = var.diagnostic_settings_enabled

@@ -13,5 +13,10 @@ terraform {
       source  = "Azure/azapi"
       version = ">= 2.4.0, < 3.0.0"
     }
+    # time_sleep: role assignments take effect after a delay (infra/main.rbac.tf).
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.12.0, < 1.0.0"
+    }
   }
 }

@@ -3,10 +3,13 @@
 Every storage account in this stack has shared keys off (CKV2_AZURE_40). A workspace whose system
 datastores (workspaceblobstore, workspacefilestore, workspaceartifactstore) are credential-based
 then gets 403 on environment build-context upload, job snapshots, default outputs and MLflow
-artifacts. The workspace must set `storage_account_access_type = "identity"` (azurerm >= 5.x), and
-the identities that use the account need its Blob/File data roles (infra/main.rbac.tf).
+artifacts. The workspace must set `storage_account_access_type = "Identity"` (azurerm >= 5.x), and
+the identities that use the account need its Blob/File data roles (infra/main.rbac.tf). The value is
+case-sensitive: azurerm validates it with StringInSlice([AccessKey, Identity], false), so
+"identity" is refused at plan (issue 22 item 1; the provider-enums check holds the enum).
 
-Source: https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage
+Sources: https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage
+hashicorp/terraform-provider-azurerm internal/services/machinelearning/machine_learning_workspace_resource.go
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from checkov.terraform.checks.resource.base_resource_check import BaseResourceCh
 
 FIX = (
     "with shared keys off Azure answers 403 to key-based system datastores (snapshots, outputs, "
-    'MLflow artifacts); set storage_account_access_type = "identity" and grant the data roles'
+    'MLflow artifacts); set storage_account_access_type = "Identity" and grant the data roles'
 )
 
 
@@ -35,7 +38,7 @@ class AmlIdentityDatastores(BaseResourceCheck):
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         access = first(conf, "storage_account_access_type")
-        return CheckResult.PASSED if access == "identity" else CheckResult.FAILED
+        return CheckResult.PASSED if access == "Identity" else CheckResult.FAILED
 
 
 check = AmlIdentityDatastores()

@@ -26,10 +26,13 @@ resource "azurerm_monitor_diagnostic_setting" "container_registry" {
 resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
   for_each = var.diagnostic_settings
 
-  name                           = coalesce(each.value.name, "diag-${var.storage_account_name}")
-  target_resource_id             = "${azurerm_storage_account.workspace.id}/blobServices/default"
-  log_analytics_workspace_id     = each.value.workspace_resource_id
-  log_analytics_destination_type = each.value.log_analytics_destination_type
+  name                       = coalesce(each.value.name, "diag-${var.storage_account_name}")
+  target_resource_id         = "${azurerm_storage_account.workspace.id}/blobServices/default"
+  log_analytics_workspace_id = each.value.workspace_resource_id
+  # Storage services: the destination type is not echoed and AllMetrics is read back as
+  # Capacity and Transaction, so both are written as Azure returns them: no diff on every plan.
+  # (issue 22 item 11; azure-rest-api-specs#22400; AVM storage module locals.diagnostics.tf)
+  log_analytics_destination_type = null
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups
@@ -39,7 +42,7 @@ resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
   }
 
   dynamic "enabled_metric" {
-    for_each = each.value.metric_categories
+    for_each = ["Capacity", "Transaction"]
     content {
       category = enabled_metric.value
     }
@@ -51,10 +54,13 @@ resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
 resource "azurerm_monitor_diagnostic_setting" "storage_queue" {
   for_each = var.diagnostic_settings
 
-  name                           = coalesce(each.value.name, "diag-${var.storage_account_name}-queue")
-  target_resource_id             = "${azurerm_storage_account.workspace.id}/queueServices/default"
-  log_analytics_workspace_id     = each.value.workspace_resource_id
-  log_analytics_destination_type = each.value.log_analytics_destination_type
+  name                       = coalesce(each.value.name, "diag-${var.storage_account_name}-queue")
+  target_resource_id         = "${azurerm_storage_account.workspace.id}/queueServices/default"
+  log_analytics_workspace_id = each.value.workspace_resource_id
+  # Storage services: the destination type is not echoed and AllMetrics is read back as
+  # Capacity and Transaction, so both are written as Azure returns them: no diff on every plan.
+  # (issue 22 item 11; azure-rest-api-specs#22400; AVM storage module locals.diagnostics.tf)
+  log_analytics_destination_type = null
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups
@@ -64,7 +70,7 @@ resource "azurerm_monitor_diagnostic_setting" "storage_queue" {
   }
 
   dynamic "enabled_metric" {
-    for_each = each.value.metric_categories
+    for_each = ["Capacity", "Transaction"]
     content {
       category = enabled_metric.value
     }

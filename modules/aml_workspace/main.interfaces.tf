@@ -2,16 +2,7 @@
 # `make fmt`; edit the template or that entry, not this file.
 #
 # The AVM interfaces of this module's main resource, driven by the variables of the same names:
-# lock, diagnostic settings, private endpoints.
-
-resource "azurerm_management_lock" "this" {
-  count = var.lock != null ? 1 : 0
-
-  name       = coalesce(var.lock.name, "lock-${var.name}")
-  scope      = azurerm_machine_learning_workspace.this.id
-  lock_level = var.lock.kind
-  notes      = "Managed by Terraform: remove the lock in code, not in the portal."
-}
+# diagnostic settings, private endpoints.
 
 resource "azurerm_monitor_diagnostic_setting" "this" {
   for_each = var.diagnostic_settings

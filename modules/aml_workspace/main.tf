@@ -74,7 +74,7 @@ resource "azurerm_machine_learning_workspace" "this" {
   # workspacefilestore, workspaceartifactstore) must authenticate with identities: the workspace,
   # compute and caller identities then need the data roles infra/main.rbac.tf grants. (CKV_FS_7)
   # https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage
-  storage_account_access_type = "identity"
+  storage_account_access_type = "Identity"
   # A registry behind a private endpoint cannot be reached by ACR Tasks, so images are built on a
   # cluster of our own inside the managed network. (CKV_FS_10)
   # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-image-builds
@@ -97,27 +97,80 @@ resource "azurerm_machine_learning_workspace" "this" {
   }
 }
 
-# Outbound rules of the managed network: a private endpoint to every private resource jobs read
-# or write (the lake's blob and dfs, SQL), and in AllowOnlyApprovedOutbound the FQDNs of the
-# package feeds the image build installs from. (CKV_FS_10)
+# Outbound rules of the managed network, in ONE write of the workspace's
+# `properties.managedNetwork`: a private endpoint to every private resource jobs read or write (the
+# lake's blob and dfs, SQL, the workspace storage's queue and table), and in AllowOnlyApprovedOutbound
+# the FQDNs of the package feeds the image build installs from. (CKV_FS_10; tests/infra/test_release_blockers.py)
 # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-access-public-machine-learning-packages
-resource "azurerm_machine_learning_workspace_network_outbound_rule_private_endpoint" "this" {
-  for_each = var.outbound_rules.private_endpoints
+# Why not azurerm's outbound-rule resources: their sub_resource_target refuses `sqlServer` at plan
+# (StringInSlice vault|amlworkspace|blob|table|queue|file|web|dfs|redisCache, and Create refuses
+# providers other than KeyVault/Cache/MachineLearningServices/Storage:
+# internal/services/machinelearning/machine_learning_workspace_network_outbound_rule_private_endpoint_resource.go,
+# https://github.com/hashicorp/terraform-provider-azurerm/issues/30955), and one resource per rule
+# means parallel PUTs on one workspace, which the service has been seen to lose
+# (https://github.com/Azure/terraform-provider-azapi/issues/453). One PUT of the whole map cannot race.
+# firewallSku Basic: FQDN rules make AML deploy an Azure Firewall, Standard unless told otherwise
+# (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#select-an-azure-firewall-version).
+# api-version 2024-10-01: the first GA version whose ManagedNetworkSettings has firewallSku
+# ('Basic' | 'Standard'), and one the whole azapi range in versions.tf knows (azapi validates the
+# body against the Azure/bicep-types-az types it embeds: 2024-10-01 entered them in December 2024,
+# before azapi 2.4.0; 2025-06-01 only in July 2025).
+# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2024-10-01/workspaces
+# https://github.com/Azure/bicep-types-az/blob/main/generated/machinelearningservices/microsoft.machinelearningservices/2024-10-01/types.md
+resource "azapi_update_resource" "managed_network" {
+  type        = "Microsoft.MachineLearningServices/workspaces@2024-10-01"
+  resource_id = azurerm_machine_learning_workspace.this.id
+  body = {
+    properties = {
+      managedNetwork = merge(
+        {
+          isolationMode = var.managed_network_isolation_mode
+          outboundRules = local.outbound_rules
+        },
+        { for key, sku in { firewallSku = var.managed_network_firewall_sku } : key => sku if length(local.fqdn_rules) > 0 },
+      )
+    }
+  }
 
-  name                = each.key
-  workspace_id        = azurerm_machine_learning_workspace.this.id
-  service_resource_id = each.value.resource_id
-  sub_resource_target = each.value.subresource_name
+  # The workspace identity must be able to approve the private endpoints these rules create, before
+  # they are created (approver role assignments passed in by the caller).
+  # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
+  depends_on = [terraform_data.outbound_rules_after]
 }
 
-resource "azurerm_machine_learning_workspace_network_outbound_rule_fqdn" "this" {
+# Orders the rule write after what the caller names (the workspace identity's approver role).
+resource "terraform_data" "outbound_rules_after" {
+  input = var.outbound_rules_after
+}
+
+locals {
+  # In AllowOnlyApprovedOutbound AML itself creates private-endpoint rules to the workspace
+  # storage's blob and file ("List of required rules", regardless of public access), and a user rule
+  # to the same destination fails (https://github.com/Azure/azureml-examples/pull/2990, review of
+  # workspace-managed-network.ipynb): add only what AML does not (tests/infra/test_release_blockers.py).
+  # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules
+  aml_required_storage_targets = var.managed_network_isolation_mode == "AllowOnlyApprovedOutbound" ? ["blob", "file"] : []
+  private_endpoint_rules = {
+    for name, rule in var.outbound_rules.private_endpoints : name => {
+      type     = "PrivateEndpoint"
+      category = "UserDefined"
+      destination = {
+        serviceResourceId = rule.resource_id
+        subresourceTarget = rule.subresource_name
+        sparkEnabled      = false
+      }
+    } if !(rule.resource_id == azurerm_storage_account.workspace.id && contains(local.aml_required_storage_targets, rule.subresource_name))
+  }
   # FQDN rules exist only in AllowOnlyApprovedOutbound (they are served by a managed firewall);
   # AllowInternetOutbound already reaches the internet.
-  for_each = var.managed_network_isolation_mode == "AllowOnlyApprovedOutbound" ? var.outbound_rules.fqdns : {}
-
-  name             = each.key
-  workspace_id     = azurerm_machine_learning_workspace.this.id
-  destination_fqdn = each.value
+  fqdn_rules = {
+    for name, fqdn in var.outbound_rules.fqdns : name => {
+      type        = "FQDN"
+      category    = "UserDefined"
+      destination = fqdn
+    } if var.managed_network_isolation_mode == "AllowOnlyApprovedOutbound"
+  }
+  outbound_rules = merge(local.private_endpoint_rules, local.fqdn_rules)
 }
 
 # Identity-based datastores: no account key or SAS is stored; jobs read the lake with the

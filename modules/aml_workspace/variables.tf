@@ -130,7 +130,9 @@ User-defined outbound rules of the workspace's managed network
   resource jobs read or write (the lake's blob and dfs, the SQL server), by rule name.
   - `resource_id` - (Required) ARM id of the target resource.
   - `subresource_name` - (Required) Its Private Link group: `blob`, `dfs`, `file`, `queue`,
-    `table`, `sqlServer`, `vault`, `registry` or `amlworkspace`.
+    `table`, `sqlServer`, `vault`, `registry` or `amlworkspace` (AML's managed network takes
+    these targets: how-to-managed-network, "Private endpoints"; the rules are written through ARM,
+    not azurerm's outbound-rule resource, whose enum lacks `sqlServer` and `registry`).
 - `fqdns` - (Optional) Destination FQDNs by rule name, applied only in
   `AllowOnlyApprovedOutbound` (what the image build downloads from, e.g. `pypi.org`).
 DESCRIPTION
@@ -139,6 +141,25 @@ DESCRIPTION
     condition     = alltrue([for rule in values(var.outbound_rules.private_endpoints) : contains(["blob", "dfs", "file", "queue", "table", "sqlServer", "vault", "registry", "amlworkspace"], rule.subresource_name)])
     error_message = "outbound_rules.private_endpoints.*.subresource_name must be a Private Link group such as blob, dfs or sqlServer."
   }
+}
+
+variable "managed_network_firewall_sku" {
+  type        = string
+  default     = "Basic"
+  nullable    = false
+  description = "SKU of the Azure Firewall AML deploys when FQDN rules exist (AllowOnlyApprovedOutbound): `Basic` or `Standard` (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#select-an-azure-firewall-version)."
+
+  validation {
+    condition     = contains(["Basic", "Standard"], var.managed_network_firewall_sku)
+    error_message = "managed_network_firewall_sku must be Basic or Standard (ARM FirewallSku, case-sensitive)."
+  }
+}
+
+variable "outbound_rules_after" {
+  type        = list(string)
+  default     = []
+  nullable    = false
+  description = "Ids the outbound rules must be written after: the workspace identity's private-endpoint approver role assignment(s), so AML can approve the endpoints it creates (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network)."
 }
 
 variable "zone_redundant" {
@@ -182,25 +203,6 @@ variable "tags" {
   validation {
     condition     = alltrue([for key in ["environment", "owner", "cost_centre", "data_classification"] : contains(keys(var.tags), key)])
     error_message = "tags must include environment, owner, cost_centre and data_classification."
-  }
-}
-
-variable "lock" {
-  type = object({
-    kind = string
-    name = optional(string, null)
-  })
-  default     = null
-  description = <<DESCRIPTION
-A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
-
-- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
-- `name` - (Optional) Name of the lock; null: `lock-<name>`.
-DESCRIPTION
-
-  validation {
-    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
-    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
   }
 }
 

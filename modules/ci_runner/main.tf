@@ -1,176 +1,72 @@
-# Ephemeral CI runners inside a VNet: an Azure Container Apps job, event-triggered by KEDA, that
-# starts one container per queued pipeline job; the container registers as an ephemeral runner
-# (GitHub Actions) or agent (Azure Pipelines), runs that one job, and exits.
-# https://learn.microsoft.com/azure/container-apps/tutorial-ci-cd-runners-jobs
-# KEDA scalers: https://keda.sh/docs/latest/scalers/github-runner/ and
-# https://keda.sh/docs/latest/scalers/azure-pipelines/
+# The CI runners of one environment, inside its VNet, as a managed service that holds no
+# registration secret: no token, no vault, no image and no identity of ours is on the machine a job
+# runs on, so a job can use no credential but its own OIDC token (docs/release-path.md).
 #
-# No public inbound: a job has no ingress at all, and the environment is internal (its load
-# balancer gets a private IP in the subnet). Outbound goes through the VNet, so the runner reaches
-# the stack's private endpoints over the peering and resolves them through the private DNS zones
-# that infra/ links to this VNet.
-# https://learn.microsoft.com/azure/container-apps/networking
+#   GitHub         GitHub-hosted runners with Azure private networking: the subnet is delegated to
+#                  GitHub.Network/networkSettings and this resource hands its id to GitHub, which
+#                  injects each runner's NIC into the subnet. The runner VM is GitHub's, single-use,
+#                  with no Azure managed identity of ours.
+#                  https://docs.github.com/organizations/managing-organization-settings/about-azure-private-networking-for-github-hosted-runners-in-your-organization
+#                  https://docs.github.com/organizations/managing-organization-settings/configuring-private-networking-for-github-hosted-runners-in-your-organization
+#   Azure DevOps   a Managed DevOps Pool (Microsoft.DevOpsInfrastructure/pools, azurerm's own
+#                  resource) with stateless agents in the subnet, delegated to
+#                  Microsoft.DevOpsInfrastructure/pools, and no `identity` block: a pool identity
+#                  would be reachable from every job through the VM's IMDS endpoint.
+#                  https://learn.microsoft.com/azure/devops/managed-devops-pools/configure-networking
+#                  https://learn.microsoft.com/azure/devops/managed-devops-pools/configure-identity
 
-# Where and how the runners register, and what KEDA polls: main.registration.tf (locals only).
+# The networkSettings resource is the handle GitHub's network configuration points at
+# (`network_settings_ids`); its GitHubId tag is what GitHub asks for.
+# https://docs.github.com/organizations/managing-organization-settings/configuring-private-networking-for-github-hosted-runners-in-your-organization#1-obtain-the-databaseid-for-your-organization
+resource "azapi_resource" "network_settings" {
+  count = var.platform == "github" ? 1 : 0
 
-resource "azurerm_log_analytics_workspace" "this" {
-  name                = "log-${var.name}"
-  location            = var.location
-  resource_group_name = var.resource_group_name
-  sku                 = "PerGB2018"
-  retention_in_days   = var.log_retention_in_days
-  tags                = var.tags
+  type      = "GitHub.Network/networkSettings@2024-04-02"
+  name      = var.name
+  parent_id = var.resource_group_id
+  location  = var.location
+  tags      = var.tags
+  body = {
+    properties = {
+      businessId = var.github.organization_id
+      subnetId   = var.subnet_id
+    }
+  }
+  response_export_values = ["tags.GitHubId"]
 }
 
-resource "azurerm_container_app_environment" "this" {
-  name                       = "cae-${var.name}"
-  location                   = var.location
-  resource_group_name        = var.resource_group_name
-  log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
-  infrastructure_subnet_id   = var.infrastructure_subnet_id
-  # Internal: no public IP; the environment's endpoints live on the subnet only.
-  internal_load_balancer_enabled = true
-  zone_redundancy_enabled        = var.zone_redundant
-  # A workload-profiles environment: a /27 subnet suffices and user-defined routes are supported.
-  # https://learn.microsoft.com/azure/container-apps/networking#subnet
-  infrastructure_resource_group_name = "ME_cae-${var.name}"
-  workload_profile {
-    name                  = "Consumption"
-    workload_profile_type = "Consumption"
-  }
-  tags = var.tags
-}
+resource "azurerm_managed_devops_pool" "this" {
+  count = var.platform == "azure-pipelines" ? 1 : 0
 
-resource "azurerm_container_app_job" "this" {
-  name                         = var.name
-  location                     = var.location
-  resource_group_name          = var.resource_group_name
-  container_app_environment_id = azurerm_container_app_environment.this.id
-  workload_profile_name        = "Consumption"
-  # One pipeline job per execution; a prod apply plus deploy can take well over an hour.
-  replica_timeout_in_seconds = var.job_timeout_in_seconds
-  replica_retry_limit        = 0
+  name                  = var.name
+  location              = var.location
+  resource_group_name   = var.resource_group_name
+  dev_center_project_id = var.azure_devops.dev_center_project_id
+  maximum_concurrency   = var.maximum_concurrency
+  tags                  = var.tags
 
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [var.identity.resource_id]
-  }
-
-  registry {
-    server   = var.image.registry_login_server
-    identity = var.identity.resource_id
-  }
-
-  # A Key Vault reference: the token never passes through Terraform or its state.
-  # https://learn.microsoft.com/azure/container-apps/manage-secrets#reference-secret-from-key-vault
-  secret {
-    name                = local.secret_name
-    identity            = var.identity.resource_id
-    key_vault_secret_id = var.registration_key_vault_reference
-  }
-
-  event_trigger_config {
-    parallelism              = 1
-    replica_completion_count = 1
-    scale {
-      min_executions              = 0
-      max_executions              = var.max_executions
-      polling_interval_in_seconds = 30
-      rules {
-        name             = local.scale_rule.name
-        custom_rule_type = local.scale_rule.type
-        metadata         = local.scale_rule.metadata
-        authentication {
-          secret_name       = local.secret_name
-          trigger_parameter = local.scale_rule.trigger_parameter
-        }
-      }
+  azure_devops_organization {
+    organization {
+      url         = var.azure_devops.organization_url
+      projects    = [var.azure_devops.project]
+      parallelism = var.maximum_concurrency
+    }
+    # Only the pool's creator administers the Azure DevOps pool; pipeline permissions and the
+    # Branch control check (prod: refs/heads/release/*) are set on it in Azure DevOps.
+    permission {
+      kind = "CreatorOnly"
     }
   }
 
-  template {
-    container {
-      name   = "runner"
-      image  = "${var.image.registry_login_server}/${var.image.repository}:${var.image.tag}"
-      cpu    = var.cpu
-      memory = var.memory
-
-      dynamic "env" {
-        for_each = local.container_env
-        content {
-          name  = env.key
-          value = env.value
-        }
-      }
-      env {
-        name        = local.token_env_name
-        secret_name = local.secret_name
-      }
+  virtual_machine_scale_set_fabric {
+    sku_name  = var.azure_devops.sku_name
+    subnet_id = var.subnet_id
+    image {
+      well_known_image_name = var.azure_devops.image
     }
   }
 
-  tags = var.tags
-}
-
-# Azure DevOps only: a job run once by hand (README, "Prerequisites for Azure") that registers an
-# agent and exits without taking a job. Azure DevOps fails a queued job at once when its pool has no
-# agent at all, and KEDA scales the runner job to zero, so the pool needs this placeholder agent
-# (offline from then on) for KEDA to ever see a queued job.
-# https://learn.microsoft.com/azure/container-apps/tutorial-ci-cd-runners-jobs?pivots=container-apps-jobs-self-hosted-ci-cd-azure-pipelines
-resource "azurerm_container_app_job" "placeholder" {
-  count = local.github ? 0 : 1
-
-  # Given by the caller (the bootstrap: one per environment), never cut from var.name: two runners'
-  # names cut to one length would collide in their shared resource group.
-  name                         = var.placeholder_name
-  location                     = var.location
-  resource_group_name          = var.resource_group_name
-  container_app_environment_id = azurerm_container_app_environment.this.id
-  workload_profile_name        = "Consumption"
-  replica_timeout_in_seconds   = 300
-  replica_retry_limit          = 0
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [var.identity.resource_id]
-  }
-
-  registry {
-    server   = var.image.registry_login_server
-    identity = var.identity.resource_id
-  }
-
-  secret {
-    name                = local.secret_name
-    identity            = var.identity.resource_id
-    key_vault_secret_id = var.registration_key_vault_reference
-  }
-
-  manual_trigger_config {
-    parallelism              = 1
-    replica_completion_count = 1
-  }
-
-  template {
-    container {
-      name   = "placeholder"
-      image  = "${var.image.registry_login_server}/${var.image.repository}:${var.image.tag}"
-      cpu    = 0.5
-      memory = "1Gi"
-
-      dynamic "env" {
-        for_each = merge(local.container_env, { AZP_PLACEHOLDER = "1", AZP_AGENT_NAME = "placeholder-agent" })
-        content {
-          name  = env.key
-          value = env.value
-        }
-      }
-      env {
-        name        = local.token_env_name
-        secret_name = local.secret_name
-      }
-    }
-  }
-
-  tags = var.tags
+  # Stateless: a fresh agent for every job, nothing survives from one job to the next.
+  # https://learn.microsoft.com/azure/devops/managed-devops-pools/configure-scaling
+  stateless_agent {}
 }

@@ -45,12 +45,24 @@ locals {
   # As in Microsoft's template for running batch endpoints from Data Factory, the job's status is
   # kept in a pipeline variable set inside the Until loop (Set Variable): activities after the loop
   # read the variable, never an activity inside the loop. Every Web activity runs on the
-  # managed-VNet integration runtime (connectVia), so it reaches the batch endpoint through the
-  # workspace's managed private endpoint. The invoke POST is not idempotent (each call starts a
+  # managed-VNet integration runtime, so it reaches the batch endpoint through the workspace's
+  # managed private endpoint: `connectVia` is a *type property* of WebActivity, inside
+  # typeProperties; at the activity's top level azurerm's typed model (go-azure-sdk
+  # datafactory/2018-06-01/pipelines model_webactivity.go) has no such field and drops it
+  # (issue 22 item 3; tests/infra/test_adf_pipeline.py checks every activity against that model). The invoke POST is not idempotent (each call starts a
   # job), so it never retries; the GET polls may. (CKV_FS_11)
   # https://learn.microsoft.com/azure/machine-learning/how-to-use-batch-azure-data-factory
   # https://learn.microsoft.com/azure/data-factory/control-flow-web-activity#type-properties (connectVia)
   arm_job_url = "https://management.azure.com${var.aml.workspace_id}/jobs/@{activity('%s').output.name}?api-version=2024-04-01"
+  # Jobs - Cancel (https://learn.microsoft.com/rest/api/azureml/jobs/cancel).
+  arm_cancel_url = "https://management.azure.com${var.aml.workspace_id}/jobs/@{activity('%s').output.name}/cancel?api-version=2024-04-01"
+  # The ARM JobStatus values under which a job may still finish (azure-ai-ml's
+  # arm_ml_service JobStatus; https://learn.microsoft.com/rest/api/azureml/jobs/get#jobstatus): the
+  # wait loop polls while the status is one of these and ends on every other one (Completed,
+  # Failed, Canceled, Paused, Unknown, and any status a later API adds). NotResponding is here: AML
+  # says a run may return from it to any earlier state; the loop's timeout ends a job stuck in it.
+  job_active_statuses = ["NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running", "Finalizing", "CancelRequested", "NotResponding"]
+  job_active_array    = join(",", [for status in local.job_active_statuses : "'${status}'"])
   connect_via = {
     for key, runtime in { connectVia = { referenceName = one(azurerm_data_factory_integration_runtime_azure.this[*].name), type = "IntegrationRuntimeReference" } } :
     key => runtime if var.managed_virtual_network_enabled
@@ -69,13 +81,37 @@ locals {
   scoring_outputs = { conditioned = "conditioned", scored = "scored", monitoring = "scored" }
   run_folder      = "@{formatDateTime(pipeline().TriggerTime, 'yyyy-MM-dd')}/@{pipeline().RunId}"
   input_data      = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } }
+
+  # Pipeline parameters: the weekly trigger runs with these defaults; release validation
+  # (stackctl.aml.validation) starts a run with its own registered model name and the `validation`
+  # reporting schema, so a release never promotes the production champion nor writes the tables
+  # Power BI reads (issue 22 item 8), and the factory's identity, not the CI identity, invokes the
+  # endpoints (batch jobs read and write data as their invoker, issue 22 item 7:
+  # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs).
+  # The defaults are what `stackctl deploy` sets as the deployments' defaults (stackctl.graph
+  # MODEL_NAME, specs.stack_defaults); tests/stackctl/test_release_validation.py checks both.
+  # Literal inputs of a batch pipeline deployment: {"JobInputType": "Literal", "Value": ...}
+  # (how-to-access-data-batch-endpoints-jobs, "Explore literal inputs").
+  pipeline_parameters = {
+    registered_model   = "demand-forecast"
+    reporting_database = "mssql://${var.sql.server_fqdn}/${var.sql.database_name}"
+  }
+  literal_inputs = {
+    reporting_database = { JobInputType = "Literal", Value = "@{pipeline().parameters.reporting_database}" }
+  }
+  champion_input = { JobInputType = "Literal", Value = "models:/@{pipeline().parameters.registered_model}@champion" }
   # Batch endpoint invoke API: each pipeline input (and output) by name; raw_data is the week's
   # snapshot the copy step just wrote (stackctl.graph names the input). Training's outputs stay
   # in the workspace's store (models and metrics reach MLflow and the reporting database).
   invoke_properties = {
-    training = { InputData = local.input_data }
+    training = {
+      InputData = merge(local.input_data, local.literal_inputs, {
+        registered_model = { JobInputType = "Literal", Value = "@{pipeline().parameters.registered_model}" }
+        champion         = local.champion_input
+      })
+    }
     scoring = {
-      InputData = local.input_data
+      InputData = merge(local.input_data, local.literal_inputs, { model = local.champion_input })
       OutputData = {
         for name, fs in local.scoring_outputs : name => {
           JobOutputType = "UriFolder"
@@ -88,42 +124,57 @@ locals {
     training = var.aml.training_invoke_uri
     scoring  = var.aml.scoring_invoke_uri
   }
+  # POST .../jobs/{name}/cancel (the factory holds AzureML Data Scientist on the workspace, which
+  # allows workspaces/jobs/cancel/action). Never retried: a cancel either lands or the job is over.
+  cancel_activity = {
+    for step in keys(local.endpoint_steps) : step => {
+      name   = "cancel_${step}"
+      type   = "WebActivity"
+      policy = { timeout = "0.00:05:00", retry = 0, retryIntervalInSeconds = 30 }
+      typeProperties = merge({
+        url            = format(local.arm_cancel_url, "invoke_${step}")
+        method         = "POST"
+        body           = {}
+        authentication = { type = "MSI", resource = "https://management.azure.com/" }
+      }, local.connect_via)
+    }
+  }
   endpoint_activities = flatten([
     for step, uri in local.endpoint_steps : [
-      merge({
+      {
         name      = "invoke_${step}"
         type      = "WebActivity"
         dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "check_training", dependencyConditions = ["Succeeded"] }]
         # retry 0: a retried POST would start a second job.
         policy = { timeout = "0.00:10:00", retry = 0, retryIntervalInSeconds = 30 }
-        typeProperties = {
+        typeProperties = merge({
           url            = uri
           method         = "POST"
           headers        = { "Content-Type" = "application/json" }
           body           = { properties = local.invoke_properties[step] }
           authentication = { type = "MSI", resource = "https://ml.azure.com" }
-        }
-      }, local.connect_via),
+        }, local.connect_via)
+      },
       {
         name      = "wait_${step}"
         type      = "Until"
         dependsOn = [{ activity = "invoke_${step}", dependencyConditions = ["Succeeded"] }]
         typeProperties = {
-          expression = { type = "Expression", value = "@contains(createArray('Completed','Failed','Canceled'), variables('status_${step}'))" }
+          expression = { type = "Expression", value = "@not(contains(createArray(${local.job_active_array}), variables('status_${step}')))" }
           timeout    = "0.06:00:00"
           activities = [
             { name = "pause_${step}", type = "Wait", typeProperties = { waitTimeInSeconds = 60 } },
-            merge({
+            {
               name      = "poll_${step}"
               type      = "WebActivity"
               dependsOn = [{ activity = "pause_${step}", dependencyConditions = ["Succeeded"] }]
               policy    = { timeout = "0.00:05:00", retry = 2, retryIntervalInSeconds = 30 }
-              typeProperties = {
+              typeProperties = merge({
                 url            = format(local.arm_job_url, "invoke_${step}")
                 method         = "GET"
                 authentication = { type = "MSI", resource = "https://management.azure.com/" }
-              }
-            }, local.connect_via),
+              }, local.connect_via)
+            },
             {
               name           = "set_status_${step}"
               type           = "SetVariable"
@@ -134,23 +185,45 @@ locals {
         }
       },
       {
-        # A job that ends Failed or Canceled fails the pipeline run, which the pipeline-failed
-        # alert (modules/monitoring) picks up; scoring never runs on a failed training.
+        # A job that ends in any status but Completed fails the pipeline run, which the
+        # pipeline-failed alert (modules/monitoring) picks up; scoring never runs on a failed
+        # training. A job that is not already over (Paused, Unknown) is cancelled first, so it
+        # cannot register or promote a model later; the Fail runs whether the cancel worked or not.
         name      = "check_${step}"
         type      = "IfCondition"
         dependsOn = [{ activity = "wait_${step}", dependencyConditions = ["Succeeded"] }]
         typeProperties = {
           expression = { type = "Expression", value = "@not(equals(variables('status_${step}'), 'Completed'))" }
           ifTrueActivities = [
+            local.cancel_activity[step],
             {
-              name = "fail_${step}"
-              type = "Fail"
+              name      = "fail_${step}"
+              type      = "Fail"
+              dependsOn = [{ activity = "cancel_${step}", dependencyConditions = ["Completed"] }]
               typeProperties = {
                 message   = "@concat('AML ${step} job ', activity('invoke_${step}').output.name, ' ended ', variables('status_${step}'))"
                 errorCode = "AmlJobNotCompleted"
               }
             },
           ]
+        }
+      },
+      # The loop timed out (6 h) or its polls kept failing: the job may still be running and could
+      # register or promote a model later, so cancel it, then fail the run. The Fail is needed:
+      # an activity on a Failed dependency makes ADF treat the failure as handled, and the run
+      # would otherwise report Succeeded
+      # (https://learn.microsoft.com/azure/data-factory/tutorial-pipeline-failure-error-handling).
+      merge(local.cancel_activity[step], {
+        name      = "cancel_${step}_after_wait"
+        dependsOn = [{ activity = "wait_${step}", dependencyConditions = ["Failed"] }]
+      }),
+      {
+        name      = "fail_${step}_wait"
+        type      = "Fail"
+        dependsOn = [{ activity = "cancel_${step}_after_wait", dependencyConditions = ["Completed"] }]
+        typeProperties = {
+          message   = "@concat('AML ${step} job ', activity('invoke_${step}').output.name, ' did not finish within the wait; cancelled')"
+          errorCode = "AmlJobTimedOut"
         }
       },
     ]
@@ -162,15 +235,34 @@ resource "azurerm_data_factory_pipeline" "weekly" {
   data_factory_id = azurerm_data_factory.this.id
   description     = "Weekly: copy raw -> conditioned, run the training batch endpoint, then the scoring one."
   # The batch jobs' last polled status, set inside each Until loop and read after it.
-  variables = local.status_variables
+  variables  = local.status_variables
+  parameters = local.pipeline_parameters
 
+  # The activities are written out here (not in a local) so that checkov's CKV_FS_11 reads them
+  # in every scan; tests/infra/test_adf_pipeline.py evaluates this expression with Terraform.
+  # The week's snapshot replaces last week's: the copy overwrites files by name and deletes
+  # nothing, so an optional table (promotions, weather, events) that stops arriving would be read
+  # again from last week's copy. conditioned/weekly is emptied first (Delete activity,
+  # https://learn.microsoft.com/azure/data-factory/delete-activity).
   activities_json = jsonencode(concat([
     {
-      name    = "copy_raw_to_conditioned"
-      type    = "Copy"
-      policy  = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
-      inputs  = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["raw"].name, type = "DatasetReference" }]
-      outputs = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }]
+      name   = "clear_conditioned"
+      type   = "Delete"
+      policy = { timeout = "0.00:30:00", retry = 1, retryIntervalInSeconds = 60 }
+      typeProperties = {
+        dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
+        recursive     = true
+        enableLogging = false
+        storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
+      }
+    },
+    {
+      name      = "copy_raw_to_conditioned"
+      type      = "Copy"
+      dependsOn = [{ activity = "clear_conditioned", dependencyConditions = ["Succeeded"] }]
+      policy    = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
+      inputs    = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["raw"].name, type = "DatasetReference" }]
+      outputs   = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }]
       typeProperties = {
         source = { type = "DelimitedTextSource", storeSettings = { type = "AzureBlobFSReadSettings", recursive = true } }
         sink   = { type = "DelimitedTextSink", storeSettings = { type = "AzureBlobFSWriteSettings" } }

@@ -119,25 +119,6 @@ variable "tags" {
   }
 }
 
-variable "lock" {
-  type = object({
-    kind = string
-    name = optional(string, null)
-  })
-  default     = null
-  description = <<DESCRIPTION
-A management lock on the module's main resource; null for none (prod sets CanNotDelete through infra/).
-
-- `kind` - (Required) `CanNotDelete` (read and modify, no delete) or `ReadOnly` (read only).
-- `name` - (Optional) Name of the lock; null: `lock-<name>`.
-DESCRIPTION
-
-  validation {
-    condition     = var.lock == null || contains(["CanNotDelete", "ReadOnly"], try(var.lock.kind, ""))
-    error_message = "lock.kind must be \"CanNotDelete\" or \"ReadOnly\"."
-  }
-}
-
 variable "diagnostic_settings" {
   type = map(object({
     name                  = optional(string, null)

@@ -8,10 +8,12 @@
 resource "azurerm_monitor_diagnostic_setting" "this" {
   for_each = var.diagnostic_settings
 
-  name                           = coalesce(each.value.name, "diag-${var.name}")
-  target_resource_id             = azurerm_virtual_network.this.id
-  log_analytics_workspace_id     = each.value.workspace_resource_id
-  log_analytics_destination_type = each.value.log_analytics_destination_type
+  name                       = coalesce(each.value.name, "diag-${var.name}")
+  target_resource_id         = azurerm_virtual_network.this.id
+  log_analytics_workspace_id = each.value.workspace_resource_id
+  # Azure does not echo logAnalyticsDestinationType for this target: left unset, no plan diff
+  # (azure-rest-api-specs#22400; hashicorp/terraform-provider-azurerm#22406).
+  log_analytics_destination_type = null
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups

@@ -2,25 +2,18 @@
 # `make fmt`; edit the template or that entry, not this file.
 #
 # The AVM interfaces of this module's main resource, driven by the variables of the same names:
-# lock, diagnostic settings, private endpoints.
+# diagnostic settings, private endpoints.
 # Diagnostic settings target the reporting database: a logical server emits no logs of its own.
-
-resource "azurerm_management_lock" "this" {
-  count = var.lock != null ? 1 : 0
-
-  name       = coalesce(var.lock.name, "lock-${var.name}")
-  scope      = azurerm_mssql_server.this.id
-  lock_level = var.lock.kind
-  notes      = "Managed by Terraform: remove the lock in code, not in the portal."
-}
 
 resource "azurerm_monitor_diagnostic_setting" "this" {
   for_each = var.diagnostic_settings
 
-  name                           = coalesce(each.value.name, "diag-${var.name}")
-  target_resource_id             = azurerm_mssql_database.this.id
-  log_analytics_workspace_id     = each.value.workspace_resource_id
-  log_analytics_destination_type = each.value.log_analytics_destination_type
+  name                       = coalesce(each.value.name, "diag-${var.name}")
+  target_resource_id         = azurerm_mssql_database.this.id
+  log_analytics_workspace_id = each.value.workspace_resource_id
+  # Azure does not echo logAnalyticsDestinationType for this target: left unset, no plan diff
+  # (azure-rest-api-specs#22400; hashicorp/terraform-provider-azurerm#22406).
+  log_analytics_destination_type = null
 
   dynamic "enabled_log" {
     for_each = each.value.log_groups
@@ -37,7 +30,9 @@ resource "azurerm_monitor_diagnostic_setting" "this" {
   }
 
   dynamic "enabled_metric" {
-    for_each = each.value.metric_categories
+    # AllMetrics is read back as this target's categories: written as they come back, no plan diff
+    # (Azure/terraform-azurerm-avm-res-storage-storageaccount locals.diagnostics.tf, PR #387).
+    for_each = ["Basic", "InstanceAndAppAdvanced", "WorkloadManagement"]
     content {
       category = enabled_metric.value
     }

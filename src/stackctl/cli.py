@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verify the Terraform offline: fmt, config, provider schema, checkov, parity",
     ),
     "pipelines": ("stackctl.commands.pipelines", "dump the YAML of every AML asset deploy would create"),
+    "doctor": (
+        "stackctl.commands.doctor",
+        "check every prerequisite of a first deploy of dev or prod, in order, and name the next step",
+    ),
 }
 
 

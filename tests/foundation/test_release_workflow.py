@@ -26,9 +26,9 @@ CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-", re.IGNORECASE)
 # The labels a self-hosted runner gets unless it registers with --no-default-labels.
 DEFAULT_LABEL = re.compile(r"(?<![\w-])(self-hosted|linux|x64|arm64)(?![\w-])", re.IGNORECASE)
-ENTRYPOINT = ROOT / "modules" / "ci_runner" / "image" / "entrypoint.sh"
-DOCKERFILE = ROOT / "modules" / "ci_runner" / "image" / "Dockerfile"
-ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir"}
+# `rm` drops plan.json before Azure DevOps publishes build/<env> (its prior_state holds sensitive
+# values in plain text); GitHub uploads named files instead.
+ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir", "rm"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -124,6 +124,8 @@ def hosted_prod_jobs(release: dict[str, Any], deploy: dict[str, Any], azure: dic
         elif DEFAULT_LABEL.search(runner):
             offenders.append(f"github {name}: runner {runner} names a default label")
     for name, job in deploy["jobs"].items():
+        if "environment" not in job:
+            continue  # the preflight: no environment, no OIDC token, reads GitHub's API only
         labels = _labels(job["runs-on"])
         if labels != ["${{ fromJSON(inputs.runner) }}"]:
             offenders.append(f"github deploy.yml {name}: runs-on {labels} ignores the caller's runner")
@@ -163,36 +165,47 @@ def test_prod_runner_with_default_labels_is_caught() -> None:
     ]
 
 
-def test_the_runner_registers_without_default_labels() -> None:
-    # Without --no-default-labels, `runs-on: self-hosted` in any workflow of any branch lands on the
-    # runner inside prod's network.
-    config = next(
-        line for line in ENTRYPOINT.read_text(encoding="utf-8").split("./config.sh")[1:] if "--labels" in line
-    )
-    assert "--no-default-labels" in config
-    assert "--ephemeral" in config
-    # job steps inherit the runner's environment: the registration PAT is gone before a job runs
-    script = ENTRYPOINT.read_text(encoding="utf-8")
-    for token, run in (("GITHUB_PAT", "exec ./run.sh"), ("AZP_TOKEN", "./run.sh --once")):
-        assert script.index(f"unset {token}") < script.index(run), token
+def prod_cancellation_findings(release: dict[str, Any], azure: dict[str, Any]) -> list[str]:
+    """GitHub keeps one pending run per concurrency group and cancels the others without a word, so
+    no group may hold prod's releases (the state lock and the stale-plan check serialise them
+    loudly instead); Azure DevOps queues prod's stages behind an Exclusive lock (sequential).
+    https://docs.github.com/actions/writing-workflows/choosing-what-your-workflow-does/control-the-concurrency-of-workflows-and-jobs
+    https://learn.microsoft.com/azure/devops/pipelines/process/approvals#exclusive-lock"""
+    findings = []
+    if "concurrency" in release:
+        findings.append(
+            f"release.yml: workflow-level concurrency {release['concurrency']} "
+            "can cancel a pending prod release"
+        )
+    if "concurrency" in release["jobs"]["prod"]:
+        findings.append(
+            f"release.yml prod: concurrency {release['jobs']['prod']['concurrency']} "
+            "can cancel a pending prod release"
+        )
+    for stage in azure["stages"]:
+        if _in_env(stage, "prod") and stage.get("lockBehavior") != "sequential":
+            findings.append(
+                f"azure-pipelines {stage['stage']}: lockBehavior {stage.get('lockBehavior')} (not sequential)"
+            )
+    return findings
 
 
-def test_the_runner_image_takes_the_latest_runner_release() -> None:
-    # GitHub refuses registration below its enforced minimum runner version and expects updates
-    # within 30 days; --disableupdate is kept only because the image is rebuilt on a schedule.
-    # https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/autoscaling-with-self-hosted-runners#controlling-runner-software-updates-on-self-hosted-runners
-    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
-    assert re.search(r"^ARG GITHUB_RUNNER_VERSION=latest$", dockerfile, re.MULTILINE), "pin found"
-    assert "api.github.com/repos/actions/runner/releases/latest" in dockerfile
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "--schedule" in readme  # the weekly rebuild (az acr task create --schedule)
+def test_no_prod_release_is_cancelled_while_it_waits() -> None:
+    assert prod_cancellation_findings(load(RELEASE), load(AZURE_PIPELINE)) == []
 
 
-def test_prod_releases_share_one_concurrency_group() -> None:
-    # The workflow's group is per ref: two release/* branches would apply prod at once.
-    prod = load(RELEASE)["jobs"]["prod"]
-    assert prod["concurrency"] == {"group": "release-prod", "cancel-in-progress": False}
-    assert "github.ref" not in str(prod["concurrency"]["group"])
+def test_the_review_s_cancelling_groups_are_caught() -> None:
+    release, azure = load(RELEASE), load(AZURE_PIPELINE)
+    release["concurrency"] = {"group": "release-${{ github.ref }}", "cancel-in-progress": False}
+    release["jobs"]["prod"]["concurrency"] = {"group": "release-prod", "cancel-in-progress": False}
+    del next(stage for stage in azure["stages"] if stage["stage"] == "prod_apply")["lockBehavior"]
+    assert prod_cancellation_findings(release, azure) == [
+        "release.yml: workflow-level concurrency {'group': 'release-${{ github.ref }}', "
+        "'cancel-in-progress': False} can cancel a pending prod release",
+        "release.yml prod: concurrency {'group': 'release-prod', 'cancel-in-progress': False} "
+        "can cancel a pending prod release",
+        "azure-pipelines prod_apply: lockBehavior None (not sequential)",
+    ]
 
 
 def test_dev_runs_on_the_runner_too() -> None:
@@ -212,13 +225,49 @@ def test_dev_runs_on_the_runner_too() -> None:
 # --- least privilege and the Makefile as the only entry point -------------------------------
 
 
-@pytest.mark.parametrize("path", [RELEASE, DEPLOY], ids=["release.yml", "deploy.yml"])
-def test_permissions_are_least_privilege(path: Path) -> None:
-    workflow = load(path)
-    assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
-    for job in workflow["jobs"].values():
-        assert "permissions" not in job  # no job widens them
-        assert "secrets" not in job  # nothing secret is passed to the reusable workflow
+# What each job may hold. `id-token: write` only where a job names an environment (deploy.yml's plan
+# and apply, whose subject carries it) and on the caller jobs that grant it to deploy.yml; the PR
+# test job and the preflight may mint nothing.
+# https://docs.github.com/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#adding-permissions-settings
+ALLOWED_PERMISSIONS = {"contents": {"read"}, "actions": {"read"}, "id-token": {"write"}}
+
+
+def permission_findings(workflows: dict[str, dict[str, Any]]) -> list[str]:
+    findings = []
+    for name, workflow in workflows.items():
+        if workflow.get("permissions") != {}:
+            findings.append(
+                f"{name}: workflow-level permissions {workflow.get('permissions')} (must be {{}})"
+            )
+        for job_name, job in workflow["jobs"].items():
+            permissions = job.get("permissions", {})
+            for scope, level in permissions.items():
+                if level not in ALLOWED_PERMISSIONS.get(scope, set()):
+                    findings.append(f"{name} {job_name}: {scope}: {level}")
+            calls_deploy = str(job.get("uses", "")).endswith("deploy.yml")
+            if permissions.get("id-token") and not ("environment" in job or calls_deploy):
+                findings.append(f"{name} {job_name}: id-token: write without an environment")
+            if "secrets" in job:
+                findings.append(f"{name} {job_name}: passes secrets")
+    return findings
+
+
+def test_permissions_are_least_privilege() -> None:
+    assert permission_findings({"release.yml": load(RELEASE), "deploy.yml": load(DEPLOY)}) == []
+
+
+def test_the_review_s_workflow_wide_id_token_is_caught() -> None:
+    release, deploy = load(RELEASE), load(DEPLOY)
+    release["permissions"] = {"contents": "read", "id-token": "write"}  # the review's item 14
+    release["jobs"]["test"]["permissions"]["id-token"] = "write"
+    deploy["jobs"]["preflight"]["permissions"]["contents"] = "write"
+    deploy["jobs"]["apply"]["secrets"] = "inherit"
+    assert permission_findings({"release.yml": release, "deploy.yml": deploy}) == [
+        "release.yml: workflow-level permissions {'contents': 'read', 'id-token': 'write'} (must be {})",
+        "release.yml test: id-token: write without an environment",
+        "deploy.yml preflight: contents: write",
+        "deploy.yml apply: passes secrets",
+    ]
 
 
 def _github_runs(workflow: dict[str, Any]) -> list[str]:
@@ -273,7 +322,9 @@ def _make_targets(commands: list[str]) -> list[str]:
 
 def test_both_pipelines_call_the_same_make_targets_in_the_same_order() -> None:
     github = _make_targets(_github_runs(load(DEPLOY)))
-    assert github == ["plan", "audit", "review", "apply", "unit", "unit"]
+    # the preflight (make doctor) reads GitHub's API; Azure DevOps' approvals are the environment's
+    # checks, which `make doctor ENV=prod` reads when an owner runs it
+    assert github == ["doctor", "plan", "audit", "review", "apply", "unit", "unit"]
     for stage in ("dev", "prod"):
         azure = _make_targets(_azure_commands(_azure_steps(load(AZURE_PIPELINE), stage)))
         assert azure == ["plan", "audit", "review", "apply", "unit"], stage
@@ -290,6 +341,8 @@ def test_github_prod_is_applied_only_after_the_gated_plan_and_audit() -> None:
     assert release["jobs"]["prod"]["needs"] == release["jobs"]["dev"]["needs"] == "test"
     plan, apply = deploy["jobs"]["plan"], deploy["jobs"]["apply"]
     assert apply["needs"] == "plan"
+    assert plan["needs"] == "preflight"  # no plan without the environment's protection
+    assert "--only ci-protection" in deploy["jobs"]["preflight"]["steps"][-1]["run"]
     # the `prod` environment carries the required reviewers: the apply job waits for them
     assert apply["environment"] == "${{ inputs.environment }}"
     assert plan["environment"] == "${{ inputs.environment }}-plan"
@@ -297,8 +350,20 @@ def test_github_prod_is_applied_only_after_the_gated_plan_and_audit() -> None:
     review = next(i for i, r in enumerate(runs) if r.startswith("make review"))
     assert review < next(i for i, r in enumerate(runs) if r.startswith("make apply"))
     assert not any(r.startswith("make plan") for r in runs)  # applies the uploaded plan only
-    upload = next(s for s in plan["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
-    assert upload["with"]["include-hidden-files"] is True  # carries build/<env>/.terraform.lock.hcl
+    uploads = [s["with"] for s in plan["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    carried = next(u for u in uploads if u["name"].startswith("plan-"))
+    assert carried["include-hidden-files"] is True  # carries build/<env>/.terraform.lock.hcl
+    # each attempt its own name (a re-run would get 409), and apply takes this attempt's plan
+    assert all("github.run_attempt" in u["name"] for u in uploads)
+    download = next(s for s in apply["steps"] if s.get("uses", "").startswith("actions/download-artifact"))
+    assert download["with"]["name"] == "${{ needs.plan.outputs.plan_artifact }}"
+    assert plan["outputs"]["plan_artifact"] == carried["name"]
+    # no plan.json (prior_state in plain text) and no whole build folder in any artifact; the
+    # saved plan lives one day
+    for upload in uploads:
+        paths = [line.strip() for line in upload["path"].splitlines() if line.strip()]
+        assert not any(p.endswith(("plan.json", "}/", "}")) for p in paths), paths
+    assert carried["retention-days"] == 1
 
 
 def test_azure_pipelines_prod_is_behind_the_environment_approval_and_applies_the_published_plan() -> None:

@@ -78,8 +78,8 @@ def broken_azure_rules_report(tree: Path, edit: Edit) -> CheckReport:
     # CKV_FS_7: key-based system datastores on the key-less workspace storage.
     edit(
         "modules/aml_workspace/main.tf",
+        'storage_account_access_type = "Identity"',
         'storage_account_access_type = "identity"',
-        'storage_account_access_type = "accessKey"',
     )
     # CKV_FS_8: the fault of prod: a Standard (DTU) database with zone redundancy (default true).
     edit("modules/sql/variables.tf", 'default     = "GP_S_Gen5_1"', 'default     = "S2"')

@@ -27,13 +27,13 @@ AVM_INTERFACES = (
 def test_every_module_copy_is_its_rendering(root: Path) -> None:
     assert check_interfaces(root) == []
     spec = load_spec(root)
-    # The seven modules whose main resource takes a lock, diagnostics or private endpoints.
+    # The six modules whose main resource takes diagnostics or private endpoints; no module locks
+    # its resource (the stack's locks are in infra/main.locks.tf, ordered after everything under them).
     assert sorted(spec) == [
         "aml_workspace",
         "data_factory",
         "data_lake",
         "key_vault",
-        "monitoring",
         "network",
         "sql",
     ]
@@ -71,15 +71,17 @@ def test_a_drifted_interface_variable_is_caught(tree: Path, edit: Edit) -> None:
 def test_the_template_reaches_every_module(tree: Path, edit: Edit) -> None:
     edit(
         "modules/interfaces/main.interfaces.tf.j2",
-        'notes      = "Managed by Terraform: remove the lock in code, not in the portal."',
-        'notes      = "Managed by Terraform."',
+        '  name                           = coalesce(each.value.name, "diag-${var.name}")',
+        '  name                           = coalesce(each.value.name, "diagnostics-${var.name}")',
     )
     locations = {f.location for f in check_interfaces(tree)}
-    with_lock = {m for m, entry in load_spec(tree).items() if "lock" in entry.interfaces}
-    assert locations == {f"modules/{m}/main.interfaces.tf" for m in with_lock}
+    with_diagnostics = {
+        m for m, entry in load_spec(tree).items() if "diagnostic_settings" in entry.interfaces
+    }
+    assert locations == {f"modules/{m}/main.interfaces.tf" for m in with_diagnostics}
     write_interfaces(tree)
     text = (tree / "modules" / "sql" / "main.interfaces.tf").read_text(encoding="utf-8")
-    assert 'notes      = "Managed by Terraform."' in text
+    assert '"diagnostics-${var.name}"' in text
 
 
 def test_an_interface_declared_outside_the_template_is_caught(tree: Path) -> None:

@@ -15,11 +15,11 @@ from stackctl.checks.hclmodel import strip_comments
 
 BOOTSTRAP = Path("envs/bootstrap")
 # What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.
-ROLE_ENTRY = re.compile(r'principal\s*=\s*"(?P<principal>\w+)"[^{}]*?\brole\s*=\s*"(?P<role>[^"]+)"')
-# The only roles an identity that any job step can reach (runner) or that plans (plan) may hold.
+ROLE_ENTRY = re.compile(r'principal\s*=\s*"(?P<principal>[\w-]+)"[^{}]*?\brole\s*=\s*"(?P<role>[^"]+)"')
+# The only roles the plan identity (its jobs run any release/* branch's code before approval) may
+# hold: it reads the stack and the state, and can write neither (review item 12).
 ALLOWED_ROLES = {
-    "runner": {"AcrPull", "Key Vault Secrets User"},
-    "plan": {"Reader", "Storage Blob Data Contributor"},
+    "plan": {"Reader", "Storage Blob Data Reader"},
 }
 
 
@@ -50,22 +50,21 @@ def _blocks(document: dict[str, Any], kind: str, type_name: str) -> list[dict[st
 
 
 def runner_and_plan_findings(tree: Path) -> list[str]:
-    """Container Apps hands the job's identity token to every step of every job on the runner
-    (https://learn.microsoft.com/azure/container-apps/managed-identity); a plan job's environment
-    has no reviewers. Neither may reach a role that changes the stack."""
+    """The runners carry no identity of ours (tests/infra/test_runner_isolation.py); a plan job's
+    environment has no reviewers, so the plan identity may reach no role that changes the stack or
+    its state."""
     findings: list[str] = []
     runner = _load(tree / BOOTSTRAP / "main.runner.tf")
     for entry in runner.get("module", []):
         for name, body in entry.items():
-            identity = str(body.get("identity", ""))
-            if "azurerm_user_assigned_identity.deploy" in identity:
-                findings.append(f"module {_unquote(name)}: the runner job runs as the deploying identity")
+            if "identity" in body:
+                findings.append(f"module {_unquote(name)}: the runner is given an identity")
     for match in ROLE_ENTRY.finditer(_text(tree / BOOTSTRAP / "main.rbac.tf")):
         principal, role = match["principal"], match["role"]
         if principal in ALLOWED_ROLES and role not in ALLOWED_ROLES[principal]:
             findings.append(f"{principal} identity holds {role}")
     # <env>-plan (GitHub) and <env>-plan service connections (Azure DevOps) trust the plan identity.
-    main = re.sub(r"\s+", " ", _text(tree / BOOTSTRAP / "main.tf"))
+    main = re.sub(r"\s+", " ", _text(tree / BOOTSTRAP / "subjects.tf"))
     if not re.search(r'gh_env = "\$\{env\}-plan", identity = "plan"', main):
         findings.append("the GitHub <env>-plan environment is not trusted by the plan identity")
     if 'endswith(key, "-plan") ? "plan"' not in main:
@@ -77,17 +76,23 @@ def test_runner_and_plan_identities_cannot_change_the_stack(root: Path) -> None:
     assert runner_and_plan_findings(root) == []
 
 
-def test_a_runner_running_as_the_deploying_identity_is_caught(tree: Path, edit: Edit) -> None:
+def test_a_runner_with_an_identity_or_a_plan_identity_that_writes_is_caught(tree: Path, edit: Edit) -> None:
     edit(
         "envs/bootstrap/main.runner.tf",
-        "resource_id = azurerm_user_assigned_identity.runner[each.key].id",
-        'resource_id = azurerm_user_assigned_identity.deploy["prod"].id',
+        "  subnet_id           = azurerm_subnet.runner[each.key].id",
+        "  subnet_id           = azurerm_subnet.runner[each.key].id\n"
+        '  identity            = azurerm_user_assigned_identity.deploy["prod"].id',
     )
-    edit("envs/bootstrap/main.rbac.tf", 'role      = "AcrPull"', 'role      = "Contributor"')
-    edit("envs/bootstrap/main.tf", 'identity = "plan" }', 'identity = "deploy" }')
+    # the review's item 12: the plan identity could rewrite prod's state
+    edit(
+        "envs/bootstrap/main.rbac.tf",
+        'role      = "Storage Blob Data Reader"',
+        'role      = "Storage Blob Data Contributor"',
+    )
+    edit("envs/bootstrap/subjects.tf", 'identity = "plan" }', 'identity = "deploy" }')
     assert runner_and_plan_findings(tree) == [
-        "module ci_runner: the runner job runs as the deploying identity",
-        "runner identity holds Contributor",
+        "module ci_runner: the runner is given an identity",
+        "plan identity holds Storage Blob Data Contributor",
         "the GitHub <env>-plan environment is not trusted by the plan identity",
     ]
 
@@ -102,7 +107,9 @@ def lock_findings(tree: Path) -> list[str]:
     deletes (https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#lock-inheritance)."""
     findings: list[str] = []
     stack_locks = any(
-        "azurerm_management_lock" in _text(path) for path in sorted((tree / "modules").rglob("*.tf"))
+        "azurerm_management_lock" in _text(path)
+        for part in ("modules", "infra")
+        for path in sorted((tree / part).rglob("*.tf"))
     )
     rbac = _load(tree / BOOTSTRAP / "main.rbac.tf")
     lock_roles = [
@@ -329,13 +336,14 @@ def test_a_runner_without_its_nat_gateway_is_caught(tree: Path, edit: Edit) -> N
 # https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners
 
 RUNNER_DEFAULT = re.compile(
-    r"\b(?P<env>dev|prod)\s*=\s*\{[^{}]*?labels\s*=\s*\[(?P<labels>[^\]]*)\][^{}]*?"
-    r'azure_pipelines_pool\s*=\s*"(?P<pool>[^"]+)"'
+    r'\b(?P<env>dev|prod)\s*=\s*\{[^{}]*?runner_group\s*=\s*"(?P<pool>[^"]+)"[^{}]*?'
+    r"labels\s*=\s*\[(?P<labels>[^\]]*)\]"
 )
 
 
 def runner_defaults(tree: Path) -> dict[str, tuple[set[str], str]]:
-    """The bootstrap's per-environment runner labels and agent pool (var.ci_runner.environments)."""
+    """The bootstrap's per-environment runner labels and GitHub runner group (var.ci_runner.environments;
+    the Azure DevOps pools are named per environment by naming.tf, which refuses equal names)."""
     variable = next(
         body for body in _blocks(_load(tree / BOOTSTRAP / "variables.tf"), "variable", "ci_runner")
     )
@@ -355,7 +363,7 @@ def dev_on_prod_runner_findings(
     if dev_labels & prod_labels:
         findings.append(f"dev's and prod's runners share the label(s) {sorted(dev_labels & prod_labels)}")
     if dev_pool == prod_pool:
-        findings.append(f"dev's and prod's runners share the agent pool {dev_pool}")
+        findings.append(f"dev's and prod's runners share the runner group {dev_pool}")
     for name, job in release["jobs"].items():
         environment = job.get("with", {}).get("environment")
         if "uses" not in job or environment not in {"dev", "prod"}:
@@ -363,17 +371,18 @@ def dev_on_prod_runner_findings(
         runner = str(job["with"]["runner"])
         other = "prod" if environment == "dev" else "dev"
         other_labels = prod_labels if environment == "dev" else dev_labels
-        if f"{other.upper()}_RUNNER_LABEL" in runner or any(f"'{label}'" in runner for label in other_labels):
+        other_group = prod_pool if environment == "dev" else dev_pool
+        names_other = any(f"'{label}'" in runner for label in other_labels) or f"'{other_group}'" in runner
+        if f"{other.upper()}_RUNNER_" in runner or names_other:
             findings.append(f"github {name} ({environment}) may run on {other}'s runner: {runner}")
     for stage in azure["stages"]:
         environment = str(stage["stage"]).split("_")[0]
         if environment not in {"dev", "prod"}:
             continue
         other = "prod" if environment == "dev" else "dev"
-        other_pool = prod_pool if environment == "dev" else dev_pool
         for job in stage["jobs"]:
             pool = str(job.get("pool", stage.get("pool", {})).get("name", ""))
-            if pool != f"$({environment.upper()}_AGENT_POOL)" or pool == other_pool:
+            if pool != f"$({environment.upper()}_AGENT_POOL)":
                 findings.append(
                     f"azure-pipelines {stage['stage']}/{job.get('job') or job.get('deployment')} "
                     f"({environment}) may run on {other}'s pool: {pool}"
@@ -392,7 +401,8 @@ def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     # The review's finding: dev fell back to prod's label, and DEV_AGENT_POOL could name prod's pool.
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
     release["jobs"]["dev"]["with"]["runner"] = (
-        "${{ format('[\"{0}\"]', vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod') }}"
+        '${{ format(\'{{"group":"{0}","labels":["{1}"]}}\', vars.DEV_RUNNER_GROUP || \'forecast-stack-dev\', '
+        "vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod') }}"
     )
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"name": "$(PROD_AGENT_POOL)"}
@@ -402,7 +412,7 @@ def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     }
     assert dev_on_prod_runner_findings(release, azure, defaults) == [
         "dev's and prod's runners share the label(s) ['forecast-stack-prod']",
-        "dev's and prod's runners share the agent pool forecast-stack-prod",
+        "dev's and prod's runners share the runner group forecast-stack-prod",
         "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
         # with the shared label, prod's default is dev's label too
         "github prod (prod) may run on dev's runner: " + release["jobs"]["prod"]["with"]["runner"],
@@ -424,13 +434,12 @@ PER_RUNNER = (
     "azurerm_subnet",
     "azurerm_nat_gateway",
     "azurerm_public_ip",
-    "azurerm_key_vault",
 )
 
 
 def runner_isolation_findings(tree: Path) -> list[str]:
-    """Dev's runner has its own VNet (peered with nothing), NAT gateway and egress IP, identity and
-    registration-token vault; only prod's runner VNet is peered with prod's."""
+    """Dev's runner has its own VNet (peered with nothing), subnet, NAT gateway and egress IP, and
+    its own runner resource; only prod's runner VNet is peered with prod's."""
     findings: list[str] = []
     runner = _load(tree / BOOTSTRAP / "main.runner.tf")
     main = _load(tree / BOOTSTRAP / "main.tf")
@@ -438,19 +447,12 @@ def runner_isolation_findings(tree: Path) -> list[str]:
         for body in _blocks(runner, "resource", type_name):
             if "local.runners" not in str(body.get("for_each", "")):
                 findings.append(f"{type_name}.runner is shared by dev's and prod's runners")
-    for body in _blocks(main, "resource", "azurerm_user_assigned_identity"):
-        if "runner_identity" in str(body.get("name")) and "local.runners" not in str(
-            body.get("for_each", "")
-        ):
-            findings.append("dev's and prod's runners share one identity")
     for module in _blocks(runner, "module", "ci_runner"):
         if "local.runners" not in str(module.get("for_each", "")):
             findings.append("module ci_runner: one runner job serves dev and prod")
         for attribute, reference in (
-            ("infrastructure_subnet_id", "azurerm_subnet.runner[each.key]"),
-            ("registration_key_vault_reference", "azurerm_key_vault.runner[each.key]"),
-            ("identity", "azurerm_user_assigned_identity.runner[each.key]"),
-            ("labels", "each.value.labels"),
+            ("subnet_id", "azurerm_subnet.runner[each.key]"),
+            ("name", "local.names.runner[each.key]"),
         ):
             if reference not in str(module.get(attribute)):
                 findings.append(f"module ci_runner: {attribute} is not the runner's own ({reference})")
@@ -494,16 +496,16 @@ def test_dev_s_runner_is_isolated_from_prod(root: Path) -> None:
     assert runner_isolation_findings(root) == []
 
 
-def test_a_dev_runner_peered_to_prod_or_sharing_its_vault_is_caught(tree: Path, edit: Edit) -> None:
+def test_a_dev_runner_peered_to_prod_or_sharing_its_network_is_caught(tree: Path, edit: Edit) -> None:
     edit(
         "envs/bootstrap/main.runner.tf",
-        'registration_key_vault_reference = "${azurerm_key_vault.runner[each.key].vault_uri}',
-        'registration_key_vault_reference = "${azurerm_key_vault.runner["prod"].vault_uri}',
+        "subnet_id           = azurerm_subnet.runner[each.key].id",
+        'subnet_id           = azurerm_subnet.runner["prod"].id',
     )
     edit(
         "envs/bootstrap/main.rbac.tf",
-        'scope     = try(azurerm_key_vault.runner["dev"].id, null)',
-        'scope     = try(azurerm_key_vault.runner["prod"].id, null)',
+        'prod-plan-runner-vnet = {\n        principal       = "plan"\n        env             = "prod"',
+        'prod-plan-runner-vnet = {\n        principal       = "plan"\n        env             = "dev"',
     )
     edit(
         "envs/dev/terraform.tfvars",
@@ -513,16 +515,15 @@ def test_a_dev_runner_peered_to_prod_or_sharing_its_vault_is_caught(tree: Path, 
     )
     edit("envs/prod/terraform.tfvars", '"vnet-fcst-ci-weu"', '"vnet-fcst-ci-dev-weu"')
     assert runner_isolation_findings(tree) == [
-        "module ci_runner: registration_key_vault_reference is not the runner's own "
-        "(azurerm_key_vault.runner[each.key])",
-        "dev-runner-token: dev's identity holds a role on prod's runner resources",
+        "module ci_runner: subnet_id is not the runner's own (azurerm_subnet.runner[each.key])",
+        "prod-plan-runner-vnet: dev's identity holds a role on prod's runner resources",
         "envs/dev peers the runner VNet vnet-fcst-ci-weu",
         "envs/prod peers vnet-fcst-ci-dev-weu, not prod's runner VNet vnet-fcst-ci-weu",
     ]
 
 
 def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> None:
-    # The review's tree: one count-based runner (VNet, vault, identity, job) for both environments.
+    # The review's tree: one count-based runner (VNet, runner) for both environments.
     edit(
         "envs/bootstrap/main.runner.tf",
         'resource "azurerm_virtual_network" "runner" {\n  for_each = local.runners',
@@ -530,18 +531,69 @@ def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> 
     )
     edit(
         "envs/bootstrap/main.runner.tf",
-        "  for_each = local.runners\n\n  name                       = local.names.runner_key_vault",
-        "  count = 1\n\n  name                       = local.names.runner_key_vault",
-    )
-    edit("envs/bootstrap/main.runner.tf", "for_each = local.runner_ready ? local.runners : {}", "count = 1")
-    edit(
-        "envs/bootstrap/main.tf",
-        'resource "azurerm_user_assigned_identity" "runner" {\n  for_each = local.runners',
-        'resource "azurerm_user_assigned_identity" "runner" {\n  count = 1',
+        "  for_each = local.runners\n\n  name                = local.names.runner[each.key]",
+        "  count = 1\n\n  name                = local.names.runner[each.key]",
     )
     assert runner_isolation_findings(tree) == [
         "azurerm_virtual_network.runner is shared by dev's and prod's runners",
-        "azurerm_key_vault.runner is shared by dev's and prod's runners",
-        "dev's and prod's runners share one identity",
         "module ci_runner: one runner job serves dev and prod",
+    ]
+
+
+# --- the RBAC Administrator condition is an allow-list of the roles infra/ assigns -----------------
+# https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
+
+PRIVILEGED = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  # User Access Administrator
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168",  # Role Based Access Control Administrator
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
+}
+ASSIGNED_ROLE = re.compile(r'\brole(?:_definition_name)?\s*=\s*"(?P<role>[^"]+)"')
+
+
+def rbac_condition_findings(tree: Path) -> list[str]:
+    """Every role infra/ and modules/ assign by name is in the bootstrap's allow-list; the list holds
+    no privileged role; the condition allows (GuidEquals) rather than denies, and only service
+    principals."""
+    variables = _blocks(_load(tree / BOOTSTRAP / "variables.tf"), "variable", "assignable_role_ids")
+    if not variables:
+        return ["envs/bootstrap has no allow-list of assignable roles (var.assignable_role_ids)"]
+    allowed = {_unquote(name): _unquote(guid) for name, guid in variables[0]["default"].items()}
+    findings = [f"{name} ({guid}) is privileged" for name, guid in allowed.items() if guid in PRIVILEGED]
+    assigned = set()
+    for path in [*(tree / "infra").glob("*.tf"), *(tree / "modules").rglob("*.tf")]:
+        assigned |= {m["role"] for m in ASSIGNED_ROLE.finditer(_text(path))}
+    findings += [
+        f"infra/ assigns {role}, which the condition refuses" for role in sorted(assigned - set(allowed))
+    ]
+    rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    if "GuidNotEquals" in rbac or rbac.count("ForAnyOfAnyValues:GuidEquals") != 2:
+        findings.append("the RBAC Administrator condition is not an allow-list on both write and delete")
+    if rbac.count("PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}") != 2:
+        findings.append("the condition does not limit the principal type to service principals")
+    return findings
+
+
+def test_the_rbac_administrator_condition_allows_only_what_infra_assigns(root: Path) -> None:
+    assert rbac_condition_findings(root) == []
+
+
+def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "envs/bootstrap/main.rbac.tf",
+        "RoleDefinitionId] ForAnyOfAnyValues:GuidEquals",
+        "RoleDefinitionId] ForAnyOfAllValues:GuidNotEquals",
+    )
+    edit("infra/main.rbac.tf", 'role = "AzureML Data Scientist"', 'role = "AzureML Compute Operator"')
+    edit(
+        "envs/bootstrap/variables.tf",
+        '"Reader"                        = "acdd72a7',
+        '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n'
+        '    "Reader"                        = "acdd72a7',
+    )
+    assert rbac_condition_findings(tree) == [
+        "Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c) is privileged",
+        "infra/ assigns AzureML Compute Operator, which the condition refuses",
+        "the RBAC Administrator condition is not an allow-list on both write and delete",
     ]

@@ -84,7 +84,7 @@ def test_the_deploying_identity_without_its_workspace_storage_role_is_caught(tre
     _drop_line(tree, "infra/main.rbac.tf", "wsstore-blob-deployer ")
     findings = check_wiring(tree).findings
     assert [f.message.split(":", 1)[0] for f in findings] == [f"CKV_FS_12 failed on {WORKSPACE_STORAGE}"]
-    assert "data.azurerm_client_config.current.object_id" in findings[0].message
+    assert "var.deployer_object_id" in findings[0].message
 
 
 def test_a_role_that_is_not_a_blob_data_role_does_not_count(tree: Path, edit: Edit) -> None:

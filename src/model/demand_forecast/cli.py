@@ -22,6 +22,7 @@ from rich.console import Console
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import Monitoring
 from demand_forecast.errors import DeviceError, RegistryError, UsageError
+from demand_forecast.outputs import check_writable, fresh_output
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
+def _publish(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) -> None:
     from demand_forecast.contracts import PUBLISHED_FILE, Published
     from demand_forecast.publish import PublishInputs, publish, resolve_run_id
     from demand_forecast.reporting.database import open_database
@@ -93,7 +94,7 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
         detail=args.detail,
     )
     summary = publish(open_database(url), inputs, telemetry)
-    Published.parse(summary.as_dict(), "the publish step's summary").write(args.out / PUBLISHED_FILE)
+    Published.parse(summary.as_dict(), "the publish step's summary").write(out / PUBLISHED_FILE)
     written = ", ".join(f"{n} {name}" for name, n in summary.rows.items() if n)
     console.print(f"published {summary.pipeline} run {summary.run_id} ({summary.status}): {written}")
 
@@ -101,23 +102,23 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
 Say = Callable[[str], None]
 
 
-def _validate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _validate(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    quality = pipeline.run_validate(args.data, args.out, settings)
+    quality = pipeline.run_validate(args.data, out, settings, say)
     say(
         f"valid: {quality.series} series, {quality.weeks} weeks, {quality.gaps} gaps, "
         f"{sum(quality.quarantined_by_reason.values())} rows quarantined -> {args.out}"
     )
 
 
-def _train(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _train(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
     started = time.perf_counter()
     with console.status("training") as status:
         info = pipeline.run_train(
-            args.data, args.out, settings, lambda m: status.update(m), track=not args.no_tracking
+            args.data, out, settings, lambda m: status.update(m), track=not args.no_tracking
         )
     validation = info.metrics
     say(
@@ -128,10 +129,10 @@ def _train(args: argparse.Namespace, settings: Settings, say: Say) -> None:
     )
 
 
-def _evaluate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _evaluate(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    metrics = pipeline.run_evaluate(args.model, args.data, args.out, args.champion, settings, say)
+    metrics = pipeline.run_evaluate(args.model, args.data, out, args.champion, settings, say)
     parts = [
         f"{name} MAPE {record.mape:.3f} WAPE {record.wape or 0.0:.3f} bias {record.bias or 0.0:+.1%}"
         for name, record in metrics.overall.by_model().items()
@@ -143,30 +144,30 @@ def _evaluate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
     )
 
 
-def _register(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _register(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    decision = pipeline.run_register(args.model, args.metrics, args.out, args.name, args.margin, settings)
+    decision = pipeline.run_register(args.model, args.metrics, out, args.name, args.margin, settings)
     say(
         f"registered {decision.model_name} v{decision.registered_version}; "
         f"{'PROMOTED to champion' if decision.promoted else 'not promoted'}: {decision.reason}"
     )
 
 
-def _score(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _score(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    forecasts = pipeline.run_score(args.model, args.data, args.out, args.as_of, args.horizon, settings, say)
+    forecasts = pipeline.run_score(args.model, args.data, out, args.as_of, args.horizon, settings, say)
     say(
         f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
         f"-> {args.out / 'forecasts.csv'}"
     )
 
 
-def _monitor(args: argparse.Namespace, settings: Settings, say: Say) -> Monitoring:
+def _monitor(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> Monitoring:
     from demand_forecast import pipeline
 
-    report = pipeline.run_monitor(args.model, args.data, args.out, args.forecasts, args.as_of, settings, say)
+    report = pipeline.run_monitor(args.model, args.data, out, args.forecasts, args.as_of, settings, say)
     say(
         f"monitor: age {report.age_days} days (stale={report.stale}), "
         f"drift_alert={report.drift_alert}, "
@@ -176,7 +177,7 @@ def _monitor(args: argparse.Namespace, settings: Settings, say: Say) -> Monitori
 
 
 # Each returns what it wrote (monitor: the report, whose health metrics go to telemetry) or None.
-_RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say], object]] = {
+_RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say, Path], object]] = {
     "validate": _validate,
     "train": _train,
     "evaluate": _evaluate,
@@ -187,8 +188,16 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say], object]] = {
 
 
 def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
+    """Run the step into a staging folder that replaces `--out` only when the step succeeds
+    (`demand_forecast.outputs.fresh_output`): nothing of an earlier run survives, and a step that
+    fails or is killed leaves the previous folder as it was."""
+    with fresh_output(args.out) as staging:
+        return _run_into(args, telemetry, staging)
+
+
+def _run_into(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) -> int:
     if args.step == "publish":
-        _publish(args, telemetry)
+        _publish(args, telemetry, out)
         return 0
     overrides: dict[str, dict[str, int]] = {}
     if getattr(args, "seed", None) is not None:
@@ -196,7 +205,7 @@ def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
     if getattr(args, "epochs", None) is not None:
         overrides["nn"] = {"epochs": args.epochs}
     settings = load_settings(args.config, overrides)
-    result = _RUNNERS[args.step](args, settings, console.print)
+    result = _RUNNERS[args.step](args, settings, console.print, out)
     if isinstance(result, Monitoring):
         otel.record_monitoring(telemetry, result.to_json())
     return 0
@@ -208,6 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed what was wrong; usage errors are exit 2
         return exc.code if isinstance(exc.code, int) else 2
+    try:
+        # Before any work: an unwritable --out, or one that holds an input, is one clear error.
+        check_writable(args.out)
+        _refuse_inputs_inside_out(args)
+    except UsageError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
     telemetry = otel.configure()
     started_at, started = datetime.now(UTC), time.perf_counter()
     code, detail = 1, "interrupted"
@@ -240,6 +256,21 @@ def _step_folders(args: argparse.Namespace) -> list[Path]:
             continue
         folders.append(value.parent if option.file else value)
     return folders
+
+
+def _refuse_inputs_inside_out(args: argparse.Namespace) -> None:
+    """An input inside `--out` would be deleted when the step replaces its output folder."""
+    out = args.out.resolve()
+    for option in STEPS[args.step].options:
+        value = getattr(args, option.flag.lstrip("-").replace("-", "_"), None)
+        if option.output or option.value not in ("path", "model") or value is None or ":/" in str(value):
+            continue
+        given = Path(value).resolve()
+        if given == out or out in given.parents:
+            raise UsageError(
+                f"{option.flag} {value} is inside --out {args.out}; a step replaces its whole output folder, "
+                "so write the output somewhere else"
+            )
 
 
 def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> tuple[int, str]:

@@ -28,6 +28,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from demand_forecast.errors import UsageError
+from demand_forecast.outputs import write_text_atomic
 
 MODEL_INFO_FILE = "model_info.json"
 # The model folder inside a registered MLflow model (the pyfunc's artifact key).
@@ -76,10 +77,9 @@ class Contract(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
     def write(self, path: Path) -> Path:
-        """Write the contract as indented JSON to `path` (parents created); returns `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        return path
+        """Write the contract as indented JSON to `path` (parents created), atomically
+        (`demand_forecast.outputs.write_atomic`); returns `path`."""
+        return write_text_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
 
 # ---- data_quality.json ------------------------------------------------------------------------
@@ -318,6 +318,8 @@ class Monitoring(Contract):
     stale: bool
     stale_after_days: int = Field(ge=1)
     drift: dict[str, float]
+    # "file:column" -> share of its recent values far outside training's range (scoring.covariate_shift)
+    covariate_shift: dict[str, float] = Field(default_factory=dict)
     drift_alert: bool
     drift_threshold: float
     recent_mape: float | None

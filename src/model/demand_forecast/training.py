@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from demand_forecast.models import (
     fit_network,
     predict_network,
 )
+from demand_forecast.outputs import MARKER, mark_complete, write_atomic, write_csv_atomic, write_text_atomic
+from demand_forecast.reading import read_text_csv
 from demand_forecast.settings import Settings
 
 MODEL_NAME = "demand-forecast"
@@ -117,9 +120,21 @@ class TrainedModel:
 
     # ---- segments and encodings -------------------------------------------------------------
     def segments_for(self, rows: pd.DataFrame) -> npt.NDArray[np.object_]:
-        known = self.series.set_index(["store_id", "product_id"])["segment"]
+        known = self.series.set_index(["store_id", "product_id"])
         keys = pd.MultiIndex.from_frame(rows[["store_id", "product_id"]])
-        segments = known.reindex(keys).to_numpy(dtype=object)
+        found = known.reindex(keys)
+        segments = found["segment"].to_numpy(dtype=object)
+        if {"region", "store_format", "velocity"} <= set(found.columns):
+            # A store whose region or format changed since training: the segment of what it is now,
+            # with the velocity it trained with (scoring.store_changes warns about it).
+            moved = found["segment"].notna().to_numpy() & (
+                (found["region"].to_numpy() != rows["region"].to_numpy())
+                | (found["store_format"].to_numpy() != rows["store_format"].to_numpy())
+            )
+            for i in np.flatnonzero(moved):
+                segments[i] = segment_label(
+                    rows["region"].iloc[i], rows["store_format"].iloc[i], found["velocity"].iloc[i]
+                )
         unseen = pd.isna(segments)
         if unseen.any():
             # New series: velocity from the history available before the forecast week.
@@ -231,12 +246,15 @@ class TrainedModel:
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
+        """Every file atomically (`demand_forecast.outputs`), the `_SUCCESS` marker last; the CLI
+        writes into a staging folder that replaces the previous model only once this is complete."""
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).unlink(missing_ok=True)
         (folder / "networks").mkdir(exist_ok=True)
         network_files = {}
         for key, state in self.networks.items():
             name = f"{_slug(key)}.pt"
-            torch.save(state, folder / "networks" / name)
+            write_atomic(folder / "networks" / name, partial(_save_state, state))
             network_files[key] = name
         artefacts = {
             "feature_spec": self.spec.to_dict(),
@@ -254,9 +272,10 @@ class TrainedModel:
             "offsets": self.offsets,
             "reference": self.reference,
         }
-        (folder / "model.json").write_text(json.dumps(artefacts), encoding="utf-8")
-        self.series.to_csv(folder / "series.csv", index=False)
+        write_text_atomic(folder / "model.json", json.dumps(artefacts))
+        write_csv_atomic(self.series, folder / "series.csv")
         self.model_info.write(folder / MODEL_INFO_FILE)
+        mark_complete(folder)
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModel:
@@ -273,7 +292,7 @@ class TrainedModel:
             spec=FeatureSpec.from_dict(artefacts["feature_spec"]),
             feature_names=tuple(artefacts["feature_names"]),
             vocab=artefacts["vocab"],
-            series=pd.read_csv(folder / "series.csv", dtype=str),
+            series=read_text_csv(folder / "series.csv"),
             velocity_threshold=float(artefacts["velocity_threshold"]),
             lasso={k: LinearModel.from_dict(v) for k, v in artefacts["lasso"].items()},
             network_spec=NetworkSpec(**artefacts["network_spec"]),
@@ -282,6 +301,10 @@ class TrainedModel:
             offsets=artefacts["offsets"],
             reference=artefacts["reference"],
         )
+
+
+def _save_state(state: dict[str, torch.Tensor], target: Path) -> None:
+    torch.save(state, target)
 
 
 # ---- training ---------------------------------------------------------------------------------

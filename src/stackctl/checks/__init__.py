@@ -13,13 +13,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stackctl.checks.checkov import check_checkov
 from stackctl.checks.config import check_config
 from stackctl.checks.docs import check_docs
 from stackctl.checks.findings import CheckReport, Finding
 from stackctl.checks.fmt import check_format
+from stackctl.checks.online import check_terraform_validate
+from stackctl.checks.overrides import check_checkov_merged
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
+from stackctl.checks.provider_enums import check_provider_enums
 from stackctl.checks.schema import check_provider_schema, default_schema_path, load_schema
 from stackctl.checks.wiring import check_wiring
 
@@ -39,10 +41,18 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
     "fmt": ("terraform fmt -check -recursive", lambda root: check_format(root)),
     "config": ("Terraform's loader, references, module inputs, version pins", _config),
     "schema": ("resource and data blocks against the azurerm provider schema", check_provider_schema),
-    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
+    "provider-enums": (
+        "every azurerm argument we set against the provider's own ValidateFuncs",
+        check_provider_enums,
+    ),
+    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov_merged),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),
     "parity": ("dev/prod roots alike; the value differences", check_parity),
+    "terraform-validate": (
+        "terraform init -backend=false && terraform validate in every directory, where the registry answers",
+        lambda root: check_terraform_validate(root),
+    ),
     "docs": ("generated text is current: module README tables, modules' main.interfaces.tf", check_docs),
 }
 

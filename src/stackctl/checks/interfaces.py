@@ -49,6 +49,11 @@ class ModuleInterfaces(BaseModel):
 
     resource: str = Field(pattern=r"^azurerm_\w+\.\w+$")
     diagnostic_settings_target: str | None = None
+    # What the target reads back (issue 22 item 11): metric categories when `AllMetrics` is read back
+    # as its parts (storage services: Capacity, Transaction), and whether Azure echoes
+    # logAnalyticsDestinationType; either drift makes every plan show a change.
+    diagnostic_metric_categories: tuple[str, ...] | None = None
+    diagnostic_destination_type_echoed: bool = True
     interfaces: tuple[Interface, ...] = Field(min_length=1)
     notes: tuple[str, ...] = ()
 
@@ -100,6 +105,8 @@ def render_interfaces(root: Path, module: str, entry: ModuleInterfaces, terrafor
         module=module,
         resource=entry.resource,
         diagnostic_settings_target=entry.diagnostic_settings_target,
+        diagnostic_metric_categories=entry.diagnostic_metric_categories,
+        diagnostic_destination_type_echoed=entry.diagnostic_destination_type_echoed,
         interfaces=list(entry.interfaces),
         notes=list(entry.notes),
     )

@@ -51,7 +51,9 @@ from stackctl.checks.findings import CheckReport, Finding, relative
 
 CHECK = "wiring"
 RULES = ("CKV_FS_12", "CKV_FS_13", "CKV_FS_14")
-DEPLOYER = "data.azurerm_client_config.current.object_id"
+# The deploying identity is an input (issue 22 item 2): never azurerm_client_config, which in CI is
+# the plan identity.
+DEPLOYER = "var.deployer_object_id"
 BLOB_DATA_ROLE = re.compile(r"^Storage Blob Data (Owner|Contributor|Reader)$")
 # Sub-resources a job reaches on each kind of target (how-to-managed-network#list-of-required-rules).
 DATASTORE_SUBRESOURCES = ("blob", "dfs")

@@ -318,7 +318,7 @@ class EnvironmentTerraform:
                 f"the backend config of {self.env} is missing, so Terraform cannot find its state",
                 where=str(self.backend_config.relative_to(self.root)),
                 fix=f"run `scripts/write_backend_config.sh {self.env} <resource group> <storage account>` "
-                f"(create the storage once with the bootstrap: README, Prerequisites for Azure)",
+                f"(create the storage once with the bootstrap: README, 'Azure: first deploy', step 3)",
             )
         if restore_planned_lock and self.planned_lock_file.exists():
             self.lock_file.write_bytes(self.planned_lock_file.read_bytes())

@@ -135,5 +135,5 @@ def test_the_binary_plan_file_is_not_mistaken_for_json(tmp_path: Path) -> None:
     binary.write_bytes(b"PK\x03\x04\x14\x00\x08\x00\x08\x00tfplan\x00\xff\xfe")
     with pytest.raises(StackctlError) as caught:
         load_plan(binary)
-    assert "not valid JSON" in caught.value.what
+    assert "not a plan JSON file: it is the binary plan" in caught.value.what
     assert "the binary tfplan is not JSON" in (caught.value.fix or "")

@@ -1,0 +1,217 @@
+"""The CI side: the environments' protection (GitHub environments, Azure DevOps checks) and the
+runners (GitHub-hosted runners with Azure private networking, or a Managed DevOps Pool)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackctl.doctor.clients import Unreachable
+from stackctl.doctor.context import DoctorContext, names, require_arm
+from stackctl.doctor.report import CheckResult, failed, passed
+
+# The branch each environment deploys from (README "Azure: first deploy", step 6; the workflows'
+# conditions).
+BRANCH = {"dev": "main", "prod": "release/*"}
+NETWORK_SETTINGS_API = "2024-04-02"
+POOL_API = "2024-10-19"
+
+
+def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> list[str]:
+    """What the GitHub environment lacks: a custom branch policy naming only its branch; for the
+    apply environment of prod, required reviewers who may not approve their own run, no admin bypass.
+    https://docs.github.com/rest/deployments/environments#get-an-environment
+    https://docs.github.com/actions/managing-workflow-runs-and-deployments/managing-deployments/reviewing-deployments"""
+    environment = ctx.github.get(f"/repos/{repo}/environments/{gh_env}")
+    if environment is None:
+        return [f"{gh_env}: no such environment"]
+    findings = []
+    policy = environment.get("deployment_branch_policy") or {}
+    if not policy.get("custom_branch_policies") or policy.get("protected_branches"):
+        findings.append(f"{gh_env}: no custom deployment-branch policy")
+    else:
+        listed = ctx.github.get(f"/repos/{repo}/environments/{gh_env}/deployment-branch-policies") or {}
+        branches = {
+            p["name"] for p in listed.get("branch_policies", []) if p.get("type", "branch") == "branch"
+        }
+        if branches != {BRANCH[ctx.settings.env]}:
+            findings.append(
+                f"{gh_env}: branches {sorted(branches)} instead of only {BRANCH[ctx.settings.env]}"
+            )
+    if gh_env == "prod":
+        rules = environment.get("protection_rules", [])
+        reviewers = [r for r in rules if r.get("type") == "required_reviewers" and r.get("reviewers")]
+        if not reviewers:
+            findings.append(
+                "prod: no required reviewers (private repositories need GitHub Enterprise Cloud for them)"
+            )
+        elif not all(r.get("prevent_self_review") for r in reviewers):
+            findings.append("prod: reviewers may approve their own runs (prevent self-review is off)")
+        if environment.get("can_admins_bypass", True):
+            findings.append("prod: administrators may bypass the protection rules")
+    return findings
+
+
+# Who may move the branch an environment deploys from: prod's release/* only release managers may
+# create or push (a pushed release/* branch runs its code as prod's plan identity before approval);
+# main changes only through a reviewed pull request. A ruleset's rules apply to every writer but its
+# bypass list. https://docs.github.com/rest/repos/rules#get-rules-for-a-branch
+BRANCH_RULES = {"dev": ("main", {"pull_request"}), "prod": ("release/doctor-probe", {"creation", "update"})}
+
+
+def _branch_rule_findings(ctx: DoctorContext, repo: str) -> list[str]:
+    branch, needed = BRANCH_RULES[ctx.settings.env]
+    rules = ctx.github.get(f"/repos/{repo}/rules/branches/{branch.replace('/', '%2F')}") or []
+    missing = needed - {str(rule.get("type")) for rule in rules}
+    if not missing:
+        return []
+    shown = "release/*" if ctx.settings.env == "prod" else branch
+    return [
+        f"{shown}: no ruleset with {', '.join(sorted(missing))} "
+        f"(any writer can move the branch {ctx.settings.env} deploys from)"
+    ]
+
+
+def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
+    """forecast-<env> exists; for prod its checks hold an approval the requester cannot give and an
+    exclusive lock. https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list"""
+    devops = ctx.settings.azure_devops or {}
+    base = f"/{devops.get('organization')}/{devops.get('project')}/_apis"
+    found = ctx.azure_devops.get(
+        f"{base}/distributedtask/environments", {"name": f"forecast-{ctx.settings.env}", "api-version": "7.1"}
+    )
+    environments = (found or {}).get("value", [])
+    if not environments:
+        return [f"forecast-{ctx.settings.env}: no such Azure DevOps environment"]
+    if ctx.settings.env != "prod":
+        return []
+    params = {
+        "resourceType": "environment",
+        "resourceId": str(environments[0]["id"]),
+        "$expand": "settings",
+        "api-version": "7.1-preview.1",
+    }
+    checks = (ctx.azure_devops.get(f"{base}/pipelines/checks/configurations", params) or {}).get("value", [])
+    kinds = {str(c.get("type", {}).get("name")): c.get("settings", {}) for c in checks}
+    findings = []
+    approval = kinds.get("Approval")
+    if approval is None:
+        findings.append("forecast-prod: no Approvals check")
+    elif approval.get("requesterCannotBeApprover") is not True and approval.get("requesterCanApprove", True):
+        findings.append("forecast-prod: the requester may approve their own run (requesterCanApprove)")
+    if "ExclusiveLock" not in kinds:
+        findings.append("forecast-prod: no Exclusive lock check")
+    return findings
+
+
+def ci_protection(ctx: DoctorContext) -> CheckResult:
+    """The CI environments protect the environment: the release fails this check (deploy.yml's
+    preflight) rather than apply prod without an approval."""
+    findings: list[str] = []
+    if not ctx.settings.github and not ctx.settings.azure_devops:
+        # Nothing to ask about is not a pass: the preflight must not succeed vacuously.
+        raise Unreachable(
+            "no GitHub repository (github in the bootstrap tfvars, or GITHUB_REPOSITORY) "
+            "or Azure DevOps project named"
+        )
+    if ctx.settings.github:
+        repo = f"{ctx.settings.github['owner']}/{ctx.settings.github['repository']}"
+        for gh_env in (f"{ctx.settings.env}-plan", ctx.settings.env):
+            findings += _github_environment_findings(ctx, gh_env, repo)
+        findings += _branch_rule_findings(ctx, repo)
+    if ctx.settings.azure_devops:
+        findings += _azure_devops_findings(ctx)
+    if findings:
+        return failed(
+            "ci-protection",
+            "; ".join(findings),
+            "set the environment's protection as README 'Azure: first deploy' step 6 shows "
+            "(gh api / Azure DevOps checks)",
+        )
+    return passed(
+        "ci-protection",
+        f"{ctx.settings.env}'s environments are protected (branch {BRANCH[ctx.settings.env]})",
+    )
+
+
+def _runner_group_findings(
+    group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], env: str
+) -> list[str]:
+    """Each environment's group admits only this repository's deploy.yml on its own branch (dev: main,
+    prod: release/*) and no public repository, so no pull-request job is scheduled in its VNet.
+    Restricting a group to workflows is a GitHub Enterprise Cloud feature.
+    https://docs.github.com/rest/actions/self-hosted-runner-groups"""
+    findings = []
+    if group.get("visibility") != "selected" or repo_ids != [repo["id"]]:
+        findings.append(
+            f"group {group['name']} admits repositories {repo_ids} "
+            f"(visibility {group.get('visibility')}), not only this one"
+        )
+    allowed = f"{repo['full_name']}/.github/workflows/deploy.yml@refs/heads/{BRANCH[env]}"
+    if not group.get("restricted_to_workflows") or set(group.get("selected_workflows", [])) != {allowed}:
+        findings.append(f"group {group['name']} is not restricted to {allowed} (GitHub Enterprise Cloud)")
+    if group.get("allows_public_repositories"):
+        findings.append(f"group {group['name']} allows public repositories")
+    return findings
+
+
+def _github_runner(ctx: DoctorContext) -> list[str]:
+    arm = require_arm(ctx)
+    github = ctx.settings.github or {}
+    org, name = github["owner"], github["repository"]
+    runner = ctx.settings.bootstrap.get("ci_runner", {}).get("environments", {}).get(ctx.settings.env, {})
+    group_name = runner.get("runner_group", f"forecast-stack-{ctx.settings.env}")
+    settings = arm.get(
+        f"/subscriptions/{arm.subscription_id}/resourceGroups/{names(ctx, 'bootstrap_resource_group')}"
+        f"/providers/GitHub.Network/networkSettings/{names(ctx, 'runner')}",
+        NETWORK_SETTINGS_API,
+    )
+    if settings is None:
+        return [f"no GitHub.Network/networkSettings {names(ctx, 'runner')}: run the bootstrap"]
+    groups = (ctx.github.get(f"/orgs/{org}/actions/runner-groups") or {}).get("runner_groups", [])
+    group = next((g for g in groups if g["name"] == group_name), None)
+    if group is None:
+        return [f"no runner group {group_name} in {org}"]
+    repo = ctx.github.get(f"/repos/{org}/{name}") or {"id": None, "full_name": f"{org}/{name}"}
+    admitted = ctx.github.get(f"/orgs/{org}/actions/runner-groups/{group['id']}/repositories") or {}
+    findings = _runner_group_findings(
+        group, [r["id"] for r in admitted.get("repositories", [])], repo, ctx.settings.env
+    )
+    configurations = (ctx.github.get(f"/orgs/{org}/settings/network-configurations") or {}).get(
+        "network_configurations", []
+    )
+    github_id = settings.get("tags", {}).get("GitHubId")
+    if not any(github_id in c.get("network_settings_ids", []) for c in configurations):
+        findings.append(f"no network configuration in {org} uses the networkSettings (GitHubId {github_id})")
+    hosted = (ctx.github.get(f"/orgs/{org}/actions/hosted-runners") or {}).get("runners", [])
+    if not any(r.get("runner_group_id") == group["id"] for r in hosted):
+        findings.append(f"no GitHub-hosted runner in group {group_name}")
+    return findings
+
+
+def _pool(ctx: DoctorContext) -> list[str]:
+    arm = require_arm(ctx)
+    pool = arm.get(
+        f"/subscriptions/{arm.subscription_id}/resourceGroups/{names(ctx, 'bootstrap_resource_group')}"
+        f"/providers/Microsoft.DevOpsInfrastructure/pools/{names(ctx, 'runner')}",
+        POOL_API,
+    )
+    if pool is None:
+        return [f"no Managed DevOps Pool {names(ctx, 'runner')}: run the bootstrap"]
+    findings = []
+    if pool["properties"].get("provisioningState") != "Succeeded":
+        findings.append(f"pool {pool['name']} is {pool['properties'].get('provisioningState')}")
+    if (pool.get("identity") or {}).get("type", "None") != "None":
+        findings.append(f"pool {pool['name']} has a managed identity every job can use: remove it")
+    return findings
+
+
+def runner(ctx: DoctorContext) -> CheckResult:
+    """The environment's runner exists inside its VNet and only its pipeline can reach it."""
+    findings = _github_runner(ctx) if ctx.settings.platform == "github" else _pool(ctx)
+    if findings:
+        return failed(
+            "runner",
+            "; ".join(findings),
+            "README 'Azure: first deploy' step 5 (runner group, network configuration, hosted runner)",
+        )
+    return passed("runner", f"{ctx.settings.env}'s runner is in its VNet and admits only its pipeline")

@@ -1,0 +1,126 @@
+"""What doctor compares Azure, GitHub and Azure DevOps against: the bootstrap's values and names, the
+stack's tfvars, and where to reach each service (no secret is ever printed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackctl.checks.parity import load_tfvars
+from stackctl.errors import StackctlError
+from stackctl.tools import Terraform
+
+BOOTSTRAP = Path("envs") / "bootstrap"
+ARM_ENDPOINT = "https://management.azure.com"
+GITHUB_API = "https://api.github.com"
+AZURE_DEVOPS = "https://dev.azure.com"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each service answers. GitHub Actions sets GITHUB_API_URL (GHE.com data residency);
+    FORECAST_STACK_ARM_ENDPOINT points ARM at a sovereign cloud."""
+
+    arm: str = ARM_ENDPOINT
+    github: str = GITHUB_API
+    azure_devops: str = AZURE_DEVOPS
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> Endpoints:
+        return cls(
+            arm=env.get("FORECAST_STACK_ARM_ENDPOINT", ARM_ENDPOINT).rstrip("/"),
+            github=env.get("GITHUB_API_URL", GITHUB_API).rstrip("/"),
+            azure_devops=env.get("FORECAST_STACK_AZURE_DEVOPS_URL", AZURE_DEVOPS).rstrip("/"),
+        )
+
+
+@dataclass(frozen=True)
+class DoctorSettings:
+    """One doctor run: `bootstrap` holds envs/bootstrap/terraform.tfvars' values, `names` the names
+    the bootstrap gives (Terraform's evaluation of naming.tf), `stack` envs/<env>/terraform.tfvars."""
+
+    env: str
+    root: Path
+    subscription_id: str | None
+    endpoints: Endpoints
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, Any] = field(default_factory=dict)
+    stack: dict[str, Any] = field(default_factory=dict)
+    github_token: str | None = field(default=None, repr=False)
+    # GITHUB_REPOSITORY ("owner/name"), which GitHub Actions sets: the preflight job has no
+    # bootstrap tfvars (they are not committed), but knows its own repository.
+    ci_repository: str | None = None
+
+    @property
+    def github(self) -> dict[str, Any] | None:
+        value = self.bootstrap.get("github")
+        if isinstance(value, dict):
+            return value
+        if self.ci_repository and "/" in self.ci_repository:
+            owner, repository = self.ci_repository.split("/", 1)
+            return {"owner": owner, "repository": repository}
+        return None
+
+    @property
+    def azure_devops(self) -> dict[str, Any] | None:
+        value = self.bootstrap.get("azure_devops")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def platform(self) -> str:
+        runner = self.bootstrap.get("ci_runner")
+        return str(runner.get("platform", "github")) if isinstance(runner, dict) else "github"
+
+
+def bootstrap_names(root: Path, values: dict[str, Any], terraform: Terraform | None = None) -> dict[str, Any]:
+    """Every name the bootstrap gives for `values`, evaluated by Terraform itself from
+    envs/bootstrap/variables.tf and naming.tf (provider-free, offline). Raises StackctlError with
+    Terraform's message when the values break a validation or a name breaks Azure's rule."""
+    terraform = terraform or Terraform()
+    with tempfile.TemporaryDirectory(prefix="doctor-names-") as work:
+        here = Path(work)
+        for name in ("variables.tf", "naming.tf"):
+            shutil.copy2(root / BOOTSTRAP / name, here / name)
+        (here / "values.auto.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
+        for args in (
+            ["init", "-backend=false", "-input=false", "-no-color"],
+            ["plan", "-input=false", "-no-color", "-out=names.tfplan"],
+        ):
+            result = terraform.run(args, here)
+            if not result.ok:
+                message = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+                raise StackctlError(
+                    f"the bootstrap's values do not evaluate: {message[-600:]}",
+                    where=str(BOOTSTRAP / "terraform.tfvars"),
+                    fix="correct the value Terraform names (envs/bootstrap/variables.tf describes each)",
+                )
+        shown = terraform.run(["show", "-json", "names.tfplan"], here)
+    outputs = json.loads(shown.stdout)["planned_values"]["outputs"]
+    names: dict[str, Any] = outputs["names"]["value"]
+    return names
+
+
+def load_settings(env: str, root: Path, environ: Mapping[str, str] | None = None) -> DoctorSettings:
+    """Settings from the checkout and the process environment. A missing bootstrap tfvars leaves
+    `bootstrap` empty (the first check then says how to write it); bad values raise StackctlError."""
+    environ = os.environ if environ is None else environ
+    tfvars = root / BOOTSTRAP / "terraform.tfvars"
+    bootstrap = load_tfvars(tfvars) if tfvars.is_file() else {}
+    stack_tfvars = root / "envs" / env / "terraform.tfvars"
+    return DoctorSettings(
+        env=env,
+        root=root,
+        subscription_id=environ.get("AZURE_SUBSCRIPTION_ID") or environ.get("ARM_SUBSCRIPTION_ID") or None,
+        endpoints=Endpoints.from_environment(environ),
+        bootstrap=bootstrap,
+        names=bootstrap_names(root, bootstrap) if bootstrap else {},
+        stack=load_tfvars(stack_tfvars) if stack_tfvars.is_file() else {},
+        github_token=environ.get("GH_TOKEN") or environ.get("GITHUB_TOKEN") or None,
+        ci_repository=environ.get("GITHUB_REPOSITORY") or None,
+    )

@@ -1,0 +1,238 @@
+"""The weekly Data Factory pipeline as Terraform renders it, judged against Data Factory's own model.
+
+Terraform evaluates the module's locals (`terraform console`, offline: the few resource references
+are replaced by stand-in names), so the activities checked are the JSON azurerm receives, not our
+reading of the HCL. Then:
+
+- issue 22 item 3 (kind: *an activity property the typed model drops*): azurerm unmarshals
+  `activities_json` into go-azure-sdk's typed activity models
+  (internal/services/datafactory/data_factory_pipeline_resource.go); a field a model lacks is
+  dropped silently. Every activity, nested ones included, must use only the fields of its model
+  (tests/infra/adf_activity_models.json, extracted from the vendored go-azure-sdk by
+  scripts/extract_provider_validations.py).
+- issue 22 item 14: the wait loop ends on every status but the ARM JobStatus values under which a
+  job may still finish (azure-ai-ml's own enum), a job that does not complete is cancelled, and
+  conditioned/weekly is cleared before the copy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
+from infra_helpers import Edit, terraform_console
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = json.loads((REPO / "tests/infra/adf_activity_models.json").read_text())["activities"]
+RESOURCE_NAME = re.compile(r'azurerm_[a-z0-9_]+\.[a-z0-9_]+(\["([a-z]+)"\])?\.name')
+SPLAT_NAME = re.compile(r"azurerm_[a-z0-9_]+\.[a-z0-9_]+\[\*\]\.name")
+STAND_INS = """
+variable "aml" { type = any }
+variable "managed_virtual_network_enabled" { type = bool }
+"""
+TFVARS = """
+managed_virtual_network_enabled = true
+aml = {
+  workspace_id        = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/ws"
+  training_invoke_uri = "https://train.westeurope.inference.ml.azure.com/jobs"
+  scoring_invoke_uri  = "https://score.westeurope.inference.ml.azure.com/jobs"
+  input_data_uri      = "azureml://datastores/lake_conditioned/paths/weekly/"
+  datastores          = { conditioned = "lake_conditioned_blob", scored = "lake_scored_blob" }
+}
+"""
+
+
+def _locals_blocks(text: str) -> str:
+    blocks = []
+    for start in [m.start() for m in re.finditer(r"(?m)^locals \{", text)]:
+        depth = 0
+        for index in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            if depth == 0 and text[index] == "}":
+                blocks.append(text[start : index + 1])
+                break
+    return "\n".join(blocks)
+
+
+def rendered_activities(tree: Path, work: Path) -> list[dict[str, Any]]:
+    """The pipeline's activities as Terraform evaluates them (prod-like: managed VNet on)."""
+    source = (tree / "modules/data_factory/main.pipeline.tf").read_text()
+    expression = re.search(r"(?ms)^  activities_json = jsonencode\((.*?)\)\n\}", source)
+    assert expression, "activities_json = jsonencode(...) not found in main.pipeline.tf"
+    text = _locals_blocks(source) + f"\nlocals {{\n  activities = {expression.group(1)}\n}}\n"
+    text = SPLAT_NAME.sub('["ir-managed-vnet"]', text)
+    text = RESOURCE_NAME.sub(lambda m: f'"ds_{m.group(2) or "x"}"', text)
+    ok, output = terraform_console(
+        work, {"main.tf": STAND_INS + text, "stack.tfvars": TFVARS}, "jsonencode(local.activities)"
+    )
+    assert ok, output
+    # console prints the string, then possibly CLI warnings: read the first JSON value only.
+    encoded, _ = json.JSONDecoder().raw_decode(output)
+    return list(json.loads(encoded))
+
+
+def walk(activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for activity in activities:
+        found.append(activity)
+        props = activity.get("typeProperties", {})
+        for key in ("activities", "ifTrueActivities", "ifFalseActivities"):
+            found.extend(walk(props.get(key, [])))
+    return found
+
+
+def dropped_fields(activities: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    for activity in walk(activities):
+        model = MODELS.get(activity["type"])
+        if model is None:
+            problems.append(f"{activity['name']}: type {activity['type']} has no extracted model")
+            continue
+        for key in sorted(set(activity) - set(model["fields"])):
+            problems.append(f"{activity['name']}.{key} ({activity['type']} has no such field: dropped)")
+        for key in sorted(set(activity.get("typeProperties", {})) - set(model["typeProperties"])):
+            problems.append(f"{activity['name']}.typeProperties.{key} (dropped)")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def activities(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return rendered_activities(REPO, tmp_path_factory.mktemp("adf") / "work")
+
+
+def test_every_activity_uses_only_fields_its_model_has(activities: list[dict[str, Any]]) -> None:
+    assert dropped_fields(activities) == []
+
+
+def test_every_web_activity_runs_on_the_managed_runtime(activities: list[dict[str, Any]]) -> None:
+    webs = [a for a in walk(activities) if a["type"] == "WebActivity"]
+    assert len(webs) >= 6  # invoke, poll and cancel (twice) for each of training and scoring
+    for web in webs:
+        assert web["typeProperties"]["connectVia"] == {
+            "referenceName": "ir-managed-vnet",
+            "type": "IntegrationRuntimeReference",
+        }
+
+
+@pytest.mark.parametrize(
+    ("edits", "dropped"),
+    [
+        # The review's case: connectVia merged into the activity object, not its typeProperties.
+        (
+            [
+                (
+                    '      {\n        name      = "invoke_${step}"',
+                    '      merge({\n        name      = "invoke_${step}"',
+                ),
+                (
+                    "        typeProperties = merge({\n          url            = uri",
+                    "        typeProperties = {\n          url            = uri",
+                ),
+                (
+                    '        }, local.connect_via)\n      },\n      {\n        name      = "wait_',
+                    '        }\n      }, local.connect_via),\n      {\n        name      = "wait_',
+                ),
+            ],
+            "invoke_training.connectVia",
+        ),
+        (
+            [
+                (
+                    "        recursive     = true\n        enableLogging",
+                    '        recursive     = true\n        wildcardFileName = "*"\n        enableLogging',
+                )
+            ],
+            "clear_conditioned.typeProperties.wildcardFileName",
+        ),
+        (
+            [
+                (
+                    '              policy    = { timeout = "0.00:05:00", retry = 2',
+                    "              retryPolicy = { count = 2 }\n"
+                    '              policy    = { timeout = "0.00:05:00", retry = 2',
+                )
+            ],
+            "poll_training.retryPolicy",
+        ),
+    ],
+    ids=["connectVia-top-level", "delete-property-of-another-level", "unknown-activity-field"],
+)
+def test_a_field_the_model_drops_is_caught(
+    tree: Path, edit: Edit, tmp_path: Path, edits: list[tuple[str, str]], dropped: str
+) -> None:
+    for old, new in edits:
+        edit("modules/data_factory/main.pipeline.tf", old, new)
+    problems = dropped_fields(rendered_activities(tree, tmp_path / "work"))
+    assert any(problem.startswith(dropped) for problem in problems), problems
+
+
+def _until(activities: list[dict[str, Any]], step: str) -> dict[str, Any]:
+    return next(a for a in activities if a["name"] == f"wait_{step}")
+
+
+def loop_ends(expression: str, status: str) -> bool:
+    """Evaluate the Until expression's only form we write: @not(contains(createArray(...), v))."""
+    match = re.fullmatch(
+        r"@not\(contains\(createArray\(([^)]*)\), variables\('status_[a-z]+'\)\)\)", expression
+    )
+    assert match, f"the wait loop's expression changed shape: {expression}"
+    active = re.findall(r"'([A-Za-z]+)'", match.group(1))
+    return status not in active
+
+
+@pytest.mark.parametrize("step", ["training", "scoring"])
+def test_the_wait_ends_on_every_status_a_job_cannot_leave(
+    activities: list[dict[str, Any]], step: str
+) -> None:
+    expression = _until(activities, step)["typeProperties"]["expression"]["value"]
+    # Statuses a job can still move on from keep the loop polling; every other one ends it.
+    may_still_finish = {
+        "NotStarted",
+        "Starting",
+        "Provisioning",
+        "Preparing",
+        "Queued",
+        "Running",
+        "Finalizing",
+        "CancelRequested",
+        "NotResponding",
+    }
+    for status in JobStatus:
+        assert loop_ends(expression, status.value) is (status.value not in may_still_finish), status.value
+    assert loop_ends(expression, "SomeFutureStatus")
+
+
+@pytest.mark.parametrize("step", ["training", "scoring"])
+def test_a_job_that_does_not_complete_is_cancelled_and_fails_the_run(
+    activities: list[dict[str, Any]], step: str
+) -> None:
+    names = {a["name"]: a for a in walk(activities)}
+    for cancel in (f"cancel_{step}", f"cancel_{step}_after_wait"):
+        assert names[cancel]["typeProperties"]["method"] == "POST"
+        assert names[cancel]["typeProperties"]["url"].endswith(
+            f"/jobs/@{{activity('invoke_{step}').output.name}}/cancel?api-version=2024-04-01"
+        )
+    assert names[f"cancel_{step}_after_wait"]["dependsOn"] == [
+        {"activity": f"wait_{step}", "dependencyConditions": ["Failed"]}
+    ]
+    # A handled failure would report the run Succeeded: a Fail follows each cancel, whatever it did.
+    for cancel, fail in (
+        (f"cancel_{step}", f"fail_{step}"),
+        (f"cancel_{step}_after_wait", f"fail_{step}_wait"),
+    ):
+        assert names[fail]["type"] == "Fail"
+        assert names[fail]["dependsOn"] == [{"activity": cancel, "dependencyConditions": ["Completed"]}]
+
+
+def test_conditioned_weekly_is_cleared_before_the_copy(activities: list[dict[str, Any]]) -> None:
+    names = {a["name"]: a for a in activities}
+    clear = names["clear_conditioned"]
+    assert clear["type"] == "Delete"
+    assert clear["typeProperties"]["dataset"]["referenceName"] == "ds_conditioned"
+    assert {"activity": "clear_conditioned", "dependencyConditions": ["Succeeded"]} in names[
+        "copy_raw_to_conditioned"
+    ]["dependsOn"]

@@ -1,0 +1,149 @@
+"""Issue 22 item 1: a value the azurerm provider refuses at plan is found offline.
+
+The rules are the provider's own `ValidateFunc`s, extracted from its source into
+tests/infra/azurerm_validations.json (scripts/extract_provider_validations.py); each broken copy below
+must be refused with the argument, the value and the allowed set named. The first two are the
+review's cases (shared/reviews/terraform.md 1 and 2); the others are instances of the same kind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from infra_helpers import Edit
+
+from stackctl.checks.provider_enums import (
+    check_provider_enums,
+    default_validations_path,
+    load_validations,
+    refusal,
+)
+
+# The tree fixture copies the Terraform, not this data file: read it from the checkout.
+VALIDATIONS = default_validations_path
+
+
+def test_the_stack_sets_only_values_the_provider_accepts(root: Path) -> None:
+    report = check_provider_enums(root)
+    assert report.ok, "\n".join(f.render() for f in report.findings)
+    # The check judged real arguments, not nothing.
+    assert report.figures["arguments_judged"] > 100
+
+
+def test_the_validations_name_their_source(root: Path) -> None:
+    data = json.loads((root / "tests/infra/azurerm_validations.json").read_text())
+    assert data["provider_source"]["repository"] == "hashicorp/terraform-provider-azurerm"
+    assert len(data["provider_source"]["commit"]) == 40
+    assert data["not_found"] == []
+    rule = data["resources"]["azurerm_machine_learning_workspace"]["arguments"]["storage_account_access_type"]
+    assert rule == {"validator": "StringInSlice", "values": ["AccessKey", "Identity"], "ignore_case": False}
+
+
+BROKEN = [
+    # (file, anchor, replacement, what the finding names)
+    (
+        "modules/aml_workspace/main.tf",
+        'storage_account_access_type = "Identity"',
+        'storage_account_access_type = "identity"',
+        "storage_account_access_type = 'identity'",
+    ),
+    (
+        "modules/aml_workspace/main.tf",
+        'account_kind                    = "StorageV2"',
+        'account_kind                    = "storageV2"',
+        "account_kind = 'storageV2'",
+    ),
+    (
+        "modules/data_lake/main.tf",
+        'default_action = "Deny"',
+        'default_action = "deny"',
+        "default_action = 'deny'",
+    ),
+    (
+        "modules/data_factory/main.pipeline.tf",
+        'frequency       = "Week"',
+        'frequency       = "Weekly"',
+        "frequency = 'Weekly'",
+    ),
+    (
+        "modules/aml_workspace/main.tf",
+        'var.zone_redundant ? "ZRS" : "LRS"',
+        'var.zone_redundant ? "ZRS" : "lrs"',
+        "account_replication_type = 'lrs'",
+    ),
+    (
+        "infra/main.tf",
+        'vm_priority = "Dedicated"',
+        'vm_priority = "dedicated"',
+        "passes 'dedicated' to clusters.*.vm_priority",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "old", "new", "named"), BROKEN, ids=[b[3].split(" ")[0] for b in BROKEN])
+def test_a_value_the_provider_refuses_is_caught(
+    root: Path, tree: Path, edit: Edit, path: str, old: str, new: str, named: str
+) -> None:
+    edit(path, old, new)
+    report = check_provider_enums(tree, VALIDATIONS(root))
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert named in rendered, rendered
+    assert "refuses it at plan" in rendered
+
+
+def test_the_reviewed_sqlserver_rule_through_azurerm_is_caught(root: Path, tree: Path) -> None:
+    """The rule as it was (azurerm's outbound-rule resource fed `sqlServer` through the module)."""
+    module = tree / "modules/aml_workspace/main.tf"
+    module.write_text(
+        module.read_text()
+        + """
+resource "azurerm_machine_learning_workspace_network_outbound_rule_private_endpoint" "this" {
+  for_each = var.outbound_rules.private_endpoints
+
+  name                = each.key
+  workspace_id        = azurerm_machine_learning_workspace.this.id
+  service_resource_id = each.value.resource_id
+  sub_resource_target = each.value.subresource_name
+}
+"""
+    )
+    rendered = "\n".join(f.render() for f in check_provider_enums(tree, VALIDATIONS(root)).findings)
+    # The module's own validation admits it, and infra passes it.
+    assert "variable outbound_rules admits 'sqlServer'" in rendered
+    assert "module.aml_workspace passes 'sqlServer' to outbound_rules.*.subresource_name" in rendered
+
+
+def test_a_module_validation_wider_than_the_provider_is_caught(root: Path, tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/key_vault/variables.tf",
+        'contains(["standard", "premium"]',
+        'contains(["standard", "Premium"]',
+    )
+    rendered = "\n".join(f.render() for f in check_provider_enums(tree, VALIDATIONS(root)).findings)
+    assert "variable sku_name admits 'Premium'" in rendered
+
+
+@pytest.mark.parametrize(
+    ("value", "rule", "refused"),
+    [
+        ("Identity", {"validator": "StringInSlice", "values": ["AccessKey", "Identity"]}, False),
+        ("identity", {"validator": "StringInSlice", "values": ["AccessKey", "Identity"]}, True),
+        ("identity", {"validator": "StringInSlice", "values": ["Identity"], "ignore_case": True}, False),
+        ("", {"validator": "StringIsNotEmpty"}, True),
+        (31, {"validator": "IntBetween", "values": [1, 30]}, True),
+        (7, {"validator": "IntAtLeast", "values": [7]}, False),
+        ("ab", {"validator": "StringMatch", "pattern": "^[a-z]{3,}$"}, True),
+    ],
+)
+def test_refusal_follows_the_validator(value: object, rule: dict[str, object], refused: bool) -> None:
+    assert (refusal(value, rule) is not None) is refused
+
+
+def test_a_missing_validations_file_says_how_to_regenerate(tmp_path: Path) -> None:
+    from stackctl.errors import StackctlError
+
+    with pytest.raises(StackctlError) as error:
+        load_validations(tmp_path / "absent.json")
+    assert "extract_provider_validations.py" in str(error.value.fix)

@@ -1,0 +1,808 @@
+"""`stackctl doctor`: each check against recorded responses of Azure Resource Manager, GitHub and
+Azure DevOps, served on 127.0.0.1 over HTTPS (tests/stackctl/doctor_server.py) and read by the real
+clients. The bodies follow the services' documented response shapes (the REST reference page of
+each is cited in src/stackctl/doctor); they were not captured from a live subscription."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ClientAuthenticationError
+from doctor_server import RecordingServer, serve
+
+from stackctl.commands import doctor as doctor_command
+from stackctl.doctor.checks import run_check, run_checks
+from stackctl.doctor.report import Outcome
+from stackctl.doctor.run import context
+from stackctl.doctor.settings import DoctorSettings, Endpoints, bootstrap_names
+
+REPO = Path(__file__).resolve().parents[2]
+SUB = "00000000-0000-0000-0000-0000000000aa"
+TENANT = "00000000-0000-0000-0000-0000000000bb"
+BOOT = f"/subscriptions/{SUB}/resourceGroups/rg-fcst-bootstrap-weu"
+IDENTITIES = f"{BOOT}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+STATE = f"{BOOT}/providers/Microsoft.Storage/storageAccounts/stfcsttfstatep01"
+AML = f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/westeurope"
+ORG, NAME, ORG_ID, REPO_ID = "contoso", "forecast-stack", 1000001, 2000002
+IMMUTABLE = f"repo:{ORG}@{ORG_ID}/{NAME}@{REPO_ID}"
+ISSUER = "https://token.actions.githubusercontent.com"
+BOOTSTRAP_VALUES: dict[str, Any] = {
+    "workload": "fcst",
+    "location": "westeurope",
+    "location_short": "weu",
+    "name_suffix": "p01",
+    "state_storage_account_name": "stfcsttfstatep01",
+    "github": {
+        "owner": ORG,
+        "owner_id": str(ORG_ID),
+        "repository": NAME,
+        "repository_id": str(REPO_ID),
+        "organization_id": str(ORG_ID),
+        "subject_forms": ["immutable"],
+    },
+    "ci_runner": {"platform": "github", "location": "northeurope"},
+    "tags": {"owner": "t"},
+}
+STACK = {
+    "location": "westeurope",
+    "aml": {
+        "gpu_vm_size": "Standard_NC4as_T4_v3",
+        "gpu_max_nodes": 2,
+        "cpu_vm_size": "Standard_DS3_v2",
+        "cpu_max_nodes": 2,
+    },
+}
+
+
+class StaticCredential:
+    """The one stand-in: an Entra token (a JWT whose payload names the caller) without a login."""
+
+    def __init__(self, claims: dict[str, Any] | None = None, *, fail: bool = False):
+        self.claims = claims or {"upn": "owner@contoso.example", "oid": "o-1", "tid": TENANT}
+        self.fail = fail
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        if self.fail:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+        part = base64.urlsafe_b64encode(json.dumps(self.claims).encode()).decode().rstrip("=")
+        return AccessToken(f"e30.{part}.sig", int(time.time()) + 3600)
+
+
+@pytest.fixture(scope="module")
+def names() -> dict[str, Any]:
+    """The bootstrap's names for BOOTSTRAP_VALUES, evaluated by Terraform from naming.tf (the real path)."""
+    return bootstrap_names(REPO, BOOTSTRAP_VALUES)
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingServer]:
+    for recorded in serve(tmp_path):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+        healthy_prod(recorded)
+        yield recorded
+
+
+def settings_for(
+    server: RecordingServer, names: dict[str, Any], root: Path = REPO, **changes: Any
+) -> DoctorSettings:
+    values = {
+        "env": "prod",
+        "root": root,
+        "subscription_id": SUB,
+        "endpoints": Endpoints(arm=server.url, github=server.url, azure_devops=server.url),
+        "bootstrap": json.loads(json.dumps(BOOTSTRAP_VALUES)),
+        "names": names,
+        "stack": json.loads(json.dumps(STACK)),
+        "github_token": "ghs_recorded",
+    }
+    values.update(changes)
+    return DoctorSettings(**values)
+
+
+def check(
+    server: RecordingServer, names: dict[str, Any], name: str, credential: Any = None, **changes: Any
+) -> Any:
+    settings = settings_for(server, names, **changes)
+    return run_check(name, context(settings, credential or StaticCredential()))
+
+
+def healthy_prod(server: RecordingServer) -> None:
+    """A subscription, repository and organisation where every prod prerequisite holds."""
+    server.add(
+        f"{STATE}",
+        {
+            "id": STATE,
+            "name": "stfcsttfstatep01",
+            "properties": {
+                "allowSharedKeyAccess": False,
+                "networkAcls": {"defaultAction": "Deny"},
+                "primaryEndpoints": {"blob": f"{server.url}/blob/"},
+            },
+        },
+    )
+    server.add(f"{STATE}/blobServices/default/containers/tfstate-prod", {"name": "tfstate-prod"})
+    server.add(
+        "/blob/tfstate-prod",
+        None,
+        headers={"ETag": '"0x1"', "Last-Modified": "Mon, 07 Dec 2026 10:00:00 GMT"},
+    )
+    for identity in ("id-fcst-deploy-prod", "id-fcst-plan-prod"):
+        server.add(f"{IDENTITIES}/{identity}", {"name": identity, "properties": {"principalId": "p"}})
+    server.add(
+        f"{IDENTITIES}/id-fcst-deploy-prod/federatedIdentityCredentials",
+        {
+            "value": [
+                {
+                    "name": "prod-github-prod",
+                    "properties": {"issuer": ISSUER, "subject": f"{IMMUTABLE}:environment:prod"},
+                }
+            ]
+        },
+    )
+    server.add(
+        f"{IDENTITIES}/id-fcst-plan-prod/federatedIdentityCredentials",
+        {
+            "value": [
+                {
+                    "name": "prod-github-prod-plan",
+                    "properties": {"issuer": ISSUER, "subject": f"{IMMUTABLE}:environment:prod-plan"},
+                }
+            ]
+        },
+    )
+    server.add(
+        f"/subscriptions/{SUB}/resourceGroups/rg-fcst-prod-weu/providers/Microsoft.Authorization/permissions",
+        {"value": [{"actions": ["*/read"], "notActions": []}]},
+    )
+    server.add(
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/permissions",
+        {"value": [{"actions": ["*"], "notActions": []}]},
+    )
+    for namespace in _providers():
+        server.add(
+            f"/subscriptions/{SUB}/providers/{namespace}",
+            {"namespace": namespace, "registrationState": "Registered"},
+        )
+    server.add(
+        f"{AML}/vmSizes",
+        {
+            "value": [
+                {"name": "Standard_NC4as_T4_v3", "family": "standardNCASv3_T4Family", "vCPUs": 4},
+                {"name": "Standard_DS3_v2", "family": "standardDSv2Family", "vCPUs": 4},
+            ]
+        },
+    )
+    server.add(
+        f"{AML}/usages",
+        {
+            "value": [
+                {
+                    "name": {"value": "standardNCASv3_T4Family"},
+                    "currentValue": 0,
+                    "limit": 64,
+                    "unit": "Count",
+                },
+                {"name": {"value": "standardDSv2Family"}, "currentValue": 8, "limit": 100, "unit": "Count"},
+                {"name": {"value": "lowPriorityCores"}, "currentValue": 0, "limit": 100, "unit": "Count"},
+            ]
+        },
+    )
+    server.add(
+        f"/repos/{ORG}/{NAME}",
+        {"id": REPO_ID, "full_name": f"{ORG}/{NAME}", "owner": {"login": ORG, "id": ORG_ID}},
+    )
+    server.add(f"/repos/{ORG}/{NAME}/actions/oidc/customization/sub", {"use_default": True})
+    for gh_env, reviewers in (("prod-plan", False), ("prod", True)):
+        rules = (
+            [{"type": "required_reviewers", "prevent_self_review": True, "reviewers": [{"type": "Team"}]}]
+            if reviewers
+            else []
+        )
+        server.add(
+            f"/repos/{ORG}/{NAME}/environments/{gh_env}",
+            {
+                "name": gh_env,
+                "can_admins_bypass": not reviewers,
+                "protection_rules": rules,
+                "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+            },
+        )
+        server.add(
+            f"/repos/{ORG}/{NAME}/environments/{gh_env}/deployment-branch-policies",
+            {"total_count": 1, "branch_policies": [{"name": "release/*", "type": "branch"}]},
+        )
+    server.add(
+        f"{BOOT}/providers/GitHub.Network/networkSettings/ci-fcst-prod-weu",
+        {"name": "ci-fcst-prod-weu", "tags": {"GitHubId": "NS-PROD"}, "properties": {}},
+    )
+    server.add(
+        f"/orgs/{ORG}/actions/runner-groups",
+        {
+            "total_count": 1,
+            "runner_groups": [
+                {
+                    "id": 7,
+                    "name": "forecast-stack-prod",
+                    "visibility": "selected",
+                    "allows_public_repositories": False,
+                    "restricted_to_workflows": True,
+                    "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/*"],
+                }
+            ],
+        },
+    )
+    server.add(
+        f"/orgs/{ORG}/actions/runner-groups/7/repositories",
+        {"total_count": 1, "repositories": [{"id": REPO_ID}]},
+    )
+    server.add(
+        f"/orgs/{ORG}/settings/network-configurations",
+        {"network_configurations": [{"id": "nc-1", "network_settings_ids": ["NS-PROD"]}]},
+    )
+    server.add(
+        f"/orgs/{ORG}/actions/hosted-runners",
+        {"runners": [{"id": 1, "runner_group_id": 7, "status": "Ready"}]},
+    )
+    server.add(
+        f"/repos/{ORG}/{NAME}/rules/branches/release%2Fdoctor-probe",
+        [
+            {"type": "creation", "ruleset_id": 3},
+            {"type": "update", "ruleset_id": 3},
+            {"type": "deletion", "ruleset_id": 3},
+        ],
+    )
+
+
+def _providers() -> list[str]:
+    from stackctl.doctor.azure_checks import providers_to_register
+
+    class Ctx:
+        settings = type("S", (), {"root": REPO})()
+
+    return providers_to_register(Ctx())  # type: ignore[arg-type]
+
+
+def backend(tmp_path: Path, account: str = "stfcsttfstatep01", container: str = "tfstate-prod") -> Path:
+    """A checkout copy holding envs/prod/backend.hcl (and the bootstrap's main.tf the checks read)."""
+    (tmp_path / "envs" / "prod").mkdir(parents=True)
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "prod" / "backend.hcl").write_text(
+        f'resource_group_name  = "rg-fcst-bootstrap-weu"\nstorage_account_name = "{account}"\n'
+        f'container_name       = "{container}"\nkey                  = "forecast-stack/prod.tfstate"\n'
+    )
+    return tmp_path
+
+
+# --- the whole run -------------------------------------------------------------------------------
+
+
+def test_every_check_passes_on_a_healthy_prod_in_order(
+    server: RecordingServer, names: dict[str, Any], tmp_path: Path
+) -> None:
+    root = backend(tmp_path / "checkout")
+    results = run_checks(context(settings_for(server, names, root=root), StaticCredential()))
+    assert [(r.check, r.outcome) for r in results] == [
+        (name, Outcome.PASS)
+        for name in (
+            "bootstrap-values",
+            "identity",
+            "providers",
+            "quotas",
+            "bootstrap-state",
+            "federated-credentials",
+            "ci-protection",
+            "runner",
+            "state-backend",
+        )
+    ], [r for r in results if r.outcome is not Outcome.PASS]
+
+
+def test_offline_every_remote_check_says_it_could_not_check(tmp_path: Path, names: dict[str, Any]) -> None:
+    settings = DoctorSettings(
+        env="prod",
+        root=backend(tmp_path),
+        subscription_id=None,
+        endpoints=Endpoints(),
+        bootstrap=BOOTSTRAP_VALUES,
+        names=names,
+        stack=STACK,
+    )
+    results = {r.check: r for r in run_checks(context(settings, None))}
+    assert results["bootstrap-values"].outcome is Outcome.PASS
+    for name in (
+        "identity",
+        "providers",
+        "quotas",
+        "bootstrap-state",
+        "runner",
+        "federated-credentials",
+        "ci-protection",
+    ):
+        assert results[name].outcome is Outcome.UNCHECKED, name
+        assert results[name].next_step
+        assert "az login" in results[name].next_step or "GH_TOKEN" in results[name].next_step
+
+
+def test_a_credential_that_cannot_log_in_leaves_azure_unchecked(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    result = check(server, names, "identity", StaticCredential(fail=True))
+    assert result.outcome is Outcome.UNCHECKED
+    assert "az login" in str(result.next_step)
+
+
+def test_only_a_check_that_could_not_run_fails_the_preflight(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """deploy.yml's preflight runs `--only ci-protection`: without a GitHub token it must not pass."""
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").write_text(
+        (REPO / "envs" / "bootstrap" / "example.tfvars").read_text()
+    )
+    monkeypatch.setattr(doctor_command, "repo_root", lambda: tmp_path)
+    for variable in ("GH_TOKEN", "GITHUB_TOKEN", "AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"):
+        monkeypatch.delenv(variable, raising=False)
+    parser = __import__("argparse").ArgumentParser()
+    doctor_command.configure(parser)
+    assert doctor_command.run(parser.parse_args(["--env", "prod", "--only", "ci-protection"])) == 1
+
+
+def test_a_missing_bootstrap_tfvars_is_the_first_step(tmp_path: Path) -> None:
+    from stackctl.doctor.run import doctor
+
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    results = doctor("dev", tmp_path, environ={}, credential=None)
+    assert results[0].outcome is Outcome.FAIL
+    assert "example.tfvars" in str(results[0].next_step)
+
+
+def test_bad_bootstrap_values_fail_with_terraform_s_own_message(tmp_path: Path) -> None:
+    from stackctl.doctor.run import doctor
+
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    text = (
+        (REPO / "envs" / "bootstrap" / "example.tfvars")
+        .read_text()
+        .replace('owner_id      = "1000001"', 'owner_id      = "contoso"')
+    )
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").write_text(text)
+    results = doctor("dev", tmp_path, environ={}, credential=None)
+    assert results[0].check == "bootstrap-values"
+    assert results[0].outcome is Outcome.FAIL
+    assert "owner_id" in results[0].detail
+
+
+# --- one check at a time: each failure the next step names -----------------------------------------
+
+
+def test_identity_before_the_bootstrap_needs_owner_rights(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    server.add(STATE, None, status=404)
+    assert check(server, names, "identity").outcome is Outcome.PASS  # "*" on the subscription
+    server.add(
+        f"/subscriptions/{SUB}/providers/Microsoft.Authorization/permissions",
+        {"value": [{"actions": ["*"], "notActions": ["Microsoft.Authorization/*/write"]}]},
+    )
+    result = check(server, names, "identity")
+    assert result.outcome is Outcome.FAIL
+    assert "roleAssignments/write" in result.detail
+    assert "owner@contoso.example" in result.detail
+
+
+def test_identity_after_the_bootstrap_needs_to_read_the_stack(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    assert check(server, names, "identity").outcome is Outcome.PASS
+    server.add(
+        f"/subscriptions/{SUB}/resourceGroups/rg-fcst-prod-weu/providers/Microsoft.Authorization/permissions",
+        {"value": []},
+    )
+    assert check(server, names, "identity").outcome is Outcome.FAIL
+
+
+def test_an_unregistered_provider_is_named(server: RecordingServer, names: dict[str, Any]) -> None:
+    server.add(
+        f"/subscriptions/{SUB}/providers/Microsoft.PowerPlatform",
+        {"namespace": "Microsoft.PowerPlatform", "registrationState": "NotRegistered"},
+    )
+    result = check(server, names, "providers")
+    assert result.outcome is Outcome.FAIL
+    assert "Microsoft.PowerPlatform" in result.detail
+    assert "az provider register" in str(result.next_step)
+
+
+@pytest.mark.parametrize(
+    ("usage", "size", "expected", "words"),
+    [
+        (
+            {"name": {"value": "standardNCASv3_T4Family"}, "currentValue": 60, "limit": 64},
+            None,
+            Outcome.FAIL,
+            "needs 8 cores, 4 free",
+        ),
+        (None, "Standard_NC96_vX", Outcome.FAIL, "not offered"),
+        (
+            {"name": {"value": "somethingElse"}, "currentValue": 0, "limit": 1},
+            None,
+            Outcome.UNCHECKED,
+            "no usage",
+        ),
+    ],
+    ids=["short-of-cores", "size-not-in-region", "usage-not-reported"],
+)
+def test_quotas(
+    server: RecordingServer, names: dict[str, Any], usage: Any, size: Any, expected: Outcome, words: str
+) -> None:
+    stack = json.loads(json.dumps(STACK))
+    if size:
+        stack["aml"]["gpu_vm_size"] = size
+    if usage:
+        others = [{"name": {"value": "standardDSv2Family"}, "currentValue": 0, "limit": 100}]
+        server.add(f"{AML}/usages", {"value": [usage, *others]})
+    result = check(server, names, "quotas", stack=stack)
+    assert result.outcome is expected, result
+    assert words in result.detail
+
+
+def test_low_priority_clusters_draw_on_the_shared_quota(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    stack = json.loads(json.dumps(STACK))
+    stack["aml"]["vm_priority"] = "LowPriority"
+    server.add(
+        f"{AML}/usages",
+        {"value": [{"name": {"value": "lowPriorityCores"}, "currentValue": 95, "limit": 100}]},
+    )
+    result = check(server, names, "quotas", stack=stack)
+    assert result.outcome is Outcome.FAIL
+    assert "lowPriorityCores: needs 16 cores, 5 free" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        (STATE, None, 404, "no state storage account"),
+        (
+            STATE,
+            {
+                "id": STATE,
+                "name": "x",
+                "properties": {"allowSharedKeyAccess": True, "networkAcls": {"defaultAction": "Deny"}},
+            },
+            200,
+            "shared keys",
+        ),
+        (f"{STATE}/blobServices/default/containers/tfstate-prod", None, 404, "tfstate-prod"),
+        (f"{IDENTITIES}/id-fcst-plan-prod", None, 404, "id-fcst-plan-prod"),
+    ],
+    ids=["no-account", "shared-keys", "no-container", "no-plan-identity"],
+)
+def test_bootstrap_state(
+    server: RecordingServer, names: dict[str, Any], path: str, body: Any, status: int, words: str
+) -> None:
+    assert check(server, names, "bootstrap-state").outcome is Outcome.PASS
+    server.add(path, body, status=status)
+    result = check(server, names, "bootstrap-state")
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_an_identity_trusting_the_legacy_subject_fails_for_an_immutable_repository(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    server.add(
+        f"{IDENTITIES}/id-fcst-deploy-prod/federatedIdentityCredentials",
+        {"value": [{"properties": {"issuer": ISSUER, "subject": f"repo:{ORG}/{NAME}:environment:prod"}}]},
+    )
+    result = check(server, names, "federated-credentials")
+    assert result.outcome is Outcome.FAIL
+    assert f"identity: {IMMUTABLE}:environment:prod" in result.detail
+
+
+def test_the_repository_s_own_sub_claim_prefix_wins(server: RecordingServer, names: dict[str, Any]) -> None:
+    server.add(
+        f"/repos/{ORG}/{NAME}/actions/oidc/customization/sub",
+        {"use_default": False, "sub_claim_prefix": f"repo:{ORG}/{NAME}"},
+    )
+    result = check(server, names, "federated-credentials")
+    assert result.outcome is Outcome.FAIL
+    assert f"repo:{ORG}/{NAME}:environment:prod-plan" in result.detail
+
+
+def test_ids_in_the_bootstrap_that_are_not_github_s_are_named(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
+    bootstrap["github"]["repository_id"] = "999"
+    result = check(server, names, "federated-credentials", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert "are not GitHub's (1000001/2000002)" in result.detail
+
+
+def test_an_azure_devops_connection_s_subject_must_be_trusted(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
+    subject = (
+        "/eid1/c/pub/t/AbC/a/DeF/sc/00000000-0000-0000-0000-000000000001/00000000-0000-0000-0000-000000000002"
+    )
+    issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    bootstrap["azure_devops"] = {
+        "organization": "contoso",
+        "project": "forecast",
+        "service_connections": {"prod": {"issuer": issuer, "subject": subject}},
+    }
+    result = check(server, names, "federated-credentials", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert subject in result.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda env: env.update(protection_rules=[]), "no required reviewers"),
+        (lambda env: env["protection_rules"][0].update(prevent_self_review=False), "approve their own runs"),
+        (lambda env: env.update(can_admins_bypass=True), "bypass"),
+        (
+            lambda env: env.update(
+                deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False}
+            ),
+            "no custom deployment-branch policy",
+        ),
+    ],
+    ids=["no-reviewers", "self-review", "admin-bypass", "protected-branches-only"],
+)
+def test_prod_s_github_protection(
+    server: RecordingServer, names: dict[str, Any], change: Any, words: str
+) -> None:
+    assert check(server, names, "ci-protection").outcome is Outcome.PASS
+    path = f"/repos/{ORG}/{NAME}/environments/prod"
+    environment = json.loads(json.dumps(server.routes[path].body))
+    change(environment)
+    server.add(path, environment)
+    result = check(server, names, "ci-protection")
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("rules", "words"),
+    [
+        ([], "no ruleset with creation, update"),
+        ([{"type": "creation"}], "no ruleset with update"),
+        ([{"type": "deletion"}, {"type": "pull_request"}], "no ruleset with creation, update"),
+    ],
+    ids=["no-ruleset", "creation-only", "other-rules"],
+)
+def test_release_branches_need_a_ruleset(
+    server: RecordingServer, names: dict[str, Any], rules: Any, words: str
+) -> None:
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/release%2Fdoctor-probe", rules)
+    result = check(server, names, "ci-protection")
+    assert result.outcome is Outcome.FAIL
+    assert f"release/*: {words}" in result.detail
+
+
+def test_a_plan_environment_open_to_every_branch_is_caught(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    server.add(
+        f"/repos/{ORG}/{NAME}/environments/prod-plan/deployment-branch-policies",
+        {"branch_policies": [{"name": "release/*", "type": "branch"}, {"name": "*", "type": "branch"}]},
+    )
+    result = check(server, names, "ci-protection")
+    assert result.outcome is Outcome.FAIL
+    assert "prod-plan: branches ['*', 'release/*']" in result.detail
+
+
+def _azure_devops(server: RecordingServer, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    server.add(
+        "/contoso/forecast/_apis/distributedtask/environments",
+        {"count": 1, "value": [{"id": 12, "name": "forecast-prod"}]},
+    )
+    server.add(
+        "/contoso/forecast/_apis/pipelines/checks/configurations", {"count": len(checks), "value": checks}
+    )
+    bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
+    bootstrap["azure_devops"] = {"organization": "contoso", "project": "forecast", "service_connections": {}}
+    return bootstrap
+
+
+@pytest.mark.parametrize(
+    ("checks", "outcome", "words"),
+    [
+        (
+            [
+                {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": True}},
+                {"type": {"name": "ExclusiveLock"}, "settings": {}},
+            ],
+            Outcome.PASS,
+            "",
+        ),
+        (
+            [
+                {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": False}},
+                {"type": {"name": "ExclusiveLock"}, "settings": {}},
+            ],
+            Outcome.FAIL,
+            "requesterCanApprove",
+        ),
+        (
+            [{"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": True}}],
+            Outcome.FAIL,
+            "no Exclusive lock",
+        ),
+        ([{"type": {"name": "ExclusiveLock"}, "settings": {}}], Outcome.FAIL, "no Approvals check"),
+    ],
+    ids=["protected", "requester-can-approve", "no-lock", "no-approval"],
+)
+def test_azure_devops_prod_checks(
+    server: RecordingServer, names: dict[str, Any], checks: Any, outcome: Outcome, words: str
+) -> None:
+    result = check(server, names, "ci-protection", bootstrap=_azure_devops(server, checks))
+    assert result.outcome is outcome
+    assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        (
+            f"/orgs/{ORG}/actions/runner-groups",
+            {
+                "runner_groups": [
+                    {
+                        "id": 7,
+                        "name": "forecast-stack-prod",
+                        "visibility": "selected",
+                        "restricted_to_workflows": False,
+                    }
+                ]
+            },
+            "is not restricted",
+        ),
+        (
+            f"/orgs/{ORG}/actions/runner-groups/7/repositories",
+            {"repositories": [{"id": REPO_ID}, {"id": 5}]},
+            "not only this one",
+        ),
+        (
+            f"/orgs/{ORG}/settings/network-configurations",
+            {"network_configurations": []},
+            "no network configuration",
+        ),
+        (f"/orgs/{ORG}/actions/hosted-runners", {"runners": []}, "no GitHub-hosted runner"),
+        (f"{BOOT}/providers/GitHub.Network/networkSettings/ci-fcst-prod-weu", None, "run the bootstrap"),
+    ],
+    ids=[
+        "group-any-workflow",
+        "group-other-repository",
+        "no-network-configuration",
+        "no-hosted-runner",
+        "no-network-settings",
+    ],
+)
+def test_prod_s_github_runner(
+    server: RecordingServer, names: dict[str, Any], path: str, body: Any, words: str
+) -> None:
+    assert check(server, names, "runner").outcome is Outcome.PASS
+    server.add(path, body, status=404 if body is None else 200)
+    result = check(server, names, "runner")
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("pool", "outcome", "words"),
+    [
+        ({"name": "ci-fcst-prod-weu", "properties": {"provisioningState": "Succeeded"}}, Outcome.PASS, ""),
+        (
+            {
+                "name": "ci-fcst-prod-weu",
+                "identity": {"type": "UserAssigned"},
+                "properties": {"provisioningState": "Succeeded"},
+            },
+            Outcome.FAIL,
+            "managed identity",
+        ),
+        (
+            {"name": "ci-fcst-prod-weu", "properties": {"provisioningState": "Failed"}},
+            Outcome.FAIL,
+            "is Failed",
+        ),
+    ],
+    ids=["healthy", "pool-identity", "failed"],
+)
+def test_a_managed_devops_pool(
+    server: RecordingServer, names: dict[str, Any], pool: Any, outcome: Outcome, words: str
+) -> None:
+    server.add(f"{BOOT}/providers/Microsoft.DevOpsInfrastructure/pools/ci-fcst-prod-weu", pool)
+    bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
+    bootstrap["ci_runner"]["platform"] = "azure-pipelines"
+    result = check(server, names, "runner", bootstrap=bootstrap)
+    assert result.outcome is outcome
+    assert words in result.detail
+
+
+def test_state_backend(server: RecordingServer, names: dict[str, Any], tmp_path: Path) -> None:
+    assert check(server, names, "state-backend", root=backend(tmp_path / "a")).outcome is Outcome.PASS
+    wrong = check(server, names, "state-backend", root=backend(tmp_path / "b", container="tfstate-dev"))
+    assert wrong.outcome is Outcome.FAIL
+    assert "tfstate-dev" in wrong.detail
+    missing = check(server, names, "state-backend", root=tmp_path / "c")
+    assert missing.outcome is Outcome.FAIL
+    assert "backend.hcl is missing" in missing.detail
+    server.add(
+        "/blob/tfstate-prod", {"error": "x"}, status=403, headers={"x-ms-error-code": "AuthorizationFailure"}
+    )
+    blocked = check(server, names, "state-backend", root=backend(tmp_path / "d"))
+    assert blocked.outcome is Outcome.FAIL
+    assert "state_allowed_ip_ranges" in str(blocked.next_step)
+
+
+def test_names_come_from_terraform(names: dict[str, Any]) -> None:
+    """The names the recorded responses use are the ones naming.tf gives (so the routes above are real)."""
+    assert names["bootstrap_resource_group"] == "rg-fcst-bootstrap-weu"
+    assert names["runner"]["prod"] == "ci-fcst-prod-weu"
+    assert names["plan_identity"]["prod"] == "id-fcst-plan-prod"
+
+
+def test_the_preflight_reads_its_repository_from_github_actions(
+    server: RecordingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In CI there is no bootstrap tfvars: the preflight (`--only ci-protection`) takes the repository
+    from GITHUB_REPOSITORY, and without one it fails rather than pass on nothing."""
+    from stackctl.doctor.run import doctor
+
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    server.add(f"/repos/{ORG}/{NAME}/environments/prod", None, status=404)
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.FAIL
+    assert "prod: no such environment" in result.detail
+    del environ["GITHUB_REPOSITORY"]
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.UNCHECKED
+
+
+def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    """A pull-request job in dev's runner VNet would reach dev's storage by VNet rule: dev's group, too,
+    admits only deploy.yml, and only on main."""
+    group = {
+        "id": 8,
+        "name": "forecast-stack-dev",
+        "visibility": "selected",
+        "restricted_to_workflows": True,
+        "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"],
+    }
+    server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
+    server.add(f"/orgs/{ORG}/actions/runner-groups/8/repositories", {"repositories": [{"id": REPO_ID}]})
+    server.add(
+        f"{BOOT}/providers/GitHub.Network/networkSettings/ci-fcst-dev-weu", {"tags": {"GitHubId": "NS-DEV"}}
+    )
+    server.add(
+        f"/orgs/{ORG}/settings/network-configurations",
+        {"network_configurations": [{"network_settings_ids": ["NS-DEV"]}]},
+    )
+    server.add(f"/orgs/{ORG}/actions/hosted-runners", {"runners": [{"runner_group_id": 8}]})
+    assert check(server, names, "runner", env="dev").outcome is Outcome.PASS
+    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/*"]
+    server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
+    result = check(server, names, "runner", env="dev")
+    assert result.outcome is Outcome.FAIL
+    assert "deploy.yml@refs/heads/main" in result.detail
