@@ -38,9 +38,11 @@ def test_evaluate_reports_every_model_and_the_ensemble_beats_the_baseline(sample
     assert overall["champion"] is None  # first model ever: no champion, not an error
     for name in ("baseline", "lasso", "nn", "ensemble"):
         record = overall[name]
-        assert set(record) == {"mape", "rmse", "rmse_zero_actual", "n", "n_zero_actual"}
+        assert set(record) == {"mape", "wape", "bias", "rmse", "rmse_zero_actual", "n", "n_zero_actual"}
         assert record["n"] > 0
         assert record["n_zero_actual"] > 0
+        assert record["wape"] > 0  # a volume to compare with, never NaN
+        assert record["bias"] >= -1
     # On held-out weeks of generated data the ensemble must clearly beat the historical average.
     assert overall["ensemble"]["mape"] < 0.85 * overall["baseline"]["mape"]
     assert overall["ensemble"]["rmse"] < overall["baseline"]["rmse"]

@@ -169,6 +169,14 @@ def test_monitor_and_publish_emit_every_metric_the_alert_rules_query(
     assert all(isinstance(p["value"], float) for p in by_name["model_mape"])
     holdout_models = {p["attributes"]["model"] for p in by_name["model_holdout_mape"]}
     assert {"baseline", "ensemble"} <= holdout_models
+    # WAPE and bias beside every MAPE: the same models and segments
+    for mape_name, others in (
+        ("model_mape", ("model_wape", "model_bias")),
+        ("model_holdout_mape", ("model_holdout_wape", "model_holdout_bias")),
+    ):
+        keys = {(p["attributes"]["model"], p["attributes"]["segment"]) for p in by_name[mape_name]}
+        for other in others:
+            assert {(p["attributes"]["model"], p["attributes"]["segment"]) for p in by_name[other]} == keys
     outcomes = {(p["attributes"]["step"], p["attributes"]["outcome"]) for p in by_name["step_runs"]}
     assert {("monitor", "succeeded"), ("publish", "succeeded"), ("validate", "rejected_input")} <= outcomes
     assert all(p["value"] > 0 for p in by_name["step_duration_seconds"])

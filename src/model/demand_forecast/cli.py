@@ -136,13 +136,13 @@ def _evaluate(args: argparse.Namespace, settings: Settings, say: Say, out: Path)
 
     metrics = pipeline.run_evaluate(args.model, args.data, out, args.champion, settings, say)
     parts = [
-        f"{name} {record.mape:.3f}"
+        f"{name} MAPE {record.mape:.3f} WAPE {record.wape or 0.0:.3f} bias {record.bias or 0.0:+.1%}"
         for name, record in metrics.overall.by_model().items()
         if record is not None and record.mape is not None
     ]
     say(
-        f"holdout MAPE: {', '.join(parts)}; {metrics.segments_meeting_target}/"
-        f"{metrics.segments_total} segments meet {metrics.target_mape}"
+        f"holdout {metrics.holdout.start}..{metrics.holdout.end}: {', '.join(parts)}; "
+        f"{metrics.segments_meeting_target}/{metrics.segments_total} segments meet MAPE {metrics.target_mape}"
     )
 
 

@@ -427,7 +427,7 @@ def _log_and_register(
             for model_name, record in metrics.overall.by_model().items():
                 if record is None:
                     continue
-                for key in ("mape", "rmse", "rmse_zero_actual"):
+                for key in ("mape", "wape", "bias", "rmse", "rmse_zero_actual"):
                     value = getattr(record, key)
                     if value is not None:
                         holdout[f"holdout_{model_name}_{key}"] = float(value)
@@ -442,6 +442,8 @@ def _log_and_register(
             "model_version": info.model_version,
             "holdout_start": info.holdout.start,
             "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
+            "holdout_wape": _tag(metrics.overall.ensemble.wape),
+            "holdout_bias": _tag(metrics.overall.ensemble.bias),
         }
         for key, value in tags.items():
             client.set_model_version_tag(name, registered, key, value)
@@ -450,10 +452,34 @@ def _log_and_register(
     return registered
 
 
+def _tag(value: float | None) -> str:
+    return "" if value is None else str(value)
+
+
+def bias_refusal(metrics: Metrics, max_abs_bias: float | None) -> str | None:
+    """Why the candidate may not be promoted for its volume bias, or None when it may.
+
+    The holdout bias (sum forecast / sum actual - 1, `demand_forecast.metrics.bias`) of the ensemble
+    must lie within +-`max_abs_bias` (setting `register.max_abs_bias`; None switches the check off):
+    MAPE alone rewards forecasting low, and a model that wins on MAPE by shipping short is refused."""
+    candidate_bias = metrics.overall.ensemble.bias
+    if max_abs_bias is None or candidate_bias is None or abs(candidate_bias) <= max_abs_bias:
+        return None
+    return (
+        f"candidate volume bias {candidate_bias:+.1%} on the holdout is beyond the limit "
+        f"+-{max_abs_bias:.1%} (register.max_abs_bias); not promoted"
+    )
+
+
 def promotion(
-    candidate_mape: float | None, current: Champion | None, metrics: Metrics, margin: float
+    candidate_mape: float | None,
+    current: Champion | None,
+    metrics: Metrics,
+    margin: float,
+    max_abs_bias: float | None = None,
 ) -> tuple[bool, str, float | None]:
-    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin).
+    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin)
+    and its holdout volume bias is within +-`max_abs_bias` (`bias_refusal`).
 
     The champion's MAPE is its score on the same holdout when evaluate had one, else the MAPE
     recorded on its own holdout (tag `holdout_mape`)."""
@@ -468,6 +494,9 @@ def promotion(
             source = "from its own holdout (evaluate ran without --champion)"
     if candidate_mape is None:
         return False, "candidate has no MAPE (every holdout actual is zero); not promoted", champion_mape
+    refusal = bias_refusal(metrics, max_abs_bias)
+    if refusal is not None:
+        return False, refusal, champion_mape
     if current is None:
         return True, "no champion yet: the first model becomes champion", None
     if champion_mape is None:
@@ -498,7 +527,8 @@ def register_model(
     candidate_mape = metrics.overall.ensemble.mape
     current = champion(settings, name)
     registered = _log_and_register(client, mlflow, settings, model_dir, info, metrics, name, python_model)
-    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin)
+    max_abs_bias = settings.register_.max_abs_bias
+    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin, max_abs_bias)
     if promoted:
         promote(settings, name, registered)
     return Decision(
@@ -511,7 +541,23 @@ def register_model(
         champion_mape=champion_mape,
         champion_version=current.version if current is not None else None,
         margin=margin,
+        candidate_wape=metrics.overall.ensemble.wape,
+        candidate_bias=metrics.overall.ensemble.bias,
+        champion_wape=_champion_volume(metrics, current, "wape"),
+        champion_bias=_champion_volume(metrics, current, "bias"),
+        max_abs_bias=max_abs_bias,
     )
+
+
+def _champion_volume(metrics: Metrics, current: Champion | None, key: str) -> float | None:
+    """The champion's WAPE or bias: on the same holdout when evaluate had it, else its own tag."""
+    if current is None:
+        return None
+    if metrics.overall.champion is not None:
+        value: float | None = getattr(metrics.overall.champion, key)
+        return value
+    tag = current.tags.get(f"holdout_{key}")
+    return float(tag) if tag else None
 
 
 def promote(settings: Settings, name: str, version: str) -> None:

@@ -148,6 +148,7 @@ class EnsembleSettings(_Frozen):
     refit: bool
     calibrate: bool
     min_segment_rows: int = Field(ge=1)
+    point: Literal["mape", "median"]
 
 
 class EvaluateSettings(_Frozen):
@@ -157,6 +158,7 @@ class EvaluateSettings(_Frozen):
 class RegisterSettings(_Frozen):
     model_name: str = Field(min_length=1)
     margin: float = Field(ge=0.0, lt=1.0)
+    max_abs_bias: float | None = Field(gt=0.0)
 
 
 class TrackingSettings(_Frozen):

@@ -37,15 +37,19 @@ class LocalApplyResult:
 
 
 def scores_line(metrics: Metrics) -> str:
-    """The champion's holdout scores per model, as one line: `ensemble MAPE 0.437 RMSE 12.1, ...`."""
+    """The champion's holdout scores per model, as one line:
+    `ensemble MAPE 0.437 WAPE 0.402 bias -12.0% RMSE 12.1, ... (holdout 2024-01-01..2024-02-19)`."""
     parts = []
     overall = metrics.overall.by_model()
     for model in ("ensemble", "lasso", "nn", "baseline"):
         values = overall[model]
         if values is None or values.mape is None:
             continue
-        parts.append(f"{model} MAPE {values.mape:.3f} RMSE {values.rmse:.1f}")
-    return ", ".join(parts) + f"  (target MAPE <= {metrics.target_mape})" if parts else "n/a"
+        wape = "n/a" if values.wape is None else f"{values.wape:.3f}"
+        bias = "n/a" if values.bias is None else f"{values.bias:+.1%}"
+        parts.append(f"{model} MAPE {values.mape:.3f} WAPE {wape} bias {bias} RMSE {values.rmse:.1f}")
+    window = f"holdout {metrics.holdout.start}..{metrics.holdout.end}"
+    return ", ".join(parts) + f"  ({window}; target MAPE <= {metrics.target_mape})" if parts else "n/a"
 
 
 def quality_line(quality: DataQuality) -> str:

@@ -35,6 +35,7 @@ from demand_forecast.reporting.schema import (
     AZURE_SCHEMAS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    V3_COLUMNS,
     ReportingTables,
     reporting_tables,
     segment_label,
@@ -230,6 +231,10 @@ def ensure_sqlite_schema(path: Path) -> list[str]:
                         f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(200) NOT NULL DEFAULT ''"
                     )
                     _backfill_labels(conn, tables[table])
+        if 0 < version < 3:
+            for table, column in V3_COLUMNS:
+                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} FLOAT")
         for statement in view_statements(tables):
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {statement.qualified_name}")
             conn.execute(statement)
@@ -276,6 +281,11 @@ def mssql_schema_statements(schema: str = AZURE_SCHEMA) -> list[str]:
             f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
             f"ALTER TABLE {schema}.{table_name} ADD {column} {kind} NOT NULL "
             f"CONSTRAINT df_{table_name}_{column} DEFAULT N''"
+        )
+    for table_name, column in V3_COLUMNS:
+        statements.append(
+            f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
+            f"ALTER TABLE {schema}.{table_name} ADD {column} FLOAT NULL"
         )
     for table in tables.metadata.sorted_tables:
         for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
