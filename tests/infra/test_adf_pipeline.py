@@ -33,9 +33,11 @@ SPLAT_NAME = re.compile(r"azurerm_[a-z0-9_]+\.[a-z0-9_]+\[\*\]\.name")
 STAND_INS = """
 variable "aml" { type = any }
 variable "managed_virtual_network_enabled" { type = bool }
+variable "sql" { type = any }
 """
 TFVARS = """
 managed_virtual_network_enabled = true
+sql = { server_id = "/sql", server_fqdn = "sql-fcst.database.windows.net", database_name = "reporting" }
 aml = {
   workspace_id        = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/ws"
   training_invoke_uri = "https://train.westeurope.inference.ml.azure.com/jobs"
