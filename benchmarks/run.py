@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-AREAS = ("model", "validate", "audit", "apply", "images")
+AREAS = ("model", "validate", "audit", "apply", "images", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
