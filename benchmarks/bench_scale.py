@@ -268,7 +268,8 @@ def render(results: list[ScaleResult], load: tuple[float, float, float]) -> None
     )
     console.print("issue 20's goals:")
     for goal, verdict, evidence in goals(results):
-        console.print(f"  [{verdict}] {goal}: {evidence}")
+        # markup=False: "[met]" must print as text, not be read as a rich style tag and vanish.
+        console.print(f"  [{verdict}] {goal}: {evidence}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:

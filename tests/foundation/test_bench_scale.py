@@ -114,3 +114,14 @@ def test_goals_without_the_100x_run_are_not_measured(bench: ModuleType) -> None:
     assert goals["per-worker"][0] == "not measured"
     assert goals["CPU"][0] == "not measured"
     assert "exponent 0.93" in goals["CPU"][1]  # issue 20's 1x -> 10x figures, shown as an indication
+
+
+def test_render_prints_every_verdict_and_the_load(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench.render([_result(bench, 1, 451, 27.0, 578.0)], (14.9, 14.6, 15.5))
+    out = capsys.readouterr().out
+    assert "[not measured] per-worker peak memory" in out  # brackets survive rich's markup
+    assert "[NOT met] 2 workers" in out
+    assert "14.90 14.60 15.50" in out
+    assert "451" in out
