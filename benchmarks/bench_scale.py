@@ -9,11 +9,11 @@ and runs the real model CLI in a child process, exactly as the stacks do: `train
 then `score`. For each step it records:
 
 - wall time (s);
-- CPU time (s): user + system of the child's whole process tree, from `getrusage(RUSAGE_CHILDREN)`
-  before and after (the training pool's workers are reaped by the child, so they count);
+- CPU time (s): user + system of the child and the workers it reaped (its training pool), from
+  `os.wait4` on that child;
 - peak memory: the largest summed PSS of the process tree (psutil, sampled every 100 ms; PSS splits
   shared pages between processes, so the sum is not inflated by copy-on-write or shared libraries),
-  and `ru_maxrss` of the largest single process (the kernel's exact peak, but per process).
+  and `ru_maxrss` of the largest single process of the step (the kernel's exact peak, per process).
 
 Workers: today's code trains in one process tree on one node (issue 20), so the only worker count it
 has is 1; `--workers` accepts only what the code supports and says so otherwise. The issue's goals
@@ -31,7 +31,6 @@ import importlib.util
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -141,16 +140,20 @@ def _tree_pss(parent: psutil.Process) -> int:
     return total
 
 
-def run_measured(args: list[str]) -> StepCost:
-    """Run `python -m demand_forecast ARGS` in a child; return its wall, CPU and peak memory.
+CLI = (sys.executable, "-m", "demand_forecast")
 
-    Raises RuntimeError with the child's stderr when it fails. ru_maxrss is KiB on Linux.
+
+def run_measured(args: list[str], command: tuple[str, ...] = CLI) -> StepCost:
+    """Run `python -m demand_forecast ARGS` (or `command ARGS`) in a child; return its wall time, CPU
+    time and peak memory.
+
+    CPU time and ru_maxrss come from `os.wait4` on this child alone: the kernel's usage of the child
+    and the descendants it reaped (its training pool), not `RUSAGE_CHILDREN`, whose ru_maxrss is a
+    maximum over every child this process ever had (a score step would report train's peak).
+    ru_maxrss is KiB on Linux. Raises RuntimeError with the child's stderr when it fails.
     """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "demand_forecast", *args], stderr=subprocess.PIPE, text=True
-    )
+    child = subprocess.Popen([*command, *args], stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(child.pid)
     peak = 0
     stop = threading.Event()
@@ -163,15 +166,17 @@ def run_measured(args: list[str]) -> StepCost:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, stderr = child.communicate()
+    assert child.stderr is not None
+    stderr = child.stderr.read()  # until the child (and any worker holding the pipe) has closed it
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
     wall = time.perf_counter() - started
     stop.set()
     sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if child.returncode != 0:
-        raise RuntimeError(f"demand-forecast {' '.join(args)} failed ({child.returncode}):\n{stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return StepCost(round(wall, 1), round(cpu, 1), round(peak / 2**20), round(after.ru_maxrss / 1024))
+        raise RuntimeError(f"{' '.join([*command[1:], *args])} failed ({child.returncode}):\n{stderr}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return StepCost(round(wall, 1), round(cpu, 1), round(peak / 2**20), round(usage.ru_maxrss / 1024))
 
 
 def measure(factor: int, workers: int, work: Path) -> ScaleResult:

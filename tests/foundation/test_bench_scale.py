@@ -125,3 +125,23 @@ def test_render_prints_every_verdict_and_the_load(
     assert "[NOT met] 2 workers" in out
     assert "14.90 14.60 15.50" in out
     assert "451" in out
+
+
+ALLOCATE = (
+    "import sys; block = bytearray(int(sys.argv[1]) * 2**20); block[::4096] = b'x' * len(block[::4096])"
+)
+
+
+def test_each_step_reports_its_own_peak_not_an_earlier_steps(bench: ModuleType) -> None:
+    python = (sys.executable, "-c", ALLOCATE)
+    big = bench.run_measured(["300"], command=python)
+    small = bench.run_measured(["1"], command=python)
+    assert big.max_rss_mib >= 300
+    assert small.max_rss_mib < 150  # an interpreter and 1 MiB, not the 300 MiB of the step before
+    assert big.cpu_s >= 0
+    assert small.cpu_s >= 0
+
+
+def test_a_failing_step_raises_with_its_stderr(bench: ModuleType) -> None:
+    with pytest.raises(RuntimeError, match="no such step"):
+        bench.run_measured([], command=(sys.executable, "-c", "import sys; sys.exit('no such step')"))
