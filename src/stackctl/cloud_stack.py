@@ -12,7 +12,7 @@ destroy: after `confirm_destroy`, terraform destroy.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from stackctl.paths import build_dir
 from stackctl.terraform.env_root import EnvironmentTerraform, PlanSummary, echo_to, subscriptions_in_plan
 
 SqlExecutor = Callable[[list[str]], None]
+ImageImporter = Callable[[Mapping[str, str]], dict[str, str]]
 MAX_LISTED = 25
 
 
@@ -58,6 +59,7 @@ def deploy_assets(
     sql_executor: SqlExecutor | None = None,
     skip_sql: bool = False,
     keep_deployments: int = 3,
+    image_importer: ImageImporter | None = None,
 ) -> Any:
     """Deploy the model's AML assets, then the SQL reporting schema and its users; the AML report.
 
@@ -67,11 +69,11 @@ def deploy_assets(
     from stackctl.aml.specs import require_job_settings
 
     require_job_settings(stack_output, where=f"terraform output -json (envs/{env})")
-    if client is None or (sql_executor is None and not skip_sql):
+    if client is None or image_importer is None or (sql_executor is None and not skip_sql):
         credential = credential or _azure_credential()
-    report = _deploy_aml(
-        stack_output, env, root, console, client or _ml_client(stack_output, credential), keep_deployments
-    )
+    client = client or _ml_client(stack_output, credential)
+    importer = image_importer or _registry_importer(stack_output, client, credential)
+    report = _deploy_aml(stack_output, env, root, console, client, keep_deployments, importer)
     if not skip_sql:
         executor = sql_executor or _azure_sql_executor(stack_output, credential)
         _deploy_sql(stack_output, console, executor)
@@ -90,18 +92,39 @@ def _ml_client(stack_output: StackOutput, credential: Any) -> Any:
     return ml_client(stack_output, credential)
 
 
+def _registry_importer(stack_output: StackOutput, client: Any, credential: Any) -> ImageImporter:
+    from stackctl.aml.base_image import workspace_registry_importer
+
+    return workspace_registry_importer(
+        client, stack_output.aml.workspace_name, credential, stack_output.subscription_id
+    )
+
+
 def _deploy_aml(
-    stack_output: StackOutput, env: str, root: Path, console: Console, client: Any, keep_deployments: int
+    stack_output: StackOutput,
+    env: str,
+    root: Path,
+    console: Console,
+    client: Any,
+    keep_deployments: int,
+    importer: ImageImporter,
 ) -> Any:
-    """Build the environment contexts and every AML entity, create what is new; the deploy report."""
+    """Import the base images into the workspace's registry, build the environment contexts and
+    every AML entity, create what is new; the deploy report."""
+    from stackctl.aml.azure import retry_while_roles_propagate
     from stackctl.aml.deployer import AmlDeployer
-    from stackctl.aml.environment import environment_version, write_build_contexts
+    from stackctl.aml.environment import environment_version, load_runtime, write_build_contexts
     from stackctl.aml.quiet import quiet_azure_ai_ml
     from stackctl.aml.specs import build_assets
 
+    wanted: dict[str, str] = {kind: image.base_image for kind, image in load_runtime().images.items()}
+    with console.status("importing the base images into the workspace's container registry"):
+        base_images = retry_while_roles_propagate(
+            lambda: importer(wanted), what="base image import", log=console.print
+        )
     with console.status("building the model wheel and the environment build contexts"):
         version = environment_version(root)
-        contexts = write_build_contexts(root, build_dir(env, root) / "environment")
+        contexts = write_build_contexts(root, build_dir(env, root) / "environment", base_images)
     with quiet_azure_ai_ml():
         assets = build_assets(stack_output, version, contexts)
     report = AmlDeployer(client, console, keep=keep_deployments).deploy(assets)
@@ -141,7 +164,8 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
             where="terraform output `stack` (infra/outputs.tf)",
             fix="apply the current infra/, then deploy again: `make apply ENV=<env>`",
         )
-    job = user("job", job_identity.name, JOB_PERMISSIONS)
+    # The jobs publish into `validation` too when the release validates (issue 22 item 8).
+    job = replace(user("job", job_identity.name, JOB_PERMISSIONS), validation_permissions=JOB_PERMISSIONS)
     return [
         # The jobs run as the job identity (user-assigned, on both clusters): the SID is its client id
         # (`sql.aad_principal_sids.job`, checked by `require_job_settings`), the name the identity's

@@ -58,6 +58,8 @@ def cloud_repo(
     client = RecordingMLClient()
     monkeypatch.setattr("stackctl.aml.azure.azure_credential", lambda: object())
     monkeypatch.setattr("stackctl.aml.azure.ml_client", lambda stack, credential: client)
+    # The base images stay as runtime.yaml names them (test_base_image.py covers the import).
+    monkeypatch.setattr("stackctl.aml.base_image.workspace_registry_importer", lambda *args: dict)
     batches: list[list[str]] = []
     monkeypatch.setattr("demand_forecast.reporting.database.azure_sql_engine", lambda *args: None)
     monkeypatch.setattr(

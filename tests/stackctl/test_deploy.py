@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from recording_client import RecordingMLClient
@@ -187,19 +188,45 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     client = RecordingMLClient()
     batches: list[list[str]] = []
     console = Console(record=True, width=200)
-    deploy_assets(stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append)
+    imported: list[dict[str, str]] = []
+
+    def importer(images: Any) -> dict[str, str]:
+        imported.append(dict(images))
+        return {
+            kind: f"acrforecastdev.azurecr.io/library/python@{ref.split('@')[1]}"
+            for kind, ref in images.items()
+        }
+
+    deploy_assets(
+        stack,
+        "dev",
+        tmp_path / "repo",
+        console,
+        client=client,
+        sql_executor=batches.append,
+        image_importer=importer,
+    )
+    assert set(imported[0]) == set(IMAGE_KINDS)
     for kind in IMAGE_KINDS:
         context = tmp_path / "repo" / "build" / "dev" / "environment" / kind
         wheels = list(context.glob("demand_forecast_model-*.whl"))
         assert len(wheels) == 1
         dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
         assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
+        # the base image comes from the workspace's registry (imported by digest), not Docker Hub
+        assert dockerfile.count("FROM acrforecastdev.azurecr.io/library/python@sha256:") == 1
         # the image installs with the runtime lock as constraints (requirements/aml-runtime.txt)
         assert (context / "constraints.txt").read_text() == (
             REPO / "requirements" / "aml-runtime.txt"
         ).read_text()
     second = deploy_assets(
-        stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append
+        stack,
+        "dev",
+        tmp_path / "repo",
+        console,
+        client=client,
+        sql_executor=batches.append,
+        image_importer=importer,
     )
     assert second.no_changes
     assert "no changes" in console.export_text()
@@ -242,3 +269,88 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
     stack_output = read_stack(env, REPO, console)
     report = deploy_assets(stack_output, env, REPO, console, skip_sql=True)
     assert report.no_changes, report.created
+
+
+@pytest.mark.parametrize("deploys", [1, 2])
+def test_every_pipeline_node_references_the_named_component_version_not_an_anonymous_copy(
+    stack: StackOutput, tmp_path: Path, deploys: int
+) -> None:
+    """azure-ai-ml registers a node's component anonymously unless it carries an ARM id
+    (azure/ai/ml/operations/_operation_orchestrator.py, _get_component_arm_id): each node must carry
+    the id of the named `demand_forecast_*` version deploy created (first deploy) or found (second)."""
+    from recording_client import ARM_COMPONENT
+
+    client = RecordingMLClient()
+    for _ in range(deploys):
+        assets = _assets(stack, tmp_path)
+        AmlDeployer(client, quiet()).deploy(assets)
+    named = {(str(c.name), str(c.version)) for c in assets.components.values()}
+    for pipeline in assets.pipelines.values():
+        for node_name, node in pipeline.jobs.items():
+            component = node.component
+            key = (str(component.name), str(component.version))
+            assert key in named, f"{pipeline.name}.{node_name} runs {key}, not a named component"
+            assert component.id == ARM_COMPONENT.format(*key), f"{pipeline.name}.{node_name}: anonymous"
+        # What azure-ai-ml itself sends for the pipeline component: each node's componentId.
+        sent = pipeline._to_rest_object().properties.component_spec["jobs"]
+        assert {name: job["componentId"] for name, job in sent.items()} == {
+            name: ARM_COMPONENT.format(node.component.name, node.component.version)
+            for name, node in pipeline.jobs.items()
+        }
+
+
+class _Refusing(RecordingMLClient):
+    """Answers 403 AuthorizationFailed to the first `refusals` reads, as Azure does until a fresh
+    apply's role assignments have propagated."""
+
+    def __init__(self, refusals: int, status: int = 403):
+        super().__init__()
+        self.refusals = refusals
+        self.status = status
+
+    def check_auth(self) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        if self.refusals > 0:
+            self.refusals -= 1
+            error = HttpResponseError(
+                message="The client 'x' does not have authorization to perform action "
+                "'Microsoft.MachineLearningServices/workspaces/environments/versions/read' "
+                "(AuthorizationFailed)"
+            )
+            error.status_code = self.status
+            raise error
+        super().check_auth()
+
+
+@pytest.mark.parametrize("refusals", [1, 3, 5])
+def test_a_first_deploy_waits_for_role_assignments_to_propagate(
+    stack: StackOutput, tmp_path: Path, refusals: int
+) -> None:
+    client = _Refusing(refusals)
+    deployer = AmlDeployer(client, quiet())
+    waits: list[float] = []
+    deployer.sleep = waits.append
+    report = deployer.deploy(_assets(stack, tmp_path))
+    assert len(waits) == refusals
+    assert waits == sorted(waits)  # backing off
+    assert [kind for kind, _ in client.writes].count("environment") == 2
+    assert not report.unchanged  # a fresh workspace: everything was created, nothing counted twice
+
+
+def test_authorization_that_never_arrives_fails_with_the_refused_action(
+    stack: StackOutput, tmp_path: Path
+) -> None:
+    deployer = AmlDeployer(_Refusing(100), quiet())
+    deployer.sleep = lambda seconds: None
+    with pytest.raises(StackctlError, match=r"still refuses after 6 tries over 15 minutes \(403\)") as caught:
+        deployer.deploy(_assets(stack, tmp_path))
+    assert "environments/versions/read" in str(caught.value)
+    assert "propagate" in str(caught.value.fix)
+
+
+def test_a_401_is_a_login_problem_and_is_not_retried(stack: StackOutput, tmp_path: Path) -> None:
+    deployer = AmlDeployer(RecordingMLClient(authenticated=False), quiet())
+    deployer.sleep = lambda seconds: pytest.fail("a login failure must not be retried")
+    with pytest.raises(StackctlError, match="refused the credentials"):
+        deployer.deploy(_assets(stack, tmp_path))

@@ -262,7 +262,11 @@ def run_score(
     settings: Settings,
     say: Say | None = None,
 ) -> pd.DataFrame:
-    model = load_model(model_ref, settings)
+    from demand_forecast.registry import pin_reference, resolve_reference
+
+    # "The champion" is resolved once per run: monitor reads the version pinned here.
+    resolved = resolve_reference(settings, model_ref) if ":/" in model_ref else model_ref
+    model = load_model(resolved, settings)
     if model is None:
         raise _no_model(model_ref, settings, "; train and register one first")
     validation = load_dataset(data, settings)
@@ -270,6 +274,7 @@ def run_score(
     forecasts = forecast(model, tables, as_of, horizon)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(forecasts, out / "forecasts.csv")
+    pin_reference(out, model_ref, resolved)
     as_of = default_as_of(tables) if as_of is None else as_of
     notes = scoring_warnings(model, tables, as_of)
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec), notes)
@@ -389,6 +394,10 @@ def run_monitor(
     settings: Settings,
     say: Say | None = None,
 ) -> Monitoring:
+    from demand_forecast.registry import pinned_reference
+
+    # The model score used in this run (its pinned version), not a champion resolved a second time.
+    model_ref = pinned_reference(forecasts_file.parent if forecasts_file else None, model_ref)
     model = load_model(model_ref, settings)
     if model is None:
         raise _no_model(model_ref, settings, "")

@@ -19,7 +19,9 @@ job-contract test (tests/model/test_aml_job_contract.py) fails when this module 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -166,6 +168,10 @@ def log_training_run(settings: Settings, model_info: ModelInfo) -> str:
         raise _registry_error("logging the training run", exc) from exc
 
 
+# Registered model names this package uses (and that a `name = '...'` filter can quote safely).
+_REGISTERED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
 @dataclass(frozen=True)
 class Champion:
     """The registered version in CHAMPION_STAGE: its version number and model-version tags."""
@@ -181,9 +187,14 @@ class Champion:
 
 def champion(settings: Settings, name: str | None = None) -> Champion | None:
     """The champion of registered model `name` (default: settings.register.model_name), or None
-    when nothing is registered under that name yet (RESOURCE_DOES_NOT_EXIST) or no version has been
-    promoted. Every other registry failure raises RegistryError, so a broken or unreachable registry
-    never reads as "no champion" (which would let register promote any model).
+    when nothing is registered under that name yet or no version has been promoted.
+
+    "Nothing registered yet" is asked, not inferred from an error code: `search_registered_models`
+    by exact name answers an empty list (Azure ML supports "Search registered models by name",
+    https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#review-supported-capabilities-for-managing-models),
+    whereas the error code of a missing model is AML's to choose (MLflow maps a non-MLflow error
+    body to INTERNAL_ERROR). So every registry failure raises RegistryError, and a broken or
+    unreachable registry never reads as "no champion" (which would let register promote any model).
 
     The one resolver of "the champion" for score, monitor, evaluate, register and the local stack.
     """
@@ -192,23 +203,71 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
     uri = mlflow.get_registry_uri()
     if not _store_exists(uri):
         return None
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-
     client = mlflow.MlflowClient()
     try:
+        if not _is_registered(client, name):
+            return None
         with warnings.catch_warnings():
             # Stages carry a deprecation notice in MLflow 3; they remain what AML documents.
             warnings.simplefilter("ignore", FutureWarning)
             latest = client.get_latest_versions(name, stages=[CHAMPION_STAGE])
-    except MlflowException as exc:
-        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
+    except mlflow.exceptions.MlflowException as exc:
         raise _registry_error(f"looking up the champion of {name}", exc) from exc
     if not latest:
         return None
     version = latest[0]
     return Champion(name, str(version.version), dict(version.tags or {}))
+
+
+def _is_registered(client: Any, name: str) -> bool:
+    """Whether a registered model is named exactly `name` (search by name; no LIKE, no tags: AML
+    serves neither)."""
+    if not _REGISTERED_NAME.fullmatch(name):
+        raise UsageError(
+            f"registered model name {name!r}: use letters, digits, '-', '_' and '.' (at most 255)"
+        )
+    found = client.search_registered_models(filter_string=f"name = '{name}'")
+    return any(model.name == name for model in found)
+
+
+# Written by score next to its forecasts: the registry version "the champion" meant for this run.
+MODEL_REF_FILE = "model_ref.json"
+
+
+def resolve_reference(settings: Settings, reference: str) -> str:
+    """`models:/<name>@champion` as the version it names now (`models:/<name>/<version>`); any other
+    reference, and a champion reference with no champion yet, unchanged."""
+    name = _champion_reference(settings, reference)
+    if name is None:
+        return reference
+    current = champion(settings, name)
+    return current.uri if current is not None else reference
+
+
+def pin_reference(out: Path, requested: str, resolved: str) -> None:
+    """Record in the score step's output which model `requested` resolved to for this run."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"requested": requested, "resolved": resolved}, indent=2)
+    (out / MODEL_REF_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def pinned_reference(scored: Path | None, requested: str) -> str:
+    """The model a later step of the same run uses for `requested`: the version score resolved it to
+    (its MODEL_REF_FILE), so score and monitor of one scoring run see one champion even when a
+    promotion lands between them (issue 22 item 14); `requested` itself when score pinned nothing
+    or pinned another reference."""
+    path = scored / MODEL_REF_FILE if scored is not None else None
+    if path is None or not path.is_file():
+        return requested
+    try:
+        pinned = json.loads(path.read_text(encoding="utf-8"))
+        same = pinned["requested"] == requested
+        resolved = str(pinned["resolved"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is not the score step's model reference ({exc}); rerun the score step"
+        ) from exc
+    return resolved if same else requested
 
 
 def store(settings: Settings) -> str:
@@ -267,8 +326,9 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
     """Where a `models:/<name>/<version>` (or `runs:/<run>/<path>`) URI's files are, by documented calls.
 
     Not `download_artifacts("models:/...")` itself: MLflow 3 then searches the logged-model API
-    (/logged-models/search), which Azure ML does not serve. The version's `source` (`runs:/...`,
-    how register_model registers) resolves through the run's artifact URI (runs/get).
+    (/logged-models/search), which Azure ML does not serve. A version's files: the registry's own
+    answer (`get_model_version_download_uri`, AML: "loading models from registry"), whatever form
+    of source it stored; a `runs:/` URI: the run's artifact URI (runs/get).
     """
     client = mlflow.MlflowClient()
     if uri.startswith("models:/"):
@@ -277,7 +337,7 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
             raise UsageError(
                 f"{uri}: name a version (models:/{name}/<n>) or the champion (models:/{name}@champion)"
             )
-        uri = str(client.get_model_version(name, version).source)
+        uri = str(client.get_model_version_download_uri(name, version))
     if uri.startswith("runs:/"):
         run_id, _, path = uri.removeprefix("runs:/").partition("/")
         return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
@@ -328,18 +388,15 @@ def _save_pyfunc(model_dir: Path, target: Path, python_model: Any) -> None:
         shutil.copy2(wheel, target / "wheels" / wheel.name)
 
 
-def _register_version(client: Any, name: str, run_id: str) -> str:
-    """registered-models/create (first time) + model-versions/create from runs:/<run>/model."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-
-    try:
-        client.create_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-            raise
-    source = f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
-    version = client.create_model_version(name, source, run_id=run_id)
+def _register_version(mlflow: Any, name: str, run_id: str) -> str:
+    """A new version of `name` from the run's logged pyfunc, the way Azure ML documents it:
+    `mlflow.register_model("runs:/<run>/<path>", name)`
+    (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#create-models-from-existing-run).
+    MLflow creates the registered model when it is new (tolerating both "already exists" codes) and
+    resolves `runs:/` to the run's artifact location on the client before it calls the registry
+    (mlflow/tracking/_model_registry/fluent.py, `_register_model`), so the registry stores a
+    location it can serve, never a `runs:/` it would have to resolve itself."""
+    version = mlflow.register_model(f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}", name)
     return str(version.version)
 
 
@@ -371,7 +428,7 @@ def _log_and_register(
                 target = Path(scratch) / MODEL_ARTIFACT_PATH
                 _save_pyfunc(model_dir, target, python_model)
                 client.log_artifacts(run_id, str(target), MODEL_ARTIFACT_PATH)
-            registered = _register_version(client, name, run_id)
+            registered = _register_version(mlflow, name, run_id)
         tags = {
             "model_version": info.model_version,
             "holdout_start": info.holdout.start,

@@ -25,6 +25,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import ExecutableDDLElement
 
 AZURE_SCHEMA = "reporting"
+# Release validation publishes here, never into the tables Power BI reads (issue 22 item 8): the same
+# tables and views in a schema of their own, which only the jobs write and nobody else reads.
+VALIDATION_SCHEMA = "validation"
+AZURE_SCHEMAS = (AZURE_SCHEMA, VALIDATION_SCHEMA)
 
 # Version 1: the first five tables and four views (created by stackctl before publish was a step).
 # Version 2: step_runs, backtest, schema_version, segment labels and the v_step_runs,
