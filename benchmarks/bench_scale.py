@@ -132,9 +132,18 @@ def make_panel(
 
 
 def _tree_pss(parent: psutil.Process) -> int:
+    """Summed PSS in bytes of `parent` and its descendants now; 0 for a tree that is gone.
+
+    Processes come and go while the tree is read (the training pool's workers start and exit), so
+    psutil may raise for a process it just listed, in `children()` itself as well: that process's
+    memory is gone, and the sampler must go on rather than die and stop measuring.
+    """
+    try:
+        tree = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return 0
     total = 0
-    for process in [parent, *parent.children(recursive=True)]:
-        # A process that exited between listing and reading has no memory left to count.
+    for process in tree:
         with contextlib.suppress(psutil.Error):
             total += process.memory_full_info().pss
     return total

@@ -145,3 +145,24 @@ def test_each_step_reports_its_own_peak_not_an_earlier_steps(bench: ModuleType) 
 def test_a_failing_step_raises_with_its_stderr(bench: ModuleType) -> None:
     with pytest.raises(RuntimeError, match="no such step"):
         bench.run_measured([], command=(sys.executable, "-c", "import sys; sys.exit('no such step')"))
+
+
+class _VanishingTree:
+    """A psutil.Process stand-in whose child exits while the tree is listed (as pool workers do)."""
+
+    pid = 1
+
+    def children(self, recursive: bool = False) -> list[object]:
+        import psutil
+
+        raise psutil.NoSuchProcess(pid=2)
+
+
+def test_memory_sampling_survives_a_process_exiting_mid_listing(bench: ModuleType) -> None:
+    assert bench._tree_pss(_VanishingTree()) == 0
+
+
+def test_memory_sampling_sums_a_live_tree(bench: ModuleType) -> None:
+    import psutil
+
+    assert bench._tree_pss(psutil.Process()) > 10 * 2**20  # this interpreter alone holds more than 10 MiB
