@@ -166,3 +166,15 @@ def test_memory_sampling_sums_a_live_tree(bench: ModuleType) -> None:
     import psutil
 
     assert bench._tree_pss(psutil.Process()) > 10 * 2**20  # this interpreter alone holds more than 10 MiB
+
+
+BURN_IN_GRANDCHILD = (
+    "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+    "'import time; end = time.process_time() + 1.0\\nwhile time.process_time() < end: pass'], check=True)"
+)
+
+
+def test_cpu_time_counts_the_workers_a_step_reaped(bench: ModuleType) -> None:
+    # The training pool's workers are the step's grandchildren: their CPU must count.
+    cost = bench.run_measured([], command=(sys.executable, "-c", BURN_IN_GRANDCHILD))
+    assert cost.cpu_s >= 0.9
