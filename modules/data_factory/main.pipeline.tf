@@ -99,7 +99,7 @@ locals {
   literal_inputs = {
     reporting_database = { JobInputType = "Literal", Value = "@{pipeline().parameters.reporting_database}" }
   }
-  champion_input = { JobInputType = "Literal", Value = "models:/@{pipeline().parameters.registered_model}@champion" }
+  champion_input = { JobInputType = "Literal", Value = "models:/@{pipeline().parameters.registered_model}/Production" }
   # Batch endpoint invoke API: each pipeline input (and output) by name; raw_data is the week's
   # snapshot the copy step just wrote (stackctl.graph names the input). Training's outputs stay
   # in the workspace's store (models and metrics reach MLflow and the reporting database).

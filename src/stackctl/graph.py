@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from demand_forecast import steps
+from demand_forecast.registry import champion_uri
 from demand_forecast.steps import PortKind, StepSpec
 
 InputKind = PortKind
@@ -28,7 +29,7 @@ Compute = Literal["cpu", "gpu"]
 LakeFileSystem = Literal["raw", "conditioned", "scored"]
 
 MODEL_NAME = "demand-forecast"
-CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
+CHAMPION_URI = champion_uri(MODEL_NAME)
 # Release validation trains, registers and scores under a registered model of its own, so a release
 # never moves the production champion (issue 22 item 8); its first model becomes its own champion,
 # so validation also runs in a fresh subscription where production has no champion yet.

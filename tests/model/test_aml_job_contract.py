@@ -33,7 +33,10 @@ from aml_mlflow_routes import ALLOWED_ROUTES, outside_allow_list
 
 # uvicorn's access log line: INFO:     127.0.0.1:53412 - "POST /api/2.0/mlflow/runs/create HTTP/1.1" 200 OK
 ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|DELETE|PUT) (/[^ ?"]*)[^"]* HTTP/[0-9.]+" (\d{3})')
-CHAMPION = "models:/demand-forecast@champion"
+CHAMPION = "models:/demand-forecast/Production"
+
+# A module fixture runs the real model CLI end to end: minutes, so not in `make unit-fast`.
+pytestmark = pytest.mark.slow
 
 
 @dataclass

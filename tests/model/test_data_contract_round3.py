@@ -19,7 +19,7 @@ import pytest
 from demand_forecast.cli import main
 from demand_forecast.data_contract import ValidationResult, validate_tables
 from demand_forecast.dataset import read_raw_tables
-from demand_forecast.errors import DataContractError
+from demand_forecast.errors import DataContractError, ExitStatus
 from demand_forecast.features import make_spec
 from demand_forecast.reading import read_text_csv
 from demand_forecast.reporting.database import ensure_sqlite_schema
@@ -576,13 +576,17 @@ def test_an_output_folder_someone_else_filled_is_refused_not_emptied(
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.docx").write_text("not yours")
-    assert main(["validate", "--data", str(small), "--out", str(out)]) == 2
+    assert (
+        main(["validate", "--data", str(small), "--out", str(out)]) == ExitStatus.SETUP_FAULT
+    )  # the output folder, not the data
     assert "already holds files no step wrote (thesis.docx)" in said(capsys)
     assert (out / "thesis.docx").read_text() == "not yours"
 
 
 def test_an_input_inside_out_is_refused(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "--data", str(small), "--out", str(small.parent)]) == 2
+    assert (
+        main(["validate", "--data", str(small), "--out", str(small.parent)]) == ExitStatus.SETUP_FAULT
+    )  # the output folder, not the data
     assert "is inside --out" in said(capsys)
     assert (small / "shipments.csv").is_file()
 
@@ -615,7 +619,9 @@ def test_an_unwritable_out_is_one_clear_error_before_any_work(
         pytest.skip("root writes into read-only folders")
     out = _unwritable(tmp_path, how)
     args = [step, "--data", str(small), "--out", str(out)]
-    assert main([*args, "--no-tracking"] if step == "train" else args) == 2
+    assert (
+        main([*args, "--no-tracking"] if step == "train" else args) == ExitStatus.SETUP_FAULT
+    )  # the output folder, not the data
     text = said(capsys)
     assert f"--out {out} cannot be written" in text
     assert "nothing was run" in text

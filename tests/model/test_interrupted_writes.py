@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
+from demand_forecast.errors import ExitStatus
 from demand_forecast.loading import read_model_folder
 from demand_forecast.outputs import MARKER, verify_complete
 from demand_forecast.reporting.database import ensure_sqlite_schema
@@ -107,7 +108,7 @@ def test_a_partial_or_corrupt_model_folder_is_one_clear_error_naming_it(
     code = main([step, "--model", str(folder), "--data", str(data), "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     text = " ".join((captured.out + captured.err).split())
-    assert code == 2
+    assert code == ExitStatus.SETUP_FAULT  # a broken model folder: the setup, not the data
     assert f"model folder {folder} {expected}" in text
     assert "Fix" in text or "train it again" in text
     assert "Traceback" not in text

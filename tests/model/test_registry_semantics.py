@@ -103,7 +103,7 @@ def test_a_name_that_cannot_be_searched_exactly_is_refused(name: str) -> None:
 def test_score_and_monitor_of_one_run_use_one_champion_though_a_promotion_lands_between(
     sample_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Review m6: score and monitor each resolved `@champion`, so a promotion between them gave one
+    """Review m6: score and monitor each resolved the champion, so a promotion between them gave one
     scoring run forecasts from vN and monitoring of vN+1. Score pins the version; monitor uses it."""
     from demand_forecast import pipeline
     from demand_forecast.registry import MODEL_REF_FILE, promote
@@ -112,7 +112,7 @@ def test_score_and_monitor_of_one_run_use_one_champion_though_a_promotion_lands_
     first = _register(sample_run, tmp_path / "r1", name)
     second = _register(sample_run, tmp_path / "r2", name)
     assert second["promoted"] is False  # an equal model does not beat the champion
-    reference = f"models:/{name}@champion"
+    reference = f"models:/{name}/Production"
     data, scored = str(sample_run / "conditioned"), tmp_path / "scored"
     assert main(["score", "--model", reference, "--data", data, "--out", str(scored)]) == 0
     pinned = json.loads((scored / MODEL_REF_FILE).read_text())

@@ -14,6 +14,7 @@ import pytest
 from recording_client import RecordingMLClient
 
 from stackctl.cli import main
+from stackctl.errors import ExitStatus
 from stackctl.tools import Terraform, ToolResult
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
@@ -103,7 +104,7 @@ def test_apply_dev_with_a_stale_plan_runs_no_terraform_at_all(
 ) -> None:
     root, client, _ = cloud_repo
     (root / "modules" / "main.tf").write_text("# changed after the plan\n", encoding="utf-8")
-    assert main(["apply", "--env", "dev"]) == 2
+    assert main(["apply", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     assert "older than a change to the Terraform code (modules/main.tf)" in capsys.readouterr().err
     assert RecordingTerraform.calls == []
     assert client.writes == []

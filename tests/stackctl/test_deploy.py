@@ -5,23 +5,23 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from recording_client import RecordingMLClient
 from rich.console import Console
 
-from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
 from stackctl.aml.environment import IMAGE_KINDS
-from stackctl.aml.specs import AmlAssets, _stamp, build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
-from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
+
+if TYPE_CHECKING:
+    from stackctl.aml.specs import AmlAssets
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,8 @@ def stack() -> StackOutput:
 
 
 def _assets(stack: StackOutput, tmp_path: Path, env_version: str = "env0123456789abc") -> AmlAssets:
+    from stackctl.aml.specs import build_assets
+
     contexts = {}
     for kind in IMAGE_KINDS:
         (tmp_path / kind).mkdir(exist_ok=True)
@@ -43,6 +45,8 @@ def quiet() -> Console:
 
 
 def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutput, tmp_path: Path) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     report = AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     kinds = [kind for kind, _ in client.writes]
@@ -62,6 +66,8 @@ def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutpu
 def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     writes_after_first = len(client.writes)
@@ -74,6 +80,8 @@ def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
 def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_updates_the_rest(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     before = len(client.writes)
@@ -97,6 +105,8 @@ def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_upd
 def test_rollback_points_the_default_back_at_the_previous_deployment_and_back_again(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path, env_version="changed-model-ver"))
@@ -115,6 +125,9 @@ def test_an_endpoint_update_keeps_its_default_and_the_rollback_target(
 ) -> None:
     """Fault kind: an endpoint whose own spec changed was sent as built, a PUT without the live
     default and without the `previous_deployment` tag, so the rollback target was forgotten."""
+    from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
+    from stackctl.aml.specs import _stamp
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path, env_version="changed-model-ver"))
@@ -151,6 +164,8 @@ def test_an_endpoint_update_keeps_its_default_and_the_rollback_target(
 def test_deployments_beyond_the_kept_count_are_pruned_but_never_the_default_or_the_previous(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     versions = ["env0000000000001", "env0000000000002", "env0000000000003", "env0000000000004"]
     for version in versions:
@@ -163,6 +178,8 @@ def test_deployments_beyond_the_kept_count_are_pruned_but_never_the_default_or_t
 
 
 def test_keeping_fewer_than_two_deployments_is_refused(stack: StackOutput) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     with pytest.raises(StackctlError, match="nothing to roll back"):
         AmlDeployer(RecordingMLClient(), quiet(), keep=1)
 
@@ -170,6 +187,8 @@ def test_keeping_fewer_than_two_deployments_is_refused(stack: StackOutput) -> No
 def test_deploy_with_recording_client_that_rejects_the_login_says_to_run_az_login(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient(authenticated=False)
     with pytest.raises(StackctlError, match="refused the credentials") as caught:
         AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
@@ -180,6 +199,8 @@ def test_deploy_with_recording_client_that_rejects_the_login_says_to_run_az_logi
 def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_idempotently(
     stack: StackOutput, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from stackctl.cloud_stack import deploy_assets
+
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(tmp_path / "repo"))
     # the real model package, so the wheel build is the real one
     (tmp_path / "repo" / "src").mkdir(parents=True)
@@ -262,6 +283,8 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
     """Release pipeline smoke test: after `make apply`, a second deploy of the same commit changes nothing."""
     from test_aml_smoke import target_env
 
+    from stackctl.cloud_stack import deploy_assets
+
     env = target_env()
     console = Console(record=True)
     from stackctl.cloud_stack import read_stack
@@ -279,6 +302,8 @@ def test_every_pipeline_node_references_the_named_component_version_not_an_anony
     (azure/ai/ml/operations/_operation_orchestrator.py, _get_component_arm_id): each node must carry
     the id of the named `demand_forecast_*` version deploy created (first deploy) or found (second)."""
     from recording_client import ARM_COMPONENT
+
+    from stackctl.aml.deployer import AmlDeployer
 
     client = RecordingMLClient()
     for _ in range(deploys):
@@ -327,6 +352,8 @@ class _Refusing(RecordingMLClient):
 def test_a_first_deploy_waits_for_role_assignments_to_propagate(
     stack: StackOutput, tmp_path: Path, refusals: int
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = _Refusing(refusals)
     deployer = AmlDeployer(client, quiet())
     waits: list[float] = []
@@ -341,6 +368,8 @@ def test_a_first_deploy_waits_for_role_assignments_to_propagate(
 def test_authorization_that_never_arrives_fails_with_the_refused_action(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     deployer = AmlDeployer(_Refusing(100), quiet())
     deployer.sleep = lambda seconds: None
     with pytest.raises(StackctlError, match=r"still refuses after 6 tries over 15 minutes \(403\)") as caught:
@@ -350,6 +379,8 @@ def test_authorization_that_never_arrives_fails_with_the_refused_action(
 
 
 def test_a_401_is_a_login_problem_and_is_not_retried(stack: StackOutput, tmp_path: Path) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     deployer = AmlDeployer(RecordingMLClient(authenticated=False), quiet())
     deployer.sleep = lambda seconds: pytest.fail("a login failure must not be retried")
     with pytest.raises(StackctlError, match="refused the credentials"):

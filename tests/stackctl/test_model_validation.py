@@ -252,7 +252,7 @@ def test_the_factory_passes_its_parameters_to_both_endpoints(factory_pipeline: d
 
     champion = {
         "JobInputType": "Literal",
-        "Value": "models:/@{pipeline().parameters.registered_model}@champion",
+        "Value": "models:/@{pipeline().parameters.registered_model}/Production",
     }
     training = _input_data(factory_pipeline, "training")
     assert training["registered_model"] == literal("registered_model")

@@ -217,10 +217,14 @@ class ModelInfo(Contract):
 class Scores(Contract):
     """Quality of one model on a set of rows (`demand_forecast.metrics.scores`).
 
-    `mape` is over non-zero actuals (null when all are zero), `rmse_zero_actual` over zero actuals
-    (null when there is none), `rmse` over all `n` rows."""
+    `mape` is over non-zero actuals (null when all are zero), `wape` (sum |error| / sum actual) and
+    `bias` (sum forecast / sum actual - 1) over all `n` rows (null when the actuals sum to 0; null
+    too in files written before they existed), `rmse_zero_actual` over zero actuals (null when there
+    is none), `rmse` over all `n` rows (`demand_forecast.metrics`)."""
 
     mape: float | None
+    wape: float | None = None
+    bias: float | None = None
     rmse: float
     rmse_zero_actual: float | None
     n: int = Field(ge=0)
@@ -283,16 +287,23 @@ class Decision(Contract):
     champion_mape: float | None
     champion_version: str | None
     margin: float = Field(ge=0.0, lt=1.0)
+    candidate_wape: float | None = None
+    candidate_bias: float | None = None
+    champion_wape: float | None = None
+    champion_bias: float | None = None
+    max_abs_bias: float | None = Field(default=None, gt=0.0)
 
 
 # ---- monitoring.json --------------------------------------------------------------------------
 
 
 class SegmentHealth(Contract):
-    """Recent MAPE of one segment over `n` rows."""
+    """Recent MAPE, WAPE and bias of one segment over `n` rows."""
 
     segment: str
     recent_mape: float | None
+    recent_wape: float | None = None
+    recent_bias: float | None = None
     n: int = Field(ge=0)
 
 
@@ -314,6 +325,8 @@ class Monitoring(Contract):
     recent_mape: float | None
     recent_weeks: int = Field(ge=0)
     recent_source: str
+    recent_wape: float | None = None
+    recent_bias: float | None = None
     segments: list[SegmentHealth]
 
     @property

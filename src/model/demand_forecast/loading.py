@@ -24,7 +24,7 @@ def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
 
 
 MODEL_FIX = (
-    "train it again, or pass another model (the registered champion: models:/demand-forecast@champion)"
+    "train it again, or pass another model (the registered champion: models:/demand-forecast/Production)"
 )
 
 
@@ -49,7 +49,8 @@ def read_model_folder(path: Path) -> TrainedModel:
 
 
 def load_model(reference: str, settings: Settings) -> TrainedModel | None:
-    """A model from a folder or an MLflow URI (models:/name@alias, runs:/...); None if the URI has none.
+    """A model from a folder or an MLflow URI (models:/name/Production, models:/name/<version>,
+    runs:/...); None if the URI has none.
 
     Raises UsageError when `reference` is a folder without model_info.json, or neither a folder nor
     an MLflow URI; IncompleteOutputError (a UsageError) when the model is partial or corrupt."""
@@ -59,7 +60,7 @@ def load_model(reference: str, settings: Settings) -> TrainedModel | None:
     if "://" not in reference and ":/" not in reference:
         raise UsageError(
             f"model {reference} is neither a folder nor an MLflow URI "
-            "such as models:/demand-forecast@champion"
+            "such as models:/demand-forecast/Production"
         )
     from demand_forecast.registry import download_model
 

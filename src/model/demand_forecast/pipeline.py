@@ -37,7 +37,7 @@ from demand_forecast.dataset import Tables, write_tables
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model
-from demand_forecast.metrics import mape, scores
+from demand_forecast.metrics import bias, mape, scores, wape
 from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
 from demand_forecast.reading import read_text_csv
 from demand_forecast.scoring import (
@@ -45,6 +45,7 @@ from demand_forecast.scoring import (
     covariate_shift,
     default_as_of,
     forecast,
+    horizon_warnings,
     scoring_quality,
     scoring_warnings,
 )
@@ -280,6 +281,7 @@ def run_score(
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec), notes)
     write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
+    lines += [f"warning: {message}" for message in horizon_warnings(horizon)]
     for line in lines:
         (say or print)(line)
     return forecasts
@@ -379,6 +381,8 @@ def _segment_health(evaluated: pd.DataFrame) -> list[SegmentHealth]:
         SegmentHealth(
             segment=str(segment),
             recent_mape=mape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
+            recent_wape=wape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
+            recent_bias=bias(group["units"].to_numpy(), group["ensemble"].to_numpy()),
             n=len(group),
         )
         for segment, group in evaluated.groupby("segment", sort=True)
@@ -411,9 +415,8 @@ def run_monitor(
     drift = _drift(model, tables, window_start, window_end)
     shift = covariate_shift(model, tables, as_of)
     evaluated, source = _evaluated_forecasts(forecasts_file, tables, recent, monitor.recent_weeks)
-    recent_mape = (
-        mape(evaluated["units"].to_numpy(), evaluated["ensemble"].to_numpy()) if len(evaluated) else None
-    )
+    recent_actual = evaluated["units"].to_numpy(dtype=float)
+    recent_forecast = evaluated["ensemble"].to_numpy(dtype=float)
     report = Monitoring(
         as_of=as_of.strftime("%Y-%m-%d"),
         model_name=model.info["model_name"],
@@ -429,7 +432,9 @@ def run_monitor(
         drift_alert=any(value > monitor.psi_alert for value in drift.values())
         or any(share > OUTSIDE_SHARE for share in shift.values()),
         drift_threshold=monitor.psi_alert,
-        recent_mape=recent_mape,
+        recent_mape=mape(recent_actual, recent_forecast) if len(evaluated) else None,
+        recent_wape=wape(recent_actual, recent_forecast) if len(evaluated) else None,
+        recent_bias=bias(recent_actual, recent_forecast) if len(evaluated) else None,
         recent_weeks=int(evaluated["week_start"].nunique()) if len(evaluated) else 0,
         recent_source=source,
         segments=_segment_health(evaluated),

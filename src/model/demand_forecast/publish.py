@@ -243,6 +243,8 @@ def _metric_rows(run_id: str, metrics: Metrics, promoted: bool) -> list[dict[str
             "segment_label": segment_label(segment),
             "model": model,
             "mape": values.mape,
+            "wape": values.wape,
+            "bias": values.bias,
             "rmse": values.rmse,
             "rmse_zero_actual": values.rmse_zero_actual,
             "n": values.n,
@@ -328,6 +330,8 @@ def _health_row(run_id: str, health: Monitoring) -> dict[str, Any]:
         "drift_alert": health.drift_alert,
         "max_psi": health.max_psi,
         "recent_mape": health.recent_mape,
+        "recent_wape": health.recent_wape,
+        "recent_bias": health.recent_bias,
         "recent_weeks": health.recent_weeks,
     }
 
@@ -413,14 +417,20 @@ def emit_metrics(
         for version in sorted(versions):
             count = sum(1 for r in rows["forecasts"] if r["model_version"] == version)
             telemetry.add(otel.FORECASTS_WRITTEN, count, {"model_version": version})
+    holdout_gauges = (
+        ("mape", otel.MODEL_HOLDOUT_MAPE),
+        ("wape", otel.MODEL_HOLDOUT_WAPE),
+        ("bias", otel.MODEL_HOLDOUT_BIAS),
+    )
     for metric in rows.get("model_metrics", []):
-        if metric["mape"] is not None:
-            attributes = {
-                "model": metric["model"],
-                "segment": metric["segment"],
-                "model_version": metric["model_version"],
-            }
-            telemetry.gauge(otel.MODEL_HOLDOUT_MAPE, metric["mape"], attributes)
+        attributes = {
+            "model": metric["model"],
+            "segment": metric["segment"],
+            "model_version": metric["model_version"],
+        }
+        for key, name in holdout_gauges:
+            if metric.get(key) is not None:
+                telemetry.gauge(name, metric[key], attributes)
 
 
 def publish(

@@ -235,8 +235,9 @@ MODEL_REF_FILE = "model_ref.json"
 
 
 def resolve_reference(settings: Settings, reference: str) -> str:
-    """`models:/<name>@champion` as the version it names now (`models:/<name>/<version>`); any other
-    reference, and a champion reference with no champion yet, unchanged."""
+    """`models:/<name>/Production` (the champion) as the version it names now
+    (`models:/<name>/<version>`); any other reference, and a champion reference with no champion yet,
+    unchanged."""
     name = _champion_reference(settings, reference)
     if name is None:
         return reference
@@ -278,23 +279,31 @@ def store(settings: Settings) -> str:
     return uri
 
 
+def champion_uri(name: str) -> str:
+    """`models:/<name>/Production`: the champion as MLflow's stage URI, which plain MLflow loads too."""
+    return f"models:/{name}/{CHAMPION_STAGE}"
+
+
 def _champion_reference(settings: Settings, uri: str) -> str | None:
-    """`models:/<name>@<settings.register.alias>` names the champion: the registered model name, else None."""
-    if not uri.startswith("models:/") or "@" not in uri:
+    """`models:/<name>/<CHAMPION_STAGE>` names the champion: the registered model name, else None.
+
+    An alias URI (`models:/<name>@<alias>`) is refused: Azure ML serves no aliases."""
+    if not uri.startswith("models:/"):
         return None
-    name, _, alias = uri.removeprefix("models:/").rstrip("/").partition("@")
-    if alias != settings.register_.alias:
+    name, at, _ = uri.removeprefix("models:/").rstrip("/").partition("@")
+    if at:
         raise UsageError(
-            f"{uri}: the registry has no aliases here (Azure ML does not serve them); use "
-            f"models:/{name}@{settings.register_.alias} for the champion or models:/{name}/<version>"
+            f"{uri}: model aliases are not served by Azure ML's registry, so none is set; the champion "
+            f"is the version in stage {CHAMPION_STAGE}: {champion_uri(name)} (or models:/{name}/<version>)"
         )
-    return name
+    name, _, stage = name.partition("/")
+    return name if stage == CHAMPION_STAGE else None
 
 
 def download_model(settings: Settings, uri: str) -> Path | None:
     """A local model folder for an MLflow URI, or None when the registry has no such model yet.
 
-    `models:/<name>@champion` resolves through `champion()`; `models:/<name>/<version>` and
+    `models:/<name>/Production` resolves through `champion()`; `models:/<name>/<version>` and
     `runs:/...` are downloaded as they are. A missing local store is "no model" (`store()` names it).
     """
     mlflow = _configure(settings, create=False)
@@ -335,7 +344,7 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
         name, _, version = uri.removeprefix("models:/").rstrip("/").partition("/")
         if not version.isdigit():
             raise UsageError(
-                f"{uri}: name a version (models:/{name}/<n>) or the champion (models:/{name}@champion)"
+                f"{uri}: name a version (models:/{name}/<n>) or the champion ({champion_uri(name)})"
             )
         uri = str(client.get_model_version_download_uri(name, version))
     if uri.startswith("runs:/"):
@@ -418,7 +427,7 @@ def _log_and_register(
             for model_name, record in metrics.overall.by_model().items():
                 if record is None:
                     continue
-                for key in ("mape", "rmse", "rmse_zero_actual"):
+                for key in ("mape", "wape", "bias", "rmse", "rmse_zero_actual"):
                     value = getattr(record, key)
                     if value is not None:
                         holdout[f"holdout_{model_name}_{key}"] = float(value)
@@ -433,6 +442,8 @@ def _log_and_register(
             "model_version": info.model_version,
             "holdout_start": info.holdout.start,
             "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
+            "holdout_wape": _tag(metrics.overall.ensemble.wape),
+            "holdout_bias": _tag(metrics.overall.ensemble.bias),
         }
         for key, value in tags.items():
             client.set_model_version_tag(name, registered, key, value)
@@ -441,10 +452,34 @@ def _log_and_register(
     return registered
 
 
+def _tag(value: float | None) -> str:
+    return "" if value is None else str(value)
+
+
+def bias_refusal(metrics: Metrics, max_abs_bias: float | None) -> str | None:
+    """Why the candidate may not be promoted for its volume bias, or None when it may.
+
+    The holdout bias (sum forecast / sum actual - 1, `demand_forecast.metrics.bias`) of the ensemble
+    must lie within +-`max_abs_bias` (setting `register.max_abs_bias`; None switches the check off):
+    MAPE alone rewards forecasting low, and a model that wins on MAPE by shipping short is refused."""
+    candidate_bias = metrics.overall.ensemble.bias
+    if max_abs_bias is None or candidate_bias is None or abs(candidate_bias) <= max_abs_bias:
+        return None
+    return (
+        f"candidate volume bias {candidate_bias:+.1%} on the holdout is beyond the limit "
+        f"+-{max_abs_bias:.1%} (register.max_abs_bias); not promoted"
+    )
+
+
 def promotion(
-    candidate_mape: float | None, current: Champion | None, metrics: Metrics, margin: float
+    candidate_mape: float | None,
+    current: Champion | None,
+    metrics: Metrics,
+    margin: float,
+    max_abs_bias: float | None = None,
 ) -> tuple[bool, str, float | None]:
-    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin).
+    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin)
+    and its holdout volume bias is within +-`max_abs_bias` (`bias_refusal`).
 
     The champion's MAPE is its score on the same holdout when evaluate had one, else the MAPE
     recorded on its own holdout (tag `holdout_mape`)."""
@@ -459,6 +494,9 @@ def promotion(
             source = "from its own holdout (evaluate ran without --champion)"
     if candidate_mape is None:
         return False, "candidate has no MAPE (every holdout actual is zero); not promoted", champion_mape
+    refusal = bias_refusal(metrics, max_abs_bias)
+    if refusal is not None:
+        return False, refusal, champion_mape
     if current is None:
         return True, "no champion yet: the first model becomes champion", None
     if champion_mape is None:
@@ -489,7 +527,8 @@ def register_model(
     candidate_mape = metrics.overall.ensemble.mape
     current = champion(settings, name)
     registered = _log_and_register(client, mlflow, settings, model_dir, info, metrics, name, python_model)
-    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin)
+    max_abs_bias = settings.register_.max_abs_bias
+    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin, max_abs_bias)
     if promoted:
         promote(settings, name, registered)
     return Decision(
@@ -502,7 +541,23 @@ def register_model(
         champion_mape=champion_mape,
         champion_version=current.version if current is not None else None,
         margin=margin,
+        candidate_wape=metrics.overall.ensemble.wape,
+        candidate_bias=metrics.overall.ensemble.bias,
+        champion_wape=_champion_volume(metrics, current, "wape"),
+        champion_bias=_champion_volume(metrics, current, "bias"),
+        max_abs_bias=max_abs_bias,
     )
+
+
+def _champion_volume(metrics: Metrics, current: Champion | None, key: str) -> float | None:
+    """The champion's WAPE or bias: on the same holdout when evaluate had it, else its own tag."""
+    if current is None:
+        return None
+    if metrics.overall.champion is not None:
+        value: float | None = getattr(metrics.overall.champion, key)
+        return value
+    tag = current.tags.get(f"holdout_{key}")
+    return float(tag) if tag else None
 
 
 def promote(settings: Settings, name: str, version: str) -> None:

@@ -15,6 +15,10 @@ from demand_forecast.features import build_panel, compute_features, design_rows
 from demand_forecast.training import TrainedModel
 
 ACTIVE_WEEKS = 13
+# Recursive forecasts are validated up to this many weeks ahead: benchmarks/bench_accuracy.py reports
+# MAPE and bias by horizon 1..13 on a real panel (src/model/README.md, "Horizons"). Beyond it nobody
+# has measured them, so `score` says so.
+VALIDATED_HORIZON = 13
 FORECAST_COLUMNS = [
     "week_start",
     "store_id",
@@ -59,7 +63,8 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
             panel, feats, level, baseline, active, np.full(len(active), week_idx, dtype=np.int64)
         )
         predictions = model.predict(design)
-        panel.units[active, week_idx] = predictions["ensemble"].to_numpy()
+        # Later weeks read this one as history: the median point, not the (lower) MAPE point.
+        panel.units[active, week_idx] = predictions["ensemble_median"].to_numpy()
         frames.append(
             design.rows[["week_start", "store_id", "product_id", "region", "store_format"]].assign(
                 segment=predictions["segment"].to_numpy(),
@@ -75,6 +80,17 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
     # Inputs the model was trained with that this data lacks, filled by their documented fallback.
     out["assumed_inputs"] = "; ".join(panel.assumed)
     return out[FORECAST_COLUMNS]
+
+
+def horizon_warnings(horizon: int) -> list[str]:
+    """The warning `score` prints when asked for more weeks ahead than were validated, else none."""
+    if horizon <= VALIDATED_HORIZON:
+        return []
+    return [
+        f"--horizon {horizon} is beyond the validated horizon of {VALIDATED_HORIZON} weeks: weeks "
+        f"{VALIDATED_HORIZON + 1}..{horizon} ahead are recursive forecasts whose accuracy and bias were "
+        "never measured; use them as an indication only"
+    ]
 
 
 def active_mask(panel: Any, model: TrainedModel, start: int) -> npt.NDArray[np.bool_]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 ARM_SCOPE = "https://management.azure.com/.default"
 T = TypeVar("T")
@@ -22,7 +25,7 @@ LOGIN_FIX = (
 )
 
 
-def azure_credential() -> Any:
+def azure_credential() -> TokenCredential:
     """A credential that is known to work: a token is fetched now, so a missing login fails here, clearly."""
     from azure.core.exceptions import ClientAuthenticationError
     from azure.identity import CredentialUnavailableError
@@ -45,10 +48,11 @@ def azure_credential() -> Any:
             fix="check the deploying identity has a federated credential for this pipeline's "
             "environment (envs/bootstrap creates them) and the client/tenant ids are that identity's",
         ) from exc
-    return credential
+    chosen: TokenCredential = credential  # azure-identity's credentials implement the protocol
+    return chosen
 
 
-def ml_client(stack: StackOutput, credential: Any) -> Any:
+def ml_client(stack: StackOutput, credential: TokenCredential) -> Any:
     from azure.ai.ml import MLClient
 
     return MLClient(

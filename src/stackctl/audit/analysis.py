@@ -415,10 +415,7 @@ def build_report(
     env = provenance.env
     secrets = collect_secrets(plan)
     resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
-    # Data sources count only when they are read during apply (their config depends on unknowns).
-    counts: Counter[ChangeKind] = Counter(
-        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed" or rc.change.kind == "read"
-    )
+    counts: Counter[ChangeKind] = Counter(rc.change.kind for rc in plan.counted_changes)
     findings, used_entries = _destructive_findings(resources, allow_list, env, today)
     policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason, env)
     findings.extend(policy_findings)

@@ -202,6 +202,13 @@ class Plan(_Model):
         return "OpenTofu" if any(s.startswith(OPENTOFU_REGISTRY) for s in sources) else "Terraform"
 
     @property
+    def counted_changes(self) -> tuple[ResourceChange, ...]:
+        """The resource changes that count, for the audit as for `make plan`'s summary: every managed
+        resource, and data sources only when they are read during apply (their config depends on
+        unknowns)."""
+        return tuple(rc for rc in self.resource_changes if rc.mode == "managed" or rc.change.kind == "read")
+
+    @property
     def sensitive_variables(self) -> frozenset[str]:
         """Root-module variables declared `sensitive = true`."""
         return frozenset(

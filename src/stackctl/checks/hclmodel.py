@@ -17,8 +17,12 @@ its blocks, instead of as a syntax error.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib.metadata
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ from hcl2.rules.literal_rules import IdentifierRule
 from hcl2.walk import walk_semantic
 
 from stackctl.checks.findings import Finding
+from stackctl.paths import repo_root
 from stackctl.tools import Terraform
 
 # Terraform meta-arguments and blocks that no provider schema lists.
@@ -249,28 +254,96 @@ def _is_override(name: str) -> bool:
     return stem == "override" or stem.endswith("_override")
 
 
-def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
-    primary, overrides = configuration_files(path)
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in [*primary, *overrides])
+# The parse of a file is cached by its content (sha256 of the text), so a copy of the tree, an
+# edited-and-restored file or a second check reads it without parsing again. The key also holds
+# python-hcl2's version and this module's own source, so a change of either parses afresh.
+# Entries live in memory and, shared by processes (pytest-xdist workers, successive `validate`
+# runs), as JSON under build/cache/hcl/ (STACKCTL_CACHE_DIR moves it; written atomically).
+CACHE_DIR_ENV = "STACKCTL_CACHE_DIR"
+_PARSED: dict[str, str] = {}
 
 
-_CACHE: dict[Path, tuple[tuple[tuple[str, int, int], ...], TerraformDir]] = {}
+@dataclass(frozen=True)
+class ParsedFile:
+    """One .tf file as python-hcl2 reads it: its serialized body and its references (kind, name,
+    attribute, line), or the parser's first error line when python-hcl2 cannot read it."""
+
+    data: dict[str, Any]
+    references: list[tuple[str, str, str | None, int]]
+    error: str | None = None
+
+
+def _code_key() -> str:
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"{importlib.metadata.version('python-hcl2')}:{own}"
+
+
+_CODE_KEY: str | None = None
+
+
+def _cache_dir() -> Path:
+    override = os.environ.get(CACHE_DIR_ENV)
+    return Path(override) / "hcl" if override else repo_root() / "build" / "cache" / "hcl"
+
+
+def _parse_text(text: str, tf_file: Path) -> ParsedFile:
+    try:
+        tree = hcl2.parses(text)
+        data = hcl2.serialize(tree, serialization_options=_OPTIONS)
+    except Exception as exc:  # python-hcl2 raises several lark exception types
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return ParsedFile({}, [], first_line)
+    found = [(r.kind, r.name, r.attribute, r.line) for r in references(tree, tf_file)]
+    return ParsedFile(data, found)
+
+
+def parse_file(tf_file: Path, text: str | None = None) -> ParsedFile:
+    """The parse of one .tf file, from the content-keyed cache when that text was parsed before.
+
+    Returns fresh objects on every call (callers may keep or change them)."""
+    global _CODE_KEY
+    text = tf_file.read_text(encoding="utf-8") if text is None else text
+    _CODE_KEY = _CODE_KEY or _code_key()
+    key = hashlib.sha256(f"{_CODE_KEY}\n{text}".encode()).hexdigest()
+    stored = _PARSED.get(key)
+    if stored is None:
+        stored = _read_cached(key)
+    if stored is None:
+        parsed = _parse_text(text, tf_file)
+        stored = json.dumps([parsed.data, parsed.references, parsed.error])
+        _write_cached(key, stored)
+    _PARSED[key] = stored
+    data, found, error = json.loads(stored)
+    return ParsedFile(data, [(k, n, a, line) for k, n, a, line in found], error)
+
+
+def _read_cached(key: str) -> str | None:
+    try:
+        return (_cache_dir() / key[:2] / f"{key}.json").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _write_cached(key: str, stored: str) -> None:
+    """Best effort: a read-only checkout only loses the shared cache, never the check."""
+    folder = _cache_dir() / key[:2]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8"
+        ) as out:
+            out.write(stored)
+        os.replace(out.name, folder / f"{key}.json")
+    except OSError:
+        return
 
 
 def read_dir(path: Path) -> TerraformDir:
-    """Parse every .tf file of one directory (not its subdirectories, as Terraform does).
+    """Parse every .tf and .tf.json file of one directory (not its subdirectories, as Terraform does).
 
-    Several checks read the same directories; parsing is the slow part, so a parse is reused until
-    a file in the directory changes (name, size or modification time). Callers must not mutate it.
-    """
-    key = path.resolve()
-    fingerprint = _fingerprint(path)
-    cached = _CACHE.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
-    model = _parse_dir(path)
-    _CACHE[key] = (fingerprint, model)
-    return model
+    Each HCL file's parse comes from the content-keyed cache (`parse_file`), so every check, and
+    every copy of the tree a test makes, parses a given text once. Returns a fresh model each call."""
+    return _parse_dir(path)
 
 
 def _parse_dir(path: Path) -> TerraformDir:
@@ -291,26 +364,23 @@ def _parse_file(model: TerraformDir, tf_file: Path) -> None:
     if tf_file.name.endswith(".json"):
         _parse_json_file(model, tf_file, text)
         return
-    try:
-        tree = hcl2.parses(text)
-        data = hcl2.serialize(tree, serialization_options=_OPTIONS)
-    except Exception as exc:  # python-hcl2 raises several lark exception types
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    parsed = parse_file(tf_file, text)
+    if parsed.error is not None:
         if terraform_reads_syntax(tf_file):
             model.unchecked.append(
                 Unchecked(
                     tf_file,
                     tuple(block_headers(text)),
-                    f"python-hcl2 cannot read it ({first_line[:120]}), though Terraform does",
+                    f"python-hcl2 cannot read it ({parsed.error[:120]}), though Terraform does",
                 )
             )
         else:
             model.errors.append(
-                Finding("hcl", str(tf_file), f"cannot parse HCL: {first_line}", "fix the syntax")
+                Finding("hcl", str(tf_file), f"cannot parse HCL: {parsed.error}", "fix the syntax")
             )
         return
-    _collect(model, data, tf_file, text)
-    model.references.extend(references(tree, tf_file))
+    _collect(model, parsed.data, tf_file, text)
+    model.references.extend(Reference(k, n, a, tf_file, line) for k, n, a, line in parsed.references)
 
 
 def _parse_json_file(model: TerraformDir, tf_file: Path, text: str) -> None:

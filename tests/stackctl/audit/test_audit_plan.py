@@ -10,7 +10,7 @@ import pytest
 from audit_helpers import FIXTURES
 
 from stackctl.audit.plan import load_plan, parse_plan
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 
 
 def minimal_plan(**overrides: Any) -> dict[str, Any]:
@@ -48,9 +48,13 @@ def test_action_lists_map_to_what_an_auditor_reads(actions: list[str], kind: str
 
 
 def test_every_fixture_loads() -> None:
-    for path in FIXTURES.glob("*.json"):
-        if path.name.startswith(("malformed", "foreign", "checkov_", "sarif-")):
-            continue
+    plans = [
+        path
+        for path in FIXTURES.glob("*.json")
+        if not path.name.startswith(("malformed", "foreign", "checkov_", "sarif-"))
+    ]
+    assert plans, f"no plan fixtures in {FIXTURES}: the loop below would pass on nothing"
+    for path in plans:
         plan = load_plan(path)
         assert plan.format_version == "1.2", path
 
@@ -67,7 +71,7 @@ def expect_error(raw: Any) -> StackctlError:
         parse_plan(raw, source="plan.json")
     assert caught.value.where == "plan.json"
     assert caught.value.fix
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == ExitStatus.SETUP_FAULT
     return caught.value
 
 

@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
@@ -35,11 +35,15 @@ from demand_forecast.reporting.schema import (
     AZURE_SCHEMAS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    V3_COLUMNS,
     ReportingTables,
     reporting_tables,
     segment_label,
     view_statements,
 )
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 # msodbcsql.h: the pre-connect attribute that carries an Entra access token.
 SQL_COPT_SS_ACCESS_TOKEN = 1256
@@ -67,7 +71,7 @@ def _token_struct(token: str) -> bytes:
     return struct.pack(f"<I{len(encoded)}s", len(encoded), encoded)
 
 
-def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Engine:
+def azure_sql_engine(server_fqdn: str, database: str, credential: TokenCredential) -> sa.Engine:
     """An engine on Azure SQL that authenticates every new connection with a fresh Entra token."""
     try:
         import pyodbc  # noqa: F401
@@ -114,7 +118,7 @@ def token_connection_string(dsn: str, *, where: str) -> str:
     return dsn
 
 
-def open_database(url: str, credential: Any = None) -> ReportingDatabase:
+def open_database(url: str, credential: TokenCredential | None = None) -> ReportingDatabase:
     """The reporting database named by `url` (see the module docstring); a bad URL is a UsageError."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -227,6 +231,10 @@ def ensure_sqlite_schema(path: Path) -> list[str]:
                         f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(200) NOT NULL DEFAULT ''"
                     )
                     _backfill_labels(conn, tables[table])
+        if 0 < version < 3:
+            for table, column in V3_COLUMNS:
+                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} FLOAT")
         for statement in view_statements(tables):
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {statement.qualified_name}")
             conn.execute(statement)
@@ -273,6 +281,11 @@ def mssql_schema_statements(schema: str = AZURE_SCHEMA) -> list[str]:
             f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
             f"ALTER TABLE {schema}.{table_name} ADD {column} {kind} NOT NULL "
             f"CONSTRAINT df_{table_name}_{column} DEFAULT N''"
+        )
+    for table_name, column in V3_COLUMNS:
+        statements.append(
+            f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
+            f"ALTER TABLE {schema}.{table_name} ADD {column} FLOAT NULL"
         )
     for table in tables.metadata.sorted_tables:
         for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
