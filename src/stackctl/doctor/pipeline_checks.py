@@ -3,6 +3,7 @@ runners (GitHub-hosted runners with Azure private networking, or a Managed DevOp
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stackctl.doctor.clients import Unreachable
@@ -10,7 +11,7 @@ from stackctl.doctor.context import DoctorContext, names, require_arm
 from stackctl.doctor.report import CheckResult, failed, passed
 
 # The branch each environment deploys from (README "Azure: first deploy", step 6; the workflows'
-# conditions).
+# conditions). The environments' branch policies take patterns; runner groups do not (RELEASE_REF).
 BRANCH = {"dev": "main", "prod": "release/*"}
 NETWORK_SETTINGS_API = "2024-04-02"
 POOL_API = "2024-10-19"
@@ -62,13 +63,45 @@ def _branch_rule_findings(ctx: DoctorContext, repo: str) -> list[str]:
     branch, needed = BRANCH_RULES[ctx.settings.env]
     rules = ctx.github.get(f"/repos/{repo}/rules/branches/{branch.replace('/', '%2F')}") or []
     missing = needed - {str(rule.get("type")) for rule in rules}
-    if not missing:
-        return []
     shown = "release/*" if ctx.settings.env == "prod" else branch
-    return [
-        f"{shown}: no ruleset with {', '.join(sorted(missing))} "
-        f"(any writer can move the branch {ctx.settings.env} deploys from)"
+    if missing:
+        return [
+            f"{shown}: no ruleset with {', '.join(sorted(missing))} "
+            f"(any writer can move the branch {ctx.settings.env} deploys from)"
+        ]
+    ruleset_ids = sorted(
+        {rule["ruleset_id"] for rule in rules if rule.get("type") in needed and "ruleset_id" in rule}
+    )
+    findings: list[str] = []
+    for ruleset_id in ruleset_ids:
+        findings += _ruleset_findings(ctx, repo, ruleset_id, shown)
+    return findings
+
+
+def _ruleset_findings(ctx: DoctorContext, repo: str, ruleset_id: int, shown: str) -> list[str]:
+    """A ruleset binds every writer but its bypass list, so the rule is only as strong as that list:
+    it must be active and hold only the release managers' team (prod: exactly that team, which is how
+    "restrict creations and updates" lets release managers, and only them, push release/*). The
+    bypass list is returned only to a token that may administer the ruleset; an absent one fails.
+    https://docs.github.com/rest/repos/rules#get-a-repository-ruleset
+    https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/creating-rulesets-for-a-repository#granting-bypass-permissions-for-your-ruleset"""
+    ruleset = ctx.github.get(f"/repos/{repo}/rulesets/{ruleset_id}") or {}
+    name = f"{shown}: ruleset {ruleset.get('name', ruleset_id)}"
+    if ruleset.get("enforcement") != "active":
+        return [f"{name} is not enforced (enforcement {ruleset.get('enforcement')!r}, not 'active')"]
+    if "bypass_actors" not in ruleset:
+        return [f"{name}: its bypass list is not visible to this token (needs Administration: read)"]
+    team = ctx.settings.release_managers_team_id
+    allowed = set() if team is None else {("Team", team)}
+    actors = {(str(a.get("actor_type")), a.get("actor_id")) for a in ruleset["bypass_actors"]}
+    findings = [
+        f"{name} lets {kind} {actor_id} bypass it" for kind, actor_id in sorted(actors - allowed, key=str)
     ]
+    if ctx.settings.env == "prod" and team is None:
+        findings.append(f"{name}: no release managers team named (FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID)")
+    elif ctx.settings.env == "prod" and not actors & allowed:
+        findings.append(f"{name}: the release managers team {team} is not on its bypass list")
+    return findings
 
 
 def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
@@ -134,23 +167,57 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
 
 
 def _runner_group_findings(
-    group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], env: str
+    group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], ctx: DoctorContext
 ) -> list[str]:
     """Each environment's group admits only this repository's deploy.yml on its own branch (dev: main,
-    prod: release/*) and no public repository, so no pull-request job is scheduled in its VNet.
-    Restricting a group to workflows is a GitHub Enterprise Cloud feature.
-    https://docs.github.com/rest/actions/self-hosted-runner-groups"""
+    prod: the release/<name> refs release managers listed) and no public repository, so no
+    pull-request job is scheduled in its VNet. Restricting a group to workflows is a GitHub
+    Enterprise Cloud feature. https://docs.github.com/rest/actions/self-hosted-runner-groups"""
     findings = []
     if group.get("visibility") != "selected" or repo_ids != [repo["id"]]:
         findings.append(
             f"group {group['name']} admits repositories {repo_ids} "
             f"(visibility {group.get('visibility')}), not only this one"
         )
-    allowed = f"{repo['full_name']}/.github/workflows/deploy.yml@refs/heads/{BRANCH[env]}"
-    if not group.get("restricted_to_workflows") or set(group.get("selected_workflows", [])) != {allowed}:
-        findings.append(f"group {group['name']} is not restricted to {allowed} (GitHub Enterprise Cloud)")
+    workflows = group.get("selected_workflows", []) if group.get("restricted_to_workflows") else []
+    findings += _selected_workflow_findings(group["name"], workflows, repo["full_name"], ctx)
     if group.get("allows_public_repositories"):
         findings.append(f"group {group['name']} allows public repositories")
+    return findings
+
+
+# GitHub compares a selected workflow's ref with the job's ref exactly: the REST schema asks for "a
+# ref, tag, or long SHA", and patterns never match (pytorch/test-infra#8502, iree-org/iree#9432), so
+# `deploy.yml@refs/heads/release/*` would admit no release at all. Dev lists main; prod lists each
+# release branch a release manager cut (README "Azure: first deploy", step 9), and nothing else.
+# https://docs.github.com/rest/actions/self-hosted-runner-groups#set-selected-workflows (selected_workflows)
+RELEASE_REF = re.compile(r"refs/heads/release/[A-Za-z0-9._/-]+")
+
+
+def _selected_workflow_findings(
+    group: str, workflows: list[str], full_name: str, ctx: DoctorContext
+) -> list[str]:
+    prefix = f"{full_name}/.github/workflows/deploy.yml@"
+    if ctx.settings.env == "dev":
+        if set(workflows) != {f"{prefix}refs/heads/main"}:
+            return [f"group {group} is not restricted to {prefix}refs/heads/main (GitHub Enterprise Cloud)"]
+        return []
+    if not workflows:
+        return [
+            f"group {group} is not restricted to {prefix}refs/heads/release/<name> (GitHub Enterprise Cloud)"
+        ]
+    findings = [
+        f"group {group} admits {entry}: "
+        f"only {prefix}refs/heads/release/<name>, exactly (GitHub matches no patterns)"
+        for entry in workflows
+        if not entry.startswith(prefix) or not RELEASE_REF.fullmatch(entry[len(prefix) :])
+    ]
+    ref = ctx.settings.ci_ref
+    if ref and ref.startswith("refs/heads/release/") and f"{prefix}{ref}" not in workflows:
+        findings.append(
+            f"group {group} does not admit this release ({prefix}{ref}): "
+            "its jobs would wait for a runner forever"
+        )
     return findings
 
 
@@ -173,15 +240,21 @@ def _github_runner(ctx: DoctorContext) -> list[str]:
         return [f"no runner group {group_name} in {org}"]
     repo = ctx.github.get(f"/repos/{org}/{name}") or {"id": None, "full_name": f"{org}/{name}"}
     admitted = ctx.github.get(f"/orgs/{org}/actions/runner-groups/{group['id']}/repositories") or {}
-    findings = _runner_group_findings(
-        group, [r["id"] for r in admitted.get("repositories", [])], repo, ctx.settings.env
-    )
+    findings = _runner_group_findings(group, [r["id"] for r in admitted.get("repositories", [])], repo, ctx)
     configurations = (ctx.github.get(f"/orgs/{org}/settings/network-configurations") or {}).get(
         "network_configurations", []
     )
     github_id = settings.get("tags", {}).get("GitHubId")
-    if not any(github_id in c.get("network_settings_ids", []) for c in configurations):
+    private = [c["id"] for c in configurations if github_id in c.get("network_settings_ids", [])]
+    if not private:
         findings.append(f"no network configuration in {org} uses the networkSettings (GitHubId {github_id})")
+    elif group.get("network_configuration_id") not in private:
+        # A group on GitHub's public network (no id) or another configuration runs the jobs outside
+        # the runner VNet. https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization
+        findings.append(
+            f"group {group_name} uses network configuration {group.get('network_configuration_id')!r}, "
+            f"not the private one {private[0]}"
+        )
     hosted = (ctx.github.get(f"/orgs/{org}/actions/hosted-runners") or {}).get("runners", [])
     if not any(r.get("runner_group_id") == group["id"] for r in hosted):
         findings.append(f"no GitHub-hosted runner in group {group_name}")

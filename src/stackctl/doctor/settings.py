@@ -56,6 +56,12 @@ class DoctorSettings:
     # GITHUB_REPOSITORY ("owner/name"), which GitHub Actions sets: the preflight job has no
     # bootstrap tfvars (they are not committed), but knows its own repository.
     ci_repository: str | None = None
+    # GITHUB_REF of the run (refs/heads/release/<name> in a prod release): the preflight checks that
+    # prod's runner group admits this exact ref (pipeline_checks.py, runner).
+    ci_ref: str | None = None
+    # The team that alone may bypass the release rulesets (FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID,
+    # the repository variable RELEASE_MANAGERS_TEAM_ID in CI); None: no bypass actor is accepted.
+    release_managers_team_id: int | None = None
 
     @property
     def github(self) -> dict[str, Any] | None:
@@ -123,4 +129,19 @@ def load_settings(env: str, root: Path, environ: Mapping[str, str] | None = None
         stack=load_tfvars(stack_tfvars) if stack_tfvars.is_file() else {},
         github_token=environ.get("GH_TOKEN") or environ.get("GITHUB_TOKEN") or None,
         ci_repository=environ.get("GITHUB_REPOSITORY") or None,
+        ci_ref=environ.get("GITHUB_REF") or None,
+        release_managers_team_id=_team_id(environ.get("FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID")),
     )
+
+
+def _team_id(value: str | None) -> int | None:
+    """The release managers' team id (GitHub's numeric id: `gh api orgs/<org>/teams/<slug> --jq .id`)."""
+    if not value:
+        return None
+    if not value.strip().isdigit():
+        raise StackctlError(
+            f"FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID is {value!r}, not a numeric team id",
+            where="the environment (CI: the repository variable RELEASE_MANAGERS_TEAM_ID)",
+            fix="set it to `gh api orgs/<org>/teams/<slug> --jq .id`",
+        )
+    return int(value)
