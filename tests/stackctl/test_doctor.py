@@ -935,3 +935,23 @@ def test_a_non_numeric_release_managers_team_is_a_clear_error() -> None:
 
     with pytest.raises(StackctlError, match="not a numeric team id"):
         load_settings("prod", REPO, {"FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID": "release-managers"})
+
+
+def test_the_preflight_names_a_bypass_list_its_token_cannot_read(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    """The job token of the preflight can never administer a ruleset, so GitHub hides the bypass list:
+    the preflight says it did not check it; a person's doctor run (bootstrap tfvars) fails instead."""
+    from stackctl.doctor.run import doctor
+
+    path = f"/repos/{ORG}/{NAME}/rulesets/3"
+    ruleset = json.loads(json.dumps(server.routes[path].body))
+    del ruleset["bypass_actors"]
+    server.add(path, ruleset)
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    environ["FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID"] = str(RELEASE_MANAGERS)
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    assert "not checked: release/*: ruleset release: its bypass list is not visible" in result.detail
