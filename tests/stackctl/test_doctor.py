@@ -625,14 +625,62 @@ def test_a_plan_environment_open_to_every_branch_is_caught(
     assert "prod-plan: branches ['*', 'release/*']" in result.detail
 
 
-def _azure_devops(server: RecordingServer, checks: list[dict[str, Any]]) -> dict[str, Any]:
+DEVOPS = "/contoso/forecast/_apis"
+APPROVAL = {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": True}}
+LOCK = {"type": {"name": "ExclusiveLock"}, "settings": {}}
+
+
+def branch_control(branches: str = "refs/heads/release/*", verify: str = "true") -> dict[str, Any]:
+    """A Branch control check as the checks API returns it (a Task Check, evaluatebranchProtection)."""
+    return {
+        "type": {"name": "Task Check"},
+        "settings": {
+            "definitionRef": {
+                "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
+                "name": "evaluatebranchProtection",
+            },
+            "inputs": {"allowedBranches": branches, "ensureProtectionOfBranch": verify},
+        },
+    }
+
+
+def _resource_checks(
+    server: RecordingServer, kind: str, resource_id: str, checks: list[dict[str, Any]]
+) -> None:
     server.add(
-        "/contoso/forecast/_apis/distributedtask/environments",
-        {"count": 1, "value": [{"id": 12, "name": "forecast-prod"}]},
+        f"{DEVOPS}/pipelines/checks/configurations?resourceType={kind}&resourceId={resource_id}",
+        {"count": len(checks), "value": checks},
+    )
+
+
+def _azure_devops(
+    server: RecordingServer,
+    checks: list[dict[str, Any]],
+    connection: list[dict[str, Any]] | None = None,
+    plan: list[dict[str, Any]] | None = None,
+    pool: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Prod's Azure DevOps project: the environment's checks are `checks`; the service connections and
+    the pool carry the full set unless given."""
+    server.add(
+        f"{DEVOPS}/distributedtask/environments", {"count": 1, "value": [{"id": 12, "name": "forecast-prod"}]}
     )
     server.add(
-        "/contoso/forecast/_apis/pipelines/checks/configurations", {"count": len(checks), "value": checks}
+        f"{DEVOPS}/serviceendpoint/endpoints?endpointNames=forecast-prod", {"value": [{"id": "se-deploy"}]}
     )
+    server.add(
+        f"{DEVOPS}/serviceendpoint/endpoints?endpointNames=forecast-prod-plan", {"value": [{"id": "se-plan"}]}
+    )
+    server.add(f"{DEVOPS}/distributedtask/queues?queueName=ci-fcst-prod-weu", {"value": [{"id": 31}]})
+    _resource_checks(server, "environment", "12", checks)
+    _resource_checks(
+        server,
+        "endpoint",
+        "se-deploy",
+        [APPROVAL, LOCK, branch_control()] if connection is None else connection,
+    )
+    _resource_checks(server, "endpoint", "se-plan", [branch_control()] if plan is None else plan)
+    _resource_checks(server, "queue", "31", [branch_control()] if pool is None else pool)
     bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
     bootstrap["azure_devops"] = {"organization": "contoso", "project": "forecast", "service_connections": {}}
     return bootstrap
@@ -955,3 +1003,74 @@ def test_the_preflight_names_a_bypass_list_its_token_cannot_read(
     (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
     assert result.outcome is Outcome.PASS, result
     assert "not checked: release/*: ruleset release: its bypass list is not visible" in result.detail
+
+
+# --- review finding 3: Azure DevOps checks on the service connections and the pool ------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "checks", "words"),
+    [
+        ("connection", [branch_control()], "service connection forecast-prod: no Approvals check"),
+        (
+            "connection",
+            [APPROVAL, branch_control()],
+            "service connection forecast-prod: no Exclusive lock check",
+        ),
+        (
+            "connection",
+            [
+                {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": False}},
+                LOCK,
+                branch_control(),
+            ],
+            "service connection forecast-prod: the requester may approve",
+        ),
+        ("connection", [APPROVAL, LOCK], "service connection forecast-prod: no Branch control check"),
+        (
+            "connection",
+            [APPROVAL, LOCK, branch_control("refs/heads/release/*, refs/heads/*")],
+            "Branch control admits ['refs/heads/*', 'refs/heads/release/*']",
+        ),
+        (
+            "connection",
+            [APPROVAL, LOCK, branch_control(verify="false")],
+            "service connection forecast-prod: Branch control does not verify branch protection",
+        ),
+        ("plan", [], "service connection forecast-prod-plan: no Branch control check"),
+        (
+            "plan",
+            [branch_control("refs/heads/main")],
+            "forecast-prod-plan: Branch control admits ['refs/heads/main']",
+        ),
+        ("pool", [], "agent pool ci-fcst-prod-weu: no Branch control check"),
+        ("pool", [branch_control("*")], "agent pool ci-fcst-prod-weu: Branch control admits ['*']"),
+    ],
+    ids=[
+        "review-branch-control-only",
+        "no-lock",
+        "self-approval",
+        "no-branch-control",
+        "any-branch",
+        "no-protection-verified",
+        "plan-unchecked",
+        "plan-main",
+        "pool-unchecked",
+        "pool-any",
+    ],
+)
+def test_azure_devops_prod_resources_carry_their_checks(
+    server: RecordingServer, names: dict[str, Any], where: str, checks: Any, words: str
+) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK], **{where: checks})
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_a_missing_prod_service_connection_is_named(server: RecordingServer, names: dict[str, Any]) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    server.add(f"{DEVOPS}/serviceendpoint/endpoints?endpointNames=forecast-prod", {"value": []})
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert "service connection forecast-prod: not found" in result.detail

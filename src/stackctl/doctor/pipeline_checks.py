@@ -112,36 +112,101 @@ def _ruleset_findings(ctx: DoctorContext, repo: str, ruleset_id: int, shown: str
     return findings
 
 
-def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
-    """forecast-<env> exists; for prod its checks hold an approval the requester cannot give and an
-    exclusive lock. https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list"""
-    devops = ctx.settings.azure_devops or {}
-    base = f"/{devops.get('organization')}/{devops.get('project')}/_apis"
-    found = ctx.azure_devops.get(
-        f"{base}/distributedtask/environments", {"name": f"forecast-{ctx.settings.env}", "api-version": "7.1"}
-    )
-    environments = (found or {}).get("value", [])
-    if not environments:
-        return [f"forecast-{ctx.settings.env}: no such Azure DevOps environment"]
-    if ctx.settings.env != "prod":
-        return []
+# Azure DevOps evaluates the checks of every protected resource a stage uses: an environment's
+# checks bind only the stages that name it, so a plain job on any branch that names the
+# forecast-prod service connection would get prod's token unless the connection carries the
+# approval too. Prod's deploying connection: Approvals (requester cannot approve), Exclusive lock and
+# Branch control (release/* only, branch protection verified); the plan connection and prod's pool:
+# Branch control. https://learn.microsoft.com/azure/devops/pipelines/process/approvals#branch-control
+# https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list
+# Branch control is a "Task Check" whose definition is evaluatebranchProtection with the inputs
+# allowedBranches and ensureProtectionOfBranch (terraform-provider-azuredevops,
+# azuredevops_check_branch_control).
+RELEASE_BRANCHES = "refs/heads/release/*"
+CHECKS_API = "7.1-preview.1"
+
+
+def _check_kinds(ctx: DoctorContext, base: str, kind: str, resource_id: str) -> dict[str, dict[str, Any]]:
+    """The checks on one resource: check name (Approval, ExclusiveLock, or a Task Check's definition
+    name, e.g. evaluatebranchProtection) -> its settings."""
     params = {
-        "resourceType": "environment",
-        "resourceId": str(environments[0]["id"]),
+        "resourceType": kind,
+        "resourceId": resource_id,
         "$expand": "settings",
-        "api-version": "7.1-preview.1",
+        "api-version": CHECKS_API,
     }
     checks = (ctx.azure_devops.get(f"{base}/pipelines/checks/configurations", params) or {}).get("value", [])
-    kinds = {str(c.get("type", {}).get("name")): c.get("settings", {}) for c in checks}
+    kinds: dict[str, dict[str, Any]] = {}
+    for found in checks:
+        settings = found.get("settings") or {}
+        name = str(found.get("type", {}).get("name"))
+        if name == "Task Check":
+            name = str((settings.get("definitionRef") or {}).get("name"))
+        kinds[name] = settings
+    return kinds
+
+
+def _approval_findings(label: str, kinds: dict[str, dict[str, Any]]) -> list[str]:
     findings = []
     approval = kinds.get("Approval")
     if approval is None:
-        findings.append("forecast-prod: no Approvals check")
+        findings.append(f"{label}: no Approvals check")
     elif approval.get("requesterCannotBeApprover") is not True and approval.get("requesterCanApprove", True):
-        findings.append("forecast-prod: the requester may approve their own run (requesterCanApprove)")
+        findings.append(f"{label}: the requester may approve their own run (requesterCanApprove)")
     if "ExclusiveLock" not in kinds:
-        findings.append("forecast-prod: no Exclusive lock check")
+        findings.append(f"{label}: no Exclusive lock check")
     return findings
+
+
+def _branch_control_findings(label: str, kinds: dict[str, dict[str, Any]]) -> list[str]:
+    control = kinds.get("evaluatebranchProtection")
+    if control is None:
+        return [f"{label}: no Branch control check ({RELEASE_BRANCHES} only)"]
+    inputs = control.get("inputs") or {}
+    findings = []
+    allowed = {b.strip() for b in str(inputs.get("allowedBranches", "")).split(",") if b.strip()}
+    if allowed != {RELEASE_BRANCHES}:
+        findings.append(f"{label}: Branch control admits {sorted(allowed)}, not only {RELEASE_BRANCHES}")
+    if str(inputs.get("ensureProtectionOfBranch", "false")).lower() != "true":
+        findings.append(f"{label}: Branch control does not verify branch protection")
+    return findings
+
+
+def _resource_id(ctx: DoctorContext, base: str, path: str, params: dict[str, str]) -> str | None:
+    found = (ctx.azure_devops.get(f"{base}/{path}", {**params, "api-version": "7.1"}) or {}).get("value", [])
+    return str(found[0]["id"]) if found else None
+
+
+def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
+    """forecast-<env> exists; for prod the environment, the service connections and the pool carry
+    the checks above (review finding 3)."""
+    devops = ctx.settings.azure_devops or {}
+    base = f"/{devops.get('organization')}/{devops.get('project')}/_apis"
+    environment = _resource_id(
+        ctx, base, "distributedtask/environments", {"name": f"forecast-{ctx.settings.env}"}
+    )
+    if environment is None:
+        return [f"forecast-{ctx.settings.env}: no such Azure DevOps environment"]
+    if ctx.settings.env != "prod":
+        return []
+    findings = _approval_findings("forecast-prod", _check_kinds(ctx, base, "environment", environment))
+    for connection, needs_approval in (("forecast-prod", True), ("forecast-prod-plan", False)):
+        endpoint = _resource_id(ctx, base, "serviceendpoint/endpoints", {"endpointNames": connection})
+        if endpoint is None:
+            findings.append(f"service connection {connection}: not found")
+            continue
+        kinds = _check_kinds(ctx, base, "endpoint", endpoint)
+        label = f"service connection {connection}"
+        findings += (_approval_findings(label, kinds) if needs_approval else []) + _branch_control_findings(
+            label, kinds
+        )
+    pool = (ctx.settings.names.get("runner") or {}).get("prod")
+    if pool is None:
+        return [*findings, f"{NOT_CHECKED}prod's agent pool (no bootstrap names here)"]
+    queue = _resource_id(ctx, base, "distributedtask/queues", {"queueName": pool})
+    if queue is None:
+        return [*findings, f"agent pool {pool}: not found in the project"]
+    return findings + _branch_control_findings(f"agent pool {pool}", _check_kinds(ctx, base, "queue", queue))
 
 
 def ci_protection(ctx: DoctorContext) -> CheckResult:
