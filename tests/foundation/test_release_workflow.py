@@ -322,12 +322,11 @@ def _make_targets(commands: list[str]) -> list[str]:
 
 def test_both_pipelines_call_the_same_make_targets_in_the_same_order() -> None:
     github = _make_targets(_github_runs(load(DEPLOY)))
-    # the preflight (make doctor) reads GitHub's API; Azure DevOps' approvals are the environment's
-    # checks, which `make doctor ENV=prod` reads when an owner runs it
+    # the preflight (make doctor) reads GitHub's API, and for prod Azure DevOps' checks (prod_preflight)
     assert github == ["doctor", "plan", "audit", "review", "apply", "unit", "unit"]
-    for stage in ("dev", "prod"):
+    for stage, first in (("dev", []), ("prod", ["doctor"])):
         azure = _make_targets(_azure_commands(_azure_steps(load(AZURE_PIPELINE), stage)))
-        assert azure == ["plan", "audit", "review", "apply", "unit"], stage
+        assert azure == [*first, "plan", "audit", "review", "apply", "unit"], stage
     assert _make_targets(_github_runs(load(RELEASE))) == []  # PR validation: bash .ci/run (make test)
 
 
@@ -453,3 +452,46 @@ def test_bootstrap_script_refuses_without_its_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "example.tfvars" in result.stderr
+
+
+# --- Azure Pipelines: a preflight stage before prod's plan (review finding 7) ----------------------
+
+
+def azure_preflight_findings(azure: dict[str, Any]) -> list[str]:
+    """A prod_preflight stage runs `make doctor ENV=prod ARGS="--only ci-protection"` with the job's
+    System.AccessToken (a secret variable reaches a script only when mapped), and prod_plan waits
+    for it. https://learn.microsoft.com/azure/devops/pipelines/build/variables#systemaccesstoken"""
+    stages = {str(stage["stage"]): stage for stage in azure["stages"]}
+    preflight = stages.get("prod_preflight")
+    if preflight is None:
+        return ["no prod_preflight stage"]
+    findings = []
+    steps = [step for job in preflight["jobs"] for step in job.get("steps", []) if "script" in step]
+    doctor = [
+        step
+        for step in steps
+        if "make doctor ENV=prod" in step["script"] and "ci-protection" in step["script"]
+    ]
+    if not doctor:
+        findings.append("prod_preflight does not run make doctor --only ci-protection")
+    elif doctor[0].get("env", {}).get("SYSTEM_ACCESSTOKEN") != "$(System.AccessToken)":
+        findings.append("prod_preflight does not map System.AccessToken")
+    depends = stages["prod_plan"].get("dependsOn", [])
+    if "prod_preflight" not in ([depends] if isinstance(depends, str) else depends):
+        findings.append("prod_plan does not wait for prod_preflight")
+    return findings
+
+
+def test_azure_pipelines_has_a_prod_preflight() -> None:
+    assert azure_preflight_findings(load(AZURE_PIPELINE)) == []
+
+
+def test_a_missing_or_skipped_azure_preflight_is_caught() -> None:
+    azure = load(AZURE_PIPELINE)
+    next(s for s in azure["stages"] if s["stage"] == "prod_plan")["dependsOn"] = "validate"
+    assert azure_preflight_findings(azure) == ["prod_plan does not wait for prod_preflight"]
+    preflight = next(s for s in azure["stages"] if s["stage"] == "prod_preflight")
+    preflight["jobs"][0]["steps"][-1]["env"] = {}
+    assert "prod_preflight does not map System.AccessToken" in azure_preflight_findings(azure)
+    azure["stages"] = [s for s in azure["stages"] if s["stage"] != "prod_preflight"]
+    assert azure_preflight_findings(azure) == ["no prod_preflight stage"]

@@ -1074,3 +1074,45 @@ def test_a_missing_prod_service_connection_is_named(server: RecordingServer, nam
     result = check(server, names, "ci-protection", bootstrap=bootstrap)
     assert result.outcome is Outcome.FAIL
     assert "service connection forecast-prod: not found" in result.detail
+
+
+# --- review finding 7: the Azure Pipelines preflight reads the checks with System.AccessToken ------
+
+
+@pytest.mark.parametrize(
+    ("uri", "organization"),
+    [
+        ("https://dev.azure.com/contoso/", "contoso"),
+        ("https://dev.azure.com/contoso", "contoso"),
+        ("https://contoso.visualstudio.com/", "contoso"),
+    ],
+)
+def test_the_pipeline_s_organisation_comes_from_the_collection_uri(uri: str, organization: str) -> None:
+    from stackctl.doctor.settings import _pipeline_project
+
+    project = _pipeline_project({"SYSTEM_COLLECTIONURI": uri, "SYSTEM_TEAMPROJECT": "forecast"})
+    assert project == {"organization": organization, "project": "forecast"}
+    assert _pipeline_project({"SYSTEM_COLLECTIONURI": uri}) is None
+
+
+def test_the_azure_pipelines_preflight_reads_prod_s_checks(server: RecordingServer, tmp_path: Path) -> None:
+    """No bootstrap tfvars in the pipeline: organisation and project come from System.CollectionUri and
+    System.TeamProject, the token is System.AccessToken; a missing check fails the release."""
+    from stackctl.doctor.run import doctor
+
+    _azure_devops(server, [APPROVAL, LOCK])
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {
+        "FORECAST_STACK_AZURE_DEVOPS_URL": server.url,
+        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+        "SYSTEM_TEAMPROJECT": "forecast",
+        "SYSTEM_ACCESSTOKEN": "ado_recorded",
+    }
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    assert "not checked: prod's agent pool" in result.detail
+    _resource_checks(server, "endpoint", "se-deploy", [branch_control()])
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.FAIL
+    assert "service connection forecast-prod: no Approvals check" in result.detail
