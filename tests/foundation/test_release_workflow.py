@@ -28,7 +28,9 @@ HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-", re.IGNORECASE)
 DEFAULT_LABEL = re.compile(r"(?<![\w-])(self-hosted|linux|x64|arm64)(?![\w-])", re.IGNORECASE)
 # `rm` drops plan.json before Azure DevOps publishes build/<env> (its prior_state holds sensitive
 # values in plain text); GitHub uploads named files instead.
-ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir", "rm"}
+# `echo` sets the plan artifact's name as an output variable (##vso[task.setvariable]), the only way a
+# later job learns the attempt's name.
+ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir", "rm", "echo"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -495,3 +497,53 @@ def test_a_missing_or_skipped_azure_preflight_is_caught() -> None:
     assert "prod_preflight does not map System.AccessToken" in azure_preflight_findings(azure)
     azure["stages"] = [s for s in azure["stages"] if s["stage"] != "prod_preflight"]
     assert azure_preflight_findings(azure) == ["no prod_preflight stage"]
+
+
+# --- Azure Pipelines: the plan artifact carries only tfplan and the lock file, per attempt (finding 6)
+
+
+def azure_artifact_findings(azure: dict[str, Any]) -> list[str]:
+    """Every published artifact is named per attempt ($(System.JobAttempt): a rerun must not meet an
+    existing name); the plan artifact is a staging folder holding only tfplan and the lock file
+    (never build/<env>, where plan.json and logs are); apply downloads the name its plan job output.
+    https://learn.microsoft.com/azure/devops/pipelines/artifacts/pipeline-artifacts"""
+    findings: list[str] = []
+    for stage in azure["stages"]:
+        for job in stage["jobs"]:
+            steps = job.get("steps") or job.get("strategy", {}).get("runOnce", {}).get("deploy", {}).get(
+                "steps", []
+            )
+            name = f"{stage['stage']}/{job.get('job') or job.get('deployment')}"
+            for step in steps:
+                if "publish" in step:
+                    if "$(System.JobAttempt)" not in str(step.get("artifact")):
+                        findings.append(f"{name}: artifact {step.get('artifact')} is not named per attempt")
+                    if str(step["publish"]).startswith("build/"):
+                        findings.append(f"{name}: publishes {step['publish']} whole")
+                if "cp " in str(step.get("script", "")) and "/plan" in str(step.get("script", "")):
+                    copied = re.findall(r"build/\$\(ENV\)/(\S+)", step["script"])
+                    if sorted(copied) != [".terraform.lock.hcl", "tfplan"]:
+                        findings.append(f"{name}: the plan artifact carries {sorted(copied)}")
+                if "download" in step and step.get("artifact") != "$(planArtifact)":
+                    findings.append(f"{name}: downloads {step.get('artifact')}, not its plan job's output")
+    return findings
+
+
+def test_azure_plan_artifacts_carry_only_what_apply_needs_per_attempt() -> None:
+    assert azure_artifact_findings(load(AZURE_PIPELINE)) == []
+
+
+def test_the_review_s_fixed_whole_folder_artifact_is_caught() -> None:
+    text = AZURE_PIPELINE.read_text(encoding="utf-8")
+    broken = text.replace("artifact: plan-$(ENV)-$(System.JobAttempt)", "artifact: plan-$(ENV)", 1)
+    broken = broken.replace("publish: $(Build.ArtifactStagingDirectory)/audit", "publish: build/$(ENV)", 1)
+    broken = broken.replace(
+        " build/$(ENV)/.terraform.lock.hcl", " build/$(ENV)/.terraform.lock.hcl build/$(ENV)/plan.json", 1
+    )
+    broken = broken.replace("artifact: $(planArtifact)", "artifact: plan-$(ENV)", 1)
+    assert azure_artifact_findings(yaml.safe_load(broken)) == [
+        "dev/plan: the plan artifact carries ['.terraform.lock.hcl', 'plan.json', 'tfplan']",
+        "dev/plan: artifact plan-$(ENV) is not named per attempt",
+        "dev/plan: publishes build/$(ENV) whole",
+        "dev/apply: downloads plan-$(ENV), not its plan job's output",
+    ]
