@@ -547,3 +547,39 @@ def test_the_review_s_fixed_whole_folder_artifact_is_caught() -> None:
         "dev/plan: publishes build/$(ENV) whole",
         "dev/apply: downloads plan-$(ENV), not its plan job's output",
     ]
+
+
+# --- actions pinned by commit SHA where a job can mint an OIDC token (review finding 9) ------------
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def unpinned_actions(workflow: dict[str, Any], name: str) -> list[str]:
+    """In a job with `id-token: write`, a tag-pinned action (`@v4`) runs whatever the tag points at
+    next with the job's token; a full commit SHA is the only immutable reference.
+    https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#using-third-party-actions"""
+    findings = []
+    for job_name, job in workflow["jobs"].items():
+        if (job.get("permissions") or {}).get("id-token") != "write":
+            continue
+        for step in job.get("steps", []):
+            uses = str(step.get("uses", ""))
+            if uses and not uses.startswith("./") and not PINNED.match(uses):
+                findings.append(f"{name} {job_name}: {uses}")
+    return findings
+
+
+def test_jobs_that_mint_tokens_pin_actions_by_sha() -> None:
+    assert unpinned_actions(load(DEPLOY), "deploy.yml") == []
+
+
+def test_a_tag_pinned_action_in_a_token_job_is_caught() -> None:
+    deploy = load(DEPLOY)
+    deploy["jobs"]["plan"]["steps"][0]["uses"] = "actions/checkout@v4"
+    deploy["jobs"]["apply"]["steps"][-1]["uses"] = "actions/upload-artifact@main"
+    deploy["jobs"]["apply"]["steps"][1]["uses"] = "actions/setup-python@a26af69"  # a short SHA
+    assert unpinned_actions(deploy, "deploy.yml") == [
+        "deploy.yml plan: actions/checkout@v4",
+        "deploy.yml apply: actions/setup-python@a26af69",
+        "deploy.yml apply: actions/upload-artifact@main",
+    ]
