@@ -23,8 +23,12 @@ CONSTRAINTS := requirements/constraints.txt
 DEP_FILES := pyproject.toml src/model/pyproject.toml $(CONSTRAINTS)
 TOOLS_FILES := requirements/tools.txt
 ARGS ?=
+# pytest runs on every core (pytest-xdist); tests that share a costly fixture stay on one worker
+# (xdist_group marks, set by tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
-.PHONY: help setup test lint typecheck unit validate plan review apply deploy pipelines destroy doctor audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
+.PHONY: help setup test test-network unit-fast lint typecheck unit validate plan review apply deploy pipelines destroy doctor audit bench fmt lock lock-aml lock-tools lock-providers clean sample-data
 
 help: ## list every target with one line each
 	@echo "usage: make TARGET [ENV=local|dev|prod]   (ENV defaults to local)"
@@ -38,18 +42,25 @@ test: setup ## run every check: ruff, import contracts, mypy (strict), pytest, o
 	@$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
-	@echo "==> pytest"; $(VENV)/bin/pytest $(ARGS)
+	@echo "==> pytest"; $(VENV)/bin/pytest $(PYTEST_PARALLEL) --durations=25 $(ARGS)
 
-lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length
+test-network: setup ## only the tests that need the package index (marker `network`; CI=true turns their skip into a failure)
+	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m network $(ARGS)
+
+unit-fast: setup ## the fast subset to run on every change: pytest without `slow`, `network` and `azure` tests
+	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not slow and not network and not azure" $(ARGS)
+
+lint: setup ## ruff lint and format check, the import contracts of pyproject.toml (layers, no cycles), function length, the Any budget
 	@$(VENV)/bin/ruff check src tests scripts benchmarks && $(VENV)/bin/ruff format --check src tests scripts benchmarks
 	@$(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@$(PY) scripts/import_cycles.py
 	@$(PY) scripts/code_size.py --check
+	@$(PY) scripts/any_budget.py --check
 
 typecheck: setup ## mypy strict on src/
 	@$(VENV)/bin/mypy
 
-unit: setup ## pytest only (pass ARGS="-k name" to select)
+unit: setup ## pytest only, in one process (pass ARGS="-k name" to select); the release pipeline's smoke tests use it
 	@$(VENV)/bin/pytest $(ARGS)
 
 validate: setup ## offline Terraform checks: fmt, config load, provider schema, checkov, dev/prod parity
@@ -74,15 +85,15 @@ destroy: setup ## tear ENV down (asks for confirmation; prod also needs ARGS=--a
 	@$(STACKCTL) destroy --env $(ENV) $(ARGS)
 
 # GNU make reports every failed recipe as its own exit status 2, whatever the command returned, so
-# `make audit` cannot exit 1: it fails (2) when the audit blocks or the input is bad, and its last
+# `make audit` cannot exit 1: it fails (2) when the audit blocks or cannot run, and its last
 # line names the audit's own status. The release gate needs only pass/fail; to tell the two apart
-# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 2 bad input).
+# by exit status, run `.venv/bin/stackctl audit --env ENV` (0 pass, 1 blocking, 3 setup fault).
 doctor: setup ## check every prerequisite of a first deploy of ENV (dev|prod), in order, and name the next step
 	@$(STACKCTL) doctor --env $(ENV) $(ARGS)
 
 audit: setup ## auditor's report of build/ENV/plan.json: build/ENV/audit.{md,html,sarif}; fails when anything blocks
 	@$(STACKCTL) audit --env $(ENV) $(ARGS) || { status=$$?; \
-	  case $$status in 1) why="blocking findings";; 2) why="bad input, nothing written";; *) why="the audit did not finish";; esac; \
+	  case $$status in 1) why="blocking findings";; 3) why="setup fault, nothing written";; *) why="the audit did not finish";; esac; \
 	  echo "make audit: stackctl audit exited $$status ($$why)" >&2; exit $$status; }
 
 bench: setup ## benchmarks: model train/score time, memory and accuracy; validate and audit timings; AML image package sets

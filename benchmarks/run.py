@@ -2,7 +2,10 @@
 
 Each benchmark is a standalone script beside this one (bench_<area>.py) that prints its own table;
 this runner only sequences them, times each and reports any that failed, so one broken benchmark
-does not hide the others' figures.
+does not hide the others' figures. At the end it prints the goals table of the commands people wait
+on (benchmarks/goals.py, issue 27): every row with its goal, the figure this run measured and
+whether the goal is met. A benchmark that needs what this machine cannot reach (the package
+indexes, for `images`) is skipped at once under --quick, saying why.
 
     make bench                      # all of them
     make bench ARGS="--only model"  # one area
@@ -12,13 +15,49 @@ does not hide the others' figures.
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from goals import FIGURES_ENV, read, record, table
+
 HERE = Path(__file__).resolve().parent
-AREAS = ("model", "validate", "audit", "apply", "images")
+AREAS = ("loops", "model", "accuracy", "validate", "audit", "apply", "images")
+# What each area needs beyond this machine; under --quick an area whose hosts do not answer within
+# a second is skipped at once instead of waiting on pip's retries.
+NEEDS_HOSTS = {"images": ("pypi.org", "download.pytorch.org")}
+
+
+def unreachable(hosts: tuple[str, ...]) -> list[str]:
+    missing = []
+    for host in hosts:
+        try:
+            socket.create_connection((host, 443), timeout=1.0).close()
+        except OSError:
+            missing.append(host)
+    return missing
+
+
+def run_area(area: str, quick: bool, env: dict[str, str]) -> bool:
+    """Run one benchmark script; False when it failed or is missing."""
+    script = HERE / f"bench_{area}.py"
+    print(f"\n=== benchmark: {area} ({script.name}) ===", flush=True)
+    if not script.exists():
+        print(f"  (no {script.name} yet: nothing to measure for {area})")
+        return False
+    missing = unreachable(NEEDS_HOSTS.get(area, ())) if quick else []
+    if missing:
+        print(f"  skipped: needs {', '.join(missing)}, unreachable from here (run without --quick to wait)")
+        return True
+    cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
+    start = time.perf_counter()
+    status = subprocess.run(cmd, check=False, env=env).returncode
+    print(f"  [{area}: {time.perf_counter() - start:.1f} s, exit {status}]", flush=True)
+    return status == 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,20 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a fast look")
     args = parser.parse_args(argv)
 
-    failed: list[str] = []
-    for area in args.only or AREAS:
-        script = HERE / f"bench_{area}.py"
-        print(f"\n=== benchmark: {area} ({script.name}) ===", flush=True)
-        if not script.exists():
-            print(f"  (no {script.name} yet: nothing to measure for {area})")
-            failed.append(area)
-            continue
-        cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+    load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        figures_file = Path(scratch) / "figures.jsonl"
+        env = {**os.environ, FIGURES_ENV: str(figures_file)}
+        os.environ[FIGURES_ENV] = str(figures_file)
         start = time.perf_counter()
-        status = subprocess.run(cmd, check=False).returncode
-        print(f"  [{area}: {time.perf_counter() - start:.1f} s, exit {status}]", flush=True)
-        if status != 0:
-            failed.append(area)
+        failed = [area for area in args.only or AREAS if not run_area(area, args.quick, env)]
+        total = time.perf_counter() - start
+        if args.quick and not args.only:
+            record("bench-quick", total)
+        load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
+        print("\n=== " + "\n".join(table(read(figures_file), f"{load_before} before, {load_after} after")))
     if failed:
         print(f"\nbenchmarks that did not complete: {', '.join(failed)}", file=sys.stderr)
         return 1

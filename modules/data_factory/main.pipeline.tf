@@ -81,13 +81,37 @@ locals {
   scoring_outputs = { conditioned = "conditioned", scored = "scored", monitoring = "scored" }
   run_folder      = "@{formatDateTime(pipeline().TriggerTime, 'yyyy-MM-dd')}/@{pipeline().RunId}"
   input_data      = { raw_data = { JobInputType = "UriFolder", Uri = var.aml.input_data_uri } }
+
+  # Pipeline parameters: the weekly trigger runs with these defaults; release validation
+  # (stackctl.aml.validation) starts a run with its own registered model name and the `validation`
+  # reporting schema, so a release never promotes the production champion nor writes the tables
+  # Power BI reads (issue 22 item 8), and the factory's identity, not the CI identity, invokes the
+  # endpoints (batch jobs read and write data as their invoker, issue 22 item 7:
+  # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs).
+  # The defaults are what `stackctl deploy` sets as the deployments' defaults (stackctl.graph
+  # MODEL_NAME, specs.stack_defaults); tests/stackctl/test_release_validation.py checks both.
+  # Literal inputs of a batch pipeline deployment: {"JobInputType": "Literal", "Value": ...}
+  # (how-to-access-data-batch-endpoints-jobs, "Explore literal inputs").
+  pipeline_parameters = {
+    registered_model   = "demand-forecast"
+    reporting_database = "mssql://${var.sql.server_fqdn}/${var.sql.database_name}"
+  }
+  literal_inputs = {
+    reporting_database = { JobInputType = "Literal", Value = "@{pipeline().parameters.reporting_database}" }
+  }
+  champion_input = { JobInputType = "Literal", Value = "models:/@{pipeline().parameters.registered_model}/Production" }
   # Batch endpoint invoke API: each pipeline input (and output) by name; raw_data is the week's
   # snapshot the copy step just wrote (stackctl.graph names the input). Training's outputs stay
   # in the workspace's store (models and metrics reach MLflow and the reporting database).
   invoke_properties = {
-    training = { InputData = local.input_data }
+    training = {
+      InputData = merge(local.input_data, local.literal_inputs, {
+        registered_model = { JobInputType = "Literal", Value = "@{pipeline().parameters.registered_model}" }
+        champion         = local.champion_input
+      })
+    }
     scoring = {
-      InputData = local.input_data
+      InputData = merge(local.input_data, local.literal_inputs, { model = local.champion_input })
       OutputData = {
         for name, fs in local.scoring_outputs : name => {
           JobOutputType = "UriFolder"
@@ -211,7 +235,8 @@ resource "azurerm_data_factory_pipeline" "weekly" {
   data_factory_id = azurerm_data_factory.this.id
   description     = "Weekly: copy raw -> conditioned, run the training batch endpoint, then the scoring one."
   # The batch jobs' last polled status, set inside each Until loop and read after it.
-  variables = local.status_variables
+  variables  = local.status_variables
+  parameters = local.pipeline_parameters
 
   # The activities are written out here (not in a local) so that checkov's CKV_FS_11 reads them
   # in every scan; tests/infra/test_adf_pipeline.py evaluates this expression with Terraform.

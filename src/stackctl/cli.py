@@ -16,6 +16,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from stackctl import __version__
@@ -79,7 +80,12 @@ def size_console_for_logs(environ: dict[str, str] | os._Environ[str] = os.enviro
 def main(argv: Sequence[str] | None = None) -> int:
     size_console_for_logs()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed what was wrong: a bad command line is a setup fault
+        if exc.code in (0, None):  # --help, --version
+            raise
+        return ExitStatus.SETUP_FAULT
     module = args._module
     try:
         return int(module.run(args))
@@ -89,3 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing further was changed", file=sys.stderr)
         return ExitStatus.INTERRUPTED
+    except Exception:  # a bug: its own status (never 1, which means blocking findings), with its traceback
+        traceback.print_exc(file=sys.stderr)
+        print("error: stackctl failed unexpectedly (a bug); the traceback is above", file=sys.stderr)
+        return ExitStatus.INTERNAL_ERROR

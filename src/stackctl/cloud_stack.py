@@ -12,20 +12,29 @@ destroy: after `confirm_destroy`, terraform destroy.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from stackctl.aml.stack_output import StackOutput, parse_stack_output
+from stackctl.audit.plan import load_plan
+from stackctl.audit.summary import PlanSummary, subscriptions_in_plan, summarise_plan
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.paths import build_dir
-from stackctl.terraform.env_root import EnvironmentTerraform, PlanSummary, echo_to, subscriptions_in_plan
+from stackctl.terraform.env_root import EnvironmentTerraform, echo_to
+
+if TYPE_CHECKING:  # typing only: each is imported where it is used, to keep `stackctl` fast to start
+    from azure.core.credentials import TokenCredential
+
+    from stackctl.aml.deployer import DeployReport
+    from stackctl.sql.users import ContainedUser
 
 SqlExecutor = Callable[[list[str]], None]
+ImageImporter = Callable[[Mapping[str, str]], dict[str, str]]
 MAX_LISTED = 25
 
 
@@ -54,11 +63,12 @@ def deploy_assets(
     console: Console,
     *,
     client: Any = None,
-    credential: Any = None,
+    credential: TokenCredential | None = None,
     sql_executor: SqlExecutor | None = None,
     skip_sql: bool = False,
     keep_deployments: int = 3,
-) -> Any:
+    image_importer: ImageImporter | None = None,
+) -> DeployReport:
     """Deploy the model's AML assets, then the SQL reporting schema and its users; the AML report.
 
     Refuses (StackctlError, before anything is built or sent) a stack output without the job
@@ -67,41 +77,68 @@ def deploy_assets(
     from stackctl.aml.specs import require_job_settings
 
     require_job_settings(stack_output, where=f"terraform output -json (envs/{env})")
-    if client is None or (sql_executor is None and not skip_sql):
-        credential = credential or _azure_credential()
-    report = _deploy_aml(
-        stack_output, env, root, console, client or _ml_client(stack_output, credential), keep_deployments
-    )
+    if credential is None and (
+        client is None or image_importer is None or (sql_executor is None and not skip_sql)
+    ):
+        credential = _azure_credential()
+    if client is None:
+        assert credential is not None  # set just above whenever no client was given
+        client = _ml_client(stack_output, credential)
+    importer = image_importer or _registry_importer(stack_output, client, credential)
+    report = _deploy_aml(stack_output, env, root, console, client, keep_deployments, importer)
     if not skip_sql:
-        executor = sql_executor or _azure_sql_executor(stack_output, credential)
-        _deploy_sql(stack_output, console, executor)
+        if sql_executor is None:
+            assert credential is not None  # set above whenever no executor was given
+            sql_executor = _azure_sql_executor(stack_output, credential)
+        _deploy_sql(stack_output, console, sql_executor)
     return report
 
 
-def _azure_credential() -> Any:
+def _azure_credential() -> TokenCredential:
     from stackctl.aml.azure import azure_credential
 
     return azure_credential()
 
 
-def _ml_client(stack_output: StackOutput, credential: Any) -> Any:
+def _ml_client(stack_output: StackOutput, credential: TokenCredential) -> Any:
     from stackctl.aml.azure import ml_client
 
     return ml_client(stack_output, credential)
 
 
+def _registry_importer(stack_output: StackOutput, client: Any, credential: Any) -> ImageImporter:
+    from stackctl.aml.base_image import workspace_registry_importer
+
+    return workspace_registry_importer(
+        client, stack_output.aml.workspace_name, credential, stack_output.subscription_id
+    )
+
+
 def _deploy_aml(
-    stack_output: StackOutput, env: str, root: Path, console: Console, client: Any, keep_deployments: int
-) -> Any:
-    """Build the environment contexts and every AML entity, create what is new; the deploy report."""
+    stack_output: StackOutput,
+    env: str,
+    root: Path,
+    console: Console,
+    client: Any,
+    keep_deployments: int,
+    importer: ImageImporter,
+) -> DeployReport:
+    """Import the base images into the workspace's registry, build the environment contexts and
+    every AML entity, create what is new; the deploy report."""
+    from stackctl.aml.azure import retry_while_roles_propagate
     from stackctl.aml.deployer import AmlDeployer
-    from stackctl.aml.environment import environment_version, write_build_contexts
+    from stackctl.aml.environment import environment_version, load_runtime, write_build_contexts
     from stackctl.aml.quiet import quiet_azure_ai_ml
     from stackctl.aml.specs import build_assets
 
+    wanted: dict[str, str] = {kind: image.base_image for kind, image in load_runtime().images.items()}
+    with console.status("importing the base images into the workspace's container registry"):
+        base_images = retry_while_roles_propagate(
+            lambda: importer(wanted), what="base image import", log=console.print
+        )
     with console.status("building the model wheel and the environment build contexts"):
         version = environment_version(root)
-        contexts = write_build_contexts(root, build_dir(env, root) / "environment")
+        contexts = write_build_contexts(root, build_dir(env, root) / "environment", base_images)
     with quiet_azure_ai_ml():
         assets = build_assets(stack_output, version, contexts)
     report = AmlDeployer(client, console, keep=keep_deployments).deploy(assets)
@@ -114,7 +151,7 @@ def _deploy_aml(
     return report
 
 
-def sql_users(stack_output: StackOutput) -> list[Any]:
+def sql_users(stack_output: StackOutput) -> list[ContainedUser]:
     """The contained users of the reporting database: the job identity (what publish runs as), Data
     Factory's identity, and Power BI's Entra group (read-only on the views)."""
     from stackctl.sql.users import ADF_PERMISSIONS, JOB_PERMISSIONS, ContainedUser
@@ -141,7 +178,8 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
             where="terraform output `stack` (infra/outputs.tf)",
             fix="apply the current infra/, then deploy again: `make apply ENV=<env>`",
         )
-    job = user("job", job_identity.name, JOB_PERMISSIONS)
+    # The jobs publish into `validation` too when the release validates (issue 22 item 8).
+    job = replace(user("job", job_identity.name, JOB_PERMISSIONS), validation_permissions=JOB_PERMISSIONS)
     return [
         # The jobs run as the job identity (user-assigned, on both clusters): the SID is its client id
         # (`sql.aad_principal_sids.job`, checked by `require_job_settings`), the name the identity's
@@ -153,7 +191,7 @@ def sql_users(stack_output: StackOutput) -> list[Any]:
     ]
 
 
-def _azure_sql_executor(stack_output: StackOutput, credential: Any) -> SqlExecutor:
+def _azure_sql_executor(stack_output: StackOutput, credential: TokenCredential) -> SqlExecutor:
     from demand_forecast.reporting.database import azure_sql_engine
 
     from stackctl.sql.users import run_statements
@@ -181,23 +219,29 @@ def _deploy_sql(stack_output: StackOutput, console: Console, sql_executor: SqlEx
 def print_plan_summary(
     console: Console, env: str, summary: PlanSummary, *, limit: int | None = MAX_LISTED
 ) -> None:
-    """The counts, then the changed resources (the first `limit` of them; None: all)."""
+    """The counts, as Terraform's own plan line gives them, then the changed resources (the first
+    `limit` of them; None: all), each with the kind the audit gives it."""
     if summary.no_changes:
         console.print(f"[green]{env}: no changes[/] - the infrastructure matches the configuration")
         return
     console.print(
-        f"[bold]{env}[/]: [green]{summary.adds} to add[/], [yellow]{summary.changes} to change[/], "
+        f"[bold]{env}[/]: [green]{summary.adds} to add[/], [yellow]{summary.updates} to change[/], "
         f"[red]{summary.destroys} to destroy[/]"
+        + (
+            f", [cyan]{summary.forgets} to forget[/] (left in Azure, no longer managed)"
+            if summary.forgets
+            else ""
+        )
         + (f" ({summary.replaces} replaced)" if summary.replaces else "")
     )
     table = Table(show_header=False, box=None)
     colours = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
-    listed = summary.resources if limit is None else summary.resources[:limit]
-    for action, address in listed:
-        table.add_row(f"[{colours[action]}]{action}[/]", address)
+    listed = summary.changes if limit is None else summary.changes[:limit]
+    for kind, address in listed:
+        table.add_row(f"[{colours.get(kind, 'cyan')}]{kind}[/]", address)
     console.print(table)
-    if len(summary.resources) > len(listed):
-        console.print(f"... and {len(summary.resources) - len(listed)} more (see plan.json or `make audit`)")
+    if len(summary.changes) > len(listed):
+        console.print(f"... and {len(summary.changes) - len(listed)} more (see plan.json or `make audit`)")
 
 
 class CloudStack:
@@ -215,16 +259,18 @@ class CloudStack:
 
     def plan(self, console: Console, *, destroy: bool = False, mark_reviewed: bool = False) -> int:
         from stackctl.terraform.guards import mark_reviewed as record_review
+        from stackctl.terraform.review import read_review
 
         stack = self.terraform(console)
         if mark_reviewed:
             marker = record_review(stack.plan_file)
             console.print(f"marked {stack.plan_file} as reviewed ({marker})")
+            console.print(read_review(marker).describe(), markup=False, highlight=False)
             return ExitStatus.OK
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init()
         with console.status(f"terraform plan {self.env}"):
-            summary = stack.plan(destroy=destroy)
+            summary = summarise_plan(load_plan(stack.plan(destroy=destroy)))
         print_plan_summary(console, self.env, summary)
         console.print(f"saved plan: {stack.plan_file}\nplan JSON:  {stack.plan_json}")
         if self.env == "prod":
@@ -237,7 +283,9 @@ class CloudStack:
         from stackctl.terraform.guards import check_apply_allowed
 
         stack = self.terraform(console)
-        check_apply_allowed(self.root, self.env, stack.plan_file)
+        review = check_apply_allowed(self.root, self.env, stack.plan_file)
+        if review is not None:
+            console.print(f"applying {stack.plan_file}: {review.describe()}", markup=False, highlight=False)
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init(restore_planned_lock=True)
         with console.status(f"terraform apply {stack.plan_file}"):
@@ -279,12 +327,13 @@ class CloudStack:
         with console.status(f"terraform init ({stack.terraform.source})"):
             stack.init()
         with console.status(f"terraform plan -destroy {self.env}"):
-            summary = stack.plan(destroy=True)
+            plan = load_plan(stack.plan(destroy=True))
+        summary = summarise_plan(plan)
         if summary.no_changes:
             console.print(f"{self.env}: nothing to destroy")
             stack.destroy_plan_file.unlink(missing_ok=True)
             return ExitStatus.OK
-        subscriptions = subscriptions_in_plan(json.loads(stack.destroy_plan_json.read_text(encoding="utf-8")))
+        subscriptions = subscriptions_in_plan(plan)
         console.print(
             f"[bold red]destroy {self.env}[/] in subscription {', '.join(subscriptions) or '(unknown)'}:",
             soft_wrap=True,

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+# One exit-status table for stackctl and the model CLI: the model package owns it (it must not import
+# stackctl), stackctl re-exports it. The table and each status's one cause: demand_forecast.errors.
+from demand_forecast.errors import ExitStatus
 
-
-class ExitStatus(IntEnum):
-    """Every exit status stackctl returns; the model CLI (`demand-forecast`) uses the same 0, 1 and 2."""
-
-    OK = 0
-    FAILED = 1  # blocking findings (audit, validate) or an unexpected failure
-    BAD_INPUT = 2  # unusable input: nothing was changed or written
-    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+__all__ = ["ExitStatus", "StackctlError"]
 
 
 class StackctlError(Exception):
-    """A failure the user can act on. `main` prints it as one block and exits non-zero.
+    """A failure the user can act on. `main` prints it as one block and exits with `exit_code`:
+    an environment or setup fault (3) unless the raiser knows better (a local step's refused data: 2).
 
     Raise it with the three parts a reader needs, for example::
 
@@ -32,7 +28,7 @@ class StackctlError(Exception):
         *,
         where: str | None = None,
         fix: str | None = None,
-        exit_code: int = ExitStatus.BAD_INPUT,
+        exit_code: int = ExitStatus.SETUP_FAULT,
     ):
         super().__init__(what)
         self.what = what

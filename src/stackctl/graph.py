@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from demand_forecast import steps
+from demand_forecast.registry import champion_uri
 from demand_forecast.steps import PortKind, StepSpec
 
 InputKind = PortKind
@@ -28,7 +29,11 @@ Compute = Literal["cpu", "gpu"]
 LakeFileSystem = Literal["raw", "conditioned", "scored"]
 
 MODEL_NAME = "demand-forecast"
-CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
+CHAMPION_URI = champion_uri(MODEL_NAME)
+# Release validation trains, registers and scores under a registered model of its own, so a release
+# never moves the production champion (issue 22 item 8); its first model becomes its own champion,
+# so validation also runs in a fresh subscription where production has no champion yet.
+VALIDATION_MODEL_NAME = f"{MODEL_NAME}-validation"
 
 
 @dataclass(frozen=True)
@@ -204,7 +209,7 @@ def step_from_contract(
 VALIDATE = step_from_contract(steps.VALIDATE, lake={"conditioned": "conditioned"})
 TRAIN = step_from_contract(steps.TRAIN, defaults={"seed": 42}, compute="gpu")
 EVALUATE = step_from_contract(steps.EVALUATE, defaults={"champion": CHAMPION_URI})
-REGISTER = step_from_contract(steps.REGISTER)
+REGISTER = step_from_contract(steps.REGISTER, defaults={"registered_model": MODEL_NAME})
 SCORE = step_from_contract(steps.SCORE, defaults={"model": CHAMPION_URI}, lake={"scored": "scored"})
 MONITOR = step_from_contract(
     steps.MONITOR,
@@ -295,6 +300,8 @@ TRAINING = Pipeline(
         "seed": TRAIN.inputs["seed"],
         "epochs": TRAIN.inputs["epochs"],
         "margin": REGISTER.inputs["margin"],
+        "registered_model": REGISTER.inputs["registered_model"],
+        "champion": EVALUATE.inputs["champion"],
         "reporting_database": _REPORTING_DATABASE,
         "run_id": _RUN_ID,
     },
@@ -308,13 +315,21 @@ TRAINING = Pipeline(
                 "epochs": from_pipeline("epochs"),
             },
         ),
-        Node(EVALUATE, {"model": from_step("train", "model"), "data": from_step("validate", "conditioned")}),
+        Node(
+            EVALUATE,
+            {
+                "model": from_step("train", "model"),
+                "data": from_step("validate", "conditioned"),
+                "champion": from_pipeline("champion"),
+            },
+        ),
         Node(
             REGISTER,
             {
                 "model": from_step("train", "model"),
                 "evaluation": from_step("evaluate", "evaluation"),
                 "margin": from_pipeline("margin"),
+                "registered_model": from_pipeline("registered_model"),
             },
         ),
         Node(

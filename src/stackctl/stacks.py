@@ -55,8 +55,9 @@ class LocalStack:
         return plan_local(self.root, console)
 
     def apply(self, console: Console, *, skip_deploy: bool = False) -> int:
-        from stackctl.local.apply import apply_local, print_summary
+        from stackctl.local.apply import apply_local
         from stackctl.local.layout import LocalLayout
+        from stackctl.local.summary import print_summary
 
         result = apply_local(self.root, console)
         print_summary(result, LocalLayout(self.root), console)
@@ -65,8 +66,8 @@ class LocalStack:
     def deploy(
         self, console: Console, *, skip_sql: bool = False, rollback: bool = False, keep_deployments: int = 3
     ) -> int:
-        from stackctl.local.apply import provision_local
         from stackctl.local.layout import LocalLayout
+        from stackctl.local.provision import provision_local
 
         layout = LocalLayout(self.root)
         created = provision_local(layout)

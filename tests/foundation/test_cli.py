@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from stackctl.cli import main
+from stackctl.errors import ExitStatus
 
 
 def test_unknown_env_is_rejected_naming_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["plan", "--env", "qa"])
-    assert exc.value.code == 2
+    assert main(["plan", "--env", "qa"]) == ExitStatus.SETUP_FAULT
     err = capsys.readouterr().err
     assert "unknown environment 'qa'" in err
     assert "local, dev, prod" in err

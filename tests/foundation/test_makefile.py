@@ -73,7 +73,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 @pytest.mark.parametrize(
     ("plan", "status", "why"),
     [
-        ("missing.json", 2, "bad input, nothing written"),
+        ("missing.json", 3, "setup fault, nothing written"),
         ("tests/stackctl/audit/fixtures/delete_sql.json", 1, "blocking findings"),
     ],
 )

@@ -76,6 +76,11 @@ def azure_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
+def test_there_are_github_workflows_to_check() -> None:
+    # A parametrization over nothing collects no test and passes: the schema test needs files.
+    assert {path.name for path in WORKFLOWS} >= {RELEASE.name, DEPLOY.name}
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[path.name for path in WORKFLOWS])
 def test_github_workflows_pass_githubs_published_schema(path: Path) -> None:
     result = github_schema_check(path)
@@ -143,7 +148,12 @@ def hosted_prod_jobs(release: dict[str, Any], deploy: dict[str, Any], azure: dic
 
 
 def test_no_prod_job_runs_on_a_hosted_runner() -> None:
-    assert hosted_prod_jobs(load(RELEASE), load(DEPLOY), load(AZURE_PIPELINE)) == []
+    release, deploy, azure = load(RELEASE), load(DEPLOY), load(AZURE_PIPELINE)
+    # The check walks prod's jobs in all three files; with none found it would pass on nothing.
+    assert any(job.get("with", {}).get("environment") == "prod" for job in release["jobs"].values())
+    assert deploy["jobs"]
+    assert [job for stage in azure["stages"] if _in_env(stage, "prod") for job in stage["jobs"]]
+    assert hosted_prod_jobs(release, deploy, azure) == []
 
 
 def test_a_prod_job_on_a_hosted_runner_is_caught() -> None:
@@ -255,7 +265,9 @@ def permission_findings(workflows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def test_permissions_are_least_privilege() -> None:
-    assert permission_findings({"release.yml": load(RELEASE), "deploy.yml": load(DEPLOY)}) == []
+    workflows = {"release.yml": load(RELEASE), "deploy.yml": load(DEPLOY)}
+    assert all(workflow["jobs"] for workflow in workflows.values()), "a workflow with no job to check"
+    assert permission_findings(workflows) == []
 
 
 def test_the_review_s_workflow_wide_id_token_is_caught() -> None:
@@ -299,12 +311,13 @@ def _azure_commands(steps: list[dict[str, Any]]) -> list[str]:
 
 
 def test_every_command_goes_through_make_or_our_scripts() -> None:
-    commands = (
-        _github_runs(load(RELEASE))
-        + _github_runs(load(DEPLOY))
-        + _azure_commands(_azure_steps(load(AZURE_PIPELINE)))
-    )
-    for command in commands:
+    sources = [
+        _github_runs(load(RELEASE)),
+        _github_runs(load(DEPLOY)),
+        _azure_commands(_azure_steps(load(AZURE_PIPELINE))),
+    ]
+    assert all(sources), "a pipeline file with no command to check: the parsing is out of date"
+    for command in [command for source in sources for command in source]:
         assert command.strip().split()[0] in ALLOWED_COMMANDS, command
 
 

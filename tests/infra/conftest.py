@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,25 @@ def edit(tree: Path) -> Edit:
 
 
 @pytest.fixture(scope="session")
-def checkov_report(root: Path) -> CheckReport:
-    """checkov over modules/ and the dev, prod and bootstrap roots, once per session (the slow part)."""
-    return check_checkov(root)
+def checkov_report(root: Path, shared_artifact: Callable[[str, Callable[[Path], None]], Path]) -> CheckReport:
+    """checkov over modules/ and the dev, prod and bootstrap roots, once per session for all xdist
+    workers (the slow part; it writes build/checkov/, which two workers must not write at once).
+    Keyed by the content of everything it scans, so an edit made during the session scans again."""
+
+    def scan(folder: Path) -> None:
+        (folder / "report.pickle").write_bytes(pickle.dumps(check_checkov(root)))
+
+    folder = shared_artifact(f"checkov-{_scanned_content(root)}", scan)
+    # The pickle is this session's own, written by a sibling worker in the session's temp folder.
+    report: CheckReport = pickle.loads((folder / "report.pickle").read_bytes())  # noqa: S301
+    return report
+
+
+def _scanned_content(root: Path) -> str:
+    digest = hashlib.sha256()
+    for part in ("modules", "infra", "envs"):
+        for path in sorted((root / part).rglob("*")):
+            if path.is_file() and ".terraform" not in path.parts and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(root)}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -4,6 +4,7 @@ each organisation policy catches the fault it exists for."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,17 @@ def test_sarif_and_junit_are_written(checkov_report: CheckReport, root: Path) ->
         sarif = json.loads((root / checkov_report.figures[target]["sarif"]).read_text())
         assert sarif["version"].startswith("2.1")
         assert (root / checkov_report.figures[target]["junit"]).read_text().lstrip().startswith("<?xml")
+
+
+def test_the_policy_list_is_every_policy_in_infra_policies(root: Path) -> None:
+    # test_our_policies_ran checks the listed ones: a policy added but not listed would go unchecked.
+    declared = {
+        match.group(1)
+        for path in (root / "infra" / "policies").iterdir()
+        if path.suffix in (".py", ".yaml")
+        for match in re.finditer(r'\bid\s*[=:]\s*"(CKV2?_FS_\d+)"', path.read_text(encoding="utf-8"))
+    }
+    assert declared == CUSTOM_POLICIES
 
 
 def test_our_policies_ran(root: Path, checkov_report: CheckReport) -> None:

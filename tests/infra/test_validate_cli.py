@@ -8,6 +8,7 @@ import pytest
 from infra_helpers import Edit
 
 from stackctl.cli import main
+from stackctl.errors import ExitStatus
 
 FAST_CHECKS = [
     "--check",
@@ -51,7 +52,5 @@ def test_validate_fails_with_actionable_findings(
 
 
 def test_unknown_check_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["validate", "--check", "nonsense"])
-    assert exit_info.value.code == 2
+    assert main(["validate", "--check", "nonsense"]) == ExitStatus.SETUP_FAULT
     assert "invalid choice" in capsys.readouterr().err

@@ -14,8 +14,9 @@ REGISTRY = "Support matrix for managing models with MLflow":
 Not allowed, on purpose: /api/2.0/mlflow/logged-models/* (MLflow 3 LoggedModel API; not in either
 matrix), /api/2.0/mlflow/registered-models/alias (aliases: not in the registry matrix),
 /api/2.0/mlflow/registered-models/set-tag (registered-model tags: the matrix lists version tags
-only), /api/2.0/mlflow/model-versions/search and registered-models/search with tag filters
-("Search registered models by tag" is unsupported), rename and delete of registered models.
+only), /api/2.0/mlflow/model-versions/search, and registered-models/search with tag or LIKE filters
+("Search registered models by tag" and "... by using string comparators" are unsupported), rename
+and delete of registered models.
 Artifacts go to the workspace's storage through the azureml-mlflow artifact repository (no
 tracking-server route); the test server stores them in a local folder the client writes directly.
 """
@@ -45,6 +46,9 @@ ALLOWED_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"): (REGISTRY, "querying model stages"),
     ("GET", "/api/2.0/mlflow/registered-models/get-latest-versions"): (REGISTRY, "querying model stages"),
     ("GET", "/api/2.0/mlflow/model-versions/get-download-uri"): (REGISTRY, "loading models from registry"),
+    # Only with an exact `name = '...'` filter (the matrix: "Search registered models by name";
+    # LIKE/ILIKE and tags are not served); registry.champion asks it before anything else.
+    ("GET", "/api/2.0/mlflow/registered-models/search"): (REGISTRY, "search registered models by name"),
 }
 
 

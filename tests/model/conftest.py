@@ -98,7 +98,7 @@ def _run_sample(work: Path) -> None:
                 "--out",
                 str(work / "eval"),
                 "--champion",
-                "models:/demand-forecast@champion",
+                "models:/demand-forecast/Production",
             ]
         )
         == 0

@@ -12,6 +12,8 @@ route must be one AML serves (tests/model/aml_mlflow_routes.py, each cited to it
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import re
@@ -31,7 +33,10 @@ from aml_mlflow_routes import ALLOWED_ROUTES, outside_allow_list
 
 # uvicorn's access log line: INFO:     127.0.0.1:53412 - "POST /api/2.0/mlflow/runs/create HTTP/1.1" 200 OK
 ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|DELETE|PUT) (/[^ ?"]*)[^"]* HTTP/[0-9.]+" (\d{3})')
-CHAMPION = "models:/demand-forecast@champion"
+CHAMPION = "models:/demand-forecast/Production"
+
+# A module fixture runs the real model CLI end to end: minutes, so not in `make unit-fast`.
+pytestmark = pytest.mark.slow
 
 
 @dataclass
@@ -149,8 +154,60 @@ class StepResult:
     routes: list[tuple[str, str, int]]
 
 
-def run_step(server: TrackingServer, cwd: Path, step: str, *args: str) -> StepResult:
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            requirement = Requirement(line)
+            pins[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
+    return pins
+
+
+def image_only_pins() -> dict[str, str]:
+    """The packages whose version the AML images hold instead of the tests' (requirements/
+    aml-runtime.txt against requirements/constraints.txt): mlflow-skinny, azureml-mlflow, ..."""
+    runtime = _pins(REPO / "requirements" / "aml-runtime.txt")
+    tests = _pins(REPO / "requirements" / "constraints.txt")
+    return {
+        name: version
+        for name, version in runtime.items()
+        if tests.get(name) != version and name != "setuptools"
+    }
+
+
+@pytest.fixture(scope="session")
+def image_packages() -> Path:
+    """A folder with the images' own versions of those packages (pip install --target, no deps),
+    put first on the steps' PYTHONPATH: the steps run the MLflow client the images run (review m4),
+    everything else is the tests' (the same pins). Cached per pin set under build/."""
+    pins = image_only_pins()
+    key = hashlib.sha256(json.dumps(pins, sort_keys=True).encode()).hexdigest()[:12]
+    target = REPO / "build" / "aml-job-packages" / key
+    if not (target / ".complete").exists():
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
+            + [f"{name}=={version}" for name, version in sorted(pins.items())],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert proc.returncode == 0, (
+            f"could not install the images' MLflow client (needs PyPI):\n{proc.stderr}"
+        )
+        (target / ".complete").write_text(json.dumps(pins), encoding="utf-8")
+    return target
+
+
+def run_step(server: TrackingServer, cwd: Path, step: str, *args: str, packages: Path) -> StepResult:
     env = job_environment(server, step)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(packages), env.get("PYTHONPATH", "")) if p)
     start = server.offset()
     proc = subprocess.run(
         [sys.executable, "-m", "demand_forecast", step, *args],
@@ -179,20 +236,24 @@ def assert_job_contract(result: StepResult, step: str) -> None:
 
 @pytest.fixture(scope="module")
 def pipeline_run(
-    tracking_server: TrackingServer, tiny_data: Path, tmp_path_factory: pytest.TempPathFactory
+    tracking_server: TrackingServer,
+    tiny_data: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    image_packages: Path,
 ) -> dict[str, StepResult]:
     """validate -> train -> evaluate -> register -> score -> monitor, then a second evaluate + register
     against the champion the first one made; each step in its own job run, from a folder outside the repo."""
     work = tmp_path_factory.mktemp("job")
+    run = functools.partial(run_step, packages=image_packages)
     results: dict[str, StepResult] = {}
     conditioned, model = work / "conditioned", work / "model"
-    results["validate"] = run_step(
+    results["validate"] = run(
         tracking_server, work, "validate", "--data", str(tiny_data), "--out", str(conditioned)
     )
-    results["train"] = run_step(
+    results["train"] = run(
         tracking_server, work, "train", "--data", str(conditioned), "--out", str(model), "--epochs", "1"
     )
-    results["evaluate"] = run_step(
+    results["evaluate"] = run(
         tracking_server,
         work,
         "evaluate",
@@ -205,7 +266,7 @@ def pipeline_run(
         "--champion",
         CHAMPION,
     )
-    results["register"] = run_step(
+    results["register"] = run(
         tracking_server,
         work,
         "register",
@@ -216,7 +277,7 @@ def pipeline_run(
         "--out",
         str(work / "decision"),
     )
-    results["score"] = run_step(
+    results["score"] = run(
         tracking_server,
         work,
         "score",
@@ -227,7 +288,7 @@ def pipeline_run(
         "--out",
         str(work / "scored"),
     )
-    results["monitor"] = run_step(
+    results["monitor"] = run(
         tracking_server,
         work,
         "monitor",
@@ -240,7 +301,7 @@ def pipeline_run(
         "--forecasts",
         str(work / "scored" / "forecasts.csv"),
     )
-    results["evaluate-again"] = run_step(
+    results["evaluate-again"] = run(
         tracking_server,
         work,
         "evaluate",
@@ -253,7 +314,7 @@ def pipeline_run(
         "--champion",
         CHAMPION,
     )
-    results["register-again"] = run_step(
+    results["register-again"] = run(
         tracking_server,
         work,
         "register",
@@ -330,3 +391,24 @@ def test_the_allow_list_cites_an_aml_page_for_every_route() -> None:
         assert capability, route
         assert "logged-models" not in route[1]
         assert "alias" not in route[1]
+
+
+def test_the_steps_run_the_mlflow_client_the_images_run(image_packages: Path) -> None:
+    """Review m4: the contract rests on the client's routes, so it is the images' client that runs."""
+    wanted = image_only_pins()["mlflow-skinny"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(image_packages), os.environ.get("PYTHONPATH")))),
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import mlflow, importlib.metadata as m; print(mlflow.__version__, m.version('mlflow-skinny'))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.split() == [wanted, wanted]

@@ -11,15 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from demand_forecast import models
 from demand_forecast.errors import DeviceError
+
+# torch and demand_forecast.models (which imports torch) are imported by the tests, not at module
+# import: collecting the suite (`pytest -k one_test`) must not pay torch's import.
 
 DRIVER = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n"
 
 
 @pytest.fixture
 def gpu_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import torch
+    from demand_forecast import models
+
     version = tmp_path / "version"
     version.write_text(DRIVER, encoding="utf-8")
     monkeypatch.setattr(models, "NVIDIA_DRIVER_VERSION_FILE", version)
@@ -31,6 +35,9 @@ def gpu_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_cuda_build_on_a_gpu_it_cannot_use_fails_and_names_the_driver(
     gpu_node: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import torch
+    from demand_forecast import models
+
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     with pytest.raises(DeviceError) as caught:
         models.pick_device("auto")
@@ -41,12 +48,18 @@ def test_a_cuda_build_on_a_gpu_it_cannot_use_fails_and_names_the_driver(
 def test_a_container_without_gpu_access_on_a_gpu_host_is_not_blamed_on_the_driver(
     gpu_node: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import torch
+    from demand_forecast import models
+
     monkeypatch.setattr(torch.version, "cuda", "12.8")
     monkeypatch.setattr(models, "NVIDIA_CONTROL_DEVICE", tmp_path / "no-nvidiactl")
     assert models.pick_device("auto") == torch.device("cpu")
 
 
 def test_a_cpu_build_on_a_gpu_node_trains_on_the_cpu(gpu_node: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from demand_forecast import models
+
     monkeypatch.setattr(torch.version, "cuda", None)
     assert models.pick_device("auto") == torch.device("cpu")
 
@@ -54,6 +67,9 @@ def test_a_cpu_build_on_a_gpu_node_trains_on_the_cpu(gpu_node: Path, monkeypatch
 def test_asking_for_cuda_without_a_driver_fails_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import torch
+    from demand_forecast import models
+
     monkeypatch.setattr(models, "NVIDIA_DRIVER_VERSION_FILE", tmp_path / "absent")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceError, match=r"no NVIDIA driver loaded.*Fix: run on a GPU cluster"):

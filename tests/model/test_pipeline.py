@@ -8,14 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
-from demand_forecast.pipeline import model_age_days
-from demand_forecast.training import TrainedModel
+from demand_forecast.errors import ExitStatus
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
 @pytest.mark.slow
 def test_model_folder_is_self_contained_and_describes_itself(sample_run: Path) -> None:
+    from demand_forecast.training import TrainedModel
+
     info = json.loads((sample_run / "model" / "model_info.json").read_text())
     assert info["model_name"] == "demand-forecast"
     assert len(info["model_version"]) == 16
@@ -37,9 +38,11 @@ def test_evaluate_reports_every_model_and_the_ensemble_beats_the_baseline(sample
     assert overall["champion"] is None  # first model ever: no champion, not an error
     for name in ("baseline", "lasso", "nn", "ensemble"):
         record = overall[name]
-        assert set(record) == {"mape", "rmse", "rmse_zero_actual", "n", "n_zero_actual"}
+        assert set(record) == {"mape", "wape", "bias", "rmse", "rmse_zero_actual", "n", "n_zero_actual"}
         assert record["n"] > 0
         assert record["n_zero_actual"] > 0
+        assert record["wape"] > 0  # a volume to compare with, never NaN
+        assert record["bias"] >= -1
     # On held-out weeks of generated data the ensemble must clearly beat the historical average.
     assert overall["ensemble"]["mape"] < 0.85 * overall["baseline"]["mape"]
     assert overall["ensemble"]["rmse"] < overall["baseline"]["rmse"]
@@ -70,7 +73,7 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
                 "--out",
                 str(tmp_path / "e2"),
                 "--champion",
-                "models:/demand-forecast@champion",
+                "models:/demand-forecast/Production",
             ]
         )
         == 0
@@ -132,7 +135,15 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
     out = tmp_path / "scored"
     assert (
         main(
-            ["score", "--model", "models:/demand-forecast@champion", "--data", str(SAMPLE), "--out", str(out)]
+            [
+                "score",
+                "--model",
+                "models:/demand-forecast/Production",
+                "--data",
+                str(SAMPLE),
+                "--out",
+                str(out),
+            ]
         )
         == 0
     )
@@ -233,7 +244,7 @@ def test_score_as_of_uses_only_shipments_before_it(sample_run: Path, tmp_path: P
                 "2024-06-04",
             ]
         )
-        == 2
+        == ExitStatus.SETUP_FAULT
     )  # not a Monday
 
 
@@ -363,5 +374,7 @@ def test_monitor_joins_issued_forecasts_to_arrived_actuals(sample_run: Path, tmp
 def test_model_age_counts_from_the_earlier_of_training_and_data_end(
     trained_at: str, data_end: str, as_of: str, age: int
 ) -> None:
+    from demand_forecast.pipeline import model_age_days
+
     info = {"trained_at": trained_at, "holdout": {"start": "2020-01-06", "end": data_end}}
     assert model_age_days(info, pd.Timestamp(as_of)) == age

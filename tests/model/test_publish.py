@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from demand_forecast.cli import main
-from demand_forecast.errors import UsageError
+from demand_forecast.errors import ExitStatus, UsageError
 from demand_forecast.publish import PublishInputs, publish
 from demand_forecast.reporting.database import (
     ensure_sqlite_schema,
@@ -20,8 +20,19 @@ from demand_forecast.reporting.database import (
     open_database,
     require_current,
 )
-from demand_forecast.reporting.schema import AZURE_SCHEMA, RUN_TABLES, TABLES, VIEWS, reporting_tables
+from demand_forecast.reporting.schema import (
+    AZURE_SCHEMA,
+    RUN_TABLES,
+    SCHEMA_VERSION,
+    TABLES,
+    V3_COLUMNS,
+    VIEWS,
+    reporting_tables,
+)
 from sqlalchemy.dialects import mssql
+
+# A module fixture runs the real model CLI end to end: minutes, so not in `make unit-fast`.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +196,7 @@ def test_publish_into_an_older_schema_names_the_migration_and_writes_nothing(
         require_current(db)
     assert "stackctl deploy --env local" in str(caught.value)
     out = tmp_path / "out"
-    assert _publish_scoring(path, scoring_run, "scoring-1", out) == 2
+    assert _publish_scoring(path, scoring_run, "scoring-1", out) == ExitStatus.SETUP_FAULT
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM pipeline_runs").fetchone() == (0,)
     empty = open_database(f"sqlite:///{tmp_path / 'empty.db'}")
@@ -230,9 +241,31 @@ def test_a_version_1_local_database_is_migrated_into_one_plain_clients_open(tmp_
         assert conn.execute("select segment_label from forecasts").fetchall() == [
             ("north · large stores · fast movers",)
         ]
-        assert conn.execute("select max(version) from schema_version").fetchone() == (2,)
+        assert conn.execute("select max(version) from schema_version").fetchone() == (SCHEMA_VERSION,)
     require_current(open_database(f"sqlite:///{path}"))
     assert ensure_sqlite_schema(path) == []  # idempotent
+
+
+def test_a_version_2_local_database_gains_wape_and_bias_beside_mape(tmp_path: Path) -> None:
+    path = tmp_path / "reporting.db"
+    ensure_sqlite_schema(path)
+    with sqlite3.connect(path) as conn:  # back to version 2: no volume metrics yet
+        for (view,) in conn.execute("SELECT name FROM sqlite_master WHERE type='view'").fetchall():
+            conn.execute(f'DROP VIEW "{view}"')
+        for table, column in V3_COLUMNS:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("DELETE FROM schema_version WHERE version = 3")
+    with pytest.raises(UsageError, match=r"run migration 3 \(adds wape and bias"):
+        require_current(open_database(f"sqlite:///{path}"))
+    ensure_sqlite_schema(path)
+    with sqlite3.connect(path) as conn:
+        for view, columns in (
+            ("v_model_metrics", ("mape", "wape", "bias")),
+            ("v_model_health", ("recent_wape", "recent_bias")),
+        ):
+            names = {row[1] for row in conn.execute(f"PRAGMA table_info({view})")}
+            assert set(columns) <= names
+    require_current(open_database(f"sqlite:///{path}"))
 
 
 def test_the_tsql_of_the_schema_and_of_every_publish_statement_compiles_for_azure_sql() -> None:

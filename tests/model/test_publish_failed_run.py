@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from demand_forecast import cli
 from demand_forecast.cli import main
+from demand_forecast.errors import ExitStatus
 from demand_forecast.reporting.database import ensure_sqlite_schema
 from demand_forecast.telemetry import STEP_RUNS, TELEMETRY_DIR_ENV, read_local_metrics
 
@@ -67,7 +68,7 @@ def test_a_step_that_crashes_records_its_run_as_failed_with_its_outcome(
             str(tmp_path / "s"),
         ]
     )
-    assert code == 1
+    assert code == ExitStatus.INTERNAL_ERROR
     runs = _rows(pipeline_step, "SELECT run_id, pipeline, status, detail FROM pipeline_runs")
     assert len(runs) == 1
     run_id, pipeline, status, detail = runs[0]

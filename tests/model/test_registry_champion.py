@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from demand_forecast.errors import RegistryError
+from demand_forecast.errors import ExitStatus, RegistryError
 from demand_forecast.registry import champion, project_root, tracking_uri
 from demand_forecast.settings import load_settings
 
@@ -49,9 +49,9 @@ def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_n
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    args = ["--config", str(config), "score", "--model", "models:/demand-forecast@champion"]
+    args = ["--config", str(config), "score", "--model", "models:/demand-forecast/Production"]
     proc = _cli(work, env, *args, "--data", str(tiny_data), "--out", str(work / "scored"))
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == ExitStatus.SETUP_FAULT, proc.stdout + proc.stderr
     assert str(store) in (proc.stdout + proc.stderr).replace("\n", "")
     assert not (work / ".local").exists()
     assert not store.exists()
@@ -66,7 +66,7 @@ def test_a_registry_that_fails_is_an_error_not_no_champion(monkeypatch: pytest.M
         champion(load_settings(), "demand-forecast")
 
 
-def test_score_against_a_failing_registry_exits_1_with_the_store_named(
+def test_score_against_a_failing_registry_is_a_setup_fault_with_the_store_named(
     tmp_path: Path, tiny_data: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -82,13 +82,13 @@ def test_score_against_a_failing_registry_exits_1_with_the_store_named(
         env,
         "score",
         "--model",
-        "models:/demand-forecast@champion",
+        "models:/demand-forecast/Production",
         "--data",
         str(tiny_data),
         "--out",
         str(tmp_path / "scored"),
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == ExitStatus.SETUP_FAULT, proc.stdout + proc.stderr
     printed = (proc.stdout + proc.stderr).replace("\n", "")
     assert "MLflow registry error in score" in printed
     assert "http://127.0.0.1:9" in printed

@@ -149,7 +149,8 @@ def monitored_and_published(sample_run: Path, tmp_path: Path, telemetry_dir: Pat
         )
         == 0
     )
-    assert main(["validate", "--data", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "v")]) == 2
+    (tmp_path / "no-files").mkdir()  # no stores.csv: the data is refused (exit 2), not the setup
+    assert main(["validate", "--data", str(tmp_path / "no-files"), "--out", str(tmp_path / "v")]) == 2
     return telemetry.read_local_metrics(telemetry_dir)
 
 
@@ -168,6 +169,14 @@ def test_monitor_and_publish_emit_every_metric_the_alert_rules_query(
     assert all(isinstance(p["value"], float) for p in by_name["model_mape"])
     holdout_models = {p["attributes"]["model"] for p in by_name["model_holdout_mape"]}
     assert {"baseline", "ensemble"} <= holdout_models
+    # WAPE and bias beside every MAPE: the same models and segments
+    for mape_name, others in (
+        ("model_mape", ("model_wape", "model_bias")),
+        ("model_holdout_mape", ("model_holdout_wape", "model_holdout_bias")),
+    ):
+        keys = {(p["attributes"]["model"], p["attributes"]["segment"]) for p in by_name[mape_name]}
+        for other in others:
+            assert {(p["attributes"]["model"], p["attributes"]["segment"]) for p in by_name[other]} == keys
     outcomes = {(p["attributes"]["step"], p["attributes"]["outcome"]) for p in by_name["step_runs"]}
     assert {("monitor", "succeeded"), ("publish", "succeeded"), ("validate", "rejected_input")} <= outcomes
     assert all(p["value"] > 0 for p in by_name["step_duration_seconds"])

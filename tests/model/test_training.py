@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from demand_forecast.errors import UsageError
-from demand_forecast.pipeline import backtest, load_dataset, run_evaluate, run_train
 from demand_forecast.settings import load_settings
-from demand_forecast.training import TrainedModel, train_model
 
 
 def _quiet(message: str) -> None:
@@ -20,6 +18,9 @@ def _quiet(message: str) -> None:
 
 @pytest.mark.slow
 def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: Path) -> None:
+    from demand_forecast.pipeline import backtest, load_dataset, run_train
+    from demand_forecast.training import TrainedModel
+
     settings = load_settings(overrides={"nn": {"epochs": 2}})
     infos = [run_train(tiny_data, tmp_path / name, settings, _quiet, track=False) for name in ("a", "b")]
     assert infos[0].model_version == infos[1].model_version
@@ -40,6 +41,9 @@ def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_velocity_threshold_and_per_segment_networks(tiny_data: Path) -> None:
+    from demand_forecast.pipeline import load_dataset
+    from demand_forecast.training import train_model
+
     tables = load_dataset(tiny_data, load_settings()).tables
     settings = load_settings(
         overrides={
@@ -56,6 +60,9 @@ def test_velocity_threshold_and_per_segment_networks(tiny_data: Path) -> None:
 
 
 def test_too_short_history_is_a_clear_error(tiny_data: Path) -> None:
+    from demand_forecast.pipeline import load_dataset
+    from demand_forecast.training import train_model
+
     tables = load_dataset(tiny_data, load_settings()).tables
     settings = load_settings(overrides={"train": {"holdout_weeks": 40, "validation_weeks": 20}})
     with pytest.raises(UsageError, match="weeks of shipments"):
@@ -63,6 +70,8 @@ def test_too_short_history_is_a_clear_error(tiny_data: Path) -> None:
 
 
 def test_model_json_holds_no_pickles(tmp_path: Path, tiny_data: Path) -> None:
+    from demand_forecast.pipeline import run_train
+
     settings = load_settings(overrides={"nn": {"epochs": 1}})
     run_train(tiny_data, tmp_path / "m", settings, _quiet, track=False)
     artefacts = json.loads((tmp_path / "m" / "model.json").read_text())
@@ -74,6 +83,8 @@ def test_model_json_holds_no_pickles(tmp_path: Path, tiny_data: Path) -> None:
 @pytest.mark.slow
 def test_champion_trained_on_richer_data_still_scores_minimal_data(tiny_data: Path, tmp_path: Path) -> None:
     """Real feeds lose optional files; a champion that needs them drops out of the comparison, loudly."""
+    from demand_forecast.pipeline import run_evaluate, run_train
+
     settings = load_settings(overrides={"nn": {"epochs": 1}})
     run_train(tiny_data, tmp_path / "champion", settings, _quiet, track=False)
     minimal = tmp_path / "minimal"

@@ -1,14 +1,26 @@
-"""Fixtures for stackctl tests: a throw-away repository root (FORECAST_STACK_ROOT) per test."""
+"""Fixtures for stackctl tests: a throw-away repository root (FORECAST_STACK_ROOT) per test.
+
+The local stack's steps run the fake model CLI in this process (`InProcessSteps`, the executor's
+step-runner seam), and the dashboard is rendered only for tests marked `dashboard`, the ones that
+read it: nine interpreter starts and a plotly render per apply were most of these tests' time.
+`test_local_stack.py` keeps one apply through real subprocesses (`run_subprocess`).
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import fake_model_cli
 import pytest
 import yaml
+
+from stackctl.local import apply as local_apply
+from stackctl.local.executor import InProcessSteps
+from stackctl.local.layout import LocalLayout
 
 HERE = Path(__file__).resolve().parent
 FAKE_MODEL_CLI = HERE / "fake_model_cli.py"
@@ -27,20 +39,28 @@ def write_sample(folder: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def mlflow_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite store provisioned once: its schema migrations take seconds, every test needs one."""
-    from stackctl.local.apply import _provision_mlflow
-    from stackctl.local.layout import LocalLayout
+def mlflow_store_template(shared_artifact: Callable[[str, Callable[[Path], None]], Path]) -> Path:
+    """An MLflow SQLite store provisioned once for all workers: its schema migrations take seconds,
+    every test needs one (each copies it). Keyed by MLflow's version, which decides the schema."""
+    from stackctl.local.provision import _provision_mlflow
 
-    layout = LocalLayout(tmp_path_factory.mktemp("mlflow-template"))
-    layout.mlflow_dir.mkdir(parents=True)
-    _provision_mlflow(layout)
-    return layout.mlflow_dir / "mlflow.db"
+    def provision(folder: Path) -> None:
+        layout = LocalLayout(folder)
+        layout.mlflow_dir.mkdir(parents=True)
+        _provision_mlflow(layout)
+
+    folder = shared_artifact(f"mlflow-store-{importlib.metadata.version('mlflow')}", provision)
+    return LocalLayout(folder).mlflow_dir / "mlflow.db"
 
 
 @pytest.fixture
-def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store_template: Path) -> Iterator[Path]:
-    """A repository root whose local stack runs the fake model CLI on a tiny sample."""
+def fake_root(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mlflow_store_template: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Path]:
+    """A repository root whose local stack runs the fake model CLI on a tiny sample, in process."""
     root = tmp_path / "repo"
     (root / ".local" / "mlflow").mkdir(parents=True)
     shutil.copy(mlflow_store_template, root / ".local" / "mlflow" / "mlflow.db")
@@ -57,5 +77,13 @@ def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_store_temp
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(root))
     monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls.jsonl"))
     monkeypatch.delenv("FAKE_FAIL_STEP", raising=False)
+    monkeypatch.setattr(local_apply, "step_runner", lambda settings: InProcessSteps(fake_model_cli.main))
+    if request.node.get_closest_marker("dashboard") is None:
+        monkeypatch.setattr(local_apply, "render_local_dashboard", _not_rendered)
     yield root
     shutil.rmtree(root / ".local", ignore_errors=True)
+
+
+def _not_rendered(layout: LocalLayout, settings: object, conditioned: object) -> Path:
+    """Stands in for the dashboard renderer where a test does not read the dashboard."""
+    return layout.dashboard

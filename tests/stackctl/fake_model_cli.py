@@ -3,7 +3,7 @@
 It writes every file the contract promises, with the documented shapes, so the local stack can be
 tested without training real models. Behaviour switches, through the environment:
 
-* FAKE_FAIL_STEP=<step>  that step exits 1 (an unexpected failure);
+* FAKE_FAIL_STEP=<step>  that step exits FAKE_FAIL_STATUS (default 70, an internal error: a bug);
 * a raw CSV whose header contains `BROKEN` makes `validate` exit 2 naming file, row and column;
 * FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran).
 
@@ -32,6 +32,7 @@ from demand_forecast.contracts import (
     ModelInfo,
     Monitoring,
 )
+from demand_forecast.settings import alert_thresholds
 
 
 def _args(argv: list[str]) -> dict[str, str]:
@@ -70,7 +71,7 @@ def _step(argv: list[str]) -> int:
             calls.write(json.dumps([step, *argv[1:]]) + "\n")
     if os.environ.get("FAKE_FAIL_STEP") == step:
         print(f"{step}: simulated crash", file=sys.stderr)
-        return 1
+        return int(os.environ.get("FAKE_FAIL_STATUS", "70"))
     if step == "publish":
         # Not faked: the real publish step writes the real reporting database from the files above.
         from demand_forecast.cli import main as real_main
@@ -142,7 +143,7 @@ def _step(argv: list[str]) -> int:
             model_name="demand-forecast",
             model_version=info.model_version,
             holdout=info.holdout,
-            target_mape=0.45,
+            target_mape=alert_thresholds().target_mape,
             overall={
                 "baseline": {**m, "mape": 0.5},
                 "lasso": m,
@@ -226,7 +227,7 @@ def _step(argv: list[str]) -> int:
             trained_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             age_days=0,
             stale=False,
-            stale_after_days=60,
+            stale_after_days=alert_thresholds().stale_after_days,
             drift={"level": 0.02},
             drift_alert=False,
             drift_threshold=0.25,

@@ -12,6 +12,11 @@ from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 
+ARM_COMPONENT = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-forecast-dev/providers/"
+    "Microsoft.MachineLearningServices/workspaces/mlw-forecast-dev/components/{}/versions/{}"
+)
+
 
 class _Poller:
     def __init__(self, value: Any):
@@ -48,9 +53,13 @@ class _Operations:
         if validation is not None and not validation.passed:
             raise AssertionError(f"deploy sent an invalid {self.kind}: {validation}")
         key = self._entity_key(entity)
-        self.store[key] = copy.copy(entity)
+        stored = copy.copy(entity)
+        if self.kind == "component":
+            # As AML answers: the created version with its ARM id (a new object; the sent one has none).
+            stored._id = ARM_COMPONENT.format(*key)
+        self.store[key] = stored
         self.client.writes.append((self.kind, key))
-        return entity
+        return copy.copy(stored)
 
     def begin_create_or_update(self, entity: Any) -> _Poller:
         return _Poller(self.create_or_update(entity))

@@ -16,9 +16,7 @@ import hcl2
 import pytest
 import yaml
 
-from stackctl.aml.dump import dump_assets
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
-from stackctl.aml.specs import build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
 from stackctl.errors import StackctlError
 from stackctl.graph import PIPELINES, SCORING
@@ -45,6 +43,10 @@ def dumped(stack: StackOutput, tmp_path_factory: pytest.TempPathFactory) -> Path
         (folder / "Dockerfile").write_text("FROM python:3.11-slim\n", encoding="utf-8")
         contexts[kind] = folder
     out = tmp_path_factory.mktemp("dump")
+    # azure-ai-ml (under specs and dump) is imported here, not when the suite is collected.
+    from stackctl.aml.dump import dump_assets
+    from stackctl.aml.specs import build_assets
+
     dump_assets(build_assets(stack, "env0123456789abc", contexts), out)
     return out
 

@@ -5,37 +5,42 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from azure.ai.ml import load_component, load_environment, load_job
-from azure.ai.ml.entities._load_functions import (
-    load_batch_endpoint,
-    load_pipeline_component_batch_deployment,
-    load_schedule,
-)
 
-from stackctl.aml.dump import dump_assets
 from stackctl.aml.environment import IMAGE_KINDS, ImageKind
-from stackctl.aml.specs import ADF_WAIT_SECONDS, STEP_TIMEOUT_SECONDS, AmlAssets, build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import PIPELINES, STEPS, aml_command
+
+if TYPE_CHECKING:
+    from stackctl.aml.specs import AmlAssets
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
 
-LOADERS: dict[str, Any] = {
-    "environment": load_environment,
-    "components": load_component,
-    "pipelines": load_component,
-    "endpoints": load_batch_endpoint,
-    "deployments": load_pipeline_component_batch_deployment,
-    "schedules": load_schedule,
-}
+
+def loaders() -> dict[str, Any]:
+    """azure-ai-ml's loader per asset folder (imported here: collecting the suite must not load it)."""
+    from azure.ai.ml import load_component, load_environment
+    from azure.ai.ml.entities._load_functions import (
+        load_batch_endpoint,
+        load_pipeline_component_batch_deployment,
+        load_schedule,
+    )
+
+    return {
+        "environment": load_environment,
+        "components": load_component,
+        "pipelines": load_component,
+        "endpoints": load_batch_endpoint,
+        "deployments": load_pipeline_component_batch_deployment,
+        "schedules": load_schedule,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +60,15 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> dict[ImageKind, Path]:
 
 @pytest.fixture(scope="module")
 def assets(stack: StackOutput, context: dict[ImageKind, Path]) -> AmlAssets:
+    from stackctl.aml.specs import build_assets
+
     return build_assets(stack, "env0123456789abc", context)
 
 
 @pytest.fixture(scope="module")
 def dumped(assets: AmlAssets, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    from stackctl.aml.dump import dump_assets
+
     out = tmp_path_factory.mktemp("dump")
     return out, dump_assets(assets, out)
 
@@ -76,12 +85,14 @@ def test_every_built_asset_passes_azure_ai_ml_validation(assets: AmlAssets) -> N
 
 
 def test_dumped_yaml_loads_back_with_azure_ai_ml_loaders(dumped: tuple[Path, list[Path]]) -> None:
+    from azure.ai.ml import load_job
+
     out, files = dumped
     # two environments, one component per step;
     # per pipeline: component, endpoint, deployment, schedule, its job
     assert len(files) == len(IMAGE_KINDS) + len(STEPS) + 5 * len(PIPELINES)
     for path in files:
-        loader = load_job if path.name.endswith(".job.yaml") else LOADERS[path.parent.name]
+        loader = load_job if path.name.endswith(".job.yaml") else loaders()[path.parent.name]
         entity = loader(path)
         result = entity._validate() if hasattr(entity, "_validate") else None
         assert result is None or result.passed, f"{path.relative_to(out)}: {result}"
@@ -142,6 +153,8 @@ def test_schedules_use_the_cron_and_time_zone_from_the_stack(assets: AmlAssets, 
 def test_versions_are_content_hashes_stable_across_builds_and_moved_by_content(
     assets: AmlAssets, stack: StackOutput, context: dict[ImageKind, Path]
 ) -> None:
+    from stackctl.aml.specs import build_assets
+
     again = build_assets(stack, "env0123456789abc", context)
     assert [
         (k, n, getattr(e, "version", None), (e.tags or {}).get("content_hash")) for k, n, e in again.all()
@@ -171,6 +184,9 @@ def test_a_sensitive_stack_output_is_refused(tmp_path: Path) -> None:
 
 
 def test_pipelines_dump_cli_writes_loadable_yaml_for_review(tmp_path: Path) -> None:
+    from azure.ai.ml import load_component
+    from azure.ai.ml.entities._load_functions import load_schedule
+
     from stackctl.cli import main
 
     out = tmp_path / "dump"
@@ -207,13 +223,15 @@ def test_pipelines_dump_cli_writes_loadable_yaml_for_review(tmp_path: Path) -> N
                 str(DATA / "stack_output_dev.json"),
             ]
         )
-        == 2
+        == ExitStatus.SETUP_FAULT
     )  # a dev stack description is not prod's
 
 
 def test_schedules_are_disabled_where_data_factory_runs_the_week(
     stack: StackOutput, context: dict[ImageKind, Path]
 ) -> None:
+    from stackctl.aml.specs import build_assets
+
     # One weekly trigger per stack: with ADF's trigger started, the AML schedules exist but stay off.
     adf_driven = stack.model_copy(
         update={"schedules": stack.schedules.model_copy(update={"aml_schedules_enabled": False})}
@@ -274,6 +292,8 @@ def test_every_step_has_a_timeout_and_each_pipeline_ends_before_data_factory_sto
     dumped: tuple[Path, list[Path]],
 ) -> None:
     """Fault kind: without limits a hung job outlives ADF's wait and the week's run hangs unseen."""
+    from stackctl.aml.specs import ADF_WAIT_SECONDS, STEP_TIMEOUT_SECONDS
+
     assert _adf_wait_seconds() == ADF_WAIT_SECONDS
     out, _ = dumped
     for pipeline in PIPELINES:
@@ -292,6 +312,8 @@ def test_every_step_has_a_timeout_and_each_pipeline_ends_before_data_factory_sto
 def test_one_batch_deployment_per_pipeline_component_version(
     assets: AmlAssets, stack: StackOutput, context: dict[ImageKind, Path]
 ) -> None:
+    from stackctl.aml.specs import build_assets
+
     other = build_assets(stack, "another-env-vers", context)
     for name in ("training", "scoring"):
         assert assets.deployments[name].name != other.deployments[name].name
@@ -309,6 +331,9 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`make pipelines ENV=dev` on a fresh clone: no state, no build/dev/stack.json."""
+    from azure.ai.ml import load_job
+    from azure.ai.ml.entities._load_functions import load_batch_endpoint
+
     from stackctl.cli import main
 
     root = tmp_path / "clone"
@@ -325,7 +350,7 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
     for path in out.rglob("*.yaml"):
         if "build-" in str(path):
             continue
-        loader = load_job if path.name.endswith(".job.yaml") else LOADERS[path.parent.name]
+        loader = load_job if path.name.endswith(".job.yaml") else loaders()[path.parent.name]
         entity = loader(path)
         result = entity._validate() if hasattr(entity, "_validate") else None
         assert result is None or result.passed, f"{path}: {result}"

@@ -14,6 +14,7 @@ import pytest
 from recording_client import RecordingMLClient
 
 from stackctl.cli import main
+from stackctl.errors import ExitStatus
 from stackctl.tools import Terraform, ToolResult
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
@@ -58,6 +59,8 @@ def cloud_repo(
     client = RecordingMLClient()
     monkeypatch.setattr("stackctl.aml.azure.azure_credential", lambda: object())
     monkeypatch.setattr("stackctl.aml.azure.ml_client", lambda stack, credential: client)
+    # The base images stay as runtime.yaml names them (test_base_image.py covers the import).
+    monkeypatch.setattr("stackctl.aml.base_image.workspace_registry_importer", lambda *args: dict)
     batches: list[list[str]] = []
     monkeypatch.setattr("demand_forecast.reporting.database.azure_sql_engine", lambda *args: None)
     monkeypatch.setattr(
@@ -101,7 +104,7 @@ def test_apply_dev_with_a_stale_plan_runs_no_terraform_at_all(
 ) -> None:
     root, client, _ = cloud_repo
     (root / "modules" / "main.tf").write_text("# changed after the plan\n", encoding="utf-8")
-    assert main(["apply", "--env", "dev"]) == 2
+    assert main(["apply", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     assert "older than a change to the Terraform code (modules/main.tf)" in capsys.readouterr().err
     assert RecordingTerraform.calls == []
     assert client.writes == []

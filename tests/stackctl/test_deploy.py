@@ -5,22 +5,23 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from recording_client import RecordingMLClient
 from rich.console import Console
 
-from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
 from stackctl.aml.environment import IMAGE_KINDS
-from stackctl.aml.specs import AmlAssets, _stamp, build_assets
 from stackctl.aml.stack_output import StackOutput, load_stack_file
-from stackctl.cloud_stack import deploy_assets
 from stackctl.errors import StackctlError
 
 pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
+
+if TYPE_CHECKING:
+    from stackctl.aml.specs import AmlAssets
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,8 @@ def stack() -> StackOutput:
 
 
 def _assets(stack: StackOutput, tmp_path: Path, env_version: str = "env0123456789abc") -> AmlAssets:
+    from stackctl.aml.specs import build_assets
+
     contexts = {}
     for kind in IMAGE_KINDS:
         (tmp_path / kind).mkdir(exist_ok=True)
@@ -42,6 +45,8 @@ def quiet() -> Console:
 
 
 def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutput, tmp_path: Path) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     report = AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     kinds = [kind for kind, _ in client.writes]
@@ -61,6 +66,8 @@ def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutpu
 def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     writes_after_first = len(client.writes)
@@ -73,6 +80,8 @@ def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
 def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_updates_the_rest(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     before = len(client.writes)
@@ -96,6 +105,8 @@ def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_upd
 def test_rollback_points_the_default_back_at_the_previous_deployment_and_back_again(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path, env_version="changed-model-ver"))
@@ -114,6 +125,9 @@ def test_an_endpoint_update_keeps_its_default_and_the_rollback_target(
 ) -> None:
     """Fault kind: an endpoint whose own spec changed was sent as built, a PUT without the live
     default and without the `previous_deployment` tag, so the rollback target was forgotten."""
+    from stackctl.aml.deployer import PREVIOUS_TAG, AmlDeployer
+    from stackctl.aml.specs import _stamp
+
     client = RecordingMLClient()
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
     AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path, env_version="changed-model-ver"))
@@ -150,6 +164,8 @@ def test_an_endpoint_update_keeps_its_default_and_the_rollback_target(
 def test_deployments_beyond_the_kept_count_are_pruned_but_never_the_default_or_the_previous(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient()
     versions = ["env0000000000001", "env0000000000002", "env0000000000003", "env0000000000004"]
     for version in versions:
@@ -162,6 +178,8 @@ def test_deployments_beyond_the_kept_count_are_pruned_but_never_the_default_or_t
 
 
 def test_keeping_fewer_than_two_deployments_is_refused(stack: StackOutput) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     with pytest.raises(StackctlError, match="nothing to roll back"):
         AmlDeployer(RecordingMLClient(), quiet(), keep=1)
 
@@ -169,6 +187,8 @@ def test_keeping_fewer_than_two_deployments_is_refused(stack: StackOutput) -> No
 def test_deploy_with_recording_client_that_rejects_the_login_says_to_run_az_login(
     stack: StackOutput, tmp_path: Path
 ) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
     client = RecordingMLClient(authenticated=False)
     with pytest.raises(StackctlError, match="refused the credentials") as caught:
         AmlDeployer(client, quiet()).deploy(_assets(stack, tmp_path))
@@ -179,6 +199,8 @@ def test_deploy_with_recording_client_that_rejects_the_login_says_to_run_az_logi
 def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_idempotently(
     stack: StackOutput, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from stackctl.cloud_stack import deploy_assets
+
     monkeypatch.setenv("FORECAST_STACK_ROOT", str(tmp_path / "repo"))
     # the real model package, so the wheel build is the real one
     (tmp_path / "repo" / "src").mkdir(parents=True)
@@ -187,19 +209,45 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     client = RecordingMLClient()
     batches: list[list[str]] = []
     console = Console(record=True, width=200)
-    deploy_assets(stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append)
+    imported: list[dict[str, str]] = []
+
+    def importer(images: Any) -> dict[str, str]:
+        imported.append(dict(images))
+        return {
+            kind: f"acrforecastdev.azurecr.io/library/python@{ref.split('@')[1]}"
+            for kind, ref in images.items()
+        }
+
+    deploy_assets(
+        stack,
+        "dev",
+        tmp_path / "repo",
+        console,
+        client=client,
+        sql_executor=batches.append,
+        image_importer=importer,
+    )
+    assert set(imported[0]) == set(IMAGE_KINDS)
     for kind in IMAGE_KINDS:
         context = tmp_path / "repo" / "build" / "dev" / "environment" / kind
         wheels = list(context.glob("demand_forecast_model-*.whl"))
         assert len(wheels) == 1
         dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
         assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
+        # the base image comes from the workspace's registry (imported by digest), not Docker Hub
+        assert dockerfile.count("FROM acrforecastdev.azurecr.io/library/python@sha256:") == 1
         # the image installs with the runtime lock as constraints (requirements/aml-runtime.txt)
         assert (context / "constraints.txt").read_text() == (
             REPO / "requirements" / "aml-runtime.txt"
         ).read_text()
     second = deploy_assets(
-        stack, "dev", tmp_path / "repo", console, client=client, sql_executor=batches.append
+        stack,
+        "dev",
+        tmp_path / "repo",
+        console,
+        client=client,
+        sql_executor=batches.append,
+        image_importer=importer,
     )
     assert second.no_changes
     assert "no changes" in console.export_text()
@@ -235,6 +283,8 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
     """Release pipeline smoke test: after `make apply`, a second deploy of the same commit changes nothing."""
     from test_aml_smoke import target_env
 
+    from stackctl.cloud_stack import deploy_assets
+
     env = target_env()
     console = Console(record=True)
     from stackctl.cloud_stack import read_stack
@@ -242,3 +292,96 @@ def test_deploy_against_real_azure_is_idempotent() -> None:
     stack_output = read_stack(env, REPO, console)
     report = deploy_assets(stack_output, env, REPO, console, skip_sql=True)
     assert report.no_changes, report.created
+
+
+@pytest.mark.parametrize("deploys", [1, 2])
+def test_every_pipeline_node_references_the_named_component_version_not_an_anonymous_copy(
+    stack: StackOutput, tmp_path: Path, deploys: int
+) -> None:
+    """azure-ai-ml registers a node's component anonymously unless it carries an ARM id
+    (azure/ai/ml/operations/_operation_orchestrator.py, _get_component_arm_id): each node must carry
+    the id of the named `demand_forecast_*` version deploy created (first deploy) or found (second)."""
+    from recording_client import ARM_COMPONENT
+
+    from stackctl.aml.deployer import AmlDeployer
+
+    client = RecordingMLClient()
+    for _ in range(deploys):
+        assets = _assets(stack, tmp_path)
+        AmlDeployer(client, quiet()).deploy(assets)
+    named = {(str(c.name), str(c.version)) for c in assets.components.values()}
+    for pipeline in assets.pipelines.values():
+        for node_name, node in pipeline.jobs.items():
+            component = node.component
+            key = (str(component.name), str(component.version))
+            assert key in named, f"{pipeline.name}.{node_name} runs {key}, not a named component"
+            assert component.id == ARM_COMPONENT.format(*key), f"{pipeline.name}.{node_name}: anonymous"
+        # What azure-ai-ml itself sends for the pipeline component: each node's componentId.
+        sent = pipeline._to_rest_object().properties.component_spec["jobs"]
+        assert {name: job["componentId"] for name, job in sent.items()} == {
+            name: ARM_COMPONENT.format(node.component.name, node.component.version)
+            for name, node in pipeline.jobs.items()
+        }
+
+
+class _Refusing(RecordingMLClient):
+    """Answers 403 AuthorizationFailed to the first `refusals` reads, as Azure does until a fresh
+    apply's role assignments have propagated."""
+
+    def __init__(self, refusals: int, status: int = 403):
+        super().__init__()
+        self.refusals = refusals
+        self.status = status
+
+    def check_auth(self) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        if self.refusals > 0:
+            self.refusals -= 1
+            error = HttpResponseError(
+                message="The client 'x' does not have authorization to perform action "
+                "'Microsoft.MachineLearningServices/workspaces/environments/versions/read' "
+                "(AuthorizationFailed)"
+            )
+            error.status_code = self.status
+            raise error
+        super().check_auth()
+
+
+@pytest.mark.parametrize("refusals", [1, 3, 5])
+def test_a_first_deploy_waits_for_role_assignments_to_propagate(
+    stack: StackOutput, tmp_path: Path, refusals: int
+) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
+    client = _Refusing(refusals)
+    deployer = AmlDeployer(client, quiet())
+    waits: list[float] = []
+    deployer.sleep = waits.append
+    report = deployer.deploy(_assets(stack, tmp_path))
+    assert len(waits) == refusals
+    assert waits == sorted(waits)  # backing off
+    assert [kind for kind, _ in client.writes].count("environment") == 2
+    assert not report.unchanged  # a fresh workspace: everything was created, nothing counted twice
+
+
+def test_authorization_that_never_arrives_fails_with_the_refused_action(
+    stack: StackOutput, tmp_path: Path
+) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
+    deployer = AmlDeployer(_Refusing(100), quiet())
+    deployer.sleep = lambda seconds: None
+    with pytest.raises(StackctlError, match=r"still refuses after 6 tries over 15 minutes \(403\)") as caught:
+        deployer.deploy(_assets(stack, tmp_path))
+    assert "environments/versions/read" in str(caught.value)
+    assert "propagate" in str(caught.value.fix)
+
+
+def test_a_401_is_a_login_problem_and_is_not_retried(stack: StackOutput, tmp_path: Path) -> None:
+    from stackctl.aml.deployer import AmlDeployer
+
+    deployer = AmlDeployer(RecordingMLClient(authenticated=False), quiet())
+    deployer.sleep = lambda seconds: pytest.fail("a login failure must not be retried")
+    with pytest.raises(StackctlError, match="refused the credentials"):
+        deployer.deploy(_assets(stack, tmp_path))

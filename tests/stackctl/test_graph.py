@@ -66,7 +66,13 @@ def test_an_unbound_required_input_is_rejected() -> None:
 
 
 def test_local_rendering_drops_unset_optional_flags_and_appends_suffixes() -> None:
-    values = {"model": "m", "evaluation": "/runs/eval", "decision": "/runs/decision", "margin": None}
+    values = {
+        "model": "m",
+        "evaluation": "/runs/eval",
+        "decision": "/runs/decision",
+        "registered_model": "demand-forecast",
+        "margin": None,
+    }
     assert render_args(REGISTER, values) == [
         "register",
         "--model",
@@ -75,6 +81,8 @@ def test_local_rendering_drops_unset_optional_flags_and_appends_suffixes() -> No
         "/runs/eval/metrics.json",
         "--out",
         "/runs/decision",
+        "--name",
+        "demand-forecast",
     ]
     values["margin"] = "0.05"
     assert render_args(REGISTER, values)[-2:] == ["--margin", "0.05"]

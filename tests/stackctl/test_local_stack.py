@@ -2,6 +2,7 @@
 
 Covers provisioning, the reporting database and dashboard, the rerun decision (idempotent apply),
 bad data in raw (clear error, data kept), a failed step (champion unchanged), and settings typos.
+Bad data followed by the original data restored is tests/e2e/test_local_apply.py's (on the real CLI).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from demand_forecast.reporting.database import sqlite_engine
 from rich.console import Console
 
 from stackctl.cli import main
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
+from stackctl.local import apply as local_apply
 from stackctl.local.apply import apply_local
-from stackctl.local.executor import StepFailed
+from stackctl.local.executor import StepFailed, run_subprocess
 from stackctl.local.layout import LocalLayout
 
 
@@ -52,7 +54,12 @@ def query(root: Path, sql: str) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(sa.text(sql)).all()]
 
 
-def test_first_apply_runs_both_pipelines_and_fills_every_stand_in(fake_root: Path) -> None:
+@pytest.mark.dashboard
+def test_first_apply_runs_both_pipelines_and_fills_every_stand_in(
+    fake_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Through the default step runner, a subprocess per step: the other tests run the fake in process.
+    monkeypatch.setattr(local_apply, "step_runner", lambda settings: run_subprocess)
     result = apply_local(fake_root, quiet())
     layout = LocalLayout(fake_root)
     assert steps_run(fake_root) == [
@@ -171,27 +178,6 @@ def test_restoring_the_champion_s_data_after_a_losing_candidate_retrains_nothing
     assert restored.champion_version == first.champion_version
 
 
-def test_bad_data_then_the_original_restored_retrains_nothing_and_registers_no_new_version(
-    fake_root: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The case from issue 15 as a new user meets it: bad data in raw (apply stops at validate), then
-    # the original files put back. The inputs are the champion's again: nothing to train or register.
-    first = apply_local(fake_root, quiet())
-    raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
-    original = raw.read_text(encoding="utf-8")
-    raw.write_text("week_start,store_id,BROKEN\n2026-01-05,S1,x\n", encoding="utf-8")
-    assert main(["apply"]) == 2
-    raw.write_text(original, encoding="utf-8")
-    capsys.readouterr()
-    assert main(["plan"]) == 0
-    assert "apply would retrain nothing" in capsys.readouterr().out
-    restored = apply_local(fake_root, quiet())
-    assert not restored.trained
-    assert steps_run(fake_root).count("train") == 1
-    assert registered_versions(fake_root) == ["1"]
-    assert restored.champion_version == first.champion_version
-
-
 def test_a_candidate_that_lost_is_not_trained_again_on_the_same_inputs(fake_root: Path) -> None:
     apply_local(fake_root, quiet())
     raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
@@ -220,6 +206,7 @@ def test_apply_never_overwrites_raw_files_someone_changed(fake_root: Path) -> No
     assert raw.read_text(encoding="utf-8") == edited
 
 
+@pytest.mark.dashboard
 def test_bad_data_in_raw_stops_with_a_clear_error_and_keeps_the_data(
     fake_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -228,9 +215,9 @@ def test_bad_data_in_raw_stops_with_a_clear_error_and_keeps_the_data(
     raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
     broken = "week_start,store_id,BROKEN\n2026-01-05,S1,x\n"
     raw.write_text(broken, encoding="utf-8")
-    assert main(["apply"]) == 2
+    assert main(["apply"]) == ExitStatus.DATA_REFUSED
     err = capsys.readouterr().err
-    assert "training pipeline stopped: step `validate` rejected its input (exit 2)" in err
+    assert "training pipeline stopped: step `validate` rejected its input data (exit 2)" in err
     assert "shipments.csv: row 1, column BROKEN" in err
     assert "correct the data named above" in err
     assert raw.read_text(encoding="utf-8") == broken  # left in place
@@ -253,7 +240,7 @@ def test_a_failed_step_leaves_the_previous_champion_in_place(
     raw = LocalLayout(fake_root).lake_fs("raw") / "shipments.csv"
     raw.write_text(raw.read_text(encoding="utf-8") + "2026-02-02,S1,P1,99,0\n", encoding="utf-8")
     monkeypatch.setenv("FAKE_FAIL_STEP", "evaluate")
-    with pytest.raises(StepFailed, match="step `evaluate` failed") as caught:
+    with pytest.raises(StepFailed, match="step `evaluate` failed unexpectedly") as caught:
         apply_local(fake_root, quiet())
     assert "champion model is unchanged" in str(caught.value.fix)
     assert steps_run(fake_root).count("register") == 1  # only the first, successful run registered

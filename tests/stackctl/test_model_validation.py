@@ -1,20 +1,38 @@
-"""Model validation CD: training, then scoring, on the deployed stack; each waited for; a failure stops
-the release. Offline with a stand-in for MLClient's batch_endpoints/jobs; against Azure (marked
-`azure`) on the stack that FORECAST_STACK_ENV names, as the release pipeline runs it."""
+"""Release model validation (issue 22 items 7 and 8): one run of the stack's own Data Factory
+pipeline (training, then scoring) with validation parameters.
+
+Item 7: batch jobs read and write data as their invoker
+(https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs), and the
+release identity has no data role on the lake; the factory's managed identity invokes instead, so
+nothing in stackctl or the release's tests invokes a batch endpoint itself.
+Item 8: the run never promotes the production champion (its own registered model name) and never
+writes the tables Power BI reads (the `validation` schema).
+
+Offline with a stand-in for DataFactoryManagementClient; the ADF pipeline's invoke bodies evaluated by
+real Terraform (`terraform console`, provider-free harness); against Azure (marked `azure`) on the
+stack FORECAST_STACK_ENV names, as the release pipeline runs it.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stackctl.aml.model_validation import run_model_validation, wait_for_job
+from stackctl.aml.model_validation import run_model_validation, validation_parameters, wait_for_pipeline_run
+from stackctl.aml.specs import stack_defaults
 from stackctl.aml.stack_output import parse_stack_output
 from stackctl.errors import StackctlError
+from stackctl.graph import MODEL_NAME, SCORING, TRAINING, VALIDATION_MODEL_NAME
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -26,88 +44,278 @@ def stack() -> Any:
 
 
 @dataclass
-class _Job:
-    name: str
-    status: str = "Queued"
+class _Run:
+    run_id: str = ""
+    status: str = ""
 
 
 @dataclass
-class FakeAml:
-    """batch_endpoints.invoke starts a job; jobs.get walks it through `statuses[endpoint]`."""
+class FakeFactory:
+    """pipelines.create_run starts a run; pipeline_runs.get walks it through `statuses`."""
 
-    statuses: dict[str, list[str]]
-    invoked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    polls: dict[str, list[str]] = field(default_factory=dict)
+    statuses: list[str]
+    created: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
 
     @property
-    def batch_endpoints(self) -> FakeAml:
+    def pipelines(self) -> FakeFactory:
         return self
 
     @property
-    def jobs(self) -> FakeAml:
+    def pipeline_runs(self) -> FakeFactory:
         return self
 
-    def invoke(self, *, endpoint_name: str, inputs: dict[str, Any], experiment_name: str) -> _Job:
-        self.invoked.append((endpoint_name, inputs))
-        name = f"job-{endpoint_name}"
-        self.polls[name] = list(self.statuses[endpoint_name])
-        return _Job(name)
+    def create_run(self, group: str, factory: str, pipeline: str, *, parameters: dict[str, str]) -> _Run:
+        self.created.append((group, factory, pipeline, parameters))
+        return _Run(run_id="run-1")
 
-    def get(self, name: str) -> _Job:
-        queue = self.polls[name]
-        return _Job(name, queue.pop(0) if len(queue) > 1 else queue[0])
+    def get(self, group: str, factory: str, run_id: str) -> _Run:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return _Run(run_id, status)
+
+    def cancel(self, group: str, factory: str, run_id: str, *, is_recursive: bool) -> None:
+        assert is_recursive
+        self.cancelled.append(run_id)
 
 
 def _no_wait(seconds: float) -> None:
     return None
 
 
-def test_training_then_scoring_each_waited_for() -> None:
+def test_validation_is_one_factory_run_with_the_validation_parameters() -> None:
     target = stack()
-    training, scoring = target.endpoints.training.name, target.endpoints.scoring.name
-    client = FakeAml({training: ["Queued", "Running", "Completed"], scoring: ["Running", "Completed"]})
+    factory = FakeFactory(["Queued", "InProgress", "Succeeded"])
     log: list[str] = []
-    runs = run_model_validation(client, target, log=log.append, sleep=_no_wait)
-    assert [endpoint for endpoint, _ in client.invoked] == [training, scoring]
-    assert [run.status for run in runs] == ["Completed", "Completed"]
-    raw = client.invoked[0][1]["raw_data"]
-    assert raw.path == f"azureml://datastores/{target.aml.datastores.raw}/paths/weekly/"
-    assert "training: Running" in log
-    assert log.index("training: Completed") < next(
-        i for i, line in enumerate(log) if line.startswith("scoring")
-    )
+    run = run_model_validation(factory, target, log=log.append, sleep=_no_wait)
+    assert factory.created == [
+        (
+            target.resource_group_name,
+            target.data_factory.name,
+            target.data_factory.pipeline_name,
+            validation_parameters(target),
+        )
+    ]
+    assert run.status == "Succeeded"
+    assert run.run_id == "run-1"
+    assert "validation: InProgress" in log
 
 
-def test_a_failed_training_stops_the_release_before_scoring() -> None:
-    target = stack()
-    training, scoring = target.endpoints.training.name, target.endpoints.scoring.name
-    client = FakeAml({training: ["Running", "Failed"], scoring: ["Completed"]})
-    with pytest.raises(StackctlError, match=r"the training pipeline job job-.* ended Failed") as caught:
-        run_model_validation(client, target, log=lambda line: None, sleep=_no_wait)
-    assert [endpoint for endpoint, _ in client.invoked] == [training]
+def test_validation_never_promotes_the_production_model_nor_writes_power_bis_tables() -> None:
+    parameters = validation_parameters(stack())
+    assert parameters["registered_model"] == VALIDATION_MODEL_NAME
+    assert parameters["registered_model"] != MODEL_NAME
+    assert parameters["reporting_database"].endswith("?schema=validation")
+
+
+@pytest.mark.parametrize("ending", ["Failed", "Cancelled"])
+def test_a_failed_run_stops_the_release(ending: str) -> None:
+    factory = FakeFactory(["InProgress", ending])
+    with pytest.raises(StackctlError, match=rf"Data Factory run run-1 ended {ending}") as caught:
+        run_model_validation(factory, stack(), log=lambda line: None, sleep=_no_wait)
     assert "release stops here" in str(caught.value.fix)
 
 
-def test_a_failed_scoring_fails_the_release() -> None:
-    target = stack()
-    client = FakeAml(
-        {target.endpoints.training.name: ["Completed"], target.endpoints.scoring.name: ["Canceled"]}
+def test_a_run_that_never_ends_is_cancelled_and_fails() -> None:
+    ticks = iter(range(0, 100_000, 60))
+    factory = FakeFactory(["InProgress"])
+    with pytest.raises(StackctlError, match=r"did not finish within 0.1 h \(last status InProgress\)"):
+        wait_for_pipeline_run(
+            factory, stack(), "run-1", timeout_s=300, sleep=_no_wait, clock=lambda: float(next(ticks))
+        )
+    assert factory.cancelled == ["run-1"]
+
+
+def test_the_validation_schema_is_what_the_publish_url_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from demand_forecast.reporting import database as reporting_db
+
+    monkeypatch.setattr(reporting_db, "azure_sql_engine", lambda server, database, credential: None)
+    url = validation_parameters(stack())["reporting_database"]
+    assert reporting_db.open_database(url, credential=object()).tables.schema == "validation"
+    weekly = stack_defaults(stack())["reporting_database"]
+    assert reporting_db.open_database(weekly, credential=object()).tables.schema == "reporting"
+
+
+@pytest.mark.parametrize("query", ["?schema=dbo", "?schema=", "?schema=validation&user=x", "?database=x"])
+def test_an_unknown_schema_or_option_is_refused(monkeypatch: pytest.MonkeyPatch, query: str) -> None:
+    from demand_forecast.errors import UsageError
+    from demand_forecast.reporting import database as reporting_db
+
+    monkeypatch.setattr(reporting_db, "azure_sql_engine", lambda server, database, credential: None)
+    with pytest.raises(UsageError, match="the only option is"):
+        reporting_db.open_database(f"mssql://s.database.windows.net/db{query}", credential=object())
+
+
+def test_deploy_creates_the_validation_schema_and_only_the_jobs_write_it() -> None:
+    from stackctl.cloud_stack import sql_users
+    from stackctl.sql.users import mssql_statements
+
+    statements = mssql_statements(sql_users(stack()))
+    assert "IF SCHEMA_ID(N'validation') IS NULL EXEC(N'CREATE SCHEMA validation')" in statements
+    assert any(s.startswith("IF OBJECT_ID(N'validation.forecasts', N'U') IS NULL") for s in statements)
+    grants = [s for s in statements if s.startswith("GRANT") and "validation" in s]
+    assert grants == ["GRANT SELECT, INSERT, DELETE ON SCHEMA::validation TO [id-forecast-dev-jobs]"]
+
+
+# --- the factory's pipeline: its parameters reach the batch endpoints (judged by Terraform) ---
+
+
+def terraform_console(work: Path, files: dict[str, str], expression: str) -> tuple[bool, str]:
+    """Evaluate `expression` with real `terraform console` in a provider-free root made of `files`."""
+    work.mkdir(parents=True)
+    for name, text in files.items():
+        (work / name).write_text(text, encoding="utf-8")
+    terraform = shutil.which("terraform")
+    assert terraform, "terraform >= 1.9 must be on PATH (make setup)"
+    for args, stdin in (
+        (["init", "-backend=false", "-input=false", "-no-color"], None),
+        (["console", "-no-color"], expression + "\n"),
+    ):
+        result = subprocess.run(
+            [terraform, *args],
+            cwd=work,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if result.returncode != 0 or "Error:" in result.stdout + result.stderr:
+            return False, result.stdout + result.stderr
+    return True, result.stdout.strip()
+
+
+def _locals_block(text: str) -> str:
+    match = re.search(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
+    assert match, "modules/data_factory/main.pipeline.tf has no locals block"
+    # The one resource the locals read (the managed-VNet runtime) has no provider-free stand-in.
+    return match.group(0).replace("azurerm_data_factory_integration_runtime_azure.this[*].name", "[]")
+
+
+@pytest.fixture(scope="module")
+def factory_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The weekly pipeline's parameters and endpoint activities as Terraform evaluates them."""
+    text = (REPO / "modules" / "data_factory" / "main.pipeline.tf").read_text(encoding="utf-8")
+    assert re.search(r"^\s*parameters\s*=\s*local\.pipeline_parameters$", text, flags=re.MULTILINE), (
+        "azurerm_data_factory_pipeline.weekly must declare parameters = local.pipeline_parameters"
     )
-    with pytest.raises(StackctlError, match=r"scoring pipeline .* ended Canceled"):
-        run_model_validation(client, target, log=lambda line: None, sleep=_no_wait)
+    target = stack()
+    harness = (
+        'variable "aml" { type = any }\nvariable "sql" { type = any }\n'
+        'variable "managed_virtual_network_enabled" { type = bool }\n' + _locals_block(text)
+    )
+    tfvars = json.dumps(
+        {
+            "managed_virtual_network_enabled": False,
+            "sql": {
+                "server_id": "/x",
+                "server_fqdn": target.sql.server_fqdn,
+                "database_name": target.sql.database_name,
+            },
+            "aml": {
+                "workspace_id": "/subscriptions/s/resourceGroups/g/workspaces/w",
+                "training_invoke_uri": "https://t/jobs",
+                "scoring_invoke_uri": "https://s/jobs",
+                "input_data_uri": "azureml://datastores/lake_conditioned/paths/weekly/",
+                "datastores": {"conditioned": "lake_conditioned_blob", "scored": "lake_scored_blob"},
+            },
+        }
+    )
+    work = tmp_path_factory.mktemp("adf") / "module"
+    ok, output = terraform_console(
+        work,
+        {"main.tf": harness, "stack.auto.tfvars.json": tfvars},
+        "jsonencode({ parameters = local.pipeline_parameters, activities = local.endpoint_activities })",
+    )
+    assert ok, output
+    return dict(json.loads(json.loads(output)))
 
 
-def test_a_job_that_never_ends_times_out_with_its_last_status() -> None:
-    ticks = iter(range(0, 10_000, 60))
-    client = FakeAml({"e": ["Running"]})
-    client.invoke(endpoint_name="e", inputs={}, experiment_name="x")
-    with pytest.raises(StackctlError, match=r"did not finish within 5 minutes \(last status Running\)"):
-        wait_for_job(client, "job-e", timeout_s=300, sleep=_no_wait, clock=lambda: float(next(ticks)))
+def _input_data(pipeline: dict[str, Any], step: str) -> dict[str, Any]:
+    (invoke,) = [a for a in pipeline["activities"] if a["name"] == f"invoke_{step}"]
+    return dict(invoke["typeProperties"]["body"]["properties"]["InputData"])
+
+
+@pytest.mark.slow
+def test_the_factory_declares_exactly_the_validation_parameters_with_the_weekly_defaults(
+    factory_pipeline: dict[str, Any],
+) -> None:
+    parameters = factory_pipeline["parameters"]
+    assert set(parameters) == set(validation_parameters(stack()))
+    assert parameters["registered_model"] == MODEL_NAME
+    assert parameters["reporting_database"] == stack_defaults(stack())["reporting_database"]
+
+
+@pytest.mark.slow
+def test_the_factory_passes_its_parameters_to_both_endpoints(factory_pipeline: dict[str, Any]) -> None:
+    def literal(name: str) -> dict[str, str]:
+        return {"JobInputType": "Literal", "Value": f"@{{pipeline().parameters.{name}}}"}
+
+    champion = {
+        "JobInputType": "Literal",
+        "Value": "models:/@{pipeline().parameters.registered_model}/Production",
+    }
+    training = _input_data(factory_pipeline, "training")
+    assert training["registered_model"] == literal("registered_model")
+    assert training["reporting_database"] == literal("reporting_database")
+    assert training["champion"] == champion
+    scoring = _input_data(factory_pipeline, "scoring")
+    assert scoring["model"] == champion
+    assert scoring["reporting_database"] == literal("reporting_database")
+    # Every input named in a body is an input of the pipeline it invokes (a typo is a job error).
+    assert set(training) <= set(TRAINING.inputs)
+    assert set(scoring) <= set(SCORING.inputs)
+
+
+# --- nothing the release runs invokes a batch endpoint as its own identity (item 7's kind) ---
+
+
+def endpoint_invocations(source: str, filename: str) -> list[str]:
+    """Calls of `<x>.batch_endpoints.invoke(...)` / `<x>.batch_deployments.invoke(...)`, and reads of
+    an endpoint's `invoke_uri` or `scoring_uri` (a REST POST as the caller) in `source`."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "invoke"
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr in ("batch_endpoints", "batch_deployments")
+        ):
+            found.append(f"{filename}:{node.lineno} {node.value.attr}.invoke")
+        if isinstance(node, ast.Attribute) and node.attr in ("invoke_uri", "scoring_uri"):
+            found.append(f"{filename}:{node.lineno} .{node.attr}")
+    return found
+
+
+def test_nothing_in_the_release_invokes_a_batch_endpoint_as_its_caller() -> None:
+    sites: list[str] = []
+    for folder in ("src", "tests", "scripts"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            relative = path.relative_to(REPO).as_posix()
+            if relative == "tests/stackctl/test_model_validation.py":
+                continue
+            sites += endpoint_invocations(path.read_text(encoding="utf-8"), relative)
+    assert not sites, (
+        "the release would invoke a batch endpoint as its own identity, which has no data role on "
+        f"the lake (batch jobs read and write as their invoker); run the factory's pipeline: {sites}"
+    )
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "job = client.batch_endpoints.invoke(endpoint_name='e', inputs={})\n",
+        "def go(ml):\n    return ml.batch_deployments.invoke(endpoint_name='e', deployment_name='d')\n",
+        "import requests\nrequests.post(stack.endpoints.scoring.invoke_uri, json={})\n",
+        "endpoint = ml.batch_endpoints.get('e')\npost(endpoint.scoring_uri)\n",
+    ],
+)
+def test_the_invocation_check_finds_each_way_of_invoking(snippet: str) -> None:
+    assert endpoint_invocations(snippet, "x.py")
 
 
 def target_environment() -> str:
     """The stack the release job deployed: FORECAST_STACK_ENV, set by the pipeline per environment.
-    No default: a smoke test of the wrong stack would pass for the wrong reason."""
+    No default: a validation of the wrong stack would pass for the wrong reason."""
     env = os.environ.get("FORECAST_STACK_ENV")
     if env not in ("dev", "prod"):
         pytest.fail(f"FORECAST_STACK_ENV must name the deployed stack (dev or prod), got {env!r}")
@@ -116,14 +324,29 @@ def target_environment() -> str:
 
 @pytest.mark.azure
 def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
-    """Release pipeline, after apply: the published pipelines run on the target stack's own data."""
+    """Release pipeline, after apply: one factory run trains and scores on the stack's own data, and
+    both pipelines' rows land in the validation schema (never in Power BI's)."""
+    import sqlalchemy as sa
+    from demand_forecast.reporting.database import open_database
     from rich.console import Console
 
-    from stackctl.aml.azure import azure_credential, ml_client
+    from stackctl.aml.azure import azure_credential
+    from stackctl.aml.model_validation import data_factory_client
     from stackctl.cloud_stack import read_stack
 
     env = target_environment()
     stack_output = read_stack(env, REPO, Console())
-    client = ml_client(stack_output, azure_credential())
-    runs = run_model_validation(client, stack_output)
-    assert [run.status for run in runs] == ["Completed", "Completed"]
+    credential = azure_credential()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    run = run_model_validation(data_factory_client(stack_output, credential), stack_output)
+    assert run.status == "Succeeded"
+    db = open_database(run.parameters["reporting_database"], credential)
+    runs = db.tables["pipeline_runs"]
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(runs.c.pipeline, runs.c.status).where(runs.c.started_at >= started)
+        ).all()
+    assert {(pipeline, status) for pipeline, status in rows} >= {
+        ("training", "succeeded"),
+        ("scoring", "succeeded"),
+    }

@@ -88,7 +88,7 @@ def test_deploy_creates_the_cluster_adf_and_power_bi_users(
             raise AssertionError("not reached")
 
     monkeypatch.setattr(
-        "stackctl.aml.environment.write_build_contexts", lambda root, out: {"cpu": out, "gpu": out}
+        "stackctl.aml.environment.write_build_contexts", lambda root, out, base=None: {"cpu": out, "gpu": out}
     )
     monkeypatch.setattr("stackctl.aml.environment.environment_version", lambda root: "0" * 16)
 
@@ -105,6 +105,7 @@ def test_deploy_creates_the_cluster_adf_and_power_bi_users(
         Console(quiet=True),
         client=object(),
         sql_executor=executed.extend,
+        image_importer=dict,
     )
     users = [s for s in executed if "CREATE USER" in s]
     assert len(users) == 3

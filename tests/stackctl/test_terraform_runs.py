@@ -15,14 +15,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from stackctl.audit.plan import parse_plan
+from stackctl.audit.summary import subscriptions_in_plan
 from stackctl.cli import LOG_COLUMNS, main, size_console_for_logs
-from stackctl.errors import StackctlError
-from stackctl.terraform.env_root import (
-    EnvironmentTerraform,
-    classify_failure,
-    subscriptions_in_plan,
-    terraform_errors,
-)
+from stackctl.errors import ExitStatus, StackctlError
+from stackctl.terraform.env_root import EnvironmentTerraform, classify_failure, terraform_errors
 from stackctl.tools import Terraform, ToolResult
 
 SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-111122223333"
@@ -33,10 +30,18 @@ exec: "az": executable file not found in $PATH
   with provider["registry.terraform.io/hashicorp/azurerm"],
   on main.tf line 2, in provider "azurerm":
 """
+# Plan JSON as `terraform show -json` writes it (format 1.x; each change with mode, type and name), so the
+# destroy flow reads it through the one plan model (stackctl.audit.plan) as it reads a real plan.
+PLAN_HEADER = {"format_version": "1.2", "terraform_version": "1.9.8"}
+NO_CHANGES_PLAN = {**PLAN_HEADER, "resource_changes": []}
 DESTROY_PLAN = {
+    **PLAN_HEADER,
     "resource_changes": [
         {
             "address": "module.stack.azurerm_resource_group.this",
+            "mode": "managed",
+            "type": "azurerm_resource_group",
+            "name": "this",
             "change": {
                 "actions": ["delete"],
                 "before": {"id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-fcst-dev-weu"},
@@ -44,6 +49,9 @@ DESTROY_PLAN = {
         },
         {
             "address": "module.stack.module.sql.azurerm_mssql_server.this",
+            "mode": "managed",
+            "type": "azurerm_mssql_server",
+            "name": "this",
             "change": {
                 "actions": ["delete"],
                 "before": {
@@ -52,7 +60,7 @@ DESTROY_PLAN = {
                 },
             },
         },
-    ]
+    ],
 }
 
 
@@ -135,7 +143,7 @@ def test_plan_cli_verbose_prints_terraform_lines(repo: Path, capsys: pytest.Capt
     RecordingTerraform.script["plan"] = ToolResult(
         0, "module.stack.azurerm_resource_group.this: Refreshing state...\n", ""
     )
-    RecordingTerraform.script["show"] = ToolResult(0, json.dumps({"resource_changes": []}), "")
+    RecordingTerraform.script["show"] = ToolResult(0, json.dumps(NO_CHANGES_PLAN), "")
     assert main(["plan", "--env", "dev", "--verbose"]) == 0
     assert "module.stack.azurerm_resource_group.this: Refreshing state..." in capsys.readouterr().out
 
@@ -213,7 +221,7 @@ def test_plan_carries_the_lock_file_and_apply_restores_it(repo: Path) -> None:
     lock.write_text(
         'provider "registry.terraform.io/hashicorp/azurerm" {\n  version = "4.73.0"\n}\n', encoding="utf-8"
     )
-    RecordingTerraform.script["show"] = ToolResult(0, json.dumps({"resource_changes": []}), "")
+    RecordingTerraform.script["show"] = ToolResult(0, json.dumps(NO_CHANGES_PLAN), "")
     stack = EnvironmentTerraform("dev", root=repo)
     stack.plan()
     carried = repo / "build" / "dev" / ".terraform.lock.hcl"
@@ -245,7 +253,7 @@ def test_destroy_lists_resources_and_subscription_then_applies_that_plan(
 
 def test_destroy_not_confirmed_applies_nothing(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("builtins.input", lambda question: "n")
-    assert main(["destroy", "--env", "dev"]) == 2
+    assert main(["destroy", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     assert not any(call[0] == "apply" for call in RecordingTerraform.calls)
 
 
@@ -253,18 +261,19 @@ def test_destroy_checks_the_login_before_asking(repo: Path, monkeypatch: pytest.
     asked: list[str] = []
     monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "y")
     RecordingTerraform.script = {"plan": ToolResult(1, "", "Error: building account: Please run 'az login'")}
-    assert main(["destroy", "--env", "dev"]) == 2
+    assert main(["destroy", "--env", "dev"]) == ExitStatus.SETUP_FAULT
     assert asked == []
 
 
 def test_prod_destroy_without_the_flag_runs_no_terraform(repo: Path) -> None:
-    assert main(["destroy", "--env", "prod"]) == 2
+    assert main(["destroy", "--env", "prod"]) == ExitStatus.SETUP_FAULT
     assert RecordingTerraform.calls == []
 
 
 def test_subscriptions_are_read_from_the_resource_ids() -> None:
-    assert subscriptions_in_plan(DESTROY_PLAN) == [SUBSCRIPTION]
-    assert subscriptions_in_plan({"resource_changes": [{"change": {"before": None}}]}) == []
+    assert subscriptions_in_plan(parse_plan(DESTROY_PLAN)) == [SUBSCRIPTION]
+    created = {**DESTROY_PLAN["resource_changes"][0], "change": {"actions": ["create"], "before": None}}
+    assert subscriptions_in_plan(parse_plan({**PLAN_HEADER, "resource_changes": [created]})) == []
 
 
 def test_a_log_gets_a_wide_console_a_terminal_or_set_columns_does_not() -> None:

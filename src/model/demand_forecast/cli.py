@@ -1,7 +1,9 @@
 """The `demand-forecast` console entry point: one subcommand per pipeline step.
 
-Exit codes: 0 ok (including "not promoted"), 2 unusable input (the message names file, row, column
-and reason), 1 unexpected failure.
+Exit statuses (`demand_forecast.errors.ExitStatus`, one table with stackctl): 0 ok (including "not
+promoted"), 2 data refused (the message names file, row, column and reason), 3 environment or setup
+fault (configuration, arguments, a missing step output or model, an outdated reporting schema, the
+registry, the GPU), 70 internal error (a bug; the traceback follows).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from rich.console import Console
 
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import Monitoring
-from demand_forecast.errors import DeviceError, RegistryError, UsageError
+from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
+from demand_forecast.outputs import check_writable, fresh_output
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
@@ -72,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
+def _publish(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) -> None:
     from demand_forecast.contracts import PUBLISHED_FILE, Published
     from demand_forecast.publish import PublishInputs, publish, resolve_run_id
     from demand_forecast.reporting.database import open_database
@@ -93,7 +96,7 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
         detail=args.detail,
     )
     summary = publish(open_database(url), inputs, telemetry)
-    Published.parse(summary.as_dict(), "the publish step's summary").write(args.out / PUBLISHED_FILE)
+    Published.parse(summary.as_dict(), "the publish step's summary").write(out / PUBLISHED_FILE)
     written = ", ".join(f"{n} {name}" for name, n in summary.rows.items() if n)
     console.print(f"published {summary.pipeline} run {summary.run_id} ({summary.status}): {written}")
 
@@ -101,23 +104,23 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
 Say = Callable[[str], None]
 
 
-def _validate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _validate(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    quality = pipeline.run_validate(args.data, args.out, settings)
+    quality = pipeline.run_validate(args.data, out, settings, say)
     say(
         f"valid: {quality.series} series, {quality.weeks} weeks, {quality.gaps} gaps, "
         f"{sum(quality.quarantined_by_reason.values())} rows quarantined -> {args.out}"
     )
 
 
-def _train(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _train(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
     started = time.perf_counter()
     with console.status("training") as status:
         info = pipeline.run_train(
-            args.data, args.out, settings, lambda m: status.update(m), track=not args.no_tracking
+            args.data, out, settings, lambda m: status.update(m), track=not args.no_tracking
         )
     validation = info.metrics
     say(
@@ -128,45 +131,45 @@ def _train(args: argparse.Namespace, settings: Settings, say: Say) -> None:
     )
 
 
-def _evaluate(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _evaluate(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    metrics = pipeline.run_evaluate(args.model, args.data, args.out, args.champion, settings, say)
+    metrics = pipeline.run_evaluate(args.model, args.data, out, args.champion, settings, say)
     parts = [
-        f"{name} {record.mape:.3f}"
+        f"{name} MAPE {record.mape:.3f} WAPE {record.wape or 0.0:.3f} bias {record.bias or 0.0:+.1%}"
         for name, record in metrics.overall.by_model().items()
         if record is not None and record.mape is not None
     ]
     say(
-        f"holdout MAPE: {', '.join(parts)}; {metrics.segments_meeting_target}/"
-        f"{metrics.segments_total} segments meet {metrics.target_mape}"
+        f"holdout {metrics.holdout.start}..{metrics.holdout.end}: {', '.join(parts)}; "
+        f"{metrics.segments_meeting_target}/{metrics.segments_total} segments meet MAPE {metrics.target_mape}"
     )
 
 
-def _register(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _register(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    decision = pipeline.run_register(args.model, args.metrics, args.out, args.name, args.margin, settings)
+    decision = pipeline.run_register(args.model, args.metrics, out, args.name, args.margin, settings)
     say(
         f"registered {decision.model_name} v{decision.registered_version}; "
         f"{'PROMOTED to champion' if decision.promoted else 'not promoted'}: {decision.reason}"
     )
 
 
-def _score(args: argparse.Namespace, settings: Settings, say: Say) -> None:
+def _score(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    forecasts = pipeline.run_score(args.model, args.data, args.out, args.as_of, args.horizon, settings, say)
+    forecasts = pipeline.run_score(args.model, args.data, out, args.as_of, args.horizon, settings, say)
     say(
         f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
         f"-> {args.out / 'forecasts.csv'}"
     )
 
 
-def _monitor(args: argparse.Namespace, settings: Settings, say: Say) -> Monitoring:
+def _monitor(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> Monitoring:
     from demand_forecast import pipeline
 
-    report = pipeline.run_monitor(args.model, args.data, args.out, args.forecasts, args.as_of, settings, say)
+    report = pipeline.run_monitor(args.model, args.data, out, args.forecasts, args.as_of, settings, say)
     say(
         f"monitor: age {report.age_days} days (stale={report.stale}), "
         f"drift_alert={report.drift_alert}, "
@@ -176,7 +179,7 @@ def _monitor(args: argparse.Namespace, settings: Settings, say: Say) -> Monitori
 
 
 # Each returns what it wrote (monitor: the report, whose health metrics go to telemetry) or None.
-_RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say], object]] = {
+_RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say, Path], object]] = {
     "validate": _validate,
     "train": _train,
     "evaluate": _evaluate,
@@ -186,37 +189,51 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace, Settings, Say], object]] = {
 }
 
 
-def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> int:
+def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
+    """Run the step into a staging folder that replaces `--out` only when the step succeeds
+    (`demand_forecast.outputs.fresh_output`): nothing of an earlier run survives, and a step that
+    fails or is killed leaves the previous folder as it was."""
+    with fresh_output(args.out) as staging:
+        _run_into(args, telemetry, staging)
+
+
+def _run_into(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) -> None:
     if args.step == "publish":
-        _publish(args, telemetry)
-        return 0
+        _publish(args, telemetry, out)
+        return
     overrides: dict[str, dict[str, int]] = {}
     if getattr(args, "seed", None) is not None:
         overrides["train"] = {"seed": args.seed}
     if getattr(args, "epochs", None) is not None:
         overrides["nn"] = {"epochs": args.epochs}
     settings = load_settings(args.config, overrides)
-    result = _RUNNERS[args.step](args, settings, console.print)
+    result = _RUNNERS[args.step](args, settings, console.print, out)
     if isinstance(result, Monitoring):
         otel.record_monitoring(telemetry, result.to_json())
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed what was wrong; usage errors are exit 2
-        return exc.code if isinstance(exc.code, int) else 2
+    except SystemExit as exc:  # argparse printed what was wrong: a bad command line is a setup fault
+        return ExitStatus.OK if exc.code in (0, None) else ExitStatus.SETUP_FAULT
+    try:
+        # Before any work: an unwritable --out, or one that holds an input, is one clear error.
+        check_writable(args.out)
+        _refuse_inputs_inside_out(args)
+    except UsageError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return ExitStatus.SETUP_FAULT
     telemetry = otel.configure()
     started_at, started = datetime.now(UTC), time.perf_counter()
-    code, detail = 1, "interrupted"
+    code, detail = ExitStatus.INTERRUPTED, "interrupted"
     try:
         with otel.step_metrics(telemetry, args.step) as state:
             code, detail = _run_reporting_errors(args, telemetry)
-            state["outcome"] = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
+            state["outcome"] = _OUTCOMES.get(code, "failed")
     finally:
-        outcome = {0: "succeeded", 2: "rejected_input"}.get(code, "failed")
+        outcome = _OUTCOMES.get(code, "failed")
         try:
             from demand_forecast.publish import record_failed_step, write_step_run
 
@@ -228,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     console.print(recorded)
         finally:
             telemetry.shutdown()
-    return code
+    return int(code)
 
 
 def _step_folders(args: argparse.Namespace) -> list[Path]:
@@ -242,20 +259,44 @@ def _step_folders(args: argparse.Namespace) -> list[Path]:
     return folders
 
 
-def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> tuple[int, str]:
-    """The step's exit status and, when it failed, what went wrong in one line."""
+def _refuse_inputs_inside_out(args: argparse.Namespace) -> None:
+    """An input inside `--out` would be deleted when the step replaces its output folder."""
+    out = args.out.resolve()
+    for option in STEPS[args.step].options:
+        value = getattr(args, option.flag.lstrip("-").replace("-", "_"), None)
+        if option.output or option.value not in ("path", "model") or value is None or ":/" in str(value):
+            continue
+        given = Path(value).resolve()
+        if given == out or out in given.parents:
+            raise UsageError(
+                f"{option.flag} {value} is inside --out {args.out}; a step replaces its whole output folder, "
+                "so write the output somewhere else"
+            )
+
+
+def _run_reporting_errors(args: argparse.Namespace, telemetry: otel.Telemetry) -> tuple[ExitStatus, str]:
+    """The step's exit status (demand_forecast.errors' table) and, when it failed, what went wrong."""
     try:
-        return _run(args, telemetry), ""
+        _run(args, telemetry)
+        return ExitStatus.OK, ""
+    except DataContractError as exc:  # the data is refused: the only status that blames the data
+        console.print(f"[bold red]data refused:[/] {exc}")
+        return ExitStatus.DATA_REFUSED, str(exc)
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
-        return 2, str(exc)
-    except RegistryError as exc:  # the registry failed: exit 1, but the message says it all
+        return ExitStatus.SETUP_FAULT, str(exc)
+    except RegistryError as exc:  # the registry failed; the message names the store and the call
         console.print(f"[bold red]MLflow registry error in {args.step}:[/] {exc}")
-        return 1, f"MLflow registry error: {exc}"
-    except DeviceError as exc:  # the node's GPU is unusable: exit 1, the message names the driver
+        return ExitStatus.SETUP_FAULT, f"MLflow registry error: {exc}"
+    except DeviceError as exc:  # the node's GPU is unusable; the message names the driver
         console.print(f"[bold red]GPU error in {args.step}:[/] {exc}")
-        return 1, f"GPU error: {exc}"
-    except Exception as exc:  # the contract: anything unexpected is exit 1 with its traceback
+        return ExitStatus.SETUP_FAULT, f"GPU error: {exc}"
+    except Exception as exc:  # anything unexpected is a bug: its own status, with its traceback
         console.print(f"[bold red]unexpected failure in {args.step}:[/] {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
-        return 1, f"{type(exc).__name__}: {exc}"
+        return ExitStatus.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+
+
+# The step_runs outcome each exit status records (reporting schema, telemetry `outcome`); every
+# other status is "failed", the value the alert rules count.
+_OUTCOMES = {ExitStatus.OK: "succeeded", ExitStatus.DATA_REFUSED: "rejected_input"}

@@ -28,6 +28,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from demand_forecast.errors import UsageError
+from demand_forecast.outputs import write_text_atomic
 
 MODEL_INFO_FILE = "model_info.json"
 # The model folder inside a registered MLflow model (the pyfunc's artifact key).
@@ -76,10 +77,9 @@ class Contract(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
     def write(self, path: Path) -> Path:
-        """Write the contract as indented JSON to `path` (parents created); returns `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        return path
+        """Write the contract as indented JSON to `path` (parents created), atomically
+        (`demand_forecast.outputs.write_atomic`); returns `path`."""
+        return write_text_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
 
 # ---- data_quality.json ------------------------------------------------------------------------
@@ -217,10 +217,14 @@ class ModelInfo(Contract):
 class Scores(Contract):
     """Quality of one model on a set of rows (`demand_forecast.metrics.scores`).
 
-    `mape` is over non-zero actuals (null when all are zero), `rmse_zero_actual` over zero actuals
-    (null when there is none), `rmse` over all `n` rows."""
+    `mape` is over non-zero actuals (null when all are zero), `wape` (sum |error| / sum actual) and
+    `bias` (sum forecast / sum actual - 1) over all `n` rows (null when the actuals sum to 0; null
+    too in files written before they existed), `rmse_zero_actual` over zero actuals (null when there
+    is none), `rmse` over all `n` rows (`demand_forecast.metrics`)."""
 
     mape: float | None
+    wape: float | None = None
+    bias: float | None = None
     rmse: float
     rmse_zero_actual: float | None
     n: int = Field(ge=0)
@@ -283,16 +287,23 @@ class Decision(Contract):
     champion_mape: float | None
     champion_version: str | None
     margin: float = Field(ge=0.0, lt=1.0)
+    candidate_wape: float | None = None
+    candidate_bias: float | None = None
+    champion_wape: float | None = None
+    champion_bias: float | None = None
+    max_abs_bias: float | None = Field(default=None, gt=0.0)
 
 
 # ---- monitoring.json --------------------------------------------------------------------------
 
 
 class SegmentHealth(Contract):
-    """Recent MAPE of one segment over `n` rows."""
+    """Recent MAPE, WAPE and bias of one segment over `n` rows."""
 
     segment: str
     recent_mape: float | None
+    recent_wape: float | None = None
+    recent_bias: float | None = None
     n: int = Field(ge=0)
 
 
@@ -307,11 +318,15 @@ class Monitoring(Contract):
     stale: bool
     stale_after_days: int = Field(ge=1)
     drift: dict[str, float]
+    # "file:column" -> share of its recent values far outside training's range (scoring.covariate_shift)
+    covariate_shift: dict[str, float] = Field(default_factory=dict)
     drift_alert: bool
     drift_threshold: float
     recent_mape: float | None
     recent_weeks: int = Field(ge=0)
     recent_source: str
+    recent_wape: float | None = None
+    recent_bias: float | None = None
     segments: list[SegmentHealth]
 
     @property

@@ -21,6 +21,7 @@ A quarantined shipment row becomes a missing week for its series: a gap, never a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ REASON_ORDER = (
     "unparsable_number",
     "negative_units",
     "negative_returns",
+    "non_positive_price",
     "unknown_store_format",
     "unknown_store",
     "duplicate_key",
@@ -70,6 +72,8 @@ FIX_BY_REASON = {
     "in threes); leave it empty where the column allows it",
     "negative_units": "units must be >= 0; record returns in the returns column",
     "negative_returns": "returns must be >= 0",
+    "non_positive_price": "a price must be > 0; leave it empty where it is unknown (the last known price "
+    "is used)",
     "unknown_store_format": f"store_format must be one of {', '.join(STORE_FORMATS)}",
     "unknown_store": "add the store to stores.csv or remove its rows",
     "duplicate_key": "keep one row per key",
@@ -142,6 +146,21 @@ def _nonnegative(fmt: NumberFormat) -> Callable[[pd.Series], pd.Series]:
     return check
 
 
+def is_price_column(column: str) -> bool:
+    """A promotions column whose name says it holds a price (`price`, `unit_price`, `price_eur`): its
+    values must be > 0, and a missing one is the series' last known price. Decided by the name, so
+    how a missing price is filled never depends on the values of other rows (issue 25, kind 6)."""
+    return "price" in column
+
+
+def _positive(fmt: NumberFormat) -> Callable[[pd.Series], pd.Series]:
+    def check(values: pd.Series) -> pd.Series:
+        parsed = parse_numbers(values, fmt)
+        return parsed.isna() | (parsed > 0)
+
+    return check
+
+
 def _schema(
     name: str,
     columns: list[str],
@@ -176,6 +195,8 @@ def _schema(
         checks = [check(_number_parsable(fmt, allow_empty=column != "units"), "unparsable_number")]
         if name == "shipments" and column in ("units", "returns"):
             checks.append(check(_nonnegative(fmt), f"negative_{column}"))
+        if name == "promotions" and is_price_column(column):
+            checks.append(check(_positive(fmt), "non_positive_price"))
         spec[column] = pa.Column(str, checks=checks)
     if name == "stores":
         spec["store_format"] = pa.Column(
@@ -222,16 +243,26 @@ def _first_reason_per_row(failures: pd.DataFrame) -> pd.DataFrame:
     return ranked.sort_values(["index", "rank"]).drop_duplicates("index").drop(columns="rank")
 
 
-def _duplicates(name: str, frame: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:
-    """Exact repeats keep their first row; conflicting repeats lose every copy (none can be trusted)."""
+def _duplicates(
+    name: str, frame: pd.DataFrame, formats: dict[str, NumberFormat] | None = None
+) -> pd.DataFrame:
+    """Exact repeats keep their first row; conflicting repeats lose every copy (none can be trusted).
+
+    Values are compared as what they mean: numbers by value in their column's format (`2`, `2.0`
+    and `2.00` are one value, so such copies are a repeat, not a conflict), dates as dates."""
     key = KEY_COLUMNS[name]
+    formats = formats or {}
     keyed = frame[key].astype(str).apply(lambda column: column.str.strip())
     if "week_start" in keyed:
         keyed["week_start"] = _parse_dates(keyed["week_start"]).astype(str)
     key_dup = keyed.duplicated(keep=False)
     if not key_dup.any():
         return pd.DataFrame({"index": [], "column": [], "reason": [], "value": []})
-    full = pd.concat([keyed, frame[value_columns].astype(str)], axis=1)
+    values = pd.DataFrame(
+        {column: parse_numbers(frame[column], fmt).astype(str) for column, fmt in formats.items()},
+        index=frame.index,
+    )
+    full = pd.concat([keyed, values], axis=1)
     exact_repeat = full.duplicated(keep="first")
     conflicting_keys = full[key_dup].drop_duplicates().pipe(lambda f: f[f[key].duplicated(keep=False)])[key]
     conflicting = (
@@ -353,7 +384,9 @@ def _quarantine_rows(name: str, frame: pd.DataFrame, failures: pd.DataFrame) -> 
     )
 
 
-def _enforce_budget(name: str, rows_in: int, failures: pd.DataFrame, settings: ValidateSettings) -> None:
+def _enforce_budget(
+    name: str, rows_in: int, failures: pd.DataFrame, settings: ValidateSettings, hint: str = ""
+) -> None:
     if failures.empty:
         return
     share = len(failures) / max(rows_in, 1)
@@ -370,6 +403,7 @@ def _enforce_budget(name: str, rows_in: int, failures: pd.DataFrame, settings: V
                 "break the contract, "
                 f"more than the {settings.max_quarantine_fraction:.1%} that may be quarantined; reasons: "
                 + ", ".join(f"{r}={c}" for r, c in failures["reason"].value_counts().items())
+                + (f"; {hint}" if hint else "")
             ),
             fix=FIX_BY_REASON.get(reason, "correct the rows named") + " (rows are 1-based, header excluded)",
         )
@@ -381,7 +415,7 @@ def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
     numeric, ignored = _numeric_extras("stores", frame)
     formats = _number_formats("stores", frame, numeric)
     failures = _first_reason_per_row(_row_failures("stores", frame, None, formats))
-    duplicated = _duplicates("stores", frame, [])
+    duplicated = _duplicates("stores", frame)
     failures = pd.concat([failures, duplicated], ignore_index=True)
     if not failures.empty:
         first = failures.sort_values("index").iloc[0]
@@ -405,7 +439,7 @@ def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
     )
     for column in numeric:
         stores[column] = parse_numbers(frame[column], formats[column]).astype("float64")
-    return stores, numeric, ignored
+    return stores.reset_index(drop=True), numeric, ignored
 
 
 def _condition(name: str, frame: pd.DataFrame, formats: dict[str, NumberFormat]) -> pd.DataFrame:
@@ -445,8 +479,12 @@ def _unmatched(
         examples = kept.loc[miss, ["store_id", "product_id"]]
         if not miss.any():
             return {"rows": 0, "example": "", "leading_zeros": False}
-        stripped = pd.MultiIndex.from_arrays([series["store_id"], series["product_id"].str.lstrip("0")])
-        again = pd.MultiIndex.from_arrays([examples["store_id"], examples["product_id"].str.lstrip("0")])
+        stripped = pd.MultiIndex.from_arrays(
+            [series["store_id"].map(id_key), series["product_id"].map(id_key).str.lstrip("0")]
+        )
+        again = pd.MultiIndex.from_arrays(
+            [examples["store_id"].map(id_key), examples["product_id"].map(id_key).str.lstrip("0")]
+        )
         first = examples.iloc[0]
         return {
             "rows": int(miss.sum()),
@@ -469,6 +507,7 @@ class _CheckedTable:
     ignored: dict[str, str]
     quarantine: pd.DataFrame
     counts: dict[str, Any]
+    warnings: list[str]
 
 
 def _check_table(
@@ -476,7 +515,7 @@ def _check_table(
 ) -> _CheckedTable:
     """Columns, number formats, rows outside the run, row failures and duplicates of one table;
     DataContractError when the table is unusable or its failures exceed the budget."""
-    frame = raw_frame.reset_index(drop=True)
+    frame = raw_frame  # its index is the file's data row (reading.read_csv_text): rows keep their numbers
     _require_columns(name, frame)
     if name == "shipments":
         _require_rows(name, frame)
@@ -488,8 +527,9 @@ def _check_table(
     stores_filter = set(stores["store_id"]) if name == "shipments" else None
     failures = _first_reason_per_row(_row_failures(name, in_run, stores_filter, formats))
     remaining = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
-    failures = pd.concat([failures, _duplicates(name, remaining, list(formats))], ignore_index=True)
-    _enforce_budget(name, len(in_run), failures, settings)
+    failures = pd.concat([failures, _duplicates(name, remaining, formats)], ignore_index=True)
+    hint = _id_hint(name, frame, outside, stores)
+    _enforce_budget(name, len(in_run), failures, settings, hint)
     kept = in_run.drop(index=failures["index"].to_numpy()) if not failures.empty else in_run
     counts: dict[str, Any] = {"rows_in": len(frame), "rows_out": len(kept), "quarantined": len(failures)}
     if name != "shipments":
@@ -502,6 +542,43 @@ def _check_table(
         ignored=ignored,
         quarantine=_quarantine_rows(name, frame, failures),
         counts=counts,
+        warnings=[f"{name}.csv: {hint}"] if hint else [],
+    )
+
+
+def id_key(value: str) -> str:
+    """An id as a person reads it: letter case, spaces and the leading zeros of its numbers ignored
+    (`s00101`, ` S00101 `, `S101` all read `s101`). Only for naming a likely cause: ids are compared
+    exactly and never rewritten."""
+    return re.sub(r"(?<!\d)0+(?=\d)", "", re.sub(r"\s+", "", value)).casefold()
+
+
+def near_misses(ids: pd.Series, known: set[str]) -> dict[str, str]:
+    """Each id of `ids` not in `known` that matches a known id once read by `id_key`, with that id."""
+    by_key: dict[str, str] = {}
+    for value in sorted(known):
+        by_key.setdefault(id_key(value), value)
+    misses = {}
+    for value in sorted(set(ids.astype(str)) - known - {""}):
+        match = by_key.get(id_key(value))
+        if match is not None:
+            misses[value] = match
+    return misses
+
+
+def _id_hint(name: str, frame: pd.DataFrame, outside: npt.NDArray[np.bool_], stores: pd.DataFrame) -> str:
+    """The likely cause when ids miss stores.csv's only by form: names up to three pairs."""
+    column = "region" if name in ("weather", "events") else "store_id"
+    if column not in frame or name == "stores":
+        return ""
+    candidates = frame.loc[outside, column] if name != "shipments" else frame[column]
+    misses = near_misses(candidates.astype(str).str.strip(), set(stores[column]))
+    if not misses:
+        return ""
+    pairs = ", ".join(f"'{given}' vs '{known}'" for given, known in list(misses.items())[:3])
+    return (
+        f"likely cause: {len(misses)} {column} value(s) differ from stores.csv's only in letter case, "
+        f"spaces or leading zeros ({pairs}); ids are compared exactly: write them as stores.csv does"
     )
 
 
@@ -540,8 +617,8 @@ def _coverage_warnings(
             )
             if found["leading_zeros"]:
                 message += (
-                    "; their ids match once leading zeros are dropped: one file lost them (an Excel "
-                    "round-trip?); keep ids as text in both files"
+                    "; their ids match once letter case, spaces and leading zeros are ignored: one file "
+                    "rewrote them (an Excel round-trip drops leading zeros); keep ids as text in both files"
                 )
             warnings.append(message)
     return warnings
@@ -556,6 +633,7 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
     numeric_columns: dict[str, list[str]] = {"stores": store_numeric}
     ignored_columns: dict[str, dict[str, str]] = {"stores": store_ignored}
     quarantine_parts = []
+    table_warnings = reading_warnings(raw)
     files: dict[str, dict[str, Any]] = {
         "stores.csv": {"rows_in": len(stores), "rows_out": len(stores), "quarantined": 0}
     }
@@ -568,6 +646,7 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
         ignored_columns[name] = checked.ignored
         quarantine_parts.append(checked.quarantine)
         files[f"{name}.csv"] = checked.counts
+        table_warnings += checked.warnings
     if "csv_format" in raw["stores"].attrs:
         files["stores.csv"]["read_as"] = dict(raw["stores"].attrs["csv_format"])
 
@@ -576,7 +655,7 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
         raise DataContractError(
             "shipments.csv", "no usable rows", fix="supply at least one valid shipment row"
         )
-    warnings = _coverage_warnings(conditioned, files, stores, settings)
+    warnings = table_warnings + _coverage_warnings(conditioned, files, stores, settings)
     quarantine = (
         pd.concat(quarantine_parts, ignore_index=True)
         if quarantine_parts
@@ -594,6 +673,32 @@ def validate_tables(raw: dict[str, pd.DataFrame], settings: ValidateSettings) ->
     report = quality_report(tables, files, quarantine, ignored_columns)
     report["warnings"] = warnings
     return ValidationResult(tables, quarantine, report)
+
+
+def reading_warnings(raw: dict[str, pd.DataFrame]) -> list[str]:
+    """What the reader accepted that differs from the contract's form, once per file: headers written
+    in another case or spacing, header lines inside the file (dropped), rows ending in an empty field."""
+    warnings = []
+    for name, frame in raw.items():
+        read_as = frame.attrs.get("csv_format", {})
+        renamed = read_as.get("renamed_columns") or {}
+        if renamed:
+            shown = ", ".join(f"'{written}' as '{name_}'" for written, name_ in renamed.items())
+            warnings.append(
+                f"{name}.csv: header read ignoring case and spaces ({shown}); headers are matched that "
+                "way, ids and values are not"
+            )
+        if read_as.get("repeated_header_lines"):
+            warnings.append(
+                f"{name}.csv: {read_as['repeated_header_lines']} header line(s) inside the file dropped "
+                "(files joined with their headers?); their rows share line 1's column order"
+            )
+        if read_as.get("trailing_empty_fields"):
+            warnings.append(
+                f"{name}.csv: {read_as['trailing_empty_fields']} row(s) end in an empty field the header "
+                "does not name (a trailing delimiter); the field is ignored"
+            )
+    return warnings
 
 
 def count_gaps(shipments: pd.DataFrame) -> int:

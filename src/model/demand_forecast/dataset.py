@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from demand_forecast.errors import DataContractError, UsageError
-from demand_forecast.reading import read_csv_text
+from demand_forecast.outputs import write_atomic, write_csv_atomic
+from demand_forecast.reading import header_name, read_csv_text
 
 TABLE_NAMES = ("shipments", "stores", "promotions", "weather", "events")
 REQUIRED_TABLES = ("shipments", "stores")
@@ -39,19 +41,57 @@ class Tables:
         return [(name, frame) for name, frame in pairs if frame is not None]
 
 
+# The forms one table may take: parquet, or CSV plain or compressed (the extensions pandas infers).
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
+TABLE_SUFFIXES = (".parquet", *CSV_SUFFIXES)
+
+
+def table_files(folder: Path, name: str) -> list[Path]:
+    """Every file in `folder` that holds table `name` (`shipments.parquet`, `Shipments.CSV`,
+    `shipments.csv.gz`, ...): the name and extension are matched ignoring case."""
+    wanted = {f"{name}{suffix}" for suffix in TABLE_SUFFIXES}
+    return sorted(path for path in folder.iterdir() if path.is_file() and path.name.lower() in wanted)
+
+
 def table_path(folder: Path, name: str) -> Path | None:
-    for suffix in (".parquet", ".csv"):
-        candidate = folder / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+    """The one file of table `name` in `folder`, None when there is none.
+
+    Raises DataContractError when there are two (`shipments.parquet` beside `shipments.csv`): which
+    one is current cannot be told from the folder, and reading either silently could forecast from
+    last month's data."""
+    found = table_files(folder, name)
+    if len(found) > 1:
+        raise DataContractError(
+            found[0].name,
+            "two files for one table",
+            detail=f"{folder} holds {' and '.join(p.name for p in found)}; each table is read from one file",
+            fix=f"keep the current one and remove the other(s) (one input format per table: {name}.csv, a "
+            f"compressed {name}.csv.gz, or {name}.parquet)",
+        )
+    return found[0] if found else None
+
+
+def _read_parquet_text(path: Path) -> pd.DataFrame:
+    """A parquet table as text like a CSV: dates as YYYY-MM-DD, missing values as '', every other
+    value as written (a product code `None` or `NA` stays a code); headers matched like CSV headers."""
+    frame = pd.read_parquet(path)
+    text = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d")
+        missing = values.isna()
+        text[header_name(str(column))] = values.astype(str).where(~missing, "")
+    text.attrs["csv_format"] = {"encoding": "parquet"}
+    return text
 
 
 def read_raw_tables(folder: Path) -> dict[str, pd.DataFrame]:
     """Read every contract table present in `folder` as text, so no value is lost before validation.
 
-    CSV files go through `demand_forecast.reading.read_csv_text` (empty file, encoding and separator
-    detection); how each was read is kept in `frame.attrs["csv_format"]` for data_quality.json."""
+    CSV files (plain or compressed) go through `demand_forecast.reading.read_csv_text` (empty file,
+    encoding, separator, header forms, repeated headers, trailing fields); how each was read is kept
+    in `frame.attrs["csv_format"]` for data_quality.json. One file per table (`table_path`)."""
     if not folder.is_dir():
         raise UsageError(
             f"data folder {folder} does not exist; pass --data with a folder of the contract's CSVs"
@@ -65,40 +105,34 @@ def read_raw_tables(folder: Path) -> dict[str, pd.DataFrame]:
                     f"{name}.csv",
                     "missing file",
                     detail=f"not found in {folder}",
-                    fix=f"add {name}.csv (or {name}.parquet) to the data folder",
+                    fix=f"add {name}.csv (or {name}.csv.gz, or {name}.parquet) to the data folder",
                 )
             continue
         try:
-            if path.suffix == ".parquet":
-                frame = pd.read_parquet(path)
-                for column in frame.columns:
-                    if pd.api.types.is_datetime64_any_dtype(frame[column]):
-                        frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-                frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
-                frame.columns = [str(column).strip() for column in frame.columns]
-                frame.attrs["csv_format"] = {"encoding": "parquet"}
+            if path.suffix.lower() == ".parquet":
+                frame = _read_parquet_text(path)
             else:
-                text_frame, csv_format = read_csv_text(path, REQUIRED_COLUMNS[name])
-                frame = text_frame
+                frame, csv_format = read_csv_text(path, REQUIRED_COLUMNS[name])
                 frame.attrs["csv_format"] = csv_format.to_dict()
         except (OSError, ValueError) as exc:
             raise DataContractError(path.name, "unreadable file", detail=str(exc)) from exc
+        frame.attrs["file_name"] = f"{name}.csv"
         frames[name] = frame
     return frames
 
 
 def write_tables(tables: Tables, folder: Path, output_format: str) -> None:
+    """Each table as `NAME.parquet` or `NAME.csv`, atomically. `folder` is the step's fresh staging
+    folder (`demand_forecast.outputs.fresh_output`): no table of an earlier run can survive in it."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        for stale in (folder / f"{name}.csv", folder / f"{name}.parquet"):
-            stale.unlink(missing_ok=True)
         if output_format == "parquet":
-            frame.to_parquet(folder / f"{name}.parquet", index=False)
+            write_atomic(folder / f"{name}.parquet", partial(frame.to_parquet, index=False))
         else:
             out = frame.copy()
             if "week_start" in out:
                 out["week_start"] = out["week_start"].dt.strftime("%Y-%m-%d")
-            out.to_csv(folder / f"{name}.csv", index=False)
+            write_csv_atomic(out, folder / f"{name}.csv")
 
 
 def finite_json(value: Any) -> Any:

@@ -1,10 +1,16 @@
 """Features from the past only: a dense series x week panel and vectorised lag/rolling statistics.
 
-Target transform. The models predict r = log1p(units_t) - level_t, where level_t is the mean of
-log1p(units) over the series' observed weeks in the 13 weeks before t (52, then all history, when
-those are empty). Working in log space tames promotion spikes and the scale gap between fast and
-slow movers; subtracting the level makes every series look alike, so one model serves a segment.
-Forecast = max(expm1(level_t + r_hat), 0).
+Target transform. The models predict r = log1p(units_t / u) - level_t, where u is the panel's
+counting unit (`unit_scale`: the 0.1% quantile of the positive units at training, 1 for a count
+panel) and level_t is the mean of log1p(units / u) over the series' observed weeks in the 13 weeks
+before t (52, then all history, when those are empty). Working in log space tames promotion spikes
+and the scale gap between fast and slow movers; subtracting the level makes every series look
+alike, so one model serves a segment. Forecast = u * max(expm1(level_t + r_hat), 0).
+
+Why the unit: log1p is not scale-free. Units in thousandths (x1e-4) make log1p(units) ~ units, a
+linear target with no log compression, and units in billions push expm1 beyond the network's clamp;
+dividing by a unit measured on the data itself (a quantile scales with the data) makes every
+feature, target and forecast exactly the same up to the factor, whatever the unit of `units`.
 
 Gaps. A missing week is NaN in the panel, never 0: rolling means divide by the number of observed
 weeks, a missing lag falls back to the level (difference 0) with a "missing" flag, and a gap week is
@@ -59,6 +65,7 @@ class FeatureSpec:
     store_columns: tuple[str, ...]
     event_names: tuple[str, ...]
     has_returns: bool
+    unit_scale: float = 1.0  # the counting unit u of the target transform (module docstring)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -97,7 +104,24 @@ class FeatureSpec:
             store_columns=tuple(data["store_columns"]),
             event_names=tuple(data["event_names"]),
             has_returns=bool(data["has_returns"]),
+            # Models saved before the unit existed worked on raw units.
+            unit_scale=float(data.get("unit_scale", 1.0)),
         )
+
+
+UNIT_QUANTILE = 0.001
+
+
+def unit_scale(units: FloatArray) -> float:
+    """The panel's counting unit: the `UNIT_QUANTILE` quantile of its positive, finite units (1.0 for a
+    count panel; 1e-4 for the same panel in ten-thousandths); 1.0 when nothing was ever sold.
+
+    A quantile is positively homogeneous (scaling the data scales it), so units / unit_scale, and
+    with it every model input and output, does not depend on the unit `units` is given in."""
+    positive = units[np.isfinite(units) & (units > 0)]
+    if not len(positive):
+        return 1.0
+    return float(np.quantile(positive, UNIT_QUANTILE))
 
 
 def make_spec(tables: Tables, max_event_features: int) -> FeatureSpec:
@@ -111,6 +135,7 @@ def make_spec(tables: Tables, max_event_features: int) -> FeatureSpec:
         counts = tables.events["event"].value_counts()
         events = tuple(sorted(counts.index[:max_event_features].astype(str)))
     return FeatureSpec(
+        unit_scale=unit_scale(tables.shipments["units"].to_numpy(dtype=np.float64)),
         promo_columns=promo,
         positive_promo_columns=positive,
         weather_columns=weather,
@@ -367,12 +392,43 @@ def _covariate_features(panel: Panel, spec: FeatureSpec) -> dict[str, FloatArray
     return feats
 
 
+def _store_week_mean(panel: Panel, values: FloatArray) -> FloatArray:
+    """Each week's mean of `values` over the series of the same store (series x week)."""
+    codes, _ = pd.factorize(panel.series["store_id"])
+    n_stores = int(codes.max()) + 1 if len(codes) else 0
+    sums = np.zeros((n_stores, values.shape[1]))
+    np.add.at(sums, codes, values)
+    counts = np.bincount(codes, minlength=n_stores).astype(float)[:, None]
+    return np.asarray(sums[codes] / np.maximum(counts[codes], 1.0), dtype=np.float64)
+
+
+def _competition_features(panel: Panel, spec: FeatureSpec) -> dict[str, FloatArray]:
+    """Each promotion column against the other products of the same store that week: a price's log
+    ratio to the store-week's mean price (a brand cheaper than its shelf neighbours sells more,
+    whatever its own price history) and a flag's share over the store's products (a deal next door
+    takes volume). Known in advance, as the columns themselves are."""
+    feats: dict[str, FloatArray] = {}
+    for key, values in panel.covariates.items():
+        kind, column = key.split(":", 1)
+        if kind != "promo":
+            continue
+        mean = _store_week_mean(panel, values)
+        if column in spec.positive_promo_columns:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.log(np.clip(values, 1e-9, None)) - np.log(np.clip(mean, 1e-9, None))
+            feats[f"{column}_vs_store"] = np.clip(np.nan_to_num(ratio), -3, 3)
+        else:
+            feats[f"{column}_store_share"] = mean
+    return feats
+
+
 def compute_features(
     panel: Panel, spec: FeatureSpec
 ) -> tuple[dict[str, npt.NDArray[np.float32]], FloatArray, FloatArray]:
-    """Feature arrays (series x week), the level and the historical-average baseline."""
+    """Feature arrays (series x week), the level (log1p of units in `spec.unit_scale`) and the
+    historical-average baseline (in units)."""
     units = panel.units
-    log_units = np.log1p(units)
+    log_units = np.log1p(units / spec.unit_scale)
     level = level_of(log_units)
     base = np.nan_to_num(level)
     feats: dict[str, FloatArray] = {}
@@ -400,7 +456,7 @@ def compute_features(
         baseline = np.where(hist_count > 0, hist_total / np.maximum(hist_count, 1), np.nan)
     feats["history_weeks_log"] = np.log1p(hist_count)
     if panel.returns is not None:
-        feats["returns_mean13_log"] = np.nan_to_num(past_mean(np.log1p(panel.returns), 13))
+        feats["returns_mean13_log"] = np.nan_to_num(past_mean(np.log1p(panel.returns / spec.unit_scale), 13))
 
     week_of_year = panel.weeks.isocalendar().week.to_numpy().astype(float)
     for harmonic in (1, 2):
@@ -409,6 +465,7 @@ def compute_features(
         feats[f"cos{harmonic}"] = np.broadcast_to(np.cos(angle), units.shape).copy()
 
     feats.update(_covariate_features(panel, spec))
+    feats.update(_competition_features(panel, spec))
     for j, column in enumerate(spec.store_columns):
         feats[f"store_{column}"] = np.broadcast_to(panel.store_numeric[:, [j]], units.shape).copy()
     # The design matrix is float32 anyway; storing features so halves the panel's memory.

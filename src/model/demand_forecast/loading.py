@@ -6,12 +6,14 @@ through here, so a data folder is validated the same way wherever it is read.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from demand_forecast.contracts import MODEL_INFO_FILE
 from demand_forecast.data_contract import ValidationResult, validate_tables
 from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import UsageError
+from demand_forecast.outputs import MARKER, IncompleteOutputError, restore_interrupted, verify_complete
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel
 
@@ -21,24 +23,46 @@ def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
     return validate_tables(read_raw_tables(folder), settings.validate_)
 
 
+MODEL_FIX = (
+    "train it again, or pass another model (the registered champion: models:/demand-forecast/Production)"
+)
+
+
+def read_model_folder(path: Path) -> TrainedModel:
+    """The model in folder `path`, complete and intact, or IncompleteOutputError naming the folder.
+
+    A folder without train's `_SUCCESS` marker was cut short (a killed train, a failed copy); one
+    whose files differ from the marker's sizes and hashes is corrupt (`demand_forecast.outputs`).
+    Neither is ever read as a model (issue 25, kind 11)."""
+    restore_interrupted(path)
+    if not (path / MODEL_INFO_FILE).is_file() and not (path / MARKER).is_file():
+        raise UsageError(
+            f"{path} is not a model folder (no {MODEL_INFO_FILE}); pass the --out folder of train"
+        )
+    verify_complete(path, "model folder", MODEL_FIX)
+    try:
+        return TrainedModel.load(path)
+    except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise IncompleteOutputError(
+            f"model folder {path} is unreadable ({type(exc).__name__}: {exc}); {MODEL_FIX}"
+        ) from exc
+
+
 def load_model(reference: str, settings: Settings) -> TrainedModel | None:
-    """A model from a folder or an MLflow URI (models:/name@alias, runs:/...); None if the URI has none.
+    """A model from a folder or an MLflow URI (models:/name/Production, models:/name/<version>,
+    runs:/...); None if the URI has none.
 
     Raises UsageError when `reference` is a folder without model_info.json, or neither a folder nor
-    an MLflow URI."""
+    an MLflow URI; IncompleteOutputError (a UsageError) when the model is partial or corrupt."""
     path = Path(reference)
-    if path.is_dir():
-        if not (path / MODEL_INFO_FILE).is_file():
-            raise UsageError(
-                f"{path} is not a model folder (no {MODEL_INFO_FILE}); pass the --out folder of train"
-            )
-        return TrainedModel.load(path)
+    if path.is_dir() or (not path.exists() and any(path.parent.glob(f".{path.name}.previous-*"))):
+        return read_model_folder(path)
     if "://" not in reference and ":/" not in reference:
         raise UsageError(
             f"model {reference} is neither a folder nor an MLflow URI "
-            "such as models:/demand-forecast@champion"
+            "such as models:/demand-forecast/Production"
         )
     from demand_forecast.registry import download_model
 
     folder = download_model(settings, reference)
-    return TrainedModel.load(folder) if folder is not None else None
+    return read_model_folder(folder) if folder is not None else None

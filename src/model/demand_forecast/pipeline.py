@@ -37,8 +37,18 @@ from demand_forecast.dataset import Tables, write_tables
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model
-from demand_forecast.metrics import mape, scores
-from demand_forecast.scoring import default_as_of, forecast, scoring_quality
+from demand_forecast.metrics import bias, mape, scores, wape
+from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
+from demand_forecast.reading import read_text_csv
+from demand_forecast.scoring import (
+    OUTSIDE_SHARE,
+    covariate_shift,
+    default_as_of,
+    forecast,
+    horizon_warnings,
+    scoring_quality,
+    scoring_warnings,
+)
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
 
@@ -59,12 +69,12 @@ __all__ = [
 ]
 
 
-def run_validate(data: Path, out: Path, settings: Settings) -> DataQuality:
+def run_validate(data: Path, out: Path, settings: Settings, say: Say = print) -> DataQuality:
     result = load_dataset(data, settings)
     for message in result.warnings:
-        print(f"warning: {message}")
+        say(f"warning: {message}")
     write_tables(result.tables, out, settings.validate_.output_format)
-    result.quarantine.to_csv(out / "quarantine.csv", index=False)
+    write_csv_atomic(result.quarantine, out / "quarantine.csv")
     quality = DataQuality.parse(result.report, "the validation report")
     quality.write(out / DATA_QUALITY_FILE)
     return quality
@@ -109,7 +119,7 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
 
         model.info["mlflow_run_id"] = log_training_run(settings, model.model_info)
     model.save(out)
-    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     quality.write(out / DATA_QUALITY_FILE)
     return model.model_info
 
@@ -135,7 +145,13 @@ def _champion_backtest(
     say: Say,
 ) -> tuple[TrainedModel | None, pd.DataFrame | None]:
     """The champion and its holdout backtest, or (None, None) when there is none or it cannot score."""
-    champion_model = load_model(champion_ref, settings) if champion_ref else None
+    try:
+        champion_model = load_model(champion_ref, settings) if champion_ref else None
+    except IncompleteOutputError as exc:
+        # A partial or corrupt champion (or one saved before the _SUCCESS marker) must not block the
+        # candidate's evaluation: compare without it (register then uses its recorded MAPE).
+        say(f"champion at {champion_ref} cannot be read: {exc}")
+        return None, None
     if champion_ref and champion_model is None:
         say(f"no champion at {champion_ref} yet: champion metrics are null")
     if champion_model is None:
@@ -200,8 +216,9 @@ def run_evaluate(
         segments_total=len(ensemble_segments),
     )
     metrics.write(out / METRICS_FILE)
-    predictions.assign(week_start=predictions["week_start"].dt.strftime("%Y-%m-%d")).to_csv(
-        out / "holdout_predictions.csv", index=False
+    write_csv_atomic(
+        predictions.assign(week_start=predictions["week_start"].dt.strftime("%Y-%m-%d")),
+        out / "holdout_predictions.csv",
     )
     return metrics
 
@@ -246,18 +263,25 @@ def run_score(
     settings: Settings,
     say: Say | None = None,
 ) -> pd.DataFrame:
-    model = load_model(model_ref, settings)
+    from demand_forecast.registry import pin_reference, resolve_reference
+
+    # "The champion" is resolved once per run: monitor reads the version pinned here.
+    resolved = resolve_reference(settings, model_ref) if ":/" in model_ref else model_ref
+    model = load_model(resolved, settings)
     if model is None:
         raise _no_model(model_ref, settings, "; train and register one first")
     validation = load_dataset(data, settings)
     tables = validation.tables
     forecasts = forecast(model, tables, as_of, horizon)
     out.mkdir(parents=True, exist_ok=True)
-    forecasts.to_csv(out / "forecasts.csv", index=False)
+    write_csv_atomic(forecasts, out / "forecasts.csv")
+    pin_reference(out, model_ref, resolved)
     as_of = default_as_of(tables) if as_of is None else as_of
-    report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec))
-    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    notes = scoring_warnings(model, tables, as_of)
+    report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec), notes)
+    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
+    lines += [f"warning: {message}" for message in horizon_warnings(horizon)]
     for line in lines:
         (say or print)(line)
     return forecasts
@@ -334,7 +358,7 @@ def _evaluated_forecasts(
     if forecasts_file is None:
         return recent, "one-week-ahead backtest of the recent weeks with actuals"
     try:
-        issued = pd.read_csv(forecasts_file, dtype={"store_id": str, "product_id": str})
+        issued = read_text_csv(forecasts_file, ("forecast_units",))
     except OSError as exc:
         raise UsageError(f"cannot read --forecasts {forecasts_file}: {exc.strerror}") from exc
     issued["week_start"] = pd.to_datetime(issued["week_start"])
@@ -357,6 +381,8 @@ def _segment_health(evaluated: pd.DataFrame) -> list[SegmentHealth]:
         SegmentHealth(
             segment=str(segment),
             recent_mape=mape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
+            recent_wape=wape(group["units"].to_numpy(), group["ensemble"].to_numpy()),
+            recent_bias=bias(group["units"].to_numpy(), group["ensemble"].to_numpy()),
             n=len(group),
         )
         for segment, group in evaluated.groupby("segment", sort=True)
@@ -372,6 +398,10 @@ def run_monitor(
     settings: Settings,
     say: Say | None = None,
 ) -> Monitoring:
+    from demand_forecast.registry import pinned_reference
+
+    # The model score used in this run (its pinned version), not a champion resolved a second time.
+    model_ref = pinned_reference(forecasts_file.parent if forecasts_file else None, model_ref)
     model = load_model(model_ref, settings)
     if model is None:
         raise _no_model(model_ref, settings, "")
@@ -383,10 +413,10 @@ def run_monitor(
     window_start, window_end = _recent_window(tables, as_of, monitor.recent_weeks)
     recent = backtest(model, tables, window_start, window_end)
     drift = _drift(model, tables, window_start, window_end)
+    shift = covariate_shift(model, tables, as_of)
     evaluated, source = _evaluated_forecasts(forecasts_file, tables, recent, monitor.recent_weeks)
-    recent_mape = (
-        mape(evaluated["units"].to_numpy(), evaluated["ensemble"].to_numpy()) if len(evaluated) else None
-    )
+    recent_actual = evaluated["units"].to_numpy(dtype=float)
+    recent_forecast = evaluated["ensemble"].to_numpy(dtype=float)
     report = Monitoring(
         as_of=as_of.strftime("%Y-%m-%d"),
         model_name=model.info["model_name"],
@@ -396,24 +426,38 @@ def run_monitor(
         stale=age_days > monitor.stale_after_days,
         stale_after_days=monitor.stale_after_days,
         drift=drift,
-        drift_alert=any(value > monitor.psi_alert for value in drift.values()),
+        covariate_shift=shift,
+        # A covariate far outside training's range is an alert too (weather is out of the PSI, which
+        # would alert on every season).
+        drift_alert=any(value > monitor.psi_alert for value in drift.values())
+        or any(share > OUTSIDE_SHARE for share in shift.values()),
         drift_threshold=monitor.psi_alert,
-        recent_mape=recent_mape,
+        recent_mape=mape(recent_actual, recent_forecast) if len(evaluated) else None,
+        recent_wape=wape(recent_actual, recent_forecast) if len(evaluated) else None,
+        recent_bias=bias(recent_actual, recent_forecast) if len(evaluated) else None,
         recent_weeks=int(evaluated["week_start"].nunique()) if len(evaluated) else 0,
         recent_source=source,
         segments=_segment_health(evaluated),
     )
     report.write(out / MONITORING_FILE)
-    quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec))
-    validation.quarantine.to_csv(out / "quarantine.csv", index=False)
+    notes = scoring_warnings(model, tables, as_of)
+    quality, lines = scoring_quality(validation, recent, as_of, check_covariates(tables, model.spec), notes)
+    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     DataQuality.parse(quality, "the monitor step's data quality report").write(out / DATA_QUALITY_FILE)
     for line in lines:
         (say or print)(line)
-    # The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database.
+    _write_backtest(evaluated, out)
+    return report
+
+
+def _write_backtest(evaluated: pd.DataFrame, out: Path) -> None:
+    """The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database."""
     backtest_columns = [
         c for c in ("week_start", "store_id", "product_id", "segment", "units", "ensemble") if c in evaluated
     ]
-    evaluated[backtest_columns].assign(
-        week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")
-    ).to_csv(out / "backtest.csv", index=False)
-    return report
+    write_csv_atomic(
+        evaluated[backtest_columns].assign(
+            week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")
+        ),
+        out / "backtest.csv",
+    )

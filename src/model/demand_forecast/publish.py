@@ -53,6 +53,8 @@ from demand_forecast.contracts import (
     Scores,
 )
 from demand_forecast.errors import UsageError
+from demand_forecast.outputs import write_text_atomic
+from demand_forecast.reading import read_text_csv
 from demand_forecast.reporting.database import ReportingDatabase, require_current
 from demand_forecast.reporting.schema import RUN_TABLES, segment_label
 
@@ -94,7 +96,7 @@ def write_step_run(out: Path, step: str, started_at: datetime, seconds: float, o
         "duration_seconds": round(seconds, 3),
         "outcome": outcome,
     }
-    (out / STEP_RUN_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    write_text_atomic(out / STEP_RUN_FILE, json.dumps(record) + "\n")
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,11 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
+def _read_csv(path: Path, required: Iterable[str], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """A step's CSV through the package's own reader: ids and regions as written (`NA` is a region,
+    not NULL), only `numeric` columns parsed (`demand_forecast.reading.read_text_csv`)."""
     try:
-        frame = pd.read_csv(path, dtype={"store_id": str, "product_id": str, "model_version": str})
+        frame = read_text_csv(path, numeric)
     except FileNotFoundError as exc:
         raise UsageError(f"{path} is missing: the step that writes it did not run or failed") from exc
     missing = sorted(set(required) - set(frame.columns))
@@ -239,6 +243,8 @@ def _metric_rows(run_id: str, metrics: Metrics, promoted: bool) -> list[dict[str
             "segment_label": segment_label(segment),
             "model": model,
             "mape": values.mape,
+            "wape": values.wape,
+            "bias": values.bias,
             "rmse": values.rmse,
             "rmse_zero_actual": values.rmse_zero_actual,
             "n": values.n,
@@ -255,7 +261,9 @@ def _metric_rows(run_id: str, metrics: Metrics, promoted: bool) -> list[dict[str
 
 
 def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> list[dict[str, Any]]:
-    frame = _read_csv(path, ("week_start", "store_id", "product_id", "units", "ensemble"))
+    frame = _read_csv(
+        path, ("week_start", "store_id", "product_id", "units", "ensemble"), ("units", "ensemble")
+    )
     _finite(path, frame, ("units", "ensemble"))
     segments = frame["segment"].astype(str) if "segment" in frame else pd.Series("overall", index=frame.index)
     return [
@@ -285,7 +293,7 @@ def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> 
 
 def _forecast_rows(run_id: str, path: Path) -> list[dict[str, Any]]:
     required = ("week_start", "store_id", "product_id", "forecast_units", "model_name", "model_version")
-    frame = _read_csv(path, required)
+    frame = _read_csv(path, required, ("forecast_units",))
     _finite(path, frame, ("forecast_units",))
     frame = frame.astype(object).where(frame.notna(), None)
     rows = []
@@ -322,6 +330,8 @@ def _health_row(run_id: str, health: Monitoring) -> dict[str, Any]:
         "drift_alert": health.drift_alert,
         "max_psi": health.max_psi,
         "recent_mape": health.recent_mape,
+        "recent_wape": health.recent_wape,
+        "recent_bias": health.recent_bias,
         "recent_weeks": health.recent_weeks,
     }
 
@@ -407,14 +417,20 @@ def emit_metrics(
         for version in sorted(versions):
             count = sum(1 for r in rows["forecasts"] if r["model_version"] == version)
             telemetry.add(otel.FORECASTS_WRITTEN, count, {"model_version": version})
+    holdout_gauges = (
+        ("mape", otel.MODEL_HOLDOUT_MAPE),
+        ("wape", otel.MODEL_HOLDOUT_WAPE),
+        ("bias", otel.MODEL_HOLDOUT_BIAS),
+    )
     for metric in rows.get("model_metrics", []):
-        if metric["mape"] is not None:
-            attributes = {
-                "model": metric["model"],
-                "segment": metric["segment"],
-                "model_version": metric["model_version"],
-            }
-            telemetry.gauge(otel.MODEL_HOLDOUT_MAPE, metric["mape"], attributes)
+        attributes = {
+            "model": metric["model"],
+            "segment": metric["segment"],
+            "model_version": metric["model_version"],
+        }
+        for key, name in holdout_gauges:
+            if metric.get(key) is not None:
+                telemetry.gauge(name, metric[key], attributes)
 
 
 def publish(

@@ -7,9 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from demand_forecast.loading import load_dataset
+from demand_forecast.loading import load_dataset, read_model_folder
 from demand_forecast.scoring import FORECAST_COLUMNS, forecast
-from demand_forecast.training import TrainedModel
 
 MODEL_ARTIFACT = "model_dir"
 
@@ -19,7 +18,7 @@ class DemandForecastPyfunc:
     output: the forecasts table of `score`. The model folder is the artifact `MODEL_ARTIFACT`."""
 
     def load_context(self, context: Any) -> None:
-        self.model = TrainedModel.load(Path(context.artifacts[MODEL_ARTIFACT]))
+        self.model = read_model_folder(Path(context.artifacts[MODEL_ARTIFACT]))
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

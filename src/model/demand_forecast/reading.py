@@ -13,7 +13,14 @@ the fix:
   stops with ``not UTF-8``, naming the line and the byte, and the fix (re-save as UTF-8).
 * **Separator.** ``,`` ``;`` tab and ``|`` are candidates; the one under which the header holds
   most of the file's required columns wins (ties: most header fields, then ``,``). Python's
-  ``csv`` module, via pandas, reads the file with it.
+  ``csv`` module reads the file with it (quotes, embedded separators and line breaks as Excel
+  writes them), so every record's width and line are known.
+* **Compression** by extension (``.gz`` ``.bz2`` ``.xz`` ``.zip``, those pandas infers).
+* **Headers** matched ignoring case and spaces (`header_name`); a header line inside the file (two
+  exports joined) is dropped in line 1's order and an error in any other; one empty field beyond
+  the header (a trailing delimiter) is dropped and counted, any other extra field is an error.
+  Nothing is read as missing: ``NA`` and ``None`` are ids. Each frame's index is its data row (file
+  line - 2), so row numbers stay the file's own (src/model/README.md, "Reading").
 
 Numbers. `infer_number_format` fixes one format per column from its values and `parse_numbers`
 applies it; validation's pandera checks call both, so every numeric column of every file follows
@@ -34,11 +41,18 @@ the same rules (src/model/README.md, "Numbers"):
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import csv
+import gzip
 import io
+import lzma
 import re
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,19 +77,72 @@ SAVE_AS_UTF8 = (
 
 @dataclass(frozen=True)
 class CsvFormat:
-    """How a CSV file was read: reported per file in data_quality.json."""
+    """How a CSV file was read: reported per file in data_quality.json (`read_as`).
+
+    Beyond encoding and separator, what the reader accepted and counted (left out when nothing):
+    `compression`, `renamed_columns` (header as written -> as matched), `trailing_empty_fields`
+    (rows ending in one empty field too many), `repeated_header_lines` (header lines inside the file,
+    dropped)."""
 
     encoding: str
     separator: str
+    compression: str = ""
+    renamed_columns: tuple[tuple[str, str], ...] = ()
+    trailing_empty_fields: int = 0
+    repeated_header_lines: int = 0
 
-    def to_dict(self) -> dict[str, str]:
-        return {"encoding": self.encoding, "separator": SEPARATOR_NAMES[self.separator]}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"encoding": self.encoding, "separator": SEPARATOR_NAMES[self.separator]}
+        if self.compression:
+            out["compression"] = self.compression
+        if self.renamed_columns:
+            out["renamed_columns"] = dict(self.renamed_columns)
+        if self.trailing_empty_fields:
+            out["trailing_empty_fields"] = self.trailing_empty_fields
+        if self.repeated_header_lines:
+            out["repeated_header_lines"] = self.repeated_header_lines
+        return out
+
+
+def _unzip(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            raise ValueError(f"a zip archive must hold exactly one file, this one holds {len(members)}")
+        return archive.read(members[0])
+
+
+# The compressions pandas infers from a file's extension (`read_csv(compression="infer")`).
+COMPRESSIONS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": gzip.decompress,
+    ".bz2": bz2.decompress,
+    ".xz": lzma.decompress,
+    ".zip": _unzip,
+}
+
+
+def _file_bytes(path: Path) -> tuple[bytes, str]:
+    """The (decompressed) bytes of `path` and the compression read, '' for none."""
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix not in COMPRESSIONS:
+        return data, ""
+    try:
+        return COMPRESSIONS[suffix](data), suffix.lstrip(".")
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zipfile.BadZipFile) as exc:
+        raise DataContractError(
+            path.name,
+            "unreadable compressed file",
+            detail=f"not a valid {suffix.lstrip('.')} file: {exc}",
+            fix=f"compress the CSV again (or put the uncompressed {path.name.removesuffix(path.suffix)} "
+            "in its place)",
+        ) from exc
 
 
 def decode_csv(path: Path) -> tuple[str, str]:
-    """The text of `path` and the encoding it was read with; raises DataContractError when the
-    file is empty or its encoding cannot be told from its bytes."""
-    data = path.read_bytes()
+    """The text of `path` (decompressed by its extension) and the encoding it was read with;
+    raises DataContractError when the file is empty or its encoding cannot be told from its bytes."""
+    data, _ = _file_bytes(path)
     if not data.strip():
         raise DataContractError(
             path.name,
@@ -115,38 +182,201 @@ def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError) -> DataContractE
     )
 
 
+def header_name(name: str) -> str:
+    """How a header field is matched: case-insensitive, surrounding spaces dropped, inner runs of
+    spaces read as '_' (`Week_Start`, ` week_start `, `Week Start` are all `week_start`)."""
+    return re.sub(r"\s+", "_", str(name).strip().strip('"').strip()).lower()
+
+
 def detect_separator(header: str, required: list[str]) -> str:
     """The separator under which `header` holds most `required` columns (then most fields, then ',')."""
 
     def score(separator: str) -> tuple[int, int, int]:
-        fields = [field.strip().strip('"').strip() for field in header.split(separator)]
+        fields = [header_name(field) for field in header.split(separator)]
         return (len(set(fields) & set(required)), len(fields), separator == ",")
 
     return max(SEPARATORS, key=score)
 
 
-def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFormat]:
-    """Every cell of `path` as a stripped string ('' when empty), and how the file was read."""
-    text, encoding = decode_csv(path)
-    header = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
-    separator = detect_separator(header, required)
+def _without_trailing_empty(fields: list[str]) -> list[str]:
+    end = len(fields)
+    while end > 0 and not fields[end - 1].strip():
+        end -= 1
+    return fields[:end]
+
+
+@dataclass
+class _Rows:
+    """The data rows of one file as the reader accepted them, with their 0-based data-row labels
+    (file line - 2: row N of quarantine.csv and of every error is line N + 1 of the file)."""
+
+    values: list[list[str]]
+    labels: list[int]
+    trailing_empty_fields: int = 0
+    repeated_header_lines: int = 0
+
+
+def _records(path: Path, text: str, separator: str) -> list[tuple[int, list[str]]]:
+    """(first line, fields) of every non-blank record, by Python's csv module (quotes, embedded
+    separators and line breaks as Excel writes them)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, skipinitialspace=True)
+    records = []
+    line = 1
     try:
-        frame = pd.read_csv(
-            io.StringIO(text.lstrip("\ufeff")),
-            sep=separator,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
+        for fields in reader:
+            if len(fields) > 1 or (fields and fields[0].strip()):  # blank lines are skipped
+                records.append((line, fields))
+            line = reader.line_num + 1
+    except csv.Error as exc:
         raise DataContractError(
             path.name,
             "unreadable file",
-            detail=f"read as {encoding}, {SEPARATOR_NAMES[separator]}-separated: {exc}",
-            fix="every row needs as many fields as the header; quote values that contain the separator",
+            row=max(reader.line_num - 1, 1),
+            detail=f"line {reader.line_num}: {exc}",
+            fix="close every quoted value with a quote; quote values that contain the separator",
         ) from exc
-    frame.columns = [str(column).strip() for column in frame.columns]
-    return frame, CsvFormat(encoding, separator)
+    return records
+
+
+def _header(path: Path, fields: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The header's column names as matched, and each name whose written form differed."""
+    written = _without_trailing_empty(fields)
+    names = [header_name(field) for field in written]
+    seen: dict[str, str] = {}
+    for original, name in zip(written, names, strict=True):
+        if name in seen:
+            raise DataContractError(
+                path.name,
+                "duplicate column",
+                column=name,
+                detail=f"the header names it twice ('{seen[name]}' and '{original}'); headers are matched "
+                "ignoring case and spaces",
+                fix="keep one column of that name",
+            )
+        seen[name] = original
+    renamed = {original: name for original, name in zip(written, names, strict=True) if original != name}
+    return names, renamed
+
+
+def _is_header_line(fields: list[str], required: list[str]) -> bool:
+    return set(required) <= {header_name(field) for field in fields}
+
+
+def _header_order_error(path: Path, line: int, names: list[str], header: list[str]) -> DataContractError:
+    return DataContractError(
+        path.name,
+        "header line in another column order",
+        row=line - 1,
+        detail=f"line {line} is a header ({', '.join(names)}) whose order differs from line 1's "
+        f"({', '.join(header)}): two exports were joined and the rows after line {line} would be "
+        "read into the wrong columns",
+        fix="export the data again as one file, or put the second part's columns in line 1's order "
+        f"and remove line {line}",
+    )
+
+
+def _fit_width(path: Path, line: int, fields: list[str], header: list[str], required: list[str]) -> list[str]:
+    """`fields` cut or padded to the header's width: one empty field too many (a trailing
+    delimiter) is dropped, a missing field at the end is empty; any other extra field is an error."""
+    width = len(header)
+    extra = fields[width:]
+    if len(extra) > 1 or extra[0].strip():
+        if _is_header_line(fields, required):
+            names = [header_name(field) for field in _without_trailing_empty(fields)]
+            raise _header_order_error(path, line, names, header)
+        raise DataContractError(
+            path.name,
+            "extra field",
+            row=line - 1,
+            detail=f"line {line} has {len(fields)} fields, the header {width} ({', '.join(header)}); "
+            f"beyond them: {', '.join(repr(v) for v in extra)}",
+            fix="every row needs as many fields as the header (an empty field at the end is accepted); "
+            "quote values that contain the separator",
+        )
+    return fields[:width]
+
+
+def _data_rows(
+    path: Path, records: list[tuple[int, list[str]]], header: list[str], required: list[str]
+) -> _Rows:
+    """Every record after the header, fitted to the header's width."""
+    rows = _Rows([], [])
+    width = len(header)
+    for line, fields in records[1:]:
+        if len(fields) > width:
+            fields = _fit_width(path, line, fields, header, required)
+            rows.trailing_empty_fields += 1
+        elif len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+        rows.values.append(fields)
+        rows.labels.append(line - 2)
+    return rows
+
+
+def _drop_header_lines(
+    path: Path, frame: pd.DataFrame, header: list[str], required: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """Header lines inside the file (two exports joined with `cat`): in line 1's order they are
+    dropped and counted; in another order they are an error naming the line and both orders."""
+    names = frame.apply(lambda column: column.str.strip().str.lower())
+    hits = names.isin(set(required)).sum(axis=1)
+    candidates = frame.index[hits >= len(required)]
+    for label in candidates:
+        fields = [str(value) for value in frame.loc[label]]
+        order = [header_name(field) for field in _without_trailing_empty(fields)]
+        if order != header:
+            raise _header_order_error(path, int(label) + 2, order, header)
+    return frame.drop(index=candidates), len(candidates)
+
+
+def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFormat]:
+    """Every cell of `path` as a stripped string ('' when empty), and how the file was read.
+
+    The frame's index is the data row (file line - 2), so row numbers stay the file's own when
+    header lines inside it are dropped. Raises DataContractError for a file that cannot be read
+    one way only (see the module docstring)."""
+    text, encoding = decode_csv(path)
+    text = text.lstrip("\ufeff")
+    separator = detect_separator(text.lstrip().splitlines()[0], required)
+    records = _records(path, text, separator)
+    header, renamed = _header(path, records[0][1])
+    rows = _data_rows(path, records, header, required)
+    if rows.values:
+        frame = pd.DataFrame(
+            rows.values, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str
+        )
+        frame = frame.apply(lambda column: column.str.strip())
+        frame, rows.repeated_header_lines = _drop_header_lines(path, frame, header, required)
+    else:
+        frame = pd.DataFrame({column: pd.Series(dtype=str) for column in header})
+    read_as = CsvFormat(
+        encoding,
+        separator,
+        compression=_file_compression(path),
+        renamed_columns=tuple(renamed.items()),
+        trailing_empty_fields=rows.trailing_empty_fields,
+        repeated_header_lines=rows.repeated_header_lines,
+    )
+    return frame, read_as
+
+
+def _file_compression(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return suffix.lstrip(".") if suffix in COMPRESSIONS else ""
+
+
+def read_text_csv(path: Path, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV file this package wrote (series.csv, forecasts.csv, backtest.csv, ...) read back as
+    text: ids are strings and no value is read as missing (`NA`, `NULL`, `None` are product codes
+    and regions), except in the `numeric` columns, where only an empty field is missing.
+
+    pandas' defaults would read `NA` as NaN (https://pandas.pydata.org/docs/reference/api/pandas.read_csv.html,
+    `na_values`): a region `NA` would reach the reporting database as NULL."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    for column in numeric:
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
+    return frame
 
 
 # ---- numbers -------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ job-contract test (tests/model/test_aml_job_contract.py) fails when this module 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -166,6 +168,10 @@ def log_training_run(settings: Settings, model_info: ModelInfo) -> str:
         raise _registry_error("logging the training run", exc) from exc
 
 
+# Registered model names this package uses (and that a `name = '...'` filter can quote safely).
+_REGISTERED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
 @dataclass(frozen=True)
 class Champion:
     """The registered version in CHAMPION_STAGE: its version number and model-version tags."""
@@ -181,9 +187,14 @@ class Champion:
 
 def champion(settings: Settings, name: str | None = None) -> Champion | None:
     """The champion of registered model `name` (default: settings.register.model_name), or None
-    when nothing is registered under that name yet (RESOURCE_DOES_NOT_EXIST) or no version has been
-    promoted. Every other registry failure raises RegistryError, so a broken or unreachable registry
-    never reads as "no champion" (which would let register promote any model).
+    when nothing is registered under that name yet or no version has been promoted.
+
+    "Nothing registered yet" is asked, not inferred from an error code: `search_registered_models`
+    by exact name answers an empty list (Azure ML supports "Search registered models by name",
+    https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#review-supported-capabilities-for-managing-models),
+    whereas the error code of a missing model is AML's to choose (MLflow maps a non-MLflow error
+    body to INTERNAL_ERROR). So every registry failure raises RegistryError, and a broken or
+    unreachable registry never reads as "no champion" (which would let register promote any model).
 
     The one resolver of "the champion" for score, monitor, evaluate, register and the local stack.
     """
@@ -192,23 +203,72 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
     uri = mlflow.get_registry_uri()
     if not _store_exists(uri):
         return None
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-
     client = mlflow.MlflowClient()
     try:
+        if not _is_registered(client, name):
+            return None
         with warnings.catch_warnings():
             # Stages carry a deprecation notice in MLflow 3; they remain what AML documents.
             warnings.simplefilter("ignore", FutureWarning)
             latest = client.get_latest_versions(name, stages=[CHAMPION_STAGE])
-    except MlflowException as exc:
-        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
+    except mlflow.exceptions.MlflowException as exc:
         raise _registry_error(f"looking up the champion of {name}", exc) from exc
     if not latest:
         return None
     version = latest[0]
     return Champion(name, str(version.version), dict(version.tags or {}))
+
+
+def _is_registered(client: Any, name: str) -> bool:
+    """Whether a registered model is named exactly `name` (search by name; no LIKE, no tags: AML
+    serves neither)."""
+    if not _REGISTERED_NAME.fullmatch(name):
+        raise UsageError(
+            f"registered model name {name!r}: use letters, digits, '-', '_' and '.' (at most 255)"
+        )
+    found = client.search_registered_models(filter_string=f"name = '{name}'")
+    return any(model.name == name for model in found)
+
+
+# Written by score next to its forecasts: the registry version "the champion" meant for this run.
+MODEL_REF_FILE = "model_ref.json"
+
+
+def resolve_reference(settings: Settings, reference: str) -> str:
+    """`models:/<name>/Production` (the champion) as the version it names now
+    (`models:/<name>/<version>`); any other reference, and a champion reference with no champion yet,
+    unchanged."""
+    name = _champion_reference(settings, reference)
+    if name is None:
+        return reference
+    current = champion(settings, name)
+    return current.uri if current is not None else reference
+
+
+def pin_reference(out: Path, requested: str, resolved: str) -> None:
+    """Record in the score step's output which model `requested` resolved to for this run."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"requested": requested, "resolved": resolved}, indent=2)
+    (out / MODEL_REF_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def pinned_reference(scored: Path | None, requested: str) -> str:
+    """The model a later step of the same run uses for `requested`: the version score resolved it to
+    (its MODEL_REF_FILE), so score and monitor of one scoring run see one champion even when a
+    promotion lands between them (issue 22 item 14); `requested` itself when score pinned nothing
+    or pinned another reference."""
+    path = scored / MODEL_REF_FILE if scored is not None else None
+    if path is None or not path.is_file():
+        return requested
+    try:
+        pinned = json.loads(path.read_text(encoding="utf-8"))
+        same = pinned["requested"] == requested
+        resolved = str(pinned["resolved"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is not the score step's model reference ({exc}); rerun the score step"
+        ) from exc
+    return resolved if same else requested
 
 
 def store(settings: Settings) -> str:
@@ -219,23 +279,31 @@ def store(settings: Settings) -> str:
     return uri
 
 
+def champion_uri(name: str) -> str:
+    """`models:/<name>/Production`: the champion as MLflow's stage URI, which plain MLflow loads too."""
+    return f"models:/{name}/{CHAMPION_STAGE}"
+
+
 def _champion_reference(settings: Settings, uri: str) -> str | None:
-    """`models:/<name>@<settings.register.alias>` names the champion: the registered model name, else None."""
-    if not uri.startswith("models:/") or "@" not in uri:
+    """`models:/<name>/<CHAMPION_STAGE>` names the champion: the registered model name, else None.
+
+    An alias URI (`models:/<name>@<alias>`) is refused: Azure ML serves no aliases."""
+    if not uri.startswith("models:/"):
         return None
-    name, _, alias = uri.removeprefix("models:/").rstrip("/").partition("@")
-    if alias != settings.register_.alias:
+    name, at, _ = uri.removeprefix("models:/").rstrip("/").partition("@")
+    if at:
         raise UsageError(
-            f"{uri}: the registry has no aliases here (Azure ML does not serve them); use "
-            f"models:/{name}@{settings.register_.alias} for the champion or models:/{name}/<version>"
+            f"{uri}: model aliases are not served by Azure ML's registry, so none is set; the champion "
+            f"is the version in stage {CHAMPION_STAGE}: {champion_uri(name)} (or models:/{name}/<version>)"
         )
-    return name
+    name, _, stage = name.partition("/")
+    return name if stage == CHAMPION_STAGE else None
 
 
 def download_model(settings: Settings, uri: str) -> Path | None:
     """A local model folder for an MLflow URI, or None when the registry has no such model yet.
 
-    `models:/<name>@champion` resolves through `champion()`; `models:/<name>/<version>` and
+    `models:/<name>/Production` resolves through `champion()`; `models:/<name>/<version>` and
     `runs:/...` are downloaded as they are. A missing local store is "no model" (`store()` names it).
     """
     mlflow = _configure(settings, create=False)
@@ -267,17 +335,18 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
     """Where a `models:/<name>/<version>` (or `runs:/<run>/<path>`) URI's files are, by documented calls.
 
     Not `download_artifacts("models:/...")` itself: MLflow 3 then searches the logged-model API
-    (/logged-models/search), which Azure ML does not serve. The version's `source` (`runs:/...`,
-    how register_model registers) resolves through the run's artifact URI (runs/get).
+    (/logged-models/search), which Azure ML does not serve. A version's files: the registry's own
+    answer (`get_model_version_download_uri`, AML: "loading models from registry"), whatever form
+    of source it stored; a `runs:/` URI: the run's artifact URI (runs/get).
     """
     client = mlflow.MlflowClient()
     if uri.startswith("models:/"):
         name, _, version = uri.removeprefix("models:/").rstrip("/").partition("/")
         if not version.isdigit():
             raise UsageError(
-                f"{uri}: name a version (models:/{name}/<n>) or the champion (models:/{name}@champion)"
+                f"{uri}: name a version (models:/{name}/<n>) or the champion ({champion_uri(name)})"
             )
-        uri = str(client.get_model_version(name, version).source)
+        uri = str(client.get_model_version_download_uri(name, version))
     if uri.startswith("runs:/"):
         run_id, _, path = uri.removeprefix("runs:/").partition("/")
         return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
@@ -328,18 +397,15 @@ def _save_pyfunc(model_dir: Path, target: Path, python_model: Any) -> None:
         shutil.copy2(wheel, target / "wheels" / wheel.name)
 
 
-def _register_version(client: Any, name: str, run_id: str) -> str:
-    """registered-models/create (first time) + model-versions/create from runs:/<run>/model."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-
-    try:
-        client.create_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-            raise
-    source = f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
-    version = client.create_model_version(name, source, run_id=run_id)
+def _register_version(mlflow: Any, name: str, run_id: str) -> str:
+    """A new version of `name` from the run's logged pyfunc, the way Azure ML documents it:
+    `mlflow.register_model("runs:/<run>/<path>", name)`
+    (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#create-models-from-existing-run).
+    MLflow creates the registered model when it is new (tolerating both "already exists" codes) and
+    resolves `runs:/` to the run's artifact location on the client before it calls the registry
+    (mlflow/tracking/_model_registry/fluent.py, `_register_model`), so the registry stores a
+    location it can serve, never a `runs:/` it would have to resolve itself."""
+    version = mlflow.register_model(f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}", name)
     return str(version.version)
 
 
@@ -361,7 +427,7 @@ def _log_and_register(
             for model_name, record in metrics.overall.by_model().items():
                 if record is None:
                     continue
-                for key in ("mape", "rmse", "rmse_zero_actual"):
+                for key in ("mape", "wape", "bias", "rmse", "rmse_zero_actual"):
                     value = getattr(record, key)
                     if value is not None:
                         holdout[f"holdout_{model_name}_{key}"] = float(value)
@@ -371,11 +437,13 @@ def _log_and_register(
                 target = Path(scratch) / MODEL_ARTIFACT_PATH
                 _save_pyfunc(model_dir, target, python_model)
                 client.log_artifacts(run_id, str(target), MODEL_ARTIFACT_PATH)
-            registered = _register_version(client, name, run_id)
+            registered = _register_version(mlflow, name, run_id)
         tags = {
             "model_version": info.model_version,
             "holdout_start": info.holdout.start,
             "holdout_mape": "" if candidate_mape is None else str(candidate_mape),
+            "holdout_wape": _tag(metrics.overall.ensemble.wape),
+            "holdout_bias": _tag(metrics.overall.ensemble.bias),
         }
         for key, value in tags.items():
             client.set_model_version_tag(name, registered, key, value)
@@ -384,10 +452,34 @@ def _log_and_register(
     return registered
 
 
+def _tag(value: float | None) -> str:
+    return "" if value is None else str(value)
+
+
+def bias_refusal(metrics: Metrics, max_abs_bias: float | None) -> str | None:
+    """Why the candidate may not be promoted for its volume bias, or None when it may.
+
+    The holdout bias (sum forecast / sum actual - 1, `demand_forecast.metrics.bias`) of the ensemble
+    must lie within +-`max_abs_bias` (setting `register.max_abs_bias`; None switches the check off):
+    MAPE alone rewards forecasting low, and a model that wins on MAPE by shipping short is refused."""
+    candidate_bias = metrics.overall.ensemble.bias
+    if max_abs_bias is None or candidate_bias is None or abs(candidate_bias) <= max_abs_bias:
+        return None
+    return (
+        f"candidate volume bias {candidate_bias:+.1%} on the holdout is beyond the limit "
+        f"+-{max_abs_bias:.1%} (register.max_abs_bias); not promoted"
+    )
+
+
 def promotion(
-    candidate_mape: float | None, current: Champion | None, metrics: Metrics, margin: float
+    candidate_mape: float | None,
+    current: Champion | None,
+    metrics: Metrics,
+    margin: float,
+    max_abs_bias: float | None = None,
 ) -> tuple[bool, str, float | None]:
-    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin).
+    """(promote?, why, champion MAPE): the candidate wins when its MAPE <= champion MAPE x (1 - margin)
+    and its holdout volume bias is within +-`max_abs_bias` (`bias_refusal`).
 
     The champion's MAPE is its score on the same holdout when evaluate had one, else the MAPE
     recorded on its own holdout (tag `holdout_mape`)."""
@@ -402,6 +494,9 @@ def promotion(
             source = "from its own holdout (evaluate ran without --champion)"
     if candidate_mape is None:
         return False, "candidate has no MAPE (every holdout actual is zero); not promoted", champion_mape
+    refusal = bias_refusal(metrics, max_abs_bias)
+    if refusal is not None:
+        return False, refusal, champion_mape
     if current is None:
         return True, "no champion yet: the first model becomes champion", None
     if champion_mape is None:
@@ -432,7 +527,8 @@ def register_model(
     candidate_mape = metrics.overall.ensemble.mape
     current = champion(settings, name)
     registered = _log_and_register(client, mlflow, settings, model_dir, info, metrics, name, python_model)
-    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin)
+    max_abs_bias = settings.register_.max_abs_bias
+    promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin, max_abs_bias)
     if promoted:
         promote(settings, name, registered)
     return Decision(
@@ -445,7 +541,23 @@ def register_model(
         champion_mape=champion_mape,
         champion_version=current.version if current is not None else None,
         margin=margin,
+        candidate_wape=metrics.overall.ensemble.wape,
+        candidate_bias=metrics.overall.ensemble.bias,
+        champion_wape=_champion_volume(metrics, current, "wape"),
+        champion_bias=_champion_volume(metrics, current, "bias"),
+        max_abs_bias=max_abs_bias,
     )
+
+
+def _champion_volume(metrics: Metrics, current: Champion | None, key: str) -> float | None:
+    """The champion's WAPE or bias: on the same holdout when evaluate had it, else its own tag."""
+    if current is None:
+        return None
+    if metrics.overall.champion is not None:
+        value: float | None = getattr(metrics.overall.champion, key)
+        return value
+    tag = current.tags.get(f"holdout_{key}")
+    return float(tag) if tag else None
 
 
 def promote(settings: Settings, name: str, version: str) -> None:

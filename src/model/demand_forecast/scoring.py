@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from demand_forecast.data_contract import ValidationResult
@@ -14,6 +15,10 @@ from demand_forecast.features import build_panel, compute_features, design_rows
 from demand_forecast.training import TrainedModel
 
 ACTIVE_WEEKS = 13
+# Recursive forecasts are validated up to this many weeks ahead: benchmarks/bench_accuracy.py reports
+# MAPE and bias by horizon 1..13 on a real panel (src/model/README.md, "Horizons"). Beyond it nobody
+# has measured them, so `score` says so.
+VALIDATED_HORIZON = 13
 FORECAST_COLUMNS = [
     "week_start",
     "store_id",
@@ -49,8 +54,7 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
     last_week = as_of + pd.Timedelta(weeks=horizon - 1)
     panel = build_panel(past, model.spec, until_week=last_week)
     start = panel.week_index(as_of)
-    recent = panel.units[:, max(start - ACTIVE_WEEKS, 0) : start]
-    active = np.flatnonzero((~np.isnan(recent)).any(axis=1)).astype(np.int64)
+    active = np.flatnonzero(active_mask(panel, model, start)).astype(np.int64)
     frames = []
     for step in range(horizon):
         week_idx = start + step
@@ -59,7 +63,8 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
             panel, feats, level, baseline, active, np.full(len(active), week_idx, dtype=np.int64)
         )
         predictions = model.predict(design)
-        panel.units[active, week_idx] = predictions["ensemble"].to_numpy()
+        # Later weeks read this one as history: the median point, not the (lower) MAPE point.
+        panel.units[active, week_idx] = predictions["ensemble_median"].to_numpy()
         frames.append(
             design.rows[["week_start", "store_id", "product_id", "region", "store_format"]].assign(
                 segment=predictions["segment"].to_numpy(),
@@ -75,6 +80,69 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
     # Inputs the model was trained with that this data lacks, filled by their documented fallback.
     out["assumed_inputs"] = "; ".join(panel.assumed)
     return out[FORECAST_COLUMNS]
+
+
+def horizon_warnings(horizon: int) -> list[str]:
+    """The warning `score` prints when asked for more weeks ahead than were validated, else none."""
+    if horizon <= VALIDATED_HORIZON:
+        return []
+    return [
+        f"--horizon {horizon} is beyond the validated horizon of {VALIDATED_HORIZON} weeks: weeks "
+        f"{VALIDATED_HORIZON + 1}..{horizon} ahead are recursive forecasts whose accuracy and bias were "
+        "never measured; use them as an indication only"
+    ]
+
+
+def active_mask(panel: Any, model: TrainedModel, start: int) -> npt.NDArray[np.bool_]:
+    """Series to forecast at week index `start`: those shipped in the ACTIVE_WEEKS weeks before it,
+    and those the model trained on whose whole store shipped nothing in those weeks (a store closed
+    for a refit, still in stores.csv): the store is silent, not the product discontinued, so its
+    series are forecast again when it reopens (issue 25, kind 5)."""
+    recent = panel.units[:, max(start - ACTIVE_WEEKS, 0) : start]
+    shipped = (~np.isnan(recent)).any(axis=1)
+    stores = panel.series["store_id"].to_numpy()
+    store_silent = ~pd.Series(shipped).groupby(stores).transform("any").to_numpy(dtype=bool)
+    trained = pd.MultiIndex.from_frame(panel.series[["store_id", "product_id"]]).isin(
+        pd.MultiIndex.from_frame(model.series[["store_id", "product_id"]].astype(str))
+    )
+    return np.asarray(shipped | (store_silent & trained), dtype=bool)
+
+
+def stale_data_warning(tables: Tables, as_of: pd.Timestamp) -> str:
+    """A warning when as-of lies more than one week past the last shipment week: the forecasts then
+    start from data weeks old (lags missing, levels stale) and nothing else would say so."""
+    last = pd.Timestamp(tables.shipments["week_start"].max())
+    weeks = int((as_of - last).days // 7)
+    if weeks <= 1:
+        return ""
+    return (
+        f"--as-of {as_of.date()} is {weeks} weeks after the last shipment week {last.date()}: the "
+        f"{weeks - 1} weeks between have no data, so these forecasts rest on stale history; load the "
+        "recent shipments, or pass the --as-of you mean"
+    )
+
+
+def store_changes(model: TrainedModel, tables: Tables) -> list[str]:
+    """A warning per store whose region or format differs from the one the model trained with: its
+    series are forecast in the segment of the store's current attributes (with the velocity they
+    trained with), never silently in the old one."""
+    trained = model.series.drop_duplicates("store_id").set_index("store_id")
+    current = tables.stores.set_index("store_id")
+    common = trained.index.intersection(current.index)
+    warnings = []
+    for column in ("region", "store_format"):
+        if column not in trained:
+            continue
+        then = trained.loc[common, column].astype(str)
+        now = current.loc[common, column].astype(str)
+        for store in common[(then != now).to_numpy()]:
+            series = int((model.series["store_id"] == store).sum())
+            warnings.append(
+                f"stores.csv: store {store} has {column} '{now[store]}', the model trained with "
+                f"'{then[store]}': its {series} series are forecast in the segment of '{now[store]}' "
+                "(retrain to learn the change)"
+            )
+    return warnings
 
 
 def without_forecast(
@@ -94,13 +162,69 @@ def without_forecast(
     return grouped.agg(rows="size", reasons=lambda r: ",".join(sorted(set(r)))).reset_index()
 
 
+COVARIATE_WEEKS = 4  # the recent weeks whose covariates are compared with training's
+OUTSIDE_SHARE = 0.5  # more than half of them far outside training's range: a warning
+
+
+def covariate_shift(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) -> dict[str, float]:
+    """Per weather and promotion column the model uses: the share of its values in the 4 weeks before
+    as-of and the forecast week that lie far outside training's range, i.e. beyond the training
+    10%-90% quantiles (the drift reference's outer edges) by more than half their distance.
+
+    A season stays inside a year of training data; a change of unit (Fahrenheit for Celsius, cents
+    for euros) does not, which is what this catches (issue 25, kind 7)."""
+    start, end = as_of - pd.Timedelta(weeks=COVARIATE_WEEKS), as_of + pd.Timedelta(weeks=1)
+    sources = [("weather", tables.weather, model.spec.weather_columns)]
+    sources.append(("promotions", tables.promotions, model.spec.promo_columns))
+    shift: dict[str, float] = {}
+    for file, frame, columns in sources:
+        if frame is None:
+            continue
+        recent = frame[(frame["week_start"] >= start) & (frame["week_start"] < end)]
+        for column in columns:
+            edges = model.reference.get(column, {}).get("edges", [])
+            values = recent[column].dropna().to_numpy(dtype=np.float64) if column in recent else np.array([])
+            if len(edges) < 2 or len(values) < COVARIATE_WEEKS:
+                continue
+            low, high = float(edges[0]), float(edges[-1])
+            margin = max(high - low, 1e-9) / 2
+            outside = (values < low - margin) | (values > high + margin)
+            shift[f"{file}:{column}"] = round(float(outside.mean()), 4)
+    return shift
+
+
+def covariate_warnings(shift: dict[str, float]) -> list[str]:
+    """A warning per covariate whose recent values lie mostly far outside training's range."""
+    return [
+        f"{name.replace(':', '.csv: column ', 1)}: {share:.0%} of its values in the last {COVARIATE_WEEKS} "
+        "weeks lie far outside the range the model trained on (a change of unit or source?); forecasts "
+        "that use it are unreliable: correct the feed, or retrain if the change is real"
+        for name, share in sorted(shift.items())
+        if share > OUTSIDE_SHARE
+    ]
+
+
+def scoring_warnings(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) -> list[str]:
+    """What a score or monitor run should know about its data against the model: an as-of past the
+    data, stores whose region or format changed since training, covariates far outside training's."""
+    stale = stale_data_warning(tables, as_of)
+    shift = covariate_warnings(covariate_shift(model, tables, as_of))
+    return ([stale] if stale else []) + store_changes(model, tables) + shift
+
+
 def scoring_quality(
-    validation: ValidationResult, forecasts: pd.DataFrame, as_of: pd.Timestamp, assumed: tuple[str, ...]
+    validation: ValidationResult,
+    forecasts: pd.DataFrame,
+    as_of: pd.Timestamp,
+    assumed: tuple[str, ...],
+    notes: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """data_quality.json of a score/monitor run (validation's report plus what the step left out),
-    and the lines the step prints: quarantined rows, active series without a forecast, warnings."""
+    and the lines the step prints: quarantined rows, active series without a forecast, warnings
+    (validation's, then `notes`: `scoring_warnings`)."""
     missing = without_forecast(validation, forecasts, as_of)
     report = dict(validation.report)
+    report["warnings"] = [*validation.warnings, *(notes or [])]
     report["scoring"] = {
         "as_of": as_of.strftime("%Y-%m-%d"),
         "series_forecast": int(forecasts[["store_id", "product_id"]].drop_duplicates().shape[0]),
@@ -123,6 +247,6 @@ def scoring_quality(
             f"warning: {len(missing)} active series left without a forecast ({shown}"
             f"{', ...' if len(stores) > 5 else ''}); see data_quality.json 'scoring' and quarantine.csv"
         )
-    lines += [f"warning: {message}" for message in validation.warnings]
+    lines += [f"warning: {message}" for message in report["warnings"]]
     lines += [f"warning: input assumed by the model's documented fallback: {a}" for a in assumed]
     return report, lines

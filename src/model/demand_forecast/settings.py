@@ -8,12 +8,13 @@ settings are exactly its files and flags, so a run can be repeated from them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,8 +27,70 @@ from pydantic_settings import (
 
 from demand_forecast.errors import UsageError
 
-# The overlay file of the `load_settings` call in progress (settings sources are built per class).
-_OVERLAY: ContextVar[Path | None] = ContextVar("demand_forecast_settings_overlay", default=None)
+# The YAML files of the `load_yaml_settings` call in progress. pydantic-settings builds its sources per
+# class (`settings_customise_sources` is a classmethod), so a file chosen at load time reaches it here.
+_YAML_FILES: ContextVar[tuple[Path | Traversable, ...]] = ContextVar("settings_yaml_files", default=())
+S = TypeVar("S", bound="YamlSettings")
+
+
+class YamlSettings(BaseSettings):
+    """Settings read from YAML files given at load time, deep-merged in order, keyword arguments on top;
+    no environment variables. The one loader of the model's settings and the local stack's
+    (`stackctl.local.settings`): load with `load_yaml_settings`."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = list(_YAML_FILES.get())
+        return (init_settings, YamlConfigSettingsSource(settings_cls, yaml_file=files, deep_merge=True))
+
+
+def _check_yaml_mapping(path: Path) -> None:
+    """A settings file must be a readable YAML mapping (pydantic-settings skips a missing file silently
+    and fails obscurely on a list or a scalar)."""
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise UsageError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"settings file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise UsageError(f"settings file {path} must hold a mapping of settings at the top")
+
+
+def load_yaml_settings(
+    cls: type[S],
+    files: Sequence[Path | Traversable],
+    overrides: dict[str, Any] | None = None,
+    *,
+    optional: Path | None = None,
+) -> S:
+    """`cls` from `files` (each must exist), then `optional` when it exists, then `overrides`.
+
+    Raises UsageError naming the file and each invalid key (`section.key: message`)."""
+    chosen = list(files) + ([optional] if optional is not None and optional.exists() else [])
+    for path in chosen:
+        if isinstance(path, Path):
+            _check_yaml_mapping(path)
+    token = _YAML_FILES.set(tuple(chosen))
+    try:
+        return cls(**(overrides or {}))
+    except ValidationError as exc:
+        source = ", ".join(str(path) for path in chosen if isinstance(path, Path)) or "defaults"
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise UsageError(f"invalid settings in {source}: {problems}") from exc
+    finally:
+        _YAML_FILES.reset(token)
 
 
 class _Frozen(BaseModel):
@@ -85,6 +148,7 @@ class EnsembleSettings(_Frozen):
     refit: bool
     calibrate: bool
     min_segment_rows: int = Field(ge=1)
+    point: Literal["mape", "median"]
 
 
 class EvaluateSettings(_Frozen):
@@ -94,7 +158,7 @@ class EvaluateSettings(_Frozen):
 class RegisterSettings(_Frozen):
     model_name: str = Field(min_length=1)
     margin: float = Field(ge=0.0, lt=1.0)
-    alias: str = Field(min_length=1)
+    max_abs_bias: float | None = Field(gt=0.0)
 
 
 class TrackingSettings(_Frozen):
@@ -109,9 +173,7 @@ class MonitorSettings(_Frozen):
     recent_weeks: int = Field(ge=1)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="forbid")
-
+class Settings(YamlSettings):
     validate_: ValidateSettings = Field(alias="validate")
     segments: SegmentSettings
     features: FeatureSettings
@@ -124,59 +186,35 @@ class Settings(BaseSettings):
     tracking: TrackingSettings
     monitor: MonitorSettings
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        overlay = _OVERLAY.get()
-        files: list[Any] = [resources.files("demand_forecast").joinpath("defaults.yaml")]
-        files += [overlay] if overlay is not None else []
-        return (init_settings, YamlConfigSettingsSource(settings_cls, yaml_file=files, deep_merge=True))
-
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
 
-@contextmanager
-def _overlay(config_file: Path | None) -> Iterator[None]:
-    token = _OVERLAY.set(config_file)
-    try:
-        yield
-    finally:
-        _OVERLAY.reset(token)
+@dataclass(frozen=True)
+class AlertThresholds:
+    """The model-quality thresholds the alerts watch: MAPE as a fraction (0.45 = 45 %), age in days.
+
+    One source: `evaluate.target_mape` and `monitor.stale_after_days` of defaults.yaml (or a config
+    overlay). The local dashboard reads them from here; the Terraform that sets the Azure alert rules
+    (modules/monitoring and infra defaults, both tfvars) is checked against them by
+    tests/infra/test_alert_thresholds.py, which names the value to write."""
+
+    target_mape: float
+    stale_after_days: int
 
 
-def _check_overlay(config_file: Path) -> None:
-    """The overlay must be a readable YAML mapping (pydantic-settings skips a missing file silently)."""
-    try:
-        overlay = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise UsageError(f"cannot read config file {config_file}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"config file {config_file} is not valid YAML: {exc}") from exc
-    if not isinstance(overlay, dict):
-        raise UsageError(f"config file {config_file} must hold a mapping of settings at the top")
+def alert_thresholds(config_file: Path | None = None) -> AlertThresholds:
+    """The thresholds in effect for `config_file` (None: the defaults); UsageError as load_settings."""
+    settings = load_settings(config_file)
+    return AlertThresholds(settings.evaluate.target_mape, settings.monitor.stale_after_days)
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Defaults, then the YAML file, then programmatic overrides (CLI flags); typos are errors.
 
     Raises UsageError naming the file and each invalid key (`section.key: message`)."""
-    if config_file is not None:
-        _check_overlay(config_file)
+    defaults = resources.files("demand_forecast").joinpath("defaults.yaml")
     try:
-        with _overlay(config_file):
-            return Settings(**(overrides or {}))
-    except ValidationError as exc:
-        source = str(config_file) if config_file else "defaults"
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
-        raise UsageError(
-            f"invalid settings in {source}: {problems} (see demand_forecast/defaults.yaml for every key)"
-        ) from exc
+        return load_yaml_settings(Settings, [defaults, *([config_file] if config_file else [])], overrides)
+    except UsageError as exc:
+        raise UsageError(f"{exc} (see demand_forecast/defaults.yaml for every key)") from exc

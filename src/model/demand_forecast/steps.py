@@ -105,7 +105,14 @@ REGISTER = StepSpec(
             file=f"/{METRICS_FILE}",
         ),
         _out(DECISION_FILE, "decision"),
-        Option("--name", "registered model name (default: register.model_name)", value="text"),
+        Option(
+            "--name",
+            "registered model name (default: register.model_name; release validation registers "
+            "under its own name, so the production champion never moves)",
+            value="text",
+            port="registered_model",
+            kind="string",
+        ),
         Option(
             "--margin",
             "relative MAPE improvement needed to promote (unset: the model's default)",

@@ -43,6 +43,11 @@ STEP_DURATION = "step_duration_seconds"  # histogram, s; attributes step, outcom
 STEP_RUNS = "step_runs"  # counter; attributes step, outcome
 MODEL_MAPE = "model_mape"  # gauge, fraction; the model in use, recent weeks; model, segment, model_version
 MODEL_HOLDOUT_MAPE = "model_holdout_mape"  # gauge, fraction; a candidate's holdout; model, segment
+# Beside every MAPE, the volume metrics of demand_forecast.metrics (same attributes as their MAPE).
+MODEL_WAPE = "model_wape"  # gauge, fraction; sum |error| / sum actual, recent weeks
+MODEL_BIAS = "model_bias"  # gauge, fraction; sum forecast / sum actual - 1, recent weeks
+MODEL_HOLDOUT_WAPE = "model_holdout_wape"  # gauge, fraction; a candidate's holdout
+MODEL_HOLDOUT_BIAS = "model_holdout_bias"  # gauge, fraction; a candidate's holdout
 MODEL_AGE_DAYS = "model_age_days"  # gauge, days; model_version
 MODEL_DRIFT_MAX_PSI = "model_drift_max_psi"  # gauge, PSI; model_version
 DATA_QUARANTINED_ROWS = "data_quarantined_rows"  # counter, rows; pipeline, file
@@ -53,6 +58,10 @@ METRIC_NAMES = (
     STEP_RUNS,
     MODEL_MAPE,
     MODEL_HOLDOUT_MAPE,
+    MODEL_WAPE,
+    MODEL_BIAS,
+    MODEL_HOLDOUT_WAPE,
+    MODEL_HOLDOUT_BIAS,
     MODEL_AGE_DAYS,
     MODEL_DRIFT_MAX_PSI,
     DATA_QUARANTINED_ROWS,
@@ -154,7 +163,7 @@ def step_metrics(telemetry: Telemetry, step: str) -> Iterator[dict[str, str]]:
     """Time the block and emit `step_duration_seconds` and `step_runs` with its outcome.
 
     The yielded dict's "outcome" starts as "failed"; the caller sets "succeeded" or
-    "rejected_input" (exit 2) before leaving the block.
+    "rejected_input" (exit status 2, data refused) before leaving the block.
     """
     state = {"outcome": "failed"}
     started = time.perf_counter()
@@ -167,20 +176,21 @@ def step_metrics(telemetry: Telemetry, step: str) -> Iterator[dict[str, str]]:
 
 
 def record_monitoring(telemetry: Telemetry, report: Mapping[str, Any]) -> None:
-    """The model-health metrics of a monitoring.json: age, max drift, recent MAPE per segment."""
+    """The model-health metrics of a monitoring.json: age, max drift, recent MAPE, WAPE and bias
+    overall and per segment."""
     version = str(report.get("model_version"))
     if report.get("age_days") is not None:
         telemetry.gauge(MODEL_AGE_DAYS, float(report["age_days"]), {"model_version": version})
     drift = [float(v) for v in (report.get("drift") or {}).values() if v is not None]
     if drift:
         telemetry.gauge(MODEL_DRIFT_MAX_PSI, max(drift), {"model_version": version})
-    if report.get("recent_mape") is not None:
-        attributes = {"model": "ensemble", "segment": "overall", "model_version": version}
-        telemetry.gauge(MODEL_MAPE, float(report["recent_mape"]), attributes)
-    for segment in report.get("segments") or []:
-        if segment.get("recent_mape") is not None:
-            attributes = {"model": "ensemble", "segment": str(segment["segment"]), "model_version": version}
-            telemetry.gauge(MODEL_MAPE, float(segment["recent_mape"]), attributes)
+    recent = (("recent_mape", MODEL_MAPE), ("recent_wape", MODEL_WAPE), ("recent_bias", MODEL_BIAS))
+    scopes = [("overall", report), *((str(s["segment"]), s) for s in report.get("segments") or [])]
+    for segment, values in scopes:
+        attributes = {"model": "ensemble", "segment": segment, "model_version": version}
+        for key, name in recent:
+            if values.get(key) is not None:
+                telemetry.gauge(name, float(values[key]), attributes)
 
 
 def read_local_metrics(folder: Path) -> list[dict[str, Any]]:

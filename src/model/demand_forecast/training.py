@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from demand_forecast.models import (
     fit_network,
     predict_network,
 )
+from demand_forecast.outputs import MARKER, mark_complete, write_atomic, write_csv_atomic, write_text_atomic
+from demand_forecast.reading import read_text_csv
 from demand_forecast.settings import Settings
 
 MODEL_NAME = "demand-forecast"
@@ -117,9 +120,21 @@ class TrainedModel:
 
     # ---- segments and encodings -------------------------------------------------------------
     def segments_for(self, rows: pd.DataFrame) -> npt.NDArray[np.object_]:
-        known = self.series.set_index(["store_id", "product_id"])["segment"]
+        known = self.series.set_index(["store_id", "product_id"])
         keys = pd.MultiIndex.from_frame(rows[["store_id", "product_id"]])
-        segments = known.reindex(keys).to_numpy(dtype=object)
+        found = known.reindex(keys)
+        segments = found["segment"].to_numpy(dtype=object)
+        if {"region", "store_format", "velocity"} <= set(found.columns):
+            # A store whose region or format changed since training: the segment of what it is now,
+            # with the velocity it trained with (scoring.store_changes warns about it).
+            moved = found["segment"].notna().to_numpy() & (
+                (found["region"].to_numpy() != rows["region"].to_numpy())
+                | (found["store_format"].to_numpy() != rows["store_format"].to_numpy())
+            )
+            for i in np.flatnonzero(moved):
+                segments[i] = segment_label(
+                    rows["region"].iloc[i], rows["store_format"].iloc[i], found["velocity"].iloc[i]
+                )
         unseen = pd.isna(segments)
         if unseen.any():
             # New series: velocity from the history available before the forecast week.
@@ -144,14 +159,14 @@ class TrainedModel:
     # ---- prediction ---------------------------------------------------------------------------
     def _residuals(
         self, design: Design, segments: npt.NDArray[np.object_], codes: IntVector
-    ) -> tuple[FloatVector, FloatVector, FloatVector]:
-        """Per row: the LASSO and network residuals (log units, against the level, each with its
-        segment's offset) and the segment's ensemble weight of the LASSO."""
+    ) -> tuple[FloatVector, FloatVector, FloatVector, dict[str, FloatVector]]:
+        """Per row: the LASSO and network residuals (log units in the model's unit, against the
+        level, without offsets), the segment's ensemble weight of the LASSO, and each offset
+        (`lasso`, `nn`: MAPE-optimal; `lasso_median`, `nn_median`: median) of the row's segment."""
         rows = design.rows
         lasso_r = np.zeros(len(rows))
         nn_r = np.zeros(len(rows))
-        lasso_offset = np.zeros(len(rows))
-        nn_offset = np.zeros(len(rows))
+        offsets = {key: np.zeros(len(rows)) for key in OFFSET_KEYS}
         weight = np.ones(len(rows))
         nn_settings = self.settings.nn
         for segment in pd.unique(segments):
@@ -159,8 +174,8 @@ class TrainedModel:
             model = self.lasso.get(segment, self.lasso[POOLED])
             lasso_r[mask] = model.predict(design.features[mask])
             offset = lookup(self.offsets, str(segment), {})
-            lasso_offset[mask] = offset.get("lasso", 0.0)
-            nn_offset[mask] = offset.get("nn", 0.0)
+            for key in OFFSET_KEYS:
+                offsets[key][mask] = offset.get(key, 0.0)
             weight[mask] = lookup(self.weights, str(segment), 0.5 if SHARED in self.networks else 1.0)
             state = self.networks.get(segment)
             if state is not None:
@@ -177,7 +192,7 @@ class TrainedModel:
                 ],
                 axis=0,
             )
-        return lasso_r + lasso_offset, nn_r + nn_offset, weight
+        return lasso_r, nn_r, weight, offsets
 
     def predict(self, design: Design) -> pd.DataFrame:
         """Forecasts in units from every model for the design's rows."""
@@ -188,18 +203,26 @@ class TrainedModel:
             )
         segments = self.segments_for(rows)
         codes = self.encode(rows, segments)
-        lasso_r, nn_r, weight = self._residuals(design, segments, codes)
+        raw_lasso, raw_nn, weight, offsets = self._residuals(design, segments, codes)
+        suffix = "" if self.settings.ensemble.point == "mape" else "_median"
+        lasso_r = raw_lasso + offsets[f"lasso{suffix}"]
+        nn_r = raw_nn + offsets[f"nn{suffix}"]
+        median_r = weight * (raw_lasso + offsets["lasso_median"]) + (1 - weight) * (
+            raw_nn + offsets["nn_median"]
+        )
         # A series that has never sold is forecast at its level (0 units), not at the models' offset.
         unsold = never_sold(rows)
         lasso_r[unsold] = 0.0
         nn_r[unsold] = 0.0
+        median_r[unsold] = 0.0
         level = rows["level"].to_numpy()
+        unit = self.spec.unit_scale
 
         def to_units(residual: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            return np.asarray(np.clip(np.expm1(level + residual), 0.0, None), dtype=np.float64)
+            return np.asarray(unit * np.clip(np.expm1(level + residual), 0.0, None), dtype=np.float64)
 
         baseline = rows["baseline"].to_numpy()
-        baseline = np.where(np.isnan(baseline), np.expm1(level), baseline)
+        baseline = np.where(np.isnan(baseline), unit * np.expm1(level), baseline)
         lasso_units = to_units(lasso_r)
         nn_units = to_units(nn_r)
         return pd.DataFrame(
@@ -209,6 +232,10 @@ class TrainedModel:
                 "lasso": lasso_units,
                 "nn": nn_units,
                 "ensemble": to_units(weight * lasso_r + (1 - weight) * nn_r),
+                # The median point, whatever `ensemble.point` is: what recursive forecasts feed back
+                # as history (feeding back the MAPE point, which sits below the median, would pull
+                # every later week's level down, compounding).
+                "ensemble_median": to_units(median_r),
             }
         )
 
@@ -219,12 +246,15 @@ class TrainedModel:
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
+        """Every file atomically (`demand_forecast.outputs`), the `_SUCCESS` marker last; the CLI
+        writes into a staging folder that replaces the previous model only once this is complete."""
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).unlink(missing_ok=True)
         (folder / "networks").mkdir(exist_ok=True)
         network_files = {}
         for key, state in self.networks.items():
             name = f"{_slug(key)}.pt"
-            torch.save(state, folder / "networks" / name)
+            write_atomic(folder / "networks" / name, partial(_save_state, state))
             network_files[key] = name
         artefacts = {
             "feature_spec": self.spec.to_dict(),
@@ -242,9 +272,10 @@ class TrainedModel:
             "offsets": self.offsets,
             "reference": self.reference,
         }
-        (folder / "model.json").write_text(json.dumps(artefacts), encoding="utf-8")
-        self.series.to_csv(folder / "series.csv", index=False)
+        write_text_atomic(folder / "model.json", json.dumps(artefacts))
+        write_csv_atomic(self.series, folder / "series.csv")
         self.model_info.write(folder / MODEL_INFO_FILE)
+        mark_complete(folder)
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModel:
@@ -261,7 +292,7 @@ class TrainedModel:
             spec=FeatureSpec.from_dict(artefacts["feature_spec"]),
             feature_names=tuple(artefacts["feature_names"]),
             vocab=artefacts["vocab"],
-            series=pd.read_csv(folder / "series.csv", dtype=str),
+            series=read_text_csv(folder / "series.csv"),
             velocity_threshold=float(artefacts["velocity_threshold"]),
             lasso={k: LinearModel.from_dict(v) for k, v in artefacts["lasso"].items()},
             network_spec=NetworkSpec(**artefacts["network_spec"]),
@@ -270,6 +301,10 @@ class TrainedModel:
             offsets=artefacts["offsets"],
             reference=artefacts["reference"],
         )
+
+
+def _save_state(state: dict[str, torch.Tensor], target: Path) -> None:
+    torch.save(state, target)
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -366,6 +401,17 @@ def fit_weight(
 
 
 OFFSET_GRID = np.round(np.arange(-1.0, 0.5001, 0.05), 4)
+OFFSET_KEYS = ("lasso", "nn", "lasso_median", "nn_median")
+
+
+def median_offset(
+    actual: npt.NDArray[np.float64], level: npt.NDArray[np.float64], residual: npt.NDArray[np.float64]
+) -> float:
+    """Log-space shift that makes the forecast the median of the actuals around it: the median of
+    log1p(actual) - (level + residual) over every row (zeros included); 0 with no rows."""
+    if not len(actual):
+        return 0.0
+    return float(np.median(np.log1p(actual) - (level + residual)))
 
 
 def best_offset(
@@ -390,17 +436,23 @@ def calibrate_offsets(
 ) -> dict[str, dict[str, float]]:
     """Offsets for all rows, for each velocity pool, and for each segment, where the group has
     `min_rows` non-zero validation actuals (smaller groups fall back to the next larger one)."""
-    offsets = {POOLED: {"lasso": best_offset(actual, level, lasso_r), "nn": best_offset(actual, level, nn_r)}}
+
+    def fitted(mask: npt.NDArray[np.bool_]) -> dict[str, float]:
+        a, lv, lr, nr = actual[mask], level[mask], lasso_r[mask], nn_r[mask]
+        return {
+            "lasso": best_offset(a, lv, lr),
+            "nn": best_offset(a, lv, nr),
+            "lasso_median": median_offset(a, lv, lr),
+            "nn_median": median_offset(a, lv, nr),
+        }
+
+    offsets = {POOLED: fitted(np.ones(len(actual), dtype=bool))}
     pools = np.array([velocity_pool(str(segment)) for segment in segments], dtype=object)
     for group_keys in (pools, segments):
         for key in pd.unique(group_keys):
             mask = group_keys == key
-            if int((actual[mask] > 0).sum()) < min_rows:
-                continue
-            offsets[str(key)] = {
-                "lasso": best_offset(actual[mask], level[mask], lasso_r[mask]),
-                "nn": best_offset(actual[mask], level[mask], nn_r[mask]),
-            }
+            if int((actual[mask] > 0).sum()) >= min_rows:
+                offsets[str(key)] = fitted(mask)
     return offsets
 
 
@@ -479,6 +531,7 @@ def training_design(
     series: pd.DataFrame,
     holdout_idx: int,
     settings: Settings,
+    unit: float,
 ) -> tuple[Design, pd.DataFrame, npt.NDArray[np.float64], IntVector]:
     """Design rows of every observed week before the holdout with enough history, time-ordered."""
     s_idx, t_idx = observed_rows(panel, level)
@@ -491,7 +544,7 @@ def training_design(
     design = design_rows(panel, feats, level, baseline, s_idx, t_idx)
     rows = design.rows
     rows["segment"] = series["segment"].to_numpy()[s_idx]
-    target = np.log1p(rows["units"].to_numpy()) - rows["level"].to_numpy()
+    target = np.log1p(rows["units"].to_numpy() / unit) - rows["level"].to_numpy()
     return design, rows, target, t_idx
 
 
@@ -684,7 +737,8 @@ def fit_ensemble(
     """Offsets and LASSO weights (pooled, per velocity pool, per segment) fitted on the validation
     window; returns the validation MAPE of each model (`validation_mape_<model>`)."""
     settings = model.settings
-    val_actual = val_rows["units"].to_numpy()
+    # In the model's unit, as its forecasts expm1(level + r) are (MAPE is the same in any unit).
+    val_actual = val_rows["units"].to_numpy() / model.spec.unit_scale
     val_level = val_rows["level"].to_numpy()
     val_segments = val_rows["segment"].to_numpy()
     if settings.ensemble.calibrate:
@@ -693,9 +747,10 @@ def fit_ensemble(
         )
         for segment in pd.unique(val_segments):
             mask = val_segments == segment
-            offset = lookup(model.offsets, str(segment), {"lasso": 0.0, "nn": 0.0})
-            val_lasso[mask] += offset["lasso"]
-            val_nn[mask] += offset["nn"]
+            offset = lookup(model.offsets, str(segment), {})
+            suffix = "" if settings.ensemble.point == "mape" else "_median"
+            val_lasso[mask] += offset.get(f"lasso{suffix}", 0.0)
+            val_nn[mask] += offset.get(f"nn{suffix}", 0.0)
     step = settings.ensemble.weight_grid_step
     pooled_weight = fit_weight(val_actual, val_level, val_lasso, val_nn, step) if len(val_actual) else 0.5
     model.weights[POOLED] = pooled_weight
@@ -720,7 +775,9 @@ def fit_ensemble(
         validation[f"validation_mape_{name}"] = mape(
             val_actual, np.clip(np.expm1(val_level + residual), 0, None)
         )
-    validation["validation_mape_baseline"] = mape(val_actual, val_rows["baseline"].to_numpy())
+    validation["validation_mape_baseline"] = mape(
+        val_rows["units"].to_numpy(), val_rows["baseline"].to_numpy()
+    )
     return validation
 
 
@@ -787,7 +844,7 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
     check_history(len(panel.weeks), validation_idx, settings)
     series, threshold = assign_segments(panel, holdout_idx, settings)
     design, rows, target, t_idx = training_design(
-        panel, feats, level, baseline, series, holdout_idx, settings
+        panel, feats, level, baseline, series, holdout_idx, settings, spec.unit_scale
     )
     model = new_model(settings, spec, design, series, threshold)
     codes = model.encode(rows, rows["segment"].to_numpy(dtype=object))

@@ -3,19 +3,29 @@ token in GitHub Actions and Azure Pipelines, `DefaultAzureCredential` elsewhere)
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
 ARM_SCOPE = "https://management.azure.com/.default"
+T = TypeVar("T")
+# Role assignments made by the apply that precedes deploy "can take up to 10 minutes" to take
+# effect (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected):
+# waits between tries, 15 minutes in all, so a first deploy outlasts that propagation.
+PROPAGATION_DELAYS_S = (30.0, 60.0, 120.0, 240.0, 450.0)
 LOGIN_FIX = (
     "run `az login` (and `az account set --subscription <id>`), or set the OIDC variables in CI "
     "(AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE; azure/login does it)"
 )
 
 
-def azure_credential() -> Any:
+def azure_credential() -> TokenCredential:
     """A credential that is known to work: a token is fetched now, so a missing login fails here, clearly."""
     from azure.core.exceptions import ClientAuthenticationError
     from azure.identity import CredentialUnavailableError
@@ -38,10 +48,11 @@ def azure_credential() -> Any:
             fix="check the deploying identity has a federated credential for this pipeline's "
             "environment (envs/bootstrap creates them) and the client/tenant ids are that identity's",
         ) from exc
-    return credential
+    chosen: TokenCredential = credential  # azure-identity's credentials implement the protocol
+    return chosen
 
 
-def ml_client(stack: StackOutput, credential: Any) -> Any:
+def ml_client(stack: StackOutput, credential: TokenCredential) -> Any:
     from azure.ai.ml import MLClient
 
     return MLClient(
@@ -50,3 +61,49 @@ def ml_client(stack: StackOutput, credential: Any) -> Any:
         resource_group_name=stack.resource_group_name,
         workspace_name=stack.aml.workspace_name,
     )
+
+
+def is_authorization_failure(exc: BaseException) -> bool:
+    """A 403 from Azure (AuthorizationFailed and the data planes' AuthorizationPermissionMismatch):
+    the identity is known but not (yet) allowed. A 401 is a login problem and is not retried."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    return (
+        isinstance(exc, HttpResponseError)
+        and not isinstance(exc, ClientAuthenticationError)
+        and exc.status_code == 403
+    )
+
+
+def retry_while_roles_propagate(
+    operation: Callable[[], T],
+    *,
+    what: str,
+    delays: tuple[float, ...] = PROPAGATION_DELAYS_S,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = print,
+) -> T:
+    """`operation()`, tried again after each of `delays` while Azure answers 403; the operation must be
+    idempotent (deploy creates only what is missing). After the last try: StackctlError saying which
+    action Azure refused and what to check."""
+    for attempt, delay in enumerate((*delays, None), start=1):
+        try:
+            return operation()
+        except Exception as exc:
+            if not is_authorization_failure(exc):
+                raise
+            if delay is None:
+                raise StackctlError(
+                    f"{what}: Azure still refuses after {attempt} tries over "
+                    f"{sum(delays) / 60:.0f} minutes (403): {getattr(exc, 'message', exc)}",
+                    where=what,
+                    fix="role assignments take up to 10 minutes to propagate; if this persists, give "
+                    "the deploying identity the role the refused action needs (envs/bootstrap, "
+                    "infra/main.rbac.tf) and deploy again",
+                ) from exc
+            log(
+                f"{what}: Azure refused (403, try {attempt}); role assignments may still be "
+                f"propagating, trying again in {delay:.0f} s"
+            )
+            sleep(delay)
+    raise AssertionError("unreachable")

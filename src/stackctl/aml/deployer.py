@@ -15,6 +15,8 @@ rollback target) are deleted.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +25,7 @@ from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from rich.console import Console
 
-from stackctl.aml.azure import LOGIN_FIX
+from stackctl.aml.azure import LOGIN_FIX, retry_while_roles_propagate
 from stackctl.aml.specs import CONTENT_HASH_TAG, AmlAssets
 from stackctl.errors import StackctlError
 
@@ -105,6 +107,7 @@ class AmlDeployer:
         self.client = client
         self.console = console or Console()
         self.keep = keep
+        self.sleep: Callable[[float], None] = time.sleep
 
     def _exists_versioned(self, operations: Any, name: str, version: str) -> bool:
         try:
@@ -120,8 +123,16 @@ class AmlDeployer:
             return None
 
     def deploy(self, assets: AmlAssets) -> DeployReport:
+        """Every asset (see `_deploy`); tried again while Azure answers 403 after a fresh apply's
+        role assignments (`retry_while_roles_propagate`: creating only what is missing, a retry is safe)."""
         try:
-            return self._deploy(assets)
+            report = DeployReport()
+            return retry_while_roles_propagate(
+                lambda: self._deploy(assets, report),
+                what="AML deploy",
+                sleep=self.sleep,
+                log=self.console.print,
+            )
         except ClientAuthenticationError as exc:
             raise StackctlError(
                 "Azure refused the credentials (not logged in, or the token expired)",
@@ -130,16 +141,18 @@ class AmlDeployer:
             ) from exc
 
     def _record(self, report: DeployReport, kind: str, name: str, created: bool) -> None:
+        if (kind, name) in report.created:  # created by an earlier try (see deploy)
+            return
         if created:
             report.created.append((kind, name))
             self.console.print(f"  [green]+[/] {kind} {name}")
         else:
             report.unchanged.append((kind, name))
 
-    def _deploy(self, assets: AmlAssets) -> DeployReport:
+    def _deploy(self, assets: AmlAssets, report: DeployReport) -> DeployReport:
         """Environments, components and pipeline components, then each endpoint with its deployment
         (the default switched last), then the schedules; each asset created only when it changed."""
-        report = DeployReport()
+        report.unchanged.clear()
         self._deploy_versioned(assets, report)
         for pipeline, endpoint in assets.endpoints.items():
             self._deploy_endpoint(endpoint, assets.deployments[pipeline], report)
@@ -159,12 +172,18 @@ class AmlDeployer:
         for component in [*assets.components.values(), *assets.pipelines.values()]:
             kind = "pipeline component" if component in assets.pipelines.values() else "component"
             with self.console.status(f"{kind} {component.name}"):
-                missing = not self._exists_versioned(
-                    client.components, str(component.name), str(component.version)
+                name, version = str(component.name), str(component.version)
+                existing = self._existing(client.components.get, name=name, version=version)
+                missing = existing is None
+                registered: Any = (
+                    existing if existing is not None else client.components.create_or_update(component)
                 )
-                if missing:
-                    client.components.create_or_update(component)
-            self._record(report, kind, f"{component.name}:{component.version}", missing)
+                # The pipeline components' nodes hold these very objects: with the named version's
+                # ARM id filled in, azure-ai-ml references it instead of registering an anonymous
+                # copy of each step (_operation_orchestrator._get_component_arm_id registers
+                # `is_anonymous=True` whenever a node's component has no id).
+                component._id = registered.id
+            self._record(report, kind, f"{name}:{version}", missing)
 
     def _deploy_endpoint(
         self, endpoint: BatchEndpoint, deployment: PipelineComponentBatchDeployment, report: DeployReport

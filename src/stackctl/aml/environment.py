@@ -14,7 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -34,6 +35,7 @@ DOCKERFILE_TEMPLATE = "runtime.Dockerfile"
 CONSTRAINTS = Path("requirements") / "constraints.txt"
 # The images' own pin file (stackctl.aml.resolve writes it): constraints.txt + runtime.yaml's overrides.
 RUNTIME_LOCK = Path("requirements") / "aml-runtime.txt"
+BASE_IMAGE_SOURCE = "base images imported by digest into the workspace's container registry"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,15 @@ def load_runtime() -> Runtime:
 def runtime_hash(root: Path) -> str:
     """sha256 over everything that goes into the images besides the model's source."""
     digest = hashlib.sha256()
-    for text in (_resource(RUNTIME_FILE), _resource(DOCKERFILE_TEMPLATE), (root / RUNTIME_LOCK).read_text()):
+    # BASE_IMAGE_SOURCE: the FROM now names the workspace registry's copy (base_image.py), a new
+    # environment version even where runtime.yaml did not change.
+    texts = (
+        BASE_IMAGE_SOURCE,
+        _resource(RUNTIME_FILE),
+        _resource(DOCKERFILE_TEMPLATE),
+        (root / RUNTIME_LOCK).read_text(),
+    )
+    for text in texts:
         digest.update(hashlib.sha256(text.encode()).digest())
     return digest.hexdigest()
 
@@ -134,9 +144,22 @@ def dockerfile(image: Image, wheel_name: str) -> str:
     )
 
 
-def write_build_contexts(root: Path, out: Path) -> dict[ImageKind, Path]:
-    """One build context per image under out/<kind>/: Dockerfile, requirements, constraints, wheel."""
+def write_build_contexts(
+    root: Path, out: Path, base_images: Mapping[str, str] | None = None
+) -> dict[ImageKind, Path]:
+    """One build context per image under out/<kind>/: Dockerfile, requirements, constraints, wheel.
+
+    `base_images` (kind -> reference): the `FROM` of each image instead of runtime.yaml's, i.e. the
+    copy `stackctl.aml.base_image` imported into the workspace's registry by the same digest."""
     runtime = load_runtime()
+    if base_images:
+        runtime = replace(
+            runtime,
+            images={
+                kind: replace(image, base_image=base_images.get(kind, image.base_image))
+                for kind, image in runtime.images.items()
+            },
+        )
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

@@ -1,12 +1,25 @@
-"""Model validation as the release runs it: after a deploy, invoke the published training pipeline
-on the stack's own data, wait for it, then the scoring pipeline, and wait for that; a failure stops
-the release. (The case study's CD: a release is good when the model trains and scores in the
-target environment, not merely when the infrastructure applies.)
+"""Model validation as the release runs it: after a deploy, one run of the stack's own Data Factory
+pipeline (copy, then the training batch endpoint, then the scoring one, each waited for), with the
+parameters of a validation run; a failure stops the release. (The case study's CD: a release is good
+when the model trains and scores in the target environment, not merely when the infrastructure applies.)
 
-Both pipelines are the batch endpoints `deploy` created (pipeline-component deployments); they are
-invoked with the week's raw folder, as the schedules and Data Factory invoke them.
-https://learn.microsoft.com/azure/machine-learning/how-to-use-batch-pipeline-deployments
-Job states: https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.entities.job (status)
+Why through Data Factory (issue 22 item 7): batch endpoint jobs read and write their data as the
+identity that invokes them ("the identity of the job (invoker) is used to read the underlying data",
+https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs;
+https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint). The factory's
+managed identity already invokes the endpoints every week and holds exactly the data roles that
+needs; the release identity only starts the factory's pipeline (Microsoft.DataFactory/factories/
+pipelines/createRun/action, which its Contributor role on the stack's resource group carries,
+envs/bootstrap/main.rbac.tf) and needs no role on the lake at all.
+
+Why with validation parameters (issue 22 item 8): the run registers under `VALIDATION_MODEL_NAME`
+(so the production champion never moves; its first model becomes its own champion, so this works
+in a fresh subscription) and publishes into the `validation` schema (never the tables Power BI reads).
+
+Data Factory run statuses: Queued, InProgress, Succeeded, Failed, Canceling, Cancelled
+(https://learn.microsoft.com/azure/data-factory/monitor-programmatically#run-data);
+create_run / pipeline_runs.get / cancel: azure-mgmt-datafactory
+(https://learn.microsoft.com/rest/api/datafactory/pipelines/create-run).
 """
 
 from __future__ import annotations
@@ -16,28 +29,53 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.aml.specs import LANDING_FOLDER
+from demand_forecast.reporting.schema import VALIDATION_SCHEMA
+
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
+from stackctl.graph import VALIDATION_MODEL_NAME
 
-TERMINAL_OK = {"Completed"}
-TERMINAL_FAILED = {"Failed", "Canceled", "NotResponding"}
-POLL_SECONDS = 30.0
-DEFAULT_TIMEOUT_S = 3 * 3600.0
+RUN_SUCCEEDED = {"Succeeded"}
+RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
+POLL_SECONDS = 60.0
+# Below a CI job's default limit (GitHub Actions `timeout-minutes` defaults to 360), so on a run that
+# does not end this code, not the runner's kill, ends it: the factory run is cancelled, so it starts
+# no further batch job (an AML job it already started runs on: the factory has no cancel activity yet).
+DEFAULT_TIMEOUT_S = 5.5 * 3600.0
 
 
 @dataclass(frozen=True)
-class PipelineJobResult:
-    pipeline: str  # "training" or "scoring"
-    endpoint: str
-    job_name: str
+class ValidationRun:
+    """One run of the stack's Data Factory pipeline with the validation parameters."""
+
+    factory: str
+    pipeline: str
+    run_id: str
     status: str
     seconds: float
+    parameters: dict[str, str]
 
 
-def wait_for_job(
+def validation_parameters(stack: StackOutput) -> dict[str, str]:
+    """The factory pipeline's parameters for a validation run (modules/data_factory declares them)."""
+    sql = stack.sql
+    return {
+        "registered_model": VALIDATION_MODEL_NAME,
+        "reporting_database": f"mssql://{sql.server_fqdn}/{sql.database_name}?schema={VALIDATION_SCHEMA}",
+    }
+
+
+def data_factory_client(stack: StackOutput, credential: Any) -> Any:
+    """The real Data Factory management client for the stack's subscription."""
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+    return DataFactoryManagementClient(credential, stack.subscription_id)
+
+
+def wait_for_pipeline_run(
     client: Any,
-    job_name: str,
+    stack: StackOutput,
+    run_id: str,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     poll_s: float = POLL_SECONDS,
@@ -45,32 +83,27 @@ def wait_for_job(
     clock: Callable[[], float] = time.monotonic,
     on_status: Callable[[str], None] | None = None,
 ) -> str:
-    """Poll `client.jobs.get(job_name)` until the job ends; returns its final status.
-    Raises StackctlError when it does not end within `timeout_s`."""
-    started = clock()
-    last = None
+    """Poll `pipeline_runs.get` until the run ends; returns its final status. On timeout the run is
+    cancelled (with its child pipeline runs), so it invokes no further endpoint, and StackctlError is
+    raised naming it (an AML job already started runs on; its name is in the run's activities)."""
+    factory = stack.data_factory.name
+    started, last = clock(), None
     while True:
-        status = str(client.jobs.get(job_name).status)
+        status = str(client.pipeline_runs.get(stack.resource_group_name, factory, run_id).status)
         if status != last and on_status:
             on_status(status)
         last = status
-        if status in TERMINAL_OK | TERMINAL_FAILED:
+        if status in RUN_SUCCEEDED | RUN_ENDED_OTHERWISE:
             return status
         if clock() - started > timeout_s:
+            client.pipeline_runs.cancel(stack.resource_group_name, factory, run_id, is_recursive=True)
             raise StackctlError(
-                f"AML job {job_name} did not finish within {timeout_s / 60:.0f} minutes "
-                f"(last status {status})",
-                where=f"AML job {job_name}",
-                fix="look at the job in AML studio; cancel it or raise the timeout",
+                f"Data Factory run {run_id} did not finish within {timeout_s / 3600:.1f} h "
+                f"(last status {status}); it was cancelled",
+                where=f"factory {factory}, pipeline {stack.data_factory.pipeline_name}",
+                fix="read the run's activities in Data Factory Studio (Monitor) and the AML jobs it started",
             )
         sleep(poll_s)
-
-
-def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
-    def write(message: str) -> None:
-        log(f"{prefix}: {message}")
-
-    return write
 
 
 def run_model_validation(
@@ -82,38 +115,32 @@ def run_model_validation(
     poll_s: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> list[PipelineJobResult]:
-    """Training, then scoring, each waited for. Raises StackctlError naming the job that failed;
-    scoring is not started when training failed."""
-    from azure.ai.ml import Input
+) -> ValidationRun:
+    """One factory run (training, then scoring) with `validation_parameters`, waited for.
 
-    raw = Input(
-        type="uri_folder", path=f"azureml://datastores/{stack.aml.datastores.raw}/paths/{LANDING_FOLDER}/"
+    `client`: a `DataFactoryManagementClient` (`data_factory_client`). Raises StackctlError naming
+    the run when it does not succeed; the factory itself never starts scoring after a failed training."""
+    factory, pipeline = stack.data_factory.name, stack.data_factory.pipeline_name
+    parameters = validation_parameters(stack)
+    started = clock()
+    created = client.pipelines.create_run(stack.resource_group_name, factory, pipeline, parameters=parameters)
+    run_id = str(created.run_id)
+    log(f"validation: started run {run_id} of {factory}/{pipeline} ({parameters['registered_model']})")
+    status = wait_for_pipeline_run(
+        client,
+        stack,
+        run_id,
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        sleep=sleep,
+        clock=clock,
+        on_status=lambda s: log(f"validation: {s}"),
     )
-    runs: list[PipelineJobResult] = []
-    for pipeline, endpoint in (
-        ("training", stack.endpoints.training.name),
-        ("scoring", stack.endpoints.scoring.name),
-    ):
-        started = clock()
-        job = client.batch_endpoints.invoke(
-            endpoint_name=endpoint, inputs={"raw_data": raw}, experiment_name=f"release-validation-{pipeline}"
+    if status not in RUN_SUCCEEDED:
+        raise StackctlError(
+            f"model validation failed: Data Factory run {run_id} ended {status}",
+            where=f"factory {factory}, pipeline {pipeline} ({stack.environment})",
+            fix="read the failed activity in Data Factory Studio (Monitor) and the AML job it names; "
+            "the release stops here",
         )
-        log(f"{pipeline}: started job {job.name} on endpoint {endpoint}")
-        status = wait_for_job(
-            client,
-            job.name,
-            timeout_s=timeout_s,
-            poll_s=poll_s,
-            sleep=sleep,
-            clock=clock,
-            on_status=_prefixed(log, pipeline),
-        )
-        runs.append(PipelineJobResult(pipeline, endpoint, job.name, status, clock() - started))
-        if status not in TERMINAL_OK:
-            raise StackctlError(
-                f"model validation failed: the {pipeline} pipeline job {job.name} ended {status}",
-                where=f"batch endpoint {endpoint} ({stack.environment})",
-                fix="read the failed step's logs in AML studio; the release stops here",
-            )
-    return runs
+    return ValidationRun(factory, pipeline, run_id, status, clock() - started, parameters)

@@ -194,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         path = write_runtime_lock(repo_root(), args.torch_wheels)
     except IndexUnreachable as exc:
         print(f"error: the package index is unreachable: {exc}", file=sys.stderr)
-        return ExitStatus.FAILED
+        return ExitStatus.SETUP_FAULT
     except StackctlError as exc:
         print(exc.render(), file=sys.stderr)
-        return ExitStatus.FAILED
+        return ExitStatus.SETUP_FAULT
     print(f"wrote {path}")
     return ExitStatus.OK
 

@@ -7,6 +7,7 @@ renderers never see a raw value from a sensitive path.
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,10 +28,11 @@ from stackctl.audit.values import (
     is_marked,
     leaf_paths,
     masked,
+    scrub_everywhere,
     value_at,
     with_unknowns,
 )
-from stackctl.checks.checkov import CheckovReport
+from stackctl.checks.checkov import CheckovReport, CheckResult
 from stackctl.checks.parity import Difference
 
 Severity = Literal["blocking", "warning", "info"]
@@ -46,6 +48,8 @@ FindingKind = Literal[
     "forgotten-object",
     "check-failed",
     "check-unknown",
+    "incomplete-plan",
+    "provenance",
 ]
 
 # Resources whose deletion or replacement loses data (or the keys to it): blocking unless allowed.
@@ -68,6 +72,42 @@ DATA_BEARING: Mapping[str, str] = {
     "azurerm_container_registry": "container registry",
     "azurerm_log_analytics_workspace": "Log Analytics workspace",
 }
+
+# The same data held through azapi (the ARM resource type of an `azapi_resource`, without its API
+# version): its delete loses the data as the azurerm resource's does. Case-insensitive, as ARM is.
+# https://learn.microsoft.com/azure/azure-resource-manager/management/azure-services-resource-providers
+DATA_BEARING_ARM: Mapping[str, str] = {
+    "microsoft.storage/storageaccounts": "storage account",
+    "microsoft.storage/storageaccounts/blobservices/containers": "storage container",
+    "microsoft.storage/storageaccounts/fileservices/shares": "storage file share",
+    "microsoft.storage/storageaccounts/tableservices/tables": "storage table",
+    "microsoft.storage/storageaccounts/queueservices/queues": "storage queue",
+    "microsoft.sql/servers": "SQL server (and every database on it)",
+    "microsoft.sql/servers/databases": "SQL database",
+    "microsoft.keyvault/vaults": "Key Vault",
+    "microsoft.keyvault/vaults/secrets": "Key Vault secret",
+    "microsoft.keyvault/vaults/keys": "Key Vault key",
+    "microsoft.machinelearningservices/workspaces": "AML workspace",
+    "microsoft.machinelearningservices/workspaces/datastores": "AML datastore registration",
+    "microsoft.containerregistry/registries": "container registry",
+    "microsoft.operationalinsights/workspaces": "Log Analytics workspace",
+    "microsoft.datafactory/factories": "Data Factory (its pipelines and linked services)",
+}
+AZAPI_TYPES = frozenset({"azapi_resource"})
+
+
+def data_bearing(rc: ResourceChange) -> str | None:
+    """What data a resource holds, or None: by its azurerm type, or for an `azapi_resource` by the
+    ARM type in its `type` argument (`Microsoft.Storage/storageAccounts@2023-05-01`)."""
+    if rc.type in AZAPI_TYPES:
+        for value in (rc.change.before, rc.change.after):
+            arm = value.get("type") if isinstance(value, dict) else None
+            if isinstance(arm, str):
+                held = DATA_BEARING_ARM.get(arm.split("@", 1)[0].lower())
+                return f"{held}, through azapi" if held else None
+        return None
+    return DATA_BEARING.get(rc.type)
+
 
 # Attribute names (the last part of a path) that decide what a resource costs.
 COST_ATTRIBUTES = frozenset(
@@ -122,8 +162,12 @@ class AuditFinding:
     address: str | None = None
     location: str | None = None
     allowed_by: AllowEntry | None = None
-    # Lines of the plan JSON the finding points at (checkov reports them), for SARIF regions.
+    # Lines the finding points at (checkov reports them), for SARIF regions: of `source_file`
+    # when set, else of the plan JSON.
     line_range: tuple[int, int] | None = None
+    # The repository file (`modules/sql/main.tf`) a policy finding's lines are in, when checkov
+    # matched the planned resource to its code (--repo-root-for-plan-enrichment).
+    source_file: str | None = None
 
     @property
     def blocking(self) -> bool:
@@ -151,6 +195,8 @@ class CostChange:
     attribute: str
     before: str
     after: str
+    # What it costs, from stackctl.audit.pricing (Azure Retail Prices), or why it is not priced.
+    price: str = "not priced: no price lookup for this attribute"
 
 
 @dataclass(frozen=True)
@@ -159,6 +205,21 @@ class DriftItem:
     kind: ChangeKind
     diffs: tuple[AttributeDiff, ...]
     reverted_by_plan: bool
+    # What this plan does to the address: "create" after a delete outside Terraform re-creates it.
+    plan_kind: ChangeKind | None = None
+    data_bearing: str | None = None
+
+    @property
+    def consequence(self) -> str:
+        """What the plan does about the drift, in the words the report uses."""
+        if self.kind == "delete":
+            if self.plan_kind in ("create", "replace"):
+                lost = f"; the {self.data_bearing}'s data is not restored" if self.data_bearing else ""
+                return f"this plan re-creates it, empty{lost}"
+            return "this plan does not re-create it: it stays deleted"
+        if self.reverted_by_plan:
+            return "this plan puts it back"
+        return "this plan keeps the change: update the configuration or revert it by hand"
 
 
 @dataclass(frozen=True)
@@ -205,6 +266,13 @@ class Provenance:
     # reviewed report to what is applied.
     saved_plan: str | None = None
     saved_plan_sha256: str | None = None
+    # The repository's URL, from git's `origin` remote or the CI's variables; None when unknown.
+    repository_uri: str | None = None
+    # What the repository pins for each provider (registry source -> version constraint), from
+    # the root's versions.tf: a plan made under other constraints is flagged.
+    repository_pins: Mapping[str, str] = field(default_factory=dict)
+    # Who reviewed and approved the plan, when `make review` recorded it (see stackctl.review).
+    review: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,35 +327,40 @@ def _destructive_findings(
     return findings, used_entries
 
 
+_REVERTS = frozenset({"update", "replace", "replace-forget"})
+_RECREATES = frozenset({"create", "replace"})
+
+
 def _drift_items(plan: Plan, secrets: Secrets) -> tuple[DriftItem, ...]:
     """Managed resources changed or deleted outside Terraform, and whether this plan reverts each."""
-    planned_updates = {
-        rc.address
-        for rc in plan.resource_changes
-        if rc.change.kind in ("update", "replace", "replace-forget")
-    }
-    return tuple(
-        DriftItem(
-            address=rc.address,
-            kind=rc.change.kind,
-            diffs=tuple(attribute_diffs(rc.change, secrets)) if rc.change.kind != "delete" else (),
-            reverted_by_plan=rc.address in planned_updates,
+    planned = {rc.address: rc.change.kind for rc in plan.resource_changes if rc.mode == "managed"}
+    items = []
+    for rc in plan.resource_drift:
+        if rc.mode != "managed":
+            continue
+        plan_kind = planned.get(rc.address)
+        # An update puts a changed object back; after a delete outside Terraform only a create does.
+        puts_back = (
+            {"create", "replace"} if rc.change.kind == "delete" else {"update", "replace", "replace-forget"}
         )
-        for rc in plan.resource_drift
-        if rc.mode == "managed"
-    )
+        items.append(
+            DriftItem(
+                address=rc.address,
+                kind=rc.change.kind,
+                diffs=tuple(attribute_diffs(rc.change, secrets)) if rc.change.kind != "delete" else (),
+                reverted_by_plan=plan_kind in puts_back,
+                plan_kind=plan_kind,
+                data_bearing=data_bearing(rc),
+            )
+        )
+    return tuple(items)
 
 
 def _drift_finding(item: DriftItem) -> AuditFinding:
     what = "deleted outside Terraform" if item.kind == "delete" else "changed outside Terraform"
     changed = ", ".join(d.path for d in item.diffs) or "no attribute detail"
-    consequence = (
-        "this plan puts it back"
-        if item.reverted_by_plan
-        else "this plan keeps the change: update the configuration or revert it by hand"
-    )
     return AuditFinding(
-        "drift", "warning", f"{item.address} was {what}", f"{changed}; {consequence}", item.address
+        "drift", "warning", f"{item.address} was {what}", f"{changed}; {item.consequence}", item.address
     )
 
 
@@ -342,12 +415,9 @@ def build_report(
     env = provenance.env
     secrets = collect_secrets(plan)
     resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
-    # Data sources count only when they are read during apply (their config depends on unknowns).
-    counts: Counter[ChangeKind] = Counter(
-        rc.change.kind for rc in plan.resource_changes if rc.mode == "managed" or rc.change.kind == "read"
-    )
+    counts: Counter[ChangeKind] = Counter(rc.change.kind for rc in plan.counted_changes)
     findings, used_entries = _destructive_findings(resources, allow_list, env, today)
-    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason)
+    policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason, env)
     findings.extend(policy_findings)
     findings.extend(f for f in map(_forgotten_finding, resources) if f)
     findings.extend(_check_findings(plan))
@@ -362,7 +432,9 @@ def build_report(
         parity_items = tuple(_parity_item(d, plan.sensitive_variables, secrets) for d in parity)
         findings.extend(map(_parity_finding, parity_items))
     findings.extend(_unused_allow_entries(allow_list, env, used_entries, today))
-    return AuditReport(
+    findings.extend(_incomplete_plan_findings(plan))
+    findings.extend(_provenance_findings(provenance, today))
+    report = AuditReport(
         provenance=provenance,
         resources=resources,
         counts={kind: counts.get(kind, 0) for kind in CHANGE_ORDER},
@@ -375,6 +447,74 @@ def build_report(
         policy=policy,
         by_module=_group(resources),
     )
+    # The one boundary: every text the renderers read passes through the same scrubbing of every
+    # known secret, whatever field it sits in (check messages, diagnostics, titles, details).
+    scrubbed: AuditReport = scrub_everywhere(report, secrets)
+    return scrubbed
+
+
+# A saved plan records the state it was made against; the older it is, the likelier the state
+# moved on (then `terraform apply` refuses it as stale) or the review no longer matches Azure.
+MAX_PLAN_AGE_DAYS = 2
+
+
+def _provenance_findings(provenance: Provenance, today: dt.date) -> list[AuditFinding]:
+    """A plan made under other provider constraints than the repository pins, or days old."""
+    findings = []
+    for provider in provenance.providers:
+        pinned = provenance.repository_pins.get(_registry_source(provider.source))
+        if pinned and provider.constraint and provider.constraint != pinned:
+            findings.append(
+                AuditFinding(
+                    "provenance",
+                    "warning",
+                    f"the plan's {provider.name} constraint {provider.constraint!r} is not the repository's "
+                    f"{pinned!r}",
+                    "it was made from other code or another checkout than the one audited; plan again "
+                    "from this commit (`make plan`)",
+                )
+            )
+    made = _date_of(provenance.plan_timestamp)
+    if made is not None and (today - made).days > MAX_PLAN_AGE_DAYS:
+        findings.append(
+            AuditFinding(
+                "provenance",
+                "warning",
+                f"the plan is {(today - made).days} days old (made {provenance.plan_timestamp})",
+                f"older than {MAX_PLAN_AGE_DAYS} days: Azure or the state may have moved on; plan again "
+                "(`make plan`) and audit the new plan",
+            )
+        )
+    return findings
+
+
+def _registry_source(source: str) -> str:
+    source = source.lower()
+    return source if source.count("/") >= 2 else f"registry.terraform.io/{source}"
+
+
+def _date_of(timestamp: str | None) -> dt.date | None:
+    try:
+        return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date() if timestamp else None
+    except ValueError:
+        return None
+
+
+def _incomplete_plan_findings(plan: Plan) -> list[AuditFinding]:
+    """A plan Terraform marks `complete: false` (made with `-target`, or with deferred changes)
+    does not show every change a full plan would: it cannot be signed off as the release.
+    https://developer.hashicorp.com/terraform/internals/json-format (plan representation)"""
+    if plan.complete is not False:
+        return []
+    return [
+        AuditFinding(
+            "incomplete-plan",
+            "blocking",
+            "the plan is partial (complete: false): made with -target or with deferred changes",
+            "it does not show every change a full plan of this configuration would; plan again "
+            "without -target (`make plan`) and audit that plan",
+        )
+    ]
 
 
 _SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
@@ -396,7 +536,7 @@ def _resource_report(rc: ResourceChange, secrets: Secrets) -> ResourceReport:
         kind=kind,
         action_reason=rc.action_reason,
         diffs=diffs,
-        data_bearing=DATA_BEARING.get(rc.type),
+        data_bearing=data_bearing(rc),
         previous_address=rc.previous_address,
         deposed=rc.deposed,
         imported_id=(rc.change.importing.id or "(id not recorded)") if rc.change.importing else None,
@@ -505,8 +645,36 @@ def _destructive_finding(
     )
 
 
+def code_file(file_path: str, env: str) -> str | None:
+    """The repository path of a file checkov names relative to the root it enriched the plan
+    from (envs/<env>): `../../modules/sql/main.tf` -> `modules/sql/main.tf`; None for the plan."""
+    if not file_path.endswith((".tf", ".tf.json")):
+        return None
+    return posixpath.normpath(posixpath.join("envs", env, file_path.lstrip("/")))
+
+
+def _policy_failure(result: CheckResult, env: str) -> AuditFinding:
+    """A failed checkov check, pointing at the .tf lines checkov matched (else at the plan)."""
+    source = code_file(result.file_path, env)
+    where = (
+        f"{source}:{result.line_range[0]}-{result.line_range[1]}" if source and result.line_range else None
+    )
+    return AuditFinding(
+        "policy-failure",
+        "blocking",
+        f"{result.check_id}: {result.check_name}",
+        f"planned values fail the check at {where or result.location or 'the plan'}"
+        + (f" (severity {result.severity})" if result.severity else "")
+        + (f"; guideline: {result.guideline}" if result.guideline else ""),
+        result.resource,
+        location=where or result.location,
+        line_range=result.line_range,
+        source_file=source,
+    )
+
+
 def _policy_findings(
-    checkov: CheckovReport | None, not_run_reason: str
+    checkov: CheckovReport | None, not_run_reason: str, env: str = "dev"
 ) -> tuple[PolicySummary, list[AuditFinding]]:
     if checkov is None:
         return PolicySummary(ran=False, not_run_reason=not_run_reason), [
@@ -517,20 +685,7 @@ def _policy_findings(
                 f"{not_run_reason}; the release gate cannot pass without them",
             )
         ]
-    findings = [
-        AuditFinding(
-            "policy-failure",
-            "blocking",
-            f"{result.check_id}: {result.check_name}",
-            f"planned values fail the check at {result.location or 'the plan'}"
-            + (f" (severity {result.severity})" if result.severity else "")
-            + (f"; guideline: {result.guideline}" if result.guideline else ""),
-            result.resource,
-            location=result.location,
-            line_range=result.line_range,
-        )
-        for result in checkov.failed
-    ]
+    findings = [_policy_failure(result, env) for result in checkov.failed]
     findings += [
         AuditFinding(
             "policy-skipped",

@@ -18,8 +18,10 @@ refused with the encoding named.
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -188,6 +190,9 @@ class Plan(_Model):
     prior_state: Any = None
     timestamp: str | None = None
     errored: bool | None = None
+    # False for a plan that does not hold every change a full plan would: made with `-target`, or
+    # with deferred changes (Terraform >= 1.8 writes it; absent in older plans).
+    complete: bool | None = None
 
     @property
     def written_by(self) -> str:
@@ -195,6 +200,13 @@ class Plan(_Model):
         sources = [c.full_name or "" for c in self.configuration.provider_config.values()]
         sources += [rc.provider_name or "" for rc in self.resource_changes]
         return "OpenTofu" if any(s.startswith(OPENTOFU_REGISTRY) for s in sources) else "Terraform"
+
+    @property
+    def counted_changes(self) -> tuple[ResourceChange, ...]:
+        """The resource changes that count, for the audit as for `make plan`'s summary: every managed
+        resource, and data sources only when they are read during apply (their config depends on
+        unknowns)."""
+        return tuple(rc for rc in self.resource_changes if rc.mode == "managed" or rc.change.kind == "read")
 
     @property
     def sensitive_variables(self) -> frozenset[str]:
@@ -264,12 +276,10 @@ def decode_plan_text(data: bytes, *, source: str = "<plan>") -> str:
                     where=source,
                     fix="write it again with `terraform show -json tfplan > plan.json`",
                 ) from exc
-    if data.startswith(b"PK\x03\x04"):
-        raise StackctlError(
-            "plan file is not valid JSON: it is a ZIP archive, the binary plan `terraform plan -out` writes",
-            where=source,
-            fix="write it with `terraform show -json tfplan > plan.json` (the binary tfplan is not JSON)",
-        )
+    wrong = what_else(data, Path(source).name)
+    if wrong is not None:
+        what, fix = wrong
+        raise StackctlError(f"not a plan JSON file: it is {what}", where=source, fix=fix)
     fix = (
         "write it again with `terraform show -json tfplan > plan.json`; in Windows PowerShell 5 "
         "use `terraform show -json tfplan | Out-File -Encoding utf8 plan.json`"
@@ -292,6 +302,82 @@ def decode_plan_text(data: bytes, *, source: str = "<plan>") -> str:
             where=source,
             fix=fix,
         ) from exc
+
+
+SHOW_JSON = "terraform show -json tfplan > plan.json"
+# Leading bytes of compressed files (RFC 1952 gzip, bzip2, xz, zstd) and what undoes each.
+_COMPRESSED: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed (.gz)", "gzip -dc {name} > plan.json"),
+    (b"BZh", "bzip2-compressed (.bz2)", "bzip2 -dc {name} > plan.json"),
+    (b"\xfd7zXZ\x00", "xz-compressed (.xz)", "xz -dc {name} > plan.json"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed (.zst)", "zstd -dc {name} > plan.json"),
+)
+# The first words of Terraform's human-readable plan output (`terraform plan` without -json).
+_PLAN_TEXT = re.compile(
+    r"^(Terraform used the selected providers|Terraform will perform the following actions|"
+    r"No changes\. Your infrastructure matches|Refreshing state\.\.\.|\S+: Refreshing state|"
+    r"Plan: \d+ to add)",
+    re.MULTILINE,
+)
+# HCL: a comment or a top-level block or `name = value` at the start of the file.
+_HCL_START = re.compile(
+    r"^\s*(#|//|/\*|(terraform|provider|resource|data|module|variable|output|locals|check|import|moved|"
+    r"removed)\b[^\n]*\{|[A-Za-z_][\w-]*\s*=)",
+)
+
+
+def what_else(data: bytes, name: str = "FILE") -> tuple[str, str] | None:
+    """What a file given as plan JSON is instead, and the command that gives the plan JSON; None
+    when it may be a plan. Knows compressed files, ZIP archives (the binary tfplan, or a CI
+    artifact download), Terraform's text output, HCL (configuration or tfvars), SARIF, and empty
+    or binary files."""
+    for magic, what, command in _COMPRESSED:
+        if data.startswith(magic):
+            return f"{what} data", f"decompress it first: `{command.format(name=name)}`"
+    if data.startswith(b"PK\x03\x04"):
+        return _zip_kind(data)
+    if not data.strip():
+        return "empty", f"write the plan JSON into it: `{SHOW_JSON}` (after `make plan`)"
+    head = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
+    if _PLAN_TEXT.search(re.sub(r"\x1b\[[0-9;]*m", "", head)):
+        return (
+            "Terraform's human-readable plan output, not its JSON",
+            f"save the plan and show it as JSON: `terraform plan -out=tfplan` then `{SHOW_JSON}`",
+        )
+    if not head.lstrip().startswith(("{", "[")) and _HCL_START.match(head):
+        return (
+            "Terraform configuration or a tfvars file (HCL text)",
+            f"audit the plan made from it: `make plan ENV=<env>` writes build/<env>/plan.json ({SHOW_JSON})",
+        )
+    if '"$schema"' in head and "sarif" in head.lower():
+        return (
+            "a SARIF report (what the audit writes)",
+            f"pass the plan JSON the report was made from ({SHOW_JSON})",
+        )
+    sample = data[:4096]
+    # A few NUL bytes: binary. Every other byte NUL is UTF-16 without a BOM, named by the caller.
+    if sample.count(0) > 0 and sample.count(0) * 4 <= len(sample):
+        return "a binary file", f"pass the JSON of a saved plan: `{SHOW_JSON}`"
+    return None
+
+
+def _zip_kind(data: bytes) -> tuple[str, str]:
+    """A ZIP archive: the binary plan (`tfplan` holds a `tfplan` entry) or another archive."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        names = []
+    if "tfplan" in names or (not names and b"tfplan" in data[:512]):
+        return (
+            "the binary plan `terraform plan -out` writes (a ZIP archive)",
+            f"write its JSON with `{SHOW_JSON}` (the binary tfplan is not JSON)",
+        )
+    inside = ", ".join(names[:5]) or "nothing readable"
+    return (
+        f"a ZIP archive holding {inside} (a CI artifact download?)",
+        "unzip it and pass the plan JSON inside: `unzip FILE plan.json`",
+    )
 
 
 _WRAPPER_LINE = re.compile(r"^(\[command\].*|::(debug|set-output|error|warning)[^\n]*)$", re.MULTILINE)

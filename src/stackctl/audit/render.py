@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 
 from stackctl.audit.analysis import AuditFinding, AuditReport, ResourceReport
+from stackctl.audit.sarif import RULES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -17,8 +18,46 @@ def render_markdown(report: AuditReport) -> str:
     return _environment(html=False).get_template("report.md.j2").render(report=report)
 
 
+def render_summary(report: AuditReport) -> str:
+    """The head of the Markdown report (verdict, provenance, counts, findings) for a CI job summary."""
+    markdown = render_markdown(report)
+    end = markdown.find("\n## Destructive changes")
+    return markdown if end < 0 else markdown[: end + 1]
+
+
 def render_html(report: AuditReport) -> str:
     return _environment(html=True).get_template("report.html.j2").render(report=report)
+
+
+# Within a severity, the resources with a destructive change come first (they are what an auditor
+# signs for), then the rest by kind of finding.
+_KIND_FIRST = ("destructive-change", "incomplete-plan", "policy-failure", "policy-not-checked")
+NO_RESOURCE = "(not tied to one resource)"
+
+
+def finding_groups(report: AuditReport) -> list[tuple[str, list[tuple[str, list[AuditFinding]]]]]:
+    """Findings grouped by severity (blocking, warning, info), then by resource address, the
+    addresses with a destructive change first: [(severity, [(address, findings)])]."""
+    groups: list[tuple[str, list[tuple[str, list[AuditFinding]]]]] = []
+    for severity in ("blocking", "warning", "info"):
+        by_address: dict[str, list[AuditFinding]] = {}
+        for finding in report.findings:
+            if finding.severity == severity:
+                by_address.setdefault(finding.address or NO_RESOURCE, []).append(finding)
+        if by_address:
+            ordered = sorted(by_address.items(), key=lambda item: (_address_rank(item[1]), item[0]))
+            groups.append((severity, ordered))
+    return groups
+
+
+def _address_rank(findings: list[AuditFinding]) -> int:
+    ranks = [_KIND_FIRST.index(f.kind) for f in findings if f.kind in _KIND_FIRST]
+    return min(ranks) if ranks else len(_KIND_FIRST)
+
+
+def rule_of(finding: AuditFinding) -> str:
+    """The finding's SARIF rule id (FSA001 ...), so every line names its rule."""
+    return RULES[finding.kind][0]
 
 
 def status_label(finding: AuditFinding) -> str:
@@ -99,4 +138,6 @@ def _environment(*, html: bool) -> jinja2.Environment:
     env.globals["severity_counts"] = severity_counts
     env.globals["resource_line"] = resource_line
     env.globals["kind_heading"] = kind_heading
+    env.globals["finding_groups"] = finding_groups
+    env.globals["rule_of"] = rule_of
     return env

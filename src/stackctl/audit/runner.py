@@ -15,11 +15,12 @@ from pathlib import Path
 from stackctl.audit.allow_list import load_allow_list
 from stackctl.audit.analysis import AuditReport, build_report
 from stackctl.audit.plan import load_plan
-from stackctl.audit.provenance import collect_provenance
+from stackctl.audit.pricing import PriceBook, priced_costs
+from stackctl.audit.provenance import collect_provenance, refuse_other_environment
 from stackctl.audit.render import render_html, render_markdown
 from stackctl.audit.sarif import to_sarif
 from stackctl.checks.checkov import CheckovReport, CheckResult, default_policies_dir, run_checkov
-from stackctl.checks.parity import Difference, tfvars_differences
+from stackctl.checks.parity import Difference, root_differences, tfvars_differences
 from stackctl.errors import StackctlError
 from stackctl.paths import env_dir
 from stackctl.terraform.env_root import PLAN_FILE
@@ -84,13 +85,12 @@ def _run_checkov(
 
 
 def _parity(tfvars: tuple[Path, Path] | None, root: Path) -> tuple[list[Difference] | None, str | None]:
-    """The dev/prod tfvars differences, or None and why they could not be read."""
-    dev_tfvars, prod_tfvars = tfvars or (
-        env_dir("dev", root) / "terraform.tfvars",
-        env_dir("prod", root) / "terraform.tfvars",
-    )
+    """The dev/prod value differences, or None and why they could not be read: by default the
+    values Terraform assigns from every tfvars file each root loads (*.auto.tfvars too)."""
     try:
-        return tfvars_differences(dev_tfvars, prod_tfvars), None
+        if tfvars is not None:
+            return tfvars_differences(*tfvars), None
+        return root_differences(env_dir("dev", root), env_dir("prod", root)), None
     except StackctlError as exc:
         return None, exc.what
 
@@ -116,12 +116,17 @@ def audit_plan(
     policy_runner: PolicyRunner = checkov_on_plan,
     tfvars: tuple[Path, Path] | None = None,
     now: dt.datetime | None = None,
+    price_book: PriceBook | None = None,
 ) -> AuditOutputs:
     """Audit one plan file and write audit.md, audit.html and audit.sarif into `out_dir`.
+
+    Long because it is the audit's one sequence of I/O steps (plan, environment, allow-list,
+    checkov, parity, provenance, report, prices, files), each a call, read top to bottom.
 
     Bad input (plan, allow-list) raises StackctlError before anything is written.
     """
     plan = load_plan(plan_path)
+    refuse_other_environment(plan, env, root, str(plan_path))
     allow_list = load_allow_list(
         allow_list_path, required=allow_list_required, shown_as=_relative(allow_list_path, root)
     )
@@ -152,6 +157,8 @@ def audit_plan(
         checkov_not_run_reason=not_run_reason or "checkov was not run on this plan",
     )
 
+    book = price_book or PriceBook(root / "build" / "prices" / "retail-prices.json", today=moment.date())
+    report = dataclasses.replace(report, costs=priced_costs(report.costs, plan, book))
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = AuditOutputs(
         report=report,

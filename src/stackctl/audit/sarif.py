@@ -33,6 +33,14 @@ RULES: dict[FindingKind, tuple[str, str]] = {
     ),
     "check-failed": ("FSA010", "A Terraform check block (or condition) failed or errored at plan time"),
     "check-unknown": ("FSA011", "A Terraform check or condition can only be evaluated during apply"),
+    "incomplete-plan": (
+        "FSA012",
+        "The plan is partial (complete: false): made with -target or deferred changes",
+    ),
+    "provenance": (
+        "FSA013",
+        "The plan's provenance differs from the repository's: provider versions, or its age",
+    ),
 }
 
 _LEVEL = {"blocking": "error", "warning": "warning", "info": "note"}
@@ -48,6 +56,8 @@ _DEFAULT_LEVEL: dict[FindingKind, str] = {
     "forgotten-object": "warning",
     "check-failed": "warning",
     "check-unknown": "note",
+    "incomplete-plan": "error",
+    "provenance": "warning",
 }
 _KIND_ORDER: list[FindingKind] = list(RULES)
 
@@ -72,18 +82,27 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
                     "driver": {
                         "name": "stackctl-audit",
                         "version": __version__,
-                        "informationUri": "https://github.com/forecast-stack/forecast-stack",
+                        **(
+                            {"informationUri": provenance.repository_uri} if provenance.repository_uri else {}
+                        ),
                         "rules": rules,
                     }
                 },
                 "automationDetails": {"id": f"stackctl-audit/{provenance.env}/"},
-                "versionControlProvenance": [
+                # Required by SARIF to hold repositoryUri: only written when git or CI names it.
+                **(
                     {
-                        "repositoryUri": "https://github.com/forecast-stack/forecast-stack",
-                        "revisionId": provenance.git_commit,
-                        "branch": provenance.git_branch,
+                        "versionControlProvenance": [
+                            {
+                                "repositoryUri": provenance.repository_uri,
+                                "revisionId": provenance.git_commit,
+                                "branch": provenance.git_branch,
+                            }
+                        ]
                     }
-                ],
+                    if provenance.repository_uri
+                    else {}
+                ),
                 "invocations": [
                     {
                         "executionSuccessful": True,
@@ -105,7 +124,9 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
 
 def _result(finding: AuditFinding, report: AuditReport) -> dict[str, Any]:
     rule_id, _ = RULES[finding.kind]
-    physical: dict[str, Any] = {"artifactLocation": {"uri": report.provenance.plan_file}}
+    # A policy finding points at the .tf file and lines checkov matched; the rest at the plan.
+    uri = finding.source_file or report.provenance.plan_file
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
     if finding.line_range:
         physical["region"] = {"startLine": finding.line_range[0], "endLine": finding.line_range[1]}
     location: dict[str, Any] = {"physicalLocation": physical}

@@ -9,6 +9,8 @@ use the raw values only to say *whether* something changed.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +36,9 @@ class AttributeDiff:
     after: str
     sensitive: bool = False
     forces_replacement: bool = False
+    # A long or JSON string's change as diff lines ("- old", "+ new", "  context"): the one-line
+    # before/after cut at MAX_VALUE_CHARS cannot show a change deep inside it.
+    changes: tuple[str, ...] = ()
 
 
 def is_marked(tree: Any, path: Path) -> bool:
@@ -306,14 +311,66 @@ def attribute_diffs(change: Change, secrets: Secrets = Secrets()) -> list[Attrib
         else:
             before_text = display(old, secrets)
             after_text = UNKNOWN if unknown else display(new, secrets)
+        long_change = not sensitive and not unknown and isinstance(old, str) and isinstance(new, str)
         diffs[key] = AttributeDiff(
             path=dotted(key),
             before=before_text,
             after=after_text,
             sensitive=sensitive,
             forces_replacement=any(key[: len(r)] == r or r[: len(key)] == key for r in replace_paths),
+            changes=text_diff(scrub(old, secrets), scrub(new, secrets)) if long_change else (),
         )
     return list(diffs.values())
+
+
+DIFF_CONTEXT_LINES = 2
+DIFF_CONTEXT_CHARS = 60
+
+
+def text_diff(old: str, new: str) -> tuple[str, ...]:
+    """What changed in a long, multi-line or JSON string, for a reader: `-`/`+`/` ` lines.
+
+    JSON (Data Factory `activities_json`, ARM bodies) is compared as canonical pretty-printed JSON,
+    so only real changes show; other multi-line text (a KQL query) line by line; one long line by
+    the changed characters with DIFF_CONTEXT_CHARS either side. Python's difflib compares
+    lines. Empty when the one-line before/after already shows the whole change.
+    """
+    old_lines, new_lines = _diff_lines(old), _diff_lines(new)
+    if len(old_lines) == 1 and len(new_lines) == 1:
+        if len(old) <= MAX_VALUE_CHARS and len(new) <= MAX_VALUE_CHARS:
+            return ()
+        return _character_diff(old, new)
+    diff = difflib.unified_diff(old_lines, new_lines, lineterm="", n=DIFF_CONTEXT_LINES)
+    return tuple(line if line.startswith(("-", "+", " ")) else f"  {line}" for line in list(diff)[2:])
+
+
+def _diff_lines(text: str) -> list[str]:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text.splitlines() or [""]
+    if isinstance(parsed, dict | list):
+        return json.dumps(parsed, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    return text.splitlines() or [""]
+
+
+def _character_diff(old: str, new: str) -> tuple[str, ...]:
+    """One long line: the span between the common prefix and the common suffix, in brackets."""
+    prefix = _common_prefix(old, new)
+    suffix = _common_prefix(old[prefix:][::-1], new[prefix:][::-1])
+    before = old[max(0, prefix - DIFF_CONTEXT_CHARS) : prefix]
+    old_end, new_end = len(old) - suffix, len(new) - suffix
+    after = old[old_end : old_end + DIFF_CONTEXT_CHARS]
+    return (f"- …{before}[{old[prefix:old_end]}]{after}…", f"+ …{before}[{new[prefix:new_end]}]{after}…")
+
+
+def _common_prefix(first: str, second: str) -> int:
+    length = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        length += 1
+    return length
 
 
 def _shortest(first: Path | None, second: Path | None) -> Path | None:
@@ -322,3 +379,29 @@ def _shortest(first: Path | None, second: Path | None) -> Path | None:
     if second is None:
         return first
     return first if len(first) <= len(second) else second
+
+
+# Hashes and commits the audit computes, not text from the plan: a secret's digits must not cut them.
+COMPUTED_FIELDS = frozenset({"plan_sha256", "saved_plan_sha256", "git_commit", "report_sha256"})
+
+
+def scrub_everywhere(item: Any, secrets: Secrets) -> Any:
+    """A copy of `item` (a frozen dataclass of the report model, a tuple, a mapping, a string) with
+    every known secret scrubbed out of every string at any depth. The one boundary every renderer
+    reads passes through this, so a field added later cannot skip it."""
+    if isinstance(item, str):
+        return scrub(item, secrets)
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        changes = {
+            f.name: scrub_everywhere(getattr(item, f.name), secrets)
+            for f in dataclasses.fields(item)
+            if f.name not in COMPUTED_FIELDS
+        }
+        return dataclasses.replace(item, **changes)
+    if isinstance(item, tuple):
+        return tuple(scrub_everywhere(child, secrets) for child in item)
+    if isinstance(item, list):
+        return [scrub_everywhere(child, secrets) for child in item]
+    if isinstance(item, dict):
+        return {key: scrub_everywhere(child, secrets) for key, child in item.items()}
+    return item

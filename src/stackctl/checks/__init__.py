@@ -13,12 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stackctl.checks.checkov import check_checkov
 from stackctl.checks.config import check_config
 from stackctl.checks.docs import check_docs
 from stackctl.checks.findings import CheckReport, Finding
 from stackctl.checks.fmt import check_format
 from stackctl.checks.online import check_terraform_validate
+from stackctl.checks.overrides import check_checkov_merged
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
 from stackctl.checks.provider_enums import check_provider_enums
@@ -45,7 +45,7 @@ CHECKS: dict[str, tuple[str, Callable[[Path], CheckReport]]] = {
         "every azurerm argument we set against the provider's own ValidateFuncs",
         check_provider_enums,
     ),
-    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov),
+    "checkov": ("checkov + infra/policies on modules/, envs/dev, envs/prod", check_checkov_merged),
     "prod-policy": ("prod's tfvars against the prod rules", check_prod_policy),
     "wiring": ("stack-wide rules over infra/: storage data roles, managed-network outbound", check_wiring),
     "parity": ("dev/prod roots alike; the value differences", check_parity),

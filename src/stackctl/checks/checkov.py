@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from stackctl.checks.findings import CheckReport, Finding, relative
 from stackctl.checks.hclmodel import block_headers, terraform_reads_syntax
+from stackctl.checks.tfvars import tfvars_files
 from stackctl.errors import StackctlError
 from stackctl.paths import repo_root
 from stackctl.tools import checkov_env, checkov_executable
@@ -129,6 +130,8 @@ def run_checkov(
             str(target),
             "--framework",
             framework,
+            # Terraform also loads `*.tf.json`; checkov reads them with its terraform_json framework.
+            *(["terraform_json"] if framework == "terraform" and _has_json_configuration(target) else []),
             "--skip-download",
             "--compact",
             "--output-file-path",
@@ -240,8 +243,23 @@ def scan_targets(root: Path) -> list[ScanTarget]:
     ]
 
 
+def _has_json_configuration(target: Path) -> bool:
+    return target.is_dir() and any(p for p in target.rglob("*.tf.json") if ".terraform" not in p.parts)
+
+
+def _var_files(target: ScanTarget) -> list[Path]:
+    """The variable files of a scan: a root's are every file Terraform loads there, in its order."""
+    if (
+        target.directory.parent.name == "envs"
+        and target.var_file
+        and target.var_file.name == "terraform.tfvars"
+    ):
+        return tfvars_files(target.directory)
+    return [target.var_file] if target.var_file and target.var_file.is_file() else []
+
+
 def _scan(target: ScanTarget, root: Path) -> CheckovReport:
-    extra = ["--var-file", str(target.var_file)] if target.var_file and target.var_file.is_file() else []
+    extra = [arg for file in _var_files(target) for arg in ("--var-file", str(file))]
     # Each checkov forks a worker per CPU; three side-by-side scans on a small machine then spend
     # their time thrashing (here: 21 s instead of 13 s). The scans are our parallelism, so checkov
     # runs serially inside each, unless the caller chose otherwise.

@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from stackctl.checks.evaluation import check_evaluation
 from stackctl.checks.findings import CheckReport, Finding, relative
-from stackctl.checks.hclmodel import MODULE_META, TerraformDir, read_dir, strip_comments
+from stackctl.checks.hclmodel import JSON_BODY, MODULE_META, TerraformDir, read_dir
 from stackctl.checks.layout import env_roots, module_dirs, terraform_dirs
 from stackctl.tools import Terraform
 
@@ -48,6 +49,8 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 """
 
 
+# Directories where `terraform validate` cannot run offline are gathered into one note.
+OFFLINE_NOTE_PREFIX = "offline: "
 _INIT_ARGS = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
 
 
@@ -81,10 +84,7 @@ def _load_directory(
     found = _diagnostics(result.stdout, directory, root)
     if not result.ok:
         if notes is not None and not found:
-            notes.append(
-                f"{relative(directory, root)}: `terraform validate` cannot run offline (its providers "
-                "are not installable here); the reference and schema checks stand in for it"
-            )
+            notes.append(f"{OFFLINE_NOTE_PREFIX}{relative(directory, root)}")
         return found
     validated = terraform.run(["validate", "-json", "-no-color"], where, env=env)
     found += _validate_diagnostics(validated.stdout, directory, root)
@@ -137,8 +137,23 @@ def terraform_load(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for found in pool.map(load, directories):
                 findings.extend(found)
+    if notes is not None:
+        _merge_offline_notes(notes)
     # A module's error shows again from every root that calls it: report each once.
     return list(dict.fromkeys(findings))
+
+
+def _merge_offline_notes(notes: list[str]) -> None:
+    """One line for every directory `terraform validate` cannot run in offline, not one each."""
+    offline = sorted(n.removeprefix(OFFLINE_NOTE_PREFIX) for n in notes if n.startswith(OFFLINE_NOTE_PREFIX))
+    notes[:] = [n for n in notes if not n.startswith(OFFLINE_NOTE_PREFIX)]
+    if offline:
+        notes.append(
+            f"`terraform validate` cannot run offline in {len(offline)} directories (the azurerm and "
+            "azapi providers are not installable here; PR CI runs it): Terraform's evaluation of a "
+            "provider-free stand-in, the reference and the schema checks stand in for it: "
+            + ", ".join(offline)
+        )
 
 
 def _top_part(directory: Path, root: Path) -> str:
@@ -279,7 +294,7 @@ def _module_call_findings(directory: Path, root: Path, model_of: _Models) -> lis
             )
             continue
         child = model_of(child_dir)
-        passed = set(call.arguments) - MODULE_META
+        passed = set(call.arguments) - MODULE_META - {JSON_BODY}
         for name in sorted(passed - set(child.variables)):
             findings.append(
                 Finding(
@@ -331,46 +346,6 @@ def check_references(root: Path, directories: list[Path] | None = None) -> list[
         findings.extend(_reference_findings(directory, root, model_of))
         findings.extend(_module_call_findings(directory, root, model_of))
         findings.extend(_secret_default_findings(model, root))
-    return findings
-
-
-_EMPTY_ELSE = re.compile(r"\}\s*:\s*\{\s*\}")
-
-
-def _matching_open(text: str, close: int) -> int:
-    depth = 0
-    for index in range(close, -1, -1):
-        if text[index] == "}":
-            depth += 1
-        elif text[index] == "{":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
-
-
-def check_conditional_types(root: Path, directories: list[Path] | None = None) -> list[Finding]:
-    """`cond ? { a = ... } : {}` fails at plan time ("Inconsistent conditional result types": the
-    two objects have different attributes); Terraform's loader does not see it, so this does.
-    Write `{ for k, v in { a = ... } : k => v if cond }` instead."""
-    findings: list[Finding] = []
-    for directory in directories if directories is not None else terraform_dirs(root):
-        for tf_file in sorted(directory.glob("*.tf")):
-            text = strip_comments(tf_file.read_text(encoding="utf-8"))
-            for match in _EMPTY_ELSE.finditer(text):
-                opening = _matching_open(text, match.start())
-                before = text[:opening].rstrip()
-                literal = text[opening + 1 : match.start()].strip()
-                if opening > 0 and before.endswith("?") and literal:
-                    findings.append(
-                        Finding(
-                            CHECK,
-                            f"{relative(tf_file, root)}:{text.count(chr(10), 0, opening) + 1}",
-                            "conditional between an object literal and {}: Terraform rejects it at plan time "
-                            "(inconsistent conditional result types)",
-                            "use a filtering for-expression: { for k, v in {...} : k => v if cond }",
-                        )
-                    )
     return findings
 
 
@@ -489,7 +464,7 @@ def check_config(
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform, notes=report.notes))
     report.findings.extend(check_references(root))
-    report.findings.extend(check_conditional_types(root))
+    report.findings.extend(check_evaluation(root, terraform_dirs(root), terraform))
     report.findings.extend(check_version_pins(root, provider_version))
     report.figures["directories"] = len(terraform_dirs(root))
     report.figures["modules"] = len(module_dirs(root))
@@ -507,7 +482,7 @@ def check_directory(directory: Path, root: Path, terraform: Terraform | None = N
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform, directories=[directory], notes=report.notes))
     report.findings.extend(check_references(root, [directory]))
-    report.findings.extend(check_conditional_types(root, [directory]))
+    report.findings.extend(check_evaluation(root, [directory], terraform))
     schema = check_directory_schema(directory, root, default_schema_path(repo_root()))
     report.findings.extend(schema.findings)
     report.notes.extend(schema.notes)

@@ -16,7 +16,13 @@ its blocks, instead of as a syntax error.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,7 @@ from hcl2.rules.literal_rules import IdentifierRule
 from hcl2.walk import walk_semantic
 
 from stackctl.checks.findings import Finding
+from stackctl.paths import repo_root
 from stackctl.tools import Terraform
 
 # Terraform meta-arguments and blocks that no provider schema lists.
@@ -42,6 +49,8 @@ _OPTIONS = hcl2.SerializationOptions(
     with_comments=False, strip_string_quotes=True, explicit_blocks=True, preserve_heredocs=False
 )
 _REFERENCE_ROOTS = {"var", "local", "module"}
+# Marks a block body read from JSON syntax, whose nested blocks are plain objects or arrays.
+JSON_BODY = "__json__"
 # Arguments whose value is an address in the state, not an expression that refers to anything.
 _ADDRESS_ARGUMENTS = {"moved": {"from", "to"}, "removed": {"from"}, "import": {"to"}}
 _BLOCK_HEADER = re.compile(
@@ -229,54 +238,262 @@ def block_headers(text: str) -> list[str]:
     return names
 
 
-def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(path.glob("*.tf")))
+def configuration_files(path: Path) -> tuple[list[Path], list[Path]]:
+    """The files Terraform loads from one directory: (primary, override), each in lexical order.
+
+    Terraform reads `*.tf` and `*.tf.json`; `override.tf[.json]` and `*_override.tf[.json]` are
+    override files, merged into the primary blocks after them
+    (https://developer.hashicorp.com/terraform/language/files and .../files/override)."""
+    files = sorted([*path.glob("*.tf"), *path.glob("*.tf.json")], key=lambda p: p.name)
+    overrides = [p for p in files if _is_override(p.name)]
+    return [p for p in files if p not in overrides], overrides
 
 
-_CACHE: dict[Path, tuple[tuple[tuple[str, int, int], ...], TerraformDir]] = {}
+def _is_override(name: str) -> bool:
+    stem = name.removesuffix(".json").removesuffix(".tf")
+    return stem == "override" or stem.endswith("_override")
+
+
+# The parse of a file is cached by its content (sha256 of the text), so a copy of the tree, an
+# edited-and-restored file or a second check reads it without parsing again. The key also holds
+# python-hcl2's version and this module's own source, so a change of either parses afresh.
+# Entries live in memory and, shared by processes (pytest-xdist workers, successive `validate`
+# runs), as JSON under build/cache/hcl/ (STACKCTL_CACHE_DIR moves it; written atomically).
+CACHE_DIR_ENV = "STACKCTL_CACHE_DIR"
+_PARSED: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """One .tf file as python-hcl2 reads it: its serialized body and its references (kind, name,
+    attribute, line), or the parser's first error line when python-hcl2 cannot read it."""
+
+    data: dict[str, Any]
+    references: list[tuple[str, str, str | None, int]]
+    error: str | None = None
+
+
+def _code_key() -> str:
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"{importlib.metadata.version('python-hcl2')}:{own}"
+
+
+_CODE_KEY: str | None = None
+
+
+def _cache_dir() -> Path:
+    override = os.environ.get(CACHE_DIR_ENV)
+    return Path(override) / "hcl" if override else repo_root() / "build" / "cache" / "hcl"
+
+
+def _parse_text(text: str, tf_file: Path) -> ParsedFile:
+    try:
+        tree = hcl2.parses(text)
+        data = hcl2.serialize(tree, serialization_options=_OPTIONS)
+    except Exception as exc:  # python-hcl2 raises several lark exception types
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return ParsedFile({}, [], first_line)
+    found = [(r.kind, r.name, r.attribute, r.line) for r in references(tree, tf_file)]
+    return ParsedFile(data, found)
+
+
+def parse_file(tf_file: Path, text: str | None = None) -> ParsedFile:
+    """The parse of one .tf file, from the content-keyed cache when that text was parsed before.
+
+    Returns fresh objects on every call (callers may keep or change them)."""
+    global _CODE_KEY
+    text = tf_file.read_text(encoding="utf-8") if text is None else text
+    _CODE_KEY = _CODE_KEY or _code_key()
+    key = hashlib.sha256(f"{_CODE_KEY}\n{text}".encode()).hexdigest()
+    stored = _PARSED.get(key)
+    if stored is None:
+        stored = _read_cached(key)
+    if stored is None:
+        parsed = _parse_text(text, tf_file)
+        stored = json.dumps([parsed.data, parsed.references, parsed.error])
+        _write_cached(key, stored)
+    _PARSED[key] = stored
+    data, found, error = json.loads(stored)
+    return ParsedFile(data, [(k, n, a, line) for k, n, a, line in found], error)
+
+
+def _read_cached(key: str) -> str | None:
+    try:
+        return (_cache_dir() / key[:2] / f"{key}.json").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _write_cached(key: str, stored: str) -> None:
+    """Best effort: a read-only checkout only loses the shared cache, never the check."""
+    folder = _cache_dir() / key[:2]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8"
+        ) as out:
+            out.write(stored)
+        os.replace(out.name, folder / f"{key}.json")
+    except OSError:
+        return
 
 
 def read_dir(path: Path) -> TerraformDir:
-    """Parse every .tf file of one directory (not its subdirectories, as Terraform does).
+    """Parse every .tf and .tf.json file of one directory (not its subdirectories, as Terraform does).
 
-    Several checks read the same directories; parsing is the slow part, so a parse is reused until
-    a file in the directory changes (name, size or modification time). Callers must not mutate it.
-    """
-    key = path.resolve()
-    fingerprint = _fingerprint(path)
-    cached = _CACHE.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
-    model = _parse_dir(path)
-    _CACHE[key] = (fingerprint, model)
-    return model
+    Each HCL file's parse comes from the content-keyed cache (`parse_file`), so every check, and
+    every copy of the tree a test makes, parses a given text once. Returns a fresh model each call."""
+    return _parse_dir(path)
 
 
 def _parse_dir(path: Path) -> TerraformDir:
     model = TerraformDir(path=path)
-    for tf_file in sorted(path.glob("*.tf")):
-        text = tf_file.read_text(encoding="utf-8")
-        try:
-            tree = hcl2.parses(text)
-            data = hcl2.serialize(tree, serialization_options=_OPTIONS)
-        except Exception as exc:  # python-hcl2 raises several lark exception types
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if terraform_reads_syntax(tf_file):
-                model.unchecked.append(
-                    Unchecked(
-                        tf_file,
-                        tuple(block_headers(text)),
-                        f"python-hcl2 cannot read it ({first_line[:120]}), though Terraform does",
-                    )
-                )
-            else:
-                model.errors.append(
-                    Finding("hcl", str(tf_file), f"cannot parse HCL: {first_line}", "fix the syntax")
-                )
-            continue
-        _collect(model, data, tf_file, text)
-        model.references.extend(references(tree, tf_file))
+    primary, overrides = configuration_files(path)
+    for tf_file in primary:
+        _parse_file(model, tf_file)
+    if overrides:
+        override = TerraformDir(path=path)
+        for tf_file in overrides:
+            _parse_file(override, tf_file)
+        merge_overrides(model, override)
     return model
+
+
+def _parse_file(model: TerraformDir, tf_file: Path) -> None:
+    text = tf_file.read_text(encoding="utf-8")
+    if tf_file.name.endswith(".json"):
+        _parse_json_file(model, tf_file, text)
+        return
+    parsed = parse_file(tf_file, text)
+    if parsed.error is not None:
+        if terraform_reads_syntax(tf_file):
+            model.unchecked.append(
+                Unchecked(
+                    tf_file,
+                    tuple(block_headers(text)),
+                    f"python-hcl2 cannot read it ({parsed.error[:120]}), though Terraform does",
+                )
+            )
+        else:
+            model.errors.append(
+                Finding("hcl", str(tf_file), f"cannot parse HCL: {parsed.error}", "fix the syntax")
+            )
+        return
+    _collect(model, parsed.data, tf_file, text)
+    model.references.extend(Reference(k, n, a, tf_file, line) for k, n, a, line in parsed.references)
+
+
+def _parse_json_file(model: TerraformDir, tf_file: Path, text: str) -> None:
+    """A `.tf.json` file (https://developer.hashicorp.com/terraform/language/syntax/json) in the
+    same shape python-hcl2 gives an HCL file; its nested block bodies are marked JSON_BODY, since
+    JSON syntax cannot tell a nested block from an object argument without the schema."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        model.errors.append(
+            Finding("hcl", f"{tf_file}:{exc.lineno}", f"cannot parse JSON: {exc.msg}", "fix the syntax")
+        )
+        return
+    if not isinstance(document, dict):
+        model.errors.append(Finding("hcl", str(tf_file), "a .tf.json file holds one JSON object", None))
+        return
+    data: dict[str, Any] = {}
+    for kind in ("resource", "data", "ephemeral"):
+        typed = document.get(kind) or {}
+        data[kind] = [{t: {n: _json_body(b) for n, b in named.items()}} for t, named in typed.items()]
+    for kind in ("variable", "output", "module"):
+        data[kind] = [{name: _json_body(body)} for name, body in (document.get(kind) or {}).items()]
+    data["locals"] = [dict(document.get("locals") or {})]
+    terraform = document.get("terraform") or []
+    data["terraform"] = terraform if isinstance(terraform, list) else [terraform]
+    first_new = len(model.blocks)
+    _collect(model, data, tf_file, text)
+    model.blocks[first_new:] = [
+        dataclasses.replace(b, line=_line_of(text, rf'^\s*"{re.escape(b.name)}"\s*:'))
+        for b in model.blocks[first_new:]
+    ]
+    model.references.extend(_json_references(document, tf_file, text))
+
+
+def _json_body(body: Any) -> dict[str, Any]:
+    return {**body, JSON_BODY: True} if isinstance(body, dict) else {JSON_BODY: True}
+
+
+def _json_references(document: Any, tf_file: Path, text: str) -> list[Reference]:
+    """References in a JSON file's string templates, read by python-hcl2 as HCL templates."""
+    found: list[Reference] = []
+    for value in _strings(document):
+        if "${" not in value and "%{" not in value:
+            continue
+        try:
+            tree = hcl2.parses(f"x = {json.dumps(value)}\n")
+        except Exception:  # noqa: S112  # Terraform's loader reports a template it cannot parse
+            continue
+        line = _line_of(text, re.escape(json.dumps(value)[1:-1][:60]))
+        found.extend(Reference(r.kind, r.name, r.attribute, tf_file, line) for r in references(tree, tf_file))
+    return found
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() if key != "//" for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def merge_overrides(model: TerraformDir, override: TerraformDir) -> None:
+    """Merge override files' blocks into the primary ones as Terraform does
+    (https://developer.hashicorp.com/terraform/language/files/override#merging-behavior): each
+    argument of an override block replaces the original's; a nested block type in the override
+    replaces every nested block of that type in the original (`lifecycle` merges per argument);
+    locals replace per name. An override block with no original is Terraform's error."""
+    originals = {(b.kind, b.type, b.name): index for index, b in enumerate(model.blocks)}
+    for block in override.blocks:
+        index = originals.get((block.kind, block.type, block.name))
+        if index is None:
+            model.errors.append(
+                Finding(
+                    "config",
+                    f"{block.file}:{block.line}",
+                    f"override of {block.address}, which no primary file declares (Terraform: Missing "
+                    "base block for override)",
+                    "declare the block in a primary file, or remove the override",
+                )
+            )
+            continue
+        base = model.blocks[index]
+        body = _merge_body(base.body, block.body)
+        model.blocks[index] = Block(base.kind, base.type, base.name, body, base.file, base.line)
+    for name, variable in override.variables.items():
+        base_variable = model.variables.get(name)
+        merged = {**(base_variable.body if base_variable else {}), **variable.body}
+        model.variables[name] = Variable(
+            name, "default" in merged, merged.get("default"), variable.file, variable.line, merged
+        )
+    model.locals.update(override.locals)
+    model.outputs.update(override.outputs)
+    for name, call in override.module_calls.items():
+        base_call = model.module_calls.get(name)
+        arguments = {**(base_call.arguments if base_call else {}), **call.arguments}
+        source = str(arguments.get("source", call.source))
+        model.module_calls[name] = ModuleCall(name, source, arguments, call.file, call.line)
+    model.references.extend(override.references)
+    model.terraform_settings.extend(override.terraform_settings)
+    model.errors.extend(override.errors)
+    model.unchecked.extend(override.unchecked)
+
+
+def _merge_body(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if key == "lifecycle" and isinstance(value, list) and isinstance(base.get(key), list) and base[key]:
+            merged[key] = [{**base[key][0], **(value[0] if value else {})}]
+        else:
+            merged[key] = value
+    return merged
 
 
 def _collect(model: TerraformDir, data: dict[str, Any], tf_file: Path, text: str) -> None:
@@ -303,4 +520,26 @@ def _collect(model: TerraformDir, data: dict[str, Any], tf_file: Path, text: str
                         continue
                     line = _line_of(text, rf'^{kind}\s+"{re.escape(type_name)}"\s+"{re.escape(name)}"')
                     model.blocks.append(Block(kind, type_name, name, body, tf_file, line))
+    model.blocks.extend(_scoped_data_blocks(data, tf_file, text))
     model.terraform_settings.extend(data.get("terraform", []))
+
+
+def _scoped_data_blocks(data: dict[str, Any], tf_file: Path, text: str) -> list[Block]:
+    """The `data` blocks nested in `check` blocks (Terraform >= 1.5 scoped data sources): a data
+    source like any other, judged against the same schema
+    (https://developer.hashicorp.com/terraform/language/checks#scoped-data-sources)."""
+    found: list[Block] = []
+    for entry in data.get("check", []):
+        for check_body in entry.values():
+            if not isinstance(check_body, dict):
+                continue
+            for scoped in check_body.get("data", []):
+                for type_name, named in scoped.items():
+                    if type_name == "__is_block__" or not isinstance(named, dict):
+                        continue
+                    for name, body in named.items():
+                        if name == "__is_block__":
+                            continue
+                        line = _line_of(text, rf'^\s*data\s+"{re.escape(type_name)}"\s+"{re.escape(name)}"')
+                        found.append(Block("data", type_name, name, body, tf_file, line))
+    return found

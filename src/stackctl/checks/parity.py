@@ -22,6 +22,7 @@ from typing import Any
 import hcl2
 
 from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.tfvars import root_values
 from stackctl.errors import StackctlError
 from stackctl.paths import env_dir
 
@@ -107,9 +108,15 @@ def _shared_file_finding(dev: Path, prod: Path) -> Finding | None:
         f"keep one copy in envs/{SHARED_DIR}/{name} and link both: "
         f"ln -sf ../{SHARED_DIR}/{name} envs/<env>/{name}"
     )
-    if dev.read_text(encoding="utf-8") != prod.read_text(encoding="utf-8"):
+    if dev.read_bytes() != prod.read_bytes():
         message = "the roots differ in code; every dev/prod difference must be a terraform.tfvars value"
         return Finding(CHECK, where, message, f"move the difference into terraform.tfvars, then {fix}")
+    # A copy of a file envs/shared/ holds stops following it (the next edit of the shared file
+    # reaches one root only): a finding. Two identical copies of a file the roots do not share
+    # yet (issue 26, case b03: an `import` block added to both roots) are the same code, so
+    # parity holds.
+    if not (dev.parent.parent / SHARED_DIR / name).is_file():
+        return None
     message = (
         f"the roots hold two copies of {name}; they share one file, so only backend.tf and the tfvars differ"
     )
@@ -119,8 +126,8 @@ def _shared_file_finding(dev: Path, prod: Path) -> Finding | None:
 def _root_file_findings(dev: Path, prod: Path) -> list[Finding]:
     """The two roots hold the same .tf files, identical except for backend.tf's state key."""
     findings: list[Finding] = []
-    dev_files = {p.name for p in dev.glob("*.tf")}
-    prod_files = {p.name for p in prod.glob("*.tf")}
+    dev_files = {p.name for p in [*dev.glob("*.tf"), *dev.glob("*.tf.json")]}
+    prod_files = {p.name for p in [*prod.glob("*.tf"), *prod.glob("*.tf.json")]}
     for name in sorted(dev_files ^ prod_files):
         side = "dev" if name in dev_files else "prod"
         findings.append(
@@ -161,19 +168,32 @@ def check_parity(root: Path) -> CheckReport:
                     f"ln -sf ../../infra/variables.tf {relative(declared, root)}",
                 )
             )
-    dev_vars = load_tfvars(dev / "terraform.tfvars")
-    prod_vars = load_tfvars(prod / "terraform.tfvars")
-    for name in sorted(set(dev_vars) ^ set(prod_vars)):
-        side = "dev" if name in dev_vars else "prod"
+    dev_values, prod_values = root_values(dev), root_values(prod)
+    for name in sorted(set(dev_values.values) ^ set(prod_values.values)):
+        side = dev_values if name in dev_values.values else prod_values
         report.findings.append(
             Finding(
                 CHECK,
-                f"envs/{side}/terraform.tfvars",
-                f"{name} is set only in {side}",
-                "set every variable in both tfvars, so the difference is visible as a value",
+                relative(side.sources[name], root),
+                f"{name} is set only in {side.root.name}",
+                "set every variable in both roots' tfvars, so the difference is visible as a value",
             )
         )
-    differences = tfvars_differences(dev / "terraform.tfvars", prod / "terraform.tfvars")
+    for values in (dev_values, prod_values):
+        report.findings.extend(
+            Finding(CHECK, relative(values.root, root), f"Terraform refuses a value: {problem}", None)
+            for problem in values.problems
+        )
+    differences = sorted(_diff(dev_values.values, prod_values.values, ""), key=lambda d: d.path)
     report.figures["differences"] = differences
+    report.figures["tfvars files"] = [relative(f, root) for f in (*dev_values.files, *prod_values.files)]
     report.notes.extend(d.describe() for d in differences)
     return report
+
+
+def root_differences(dev_root: Path, prod_root: Path) -> list[Difference]:
+    """Every value that differs between the two roots as Terraform assigns them from all the
+    tfvars files it loads there (stackctl.checks.tfvars), sorted by path."""
+    return sorted(
+        _diff(root_values(dev_root).values, root_values(prod_root).values, ""), key=lambda d: d.path
+    )

@@ -1,4 +1,4 @@
-"""The prod rules, checked on the values: what prod must be, read from envs/prod/terraform.tfvars.
+"""The prod rules, checked on the values: what prod must be, as Terraform assigns prod's values.
 
 checkov cannot carry tfvars values into modules whose inputs refer to other modules' outputs, so
 on the roots it judges module defaults rather than prod's values; these rules close that gap
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.checks.findings import CheckReport, Finding, relative
-from stackctl.checks.parity import load_tfvars
+from stackctl.checks.tfvars import root_values
 
 CHECK = "prod-policy"
 
@@ -54,19 +54,23 @@ def _lookup(values: dict[str, Any], dotted: str) -> Any:
 
 
 def check_prod_policy(root: Path) -> CheckReport:
+    """The prod rules on prod's values as Terraform assigns them from every tfvars file it loads
+    (terraform.tfvars, terraform.tfvars.json, *.auto.tfvars[.json]; stackctl.checks.tfvars). A
+    finding names the file whose value won."""
     report = CheckReport(CHECK)
-    tfvars = root / "envs" / "prod" / "terraform.tfvars"
-    values = load_tfvars(tfvars)
+    prod = root_values(root / "envs" / "prod")
     for rule in PROD_RULES:
-        actual = _lookup(values, rule.path)
+        actual = _lookup(prod.values, rule.path)
         if actual != rule.expected:
+            source = prod.sources.get(rule.path.split(".")[0], root / "envs" / "prod" / "terraform.tfvars")
             report.findings.append(
                 Finding(
                     CHECK,
-                    relative(tfvars, root),
+                    relative(source, root),
                     f"{rule.path} = {actual!r}, but prod requires {rule.expected!r} ({rule.why})",
-                    f"set {rule.path} = {_hcl(rule.expected)} in envs/prod/terraform.tfvars",
+                    f"set {rule.path} = {_hcl(rule.expected)} in {relative(source, root)}",
                 )
             )
     report.figures["rules"] = len(PROD_RULES)
+    report.figures["tfvars files"] = [relative(f, root) for f in prod.files]
     return report

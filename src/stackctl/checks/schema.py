@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.checks.findings import CheckReport, Finding, relative
-from stackctl.checks.hclmodel import RESOURCE_META, Block, read_dir
+from stackctl.checks.hclmodel import JSON_BODY, RESOURCE_META, Block, read_dir
 from stackctl.checks.layout import terraform_dirs
 from stackctl.errors import StackctlError
 from stackctl.tools import Terraform
@@ -115,8 +115,12 @@ def _from_terraform(block: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _blocks_of(value: Any) -> list[dict[str, Any]]:
-    """python-hcl2 gives a nested block as a list of dicts marked __is_block__."""
+def _blocks_of(value: Any, json_syntax: bool = False) -> list[dict[str, Any]]:
+    """python-hcl2 gives a nested block as a list of dicts marked __is_block__; in JSON syntax a
+    nested block is an object or an array of objects (the schema says it is a block)."""
+    if json_syntax:
+        items = value if isinstance(value, list) else [value]
+        return [{**v, JSON_BODY: True} for v in items if isinstance(v, dict)]
     if isinstance(value, list):
         return [v for v in value if isinstance(v, dict) and v.get("__is_block__")]
     return []
@@ -138,11 +142,12 @@ def _check_body(
                 continue
             contents = _blocks_of(spec.get("content")) if isinstance(spec, dict) else []
             present.setdefault(name, []).extend(contents or [{}])
+    json_syntax = bool(body.get(JSON_BODY))
     for key, value in body.items():
-        if key in ("__is_block__", "dynamic"):
+        if key in ("__is_block__", "dynamic", JSON_BODY, "//"):
             continue
         if key in nested:
-            blocks = _blocks_of(value)
+            blocks = _blocks_of(value, json_syntax)
             if not blocks and isinstance(value, list) and nested[key].get("list"):
                 # `security_rule = []`: attribute syntax for a block, which Terraform accepts where the
                 # provider processes the block in attributes-as-blocks mode; not knowable here.
@@ -158,7 +163,7 @@ def _check_body(
                 continue
             present.setdefault(key, []).extend(blocks)
         elif key in attributes:
-            if _blocks_of(value):
+            if not json_syntax and _blocks_of(value):
                 problems.append(f"{path}{key} is an argument; write `{key} = ...`, not a block")
         elif key in computed:
             problems.append(f"{path}{key} is computed by the provider (read-only) and cannot be set")

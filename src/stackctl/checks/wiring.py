@@ -45,9 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 from stackctl.checks.findings import CheckReport, Finding, relative
+from stackctl.checks.hclmodel import parse_file
 
 CHECK = "wiring"
 RULES = ("CKV_FS_12", "CKV_FS_13", "CKV_FS_14")
@@ -60,7 +59,6 @@ DATASTORE_SUBRESOURCES = ("blob", "dfs")
 WORKSPACE_STORAGE_SUBRESOURCES = ("blob", "file", "queue", "table")
 SQL_SUBRESOURCES = ("sqlServer",)
 
-_OPTIONS = hcl2.SerializationOptions(with_comments=False, strip_string_quotes=True)
 _MODULE_REF = re.compile(r"\bmodule\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 _UAI_REF = re.compile(r"\bazurerm_user_assigned_identity\.([A-Za-z0-9_-]+)\.(id|principal_id|client_id)\b")
 _LOCAL_REF = re.compile(r"^local\.([A-Za-z0-9_]+)$")
@@ -79,6 +77,14 @@ def _expr(value: Any) -> str:
     return text[2:-1].strip() if text.startswith("${") and text.endswith("}") else text
 
 
+def _document(file: Path) -> dict[str, Any]:
+    """One file's body from the parse every check shares (hclmodel.parse_file, cached by content)."""
+    parsed = parse_file(file)
+    if parsed.error is not None:
+        raise ValueError(f"{file}: cannot parse HCL: {parsed.error}")
+    return parsed.data
+
+
 @dataclass
 class Directory:
     """The blocks of one Terraform directory, as python-hcl2 gives them."""
@@ -94,8 +100,7 @@ class Directory:
     def read(cls, path: Path) -> Directory:
         found = cls(path)
         for file in sorted(path.glob("*.tf")):
-            with file.open(encoding="utf-8") as handle:
-                document = hcl2.load(handle, serialization_options=_OPTIONS)
+            document = _document(file)
             for entry in document.get("resource", []):
                 for type_name, named in entry.items():
                     for name, body in named.items():

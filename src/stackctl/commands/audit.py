@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from stackctl.audit.runner import PolicyRunner, audit_plan, checkov_on_plan
+from stackctl.audit.render import render_summary
+from stackctl.audit.runner import AuditOutputs, PolicyRunner, audit_plan, checkov_on_plan
 from stackctl.checks.checkov import CheckovReport
 from stackctl.commands import add_env_argument
 from stackctl.errors import StackctlError
+from stackctl.hashing import sha256_file
 from stackctl.paths import CLOUD_ENVIRONMENTS, build_dir, repo_root
 
 DEFAULT_ALLOW_LIST = Path("infra") / "audit-allow-list.yaml"
@@ -95,7 +98,25 @@ def run(args: argparse.Namespace) -> int:
     verdict = "[bold red]BLOCKED[/]" if blocking else "[bold green]PASS[/]"
     out.print(f"verdict: {verdict} ({len(blocking)} blocking)", markup=True)
     out.print(f"report: {outputs.markdown}, {outputs.html}, {outputs.sarif}")
+    summary = write_job_summary(outputs)
+    if summary is not None:
+        out.print(f"job summary: {summary}")
     return report.exit_code
+
+
+def write_job_summary(outputs: AuditOutputs) -> Path | None:
+    """Append the report's verdict, provenance and findings, and the report's sha256, to the CI
+    job summary where the approver approves: $GITHUB_STEP_SUMMARY (GitHub Actions,
+    https://docs.github.com/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary).
+    None when the variable is not set."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    digest = sha256_file(outputs.markdown)
+    text = render_summary(outputs.report) + f"\nFull report: `{outputs.markdown.name}`, sha256 `{digest}`.\n"
+    with Path(target).open("a", encoding="utf-8") as stream:
+        stream.write(text)
+    return Path(target)
 
 
 def _with_status(console: Console) -> PolicyRunner:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     results = doctor(args.env, repo_root(), only=args.only)
     print_report(Console(), args.env, results)
     if any(r.outcome is Outcome.FAIL for r in results):
-        return int(ExitStatus.FAILED)
+        return int(ExitStatus.BLOCKING_FINDINGS)
     if args.only and any(r.outcome is Outcome.UNCHECKED for r in results):
-        return int(ExitStatus.FAILED)
+        return int(ExitStatus.BLOCKING_FINDINGS)
     return int(ExitStatus.OK)

@@ -30,7 +30,8 @@ checks: """
 exit status:
   0  every check passed
   1  at least one finding (each is printed with where it is and what to do)
-  2  a check could not run (missing tool or schema; the message says what to do)
+  3  a check could not run (missing tool or schema; the message says what to do)
+  (the table of every status: demand_forecast.errors, shared with the model CLI)
 
 SARIF and JUnit XML from checkov are written under build/checkov/<modules|dev|prod>/.
 """
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_details(console, reports)
     _print_summary(console, reports, elapsed)
-    return ExitStatus.OK if all(report.ok for report in reports) else ExitStatus.FAILED
+    return ExitStatus.OK if all(report.ok for report in reports) else ExitStatus.BLOCKING_FINDINGS
 
 
 def _run_directory(console: Console, directory: Path) -> int:
@@ -95,7 +96,7 @@ def _run_directory(console: Console, directory: Path) -> int:
         console.print(f"  {line}", markup=False, soft_wrap=True)
     verdict = "[green]valid[/]" if report.ok else f"[red]{len(report.findings)} finding(s)[/]"
     console.print(f"{directory}: {verdict}")
-    return ExitStatus.OK if report.ok else ExitStatus.FAILED
+    return ExitStatus.OK if report.ok else ExitStatus.BLOCKING_FINDINGS
 
 
 def _print_findings(console: Console, reports: list[CheckReport]) -> None:

@@ -10,7 +10,6 @@ pipelines do not run again and the dashboard and summary are refreshed from the 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,38 +25,25 @@ from demand_forecast.contracts import (
     Metrics,
     Monitoring,
 )
-from demand_forecast.reporting.database import ensure_sqlite_schema
 from rich.console import Console
-from rich.table import Table
 
-from stackctl.errors import ExitStatus, StackctlError
-from stackctl.graph import MODEL_NAME, SCORING, TRAINING, Pipeline
-from stackctl.hashing import hash_json, hash_tree, sha256_file
+from stackctl.errors import ExitStatus
+from stackctl.graph import SCORING, TRAINING, Pipeline
 from stackctl.local import reporting
-from stackctl.local.dashboard import DashboardInputs, render_dashboard
-from stackctl.local.executor import LocalRunner, PipelineRun, StepFailed
+from stackctl.local.executor import (
+    ForkServerSteps,
+    LocalRunner,
+    PipelineRun,
+    StepFailed,
+    StepRunner,
+    run_subprocess,
+)
 from stackctl.local.layout import LocalLayout, land_sample, quarantine_copy
-from stackctl.local.settings import LocalSettings, load_settings
+from stackctl.local.provision import provision_local
+from stackctl.local.settings import DEFAULT_STEP_COMMAND, LocalSettings, load_settings
+from stackctl.local.staleness import staleness
 from stackctl.local.state import ChampionState, LocalState, ScoringState, TrainingState
-
-
-@dataclass
-class LocalApplyResult:
-    trained: bool
-    scored: bool
-    promoted: bool | None
-    champion_version: str | None
-    champion_registered_version: str | None
-    champion_mape: float | None
-    champion_scores: str
-    data_quality: str
-    training_run: str | None
-    scoring_run: str | None
-    dashboard: Path
-    reporting_db: Path
-    tracking_uri: str
-    quarantine_file: Path
-    messages: list[str] = field(default_factory=list)
+from stackctl.local.summary import LocalApplyResult, quality_line, scores_line
 
 
 def _now() -> datetime:
@@ -66,54 +52,6 @@ def _now() -> datetime:
 
 def _run_id(pipeline: str, inputs_hash: str) -> str:
     return f"{pipeline}-{_now().strftime('%Y%m%dT%H%M%S%f')}-{inputs_hash[:8]}"
-
-
-def training_inputs_hash(root: Path, layout: LocalLayout, settings: LocalSettings) -> str:
-    config = settings.model_config_file
-    config_path = root / config if config is not None else None
-    return hash_json(
-        {
-            "raw": hash_tree(layout.lake_fs("raw"), ("*.csv", "*.parquet")),
-            "code": hash_tree(root / "src" / "model" / "demand_forecast", ("*.py", "*.yaml")),
-            "settings": settings.fingerprint(),
-            "config": sha256_file(config_path) if config_path and config_path.exists() else None,
-        }
-    )
-
-
-def _provision_mlflow(layout: LocalLayout) -> bool:
-    """Create the MLflow SQLite store once (its schema migrations take a few seconds)."""
-    if (layout.mlflow_dir / "mlflow.db").exists():
-        return False
-    from mlflow.tracking import MlflowClient
-
-    # MLflow announces each schema migration at INFO on the root handler; the progress line says it.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    MlflowClient(tracking_uri=layout.tracking_uri).search_experiments(max_results=1)
-    return True
-
-
-def provision_local(layout: LocalLayout) -> bool:
-    """Folders, reporting schema and MLflow store; True when anything was new (idempotent)."""
-    created = layout.provision()
-    new_tables = ensure_sqlite_schema(layout.reporting_db)
-    mlflow_new = _provision_mlflow(layout)
-    return bool(created or new_tables or mlflow_new)
-
-
-def registry_champion(layout: LocalLayout) -> str | None:
-    """The registered version the model registry holds as champion (the source of truth), if any.
-
-    Resolved by demand_forecast.registry.champion, the one resolver score, monitor and evaluate use.
-    """
-    if not (layout.mlflow_dir / "mlflow.db").exists():
-        return None
-    from demand_forecast.registry import champion
-    from demand_forecast.settings import load_settings
-
-    store = {"tracking": {"sqlite_path": str(layout.mlflow_dir / "mlflow.db")}}
-    current = champion(load_settings(overrides=store), MODEL_NAME)
-    return None if current is None else current.version
 
 
 class _StepPrinter:
@@ -144,10 +82,15 @@ class _StepPrinter:
 
 def render_local_dashboard(layout: LocalLayout, settings: LocalSettings, conditioned: Path | None) -> Path:
     """The dashboard from the reporting database (after every apply, a failed one included)."""
+    # plotly is imported here, by the apply that renders, not by every stackctl command.
+    from stackctl.local.dashboard import DashboardInputs, render_dashboard
+
+    thresholds = settings.alert_thresholds(layout.root)
     return render_dashboard(
         DashboardInputs(
             reporting_db=layout.reporting_db,
-            target_mape=settings.dashboard.target_mape,
+            target_mape=thresholds.target_mape,
+            stale_after_days=thresholds.stale_after_days,
             series_to_plot=settings.dashboard.series_to_plot,
             quarantine_file=(conditioned / "quarantine.csv") if conditioned is not None else None,
         ),
@@ -172,7 +115,7 @@ def _run_pipeline(
         return runner.run(pipeline, inputs, run_id, on_step=printer)
     except StepFailed as failure:
         kept = ""
-        if failure.bad_input:
+        if failure.data_refused:
             kept_at = quarantine_copy(layout.lake_fs("raw"), layout.quarantine, run_id)
             kept = f"; the refused raw data is kept in {kept_at} (and left in place in raw/)"
             failure.fix = (failure.fix or "") + kept
@@ -185,55 +128,26 @@ def _run_pipeline(
         printer.close()
 
 
-@dataclass(frozen=True)
-class Staleness:
-    """What `apply` would rerun now, and why: the one decision `apply_local` and `plan_local` share."""
-
-    train: bool
-    train_reason: str
-    training_hash: str
-    score: bool
-    scoring_hash: str | None  # None while training is due (the champion may change)
-
-
-def scoring_inputs_hash(training_hash: str, champion: ChampionState, settings: LocalSettings) -> str:
-    """Hash of what forecasts depend on: inputs (data, code, settings), champion, scoring settings."""
-    return hash_json(
-        {
-            "training": training_hash,
-            "champion": champion.model_dump(mode="json"),
-            "scoring": settings.scoring.model_dump(),
-        }
-    )
+# The model CLI's entry point (src/model/pyproject.toml [project.scripts]) and the modules its
+# steps import: the step worker imports them once, so that no step pays them again.
+MODEL_ENTRY_POINT = "demand_forecast.cli:main"
+MODEL_STEP_MODULES = (
+    "demand_forecast.pipeline",
+    "demand_forecast.training",
+    "demand_forecast.scoring",
+    "demand_forecast.registry",
+    "demand_forecast.publish",
+    "demand_forecast.reporting.database",
+)
 
 
-def staleness(root: Path, layout: LocalLayout, settings: LocalSettings, state: LocalState) -> Staleness:
-    """Compare the current inputs' content hashes with those of the champion and of the last runs.
-
-    Training is due when no champion exists, or when the inputs differ both from the champion's
-    (the model in use) and from the last training run's (a candidate trained on these very inputs
-    that lost to the champion needs no second try). Restoring the data the champion was trained on
-    therefore retrains nothing and registers no duplicate version."""
-    training_hash = training_inputs_hash(root, layout, settings)
-    champion = state.champion
-    last = state.training
-    if champion is None:
-        train, reason = True, "no champion yet"
-    elif champion.inputs_hash == training_hash:
-        train, reason = False, f"nothing changed: champion {champion.model_version} kept, no retraining"
-    elif last is not None and last.inputs_hash == training_hash:
-        train, reason = (
-            False,
-            f"nothing changed since candidate {last.decision.model_version} lost to the champion: "
-            f"champion {champion.model_version} kept, no retraining",
-        )
-    else:
-        train, reason = True, "data, model code or settings changed since the champion was trained"
-    if train or champion is None:
-        return Staleness(True, reason, training_hash, True, None)
-    scoring_hash = scoring_inputs_hash(training_hash, champion, settings)
-    scored = state.scoring is not None and state.scoring.inputs_hash == scoring_hash
-    return Staleness(False, reason, training_hash, not scored, scoring_hash)
+def step_runner(settings: LocalSettings) -> StepRunner:
+    """How each step's command runs: the model CLI's own command forks from one worker that imported
+    the model once (still a process per step, as in AML); any other command (a stand-in CLI the
+    settings name) runs as a plain subprocess."""
+    if tuple(settings.step_command) == DEFAULT_STEP_COMMAND and ForkServerSteps.available():
+        return ForkServerSteps(MODEL_ENTRY_POINT, preload=MODEL_STEP_MODULES)
+    return run_subprocess
 
 
 @dataclass(frozen=True)
@@ -282,6 +196,7 @@ def _open_session(root: Path, console: Console) -> _Session:
             "DEMAND_FORECAST_TELEMETRY_DIR": str(layout.telemetry),
         },
         config_file=(root / settings.model_config_file) if settings.model_config_file else None,
+        steps=step_runner(settings),
     )
     return _Session(root, settings, layout, runner, console)
 
@@ -436,8 +351,8 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         champion_version=champion.model_version,
         champion_registered_version=champion.registered_version,
         champion_mape=champion.mape,
-        champion_scores=_scores_line(metrics),
-        data_quality=_quality_line(quality),
+        champion_scores=scores_line(metrics),
+        data_quality=quality_line(quality),
         training_run=progress.training_run,
         scoring_run=progress.scoring_run,
         dashboard=session.layout.dashboard,
@@ -446,58 +361,6 @@ def apply_local(root: Path, console: Console) -> LocalApplyResult:
         quarantine_file=scoring.conditioned / "quarantine.csv",
         messages=progress.messages,
     )
-
-
-def _scores_line(metrics: Metrics) -> str:
-    """The champion's holdout scores per model, as one line: `ensemble MAPE 0.437 RMSE 12.1, ...`."""
-    parts = []
-    overall = metrics.overall.by_model()
-    for model in ("ensemble", "lasso", "nn", "baseline"):
-        values = overall[model]
-        if values is None or values.mape is None:
-            continue
-        parts.append(f"{model} MAPE {values.mape:.3f} RMSE {values.rmse:.1f}")
-    return ", ".join(parts) + f"  (target MAPE <= {metrics.target_mape})" if parts else "n/a"
-
-
-def _quality_line(quality: DataQuality) -> str:
-    return (
-        f"{quality.rows_in} rows in {len(quality.files)} files, {quality.quarantined} quarantined; "
-        f"{quality.series} series over {quality.weeks} weeks"
-    )
-
-
-# What the summary suggests a reader try: the reporting database opens in the plain sqlite3 shell.
-_COUNT_FORECASTS = '"select count(*) from v_forecasts"'
-
-
-def print_summary(result: LocalApplyResult, layout: LocalLayout, console: Console) -> None:
-    table = Table(title="local stack", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    # The registry's alias is the truth; the state file only knows what the last register step said.
-    registry_version = registry_champion(layout) or result.champion_registered_version
-    mape = "n/a" if result.champion_mape is None else f"{result.champion_mape:.3f}"
-    table.add_row(
-        "champion", f"{result.champion_version} (registry version {registry_version or '?'}), MAPE {mape}"
-    )
-    table.add_row("holdout scores", result.champion_scores)
-    table.add_row("data quality", result.data_quality)
-    table.add_row("this run", "; ".join(result.messages) or "refreshed the dashboard only")
-    table.add_row("data lake", str(layout.lake) + "  (raw, conditioned, scored)")
-    table.add_row(
-        "MLflow", f"{result.tracking_uri}  (`.venv/bin/mlflow ui --backend-store-uri {result.tracking_uri}`)"
-    )
-    table.add_row(
-        "reporting DB",
-        f"{result.reporting_db}  (views v_*: `sqlite3 {result.reporting_db} {_COUNT_FORECASTS}`)",
-    )
-    table.add_row("dashboard", str(result.dashboard))
-    table.add_row("quarantined rows", str(result.quarantine_file))
-    table.add_row(
-        "telemetry", str(layout.telemetry / "metrics.jsonl") + "  (OpenTelemetry metrics of every step)"
-    )
-    console.print(table)
 
 
 def plan_local(root: Path, console: Console) -> int:
@@ -522,14 +385,3 @@ def plan_local(root: Path, console: Console) -> int:
         else "apply would rescore nothing: forecasts are current"
     )
     return ExitStatus.OK
-
-
-__all__ = [
-    "LocalApplyResult",
-    "StackctlError",
-    "Staleness",
-    "apply_local",
-    "plan_local",
-    "print_summary",
-    "staleness",
-]

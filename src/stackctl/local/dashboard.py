@@ -5,6 +5,10 @@ it). Sections: the last runs' status (failed ones first), MAPE per model version
 per training run), MAPE per segment with readable labels, forecasts against actuals over the backtest
 weeks and the weeks ahead, model age against the staleness limit, step durations of the last runs,
 and data-quality counts. It is rendered after every apply, a failed one included.
+
+Every MAPE shown names the weeks it was measured on (a candidate's holdout, the champion scored on
+that same holdout, or the recent weeks of a scoring run) and stands beside the WAPE and volume bias
+of the same rows (`demand_forecast.metrics`): MAPE alone rewards forecasting low.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class DashboardInputs:
     reporting_db: Path
     target_mape: float
     series_to_plot: int
+    stale_after_days: int
     quarantine_file: Path | None = None
 
 
@@ -94,14 +99,32 @@ def _mape_over_time(views: _Views, target: float) -> go.Figure | None:
                 mode="lines+markers",
                 name=model,
                 line={"color": MODEL_COLOURS[model]},
-                text=rows.model_version,
+                text=[_window_text(r) for r in rows.itertuples()],
                 hovertemplate="%{text}<br>%{x}<br>MAPE %{y:.3f}<extra>" + model + "</extra>",
             )
         )
     fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}")
     fig.update_yaxes(title="holdout MAPE")
     fig.update_xaxes(title="training run", tickformat="%Y-%m-%d %H:%M")
-    return _layout(fig, "Holdout MAPE per model version (one point per training run)")
+    return _layout(
+        fig,
+        "Holdout MAPE per training run: each point on that run's candidate holdout weeks "
+        "(the champion scored on the same weeks)",
+    )
+
+
+def _window_text(row: Any) -> str:
+    """`model v... | holdout 2024-01-01..2024-02-19 | WAPE 0.41 | bias -12.0%` for a metrics row."""
+    window = f"holdout {_cell(row.holdout_start)}..{_cell(row.holdout_end)}"
+    return f"model {_cell(row.model_version)} | {window} | WAPE {_fmt(row.wape)} | bias {_pct(row.bias)}"
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.3f}"
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):+.1%}"
 
 
 def _mape_by_segment(views: _Views, target: float) -> go.Figure | None:
@@ -118,13 +141,40 @@ def _mape_by_segment(views: _Views, target: float) -> go.Figure | None:
             y=rows.segment_label,
             orientation="h",
             marker_color=[GOOD if v <= target else BAD for v in rows.mape],
-            hovertemplate="%{y}<br>MAPE %{x:.3f}<extra></extra>",
+            text=[f"WAPE {_fmt(w)} | bias {_pct(b)}" for w, b in zip(rows.wape, rows.bias, strict=True)],
+            hovertemplate="%{y}<br>MAPE %{x:.3f}<br>%{text}<extra></extra>",
         )
     )
     fig.add_vline(x=target, line_dash="dash", annotation_text=f"target {target:.2f}")
     fig.update_xaxes(title="ensemble holdout MAPE")
-    version = rows.model_version.iloc[0]
-    return _layout(fig, f"Ensemble MAPE by segment (model {version})", height=max(320, 24 * len(rows) + 120))
+    first = rows.iloc[0]
+    window = f"candidate holdout {_cell(first.holdout_start)}..{_cell(first.holdout_end)}"
+    return _layout(
+        fig,
+        f"Ensemble MAPE by segment (model {first.model_version}, {window})",
+        height=max(320, 24 * len(rows) + 120),
+    )
+
+
+def _accuracy_table(views: _Views) -> str:
+    """MAPE, WAPE and bias of each model of the latest training run, overall, with their window."""
+    latest = _latest_run(views.runs, "training")
+    rows = views.metrics[(views.metrics.run_id == latest) & (views.metrics.segment == "overall")]
+    if rows.empty:
+        return "<p>no training run recorded yet</p>"
+    body = []
+    for row in rows.itertuples():
+        scored = "the champion, scored on the candidate's holdout" if row.model == "champion" else "candidate"
+        body.append(
+            f"<tr><td>{_cell(row.model)}</td><td>{scored}</td>"
+            f"<td>{_cell(row.holdout_start)}..{_cell(row.holdout_end)}</td><td>{_fmt(row.mape)}</td>"
+            f"<td>{_fmt(row.wape)}</td><td>{_pct(row.bias)}</td><td>{_cell(row.n)}</td></tr>"
+        )
+    head = (
+        "<tr><th>model</th><th>what</th><th>weeks</th><th>MAPE</th><th>WAPE</th>"
+        "<th>bias (sum forecast / sum actual - 1)</th><th>rows</th></tr>"
+    )
+    return f"<table>{head}{''.join(body)}</table>"
 
 
 def _add_series_panel(fig: go.Figure, row: int, past: pd.DataFrame, future: pd.DataFrame) -> None:
@@ -173,9 +223,22 @@ def _add_series_panel(fig: go.Figure, row: int, past: pd.DataFrame, future: pd.D
     )
 
 
+def one_row_per_series_week(backtest: pd.DataFrame, run_ids: list[str | None]) -> pd.DataFrame:
+    """The backtest rows of `run_ids`, one per (store, product, week): where runs overlap (the
+    training holdout and the scoring run's recent weeks cover the same weeks), the first run in
+    `run_ids` that has the row wins. Summing both would count the week's actuals twice."""
+    runs = [run for run in run_ids if run is not None]
+    rows = backtest[backtest.run_id.isin(runs)].copy()
+    rows["_rank"] = rows.run_id.map({run: rank for rank, run in enumerate(runs)})
+    rows = rows.sort_values("_rank", kind="stable")
+    rows = rows.drop_duplicates(subset=["store_id", "product_id", "week_start"], keep="first")
+    return rows.drop(columns="_rank").sort_values("week_start", kind="stable")
+
+
 def _actual_vs_forecast(views: _Views, series_to_plot: int) -> go.Figure | None:
     training, scoring = _latest_run(views.runs, "training"), _latest_run(views.runs, "scoring")
-    backtest = views.backtest[views.backtest.run_id.isin([training, scoring])].copy()
+    # The scoring run's forecasts are the ones issued most recently: they win where both cover a week.
+    backtest = one_row_per_series_week(views.backtest, [scoring, training])
     if backtest.empty and views.forecasts.empty:
         return None
     backtest["week_start"] = pd.to_datetime(backtest.week_start)
@@ -201,12 +264,14 @@ def _actual_vs_forecast(views: _Views, series_to_plot: int) -> go.Figure | None:
     )
 
 
-def _staleness(views: _Views) -> go.Figure | None:
+def _staleness(views: _Views, stale_after_days: int) -> go.Figure | None:
     health = views.health.dropna(subset=["age_days"])
     if health.empty:
         return None
     limit = (
-        float(health.stale_after_days.dropna().iloc[-1]) if health.stale_after_days.notna().any() else 60.0
+        float(health.stale_after_days.dropna().iloc[-1])
+        if health.stale_after_days.notna().any()
+        else float(stale_after_days)
     )
     fig = go.Figure(
         go.Scatter(
@@ -311,10 +376,12 @@ def _summary(views: _Views, inputs: DashboardInputs) -> str:
             ("model age", f"{_cell(health.age_days)} days{stale}, limit {_cell(health.stale_after_days)}"),
             ("drift alert", "yes" if health.drift_alert else "no"),
             (
-                "recent MAPE",
+                "recent accuracy",
                 "n/a"
                 if pd.isna(health.recent_mape)
-                else f"{health.recent_mape:.3f} over {health.recent_weeks} weeks",
+                else f"MAPE {health.recent_mape:.3f}, WAPE {_fmt(health.recent_wape)}, bias "
+                f"{_pct(health.recent_bias)} over the {health.recent_weeks} weeks with actuals before "
+                f"{_cell(health.as_of)} (the scoring run's recent weeks)",
             ),
         ]
     latest = (
@@ -341,7 +408,7 @@ def render_dashboard(inputs: DashboardInputs, out: Path) -> Path:
         ("Accuracy over time", _mape_over_time(views, inputs.target_mape)),
         ("Accuracy by segment", _mape_by_segment(views, inputs.target_mape)),
         ("Forecasts and actuals", _actual_vs_forecast(views, inputs.series_to_plot)),
-        ("Staleness", _staleness(views)),
+        ("Staleness", _staleness(views, inputs.stale_after_days)),
         ("Step durations", _step_durations(views)),
         ("Data quality", _data_quality(views)),
     ]
@@ -371,6 +438,7 @@ tr.bad td{{background:#ffebee}}.banner{{padding:0.6em 1em;font-weight:bold;borde
 </head><body><h1>demand-forecast monitoring</h1>
 <p>generated {generated} from {html.escape(str(inputs.reporting_db))} (the views Power BI reads)</p>
 {_status_banner(views.runs)}<h2>Last runs</h2>{_runs_table(views.runs)}{_summary(views, inputs)}
+<h2>Holdout accuracy of the latest training run</h2>{_accuracy_table(views)}
 {"".join(parts)}</body></html>
 """
     out.parent.mkdir(parents=True, exist_ok=True)

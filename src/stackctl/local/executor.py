@@ -1,34 +1,216 @@
-"""The local executor of the pipeline graph: each step is one `demand_forecast` CLI subprocess.
+"""The local executor of the pipeline graph: each step is one `demand_forecast` CLI command.
 
 It runs the nodes of a `stackctl.graph.Pipeline` in order, wiring each step's inputs to the
 pipeline's inputs or to folders written by earlier steps, exactly as the AML pipeline component does.
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
-that moves the champion alias) never start; the failing step itself records the run as failed in the
+that moves the champion stage) never start; the failing step itself records the run as failed in the
 reporting database (`demand_forecast.publish.record_failed_step`), from the same environment variables
 deploy sets on every AML job (`stackctl.aml.specs.job_environment`): the pipeline, the reporting
 database (the run's `reporting_database` input) and the run id.
+
+How a step's command runs is the executor's `StepRunner` (the same contract each way: argv, the
+environment, the working directory in; exit status, stdout, stderr out):
+
+* `run_subprocess` (the default): a new process per step, as AML runs each step as a command in
+  its own container;
+* `ForkServerSteps` (`make apply`): still a process per step, forked from one long-lived worker that
+  imported the model package once, so no step pays the interpreter's and torch's start-up again;
+* `InProcessSteps` (tests): the entry point called in this process, with the step's environment
+  and working directory set around the call.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import importlib
+import io
+import multiprocessing
 import os
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV, RUN_ID_ENV
 
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import Pipeline, render_args
 
-# The model CLI's exit statuses mean what stackctl's do (src/model/README.md, "CLI contract"):
-# BAD_INPUT (2) is unusable input (bad data), any other non-zero status a failure.
-EXIT_UNUSABLE_INPUT = ExitStatus.BAD_INPUT
+# What a step's exit status (one table for the model CLI and stackctl: demand_forecast.errors) says
+# went wrong, what to do about it, and the status stackctl itself then exits with. Only DATA_REFUSED
+# blames the data; anything outside the table (a signal, a crash of the interpreter) is internal.
+_FAILURES: dict[ExitStatus, tuple[str, str]] = {
+    ExitStatus.DATA_REFUSED: (
+        "rejected its input data",
+        "correct the data named above and run `make apply` again; nothing after this step ran",
+    ),
+    ExitStatus.SETUP_FAULT: (
+        "stopped on an environment or setup fault (the data is not at fault)",
+        "fix what the message above names (configuration, a missing output, the registry, the "
+        "reporting database) and run `make apply` again; the champion model is unchanged",
+    ),
+    ExitStatus.INTERNAL_ERROR: (
+        "failed unexpectedly (a bug)",
+        "read the traceback in the step log; nothing after this step ran, the champion model is unchanged",
+    ),
+}
+
+
+def step_exit_status(returncode: int) -> ExitStatus:
+    """The table's status for a step's return code; a code outside the table is an internal error."""
+    try:
+        status = ExitStatus(returncode)
+    except ValueError:
+        return ExitStatus.INTERNAL_ERROR
+    return status if status in _FAILURES else ExitStatus.INTERNAL_ERROR
+
 
 StepCallback = Callable[[str, str, float], None]  # (step, status, seconds)
+
+
+@dataclass(frozen=True)
+class StepProcess:
+    """What one step's command gave back: its exit status and its output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class StepRunner(Protocol):
+    """Runs one step: `command` (the model CLI, e.g. `python -m demand_forecast`) with `args`."""
+
+    def __call__(
+        self, command: Sequence[str], args: Sequence[str], *, env: Mapping[str, str], cwd: Path | None
+    ) -> StepProcess: ...
+
+
+def run_subprocess(
+    command: Sequence[str], args: Sequence[str], *, env: Mapping[str, str], cwd: Path | None
+) -> StepProcess:
+    """The step as its own process (the default, and what AML does)."""
+    proc = subprocess.run(
+        [*command, *args], cwd=cwd, env=dict(env), capture_output=True, text=True, check=False
+    )
+    return StepProcess(proc.returncode, proc.stdout, proc.stderr)
+
+
+EntryPoint = Callable[[list[str]], int]
+
+
+def load_entry_point(spec: str) -> EntryPoint:
+    """`module:function` -> the function (the console-script notation)."""
+    module, _, name = spec.partition(":")
+    entry: EntryPoint = getattr(importlib.import_module(module), name)
+    return entry
+
+
+def _call_entry(entry: EntryPoint, args: Sequence[str]) -> int:
+    """What `sys.exit(entry(args))` leaves as exit status, an uncaught exception included."""
+    try:
+        return int(entry(list(args)) or 0)
+    except SystemExit as stop:
+        code = stop.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except Exception:  # a step that crashes: its traceback on stderr, as the interpreter prints it
+        traceback.print_exc()
+        return 1
+
+
+@contextlib.contextmanager
+def _step_context(env: Mapping[str, str], cwd: Path | None) -> Iterator[None]:
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+class InProcessSteps:
+    """Each step's entry point called in this process: the step's environment and working directory
+    are set for the call and restored after it, its stdout and stderr captured. For tests, where a
+    process per step costs more than the step; not for `make apply` (steps share this interpreter's
+    modules and globals, which AML never does)."""
+
+    def __init__(self, entry: EntryPoint):
+        self.entry = entry
+
+    def __call__(
+        self, command: Sequence[str], args: Sequence[str], *, env: Mapping[str, str], cwd: Path | None
+    ) -> StepProcess:
+        out, err = io.StringIO(), io.StringIO()
+        with _step_context(env, cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _call_entry(self.entry, args)
+        return StepProcess(code, out.getvalue(), err.getvalue())
+
+
+def _forked_step(entry: str, args: list[str], env: dict[str, str], cwd: str | None, output: str) -> None:
+    """In the forked child: the step's environment, working directory and output files, then the
+    entry point; exit handlers run as at the end of an interpreter (telemetry flushes there)."""
+    os.environ.clear()
+    os.environ.update(env)
+    if cwd is not None:
+        os.chdir(cwd)
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        target = os.open(os.path.join(output, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (lives as long as the child)
+    sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    code = _call_entry(load_entry_point(entry), args)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+class ForkServerSteps:
+    """A process per step, forked from one long-lived server that imported `preload` once.
+
+    The process boundary stays where AML has it (each step its own process, environment and working
+    directory; nothing of one step's state reaches the next), but no step pays the interpreter's
+    and the model's imports again (python's multiprocessing forkserver; POSIX only: elsewhere use
+    `run_subprocess`). https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods
+    """
+
+    def __init__(self, entry: str, preload: Sequence[str] = ()):
+        self.entry = entry
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([entry.partition(":")[0], *preload])
+
+    @staticmethod
+    def available() -> bool:
+        return "forkserver" in multiprocessing.get_all_start_methods()
+
+    def __call__(
+        self, command: Sequence[str], args: Sequence[str], *, env: Mapping[str, str], cwd: Path | None
+    ) -> StepProcess:
+        with tempfile.TemporaryDirectory(prefix="step-") as output:
+            child = self._context.Process(
+                target=_forked_step,
+                args=(self.entry, list(args), dict(env), None if cwd is None else str(cwd), output),
+            )
+            child.start()
+            child.join()
+            stdout = Path(output, "stdout").read_text(encoding="utf-8", errors="replace")
+            stderr = Path(output, "stderr").read_text(encoding="utf-8", errors="replace")
+        return StepProcess(child.exitcode if child.exitcode is not None else 1, stdout, stderr)
 
 
 @dataclass(frozen=True)
@@ -53,27 +235,24 @@ class PipelineRun:
 
 
 class StepFailed(StackctlError):
+    """A step exited non-zero; `status` is the table's reading of its code, and stackctl exits with it."""
+
     def __init__(self, pipeline: str, step: str, returncode: int, log: Path, detail: str):
-        bad_input = returncode == EXIT_UNUSABLE_INPUT
-        what = (
-            f"{pipeline} pipeline stopped: step `{step}` rejected its input (exit {returncode})"
-            if bad_input
-            else f"{pipeline} pipeline stopped: step `{step}` failed (exit {returncode})"
-        )
+        status = step_exit_status(returncode)
+        said, fix = _FAILURES[status]
+        what = f"{pipeline} pipeline stopped: step `{step}` {said} (exit {returncode})"
         if detail:
             what += "\n  " + "\n  ".join(detail.splitlines()[-8:])
-        fix = (
-            "correct the data named above and run `make apply` again; nothing after this step ran"
-            if bad_input
-            else "read the step log; nothing after this step ran, the champion model is unchanged"
-        )
-        super().__init__(
-            what, where=str(log), fix=fix, exit_code=ExitStatus.BAD_INPUT if bad_input else ExitStatus.FAILED
-        )
+        super().__init__(what, where=str(log), fix=fix, exit_code=status)
         self.pipeline = pipeline
         self.step = step
         self.returncode = returncode
-        self.bad_input = bad_input
+        self.status = status
+
+    @property
+    def data_refused(self) -> bool:
+        """True only when the step refused its data: the one case the raw data is quarantined."""
+        return self.status is ExitStatus.DATA_REFUSED
 
 
 class LocalRunner:
@@ -86,8 +265,10 @@ class LocalRunner:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         config_file: Path | None = None,
+        steps: StepRunner = run_subprocess,
     ):
         self.command = list(command)
+        self.steps = steps
         self.lake = lake
         self.runs = runs
         self.env = dict(env or {})
@@ -132,16 +313,15 @@ class LocalRunner:
             for name, path in outputs.items():
                 path.mkdir(parents=True, exist_ok=True)
                 values[name] = str(path)
-            argv = [*self.command]
-            if self.config_file is not None:
-                argv += ["--config", str(self.config_file)]
-            argv += render_args(step, values)
+            args = ["--config", str(self.config_file)] if self.config_file is not None else []
+            args += render_args(step, values)
+            argv = [*self.command, *args]
             log = self.runs / run_id / f"{step.name}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             if on_step:
                 on_step(step.name, "start", 0.0)
             started = time.perf_counter()
-            proc = subprocess.run(argv, cwd=self.cwd, env=env, capture_output=True, text=True, check=False)
+            proc = self.steps(self.command, args, env=env, cwd=self.cwd)
             seconds = time.perf_counter() - started
             log.write_text(
                 f"$ {' '.join(argv)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}",

@@ -1,31 +1,26 @@
 """Settings of the local stack, read from envs/local/settings.yaml (frozen; unknown keys are errors).
 
-Loaded with pydantic-settings' `YamlConfigSettingsSource`
-(https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source); a missing
-file means every default.
+Loaded by the model's settings loader (`demand_forecast.settings.load_yaml_settings`: pydantic-settings'
+`YamlConfigSettingsSource`, https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source);
+a missing file means every default.
 """
 
 from __future__ import annotations
 
 import sys
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from demand_forecast.errors import UsageError
+from demand_forecast.settings import AlertThresholds, YamlSettings, alert_thresholds, load_yaml_settings
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import SettingsConfigDict
 
 from stackctl.errors import StackctlError
 from stackctl.paths import env_dir
 
-# The settings file of the `load_settings` call in progress (settings sources are built per class).
-_SETTINGS_FILE: ContextVar[Path | None] = ContextVar("stackctl_local_settings_file", default=None)
+# The model CLI, run by the interpreter stackctl runs in.
+DEFAULT_STEP_COMMAND = ("{python}", "-m", "demand_forecast")
 
 
 class _Strict(BaseModel):
@@ -44,36 +39,35 @@ class ScoringSettings(_Strict):
 
 
 class DashboardSettings(_Strict):
-    target_mape: float = Field(default=0.45, gt=0.0)
+    """What the dashboard shows; its thresholds are the model's (`LocalSettings.alert_thresholds`)."""
+
     series_to_plot: int = Field(default=4, ge=1, le=12)
-    stale_after_days: int = Field(default=60, ge=1)
 
 
-class LocalSettings(BaseSettings):
+class LocalSettings(YamlSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     sample_data: Path = Path("data/sample")
-    step_command: tuple[str, ...] = ("{python}", "-m", "demand_forecast")
+    step_command: tuple[str, ...] = DEFAULT_STEP_COMMAND
     model_config_file: Path | None = Field(default=None, alias="model_config")
     training: TrainingSettings = TrainingSettings()
     scoring: ScoringSettings = ScoringSettings()
     dashboard: DashboardSettings = DashboardSettings()
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _SETTINGS_FILE.get()
-        return (init_settings, YamlConfigSettingsSource(settings_cls, yaml_file=path))
-
     def command(self) -> list[str]:
         """The step command with `{python}` bound to the interpreter running stackctl."""
         return [token.replace("{python}", sys.executable) for token in self.step_command]
+
+    def alert_thresholds(self, root: Path) -> AlertThresholds:
+        """The MAPE target and staleness limit in effect: the model's settings (defaults.yaml, overlaid
+        by `model_config`), the one source every alert reads; StackctlError when that file is bad."""
+        config = (root / self.model_config_file) if self.model_config_file else None
+        try:
+            return alert_thresholds(config)
+        except UsageError as exc:
+            raise StackctlError(
+                str(exc), where=str(config), fix="correct the model settings file `model_config` names"
+            ) from exc
 
     def fingerprint(self) -> dict[str, Any]:
         """What of these settings changes a trained model (the retraining decision hashes it)."""
@@ -85,28 +79,15 @@ def settings_file(root: Path) -> Path:
 
 
 def load_settings(root: Path) -> LocalSettings:
-    """envs/local/settings.yaml of `root` (every default when absent); StackctlError naming bad keys."""
+    """envs/local/settings.yaml of `root` (every default when absent); StackctlError naming bad keys.
+
+    The same loader as the model's settings (`demand_forecast.settings.load_yaml_settings`)."""
     path = settings_file(root)
-    token = _SETTINGS_FILE.set(path)
     try:
-        return LocalSettings()
-    except yaml.YAMLError as exc:
+        return load_yaml_settings(LocalSettings, [], optional=path)
+    except UsageError as exc:
         raise StackctlError(
-            f"settings file is not valid YAML: {exc}", where=str(path), fix="fix the YAML syntax"
-        ) from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise StackctlError(
-            f"invalid local stack settings: {problems}",
+            f"invalid local stack settings: {exc}",
             where=str(path),
             fix="correct or remove the keys named above (the file's comments list the valid ones)",
         ) from exc
-    except (TypeError, ValueError, AttributeError) as exc:
-        # pydantic-settings merges the file's top level as a mapping; a list or a scalar fails there.
-        raise StackctlError(
-            "settings file must hold a mapping of keys", where=str(path), fix="see the comments in it"
-        ) from exc
-    finally:
-        _SETTINGS_FILE.reset(token)

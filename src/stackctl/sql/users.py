@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from demand_forecast.reporting.database import mssql_schema_statements
-from demand_forecast.reporting.schema import AZURE_SCHEMA, VIEWS
+from demand_forecast.reporting.schema import AZURE_SCHEMA, AZURE_SCHEMAS, VALIDATION_SCHEMA, VIEWS
 
 from stackctl.errors import StackctlError
 
@@ -35,12 +35,13 @@ _PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9 _.()/\-]{1,128}$")
 class ContainedUser:
     """A database user for an Entra identity and what it may do on the reporting schema.
 
-    `schema_permissions` are granted ON SCHEMA::reporting; `view_select` grants SELECT on each view
-    only. `sid_source` is the GUID whose bytes become the user's SID: the application (client) id
-    of a managed identity or service principal (`principal_type` "E"), or the object id of a group
-    ("X"). With it the user is created `WITH SID = ..., TYPE = ...`, which needs no directory
-    lookup, so the SQL server's identity needs no Directory Readers role; without it, `FROM
-    EXTERNAL PROVIDER` (the server looks the name up in Microsoft Graph).
+    `schema_permissions` are granted ON SCHEMA::reporting; `validation_permissions` ON
+    SCHEMA::validation (release validation's copy of the tables, issue 22 item 8); `view_select` grants
+    SELECT on each view of `reporting` only. `sid_source` is the GUID whose bytes become the user's SID:
+    the application (client) id of a managed identity or service principal (`principal_type` "E"), or
+    the object id of a group ("X"). With it the user is created `WITH SID = ..., TYPE = ...`, which
+    needs no directory lookup, so the SQL server's identity needs no Directory Readers role; without it,
+    `FROM EXTERNAL PROVIDER` (the server looks the name up in Microsoft Graph).
     https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql?view=azuresqldb-current
 
     `previous_names` are names this user had before (dropped if present, whatever their SID): a user
@@ -53,6 +54,7 @@ class ContainedUser:
     principal_type: str = "E"
     view_select: bool = False
     previous_names: tuple[str, ...] = ()
+    validation_permissions: tuple[str, ...] = ()
 
 
 # The publish step (compute cluster identity): read the schema version and a run's rows, replace them.
@@ -130,14 +132,18 @@ def contained_user_statements(user: ContainedUser) -> list[str]:
     statements.append(f"IF NOT EXISTS ({exists}) {create}")
     if user.schema_permissions:
         statements.append(f"GRANT {', '.join(user.schema_permissions)} ON SCHEMA::{AZURE_SCHEMA} TO {quoted}")
+    if user.validation_permissions:
+        granted = ", ".join(user.validation_permissions)
+        statements.append(f"GRANT {granted} ON SCHEMA::{VALIDATION_SCHEMA} TO {quoted}")
     if user.view_select:
         statements += [f"GRANT SELECT ON {AZURE_SCHEMA}.{view} TO {quoted}" for view in VIEWS]
     return statements
 
 
 def mssql_statements(users: list[ContainedUser]) -> list[str]:
-    """The whole T-SQL deployment, each statement idempotent so deploy can run it every time."""
-    statements = mssql_schema_statements()
+    """The whole T-SQL deployment, each statement idempotent so deploy can run it every time: the
+    reporting schema Power BI reads, the validation schema release validation writes, the users."""
+    statements = [line for schema in AZURE_SCHEMAS for line in mssql_schema_statements(schema)]
     for user in users:
         statements.extend(contained_user_statements(user))
     return statements

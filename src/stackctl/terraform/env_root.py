@@ -14,7 +14,6 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,19 +58,6 @@ LOGIN_FIX = (
     "run `az login` (and `az account set --subscription <id>`), or in CI set the OIDC variables "
     "ARM_USE_OIDC=true, ARM_CLIENT_ID, ARM_TENANT_ID, ARM_SUBSCRIPTION_ID"
 )
-
-
-@dataclass(frozen=True)
-class PlanSummary:
-    adds: int
-    changes: int
-    destroys: int
-    replaces: int
-    resources: list[tuple[str, str]]  # (action, address)
-
-    @property
-    def no_changes(self) -> bool:
-        return not (self.adds or self.changes or self.destroys)
 
 
 def _tail(result: ToolResult, lines: int = 15) -> str:
@@ -165,33 +151,7 @@ def classify_failure(
         f"terraform {action} failed (exit {result.returncode}):\n  {cause}",
         where=where,
         fix="read Terraform's message above; nothing was applied by this step" + log_hint,
-        exit_code=1,
     )
-
-
-def summarise_plan(plan: dict[str, Any]) -> PlanSummary:
-    adds = changes = destroys = replaces = 0
-    resources: list[tuple[str, str]] = []
-    for change in plan.get("resource_changes", []):
-        actions = change.get("change", {}).get("actions", [])
-        address = change.get("address", "?")
-        if actions == ["no-op"] or actions == ["read"]:
-            continue
-        if "create" in actions and "delete" in actions:
-            replaces += 1
-            adds += 1
-            destroys += 1
-            resources.append(("replace", address))
-        elif actions == ["create"]:
-            adds += 1
-            resources.append(("create", address))
-        elif actions == ["update"]:
-            changes += 1
-            resources.append(("update", address))
-        elif actions == ["delete"]:
-            destroys += 1
-            resources.append(("delete", address))
-    return PlanSummary(adds, changes, destroys, replaces, resources)
 
 
 def running_in_ci(environ: Mapping[str, str] | None = None) -> bool:
@@ -327,9 +287,10 @@ class EnvironmentTerraform:
             "init",
         )
 
-    def plan(self, *, destroy: bool = False) -> PlanSummary:
-        """Plan into build/<env>/tfplan (a destroy plan: destroy.tfplan) and its JSON; the lock file
-        init used is copied next to it."""
+    def plan(self, *, destroy: bool = False) -> Path:
+        """Plan into build/<env>/tfplan (a destroy plan: destroy.tfplan) and its JSON, whose path it
+        returns (read it with `stackctl.audit.plan.load_plan`, the one plan model); the lock file init
+        used is copied next to it."""
         self.build.mkdir(parents=True, exist_ok=True)
         plan_file = self.destroy_plan_file if destroy else self.plan_file
         plan_json = self.destroy_plan_json if destroy else self.plan_json
@@ -341,7 +302,7 @@ class EnvironmentTerraform:
             self.planned_lock_file.write_bytes(self.lock_file.read_bytes())
         shown = self._run(["show", "-json", "-no-color", str(plan_file)], "show")
         plan_json.write_text(shown.stdout, encoding="utf-8")
-        return summarise_plan(json.loads(shown.stdout))
+        return plan_json
 
     def apply_saved_plan(self) -> None:
         # A saved plan applies exactly what was reviewed; Terraform refuses it if the state moved on.
@@ -366,21 +327,6 @@ class EnvironmentTerraform:
         if not isinstance(data, dict):
             raise StackctlError("terraform output -json returned no object", where=self._where())
         return data
-
-
-_SUBSCRIPTION_IN_ID = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})(?:/|$)")
-
-
-def subscriptions_in_plan(plan: dict[str, Any]) -> list[str]:
-    """The subscription ids that the resources a plan changes live in (read from their Azure ids)."""
-    found: list[str] = []
-    for change in plan.get("resource_changes", []):
-        before = change.get("change", {}).get("before") or {}
-        identifier = before.get("id") if isinstance(before, dict) else None
-        match = _SUBSCRIPTION_IN_ID.search(str(identifier or ""))
-        if match:
-            found.append(match.group(1).lower())
-    return list(dict.fromkeys(found))
 
 
 def add_verbose_argument(parser: Any) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from stackctl.errors import StackctlError
 from stackctl.hashing import sha256_file
 from stackctl.paths import env_dir
+from stackctl.terraform.review import ReviewRecord, read_review, record_review
 
 REVIEW_MARKER = "plan.reviewed"
 RELEASE_BRANCH_PREFIX = "release/"
@@ -110,6 +111,7 @@ def review_marker(plan_file: Path) -> Path:
 
 
 def mark_reviewed(plan_file: Path) -> Path:
+    """Record who reviewed the saved plan, when, and on which audit report (stackctl.terraform.review)."""
     if not plan_file.exists():
         raise StackctlError(
             "there is no saved plan to mark as reviewed",
@@ -117,28 +119,34 @@ def mark_reviewed(plan_file: Path) -> Path:
             fix="run `make plan ENV=prod` first",
         )
     marker = review_marker(plan_file)
-    marker.write_text(sha256_file(plan_file) + "\n", encoding="utf-8")
+    record_review(plan_file, marker)
     return marker
 
 
-def check_reviewed(plan_file: Path) -> None:
+def check_reviewed(plan_file: Path) -> ReviewRecord:
+    """The review record of exactly this saved plan; StackctlError when there is none."""
     marker = review_marker(plan_file)
     fix = "read the plan summary and `make audit ENV=prod`, then `make plan ENV=prod ARGS=--mark-reviewed`"
     if not marker.exists():
         raise StackctlError("the prod plan has not been marked as reviewed", where=str(marker), fix=fix)
-    if marker.read_text(encoding="utf-8").strip() != sha256_file(plan_file):
+    record = read_review(marker)
+    if record.plan_sha256 != sha256_file(plan_file):
         raise StackctlError(
             "the review marker belongs to another plan: build/prod/tfplan changed after it was reviewed",
             where=str(marker),
             fix=fix,
         )
+    return record
 
 
-def check_apply_allowed(root: Path, env: str, plan_file: Path) -> None:
+def check_apply_allowed(root: Path, env: str, plan_file: Path) -> ReviewRecord | None:
+    """Refuse an apply that is not allowed; the plan's review record where one is required or kept."""
     check_plan_is_current(root, env, plan_file)
     if env == "prod":
         check_release_context(root)
-        check_reviewed(plan_file)
+        return check_reviewed(plan_file)
+    marker = review_marker(plan_file)
+    return read_review(marker) if marker.is_file() else None
 
 
 Prompt = Callable[[str], str]

@@ -130,7 +130,7 @@ def main() -> int:
         written = write_lock_files(repo_root())
     except StackctlError as exc:
         print(exc.render(), file=sys.stderr)
-        return ExitStatus.FAILED
+        return ExitStatus.SETUP_FAULT
     for path in written:
         print(f"wrote {path.relative_to(repo_root())} ({', '.join(PLATFORMS)})")
     return ExitStatus.OK

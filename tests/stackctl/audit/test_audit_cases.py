@@ -92,7 +92,9 @@ def test_an_opentofu_plan_is_named_as_such_with_the_versions_read() -> None:
 def test_an_opentofu_plan_in_terraform_shapes_is_read_and_named() -> None:
     raw = json.loads(case("a03b").read_text())
     # Without the ephemeral resource, and with a provider OpenTofu installed from its registry.
-    raw["resource_changes"] = [rc for rc in raw["resource_changes"] if rc["mode"] != "ephemeral"]
+    changes = raw["resource_changes"]
+    raw["resource_changes"] = [rc for rc in changes if rc["mode"] != "ephemeral"]
+    assert 0 < len(raw["resource_changes"]) < len(changes), "the case lost its ephemeral resource"
     raw["configuration"]["provider_config"]["aws"]["full_name"] = "registry.opentofu.org/hashicorp/aws"
     plan = parse_plan(raw)
     assert plan.written_by == "OpenTofu"
@@ -125,9 +127,13 @@ def test_a_newer_terraform_with_an_unknown_shape_is_named_as_newer() -> None:
 # a07: every value marked sensitive is masked wherever it appears, whatever its type or length.
 def test_a_sensitive_number_and_a_short_sensitive_string_never_reach_a_report() -> None:
     path = case("a07")
+    secrets = ("482913", "771204", "Q7z", "K9w")
+    assert all(secret in path.read_text(encoding="utf-8") for secret in secrets), "the case lost its values"
     texts = rendered(report_of(load_plan(path), path))
+    assert set(texts) == {"md", "html", "sarif"}
+    assert all(texts.values())
     for kind, text in texts.items():
-        for secret in ("482913", "771204", "Q7z", "K9w"):
+        for secret in secrets:
             assert secret not in text, f"{secret} in the {kind} report"
 
 

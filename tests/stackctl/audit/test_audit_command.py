@@ -1,16 +1,21 @@
-"""`stackctl audit` end to end: real checkov on the plan, the files it writes, its exit status."""
+"""`stackctl audit` end to end: the files it writes, its exit status; real checkov on the plan where
+the test is about checkov's findings, its recorded results elsewhere (`recorded_policies`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-from audit_helpers import FIXTURES, SECRETS
+from audit_helpers import FIXTURES, SECRETS, recorded_checkov
 
+from stackctl.checks.checkov import CheckovReport
 from stackctl.cli import main
+from stackctl.commands import audit as audit_command
+from stackctl.errors import ExitStatus
 from stackctl.paths import repo_root
 
 pytestmark = pytest.mark.slow
@@ -34,6 +39,23 @@ def audit_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@pytest.fixture
+def recorded_policies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """checkov's recorded results (fixtures/checkov_<plan>.json, checkov 3.3.30, built-in checks) in
+    place of a checkov run, through the audit's policy-runner seam: for the tests about the gate and
+    the reports, not about checkov (test_checkov_findings_on_the_plan_block_and_are_reported runs it)."""
+    by_content = {
+        (FIXTURES / f"{name}.json").read_bytes(): name
+        for name in ("delete_sql", "no_changes", "update_sensitive")
+    }
+
+    def recorded(plan_path: Path, code_dir: Path) -> CheckovReport:
+        name = by_content[plan_path.read_bytes()]
+        return dataclasses.replace(recorded_checkov(name), target=plan_path)
+
+    monkeypatch.setattr(audit_command, "checkov_on_plan", recorded)
+
+
 def put_plan(root: Path, name: str, env: str = "dev") -> Path:
     target = root / "build" / env / "plan.json"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +64,7 @@ def put_plan(root: Path, name: str, env: str = "dev") -> Path:
 
 
 def test_a_plan_deleting_the_database_fails_the_gate_then_passes_once_allowed(
-    audit_root: Path, capsys: pytest.CaptureFixture[str]
+    audit_root: Path, recorded_policies: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = put_plan(audit_root, "delete_sql")
     saved_plan = plan.with_name("tfplan")  # the binary plan `make apply` applies
@@ -84,7 +106,7 @@ def test_checkov_findings_on_the_plan_block_and_are_reported(audit_root: Path, t
     assert "CKV_AZURE_206" in html
 
 
-def test_a_clean_plan_passes_and_no_secret_is_written(audit_root: Path) -> None:
+def test_a_clean_plan_passes_and_no_secret_is_written(audit_root: Path, recorded_policies: None) -> None:
     put_plan(audit_root, "no_changes")
     assert main(["audit", "--env", "dev"]) == 0
     put_plan(audit_root, "update_sensitive")
@@ -107,11 +129,11 @@ def test_a_clean_plan_passes_and_no_secret_is_written(audit_root: Path) -> None:
         ),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(
+def test_bad_input_exits_setup_fault_and_writes_nothing(
     audit_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     out_dir = tmp_path / "reports"
-    assert main(["audit", "--env", "dev", "--out", str(out_dir), *args]) == 2
+    assert main(["audit", "--env", "dev", "--out", str(out_dir), *args]) == ExitStatus.SETUP_FAULT
     err = capsys.readouterr().err
     assert message in err
     assert "fix:" in err
@@ -121,7 +143,7 @@ def test_bad_input_exits_2_and_writes_nothing(
 def test_the_local_environment_has_nothing_to_audit(
     audit_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit", "--env", "local"]) == 2
+    assert main(["audit", "--env", "local"]) == ExitStatus.SETUP_FAULT
     assert "make audit ENV=dev" in capsys.readouterr().err
 
 

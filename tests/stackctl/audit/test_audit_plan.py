@@ -10,7 +10,7 @@ import pytest
 from audit_helpers import FIXTURES
 
 from stackctl.audit.plan import load_plan, parse_plan
-from stackctl.errors import StackctlError
+from stackctl.errors import ExitStatus, StackctlError
 
 
 def minimal_plan(**overrides: Any) -> dict[str, Any]:
@@ -48,9 +48,13 @@ def test_action_lists_map_to_what_an_auditor_reads(actions: list[str], kind: str
 
 
 def test_every_fixture_loads() -> None:
-    for path in FIXTURES.glob("*.json"):
-        if path.name.startswith(("malformed", "foreign", "checkov_", "sarif-")):
-            continue
+    plans = [
+        path
+        for path in FIXTURES.glob("*.json")
+        if not path.name.startswith(("malformed", "foreign", "checkov_", "sarif-"))
+    ]
+    assert plans, f"no plan fixtures in {FIXTURES}: the loop below would pass on nothing"
+    for path in plans:
         plan = load_plan(path)
         assert plan.format_version == "1.2", path
 
@@ -67,7 +71,7 @@ def expect_error(raw: Any) -> StackctlError:
         parse_plan(raw, source="plan.json")
     assert caught.value.where == "plan.json"
     assert caught.value.fix
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == ExitStatus.SETUP_FAULT
     return caught.value
 
 
@@ -135,5 +139,5 @@ def test_the_binary_plan_file_is_not_mistaken_for_json(tmp_path: Path) -> None:
     binary.write_bytes(b"PK\x03\x04\x14\x00\x08\x00\x08\x00tfplan\x00\xff\xfe")
     with pytest.raises(StackctlError) as caught:
         load_plan(binary)
-    assert "not valid JSON" in caught.value.what
+    assert "not a plan JSON file: it is the binary plan" in caught.value.what
     assert "the binary tfplan is not JSON" in (caught.value.fix or "")

@@ -4,7 +4,8 @@ migrations. Used by the `publish` step, and by `stackctl deploy` for the DDL.
 A database is named by one URL:
 
 * `sqlite:///path/to/reporting.db` (the local stack), tables in SQLite's main database;
-* `mssql://<server>.database.windows.net/<database>` (Azure SQL), tables in the `reporting` schema,
+* `mssql://<server>.database.windows.net/<database>` (Azure SQL), tables in the `reporting` schema
+  (`?schema=validation`: the release validation's own copy of the tables, which Power BI never reads),
   connected through pyodbc and Microsoft ODBC Driver 18 with an Entra access token of the job's
   identity: no user name or password anywhere. The token goes in the pre-connect attribute
   SQL_COPT_SS_ACCESS_TOKEN (1256) as a length-prefixed UTF-16-LE byte string
@@ -14,13 +15,14 @@ A database is named by one URL:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
@@ -30,17 +32,24 @@ from demand_forecast.credentials import job_credential
 from demand_forecast.errors import UsageError
 from demand_forecast.reporting.schema import (
     AZURE_SCHEMA,
+    AZURE_SCHEMAS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    V3_COLUMNS,
     ReportingTables,
     reporting_tables,
     segment_label,
     view_statements,
 )
 
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
 # msodbcsql.h: the pre-connect attribute that carries an Entra access token.
 SQL_COPT_SS_ACCESS_TOKEN = 1256
 AZURE_SQL_SCOPE = "https://database.windows.net/.default"
+# Connection-string keywords that msodbcsql refuses beside SQL_COPT_SS_ACCESS_TOKEN (FA005).
+_LOGIN_OPTION = re.compile(r"(?:^|;)\s*(UID|PWD|Authentication|Trusted_Connection)\s*=", re.IGNORECASE)
 ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
 # Columns migration 2 added to tables that version 1 already had.
 _V2_COLUMNS = (("forecasts", "segment_label"), ("model_metrics", "segment_label"))
@@ -62,7 +71,7 @@ def _token_struct(token: str) -> bytes:
     return struct.pack(f"<I{len(encoded)}s", len(encoded), encoded)
 
 
-def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Engine:
+def azure_sql_engine(server_fqdn: str, database: str, credential: TokenCredential) -> sa.Engine:
     """An engine on Azure SQL that authenticates every new connection with a fresh Entra token."""
     try:
         import pyodbc  # noqa: F401
@@ -80,14 +89,36 @@ def azure_sql_engine(server_fqdn: str, database: str, credential: Any) -> sa.Eng
     engine = sa.create_engine(url, fast_executemany=True)
 
     @sa.event.listens_for(engine, "do_connect")
-    def _token(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    def _token(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        cargs[0] = token_connection_string(cargs[0], where=f"{server_fqdn}/{database}")
         token = credential.get_token(AZURE_SQL_SCOPE).token
         cparams["attrs_before"] = {SQL_COPT_SS_ACCESS_TOKEN: _token_struct(token)}
 
     return engine
 
 
-def open_database(url: str, credential: Any = None) -> ReportingDatabase:
+def token_connection_string(dsn: str, *, where: str) -> str:
+    """The ODBC connection string SQLAlchemy built, made fit for an access token.
+
+    SQLAlchemy's pyodbc dialect adds `Trusted_Connection=Yes` to a URL without a user; its own Azure
+    recipe removes it in the `do_connect` hook (sqlalchemy/dialects/mssql/pyodbc.py, "Connecting to
+    databases with access tokens"), because msodbcsql refuses a token beside UID, PWD, Authentication
+    or Trusted_Connection (error FA005,
+    https://learn.microsoft.com/sql/connect/odbc/using-azure-active-directory#authenticating-with-an-access-token).
+    Any such option left after that (a later dialect, a URL query) is a UsageError here, naming the
+    server, rather than FA005 from the driver."""
+    dsn = dsn.replace(";Trusted_Connection=Yes", "")
+    login = _LOGIN_OPTION.search(dsn)
+    if login:
+        raise UsageError(
+            f"Azure SQL {where}: the ODBC connection string carries {login.group(1)}= beside the Entra "
+            "access token, which ODBC Driver 18 refuses (FA005); remove the user, password, "
+            "Authentication or Trusted_Connection option from the reporting database URL"
+        )
+    return dsn
+
+
+def open_database(url: str, credential: TokenCredential | None = None) -> ReportingDatabase:
     """The reporting database named by `url` (see the module docstring); a bad URL is a UsageError."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -103,11 +134,25 @@ def open_database(url: str, credential: Any = None) -> ReportingDatabase:
                 f"reporting database {url!r}: write mssql://<server>.database.windows.net/<database> "
                 "(no user or password: the job authenticates with its Entra identity)"
             )
+        schema = _azure_schema(url, parts.query)
         engine = azure_sql_engine(parts.hostname, database, credential or job_credential())
-        return ReportingDatabase(url, engine, reporting_tables(AZURE_SCHEMA))
+        return ReportingDatabase(url, engine, reporting_tables(schema))
     raise UsageError(
         f"reporting database {url!r} is neither sqlite:///<file> nor mssql://<server>/<database>"
     )
+
+
+def _azure_schema(url: str, query: str) -> str:
+    """The schema an Azure SQL URL names: `reporting` unless `?schema=` names another one deploy creates."""
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"schema"})
+    schema = options.get("schema", [AZURE_SCHEMA])[-1]
+    if unknown or schema not in AZURE_SCHEMAS:
+        raise UsageError(
+            f"reporting database {url!r}: the only option is ?schema= with one of "
+            f"{', '.join(AZURE_SCHEMAS)} (the schemas `stackctl deploy` creates)"
+        )
+    return schema
 
 
 def stored_version(conn: sa.Connection, tables: ReportingTables) -> int:
@@ -186,6 +231,10 @@ def ensure_sqlite_schema(path: Path) -> list[str]:
                         f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(200) NOT NULL DEFAULT ''"
                     )
                     _backfill_labels(conn, tables[table])
+        if 0 < version < 3:
+            for table, column in V3_COLUMNS:
+                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} FLOAT")
         for statement in view_statements(tables):
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {statement.qualified_name}")
             conn.execute(statement)
@@ -215,12 +264,13 @@ def _record_versions(conn: sa.Connection, tables: ReportingTables) -> None:
         conn.execute(sa.insert(table), missing)
 
 
-def mssql_schema_statements() -> list[str]:
-    """The T-SQL that creates or migrates Azure SQL's reporting schema to SCHEMA_VERSION; each
-    statement is idempotent, so `stackctl deploy` runs all of them every time."""
+def mssql_schema_statements(schema: str = AZURE_SCHEMA) -> list[str]:
+    """The T-SQL that creates or migrates one of Azure SQL's reporting schemas (AZURE_SCHEMAS) to
+    SCHEMA_VERSION; each statement is idempotent, so `stackctl deploy` runs all of them every time."""
+    if schema not in AZURE_SCHEMAS:
+        raise UsageError(f"reporting schema {schema!r} is none of {', '.join(AZURE_SCHEMAS)}")
     dialect = mssql.dialect()  # type: ignore[no-untyped-call]
-    tables = reporting_tables(AZURE_SCHEMA)
-    schema = AZURE_SCHEMA
+    tables = reporting_tables(schema)
     statements = [f"IF SCHEMA_ID(N'{schema}') IS NULL EXEC(N'CREATE SCHEMA {schema}')"]
     for table in tables.metadata.sorted_tables:
         create = str(CreateTable(table).compile(dialect=dialect)).strip()
@@ -232,11 +282,18 @@ def mssql_schema_statements() -> list[str]:
             f"ALTER TABLE {schema}.{table_name} ADD {column} {kind} NOT NULL "
             f"CONSTRAINT df_{table_name}_{column} DEFAULT N''"
         )
+    for table_name, column in V3_COLUMNS:
+        statements.append(
+            f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
+            f"ALTER TABLE {schema}.{table_name} ADD {column} FLOAT NULL"
+        )
     for table in tables.metadata.sorted_tables:
         for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
             create_index = str(CreateIndex(index).compile(dialect=dialect)).strip()
+            # Index names are unique per table, not per database: the same name exists in each schema.
             statements.append(
-                f"IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{index.name}') {create_index}"  # noqa: S608
+                f"IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{index.name}' "  # noqa: S608
+                f"AND object_id = OBJECT_ID(N'{schema}.{table.name}')) {create_index}"
             )
     # CREATE OR ALTER VIEW must be alone in its batch, hence EXEC of a literal.
     for view in view_statements(tables):

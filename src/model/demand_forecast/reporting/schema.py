@@ -25,16 +25,29 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import ExecutableDDLElement
 
 AZURE_SCHEMA = "reporting"
+# Release validation publishes here, never into the tables Power BI reads (issue 22 item 8): the same
+# tables and views in a schema of their own, which only the jobs write and nobody else reads.
+VALIDATION_SCHEMA = "validation"
+AZURE_SCHEMAS = (AZURE_SCHEMA, VALIDATION_SCHEMA)
 
 # Version 1: the first five tables and four views (created by stackctl before publish was a step).
 # Version 2: step_runs, backtest, schema_version, segment labels and the v_step_runs,
 # v_data_quality and v_backtest views.
-SCHEMA_VERSION = 2
+# Version 3: WAPE and volume bias beside every MAPE (model_metrics, model_health and their views).
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
     1: "creates the reporting tables and views",
     2: "adds reporting.step_runs, reporting.backtest, reporting.schema_version, segment_label columns "
     "and the views v_step_runs, v_data_quality, v_backtest",
+    3: "adds wape and bias to reporting.model_metrics, recent_wape and recent_bias to reporting.model_health",
 }
+# Columns migration 3 added to tables that versions 1 and 2 already had (nullable floats).
+V3_COLUMNS = (
+    ("model_metrics", "wape"),
+    ("model_metrics", "bias"),
+    ("model_health", "recent_wape"),
+    ("model_health", "recent_bias"),
+)
 
 TABLES = (
     "schema_version",
@@ -158,6 +171,9 @@ def _build(schema: str | None) -> ReportingTables:
             *_segment_columns(),
             sa.Column("model", sa.String(32), nullable=False),  # baseline, lasso, nn, ensemble, champion
             sa.Column("mape", sa.Float),
+            # sum |error| / sum actual, and sum forecast / sum actual - 1 (demand_forecast.metrics)
+            sa.Column("wape", sa.Float),
+            sa.Column("bias", sa.Float),
             sa.Column("rmse", sa.Float),
             sa.Column("rmse_zero_actual", sa.Float),
             sa.Column("n", sa.Integer),
@@ -182,6 +198,8 @@ def _build(schema: str | None) -> ReportingTables:
             sa.Column("drift_alert", sa.Boolean, nullable=False),
             sa.Column("max_psi", sa.Float),
             sa.Column("recent_mape", sa.Float),
+            sa.Column("recent_wape", sa.Float),
+            sa.Column("recent_bias", sa.Float),
             sa.Column("recent_weeks", sa.Integer),
         ),
         sa.Table(
@@ -264,6 +282,8 @@ def view_selects(t: ReportingTables) -> dict[str, sa.Select[Any]]:
             metrics.c.segment_label,
             metrics.c.model,
             metrics.c.mape,
+            metrics.c.wape,
+            metrics.c.bias,
             metrics.c.rmse,
             metrics.c.rmse_zero_actual,
             metrics.c.n,
@@ -284,6 +304,8 @@ def view_selects(t: ReportingTables) -> dict[str, sa.Select[Any]]:
             health.c.drift_alert,
             health.c.max_psi,
             health.c.recent_mape,
+            health.c.recent_wape,
+            health.c.recent_bias,
             health.c.recent_weeks,
             health.c.run_id,
         ),
