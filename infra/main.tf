@@ -231,8 +231,9 @@ module "aml_workspace" {
       debian = "deb.debian.org"
     }
   }
-  # The workspace identity may approve the private endpoints the rules create (main.rbac.tf).
-  outbound_rules_after = values(azurerm_role_assignment.network_approver)[*].id
+  # The workspace identity may approve the private endpoints the rules create (main.rbac.tf), once
+  # its approver role has taken effect (time_sleep.network_approver_propagation).
+  outbound_rules_after = [time_sleep.network_approver_propagation.id]
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
   blob_datastores      = { for fs, datastore in local.output_datastore_names : datastore => { account_name = module.data_lake.name, container_name = module.data_lake.file_systems[fs] } }
   private_endpoints    = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }
