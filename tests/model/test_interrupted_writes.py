@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 from demand_forecast.cli import main
 from demand_forecast.errors import ExitStatus
-from demand_forecast.loading import read_model_folder
 from demand_forecast.outputs import MARKER, verify_complete
 from demand_forecast.reporting.database import ensure_sqlite_schema
 
@@ -154,6 +153,8 @@ def _delays(seed: int, duration: float) -> float:
 def test_killing_train_score_and_publish_at_random_points_loses_nothing(
     model: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    from demand_forecast.loading import read_model_folder
+
     data, trained = model
     env = _environment(tmp_path)
     model_dir = tmp_path / "model"

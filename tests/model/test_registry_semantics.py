@@ -16,14 +16,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 from demand_forecast.cli import main
 from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.registry import champion
 from demand_forecast.settings import load_settings
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, ErrorCode
 
 
 def _register(sample_run: Path, out: Path, name: str) -> dict[str, Any]:
@@ -37,6 +34,8 @@ def _register(sample_run: Path, out: Path, name: str) -> dict[str, Any]:
 def test_a_registered_version_stores_the_runs_artifact_location_not_a_runs_uri(
     sample_run: Path, tmp_path: Path, name: str
 ) -> None:
+    import mlflow
+
     decision = _register(sample_run, tmp_path / "r", name)
     client = mlflow.MlflowClient()
     version = client.get_model_version(name, decision["registered_version"])
@@ -49,6 +48,10 @@ def test_a_registered_version_stores_the_runs_artifact_location_not_a_runs_uri(
 def _aml_like_missing_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """get_latest_versions of an unregistered name answers INTERNAL_ERROR, as MLflow reports a
     non-MLflow error body; records the names it was asked about."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
+
     asked: list[str] = []
     real = mlflow.MlflowClient.get_latest_versions
 
@@ -66,6 +69,8 @@ def _aml_like_missing_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_no_model_yet_is_none_whatever_error_code_the_registry_would_answer(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    import mlflow
+
     _aml_like_missing_model(monkeypatch)
     mlflow.MlflowClient().search_experiments()  # the store exists
     assert champion(load_settings(), name) is None
@@ -84,6 +89,10 @@ def test_a_registered_model_without_a_champion_is_none_and_with_one_is_found(
 
 
 def test_a_failing_search_is_a_registry_error_not_no_champion(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, ErrorCode
+
     def broken(self: Any, **kwargs: Any) -> Any:
         raise MlflowException("503 from the registry", error_code=ErrorCode.Name(INTERNAL_ERROR))
 
@@ -95,6 +104,8 @@ def test_a_failing_search_is_a_registry_error_not_no_champion(monkeypatch: pytes
 
 @pytest.mark.parametrize("name", ["a' OR name LIKE '%", "-leading-dash", "name with space"])
 def test_a_name_that_cannot_be_searched_exactly_is_refused(name: str) -> None:
+    import mlflow
+
     mlflow.MlflowClient().search_experiments()
     with pytest.raises(UsageError, match="registered model name"):
         champion(load_settings(), name)

@@ -10,11 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from demand_forecast.dataset import Tables
-from demand_forecast.features import unit_scale
-from demand_forecast.metrics import mape
-from demand_forecast.pipeline import backtest, load_dataset
 from demand_forecast.settings import load_settings
-from demand_forecast.training import train_model
 
 
 def _scaled(tables: Tables, factor: float) -> Tables:
@@ -26,6 +22,10 @@ def _scaled(tables: Tables, factor: float) -> Tables:
 
 
 def _holdout(tables: Tables) -> tuple[float, pd.DataFrame]:
+    from demand_forecast.metrics import mape
+    from demand_forecast.pipeline import backtest
+    from demand_forecast.training import train_model
+
     settings = load_settings(overrides={"nn": {"epochs": 3, "seeds": 1}, "train": {"n_jobs": 1}})
     model = train_model(tables, settings)
     holdout = model.model_info.holdout
@@ -37,6 +37,8 @@ def _holdout(tables: Tables) -> tuple[float, pd.DataFrame]:
 
 @pytest.mark.slow
 def test_holdout_mape_does_not_depend_on_the_unit_of_units(tiny_data: Path) -> None:
+    from demand_forecast.pipeline import load_dataset
+
     tables = load_dataset(tiny_data, load_settings()).tables
     reference, reference_rows = _holdout(tables)
     # ten-thousandths (log1p ~ linear there), billions (beyond expm1's clamp), and an odd unit
@@ -57,4 +59,6 @@ def test_holdout_mape_does_not_depend_on_the_unit_of_units(tiny_data: Path) -> N
     ],
 )
 def test_the_counting_unit_scales_with_the_data(units: np.ndarray, expected: float) -> None:
+    from demand_forecast.features import unit_scale
+
     assert unit_scale(units) == pytest.approx(expected, rel=1e-2)

@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 
 from stackctl.aml.model_validation import run_model_validation, validation_parameters, wait_for_pipeline_run
-from stackctl.aml.specs import stack_defaults
 from stackctl.aml.stack_output import parse_stack_output
 from stackctl.errors import StackctlError
 from stackctl.graph import MODEL_NAME, SCORING, TRAINING, VALIDATION_MODEL_NAME
@@ -127,6 +126,8 @@ def test_a_run_that_never_ends_is_cancelled_and_fails() -> None:
 
 def test_the_validation_schema_is_what_the_publish_url_opens(monkeypatch: pytest.MonkeyPatch) -> None:
     from demand_forecast.reporting import database as reporting_db
+
+    from stackctl.aml.specs import stack_defaults
 
     monkeypatch.setattr(reporting_db, "azure_sql_engine", lambda server, database, credential: None)
     url = validation_parameters(stack())["reporting_database"]
@@ -239,6 +240,8 @@ def _input_data(pipeline: dict[str, Any], step: str) -> dict[str, Any]:
 def test_the_factory_declares_exactly_the_validation_parameters_with_the_weekly_defaults(
     factory_pipeline: dict[str, Any],
 ) -> None:
+    from stackctl.aml.specs import stack_defaults
+
     parameters = factory_pipeline["parameters"]
     assert set(parameters) == set(validation_parameters(stack()))
     assert parameters["registered_model"] == MODEL_NAME
