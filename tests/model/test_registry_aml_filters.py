@@ -88,7 +88,8 @@ def test_register_then_champion_against_aml_semantics(
     decision = json.loads((tmp_path / "decision.json").read_text())
     assert decision["promoted"] is True
     found = champion(load_settings(), name)
-    assert found is not None and found.version == decision["registered_version"]
+    assert found is not None
+    assert found.version == decision["registered_version"]
     client = mlflow.MlflowClient()
     version = client.get_model_version(name, found.version)
     assert version.source == f"{client.get_run(version.run_id).info.artifact_uri.rstrip('/')}/model"
