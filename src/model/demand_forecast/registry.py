@@ -303,6 +303,14 @@ def store(settings: Settings) -> str:
     return uri
 
 
+def registered_model_name(reference: str) -> str:
+    """The registered model name of a `models:/<name>/<version or stage>` or `models:/<name>@<alias>`
+    reference (MLflow's model URI forms); "" for anything else (a model folder)."""
+    if not reference.startswith("models:/"):
+        return ""
+    return re.split(r"[/@]", reference.removeprefix("models:/"), maxsplit=1)[0]
+
+
 def champion_uri(name: str) -> str:
     """`models:/<name>/Production`: the champion as MLflow's stage URI, which plain MLflow loads too."""
     return f"models:/{name}/{CHAMPION_STAGE}"
