@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from stackctl.checks.hclmodel import read_dir
 
 REPO = Path(__file__).resolve().parents[2]
