@@ -26,7 +26,7 @@ from pathlib import Path
 from goals import FIGURES_ENV, read, record, table
 
 HERE = Path(__file__).resolve().parent
-AREAS = ("loops", "model", "accuracy", "validate", "audit", "apply", "images")
+AREAS = ("loops", "model", "accuracy", "validate", "audit", "apply", "images", "scale")
 # What each area needs beyond this machine; under --quick an area whose hosts do not answer within
 # a second is skipped at once instead of waiting on pip's retries.
 NEEDS_HOSTS = {"images": ("pypi.org", "download.pytorch.org")}

@@ -111,6 +111,21 @@ resource "azurerm_role_assignment" "network_approver" {
   description          = "forecast-stack ${var.environment}: workspace approves its managed-network private endpoint to ${each.key}"
 }
 
+# The rules write must wait for the approver role to take effect too ("can take up to 10 minutes"):
+# written right after the assignment, AML's approval of the private endpoints it creates is refused
+# and the connections stay Pending. A wait of its own, triggered by the approver assignments only
+# (a new or replaced one waits again), runs in parallel with role_propagation below; its id is the
+# workspace module's outbound_rules_after (infra/main.tf).
+# https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected
+# https://registry.terraform.io/providers/hashicorp/time/latest/docs/resources/sleep
+# (tests/infra/test_release_blockers.py::test_the_workspace_may_approve_its_private_endpoints_before_the_rules)
+resource "time_sleep" "network_approver_propagation" {
+  create_duration = "5m"
+  triggers = {
+    approvers = join(",", sort(values(azurerm_role_assignment.network_approver)[*].id))
+  }
+}
+
 # Role assignments take effect after a delay ("can take up to 10 minutes"); `stackctl deploy` runs
 # right after the first apply and would meet 403s on the workspace storage, the registry and App
 # Insights. The apply waits once after any assignment is created or replaced; deploy reads the

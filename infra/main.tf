@@ -72,6 +72,11 @@ locals {
   # rules (and azurerm's check allows 0-30), Key Vault takes /32, SQL takes first and last address.
   # https://learn.microsoft.com/azure/storage/common/storage-network-security-limitations
   storage_ip_rules = [for cidr in local.allowed_ip_ranges : trimsuffix(cidr, "/32")]
+  # The runner subnet carries a Microsoft.Storage.Global service endpoint (envs/bootstrap), so its
+  # requests reach storage from private VNet addresses that no IP rule matches: the lake and the
+  # workspace storage admit it by VNet rule. SQL and Key Vault keep the egress IP above.
+  # https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks
+  storage_subnet_ids = var.ci_runner_subnet_id == null ? [] : [var.ci_runner_subnet_id]
   # SQL firewall rules take first and last address, not CIDR.
   allowed_ip_firewall_rules = {
     for cidr in local.allowed_ip_ranges : "allowed-${replace(cidr, "/[./]/", "-")}" => {
@@ -158,6 +163,7 @@ module "data_lake" {
   soft_delete_retention_days    = var.data_lake.soft_delete_retention_days
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = local.storage_ip_rules
+  allowed_subnet_ids            = local.storage_subnet_ids
   resource_access_rules = {
     workspace = module.aml_workspace.resource_id
     factory   = module.data_factory.resource_id
@@ -183,6 +189,7 @@ module "aml_workspace" {
   application_insights_id        = module.monitoring.application_insights_id
   public_network_access_enabled  = var.public_network_access_enabled
   allowed_ip_ranges              = local.storage_ip_rules
+  allowed_subnet_ids             = local.storage_subnet_ids
   managed_network_isolation_mode = var.aml.managed_network_isolation_mode
   image_build_compute_name       = local.image_build_cluster
   zone_redundant                 = var.zone_redundant
@@ -224,8 +231,9 @@ module "aml_workspace" {
       debian = "deb.debian.org"
     }
   }
-  # The workspace identity may approve the private endpoints the rules create (main.rbac.tf).
-  outbound_rules_after = values(azurerm_role_assignment.network_approver)[*].id
+  # The workspace identity may approve the private endpoints the rules create (main.rbac.tf), once
+  # its approver role has taken effect (time_sleep.network_approver_propagation).
+  outbound_rules_after = [time_sleep.network_approver_propagation.id]
   data_lake_datastores = { for fs, datastore in local.datastore_names : datastore => module.data_lake.file_system_container_ids[fs] }
   blob_datastores      = { for fs, datastore in local.output_datastore_names : datastore => { account_name = module.data_lake.name, container_name = module.data_lake.file_systems[fs] } }
   private_endpoints    = { for group in ["amlworkspace"] : group => local.private_endpoint[group] if local.private_network }

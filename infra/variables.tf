@@ -168,6 +168,29 @@ DESCRIPTION
   }
 }
 
+variable "ci_runner_subnet_id" {
+  type        = string
+  default     = null
+  description = <<DESCRIPTION
+The ARM id of this environment's own CI runner subnet (envs/bootstrap output `ci_runners.dev.subnet_id`).
+Required while public access is on (dev): the runner subnet has a Microsoft.Storage.Global service
+endpoint, so the runner's requests reach dev's lake and workspace storage from private VNet addresses
+that `ci_runner_egress_ip` does not match; both storage firewalls admit this subnet by VNet rule.
+Ignored when public access is off (prod reaches the private endpoints from inside the peered VNet).
+https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks
+DESCRIPTION
+
+  validation {
+    condition     = var.ci_runner_subnet_id == null || can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft.Network/virtualNetworks/[^/]+/subnets/[^/]+$", var.ci_runner_subnet_id))
+    error_message = "ci_runner_subnet_id must be a subnet's ARM id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>): the bootstrap output ci_runners.dev.subnet_id."
+  }
+
+  validation {
+    condition     = !var.public_network_access_enabled || var.ci_runner_subnet_id != null
+    error_message = "ci_runner_subnet_id is not set, but public access is on: the runner subnet's storage service endpoint makes dev's lake and workspace storage see the runner from its VNet, not its egress IP, and refuse it (403). Set ci_runner_subnet_id in envs/<env>/terraform.tfvars to the bootstrap output: terraform -chdir=envs/bootstrap output -json ci_runners | jq -r .dev.subnet_id (infra/README.md, First apply)."
+  }
+}
+
 variable "zone_redundant" {
   type        = bool
   nullable    = false

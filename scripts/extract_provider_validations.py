@@ -53,7 +53,17 @@ POSSIBLE_RE = re.compile(
     r"func (PossibleValuesFor[A-Za-z0-9_]+)\(\) \[\]string \{\s*return \[\]string\{(.*?)\}", re.S
 )
 ADF_PIPELINES = "vendor/github.com/hashicorp/go-azure-sdk/resource-manager/datafactory/2018-06-01/pipelines"
-ADF_ACTIVITY_TYPES = ("WebActivity", "Until", "IfCondition", "Fail", "SetVariable", "Wait", "Copy", "Delete")
+ADF_ACTIVITY_TYPES = (
+    "WebActivity",
+    "Until",
+    "IfCondition",
+    "Fail",
+    "SetVariable",
+    "Wait",
+    "Copy",
+    "Delete",
+    "GetMetadata",
+)
 
 # Corrections from the pinned version's documentation where the source read is older (the readable
 # snapshot is v5.2.0-14; versions.tf pins >= 5.10.0): {"resources": {type: {argument: rule}}}, each
@@ -69,8 +79,16 @@ def git(provider: Path, *args: str) -> str:
     ).stdout
 
 
+# Types no module uses any more but tests/infra/test_provider_enums.py replays (the reviewed
+# outbound rule that fed `sqlServer` through azurerm's resource): kept in the table.
+KEPT_RESOURCES = (
+    "azurerm_machine_learning_workspace_network_outbound_rule_fqdn",
+    "azurerm_machine_learning_workspace_network_outbound_rule_private_endpoint",
+)
+
+
 def used_types(roots: list[Path]) -> tuple[set[str], set[str]]:
-    resources: set[str] = set()
+    resources: set[str] = set(KEPT_RESOURCES)
     data: set[str] = set()
     for root in roots:
         for tf_file in sorted(root.rglob("*.tf")):
@@ -242,6 +260,7 @@ def adf_models(provider: Path, commit: str) -> dict[str, Any]:
             "Wait": "WaitActivity",
             "Copy": "CopyActivity",
             "Delete": "DeleteActivity",
+            "GetMetadata": "GetMetadataActivity",
         }.get(activity, activity)
         model = f"{ADF_PIPELINES}/model_{name.lower()}.go"
         props = f"{ADF_PIPELINES}/model_{name.lower()}typeproperties.go"

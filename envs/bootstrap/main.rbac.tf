@@ -39,7 +39,8 @@ resource "azurerm_role_definition" "lock_operator" {
 resource "azurerm_role_definition" "runner_peering" {
   count = var.ci_runner.enabled ? 1 : 0
 
-  name        = "forecast-stack runner VNet peering"
+  # tenant-unique, like lock_operator's (RoleDefinitionWithSameNameExists on a second bootstrap)
+  name        = "forecast-stack runner VNet peering (${var.workload}, subscription ${data.azurerm_client_config.current.subscription_id})"
   scope       = azurerm_resource_group.bootstrap.id
   description = "Peer a stack VNet with the prod runner VNet and link private DNS zones to it (nothing else)."
 

@@ -77,11 +77,9 @@ resource "azurerm_resource_group" "stack" {
   name     = local.names.stack_resource_group[each.key]
   location = var.location
   tags     = merge(var.tags, { environment = each.key, managed_by = "terraform", workload = var.workload })
-
-  # envs/<env> imports this group and manages its tags from then on.
-  lifecycle {
-    ignore_changes = [tags]
-  }
+  # This state is the group's only owner, its tags included: envs/<env> reads the group as a data
+  # source (infra/main.tf) and imports nothing, so no ignore_changes here, or no state would manage
+  # the tags (tests/infra/test_release_blockers.py::test_the_bootstrap_manages_the_groups_it_owns).
 }
 
 # The state lives in this account: losing it would orphan both stacks. The lock sits on the account,

@@ -22,7 +22,10 @@ allowed_ip_ranges = ["203.0.113.0/24"]
 # Dev's own CI runner's static egress IP, where dev's plan, apply and deploy run: the bootstrap output
 # `terraform -chdir=envs/bootstrap output -json ci_runners | jq -r .dev.egress_ip` (infra/README.md, First
 # apply). Required while public access is on; every firewall admits it.
-ci_runner_egress_ip         = "198.51.100.20"
+ci_runner_egress_ip = "198.51.100.20"
+# Dev's runner subnet: it has a storage service endpoint, so dev's lake and workspace storage admit it by
+# VNet rule, not by the IP above: `terraform -chdir=envs/bootstrap output -json ci_runners | jq -r .dev.subnet_id`.
+ci_runner_subnet_id         = "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg-fcst-bootstrap-weu/providers/Microsoft.Network/virtualNetworks/vnet-fcst-runner-dev/subnets/runners"
 zone_redundant              = false
 resource_locks_enabled      = false
 diagnostic_settings_enabled = true

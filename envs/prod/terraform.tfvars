@@ -27,6 +27,7 @@ public_network_access_enabled = false
 allowed_ip_ranges             = []
 # No public access: the runner reaches prod's private endpoints from the peered VNet.
 ci_runner_egress_ip         = null
+ci_runner_subnet_id         = null
 zone_redundant              = true
 resource_locks_enabled      = true
 diagnostic_settings_enabled = true

@@ -56,6 +56,7 @@ module "stack" {
   public_network_access_enabled = var.public_network_access_enabled
   allowed_ip_ranges             = var.allowed_ip_ranges
   ci_runner_egress_ip           = var.ci_runner_egress_ip
+  ci_runner_subnet_id           = var.ci_runner_subnet_id
   deployer_object_id            = var.deployer_object_id
   zone_redundant                = var.zone_redundant
   resource_locks_enabled        = var.resource_locks_enabled

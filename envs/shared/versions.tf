@@ -11,7 +11,7 @@ terraform {
     # endpoints: things azurerm has no resource for.
     azapi = {
       source  = "Azure/azapi"
-      version = ">= 2.4.0, < 3.0.0"
+      version = ">= 2.5.0, < 3.0.0"
     }
     # time_sleep: role assignments take effect after a delay (infra/main.rbac.tf).
     time = {

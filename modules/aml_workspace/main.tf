@@ -37,6 +37,10 @@ resource "azurerm_storage_account" "workspace" {
     default_action = "Deny"
     bypass         = ["AzureServices", "Logging", "Metrics"]
     ip_rules       = var.public_network_access_enabled ? var.allowed_ip_ranges : []
+    # A subnet with a storage service endpoint reaches the account from private VNet addresses, so
+    # only a VNet rule admits it (IP rules see public addresses only).
+    # https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks
+    virtual_network_subnet_ids = var.public_network_access_enabled ? var.allowed_subnet_ids : []
   }
 }
 
@@ -111,14 +115,22 @@ resource "azurerm_machine_learning_workspace" "this" {
 # (https://github.com/Azure/terraform-provider-azapi/issues/453). One PUT of the whole map cannot race.
 # firewallSku Basic: FQDN rules make AML deploy an Azure Firewall, Standard unless told otherwise
 # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#select-an-azure-firewall-version).
-# api-version 2024-10-01: the first GA version whose ManagedNetworkSettings has firewallSku
-# ('Basic' | 'Standard'), and one the whole azapi range in versions.tf knows (azapi validates the
-# body against the Azure/bicep-types-az types it embeds: 2024-10-01 entered them in December 2024,
-# before azapi 2.4.0; 2025-06-01 only in July 2025).
-# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2024-10-01/workspaces
-# https://github.com/Azure/bicep-types-az/blob/main/generated/machinelearningservices/microsoft.machinelearningservices/2024-10-01/types.md
+# api-version 2025-06-01, the one azurerm 5.x manages this workspace with
+# (hashicorp/terraform-provider-azurerm internal/services/machinelearning/client/client.go imports
+# go-azure-sdk machinelearningservices/2025-06-01/workspaces). azapi_update_resource GETs the whole
+# workspace, merges our body in and PUTs the result after keeping only the properties the
+# api-version's schema declares (Azure/terraform-provider-azapi internal/services/azapi_update_resource.go
+# CreateUpdate: MergeObject, then ResourceDef.GetWriteOnly). An older version silently drops what it
+# does not know: 2024-10-01's WorkspaceProperties has no systemDatastoresAuthMode, so every write
+# would turn the Identity datastores (storage_account_access_type above) back to access keys on a
+# storage account whose keys are off. 2025-06-01 has systemDatastoresAuthMode and firewallSku; azapi
+# embeds its types from v2.5.0 on (internal/azure/generated/machinelearningservices/
+# microsoft.machinelearningservices/2025-06-01/types.json), hence the >= 2.5.0 pin in versions.tf.
+# (tests/infra/test_release_blockers.py::test_azapi_updates_use_the_api_version_azurerm_manages)
+# https://learn.microsoft.com/azure/templates/microsoft.machinelearningservices/2025-06-01/workspaces
+# https://github.com/Azure/bicep-types-az/blob/main/generated/machinelearningservices/microsoft.machinelearningservices/2025-06-01/types.md
 resource "azapi_update_resource" "managed_network" {
-  type        = "Microsoft.MachineLearningServices/workspaces@2024-10-01"
+  type        = "Microsoft.MachineLearningServices/workspaces@2025-06-01"
   resource_id = azurerm_machine_learning_workspace.this.id
   body = {
     properties = {
@@ -136,6 +148,16 @@ resource "azapi_update_resource" "managed_network" {
   # they are created (approver role assignments passed in by the caller).
   # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
   depends_on = [terraform_data.outbound_rules_after]
+
+  lifecycle {
+    # azurerm's Update writes managedNetwork with its own fields only (isolation mode), which drops
+    # these rules; an update resource never notices (it has no drift: its Read keeps only the keys of
+    # our body it finds). So any change of the workspace's managed_network block rewrites the rules
+    # after it. replace_triggered_by takes a managed resource's attribute:
+    # https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle#replace_triggered_by
+    # (tests/infra/test_release_blockers.py::test_the_rules_are_rewritten_after_azurerm_writes_the_network)
+    replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]
+  }
 }
 
 # Orders the rule write after what the caller names (the workspace identity's approver role).

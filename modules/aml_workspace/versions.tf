@@ -11,7 +11,7 @@ terraform {
     # account key or a SAS.
     azapi = {
       source  = "Azure/azapi"
-      version = ">= 2.4.0, < 3.0.0"
+      version = ">= 2.5.0, < 3.0.0"
     }
   }
 }

@@ -10,7 +10,7 @@ terraform {
     # GitHub.Network/networkSettings, which azurerm has no resource for.
     azapi = {
       source  = "Azure/azapi"
-      version = ">= 2.4.0, < 3.0.0"
+      version = ">= 2.5.0, < 3.0.0"
     }
   }
 }

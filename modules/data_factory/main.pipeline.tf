@@ -250,23 +250,49 @@ resource "azurerm_data_factory_pipeline" "weekly" {
   # The week's snapshot replaces last week's: the copy overwrites files by name and deletes
   # nothing, so an optional table (promotions, weather, events) that stops arriving would be read
   # again from last week's copy. conditioned/weekly is emptied first (Delete activity,
-  # https://learn.microsoft.com/azure/data-factory/delete-activity).
+  # https://learn.microsoft.com/azure/data-factory/delete-activity). On the first run the folder
+  # does not exist yet and a Delete of a missing path fails the run, so the Delete runs only when
+  # Get Metadata reports the folder exists: with `exists` in its fieldList Get Metadata does not
+  # fail on a missing folder, it returns exists = false
+  # (https://learn.microsoft.com/azure/data-factory/control-flow-get-metadata-activity#metadata-options).
+  # If Condition: https://learn.microsoft.com/azure/data-factory/control-flow-if-condition-activity
+  # (tests/infra/test_adf_pipeline.py: every nested activity is checked against the SDK's models).
   activities_json = jsonencode(concat([
     {
-      name   = "clear_conditioned"
-      type   = "Delete"
-      policy = { timeout = "0.00:30:00", retry = 1, retryIntervalInSeconds = 60 }
+      name   = "conditioned_exists"
+      type   = "GetMetadata"
+      policy = { timeout = "0.00:10:00", retry = 1, retryIntervalInSeconds = 60 }
       typeProperties = {
         dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
-        recursive     = true
-        enableLogging = false
+        fieldList     = ["exists"]
         storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
+      }
+    },
+    {
+      name      = "clear_conditioned_if_exists"
+      type      = "IfCondition"
+      dependsOn = [{ activity = "conditioned_exists", dependencyConditions = ["Succeeded"] }]
+      typeProperties = {
+        expression = { value = "@activity('conditioned_exists').output.exists", type = "Expression" }
+        ifTrueActivities = [
+          {
+            name   = "clear_conditioned"
+            type   = "Delete"
+            policy = { timeout = "0.00:30:00", retry = 1, retryIntervalInSeconds = 60 }
+            typeProperties = {
+              dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
+              recursive     = true
+              enableLogging = false
+              storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
+            }
+          },
+        ]
       }
     },
     {
       name      = "copy_raw_to_conditioned"
       type      = "Copy"
-      dependsOn = [{ activity = "clear_conditioned", dependencyConditions = ["Succeeded"] }]
+      dependsOn = [{ activity = "clear_conditioned_if_exists", dependencyConditions = ["Succeeded"] }]
       policy    = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
       inputs    = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["raw"].name, type = "DatasetReference" }]
       outputs   = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }]

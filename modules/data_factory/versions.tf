@@ -11,7 +11,7 @@ terraform {
     # no resource for a private endpoint connection's state.
     azapi = {
       source  = "Azure/azapi"
-      version = ">= 2.4.0, < 3.0.0"
+      version = ">= 2.5.0, < 3.0.0"
     }
     # Waits for a managed private endpoint to reach its target before its approval (main.tf).
     time = {

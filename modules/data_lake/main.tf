@@ -39,6 +39,10 @@ resource "azurerm_storage_account" "this" {
     default_action = "Deny"
     bypass         = ["AzureServices", "Logging", "Metrics"]
     ip_rules       = var.public_network_access_enabled ? var.allowed_ip_ranges : []
+    # A subnet with a storage service endpoint reaches the account from private VNet addresses, so
+    # only a VNet rule admits it (IP rules see public addresses only).
+    # https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks
+    virtual_network_subnet_ids = var.public_network_access_enabled ? var.allowed_subnet_ids : []
 
     dynamic "private_link_access" {
       for_each = var.resource_access_rules

@@ -66,6 +66,13 @@ variable "allowed_ip_ranges" {
   }
 }
 
+variable "allowed_subnet_ids" {
+  type        = set(string)
+  default     = []
+  nullable    = false
+  description = "ARM ids of subnets admitted by VNet rule while public access is on (dev's CI runner subnet, whose Microsoft.Storage.Global service endpoint makes its requests arrive from private VNet addresses, which no IP rule matches)."
+}
+
 variable "resource_access_rules" {
   type        = map(string)
   default     = {}

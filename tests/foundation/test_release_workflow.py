@@ -28,7 +28,9 @@ HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-", re.IGNORECASE)
 DEFAULT_LABEL = re.compile(r"(?<![\w-])(self-hosted|linux|x64|arm64)(?![\w-])", re.IGNORECASE)
 # `rm` drops plan.json before Azure DevOps publishes build/<env> (its prior_state holds sensitive
 # values in plain text); GitHub uploads named files instead.
-ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir", "rm"}
+# `echo` sets the plan artifact's name as an output variable (##vso[task.setvariable]), the only way a
+# later job learns the attempt's name.
+ALLOWED_COMMANDS = {"make", "bash", "scripts/write_backend_config.sh", "case", "mkdir", "rm", "echo"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -335,12 +337,11 @@ def _make_targets(commands: list[str]) -> list[str]:
 
 def test_both_pipelines_call_the_same_make_targets_in_the_same_order() -> None:
     github = _make_targets(_github_runs(load(DEPLOY)))
-    # the preflight (make doctor) reads GitHub's API; Azure DevOps' approvals are the environment's
-    # checks, which `make doctor ENV=prod` reads when an owner runs it
+    # the preflight (make doctor) reads GitHub's API, and for prod Azure DevOps' checks (prod_preflight)
     assert github == ["doctor", "plan", "audit", "review", "apply", "unit", "unit"]
-    for stage in ("dev", "prod"):
+    for stage, first in (("dev", []), ("prod", ["doctor"])):
         azure = _make_targets(_azure_commands(_azure_steps(load(AZURE_PIPELINE), stage)))
-        assert azure == ["plan", "audit", "review", "apply", "unit"], stage
+        assert azure == [*first, "plan", "audit", "review", "apply", "unit"], stage
     assert _make_targets(_github_runs(load(RELEASE))) == []  # PR validation: bash .ci/run (make test)
 
 
@@ -466,3 +467,132 @@ def test_bootstrap_script_refuses_without_its_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "example.tfvars" in result.stderr
+
+
+# --- Azure Pipelines: a preflight stage before prod's plan (review finding 7) ----------------------
+
+
+def azure_preflight_findings(azure: dict[str, Any]) -> list[str]:
+    """A prod_preflight stage runs `make doctor ENV=prod ARGS="--only ci-protection"` with the job's
+    System.AccessToken (a secret variable reaches a script only when mapped), and prod_plan waits
+    for it. https://learn.microsoft.com/azure/devops/pipelines/build/variables#systemaccesstoken"""
+    stages = {str(stage["stage"]): stage for stage in azure["stages"]}
+    preflight = stages.get("prod_preflight")
+    if preflight is None:
+        return ["no prod_preflight stage"]
+    findings = []
+    steps = [step for job in preflight["jobs"] for step in job.get("steps", []) if "script" in step]
+    doctor = [
+        step
+        for step in steps
+        if "make doctor ENV=prod" in step["script"] and "ci-protection" in step["script"]
+    ]
+    if not doctor:
+        findings.append("prod_preflight does not run make doctor --only ci-protection")
+    elif doctor[0].get("env", {}).get("SYSTEM_ACCESSTOKEN") != "$(System.AccessToken)":
+        findings.append("prod_preflight does not map System.AccessToken")
+    depends = stages["prod_plan"].get("dependsOn", [])
+    if "prod_preflight" not in ([depends] if isinstance(depends, str) else depends):
+        findings.append("prod_plan does not wait for prod_preflight")
+    return findings
+
+
+def test_azure_pipelines_has_a_prod_preflight() -> None:
+    assert azure_preflight_findings(load(AZURE_PIPELINE)) == []
+
+
+def test_a_missing_or_skipped_azure_preflight_is_caught() -> None:
+    azure = load(AZURE_PIPELINE)
+    next(s for s in azure["stages"] if s["stage"] == "prod_plan")["dependsOn"] = "validate"
+    assert azure_preflight_findings(azure) == ["prod_plan does not wait for prod_preflight"]
+    preflight = next(s for s in azure["stages"] if s["stage"] == "prod_preflight")
+    preflight["jobs"][0]["steps"][-1]["env"] = {}
+    assert "prod_preflight does not map System.AccessToken" in azure_preflight_findings(azure)
+    azure["stages"] = [s for s in azure["stages"] if s["stage"] != "prod_preflight"]
+    assert azure_preflight_findings(azure) == ["no prod_preflight stage"]
+
+
+# --- Azure Pipelines: the plan artifact carries only tfplan and the lock file, per attempt (finding 6)
+
+
+def azure_artifact_findings(azure: dict[str, Any]) -> list[str]:
+    """Every published artifact is named per attempt ($(System.JobAttempt): a rerun must not meet an
+    existing name); the plan artifact is a staging folder holding only tfplan and the lock file
+    (never build/<env>, where plan.json and logs are); apply downloads the name its plan job output.
+    https://learn.microsoft.com/azure/devops/pipelines/artifacts/pipeline-artifacts"""
+    findings: list[str] = []
+    for stage in azure["stages"]:
+        for job in stage["jobs"]:
+            steps = job.get("steps") or job.get("strategy", {}).get("runOnce", {}).get("deploy", {}).get(
+                "steps", []
+            )
+            name = f"{stage['stage']}/{job.get('job') or job.get('deployment')}"
+            for step in steps:
+                if "publish" in step:
+                    if "$(System.JobAttempt)" not in str(step.get("artifact")):
+                        findings.append(f"{name}: artifact {step.get('artifact')} is not named per attempt")
+                    if str(step["publish"]).startswith("build/"):
+                        findings.append(f"{name}: publishes {step['publish']} whole")
+                if "cp " in str(step.get("script", "")) and "/plan" in str(step.get("script", "")):
+                    copied = re.findall(r"build/\$\(ENV\)/(\S+)", step["script"])
+                    if sorted(copied) != [".terraform.lock.hcl", "tfplan"]:
+                        findings.append(f"{name}: the plan artifact carries {sorted(copied)}")
+                if "download" in step and step.get("artifact") != "$(planArtifact)":
+                    findings.append(f"{name}: downloads {step.get('artifact')}, not its plan job's output")
+    return findings
+
+
+def test_azure_plan_artifacts_carry_only_what_apply_needs_per_attempt() -> None:
+    assert azure_artifact_findings(load(AZURE_PIPELINE)) == []
+
+
+def test_the_review_s_fixed_whole_folder_artifact_is_caught() -> None:
+    text = AZURE_PIPELINE.read_text(encoding="utf-8")
+    broken = text.replace("artifact: plan-$(ENV)-$(System.JobAttempt)", "artifact: plan-$(ENV)", 1)
+    broken = broken.replace("publish: $(Build.ArtifactStagingDirectory)/audit", "publish: build/$(ENV)", 1)
+    broken = broken.replace(
+        " build/$(ENV)/.terraform.lock.hcl", " build/$(ENV)/.terraform.lock.hcl build/$(ENV)/plan.json", 1
+    )
+    broken = broken.replace("artifact: $(planArtifact)", "artifact: plan-$(ENV)", 1)
+    assert azure_artifact_findings(yaml.safe_load(broken)) == [
+        "dev/plan: the plan artifact carries ['.terraform.lock.hcl', 'plan.json', 'tfplan']",
+        "dev/plan: artifact plan-$(ENV) is not named per attempt",
+        "dev/plan: publishes build/$(ENV) whole",
+        "dev/apply: downloads plan-$(ENV), not its plan job's output",
+    ]
+
+
+# --- actions pinned by commit SHA where a job can mint an OIDC token (review finding 9) ------------
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def unpinned_actions(workflow: dict[str, Any], name: str) -> list[str]:
+    """In a job with `id-token: write`, a tag-pinned action (`@v4`) runs whatever the tag points at
+    next with the job's token; a full commit SHA is the only immutable reference.
+    https://docs.github.com/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#using-third-party-actions"""
+    findings = []
+    for job_name, job in workflow["jobs"].items():
+        if (job.get("permissions") or {}).get("id-token") != "write":
+            continue
+        for step in job.get("steps", []):
+            uses = str(step.get("uses", ""))
+            if uses and not uses.startswith("./") and not PINNED.match(uses):
+                findings.append(f"{name} {job_name}: {uses}")
+    return findings
+
+
+def test_jobs_that_mint_tokens_pin_actions_by_sha() -> None:
+    assert unpinned_actions(load(DEPLOY), "deploy.yml") == []
+
+
+def test_a_tag_pinned_action_in_a_token_job_is_caught() -> None:
+    deploy = load(DEPLOY)
+    deploy["jobs"]["plan"]["steps"][0]["uses"] = "actions/checkout@v4"
+    deploy["jobs"]["apply"]["steps"][-1]["uses"] = "actions/upload-artifact@main"
+    deploy["jobs"]["apply"]["steps"][1]["uses"] = "actions/setup-python@a26af69"  # a short SHA
+    assert unpinned_actions(deploy, "deploy.yml") == [
+        "deploy.yml plan: actions/checkout@v4",
+        "deploy.yml apply: actions/setup-python@a26af69",
+        "deploy.yml apply: actions/upload-artifact@main",
+    ]

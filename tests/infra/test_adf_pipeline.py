@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
 from infra_helpers import Edit, terraform_console
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,9 +32,11 @@ SPLAT_NAME = re.compile(r"azurerm_[a-z0-9_]+\.[a-z0-9_]+\[\*\]\.name")
 STAND_INS = """
 variable "aml" { type = any }
 variable "managed_virtual_network_enabled" { type = bool }
+variable "sql" { type = any }
 """
 TFVARS = """
 managed_virtual_network_enabled = true
+sql = { server_id = "/sql", server_fqdn = "sql-fcst.database.windows.net", database_name = "reporting" }
 aml = {
   workspace_id        = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/ws"
   training_invoke_uri = "https://train.westeurope.inference.ml.azure.com/jobs"
@@ -142,8 +143,9 @@ def test_every_web_activity_runs_on_the_managed_runtime(activities: list[dict[st
         (
             [
                 (
-                    "        recursive     = true\n        enableLogging",
-                    '        recursive     = true\n        wildcardFileName = "*"\n        enableLogging',
+                    "              recursive     = true\n              enableLogging",
+                    '              recursive     = true\n              wildcardFileName = "*"\n'
+                    "              enableLogging",
                 )
             ],
             "clear_conditioned.typeProperties.wildcardFileName",
@@ -190,6 +192,9 @@ def test_the_wait_ends_on_every_status_a_job_cannot_leave(
 ) -> None:
     expression = _until(activities, step)["typeProperties"]["expression"]["value"]
     # Statuses a job can still move on from keep the loop polling; every other one ends it.
+    # azure-ai-ml's own enum of ARM job statuses, imported here: collection must not pay azure-ai-ml
+    from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
+
     may_still_finish = {
         "NotStarted",
         "Starting",
@@ -230,9 +235,74 @@ def test_a_job_that_does_not_complete_is_cancelled_and_fails_the_run(
 
 def test_conditioned_weekly_is_cleared_before_the_copy(activities: list[dict[str, Any]]) -> None:
     names = {a["name"]: a for a in activities}
-    clear = names["clear_conditioned"]
+    branch = names["clear_conditioned_if_exists"]
+    (clear,) = branch["typeProperties"]["ifTrueActivities"]
     assert clear["type"] == "Delete"
     assert clear["typeProperties"]["dataset"]["referenceName"] == "ds_conditioned"
-    assert {"activity": "clear_conditioned", "dependencyConditions": ["Succeeded"]} in names[
+    assert {"activity": "clear_conditioned_if_exists", "dependencyConditions": ["Succeeded"]} in names[
         "copy_raw_to_conditioned"
     ]["dependsOn"]
+
+
+def first_run_findings(activities: list[dict[str, Any]]) -> list[str]:
+    """A Delete of a folder that does not exist yet fails the first run: every Delete must sit in an
+    IfCondition whose expression reads a Get Metadata `exists` of the same dataset, run before it
+    (https://learn.microsoft.com/azure/data-factory/control-flow-get-metadata-activity#metadata-options:
+    with `exists` in fieldList a missing folder is not an error)."""
+    names = {a["name"]: a for a in activities}
+    problems = [
+        f"{a['name']}: Delete at the top level runs on a missing folder"
+        for a in activities
+        if a["type"] == "Delete"
+    ]
+    for branch in (a for a in walk(activities) if a["type"] == "IfCondition"):
+        props = branch["typeProperties"]
+        for delete in (d for d in props.get("ifTrueActivities", []) if d["type"] == "Delete"):
+            probes = [
+                names.get(dep["activity"], {})
+                for dep in branch.get("dependsOn", [])
+                if "Succeeded" in dep["dependencyConditions"]
+            ]
+            probe = next((p for p in probes if p.get("type") == "GetMetadata"), None)
+            dataset = delete["typeProperties"]["dataset"]["referenceName"]
+            if probe is None or "exists" not in probe["typeProperties"].get("fieldList", []):
+                problems.append(f"{delete['name']}: no Get Metadata exists check runs before it")
+            elif probe["typeProperties"]["dataset"]["referenceName"] != dataset:
+                problems.append(f"{delete['name']}: the exists check reads another dataset")
+            elif f"activity('{probe['name']}').output.exists" not in str(props.get("expression")):
+                problems.append(f"{delete['name']}: the condition does not read the exists check")
+    return problems
+
+
+def test_the_clear_runs_only_when_the_folder_exists(activities: list[dict[str, Any]]) -> None:
+    assert first_run_findings(activities) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # the review's case (17:33): the Delete at the top level, run even on the first week
+        (
+            '      name      = "clear_conditioned_if_exists"\n      type      = "IfCondition"',
+            '      name      = "clear_conditioned_if_exists"\n      type      = "Delete"',
+            "Delete at the top level",
+        ),
+        (
+            '        fieldList     = ["exists"]',
+            '        fieldList     = ["itemName"]',
+            "no Get Metadata exists",
+        ),
+        (
+            "@activity('conditioned_exists').output.exists",
+            "@equals(1, 1)",
+            "does not read the exists check",
+        ),
+    ],
+    ids=["unconditional-delete", "no-exists-field", "condition-ignores-probe"],
+)
+def test_a_delete_that_fails_the_first_run_is_caught(
+    tree: Path, edit: Edit, tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    edit("modules/data_factory/main.pipeline.tf", old, new)
+    problems = first_run_findings(rendered_activities(tree, tmp_path / "work"))
+    assert any(expected in problem for problem in problems), problems

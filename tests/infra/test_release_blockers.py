@@ -115,11 +115,17 @@ def approver_findings(root: Path) -> list[str]:
     if not approvers:
         return [f"no {APPROVER_ROLE} role for the workspace identity in infra/"]
     after = str(infra.module_calls["aml_workspace"].arguments.get("outbound_rules_after", ""))
-    problems = (
-        []
-        if any(b.address in after for b in approvers)
-        else ["outbound rules not ordered after the approver role"]
-    )
+    # Ordered after the assignment is not enough: a role takes effect up to 10 minutes later
+    # (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting), so the rules
+    # wait on a time_sleep that the approver assignments trigger.
+    waits = [
+        b
+        for b in infra.blocks
+        if b.type == "time_sleep"
+        and f"time_sleep.{b.name}" in after
+        and any(a.address in str(b.body.get("triggers", "")) for a in approvers)
+    ]
+    problems = [] if waits else ["outbound rules do not wait for the approver role to take effect"]
     module = read_dir(root / "modules/aml_workspace")
     writers = [b for b in module.blocks if "managedNetwork" in str(b.body.get("body", ""))]
     if not writers or not all(
@@ -139,8 +145,20 @@ def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: 
         ("infra/main.rbac.tf", f'"{APPROVER_ROLE}"', '"Reader"'),
         (
             "infra/main.tf",
-            "outbound_rules_after = values(azurerm_role_assignment.network_approver)[*].id",
+            "outbound_rules_after = [time_sleep.network_approver_propagation.id]",
             "outbound_rules_after = []",
+        ),
+        # the review's case (17:33): ordered after the assignment, but no wait for it to take effect
+        (
+            "infra/main.tf",
+            "outbound_rules_after = [time_sleep.network_approver_propagation.id]",
+            "outbound_rules_after = values(azurerm_role_assignment.network_approver)[*].id",
+        ),
+        # a wait that the approver assignments do not trigger (a replaced assignment would not wait)
+        (
+            "infra/main.rbac.tf",
+            'approvers = join(",", sort(values(azurerm_role_assignment.network_approver)[*].id))',
+            'approvers = "fixed"',
         ),
         (
             "modules/aml_workspace/main.tf",
@@ -148,7 +166,7 @@ def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: 
             "depends_on = []",
         ),
     ],
-    ids=["no-role", "not-passed", "not-ordered"],
+    ids=["no-role", "not-passed", "no-wait", "wait-not-triggered", "not-ordered"],
 )
 def test_a_missing_or_unordered_approver_role_is_caught(
     tree: Path, edit: Edit, path: str, old: str, new: str
@@ -236,6 +254,143 @@ def test_no_outbound_rule_is_a_resource_of_its_own(root: Path) -> None:
         for block in read_dir(directory).blocks:
             assert "network_outbound_rule" not in block.type, block.address
             assert "workspaces/outboundRules" not in str(block.body.get("type", "")), block.address
+
+
+# --- review 17:33 finding 1: an azapi update never writes a resource back with an older schema -----
+# azapi_update_resource GETs the resource, merges the body in and PUTs it after keeping only what the
+# api-version's schema declares (Azure/terraform-provider-azapi internal/services/azapi_update_resource.go,
+# CreateUpdate: MergeObject, then ResourceDef.GetWriteOnly): a version older than the one azurerm
+# manages the resource with drops what azurerm set (2024-10-01 has no systemDatastoresAuthMode).
+# The api-version azurerm 5.x uses per resource type (its go-azure-sdk import):
+AZURERM_API_VERSIONS = {
+    # internal/services/machinelearning/client/client.go: machinelearningservices/2025-06-01/workspaces
+    "Microsoft.MachineLearningServices/workspaces": "2025-06-01",
+}
+# The first azapi release that embeds a type's schema (azapi validates the body against it):
+# internal/azure/generated/machinelearningservices/microsoft.machinelearningservices/2025-06-01/types.json.
+AZAPI_FIRST_RELEASE = {("Microsoft.MachineLearningServices/workspaces", "2025-06-01"): (2, 5, 0)}
+
+
+def _azapi_minimum(model: TerraformDir) -> tuple[int, ...] | None:
+    for settings in model.terraform_settings:
+        for providers in settings.get("required_providers", []) or []:
+            azapi = providers.get("azapi") if isinstance(providers, dict) else None
+            if isinstance(azapi, dict):
+                found = re.search(r">=\s*(\d+)\.(\d+)\.(\d+)", str(azapi.get("version", "")))
+                return tuple(int(part) for part in found.groups()) if found else None
+    return None
+
+
+def azapi_update_findings(root: Path) -> list[str]:
+    problems = []
+    for directory in terraform_dirs(root):
+        model = read_dir(directory)
+        for block in model.blocks:
+            if block.type != "azapi_update_resource":
+                continue
+            resource_type, _, version = str(block.body.get("type", "")).partition("@")
+            managed = AZURERM_API_VERSIONS.get(resource_type)
+            if managed and version < managed:
+                problems.append(
+                    f"{directory.name} {block.address}: {resource_type}@{version} is older than azurerm's "
+                    f"{managed}; the write drops what the older schema lacks"
+                )
+            needed = AZAPI_FIRST_RELEASE.get((resource_type, version))
+            minimum = _azapi_minimum(model)
+            if needed and (minimum is None or minimum < needed):
+                problems.append(
+                    f"{directory.name}: azapi >= {minimum} does not know {resource_type}@{version} "
+                    f"(needs >= {'.'.join(map(str, needed))})"
+                )
+    return problems
+
+
+def test_azapi_updates_use_the_api_version_azurerm_manages(root: Path) -> None:
+    assert azapi_update_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # the review's case: the write with 2024-10-01 drops systemDatastoresAuthMode
+        ("modules/aml_workspace/main.tf", "workspaces@2025-06-01", "workspaces@2024-10-01", "older than"),
+        (
+            "modules/aml_workspace/main.tf",
+            "workspaces@2025-06-01",
+            "workspaces@2025-04-01-preview",
+            "older than",
+        ),
+        ("modules/aml_workspace/versions.tf", ">= 2.5.0, < 3.0.0", ">= 2.4.0, < 3.0.0", "needs >= 2.5.0"),
+    ],
+    ids=["2024-10-01", "older-preview", "azapi-too-old"],
+)
+def test_an_azapi_update_with_an_older_schema_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in " ".join(azapi_update_findings(tree))
+
+
+# --- review 17:33 findings 4 and 5: rules azurerm or a removal would lose -------------------------
+# azurerm's workspace Update writes managedNetwork without our rules, and azapi_update_resource merges
+# (a removed rule stays) and deletes nothing (azapi_update_resource.go: MergeObject, empty Delete).
+def rule_loss_findings(root: Path) -> list[str]:
+    module = read_dir(root / "modules/aml_workspace")
+    writers = [b for b in module.blocks if "managedNetwork" in str(b.body.get("body", ""))]
+    problems = []
+    for writer in writers:
+        triggers = " ".join(
+            str(lifecycle.get("replace_triggered_by", ""))
+            for lifecycle in writer.body.get("lifecycle", []) or []
+            if isinstance(lifecycle, dict)
+        )
+        if "azurerm_machine_learning_workspace.this.managed_network" not in triggers:
+            problems.append(f"{writer.address} is not rewritten when azurerm writes the managed network")
+    readme = (root / "modules/aml_workspace/README.md").read_text()
+    if "az ml workspace outbound-rule remove" not in readme.split("<!-- BEGIN_TF_DOCS -->")[0]:
+        problems.append("modules/aml_workspace/README.md does not say how to remove a dropped rule")
+    return problems
+
+
+def test_the_rules_are_rewritten_after_azurerm_writes_the_network(root: Path) -> None:
+    assert rule_loss_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        (
+            "modules/aml_workspace/main.tf",
+            "    replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]\n",
+            "",
+            "not rewritten",
+        ),
+        (
+            "modules/aml_workspace/main.tf",
+            "replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]",
+            "replace_triggered_by = [azurerm_machine_learning_workspace.this.tags]",
+            "not rewritten",
+        ),
+        (
+            "modules/aml_workspace/main.tf",
+            "replace_triggered_by = [azurerm_machine_learning_workspace.this.managed_network]",
+            "replace_triggered_by = [azurerm_storage_account.workspace]",
+            "not rewritten",
+        ),
+        (
+            "modules/aml_workspace/README.md",
+            "az ml workspace outbound-rule remove",
+            "az ml workspace outbound-rule show",
+            "how to remove",
+        ),
+    ],
+    ids=["no-trigger", "other-attribute", "other-resource", "no-removal-doc"],
+)
+def test_a_rule_write_that_loses_rules_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in " ".join(rule_loss_findings(tree))
 
 
 # --- item 12: every delegated subnet's resource provider is registered by the bootstrap -----------
@@ -334,6 +489,38 @@ def test_a_stack_that_owns_its_resource_group_is_caught(tree: Path, edit: Edit) 
         'resource "azurerm_resource_group" "this" {\n  location = var.location',
     )
     assert resource_group_owners(tree) == ["azurerm_resource_group.this"]
+
+
+def unmanaged_group_attributes(root: Path) -> list[str]:
+    """The bootstrap owns the stacks' groups and the stacks only read them (above), so an
+    ignore_changes on a bootstrap group leaves that attribute managed by no state (review 17:33 #7)."""
+    found = []
+    for block in read_dir(root / "envs/bootstrap").blocks:
+        if block.type != "azurerm_resource_group":
+            continue
+        for lifecycle in block.body.get("lifecycle", []) or []:
+            ignored = lifecycle.get("ignore_changes") if isinstance(lifecycle, dict) else None
+            if ignored:
+                found.append(f"{block.address} ignores {ignored}: no state manages it")
+    return found
+
+
+def test_the_bootstrap_manages_the_groups_it_owns(root: Path) -> None:
+    assert unmanaged_group_attributes(root) == []
+
+
+@pytest.mark.parametrize(
+    "ignored",
+    ["[tags]", "all", '[tags["environment"]]', "[location, tags]"],
+    ids=["tags (the review's case)", "all", "one-tag", "several"],
+)
+def test_a_bootstrap_group_with_unmanaged_attributes_is_caught(tree: Path, edit: Edit, ignored: str) -> None:
+    edit(
+        "envs/bootstrap/main.tf",
+        "  # This state is the group's only owner",
+        f"  lifecycle {{\n    ignore_changes = {ignored}\n  }}\n  # This state is the group's only owner",
+    )
+    assert unmanaged_group_attributes(tree)
 
 
 # --- item 11: diagnostic settings written as Azure reads them back (a second plan is empty) -------
@@ -503,7 +690,11 @@ def propagation_findings(root: Path) -> list[str]:
     https://learn.microsoft.com/azure/role-based-access-control/troubleshooting): a time_sleep
     triggered by every role assignment of the stack, and the deploy's output after it."""
     infra = read_dir(root / "infra")
-    sleeps = [b for b in infra.blocks if b.type == "time_sleep"]
+    stack = (root / "infra/outputs.tf").read_text()
+    awaited = set(re.findall(r"depends_on\s*=\s*\[[^\]]*time_sleep\.([a-z0-9_]+)", stack))
+    # only the waits the stack output (what deploy reads) depends on count: the outbound rules' own
+    # wait (time_sleep.network_approver_propagation) does not hold deploy back
+    sleeps = [b for b in infra.blocks if b.type == "time_sleep" and (b.name in awaited or not awaited)]
     if not sleeps:
         return ["no wait for role assignments before deploy"]
     triggers = " ".join(str(b.body.get("triggers")) for b in sleeps)
@@ -512,8 +703,7 @@ def propagation_findings(root: Path) -> list[str]:
         for b in infra.blocks
         if b.type == "azurerm_role_assignment" and b.address not in triggers
     ]
-    stack = (root / "infra/outputs.tf").read_text()
-    if not re.search(r"depends_on\s*=\s*\[time_sleep\.", stack):
+    if not awaited:
         problems.append("the stack output does not wait for the role assignments")
     return problems
 
@@ -522,13 +712,17 @@ def test_deploy_waits_for_role_assignments(root: Path) -> None:
     assert propagation_findings(root) == []
 
 
-def test_a_deploy_that_does_not_wait_is_caught(tree: Path, edit: Edit) -> None:
+def test_a_deploy_that_waits_only_on_the_rules_wait_is_caught(tree: Path, edit: Edit) -> None:
+    """The approver assignments also trigger the outbound rules' own wait, which deploy does not read."""
     edit("infra/main.rbac.tf", "      values(azurerm_role_assignment.network_approver)[*].id,\n", "")
-    edit("infra/outputs.tf", "  depends_on = [time_sleep.role_propagation]\n", "")
     assert propagation_findings(tree) == [
-        "azurerm_role_assignment.network_approver does not trigger the wait",
-        "the stack output does not wait for the role assignments",
+        "azurerm_role_assignment.network_approver does not trigger the wait"
     ]
+
+
+def test_a_deploy_that_does_not_wait_is_caught(tree: Path, edit: Edit) -> None:
+    edit("infra/outputs.tf", "  depends_on = [time_sleep.role_propagation]\n", "")
+    assert propagation_findings(tree) == ["the stack output does not wait for the role assignments"]
 
 
 @pytest.mark.parametrize(("environment", "purged"), [("dev", "true"), ("prod", "false")])

@@ -597,3 +597,63 @@ def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit
         "infra/ assigns AzureML Compute Operator, which the condition refuses",
         "the RBAC Administrator condition is not an allow-list on both write and delete",
     ]
+
+
+# --- azapi types that azapi's embedded schema lacks plan only with schema validation off ------------
+
+# Resource types (with API version) that azapi's embedded schema does not carry, so `terraform plan`
+# fails with "embedded schema validation failed: the `type` is invalid" unless the resource sets
+# schema_validation_enabled = false. Source: https://github.com/Azure/terraform-provider-azapi/issues/447
+# (GitHub.Network/networkSettings@2024-04-02, this exact error) and
+# https://github.com/Azure/azure-rest-api-specs/issues/29307 (no published spec for GitHub.Network,
+# which the embedded schema is generated from).
+AZAPI_TYPES_WITHOUT_SCHEMA = ("GitHub.Network/",)
+TERRAFORM_DIRS = ("modules", "infra", "envs")
+
+
+def azapi_schema_findings(tree: Path) -> list[str]:
+    """Each azapi_resource of a type azapi's schema lacks sets schema_validation_enabled = false."""
+    findings: list[str] = []
+    for directory in TERRAFORM_DIRS:
+        for path in sorted((tree / directory).rglob("*.tf")):
+            if path.is_symlink() or ".terraform" in path.parts:
+                continue
+            for entry in _load(path).get("resource", []):
+                resources = {_unquote(k): v for k, v in entry.items()}.get("azapi_resource", {})
+                for name, body in resources.items():
+                    kind = _unquote(body.get("type", ""))
+                    if kind.startswith(AZAPI_TYPES_WITHOUT_SCHEMA) and body.get(
+                        "schema_validation_enabled", True
+                    ) not in (False, "false"):
+                        where = path.relative_to(tree)
+                        findings.append(
+                            f"{where}: azapi_resource.{_unquote(name)} ({kind}) validates its schema"
+                        )
+    return findings
+
+
+def test_an_azapi_type_missing_from_its_schema_turns_validation_off(root: Path) -> None:
+    assert azapi_schema_findings(root) == []
+
+
+def test_an_azapi_type_missing_from_its_schema_with_validation_on_is_caught(tree: Path, edit: Edit) -> None:
+    # the review's finding 2: the line missing (validation defaults to on)
+    edit("modules/ci_runner/main.tf", "  schema_validation_enabled = false\n", "")
+    assert azapi_schema_findings(tree) == [
+        "modules/ci_runner/main.tf: azapi_resource.network_settings "
+        "(GitHub.Network/networkSettings@2024-04-02) validates its schema"
+    ]
+    # validation turned on explicitly
+    edit(
+        "modules/ci_runner/main.tf",
+        "  tags      = var.tags\n",
+        "  tags      = var.tags\n  schema_validation_enabled = true\n",
+    )
+    assert len(azapi_schema_findings(tree)) == 1
+    # another GitHub.Network resource in another root, at a newer API version
+    (tree / "infra" / "extra_network.tf").write_text(
+        'resource "azapi_resource" "gh" {\n  type = "GitHub.Network/networkSettings@2025-01-01"\n'
+        '  name = "x"\n  parent_id = "y"\n}\n',
+        encoding="utf-8",
+    )
+    assert "infra/extra_network.tf: azapi_resource.gh" in " ".join(azapi_schema_findings(tree))

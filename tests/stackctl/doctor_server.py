@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -74,9 +74,7 @@ class RecordingServer:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 server.requests.append(("GET", parts.path, parts.query))
-                answer = server.routes.get(
-                    parts.path.rstrip("/"), Recorded(404, {"error": {"code": "NotFound"}})
-                )
+                answer = server.route(parts.path.rstrip("/"), parts.query)
                 payload = b"" if answer.body is None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
@@ -95,6 +93,16 @@ class RecordingServer:
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def route(self, path: str, query: str) -> Recorded:
+        """The recorded answer: a route `path?k=v&...` whose parameters the request carries wins over
+        the bare `path` (one endpoint answering per resource, e.g. checks per resourceId)."""
+        asked = set(parse_qsl(query))
+        for key, answer in self.routes.items():
+            route_path, _, route_query = key.partition("?")
+            if route_query and route_path == path and set(parse_qsl(route_query)) <= asked:
+                return answer
+        return self.routes.get(path, Recorded(404, {"error": {"code": "NotFound"}}))
 
     def add(
         self, path: str, body: Any = None, status: int = 200, headers: dict[str, str] | None = None

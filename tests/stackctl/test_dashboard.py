@@ -6,8 +6,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from stackctl.local.dashboard import _actual_vs_forecast, _Views, one_row_per_series_week
-
 
 def _backtest(run_id: str, weeks: list[str], series: list[tuple[str, str]], forecast: float) -> pd.DataFrame:
     rows = [
@@ -58,6 +56,8 @@ SERIES = [("1", "a"), ("1", "b"), ("2", "a")]
 def test_overlapping_runs_give_one_row_per_series_and_week(
     holdout_weeks: list[str], recent_weeks: list[str]
 ) -> None:
+    from stackctl.local.dashboard import _actual_vs_forecast, _Views, one_row_per_series_week
+
     backtest = pd.concat(
         [_backtest("train-1", holdout_weeks, SERIES, 5.0), _backtest("score-1", recent_weeks, SERIES, 7.0)]
     )

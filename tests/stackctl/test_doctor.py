@@ -62,6 +62,15 @@ STACK = {
 }
 
 
+# The release managers' team, the only actor the release rulesets may let bypass them.
+RELEASE_MANAGERS = 42
+# Prod's runner group lists each release branch exactly: GitHub matches no patterns there.
+PROD_WORKFLOWS = [
+    f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/2026.1",
+    f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/2026.2",
+]
+
+
 class StaticCredential:
     """The one stand-in: an Entra token (a JWT whose payload names the caller) without a login."""
 
@@ -102,6 +111,7 @@ def settings_for(
         "names": names,
         "stack": json.loads(json.dumps(STACK)),
         "github_token": "ghs_recorded",
+        "release_managers_team_id": RELEASE_MANAGERS,
     }
     values.update(changes)
     return DoctorSettings(**values)
@@ -234,7 +244,8 @@ def healthy_prod(server: RecordingServer) -> None:
                     "visibility": "selected",
                     "allows_public_repositories": False,
                     "restricted_to_workflows": True,
-                    "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/*"],
+                    "selected_workflows": PROD_WORKFLOWS,
+                    "network_configuration_id": "nc-1",
                 }
             ],
         },
@@ -258,6 +269,15 @@ def healthy_prod(server: RecordingServer) -> None:
             {"type": "update", "ruleset_id": 3},
             {"type": "deletion", "ruleset_id": 3},
         ],
+    )
+    server.add(
+        f"/repos/{ORG}/{NAME}/rulesets/3",
+        {
+            "id": 3,
+            "name": "release",
+            "enforcement": "active",
+            "bypass_actors": [{"actor_id": RELEASE_MANAGERS, "actor_type": "Team", "bypass_mode": "always"}],
+        },
     )
 
 
@@ -605,14 +625,62 @@ def test_a_plan_environment_open_to_every_branch_is_caught(
     assert "prod-plan: branches ['*', 'release/*']" in result.detail
 
 
-def _azure_devops(server: RecordingServer, checks: list[dict[str, Any]]) -> dict[str, Any]:
+DEVOPS = "/contoso/forecast/_apis"
+APPROVAL = {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": True}}
+LOCK = {"type": {"name": "ExclusiveLock"}, "settings": {}}
+
+
+def branch_control(branches: str = "refs/heads/release/*", verify: str = "true") -> dict[str, Any]:
+    """A Branch control check as the checks API returns it (a Task Check, evaluatebranchProtection)."""
+    return {
+        "type": {"name": "Task Check"},
+        "settings": {
+            "definitionRef": {
+                "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
+                "name": "evaluatebranchProtection",
+            },
+            "inputs": {"allowedBranches": branches, "ensureProtectionOfBranch": verify},
+        },
+    }
+
+
+def _resource_checks(
+    server: RecordingServer, kind: str, resource_id: str, checks: list[dict[str, Any]]
+) -> None:
     server.add(
-        "/contoso/forecast/_apis/distributedtask/environments",
-        {"count": 1, "value": [{"id": 12, "name": "forecast-prod"}]},
+        f"{DEVOPS}/pipelines/checks/configurations?resourceType={kind}&resourceId={resource_id}",
+        {"count": len(checks), "value": checks},
+    )
+
+
+def _azure_devops(
+    server: RecordingServer,
+    checks: list[dict[str, Any]],
+    connection: list[dict[str, Any]] | None = None,
+    plan: list[dict[str, Any]] | None = None,
+    pool: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Prod's Azure DevOps project: the environment's checks are `checks`; the service connections and
+    the pool carry the full set unless given."""
+    server.add(
+        f"{DEVOPS}/distributedtask/environments", {"count": 1, "value": [{"id": 12, "name": "forecast-prod"}]}
     )
     server.add(
-        "/contoso/forecast/_apis/pipelines/checks/configurations", {"count": len(checks), "value": checks}
+        f"{DEVOPS}/serviceendpoint/endpoints?endpointNames=forecast-prod", {"value": [{"id": "se-deploy"}]}
     )
+    server.add(
+        f"{DEVOPS}/serviceendpoint/endpoints?endpointNames=forecast-prod-plan", {"value": [{"id": "se-plan"}]}
+    )
+    server.add(f"{DEVOPS}/distributedtask/queues?queueName=ci-fcst-prod-weu", {"value": [{"id": 31}]})
+    _resource_checks(server, "environment", "12", checks)
+    _resource_checks(
+        server,
+        "endpoint",
+        "se-deploy",
+        [APPROVAL, LOCK, branch_control()] if connection is None else connection,
+    )
+    _resource_checks(server, "endpoint", "se-plan", [branch_control()] if plan is None else plan)
+    _resource_checks(server, "queue", "31", [branch_control()] if pool is None else pool)
     bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
     bootstrap["azure_devops"] = {"organization": "contoso", "project": "forecast", "service_connections": {}}
     return bootstrap
@@ -766,7 +834,12 @@ def test_the_preflight_reads_its_repository_from_github_actions(
 
     shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
     (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
-    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    environ = {
+        "GITHUB_API_URL": server.url,
+        "GH_TOKEN": "ghs_recorded",
+        "GITHUB_REPOSITORY": f"{ORG}/{NAME}",
+        "FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID": str(RELEASE_MANAGERS),
+    }
     (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
     assert result.outcome is Outcome.PASS, result
     server.add(f"/repos/{ORG}/{NAME}/environments/prod", None, status=404)
@@ -789,6 +862,7 @@ def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
         "visibility": "selected",
         "restricted_to_workflows": True,
         "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"],
+        "network_configuration_id": "nc-dev",
     }
     server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
     server.add(f"/orgs/{ORG}/actions/runner-groups/8/repositories", {"repositories": [{"id": REPO_ID}]})
@@ -797,7 +871,7 @@ def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
     )
     server.add(
         f"/orgs/{ORG}/settings/network-configurations",
-        {"network_configurations": [{"network_settings_ids": ["NS-DEV"]}]},
+        {"network_configurations": [{"id": "nc-dev", "network_settings_ids": ["NS-DEV"]}]},
     )
     server.add(f"/orgs/{ORG}/actions/hosted-runners", {"runners": [{"runner_group_id": 8}]})
     assert check(server, names, "runner", env="dev").outcome is Outcome.PASS
@@ -806,3 +880,239 @@ def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
     result = check(server, names, "runner", env="dev")
     assert result.outcome is Outcome.FAIL
     assert "deploy.yml@refs/heads/main" in result.detail
+
+
+# --- review finding 1: a runner group's selected workflows match refs exactly, never a pattern ------
+
+WORKFLOW = f"{ORG}/{NAME}/.github/workflows/deploy.yml"
+
+
+@pytest.mark.parametrize(
+    ("workflows", "words"),
+    [
+        ([f"{WORKFLOW}@refs/heads/release/*"], "GitHub matches no patterns"),
+        (
+            [*PROD_WORKFLOWS, f"{WORKFLOW}@refs/heads/release/**"],
+            "admits " + WORKFLOW + "@refs/heads/release/**",
+        ),
+        ([f"{WORKFLOW}@refs/heads/main"], "admits " + WORKFLOW + "@refs/heads/main"),
+        ([f"{ORG}/other/.github/workflows/deploy.yml@refs/heads/release/1"], f"admits {ORG}/other/"),
+        ([f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/1"], "release.yml@"),
+        ([], "is not restricted"),
+    ],
+    ids=["review-wildcard", "double-star", "main", "other-repo", "other-workflow", "empty"],
+)
+def test_prod_s_group_lists_release_refs_exactly(
+    server: RecordingServer, names: dict[str, Any], workflows: list[str], words: str
+) -> None:
+    group = json.loads(json.dumps(server.routes[f"/orgs/{ORG}/actions/runner-groups"].body))
+    group["runner_groups"][0]["selected_workflows"] = workflows
+    server.add(f"/orgs/{ORG}/actions/runner-groups", group)
+    result = check(server, names, "runner")
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_the_release_being_deployed_must_be_listed(server: RecordingServer, names: dict[str, Any]) -> None:
+    """In the preflight (GITHUB_REF set), a release branch the group does not list would queue forever."""
+    assert check(server, names, "runner", ci_ref="refs/heads/release/2026.2").outcome is Outcome.PASS
+    result = check(server, names, "runner", ci_ref="refs/heads/release/2026.3")
+    assert result.outcome is Outcome.FAIL
+    assert "does not admit this release" in result.detail
+    assert "release/2026.3" in result.detail
+
+
+# --- review finding 8: the group runs on the private network configuration ------------------------
+
+
+@pytest.mark.parametrize("configuration", [None, "nc-public", ""], ids=["github-network", "other", "empty"])
+def test_prod_s_group_must_use_the_private_network_configuration(
+    server: RecordingServer, names: dict[str, Any], configuration: str | None
+) -> None:
+    group = json.loads(json.dumps(server.routes[f"/orgs/{ORG}/actions/runner-groups"].body))
+    group["runner_groups"][0]["network_configuration_id"] = configuration
+    server.add(f"/orgs/{ORG}/actions/runner-groups", group)
+    result = check(server, names, "runner")
+    assert result.outcome is Outcome.FAIL
+    assert "not the private one nc-1" in result.detail
+
+
+# --- review finding 5: who may bypass the release ruleset ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "team", "words"),
+    [
+        (lambda r: r.update(enforcement="evaluate"), RELEASE_MANAGERS, "is not enforced"),
+        (
+            lambda r: r["bypass_actors"].append({"actor_id": 1, "actor_type": "OrganizationAdmin"}),
+            RELEASE_MANAGERS,
+            "lets OrganizationAdmin 1 bypass it",
+        ),
+        (
+            lambda r: r["bypass_actors"].append({"actor_id": 5, "actor_type": "RepositoryRole"}),
+            RELEASE_MANAGERS,
+            "lets RepositoryRole 5 bypass it",
+        ),
+        (
+            lambda r: r.update(bypass_actors=[{"actor_id": 99, "actor_type": "Team"}]),
+            RELEASE_MANAGERS,
+            "lets Team 99 bypass it",
+        ),
+        (lambda r: r.update(bypass_actors=[]), RELEASE_MANAGERS, "team 42 is not on its bypass list"),
+        (lambda r: r.pop("bypass_actors"), RELEASE_MANAGERS, "not visible to this token"),
+        (lambda r: None, None, "no release managers team named"),
+    ],
+    ids=["evaluate-only", "org-admins", "repo-admins", "other-team", "nobody", "hidden", "team-unnamed"],
+)
+def test_the_release_ruleset_s_bypass_list(
+    server: RecordingServer, names: dict[str, Any], change: Any, team: int | None, words: str
+) -> None:
+    path = f"/repos/{ORG}/{NAME}/rulesets/3"
+    ruleset = json.loads(json.dumps(server.routes[path].body))
+    change(ruleset)
+    server.add(path, ruleset)
+    result = check(server, names, "ci-protection", release_managers_team_id=team)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_a_non_numeric_release_managers_team_is_a_clear_error() -> None:
+    from stackctl.doctor.settings import load_settings
+    from stackctl.errors import StackctlError
+
+    with pytest.raises(StackctlError, match="not a numeric team id"):
+        load_settings("prod", REPO, {"FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID": "release-managers"})
+
+
+def test_the_preflight_names_a_bypass_list_its_token_cannot_read(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    """The job token of the preflight can never administer a ruleset, so GitHub hides the bypass list:
+    the preflight says it did not check it; a person's doctor run (bootstrap tfvars) fails instead."""
+    from stackctl.doctor.run import doctor
+
+    path = f"/repos/{ORG}/{NAME}/rulesets/3"
+    ruleset = json.loads(json.dumps(server.routes[path].body))
+    del ruleset["bypass_actors"]
+    server.add(path, ruleset)
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    environ["FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID"] = str(RELEASE_MANAGERS)
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    assert "not checked: release/*: ruleset release: its bypass list is not visible" in result.detail
+
+
+# --- review finding 3: Azure DevOps checks on the service connections and the pool ------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "checks", "words"),
+    [
+        ("connection", [branch_control()], "service connection forecast-prod: no Approvals check"),
+        (
+            "connection",
+            [APPROVAL, branch_control()],
+            "service connection forecast-prod: no Exclusive lock check",
+        ),
+        (
+            "connection",
+            [
+                {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": False}},
+                LOCK,
+                branch_control(),
+            ],
+            "service connection forecast-prod: the requester may approve",
+        ),
+        ("connection", [APPROVAL, LOCK], "service connection forecast-prod: no Branch control check"),
+        (
+            "connection",
+            [APPROVAL, LOCK, branch_control("refs/heads/release/*, refs/heads/*")],
+            "Branch control admits ['refs/heads/*', 'refs/heads/release/*']",
+        ),
+        (
+            "connection",
+            [APPROVAL, LOCK, branch_control(verify="false")],
+            "service connection forecast-prod: Branch control does not verify branch protection",
+        ),
+        ("plan", [], "service connection forecast-prod-plan: no Branch control check"),
+        (
+            "plan",
+            [branch_control("refs/heads/main")],
+            "forecast-prod-plan: Branch control admits ['refs/heads/main']",
+        ),
+        ("pool", [], "agent pool ci-fcst-prod-weu: no Branch control check"),
+        ("pool", [branch_control("*")], "agent pool ci-fcst-prod-weu: Branch control admits ['*']"),
+    ],
+    ids=[
+        "review-branch-control-only",
+        "no-lock",
+        "self-approval",
+        "no-branch-control",
+        "any-branch",
+        "no-protection-verified",
+        "plan-unchecked",
+        "plan-main",
+        "pool-unchecked",
+        "pool-any",
+    ],
+)
+def test_azure_devops_prod_resources_carry_their_checks(
+    server: RecordingServer, names: dict[str, Any], where: str, checks: Any, words: str
+) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK], **{where: checks})
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_a_missing_prod_service_connection_is_named(server: RecordingServer, names: dict[str, Any]) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    server.add(f"{DEVOPS}/serviceendpoint/endpoints?endpointNames=forecast-prod", {"value": []})
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert "service connection forecast-prod: not found" in result.detail
+
+
+# --- review finding 7: the Azure Pipelines preflight reads the checks with System.AccessToken ------
+
+
+@pytest.mark.parametrize(
+    ("uri", "organization"),
+    [
+        ("https://dev.azure.com/contoso/", "contoso"),
+        ("https://dev.azure.com/contoso", "contoso"),
+        ("https://contoso.visualstudio.com/", "contoso"),
+    ],
+)
+def test_the_pipeline_s_organisation_comes_from_the_collection_uri(uri: str, organization: str) -> None:
+    from stackctl.doctor.settings import _pipeline_project
+
+    project = _pipeline_project({"SYSTEM_COLLECTIONURI": uri, "SYSTEM_TEAMPROJECT": "forecast"})
+    assert project == {"organization": organization, "project": "forecast"}
+    assert _pipeline_project({"SYSTEM_COLLECTIONURI": uri}) is None
+
+
+def test_the_azure_pipelines_preflight_reads_prod_s_checks(server: RecordingServer, tmp_path: Path) -> None:
+    """No bootstrap tfvars in the pipeline: organisation and project come from System.CollectionUri and
+    System.TeamProject, the token is System.AccessToken; a missing check fails the release."""
+    from stackctl.doctor.run import doctor
+
+    _azure_devops(server, [APPROVAL, LOCK])
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {
+        "FORECAST_STACK_AZURE_DEVOPS_URL": server.url,
+        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+        "SYSTEM_TEAMPROJECT": "forecast",
+        "SYSTEM_ACCESSTOKEN": "ado_recorded",
+    }
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    assert "not checked: prod's agent pool" in result.detail
+    _resource_checks(server, "endpoint", "se-deploy", [branch_control()])
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.FAIL
+    assert "service connection forecast-prod: no Approvals check" in result.detail

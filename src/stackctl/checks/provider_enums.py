@@ -277,6 +277,38 @@ def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) ->
     return findings
 
 
+def coverage(model: TerraformDir, data: dict[str, Any], root: Path) -> tuple[list[Finding], dict[str, int]]:
+    """What the table cannot judge in one directory: a finding per azurerm block whose type has no
+    entry at all (the table was extracted before the type was used: nothing of it is judged), and
+    counts of the arguments we set that have no rule (no ValidateFunc beside the argument, or one
+    built in a helper function the extractor does not follow) or an unjudged one."""
+    findings: list[Finding] = []
+    counts = {"arguments_without_rule": 0, "arguments_not_judged": 0}
+    for block in model.blocks:
+        if not block.type.startswith("azurerm_"):
+            continue
+        table = data["resources"] if block.kind == "resource" else data["data_sources"]
+        if block.type not in table:
+            findings.append(
+                Finding(
+                    CHECK,
+                    f"{relative(block.file, root)}:{block.line}",
+                    f"{block.address}: {block.kind} type {block.type} has no entry in "
+                    "tests/infra/azurerm_validations.json, so none of its values is judged",
+                    f"regenerate the table: {REGENERATE}",
+                )
+            )
+            continue
+        rules: dict[str, Rule] = table[block.type].get("arguments", {})
+        for argument, _ in arguments(block.body):
+            rule = rules.get(argument)
+            if rule is None:
+                counts["arguments_without_rule"] += 1
+            elif rule.get("judged") is False:
+                counts["arguments_not_judged"] += 1
+    return findings, counts
+
+
 def check_provider_enums(
     root: Path, validations: Path | None = None, *, directories: list[Path] | None = None
 ) -> CheckReport:
@@ -290,6 +322,10 @@ def check_provider_enums(
         report.findings.extend(found)
         report.findings.extend(check_module_calls(model, root, data))
         judged += count
+        gaps, counts = coverage(model, data, root)
+        report.findings.extend(gaps)
+        for name, value in counts.items():
+            report.figures[name] = int(report.figures.get(name, 0)) + value
     report.figures["arguments_judged"] = judged
     report.figures["provider_source"] = data["provider_source"].get("describe", "")
     return report

@@ -169,4 +169,11 @@ def _figures(report: CheckReport) -> str:
             f"{', '.join(figures.get('rules', []))}: {figures.get('keyless_accounts')} key-less accounts, "
             f"{figures.get('role_assignments')} role assignments, {figures.get('job_targets')} job targets"
         )
+    if report.name == "provider-enums":
+        figures = report.figures
+        return (
+            f"{figures.get('arguments_judged')} arguments judged, {figures.get('arguments_not_judged')} "
+            f"not judged, {figures.get('arguments_without_rule')} without a rule "
+            f"(azurerm {figures.get('provider_source')})"
+        )
     return ""

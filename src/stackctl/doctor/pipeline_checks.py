@@ -3,6 +3,7 @@ runners (GitHub-hosted runners with Azure private networking, or a Managed DevOp
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stackctl.doctor.clients import Unreachable
@@ -10,7 +11,7 @@ from stackctl.doctor.context import DoctorContext, names, require_arm
 from stackctl.doctor.report import CheckResult, failed, passed
 
 # The branch each environment deploys from (README "Azure: first deploy", step 6; the workflows'
-# conditions).
+# conditions). The environments' branch policies take patterns; runner groups do not (RELEASE_REF).
 BRANCH = {"dev": "main", "prod": "release/*"}
 NETWORK_SETTINGS_API = "2024-04-02"
 POOL_API = "2024-10-19"
@@ -58,49 +59,154 @@ def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> 
 BRANCH_RULES = {"dev": ("main", {"pull_request"}), "prod": ("release/doctor-probe", {"creation", "update"})}
 
 
+# A finding that marks what this run could not check rather than a fault (ci_protection names it).
+NOT_CHECKED = "not checked: "
+
+
 def _branch_rule_findings(ctx: DoctorContext, repo: str) -> list[str]:
     branch, needed = BRANCH_RULES[ctx.settings.env]
     rules = ctx.github.get(f"/repos/{repo}/rules/branches/{branch.replace('/', '%2F')}") or []
     missing = needed - {str(rule.get("type")) for rule in rules}
-    if not missing:
-        return []
     shown = "release/*" if ctx.settings.env == "prod" else branch
-    return [
-        f"{shown}: no ruleset with {', '.join(sorted(missing))} "
-        f"(any writer can move the branch {ctx.settings.env} deploys from)"
-    ]
-
-
-def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
-    """forecast-<env> exists; for prod its checks hold an approval the requester cannot give and an
-    exclusive lock. https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list"""
-    devops = ctx.settings.azure_devops or {}
-    base = f"/{devops.get('organization')}/{devops.get('project')}/_apis"
-    found = ctx.azure_devops.get(
-        f"{base}/distributedtask/environments", {"name": f"forecast-{ctx.settings.env}", "api-version": "7.1"}
+    if missing:
+        return [
+            f"{shown}: no ruleset with {', '.join(sorted(missing))} "
+            f"(any writer can move the branch {ctx.settings.env} deploys from)"
+        ]
+    ruleset_ids = sorted(
+        {rule["ruleset_id"] for rule in rules if rule.get("type") in needed and "ruleset_id" in rule}
     )
-    environments = (found or {}).get("value", [])
-    if not environments:
-        return [f"forecast-{ctx.settings.env}: no such Azure DevOps environment"]
-    if ctx.settings.env != "prod":
-        return []
+    findings: list[str] = []
+    for ruleset_id in ruleset_ids:
+        findings += _ruleset_findings(ctx, repo, ruleset_id, shown)
+    return findings
+
+
+def _ruleset_findings(ctx: DoctorContext, repo: str, ruleset_id: int, shown: str) -> list[str]:
+    """A ruleset binds every writer but its bypass list, so the rule is only as strong as that list:
+    it must be active and hold only the release managers' team (prod: exactly that team, which is how
+    "restrict creations and updates" lets release managers, and only them, push release/*). The
+    bypass list is returned only to a token that may administer the ruleset; an absent one fails,
+    except in the preflight (GITHUB_REPOSITORY, no bootstrap tfvars), whose job token can never
+    administer: there it is named as not checked (NOT_CHECKED) and `make doctor` checks it.
+    https://docs.github.com/rest/repos/rules#get-a-repository-ruleset
+    https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/creating-rulesets-for-a-repository#granting-bypass-permissions-for-your-ruleset"""
+    ruleset = ctx.github.get(f"/repos/{repo}/rulesets/{ruleset_id}") or {}
+    name = f"{shown}: ruleset {ruleset.get('name', ruleset_id)}"
+    if ruleset.get("enforcement") != "active":
+        return [f"{name} is not enforced (enforcement {ruleset.get('enforcement')!r}, not 'active')"]
+    if "bypass_actors" not in ruleset:
+        hidden = f"{name}: its bypass list is not visible to this token (needs Administration: read)"
+        in_preflight = ctx.settings.ci_repository is not None and not ctx.settings.bootstrap
+        return [NOT_CHECKED + hidden if in_preflight else hidden]
+    team = ctx.settings.release_managers_team_id
+    allowed = set() if team is None else {("Team", team)}
+    actors = {(str(a.get("actor_type")), a.get("actor_id")) for a in ruleset["bypass_actors"]}
+    findings = [
+        f"{name} lets {kind} {actor_id} bypass it" for kind, actor_id in sorted(actors - allowed, key=str)
+    ]
+    if ctx.settings.env == "prod" and team is None:
+        findings.append(f"{name}: no release managers team named (FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID)")
+    elif ctx.settings.env == "prod" and not actors & allowed:
+        findings.append(f"{name}: the release managers team {team} is not on its bypass list")
+    return findings
+
+
+# Azure DevOps evaluates the checks of every protected resource a stage uses: an environment's
+# checks bind only the stages that name it, so a plain job on any branch that names the
+# forecast-prod service connection would get prod's token unless the connection carries the
+# approval too. Prod's deploying connection: Approvals (requester cannot approve), Exclusive lock and
+# Branch control (release/* only, branch protection verified); the plan connection and prod's pool:
+# Branch control. https://learn.microsoft.com/azure/devops/pipelines/process/approvals#branch-control
+# https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list
+# Branch control is a "Task Check" whose definition is evaluatebranchProtection with the inputs
+# allowedBranches and ensureProtectionOfBranch (terraform-provider-azuredevops,
+# azuredevops_check_branch_control).
+RELEASE_BRANCHES = "refs/heads/release/*"
+CHECKS_API = "7.1-preview.1"
+
+
+def _check_kinds(ctx: DoctorContext, base: str, kind: str, resource_id: str) -> dict[str, dict[str, Any]]:
+    """The checks on one resource: check name (Approval, ExclusiveLock, or a Task Check's definition
+    name, e.g. evaluatebranchProtection) -> its settings."""
     params = {
-        "resourceType": "environment",
-        "resourceId": str(environments[0]["id"]),
+        "resourceType": kind,
+        "resourceId": resource_id,
         "$expand": "settings",
-        "api-version": "7.1-preview.1",
+        "api-version": CHECKS_API,
     }
     checks = (ctx.azure_devops.get(f"{base}/pipelines/checks/configurations", params) or {}).get("value", [])
-    kinds = {str(c.get("type", {}).get("name")): c.get("settings", {}) for c in checks}
+    kinds: dict[str, dict[str, Any]] = {}
+    for found in checks:
+        settings = found.get("settings") or {}
+        name = str(found.get("type", {}).get("name"))
+        if name == "Task Check":
+            name = str((settings.get("definitionRef") or {}).get("name"))
+        kinds[name] = settings
+    return kinds
+
+
+def _approval_findings(label: str, kinds: dict[str, dict[str, Any]]) -> list[str]:
     findings = []
     approval = kinds.get("Approval")
     if approval is None:
-        findings.append("forecast-prod: no Approvals check")
+        findings.append(f"{label}: no Approvals check")
     elif approval.get("requesterCannotBeApprover") is not True and approval.get("requesterCanApprove", True):
-        findings.append("forecast-prod: the requester may approve their own run (requesterCanApprove)")
+        findings.append(f"{label}: the requester may approve their own run (requesterCanApprove)")
     if "ExclusiveLock" not in kinds:
-        findings.append("forecast-prod: no Exclusive lock check")
+        findings.append(f"{label}: no Exclusive lock check")
     return findings
+
+
+def _branch_control_findings(label: str, kinds: dict[str, dict[str, Any]]) -> list[str]:
+    control = kinds.get("evaluatebranchProtection")
+    if control is None:
+        return [f"{label}: no Branch control check ({RELEASE_BRANCHES} only)"]
+    inputs = control.get("inputs") or {}
+    findings = []
+    allowed = {b.strip() for b in str(inputs.get("allowedBranches", "")).split(",") if b.strip()}
+    if allowed != {RELEASE_BRANCHES}:
+        findings.append(f"{label}: Branch control admits {sorted(allowed)}, not only {RELEASE_BRANCHES}")
+    if str(inputs.get("ensureProtectionOfBranch", "false")).lower() != "true":
+        findings.append(f"{label}: Branch control does not verify branch protection")
+    return findings
+
+
+def _resource_id(ctx: DoctorContext, base: str, path: str, params: dict[str, str]) -> str | None:
+    found = (ctx.azure_devops.get(f"{base}/{path}", {**params, "api-version": "7.1"}) or {}).get("value", [])
+    return str(found[0]["id"]) if found else None
+
+
+def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
+    """forecast-<env> exists; for prod the environment, the service connections and the pool carry
+    the checks above (review finding 3)."""
+    devops = ctx.settings.azure_devops or {}
+    base = f"/{devops.get('organization')}/{devops.get('project')}/_apis"
+    environment = _resource_id(
+        ctx, base, "distributedtask/environments", {"name": f"forecast-{ctx.settings.env}"}
+    )
+    if environment is None:
+        return [f"forecast-{ctx.settings.env}: no such Azure DevOps environment"]
+    if ctx.settings.env != "prod":
+        return []
+    findings = _approval_findings("forecast-prod", _check_kinds(ctx, base, "environment", environment))
+    for connection, needs_approval in (("forecast-prod", True), ("forecast-prod-plan", False)):
+        endpoint = _resource_id(ctx, base, "serviceendpoint/endpoints", {"endpointNames": connection})
+        if endpoint is None:
+            findings.append(f"service connection {connection}: not found")
+            continue
+        kinds = _check_kinds(ctx, base, "endpoint", endpoint)
+        label = f"service connection {connection}"
+        findings += (_approval_findings(label, kinds) if needs_approval else []) + _branch_control_findings(
+            label, kinds
+        )
+    pool = (ctx.settings.names.get("runner") or {}).get("prod")
+    if pool is None:
+        return [*findings, f"{NOT_CHECKED}prod's agent pool (no bootstrap names here)"]
+    queue = _resource_id(ctx, base, "distributedtask/queues", {"queueName": pool})
+    if queue is None:
+        return [*findings, f"agent pool {pool}: not found in the project"]
+    return findings + _branch_control_findings(f"agent pool {pool}", _check_kinds(ctx, base, "queue", queue))
 
 
 def ci_protection(ctx: DoctorContext) -> CheckResult:
@@ -120,6 +226,8 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
         findings += _branch_rule_findings(ctx, repo)
     if ctx.settings.azure_devops:
         findings += _azure_devops_findings(ctx)
+    notes = [f for f in findings if f.startswith(NOT_CHECKED)]
+    findings = [f for f in findings if not f.startswith(NOT_CHECKED)]
     if findings:
         return failed(
             "ci-protection",
@@ -129,28 +237,65 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
         )
     return passed(
         "ci-protection",
-        f"{ctx.settings.env}'s environments are protected (branch {BRANCH[ctx.settings.env]})",
+        f"{ctx.settings.env}'s environments are protected (branch {BRANCH[ctx.settings.env]})"
+        + "".join(
+            f"; {note} (make doctor ENV={ctx.settings.env} with an admin's token checks it)" for note in notes
+        ),
     )
 
 
 def _runner_group_findings(
-    group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], env: str
+    group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], ctx: DoctorContext
 ) -> list[str]:
     """Each environment's group admits only this repository's deploy.yml on its own branch (dev: main,
-    prod: release/*) and no public repository, so no pull-request job is scheduled in its VNet.
-    Restricting a group to workflows is a GitHub Enterprise Cloud feature.
-    https://docs.github.com/rest/actions/self-hosted-runner-groups"""
+    prod: the release/<name> refs release managers listed) and no public repository, so no
+    pull-request job is scheduled in its VNet. Restricting a group to workflows is a GitHub
+    Enterprise Cloud feature. https://docs.github.com/rest/actions/self-hosted-runner-groups"""
     findings = []
     if group.get("visibility") != "selected" or repo_ids != [repo["id"]]:
         findings.append(
             f"group {group['name']} admits repositories {repo_ids} "
             f"(visibility {group.get('visibility')}), not only this one"
         )
-    allowed = f"{repo['full_name']}/.github/workflows/deploy.yml@refs/heads/{BRANCH[env]}"
-    if not group.get("restricted_to_workflows") or set(group.get("selected_workflows", [])) != {allowed}:
-        findings.append(f"group {group['name']} is not restricted to {allowed} (GitHub Enterprise Cloud)")
+    workflows = group.get("selected_workflows", []) if group.get("restricted_to_workflows") else []
+    findings += _selected_workflow_findings(group["name"], workflows, repo["full_name"], ctx)
     if group.get("allows_public_repositories"):
         findings.append(f"group {group['name']} allows public repositories")
+    return findings
+
+
+# GitHub compares a selected workflow's ref with the job's ref exactly: the REST schema asks for "a
+# ref, tag, or long SHA", and patterns never match (pytorch/test-infra#8502, iree-org/iree#9432), so
+# `deploy.yml@refs/heads/release/*` would admit no release at all. Dev lists main; prod lists each
+# release branch a release manager cut (README "Azure: first deploy", step 9), and nothing else.
+# https://docs.github.com/rest/actions/self-hosted-runner-groups#set-selected-workflows (selected_workflows)
+RELEASE_REF = re.compile(r"refs/heads/release/[A-Za-z0-9._/-]+")
+
+
+def _selected_workflow_findings(
+    group: str, workflows: list[str], full_name: str, ctx: DoctorContext
+) -> list[str]:
+    prefix = f"{full_name}/.github/workflows/deploy.yml@"
+    if ctx.settings.env == "dev":
+        if set(workflows) != {f"{prefix}refs/heads/main"}:
+            return [f"group {group} is not restricted to {prefix}refs/heads/main (GitHub Enterprise Cloud)"]
+        return []
+    if not workflows:
+        return [
+            f"group {group} is not restricted to {prefix}refs/heads/release/<name> (GitHub Enterprise Cloud)"
+        ]
+    findings = [
+        f"group {group} admits {entry}: "
+        f"only {prefix}refs/heads/release/<name>, exactly (GitHub matches no patterns)"
+        for entry in workflows
+        if not entry.startswith(prefix) or not RELEASE_REF.fullmatch(entry[len(prefix) :])
+    ]
+    ref = ctx.settings.ci_ref
+    if ref and ref.startswith("refs/heads/release/") and f"{prefix}{ref}" not in workflows:
+        findings.append(
+            f"group {group} does not admit this release ({prefix}{ref}): "
+            "its jobs would wait for a runner forever"
+        )
     return findings
 
 
@@ -173,15 +318,21 @@ def _github_runner(ctx: DoctorContext) -> list[str]:
         return [f"no runner group {group_name} in {org}"]
     repo = ctx.github.get(f"/repos/{org}/{name}") or {"id": None, "full_name": f"{org}/{name}"}
     admitted = ctx.github.get(f"/orgs/{org}/actions/runner-groups/{group['id']}/repositories") or {}
-    findings = _runner_group_findings(
-        group, [r["id"] for r in admitted.get("repositories", [])], repo, ctx.settings.env
-    )
+    findings = _runner_group_findings(group, [r["id"] for r in admitted.get("repositories", [])], repo, ctx)
     configurations = (ctx.github.get(f"/orgs/{org}/settings/network-configurations") or {}).get(
         "network_configurations", []
     )
     github_id = settings.get("tags", {}).get("GitHubId")
-    if not any(github_id in c.get("network_settings_ids", []) for c in configurations):
+    private = [c["id"] for c in configurations if github_id in c.get("network_settings_ids", [])]
+    if not private:
         findings.append(f"no network configuration in {org} uses the networkSettings (GitHubId {github_id})")
+    elif group.get("network_configuration_id") not in private:
+        # A group on GitHub's public network (no id) or another configuration runs the jobs outside
+        # the runner VNet. https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization
+        findings.append(
+            f"group {group_name} uses network configuration {group.get('network_configuration_id')!r}, "
+            f"not the private one {private[0]}"
+        )
     hosted = (ctx.github.get(f"/orgs/{org}/actions/hosted-runners") or {}).get("runners", [])
     if not any(r.get("runner_group_id") == group["id"] for r in hosted):
         findings.append(f"no GitHub-hosted runner in group {group_name}")

@@ -25,8 +25,12 @@ def context(settings: DoctorSettings, credential: TokenCredential | None) -> Doc
         settings=settings,
         arm=arm,
         github=clients.github(settings.endpoints.github, settings.github_token),
-        azure_devops=clients.azure_devops(
-            settings.endpoints.azure_devops, credential if settings.azure_devops else None
+        azure_devops=(
+            clients.Rest(settings.endpoints.azure_devops, settings.azure_devops_token)
+            if settings.azure_devops_token
+            else clients.azure_devops(
+                settings.endpoints.azure_devops, credential if settings.azure_devops else None
+            )
         ),
         credential=credential,
     )

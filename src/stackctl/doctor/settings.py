@@ -56,6 +56,17 @@ class DoctorSettings:
     # GITHUB_REPOSITORY ("owner/name"), which GitHub Actions sets: the preflight job has no
     # bootstrap tfvars (they are not committed), but knows its own repository.
     ci_repository: str | None = None
+    # GITHUB_REF of the run (refs/heads/release/<name> in a prod release): the preflight checks that
+    # prod's runner group admits this exact ref (pipeline_checks.py, runner).
+    ci_ref: str | None = None
+    # The team that alone may bypass the release rulesets (FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID,
+    # the repository variable RELEASE_MANAGERS_TEAM_ID in CI); None: no bypass actor is accepted.
+    release_managers_team_id: int | None = None
+    # Azure Pipelines' preflight: the organisation and project of the run (System.CollectionUri,
+    # System.TeamProject) and the job's System.AccessToken, used as a bearer token.
+    # https://learn.microsoft.com/azure/devops/pipelines/build/variables#system-variables
+    ci_azure_devops: dict[str, str] | None = None
+    azure_devops_token: str | None = field(default=None, repr=False)
 
     @property
     def github(self) -> dict[str, Any] | None:
@@ -70,7 +81,7 @@ class DoctorSettings:
     @property
     def azure_devops(self) -> dict[str, Any] | None:
         value = self.bootstrap.get("azure_devops")
-        return value if isinstance(value, dict) else None
+        return value if isinstance(value, dict) else self.ci_azure_devops
 
     @property
     def platform(self) -> str:
@@ -123,4 +134,32 @@ def load_settings(env: str, root: Path, environ: Mapping[str, str] | None = None
         stack=load_tfvars(stack_tfvars) if stack_tfvars.is_file() else {},
         github_token=environ.get("GH_TOKEN") or environ.get("GITHUB_TOKEN") or None,
         ci_repository=environ.get("GITHUB_REPOSITORY") or None,
+        ci_ref=environ.get("GITHUB_REF") or None,
+        release_managers_team_id=_team_id(environ.get("FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID")),
+        ci_azure_devops=_pipeline_project(environ),
+        azure_devops_token=environ.get("SYSTEM_ACCESSTOKEN") or None,
     )
+
+
+def _pipeline_project(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """{organization, project} of an Azure Pipelines run: System.CollectionUri is
+    https://dev.azure.com/<org>/ or https://<org>.visualstudio.com/; None outside a pipeline."""
+    uri, project = environ.get("SYSTEM_COLLECTIONURI", ""), environ.get("SYSTEM_TEAMPROJECT", "")
+    if not uri or not project:
+        return None
+    host, _, path = uri.split("://", 1)[-1].partition("/")
+    organization = path.strip("/").split("/")[0] if host == "dev.azure.com" else host.split(".")[0]
+    return {"organization": organization, "project": project} if organization else None
+
+
+def _team_id(value: str | None) -> int | None:
+    """The release managers' team id (GitHub's numeric id: `gh api orgs/<org>/teams/<slug> --jq .id`)."""
+    if not value:
+        return None
+    if not value.strip().isdigit():
+        raise StackctlError(
+            f"FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID is {value!r}, not a numeric team id",
+            where="the environment (CI: the repository variable RELEASE_MANAGERS_TEAM_ID)",
+            fix="set it to `gh api orgs/<org>/teams/<slug> --jq .id`",
+        )
+    return int(value)
