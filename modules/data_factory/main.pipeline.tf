@@ -89,7 +89,7 @@ locals {
   # endpoints (batch jobs read and write data as their invoker, issue 22 item 7:
   # https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs).
   # The defaults are what `stackctl deploy` sets as the deployments' defaults (stackctl.graph
-  # MODEL_NAME, specs.stack_defaults); tests/stackctl/test_release_validation.py checks both.
+  # MODEL_NAME, specs.stack_defaults); tests/stackctl/test_model_validation.py checks both.
   # Literal inputs of a batch pipeline deployment: {"JobInputType": "Literal", "Value": ...}
   # (how-to-access-data-batch-endpoints-jobs, "Explore literal inputs").
   pipeline_parameters = {
@@ -237,6 +237,13 @@ resource "azurerm_data_factory_pipeline" "weekly" {
   # The batch jobs' last polled status, set inside each Until loop and read after it.
   variables  = local.status_variables
   parameters = local.pipeline_parameters
+  # One run at a time: a release's validation run and the weekly trigger share conditioned/weekly,
+  # and each run empties it first, so overlapping runs would delete each other's snapshot
+  # (review-aml finding 5). Data Factory queues a run beyond the limit rather than starting it
+  # ("properties.concurrency: the max number of concurrent runs for the pipeline", minimum 1,
+  # https://learn.microsoft.com/rest/api/datafactory/pipelines/create-or-update; azurerm argument
+  # `concurrency`, tests/infra/azurerm_schema.json).
+  concurrency = 1
 
   # The activities are written out here (not in a local) so that checkov's CKV_FS_11 reads them
   # in every scan; tests/infra/test_adf_pipeline.py evaluates this expression with Terraform.

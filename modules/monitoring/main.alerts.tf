@@ -18,17 +18,21 @@ locals {
     model-stale     = "model_age_days"
     step-failed     = "step_runs"
   }
+  # The model rules read only the production model's metrics: a release's validation run registers
+  # and monitors its own model (stackctl/aml/model_validation.py) in the same App Insights, and must
+  # not page on-call (review-aml finding 3). `registered_model` is the attribute the monitor step
+  # gives every model-health metric (demand_forecast/telemetry.py record_monitoring).
   # Rules on the App Insights custom metrics: customMetrics is part of every Application Insights
   # resource's schema from creation, so Azure can validate these queries at once.
   alert_rules = {
     for key, rule in {
       model-mape-high = {
         description = "A segment model's recent MAPE is above ${var.alerts.mape_threshold}."
-        query       = "customMetrics | where name == \"model_mape\" | where value > ${var.alerts.mape_threshold}"
+        query       = "customMetrics | where name == \"model_mape\" | where tostring(customDimensions.registered_model) == \"${var.alerts.model_name}\" | where value > ${var.alerts.mape_threshold}"
       }
       model-stale = {
         description = "A model in use was trained more than ${var.alerts.stale_after_days} days ago."
-        query       = "customMetrics | where name == \"model_age_days\" | where value > ${var.alerts.stale_after_days}"
+        query       = "customMetrics | where name == \"model_age_days\" | where tostring(customDimensions.registered_model) == \"${var.alerts.model_name}\" | where value > ${var.alerts.stale_after_days}"
       }
       step-failed = {
         description = "A pipeline step failed or rejected its input."

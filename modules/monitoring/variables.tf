@@ -57,6 +57,7 @@ variable "alerts" {
     mape_threshold   = optional(number, 0.45)
     stale_after_days = optional(number, 60)
     severity         = optional(number, 2)
+    model_name       = optional(string, "demand-forecast")
   })
   default     = {}
   nullable    = false
@@ -69,6 +70,8 @@ Alert rules: a failed pipeline, a model whose MAPE exceeds `mape_threshold`, a m
 - `stale_after_days` - (Optional) Age in days above which a model raises an alert, positive;
   default 60.
 - `severity` - (Optional) Severity of the alerts, 0 (critical) to 4 (verbose); default 2.
+- `model_name` - (Optional) Registered model whose MAPE and age the rules watch (the production
+  model, not a release's validation model); default "demand-forecast".
 DESCRIPTION
 
   validation {

@@ -14,9 +14,12 @@ REGISTRY = "Support matrix for managing models with MLflow":
 Not allowed, on purpose: /api/2.0/mlflow/logged-models/* (MLflow 3 LoggedModel API; not in either
 matrix), /api/2.0/mlflow/registered-models/alias (aliases: not in the registry matrix),
 /api/2.0/mlflow/registered-models/set-tag (registered-model tags: the matrix lists version tags
-only), /api/2.0/mlflow/model-versions/search, and registered-models/search with tag or LIKE filters
-("Search registered models by tag" and "... by using string comparators" are unsupported), rename
-and delete of registered models.
+only), /api/2.0/mlflow/model-versions/search, and /api/2.0/mlflow/registered-models/search: AML
+refuses tag and LIKE filters ("Search registered models by tag" and "... by using string
+comparators" are unsupported), and MLflow 3 adds ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every
+filter it sends to a non-Databricks registry (mlflow/tracking/_model_registry/client.py
+`search_registered_models`), which AML answers 400 "Currently unsupported filter string format"
+(https://github.com/Azure/azure-sdk-for-python/issues/42155); rename and delete of registered models.
 Artifacts go to the workspace's storage through the azureml-mlflow artifact repository (no
 tracking-server route); the test server stores them in a local folder the client writes directly.
 """
@@ -46,9 +49,6 @@ ALLOWED_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"): (REGISTRY, "querying model stages"),
     ("GET", "/api/2.0/mlflow/registered-models/get-latest-versions"): (REGISTRY, "querying model stages"),
     ("GET", "/api/2.0/mlflow/model-versions/get-download-uri"): (REGISTRY, "loading models from registry"),
-    # Only with an exact `name = '...'` filter (the matrix: "Search registered models by name";
-    # LIKE/ILIKE and tags are not served); registry.champion asks it before anything else.
-    ("GET", "/api/2.0/mlflow/registered-models/search"): (REGISTRY, "search registered models by name"),
 }
 
 

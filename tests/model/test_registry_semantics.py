@@ -4,9 +4,10 @@ S1: register with `mlflow.register_model("runs:/<run>/model", name)` semantics: 
 `runs:/` URI to the run's artifact location on the client, so the registry stores a location it can
 serve (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#create-models-from-existing-run;
 mlflow/tracking/_model_registry/fluent.py `_register_model`).
-S2: "no model registered yet" is asked with `search_registered_models` by exact name (AML: "Search
-registered models by name"), never inferred from an error code AML chooses: MLflow maps a non-MLflow
-error body to INTERNAL_ERROR, which must not stop the first training run (no champion -> deadlock).
+S2: "no model registered yet" is `get_registered_model` answering RESOURCE_DOES_NOT_EXIST; the
+champion's stage lookup must not be what decides it (an INTERNAL_ERROR there must not stop the
+first training run). Not `search_registered_models`: MLflow adds a `tag.` filter AML refuses
+(review-aml finding 1, tests/model/test_registry_aml_filters.py).
 """
 
 from __future__ import annotations
@@ -88,15 +89,15 @@ def test_a_registered_model_without_a_champion_is_none_and_with_one_is_found(
     assert "ds-semantics-champion" in asked
 
 
-def test_a_failing_search_is_a_registry_error_not_no_champion(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_lookup_is_a_registry_error_not_no_champion(monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
     from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, ErrorCode
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
 
-    def broken(self: Any, **kwargs: Any) -> Any:
-        raise MlflowException("503 from the registry", error_code=ErrorCode.Name(INTERNAL_ERROR))
+    def broken(self: Any, name: str) -> Any:
+        raise MlflowException("503 from the registry", error_code=INTERNAL_ERROR)
 
-    monkeypatch.setattr(mlflow.MlflowClient, "search_registered_models", broken)
+    monkeypatch.setattr(mlflow.MlflowClient, "get_registered_model", broken)
     mlflow.MlflowClient().search_experiments()
     with pytest.raises(RegistryError, match="looking up the champion of demand-forecast"):
         champion(load_settings(), "demand-forecast")

@@ -10,10 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import mlflow
 import pytest
 from demand_forecast.registry import CHAMPION_STAGE, champion_uri
-from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted(
@@ -42,6 +40,9 @@ class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A plain MLflow registry holding version 1 of the model in stage Production, as register leaves it."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
     uri = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -61,6 +62,8 @@ def test_the_docs_print_the_champion_as_a_stage_uri() -> None:
 
 @pytest.mark.parametrize("uri", sorted(printed_uris()))
 def test_each_uri_the_docs_print_loads_in_plain_mlflow(uri: str, registry: str) -> None:
+    import mlflow
+
     mlflow.set_tracking_uri(registry)
     mlflow.set_registry_uri(registry)
     assert mlflow.pyfunc.load_model(uri) is not None, printed_uris()[uri]

@@ -353,3 +353,27 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
         ("training", "succeeded"),
         ("scoring", "succeeded"),
     }
+
+
+# Review-aml finding 4: the validation deadline ends before the CI job's own limit (170 minutes).
+def test_the_default_deadline_is_below_the_release_jobs_limit() -> None:
+    from stackctl.aml.model_validation import DEFAULT_TIMEOUT_S, validation_timeout_s
+
+    assert validation_timeout_s({}) == DEFAULT_TIMEOUT_S
+    assert DEFAULT_TIMEOUT_S < 170 * 60
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("6000", 6000.0), (" 900.5 ", 900.5), ("", None)])
+def test_the_deadline_comes_from_the_environment(raw: str, seconds: float | None) -> None:
+    from stackctl.aml.model_validation import DEFAULT_TIMEOUT_S, VALIDATION_TIMEOUT_ENV, validation_timeout_s
+
+    assert validation_timeout_s({VALIDATION_TIMEOUT_ENV: raw}) == (seconds or DEFAULT_TIMEOUT_S)
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "ninety minutes", "nan", "inf"])
+def test_a_deadline_that_is_not_positive_seconds_is_a_clear_error(raw: str) -> None:
+    from stackctl.aml.model_validation import VALIDATION_TIMEOUT_ENV, validation_timeout_s
+
+    with pytest.raises(StackctlError, match=VALIDATION_TIMEOUT_ENV) as caught:
+        validation_timeout_s({VALIDATION_TIMEOUT_ENV: raw})
+    assert "CI job" in str(caught.value.fix)

@@ -25,6 +25,7 @@ from demand_forecast import telemetry as otel
 from demand_forecast.contracts import Monitoring
 from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
 from demand_forecast.outputs import check_writable, fresh_output
+from demand_forecast.registry import registered_model_name
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
@@ -209,7 +210,7 @@ def _run_into(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) ->
     settings = load_settings(args.config, overrides)
     result = _RUNNERS[args.step](args, settings, console.print, out)
     if isinstance(result, Monitoring):
-        otel.record_monitoring(telemetry, result.to_json())
+        otel.record_monitoring(telemetry, result.to_json(), registered_model_name(str(args.model)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

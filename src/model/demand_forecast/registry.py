@@ -189,12 +189,15 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
     """The champion of registered model `name` (default: settings.register.model_name), or None
     when nothing is registered under that name yet or no version has been promoted.
 
-    "Nothing registered yet" is asked, not inferred from an error code: `search_registered_models`
-    by exact name answers an empty list (Azure ML supports "Search registered models by name",
-    https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#review-supported-capabilities-for-managing-models),
-    whereas the error code of a missing model is AML's to choose (MLflow maps a non-MLflow error
-    body to INTERNAL_ERROR). So every registry failure raises RegistryError, and a broken or
-    unreachable registry never reads as "no champion" (which would let register promote any model).
+    "Nothing registered yet" is `get_registered_model` answering RESOURCE_DOES_NOT_EXIST (HTTP 404),
+    the registry's own "not found"; every other registry failure raises RegistryError, so a broken
+    or unreachable registry never reads as "no champion" (which would let register promote any
+    model). Not `search_registered_models`: MLflow appends a `tag.` prompt filter to its filter for
+    any non-Databricks registry (mlflow/tracking/_model_registry/client.py,
+    `search_registered_models`), which Azure ML refuses with 400 "Currently unsupported filter
+    string format" (https://github.com/Azure/azure-sdk-for-python/issues/42155); AML serves
+    "retrieving registered models" by name
+    (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#support-matrix-for-managing-models-with-mlflow).
 
     The one resolver of "the champion" for score, monitor, evaluate, register and the local stack.
     """
@@ -220,14 +223,35 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
 
 
 def _is_registered(client: Any, name: str) -> bool:
-    """Whether a registered model is named exactly `name` (search by name; no LIKE, no tags: AML
-    serves neither)."""
+    """Whether a registered model is named exactly `name`: `get_registered_model`, with the
+    registry's "not found" (RESOURCE_DOES_NOT_EXIST, or any error MLflow maps to HTTP 404) as
+    False; any other MlflowException propagates."""
     if not _REGISTERED_NAME.fullmatch(name):
         raise UsageError(
             f"registered model name {name!r}: use letters, digits, '-', '_' and '.' (at most 255)"
         )
-    found = client.search_registered_models(filter_string=f"name = '{name}'")
-    return any(model.name == name for model in found)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if _is_not_found(exc):
+            return False
+        raise
+    return True
+
+
+def _is_not_found(exc: Any) -> bool:
+    """MLflow's "resource not found": the error code RESOURCE_DOES_NOT_EXIST (what MLflow's stores
+    and AML's JSON error bodies carry, e.g. the body quoted in Azure/azure-sdk-for-python#42155) or
+    another code MLflow reports as HTTP 404 (mlflow/exceptions.py `get_http_status_code`), except
+    ENDPOINT_NOT_FOUND: MLflow gives that to any non-JSON 404 (mlflow/utils/rest_utils.py
+    `verify_rest_response`), e.g. a wrong tracking URI, which must not read as "no champion"."""
+    from mlflow.protos.databricks_pb2 import ENDPOINT_NOT_FOUND, RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+        return True
+    return bool(exc.error_code != ErrorCode.Name(ENDPOINT_NOT_FOUND) and exc.get_http_status_code() == 404)
 
 
 # Written by score next to its forecasts: the registry version "the champion" meant for this run.
@@ -277,6 +301,14 @@ def store(settings: Settings) -> str:
     if not _store_exists(uri):
         return f"{uri} (does not exist)"
     return uri
+
+
+def registered_model_name(reference: str) -> str:
+    """The registered model name of a `models:/<name>/<version or stage>` or `models:/<name>@<alias>`
+    reference (MLflow's model URI forms); "" for anything else (a model folder)."""
+    if not reference.startswith("models:/"):
+        return ""
+    return re.split(r"[/@]", reference.removeprefix("models:/"), maxsplit=1)[0]
 
 
 def champion_uri(name: str) -> str:
@@ -398,14 +430,29 @@ def _save_pyfunc(model_dir: Path, target: Path, python_model: Any) -> None:
 
 
 def _register_version(mlflow: Any, name: str, run_id: str) -> str:
-    """A new version of `name` from the run's logged pyfunc, the way Azure ML documents it:
-    `mlflow.register_model("runs:/<run>/<path>", name)`
-    (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#create-models-from-existing-run).
-    MLflow creates the registered model when it is new (tolerating both "already exists" codes) and
-    resolves `runs:/` to the run's artifact location on the client before it calls the registry
-    (mlflow/tracking/_model_registry/fluent.py, `_register_model`), so the registry stores a
-    location it can serve, never a `runs:/` it would have to resolve itself."""
-    version = mlflow.register_model(f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}", name)
+    """A new version of `name` whose source is the run's logged pyfunc at its artifact location
+    (`<run artifact_uri>/model`), resolved here on the client: `create_registered_model` (tolerating
+    both "already exists" codes, as MLflow's own `_register_model` does), then
+    `create_model_version(name, source, run_id=...)`, the two registry calls AML serves
+    (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow#support-matrix-for-managing-models-with-mlflow).
+
+    Not `mlflow.register_model("runs:/...")`: it looks for MLmodel in the run's artifact listing and,
+    not finding it, falls back to MLflow 3's logged-models API (mlflow/tracking/_model_registry/fluent.py
+    `_register_model`; https://github.com/mlflow/mlflow/issues/14487). azureml-mlflow's artifact
+    repository lists the `model` directory rather than its files there, and AML does not serve the
+    logged-models API (tests/model/aml_mlflow_routes.py), so that path fails only in the cloud.
+    The registry stores a location it can serve, never a `runs:/` it would have to resolve."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
+
+    client = mlflow.MlflowClient()
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
+            raise
+    artifacts = client.get_run(run_id).info.artifact_uri.rstrip("/")
+    version = client.create_model_version(name, f"{artifacts}/{MODEL_ARTIFACT_PATH}", run_id=run_id)
     return str(version.version)
 
 

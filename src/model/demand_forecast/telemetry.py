@@ -175,19 +175,22 @@ def step_metrics(telemetry: Telemetry, step: str) -> Iterator[dict[str, str]]:
         telemetry.add(STEP_RUNS, 1, attributes)
 
 
-def record_monitoring(telemetry: Telemetry, report: Mapping[str, Any]) -> None:
+def record_monitoring(telemetry: Telemetry, report: Mapping[str, Any], registered_model: str = "") -> None:
     """The model-health metrics of a monitoring.json: age, max drift, recent MAPE, WAPE and bias
-    overall and per segment."""
+    overall and per segment. Each carries `registered_model` (the registry name the monitored model
+    was loaded under, "" for a model folder) so the alert rules page on the production model only,
+    not on a release's validation model (modules/monitoring/main.alerts.tf; review-aml finding 3)."""
     version = str(report.get("model_version"))
+    health = {"model_version": version, "registered_model": registered_model}
     if report.get("age_days") is not None:
-        telemetry.gauge(MODEL_AGE_DAYS, float(report["age_days"]), {"model_version": version})
+        telemetry.gauge(MODEL_AGE_DAYS, float(report["age_days"]), health)
     drift = [float(v) for v in (report.get("drift") or {}).values() if v is not None]
     if drift:
-        telemetry.gauge(MODEL_DRIFT_MAX_PSI, max(drift), {"model_version": version})
+        telemetry.gauge(MODEL_DRIFT_MAX_PSI, max(drift), health)
     recent = (("recent_mape", MODEL_MAPE), ("recent_wape", MODEL_WAPE), ("recent_bias", MODEL_BIAS))
     scopes = [("overall", report), *((str(s["segment"]), s) for s in report.get("segments") or [])]
     for segment, values in scopes:
-        attributes = {"model": "ensemble", "segment": segment, "model_version": version}
+        attributes = {"model": "ensemble", "segment": segment, **health}
         for key, name in recent:
             if values.get(key) is not None:
                 telemetry.gauge(name, float(values[key]), attributes)

@@ -64,15 +64,24 @@ def ml_client(stack: StackOutput, credential: TokenCredential) -> Any:
 
 
 def is_authorization_failure(exc: BaseException) -> bool:
-    """A 403 from Azure (AuthorizationFailed and the data planes' AuthorizationPermissionMismatch):
-    the identity is known but not (yet) allowed. A 401 is a login problem and is not retried."""
+    """A 403 from Azure (AuthorizationFailed and the data planes' AuthorizationPermissionMismatch),
+    raised directly or as the cause or context of what the SDK raised: the identity is known but not
+    (yet) allowed. azure-ai-ml wraps the storage 403 of an asset upload in a ValidationException
+    (`raise ValidationException(...) from e` when the error code is AuthorizationPermissionMismatch,
+    azure/ai/ml/_artifacts/_blob_storage_helper.py, `check_blob_exists`), so the chain is walked.
+    A 401 is a login problem and is not retried."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-    return (
-        isinstance(exc, HttpResponseError)
-        and not isinstance(exc, ClientAuthenticationError)
-        and exc.status_code == 403
-    )
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ClientAuthenticationError):
+            return False
+        if isinstance(current, HttpResponseError) and current.status_code == 403:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def retry_while_roles_propagate(

@@ -24,8 +24,10 @@ create_run / pipeline_runs.get / cancel: azure-mgmt-datafactory
 
 from __future__ import annotations
 
+import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +40,14 @@ from stackctl.graph import VALIDATION_MODEL_NAME
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
-# Below a CI job's default limit (GitHub Actions `timeout-minutes` defaults to 360), so on a run that
-# does not end this code, not the runner's kill, ends it: the factory run is cancelled, so it starts
-# no further batch job (an AML job it already started runs on: the factory has no cancel activity yet).
-DEFAULT_TIMEOUT_S = 5.5 * 3600.0
+# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/deploy.yml, the
+# `timeoutInMinutes: "170"` of .azure-pipelines/release.yml), leaving room for apply and deploy in the
+# same job, so on a run that does not end this code, not the runner's kill, ends it: the factory run
+# is cancelled (recursively), so it starts no further batch job. Residual: an AML job it already
+# started runs on until its own Until-loop timeout cancels it (modules/data_factory, cancel_*).
+# A job whose limit differs sets VALIDATION_TIMEOUT_ENV (seconds).
+DEFAULT_TIMEOUT_S = 100 * 60.0
+VALIDATION_TIMEOUT_ENV = "FORECAST_STACK_VALIDATION_TIMEOUT_S"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,28 @@ class ValidationRun:
     status: str
     seconds: float
     parameters: dict[str, str]
+
+
+def validation_timeout_s(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds the validation run may take: VALIDATION_TIMEOUT_ENV when set, else DEFAULT_TIMEOUT_S.
+
+    Raises StackctlError for a value that is not a positive number of seconds (say which variable
+    and what it held), rather than waiting for a CI runner to kill the job."""
+    env = os.environ if environ is None else environ
+    raw = env.get(VALIDATION_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise StackctlError(
+            f"{VALIDATION_TIMEOUT_ENV}={raw!r} is not a positive number of seconds",
+            where=VALIDATION_TIMEOUT_ENV,
+            fix="set it below the CI job's own limit (e.g. 6000 for a 170-minute job), or unset it",
+        )
+    return value
 
 
 def validation_parameters(stack: StackOutput) -> dict[str, str]:
@@ -111,16 +139,18 @@ def run_model_validation(
     stack: StackOutput,
     *,
     log: Callable[[str], None] = print,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float | None = None,
     poll_s: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> ValidationRun:
     """One factory run (training, then scoring) with `validation_parameters`, waited for.
 
-    `client`: a `DataFactoryManagementClient` (`data_factory_client`). Raises StackctlError naming
-    the run when it does not succeed; the factory itself never starts scoring after a failed training."""
+    `client`: a `DataFactoryManagementClient` (`data_factory_client`); `timeout_s` defaults to
+    `validation_timeout_s()`. Raises StackctlError naming the run when it does not succeed; the
+    factory itself never starts scoring after a failed training."""
     factory, pipeline = stack.data_factory.name, stack.data_factory.pipeline_name
+    timeout_s = validation_timeout_s() if timeout_s is None else timeout_s
     parameters = validation_parameters(stack)
     started = clock()
     created = client.pipelines.create_run(stack.resource_group_name, factory, pipeline, parameters=parameters)
