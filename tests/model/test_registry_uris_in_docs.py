@@ -31,10 +31,16 @@ def printed_uris() -> dict[str, list[str]]:
     return found
 
 
-class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        # Untyped on purpose: MLflow reads predict's type hints as a signature and warns on Any.
-        return model_input
+def _constant_model() -> object:
+    """A pyfunc model that returns its input (mlflow imported here: collection must not pay for it)."""
+    import mlflow
+
+    class _Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            # Untyped on purpose: MLflow reads predict's type hints as a signature and warns on Any.
+            return model_input
+
+    return _Constant()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +53,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with mlflow.start_run():
-        mlflow.pyfunc.log_model(name="model", python_model=_Constant(), registered_model_name=NAME)
+        mlflow.pyfunc.log_model(name="model", python_model=_constant_model(), registered_model_name=NAME)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.transition_model_version_stage(NAME, "1", CHAMPION_STAGE)
     return uri
