@@ -42,7 +42,7 @@ test: setup ## run every check: ruff, import contracts, mypy (strict), pytest, o
 	@$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache pyproject.toml
 	@echo "==> mypy (strict)"; $(VENV)/bin/mypy
-	@echo "==> pytest"; $(VENV)/bin/pytest $(PYTEST_PARALLEL) --durations=25 $(ARGS)
+	@echo "==> pytest"; $(VENV)/bin/pytest $(PYTEST_PARALLEL) --durations=25 -m "not network" $(ARGS)
 
 test-network: setup ## only the tests that need the package index (marker `network`; CI=true turns their skip into a failure)
 	@$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m network $(ARGS)

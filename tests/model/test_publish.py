@@ -153,7 +153,9 @@ def test_a_failed_publish_fails_the_step_and_keeps_the_previous_rows(
     cells[header.index("forecast_units")] = "nan"
     text[3] = ",".join(cells)
     (broken["scored"] / "forecasts.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
-    assert _publish_scoring(database, broken, "scoring-1", tmp_path / "bad") == 2
+    # A NaN in the score step's own output is no fault of the input data (which would quarantine raw):
+    # a setup fault under the exit-status table of demand_forecast/errors.py.
+    assert _publish_scoring(database, broken, "scoring-1", tmp_path / "bad") == ExitStatus.SETUP_FAULT
     assert _counts(database) == before
 
 

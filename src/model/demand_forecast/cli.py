@@ -29,7 +29,8 @@ from demand_forecast.registry import registered_model_name
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
-console = Console(stderr=True, highlight=False)
+# soft_wrap: messages keep their paths whole (a wrapped path cannot be copied from a CI log)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _week(text: str) -> pd.Timestamp:
