@@ -22,20 +22,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 from demand_forecast.cli import main
 from demand_forecast.errors import RegistryError
 from demand_forecast.registry import champion
 from demand_forecast.settings import load_settings
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
-from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
 
 
 @pytest.fixture(autouse=True)
 def _aml_refuses_tag_filters_and_logged_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
     real_search = RegistryStore.search_registered_models
 
     def search(self: Any, filter_string: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -56,6 +56,7 @@ def _aml_refuses_tag_filters_and_logged_models(monkeypatch: pytest.MonkeyPatch) 
 def _aml_artifact_listing(monkeypatch: pytest.MonkeyPatch) -> None:
     """list_artifacts(None) of a run answers its top-level directories only, as azureml-mlflow's
     repository does, so MLflow cannot find MLmodel where `_register_model` looks."""
+
     from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
     monkeypatch.setattr(RunsArtifactRepository, "_list_run_artifacts", lambda self: [])
@@ -63,6 +64,8 @@ def _aml_artifact_listing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("name", ["aml-never-registered", "aml.validation", "aml_x"])
 def test_no_model_yet_is_none_against_a_registry_that_refuses_tag_filters(name: str) -> None:
+    import mlflow
+
     mlflow.MlflowClient().search_experiments()  # the store exists
     assert champion(load_settings(), name) is None
 
@@ -71,6 +74,8 @@ def test_no_model_yet_is_none_against_a_registry_that_refuses_tag_filters(name: 
 def test_register_then_champion_against_aml_semantics(
     sample_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    import mlflow
+
     _aml_artifact_listing(monkeypatch)
     model, metrics = sample_run / "model", sample_run / "eval" / "metrics.json"
     argv = [
@@ -100,6 +105,10 @@ def test_register_then_champion_against_aml_semantics(
 def test_a_lookup_that_fails_otherwise_is_a_registry_error(
     monkeypatch: pytest.MonkeyPatch, code: str
 ) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
     def broken(self: Any, name: str) -> Any:
         raise MlflowException(f"{code} from the registry", error_code=ErrorCode.Value(code))
 
@@ -111,6 +120,10 @@ def test_a_lookup_that_fails_otherwise_is_a_registry_error(
 
 @pytest.mark.parametrize("code", ["RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"])
 def test_the_registrys_not_found_is_no_model_yet(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
     def missing(self: Any, name: str) -> Any:
         raise MlflowException(
             f"Registered Model with name={name} not found", error_code=ErrorCode.Value(code)
@@ -123,6 +136,9 @@ def test_the_registrys_not_found_is_no_model_yet(monkeypatch: pytest.MonkeyPatch
 
 def test_a_route_that_is_not_there_is_a_registry_error_not_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """A non-JSON 404 (wrong tracking URI, proxy) is ENDPOINT_NOT_FOUND: never "no champion"."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
 
     def no_route(self: Any, name: str) -> Any:
         raise MlflowException(
