@@ -133,6 +133,14 @@ ALLOCATE = (
 
 
 def test_each_step_reports_its_own_peak_not_an_earlier_steps(bench: ModuleType) -> None:
+    import resource
+
+    # A forked child's ru_maxrss starts at its parent's RSS (kept across exec), so the "small" step can
+    # only read small when this process is small itself: true for benchmarks/run.py, not for a pytest
+    # worker that has imported torch and the model (CI: 329 MiB).
+    parent_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if parent_mib >= 140:
+        pytest.skip(f"this process already peaked at {parent_mib:.0f} MiB, above the small step's bound")
     python = (sys.executable, "-c", ALLOCATE)
     big = bench.run_measured(["300"], command=python)
     small = bench.run_measured(["1"], command=python)

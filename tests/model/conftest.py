@@ -59,6 +59,14 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _tracking(monkeypatch: pytest.MonkeyPatch, tracking_uri: str) -> None:
     """Every model test tracks into one throwaway store, never the developer's; undone after each test."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    # mlflow.set_tracking_uri() in an earlier test on this worker (a stopped MLflow server, say) wins
+    # over the variable: point mlflow's own setting back at the store too, where mlflow is loaded.
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        # set_registry_uri writes MLFLOW_REGISTRY_URI: set through monkeypatch first, so it is undone
+        monkeypatch.setenv("MLFLOW_REGISTRY_URI", tracking_uri)
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
 
 
 @pytest.fixture(scope="session")
