@@ -24,36 +24,9 @@ from demand_forecast.features import make_spec
 from demand_forecast.reading import read_text_csv
 from demand_forecast.reporting.database import ensure_sqlite_schema
 from demand_forecast.settings import load_settings
+from sample_cut import read, restrict, write
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 DEFAULT = load_settings().validate_
-REGIONS = ("R000", "R001")
-
-
-def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
-
-
-def write(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False)
-
-
-def restrict(target: Path, regions: tuple[str, ...] = REGIONS, stores: int | None = None) -> Path:
-    """data/sample cut down to `regions` (and the first `stores` of them), written to `target`."""
-    target.mkdir(parents=True, exist_ok=True)
-    store_table = read(SAMPLE / "stores.csv")
-    store_table = store_table[store_table["region"].isin(regions)]
-    if stores is not None:
-        store_table = store_table.head(stores)
-    keep = set(store_table["store_id"])
-    write(store_table, target / "stores.csv")
-    for name in ("shipments", "promotions"):
-        frame = read(SAMPLE / f"{name}.csv")
-        write(frame[frame["store_id"].isin(keep)], target / f"{name}.csv")
-    weather = read(SAMPLE / "weather.csv")
-    write(weather[weather["region"].isin(regions)], target / "weather.csv")
-    write(read(SAMPLE / "events.csv"), target / "events.csv")
-    return target
 
 
 def copy_of(raw: Path, target: Path) -> Path:
