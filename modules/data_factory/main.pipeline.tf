@@ -21,19 +21,37 @@ resource "azurerm_data_factory_linked_service_key_vault" "this" {
   key_vault_id    = var.key_vault_id
 }
 
-resource "azurerm_data_factory_dataset_delimited_text" "lake" {
+# Binary datasets: the pipeline moves the week's files as they are (bytes, names and folders), never
+# parses them. The five input tables have different columns, and the model's own data contract
+# (src/model/README.md) accepts compressed files, parquet, other separators and UTF-16; a
+# DelimitedText copy would read them as one CSV schema and rewrite them (review-22 N4;
+# https://learn.microsoft.com/azure/data-factory/connector-troubleshoot-delimited-text,
+# DelimitedTextMoreColumnsThanDefined: "files under the specified folder might have different schemas").
+# "When using Binary dataset in copy activity, you can only copy from Binary dataset to Binary
+# dataset"; Get Metadata and Delete accept it too
+# (https://learn.microsoft.com/azure/data-factory/format-binary). The local stack's copy is the same
+# byte copy (stackctl/local/layout.py; tests/infra/test_adf_pipeline.py checks both).
+#
+# A custom dataset of type Binary, not azurerm_data_factory_dataset_binary: that resource offers
+# only Blob, HTTP and SFTP locations (no azure_blob_fs_location: tests/infra/azurerm_schema.json,
+# azurerm 5.10.0), and the lake is reached through its ADLS Gen2 linked service and the factory's
+# `lake-dfs` managed private endpoint. The location is ADLS Gen2's own dataset location
+# (https://learn.microsoft.com/azure/data-factory/connector-azure-data-lake-storage#dataset-properties:
+# type AzureBlobFSLocation, fileSystem, folderPath).
+resource "azurerm_data_factory_custom_dataset" "lake" {
   for_each = toset(["raw", "conditioned"])
 
-  name                = "ds_${each.key}"
-  data_factory_id     = azurerm_data_factory.this.id
-  linked_service_name = azurerm_data_factory_linked_service_data_lake_storage_gen2.lake.name
-  column_delimiter    = ","
-  first_row_as_header = true
+  name            = "ds_${each.key}"
+  data_factory_id = azurerm_data_factory.this.id
+  type            = "Binary"
 
-  azure_blob_fs_location {
-    file_system = each.key
-    path        = "weekly"
+  linked_service {
+    name = azurerm_data_factory_linked_service_data_lake_storage_gen2.lake.name
   }
+
+  type_properties_json = jsonencode({
+    location = { type = "AzureBlobFSLocation", fileSystem = each.key, folderPath = "weekly" }
+  })
 }
 
 locals {
@@ -263,7 +281,7 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       type   = "GetMetadata"
       policy = { timeout = "0.00:10:00", retry = 1, retryIntervalInSeconds = 60 }
       typeProperties = {
-        dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
+        dataset       = { referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }
         fieldList     = ["exists"]
         storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
       }
@@ -280,7 +298,7 @@ resource "azurerm_data_factory_pipeline" "weekly" {
             type   = "Delete"
             policy = { timeout = "0.00:30:00", retry = 1, retryIntervalInSeconds = 60 }
             typeProperties = {
-              dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
+              dataset       = { referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }
               recursive     = true
               enableLogging = false
               storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
@@ -294,11 +312,13 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       type      = "Copy"
       dependsOn = [{ activity = "clear_conditioned_if_exists", dependencyConditions = ["Succeeded"] }]
       policy    = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
-      inputs    = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["raw"].name, type = "DatasetReference" }]
-      outputs   = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }]
+      inputs    = [{ referenceName = azurerm_data_factory_custom_dataset.lake["raw"].name, type = "DatasetReference" }]
+      outputs   = [{ referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }]
       typeProperties = {
-        source = { type = "DelimitedTextSource", storeSettings = { type = "AzureBlobFSReadSettings", recursive = true } }
-        sink   = { type = "DelimitedTextSink", storeSettings = { type = "AzureBlobFSWriteSettings" } }
+        # Binary to Binary, folders kept as they are (format-binary#copy-activity-properties;
+        # copyBehavior: connector-azure-data-lake-storage#azure-data-lake-storage-gen2-as-a-sink-type).
+        source = { type = "BinarySource", storeSettings = { type = "AzureBlobFSReadSettings", recursive = true } }
+        sink   = { type = "BinarySink", storeSettings = { type = "AzureBlobFSWriteSettings", copyBehavior = "PreserveHierarchy" } }
       }
     },
   ], local.endpoint_activities))
