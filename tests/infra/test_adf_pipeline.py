@@ -343,7 +343,9 @@ def rendered_lake_datasets(tree: Path, work: Path) -> dict[str, dict[str, Any]]:
 
 def byte_copy_findings(activities: list[dict[str, Any]], datasets: dict[str, dict[str, Any]]) -> list[str]:
     """Why the raw -> conditioned copy would not be a byte copy (empty when it is one)."""
-    problems = [f"ds_{fs}: type {d['type']} (not Binary)" for fs, d in datasets.items() if d["type"] != "Binary"]
+    problems = [
+        f"ds_{fs}: type {d['type']} (not Binary)" for fs, d in datasets.items() if d["type"] != "Binary"
+    ]
     problems += [
         f"ds_{fs}: compression {d['typeProperties']['compression']} rewrites the bytes"
         for fs, d in datasets.items()
@@ -356,7 +358,9 @@ def byte_copy_findings(activities: list[dict[str, Any]], datasets: dict[str, dic
         if part["type"] != expected:
             problems.append(f"copy {end}: {part['type']} (not {expected})")
             continue
-        problems += [f"copy {end}.{key} (dropped)" for key in sorted(set(part) - set(COPY_PARTS[expected]["fields"]))]
+        problems += [
+            f"copy {end}.{key} (dropped)" for key in sorted(set(part) - set(COPY_PARTS[expected]["fields"]))
+        ]
         store = part["storeSettings"]
         problems += [
             f"copy {end}.storeSettings.{key} (dropped)"
@@ -417,11 +421,22 @@ def test_the_raw_to_conditioned_copy_moves_bytes(tree: Path, tmp_path: Path) -> 
             "copyBehavior MergeFiles",
         ),
         (
-            [('type = "BinarySink", storeSettings = {', 'type = "BinarySink", formatSettings = {}, storeSettings = {')],
+            [
+                (
+                    'type = "BinarySink", storeSettings = {',
+                    'type = "BinarySink", formatSettings = {}, storeSettings = {',
+                )
+            ],
             "copy sink.formatSettings (dropped)",
         ),
     ],
-    ids=["delimited-text-source", "delimited-text-dataset", "gzip-dataset", "merge-files", "sink-field-dropped"],
+    ids=[
+        "delimited-text-source",
+        "delimited-text-dataset",
+        "gzip-dataset",
+        "merge-files",
+        "sink-field-dropped",
+    ],
 )
 def test_a_copy_that_rewrites_the_files_is_caught(
     tree: Path, edit: Edit, tmp_path: Path, edits: list[tuple[str, str]], expected: str
