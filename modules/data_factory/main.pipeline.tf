@@ -227,7 +227,9 @@ locals {
         }
       },
       # The loop timed out (6 h) or its polls kept failing: the job may still be running and could
-      # register or promote a model later, so cancel it, then fail the run. The Fail is needed:
+      # register or promote a model later, so cancel it, then fail the run. A cancel of the whole
+      # factory run ends the loop Cancelled, not Failed, so this branch does not run then: whoever
+      # cancels a run cancels its AML jobs too (stackctl.aml.model_validation.cancel_started_jobs). The Fail is needed:
       # an activity on a Failed dependency makes ADF treat the failure as handled, and the run
       # would otherwise report Succeeded
       # (https://learn.microsoft.com/azure/data-factory/tutorial-pipeline-failure-error-handling).

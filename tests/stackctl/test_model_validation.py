@@ -49,12 +49,50 @@ class _Run:
 
 
 @dataclass
+class _Activity:
+    activity_name: str
+    status: str
+    output: Any = None
+
+
+@dataclass
+class _Page:
+    value: list[_Activity]
+    continuation_token: str | None
+
+
+def _http_error(status: int, reason: str) -> Exception:
+    from azure.core.exceptions import HttpResponseError
+
+    error = HttpResponseError(message=reason)
+    error.status_code, error.reason = status, reason
+    return error
+
+
+@dataclass
+class FakeJobs:
+    """MLClient.jobs: begin_cancel records the name; a name in `refuse` answers an HTTP error."""
+
+    refuse: dict[str, int] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+
+    def begin_cancel(self, name: str) -> None:
+        if name in self.refuse:
+            raise _http_error(self.refuse[name], "Conflict")
+        self.cancelled.append(name)
+
+
+@dataclass
 class FakeFactory:
     """pipelines.create_run starts a run; pipeline_runs.get walks it through `statuses`."""
 
     statuses: list[str]
     created: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    # activity_runs.query_by_pipeline_run: one page per list (with a continuation token between pages)
+    activity_pages: list[list[_Activity]] = field(default_factory=lambda: [[]])
+    query_error: int | None = None
+    tokens_seen: list[str | None] = field(default_factory=list)
 
     @property
     def pipelines(self) -> FakeFactory:
@@ -76,6 +114,20 @@ class FakeFactory:
         assert is_recursive
         self.cancelled.append(run_id)
 
+    @property
+    def activity_runs(self) -> FakeFactory:
+        return self
+
+    def query_by_pipeline_run(self, group: str, factory: str, run_id: str, filters: Any) -> _Page:
+        assert self.cancelled == [run_id], "the factory run is cancelled before its jobs are looked up"
+        assert filters.last_updated_after < filters.last_updated_before
+        if self.query_error:
+            raise _http_error(self.query_error, "Forbidden")
+        self.tokens_seen.append(filters.continuation_token)
+        index = len(self.tokens_seen) - 1
+        last = index == len(self.activity_pages) - 1
+        return _Page(self.activity_pages[index], None if last else f"page-{index + 1}")
+
 
 def _no_wait(seconds: float) -> None:
     return None
@@ -85,7 +137,7 @@ def test_validation_is_one_factory_run_with_the_validation_parameters() -> None:
     target = stack()
     factory = FakeFactory(["Queued", "InProgress", "Succeeded"])
     log: list[str] = []
-    run = run_model_validation(factory, target, log=log.append, sleep=_no_wait)
+    run = run_model_validation(factory, target, aml_jobs=FakeJobs(), log=log.append, sleep=_no_wait)
     assert factory.created == [
         (
             target.resource_group_name,
@@ -110,7 +162,7 @@ def test_validation_never_promotes_the_production_model_nor_writes_power_bis_tab
 def test_a_failed_run_stops_the_release(ending: str) -> None:
     factory = FakeFactory(["InProgress", ending])
     with pytest.raises(StackctlError, match=rf"Data Factory run run-1 ended {ending}") as caught:
-        run_model_validation(factory, stack(), log=lambda line: None, sleep=_no_wait)
+        run_model_validation(factory, stack(), aml_jobs=FakeJobs(), log=lambda line: None, sleep=_no_wait)
     assert "release stops here" in str(caught.value.fix)
 
 
@@ -119,9 +171,90 @@ def test_a_run_that_never_ends_is_cancelled_and_fails() -> None:
     factory = FakeFactory(["InProgress"])
     with pytest.raises(StackctlError, match=r"did not finish within 0.1 h \(last status InProgress\)"):
         wait_for_pipeline_run(
-            factory, stack(), "run-1", timeout_s=300, sleep=_no_wait, clock=lambda: float(next(ticks))
+            factory,
+            stack(),
+            "run-1",
+            aml_jobs=FakeJobs(),
+            timeout_s=300,
+            sleep=_no_wait,
+            clock=lambda: float(next(ticks)),
         )
     assert factory.cancelled == ["run-1"]
+
+
+# Review-22 open item 3 (kind: *a timed-out validation leaves an AML job running*): cancelling the
+# factory run cancels its Until loop, not the batch job; each job the run's invoke activities started
+# is cancelled through azure-ai-ml, and what could not be cancelled is named in the error.
+def _time_out(factory: FakeFactory, jobs: FakeJobs) -> str:
+    ticks = iter(range(0, 100_000, 60))
+    with pytest.raises(StackctlError) as caught:
+        wait_for_pipeline_run(
+            factory,
+            stack(),
+            "run-1",
+            aml_jobs=jobs,
+            timeout_s=300,
+            sleep=_no_wait,
+            clock=lambda: float(next(ticks)),
+        )
+    assert factory.cancelled == ["run-1"]
+    return str(caught.value)
+
+
+def _invoke(step: str, status: str, name: str | None) -> _Activity:
+    output = {"id": f"/subscriptions/s/jobs/{name}", "name": name, "properties": {}} if name else None
+    return _Activity(f"invoke_{step}", status, output)
+
+
+def test_a_timed_out_training_job_is_cancelled_in_aml() -> None:
+    factory = FakeFactory(
+        ["InProgress"],
+        activity_pages=[
+            [
+                _Activity("copy_raw_to_conditioned", "Succeeded", {"filesWritten": 5}),
+                _invoke("training", "Succeeded", "batchjob-train-1"),
+                _Activity("wait_training", "InProgress"),
+            ]
+        ],
+    )
+    jobs = FakeJobs()
+    message = _time_out(factory, jobs)
+    assert jobs.cancelled == ["batchjob-train-1"]
+    assert "AML jobs cancelled: batchjob-train-1" in message
+    assert "NOT cancelled" not in message
+
+
+def test_jobs_on_every_page_are_cancelled_and_a_refusal_is_named() -> None:
+    factory = FakeFactory(
+        ["InProgress"],
+        activity_pages=[
+            [_invoke("training", "Succeeded", "batchjob-train-2")],
+            [_invoke("scoring", "Succeeded", "batchjob-score-2")],
+        ],
+    )
+    jobs = FakeJobs(refuse={"batchjob-train-2": 409})
+    message = _time_out(factory, jobs)
+    assert factory.tokens_seen == [None, "page-1"]
+    assert jobs.cancelled == ["batchjob-score-2"]
+    assert "NOT cancelled: AML job batchjob-train-2: cancel refused (409 Conflict)" in message
+
+
+def test_an_invoke_cancelled_mid_post_is_named_not_dropped() -> None:
+    factory = FakeFactory(
+        ["InProgress"],
+        activity_pages=[[_invoke("training", "Failed", None), _invoke("scoring", "Cancelled", None)]],
+    )
+    message = _time_out(factory, FakeJobs())
+    assert "AML jobs cancelled: none started" in message
+    assert "NOT cancelled: invoke_scoring ended Cancelled without a job name" in message
+    assert "invoke_training" not in message  # a failed POST started no job
+
+
+def test_a_failed_activity_query_still_reports_the_timeout() -> None:
+    factory = FakeFactory(["InProgress"], query_error=403)
+    message = _time_out(factory, FakeJobs())
+    assert "did not finish within" in message
+    assert "NOT cancelled: could not list the run's activities (403 Forbidden)" in message
 
 
 def test_the_validation_schema_is_what_the_publish_url_opens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -333,7 +466,7 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     from demand_forecast.reporting.database import open_database
     from rich.console import Console
 
-    from stackctl.aml.azure import azure_credential
+    from stackctl.aml.azure import azure_credential, ml_client
     from stackctl.aml.model_validation import data_factory_client
     from stackctl.cloud_stack import read_stack
 
@@ -341,7 +474,11 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     stack_output = read_stack(env, REPO, Console())
     credential = azure_credential()
     started = datetime.now(UTC).replace(tzinfo=None)
-    run = run_model_validation(data_factory_client(stack_output, credential), stack_output)
+    run = run_model_validation(
+        data_factory_client(stack_output, credential),
+        stack_output,
+        aml_jobs=ml_client(stack_output, credential).jobs,
+    )
     assert run.status == "Succeeded"
     db = open_database(run.parameters["reporting_database"], credential)
     runs = db.tables["pipeline_runs"]
