@@ -9,7 +9,6 @@ import re
 
 import pytest
 import sqlalchemy as sa
-
 from demand_forecast.reporting.database import mssql_schema_statements
 from demand_forecast.reporting.schema import AZURE_SCHEMAS, reporting_tables
 
