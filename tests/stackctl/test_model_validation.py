@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -449,20 +448,12 @@ def test_the_invocation_check_finds_each_way_of_invoking(snippet: str) -> None:
     assert endpoint_invocations(snippet, "x.py")
 
 
-def target_environment() -> str:
-    """The stack the release job deployed: FORECAST_STACK_ENV, set by the pipeline per environment.
-    No default: a validation of the wrong stack would pass for the wrong reason."""
-    env = os.environ.get("FORECAST_STACK_ENV")
-    if env not in ("dev", "prod"):
-        pytest.fail(f"FORECAST_STACK_ENV must name the deployed stack (dev or prod), got {env!r}")
-    return env
-
-
 @pytest.mark.azure
 def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     """Release pipeline, after apply: one factory run trains and scores on the stack's own data, and
     both pipelines' rows land in the validation schema (never in Power BI's)."""
     import sqlalchemy as sa
+    from azure_target import target_environment
     from demand_forecast.reporting.database import open_database
     from rich.console import Console
 
@@ -490,6 +481,14 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
         ("training", "succeeded"),
         ("scoring", "succeeded"),
     }
+    # The scoring run's forecasts are in the validation schema's view (where CI writes, review-23 B4).
+    forecasts = db.tables["forecasts"]
+    with db.engine.connect() as conn:
+        this_run = sa.select(runs.c.run_id).where(runs.c.pipeline == "scoring", runs.c.started_at >= started)
+        scored = conn.execute(
+            sa.select(sa.func.count()).select_from(forecasts).where(forecasts.c.run_id.in_(this_run))
+        ).scalar_one()
+    assert scored > 0
 
 
 # Review-aml finding 4: the validation deadline ends before the CI job's own limit (170 minutes).
