@@ -30,13 +30,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from demand_forecast.reporting.schema import VALIDATION_SCHEMA
 
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 from stackctl.graph import VALIDATION_MODEL_NAME
+
+if TYPE_CHECKING:
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+
+class AmlJobs(Protocol):
+    """What cancelling needs of azure-ai-ml's `MLClient.jobs` (JobOperations)."""
+
+    def begin_cancel(self, name: str) -> object: ...
+
 
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
@@ -107,7 +117,7 @@ def data_factory_client(stack: StackOutput, credential: Any) -> Any:
 
 
 def started_aml_jobs(
-    client: Any, stack: StackOutput, run_id: str, *, window_s: float
+    client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
 ) -> tuple[list[str], list[str]]:
     """(job names, problems): the AML jobs that factory run `run_id` started.
 
@@ -148,7 +158,12 @@ def started_aml_jobs(
 
 
 def cancel_started_jobs(
-    client: Any, aml_jobs: Any, stack: StackOutput, run_id: str, *, window_s: float
+    client: DataFactoryManagementClient,
+    aml_jobs: AmlJobs,
+    stack: StackOutput,
+    run_id: str,
+    *,
+    window_s: float,
 ) -> tuple[list[str], list[str]]:
     """(cancelled job names, problems): cancel every AML job factory run `run_id` started.
 
@@ -178,7 +193,7 @@ def wait_for_pipeline_run(
     stack: StackOutput,
     run_id: str,
     *,
-    aml_jobs: Any,
+    aml_jobs: AmlJobs,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     poll_s: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
@@ -219,7 +234,7 @@ def run_model_validation(
     client: Any,
     stack: StackOutput,
     *,
-    aml_jobs: Any,
+    aml_jobs: AmlJobs,
     log: Callable[[str], None] = print,
     timeout_s: float | None = None,
     poll_s: float = POLL_SECONDS,
