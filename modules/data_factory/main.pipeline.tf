@@ -162,7 +162,7 @@ locals {
       {
         name      = "invoke_${step}"
         type      = "WebActivity"
-        dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "check_training", dependencyConditions = ["Succeeded"] }]
+        dependsOn = [{ activity = step == "training" ? "check_input_copied" : "check_training", dependencyConditions = ["Succeeded"] }]
         # retry 0: a retried POST would start a second job.
         policy = { timeout = "0.00:10:00", retry = 0, retryIntervalInSeconds = 30 }
         typeProperties = merge({
@@ -310,17 +310,75 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       }
     },
     {
-      name      = "copy_raw_to_conditioned"
-      type      = "Copy"
-      dependsOn = [{ activity = "clear_conditioned_if_exists", dependencyConditions = ["Succeeded"] }]
-      policy    = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
-      inputs    = [{ referenceName = azurerm_data_factory_custom_dataset.lake["raw"].name, type = "DatasetReference" }]
-      outputs   = [{ referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }]
+      # The week's input must be there before anything is cleared or invoked: a fresh stack's raw
+      # file system has no weekly folder, and a Copy from a missing folder fails with a storage
+      # error that does not say what to do (review-23 B6). Get Metadata with `exists` returns false
+      # for a missing folder instead of failing (control-flow-get-metadata-activity#metadata-options).
+      name   = "raw_exists"
+      type   = "GetMetadata"
+      policy = { timeout = "0.00:10:00", retry = 1, retryIntervalInSeconds = 60 }
+      typeProperties = {
+        dataset       = { referenceName = azurerm_data_factory_custom_dataset.lake["raw"].name, type = "DatasetReference" }
+        fieldList     = ["exists"]
+        storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
+      }
+    },
+    {
+      name      = "check_raw_exists"
+      type      = "IfCondition"
+      dependsOn = [{ activity = "raw_exists", dependencyConditions = ["Succeeded"] }]
+      typeProperties = {
+        expression = { value = "@not(activity('raw_exists').output.exists)", type = "Expression" }
+        ifTrueActivities = [
+          {
+            name = "fail_no_raw_folder"
+            type = "Fail"
+            typeProperties = {
+              message   = "the lake has no raw/weekly folder: nothing to train on; upload the week's files (README 'Azure: first deploy', step 9)"
+              errorCode = "NoInputData"
+            }
+          },
+        ]
+      }
+    },
+    {
+      name = "copy_raw_to_conditioned"
+      type = "Copy"
+      dependsOn = [
+        { activity = "clear_conditioned_if_exists", dependencyConditions = ["Succeeded"] },
+        { activity = "check_raw_exists", dependencyConditions = ["Succeeded"] },
+      ]
+      policy  = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
+      inputs  = [{ referenceName = azurerm_data_factory_custom_dataset.lake["raw"].name, type = "DatasetReference" }]
+      outputs = [{ referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }]
       typeProperties = {
         # Binary to Binary, folders kept as they are (format-binary#copy-activity-properties;
         # copyBehavior: connector-azure-data-lake-storage#azure-data-lake-storage-gen2-as-a-sink-type).
         source = { type = "BinarySource", storeSettings = { type = "AzureBlobFSReadSettings", recursive = true } }
         sink   = { type = "BinarySink", storeSettings = { type = "AzureBlobFSWriteSettings", copyBehavior = "PreserveHierarchy" } }
+      }
+    },
+    {
+      # An empty raw/weekly (a fresh stack, a feed that did not arrive) copies nothing and succeeds;
+      # training would then fail on no rows with a message about the model, not the lake. Fail here,
+      # naming the folder (review-23 B6; README 'Azure: first deploy', step 9). `filesWritten` is the
+      # Copy activity's output for file-based copies
+      # (https://learn.microsoft.com/azure/data-factory/copy-activity-monitoring#monitor-programmatically).
+      name      = "check_input_copied"
+      type      = "IfCondition"
+      dependsOn = [{ activity = "copy_raw_to_conditioned", dependencyConditions = ["Succeeded"] }]
+      typeProperties = {
+        expression = { value = "@equals(coalesce(activity('copy_raw_to_conditioned').output.filesWritten, 0), 0)", type = "Expression" }
+        ifTrueActivities = [
+          {
+            name = "fail_no_input"
+            type = "Fail"
+            typeProperties = {
+              message   = "raw/weekly of the lake held no files: nothing to train on; upload the week's files (README 'Azure: first deploy', step 9)"
+              errorCode = "NoInputData"
+            }
+          },
+        ]
       }
     },
   ], local.endpoint_activities))

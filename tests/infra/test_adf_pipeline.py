@@ -392,7 +392,7 @@ def test_the_raw_to_conditioned_copy_moves_bytes(tree: Path, tmp_path: Path) -> 
         for a in walk(activities)
         if a["type"] in ("GetMetadata", "Delete")
     }
-    assert used == {"ds_conditioned"}
+    assert used == {"ds_raw", "ds_conditioned"}
 
 
 @pytest.mark.parametrize(
@@ -446,4 +446,77 @@ def test_a_copy_that_rewrites_the_files_is_caught(
     problems = byte_copy_findings(
         rendered_activities(tree, tmp_path / "work"), rendered_lake_datasets(tree, tmp_path / "datasets")
     )
+    assert any(expected in problem for problem in problems), problems
+
+
+# review-23 B6 (kind: *training starts on a week with no input*): a missing raw/weekly folder and an
+# empty one each fail the run, naming the folder, before any AML job is invoked.
+def no_input_findings(activities: list[dict[str, Any]]) -> list[str]:
+    names = {a["name"]: a for a in activities}
+    problems = []
+    probe = names.get("raw_exists", {})
+    if probe.get("type") != "GetMetadata" or probe["typeProperties"]["dataset"]["referenceName"] != "ds_raw":
+        problems.append("no Get Metadata of ds_raw")
+    elif "exists" not in probe["typeProperties"].get("fieldList", []):
+        problems.append("raw_exists does not ask for exists")
+    guard = names.get("check_raw_exists", {})
+    if "activity('raw_exists').output.exists" not in str(guard.get("typeProperties", {}).get("expression")):
+        problems.append("check_raw_exists does not read the probe")
+    if {"activity": "check_raw_exists", "dependencyConditions": ["Succeeded"]} not in names[
+        "copy_raw_to_conditioned"
+    ]["dependsOn"]:
+        problems.append("the copy does not wait for check_raw_exists")
+    copied = names.get("check_input_copied", {})
+    if "activity('copy_raw_to_conditioned').output.filesWritten" not in str(
+        copied.get("typeProperties", {}).get("expression")
+    ):
+        problems.append("check_input_copied does not read filesWritten")
+    for guard_name in ("check_raw_exists", "check_input_copied"):
+        branch = names.get(guard_name, {}).get("typeProperties", {}).get("ifTrueActivities", [])
+        if not any(a["type"] == "Fail" and "raw/weekly" in a["typeProperties"]["message"] for a in branch):
+            problems.append(f"{guard_name}: no Fail naming raw/weekly")
+    if names["invoke_training"]["dependsOn"] != [
+        {"activity": "check_input_copied", "dependencyConditions": ["Succeeded"]}
+    ]:
+        problems.append("invoke_training does not wait for check_input_copied")
+    return problems
+
+
+def test_a_week_with_no_input_fails_before_training(activities: list[dict[str, Any]]) -> None:
+    assert no_input_findings(activities) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # main's pipeline: training invoked right after the copy, whatever it copied
+        (
+            'step == "training" ? "check_input_copied"',
+            'step == "training" ? "copy_raw_to_conditioned"',
+            "invoke_training",
+        ),
+        ("output.filesWritten, 0), 0)", "output.rowsCopied, 0), 0)", "filesWritten"),
+        (
+            '        { activity = "check_raw_exists", dependencyConditions = ["Succeeded"] },\n',
+            "",
+            "does not wait",
+        ),
+        (
+            'message   = "the lake has no raw/weekly folder',
+            'message   = "no input',
+            "check_raw_exists: no Fail",
+        ),
+    ],
+    ids=[
+        "training-right-after-copy",
+        "wrong-output-field",
+        "copy-ignores-probe",
+        "fail-does-not-name-folder",
+    ],
+)
+def test_a_missing_input_guard_is_caught(
+    tree: Path, edit: Edit, tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    edit("modules/data_factory/main.pipeline.tf", old, new)
+    problems = no_input_findings(rendered_activities(tree, tmp_path / "work"))
     assert any(expected in problem for problem in problems), problems

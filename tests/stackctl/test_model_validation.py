@@ -52,6 +52,7 @@ class _Activity:
     activity_name: str
     status: str
     output: Any = None
+    error: Any = None
 
 
 @dataclass
@@ -92,6 +93,7 @@ class FakeFactory:
     activity_pages: list[list[_Activity]] = field(default_factory=lambda: [[]])
     query_error: int | None = None
     tokens_seen: list[str | None] = field(default_factory=list)
+    queried_after_cancel: list[bool] = field(default_factory=list)
 
     @property
     def pipelines(self) -> FakeFactory:
@@ -118,7 +120,7 @@ class FakeFactory:
         return self
 
     def query_by_pipeline_run(self, group: str, factory: str, run_id: str, filters: Any) -> _Page:
-        assert self.cancelled == [run_id], "the factory run is cancelled before its jobs are looked up"
+        self.queried_after_cancel.append(bool(self.cancelled))
         assert filters.last_updated_after < filters.last_updated_before
         if self.query_error:
             raise _http_error(self.query_error, "Forbidden")
@@ -155,6 +157,27 @@ def test_validation_never_promotes_the_production_model_nor_writes_power_bis_tab
     assert parameters["registered_model"] == VALIDATION_MODEL_NAME
     assert parameters["registered_model"] != MODEL_NAME
     assert parameters["reporting_database"].endswith("?schema=validation")
+
+
+def test_a_failed_run_names_the_activity_that_failed_and_why() -> None:
+    # review-23 B6: an empty lake fails the run in the pipeline's own guard, whose message says
+    # what to do; the release log shows it instead of a bare "ended Failed".
+    no_input = "the lake has no raw/weekly folder: nothing to train on; upload the week's files"
+    factory = FakeFactory(
+        ["InProgress", "Failed"],
+        activity_pages=[
+            [
+                _Activity("raw_exists", "Succeeded", {"exists": False}),
+                _Activity(
+                    "fail_no_raw_folder", "Failed", error={"errorCode": "NoInputData", "message": no_input}
+                ),
+                _Activity("check_raw_exists", "Failed", error={"message": ""}),
+            ]
+        ],
+    )
+    with pytest.raises(StackctlError) as caught:
+        run_model_validation(factory, stack(), aml_jobs=FakeJobs(), log=lambda line: None, sleep=_no_wait)
+    assert f"ended Failed; fail_no_raw_folder: {no_input}" in caught.value.what
 
 
 @pytest.mark.parametrize("ending", ["Failed", "Cancelled"])
@@ -197,6 +220,8 @@ def _time_out(factory: FakeFactory, jobs: FakeJobs) -> str:
             clock=lambda: float(next(ticks)),
         )
     assert factory.cancelled == ["run-1"]
+    # the factory run is cancelled before its jobs are looked up (it starts no job after the lookup)
+    assert all(factory.queried_after_cancel)
     return str(caught.value)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,6 +40,7 @@ from stackctl.graph import VALIDATION_MODEL_NAME
 
 if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
+    from azure.mgmt.datafactory.models import ActivityRun
 
 
 class AmlJobs(Protocol):
@@ -116,24 +117,15 @@ def data_factory_client(stack: StackOutput, credential: Any) -> Any:
     return DataFactoryManagementClient(credential, stack.subscription_id)
 
 
-def started_aml_jobs(
+def activity_runs(
     client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
-) -> tuple[list[str], list[str]]:
-    """(job names, problems): the AML jobs that factory run `run_id` started.
-
-    Each `invoke_<step>` Web activity's output is the batch endpoint's answer, the created job
-    resource, whose `name` is the job's name (the pipeline polls and cancels it by that name:
-    modules/data_factory/main.pipeline.tf, arm_job_url). Activity runs come from
-    `activity_runs.query_by_pipeline_run`, which needs a window of last-updated times (`window_s`
-    seconds back from now) and pages by continuation token
-    (https://learn.microsoft.com/rest/api/datafactory/activity-runs/query-by-pipeline-run).
-    A problem names an invoke that may have started a job without saying which (cancelled while
-    its POST was out): nothing is dropped silently."""
+) -> Iterator[ActivityRun]:
+    """Every activity run of factory run `run_id`, from `activity_runs.query_by_pipeline_run`, which
+    needs a window of last-updated times (`window_s` seconds back from now) and pages by
+    continuation token (https://learn.microsoft.com/rest/api/datafactory/activity-runs/query-by-pipeline-run)."""
     from azure.mgmt.datafactory.models import RunFilterParameters
 
     now = datetime.now(UTC)
-    names: list[str] = []
-    problems: list[str] = []
     token: str | None = None
     while True:
         filters = RunFilterParameters(
@@ -144,17 +136,51 @@ def started_aml_jobs(
         page = client.activity_runs.query_by_pipeline_run(
             stack.resource_group_name, stack.data_factory.name, run_id, filters
         )
-        for activity in page.value or []:
-            if not str(activity.activity_name).startswith("invoke_"):
-                continue
-            output = activity.output if isinstance(activity.output, Mapping) else {}
-            if output.get("name"):
-                names.append(str(output["name"]))
-            elif activity.status != "Failed":  # a failed POST started no job
-                problems.append(f"{activity.activity_name} ended {activity.status} without a job name")
+        yield from page.value or []
         token = page.continuation_token
         if not token:
-            return names, problems
+            return
+
+
+def started_aml_jobs(
+    client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
+) -> tuple[list[str], list[str]]:
+    """(job names, problems): the AML jobs that factory run `run_id` started.
+
+    Each `invoke_<step>` Web activity's output is the batch endpoint's answer, the created job
+    resource, whose `name` is the job's name (the pipeline polls and cancels it by that name:
+    modules/data_factory/main.pipeline.tf, arm_job_url). A problem names an invoke that may have
+    started a job without saying which (cancelled while its POST was out): nothing is dropped."""
+    names: list[str] = []
+    problems: list[str] = []
+    for activity in activity_runs(client, stack, run_id, window_s=window_s):
+        if not str(activity.activity_name).startswith("invoke_"):
+            continue
+        output = activity.output if isinstance(activity.output, Mapping) else {}
+        if output.get("name"):
+            names.append(str(output["name"]))
+        elif activity.status != "Failed":  # a failed POST started no job
+            problems.append(f"{activity.activity_name} ended {activity.status} without a job name")
+    return names, problems
+
+
+def failed_activities(
+    client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
+) -> list[str]:
+    """`name: message` of each failed activity of run `run_id` (the pipeline's own Fail activities
+    say what to do, e.g. an empty raw/weekly); empty when the activities cannot be read."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        runs = list(activity_runs(client, stack, run_id, window_s=window_s))
+    except HttpResponseError:
+        return []
+    found = []
+    for activity in runs:
+        error = activity.error if isinstance(activity.error, Mapping) else {}
+        if activity.status == "Failed" and error.get("message"):
+            found.append(f"{activity.activity_name}: {error['message']}")
+    return found
 
 
 def cancel_started_jobs(
@@ -267,8 +293,10 @@ def run_model_validation(
         on_status=lambda s: log(f"validation: {s}"),
     )
     if status not in RUN_SUCCEEDED:
+        reasons = failed_activities(client, stack, run_id, window_s=clock() - started + 3600)
         raise StackctlError(
-            f"model validation failed: Data Factory run {run_id} ended {status}",
+            f"model validation failed: Data Factory run {run_id} ended {status}"
+            + "".join(f"; {reason}" for reason in reasons),
             where=f"factory {factory}, pipeline {pipeline} ({stack.environment})",
             fix="read the failed activity in Data Factory Studio (Monitor) and the AML job it names; "
             "the release stops here",
