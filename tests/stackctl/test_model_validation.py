@@ -538,3 +538,49 @@ def test_a_deadline_that_is_not_positive_seconds_is_a_clear_error(raw: str) -> N
     with pytest.raises(StackctlError, match=VALIDATION_TIMEOUT_ENV) as caught:
         validation_timeout_s({VALIDATION_TIMEOUT_ENV: raw})
     assert "CI job" in str(caught.value.fix)
+
+
+# Review-22 U1: whichever job runs the validation sets (or inherits) a deadline that ends before the
+# job's own limit, with ten minutes to cancel the factory run and its AML jobs (src/stackctl/aml/README.md).
+CANCEL_ROOM_S = 600
+
+
+def validation_deadlines(workflow: dict[str, Any], jobs_key: str) -> list[tuple[str, float, float]]:
+    """(job, deadline seconds, job limit seconds) of each job whose steps run the azure tests that
+    include model validation (GitHub `jobs`; Azure Pipelines `jobs` of each stage)."""
+    from stackctl.aml.model_validation import validation_timeout_s
+
+    found = []
+    for name, job in workflow.get(jobs_key, {}).items() if isinstance(workflow.get(jobs_key), dict) else []:
+        limit = float(job.get("timeout-minutes") or job.get("timeoutInMinutes") or 360) * 60
+        for step in job.get("steps", []):
+            script = str(step.get("run") or step.get("inputs", {}).get("inlineScript") or "")
+            if "-m azure" in script and "not model_validation" not in script:
+                env = {**job.get("env", {}), **step.get("env", {})}
+                found.append((name, validation_timeout_s({k: str(v) for k, v in env.items()}), limit))
+    return found
+
+
+def test_the_validation_deadline_fits_the_job_that_runs_it() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github/workflows/deploy.yml").read_text(encoding="utf-8"))
+    deadlines = validation_deadlines(workflow, "jobs")
+    assert deadlines, "no job of deploy.yml runs the model validation tests"
+    for job, deadline, limit in deadlines:
+        assert deadline <= limit - CANCEL_ROOM_S, (job, deadline, limit)
+
+
+@pytest.mark.parametrize(
+    ("timeout_minutes", "deadline", "fits"),
+    [(170, None, True), (100, None, False), (240, "13800", True), (240, "14000", False)],
+)
+def test_a_deadline_past_the_job_limit_is_caught(
+    timeout_minutes: int, deadline: str | None, fits: bool
+) -> None:
+    step: dict[str, Any] = {"run": 'make unit ARGS="-m azure -k model_validation"'}
+    if deadline:
+        step["env"] = {"FORECAST_STACK_VALIDATION_TIMEOUT_S": deadline}
+    workflow = {"jobs": {"validate": {"timeout-minutes": timeout_minutes, "steps": [step]}}}
+    ((_, seconds, limit),) = validation_deadlines(workflow, "jobs")
+    assert (seconds <= limit - CANCEL_ROOM_S) is fits
