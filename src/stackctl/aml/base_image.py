@@ -112,23 +112,23 @@ def import_base_images(
                 target_tags=[image.target_tag],
                 mode=ImportMode.NO_FORCE,
             )
-            poll = functools.partial(registries.begin_import_image, group, name, parameters)
-            _import_once(lambda poll=poll: poll().result(), image, sleep)
+            start = functools.partial(registries.begin_import_image, group, name, parameters)
+            _import_once(start, image, sleep)
             done.add(image)
         imported[kind] = f"{login_server}/{image.source}"
     return imported
 
 
-def _import_once(run: Callable[[], object], image: PinnedImage, sleep: Callable[[float], None]) -> str:
-    """Run one import; "imported", or "present" when the registry already holds the tag. Retries
-    Docker Hub's rate limit after each pause of RATE_LIMIT_BACKOFF_S; StackctlError when it persists;
-    any other refusal as raised."""
+def _import_once(start: Callable[[], Any], image: PinnedImage, sleep: Callable[[float], None]) -> str:
+    """Run one import (`start` begins the long-running operation): "imported", or "present" when
+    the registry already holds the tag. Retries Docker Hub's rate limit after each pause of
+    RATE_LIMIT_BACKOFF_S; StackctlError when it persists; any other refusal as raised."""
     from azure.core.exceptions import HttpResponseError
 
     pauses = list(RATE_LIMIT_BACKOFF_S)
     while True:
         try:
-            run()
+            start().result()
             return "imported"
         except HttpResponseError as exc:
             text = f"{exc.status_code} {exc.message or ''} {exc}"
