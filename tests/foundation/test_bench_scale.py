@@ -34,8 +34,15 @@ def test_defaults_are_the_issues_three_sizes_with_one_worker(bench: ModuleType) 
     assert args.workers == [1]
 
 
-def test_quick_runs_only_the_sample_size(bench: ModuleType) -> None:
-    assert bench.parse_args(["--quick", "--factors", "10,100"]).factors == [1]
+def test_quick_measures_nothing_and_says_where_the_figures_come_from(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def measure(*_: object) -> None:
+        raise AssertionError("--quick must not train at any scale")
+
+    monkeypatch.setattr(bench, "measure", measure)
+    assert bench.main(["--quick"]) == 0
+    assert '`make bench ARGS="--only scale"`' in capsys.readouterr().out
 
 
 def test_factors_are_sorted_and_deduplicated(bench: ModuleType) -> None:
