@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -95,15 +94,9 @@ def _panel_folder(name: str, work: Path) -> Path:
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "generate_sample_data", REPO / "scripts" / "generate_sample_data.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_sample_data"] = module
-    spec.loader.exec_module(module)
-    return module
+    from sample_generator import load  # benchmarks/ is sys.path[0] when a benchmark runs
+
+    return load()
 
 
 def split(folder: Path) -> Protocol:

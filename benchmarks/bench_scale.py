@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -110,15 +109,9 @@ def _positive_ints(parser: argparse.ArgumentParser, option: str, text: str) -> l
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "generate_sample_data", REPO / "scripts" / "generate_sample_data.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_sample_data"] = module
-    spec.loader.exec_module(module)
-    return module
+    from sample_generator import load  # benchmarks/ is sys.path[0] when a benchmark runs
+
+    return load()
 
 
 def make_panel(

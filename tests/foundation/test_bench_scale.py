@@ -24,6 +24,9 @@ def bench() -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_scale"] = module  # dataclasses resolve their module by name
+    # as when it runs as a script: its sibling modules (sample_generator) import from benchmarks/
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.append(str(REPO / "benchmarks"))
     spec.loader.exec_module(module)
     return module
 
