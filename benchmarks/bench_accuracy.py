@@ -219,7 +219,7 @@ def lightgbm_peers(protocol: Protocol) -> dict[str, pd.Series]:
     """LightGBM (500 rounds) and LightGBM early-stopped on the last 8 training weeks with one log offset
     fitted there for MAPE; forecasts of every holdout row (NaN where the row has no features)."""
     import lightgbm
-    from demand_forecast.training import best_offset
+    from demand_forecast.training.ensemble import best_offset
 
     frame, target = gbm_frame(protocol)
     weeks = frame.pop("week_start")

@@ -77,7 +77,8 @@ def lightgbm_mape(data: Path, model_dir: Path) -> dict[str, float | None]:
     from demand_forecast.features import design_rows, observed_rows
     from demand_forecast.loading import load_dataset
     from demand_forecast.metrics import mape
-    from demand_forecast.training import TrainedModel, best_offset
+    from demand_forecast.training import TrainedModel
+    from demand_forecast.training.ensemble import best_offset
 
     model = TrainedModel.load(model_dir)
     tables = load_dataset(data, model.settings).tables
