@@ -28,9 +28,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import StackctlError
+
+if TYPE_CHECKING:
+    from azure.core.polling import LROPoller
 
 DOCKER_HUB = "docker.io"
 # `name[:tag]@sha256:<64 hex>`, the only form runtime.yaml allows (environment.load_runtime insists
@@ -119,7 +122,9 @@ def import_base_images(
     return imported
 
 
-def _import_once(start: Callable[[], Any], image: PinnedImage, sleep: Callable[[float], None]) -> str:
+def _import_once(
+    start: Callable[[], LROPoller[None]], image: PinnedImage, sleep: Callable[[float], None]
+) -> str:
     """Run one import (`start` begins the long-running operation): "imported", or "present" when
     the registry already holds the tag. Retries Docker Hub's rate limit after each pause of
     RATE_LIMIT_BACKOFF_S; StackctlError when it persists; any other refusal as raised."""
