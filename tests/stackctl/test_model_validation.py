@@ -545,30 +545,48 @@ def test_a_deadline_that_is_not_positive_seconds_is_a_clear_error(raw: str) -> N
 CANCEL_ROOM_S = 600
 
 
-def validation_deadlines(workflow: dict[str, Any], jobs_key: str) -> list[tuple[str, float, float]]:
+def _dicts(node: Any) -> list[dict[str, Any]]:
+    """Every mapping in a parsed YAML document, depth first."""
+    if isinstance(node, dict):
+        return [node, *(d for value in node.values() for d in _dicts(value))]
+    if isinstance(node, list):
+        return [d for item in node for d in _dicts(item)]
+    return []
+
+
+def validation_deadlines(workflow: dict[str, Any]) -> list[tuple[str, float, float]]:
     """(job, deadline seconds, job limit seconds) of each job whose steps run the azure tests that
-    include model validation (GitHub `jobs`; Azure Pipelines `jobs` of each stage)."""
+    include model validation: a GitHub job (`timeout-minutes`, `steps`) or an Azure Pipelines job or
+    deployment (`timeoutInMinutes`, steps under `strategy.runOnce.deploy` too)."""
     from stackctl.aml.model_validation import validation_timeout_s
 
     found = []
-    for name, job in workflow.get(jobs_key, {}).items() if isinstance(workflow.get(jobs_key), dict) else []:
-        limit = float(job.get("timeout-minutes") or job.get("timeoutInMinutes") or 360) * 60
-        for step in job.get("steps", []):
-            script = str(step.get("run") or step.get("inputs", {}).get("inlineScript") or "")
+    for job in _dicts(workflow):
+        minutes = job.get("timeout-minutes") or job.get("timeoutInMinutes")
+        if minutes is None:
+            continue
+        for step in (d for d in _dicts(job) if "run" in d or "inputs" in d or "script" in d):
+            script = str(
+                step.get("run") or step.get("script") or (step.get("inputs") or {}).get("inlineScript") or ""
+            )
             if "-m azure" in script and "not model_validation" not in script:
-                env = {**job.get("env", {}), **step.get("env", {})}
-                found.append((name, validation_timeout_s({k: str(v) for k, v in env.items()}), limit))
+                env = {**(job.get("env") or {}), **(step.get("env") or {})}
+                name = str(job.get("deployment") or job.get("job") or job.get("name") or "job")
+                found.append(
+                    (name, validation_timeout_s({k: str(v) for k, v in env.items()}), float(minutes) * 60)
+                )
     return found
 
 
-def test_the_validation_deadline_fits_the_job_that_runs_it() -> None:
+@pytest.mark.parametrize("path", [".github/workflows/deploy.yml", ".azure-pipelines/release.yml"])
+def test_the_validation_deadline_fits_the_job_that_runs_it(path: str) -> None:
     import yaml
 
-    workflow = yaml.safe_load((REPO / ".github/workflows/deploy.yml").read_text(encoding="utf-8"))
-    deadlines = validation_deadlines(workflow, "jobs")
-    assert deadlines, "no job of deploy.yml runs the model validation tests"
+    workflow = yaml.safe_load((REPO / path).read_text(encoding="utf-8"))
+    deadlines = validation_deadlines(workflow)
+    assert deadlines, f"no job of {path} runs the model validation tests"
     for job, deadline, limit in deadlines:
-        assert deadline <= limit - CANCEL_ROOM_S, (job, deadline, limit)
+        assert deadline <= limit - CANCEL_ROOM_S, (path, job, deadline, limit)
 
 
 @pytest.mark.parametrize(
@@ -582,5 +600,5 @@ def test_a_deadline_past_the_job_limit_is_caught(
     if deadline:
         step["env"] = {"FORECAST_STACK_VALIDATION_TIMEOUT_S": deadline}
     workflow = {"jobs": {"validate": {"timeout-minutes": timeout_minutes, "steps": [step]}}}
-    ((_, seconds, limit),) = validation_deadlines(workflow, "jobs")
+    ((_, seconds, limit),) = validation_deadlines(workflow)
     assert (seconds <= limit - CANCEL_ROOM_S) is fits
