@@ -7,7 +7,6 @@ One module per reason to change:
 - `segment_models`: each segment's LASSO (and per-segment network) in a process pool
 - `shared_network`: the shared embedding networks
 - `ensemble`: log-space calibration offsets and LASSO weights on the validation window
-- `horizons`: the log shift per horizon of recursive (multi-week) forecasts
 - `description`: the model's `model_info.json` content
 - `model`: the trained model, its forecasts and its folder (`save`/`load`)
 - `provenance`: the content hashes a model version is derived from
