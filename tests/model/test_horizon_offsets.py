@@ -22,8 +22,7 @@ def test_training_fits_one_shift_per_validated_horizon_week_one_unshifted(sample
     offsets = _load(sample_run).horizon_offsets
     assert len(offsets) == VALIDATED_HORIZON
     assert offsets[0] == 0.0
-    assert all(np.isfinite(offsets))
-    assert all(abs(v) < 2.0 for v in offsets)
+    assert all(np.isfinite(offsets)) and all(abs(v) < 2.0 for v in offsets)
 
 
 @pytest.mark.parametrize(("step", "expected"), [(0, 0.0), (2, 0.3), (40, 0.5)])
