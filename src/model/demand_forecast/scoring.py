@@ -11,13 +11,14 @@ import pandas as pd
 from demand_forecast.data_contract import ValidationResult
 from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
-from demand_forecast.features import build_panel
-from demand_forecast.training.horizons import ACTIVE_WEEKS, VALIDATED_HORIZON, feed_back, predict_week
+from demand_forecast.features import build_panel, compute_features, design_rows
 from demand_forecast.training.model import TrainedModel
 
-# Recursive forecasts are validated up to VALIDATED_HORIZON weeks ahead: benchmarks/bench_accuracy.py
-# reports MAPE and bias by horizon 1..13 on a real panel (src/model/README.md, "Horizons"). Beyond it
-# nobody has measured them, so `score` says so.
+ACTIVE_WEEKS = 13
+# Recursive forecasts are validated up to this many weeks ahead: benchmarks/bench_accuracy.py reports
+# MAPE and bias by horizon 1..13 on a real panel (src/model/README.md, "Horizons"). Beyond it nobody
+# has measured them, so `score` says so.
+VALIDATED_HORIZON = 13
 FORECAST_COLUMNS = [
     "week_start",
     "store_id",
@@ -57,11 +58,15 @@ def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, ho
     frames = []
     for step in range(horizon):
         week_idx = start + step
-        rows, predictions = predict_week(model, panel, active, week_idx)
-        # Week h > 1 is shifted by its horizon's offset (training.horizons) and fed back as history.
-        feed_back(model, panel, active, week_idx, predictions, model.horizon_offset(step))
+        feats, level, baseline = compute_features(panel, model.spec)
+        design = design_rows(
+            panel, feats, level, baseline, active, np.full(len(active), week_idx, dtype=np.int64)
+        )
+        predictions = model.predict(design)
+        # Later weeks read this one as history: the median point, not the (lower) MAPE point.
+        panel.units[active, week_idx] = predictions["ensemble_median"].to_numpy()
         frames.append(
-            rows[["week_start", "store_id", "product_id", "region", "store_format"]].assign(
+            design.rows[["week_start", "store_id", "product_id", "region", "store_format"]].assign(
                 segment=predictions["segment"].to_numpy(),
                 forecast_units=predictions["ensemble"].to_numpy().round(4),
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -63,14 +63,6 @@ class TrainedModel:
     weights: dict[str, float]  # LASSO weight per segment; the network gets 1 - weight
     offsets: dict[str, dict[str, float]]  # per segment: log-space calibration of "lasso" and "nn"
     reference: dict[str, dict[str, list[float]]]  # per-feature bins of training data (drift)
-    # Log shift of recursive forecasts 1, 2, ... weeks ahead (training.horizons); [] = none.
-    horizon_offsets: list[float] = field(default_factory=list)
-
-    def horizon_offset(self, step: int) -> float:
-        """The log shift of the forecast `step` + 1 weeks ahead (the last one beyond those fitted)."""
-        if not self.horizon_offsets:
-            return 0.0
-        return float(self.horizon_offsets[min(step, len(self.horizon_offsets) - 1)])
 
     @property
     def model_info(self) -> ModelInfo:
@@ -232,7 +224,6 @@ class TrainedModel:
             "weights": self.weights,
             "offsets": self.offsets,
             "reference": self.reference,
-            "horizon_offsets": self.horizon_offsets,
         }
         write_text_atomic(folder / "model.json", json.dumps(artefacts))
         write_csv_atomic(self.series, folder / "series.csv")
@@ -262,8 +253,6 @@ class TrainedModel:
             weights={k: float(v) for k, v in artefacts["weights"].items()},
             offsets=artefacts["offsets"],
             reference=artefacts["reference"],
-            # Models saved before per-horizon shifts existed forecast every week unshifted.
-            horizon_offsets=[float(v) for v in artefacts.get("horizon_offsets", [])],
         )
 
 

@@ -20,7 +20,6 @@ from demand_forecast.settings import Settings
 from demand_forecast.training.description import describe
 from demand_forecast.training.design import TrainingRows, reference_bins, training_design
 from demand_forecast.training.ensemble import fit_ensemble
-from demand_forecast.training.horizons import VALIDATED_HORIZON, fit_horizon_offsets
 from demand_forecast.training.model import TrainedModel
 from demand_forecast.training.segment_models import (
     Progress,
@@ -88,7 +87,5 @@ def train_model(tables: Tables, settings: Settings, progress: Progress | None = 
         val_nn = fit_shared_networks(model, data, say)
     val_rows = rows[~data.is_fit].reset_index(drop=True)
     validation = fit_ensemble(model, val_rows, val_lasso, val_nn, segments)
-    say("per-horizon offsets of recursive forecasts")
-    model.horizon_offsets = fit_horizon_offsets(model, panel, holdout_idx, VALIDATED_HORIZON)
     model.info = describe(model, panel, data, segments, validation)
     return model
