@@ -128,8 +128,8 @@ def uv_compile(
     extra: Sequence[str] = (),
 ) -> dict[str, str]:
     """{canonical name: version} that `uv pip compile` resolves for `requirements` (requirement lines)
-    on CPython `python_version` and `python_platform` (None: this machine), within `constraints` (pin-file text),
-    starting from the versions of `preferred` (a pin file's text; None: the newest allowed).
+    on CPython `python_version` and `python_platform` (None: this machine), within `constraints`
+    (pin-file text), starting from the versions of `preferred` (a pin file's text; None: the newest).
 
     Raises IndexUnreachable when an index cannot be reached, StackctlError when uv cannot resolve."""
     with tempfile.TemporaryDirectory(prefix="uv-lock-") as scratch:
