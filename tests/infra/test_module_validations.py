@@ -42,8 +42,8 @@ def run_tests(terraform: Terraform, directory: Path) -> tuple[bool, str]:
     return result.ok, result.stdout + result.stderr
 
 
-def test_at_least_three_modules_test_their_validations() -> None:
-    assert {"data_lake", "key_vault", "monitoring"} <= set(TESTED)
+def test_the_modules_with_provider_free_validations_test_them() -> None:
+    assert {"data_lake", "key_vault", "monitoring", "network", "sql"} <= set(TESTED)
 
 
 @pytest.mark.parametrize("name", TESTED)
