@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.checks.config import check_references, check_version_pins, terraform_load
 from stackctl.checks.docs import USAGE_BEGIN, check_docs, render_usage, write_docs
 from stackctl.checks.hclmodel import read_dir
 from stackctl.checks.layout import example_dirs, module_dirs, terraform_dirs
+from stackctl.checks.loader import terraform_load
+from stackctl.checks.references import check_references
+from stackctl.checks.version_pins import check_version_pins
 
 REPO = Path(__file__).resolve().parents[2]
 
