@@ -62,8 +62,17 @@ locals {
     # The factory starts batch endpoint jobs and polls them: the narrowest built-in role that may.
     workspace-factory = { scope = module.aml_workspace.resource_id, role = "AzureML Data Scientist", principal_id = module.data_factory.principal_id }
   }
-  # The deploying identity's data roles; its principal type is whatever signed in (a service
-  # principal in CI, a user on a laptop), so Azure is left to infer it.
+  # The deploying identity's data roles. It is the bootstrap's user-assigned managed identity of
+  # this environment (a service principal), and it may write role assignments only through the
+  # bootstrap's conditioned RBAC Administrator role, whose condition admits a request only when
+  # its PrincipalType is ServicePrincipal (envs/bootstrap/main.rbac.tf, local.only_assignable_roles).
+  # azurerm sends principalType only when principal_type is set (role_assignment_resource.go,
+  # Create: `if principalType := d.Get("principal_type").(string); principalType != ""`, and its
+  # docs: "It is necessary to explicitly set this attribute when creating role assignments if the
+  # principal creating the assignment is constrained by ABAC rules that filters on the
+  # PrincipalType attribute", website/docs/r/role_assignment.html.markdown, hashicorp/terraform-provider-azurerm
+  # v5.2.0-14), so every assignment here states it (tests/infra/test_release_path.py,
+  # role_assignment_type_findings).
   deployer_role_assignments = {
     wsstore-blob-deployer = { scope = local.workspace_storage, role = "Storage Blob Data Contributor" }
   }
@@ -85,6 +94,7 @@ resource "azurerm_role_assignment" "deployer" {
   scope                = each.value.scope
   role_definition_name = each.value.role
   principal_id         = local.deployer
+  principal_type       = "ServicePrincipal"
   description          = "forecast-stack ${var.environment}: ${each.key} (the identity that runs terraform apply and stackctl deploy)"
 }
 

@@ -310,7 +310,6 @@ module "powerbi_sources" {
   reporting_schema    = module.sql.reporting_schema
   powerbi_group = {
     display_name = var.powerbi.group_display_name
-    object_id    = var.powerbi.group_object_id
   }
   # Dev's SQL admits Power BI's named ranges and the named people and deployer ranges of the other
   # firewalls (local.allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI

@@ -567,6 +567,11 @@ def rbac_condition_findings(tree: Path) -> list[str]:
     findings += [
         f"infra/ assigns {role}, which the condition refuses" for role in sorted(assigned - set(allowed))
     ]
+    # Least privilege the other way too: a role nobody assigns is one more the deploying identity
+    # could hand any service principal.
+    findings += [
+        f"the allow-list admits {role}, which infra/ never assigns" for role in sorted(set(allowed) - assigned)
+    ]
     rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
     if "GuidNotEquals" in rbac or rbac.count("ForAnyOfAnyValues:GuidEquals") != 2:
         findings.append("the RBAC Administrator condition is not an allow-list on both write and delete")
@@ -588,15 +593,98 @@ def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit
     edit("infra/main.rbac.tf", 'role = "AzureML Data Scientist"', 'role = "AzureML Compute Operator"')
     edit(
         "envs/bootstrap/variables.tf",
-        '"Reader"                        = "acdd72a7',
+        '"AcrPull"                       = "7f951dda',
         '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n'
-        '    "Reader"                        = "acdd72a7',
+        '    "AcrPull"                       = "7f951dda',
     )
     assert rbac_condition_findings(tree) == [
         "Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c) is privileged",
         "infra/ assigns AzureML Compute Operator, which the condition refuses",
+        "the allow-list admits AzureML Data Scientist, which infra/ never assigns",
+        "the allow-list admits Contributor, which infra/ never assigns",
         "the RBAC Administrator condition is not an allow-list on both write and delete",
     ]
+
+
+# --- every role assignment the deploying identity writes states a principal type the condition admits
+# The condition tests @Request[...:PrincipalType]; azurerm sends principalType only when
+# principal_type is set (hashicorp/terraform-provider-azurerm v5.2.0-14,
+# internal/services/authorization/role_assignment_resource.go Create, and
+# website/docs/r/role_assignment.html.markdown: "It is necessary to explicitly set this attribute
+# when creating role assignments if the principal creating the assignment is constrained by ABAC
+# rules that filters on the PrincipalType attribute"). Without it, or with another type, the
+# first apply of dev and prod stops with 403 (review 22 N1, runtime review N1 and N2).
+
+CONDITION_TYPES = re.compile(r"PrincipalType\] ForAnyOfAnyValues:StringEqualsIgnoreCase \{(?P<types>[^}]*)\}")
+
+
+def _stack_files(tree: Path) -> list[Path]:
+    """The .tf files the deploying identity applies: infra/ and each module (not their examples)."""
+    return sorted([*(tree / "infra").glob("*.tf"), *(tree / "modules").glob("*/*.tf")])
+
+
+def role_assignment_type_findings(tree: Path) -> list[str]:
+    """Each azurerm_role_assignment in infra/ and modules/ sets principal_type to a literal the
+    bootstrap's RBAC Administrator condition admits (on write and on delete alike)."""
+    rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    per_action = [
+        {kind.strip().strip("'").lower() for kind in match["types"].split(",")}
+        for match in CONDITION_TYPES.finditer(rbac)
+    ]
+    admitted = set.intersection(*per_action) if per_action else set()
+    findings: list[str] = []
+    for path in _stack_files(tree):
+        for entry in _load(path).get("resource", []):
+            for kind, instances in entry.items():
+                if _unquote(kind) != "azurerm_role_assignment":
+                    continue
+                for name, body in instances.items():
+                    where = f"{path.relative_to(tree)}: azurerm_role_assignment.{_unquote(name)}"
+                    value = body.get("principal_type")
+                    if value is None:
+                        findings.append(f"{where} sets no principal_type (azurerm sends none; the condition refuses it)")
+                    elif _unquote(value).lower() not in admitted:
+                        findings.append(
+                            f"{where}: principal_type {_unquote(value)} is not one the condition admits {sorted(admitted)}"
+                        )
+    return findings
+
+
+def test_every_role_assignment_states_a_principal_type_the_condition_admits(root: Path) -> None:
+    assert role_assignment_type_findings(root) == []
+
+
+def test_a_missing_or_refused_principal_type_is_caught(tree: Path, edit: Edit) -> None:
+    # main's own fault (the deployer's data role), a group, an expression the check cannot read as
+    # the admitted literal, and a new module's assignment with none.
+    edit("infra/main.rbac.tf", '  principal_id         = local.deployer\n  principal_type       = "ServicePrincipal"\n', "  principal_id         = local.deployer\n")
+    edit(
+        "infra/main.rbac.tf",
+        '  principal_id         = module.aml_workspace.principal_id\n  principal_type       = "ServicePrincipal"',
+        '  principal_id         = module.aml_workspace.principal_id\n  principal_type       = "Group"',
+    )
+    edit(
+        "infra/main.rbac.tf",
+        '  principal_id         = each.value.principal_id\n  principal_type       = "ServicePrincipal"',
+        "  principal_id         = each.value.principal_id\n  principal_type       = var.principal_type",
+    )
+    (tree / "modules" / "sql" / "main.extra.tf").write_text(
+        'resource "azurerm_role_assignment" "admin" {\n  scope = "x"\n  role_definition_name = "Reader"\n'
+        '  principal_id = "y"\n}\n',
+        encoding="utf-8",
+    )
+    assert role_assignment_type_findings(tree) == [
+        "infra/main.rbac.tf: azurerm_role_assignment.this: principal_type ${var.principal_type} is not one the condition admits ['serviceprincipal']",
+        "infra/main.rbac.tf: azurerm_role_assignment.deployer sets no principal_type (azurerm sends none; the condition refuses it)",
+        "infra/main.rbac.tf: azurerm_role_assignment.network_approver: principal_type Group is not one the condition admits ['serviceprincipal']",
+        "modules/sql/main.extra.tf: azurerm_role_assignment.admin sets no principal_type (azurerm sends none; the condition refuses it)",
+    ]
+
+
+def test_a_condition_that_admits_no_principal_type_refuses_everything(tree: Path, edit: Edit) -> None:
+    rbac = tree / BOOTSTRAP / "main.rbac.tf"
+    rbac.write_text(rbac.read_text(encoding="utf-8").replace("{'ServicePrincipal'}", "{'User'}"), encoding="utf-8")
+    assert len(role_assignment_type_findings(tree)) == 3  # infra/'s three assignment resources
 
 
 # --- azapi types that azapi's embedded schema lacks plan only with schema validation off ------------
