@@ -569,9 +569,8 @@ def rbac_condition_findings(tree: Path) -> list[str]:
     ]
     # Least privilege the other way too: a role nobody assigns is one more the deploying identity
     # could hand any service principal.
-    findings += [
-        f"the allow-list admits {role}, which infra/ never assigns" for role in sorted(set(allowed) - assigned)
-    ]
+    unused = sorted(set(allowed) - assigned)
+    findings += [f"the allow-list admits {role}, which infra/ never assigns" for role in unused]
     rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
     if "GuidNotEquals" in rbac or rbac.count("ForAnyOfAnyValues:GuidEquals") != 2:
         findings.append("the RBAC Administrator condition is not an allow-list on both write and delete")
@@ -640,13 +639,11 @@ def role_assignment_type_findings(tree: Path) -> list[str]:
                     continue
                 for name, body in instances.items():
                     where = f"{path.relative_to(tree)}: azurerm_role_assignment.{_unquote(name)}"
-                    value = body.get("principal_type")
+                    value, only = body.get("principal_type"), f"({sorted(admitted)} only)"
                     if value is None:
-                        findings.append(f"{where} sets no principal_type (azurerm sends none; the condition refuses it)")
+                        findings.append(f"{where} sets no principal_type")
                     elif _unquote(value).lower() not in admitted:
-                        findings.append(
-                            f"{where}: principal_type {_unquote(value)} is not one the condition admits {sorted(admitted)}"
-                        )
+                        findings.append(f"{where}: principal_type {_unquote(value)} {only}")
     return findings
 
 
@@ -657,11 +654,13 @@ def test_every_role_assignment_states_a_principal_type_the_condition_admits(root
 def test_a_missing_or_refused_principal_type_is_caught(tree: Path, edit: Edit) -> None:
     # main's own fault (the deployer's data role), a group, an expression the check cannot read as
     # the admitted literal, and a new module's assignment with none.
-    edit("infra/main.rbac.tf", '  principal_id         = local.deployer\n  principal_type       = "ServicePrincipal"\n', "  principal_id         = local.deployer\n")
+    service_principal = '\n  principal_type       = "ServicePrincipal"'
+    rbac = "infra/main.rbac.tf"
+    edit(rbac, f"principal_id         = local.deployer{service_principal}", "principal_id = local.deployer")
     edit(
         "infra/main.rbac.tf",
-        '  principal_id         = module.aml_workspace.principal_id\n  principal_type       = "ServicePrincipal"',
-        '  principal_id         = module.aml_workspace.principal_id\n  principal_type       = "Group"',
+        f"principal_id         = module.aml_workspace.principal_id{service_principal}",
+        'principal_id         = module.aml_workspace.principal_id\n  principal_type       = "Group"',
     )
     edit(
         "infra/main.rbac.tf",
@@ -673,17 +672,19 @@ def test_a_missing_or_refused_principal_type_is_caught(tree: Path, edit: Edit) -
         '  principal_id = "y"\n}\n',
         encoding="utf-8",
     )
+    only = "(['serviceprincipal'] only)"
     assert role_assignment_type_findings(tree) == [
-        "infra/main.rbac.tf: azurerm_role_assignment.this: principal_type ${var.principal_type} is not one the condition admits ['serviceprincipal']",
-        "infra/main.rbac.tf: azurerm_role_assignment.deployer sets no principal_type (azurerm sends none; the condition refuses it)",
-        "infra/main.rbac.tf: azurerm_role_assignment.network_approver: principal_type Group is not one the condition admits ['serviceprincipal']",
-        "modules/sql/main.extra.tf: azurerm_role_assignment.admin sets no principal_type (azurerm sends none; the condition refuses it)",
+        f"infra/main.rbac.tf: azurerm_role_assignment.this: principal_type ${{var.principal_type}} {only}",
+        "infra/main.rbac.tf: azurerm_role_assignment.deployer sets no principal_type",
+        f"infra/main.rbac.tf: azurerm_role_assignment.network_approver: principal_type Group {only}",
+        "modules/sql/main.extra.tf: azurerm_role_assignment.admin sets no principal_type",
     ]
 
 
 def test_a_condition_that_admits_no_principal_type_refuses_everything(tree: Path, edit: Edit) -> None:
     rbac = tree / BOOTSTRAP / "main.rbac.tf"
-    rbac.write_text(rbac.read_text(encoding="utf-8").replace("{'ServicePrincipal'}", "{'User'}"), encoding="utf-8")
+    text = rbac.read_text(encoding="utf-8")
+    rbac.write_text(text.replace("{'ServicePrincipal'}", "{'User'}"), encoding="utf-8")
     assert len(role_assignment_type_findings(tree)) == 3  # infra/'s three assignment resources
 
 
