@@ -177,3 +177,67 @@ def test_what_the_table_cannot_judge_is_counted(root: Path) -> None:
     assert figures["arguments_without_rule"] > 0
     assert figures["arguments_not_judged"] > 0
     assert figures["arguments_judged"] > 0
+
+
+# --- review 22 N3: the values the env roots' tfvars set are judged too ---------------------------
+# Terraform loads terraform.tfvars, terraform.tfvars.json and *.auto.tfvars[.json] (checks/tfvars.py);
+# each value is followed through `module "stack"` and infra/'s module calls to the argument it feeds.
+TFVARS_BROKEN = [
+    # the review's case: the isolation mode's letter case
+    (
+        "envs/dev/terraform.tfvars",
+        'managed_network_isolation_mode = "AllowInternetOutbound"',
+        'managed_network_isolation_mode = "allowInternetOutbound"',
+        "envs/dev/terraform.tfvars: aml -> module.stack -> module.aml_workspace sets 'allowInternetOutbound'",
+    ),
+    (
+        "envs/dev/terraform.tfvars",
+        'replication_type           = "LRS"',
+        'replication_type           = "lrs"',
+        "data_lake -> module.stack -> module.data_lake sets 'lrs' for modules/data_lake "
+        "azurerm_storage_account.this.account_replication_type",
+    ),
+    (
+        "envs/prod/terraform.tfvars",
+        'replication_type           = "ZRS"',
+        'replication_type           = "ZRS2"',
+        "envs/prod/terraform.tfvars: data_lake -> module.stack -> module.data_lake sets 'ZRS2'",
+    ),
+    # through a map the module iterates (infra/'s clusters, for_each in modules/aml_compute)
+    (
+        "envs/dev/terraform.tfvars",
+        'vm_priority                    = "LowPriority"',
+        'vm_priority                    = "lowpriority"',
+        "aml -> module.stack -> module.aml_compute sets 'lowpriority' for modules/aml_compute "
+        "azurerm_machine_learning_compute_cluster.this.vm_priority",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "named"),
+    TFVARS_BROKEN,
+    ids=["isolation-mode", "dev-lrs", "prod-zrs2", "vm-priority"],
+)
+def test_a_tfvars_value_the_provider_refuses_is_caught(
+    root: Path, tree: Path, edit: Edit, path: str, old: str, new: str, named: str
+) -> None:
+    edit(path, old, new)
+    env = tree / Path(path).parent
+    report = check_provider_enums(tree, VALIDATIONS(root), directories=[env])
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert named in rendered, rendered
+    assert len(report.findings) == 1, rendered  # once, though two clusters carry the priority
+
+
+def test_an_auto_tfvars_file_terraform_loads_is_judged(root: Path, tree: Path) -> None:
+    """A later file wins (terraform.tfvars < *.auto.tfvars): its value is the one judged."""
+    override = tree / "envs/prod/zz-override.auto.tfvars.json"
+    data_lake = {"replication_type": "zrs", "soft_delete_retention_days": 30}
+    prod = (tree / "envs/prod/terraform.tfvars").read_text()
+    assert "data_lake" in prod
+    override.write_text(json.dumps({"data_lake": data_lake}))
+    report = check_provider_enums(tree, VALIDATIONS(root), directories=[tree / "envs/prod"])
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert "envs/prod/zz-override.auto.tfvars.json: data_lake -> module.stack" in rendered, rendered
+    assert "sets 'zrs'" in rendered

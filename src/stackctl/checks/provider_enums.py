@@ -14,7 +14,12 @@ What is judged, per azurerm block in modules/, infra/ and the roots:
   - an argument fed by `var.X` (or `each.value.F` under `for_each = var.X...`): the literal lists in
     that variable's `validation` blocks (`contains([...], ...)`) and its literal default must lie
     inside the provider's set, so the module's own validation never admits what the provider refuses;
-  - the literals a module call passes into such a variable (infra/ -> modules/).
+  - the literals a module call passes into such a variable (infra/ -> modules/);
+  - the values an env root's tfvars files set (every file Terraform loads, as Terraform assigns
+    them: checks/tfvars.py), followed through each module call that passes them on by reference
+    (`aml = var.aml` -> `managed_network_isolation_mode = var.aml.managed_network_isolation_mode`)
+    to the argument they feed (review 22 N3: `isolation_mode = "allowInternetOutbound"` in
+    envs/dev/terraform.tfvars passed).
 Validators judged: StringInSlice (with its ignore-case flag), StringIsNotEmpty, StringMatch,
 IntBetween/IntAtLeast/IntAtMost/IntInSlice; others are counted in the figures, not judged.
 """
@@ -30,6 +35,7 @@ from typing import Any
 from stackctl.checks.findings import CheckReport, Finding, relative
 from stackctl.checks.hclmodel import RESOURCE_META, Block, TerraformDir, read_dir
 from stackctl.checks.layout import terraform_dirs
+from stackctl.checks.tfvars import SENSITIVE, root_values, tfvars_files
 from stackctl.errors import StackctlError
 
 CHECK = "provider-enums"
@@ -42,6 +48,8 @@ VAR_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)\}$")
 EACH_RE = re.compile(r"^\$\{each\.value(?:\.([a-z0-9_]+))?\}$")
 FOR_EACH_VAR_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)[a-z0-9_.]*\}$")
 CONTAINS_RE = re.compile(r"contains\(\[([^\]]*)\],\s*([^)]*)\)")
+REFERENCED_VAR_RE = re.compile(r"\bvar\.([a-z0-9_]+)")
+REFERENCE_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)((?:\.[a-z0-9_]+)*)\}$")
 
 Rule = dict[str, Any]
 
@@ -277,6 +285,65 @@ def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) ->
     return findings
 
 
+def _passed_on(expression: Any, values: dict[str, Any]) -> Any:
+    """What a module call argument carries of the caller's tfvars values: a `var.X.a.b` reference
+    resolved in `values`, objects and lists element-wise; None for anything else (literals are
+    check_module_calls' to judge, other expressions cannot be followed)."""
+    if isinstance(expression, str):
+        match = REFERENCE_RE.match(expression)
+        value = values.get(match.group(1)) if match else None
+        for part in match.group(2).split(".")[1:] if match else []:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+    if isinstance(expression, dict):
+        passed = {key.strip('"'): _passed_on(item, values) for key, item in expression.items()}
+        return {key: item for key, item in passed.items() if item is not None} or None
+    if isinstance(expression, list):
+        return [item for item in (_passed_on(e, values) for e in expression) if item is not None] or None
+    return None
+
+
+def check_tfvars_values(
+    directory: Path, values: dict[str, Any], origins: dict[str, str], data: dict[str, Any], root: Path
+) -> list[Finding]:
+    """The values an env root's tfvars set (`values`: variable -> value as Terraform assigns it, in
+    `directory`'s variables), judged where they feed an enum argument of `directory` or, through
+    the module calls that pass them on, of the modules below it. `origins`: variable -> where its
+    value was set (`envs/dev/terraform.tfvars: aml -> module.stack`)."""
+    model = read_dir(directory)
+    findings: list[Finding] = []
+    for name, uses in fed_arguments(model, data).items():
+        for field, rule, address in uses:
+            for literal in values_at(values.get(name), field) if name in values else []:
+                if literal != SENSITIVE and (why := refusal(literal, rule)):
+                    where = origins[name].split(":", 1)[0]
+                    what = f"{origins[name]} sets {literal!r} for {relative(directory, root)} {address}"
+                    findings.append(_finding(where, what, why, "tests/infra/azurerm_validations.json"))
+    for call in model.module_calls.values():
+        target = (model.path / call.source).resolve()
+        passed = {name: _passed_on(value, values) for name, value in call.arguments.items()}
+        passed = {name: value for name, value in passed.items() if value is not None}
+        if call.source.startswith(".") and target.is_dir() and passed:
+            child_origins = {
+                name: f"{origins[source]} -> module.{call.name}"
+                for name in passed
+                for source in REFERENCED_VAR_RE.findall(str(call.arguments[name]))[:1]
+                if source in origins
+            }
+            findings.extend(check_tfvars_values(target, passed, child_origins, data, root))
+    return findings
+
+
+def check_env_tfvars(directory: Path, data: dict[str, Any], root: Path) -> list[Finding]:
+    """check_tfvars_values for one env root, when Terraform loads tfvars files there."""
+    if not tfvars_files(directory):
+        return []
+    assigned = root_values(directory)
+    origins = {name: f"{relative(path, root)}: {name}" for name, path in assigned.sources.items()}
+    # one finding per value and argument, though a value may reach it through several map entries
+    return list(dict.fromkeys(check_tfvars_values(directory, assigned.values, origins, data, root)))
+
+
 def coverage(model: TerraformDir, data: dict[str, Any], root: Path) -> tuple[list[Finding], dict[str, int]]:
     """What the table cannot judge in one directory: a finding per azurerm block whose type has no
     entry at all (the table was extracted before the type was used: nothing of it is judged), and
@@ -321,6 +388,7 @@ def check_provider_enums(
         found, count = check_block_values(model, data, root)
         report.findings.extend(found)
         report.findings.extend(check_module_calls(model, root, data))
+        report.findings.extend(check_env_tfvars(directory, data, root))
         judged += count
         gaps, counts = coverage(model, data, root)
         report.findings.extend(gaps)
