@@ -241,3 +241,15 @@ def test_an_auto_tfvars_file_terraform_loads_is_judged(root: Path, tree: Path) -
     rendered = "\n".join(f.render() for f in report.findings)
     assert "envs/prod/zz-override.auto.tfvars.json: data_lake -> module.stack" in rendered, rendered
     assert "sets 'zrs'" in rendered
+
+
+def test_a_table_older_than_the_pin_says_so(root: Path, tmp_path: Path) -> None:
+    """The newest source `fetch` brought (v5.2.0-14) is older than versions.tf's floor (5.10.0):
+    validate's figures say so rather than imply the pinned provider was read."""
+    figures = check_provider_enums(root, VALIDATIONS(root)).figures
+    assert "older than the pin >= 5.10.0" in str(figures["provider_source"])
+    data = json.loads(VALIDATIONS(root).read_text())
+    data["provider_source"]["describe"] = "v5.10.0"
+    current = tmp_path / "azurerm_validations.json"
+    current.write_text(json.dumps(data))
+    assert check_provider_enums(root, current).figures["provider_source"] == "v5.10.0"
