@@ -98,11 +98,12 @@ resource "azurerm_role_assignment" "deployer" {
   description          = "forecast-stack ${var.environment}: ${each.key} (the identity that runs terraform apply and stackctl deploy)"
 }
 
-# The workspace identity approves the private endpoints its managed network creates to the lake, SQL
-# and its storage: "As of March 31st 2025, the Azure AI Enterprise Network Connection Approver role
-# must be assigned to the ... managed identity", system-assigned included; without it the
-# connections stay Pending and every job's read of the lake or write to SQL is refused. Assigned on
-# each target of a private-endpoint outbound rule (infra/main.tf), the narrowest scopes that work;
+# The workspace identity approves the private endpoints its managed network creates to the lake, SQL,
+# its storage, its Key Vault and its registry: "As of March 31st 2025, the Azure AI Enterprise
+# Network Connection Approver role must be assigned to the ... managed identity", system-assigned
+# included; without it the connections stay Pending and every job's read of the lake or write to SQL
+# is refused. Assigned on each target of a private-endpoint outbound rule (infra/main.tf) and of
+# AML's own required rules (storage, Key Vault, registry), the narrowest scopes that work;
 # the rules are written after these assignments (module.aml_workspace outbound_rules_after).
 # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
 # https://github.com/MicrosoftDocs/azure-ai-docs/pull/415
@@ -112,6 +113,15 @@ resource "azurerm_role_assignment" "network_approver" {
     lake              = module.data_lake.resource_id
     sql               = module.sql.resource_id
     workspace-storage = module.aml_workspace.storage_account_id
+    # The workspace's Key Vault and registry: AML creates their private endpoints itself (required
+    # rules of AllowOnlyApprovedOutbound), and the role holds
+    # Microsoft.KeyVault/vaults/privateEndpointConnectionsApproval/action and
+    # Microsoft.ContainerRegistry/registries/privateEndpointConnectionsApproval/action ("approve
+    # private endpoint connections to Azure AI common dependency resources"); without them, those
+    # connections could stay Pending and no job reads a secret or pulls an image (review 22 U1).
+    # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules
+    key-vault          = module.key_vault.resource_id
+    container-registry = module.aml_workspace.container_registry_id
   }
 
   scope                = each.value
