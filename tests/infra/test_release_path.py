@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 from infra_helpers import Edit
 
 from stackctl.checks.hclmodel import strip_comments
@@ -538,6 +539,111 @@ def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> 
         "azurerm_virtual_network.runner is shared by dev's and prod's runners",
         "module ci_runner: one runner job serves dev and prod",
     ]
+
+
+# --- each stack's storage VNet rules name a subnet its deploying identity may join -----------------
+# Adding a subnet to a storage account's VNet rules needs
+# Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action on that subnet
+# (https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks#required-permissions);
+# the runner subnets live in the bootstrap's group, where Contributor on the stack's group does not
+# reach (review 22 runtime N3: LinkedAuthorizationFailed on dev's first apply).
+JOIN_ACTION = "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action"
+JOIN_ENTRY = re.compile(
+    r'principal\s*=\s*"deploy"[^{}]*?scope\s*=\s*azurerm_subnet\.runner\[(?P<env>[^\]]+)\]\.id[^{}]*?'
+    r"role_definition\s*=\s*azurerm_role_definition\.(?P<definition>\w+)\[(?P<def_env>[^\]]+)\]"
+)
+
+
+def subnet_join_findings(tree: Path) -> list[str]:
+    """Each env whose tfvars set ci_runner_subnet_id names its own runner's subnet, and the bootstrap
+    gives that env's deploying identity joinViaServiceEndpoint on exactly that subnet."""
+    rbac = _load(tree / BOOTSTRAP / "main.rbac.tf")
+    joiners = {
+        _unquote(name)
+        for entry in rbac.get("resource", [])
+        for kind, blocks in entry.items()
+        if _unquote(kind) == "azurerm_role_definition"
+        for name, body in blocks.items()
+        if any(JOIN_ACTION in str(p.get("actions")) for p in body.get("permissions", []))
+        and "azurerm_subnet.runner[each.key].id" in str(body.get("assignable_scopes"))
+    }
+    text = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    merged = re.search(r"role_assignments = merge\((?P<locals>[^)]*)\)", text)
+    granted = {
+        m["env"]
+        for m in JOIN_ENTRY.finditer(text)
+        if m["definition"] in joiners
+        and m["env"] == m["def_env"]
+        # the local holding the entry is one of the assignments made
+        and merged
+        and f"local.{re.findall(r'^  ([a-z_]+) = ', text[: m.start()], re.M)[-1]}" in merged["locals"]
+    }
+    naming = _text(tree / BOOTSTRAP / "naming.tf")
+    names = re.search(r"runner_vnet\s*=\s*\{(?P<body>.*)\}\s*$", naming, re.M)
+    findings: list[str] = []
+    for env in ("dev", "prod"):
+        tfvars = hcl2.loads((tree / f"envs/{env}/terraform.tfvars").read_text(encoding="utf-8"))
+        subnet = tfvars.get("ci_runner_subnet_id")
+        if subnet in (None, "null", "${null}"):
+            continue
+        vnet = re.search(rf'\b{env}\s*=\s*"(?P<name>[^"]+)"', names["body"]) if names else None
+        expected = (
+            vnet["name"].replace("${var.workload}", "fcst").replace("${var.location_short}", "weu")
+            if vnet
+            else "?"
+        )
+        if f"/virtualNetworks/{expected}/subnets/runners" not in _unquote(subnet):
+            findings.append(
+                f"envs/{env}: ci_runner_subnet_id is not {env}'s runner subnet ({expected}/runners)"
+            )
+        if "env" not in granted and f'"{env}"' not in granted:
+            findings.append(f"envs/{env} admits the runner subnet by VNet rule; its deployer may not join it")
+    return findings
+
+
+def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) -> None:
+    assert subnet_join_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # main's tree: no such role at all
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "local.runner_roles, local.subnet_join_roles,",
+            "local.runner_roles,",
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # the role on the other environment's subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "scope           = azurerm_subnet.runner[env].id",
+            'scope           = azurerm_subnet.runner["prod"].id',
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # a role without the action
+        (
+            "envs/bootstrap/main.rbac.tf",
+            '      "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",\n',
+            '      "Microsoft.Network/virtualNetworks/subnets/read",\n',
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # dev's tfvars naming prod's runner subnet
+        (
+            "envs/dev/terraform.tfvars",
+            "virtualNetworks/vnet-fcst-ci-dev-weu/subnets/runners",
+            "virtualNetworks/vnet-fcst-ci-weu/subnets/runners",
+            "envs/dev: ci_runner_subnet_id is not dev's runner subnet (vnet-fcst-ci-dev-weu/runners)",
+        ),
+    ],
+    ids=["no-role", "other-subnet", "no-action", "prod-subnet-in-dev"],
+)
+def test_a_subnet_the_deployer_cannot_join_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in subnet_join_findings(tree)
 
 
 # --- the RBAC Administrator condition is an allow-list of the roles infra/ assigns -----------------
