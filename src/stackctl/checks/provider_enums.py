@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +52,18 @@ REFERENCED_VAR_RE = re.compile(r"\bvar\.([a-z0-9_]+)")
 REFERENCE_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)((?:\.[a-z0-9_]+)*)\}$")
 
 Rule = dict[str, Any]
+# tests/infra/azurerm_validations.json as loaded: provider_source, resources, data_sources, ...
+Validations = dict[str, Any]
 
 
 def default_validations_path(root: Path) -> Path:
     return root / "tests" / "infra" / "azurerm_validations.json"
 
 
-def load_validations(path: Path) -> dict[str, Any]:
+def load_validations(path: Path) -> Validations:
     """The extracted validations; a missing or broken file is a StackctlError naming the fix."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data: Validations = json.loads(path.read_text(encoding="utf-8"))
         for table in ("resources", "data_sources"):
             for type_name, spec in data.get("doc_overrides", {}).get(table, {}).items():
                 data[table].setdefault(type_name, {"arguments": {}})["arguments"].update(spec)
@@ -159,7 +161,7 @@ def validation_literals(variable_body: dict[str, Any], field: str | None) -> lis
     return found
 
 
-def _source(data: dict[str, Any], block: Block) -> str:
+def _source(data: Validations, block: Block) -> str:
     table = data["resources"] if block.kind == "resource" else data["data_sources"]
     commit = str(data["provider_source"]["commit"])[:12]
     return f"{table[block.type].get('source', 'doc_overrides')} @ {commit}"
@@ -196,7 +198,7 @@ def _variable_findings(
     ]
 
 
-def check_block_values(model: TerraformDir, data: dict[str, Any], root: Path) -> tuple[list[Finding], int]:
+def check_block_values(model: TerraformDir, data: Validations, root: Path) -> tuple[list[Finding], int]:
     """Findings for the azurerm blocks of one directory, and how many argument values were judged."""
     findings: list[Finding] = []
     judged = 0
@@ -223,7 +225,7 @@ def check_block_values(model: TerraformDir, data: dict[str, Any], root: Path) ->
     return findings, judged
 
 
-def fed_arguments(model: TerraformDir, data: dict[str, Any]) -> dict[str, list[tuple[str | None, Rule, str]]]:
+def fed_arguments(model: TerraformDir, data: Validations) -> dict[str, list[tuple[str | None, Rule, str]]]:
     """variable name -> (object field or None, rule, resource.argument) for each enum argument it feeds."""
     fed: dict[str, list[tuple[str | None, Rule, str]]] = {}
     for block in model.blocks:
@@ -258,7 +260,7 @@ def values_at(value: Any, field: str | None) -> list[Any]:
     return found
 
 
-def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) -> list[Finding]:
+def check_module_calls(model: TerraformDir, root: Path, data: Validations) -> list[Finding]:
     """Literals a module call passes into variables that feed enum arguments of the called module."""
     findings: list[Finding] = []
     for call in model.module_calls.values():
@@ -285,7 +287,7 @@ def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) ->
     return findings
 
 
-def _passed_on(expression: Any, values: dict[str, Any]) -> Any:
+def _passed_on(expression: object, values: Mapping[str, object]) -> object:
     """What a module call argument carries of the caller's tfvars values: a `var.X.a.b` reference
     resolved in `values`, objects and lists element-wise; None for anything else (literals are
     check_module_calls' to judge, other expressions cannot be followed)."""
@@ -304,7 +306,7 @@ def _passed_on(expression: Any, values: dict[str, Any]) -> Any:
 
 
 def check_tfvars_values(
-    directory: Path, values: dict[str, Any], origins: dict[str, str], data: dict[str, Any], root: Path
+    directory: Path, values: Mapping[str, object], origins: dict[str, str], data: Validations, root: Path
 ) -> list[Finding]:
     """The values an env root's tfvars set (`values`: variable -> value as Terraform assigns it, in
     `directory`'s variables), judged where they feed an enum argument of `directory` or, through
@@ -334,7 +336,7 @@ def check_tfvars_values(
     return findings
 
 
-def check_env_tfvars(directory: Path, data: dict[str, Any], root: Path) -> list[Finding]:
+def check_env_tfvars(directory: Path, data: Validations, root: Path) -> list[Finding]:
     """check_tfvars_values for one env root, when Terraform loads tfvars files there."""
     if not tfvars_files(directory):
         return []
@@ -344,7 +346,7 @@ def check_env_tfvars(directory: Path, data: dict[str, Any], root: Path) -> list[
     return list(dict.fromkeys(check_tfvars_values(directory, assigned.values, origins, data, root)))
 
 
-def coverage(model: TerraformDir, data: dict[str, Any], root: Path) -> tuple[list[Finding], dict[str, int]]:
+def coverage(model: TerraformDir, data: Validations, root: Path) -> tuple[list[Finding], dict[str, int]]:
     """What the table cannot judge in one directory: a finding per azurerm block whose type has no
     entry at all (the table was extracted before the type was used: nothing of it is judged), and
     counts of the arguments we set that have no rule (no ValidateFunc beside the argument, or one
@@ -399,7 +401,7 @@ def check_provider_enums(
     return report
 
 
-def _source_against_pin(data: dict[str, Any], root: Path) -> str:
+def _source_against_pin(data: Validations, root: Path) -> str:
     """The table's provider source, and whether it is older than infra/'s pinned floor: the newest
     snapshot `fetch` brings of hashicorp/terraform-provider-azurerm was v5.2.0-14 on 2026-12-07
     while versions.tf pins >= 5.10.0, so what changed between them is not judged (said, not hidden)."""
