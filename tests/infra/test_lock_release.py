@@ -308,3 +308,19 @@ def test_without_the_release_terraform_deletes_under_the_lock(tmp_path: Path) ->
     work = _stack(tmp_path, text + tracker)
     _apply(work, {"lake-factory": (LAKE, 1), "lake-read": (LAKE, 1)})
     assert _apply(work, {"lake-read": (LAKE, 1)}) == ["delete", "lake-factory"]  # the lock stayed on
+
+
+@pytest.mark.slow
+def test_adding_the_release_to_a_locked_stack_leaves_the_lock_alone(tmp_path: Path) -> None:
+    """Prod's state from before the release: the first apply with it only creates the tracker."""
+    tracker, trigger = _real_release(REPO / "infra")
+    without = STAND_INS.replace("LAKE", LAKE).replace(
+        "  lifecycle {\n    replace_triggered_by = [REPLACE_TRIGGERED_BY]\n  }\n", ""
+    )
+    work = _stack(tmp_path, without)
+    assignments = {"lake-factory": (LAKE, 1)}
+    assert " ".join(_apply(work, assignments)) == "create lake-factory lock lake"
+    (work / "main.tf").write_text(
+        STAND_INS.replace("REPLACE_TRIGGERED_BY", trigger).replace("LAKE", LAKE) + tracker, encoding="utf-8"
+    )
+    assert _apply(work, assignments) == []
