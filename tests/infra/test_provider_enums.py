@@ -253,3 +253,12 @@ def test_a_table_older_than_the_pin_says_so(root: Path, tmp_path: Path) -> None:
     current = tmp_path / "azurerm_validations.json"
     current.write_text(json.dumps(data))
     assert check_provider_enums(root, current).figures["provider_source"] == "v5.10.0"
+
+
+def test_tfvars_terraform_refuses_outright_are_a_finding_not_a_traceback(
+    root: Path, tree: Path, edit: Edit
+) -> None:
+    edit("envs/dev/terraform.tfvars", "data_lake = {", 'data_lake = "lrs"\ndata_lake_was = {')
+    report = check_provider_enums(tree, VALIDATIONS(root), directories=[tree / "envs/dev"])
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert "tfvars not judged: Terraform refuses the variable values of dev" in rendered, rendered

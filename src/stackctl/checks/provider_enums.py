@@ -340,7 +340,10 @@ def check_env_tfvars(directory: Path, data: Validations, root: Path) -> list[Fin
     """check_tfvars_values for one env root, when Terraform loads tfvars files there."""
     if not tfvars_files(directory):
         return []
-    assigned = root_values(directory)
+    try:
+        assigned = root_values(directory)
+    except StackctlError as error:  # Terraform refuses the values outright (a type error)
+        return [Finding(CHECK, str(error.where or directory), f"tfvars not judged: {error.what}", error.fix)]
     origins = {name: f"{relative(path, root)}: {name}" for name, path in assigned.sources.items()}
     # one finding per value and argument, though a value may reach it through several map entries
     return list(dict.fromkeys(check_tfvars_values(directory, assigned.values, origins, data, root)))
