@@ -256,7 +256,7 @@ def _terraform() -> str:
     return terraform
 
 
-def _apply(work: Path, assignments: dict[str, tuple[str, int]]) -> list[str]:
+def _apply(work: Path, assignments: dict[str, tuple[str, int]], command: str = "apply") -> list[str]:
     """Apply the stand-in stack with these assignments (key -> (scope, generation)); the log lines
     the apply wrote, in order."""
     log = work / "log"
@@ -264,7 +264,7 @@ def _apply(work: Path, assignments: dict[str, tuple[str, int]]) -> list[str]:
     variables = {"assignments": {k: {"scope": s, "generation": g} for k, (s, g) in assignments.items()}}
     (work / "stack.auto.tfvars.json").write_text(json.dumps(variables), encoding="utf-8")
     result = subprocess.run(
-        [_terraform(), "apply", "-auto-approve", "-input=false", "-no-color", f"-var=log={log}"],
+        [_terraform(), command, "-auto-approve", "-input=false", "-no-color", f"-var=log={log}"],
         cwd=work,
         capture_output=True,
         text=True,
@@ -296,6 +296,9 @@ def test_terraform_releases_the_lock_around_a_deleted_or_replaced_assignment(tmp
     assert " ".join(_apply(work, {**replaced, "wsstore": (elsewhere, 2)})) == "delete wsstore create wsstore"
     # nothing changed: nothing happens
     assert _apply(work, {**replaced, "wsstore": (elsewhere, 2)}) == []
+    # a full destroy still unlocks first
+    destroyed = " ".join(_apply(work, {**replaced, "wsstore": (elsewhere, 2)}, "destroy"))
+    assert destroyed.startswith("unlock lake delete"), destroyed
 
 
 @pytest.mark.slow
