@@ -31,12 +31,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demand_forecast.contracts import MODEL_ARTIFACT, Decision, Metrics, ModelInfo
 from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.project import project_root
 from demand_forecast.settings import Settings, TrackingSettings
+
+if TYPE_CHECKING:  # typing only: mlflow is imported where it is used (seconds to import)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
 MODEL_ARTIFACT_PATH = "model"
 DISTRIBUTION = "demand-forecast-model"
@@ -130,7 +134,7 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 
 def _log_batch(
-    client: Any, run_id: str, params: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]
+    client: MlflowClient, run_id: str, params: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]
 ) -> None:
     """runs/log-batch calls of at most 100 params, 100 tags and 100 metrics each (MLflow's request
     limits: https://mlflow.org/docs/latest/rest-api.html#log-batch)."""
@@ -222,7 +226,7 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
     return Champion(name, str(version.version), dict(version.tags or {}))
 
 
-def _is_registered(client: Any, name: str) -> bool:
+def _is_registered(client: MlflowClient, name: str) -> bool:
     """Whether a registered model is named exactly `name`: `get_registered_model`, with the
     registry's "not found" (RESOURCE_DOES_NOT_EXIST, or any error MLflow maps to HTTP 404) as
     False; any other MlflowException propagates."""
@@ -241,7 +245,7 @@ def _is_registered(client: Any, name: str) -> bool:
     return True
 
 
-def _is_not_found(exc: Any) -> bool:
+def _is_not_found(exc: MlflowException) -> bool:
     """MLflow's "resource not found": the error code RESOURCE_DOES_NOT_EXIST (what MLflow's stores
     and AML's JSON error bodies carry, e.g. the body quoted in Azure/azure-sdk-for-python#42155) or
     another code MLflow reports as HTTP 404 (mlflow/exceptions.py `get_http_status_code`), except
@@ -251,7 +255,10 @@ def _is_not_found(exc: Any) -> bool:
 
     if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
         return True
-    return bool(exc.error_code != ErrorCode.Name(ENDPOINT_NOT_FOUND) and exc.get_http_status_code() == 404)
+    if exc.error_code == ErrorCode.Name(ENDPOINT_NOT_FOUND):
+        return False
+    # mlflow leaves get_http_status_code unannotated (mlflow/exceptions.py).
+    return bool(exc.get_http_status_code() == 404)  # type: ignore[no-untyped-call]
 
 
 # Written by score next to its forecasts: the registry version "the champion" meant for this run.
@@ -457,7 +464,7 @@ def _register_version(mlflow: Any, name: str, run_id: str) -> str:
 
 
 def _log_and_register(
-    client: Any,
+    client: MlflowClient,
     mlflow: Any,
     settings: Settings,
     model_dir: Path,

@@ -17,9 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stackctl.errors import StackctlError
+
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.containerregistry.operations import RegistriesOperations
 
 DOCKER_HUB = "docker.io"
 # `name[:tag]@sha256:<64 hex>`, the only form runtime.yaml allows (environment.load_runtime insists
@@ -68,7 +73,9 @@ def pinned_image(reference: str) -> PinnedImage:
     return PinnedImage(repository, match["tag"], match["digest"])
 
 
-def import_base_images(registries: Any, registry_id: str, base_images: Mapping[str, str]) -> dict[str, str]:
+def import_base_images(
+    registries: RegistriesOperations, registry_id: str, base_images: Mapping[str, str]
+) -> dict[str, str]:
     """Import each base image (kind -> Docker Hub reference) into the registry `registry_id`; returns
     kind -> the copy's reference (`<login server>/<repository>@<digest>`).
 
@@ -96,7 +103,7 @@ def import_base_images(registries: Any, registry_id: str, base_images: Mapping[s
 
 
 def workspace_registry_importer(
-    client: Any, workspace_name: str, credential: Any, subscription_id: str
+    client: MLClient, workspace_name: str, credential: TokenCredential, subscription_id: str
 ) -> ImageImporter:
     """The real importer: the workspace's registry (`MLClient.workspaces.get(...).container_registry`)
     through azure-mgmt-containerregistry."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.ai.ml import MLClient
 from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from rich.console import Console
@@ -66,7 +67,7 @@ def _deployed_at(deployment: Any) -> str:
     return created.isoformat() if isinstance(created, datetime) else str(created or "")
 
 
-def _set_default(client: Any, endpoint_name: str, deployment_name: str) -> str | None:
+def _set_default(client: MLClient, endpoint_name: str, deployment_name: str) -> str | None:
     """Point the endpoint's default at `deployment_name`; the previous default is kept in a tag."""
     live = client.batch_endpoints.get(name=endpoint_name)
     previous = _default_deployment(live)
@@ -79,7 +80,7 @@ def _set_default(client: Any, endpoint_name: str, deployment_name: str) -> str |
     return previous
 
 
-def _keeping_release(endpoint: Any, live: Any | None) -> Any:
+def _keeping_release(endpoint: BatchEndpoint, live: BatchEndpoint | None) -> BatchEndpoint:
     """`endpoint` with what the live endpoint knows of releases: its default deployment and the
     `previous_deployment` tag (the rollback target). An update replaces the endpoint's tags and
     defaults with the ones sent (create_or_update is a PUT of the whole resource,
@@ -97,7 +98,7 @@ def _keeping_release(endpoint: Any, live: Any | None) -> Any:
 
 
 class AmlDeployer:
-    def __init__(self, client: Any, console: Console | None = None, *, keep: int = DEFAULT_KEEP):
+    def __init__(self, client: MLClient, console: Console | None = None, *, keep: int = DEFAULT_KEEP):
         if keep < 2:
             raise StackctlError(
                 f"keeping {keep} deployment(s) per endpoint leaves nothing to roll back to",

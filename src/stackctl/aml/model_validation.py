@@ -29,13 +29,17 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from demand_forecast.reporting.schema import VALIDATION_SCHEMA
 
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 from stackctl.graph import VALIDATION_MODEL_NAME
+
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.datafactory import DataFactoryManagementClient
 
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
@@ -93,7 +97,7 @@ def validation_parameters(stack: StackOutput) -> dict[str, str]:
     }
 
 
-def data_factory_client(stack: StackOutput, credential: Any) -> Any:
+def data_factory_client(stack: StackOutput, credential: TokenCredential) -> DataFactoryManagementClient:
     """The real Data Factory management client for the stack's subscription."""
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
@@ -101,7 +105,7 @@ def data_factory_client(stack: StackOutput, credential: Any) -> Any:
 
 
 def wait_for_pipeline_run(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     run_id: str,
     *,
@@ -135,7 +139,7 @@ def wait_for_pipeline_run(
 
 
 def run_model_validation(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     *,
     log: Callable[[str], None] = print,
