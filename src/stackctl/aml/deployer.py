@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.ai.ml import MLClient
-from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment
+from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment, Resource
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from rich.console import Console
 
@@ -33,6 +33,7 @@ from stackctl.errors import StackctlError
 DEPLOYED_AT_TAG = "deployed_at"
 PREVIOUS_TAG = "previous_deployment"
 DEFAULT_KEEP = 3
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,13 +46,13 @@ class DeployReport:
         return not self.created
 
 
-def _tag(entity: Any) -> str | None:
+def _tag(entity: Resource) -> str | None:
     tags = getattr(entity, "tags", None) or {}
     value = tags.get(CONTENT_HASH_TAG)
     return None if value is None else str(value)
 
 
-def _default_deployment(endpoint: Any) -> str | None:
+def _default_deployment(endpoint: BatchEndpoint) -> str | None:
     # A fetched endpoint carries the REST defaults object; one built here carries a dict.
     defaults = getattr(endpoint, "defaults", None)
     if isinstance(defaults, dict):
@@ -59,7 +60,7 @@ def _default_deployment(endpoint: Any) -> str | None:
     return getattr(defaults, "deployment_name", None)
 
 
-def _deployed_at(deployment: Any) -> str:
+def _deployed_at(deployment: Resource) -> str:
     tags = getattr(deployment, "tags", None) or {}
     if tags.get(DEPLOYED_AT_TAG):
         return str(tags[DEPLOYED_AT_TAG])
@@ -117,7 +118,7 @@ class AmlDeployer:
         except ResourceNotFoundError:
             return False
 
-    def _existing(self, getter: Any, **kwargs: Any) -> Any | None:
+    def _existing(self, getter: Callable[..., T], **kwargs: Any) -> T | None:
         try:
             return getter(**kwargs)
         except ResourceNotFoundError:
@@ -176,7 +177,7 @@ class AmlDeployer:
                 name, version = str(component.name), str(component.version)
                 existing = self._existing(client.components.get, name=name, version=version)
                 missing = existing is None
-                registered: Any = (
+                registered = (
                     existing if existing is not None else client.components.create_or_update(component)
                 )
                 # The pipeline components' nodes hold these very objects: with the named version's
