@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from demand_forecast.reporting.schema import VALIDATION_SCHEMA
 
@@ -38,7 +38,8 @@ from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 from stackctl.graph import VALIDATION_MODEL_NAME
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.core.credentials import TokenCredential
     from azure.mgmt.datafactory import DataFactoryManagementClient
     from azure.mgmt.datafactory.models import ActivityRun
 
@@ -110,7 +111,7 @@ def validation_parameters(stack: StackOutput) -> dict[str, str]:
     }
 
 
-def data_factory_client(stack: StackOutput, credential: Any) -> Any:
+def data_factory_client(stack: StackOutput, credential: TokenCredential) -> DataFactoryManagementClient:
     """The real Data Factory management client for the stack's subscription."""
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
@@ -215,7 +216,7 @@ def cancel_started_jobs(
 
 
 def wait_for_pipeline_run(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     run_id: str,
     *,
@@ -257,7 +258,7 @@ def wait_for_pipeline_run(
 
 
 def run_model_validation(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     *,
     aml_jobs: AmlJobs,
