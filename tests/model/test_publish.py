@@ -282,7 +282,7 @@ def test_the_tsql_of_the_schema_and_of_every_publish_statement_compiles_for_azur
         assert f"CREATE TABLE reporting.{table} (" in script
     for view in VIEWS:
         assert f"CREATE OR ALTER VIEW reporting.{view} AS SELECT" in script
-    assert "ALTER TABLE reporting.forecasts ADD segment_label VARCHAR(200) NOT NULL DEFAULT ''" in script
+    assert "ALTER TABLE reporting.forecasts ADD segment_label NVARCHAR(200) NOT NULL DEFAULT ''" in script
     assert "INSERT INTO reporting.schema_version" in script
     assert "LIMIT" not in script
     assert "IDENTITY" in script

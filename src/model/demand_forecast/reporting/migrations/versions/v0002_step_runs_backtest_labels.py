@@ -31,29 +31,29 @@ def _new_tables() -> dict[str, list[sa.Column[object]]]:
         "schema_version": [
             sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("applied_at", sa.DateTime, nullable=False),
-            sa.Column("description", sa.String(400), nullable=False),
+            sa.Column("description", sa.Unicode(400), nullable=False),
         ],
         "step_runs": [
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False),
-            sa.Column("pipeline", sa.String(32), nullable=False),
-            sa.Column("step", sa.String(32), nullable=False),
-            sa.Column("outcome", sa.String(16), nullable=False),
+            sa.Column("run_id", sa.Unicode(64), nullable=False),
+            sa.Column("pipeline", sa.Unicode(32), nullable=False),
+            sa.Column("step", sa.Unicode(32), nullable=False),
+            sa.Column("outcome", sa.Unicode(16), nullable=False),
             sa.Column("started_at", sa.DateTime, nullable=False),
             sa.Column("duration_seconds", sa.Float, nullable=False),
         ],
         "backtest": [
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False),
-            sa.Column("source", sa.String(16), nullable=False),
+            sa.Column("run_id", sa.Unicode(64), nullable=False),
+            sa.Column("source", sa.Unicode(16), nullable=False),
             sa.Column("week_start", sa.Date, nullable=False),
-            sa.Column("store_id", sa.String(64), nullable=False),
-            sa.Column("product_id", sa.String(64), nullable=False),
-            sa.Column("segment", sa.String(160), nullable=False),
-            sa.Column("segment_label", sa.String(200), nullable=False),
+            sa.Column("store_id", sa.Unicode(64), nullable=False),
+            sa.Column("product_id", sa.Unicode(64), nullable=False),
+            sa.Column("segment", sa.Unicode(160), nullable=False),
+            sa.Column("segment_label", sa.Unicode(200), nullable=False),
             sa.Column("actual_units", sa.Float, nullable=False),
             sa.Column("forecast_units", sa.Float, nullable=False),
-            sa.Column("model_version", sa.String(128), nullable=False),
+            sa.Column("model_version", sa.Unicode(128), nullable=False),
         ],
     }
 
@@ -66,7 +66,7 @@ def upgrade(schema: str | None) -> None:
                 op.create_index(f"ix_{name}_run_id", name, ["run_id"], schema=schema)
     for name in ("forecasts", "model_metrics"):
         if not column_exists(name, "segment_label", schema):
-            label = sa.Column("segment_label", sa.String(200), nullable=False, server_default="")
+            label = sa.Column("segment_label", sa.Unicode(200), nullable=False, server_default="")
             op.add_column(name, label, schema=schema)
             backfill_segment_labels(name, schema)
     record_version(1, schema)
