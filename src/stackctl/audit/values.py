@@ -41,9 +41,9 @@ class PlanValue(str):
     before the boundary, and every text a reader sees is made from the scrubbed value.
     """
 
-    raw: Any
+    raw: object
 
-    def __new__(cls, raw: Any) -> PlanValue:
+    def __new__(cls, raw: object) -> PlanValue:
         shown = super().__new__(cls, display(raw))
         shown.raw = raw
         return shown
@@ -174,6 +174,9 @@ class Secrets:
     def of(found: set[Any]) -> Secrets:
         exact = {_canonical(v) for v in found if _maskable(v)}
         texts = {v if isinstance(v, str) else _canonical(v) for v in found if _maskable(v)}
+        # A secret inside a JSON document held in a string (Data Factory `activities_json`, an ARM
+        # body) is there in its escaped form: `"` as `\\"`, a line break as `\\n`.
+        texts |= {json.dumps(t, ensure_ascii=ascii)[1:-1] for t in texts for ascii in (False, True)}
         embedded = tuple(sorted((s for s in texts if len(s) >= EMBEDDED_MIN_CHARS), key=len, reverse=True))
         return Secrets(frozenset(exact), embedded)
 
@@ -362,7 +365,7 @@ def attribute_diffs(change: Change) -> list[AttributeDiff]:
     return list(diffs.values())
 
 
-def shown(value: Any) -> Shown:
+def shown(value: object) -> Shown:
     """How the report keeps a value of the plan: ABSENT where there is none, a marker as it is,
     else a PlanValue (scrubbed at the boundary)."""
     if value is _MISSING:

@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TypedDict
 
 # Python puts this file's folder first on sys.path, and it holds stackctl's own `checkov.py`:
 # without this, `checkov.main` would be looked for there.
@@ -32,17 +32,22 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
 
 
-def _run_one(scan: dict[str, Any]) -> int:
+class Scan(TypedDict):
+    argv: list[str]
+    env: dict[str, str]
+
+
+def _run_one(scan: Scan) -> int:
     """One scan in this process; checkov's exit status (1 when a check failed)."""
-    os.environ.update({str(k): str(v) for k, v in scan.get("env", {}).items()})
+    os.environ.update(scan["env"])
     checkov_main = importlib.import_module("checkov.main")
-    code = checkov_main.Checkov(argv=[str(a) for a in scan["argv"]]).run()
+    code = checkov_main.Checkov(argv=scan["argv"]).run()
     sys.stdout.flush()
     sys.stderr.flush()
     return int(code or 0)
 
 
-def _forked(scan: dict[str, Any]) -> int:
+def _forked(scan: Scan) -> int:
     pid = os.fork()
     if pid == 0:  # the child: one scan, then leave without running the parent's clean-up
         status = 3
