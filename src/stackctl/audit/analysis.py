@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from stackctl.audit.allow_list import AllowEntry, AllowList
 from stackctl.audit.plan import ChangeKind, Plan, ResourceChange
@@ -772,7 +772,7 @@ def _parity_item(difference: Difference, sensitive_variables: frozenset[str]) ->
     top = difference.path.split(".", 1)[0]
     secret = top in sensitive_variables or bool(_SECRET_NAME.search(difference.path))
 
-    def side(value: Any, present: bool) -> Shown:
+    def side(value: object, present: bool) -> Shown:
         if not present:
             return "(not set)"
         return SENSITIVE if secret else shown(value)

@@ -51,6 +51,7 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 
 # Directories where `terraform validate` cannot run offline are gathered into one note.
 OFFLINE_NOTE_PREFIX = "offline: "
+OFFLINE_TEXT = "cannot run offline"
 _INIT_ARGS = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
 
 
@@ -149,11 +150,17 @@ def _merge_offline_notes(notes: list[str]) -> None:
     notes[:] = [n for n in notes if not n.startswith(OFFLINE_NOTE_PREFIX)]
     if offline:
         notes.append(
-            f"`terraform validate` cannot run offline in {len(offline)} directories (the azurerm and "
+            f"`terraform validate` {OFFLINE_TEXT} in {len(offline)} directories (the azurerm and "
             "azapi providers are not installable here; PR CI runs it): Terraform's evaluation of a "
             "provider-free stand-in, the reference and the schema checks stand in for it: "
             + ", ".join(offline)
         )
+
+
+def _move_offline_notes(report: CheckReport) -> None:
+    """The note on what cannot run offline goes with the other checks' (one line in `validate`)."""
+    report.offline.extend(n for n in report.notes if OFFLINE_TEXT in n)
+    report.notes[:] = [n for n in report.notes if OFFLINE_TEXT not in n]
 
 
 def _top_part(directory: Path, root: Path) -> str:
@@ -463,6 +470,7 @@ def check_config(
 ) -> CheckReport:
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform, notes=report.notes))
+    _move_offline_notes(report)
     report.findings.extend(check_references(root))
     report.findings.extend(check_evaluation(root, terraform_dirs(root), terraform))
     report.findings.extend(check_version_pins(root, provider_version))
@@ -481,6 +489,7 @@ def check_directory(directory: Path, root: Path, terraform: Terraform | None = N
 
     report = CheckReport("config")
     report.findings.extend(terraform_load(root, terraform, directories=[directory], notes=report.notes))
+    _move_offline_notes(report)
     report.findings.extend(check_references(root, [directory]))
     report.findings.extend(check_evaluation(root, [directory], terraform))
     schema = check_directory_schema(directory, root, default_schema_path(repo_root()))
