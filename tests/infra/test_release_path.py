@@ -258,9 +258,11 @@ def hosted_data_plane_jobs(release: dict[str, Any], azure: dict[str, Any]) -> li
     has no public endpoint, so a hosted runner gets 403 or no route."""
     offenders = []
     for name, job in release["jobs"].items():
-        environment = job.get("with", {}).get("environment")
-        if "uses" in job and environment in {"dev", "prod"} and HOSTED.search(str(job["with"]["runner"])):
-            offenders.append(f"github {name}: runner {job['with']['runner']}")
+        environment = str(job.get("environment", "")).removesuffix("-plan")
+        if environment in {"dev", "prod"} and (
+            not isinstance(job["runs-on"], dict) or HOSTED.search(str(job["runs-on"]))
+        ):
+            offenders.append(f"github {name}: runner {job['runs-on']}")
     for stage in azure["stages"]:
         if not any(str(stage["stage"]).split("_")[0] == env for env in ("dev", "prod")):
             continue
@@ -287,11 +289,14 @@ def test_no_data_plane_job_runs_on_a_hosted_runner(root: Path) -> None:
 
 def test_a_dev_job_on_a_hosted_runner_is_caught(root: Path) -> None:
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
-    release["jobs"]["dev"]["with"]["runner"] = '["ubuntu-latest"]'
+    release["jobs"]["dev-plan"]["runs-on"] = "ubuntu-latest"
+    release["jobs"]["prod-apply"]["runs-on"]["labels"] = ["ubuntu-24.04"]
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"vmImage": "ubuntu-latest"}
     assert hosted_data_plane_jobs(release, azure) == [
-        'github dev: runner ["ubuntu-latest"]',
+        "github dev-plan: runner ubuntu-latest",
+        "github prod-apply: runner {'group': \"${{ vars.PROD_RUNNER_GROUP || 'forecast-stack-prod' }}\", "
+        "'labels': ['ubuntu-24.04']}",
         "azure-pipelines dev/plan: pool {'vmImage': 'ubuntu-latest'}",
     ]
 
@@ -365,10 +370,10 @@ def dev_on_prod_runner_findings(
     if dev_pool == prod_pool:
         findings.append(f"dev's and prod's runners share the runner group {dev_pool}")
     for name, job in release["jobs"].items():
-        environment = job.get("with", {}).get("environment")
-        if "uses" not in job or environment not in {"dev", "prod"}:
+        environment = str(job.get("environment", "")).removesuffix("-plan")
+        if environment not in {"dev", "prod"}:
             continue
-        runner = str(job["with"]["runner"])
+        runner = str(job["runs-on"])
         other = "prod" if environment == "dev" else "dev"
         other_labels = prod_labels if environment == "dev" else dev_labels
         other_group = prod_pool if environment == "dev" else dev_pool
@@ -400,9 +405,8 @@ def test_no_dev_job_can_run_on_prod_s_runner(root: Path) -> None:
 def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     # The review's finding: dev fell back to prod's label, and DEV_AGENT_POOL could name prod's pool.
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
-    release["jobs"]["dev"]["with"]["runner"] = (
-        '${{ format(\'{{"group":"{0}","labels":["{1}"]}}\', vars.DEV_RUNNER_GROUP || \'forecast-stack-dev\', '
-        "vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod') }}"
+    release["jobs"]["dev-plan"]["runs-on"]["labels"] = (
+        "${{ vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod' }}"
     )
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"name": "$(PROD_AGENT_POOL)"}
@@ -413,14 +417,15 @@ def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     assert dev_on_prod_runner_findings(release, azure, defaults) == [
         "dev's and prod's runners share the label(s) ['forecast-stack-prod']",
         "dev's and prod's runners share the runner group forecast-stack-prod",
-        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "github dev-plan (dev) may run on prod's runner: " + str(release["jobs"]["dev-plan"]["runs-on"]),
         # with the shared label, prod's default is dev's label too
-        "github prod (prod) may run on dev's runner: " + release["jobs"]["prod"]["with"]["runner"],
+        "github prod-plan (prod) may run on dev's runner: " + str(release["jobs"]["prod-plan"]["runs-on"]),
+        "github prod-apply (prod) may run on dev's runner: " + str(release["jobs"]["prod-apply"]["runs-on"]),
         "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
     ]
     # With the bootstrap's own (distinct) labels, the workflow fallback alone is caught.
     assert dev_on_prod_runner_findings(release, azure, runner_defaults(root)) == [
-        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "github dev-plan (dev) may run on prod's runner: " + str(release["jobs"]["dev-plan"]["runs-on"]),
         "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
     ]
     assert dev_on_prod_runner_findings(release, azure, {"prod": defaults["prod"]}) == [

@@ -66,9 +66,16 @@ STACK = {
 RELEASE_MANAGERS = 42
 # Prod's runner group lists each release branch exactly: GitHub matches no patterns there.
 PROD_WORKFLOWS = [
-    f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/2026.1",
-    f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/2026.2",
+    f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/2026.1",
+    f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/2026.2",
 ]
+# What GitHub's contents API returns for release.yml at a listed ref: this checkout's own file.
+RELEASE_YML = REPO / ".github" / "workflows" / "release.yml"
+CONTENTS = f"/repos/{ORG}/{NAME}/contents/.github/workflows/release.yml"
+
+
+def contents(text: str) -> dict[str, Any]:
+    return {"type": "file", "encoding": "base64", "content": base64.b64encode(text.encode()).decode()}
 
 
 class StaticCredential:
@@ -262,6 +269,7 @@ def healthy_prod(server: RecordingServer) -> None:
         f"/orgs/{ORG}/actions/hosted-runners",
         {"runners": [{"id": 1, "runner_group_id": 7, "status": "Ready"}]},
     )
+    server.add(CONTENTS, contents(RELEASE_YML.read_text(encoding="utf-8")))
     server.add(
         f"/repos/{ORG}/{NAME}/rules/branches/release%2Fdoctor-probe",
         [
@@ -362,7 +370,7 @@ def test_a_credential_that_cannot_log_in_leaves_azure_unchecked(
 def test_only_a_check_that_could_not_run_fails_the_preflight(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """deploy.yml's preflight runs `--only ci-protection`: without a GitHub token it must not pass."""
+    """release.yml's preflight jobs run `--only ci-protection`: without a GitHub token it must not pass."""
     shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
     (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").write_text(
         (REPO / "envs" / "bootstrap" / "example.tfvars").read_text()
@@ -851,17 +859,14 @@ def test_the_preflight_reads_its_repository_from_github_actions(
     assert result.outcome is Outcome.UNCHECKED
 
 
-def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
-    server: RecordingServer, names: dict[str, Any]
-) -> None:
-    """A pull-request job in dev's runner VNet would reach dev's storage by VNet rule: dev's group, too,
-    admits only deploy.yml, and only on main."""
+def healthy_dev_runner(server: RecordingServer) -> dict[str, Any]:
+    """Dev's runner group (id 8), network settings and hosted runner, all as they should be."""
     group = {
         "id": 8,
         "name": "forecast-stack-dev",
         "visibility": "selected",
         "restricted_to_workflows": True,
-        "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"],
+        "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/main"],
         "network_configuration_id": "nc-dev",
     }
     server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
@@ -874,17 +879,30 @@ def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
         {"network_configurations": [{"id": "nc-dev", "network_settings_ids": ["NS-DEV"]}]},
     )
     server.add(f"/orgs/{ORG}/actions/hosted-runners", {"runners": [{"runner_group_id": 8}]})
+    return group
+
+
+def test_dev_s_group_is_restricted_to_release_yml_on_main(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    """A pull-request job in dev's runner VNet would reach dev's storage by VNet rule: dev's group, too,
+    admits only release.yml, and only on main."""
+    group = healthy_dev_runner(server)
     assert check(server, names, "runner", env="dev").outcome is Outcome.PASS
-    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/*"]
+    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/*"]
     server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
     result = check(server, names, "runner", env="dev")
     assert result.outcome is Outcome.FAIL
-    assert "deploy.yml@refs/heads/main" in result.detail
+    assert "release.yml@refs/heads/main" in result.detail
+    # main's own deploy.yml (2e75381), the reusable workflow the attacker review called from a branch
+    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"]
+    server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
+    assert "is not restricted to" in check(server, names, "runner", env="dev").detail
 
 
 # --- review finding 1: a runner group's selected workflows match refs exactly, never a pattern ------
 
-WORKFLOW = f"{ORG}/{NAME}/.github/workflows/deploy.yml"
+WORKFLOW = f"{ORG}/{NAME}/.github/workflows/release.yml"
 
 
 @pytest.mark.parametrize(
@@ -897,7 +915,7 @@ WORKFLOW = f"{ORG}/{NAME}/.github/workflows/deploy.yml"
         ),
         ([f"{WORKFLOW}@refs/heads/main"], "admits " + WORKFLOW + "@refs/heads/main"),
         ([f"{ORG}/other/.github/workflows/deploy.yml@refs/heads/release/1"], f"admits {ORG}/other/"),
-        ([f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/1"], "release.yml@"),
+        ([f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/1"], "deploy.yml@"),
         ([], "is not restricted"),
     ],
     ids=["review-wildcard", "double-star", "main", "other-repo", "other-workflow", "empty"],
@@ -920,6 +938,37 @@ def test_the_release_being_deployed_must_be_listed(server: RecordingServer, name
     assert result.outcome is Outcome.FAIL
     assert "does not admit this release" in result.detail
     assert "release/2026.3" in result.detail
+
+
+# --- review 23, A1: the workflow the group admits cannot be called by another workflow ---------------
+
+
+@pytest.mark.parametrize(
+    "triggers",
+    [
+        "  workflow_call:\n    inputs:\n      runner: {type: string}\n",
+        "  workflow_call:\n",
+        None,
+    ],
+    ids=["callable-with-runner-input", "callable", "callable-as-a-list"],
+)
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_an_admitted_workflow_that_others_can_call_fails(
+    server: RecordingServer, names: dict[str, Any], triggers: str | None, env: str
+) -> None:
+    """A caller on any branch naming release.yml@<listed ref> would get its jobs onto the group."""
+    if env == "dev":
+        healthy_dev_runner(server)
+    text = RELEASE_YML.read_text(encoding="utf-8")
+    if triggers is None:
+        text = text.replace("on:\n  push:", "on: [push, workflow_call]\nnot_on:\n  push:", 1)
+    else:
+        text = text.replace("on:\n  push:", "on:\n" + triggers + "  push:", 1)
+    assert check(server, names, "runner", env=env).outcome is Outcome.PASS
+    server.add(CONTENTS, contents(text))
+    result = check(server, names, "runner", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert "which other workflows can call (workflow_call)" in result.detail
 
 
 # --- review finding 8: the group runs on the private network configuration ------------------------

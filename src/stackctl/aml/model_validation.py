@@ -40,7 +40,7 @@ from stackctl.graph import VALIDATION_MODEL_NAME
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
-# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/deploy.yml, the
+# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/release.yml, the
 # `timeoutInMinutes: "170"` of .azure-pipelines/release.yml), leaving room for apply and deploy in the
 # same job, so on a run that does not end this code, not the runner's kill, ends it: the factory run
 # is cancelled (recursively), so it starts no further batch job. Residual: an AML job it already

@@ -3,8 +3,11 @@ runners (GitHub-hosted runners with Azure private networking, or a Managed DevOp
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
+
+import yaml
 
 from stackctl.doctor.clients import Unreachable
 from stackctl.doctor.context import DoctorContext, names, require_arm
@@ -210,8 +213,8 @@ def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
 
 
 def ci_protection(ctx: DoctorContext) -> CheckResult:
-    """The CI environments protect the environment: the release fails this check (deploy.yml's
-    preflight) rather than apply prod without an approval."""
+    """The CI environments protect the environment: the release fails this check (release.yml's
+    <env>-preflight job) rather than apply prod without an approval."""
     findings: list[str] = []
     if not ctx.settings.github and not ctx.settings.azure_devops:
         # Nothing to ask about is not a pass: the preflight must not succeed vacuously.
@@ -247,8 +250,8 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
 def _runner_group_findings(
     group: dict[str, Any], repo_ids: list[int], repo: dict[str, Any], ctx: DoctorContext
 ) -> list[str]:
-    """Each environment's group admits only this repository's deploy.yml on its own branch (dev: main,
-    prod: the release/<name> refs release managers listed) and no public repository, so no
+    """Each environment's group admits only this repository's release.yml on its own branch (dev:
+    main, prod: the release/<name> refs release managers listed) and no public repository, so no
     pull-request job is scheduled in its VNet. Restricting a group to workflows is a GitHub
     Enterprise Cloud feature. https://docs.github.com/rest/actions/self-hosted-runner-groups"""
     findings = []
@@ -266,20 +269,29 @@ def _runner_group_findings(
 
 # GitHub compares a selected workflow's ref with the job's ref exactly: the REST schema asks for "a
 # ref, tag, or long SHA", and patterns never match (pytorch/test-infra#8502, iree-org/iree#9432), so
-# `deploy.yml@refs/heads/release/*` would admit no release at all. Dev lists main; prod lists each
+# `release.yml@refs/heads/release/*` would admit no release at all. Dev lists main; prod lists each
 # release branch a release manager cut (README "Azure: first deploy", step 9), and nothing else.
 # https://docs.github.com/rest/actions/self-hosted-runner-groups#set-selected-workflows (selected_workflows)
 RELEASE_REF = re.compile(r"refs/heads/release/[A-Za-z0-9._/-]+")
+# The group restriction binds the file a job is *defined in*, at the listed ref: "Only jobs directly
+# defined within the selected workflows will have access to the runner group". A reusable workflow
+# (on: workflow_call) listed there admits the jobs of any caller, on any branch, that names it at
+# that ref, running the caller's checkout (review 23, finding A1). The admitted workflow is
+# release.yml, which no other workflow can call; doctor reads it at each listed ref and fails when it
+# has become callable.
+# https://docs.github.com/actions/how-tos/manage-runners/self-hosted-runners/manage-access
+# https://docs.github.com/actions/sharing-automations/reusing-workflows#overview
+ADMITTED_WORKFLOW = ".github/workflows/release.yml"
 
 
 def _selected_workflow_findings(
     group: str, workflows: list[str], full_name: str, ctx: DoctorContext
 ) -> list[str]:
-    prefix = f"{full_name}/.github/workflows/deploy.yml@"
+    prefix = f"{full_name}/{ADMITTED_WORKFLOW}@"
     if ctx.settings.env == "dev":
         if set(workflows) != {f"{prefix}refs/heads/main"}:
             return [f"group {group} is not restricted to {prefix}refs/heads/main (GitHub Enterprise Cloud)"]
-        return []
+        return _callable_findings(ctx, group, full_name, ["refs/heads/main"])
     if not workflows:
         return [
             f"group {group} is not restricted to {prefix}refs/heads/release/<name> (GitHub Enterprise Cloud)"
@@ -296,6 +308,28 @@ def _selected_workflow_findings(
             f"group {group} does not admit this release ({prefix}{ref}): "
             "its jobs would wait for a runner forever"
         )
+    listed = [entry[len(prefix) :] for entry in workflows if entry.startswith(prefix)]
+    return findings + _callable_findings(ctx, group, full_name, listed)
+
+
+def _callable_findings(ctx: DoctorContext, group: str, full_name: str, refs: list[str]) -> list[str]:
+    """The admitted workflow at each listed ref may not be callable by another workflow (ADMITTED_WORKFLOW).
+    A ref that no longer exists admits nothing and is skipped.
+    https://docs.github.com/rest/repos/contents#get-repository-content"""
+    findings = []
+    for ref in refs:
+        found = ctx.github.get(f"/repos/{full_name}/contents/{ADMITTED_WORKFLOW}", {"ref": ref})
+        if not found or "content" not in found:
+            continue
+        workflow = yaml.safe_load(base64.b64decode(found["content"])) or {}
+        triggers = workflow.get("on", workflow.get(True)) if isinstance(workflow, dict) else None
+        if (
+            isinstance(triggers, (dict, list)) and "workflow_call" in triggers
+        ) or triggers == "workflow_call":
+            findings.append(
+                f"group {group} admits {ADMITTED_WORKFLOW}@{ref}, which other workflows can call "
+                "(workflow_call): any branch's caller would run its own code on this runner"
+            )
     return findings
 
 
