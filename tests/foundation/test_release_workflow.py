@@ -658,3 +658,81 @@ def test_a_tag_pinned_action_in_a_token_job_is_caught() -> None:
         "release.yml prod-apply: actions/setup-python@a26af69",
         "release.yml prod-apply: actions/upload-artifact@main",
     ]
+
+
+# --- review 23, A2: code owners cover what the release jobs run ------------------------------------
+
+CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
+# Files the plan and apply jobs run (or that decide what they run): each needs a code owner's review.
+RELEASE_CODE = [
+    ".github/workflows/release.yml",
+    ".github/CODEOWNERS",
+    ".azure-pipelines/release.yml",
+    ".ci/run",
+    "Makefile",
+    "pyproject.toml",
+    "requirements/constraints.txt",
+    "scripts/write_backend_config.sh",
+    "src/stackctl/cli.py",
+    "src/stackctl/doctor/pipeline_checks.py",
+    "envs/prod/main.tf",
+    "envs/bootstrap/main.rbac.tf",
+    "infra/main.tf",
+    "modules/ci_runner/main.tf",
+]
+
+
+def unowned(codeowners: str, paths: list[str]) -> list[str]:
+    """The paths whose last matching CODEOWNERS line names no owner (GitHub: the last match wins; a
+    pattern with no owner un-owns). Patterns follow gitignore's rules ("the same rules used in
+    gitignore files", with exceptions these plain directory patterns do not use), judged by
+    pathspec's gitignore pattern (installed with mypy, pinned in requirements/constraints.txt)."""
+    from pathspec.patterns.gitignore.basic import GitIgnoreBasicPattern
+
+    rules = []
+    for line in codeowners.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            rules.append((GitIgnoreBasicPattern(fields[0]), fields[1:]))
+    found = []
+    for path in paths:
+        owners: list[str] = []
+        for pattern, named in rules:
+            if pattern.match_file(path) is not None:
+                owners = named
+        if not owners:
+            found.append(path)
+    return found
+
+
+def test_code_owners_cover_the_release_code() -> None:
+    assert all((ROOT / path).exists() for path in RELEASE_CODE), "a listed path moved: update RELEASE_CODE"
+    assert unowned(CODEOWNERS.read_text(encoding="utf-8"), RELEASE_CODE) == []
+
+
+def test_a_path_without_a_code_owner_is_caught() -> None:
+    text = CODEOWNERS.read_text(encoding="utf-8")
+    broken = text.replace("/scripts/ ", "/script/ ").replace("/Makefile ", "/Makefile.old ")
+    broken += "/src/stackctl/doctor/\n"  # a later line with no owner un-owns the folder
+    assert unowned(broken, RELEASE_CODE) == [
+        "Makefile",
+        "scripts/write_backend_config.sh",
+        "src/stackctl/doctor/pipeline_checks.py",
+    ]
+    assert unowned("", ["infra/main.tf"]) == ["infra/main.tf"]  # main's tree had no CODEOWNERS
+
+
+def test_no_workflow_needs_actions_to_approve_pull_requests() -> None:
+    """provider-locks opens its pull request as a GitHub App (token from create-github-app-token, by
+    SHA), its key an environment secret; no job's GITHUB_TOKEN may write pull requests."""
+    locks = load(ROOT / ".github" / "workflows" / "provider-locks.yml")
+    propose = locks["jobs"]["propose"]
+    assert propose["environment"] == "provider-locks"
+    assert "pull-requests" not in propose["permissions"]
+    assert PINNED.match(propose["steps"][0]["uses"]), propose["steps"][0]["uses"]
+    assert propose["steps"][0]["uses"].startswith("actions/create-github-app-token@")
+    assert propose["steps"][-1]["env"]["GH_TOKEN"] == "${{ steps.app.outputs.token }}"
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            assert (job.get("permissions") or {}).get("pull-requests") != "write", f"{path.name} {name}"
+    assert "must be on" not in (ROOT / ".github" / "workflows" / "provider-locks.yml").read_text()

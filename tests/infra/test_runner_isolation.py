@@ -382,8 +382,28 @@ SELF_HOSTED = {
     "azurerm_container_app_job",
     "azurerm_container_app",
 }
-# A pipeline may pass GitHub's own job token to a step that reads GitHub's API, nothing else.
+# A pipeline may pass GitHub's own job token to a step that reads GitHub's API, nothing else; the one
+# exception is the provider-locks GitHub App's key, an environment secret of `provider-locks` (whose
+# branch policy doctor checks: main only), read by the one job that names that environment on a
+# standard hosted runner with no OIDC token (.github/workflows/provider-locks.yml).
 SECRET_REFERENCE = re.compile(r"secrets\.(?!GITHUB_TOKEN\b)\w+")
+ENVIRONMENT_SECRETS = {"provider-locks": {"secrets.PROVIDER_LOCKS_APP_PRIVATE_KEY"}}
+
+
+def _secret_findings(name: str, workflow: dict[str, Any]) -> list[str]:
+    outside_jobs = json.dumps({key: value for key, value in workflow.items() if key != "jobs"}, default=str)
+    findings = [f"{name}: {m.group(0)}" for m in SECRET_REFERENCE.finditer(outside_jobs)]
+    for job in workflow.get("jobs", {}).values():
+        allowed = ENVIRONMENT_SECRETS.get(str(job.get("environment")), set())
+        if (job.get("permissions") or {}).get("id-token") or not STANDARD_HOSTED.match(
+            str(job.get("runs-on"))
+        ):
+            allowed = set()
+        text = json.dumps({key: value for key, value in job.items() if key != "environment"})
+        findings += [
+            f"{name}: {m.group(0)}" for m in SECRET_REFERENCE.finditer(text) if m.group(0) not in allowed
+        ]
+    return findings
 
 
 def registration_secret_findings(root: Path) -> list[str]:
@@ -399,7 +419,7 @@ def registration_secret_findings(root: Path) -> list[str]:
                 findings.append(f"{where}: an identity besides the deploying and plan ones")
     for path in sorted((root / WORKFLOWS).glob("*.yml")):
         text = path.read_text(encoding="utf-8")
-        findings += [f"{path.name}: {m.group(0)}" for m in SECRET_REFERENCE.finditer(text)]
+        findings += _secret_findings(path.name, _yaml(path))
         if "pull_request_target" in text:
             findings.append(
                 f"{path.name}: pull_request_target runs fork code with the base repository's secrets"
@@ -414,6 +434,22 @@ def registration_secret_findings(root: Path) -> list[str]:
 
 def test_no_runner_or_job_can_read_a_registration_secret(root: Path) -> None:
     assert registration_secret_findings(root) == []
+
+
+def test_the_app_key_is_read_only_where_its_environment_holds_it(root: Path) -> None:
+    workflows = _workflows(root)
+    assert _secret_findings("provider-locks.yml", workflows["provider-locks.yml"]) == []
+    propose = workflows["provider-locks.yml"]["jobs"]["propose"]
+    key = "${{ secrets.PROVIDER_LOCKS_APP_PRIVATE_KEY }}"
+    no_environment = {k: v for k, v in propose.items() if k != "environment"}
+    with_token = {**propose, "permissions": {"id-token": "write"}}
+    on_prod = {**propose, "runs-on": {"group": "forecast-stack-prod"}}
+    elsewhere = {
+        "on": {"push": None},
+        "env": {"KEY": key},
+        "jobs": {"a": no_environment, "b": with_token, "c": on_prod},
+    }
+    assert _secret_findings("x.yml", elsewhere) == ["x.yml: secrets.PROVIDER_LOCKS_APP_PRIVATE_KEY"] * 4
 
 
 def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edit) -> None:

@@ -64,6 +64,17 @@ STACK = {
 
 # The release managers' team, the only actor the release rulesets may let bypass them.
 RELEASE_MANAGERS = 42
+# main's pull_request rule as the rules API returns it, with every review setting review 23 (A2) needs.
+MAIN_REVIEW: dict[str, Any] = {
+    "type": "pull_request",
+    "parameters": {
+        "required_approving_review_count": 1,
+        "require_last_push_approval": True,
+        "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": True,
+        "required_review_thread_resolution": False,
+    },
+}
 # Prod's runner group lists each release branch exactly: GitHub matches no patterns there.
 PROD_WORKFLOWS = [
     f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/2026.1",
@@ -278,6 +289,23 @@ def healthy_prod(server: RecordingServer) -> None:
             {"type": "deletion", "ruleset_id": 3},
         ],
     )
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/main", [{**MAIN_REVIEW, "ruleset_id": 4}])
+    server.add(
+        f"/repos/{ORG}/{NAME}/rulesets/4",
+        {
+            "id": 4,
+            "name": "main",
+            "enforcement": "active",
+            "bypass_actors": [
+                {"actor_id": RELEASE_MANAGERS, "actor_type": "Team", "bypass_mode": "pull_request"}
+            ],
+        },
+    )
+    server.add(
+        f"/repos/{ORG}/{NAME}/actions/permissions/workflow",
+        {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": False},
+    )
+    server.add(f"/repos/{ORG}/{NAME}/codeowners/errors", {"errors": []})
     server.add(
         f"/repos/{ORG}/{NAME}/rulesets/3",
         {
@@ -631,6 +659,201 @@ def test_a_plan_environment_open_to_every_branch_is_caught(
     result = check(server, names, "ci-protection")
     assert result.outcome is Outcome.FAIL
     assert "prod-plan: branches ['*', 'release/*']" in result.detail
+
+
+# --- review 23, A2: main's review is real, and no workflow approves a pull request ------------------
+
+
+def _main_rules(**parameters: Any) -> list[dict[str, Any]]:
+    rule = json.loads(json.dumps(MAIN_REVIEW))
+    rule["parameters"].update(parameters)
+    return [{**rule, "ruleset_id": 4}]
+
+
+@pytest.mark.parametrize(
+    ("rules", "words"),
+    [
+        (_main_rules(required_approving_review_count=0), "main: pull requests need 0 approvals"),
+        (_main_rules(require_last_push_approval=False), "do not require approval of the most recent push"),
+        (_main_rules(dismiss_stale_reviews_on_push=False), "do not require stale approvals dismissed"),
+        (_main_rules(require_code_owner_review=False), "do not require a code owner's review"),
+        ([{"type": "pull_request", "ruleset_id": 4}], "main: pull requests need 0 approvals"),
+        ([{"type": "deletion", "ruleset_id": 4}], "main: no ruleset with pull_request"),
+    ],
+    ids=["no-approval", "approve-then-push", "stale-approval", "no-code-owner", "no-parameters", "no-rule"],
+)
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_main_needs_a_real_review(
+    server: RecordingServer, names: dict[str, Any], rules: Any, words: str, env: str
+) -> None:
+    """prod is cut from main, dev deploys it: both check main's pull_request rule."""
+    if env == "dev":
+        _dev_environments(server)
+    assert check(server, names, "ci-protection", env=env).outcome is Outcome.PASS
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/main", rules)
+    result = check(server, names, "ci-protection", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def _dev_environments(server: RecordingServer) -> None:
+    for gh_env in ("dev-plan", "dev"):
+        server.add(
+            f"/repos/{ORG}/{NAME}/environments/{gh_env}",
+            {
+                "name": gh_env,
+                "protection_rules": [],
+                "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+            },
+        )
+        server.add(
+            f"/repos/{ORG}/{NAME}/environments/{gh_env}/deployment-branch-policies",
+            {"branch_policies": [{"name": "main", "type": "branch"}]},
+        )
+
+
+def test_several_pull_request_rules_combine_the_most_restrictive(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    loose = _main_rules(required_approving_review_count=0, require_code_owner_review=False)
+    strict = _main_rules(required_approving_review_count=2)
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/main", loose + strict)
+    assert check(server, names, "ci-protection").outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        (
+            "actions/permissions/workflow",
+            {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": True},
+            200,
+            "Actions may approve pull requests",
+        ),
+        (
+            "actions/permissions/workflow",
+            {"default_workflow_permissions": "write"},
+            200,
+            "Actions may approve",
+        ),
+        ("actions/permissions/workflow", {"message": "x"}, 403, "not visible to this token"),
+        ("codeowners/errors", None, 404, "main: no CODEOWNERS file"),
+        (
+            "codeowners/errors",
+            {
+                "errors": [
+                    {
+                        "line": 3,
+                        "kind": "Unknown owner",
+                        "source": ".github/ @contoso/release-managers\n",
+                    }
+                ]
+            },
+            200,
+            "main: CODEOWNERS line 3: Unknown owner (.github/ @contoso/release-managers)",
+        ),
+    ],
+    ids=["actions-approve", "setting-absent", "setting-hidden", "no-codeowners", "codeowners-error"],
+)
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_no_workflow_approves_and_code_owners_parse(
+    server: RecordingServer, names: dict[str, Any], path: str, body: Any, status: int, words: str, env: str
+) -> None:
+    if env == "dev":
+        _dev_environments(server)
+    server.add(f"/repos/{ORG}/{NAME}/{path}", body, status=status)
+    result = check(server, names, "ci-protection", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_the_preflight_names_the_workflow_setting_its_token_cannot_read(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    """The job token has no Administration: read; the preflight passes and says what it left to make
+    doctor, as for the rulesets' bypass lists."""
+    from stackctl.doctor.run import doctor
+
+    server.add(f"/repos/{ORG}/{NAME}/actions/permissions/workflow", {"message": "x"}, status=403)
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    environ["FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID"] = str(RELEASE_MANAGERS)
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    assert "not checked: the Actions workflow permissions are not visible" in result.detail
+
+
+# --- review 23, A3: a tag deployment policy opens an environment to any writer's tag -----------------
+
+
+@pytest.mark.parametrize(
+    ("env", "gh_env", "policies", "words"),
+    [
+        (
+            "prod",
+            "prod-plan",
+            [{"name": "release/*", "type": "branch"}, {"name": "*", "type": "tag"}],
+            "prod-plan: admits tag '*'",
+        ),
+        (
+            "prod",
+            "prod",
+            [{"name": "release/*", "type": "branch"}, {"name": "release/*", "type": "tag"}],
+            "prod: admits tag 'release/*'",
+        ),
+        ("prod", "prod", [{"name": "release/*", "type": "tag"}], "prod: admits tag 'release/*'"),
+        (
+            "dev",
+            "dev-plan",
+            [{"name": "main", "type": "branch"}, {"name": "v*", "type": "tag"}],
+            "admits tag",
+        ),
+    ],
+    ids=["plan-any-tag", "prod-release-tags", "prod-tags-only", "dev-plan-version-tags"],
+)
+def test_a_tag_deployment_policy_fails(
+    server: RecordingServer, names: dict[str, Any], env: str, gh_env: str, policies: Any, words: str
+) -> None:
+    if env == "dev":
+        _dev_environments(server)
+    assert check(server, names, "ci-protection", env=env).outcome is Outcome.PASS
+    server.add(
+        f"/repos/{ORG}/{NAME}/environments/{gh_env}/deployment-branch-policies", {"branch_policies": policies}
+    )
+    result = check(server, names, "ci-protection", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("policy", "policies", "words"),
+    [
+        ({"protected_branches": False, "custom_branch_policies": True}, [{"name": "main"}], ""),
+        (None, [], "provider-locks: no custom deployment-branch policy"),
+        (
+            {"protected_branches": False, "custom_branch_policies": True},
+            [{"name": "*", "type": "branch"}],
+            "provider-locks: branches ['*'] instead of only main",
+        ),
+        (
+            {"protected_branches": False, "custom_branch_policies": True},
+            [{"name": "main", "type": "branch"}, {"name": "*", "type": "tag"}],
+            "provider-locks: admits tag '*'",
+        ),
+    ],
+    ids=["main-only", "any-branch", "wildcard", "tags"],
+)
+def test_the_provider_locks_app_key_reaches_only_main(
+    server: RecordingServer, names: dict[str, Any], policy: Any, policies: Any, words: str
+) -> None:
+    """The environment holding the GitHub App's key (it can open and approve pull requests)."""
+    path = f"/repos/{ORG}/{NAME}/environments/provider-locks"
+    server.add(path, {"name": "provider-locks", "deployment_branch_policy": policy})
+    server.add(f"{path}/deployment-branch-policies", {"branch_policies": policies})
+    result = check(server, names, "ci-protection")
+    assert result.outcome is (Outcome.FAIL if words else Outcome.PASS), result
+    assert words in result.detail
 
 
 DEVOPS = "/contoso/forecast/_apis"

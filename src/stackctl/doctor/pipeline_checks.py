@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from stackctl.doctor.clients import Unreachable
+from stackctl.doctor.clients import Forbidden, Unreachable
 from stackctl.doctor.context import DoctorContext, names, require_arm
 from stackctl.doctor.report import CheckResult, failed, passed
 
@@ -28,19 +28,7 @@ def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> 
     environment = ctx.github.get(f"/repos/{repo}/environments/{gh_env}")
     if environment is None:
         return [f"{gh_env}: no such environment"]
-    findings = []
-    policy = environment.get("deployment_branch_policy") or {}
-    if not policy.get("custom_branch_policies") or policy.get("protected_branches"):
-        findings.append(f"{gh_env}: no custom deployment-branch policy")
-    else:
-        listed = ctx.github.get(f"/repos/{repo}/environments/{gh_env}/deployment-branch-policies") or {}
-        branches = {
-            p["name"] for p in listed.get("branch_policies", []) if p.get("type", "branch") == "branch"
-        }
-        if branches != {BRANCH[ctx.settings.env]}:
-            findings.append(
-                f"{gh_env}: branches {sorted(branches)} instead of only {BRANCH[ctx.settings.env]}"
-            )
+    findings = _branch_policy_findings(ctx, repo, environment, BRANCH[ctx.settings.env])
     if gh_env == "prod":
         rules = environment.get("protection_rules", [])
         reviewers = [r for r in rules if r.get("type") == "required_reviewers" and r.get("reviewers")]
@@ -55,11 +43,38 @@ def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> 
     return findings
 
 
+def _branch_policy_findings(
+    ctx: DoctorContext, repo: str, environment: dict[str, Any], branch: str
+) -> list[str]:
+    """The environment admits only `branch` (a name pattern) through a custom deployment policy, and
+    no tag: a tag policy (type "tag") lets a job on any matching tag use the environment, and no
+    release/** branch ruleset covers tags, so any writer could push tag release/x at their own commit
+    and get the environment's token (review 23, finding A3).
+    https://docs.github.com/rest/deployments/branch-policies#list-deployment-branch-policies"""
+    gh_env = environment.get("name")
+    policy = environment.get("deployment_branch_policy") or {}
+    if not policy.get("custom_branch_policies") or policy.get("protected_branches"):
+        return [f"{gh_env}: no custom deployment-branch policy"]
+    listed = ctx.github.get(f"/repos/{repo}/environments/{gh_env}/deployment-branch-policies") or {}
+    policies = listed.get("branch_policies", [])
+    branches = {p["name"] for p in policies if p.get("type", "branch") == "branch"}
+    findings = [
+        f"{gh_env}: admits {p.get('type')} {p.get('name')!r} (only the branch {branch} may deploy)"
+        for p in policies
+        if p.get("type", "branch") != "branch"
+    ]
+    if branches != {branch}:
+        findings.append(f"{gh_env}: branches {sorted(branches)} instead of only {branch}")
+    return findings
+
+
 # Who may move the branch an environment deploys from: prod's release/* only release managers may
 # create or push (a pushed release/* branch runs its code as prod's plan identity before approval);
-# main changes only through a reviewed pull request. A ruleset's rules apply to every writer but its
-# bypass list. https://docs.github.com/rest/repos/rules#get-rules-for-a-branch
-BRANCH_RULES = {"dev": ("main", {"pull_request"}), "prod": ("release/doctor-probe", {"creation", "update"})}
+# main changes only through a reviewed pull request, for both environments (dev deploys main, and
+# each release/* is cut from main). A ruleset's rules apply to every writer but its bypass list.
+# https://docs.github.com/rest/repos/rules#get-rules-for-a-branch
+MAIN_RULE = ("main", {"pull_request"})
+BRANCH_RULES = {"dev": [MAIN_RULE], "prod": [("release/doctor-probe", {"creation", "update"}), MAIN_RULE]}
 
 
 # A finding that marks what this run could not check rather than a fault (ci_protection names it).
@@ -67,21 +82,103 @@ NOT_CHECKED = "not checked: "
 
 
 def _branch_rule_findings(ctx: DoctorContext, repo: str) -> list[str]:
-    branch, needed = BRANCH_RULES[ctx.settings.env]
-    rules = ctx.github.get(f"/repos/{repo}/rules/branches/{branch.replace('/', '%2F')}") or []
-    missing = needed - {str(rule.get("type")) for rule in rules}
-    shown = "release/*" if ctx.settings.env == "prod" else branch
-    if missing:
-        return [
-            f"{shown}: no ruleset with {', '.join(sorted(missing))} "
-            f"(any writer can move the branch {ctx.settings.env} deploys from)"
-        ]
-    ruleset_ids = sorted(
-        {rule["ruleset_id"] for rule in rules if rule.get("type") in needed and "ruleset_id" in rule}
-    )
     findings: list[str] = []
-    for ruleset_id in ruleset_ids:
-        findings += _ruleset_findings(ctx, repo, ruleset_id, shown)
+    for branch, needed in BRANCH_RULES[ctx.settings.env]:
+        rules = ctx.github.get(f"/repos/{repo}/rules/branches/{branch.replace('/', '%2F')}") or []
+        missing = needed - {str(rule.get("type")) for rule in rules}
+        shown = "release/*" if branch.startswith("release/") else branch
+        if missing:
+            findings.append(
+                f"{shown}: no ruleset with {', '.join(sorted(missing))} "
+                f"(any writer can move the branch {ctx.settings.env} deploys from)"
+            )
+            continue
+        if branch == "main":
+            findings += _review_findings(rules)
+        ruleset_ids = sorted(
+            {rule["ruleset_id"] for rule in rules if rule.get("type") in needed and "ruleset_id" in rule}
+        )
+        for ruleset_id in ruleset_ids:
+            findings += _ruleset_findings(ctx, repo, ruleset_id, shown)
+    return findings
+
+
+# What makes main's review real (review 23, finding A2): at least one approval by someone else, given
+# after the last push (an approval of a harmless diff does not carry over to the payload pushed after
+# it), stale approvals dismissed on push, and a code owner's review (.github/CODEOWNERS covers the code
+# the plan and apply jobs run). Several pull_request rules combine, the most restrictive winning.
+# https://docs.github.com/rest/repos/rules#get-rules-for-a-branch (pull_request parameters)
+# https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/available-rules-for-rulesets#require-a-pull-request-before-merging
+REVIEW_PARAMETERS = {
+    "require_last_push_approval": "approval of the most recent push",
+    "dismiss_stale_reviews_on_push": "stale approvals dismissed on push",
+    "require_code_owner_review": "a code owner's review",
+}
+
+
+def _review_findings(rules: list[dict[str, Any]]) -> list[str]:
+    parameters = [rule.get("parameters") or {} for rule in rules if rule.get("type") == "pull_request"]
+    approvals = max((int(p.get("required_approving_review_count") or 0) for p in parameters), default=0)
+    findings = []
+    if approvals < 1:
+        findings.append(f"main: pull requests need {approvals} approvals (at least 1: a writer merges alone)")
+    findings += [
+        f"main: pull requests do not require {words}"
+        for key, words in REVIEW_PARAMETERS.items()
+        if not any(p.get(key) is True for p in parameters)
+    ]
+    return findings
+
+
+# The environment that holds the provider-locks GitHub App's key (.github/workflows/provider-locks.yml):
+# the App can open pull requests, and approve them, so its key must reach only jobs on main.
+PROVIDER_LOCKS_ENVIRONMENT = "provider-locks"
+
+
+def _provider_locks_findings(ctx: DoctorContext, repo: str) -> list[str]:
+    """Absent is fine (no App: lock files are proposed by hand); present, it admits only main."""
+    environment = ctx.github.get(f"/repos/{repo}/environments/{PROVIDER_LOCKS_ENVIRONMENT}")
+    if environment is None:
+        return []
+    return [
+        f"{finding}: its GitHub App key would reach a writer's branch"
+        for finding in _branch_policy_findings(ctx, repo, environment, "main")
+    ]
+
+
+def _actions_review_findings(ctx: DoctorContext, repo: str) -> list[str]:
+    """No workflow may approve a pull request (review 23, A2: a workflow in the writer's branch would
+    approve its own pull request with GITHUB_TOKEN), and CODEOWNERS on main parses without errors (an
+    unknown owner or a bad pattern makes a code owner's review require nothing for those paths).
+    The workflow setting needs Administration: read, which the preflight's job token never has: there
+    it is named as not checked, and `make doctor` with an admin's token checks it.
+    https://docs.github.com/rest/actions/permissions#get-default-workflow-permissions-for-a-repository
+    https://docs.github.com/rest/repos/repos#list-codeowners-errors
+    https://github.blog/changelog/2022-05-03-github-actions-prevent-github-actions-from-creating-and-approving-pull-requests/"""
+    findings = _provider_locks_findings(ctx, repo)
+    try:
+        workflow = ctx.github.get(f"/repos/{repo}/actions/permissions/workflow")
+    except Forbidden:
+        workflow = None
+    if workflow is None:
+        hidden = "the Actions workflow permissions are not visible to this token (needs Administration: read)"
+        in_preflight = ctx.settings.ci_repository is not None and not ctx.settings.bootstrap
+        findings.append(NOT_CHECKED + hidden if in_preflight else hidden)
+    elif workflow.get("can_approve_pull_request_reviews") is not False:
+        findings.append(
+            "Actions may approve pull requests ('Allow GitHub Actions to create and approve pull requests' "
+            "is on): a workflow in a writer's branch can approve its own pull request"
+        )
+    errors = ctx.github.get(f"/repos/{repo}/codeowners/errors", {"ref": "main"})
+    if errors is None:
+        findings.append(
+            "main: no CODEOWNERS file (.github/CODEOWNERS), so a code owner's review requires nobody"
+        )
+    else:
+        findings += [
+            f"main: CODEOWNERS line {e.get('line')}: {e.get('kind')} ({e.get('source', '').strip()})"
+            for e in errors.get("errors", [])
+        ]
     return findings
 
 
@@ -108,9 +205,11 @@ def _ruleset_findings(ctx: DoctorContext, repo: str, ruleset_id: int, shown: str
     findings = [
         f"{name} lets {kind} {actor_id} bypass it" for kind, actor_id in sorted(actors - allowed, key=str)
     ]
-    if ctx.settings.env == "prod" and team is None:
+    if shown != "release/*":
+        return findings
+    if team is None:
         findings.append(f"{name}: no release managers team named (FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID)")
-    elif ctx.settings.env == "prod" and not actors & allowed:
+    elif not actors & allowed:
         findings.append(f"{name}: the release managers team {team} is not on its bypass list")
     return findings
 
@@ -227,6 +326,7 @@ def ci_protection(ctx: DoctorContext) -> CheckResult:
         for gh_env in (f"{ctx.settings.env}-plan", ctx.settings.env):
             findings += _github_environment_findings(ctx, gh_env, repo)
         findings += _branch_rule_findings(ctx, repo)
+        findings += _actions_review_findings(ctx, repo)
     if ctx.settings.azure_devops:
         findings += _azure_devops_findings(ctx)
     notes = [f for f in findings if f.startswith(NOT_CHECKED)]
