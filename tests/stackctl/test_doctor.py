@@ -565,6 +565,45 @@ def test_an_identity_trusting_the_legacy_subject_fails_for_an_immutable_reposito
     assert f"identity: {IMMUTABLE}:environment:prod" in result.detail
 
 
+@pytest.mark.parametrize(
+    ("identity", "issuer", "subject"),
+    [
+        ("id-fcst-deploy-prod", ISSUER, f"{IMMUTABLE}:ref:refs/heads/*"),
+        ("id-fcst-deploy-prod", ISSUER, f"{IMMUTABLE}:pull_request"),
+        ("id-fcst-plan-prod", ISSUER, f"repo:{ORG}/{NAME}:environment:prod-plan"),
+        ("id-fcst-deploy-prod", "https://vstoken.dev.azure.com/0000", f"{IMMUTABLE}:environment:prod"),
+        ("id-fcst-plan-prod", ISSUER, f"{IMMUTABLE}:environment:dev-plan"),
+    ],
+    ids=["any-branch", "pull-requests", "legacy-left-after-migration", "other-issuer", "dev-s-subject"],
+)
+def test_an_extra_credential_on_prod_s_identities_fails(
+    server: RecordingServer, names: dict[str, Any], identity: str, issuer: str, subject: str
+) -> None:
+    """Review 23, A4: only missing subjects failed; an extra one gives its job the identity."""
+    assert check(server, names, "federated-credentials").outcome is Outcome.PASS
+    path = f"{IDENTITIES}/{identity}/federatedIdentityCredentials"
+    listed = json.loads(json.dumps(server.routes[path].body))
+    listed["value"].append({"name": "extra", "properties": {"issuer": issuer, "subject": subject}})
+    server.add(path, listed)
+    result = check(server, names, "federated-credentials")
+    assert result.outcome is Outcome.FAIL
+    assert f"{subject} (issuer {issuer})" in result.detail
+
+
+def test_the_legacy_subject_is_expected_while_the_bootstrap_migrates(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    path = f"{IDENTITIES}/id-fcst-deploy-prod/federatedIdentityCredentials"
+    listed = json.loads(json.dumps(server.routes[path].body))
+    legacy = {"issuer": ISSUER, "subject": f"repo:{ORG}/{NAME}:environment:prod"}
+    listed["value"].append({"name": "prod-github-prod-legacy", "properties": legacy})
+    server.add(path, listed)
+    bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
+    bootstrap["github"]["subject_forms"] = ["immutable", "legacy"]
+    assert check(server, names, "federated-credentials", bootstrap=bootstrap).outcome is Outcome.PASS
+    assert check(server, names, "federated-credentials").outcome is Outcome.FAIL
+
+
 def test_the_repository_s_own_sub_claim_prefix_wins(server: RecordingServer, names: dict[str, Any]) -> None:
     server.add(
         f"/repos/{ORG}/{NAME}/actions/oidc/customization/sub",
@@ -1207,6 +1246,40 @@ def test_prod_s_group_must_use_the_private_network_configuration(
     result = check(server, names, "runner")
     assert result.outcome is Outcome.FAIL
     assert "not the private one nc-1" in result.detail
+
+
+# --- review 23, A6: no other group uses prod's private network configuration ------------------------
+
+
+@pytest.mark.parametrize(
+    ("other", "words"),
+    [
+        (
+            {"id": 1, "name": "Default", "visibility": "all", "network_configuration_id": "nc-1"},
+            "group Default also uses prod's private network configuration nc-1",
+        ),
+        (
+            {"id": 9, "name": "other-team", "visibility": "selected", "network_configuration_id": "nc-1"},
+            "group other-team also uses prod's private network configuration nc-1",
+        ),
+        (
+            {"id": 8, "name": "forecast-stack-dev", "network_configuration_id": "nc-1"},
+            "group forecast-stack-dev also uses",
+        ),
+        ({"id": 9, "name": "other-team", "network_configuration_id": "nc-other"}, ""),
+        ({"id": 9, "name": "other-team"}, ""),
+    ],
+    ids=["default-group", "other-team", "dev-s-group", "own-configuration", "github-network"],
+)
+def test_no_other_group_runs_in_prod_s_runner_network(
+    server: RecordingServer, names: dict[str, Any], other: dict[str, Any], words: str
+) -> None:
+    groups = json.loads(json.dumps(server.routes[f"/orgs/{ORG}/actions/runner-groups"].body))
+    groups["runner_groups"].append(other)
+    server.add(f"/orgs/{ORG}/actions/runner-groups", groups)
+    result = check(server, names, "runner")
+    assert result.outcome is (Outcome.FAIL if words else Outcome.PASS), result
+    assert words in result.detail
 
 
 # --- review finding 5: who may bypass the release ruleset ------------------------------------------

@@ -446,7 +446,9 @@ def _github_runner(ctx: DoctorContext) -> list[str]:
     )
     if settings is None:
         return [f"no GitHub.Network/networkSettings {names(ctx, 'runner')}: run the bootstrap"]
-    groups = (ctx.github.get(f"/orgs/{org}/actions/runner-groups") or {}).get("runner_groups", [])
+    groups = (ctx.github.get(f"/orgs/{org}/actions/runner-groups", {"per_page": "100"}) or {}).get(
+        "runner_groups", []
+    )
     group = next((g for g in groups if g["name"] == group_name), None)
     if group is None:
         return [f"no runner group {group_name} in {org}"]
@@ -467,6 +469,14 @@ def _github_runner(ctx: DoctorContext) -> list[str]:
             f"group {group_name} uses network configuration {group.get('network_configuration_id')!r}, "
             f"not the private one {private[0]}"
         )
+    # Review 23, A6: the configuration puts a group's runners in this environment's runner VNet, so
+    # no other group (another repository's, or an unrestricted one) may use it.
+    findings += [
+        f"group {other['name']} also uses {ctx.settings.env}'s private network configuration "
+        f"{other.get('network_configuration_id')}: its jobs run in {ctx.settings.env}'s runner VNet"
+        for other in groups
+        if other["id"] != group["id"] and other.get("network_configuration_id") in private
+    ]
     hosted = (ctx.github.get(f"/orgs/{org}/actions/hosted-runners") or {}).get("runners", [])
     if not any(r.get("runner_group_id") == group["id"] for r in hosted):
         findings.append(f"no GitHub-hosted runner in group {group_name}")
