@@ -900,7 +900,9 @@ APPROVAL = {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprove
 LOCK = {"type": {"name": "ExclusiveLock"}, "settings": {}}
 
 
-def branch_control(branches: str = "refs/heads/release/*", verify: str = "true") -> dict[str, Any]:
+def branch_control(
+    branches: str = "refs/heads/release/*", verify: str = "true", unknown: str = "false"
+) -> dict[str, Any]:
     """A Branch control check as the checks API returns it (a Task Check, evaluatebranchProtection)."""
     return {
         "type": {"name": "Task Check"},
@@ -909,9 +911,66 @@ def branch_control(branches: str = "refs/heads/release/*", verify: str = "true")
                 "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
                 "name": "evaluatebranchProtection",
             },
-            "inputs": {"allowedBranches": branches, "ensureProtectionOfBranch": verify},
+            "inputs": {
+                "allowedBranches": branches,
+                "ensureProtectionOfBranch": verify,
+                "allowUnknownStatusBranch": unknown,
+            },
         },
     }
+
+
+# Azure Repos' Git security namespace (review 23, A5): who may create branches under release/.
+PROJECT_GUID, REPO_GUID = "11111111-0000-0000-0000-000000000001", "22222222-0000-0000-0000-000000000002"
+ACL_PATH = "/contoso/_apis/accesscontrollists/2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87"
+RELEASE_FOLDER = f"repoV2/{PROJECT_GUID}/{REPO_GUID}/refs/heads/{'release'.encode('utf-16-le').hex()}/"
+CONTRIBUTORS = "Microsoft.TeamFoundation.Identity;S-1-9-1551374245-contributors"
+RM = "Microsoft.TeamFoundation.Identity;S-1-9-1551374245-release-managers"
+PROJECT_BUILD = "Microsoft.TeamFoundation.ServiceIdentity;project-build-service"
+COLLECTION_BUILD = "Microsoft.TeamFoundation.ServiceIdentity;collection-build-service"
+READ_CONTRIBUTE_CREATE = 2 | 4 | 16
+
+
+def ace(descriptor: str, allow: int = 0, deny: int = 0) -> dict[str, Any]:
+    return {"descriptor": descriptor, "allow": allow, "deny": deny}
+
+
+def acl(token: str, *aces: dict[str, Any], inherit: bool = True) -> dict[str, Any]:
+    return {
+        "token": token,
+        "inheritPermissions": inherit,
+        "acesDictionary": {a["descriptor"]: a for a in aces},
+    }
+
+
+# Azure DevOps' defaults (contributors and both build services may create branches in the repository),
+# with "Create branch" denied under release/ to all of them and allowed to the release managers.
+HEALTHY_ACLS = [
+    acl("repoV2", ace(COLLECTION_BUILD, READ_CONTRIBUTE_CREATE)),
+    acl(
+        f"repoV2/{PROJECT_GUID}",
+        ace(CONTRIBUTORS, READ_CONTRIBUTE_CREATE),
+        ace(PROJECT_BUILD, READ_CONTRIBUTE_CREATE),
+    ),
+    acl(f"repoV2/{PROJECT_GUID}/{REPO_GUID}", ace(RM, 2)),
+    acl(
+        RELEASE_FOLDER,
+        ace(CONTRIBUTORS, deny=16),
+        ace(PROJECT_BUILD, deny=16),
+        ace(COLLECTION_BUILD, deny=16),
+        ace(RM, allow=16),
+    ),
+]
+
+
+def git_acls(server: RecordingServer, acls: list[dict[str, Any]]) -> None:
+    """The ACL query's answers: the namespace root alone, and the project's tokens recursively."""
+    root = [a for a in acls if a["token"] == "repoV2"]
+    project = [a for a in acls if a["token"] != "repoV2"]
+    server.add(f"{ACL_PATH}?token=repoV2&recurse=false", {"count": len(root), "value": root})
+    server.add(
+        f"{ACL_PATH}?token=repoV2/{PROJECT_GUID}&recurse=true", {"count": len(project), "value": project}
+    )
 
 
 def _resource_checks(
@@ -951,8 +1010,18 @@ def _azure_devops(
     )
     _resource_checks(server, "endpoint", "se-plan", [branch_control()] if plan is None else plan)
     _resource_checks(server, "queue", "31", [branch_control()] if pool is None else pool)
+    server.add(
+        f"{DEVOPS}/git/repositories/forecast",
+        {"id": REPO_GUID, "name": "forecast", "project": {"id": PROJECT_GUID}},
+    )
+    git_acls(server, HEALTHY_ACLS)
     bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
-    bootstrap["azure_devops"] = {"organization": "contoso", "project": "forecast", "service_connections": {}}
+    bootstrap["azure_devops"] = {
+        "organization": "contoso",
+        "project": "forecast",
+        "release_managers": RM,
+        "service_connections": {},
+    }
     return bootstrap
 
 
@@ -1421,6 +1490,115 @@ def test_a_missing_prod_service_connection_is_named(server: RecordingServer, nam
     assert "service connection forecast-prod: not found" in result.detail
 
 
+# --- review 23, A5: Branch control refuses an unknown protection status; release/ branches ----------
+
+
+@pytest.mark.parametrize(
+    ("where", "checks", "words"),
+    [
+        (
+            "connection",
+            [APPROVAL, LOCK, branch_control(unknown="true")],
+            "service connection forecast-prod: Branch control admits a branch whose protection status",
+        ),
+        (
+            "plan",
+            [branch_control(unknown="True")],
+            "service connection forecast-prod-plan: Branch control admits a branch whose protection",
+        ),
+        ("pool", [branch_control(unknown="")], "agent pool ci-fcst-prod-weu: Branch control admits a branch"),
+    ],
+    ids=["connection", "plan-connection", "pool-unset"],
+)
+def test_branch_control_must_refuse_an_unknown_protection_status(
+    server: RecordingServer, names: dict[str, Any], where: str, checks: Any, words: str
+) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    assert check(server, names, "ci-protection", bootstrap=bootstrap).outcome is Outcome.PASS
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK], **{where: checks})
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def _without(descriptor: str) -> list[dict[str, Any]]:
+    """HEALTHY_ACLS with the release folder's entry for `descriptor` removed."""
+    acls = json.loads(json.dumps(HEALTHY_ACLS))
+    del acls[-1]["acesDictionary"][descriptor]
+    return acls
+
+
+@pytest.mark.parametrize(
+    ("acls", "names_found"),
+    [
+        (_without(PROJECT_BUILD), [PROJECT_BUILD]),
+        (_without(COLLECTION_BUILD), [COLLECTION_BUILD]),
+        (HEALTHY_ACLS[:-1], [CONTRIBUTORS, COLLECTION_BUILD, PROJECT_BUILD]),
+        (
+            [
+                *HEALTHY_ACLS[:-1],
+                acl(RELEASE_FOLDER, ace(CONTRIBUTORS, allow=16), ace(RM, allow=16), inherit=False),
+            ],
+            [CONTRIBUTORS],
+        ),
+        (
+            [
+                *HEALTHY_ACLS,
+                acl(
+                    f"repoV2/{PROJECT_GUID}/{REPO_GUID}", ace("Microsoft.TeamFoundation.Identity;readers", 16)
+                ),
+            ],
+            ["Microsoft.TeamFoundation.Identity;readers"],
+        ),
+    ],
+    ids=[
+        "project-build-service",
+        "collection-build-service",
+        "no-deny",
+        "folder-not-inheriting",
+        "repo-level-grant",
+    ],
+)
+def test_only_release_managers_create_release_branches_in_azure_repos(
+    server: RecordingServer, names: dict[str, Any], acls: list[dict[str, Any]], names_found: list[str]
+) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    git_acls(server, acls)
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    found = [f for f in result.detail.split("; ") if "may create branches under release/" in f]
+    assert found == [
+        f"Azure Repos: {d} may create branches under release/ (deny Create branch there)" for d in names_found
+    ]
+
+
+def test_other_folders_and_single_release_branches_do_not_count(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    """`releases/` shares release/'s encoded prefix, and a branch release/2026.1 is below the folder:
+    neither decides who may create branches under release/."""
+    releases = RELEASE_FOLDER.rstrip("/") + "s".encode("utf-16-le").hex() + "/"
+    one_branch = RELEASE_FOLDER + "2026.1".encode("utf-16-le").hex() + "/"
+    acls = [
+        *HEALTHY_ACLS,
+        acl(releases, ace(CONTRIBUTORS, allow=16)),
+        acl(one_branch, ace(CONTRIBUTORS, allow=16)),
+    ]
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    git_acls(server, acls)
+    assert check(server, names, "ci-protection", bootstrap=bootstrap).outcome is Outcome.PASS
+    bootstrap["azure_devops"].pop("release_managers")
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert f"Azure Repos: {RM} may create branches under release/" in result.detail
+    assert "no release managers group named" in result.detail
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    server.add(f"{ACL_PATH}?token=repoV2&recurse=false", {"message": "denied"}, status=403)
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert "who may create release/ branches is not visible to this token" in result.detail
+
+
 # --- review finding 7: the Azure Pipelines preflight reads the checks with System.AccessToken ------
 
 
@@ -1453,6 +1631,8 @@ def test_the_azure_pipelines_preflight_reads_prod_s_checks(server: RecordingServ
         "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
         "SYSTEM_TEAMPROJECT": "forecast",
         "SYSTEM_ACCESSTOKEN": "ado_recorded",
+        "BUILD_REPOSITORY_NAME": "forecast",
+        "FORECAST_STACK_RELEASE_MANAGERS_DESCRIPTOR": RM,
     }
     (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
     assert result.outcome is Outcome.PASS, result

@@ -222,8 +222,10 @@ def _ruleset_findings(ctx: DoctorContext, repo: str, ruleset_id: int, shown: str
 # Branch control. https://learn.microsoft.com/azure/devops/pipelines/process/approvals#branch-control
 # https://learn.microsoft.com/rest/api/azure/devops/approvalsandchecks/check-configurations/list
 # Branch control is a "Task Check" whose definition is evaluatebranchProtection with the inputs
-# allowedBranches and ensureProtectionOfBranch (terraform-provider-azuredevops,
-# azuredevops_check_branch_control).
+# allowedBranches, ensureProtectionOfBranch and allowUnknownStatusBranch (terraform-provider-azuredevops,
+# azuredevops_check_branch_control: `inputs["allowUnknownStatusBranch"] =
+# ignore_unknown_protection_status`); with the last "true", a branch whose protection cannot be
+# determined passes the verification (review 23, finding A5).
 RELEASE_BRANCHES = "refs/heads/release/*"
 CHECKS_API = "7.1-preview.1"
 
@@ -271,6 +273,8 @@ def _branch_control_findings(label: str, kinds: dict[str, dict[str, Any]]) -> li
         findings.append(f"{label}: Branch control admits {sorted(allowed)}, not only {RELEASE_BRANCHES}")
     if str(inputs.get("ensureProtectionOfBranch", "false")).lower() != "true":
         findings.append(f"{label}: Branch control does not verify branch protection")
+    if str(inputs.get("allowUnknownStatusBranch", "true")).lower() != "false":
+        findings.append(f"{label}: Branch control admits a branch whose protection status is unknown")
     return findings
 
 
@@ -302,6 +306,7 @@ def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
         findings += (_approval_findings(label, kinds) if needs_approval else []) + _branch_control_findings(
             label, kinds
         )
+    findings += _create_branch_findings(ctx, devops)
     pool = (ctx.settings.names.get("runner") or {}).get("prod")
     if pool is None:
         return [*findings, f"{NOT_CHECKED}prod's agent pool (no bootstrap names here)"]
@@ -309,6 +314,90 @@ def _azure_devops_findings(ctx: DoctorContext) -> list[str]:
     if queue is None:
         return [*findings, f"agent pool {pool}: not found in the project"]
     return findings + _branch_control_findings(f"agent pool {pool}", _check_kinds(ctx, base, "queue", queue))
+
+
+# Who may create a branch under release/ in Azure Repos (review 23, A5; U1): a created release/<x>
+# inherits the folder's branch policy, so Branch control's "verify branch protection" passes, and
+# forecast-prod-plan and prod's pool run its code before any approval. The Git Repositories security
+# namespace holds the permission; a ref's token is repoV2/<project id>/<repository id>/refs/heads/
+# followed by each '/'-separated segment of the name hex-encoded as UTF-16LE
+# (GitPermissionsUtil.GetRefNameFromToken; Microsoft's sample "Azure Repos Git security token").
+# An explicit allow or deny on a token overrides what it inherits; a token that does not inherit
+# starts empty; deny wins on one token.
+# https://learn.microsoft.com/rest/api/azure/devops/security/access-control-lists/query
+# CreateBranch = 16: GitRepositoryPermissions,
+# https://learn.microsoft.com/dotnet/api/microsoft.teamfoundation.sourcecontrol.webapi.gitrepositorypermissions
+# https://learn.microsoft.com/azure/devops/repos/git/require-branch-folders
+GIT_NAMESPACE = "2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87"
+CREATE_BRANCH = 16
+# Build service accounts (the project's and the collection's) are service identities: a pull-request
+# build maps System.AccessToken, so neither may create a release branch (review 23, U1).
+SERVICE_IDENTITY = "Microsoft.TeamFoundation.ServiceIdentity;"
+
+
+def ref_token(project_id: str, repository_id: str, ref_folder: str) -> str:
+    """The security token of a branch folder, e.g. ref_folder "release" -> .../refs/heads/7200...00/."""
+    segments = [segment.encode("utf-16-le").hex() for segment in ref_folder.strip("/").split("/")]
+    return f"repoV2/{project_id}/{repository_id}/refs/heads/{'/'.join(segments)}/"
+
+
+def _allowed_to_create(acls: list[dict[str, Any]], token: str) -> set[str]:
+    """The descriptors whose ACEs, from the namespace's root down to `token`, leave CreateBranch
+    allowed there (per descriptor: group membership is not expanded)."""
+    leaf = token.rstrip("/")
+
+    def above(acl: dict[str, Any]) -> bool:
+        own = str(acl.get("token", "")).rstrip("/")
+        return leaf == own or leaf.startswith(own + "/")
+
+    chain = sorted(filter(above, acls), key=lambda acl: len(str(acl.get("token", "")).rstrip("/")))
+    state: dict[str, bool] = {}
+    for acl in chain:
+        if acl.get("inheritPermissions", True) is False:
+            state = {}
+        for descriptor, ace in (acl.get("acesDictionary") or {}).items():
+            if int(ace.get("deny", 0)) & CREATE_BRANCH:
+                state[descriptor] = False
+            elif int(ace.get("allow", 0)) & CREATE_BRANCH:
+                state[descriptor] = True
+    return {descriptor for descriptor, allowed in state.items() if allowed}
+
+
+def _create_branch_findings(ctx: DoctorContext, devops: dict[str, Any]) -> list[str]:
+    """Only the release managers' group may create branches under release/ in the pipeline's
+    repository. Reading ACLs may be refused to the pipeline's token: there it is named as not checked."""
+    organization, project = devops.get("organization"), devops.get("project")
+    repository = devops.get("repository") or project
+    try:
+        found = ctx.azure_devops.get(
+            f"/{organization}/{project}/_apis/git/repositories/{repository}", {"api-version": "7.1"}
+        )
+        if found is None:
+            return [f"Azure Repos: no repository {repository} in {project} (azure_devops.repository)"]
+        project_id, repository_id = found["project"]["id"], found["id"]
+        acls = [
+            acl
+            for root, recurse in (("repoV2", "false"), (f"repoV2/{project_id}", "true"))
+            for acl in (
+                ctx.azure_devops.get(
+                    f"/{organization}/_apis/accesscontrollists/{GIT_NAMESPACE}",
+                    {"token": root, "recurse": recurse, "api-version": "7.1"},
+                )
+                or {}
+            ).get("value", [])
+        ]
+    except Forbidden:
+        hidden = "Azure Repos: who may create release/ branches is not visible to this token"
+        return [NOT_CHECKED + hidden if not ctx.settings.bootstrap else hidden]
+    allowed = _allowed_to_create(acls, ref_token(project_id, repository_id, "release"))
+    managers = devops.get("release_managers") or ctx.settings.release_managers_descriptor
+    findings = [
+        f"Azure Repos: {descriptor} may create branches under release/ (deny Create branch there)"
+        for descriptor in sorted(allowed - {managers})
+    ]
+    if managers is None and allowed:
+        findings.append("Azure Repos: no release managers group named (azure_devops.release_managers)")
+    return findings
 
 
 def ci_protection(ctx: DoctorContext) -> CheckResult:

@@ -67,6 +67,10 @@ class DoctorSettings:
     # https://learn.microsoft.com/azure/devops/pipelines/build/variables#system-variables
     ci_azure_devops: dict[str, str] | None = None
     azure_devops_token: str | None = field(default=None, repr=False)
+    # The Azure DevOps release managers' group (its identity descriptor), the only identity that may
+    # create branches under release/ (pipeline_checks.py, _create_branch_findings): the bootstrap's
+    # azure_devops.release_managers, or FORECAST_STACK_RELEASE_MANAGERS_DESCRIPTOR in the pipeline.
+    release_managers_descriptor: str | None = None
 
     @property
     def github(self) -> dict[str, Any] | None:
@@ -138,18 +142,24 @@ def load_settings(env: str, root: Path, environ: Mapping[str, str] | None = None
         release_managers_team_id=_team_id(environ.get("FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID")),
         ci_azure_devops=_pipeline_project(environ),
         azure_devops_token=environ.get("SYSTEM_ACCESSTOKEN") or None,
+        release_managers_descriptor=environ.get("FORECAST_STACK_RELEASE_MANAGERS_DESCRIPTOR") or None,
     )
 
 
 def _pipeline_project(environ: Mapping[str, str]) -> dict[str, str] | None:
-    """{organization, project} of an Azure Pipelines run: System.CollectionUri is
-    https://dev.azure.com/<org>/ or https://<org>.visualstudio.com/; None outside a pipeline."""
+    """{organization, project[, repository]} of an Azure Pipelines run: System.CollectionUri is
+    https://dev.azure.com/<org>/ or https://<org>.visualstudio.com/, Build.Repository.Name the
+    repository; None outside a pipeline."""
     uri, project = environ.get("SYSTEM_COLLECTIONURI", ""), environ.get("SYSTEM_TEAMPROJECT", "")
     if not uri or not project:
         return None
     host, _, path = uri.split("://", 1)[-1].partition("/")
     organization = path.strip("/").split("/")[0] if host == "dev.azure.com" else host.split(".")[0]
-    return {"organization": organization, "project": project} if organization else None
+    if not organization:
+        return None
+    found = {"organization": organization, "project": project}
+    repository = environ.get("BUILD_REPOSITORY_NAME", "")
+    return {**found, "repository": repository} if repository else found
 
 
 def _team_id(value: str | None) -> int | None:
