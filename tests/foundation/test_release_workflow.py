@@ -467,10 +467,14 @@ def test_azure_pipelines_prod_is_behind_the_environment_approval_and_applies_the
     # the service connections are named literally (authorised at queue time), with no secret; the
     # plan stage holds only the read-only plan identity
     plan_connections = {
-        s["inputs"]["azureSubscription"] for s in _azure_steps(azure, "prod_plan") if "inputs" in s
+        s["inputs"]["azureSubscription"]
+        for s in _azure_steps(azure, "prod_plan")
+        if s.get("task") == "AzureCLI@2"
     }
     apply_connections = {
-        s["inputs"]["azureSubscription"] for s in _azure_steps(azure, "prod_apply") if "inputs" in s
+        s["inputs"]["azureSubscription"]
+        for s in _azure_steps(azure, "prod_apply")
+        if s.get("task") == "AzureCLI@2"
     }
     assert plan_connections == {"forecast-prod-plan"}
     assert apply_connections == {"forecast-prod"}
@@ -736,3 +740,104 @@ def test_no_workflow_needs_actions_to_approve_pull_requests() -> None:
         for name, job in load(path)["jobs"].items():
             assert (job.get("permissions") or {}).get("pull-requests") != "write", f"{path.name} {name}"
     assert "must be on" not in (ROOT / ".github" / "workflows" / "provider-locks.yml").read_text()
+
+
+# --- review 23 (walk), B2 and B5: what the release jobs' machines need ------------------------------
+
+
+def _job_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = job.get("steps") or job.get("strategy", {}).get("runOnce", {}).get(
+        "deploy", {}
+    ).get("steps", [])
+    return steps
+
+
+def machine_findings(release: dict[str, Any], azure: dict[str, Any]) -> list[str]:
+    """Every Azure Pipelines job sets Python 3.11 before its first command (Managed DevOps Pools' and
+    Microsoft-hosted Ubuntu images have python3 3.12, 3.11 only in the tool cache; scripts/setup.sh
+    refuses anything but 3.11); every apply job, on both platforms, installs ODBC Driver 18 before
+    `make apply` (its deploy step writes the reporting schema through it).
+    https://learn.microsoft.com/azure/devops/pipelines/tasks/reference/use-python-version-v0"""
+    findings = []
+    for stage in azure["stages"]:
+        for job in stage["jobs"]:
+            name = f"azure-pipelines {stage['stage']}/{job.get('job') or job.get('deployment')}"
+            steps = _job_steps(job)
+            commands = [i for i, s in enumerate(steps) if "script" in s or s.get("task") == "AzureCLI@2"]
+            python = [i for i, s in enumerate(steps) if s.get("task") == "UsePythonVersion@0"]
+            if not python or (commands and python[0] > commands[0]):
+                findings.append(f"{name}: no UsePythonVersion before its first command")
+            elif steps[python[0]]["inputs"]["versionSpec"] != "$(PYTHON_VERSION)":
+                findings.append(f"{name}: Python {steps[python[0]]['inputs']['versionSpec']}")
+    applies = [
+        (f"github {name}", job.get("steps", []))
+        for name, job in release["jobs"].items()
+        if name.endswith("-apply")
+    ]
+    applies += [
+        (f"azure-pipelines {stage['stage']}/apply", _job_steps(job))
+        for stage in azure["stages"]
+        for job in stage["jobs"]
+        if job.get("deployment") == "apply"
+    ]
+    for name, steps in applies:
+        runs = [
+            str(s.get("run") or s.get("script") or s.get("inputs", {}).get("inlineScript", "")) for s in steps
+        ]
+        apply = next((i for i, r in enumerate(runs) if r.startswith("make apply")), None)
+        odbc = next((i for i, r in enumerate(runs) if r == "bash scripts/install_odbc_driver.sh"), None)
+        if apply is None or odbc is None or odbc > apply:
+            findings.append(f"{name}: ODBC Driver 18 is not installed before make apply")
+    return findings
+
+
+def test_every_release_job_has_python_3_11_and_apply_has_the_odbc_driver() -> None:
+    release, azure = load(RELEASE), load(AZURE_PIPELINE)
+    assert sum(1 for name in release["jobs"] if name.endswith("-apply")) == 2
+    assert machine_findings(release, azure) == []
+
+
+def test_the_walk_review_s_missing_python_and_driver_are_caught() -> None:
+    release, azure = load(RELEASE), load(AZURE_PIPELINE)
+    stages = {stage["stage"]: stage for stage in azure["stages"]}
+    preflight = stages["prod_preflight"]["jobs"][0]
+    preflight["steps"] = [s for s in preflight["steps"] if s.get("task") != "UsePythonVersion@0"]
+    dev_plan = stages["dev"]["jobs"][0]
+    dev_plan["steps"].append(dev_plan["steps"].pop(1))  # after its commands
+    validate = stages["validate"]["jobs"][0]
+    next(s for s in validate["steps"] if s.get("task") == "UsePythonVersion@0")["inputs"]["versionSpec"] = (
+        "3.12"
+    )
+    release["jobs"]["prod-apply"]["steps"] = [
+        s for s in release["jobs"]["prod-apply"]["steps"] if "install_odbc_driver" not in str(s.get("run"))
+    ]
+    prod_apply = _job_steps(stages["prod_apply"]["jobs"][0])
+    odbc = next(i for i, s in enumerate(prod_apply) if "install_odbc_driver" in str(s.get("script")))
+    prod_apply.append(prod_apply.pop(odbc))
+    assert machine_findings(release, azure) == [
+        "azure-pipelines validate/test: Python 3.12",
+        "azure-pipelines dev/plan: no UsePythonVersion before its first command",
+        "azure-pipelines prod_preflight/preflight: no UsePythonVersion before its first command",
+        "github prod-apply: ODBC Driver 18 is not installed before make apply",
+        "azure-pipelines prod_apply/apply: ODBC Driver 18 is not installed before make apply",
+    ]
+
+
+def test_the_odbc_script_installs_only_when_the_driver_is_missing(tmp_path: Path) -> None:
+    """With odbcinst reporting the driver, the script changes nothing (no apt-get, no sudo)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "odbcinst").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("apt-get", "sudo", "dpkg", "curl"):
+        (bin_dir / tool).write_text(f"#!/bin/sh\necho {tool} ran >&2\nexit 9\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    script = ROOT / "scripts" / "install_odbc_driver.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "ODBC Driver 18 for SQL Server is installed" in done.stdout
+    (bin_dir / "odbcinst").write_text("#!/bin/sh\nexit 1\n")
+    missing = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, check=False)
+    assert missing.returncode != 0
+    assert "ran" in missing.stderr  # it went on to install (the stand-ins refuse)
