@@ -11,7 +11,7 @@ from typing import Any
 import hcl2
 from infra_helpers import Edit
 
-from stackctl.checks.hclmodel import strip_comments
+from stackctl.checks.hclmodel import read_dir, strip_comments
 
 BOOTSTRAP = Path("envs/bootstrap")
 # What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.
@@ -215,7 +215,26 @@ def bootstrap_script_findings(script: str) -> list[str]:
         findings.append("backend.hcl is written before the state has moved")
     if 'if [ -f "$root/backend.hcl" ] && [ ! -f "$local_state" ]' not in script:
         findings.append("a left-over local state is ignored when backend.hcl exists")
+    # Walk review B1: each environment's first state exists before its first (read-only) plan, and
+    # is written only where none exists.
+    joined = script.replace("\\\n", " ")  # continuation lines as one
+    uploads = re.findall(r"az storage blob upload[^\n]*", joined)
+    if not uploads:
+        findings.append("the bootstrap writes no first state for the environments")
+    elif not all("--if-none-match '*'" in upload for upload in uploads):
+        findings.append("the first state may overwrite an existing state")
     return findings
+
+
+def test_the_owner_may_write_each_environment_s_first_state(root: Path) -> None:
+    assigned = next(
+        b
+        for b in read_dir(root / BOOTSTRAP).blocks
+        if b.address == "azurerm_role_assignment.owner_environment_state"
+    )
+    assert "Storage Blob Data Contributor" in str(assigned.body.get("role_definition_name"))
+    assert "azurerm_storage_container.state[each.key]" in str(assigned.body.get("scope"))
+    assert 'env != "bootstrap"' in str(assigned.body.get("for_each"))
 
 
 def test_the_bootstrap_script_writes_serially_and_moves_before_it_switches(root: Path) -> None:
@@ -240,7 +259,12 @@ fi
         "the bootstrap applies federated credentials in parallel",
         "backend.hcl is written before the state has moved",
         "a left-over local state is ignored when backend.hcl exists",
+        "the bootstrap writes no first state for the environments",
     ]
+    overwriting = (
+        broken + 'az storage blob upload --auth-mode login -c "tfstate-$env" -n "$blob" -f "$empty"\n'
+    )
+    assert "the first state may overwrite an existing state" in bootstrap_script_findings(overwriting)
 
 
 # --- every job that reaches a stack's data planes runs on the self-hosted runner -------------------

@@ -158,6 +158,15 @@ def healthy_prod(server: RecordingServer) -> None:
     )
     server.add(f"{STATE}/blobServices/default/containers/tfstate-prod", {"name": "tfstate-prod"})
     server.add(
+        "/blob/tfstate-prod/forecast-stack/prod.tfstate",
+        None,
+        headers={
+            "ETag": '"0x2"',
+            "Last-Modified": "Mon, 07 Dec 2026 10:00:00 GMT",
+            "x-ms-blob-type": "BlockBlob",
+        },
+    )
+    server.add(
         "/blob/tfstate-prod",
         None,
         headers={"ETag": '"0x1"', "Last-Modified": "Mon, 07 Dec 2026 10:00:00 GMT"},
@@ -1155,6 +1164,18 @@ def test_state_backend(server: RecordingServer, names: dict[str, Any], tmp_path:
     blocked = check(server, names, "state-backend", root=backend(tmp_path / "d"))
     assert blocked.outcome is Outcome.FAIL
     assert "state_allowed_ip_ranges" in str(blocked.next_step)
+
+
+def test_the_first_state_must_exist_before_the_first_plan(
+    server: RecordingServer, names: dict[str, Any], tmp_path: Path
+) -> None:
+    """Walk review B1: the plan identity cannot create the state; the bootstrap writes it."""
+    assert check(server, names, "state-backend", root=backend(tmp_path / "a")).outcome is Outcome.PASS
+    server.add("/blob/tfstate-prod/forecast-stack/prod.tfstate", None, status=404)
+    missing = check(server, names, "state-backend", root=backend(tmp_path / "b"))
+    assert missing.outcome is Outcome.FAIL
+    assert "forecast-stack/prod.tfstate does not exist" in missing.detail
+    assert "scripts/bootstrap_state.sh" in str(missing.next_step)
 
 
 def test_names_come_from_terraform(names: dict[str, Any]) -> None:
