@@ -360,8 +360,8 @@ def test_every_check_passes_on_a_healthy_prod_in_order(
             "bootstrap-values",
             "identity",
             "providers",
-            "quotas",
             "bootstrap-state",
+            "quotas",
             "federated-credentials",
             "ci-protection",
             "runner",
@@ -1321,6 +1321,26 @@ def test_an_admitted_workflow_that_others_can_call_fails(
     result = check(server, names, "runner", env=env)
     assert result.outcome is Outcome.FAIL
     assert "which other workflows can call (workflow_call)" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("environ", "ref"),
+    [
+        ({"FORECAST_STACK_RELEASE_REF": "release/2026.3"}, "refs/heads/release/2026.3"),
+        ({"FORECAST_STACK_RELEASE_REF": "refs/heads/release/2026.3"}, "refs/heads/release/2026.3"),
+        ({"GITHUB_REF": "refs/heads/release/2026.4"}, "refs/heads/release/2026.4"),
+        ({}, None),
+    ],
+    ids=["short", "full", "in-actions", "none"],
+)
+def test_a_release_manager_checks_the_release_before_pushing_it(
+    environ: dict[str, str], ref: str | None
+) -> None:
+    """Walk review M2: the preflight's token cannot read runner groups, so the check of the listed ref
+    runs where an admin's token is: `FORECAST_STACK_RELEASE_REF=release/<name> make doctor ENV=prod`."""
+    from stackctl.doctor.settings import load_settings
+
+    assert load_settings("prod", REPO, environ).ci_ref == ref
 
 
 # --- review finding 8: the group runs on the private network configuration ------------------------
