@@ -189,7 +189,7 @@ def state_backend(ctx: DoctorContext) -> CheckResult:
     return _state_blob(client, str(backend.get("key")), expected)
 
 
-def _state_blob(client: ContainerClient, key: str, where: tuple[Any, Any]) -> CheckResult:
+def _state_blob(client: ContainerClient, key: str, where: tuple[object, object]) -> CheckResult:
     """The environment's state exists before its first release: its first run is the plan job, whose
     identity only reads the state, and Terraform's azurerm backend creates a missing state by
     writing and leasing it (review 23 walk, B1; envs/bootstrap/main.state.tf)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import yaml
 
@@ -28,7 +29,9 @@ def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> 
     environment = ctx.github.get(f"/repos/{repo}/environments/{gh_env}")
     if environment is None:
         return [f"{gh_env}: no such environment"]
-    findings = _branch_policy_findings(ctx, repo, environment, BRANCH[ctx.settings.env])
+    findings = _branch_policy_findings(
+        ctx, repo, gh_env, environment.get("deployment_branch_policy") or {}, BRANCH[ctx.settings.env]
+    )
     if gh_env == "prod":
         rules = environment.get("protection_rules", [])
         reviewers = [r for r in rules if r.get("type") == "required_reviewers" and r.get("reviewers")]
@@ -44,15 +47,13 @@ def _github_environment_findings(ctx: DoctorContext, gh_env: str, repo: str) -> 
 
 
 def _branch_policy_findings(
-    ctx: DoctorContext, repo: str, environment: dict[str, Any], branch: str
+    ctx: DoctorContext, repo: str, gh_env: str, policy: Mapping[str, object], branch: str
 ) -> list[str]:
     """The environment admits only `branch` (a name pattern) through a custom deployment policy, and
     no tag: a tag policy (type "tag") lets a job on any matching tag use the environment, and no
     release/** branch ruleset covers tags, so any writer could push tag release/x at their own commit
     and get the environment's token (review 23, finding A3).
     https://docs.github.com/rest/deployments/branch-policies#list-deployment-branch-policies"""
-    gh_env = environment.get("name")
-    policy = environment.get("deployment_branch_policy") or {}
     if not policy.get("custom_branch_policies") or policy.get("protected_branches"):
         return [f"{gh_env}: no custom deployment-branch policy"]
     listed = ctx.github.get(f"/repos/{repo}/environments/{gh_env}/deployment-branch-policies") or {}
@@ -116,7 +117,15 @@ REVIEW_PARAMETERS = {
 }
 
 
-def _review_findings(rules: list[dict[str, Any]]) -> list[str]:
+class PullRequestRule(TypedDict, total=False):
+    """A rule of GET /repos/{owner}/{repo}/rules/branches/{branch} (the fields read here)."""
+
+    type: str
+    ruleset_id: int
+    parameters: dict[str, int | bool]
+
+
+def _review_findings(rules: list[PullRequestRule]) -> list[str]:
     parameters = [rule.get("parameters") or {} for rule in rules if rule.get("type") == "pull_request"]
     approvals = max((int(p.get("required_approving_review_count") or 0) for p in parameters), default=0)
     findings = []
@@ -140,9 +149,10 @@ def _provider_locks_findings(ctx: DoctorContext, repo: str) -> list[str]:
     environment = ctx.github.get(f"/repos/{repo}/environments/{PROVIDER_LOCKS_ENVIRONMENT}")
     if environment is None:
         return []
+    policy = environment.get("deployment_branch_policy") or {}
     return [
         f"{finding}: its GitHub App key would reach a writer's branch"
-        for finding in _branch_policy_findings(ctx, repo, environment, "main")
+        for finding in _branch_policy_findings(ctx, repo, PROVIDER_LOCKS_ENVIRONMENT, policy, "main")
     ]
 
 
@@ -341,12 +351,20 @@ def ref_token(project_id: str, repository_id: str, ref_folder: str) -> str:
     return f"repoV2/{project_id}/{repository_id}/refs/heads/{'/'.join(segments)}/"
 
 
-def _allowed_to_create(acls: list[dict[str, Any]], token: str) -> set[str]:
+class AccessControlList(TypedDict, total=False):
+    """An entry of GET _apis/accesscontrollists/{namespace} (the fields read here)."""
+
+    token: str
+    inheritPermissions: bool
+    acesDictionary: dict[str, dict[str, int | str]]
+
+
+def _allowed_to_create(acls: list[AccessControlList], token: str) -> set[str]:
     """The descriptors whose ACEs, from the namespace's root down to `token`, leave CreateBranch
     allowed there (per descriptor: group membership is not expanded)."""
     leaf = token.rstrip("/")
 
-    def above(acl: dict[str, Any]) -> bool:
+    def above(acl: AccessControlList) -> bool:
         own = str(acl.get("token", "")).rstrip("/")
         return leaf == own or leaf.startswith(own + "/")
 
@@ -363,7 +381,7 @@ def _allowed_to_create(acls: list[dict[str, Any]], token: str) -> set[str]:
     return {descriptor for descriptor, allowed in state.items() if allowed}
 
 
-def _create_branch_findings(ctx: DoctorContext, devops: dict[str, Any]) -> list[str]:
+def _create_branch_findings(ctx: DoctorContext, devops: Mapping[str, object]) -> list[str]:
     """Only the release managers' group may create branches under release/ in the pipeline's
     repository. Reading ACLs may be refused to the pipeline's token: there it is named as not checked."""
     organization, project = devops.get("organization"), devops.get("project")
@@ -390,7 +408,8 @@ def _create_branch_findings(ctx: DoctorContext, devops: dict[str, Any]) -> list[
         hidden = "Azure Repos: who may create release/ branches is not visible to this token"
         return [NOT_CHECKED + hidden if not ctx.settings.bootstrap else hidden]
     allowed = _allowed_to_create(acls, ref_token(project_id, repository_id, "release"))
-    managers = devops.get("release_managers") or ctx.settings.release_managers_descriptor
+    named = devops.get("release_managers") or ctx.settings.release_managers_descriptor
+    managers = str(named) if named else None
     findings = [
         f"Azure Repos: {descriptor} may create branches under release/ (deny Create branch there)"
         for descriptor in sorted(allowed - {managers})
