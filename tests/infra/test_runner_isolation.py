@@ -695,3 +695,11 @@ def test_the_bootstrap_s_credentials_are_the_subjects_terraform_computed(root: P
     assert "local.federated_credentials" in str(credential.body.get("for_each"))
     assert "each.value.subject" in str(credential.body.get("subject"))
     assert "each.value.issuer" in str(credential.body.get("issuer"))
+
+
+def test_the_network_settings_keep_the_tag_github_adds(root: Path) -> None:
+    """The resource provider adds GitHubId; a later bootstrap run must not plan it away (walk, U2)."""
+    settings = next(
+        b for b in read_dir(root / RUNNER).blocks if b.address == "azapi_resource.network_settings"
+    )
+    assert 'tags["GitHubId"]' in str(settings.body.get("lifecycle"))
