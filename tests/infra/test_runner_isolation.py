@@ -128,7 +128,7 @@ def _azure_pr_findings(azure: dict[str, Any]) -> list[str]:
 # assigns a runner (docs: workflow syntax, jobs.<job_id>.if). The guards are compared as text, not
 # evaluated: there is no evaluator of GitHub's expression language here (developers' guide), and any
 # other condition, however equivalent, is a finding to look at.
-# https://docs.github.com/actions/how-tos/manage-runners/self-hosted-runners/manage-access
+# https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups#changing-which-workflows-can-access-a-runner-group
 # https://docs.github.com/actions/sharing-automations/reusing-workflows#overview
 ADMITTED_WORKFLOW = "release.yml"
 GUARDS = {

@@ -487,7 +487,7 @@ RELEASE_REF = re.compile(r"refs/heads/release/[A-Za-z0-9._/-]+")
 # that ref, running the caller's checkout (review 23, finding A1). The admitted workflow is
 # release.yml, which no other workflow can call; doctor reads it at each listed ref and fails when it
 # has become callable.
-# https://docs.github.com/actions/how-tos/manage-runners/self-hosted-runners/manage-access
+# https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups#changing-which-workflows-can-access-a-runner-group
 # https://docs.github.com/actions/sharing-automations/reusing-workflows#overview
 ADMITTED_WORKFLOW = ".github/workflows/release.yml"
 
