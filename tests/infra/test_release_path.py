@@ -686,3 +686,61 @@ def test_an_azapi_type_missing_from_its_schema_with_validation_on_is_caught(tree
         encoding="utf-8",
     )
     assert "infra/extra_network.tf: azapi_resource.gh" in " ".join(azapi_schema_findings(tree))
+
+
+# --- review 23, A7: the saved plan in the one-day artifact holds no usable credential ---------------
+# The saved plan (tfplan) travels from the plan job to the apply job as an artifact that repository
+# readers may read for a day, and its prior state holds the resources' sensitive attributes: the
+# workspace's and Application Insights' shared keys, the storage accounts' access keys. They are no
+# credential while the services refuse them (local authentication off, shared keys off, SQL
+# Entra-only); this keeps the residual of docs/release-path.md true.
+NO_KEY_AUTH = [
+    ("modules/monitoring", "azurerm_log_analytics_workspace", "local_authentication_enabled", False),
+    ("modules/monitoring", "azurerm_application_insights", "local_authentication_enabled", False),
+    ("modules/data_lake", "azurerm_storage_account", "shared_access_key_enabled", False),
+    ("modules/aml_workspace", "azurerm_storage_account", "shared_access_key_enabled", False),
+]
+
+
+def usable_plan_secret_findings(tree: Path) -> list[str]:
+    findings = []
+    for directory, kind, attribute, wanted in NO_KEY_AUTH:
+        blocks = [b for b in read_dir(tree / directory).blocks if b.type == kind]
+        if not blocks:
+            findings.append(f"{directory}: no {kind} to check")
+        findings += [
+            f"{directory}: {b.address} {attribute} = {b.body.get(attribute)!r}: its key in the saved plan "
+            "would be a usable credential"
+            for b in blocks
+            if b.body.get(attribute) is not wanted
+        ]
+    for server in (b for b in read_dir(tree / "modules/sql").blocks if b.type == "azurerm_mssql_server"):
+        admins = server.body.get("azuread_administrator") or [{}]
+        if not all(admin.get("azuread_authentication_only") is True for admin in admins):
+            findings.append(f"modules/sql: {server.address} accepts SQL logins (not Entra-only)")
+    return findings
+
+
+def test_the_saved_plan_carries_no_usable_credential(root: Path) -> None:
+    assert usable_plan_secret_findings(root) == []
+
+
+def test_a_key_that_works_again_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/monitoring/main.tf",
+        "local_authentication_enabled = false",
+        "local_authentication_enabled = true",
+    )
+    edit(
+        "modules/data_lake/main.tf",
+        "shared_access_key_enabled         = false",
+        "shared_access_key_enabled = true",
+    )
+    edit("modules/sql/main.tf", "azuread_authentication_only = true", "azuread_authentication_only = false")
+    assert usable_plan_secret_findings(tree) == [
+        "modules/monitoring: azurerm_log_analytics_workspace.this local_authentication_enabled = True: "
+        "its key in the saved plan would be a usable credential",
+        "modules/data_lake: azurerm_storage_account.this shared_access_key_enabled = True: "
+        "its key in the saved plan would be a usable credential",
+        "modules/sql: azurerm_mssql_server.this accepts SQL logins (not Entra-only)",
+    ]
