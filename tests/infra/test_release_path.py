@@ -12,7 +12,7 @@ import hcl2
 import pytest
 from infra_helpers import Edit
 
-from stackctl.checks.hclmodel import strip_comments
+from stackctl.checks.hclmodel import read_dir, strip_comments
 
 BOOTSTRAP = Path("envs/bootstrap")
 # What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.
@@ -216,7 +216,26 @@ def bootstrap_script_findings(script: str) -> list[str]:
         findings.append("backend.hcl is written before the state has moved")
     if 'if [ -f "$root/backend.hcl" ] && [ ! -f "$local_state" ]' not in script:
         findings.append("a left-over local state is ignored when backend.hcl exists")
+    # Walk review B1: each environment's first state exists before its first (read-only) plan, and
+    # is written only where none exists.
+    joined = script.replace("\\\n", " ")  # continuation lines as one
+    uploads = re.findall(r"az storage blob upload[^\n]*", joined)
+    if not uploads:
+        findings.append("the bootstrap writes no first state for the environments")
+    elif not all("--if-none-match '*'" in upload for upload in uploads):
+        findings.append("the first state may overwrite an existing state")
     return findings
+
+
+def test_the_owner_may_write_each_environment_s_first_state(root: Path) -> None:
+    assigned = next(
+        b
+        for b in read_dir(root / BOOTSTRAP).blocks
+        if b.address == "azurerm_role_assignment.owner_environment_state"
+    )
+    assert "Storage Blob Data Contributor" in str(assigned.body.get("role_definition_name"))
+    assert "azurerm_storage_container.state[each.key]" in str(assigned.body.get("scope"))
+    assert 'env != "bootstrap"' in str(assigned.body.get("for_each"))
 
 
 def test_the_bootstrap_script_writes_serially_and_moves_before_it_switches(root: Path) -> None:
@@ -241,7 +260,12 @@ fi
         "the bootstrap applies federated credentials in parallel",
         "backend.hcl is written before the state has moved",
         "a left-over local state is ignored when backend.hcl exists",
+        "the bootstrap writes no first state for the environments",
     ]
+    overwriting = (
+        broken + 'az storage blob upload --auth-mode login -c "tfstate-$env" -n "$blob" -f "$empty"\n'
+    )
+    assert "the first state may overwrite an existing state" in bootstrap_script_findings(overwriting)
 
 
 # --- every job that reaches a stack's data planes runs on the self-hosted runner -------------------
@@ -259,9 +283,11 @@ def hosted_data_plane_jobs(release: dict[str, Any], azure: dict[str, Any]) -> li
     has no public endpoint, so a hosted runner gets 403 or no route."""
     offenders = []
     for name, job in release["jobs"].items():
-        environment = job.get("with", {}).get("environment")
-        if "uses" in job and environment in {"dev", "prod"} and HOSTED.search(str(job["with"]["runner"])):
-            offenders.append(f"github {name}: runner {job['with']['runner']}")
+        environment = str(job.get("environment", "")).removesuffix("-plan")
+        if environment in {"dev", "prod"} and (
+            not isinstance(job["runs-on"], dict) or HOSTED.search(str(job["runs-on"]))
+        ):
+            offenders.append(f"github {name}: runner {job['runs-on']}")
     for stage in azure["stages"]:
         if not any(str(stage["stage"]).split("_")[0] == env for env in ("dev", "prod")):
             continue
@@ -288,11 +314,14 @@ def test_no_data_plane_job_runs_on_a_hosted_runner(root: Path) -> None:
 
 def test_a_dev_job_on_a_hosted_runner_is_caught(root: Path) -> None:
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
-    release["jobs"]["dev"]["with"]["runner"] = '["ubuntu-latest"]'
+    release["jobs"]["dev-plan"]["runs-on"] = "ubuntu-latest"
+    release["jobs"]["prod-apply"]["runs-on"]["labels"] = ["ubuntu-24.04"]
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"vmImage": "ubuntu-latest"}
     assert hosted_data_plane_jobs(release, azure) == [
-        'github dev: runner ["ubuntu-latest"]',
+        "github dev-plan: runner ubuntu-latest",
+        "github prod-apply: runner {'group': \"${{ vars.PROD_RUNNER_GROUP || 'forecast-stack-prod' }}\", "
+        "'labels': ['ubuntu-24.04']}",
         "azure-pipelines dev/plan: pool {'vmImage': 'ubuntu-latest'}",
     ]
 
@@ -366,10 +395,10 @@ def dev_on_prod_runner_findings(
     if dev_pool == prod_pool:
         findings.append(f"dev's and prod's runners share the runner group {dev_pool}")
     for name, job in release["jobs"].items():
-        environment = job.get("with", {}).get("environment")
-        if "uses" not in job or environment not in {"dev", "prod"}:
+        environment = str(job.get("environment", "")).removesuffix("-plan")
+        if environment not in {"dev", "prod"}:
             continue
-        runner = str(job["with"]["runner"])
+        runner = str(job["runs-on"])
         other = "prod" if environment == "dev" else "dev"
         other_labels = prod_labels if environment == "dev" else dev_labels
         other_group = prod_pool if environment == "dev" else dev_pool
@@ -401,9 +430,8 @@ def test_no_dev_job_can_run_on_prod_s_runner(root: Path) -> None:
 def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     # The review's finding: dev fell back to prod's label, and DEV_AGENT_POOL could name prod's pool.
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
-    release["jobs"]["dev"]["with"]["runner"] = (
-        '${{ format(\'{{"group":"{0}","labels":["{1}"]}}\', vars.DEV_RUNNER_GROUP || \'forecast-stack-dev\', '
-        "vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod') }}"
+    release["jobs"]["dev-plan"]["runs-on"]["labels"] = (
+        "${{ vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod' }}"
     )
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"name": "$(PROD_AGENT_POOL)"}
@@ -414,14 +442,15 @@ def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     assert dev_on_prod_runner_findings(release, azure, defaults) == [
         "dev's and prod's runners share the label(s) ['forecast-stack-prod']",
         "dev's and prod's runners share the runner group forecast-stack-prod",
-        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "github dev-plan (dev) may run on prod's runner: " + str(release["jobs"]["dev-plan"]["runs-on"]),
         # with the shared label, prod's default is dev's label too
-        "github prod (prod) may run on dev's runner: " + release["jobs"]["prod"]["with"]["runner"],
+        "github prod-plan (prod) may run on dev's runner: " + str(release["jobs"]["prod-plan"]["runs-on"]),
+        "github prod-apply (prod) may run on dev's runner: " + str(release["jobs"]["prod-apply"]["runs-on"]),
         "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
     ]
     # With the bootstrap's own (distinct) labels, the workflow fallback alone is caught.
     assert dev_on_prod_runner_findings(release, azure, runner_defaults(root)) == [
-        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "github dev-plan (dev) may run on prod's runner: " + str(release["jobs"]["dev-plan"]["runs-on"]),
         "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
     ]
     assert dev_on_prod_runner_findings(release, azure, {"prod": defaults["prod"]}) == [
@@ -852,3 +881,61 @@ def test_an_azapi_type_missing_from_its_schema_with_validation_on_is_caught(tree
         encoding="utf-8",
     )
     assert "infra/extra_network.tf: azapi_resource.gh" in " ".join(azapi_schema_findings(tree))
+
+
+# --- review 23, A7: the saved plan in the one-day artifact holds no usable credential ---------------
+# The saved plan (tfplan) travels from the plan job to the apply job as an artifact that repository
+# readers may read for a day, and its prior state holds the resources' sensitive attributes: the
+# workspace's and Application Insights' shared keys, the storage accounts' access keys. They are no
+# credential while the services refuse them (local authentication off, shared keys off, SQL
+# Entra-only); this keeps the residual of docs/release-path.md true.
+NO_KEY_AUTH = [
+    ("modules/monitoring", "azurerm_log_analytics_workspace", "local_authentication_enabled", False),
+    ("modules/monitoring", "azurerm_application_insights", "local_authentication_enabled", False),
+    ("modules/data_lake", "azurerm_storage_account", "shared_access_key_enabled", False),
+    ("modules/aml_workspace", "azurerm_storage_account", "shared_access_key_enabled", False),
+]
+
+
+def usable_plan_secret_findings(tree: Path) -> list[str]:
+    findings = []
+    for directory, kind, attribute, wanted in NO_KEY_AUTH:
+        blocks = [b for b in read_dir(tree / directory).blocks if b.type == kind]
+        if not blocks:
+            findings.append(f"{directory}: no {kind} to check")
+        findings += [
+            f"{directory}: {b.address} {attribute} = {b.body.get(attribute)!r}: its key in the saved plan "
+            "would be a usable credential"
+            for b in blocks
+            if b.body.get(attribute) is not wanted
+        ]
+    for server in (b for b in read_dir(tree / "modules/sql").blocks if b.type == "azurerm_mssql_server"):
+        admins = server.body.get("azuread_administrator") or [{}]
+        if not all(admin.get("azuread_authentication_only") is True for admin in admins):
+            findings.append(f"modules/sql: {server.address} accepts SQL logins (not Entra-only)")
+    return findings
+
+
+def test_the_saved_plan_carries_no_usable_credential(root: Path) -> None:
+    assert usable_plan_secret_findings(root) == []
+
+
+def test_a_key_that_works_again_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/monitoring/main.tf",
+        "local_authentication_enabled = false",
+        "local_authentication_enabled = true",
+    )
+    edit(
+        "modules/data_lake/main.tf",
+        "shared_access_key_enabled         = false",
+        "shared_access_key_enabled = true",
+    )
+    edit("modules/sql/main.tf", "azuread_authentication_only = true", "azuread_authentication_only = false")
+    assert usable_plan_secret_findings(tree) == [
+        "modules/monitoring: azurerm_log_analytics_workspace.this local_authentication_enabled = True: "
+        "its key in the saved plan would be a usable credential",
+        "modules/data_lake: azurerm_storage_account.this shared_access_key_enabled = True: "
+        "its key in the saved plan would be a usable credential",
+        "modules/sql: azurerm_mssql_server.this accepts SQL logins (not Entra-only)",
+    ]
