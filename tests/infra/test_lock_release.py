@@ -327,6 +327,108 @@ def test_main_s_bootstrap_lock_is_caught(tmp_path: Path) -> None:
     assert sum("does not depend on" in finding for finding in findings) == 3
 
 
+# --- no create_before_destroy under a lock ----------------------------------------------------------
+# With create_before_destroy on an assignment under a lock, or propagated to it from anything that
+# depends on it (Terraform forces it onto a CBD resource's dependencies:
+# https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle#create_before_destroy),
+# Terraform re-creates the lock BEFORE it destroys the deposed assignment: unlock, create, lock,
+# delete, and the DELETE meets the lock (ScopeLocked; review tffix MINOR-2, run with Terraform 1.11.4).
+def _sets_create_before_destroy(body: dict[str, object]) -> bool:
+    lifecycle = body.get("lifecycle", [])
+    entries = lifecycle if isinstance(lifecycle, list) else [lifecycle]
+    return any(str(e.get("create_before_destroy")).lower() == "true" for e in entries if isinstance(e, dict))
+
+
+def _dependents(model: TerraformDir) -> tuple[set[str], set[str]]:
+    """Resources and module calls of a root that refer to a role assignment, directly or through
+    each other or locals (depends_on or any expression): (resource addresses, module names)."""
+    reached = {b.address for b in model.blocks if b.type == "azurerm_role_assignment"}
+    modules: set[str] = set()
+    bodies = (
+        {b.address: str(b.body) for b in model.blocks}
+        | {f"module.{name}": str(call.arguments) for name, call in model.module_calls.items()}
+        | {f"local.{name}": str(value) for name, value in model.locals.items()}
+    )
+    grown = True
+    while grown:
+        found = {
+            address
+            for address, body in bodies.items()
+            if address not in reached and any(re.search(rf"\b{re.escape(r)}\b", body) for r in reached)
+        }
+        reached |= found
+        modules |= {a.removeprefix("module.") for a in found if a.startswith("module.")}
+        grown = bool(found)
+    return {a for a in reached if not a.startswith(("module.", "local."))}, modules
+
+
+def create_before_destroy_findings(root: Path) -> list[str]:
+    """Each role assignment of a root with a lock, or anything depending on one (in the root or in
+    a module it calls), that sets create_before_destroy (empty when none does)."""
+    findings: list[str] = []
+    for directory in lock_roots(root):
+        name = directory.relative_to(root).as_posix()
+        model = read_dir(directory)
+        resources, modules = _dependents(model)
+        findings += [
+            f"{name}: {b.address} sets create_before_destroy under a lock's release"
+            for b in model.blocks
+            if b.address in resources and _sets_create_before_destroy(b.body)
+        ]
+        for module in sorted(modules):
+            source = (directory / str(model.module_calls[module].source)).resolve()
+            findings += [
+                f"{name}: module.{module} ({b.address}) sets create_before_destroy under a lock's release"
+                for b in (read_dir(source).blocks if source.is_dir() else [])
+                if _sets_create_before_destroy(b.body)
+            ]
+    return findings
+
+
+def test_no_create_before_destroy_under_a_lock(root: Path) -> None:
+    assert create_before_destroy_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # on an assignment under the bootstrap's state lock
+        (
+            "envs/bootstrap/main.state.tf",
+            '  description          = "forecast-stack bootstrap: the owner who runs it reads and writes '
+            "the bootstrap's own state\"\n",
+            '  description          = "forecast-stack bootstrap: the owner who runs it reads and writes '
+            "the bootstrap's own state\"\n  lifecycle {\n    create_before_destroy = true\n  }\n",
+            "envs/bootstrap: azurerm_role_assignment.owner_bootstrap_state sets create_before_destroy "
+            "under a lock's release",
+        ),
+        # on the stack's tracker, which depends on every assignment (CBD propagates to them)
+        (
+            "infra/main.locks.tf",
+            "  input = {\n    for key, assignment in local.managed_role_assignments",
+            "  lifecycle {\n    create_before_destroy = true\n  }\n"
+            "  input = {\n    for key, assignment in local.managed_role_assignments",
+            "infra: terraform_data.locked_role_assignments sets create_before_destroy under a lock's release",
+        ),
+        # inside a module that depends on the stack's assignments (the workspace's outbound rules)
+        (
+            "modules/aml_workspace/main.tf",
+            "",
+            'resource "terraform_data" "cbd" {\n  input = 1\n'
+            "  lifecycle {\n    create_before_destroy = true\n  }\n}\n",
+            "infra: module.aml_workspace (terraform_data.cbd) sets create_before_destroy "
+            "under a lock's release",
+        ),
+    ],
+    ids=["on-a-bootstrap-assignment", "on-the-tracker", "in-a-dependent-module"],
+)
+def test_create_before_destroy_under_a_lock_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in create_before_destroy_findings(tree)
+
+
 # --- the release, run by Terraform ----------------------------------------------------------------
 
 STAND_INS = """
