@@ -607,6 +607,7 @@ def subnet_join_findings(tree: Path) -> list[str]:
         and merged
         and f"local.{re.findall(r'^  ([a-z_]+) = ', text[: m.start()], re.M)[-1]}" in merged["locals"]
     }
+    joining = _joining_environments(tree, text)
     naming = _text(tree / BOOTSTRAP / "naming.tf")
     names = re.search(r"runner_vnet\s*=\s*\{(?P<body>.*)\}\s*$", naming, re.M)
     findings: list[str] = []
@@ -614,6 +615,11 @@ def subnet_join_findings(tree: Path) -> list[str]:
         tfvars = hcl2.loads((tree / f"envs/{env}/terraform.tfvars").read_text(encoding="utf-8"))
         subnet = tfvars.get("ci_runner_subnet_id")
         if subnet in (None, "null", "${null}"):
+            if env in joining:
+                findings.append(
+                    f"envs/{env} admits no runner subnet (ci_runner_subnet_id null); "
+                    "its deployer may still join one"
+                )
             continue
         vnet = re.search(rf'\b{env}\s*=\s*"(?P<name>[^"]+)"', names["body"]) if names else None
         expected = (
@@ -625,9 +631,23 @@ def subnet_join_findings(tree: Path) -> list[str]:
             findings.append(
                 f"envs/{env}: ci_runner_subnet_id is not {env}'s runner subnet ({expected}/runners)"
             )
-        if "env" not in granted and f'"{env}"' not in granted:
+        if ("env" not in granted or env not in joining) and f'"{env}"' not in granted:
             findings.append(f"envs/{env} admits the runner subnet by VNet rule; its deployer may not join it")
     return findings
+
+
+def _joining_environments(tree: Path, text: str) -> set[str]:
+    """The environments local.subnet_join_roles iterates: local.runner_subnet_join_environments when
+    it loops over local.subnet_joining_runners filtered by that list, else (fails closed) both."""
+    loop = re.search(r"subnet_join_roles = \{\s*for env in keys\(local\.(\w+)\)", text)
+    model = read_dir(tree / BOOTSTRAP)
+    if loop and "local.runner_subnet_join_environments" in str(model.locals.get(loop[1], "")):
+        definition = next(
+            b for b in model.blocks if b.address == "azurerm_role_definition.runner_subnet_join"
+        )
+        if definition.body.get("for_each") == f"${{local.{loop[1]}}}":
+            return {str(env) for env in model.locals.get("runner_subnet_join_environments", [])}
+    return {"dev", "prod"}
 
 
 def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) -> None:
@@ -665,8 +685,37 @@ def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) ->
             "virtualNetworks/vnet-fcst-ci-weu/subnets/runners",
             "envs/dev: ci_runner_subnet_id is not dev's runner subnet (vnet-fcst-ci-dev-weu/runners)",
         ),
+        # review tffix MINOR-4 (main's loop): every runner's environment may join, prod included
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "for env in keys(local.subnet_joining_runners) :",
+            "for env in keys(local.runners) :",
+            "envs/prod admits no runner subnet (ci_runner_subnet_id null); its deployer may still join one",
+        ),
+        # prod added to the joining list while its tfvars admit no subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            'runner_subnet_join_environments = ["dev", "prod"]',
+            "envs/prod admits no runner subnet (ci_runner_subnet_id null); its deployer may still join one",
+        ),
+        # dev dropped from the joining list while its tfvars admit its subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            "runner_subnet_join_environments = []",
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
     ],
-    ids=["no-role", "other-subnet", "no-action", "prod-subnet-in-dev"],
+    ids=[
+        "no-role",
+        "other-subnet",
+        "no-action",
+        "prod-subnet-in-dev",
+        "every-env",
+        "prod-listed",
+        "dev-unlisted",
+    ],
 )
 def test_a_subnet_the_deployer_cannot_join_is_caught(
     tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
