@@ -988,3 +988,100 @@ def test_a_key_that_works_again_is_caught(tree: Path, edit: Edit) -> None:
         "its key in the saved plan would be a usable credential",
         "modules/sql: azurerm_mssql_server.this accepts SQL logins (not Entra-only)",
     ]
+
+
+# --- infra/README's rights table says what the bootstrap grants (review tffix MINOR-3) -------------
+RIGHTS_TABLE = re.compile(r"\*\*Rights of the deploying identity\*\*\n\n(?P<table>(?:\|.*\n)+)")
+
+
+def rights_table_findings(tree: Path) -> list[str]:
+    """The deploying identity's rights table in infra/README.md against envs/bootstrap: the stack
+    group's name pattern, every role of the RBAC Administrator condition's allow-list, and the
+    runner-subnet join role with the environments that get it."""
+    readme = (tree / "infra/README.md").read_text(encoding="utf-8")
+    table = RIGHTS_TABLE.search(readme)
+    if table is None:
+        return ["infra/README.md has no rights table under **Rights of the deploying identity**"]
+    rows = table["table"].splitlines()
+    model = read_dir(tree / BOOTSTRAP)
+    findings: list[str] = []
+    group = re.search(r'"(rg-[^"]+)"', str(model.locals["names"]["stack_resource_group"]))
+    pattern = (
+        group[1]
+        .replace("${var.workload}", "<workload>")
+        .replace("${env}", "<env>")
+        .replace("${var.location_short}", "<region short>")
+        if group
+        else "?"
+    )
+    if f"`{pattern}`" not in table["table"]:
+        findings.append(f"infra/README.md: the stack group is `{pattern}` (envs/bootstrap/naming.tf)")
+    admin = next((row for row in rows if row.startswith("| Role Based Access Control Administrator")), "")
+    findings += [
+        f"infra/README.md: the RBAC Administrator row leaves out {role} (var.assignable_role_ids)"
+        for role in model.variables["assignable_role_ids"].default
+        if role not in admin
+    ]
+    joining = sorted(_joining_environments(tree, _text(tree / BOOTSTRAP / "main.rbac.tf")))
+    join = next((row for row in rows if "runner subnet service endpoint join" in row), "")
+    if not join:
+        findings.append("infra/README.md: no row for the runner subnet service endpoint join role")
+    elif f"{' and '.join(joining)} only" not in join:
+        findings.append(
+            f"infra/README.md: the runner subnet join row does not say `{' and '.join(joining)} only`"
+        )
+    return findings
+
+
+def test_the_rights_table_says_what_the_bootstrap_grants(root: Path) -> None:
+    assert rights_table_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # main's README (review tffix MINOR-3): a suffix the group does not have
+        (
+            "infra/README.md",
+            "`rg-<workload>-<env>-<region short>`",
+            "`rg-<workload>-<env>-<region>-<suffix>`",
+            "infra/README.md: the stack group is `rg-<workload>-<env>-<region short>` "
+            "(envs/bootstrap/naming.tf)",
+        ),
+        # main's README: AcrPush missing from the allow-list
+        (
+            "infra/README.md",
+            "AcrPull, AcrPush, Monitoring",
+            "AcrPull, Monitoring",
+            "infra/README.md: the RBAC Administrator row leaves out AcrPush (var.assignable_role_ids)",
+        ),
+        # main's README: no subnet join row
+        (
+            "infra/README.md",
+            "| forecast-stack runner subnet service endpoint join",
+            "| forecast-stack runner subnet",
+            "infra/README.md: no row for the runner subnet service endpoint join role",
+        ),
+        # the role given to prod too while the README says dev only
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            'runner_subnet_join_environments = ["dev", "prod"]',
+            "infra/README.md: the runner subnet join row does not say `dev and prod only`",
+        ),
+        # a new role in the allow-list that the README does not name
+        (
+            "envs/bootstrap/variables.tf",
+            '    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"\n',
+            '    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"\n'
+            '    "AcrDelete"                     = "c2f4ef07-c644-48eb-af81-4b1b4947fb11"\n',
+            "infra/README.md: the RBAC Administrator row leaves out AcrDelete (var.assignable_role_ids)",
+        ),
+    ],
+    ids=["group-suffix", "no-acrpush", "no-join-row", "join-for-prod", "new-allowed-role"],
+)
+def test_a_stale_rights_table_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in rights_table_findings(tree)
