@@ -1085,3 +1085,62 @@ def test_a_stale_rights_table_is_caught(
 ) -> None:
     edit(path, old, new)
     assert expected in rights_table_findings(tree)
+
+
+# --- infra/README's migration blocks name real addresses (review runtimefix F4) --------------------
+MIGRATION = re.compile(
+    r"(?P<kind>from|to)\s+=\s+module\.stack\.module\.(?P<module>\w+)\.(?P<type>\w+)\.(?P<name>\w+)"
+)
+
+
+def migration_findings(tree: Path) -> list[str]:
+    """The `removed`/`import` blocks infra/README.md gives for the dataset move: `to` is a resource
+    the stack declares (module.stack in envs/shared, its module in infra/), `from` one it no longer
+    declares (else `removed` would fight the configuration)."""
+    readme = (tree / "infra/README.md").read_text(encoding="utf-8")
+    shared = read_dir(tree / "envs/shared")
+    stack = read_dir(tree / "infra")
+    found = list(MIGRATION.finditer(readme))
+    findings = (
+        [] if {m["kind"] for m in found} == {"from", "to"} else ["infra/README.md: no removed+import blocks"]
+    )
+    if "stack" not in shared.module_calls:
+        findings.append("envs/shared: no module.stack")
+    for m in found:
+        call = stack.module_calls.get(m["module"])
+        declared = call is not None and any(
+            b.address == f"{m['type']}.{m['name']}" for b in read_dir(tree / "infra" / call.source).blocks
+        )
+        if declared != (m["kind"] == "to"):
+            findings.append(
+                f"infra/README.md: {m['kind']} = {m[0].split('= ')[1]} is {'not ' * (not declared)}declared"
+            )
+    return findings
+
+
+def test_the_dataset_migration_blocks_name_real_addresses(root: Path) -> None:
+    assert migration_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake[each.key]",
+            "module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake[each.key]",
+            "infra/README.md: to = module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake"
+            " is not declared",
+        ),
+        (
+            "module.stack.module.data_factory.azurerm_data_factory_dataset_delimited_text.lake",
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake",
+            "infra/README.md: from = "
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake is declared",
+        ),
+        ("removed {\n  from = ", "removed {\n  # ", "infra/README.md: no removed+import blocks"),
+    ],
+    ids=["to-unknown-type", "from-still-declared", "no-blocks"],
+)
+def test_wrong_migration_blocks_are_caught(tree: Path, edit: Edit, old: str, new: str, expected: str) -> None:
+    edit("infra/README.md", old, new)
+    assert expected in migration_findings(tree)
