@@ -25,7 +25,8 @@ SLOW_FIXTURES = ("sample_run", "checkov_report")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _group_costly_fixtures(items)
+    if config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist` has no xdist_group marker to set
+        _group_costly_fixtures(items)
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info is not None and any(name in info.names_closure for name in SLOW_FIXTURES):
@@ -48,7 +49,9 @@ def pytest_collection_modifyitems_carry_groups(config: pytest.Config, items: lis
     which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386, open; fix proposed in #1388), so
     every group was split across workers and each worker built the group's costly fixture again.
     A no-op where the suffix is already there (an xdist or pytest with the fix)."""
-    if not os.environ.get("PYTEST_XDIST_WORKER") or not config.getvalue("loadgroup"):
+    # config.option, not getvalue: a run with `-p no:xdist` (inheriting a worker's environment from
+    # the test that started it) has no such option
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "loadgroup", False):
         return
     for item in items:
         names = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
