@@ -15,7 +15,7 @@ from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import UsageError
 from demand_forecast.outputs import MARKER, IncompleteOutputError, restore_interrupted, verify_complete
 from demand_forecast.settings import Settings
-from demand_forecast.training import TrainedModel
+from demand_forecast.training.model import TrainedModel
 
 
 def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
