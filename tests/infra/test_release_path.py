@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 from infra_helpers import Edit
 
 from stackctl.checks.hclmodel import strip_comments
@@ -540,6 +541,111 @@ def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> 
     ]
 
 
+# --- each stack's storage VNet rules name a subnet its deploying identity may join -----------------
+# Adding a subnet to a storage account's VNet rules needs
+# Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action on that subnet
+# (https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks#required-permissions);
+# the runner subnets live in the bootstrap's group, where Contributor on the stack's group does not
+# reach (review 22 runtime N3: LinkedAuthorizationFailed on dev's first apply).
+JOIN_ACTION = "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action"
+JOIN_ENTRY = re.compile(
+    r'principal\s*=\s*"deploy"[^{}]*?scope\s*=\s*azurerm_subnet\.runner\[(?P<env>[^\]]+)\]\.id[^{}]*?'
+    r"role_definition\s*=\s*azurerm_role_definition\.(?P<definition>\w+)\[(?P<def_env>[^\]]+)\]"
+)
+
+
+def subnet_join_findings(tree: Path) -> list[str]:
+    """Each env whose tfvars set ci_runner_subnet_id names its own runner's subnet, and the bootstrap
+    gives that env's deploying identity joinViaServiceEndpoint on exactly that subnet."""
+    rbac = _load(tree / BOOTSTRAP / "main.rbac.tf")
+    joiners = {
+        _unquote(name)
+        for entry in rbac.get("resource", [])
+        for kind, blocks in entry.items()
+        if _unquote(kind) == "azurerm_role_definition"
+        for name, body in blocks.items()
+        if any(JOIN_ACTION in str(p.get("actions")) for p in body.get("permissions", []))
+        and "azurerm_subnet.runner[each.key].id" in str(body.get("assignable_scopes"))
+    }
+    text = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    merged = re.search(r"role_assignments = merge\((?P<locals>[^)]*)\)", text)
+    granted = {
+        m["env"]
+        for m in JOIN_ENTRY.finditer(text)
+        if m["definition"] in joiners
+        and m["env"] == m["def_env"]
+        # the local holding the entry is one of the assignments made
+        and merged
+        and f"local.{re.findall(r'^  ([a-z_]+) = ', text[: m.start()], re.M)[-1]}" in merged["locals"]
+    }
+    naming = _text(tree / BOOTSTRAP / "naming.tf")
+    names = re.search(r"runner_vnet\s*=\s*\{(?P<body>.*)\}\s*$", naming, re.M)
+    findings: list[str] = []
+    for env in ("dev", "prod"):
+        tfvars = hcl2.loads((tree / f"envs/{env}/terraform.tfvars").read_text(encoding="utf-8"))
+        subnet = tfvars.get("ci_runner_subnet_id")
+        if subnet in (None, "null", "${null}"):
+            continue
+        vnet = re.search(rf'\b{env}\s*=\s*"(?P<name>[^"]+)"', names["body"]) if names else None
+        expected = (
+            vnet["name"].replace("${var.workload}", "fcst").replace("${var.location_short}", "weu")
+            if vnet
+            else "?"
+        )
+        if f"/virtualNetworks/{expected}/subnets/runners" not in _unquote(subnet):
+            findings.append(
+                f"envs/{env}: ci_runner_subnet_id is not {env}'s runner subnet ({expected}/runners)"
+            )
+        if "env" not in granted and f'"{env}"' not in granted:
+            findings.append(f"envs/{env} admits the runner subnet by VNet rule; its deployer may not join it")
+    return findings
+
+
+def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) -> None:
+    assert subnet_join_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # main's tree: no such role at all
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "local.runner_roles, local.subnet_join_roles,",
+            "local.runner_roles,",
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # the role on the other environment's subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "scope           = azurerm_subnet.runner[env].id",
+            'scope           = azurerm_subnet.runner["prod"].id',
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # a role without the action
+        (
+            "envs/bootstrap/main.rbac.tf",
+            '      "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",\n',
+            '      "Microsoft.Network/virtualNetworks/subnets/read",\n',
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # dev's tfvars naming prod's runner subnet
+        (
+            "envs/dev/terraform.tfvars",
+            "virtualNetworks/vnet-fcst-ci-dev-weu/subnets/runners",
+            "virtualNetworks/vnet-fcst-ci-weu/subnets/runners",
+            "envs/dev: ci_runner_subnet_id is not dev's runner subnet (vnet-fcst-ci-dev-weu/runners)",
+        ),
+    ],
+    ids=["no-role", "other-subnet", "no-action", "prod-subnet-in-dev"],
+)
+def test_a_subnet_the_deployer_cannot_join_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in subnet_join_findings(tree)
+
+
 # --- the RBAC Administrator condition is an allow-list of the roles infra/ assigns -----------------
 # https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
 
@@ -567,6 +673,10 @@ def rbac_condition_findings(tree: Path) -> list[str]:
     findings += [
         f"infra/ assigns {role}, which the condition refuses" for role in sorted(assigned - set(allowed))
     ]
+    # Least privilege the other way too: a role nobody assigns is one more the deploying identity
+    # could hand any service principal.
+    unused = sorted(set(allowed) - assigned)
+    findings += [f"the allow-list admits {role}, which infra/ never assigns" for role in unused]
     rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
     if "GuidNotEquals" in rbac or rbac.count("ForAnyOfAnyValues:GuidEquals") != 2:
         findings.append("the RBAC Administrator condition is not an allow-list on both write and delete")
@@ -588,15 +698,100 @@ def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit
     edit("infra/main.rbac.tf", 'role = "AzureML Data Scientist"', 'role = "AzureML Compute Operator"')
     edit(
         "envs/bootstrap/variables.tf",
-        '"Reader"                        = "acdd72a7',
+        '"AcrPull"                       = "7f951dda',
         '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n'
-        '    "Reader"                        = "acdd72a7',
+        '    "AcrPull"                       = "7f951dda',
     )
     assert rbac_condition_findings(tree) == [
         "Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c) is privileged",
         "infra/ assigns AzureML Compute Operator, which the condition refuses",
+        "the allow-list admits AzureML Data Scientist, which infra/ never assigns",
+        "the allow-list admits Contributor, which infra/ never assigns",
         "the RBAC Administrator condition is not an allow-list on both write and delete",
     ]
+
+
+# --- every role assignment the deploying identity writes states a principal type the condition admits
+# The condition tests @Request[...:PrincipalType]; azurerm sends principalType only when
+# principal_type is set (hashicorp/terraform-provider-azurerm v5.2.0-14,
+# internal/services/authorization/role_assignment_resource.go Create, and
+# website/docs/r/role_assignment.html.markdown: "It is necessary to explicitly set this attribute
+# when creating role assignments if the principal creating the assignment is constrained by ABAC
+# rules that filters on the PrincipalType attribute"). Without it, or with another type, the
+# first apply of dev and prod stops with 403 (review 22 N1, runtime review N1 and N2).
+
+CONDITION_TYPES = re.compile(r"PrincipalType\] ForAnyOfAnyValues:StringEqualsIgnoreCase \{(?P<types>[^}]*)\}")
+
+
+def _stack_files(tree: Path) -> list[Path]:
+    """The .tf files the deploying identity applies: infra/ and each module (not their examples)."""
+    return sorted([*(tree / "infra").glob("*.tf"), *(tree / "modules").glob("*/*.tf")])
+
+
+def role_assignment_type_findings(tree: Path) -> list[str]:
+    """Each azurerm_role_assignment in infra/ and modules/ sets principal_type to a literal the
+    bootstrap's RBAC Administrator condition admits (on write and on delete alike)."""
+    rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    per_action = [
+        {kind.strip().strip("'").lower() for kind in match["types"].split(",")}
+        for match in CONDITION_TYPES.finditer(rbac)
+    ]
+    admitted = set.intersection(*per_action) if per_action else set()
+    findings: list[str] = []
+    for path in _stack_files(tree):
+        for entry in _load(path).get("resource", []):
+            for kind, instances in entry.items():
+                if _unquote(kind) != "azurerm_role_assignment":
+                    continue
+                for name, body in instances.items():
+                    where = f"{path.relative_to(tree)}: azurerm_role_assignment.{_unquote(name)}"
+                    value, only = body.get("principal_type"), f"({sorted(admitted)} only)"
+                    if value is None:
+                        findings.append(f"{where} sets no principal_type")
+                    elif _unquote(value).lower() not in admitted:
+                        findings.append(f"{where}: principal_type {_unquote(value)} {only}")
+    return findings
+
+
+def test_every_role_assignment_states_a_principal_type_the_condition_admits(root: Path) -> None:
+    assert role_assignment_type_findings(root) == []
+
+
+def test_a_missing_or_refused_principal_type_is_caught(tree: Path, edit: Edit) -> None:
+    # main's own fault (the deployer's data role), a group, an expression the check cannot read as
+    # the admitted literal, and a new module's assignment with none.
+    service_principal = '\n  principal_type       = "ServicePrincipal"'
+    rbac = "infra/main.rbac.tf"
+    edit(rbac, f"principal_id         = local.deployer{service_principal}", "principal_id = local.deployer")
+    edit(
+        "infra/main.rbac.tf",
+        f"principal_id         = module.aml_workspace.principal_id{service_principal}",
+        'principal_id         = module.aml_workspace.principal_id\n  principal_type       = "Group"',
+    )
+    edit(
+        "infra/main.rbac.tf",
+        '  principal_id         = each.value.principal_id\n  principal_type       = "ServicePrincipal"',
+        "  principal_id         = each.value.principal_id\n  principal_type       = var.principal_type",
+    )
+    (tree / "modules" / "sql" / "main.extra.tf").write_text(
+        'resource "azurerm_role_assignment" "admin" {\n  scope = "x"\n  role_definition_name = "Reader"\n'
+        '  principal_id = "y"\n}\n',
+        encoding="utf-8",
+    )
+    only = "(['serviceprincipal'] only)"
+    assert role_assignment_type_findings(tree) == [
+        f"infra/main.rbac.tf: azurerm_role_assignment.this: principal_type ${{var.principal_type}} {only}",
+        "infra/main.rbac.tf: azurerm_role_assignment.deployer sets no principal_type",
+        f"infra/main.rbac.tf: azurerm_role_assignment.network_approver: principal_type Group {only}",
+        "modules/sql/main.extra.tf: azurerm_role_assignment.admin sets no principal_type",
+    ]
+
+
+def test_a_condition_that_admits_no_principal_type_refuses_everything(tree: Path, edit: Edit) -> None:
+    rbac = tree / BOOTSTRAP / "main.rbac.tf"
+    text = rbac.read_text(encoding="utf-8")
+    rbac.write_text(text.replace("{'ServicePrincipal'}", "{'User'}"), encoding="utf-8")
+    assert len(role_assignment_type_findings(tree)) == 3  # infra/'s three assignment resources
 
 
 # --- azapi types that azapi's embedded schema lacks plan only with schema validation off ------------
