@@ -219,7 +219,7 @@ class _Rows:
 def _records(path: Path, text: str, separator: str) -> list[tuple[int, list[str]]]:
     """(first line, fields) of every non-blank record, by Python's csv module (quotes, embedded
     separators and line breaks as Excel writes them)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     records = []
     line = 1
     try:
@@ -345,7 +345,6 @@ def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFor
         frame = pd.DataFrame(
             rows.values, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str
         )
-        frame = frame.apply(lambda column: column.str.strip())
         frame, rows.repeated_header_lines = _drop_header_lines(path, frame, header, required)
     else:
         frame = pd.DataFrame({column: pd.Series(dtype=str) for column in header})
