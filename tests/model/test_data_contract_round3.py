@@ -187,8 +187,10 @@ def test_a_store_written_with_spaces_on_every_row_exits_2_naming_the_near_miss(
     write(shipments, small / "shipments.csv")
     assert main(["validate", "--data", str(small), "--out", str(tmp_path / "out")]) == ExitStatus.DATA_REFUSED
     message = said(capsys)
-    assert "shipments.csv, row" in message and "untrimmed_id" in message
-    assert "likely cause" in message and f"{written!r} vs 'S00001' (spaces around it)" in message
+    assert "shipments.csv, row" in message
+    assert "untrimmed_id" in message
+    cause = "likely cause: 1 id value(s) are written with spaces or tabs around them"
+    assert f"{cause} ({written!r} vs 'S00001' (spaces around it))" in message
     assert "Traceback" not in message
 
 

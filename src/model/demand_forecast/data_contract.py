@@ -4,9 +4,10 @@ Policy. Structural problems make the data unusable and raise `DataContractError`
 missing required file or column, or any bad row in stores.csv (a store's region or format cannot be
 guessed, and dropping it would silently drop its shipments). Row problems in the other files
 (unparsable or non-Monday date, negative or unparsable units, missing id, an id with spaces or tabs
-around it, duplicate key, store not in stores.csv) are quarantined with their reason, unless a file's quarantined share exceeds
-`validate.max_quarantine_fraction`: then the data is unusable and the first bad row is named.
-A required file with no data rows is unusable too (its own error, before any row is judged).
+around it, duplicate key, store not in stores.csv) are quarantined with their reason, unless a
+file's quarantined share exceeds `validate.max_quarantine_fraction`: then the data is unusable and
+the first bad row is named. A required file with no data rows is unusable too (its own error,
+before any row is judged).
 
 Every numeric column of every file (units, returns and each numeric extra) is read by one parser,
 `demand_forecast.reading.parse_numbers`, in one format per column: non-finite values are
@@ -615,9 +616,8 @@ def near_miss_cause(given: str, known: str) -> str:
 
 def _pairs(misses: dict[str, str]) -> str:
     """Up to three (given, known) pairs, quoted as Python does so that a tab or a space shows."""
-    return ", ".join(
-        f"{given!r} vs {known!r} ({near_miss_cause(given, known)})" for given, known in list(misses.items())[:3]
-    )
+    shown = list(misses.items())[:3]
+    return ", ".join(f"{given!r} vs {known!r} ({near_miss_cause(given, known)})" for given, known in shown)
 
 
 def _untrimmed_ids(name: str, frame: pd.DataFrame) -> dict[str, str]:
