@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from demand_forecast.errors import DataContractError
 
@@ -329,32 +331,135 @@ def _drop_header_lines(
     return frame.drop(index=candidates), len(candidates)
 
 
-def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFormat]:
-    """Every cell of `path` as a stripped string ('' when empty), and how the file was read.
+# Where a line ends, for the csv module and Arrow alike: CRLF, CR or LF.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
-    The frame's index is the data row (file line - 2), so row numbers stay the file's own when
-    header lines inside it are dropped. Raises DataContractError for a file that cannot be read
-    one way only (see the module docstring)."""
+
+def _fields(line: str, separator: str) -> list[str]:
+    """The fields of one record line, by Python's csv module (the rule for every row Arrow refuses)."""
+    return next(csv.reader([line], delimiter=separator), [])
+
+
+def _one_line_records(text: str) -> list[tuple[int, str]] | None:
+    """(line number, text) of every non-blank line, or None when a quoted value spans lines (a line
+    with an odd number of quotes): then only the csv module knows where records start."""
+    lines = _LINE_END.split(text)
+    if '"' in text and any(line.count('"') % 2 for line in lines):
+        return None
+    return [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+
+
+def _arrow_rows(data: list[tuple[int, str]], separator: str, width: int) -> tuple[pd.DataFrame, list[int]]:
+    """The records of `data` that have `width` fields, as text columns 0..width-1 indexed by data
+    row (line - 2), read by Arrow's CSV reader; and the positions in `data` of the other records
+    (Arrow calls the handler for each, in order: https://arrow.apache.org/docs/python/generated/pyarrow.csv.ParseOptions.html)."""
+    refused: list[str] = []
+
+    def refuse(row: pa_csv.InvalidRow) -> str:
+        refused.append(row.text)
+        return "skip"
+
+    names = [str(i) for i in range(width)]
+    # Every cell as text: no type inference, nothing read as null (`NA`, `NULL`, '' stay as written).
+    # https://arrow.apache.org/docs/python/generated/pyarrow.csv.ConvertOptions.html
+    table = pa_csv.read_csv(
+        io.BytesIO("\n".join(line for _, line in data).encode("utf-8")),
+        read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pa_csv.ParseOptions(delimiter=separator, invalid_row_handler=refuse),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    positions, at = [], 0
+    for text in refused:  # in file order: find each refused record's line
+        while data[at][1] != text:
+            at += 1
+        positions.append(at)
+        at += 1
+    kept = np.ones(len(data), dtype=bool)
+    kept[positions] = False
+    labels = np.fromiter((line - 2 for line, _ in data), dtype=np.int64, count=len(data))[kept]
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+    frame.index = pd.Index(labels, dtype="int64")
+    return frame, positions
+
+
+def _read_records(
+    path: Path, data: list[tuple[int, str]], separator: str, header: list[str], required: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """The data rows of one-line records fitted to the header's width (see `_fit_width`): Arrow
+    reads the rows as wide as the first one (the header's width, or one more when the file ends
+    every row with a delimiter); the csv module reads the rest, and every row whose extra field is
+    not empty, in file order so the first bad row is the one named. Returns the rows and how many
+    ended in an empty field too many."""
+    width = len(header)
+    wide = len(_fields(data[0][1], separator)) > width
+    frame, refused = _arrow_rows(data, separator, width + wide)
+    suspects = list(refused)
+    if wide:
+        extra = frame[str(width)]
+        filled = frame.index[(extra.str.strip() != "").to_numpy(dtype=bool, na_value=True)]
+        positions = {line - 2: at for at, (line, _) in enumerate(data)}
+        suspects = sorted(suspects + [positions[int(label)] for label in filled])
+        frame = frame.drop(index=filled).iloc[:, :width]
+    rows = _Rows([], [], trailing_empty_fields=len(frame) if wide else 0)
+    for at in suspects:
+        line, text = data[at]
+        fields = _fields(text, separator)
+        rows.values.append(
+            _fit_width(path, line, fields, header, required) if len(fields) > width else fields
+        )
+        rows.trailing_empty_fields += len(fields) > width
+        rows.labels.append(line - 2)
+    frame.columns = pd.Index(header)
+    if rows.values:
+        padded = [fields + [""] * (width - len(fields)) for fields in rows.values]
+        more = pd.DataFrame(padded, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str)
+        frame = pd.concat([frame, more.astype(frame.dtypes.to_dict())]).sort_index()
+    return frame, rows.trailing_empty_fields
+
+
+def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFormat]:
+    """Every cell of `path` as a string exactly as written ('' when empty), and how the file was read.
+
+    Records on one line each (nearly every export) are read by Arrow's CSV reader, the rest of the
+    rules applied over whole columns; a file where a quoted value spans lines is read by the csv
+    module record by record. Both give the same frame. Its index is the data row (file line - 2),
+    so row numbers stay the file's own when header lines inside it are dropped. Raises
+    DataContractError for a file that cannot be read one way only (see the module docstring)."""
     text, encoding = decode_csv(path)
     text = text.lstrip("\ufeff")
     separator = detect_separator(text.lstrip().splitlines()[0], required)
-    records = _records(path, text, separator)
+    lines = _one_line_records(text)
+    if lines is None:
+        records = _records(path, text, separator)
+    else:
+        records = [(lines[0][0], _fields(lines[0][1], separator))]
     header, renamed = _header(path, records[0][1])
-    rows = _data_rows(path, records, header, required)
-    if rows.values:
+    trailing = 0
+    if lines is not None and len(lines) > 1:
+        frame, trailing = _read_records(path, lines[1:], separator, header, required)
+    elif lines is None and len(records) > 1:
+        rows = _data_rows(path, records, header, required)
         frame = pd.DataFrame(
             rows.values, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str
         )
-        frame, rows.repeated_header_lines = _drop_header_lines(path, frame, header, required)
+        trailing = rows.trailing_empty_fields
     else:
         frame = pd.DataFrame({column: pd.Series(dtype=str) for column in header})
+    repeated = 0
+    if len(frame):
+        frame, repeated = _drop_header_lines(path, frame, header, required)
     read_as = CsvFormat(
         encoding,
         separator,
         compression=_file_compression(path),
         renamed_columns=tuple(renamed.items()),
-        trailing_empty_fields=rows.trailing_empty_fields,
-        repeated_header_lines=rows.repeated_header_lines,
+        trailing_empty_fields=trailing,
+        repeated_header_lines=repeated,
     )
     return frame, read_as
 
@@ -475,26 +580,29 @@ def number_like(values: pd.Series, number_format: NumberFormat | None = None) ->
 
 def parse_numbers(values: pd.Series, number_format: NumberFormat | None = None) -> pd.Series:
     """float64 values of `values` in `number_format` (default: decimal point); NaN where a value is
-    empty, does not match the format, or is not a finite number."""
+    empty, does not match the format, or is not a finite number.
+
+    Values in the plain form (no grouping) are matched by one regular expression over the column;
+    only the rest are tried against the grouped forms, so a column without grouping costs one pass."""
     fmt = number_format or NumberFormat()
     text = pd.Series(values, dtype=object).astype(str).str.strip()
-    out = pd.Series(np.nan, index=text.index, dtype="float64")
-    plain = text.str.match(_PLAIN[fmt.decimal].pattern)
-    grouped = pd.Series(False, index=text.index)
-    for grouping in GROUPING_CHARACTERS:
-        if grouping == fmt.decimal:
-            continue
-        grouped |= text.str.match(_grouped(grouping, fmt.decimal).pattern)
-    # A plain "1,500" in a decimal-comma column is 1.5; only the decimal reading applies there.
-    grouped &= ~plain
-    normal = text.where(plain | grouped, "")
-    for grouping in GROUPING_CHARACTERS:
-        if grouping != fmt.decimal:
-            normal = normal.where(~grouped, normal.str.replace(grouping, "", regex=False))
+    plain = text.str.match(_PLAIN[fmt.decimal].pattern).to_numpy(dtype=bool, na_value=False)
+    normal = text.where(plain, "")
+    rest = text[~plain & (text != "").to_numpy(dtype=bool, na_value=False)]
+    if len(rest):
+        grouped = pd.Series(False, index=rest.index)
+        for grouping in GROUPING_CHARACTERS:
+            if grouping != fmt.decimal:
+                grouped |= rest.str.match(_grouped(grouping, fmt.decimal).pattern).fillna(False)
+        cleaned = rest[grouped]
+        for grouping in GROUPING_CHARACTERS:
+            if grouping != fmt.decimal:
+                cleaned = cleaned.str.replace(grouping, "", regex=False)
+        normal[cleaned.index] = cleaned
     if fmt.decimal == ",":
         normal = normal.str.replace(",", ".", regex=False)
-    ok = normal != ""
+    ok = (normal != "").to_numpy(dtype=bool, na_value=False)
+    out = pd.Series(np.nan, index=text.index, dtype="float64")
     with np.errstate(over="ignore"):
-        parsed = pd.to_numeric(normal[ok], errors="coerce")
-    out[ok] = parsed.astype("float64")
+        out[ok] = pd.to_numeric(normal[ok], errors="coerce").astype("float64").to_numpy()
     return out.where(np.isfinite(out))
