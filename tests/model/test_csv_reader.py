@@ -75,6 +75,7 @@ def test_every_row_ending_in_a_delimiter_is_counted(tmp_path: Path) -> None:
         ("2024-01-01,S1,P1,5,0\n2024-01-08,S1,P1,6,0,x\n", 3),  # a value beyond the header
         ("2024-01-01,S1,P1,5,0,x\n2024-01-08,S1,P1,6,0,\n", 2),  # the first row, in a wide file
         ("2024-01-01,S1,P1,5,0,\n2024-01-08,S1,P1,6,0,,\n2024-01-15,S1,P1,7,0,y\n", 3),  # two empties
+        ("2024-01-01,S1,P1,5,0,\n2024-01-08,S1,P1,6,0,y\n2024-01-15,S1,P1,7,0,,\n", 3),  # then two empties
     ],
 )
 def test_the_first_row_with_an_extra_field_is_named_by_either_reader(
