@@ -498,8 +498,10 @@ def _unmatched(
     dropped (one file lost them)."""
     if name == "promotions":
         series = shipments[["store_id", "product_id"]].drop_duplicates()
-        keys = pd.MultiIndex.from_frame(kept[["store_id", "product_id"]])
-        miss = np.asarray(~keys.isin(pd.MultiIndex.from_frame(series)), dtype=bool)
+        # (store, product) as one string per row: a vectorised isin (a MultiIndex iterates in Python).
+        keys = kept["store_id"].astype(str) + "\x1f" + kept["product_id"].astype(str)
+        known = series["store_id"].astype(str) + "\x1f" + series["product_id"].astype(str)
+        miss = np.asarray(~keys.isin(known.unique()), dtype=bool)
         examples = kept.loc[miss, ["store_id", "product_id"]]
         if not miss.any():
             return {"rows": 0, "example": "", "leading_zeros": False}
@@ -515,7 +517,7 @@ def _unmatched(
             "example": f"store {first['store_id']} product {first['product_id']}",
             "leading_zeros": bool(again.isin(stripped).any()),
         }
-    shipped = set(stores.loc[stores["store_id"].isin(set(shipments["store_id"])), "region"])
+    shipped = set(stores.loc[stores["store_id"].isin(shipments["store_id"].unique()), "region"])
     region = kept["region"].astype(str)
     miss = np.asarray(~region.isin(shipped) & (region != "*"), dtype=bool)
     example = f"region {region[miss].iloc[0]}" if miss.any() else ""
@@ -583,7 +585,7 @@ def near_misses(ids: pd.Series, known: set[str]) -> dict[str, str]:
     for value in sorted(known):
         by_key.setdefault(id_key(value), value)
     misses = {}
-    for value in sorted(set(ids.astype(str)) - known - {""}):
+    for value in sorted(set(ids.astype(str).unique()) - known - {""}):
         match = by_key.get(id_key(value))
         if match is not None:
             misses[value] = match

@@ -55,8 +55,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from demand_forecast.errors import DataContractError
@@ -319,20 +321,32 @@ def _drop_header_lines(
     path: Path, frame: pd.DataFrame, header: list[str], required: list[str]
 ) -> tuple[pd.DataFrame, int]:
     """Header lines inside the file (two exports joined with `cat`): in line 1's order they are
-    dropped and counted; in another order they are an error naming the line and both orders."""
-    names = frame.apply(lambda column: column.str.strip().str.lower())
-    hits = names.isin(set(required)).sum(axis=1)
-    candidates = frame.index[hits >= len(required)]
-    for label in candidates:
+    dropped and counted; in another order they are an error naming the line and both orders.
+
+    A row is a header line when it holds every required column name as `header_name` matches it;
+    Arrow's kernels find the few rows that might (each required name in a cell, case and
+    surrounding spaces aside), over whole columns."""
+    names = pa.array(required)
+    might = np.zeros(len(frame), dtype=np.int64)
+    for column in frame.columns:
+        cells = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(frame[column])))
+        might += np.asarray(pc.fill_null(pc.is_in(cells, value_set=names), False), dtype=bool)
+    candidates = []
+    for label in frame.index[might >= len(required)]:
         fields = [str(value) for value in frame.loc[label]]
+        if not _is_header_line(fields, required):
+            continue
         order = [header_name(field) for field in _without_trailing_empty(fields)]
         if order != header:
             raise _header_order_error(path, int(label) + 2, order, header)
-    return frame.drop(index=candidates), len(candidates)
+        candidates.append(label)
+    return (frame.drop(index=candidates) if candidates else frame), len(candidates)
 
 
 # Where a line ends, for the csv module and Arrow alike: CRLF, CR or LF.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+# A line holding nothing but whitespace (or nothing), searched for in "\n" + text + "\n".
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
 def _fields(line: str, separator: str) -> list[str]:
@@ -340,19 +354,39 @@ def _fields(line: str, separator: str) -> list[str]:
     return next(csv.reader([line], delimiter=separator), [])
 
 
-def _one_line_records(text: str) -> list[tuple[int, str]] | None:
-    """(line number, text) of every non-blank line, or None when a quoted value spans lines (a line
-    with an odd number of quotes): then only the csv module knows where records start."""
-    lines = _LINE_END.split(text)
-    if '"' in text and any(line.count('"') % 2 for line in lines):
+@dataclass(frozen=True)
+class _Lines:
+    """The non-blank lines of a file whose records are one line each: the header line and the data
+    lines, each data line with its 1-based file line number, and the data lines joined by LF."""
+
+    header: str
+    texts: list[str]
+    numbers: npt.NDArray[np.int64]
+    joined: str
+
+
+def _one_line_records(text: str) -> _Lines | None:
+    """Every non-blank line of `text`, or None when a quoted value spans lines (a line with an odd
+    number of quotes): then only the csv module knows where records start."""
+    if "\r" in text:
+        text = _LINE_END.sub("\n", text)
+    body = text.rstrip("\n")
+    lines = body.split("\n")
+    if '"' in body and any(line.count('"') % 2 for line in lines):
         return None
-    return [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    if _BLANK_LINE.search(f"\n{body}\n") is None:  # nearly every file: line n is record n
+        joined = body[len(lines[0]) + 1 :]
+        return _Lines(lines[0], lines[1:], np.arange(2, len(lines) + 1, dtype=np.int64), joined)
+    numbers = [number for number, line in enumerate(lines, 1) if line.strip()]
+    texts = [lines[n - 1] for n in numbers]
+    return _Lines(texts[0], texts[1:], np.array(numbers[1:], dtype=np.int64), "\n".join(texts[1:]))
 
 
-def _arrow_rows(data: list[tuple[int, str]], separator: str, width: int) -> tuple[pd.DataFrame, list[int]]:
+def _arrow_rows(data: _Lines, separator: str, width: int) -> tuple[pd.DataFrame, list[int]]:
     """The records of `data` that have `width` fields, as text columns 0..width-1 indexed by data
     row (line - 2), read by Arrow's CSV reader; and the positions in `data` of the other records
-    (Arrow calls the handler for each, in order: https://arrow.apache.org/docs/python/generated/pyarrow.csv.ParseOptions.html)."""
+    (Arrow calls the handler for each, in order:
+    https://arrow.apache.org/docs/python/generated/pyarrow.csv.ParseOptions.html)."""
     refused: list[str] = []
 
     def refuse(row: pa_csv.InvalidRow) -> str:
@@ -363,7 +397,7 @@ def _arrow_rows(data: list[tuple[int, str]], separator: str, width: int) -> tupl
     # Every cell as text: no type inference, nothing read as null (`NA`, `NULL`, '' stay as written).
     # https://arrow.apache.org/docs/python/generated/pyarrow.csv.ConvertOptions.html
     table = pa_csv.read_csv(
-        io.BytesIO("\n".join(line for _, line in data).encode("utf-8")),
+        io.BytesIO(data.joined.encode("utf-8")),
         read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
         parse_options=pa_csv.ParseOptions(delimiter=separator, invalid_row_handler=refuse),
         convert_options=pa_csv.ConvertOptions(
@@ -375,20 +409,19 @@ def _arrow_rows(data: list[tuple[int, str]], separator: str, width: int) -> tupl
     )
     positions, at = [], 0
     for text in refused:  # in file order: find each refused record's line
-        while data[at][1] != text:
+        while data.texts[at] != text:
             at += 1
         positions.append(at)
         at += 1
-    kept = np.ones(len(data), dtype=bool)
+    kept = np.ones(len(data.texts), dtype=bool)
     kept[positions] = False
-    labels = np.fromiter((line - 2 for line, _ in data), dtype=np.int64, count=len(data))[kept]
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
-    frame.index = pd.Index(labels, dtype="int64")
+    frame.index = pd.Index(data.numbers[kept] - 2, dtype="int64")
     return frame, positions
 
 
 def _read_records(
-    path: Path, data: list[tuple[int, str]], separator: str, header: list[str], required: list[str]
+    path: Path, data: _Lines, separator: str, header: list[str], required: list[str]
 ) -> tuple[pd.DataFrame, int]:
     """The data rows of one-line records fitted to the header's width (see `_fit_width`): Arrow
     reads the rows as wide as the first one (the header's width, or one more when the file ends
@@ -396,18 +429,20 @@ def _read_records(
     not empty, in file order so the first bad row is the one named. Returns the rows and how many
     ended in an empty field too many."""
     width = len(header)
-    wide = len(_fields(data[0][1], separator)) > width
+    if not data.texts:  # a header and nothing else
+        return pd.DataFrame({column: pd.Series(dtype=str) for column in header}), 0
+    wide = len(_fields(data.texts[0], separator)) > width
     frame, refused = _arrow_rows(data, separator, width + wide)
     suspects = list(refused)
     if wide:
         extra = frame[str(width)]
         filled = frame.index[(extra.str.strip() != "").to_numpy(dtype=bool, na_value=True)]
-        positions = {line - 2: at for at, (line, _) in enumerate(data)}
-        suspects = sorted(suspects + [positions[int(label)] for label in filled])
+        positions = np.searchsorted(data.numbers, filled.to_numpy() + 2)
+        suspects = sorted(suspects + [int(at) for at in positions])
         frame = frame.drop(index=filled).iloc[:, :width]
     rows = _Rows([], [], trailing_empty_fields=len(frame) if wide else 0)
     for at in suspects:
-        line, text = data[at]
+        line, text = int(data.numbers[at]), data.texts[at]
         fields = _fields(text, separator)
         rows.values.append(
             _fit_width(path, line, fields, header, required) if len(fields) > width else fields
@@ -432,24 +467,19 @@ def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFor
     DataContractError for a file that cannot be read one way only (see the module docstring)."""
     text, encoding = decode_csv(path)
     text = text.lstrip("\ufeff")
-    separator = detect_separator(text.lstrip().splitlines()[0], required)
+    first_line = _LINE_END.split(text.lstrip(), maxsplit=1)[0]
+    separator = detect_separator(first_line, required)
     lines = _one_line_records(text)
-    if lines is None:
+    if lines is not None:
+        header, renamed = _header(path, _fields(lines.header, separator))
+        frame, trailing = _read_records(path, lines, separator, header, required)
+    else:
         records = _records(path, text, separator)
-    else:
-        records = [(lines[0][0], _fields(lines[0][1], separator))]
-    header, renamed = _header(path, records[0][1])
-    trailing = 0
-    if lines is not None and len(lines) > 1:
-        frame, trailing = _read_records(path, lines[1:], separator, header, required)
-    elif lines is None and len(records) > 1:
+        header, renamed = _header(path, records[0][1])
         rows = _data_rows(path, records, header, required)
-        frame = pd.DataFrame(
-            rows.values, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str
-        )
+        index = pd.Index(rows.labels, dtype="int64")
+        frame = pd.DataFrame(rows.values, columns=header, index=index, dtype=str)
         trailing = rows.trailing_empty_fields
-    else:
-        frame = pd.DataFrame({column: pd.Series(dtype=str) for column in header})
     repeated = 0
     if len(frame):
         frame, repeated = _drop_header_lines(path, frame, header, required)
@@ -498,6 +528,12 @@ def _grouped(grouping: str, decimal: str) -> re.Pattern[str]:
     return re.compile(rf"^[+-]?\d{{1,3}}(?:{g}\d{{3}})+(?:{d}\d+)?$")
 
 
+def _stripped_text(values: pd.Series) -> pd.Series:
+    """`values` as text without the whitespace around it (numbers tolerate it; ids never see this)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    return series.astype(str).str.strip()
+
+
 @dataclass(frozen=True)
 class NumberFormat:
     """One column's number format: its decimal mark (grouping is read wherever it is unambiguous)."""
@@ -535,7 +571,7 @@ def infer_number_format(values: pd.Series, separator: str = ",") -> NumberFormat
     others only with ','; or when no value settles the mark and some value reads two ways
     ("1.500": 1.5 or 1500). In a ','-separated file a comma is never a decimal mark unless a value
     shows it (a decimal comma would have to be quoted), so "1,500" there is 1500."""
-    text = pd.Series(values, dtype=object).astype(str).str.strip()
+    text = _stripped_text(values)
     text = text[text != ""]
     comma = text[text.str.match(_COMMA_DECIMAL_EVIDENCE.pattern)]
     dot = text[text.str.match(_DOT_DECIMAL_EVIDENCE.pattern)]
@@ -570,7 +606,7 @@ def number_like(values: pd.Series, number_format: NumberFormat | None = None) ->
     parse): what decides whether an extra column is numeric, so that a non-finite value is judged
     as a bad number, not taken as a sign that the column is text."""
     fmt = number_format or NumberFormat()
-    text = pd.Series(values, dtype=object).astype(str).str.strip()
+    text = _stripped_text(values)
     return (
         parse_numbers(text, fmt).notna()
         | text.str.match(_NON_FINITE.pattern, case=False)
@@ -585,7 +621,7 @@ def parse_numbers(values: pd.Series, number_format: NumberFormat | None = None) 
     Values in the plain form (no grouping) are matched by one regular expression over the column;
     only the rest are tried against the grouped forms, so a column without grouping costs one pass."""
     fmt = number_format or NumberFormat()
-    text = pd.Series(values, dtype=object).astype(str).str.strip()
+    text = _stripped_text(values)
     plain = text.str.match(_PLAIN[fmt.decimal].pattern).to_numpy(dtype=bool, na_value=False)
     normal = text.where(plain, "")
     rest = text[~plain & (text != "").to_numpy(dtype=bool, na_value=False)]
@@ -602,7 +638,7 @@ def parse_numbers(values: pd.Series, number_format: NumberFormat | None = None) 
     if fmt.decimal == ",":
         normal = normal.str.replace(",", ".", regex=False)
     ok = (normal != "").to_numpy(dtype=bool, na_value=False)
-    out = pd.Series(np.nan, index=text.index, dtype="float64")
-    with np.errstate(over="ignore"):
-        out[ok] = pd.to_numeric(normal[ok], errors="coerce").astype("float64").to_numpy()
-    return out.where(np.isfinite(out))
+    out = np.full(len(text), np.nan)
+    # Every value left matches the plain form, which Python's float() reads (1e400 is inf, dropped).
+    out[ok] = normal[ok].to_numpy(dtype=object).astype("float64")
+    return pd.Series(np.where(np.isfinite(out), out, np.nan), index=text.index, dtype="float64")
