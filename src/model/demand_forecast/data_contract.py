@@ -44,6 +44,7 @@ from demand_forecast.errors import DataContractError
 from demand_forecast.reading import (
     NumberFormat,
     NumberFormatError,
+    distinct_values,
     infer_number_format,
     number_like,
     parse_numbers,
@@ -123,7 +124,11 @@ class ValidationResult:
 
 
 def _parse_dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.astype(str).str.strip(), format="%Y-%m-%d", errors="coerce")
+    """ISO dates (YYYY-MM-DD, whitespace around ignored), NaT where not; each distinct value once."""
+    text = values.astype(str).str.strip()
+    distinct, codes = distinct_values(text)
+    parsed = pd.to_datetime(distinct, format="%Y-%m-%d", errors="coerce").to_numpy()
+    return pd.Series(parsed[codes], index=text.index)
 
 
 def _nonempty(values: pd.Series) -> pd.Series:

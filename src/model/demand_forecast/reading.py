@@ -534,6 +534,18 @@ def _stripped_text(values: pd.Series) -> pd.Series:
     return series.astype(str).str.strip()
 
 
+def distinct_values(values: pd.Series, labelled: bool = False) -> tuple[pd.Series, npt.NDArray[np.intp]]:
+    """The distinct values of `values` (object dtype, in order of first appearance; `labelled`:
+    each labelled by the row where it first appears, else 0..n-1) and each row's position among them.
+
+    A column's values repeat (104 weeks over 40,000 rows, a few hundred prices), so the number and
+    date rules run once per distinct value, with Python's `re` (compiled patterns are cached),
+    and are spread back over the rows: `result.to_numpy()[codes]`."""
+    codes, uniques = values.factorize(use_na_sentinel=False)
+    index = values.index[pd.Series(codes).drop_duplicates().index] if labelled else None
+    return pd.Series(np.asarray(uniques, dtype=object), index=index, dtype=object), codes
+
+
 @dataclass(frozen=True)
 class NumberFormat:
     """One column's number format: its decimal mark (grouping is read wherever it is unambiguous)."""
@@ -571,8 +583,8 @@ def infer_number_format(values: pd.Series, separator: str = ",") -> NumberFormat
     others only with ','; or when no value settles the mark and some value reads two ways
     ("1.500": 1.5 or 1500). In a ','-separated file a comma is never a decimal mark unless a value
     shows it (a decimal comma would have to be quoted), so "1,500" there is 1500."""
-    text = _stripped_text(values)
-    text = text[text != ""]
+    stripped = _stripped_text(values)
+    text, _ = distinct_values(stripped[(stripped != "").to_numpy(dtype=bool, na_value=True)], labelled=True)
     comma = text[text.str.match(_COMMA_DECIMAL_EVIDENCE.pattern)]
     dot = text[text.str.match(_DOT_DECIMAL_EVIDENCE.pattern)]
     if len(comma) and len(dot):
@@ -607,21 +619,28 @@ def number_like(values: pd.Series, number_format: NumberFormat | None = None) ->
     as a bad number, not taken as a sign that the column is text."""
     fmt = number_format or NumberFormat()
     text = _stripped_text(values)
-    return (
-        parse_numbers(text, fmt).notna()
-        | text.str.match(_NON_FINITE.pattern, case=False)
-        | text.str.match(_PLAIN[fmt.decimal].pattern)
+    distinct, codes = distinct_values(text)
+    like = (
+        _parse_distinct(distinct, fmt).notna()
+        | distinct.str.match(_NON_FINITE.pattern, case=False).fillna(False)
+        | distinct.str.match(_PLAIN[fmt.decimal].pattern).fillna(False)
     )
+    return pd.Series(like.to_numpy(dtype=bool)[codes], index=text.index)
 
 
 def parse_numbers(values: pd.Series, number_format: NumberFormat | None = None) -> pd.Series:
     """float64 values of `values` in `number_format` (default: decimal point); NaN where a value is
-    empty, does not match the format, or is not a finite number.
-
-    Values in the plain form (no grouping) are matched by one regular expression over the column;
-    only the rest are tried against the grouped forms, so a column without grouping costs one pass."""
-    fmt = number_format or NumberFormat()
+    empty, does not match the format, or is not a finite number. Each distinct value is parsed once
+    (`distinct_values`)."""
     text = _stripped_text(values)
+    distinct, codes = distinct_values(text)
+    parsed = _parse_distinct(distinct, number_format or NumberFormat()).to_numpy()
+    return pd.Series(parsed[codes], index=text.index, dtype="float64")
+
+
+def _parse_distinct(text: pd.Series, fmt: NumberFormat) -> pd.Series:
+    """`parse_numbers` of stripped object-dtype text: the plain form first, the grouped forms for
+    the rest."""
     plain = text.str.match(_PLAIN[fmt.decimal].pattern).to_numpy(dtype=bool, na_value=False)
     normal = text.where(plain, "")
     rest = text[~plain & (text != "").to_numpy(dtype=bool, na_value=False)]
