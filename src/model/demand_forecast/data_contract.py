@@ -110,7 +110,10 @@ class ValidationResult:
         return list(self.report.get("warnings", []))
 
     def quarantined_series(self) -> pd.DataFrame:
-        """store_id, product_id, reason of every quarantined shipment row (from its original values)."""
+        """store_id, product_id, reason of every quarantined shipment row (from its original values).
+
+        Ids without the whitespace around them: a row quarantined as `untrimmed_id` (' S00101')
+        names the series it was written for, not a series of its own."""
         rows = self.quarantine[self.quarantine["file"] == "shipments.csv"]
         originals = [json.loads(text) for text in rows["original"]]
         return pd.DataFrame(

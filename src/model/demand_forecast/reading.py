@@ -12,15 +12,18 @@ the fix:
   must be strict UTF-8; a file that is not (Latin-1, Windows-1252: the byte alone cannot tell which)
   stops with ``not UTF-8``, naming the line and the byte, and the fix (re-save as UTF-8).
 * **Separator.** ``,`` ``;`` tab and ``|`` are candidates; the one under which the header holds
-  most of the file's required columns wins (ties: most header fields, then ``,``). Python's
-  ``csv`` module reads the file with it (quotes, embedded separators and line breaks as Excel
-  writes them), so every record's width and line are known.
+  most of the file's required columns wins (ties: most header fields, then ``,``). Arrow's CSV
+  reader (pyarrow.csv, every cell as text, nothing read as null) reads the rows as wide as the
+  first one; Python's ``csv`` module reads each row Arrow refuses (a ragged row) and, record by
+  record, a file where a quoted value spans lines. Either way quotes and embedded separators are
+  read as Excel writes them, and every record's width and line are known.
 * **Compression** by extension (``.gz`` ``.bz2`` ``.xz`` ``.zip``, those pandas infers).
 * **Headers** matched ignoring case and spaces (`header_name`); a header line inside the file (two
   exports joined) is dropped in line 1's order and an error in any other; one empty field beyond
   the header (a trailing delimiter) is dropped and counted, any other extra field is an error.
-  Nothing is read as missing: ``NA`` and ``None`` are ids. Each frame's index is its data row (file
-  line - 2), so row numbers stay the file's own (src/model/README.md, "Reading").
+  Nothing is read as missing: ``NA`` and ``None`` are ids, and nothing is trimmed: `` S00101`` keeps
+  its space (ids are compared exactly, `demand_forecast.data_contract`). Each frame's index is its
+  data row (file line - 2), so row numbers stay the file's own (src/model/README.md, "Reading").
 
 Numbers. `infer_number_format` fixes one format per column from its values and `parse_numbers`
 applies it; validation's pandera checks call both, so every numeric column of every file follows
