@@ -108,15 +108,17 @@ def test_headers_are_matched_ignoring_case_and_spaces_and_said_once(
 
 
 @pytest.mark.parametrize(
-    ("written", "known"),
+    ("written", "known", "cause"),
     [
-        ("s00101", "S00101"),  # the case: letter case
-        ("S101", "S00101"),  # zero padding lost
-        ("S 00101", "S00101"),  # a space inside
-        ("s0101", "S00101"),  # both
+        ("s00101", "S00101", "letter case"),  # the case
+        ("S101", "S00101", "leading zeros"),  # zero padding lost
+        ("S 00101", "S00101", "spaces inside"),
+        ("s0101", "S00101", "leading zeros, letter case"),
     ],
 )
-def test_a_store_id_near_miss_is_named_as_the_likely_cause(tmp_path: Path, written: str, known: str) -> None:
+def test_a_store_id_near_miss_is_named_as_the_likely_cause(
+    tmp_path: Path, written: str, known: str, cause: str
+) -> None:
     folder = restrict(tmp_path / "r001", ("R001",))
     shipments = read(folder / "shipments.csv")
     shipments.loc[shipments["store_id"] == known, "store_id"] = written
@@ -126,7 +128,7 @@ def test_a_store_id_near_miss_is_named_as_the_likely_cause(tmp_path: Path, writt
     message = str(caught.value)
     assert caught.value.reason == "unknown_store"
     assert "likely cause: 1 store_id value(s) differ from stores.csv's only in letter case" in message
-    assert f"'{written}' vs '{known}'" in message
+    assert f"'{written}' vs '{known}' ({cause})" in message
     assert "ids are compared exactly" in message
 
 

@@ -600,28 +600,31 @@ def near_misses(ids: pd.Series, known: set[str]) -> dict[str, str]:
     return misses
 
 
-# The forms in which an id can nearly match another, in the order `near_miss_cause` undoes them.
+# The forms in which an id can nearly match another: each is undone on both ids.
 _NEAR_MISS_FORMS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("spaces around it", str.strip),
-    ("spaces inside", lambda value: re.sub(r"\s+", "", value)),
+    ("spaces inside", lambda value: re.sub(r"(?<=\S)\s+(?=\S)", "", value)),
     ("leading zeros", lambda value: re.sub(r"(?<!\d)0+(?=\d)", "", value)),
     ("letter case", str.casefold),
 )
 
 
-def near_miss_cause(given: str, known: str) -> str:
-    """How `given` differs from `known` when it differs only in form: 'spaces around it', 'spaces
-    inside', 'leading zeros', 'letter case', joined by ', ' (`' s0101'` vs `'S00101'`: all but
-    inner spaces); '' when the two are equal or differ otherwise."""
-    causes = []
+def _undone(value: str, keep: str = "") -> str:
+    """`value` with every near-miss form undone except `keep`."""
     for label, undo in _NEAR_MISS_FORMS:
-        if given == known:
-            break
-        undone = undo(given), undo(known)
-        if undone != (given, known):
-            causes.append(label)
-        given, known = undone
-    return ", ".join(causes) if given == known else ""
+        if label != keep:
+            value = undo(value)
+    return value
+
+
+def near_miss_cause(given: str, known: str) -> str:
+    """How `given` differs from `known` when it differs only in form: each of 'spaces around it',
+    'spaces inside', 'leading zeros', 'letter case' without which the two would still differ,
+    joined by ', ' (`'s0101'` vs `'S00101'`: 'leading zeros, letter case'); '' when the two are
+    equal or differ otherwise."""
+    if given == known or _undone(given) != _undone(known):
+        return ""
+    return ", ".join(label for label, _ in _NEAR_MISS_FORMS if _undone(given, label) != _undone(known, label))
 
 
 def _pairs(misses: dict[str, str]) -> str:
