@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.util
+import hashlib
 import json
 import shutil
 import subprocess
@@ -94,15 +94,9 @@ def _panel_folder(name: str, work: Path) -> Path:
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "generate_sample_data", REPO / "scripts" / "generate_sample_data.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_sample_data"] = module
-    spec.loader.exec_module(module)
-    return module
+    from sample_generator import load  # benchmarks/ is sys.path[0] when a benchmark runs
+
+    return load()
 
 
 def split(folder: Path) -> Protocol:
@@ -225,7 +219,7 @@ def lightgbm_peers(protocol: Protocol) -> dict[str, pd.Series]:
     """LightGBM (500 rounds) and LightGBM early-stopped on the last 8 training weeks with one log offset
     fitted there for MAPE; forecasts of every holdout row (NaN where the row has no features)."""
     import lightgbm
-    from demand_forecast.training import best_offset
+    from demand_forecast.training.ensemble import best_offset
 
     frame, target = gbm_frame(protocol)
     weeks = frame.pop("week_start")
@@ -472,17 +466,32 @@ def _cell(key: str, value: Any) -> str:
 
 
 def peers(
-    panel: str, protocol: Protocol, work: Path, with_stats: bool
+    panel: str, protocol: Protocol, work: Path, with_stats: bool, fit: bool = True
 ) -> tuple[dict[str, pd.Series], dict[str, float]]:
     """Every peer's holdout forecasts and seconds; kept under build/ (the peers do not change with
-    the model, so a rerun that tunes nothing of theirs reuses them; delete the folder to refit)."""
+    the model, so a rerun that tunes nothing of theirs reuses them; delete the folder to refit).
+
+    `fit=False` (--quick): the cached peers when a full run left them, else only the three simple
+    baselines, which take no time (LightGBM and statsforecast take minutes: the full run fits them)."""
     cache = CACHE / f"{panel}{'' if with_stats else '-no-stats'}"
-    if (cache / "peers.parquet").exists():
+    fingerprint = hashlib.sha256(
+        pd.util.hash_pandas_object(protocol.holdout.reset_index(), index=False).to_numpy().tobytes()
+    ).hexdigest()
+    if (cache / "peers.parquet").exists() and (cache / "holdout.sha256").exists():
         frame = pd.read_parquet(cache / "peers.parquet")
-        if len(frame) == len(protocol.holdout):
+        if (cache / "holdout.sha256").read_text(encoding="utf-8") == fingerprint:
             seconds = json.loads((cache / "seconds.json").read_text(encoding="utf-8"))
+            console.print(f"peers: from {cache} (fitted by an earlier full run; delete it to refit)")
             return {name: frame[name].set_axis(protocol.holdout.index) for name in frame.columns}, seconds
     seconds: dict[str, float] = {}
+    if not fit:
+        console.print(
+            "peers: the simple baselines only (--quick fits no LightGBM or statsforecast; "
+            '`make bench ARGS="--only accuracy"` does, and later --quick runs reuse them)'
+        )
+        return timed(
+            seconds, ("historical average", "naive", "seasonal naive"), lambda: simple_peers(protocol)
+        ), seconds
     forecasts: dict[str, pd.Series] = {}
     forecasts |= timed(
         seconds, ("historical average", "naive", "seasonal naive"), lambda: simple_peers(protocol)
@@ -493,6 +502,7 @@ def peers(
     cache.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(forecasts).reset_index(drop=True).to_parquet(cache / "peers.parquet")
     (cache / "seconds.json").write_text(json.dumps(seconds), encoding="utf-8")
+    (cache / "holdout.sha256").write_text(fingerprint, encoding="utf-8")
     return forecasts, seconds
 
 
@@ -500,14 +510,7 @@ def run(panel: str, work: Path, quick: bool, with_stats: bool, points: list[str]
     from demand_forecast.settings import load_settings
 
     protocol = split(_panel_folder(panel, work))
-    seconds: dict[str, float] = {}
-    forecasts: dict[str, pd.Series] = {}
-    forecasts |= timed(
-        seconds, ("historical average", "naive", "seasonal naive"), lambda: simple_peers(protocol)
-    )
-    if with_stats:
-        forecasts |= timed(seconds, ("AutoETS", "AutoTheta"), lambda: statsforecast_peers(protocol, work))
-    forecasts |= timed(seconds, ("LightGBM", "LightGBM + MAPE calibration"), lambda: lightgbm_peers(protocol))
+    forecasts, seconds = peers(panel, protocol, work, with_stats, fit=not quick)
     model = None
     for point in points:
         # The MAPE point is the default and the one compared with the peers; other points are shown too.
@@ -534,7 +537,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--panel", choices=("oj", "sample", "synthetic"), action="append")
-    parser.add_argument("--quick", action="store_true", help="no horizon table")
+    parser.add_argument(
+        "--quick", action="store_true", help="no horizon table; no slow peer fitted (cached ones are used)"
+    )
     parser.add_argument("--no-statsforecast", action="store_true", help="skip AutoETS/AutoTheta")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(

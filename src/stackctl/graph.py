@@ -230,6 +230,11 @@ _RUN_ID = StepInput(
 )
 
 
+# Every step before publish records its pipeline run as failed, if it fails, in the pipeline's own
+# reporting database (demand_forecast.steps._REPORTING_DATABASE says why it is an input).
+_RECORDS_FAILURES = {"reporting_database": from_pipeline("reporting_database")}
+
+
 def _publish_step(pipeline: str, folders: dict[str, str]) -> Step:
     """The last step of `pipeline`: its results into the reporting database (demand_forecast.publish).
 
@@ -306,13 +311,14 @@ TRAINING = Pipeline(
         "run_id": _RUN_ID,
     },
     nodes=(
-        Node(VALIDATE, {"raw_data": from_pipeline("raw_data")}),
+        Node(VALIDATE, {"raw_data": from_pipeline("raw_data"), **_RECORDS_FAILURES}),
         Node(
             TRAIN,
             {
                 "data": from_step("validate", "conditioned"),
                 "seed": from_pipeline("seed"),
                 "epochs": from_pipeline("epochs"),
+                **_RECORDS_FAILURES,
             },
         ),
         Node(
@@ -321,6 +327,7 @@ TRAINING = Pipeline(
                 "model": from_step("train", "model"),
                 "data": from_step("validate", "conditioned"),
                 "champion": from_pipeline("champion"),
+                **_RECORDS_FAILURES,
             },
         ),
         Node(
@@ -330,6 +337,7 @@ TRAINING = Pipeline(
                 "evaluation": from_step("evaluate", "evaluation"),
                 "margin": from_pipeline("margin"),
                 "registered_model": from_pipeline("registered_model"),
+                **_RECORDS_FAILURES,
             },
         ),
         Node(
@@ -363,7 +371,7 @@ SCORING = Pipeline(
         "run_id": _RUN_ID,
     },
     nodes=(
-        Node(VALIDATE, {"raw_data": from_pipeline("raw_data")}),
+        Node(VALIDATE, {"raw_data": from_pipeline("raw_data"), **_RECORDS_FAILURES}),
         Node(
             SCORE,
             {
@@ -371,6 +379,7 @@ SCORING = Pipeline(
                 "data": from_step("validate", "conditioned"),
                 "as_of": from_pipeline("as_of"),
                 "horizon": from_pipeline("horizon"),
+                **_RECORDS_FAILURES,
             },
         ),
         Node(
@@ -380,6 +389,7 @@ SCORING = Pipeline(
                 "data": from_step("validate", "conditioned"),
                 "scored": from_step("score", "scored"),
                 "as_of": from_pipeline("as_of"),
+                **_RECORDS_FAILURES,
             },
         ),
         Node(

@@ -24,6 +24,9 @@ def bench() -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_scale"] = module  # dataclasses resolve their module by name
+    # as when it runs as a script: its sibling modules (sample_generator) import from benchmarks/
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.append(str(REPO / "benchmarks"))
     spec.loader.exec_module(module)
     return module
 
@@ -34,8 +37,15 @@ def test_defaults_are_the_issues_three_sizes_with_one_worker(bench: ModuleType) 
     assert args.workers == [1]
 
 
-def test_quick_runs_only_the_sample_size(bench: ModuleType) -> None:
-    assert bench.parse_args(["--quick", "--factors", "10,100"]).factors == [1]
+def test_quick_measures_nothing_and_says_where_the_figures_come_from(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def measure(*_: object) -> None:
+        raise AssertionError("--quick must not train at any scale")
+
+    monkeypatch.setattr(bench, "measure", measure)
+    assert bench.main(["--quick"]) == 0
+    assert '`make bench ARGS="--only scale"`' in capsys.readouterr().out
 
 
 def test_factors_are_sorted_and_deduplicated(bench: ModuleType) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.checks.config import check_references
+from stackctl.checks.references import check_references
 from stackctl.checks.schema import check_directory_schema, default_schema_path
 from stackctl.cli import main
 from stackctl.paths import repo_root

@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 from infra_helpers import Edit, messages
 
-from stackctl.checks.config import (
-    check_config,
-    check_references,
-    check_version_pins,
-    terraform_load,
-)
+from stackctl.checks.config import check_config
 from stackctl.checks.evaluation import check_evaluation
 from stackctl.checks.fmt import check_format
+from stackctl.checks.loader import terraform_load
+from stackctl.checks.references import check_references
+from stackctl.checks.version_pins import check_version_pins
 
 
 def test_the_tree_is_formatted(root: Path) -> None:

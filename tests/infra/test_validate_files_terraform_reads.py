@@ -12,11 +12,12 @@ import pytest
 from infra_helpers import messages
 
 from stackctl.checks.checkov import ScanTarget, check_checkov
-from stackctl.checks.config import check_config, check_references
+from stackctl.checks.config import check_config
 from stackctl.checks.hclmodel import read_dir
 from stackctl.checks.overrides import merged_copy
 from stackctl.checks.parity import check_parity
 from stackctl.checks.policy import check_prod_policy
+from stackctl.checks.references import check_references
 from stackctl.checks.schema import check_provider_schema
 from stackctl.checks.tfvars import root_values, tfvars_files
 

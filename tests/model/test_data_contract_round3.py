@@ -378,7 +378,15 @@ def test_na_like_ids_survive_train_score_monitor_and_publish(
     db = tmp_path / "reporting.db"
     ensure_sqlite_schema(db)
     folders = ["--conditioned", str(tmp_path / "scored"), "--scored", str(tmp_path / "scored")]
-    publish = ["publish", "--pipeline", "scoring", "--run-id", "r1", "--database", f"sqlite:///{db}"]
+    publish = [
+        "publish",
+        "--pipeline",
+        "scoring",
+        "--run-id",
+        "r1",
+        "--reporting-database",
+        f"sqlite:///{db}",
+    ]
     assert main([*publish, *folders, "--monitoring", str(monitoring), "--out", str(tmp_path / "pub")]) == 0
     with sqlite3.connect(db) as conn:
         regions = {row[0] for row in conn.execute("select region from forecasts")}

@@ -89,7 +89,7 @@ def test_publish_to_a_database_without_the_reporting_schema_is_a_setup_fault(tmp
             "scoring",
             "--run-id",
             "scoring-1",
-            "--database",
+            "--reporting-database",
             f"sqlite:///{tmp_path / 'empty.db'}",
             "--out",
             str(tmp_path / "published"),

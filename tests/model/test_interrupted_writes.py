@@ -179,7 +179,7 @@ def test_killing_train_score_and_publish_at_random_points_loses_nothing(
     db = tmp_path / "reporting.db"
     ensure_sqlite_schema(db)
     publish = [
-        "publish", "--pipeline", "scoring", "--run-id", "run-1", "--database", f"sqlite:///{db}",
+        "publish", "--pipeline", "scoring", "--run-id", "run-1", "--reporting-database", f"sqlite:///{db}",
         "--conditioned", str(scored), "--scored", str(scored), "--monitoring", str(tmp_path / "mon"),
         "--out", str(tmp_path / "published"),
     ]  # fmt: skip

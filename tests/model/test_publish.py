@@ -77,7 +77,7 @@ def _publish_scoring(db: Path, run: dict[str, Path], run_id: str, out: Path) -> 
             "scoring",
             "--run-id",
             run_id,
-            "--database",
+            "--reporting-database",
             f"sqlite:///{db}",
             "--conditioned",
             str(run["conditioned"]),

@@ -122,6 +122,31 @@ def test_a_succeeding_step_and_a_step_outside_a_pipeline_record_nothing(
     assert _rows(pipeline_step, "SELECT count(*) FROM pipeline_runs") == [(0,)]
 
 
+def test_the_steps_reporting_database_wins_over_the_environments(
+    pipeline_step: Path, conditioned: Path, tmp_path: Path
+) -> None:
+    """A release-validation run passes its own database to every step: a failure is recorded there,
+    never in the one the environment names (the production tables Power BI reads)."""
+    validation = tmp_path / "validation.db"
+    ensure_sqlite_schema(validation)
+    code = main(
+        [
+            "score",
+            "--model",
+            str(tmp_path / "no-model"),
+            "--data",
+            str(conditioned),
+            "--out",
+            str(tmp_path / "s"),
+            "--reporting-database",
+            f"sqlite:///{validation.as_posix()}",
+        ]
+    )
+    assert code != 0
+    assert _rows(pipeline_step, "SELECT count(*) FROM pipeline_runs") == [(0,)]
+    assert _rows(validation, "SELECT pipeline, status FROM pipeline_runs") == [("scoring", "failed")]
+
+
 def test_a_database_that_cannot_take_the_record_does_not_hide_the_steps_own_failure(
     pipeline_step: Path, conditioned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -54,8 +54,14 @@ def main(argv: list[str]) -> int:
     if code != 0 and step_argv[:1] != ["publish"]:
         from demand_forecast.publish import record_failed_step
 
-        folders = [Path(v) for v in _args(step_argv[1:]).values() if Path(v).is_dir()]
-        recorded = record_failed_step(step_argv[0], folders, f"simulated failure (exit {code})")
+        opts = _args(step_argv[1:])
+        folders = [Path(v) for v in opts.values() if Path(v).is_dir()]
+        recorded = record_failed_step(
+            step_argv[0],
+            folders,
+            f"simulated failure (exit {code})",
+            database=opts.get("reporting-database"),
+        )
         if recorded:
             print(recorded)
     return code

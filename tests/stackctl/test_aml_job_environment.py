@@ -86,6 +86,29 @@ def test_every_job_of_every_dumped_pipeline_carries_app_insights_and_the_job_ide
     assert seen == 2 * sum(len(p.nodes) for p in PIPELINES)
 
 
+def test_every_job_records_a_failure_in_its_pipelines_reporting_database_not_a_deploy_time_one(
+    dumped: Path,
+) -> None:
+    """Review finding (issue 22): a failed release-validation step wrote into the production tables
+    Power BI reads, because the failure record's database was an environment variable fixed at deploy.
+    Now every node binds its `reporting_database` to the pipeline input and no job carries the URL."""
+    seen = 0
+    for path in _pipeline_yamls(dumped):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for name, job in _jobs(spec).items():
+            where = f"{path.name}: job {name}"
+            variables = job.get("environment_variables") or {}
+            assert isinstance(variables, dict)
+            assert "REPORTING_DATABASE_URL" not in variables, where
+            inputs = job.get("inputs") or {}
+            assert isinstance(inputs, dict)
+            binding = inputs.get("reporting_database")
+            bound = binding.get("path") if isinstance(binding, dict) else binding
+            assert bound == "${{parent.inputs.reporting_database}}", where
+            seen += 1
+    assert seen == 2 * sum(len(p.nodes) for p in PIPELINES)
+
+
 @pytest.mark.parametrize("missing", ["job_identity", "application_insights_connection_string"])
 def test_deploy_refuses_a_stack_output_without_them(
     tmp_path: Path, missing: str, capsys: pytest.CaptureFixture[str]

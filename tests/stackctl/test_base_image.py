@@ -30,7 +30,10 @@ class _Poller:
 
 @dataclass
 class FakeRegistries:
+    """The management client's `registries`; `answers` are what successive imports raise (None: ok)."""
+
     imports: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    answers: list[Exception | None] = field(default_factory=list)
 
     def get(self, group: str, name: str) -> Any:
         assert (group, name) == ("rg-forecast-dev", "acrforecastdev")
@@ -38,6 +41,9 @@ class FakeRegistries:
 
     def begin_import_image(self, group: str, name: str, parameters: Any) -> _Poller:
         self.imports.append((group, name, parameters.as_dict()))
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is not None:
+            raise answer
         return _Poller()
 
 
@@ -82,7 +88,7 @@ def test_each_runtime_image_is_imported_once_by_digest_and_built_from_the_copy()
     assert body == {
         "source": {"registryUri": "docker.io", "sourceImage": f"library/python@{source.digest}"},
         "targetTags": [f"library/python:3.11-slim-bookworm-{source.digest[7:19]}"],
-        "mode": "Force",
+        "mode": "NoForce",
     }
     for kind, reference in imported.items():
         assert reference == f"acrforecastdev.azurecr.io/library/python@{pinned_image(wanted[kind]).digest}"
@@ -106,3 +112,68 @@ def test_the_deployed_workspace_registry_holds_the_base_images() -> None:
     )
     wanted = {kind: image.base_image for kind, image in load_runtime().images.items()}
     assert all(".azurecr.io/" in reference for reference in importer(wanted).values())
+
+
+def _refusal(status: int, message: str) -> Exception:
+    """An ARM error as azure-core raises it from the import's long-running operation."""
+    from azure.core.exceptions import HttpResponseError
+
+    error = HttpResponseError(message=message)
+    error.status_code = status
+    return error
+
+
+ONE = {"cpu": f"python:3.11-slim-bookworm@{DIGEST}"}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # az acr import's wording of the NoForce refusal (Azure/azure-cli#10938)
+        "Tag library/python:3.11-slim-bookworm-2e32f7d302ad already exists in target registry.",
+        "(Conflict) The tag already exists.",
+        "Operation registries-1 failed. Resource acrforecastdev TAG ALREADY EXISTS",
+    ],
+)
+def test_an_image_the_registry_already_holds_is_not_asked_of_docker_hub_again(message: str) -> None:
+    """Review finding: a forced import on every deploy re-exposed Docker Hub's 429. NoForce makes the
+    registry refuse before any copying, and that refusal means the digest's tag is already there."""
+    registries = FakeRegistries(answers=[_refusal(409, message)])
+    slept: list[float] = []
+    imported = import_base_images(registries, REGISTRY_ID, ONE, sleep=slept.append)
+    assert imported == {"cpu": f"acrforecastdev.azurecr.io/library/python@{DIGEST}"}
+    assert len(registries.imports) == 1
+    assert registries.imports[0][2]["mode"] == "NoForce"
+    assert slept == []
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (429, "Too Many Requests"),
+        (400, "toomanyrequests: You have reached your unauthenticated pull rate limit."),
+        (500, "Error copying blobs: rate limit exceeded"),
+    ],
+)
+def test_docker_hubs_rate_limit_is_retried_with_backoff(status: int, message: str) -> None:
+    registries = FakeRegistries(answers=[_refusal(status, message), _refusal(status, message), None])
+    slept: list[float] = []
+    import_base_images(registries, REGISTRY_ID, ONE, sleep=slept.append)
+    assert len(registries.imports) == 3
+    assert slept == [30.0, 120.0]
+
+
+def test_a_rate_limit_that_outlasts_the_retries_is_one_clear_error() -> None:
+    registries = FakeRegistries(answers=[_refusal(429, "toomanyrequests")] * 4)
+    with pytest.raises(StackctlError, match="rate limit") as caught:
+        import_base_images(registries, REGISTRY_ID, ONE, sleep=lambda _: None)
+    assert "az acr import" in (caught.value.fix or "")
+    assert len(registries.imports) == 4
+
+
+def test_any_other_refusal_is_not_mistaken_for_an_image_already_there() -> None:
+    registries = FakeRegistries(answers=[_refusal(403, "AuthorizationFailed: importImage/action")])
+    from azure.core.exceptions import HttpResponseError
+
+    with pytest.raises(HttpResponseError, match="AuthorizationFailed"):
+        import_base_images(registries, REGISTRY_ID, ONE, sleep=lambda _: None)

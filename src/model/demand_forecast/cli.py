@@ -82,9 +82,11 @@ def _publish(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) -> 
     from demand_forecast.publish import PublishInputs, publish, resolve_run_id
     from demand_forecast.reporting.database import open_database
 
-    url = args.database or os.environ.get("REPORTING_DATABASE_URL")
+    url = args.reporting_database or os.environ.get("REPORTING_DATABASE_URL")
     if not url:
-        raise UsageError("publish needs --database (or REPORTING_DATABASE_URL): sqlite:///... or mssql://...")
+        raise UsageError(
+            "publish needs --reporting-database (or REPORTING_DATABASE_URL): sqlite:///... or mssql://..."
+        )
     inputs = PublishInputs(
         pipeline=args.pipeline,
         run_id=resolve_run_id(args.run_id),
@@ -242,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
             if outcome != "succeeded":
                 # In a pipeline, the run is published as failed by the step that failed (publish.py).
-                recorded = record_failed_step(args.step, _step_folders(args), detail, telemetry)
+                recorded = record_failed_step(
+                    args.step, _step_folders(args), detail, telemetry, database=args.reporting_database
+                )
                 if recorded:
                     console.print(recorded)
         finally:

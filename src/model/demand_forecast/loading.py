@@ -27,7 +27,7 @@ from demand_forecast.outputs import (
 from demand_forecast.settings import Settings
 
 if TYPE_CHECKING:
-    from demand_forecast.training import TrainedModel
+    from demand_forecast.training.model import TrainedModel
 
 
 def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
@@ -67,7 +67,7 @@ def read_model_folder(path: Path) -> TrainedModel:
             f"{path} is not a model folder (no {MODEL_INFO_FILE}); pass the --out folder of train"
         )
     verify_complete(path, "model folder", MODEL_FIX)
-    from demand_forecast.training import TrainedModel  # torch and scikit-learn: only to read a model
+    from demand_forecast.training.model import TrainedModel  # torch, scikit-learn: only to read a model
 
     try:
         return TrainedModel.load(path)

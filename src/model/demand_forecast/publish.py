@@ -451,18 +451,24 @@ def publish(
 
 
 def record_failed_step(
-    step: str, folders: Iterable[Path], detail: str, telemetry: otel.Telemetry | None = None
+    step: str,
+    folders: Iterable[Path],
+    detail: str,
+    telemetry: otel.Telemetry | None = None,
+    database: str | None = None,
 ) -> str | None:
     """Publish the pipeline run of a step that did not succeed as failed; what happened, in words.
 
     `folders` are the step's own output folder and its input folders (their `step_run.json` and a
-    `data_quality.json` among them are published with the run). Does nothing (None) outside a
-    pipeline (no DEMAND_FORECAST_PIPELINE or REPORTING_DATABASE_URL) and for the publish step, whose
+    `data_quality.json` among them are published with the run). `database` is the step's
+    `--reporting-database`, the pipeline's own reporting database (a release-validation run passes
+    its validation schema there); unset, $REPORTING_DATABASE_URL. Does nothing (None) outside a
+    pipeline (no DEMAND_FORECAST_PIPELINE, or no database either way) and for the publish step, whose
     failure is the pipeline's failure already. Never raises: the step's own failure is what the
     caller reports; a failure to record it is returned as a message.
     """
     pipeline = os.environ.get(PIPELINE_ENV)
-    url = os.environ.get(REPORTING_DATABASE_ENV)
+    url = database or os.environ.get(REPORTING_DATABASE_ENV)
     if step == "publish" or not pipeline or not url:
         return None
     if pipeline not in ("training", "scoring"):

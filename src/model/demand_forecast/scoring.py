@@ -12,7 +12,7 @@ from demand_forecast.data_contract import ValidationResult
 from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
 from demand_forecast.features import build_panel, compute_features, design_rows
-from demand_forecast.training import TrainedModel
+from demand_forecast.training.model import TrainedModel
 
 ACTIVE_WEEKS = 13
 # Recursive forecasts are validated up to this many weeks ahead: benchmarks/bench_accuracy.py reports

@@ -48,6 +48,21 @@ def _out(help_text: str, port: str) -> Option:
     return Option("--out", help_text, required=True, port=port, output=True)
 
 
+# Every step takes the pipeline's reporting database: publish writes the run's rows there, and any
+# other step records its pipeline run there as failed when it fails (demand_forecast.publish
+# .record_failed_step). A pipeline input, not a job environment variable fixed at deploy time, so a
+# release-validation run that points the pipeline at its own schema is never recorded in the tables
+# Power BI reads (issue 22, review finding "a failed validation step writes into Power BI's tables").
+_REPORTING_DATABASE = Option(
+    "--reporting-database",
+    "the reporting database: sqlite:///path/reporting.db or mssql://<server>/<database>; publish writes "
+    "the run there, any other step records its pipeline run there as failed if it fails "
+    "(default: $REPORTING_DATABASE_URL)",
+    value="text",
+    port="reporting_database",
+    kind="string",
+)
+
 _DATA = "raw or conditioned data folder (the input contract's CSV files)"
 _MODEL_DIR = "a trained model folder (model_info.json and the segment models)"
 _MODEL_REF = "model folder or MLflow URI to score with"
@@ -58,6 +73,7 @@ VALIDATE = StepSpec(
     (
         Option("--data", "raw data folder (the data lake's raw file system)", required=True, port="raw_data"),
         _out("conditioned dataset, quarantine.csv, data_quality.json", "conditioned"),
+        _REPORTING_DATABASE,
     ),
 )
 
@@ -72,6 +88,7 @@ TRAIN = StepSpec(
             "--epochs", "training epochs of the neural network", value="int", port="epochs", kind="integer"
         ),
         Option("--no-tracking", "do not record the run in MLflow", value="flag"),
+        _REPORTING_DATABASE,
     ),
 )
 
@@ -89,6 +106,7 @@ EVALUATE = StepSpec(
             port="champion",
             kind="string",
         ),
+        _REPORTING_DATABASE,
     ),
 )
 
@@ -120,6 +138,7 @@ REGISTER = StepSpec(
             port="margin",
             kind="number",
         ),
+        _REPORTING_DATABASE,
     ),
 )
 
@@ -138,6 +157,7 @@ SCORE = StepSpec(
             kind="string",
         ),
         Option("--horizon", "weeks to forecast", value="int", default=1, port="horizon", kind="integer"),
+        _REPORTING_DATABASE,
     ),
 )
 
@@ -161,6 +181,7 @@ MONITOR = StepSpec(
             port="as_of",
             kind="string",
         ),
+        _REPORTING_DATABASE,
     ),
 )
 
@@ -187,13 +208,7 @@ PUBLISH = StepSpec(
             port="run_id",
             kind="string",
         ),
-        Option(
-            "--database",
-            "sqlite:///path/reporting.db or mssql://<server>/<database> (default: $REPORTING_DATABASE_URL)",
-            value="text",
-            port="reporting_database",
-            kind="string",
-        ),
+        _REPORTING_DATABASE,
         *(
             Option(f"--{folder}", f"the {folder} output folder of this run", port=folder)
             for folder in PUBLISH_FOLDERS

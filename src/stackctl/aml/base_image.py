@@ -9,17 +9,31 @@ https://learn.microsoft.com/rest/api/containerregistry/registries/import-image),
 contexts' `FROM` names the ACR copy by the same digest. Image builds then pull from the workspace's
 registry, which AML's build already authenticates to. The import runs as the deploying identity
 (Microsoft.ContainerRegistry/registries/importImage/action, within its Contributor role on the stack's
-resource group); re-importing the same digest is harmless (`Force` only re-points our own tag).
+resource group).
+
+Only what is missing is imported, so a deploy does not ask Docker Hub again for what the registry
+already holds (review finding: a forced import on every deploy re-exposed the 429 it exists to
+avoid). Our target tag carries the digest (`PinnedImage.target_tag`), so the tag existing means the
+digest is there. The import runs with mode `NoForce`: "When NoForce, any existing target tags will
+fail the operation before any copying begins" (ImportImageParameters.mode,
+https://learn.microsoft.com/rest/api/containerregistry/registries/import-image), and that refusal,
+"Tag <repo:tag> already exists in target registry" (as az acr import prints it, Azure/azure-cli#10938),
+is read as "already imported". A `toomanyrequests` answer from Docker Hub is retried with backoff.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.errors import StackctlError
+
+if TYPE_CHECKING:
+    from azure.core.polling import LROPoller
 
 DOCKER_HUB = "docker.io"
 # `name[:tag]@sha256:<64 hex>`, the only form runtime.yaml allows (environment.load_runtime insists
@@ -29,6 +43,11 @@ _PINNED = re.compile(
 )
 
 ImageImporter = Callable[[Mapping[str, str]], dict[str, str]]
+# Docker Hub's anonymous limit is per source IP over six hours; a few spaced tries get through a burst
+# (https://docs.docker.com/docker-hub/usage/pulls/), not a spent quota: then the error names the fix.
+RATE_LIMIT_BACKOFF_S = (30.0, 120.0, 300.0)
+_ALREADY_THERE = re.compile(r"already exists", re.IGNORECASE)
+_RATE_LIMITED = re.compile(r"toomanyrequests|too many requests|rate limit", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -68,11 +87,18 @@ def pinned_image(reference: str) -> PinnedImage:
     return PinnedImage(repository, match["tag"], match["digest"])
 
 
-def import_base_images(registries: Any, registry_id: str, base_images: Mapping[str, str]) -> dict[str, str]:
-    """Import each base image (kind -> Docker Hub reference) into the registry `registry_id`; returns
+def import_base_images(
+    registries: Any,
+    registry_id: str,
+    base_images: Mapping[str, str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str]:
+    """Import each base image (kind -> Docker Hub reference) the registry `registry_id` lacks; returns
     kind -> the copy's reference (`<login server>/<repository>@<digest>`).
 
-    `registries`: `ContainerRegistryManagementClient.registries` (begin_import_image, get)."""
+    `registries`: `ContainerRegistryManagementClient.registries` (begin_import_image, get). Errors:
+    StackctlError for a reference not pinned by digest, or when Docker Hub's rate limit outlasts
+    the retries; any other `HttpResponseError` from the import as raised."""
     from azure.mgmt.containerregistry.models import ImportImageParameters, ImportMode, ImportSource
     from azure.mgmt.core.tools import parse_resource_id
 
@@ -87,12 +113,44 @@ def import_base_images(registries: Any, registry_id: str, base_images: Mapping[s
             parameters = ImportImageParameters(
                 source=ImportSource(registry_uri=DOCKER_HUB, source_image=image.source),
                 target_tags=[image.target_tag],
-                mode=ImportMode.FORCE,
+                mode=ImportMode.NO_FORCE,
             )
-            registries.begin_import_image(group, name, parameters).result()
+            start = functools.partial(registries.begin_import_image, group, name, parameters)
+            _import_once(start, image, sleep)
             done.add(image)
         imported[kind] = f"{login_server}/{image.source}"
     return imported
+
+
+def _import_once(
+    start: Callable[[], LROPoller[None]], image: PinnedImage, sleep: Callable[[float], None]
+) -> str:
+    """Run one import (`start` begins the long-running operation): "imported", or "present" when
+    the registry already holds the tag. Retries Docker Hub's rate limit after each pause of
+    RATE_LIMIT_BACKOFF_S; StackctlError when it persists; any other refusal as raised."""
+    from azure.core.exceptions import HttpResponseError
+
+    pauses = list(RATE_LIMIT_BACKOFF_S)
+    while True:
+        try:
+            start().result()
+            return "imported"
+        except HttpResponseError as exc:
+            text = f"{exc.status_code} {exc.message or ''} {exc}"
+            if _ALREADY_THERE.search(text):
+                return "present"
+            if not (exc.status_code == 429 or _RATE_LIMITED.search(text)):
+                raise
+            if not pauses:
+                raise StackctlError(
+                    f"Docker Hub refused {image.source} {len(RATE_LIMIT_BACKOFF_S) + 1} times "
+                    f"(rate limit): {exc.message}",
+                    where="stackctl deploy: base-image import into the workspace registry",
+                    fix="wait for Docker Hub's limit to reset (a 6 h window) and deploy again, or import "
+                    f"it once by hand with credentials: `az acr import --source docker.io/{image.source} "
+                    f"--image {image.target_tag} --username <hub user> --password <token>`",
+                ) from exc
+            sleep(pauses.pop(0))
 
 
 def workspace_registry_importer(

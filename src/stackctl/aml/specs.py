@@ -38,7 +38,7 @@ from azure.ai.ml.entities import (
     PipelineComponentBatchDeployment,
     PipelineJob,
 )
-from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV
+from demand_forecast.publish import PIPELINE_ENV
 from demand_forecast.telemetry import CONNECTION_STRING_ENV
 
 from stackctl.aml.environment import ENVIRONMENT_NAMES, ImageKind
@@ -184,9 +184,11 @@ def job_environment(stack: StackOutput, pipeline: str) -> dict[str, str]:
 
     * APPLICATIONINSIGHTS_CONNECTION_STRING: demand_forecast.telemetry exports to App Insights;
     * AZURE_CLIENT_ID: the job identity, for the Entra tokens of App Insights ingestion and Azure SQL;
-    * REPORTING_DATABASE_URL, DEMAND_FORECAST_PIPELINE: where a failing step records its run as
-      failed (`demand_forecast.publish.record_failed_step`: a pipeline component cannot have an
-      `on_finalize` job, so the step itself does it).
+    * DEMAND_FORECAST_PIPELINE: which pipeline a failing step records as failed
+      (`demand_forecast.publish.record_failed_step`: a pipeline component cannot have an
+      `on_finalize` job, so the step itself does it). Where it records it is the pipeline's
+      `reporting_database` input, bound on every node, not a variable fixed here at deploy time:
+      a release-validation run points that input at its own schema.
 
     Values the stack description lacks are visible placeholders (`pipelines dump` of an old stack);
     deploy never gets that far (`require_job_settings`)."""
@@ -195,7 +197,6 @@ def job_environment(stack: StackOutput, pipeline: str) -> dict[str, str]:
         CONNECTION_STRING_ENV: stack.application_insights_connection_string
         or MISSING.format(CONNECTION_STRING_OUTPUT),
         CLIENT_ID_ENV: identity.client_id if identity is not None else MISSING.format("stack.job_identity"),
-        REPORTING_DATABASE_ENV: stack_defaults(stack)["reporting_database"],
         PIPELINE_ENV: pipeline,
     }
 

@@ -5,9 +5,9 @@ pipeline's inputs or to folders written by earlier steps, exactly as the AML pip
 Outputs that belong in the data lake go to `.local/lake/<file system>/<run id>/`; the rest to
 `.local/runs/<run id>/<step>/`. A failing step stops the run: later steps (e.g. `register`, the only one
 that moves the champion stage) never start; the failing step itself records the run as failed in the
-reporting database (`demand_forecast.publish.record_failed_step`), from the same environment variables
-deploy sets on every AML job (`stackctl.aml.specs.job_environment`): the pipeline, the reporting
-database (the run's `reporting_database` input) and the run id.
+reporting database (`demand_forecast.publish.record_failed_step`): the run's `reporting_database` input,
+bound to every step's `--reporting-database` as in AML, and the pipeline and run id from the same
+environment variables deploy sets on every AML job (`stackctl.aml.specs.job_environment`).
 
 How a step's command runs is the executor's `StepRunner` (the same contract each way: argv, the
 environment, the working directory in; exit status, stdout, stderr out):
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from demand_forecast.publish import PIPELINE_ENV, REPORTING_DATABASE_ENV, RUN_ID_ENV
+from demand_forecast.publish import PIPELINE_ENV, RUN_ID_ENV
 
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import Pipeline, render_args
@@ -294,9 +294,6 @@ class LocalRunner:
         result = PipelineRun(pipeline.name, run_id)
         produced: dict[tuple[str, str], Path] = {}
         env = {**os.environ, **self.env, PIPELINE_ENV: pipeline.name, RUN_ID_ENV: run_id}
-        database = inputs.get("reporting_database")
-        if database is not None:
-            env[REPORTING_DATABASE_ENV] = str(database)
         for node in pipeline.nodes:
             step = node.step
             values: dict[str, str | None] = {}

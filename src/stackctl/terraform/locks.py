@@ -20,8 +20,8 @@ from pathlib import Path
 
 import hcl2
 
-from stackctl.checks.config import _admits
 from stackctl.checks.hclmodel import read_dir
+from stackctl.checks.version_pins import admits
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.tools import Terraform
 
@@ -77,7 +77,7 @@ def check_lock_files(root: Path) -> list[LockFinding]:
                 findings.append(
                     LockFinding(where, f"{source} {version} is locked but not required in versions.tf")
                 )
-            elif not _admits(constraint, version):
+            elif not admits(constraint, version):
                 findings.append(
                     LockFinding(
                         where,
