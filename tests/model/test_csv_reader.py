@@ -96,3 +96,21 @@ def test_a_quoted_value_spanning_lines_keeps_the_next_rows_file_line(tmp_path: P
     frame, _ = read_csv_text(path, REQUIRED)
     assert list(frame.index) == [0, 3]  # the second row is file line 5
     assert frame.loc[0, "product_id"] == "P1\nsecond line"
+
+
+def test_validate_reads_and_judges_without_loading_the_model_code(tmp_path: Path) -> None:
+    """`demand-forecast validate` imports no torch or scikit-learn (seconds of start-up for a step
+    that reads CSV; issue 27 item 3): its cost is the data's, measured by benchmarks/bench_loops.py."""
+    import subprocess
+    import sys
+
+    from sample_cut import restrict
+
+    data = restrict(tmp_path / "data", ("R000",), stores=2)
+    script = (
+        "import sys; from demand_forecast.cli import main; "
+        f"status = main(['validate', '--data', {str(data)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+        "print(status, sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
