@@ -10,7 +10,8 @@
 #   - the jobs' identity (main.identity.tf, on the gpu and cpu clusters): Blob Data Contributor
 #     (job snapshots, default outputs, MLflow artifacts and the model registry: "create compute
 #     cluster that uses the user-assigned identity" with Storage Blob Data Contributor);
-#   - the image-build cluster (its own system identity): Blob Data Contributor (build context);
+#   - the image-build cluster (its own system identity): Blob Data Contributor (build context), and
+#     AcrPush on the workspace registry (below: it pulls the base image and pushes the build);
 #   - the factory: Blob Data Contributor (batch endpoint jobs run with the invoker's identity and
 #     write their default outputs to workspaceblobstore,
 #     https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint#how-authentication-works);
@@ -55,6 +56,18 @@ locals {
     # (https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-azure-container-registry-without-admin-user,
     # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-use-a-private-azure-container-registry).
     registry-pull-jobs = { scope = module.aml_workspace.container_registry_id, role = "AcrPull", principal_id = local.jobs }
+    # The image-build cluster (its own system identity) builds every environment image: the
+    # workspace registry refuses public access, so AML builds on this cluster, not in ACR Tasks
+    # (https://learn.microsoft.com/azure/machine-learning/how-to-network-isolation-planning, "Azure
+    # Container Registry": "when ACR is behind a virtual network, Azure Machine Learning can't use it
+    # to directly build Docker images"; the compute cluster named by image_build_compute builds them).
+    # It pulls the base image from that same private registry (stackctl.aml.base_image imports it
+    # there) and pushes the built image to it: AcrPush, which carries pull as well
+    # (https://learn.microsoft.com/azure/container-registry/container-registry-roles: AcrPush = pull
+    # and push). Not a separate AcrPull: AML itself grants AcrPull to a cluster's system-assigned
+    # identity, and a second assignment of a role that exists fails with RoleAssignmentExists; a
+    # reference build-compute setup grants the build identity AcrPush likewise (review-22 U2).
+    registry-push-build = { scope = module.aml_workspace.container_registry_id, role = "AcrPush", principal_id = module.aml_compute.principal_ids["build"] }
     # The jobs send their OpenTelemetry metrics to App Insights, whose local (key) authentication is off:
     # Entra-authenticated ingestion needs "Monitoring Metrics Publisher" on the App Insights resource
     # (https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).

@@ -64,6 +64,9 @@ ADF_ACTIVITY_TYPES = (
     "Delete",
     "GetMetadata",
 )
+# The Copy activity's source, sink and their store settings (polymorphic by `type`; the pipeline
+# resource unmarshals each into its model, dropping unknown fields like an activity's).
+ADF_COPY_PARTS = ("BinarySource", "BinarySink", "AzureBlobFSReadSettings", "AzureBlobFSWriteSettings")
 
 # Corrections from the pinned version's documentation where the source read is older (the readable
 # snapshot is v5.2.0-14; versions.tf pins >= 5.10.0): {"resources": {type: {argument: rule}}}, each
@@ -274,6 +277,16 @@ def adf_models(provider: Path, commit: str) -> dict[str, Any]:
     return models
 
 
+def adf_copy_parts(provider: Path, commit: str) -> dict[str, Any]:
+    """Each Copy source/sink/store-settings type's JSON fields in its go-azure-sdk model."""
+    parts: dict[str, Any] = {}
+    for name in ADF_COPY_PARTS:
+        model = f"{ADF_PIPELINES}/model_{name.lower()}.go"
+        fields = re.findall(r'json:"([A-Za-z0-9_]+)', git(provider, "show", f"{commit}:{model}"))
+        parts[name] = {"model": model, "fields": sorted(set(fields))}
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -309,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             out[table][type_name] = extract_type(args.provider_git, commit, path, files)
     args.out.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    adf = {"provider_source": out["provider_source"], "activities": adf_models(args.provider_git, commit)}
+    adf = {
+        "provider_source": out["provider_source"],
+        "activities": adf_models(args.provider_git, commit),
+        "copy_parts": adf_copy_parts(args.provider_git, commit),
+    }
     args.adf_out.write_text(json.dumps(adf, indent=1) + "\n", encoding="utf-8")
     print(
         f"wrote {args.out} and {args.adf_out} from {described} ({commit[:12]}); "

@@ -190,6 +190,7 @@ variable "assignable_role_ids" {
     "Key Vault Secrets Officer"     = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
     "Key Vault Secrets User"        = "4633458b-17de-408a-b874-0445c86b69e6"
     "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+    "AcrPush"                       = "8311e382-0749-4cb8-b61a-304f252e45ec" # the image-build cluster (infra/main.rbac.tf)
     "Monitoring Metrics Publisher"  = "3913510d-42f4-4e42-8a64-420c390055eb"
     "AzureML Data Scientist"        = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
     "Reader"                        = "acdd72a7-3385-48ef-bd42-f606fba81ae7"

@@ -21,19 +21,37 @@ resource "azurerm_data_factory_linked_service_key_vault" "this" {
   key_vault_id    = var.key_vault_id
 }
 
-resource "azurerm_data_factory_dataset_delimited_text" "lake" {
+# Binary datasets: the pipeline moves the week's files as they are (bytes, names and folders), never
+# parses them. The five input tables have different columns, and the model's own data contract
+# (src/model/README.md) accepts compressed files, parquet, other separators and UTF-16; a
+# DelimitedText copy would read them as one CSV schema and rewrite them (review-22 N4;
+# https://learn.microsoft.com/azure/data-factory/connector-troubleshoot-delimited-text,
+# DelimitedTextMoreColumnsThanDefined: "files under the specified folder might have different schemas").
+# "When using Binary dataset in copy activity, you can only copy from Binary dataset to Binary
+# dataset"; Get Metadata and Delete accept it too
+# (https://learn.microsoft.com/azure/data-factory/format-binary). The local stack's copy is the same
+# byte copy (stackctl/local/layout.py; tests/infra/test_adf_pipeline.py checks both).
+#
+# A custom dataset of type Binary, not azurerm_data_factory_dataset_binary: that resource offers
+# only Blob, HTTP and SFTP locations (no azure_blob_fs_location: tests/infra/azurerm_schema.json,
+# azurerm 5.10.0), and the lake is reached through its ADLS Gen2 linked service and the factory's
+# `lake-dfs` managed private endpoint. The location is ADLS Gen2's own dataset location
+# (https://learn.microsoft.com/azure/data-factory/connector-azure-data-lake-storage#dataset-properties:
+# type AzureBlobFSLocation, fileSystem, folderPath).
+resource "azurerm_data_factory_custom_dataset" "lake" {
   for_each = toset(["raw", "conditioned"])
 
-  name                = "ds_${each.key}"
-  data_factory_id     = azurerm_data_factory.this.id
-  linked_service_name = azurerm_data_factory_linked_service_data_lake_storage_gen2.lake.name
-  column_delimiter    = ","
-  first_row_as_header = true
+  name            = "ds_${each.key}"
+  data_factory_id = azurerm_data_factory.this.id
+  type            = "Binary"
 
-  azure_blob_fs_location {
-    file_system = each.key
-    path        = "weekly"
+  linked_service {
+    name = azurerm_data_factory_linked_service_data_lake_storage_gen2.lake.name
   }
+
+  type_properties_json = jsonencode({
+    location = { type = "AzureBlobFSLocation", fileSystem = each.key, folderPath = "weekly" }
+  })
 }
 
 locals {
@@ -144,7 +162,7 @@ locals {
       {
         name      = "invoke_${step}"
         type      = "WebActivity"
-        dependsOn = [{ activity = step == "training" ? "copy_raw_to_conditioned" : "check_training", dependencyConditions = ["Succeeded"] }]
+        dependsOn = [{ activity = step == "training" ? "check_input_copied" : "check_training", dependencyConditions = ["Succeeded"] }]
         # retry 0: a retried POST would start a second job.
         policy = { timeout = "0.00:10:00", retry = 0, retryIntervalInSeconds = 30 }
         typeProperties = merge({
@@ -209,7 +227,9 @@ locals {
         }
       },
       # The loop timed out (6 h) or its polls kept failing: the job may still be running and could
-      # register or promote a model later, so cancel it, then fail the run. The Fail is needed:
+      # register or promote a model later, so cancel it, then fail the run. A cancel of the whole
+      # factory run ends the loop Cancelled, not Failed, so this branch does not run then: whoever
+      # cancels a run cancels its AML jobs too (stackctl.aml.model_validation.cancel_started_jobs). The Fail is needed:
       # an activity on a Failed dependency makes ADF treat the failure as handled, and the run
       # would otherwise report Succeeded
       # (https://learn.microsoft.com/azure/data-factory/tutorial-pipeline-failure-error-handling).
@@ -263,7 +283,7 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       type   = "GetMetadata"
       policy = { timeout = "0.00:10:00", retry = 1, retryIntervalInSeconds = 60 }
       typeProperties = {
-        dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
+        dataset       = { referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }
         fieldList     = ["exists"]
         storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
       }
@@ -280,7 +300,7 @@ resource "azurerm_data_factory_pipeline" "weekly" {
             type   = "Delete"
             policy = { timeout = "0.00:30:00", retry = 1, retryIntervalInSeconds = 60 }
             typeProperties = {
-              dataset       = { referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }
+              dataset       = { referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }
               recursive     = true
               enableLogging = false
               storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
@@ -290,15 +310,75 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       }
     },
     {
-      name      = "copy_raw_to_conditioned"
-      type      = "Copy"
-      dependsOn = [{ activity = "clear_conditioned_if_exists", dependencyConditions = ["Succeeded"] }]
-      policy    = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
-      inputs    = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["raw"].name, type = "DatasetReference" }]
-      outputs   = [{ referenceName = azurerm_data_factory_dataset_delimited_text.lake["conditioned"].name, type = "DatasetReference" }]
+      # The week's input must be there before anything is cleared or invoked: a fresh stack's raw
+      # file system has no weekly folder, and a Copy from a missing folder fails with a storage
+      # error that does not say what to do (review-23 B6). Get Metadata with `exists` returns false
+      # for a missing folder instead of failing (control-flow-get-metadata-activity#metadata-options).
+      name   = "raw_exists"
+      type   = "GetMetadata"
+      policy = { timeout = "0.00:10:00", retry = 1, retryIntervalInSeconds = 60 }
       typeProperties = {
-        source = { type = "DelimitedTextSource", storeSettings = { type = "AzureBlobFSReadSettings", recursive = true } }
-        sink   = { type = "DelimitedTextSink", storeSettings = { type = "AzureBlobFSWriteSettings" } }
+        dataset       = { referenceName = azurerm_data_factory_custom_dataset.lake["raw"].name, type = "DatasetReference" }
+        fieldList     = ["exists"]
+        storeSettings = { type = "AzureBlobFSReadSettings", recursive = true }
+      }
+    },
+    {
+      name      = "check_raw_exists"
+      type      = "IfCondition"
+      dependsOn = [{ activity = "raw_exists", dependencyConditions = ["Succeeded"] }]
+      typeProperties = {
+        expression = { value = "@not(activity('raw_exists').output.exists)", type = "Expression" }
+        ifTrueActivities = [
+          {
+            name = "fail_no_raw_folder"
+            type = "Fail"
+            typeProperties = {
+              message   = "the lake has no raw/weekly folder: nothing to train on; upload the week's files (README 'Azure: first deploy', step 9)"
+              errorCode = "NoInputData"
+            }
+          },
+        ]
+      }
+    },
+    {
+      name = "copy_raw_to_conditioned"
+      type = "Copy"
+      dependsOn = [
+        { activity = "clear_conditioned_if_exists", dependencyConditions = ["Succeeded"] },
+        { activity = "check_raw_exists", dependencyConditions = ["Succeeded"] },
+      ]
+      policy  = { timeout = "0.02:00:00", retry = 1, retryIntervalInSeconds = 120 }
+      inputs  = [{ referenceName = azurerm_data_factory_custom_dataset.lake["raw"].name, type = "DatasetReference" }]
+      outputs = [{ referenceName = azurerm_data_factory_custom_dataset.lake["conditioned"].name, type = "DatasetReference" }]
+      typeProperties = {
+        # Binary to Binary, folders kept as they are (format-binary#copy-activity-properties;
+        # copyBehavior: connector-azure-data-lake-storage#azure-data-lake-storage-gen2-as-a-sink-type).
+        source = { type = "BinarySource", storeSettings = { type = "AzureBlobFSReadSettings", recursive = true } }
+        sink   = { type = "BinarySink", storeSettings = { type = "AzureBlobFSWriteSettings", copyBehavior = "PreserveHierarchy" } }
+      }
+    },
+    {
+      # An empty raw/weekly (a fresh stack, a feed that did not arrive) copies nothing and succeeds;
+      # training would then fail on no rows with a message about the model, not the lake. Fail here,
+      # naming the folder (review-23 B6; README 'Azure: first deploy', step 9). `filesWritten` is the
+      # Copy activity's output for file-based copies
+      # (https://learn.microsoft.com/azure/data-factory/copy-activity-monitoring#monitor-programmatically).
+      name      = "check_input_copied"
+      type      = "IfCondition"
+      dependsOn = [{ activity = "copy_raw_to_conditioned", dependencyConditions = ["Succeeded"] }]
+      typeProperties = {
+        expression = { value = "@equals(coalesce(activity('copy_raw_to_conditioned').output.filesWritten, 0), 0)", type = "Expression" }
+        ifTrueActivities = [
+          {
+            name = "fail_no_input"
+            type = "Fail"
+            typeProperties = {
+              message   = "raw/weekly of the lake held no files: nothing to train on; upload the week's files (README 'Azure: first deploy', step 9)"
+              errorCode = "NoInputData"
+            }
+          },
+        ]
       }
     },
   ], local.endpoint_activities))

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -28,6 +28,7 @@ from stackctl.paths import build_dir
 from stackctl.terraform.env_root import EnvironmentTerraform, echo_to
 
 if TYPE_CHECKING:  # typing only: each is imported where it is used, to keep `stackctl` fast to start
+    from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
     from stackctl.aml.deployer import DeployReport
@@ -62,7 +63,7 @@ def deploy_assets(
     root: Path,
     console: Console,
     *,
-    client: Any = None,
+    client: MLClient | None = None,
     credential: TokenCredential | None = None,
     sql_executor: SqlExecutor | None = None,
     skip_sql: bool = False,
@@ -84,7 +85,10 @@ def deploy_assets(
     if client is None:
         assert credential is not None  # set just above whenever no client was given
         client = _ml_client(stack_output, credential)
-    importer = image_importer or _registry_importer(stack_output, client, credential)
+    importer = image_importer
+    if importer is None:
+        assert credential is not None  # set above whenever no importer was given
+        importer = _registry_importer(stack_output, client, credential)
     report = _deploy_aml(stack_output, env, root, console, client, keep_deployments, importer)
     if not skip_sql:
         if sql_executor is None:
@@ -100,13 +104,15 @@ def _azure_credential() -> TokenCredential:
     return azure_credential()
 
 
-def _ml_client(stack_output: StackOutput, credential: TokenCredential) -> Any:
+def _ml_client(stack_output: StackOutput, credential: TokenCredential) -> MLClient:
     from stackctl.aml.azure import ml_client
 
     return ml_client(stack_output, credential)
 
 
-def _registry_importer(stack_output: StackOutput, client: Any, credential: Any) -> ImageImporter:
+def _registry_importer(
+    stack_output: StackOutput, client: MLClient, credential: TokenCredential
+) -> ImageImporter:
     from stackctl.aml.base_image import workspace_registry_importer
 
     return workspace_registry_importer(
@@ -119,7 +125,7 @@ def _deploy_aml(
     env: str,
     root: Path,
     console: Console,
-    client: Any,
+    client: MLClient,
     keep_deployments: int,
     importer: ImageImporter,
 ) -> DeployReport:

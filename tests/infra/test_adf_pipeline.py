@@ -306,3 +306,217 @@ def test_a_delete_that_fails_the_first_run_is_caught(
     edit("modules/data_factory/main.pipeline.tf", old, new)
     problems = first_run_findings(rendered_activities(tree, tmp_path / "work"))
     assert any(expected in problem for problem in problems), problems
+
+
+# review-22 N4 (kind: *a copy that parses the week's files instead of moving their bytes*). The
+# five input tables differ in columns and the model's contract accepts compressed, parquet and
+# UTF-16 files; the local stack hands the model raw's files unchanged (graph: validate reads
+# raw_data as it is), so ADF must copy bytes: Binary datasets without compression, a Binary source
+# and sink, folders preserved (https://learn.microsoft.com/azure/data-factory/format-binary).
+COPY_PARTS = json.loads((REPO / "tests/infra/adf_activity_models.json").read_text())["copy_parts"]
+DATASET_BLOCK = re.compile(
+    r'(?ms)^resource "azurerm_data_factory_[a-z_]*dataset[a-z_]*" "lake" \{\n(.*?)^\}\n'
+)
+
+
+def rendered_lake_datasets(tree: Path, work: Path) -> dict[str, dict[str, Any]]:
+    """The lake datasets' type and typeProperties as Terraform evaluates them, by file system."""
+    source = (tree / "modules/data_factory/main.pipeline.tf").read_text()
+    block = DATASET_BLOCK.search(source)
+    assert block, 'resource "azurerm_data_factory_*dataset*" "lake" not found in main.pipeline.tf'
+    body = block.group(1)
+    kind = re.search(r'(?m)^  type\s+= "([A-Za-z]+)"', body)
+    properties = re.search(r"(?ms)^  type_properties_json = (jsonencode\(.*?\n  \}\))", body)
+    if kind is None or properties is None:
+        # Any typed dataset resource (delimited_text, parquet, binary ...) is not a custom Binary one.
+        return {"raw": {"type": "not a custom dataset: " + body.splitlines()[0]}}
+    datasets = {}
+    for fs in ("raw", "conditioned"):
+        expression = properties.group(1).replace("each.key", f'"{fs}"')
+        files = {"main.tf": f"locals {{\n  p = {expression}\n}}\n", "stack.tfvars": ""}
+        ok, output = terraform_console(work / fs, files, "local.p")
+        assert ok, output
+        encoded, _ = json.JSONDecoder().raw_decode(output)
+        datasets[fs] = {"type": kind.group(1), "typeProperties": json.loads(encoded)}
+    return datasets
+
+
+def byte_copy_findings(activities: list[dict[str, Any]], datasets: dict[str, dict[str, Any]]) -> list[str]:
+    """Why the raw -> conditioned copy would not be a byte copy (empty when it is one)."""
+    problems = [
+        f"ds_{fs}: type {d['type']} (not Binary)" for fs, d in datasets.items() if d["type"] != "Binary"
+    ]
+    problems += [
+        f"ds_{fs}: compression {d['typeProperties']['compression']} rewrites the bytes"
+        for fs, d in datasets.items()
+        if d.get("typeProperties", {}).get("compression")
+    ]
+    copy = next(a for a in activities if a["name"] == "copy_raw_to_conditioned")
+    props = copy["typeProperties"]
+    for end, expected in (("source", "BinarySource"), ("sink", "BinarySink")):
+        part = props[end]
+        if part["type"] != expected:
+            problems.append(f"copy {end}: {part['type']} (not {expected})")
+            continue
+        problems += [
+            f"copy {end}.{key} (dropped)" for key in sorted(set(part) - set(COPY_PARTS[expected]["fields"]))
+        ]
+        store = part["storeSettings"]
+        problems += [
+            f"copy {end}.storeSettings.{key} (dropped)"
+            for key in sorted(set(store) - set(COPY_PARTS[store["type"]]["fields"]))
+        ]
+    if props["source"].get("storeSettings", {}).get("recursive") is not True:
+        problems.append("copy source: not recursive (sub-folders of raw/weekly are left behind)")
+    behavior = props["sink"].get("storeSettings", {}).get("copyBehavior")
+    if behavior != "PreserveHierarchy":
+        problems.append(f"copy sink: copyBehavior {behavior} (files renamed or merged)")
+    return problems
+
+
+def test_the_raw_to_conditioned_copy_moves_bytes(tree: Path, tmp_path: Path) -> None:
+    activities = rendered_activities(tree, tmp_path / "work")
+    datasets = rendered_lake_datasets(tree, tmp_path / "datasets")
+    assert byte_copy_findings(activities, datasets) == []
+    for fs, dataset in datasets.items():
+        # ADLS Gen2's own location (connector-azure-data-lake-storage#dataset-properties), the folder
+        # the AML input (raw_data: <conditioned datastore>/paths/weekly/) reads.
+        assert dataset["typeProperties"]["location"] == {
+            "type": "AzureBlobFSLocation",
+            "fileSystem": fs,
+            "folderPath": "weekly",
+        }
+    # Get Metadata, Delete and Copy all read the Binary datasets.
+    used = {
+        a["typeProperties"]["dataset"]["referenceName"]
+        for a in walk(activities)
+        if a["type"] in ("GetMetadata", "Delete")
+    }
+    assert used == {"ds_raw", "ds_conditioned"}
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        # the review's case: main's DelimitedText copy
+        (
+            [('source = { type = "BinarySource"', 'source = { type = "DelimitedTextSource"')],
+            "copy source: DelimitedTextSource",
+        ),
+        (
+            [('  type            = "Binary"\n', '  type            = "DelimitedText"\n')],
+            "ds_raw: type DelimitedText",
+        ),
+        (
+            [
+                (
+                    'folderPath = "weekly" }\n',
+                    'folderPath = "weekly" }\n    compression = { type = "gzip" }\n',
+                )
+            ],
+            "compression",
+        ),
+        (
+            [('copyBehavior = "PreserveHierarchy"', 'copyBehavior = "MergeFiles"')],
+            "copyBehavior MergeFiles",
+        ),
+        (
+            [
+                (
+                    'type = "BinarySink", storeSettings = {',
+                    'type = "BinarySink", formatSettings = {}, storeSettings = {',
+                )
+            ],
+            "copy sink.formatSettings (dropped)",
+        ),
+    ],
+    ids=[
+        "delimited-text-source",
+        "delimited-text-dataset",
+        "gzip-dataset",
+        "merge-files",
+        "sink-field-dropped",
+    ],
+)
+def test_a_copy_that_rewrites_the_files_is_caught(
+    tree: Path, edit: Edit, tmp_path: Path, edits: list[tuple[str, str]], expected: str
+) -> None:
+    for old, new in edits:
+        edit("modules/data_factory/main.pipeline.tf", old, new)
+    problems = byte_copy_findings(
+        rendered_activities(tree, tmp_path / "work"), rendered_lake_datasets(tree, tmp_path / "datasets")
+    )
+    assert any(expected in problem for problem in problems), problems
+
+
+# review-23 B6 (kind: *training starts on a week with no input*): a missing raw/weekly folder and an
+# empty one each fail the run, naming the folder, before any AML job is invoked.
+def no_input_findings(activities: list[dict[str, Any]]) -> list[str]:
+    names = {a["name"]: a for a in activities}
+    problems = []
+    probe = names.get("raw_exists", {})
+    if probe.get("type") != "GetMetadata" or probe["typeProperties"]["dataset"]["referenceName"] != "ds_raw":
+        problems.append("no Get Metadata of ds_raw")
+    elif "exists" not in probe["typeProperties"].get("fieldList", []):
+        problems.append("raw_exists does not ask for exists")
+    guard = names.get("check_raw_exists", {})
+    if "activity('raw_exists').output.exists" not in str(guard.get("typeProperties", {}).get("expression")):
+        problems.append("check_raw_exists does not read the probe")
+    if {"activity": "check_raw_exists", "dependencyConditions": ["Succeeded"]} not in names[
+        "copy_raw_to_conditioned"
+    ]["dependsOn"]:
+        problems.append("the copy does not wait for check_raw_exists")
+    copied = names.get("check_input_copied", {})
+    if "activity('copy_raw_to_conditioned').output.filesWritten" not in str(
+        copied.get("typeProperties", {}).get("expression")
+    ):
+        problems.append("check_input_copied does not read filesWritten")
+    for guard_name in ("check_raw_exists", "check_input_copied"):
+        branch = names.get(guard_name, {}).get("typeProperties", {}).get("ifTrueActivities", [])
+        if not any(a["type"] == "Fail" and "raw/weekly" in a["typeProperties"]["message"] for a in branch):
+            problems.append(f"{guard_name}: no Fail naming raw/weekly")
+    if names["invoke_training"]["dependsOn"] != [
+        {"activity": "check_input_copied", "dependencyConditions": ["Succeeded"]}
+    ]:
+        problems.append("invoke_training does not wait for check_input_copied")
+    return problems
+
+
+def test_a_week_with_no_input_fails_before_training(activities: list[dict[str, Any]]) -> None:
+    assert no_input_findings(activities) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # main's pipeline: training invoked right after the copy, whatever it copied
+        (
+            'step == "training" ? "check_input_copied"',
+            'step == "training" ? "copy_raw_to_conditioned"',
+            "invoke_training",
+        ),
+        ("output.filesWritten, 0), 0)", "output.rowsCopied, 0), 0)", "filesWritten"),
+        (
+            '        { activity = "check_raw_exists", dependencyConditions = ["Succeeded"] },\n',
+            "",
+            "does not wait",
+        ),
+        (
+            'message   = "the lake has no raw/weekly folder',
+            'message   = "no input',
+            "check_raw_exists: no Fail",
+        ),
+    ],
+    ids=[
+        "training-right-after-copy",
+        "wrong-output-field",
+        "copy-ignores-probe",
+        "fail-does-not-name-folder",
+    ],
+)
+def test_a_missing_input_guard_is_caught(
+    tree: Path, edit: Edit, tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    edit("modules/data_factory/main.pipeline.tf", old, new)
+    problems = no_input_findings(rendered_activities(tree, tmp_path / "work"))
+    assert any(expected in problem for problem in problems), problems

@@ -281,11 +281,11 @@ def test_azure_login_missing_gives_one_clear_message(monkeypatch: pytest.MonkeyP
 @pytest.mark.azure
 def test_deploy_against_real_azure_is_idempotent() -> None:
     """Release pipeline smoke test: after `make apply`, a second deploy of the same commit changes nothing."""
-    from test_aml_smoke import target_env
+    from azure_target import target_environment
 
     from stackctl.cloud_stack import deploy_assets
 
-    env = target_env()
+    env = target_environment()
     console = Console(record=True)
     from stackctl.cloud_stack import read_stack
 

@@ -19,6 +19,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from doctor_server import RecordingServer, serve
 
 from stackctl.commands import doctor as doctor_command
+from stackctl.doctor import first_data
 from stackctl.doctor.checks import run_check, run_checks
 from stackctl.doctor.report import Outcome
 from stackctl.doctor.run import context
@@ -305,9 +306,25 @@ def backend(tmp_path: Path, account: str = "stfcsttfstatep01", container: str = 
 
 
 def test_every_check_passes_on_a_healthy_prod_in_order(
-    server: RecordingServer, names: dict[str, Any], tmp_path: Path
+    server: RecordingServer, names: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = backend(tmp_path / "checkout")
+    # first-data: the stack's lake (its HNS account) and the week's files in raw/weekly (the blob
+    # listing itself: tests/stackctl/test_doctor_first_data.py).
+    server.add(
+        f"/subscriptions/{SUB}/resourceGroups/rg-fcst-prod-weu/providers/Microsoft.Storage/storageAccounts",
+        {
+            "value": [
+                {
+                    "name": "stdlfcstprod",
+                    "properties": {"isHnsEnabled": True, "primaryEndpoints": {"blob": "https://l/"}},
+                }
+            ]
+        },
+    )
+    monkeypatch.setattr(
+        first_data, "weekly_files", lambda endpoint, credential: ["shipments.csv", "stores.csv"]
+    )
     results = run_checks(context(settings_for(server, names, root=root), StaticCredential()))
     assert [(r.check, r.outcome) for r in results] == [
         (name, Outcome.PASS)
@@ -321,6 +338,8 @@ def test_every_check_passes_on_a_healthy_prod_in_order(
             "ci-protection",
             "runner",
             "state-backend",
+            "stack-values",
+            "first-data",
         )
     ], [r for r in results if r.outcome is not Outcome.PASS]
 

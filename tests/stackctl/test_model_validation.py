@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -49,12 +48,52 @@ class _Run:
 
 
 @dataclass
+class _Activity:
+    activity_name: str
+    status: str
+    output: Any = None
+    error: Any = None
+
+
+@dataclass
+class _Page:
+    value: list[_Activity]
+    continuation_token: str | None
+
+
+def _http_error(status: int, reason: str) -> Exception:
+    from azure.core.exceptions import HttpResponseError
+
+    error = HttpResponseError(message=reason)
+    error.status_code, error.reason = status, reason
+    return error
+
+
+@dataclass
+class FakeJobs:
+    """MLClient.jobs: begin_cancel records the name; a name in `refuse` answers an HTTP error."""
+
+    refuse: dict[str, int] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+
+    def begin_cancel(self, name: str) -> None:
+        if name in self.refuse:
+            raise _http_error(self.refuse[name], "Conflict")
+        self.cancelled.append(name)
+
+
+@dataclass
 class FakeFactory:
     """pipelines.create_run starts a run; pipeline_runs.get walks it through `statuses`."""
 
     statuses: list[str]
     created: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    # activity_runs.query_by_pipeline_run: one page per list (with a continuation token between pages)
+    activity_pages: list[list[_Activity]] = field(default_factory=lambda: [[]])
+    query_error: int | None = None
+    tokens_seen: list[str | None] = field(default_factory=list)
+    queried_after_cancel: list[bool] = field(default_factory=list)
 
     @property
     def pipelines(self) -> FakeFactory:
@@ -76,6 +115,20 @@ class FakeFactory:
         assert is_recursive
         self.cancelled.append(run_id)
 
+    @property
+    def activity_runs(self) -> FakeFactory:
+        return self
+
+    def query_by_pipeline_run(self, group: str, factory: str, run_id: str, filters: Any) -> _Page:
+        self.queried_after_cancel.append(bool(self.cancelled))
+        assert filters.last_updated_after < filters.last_updated_before
+        if self.query_error:
+            raise _http_error(self.query_error, "Forbidden")
+        self.tokens_seen.append(filters.continuation_token)
+        index = len(self.tokens_seen) - 1
+        last = index == len(self.activity_pages) - 1
+        return _Page(self.activity_pages[index], None if last else f"page-{index + 1}")
+
 
 def _no_wait(seconds: float) -> None:
     return None
@@ -85,7 +138,7 @@ def test_validation_is_one_factory_run_with_the_validation_parameters() -> None:
     target = stack()
     factory = FakeFactory(["Queued", "InProgress", "Succeeded"])
     log: list[str] = []
-    run = run_model_validation(factory, target, log=log.append, sleep=_no_wait)
+    run = run_model_validation(factory, target, aml_jobs=FakeJobs(), log=log.append, sleep=_no_wait)
     assert factory.created == [
         (
             target.resource_group_name,
@@ -106,11 +159,32 @@ def test_validation_never_promotes_the_production_model_nor_writes_power_bis_tab
     assert parameters["reporting_database"].endswith("?schema=validation")
 
 
+def test_a_failed_run_names_the_activity_that_failed_and_why() -> None:
+    # review-23 B6: an empty lake fails the run in the pipeline's own guard, whose message says
+    # what to do; the release log shows it instead of a bare "ended Failed".
+    no_input = "the lake has no raw/weekly folder: nothing to train on; upload the week's files"
+    factory = FakeFactory(
+        ["InProgress", "Failed"],
+        activity_pages=[
+            [
+                _Activity("raw_exists", "Succeeded", {"exists": False}),
+                _Activity(
+                    "fail_no_raw_folder", "Failed", error={"errorCode": "NoInputData", "message": no_input}
+                ),
+                _Activity("check_raw_exists", "Failed", error={"message": ""}),
+            ]
+        ],
+    )
+    with pytest.raises(StackctlError) as caught:
+        run_model_validation(factory, stack(), aml_jobs=FakeJobs(), log=lambda line: None, sleep=_no_wait)
+    assert f"ended Failed; fail_no_raw_folder: {no_input}" in caught.value.what
+
+
 @pytest.mark.parametrize("ending", ["Failed", "Cancelled"])
 def test_a_failed_run_stops_the_release(ending: str) -> None:
     factory = FakeFactory(["InProgress", ending])
     with pytest.raises(StackctlError, match=rf"Data Factory run run-1 ended {ending}") as caught:
-        run_model_validation(factory, stack(), log=lambda line: None, sleep=_no_wait)
+        run_model_validation(factory, stack(), aml_jobs=FakeJobs(), log=lambda line: None, sleep=_no_wait)
     assert "release stops here" in str(caught.value.fix)
 
 
@@ -119,9 +193,92 @@ def test_a_run_that_never_ends_is_cancelled_and_fails() -> None:
     factory = FakeFactory(["InProgress"])
     with pytest.raises(StackctlError, match=r"did not finish within 0.1 h \(last status InProgress\)"):
         wait_for_pipeline_run(
-            factory, stack(), "run-1", timeout_s=300, sleep=_no_wait, clock=lambda: float(next(ticks))
+            factory,
+            stack(),
+            "run-1",
+            aml_jobs=FakeJobs(),
+            timeout_s=300,
+            sleep=_no_wait,
+            clock=lambda: float(next(ticks)),
         )
     assert factory.cancelled == ["run-1"]
+
+
+# Review-22 open item 3 (kind: *a timed-out validation leaves an AML job running*): cancelling the
+# factory run cancels its Until loop, not the batch job; each job the run's invoke activities started
+# is cancelled through azure-ai-ml, and what could not be cancelled is named in the error.
+def _time_out(factory: FakeFactory, jobs: FakeJobs) -> str:
+    ticks = iter(range(0, 100_000, 60))
+    with pytest.raises(StackctlError) as caught:
+        wait_for_pipeline_run(
+            factory,
+            stack(),
+            "run-1",
+            aml_jobs=jobs,
+            timeout_s=300,
+            sleep=_no_wait,
+            clock=lambda: float(next(ticks)),
+        )
+    assert factory.cancelled == ["run-1"]
+    # the factory run is cancelled before its jobs are looked up (it starts no job after the lookup)
+    assert all(factory.queried_after_cancel)
+    return str(caught.value)
+
+
+def _invoke(step: str, status: str, name: str | None) -> _Activity:
+    output = {"id": f"/subscriptions/s/jobs/{name}", "name": name, "properties": {}} if name else None
+    return _Activity(f"invoke_{step}", status, output)
+
+
+def test_a_timed_out_training_job_is_cancelled_in_aml() -> None:
+    factory = FakeFactory(
+        ["InProgress"],
+        activity_pages=[
+            [
+                _Activity("copy_raw_to_conditioned", "Succeeded", {"filesWritten": 5}),
+                _invoke("training", "Succeeded", "batchjob-train-1"),
+                _Activity("wait_training", "InProgress"),
+            ]
+        ],
+    )
+    jobs = FakeJobs()
+    message = _time_out(factory, jobs)
+    assert jobs.cancelled == ["batchjob-train-1"]
+    assert "AML jobs cancelled: batchjob-train-1" in message
+    assert "NOT cancelled" not in message
+
+
+def test_jobs_on_every_page_are_cancelled_and_a_refusal_is_named() -> None:
+    factory = FakeFactory(
+        ["InProgress"],
+        activity_pages=[
+            [_invoke("training", "Succeeded", "batchjob-train-2")],
+            [_invoke("scoring", "Succeeded", "batchjob-score-2")],
+        ],
+    )
+    jobs = FakeJobs(refuse={"batchjob-train-2": 409})
+    message = _time_out(factory, jobs)
+    assert factory.tokens_seen == [None, "page-1"]
+    assert jobs.cancelled == ["batchjob-score-2"]
+    assert "NOT cancelled: AML job batchjob-train-2: cancel refused (409 Conflict)" in message
+
+
+def test_an_invoke_cancelled_mid_post_is_named_not_dropped() -> None:
+    factory = FakeFactory(
+        ["InProgress"],
+        activity_pages=[[_invoke("training", "Failed", None), _invoke("scoring", "Cancelled", None)]],
+    )
+    message = _time_out(factory, FakeJobs())
+    assert "AML jobs cancelled: none started" in message
+    assert "NOT cancelled: invoke_scoring ended Cancelled without a job name" in message
+    assert "invoke_training" not in message  # a failed POST started no job
+
+
+def test_a_failed_activity_query_still_reports_the_timeout() -> None:
+    factory = FakeFactory(["InProgress"], query_error=403)
+    message = _time_out(factory, FakeJobs())
+    assert "did not finish within" in message
+    assert "NOT cancelled: could not list the run's activities (403 Forbidden)" in message
 
 
 def test_the_validation_schema_is_what_the_publish_url_opens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -316,24 +473,16 @@ def test_the_invocation_check_finds_each_way_of_invoking(snippet: str) -> None:
     assert endpoint_invocations(snippet, "x.py")
 
 
-def target_environment() -> str:
-    """The stack the release job deployed: FORECAST_STACK_ENV, set by the pipeline per environment.
-    No default: a validation of the wrong stack would pass for the wrong reason."""
-    env = os.environ.get("FORECAST_STACK_ENV")
-    if env not in ("dev", "prod"):
-        pytest.fail(f"FORECAST_STACK_ENV must name the deployed stack (dev or prod), got {env!r}")
-    return env
-
-
 @pytest.mark.azure
 def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     """Release pipeline, after apply: one factory run trains and scores on the stack's own data, and
     both pipelines' rows land in the validation schema (never in Power BI's)."""
     import sqlalchemy as sa
+    from azure_target import target_environment
     from demand_forecast.reporting.database import open_database
     from rich.console import Console
 
-    from stackctl.aml.azure import azure_credential
+    from stackctl.aml.azure import azure_credential, ml_client
     from stackctl.aml.model_validation import data_factory_client
     from stackctl.cloud_stack import read_stack
 
@@ -341,7 +490,11 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     stack_output = read_stack(env, REPO, Console())
     credential = azure_credential()
     started = datetime.now(UTC).replace(tzinfo=None)
-    run = run_model_validation(data_factory_client(stack_output, credential), stack_output)
+    run = run_model_validation(
+        data_factory_client(stack_output, credential),
+        stack_output,
+        aml_jobs=ml_client(stack_output, credential).jobs,
+    )
     assert run.status == "Succeeded"
     db = open_database(run.parameters["reporting_database"], credential)
     runs = db.tables["pipeline_runs"]
@@ -353,6 +506,14 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
         ("training", "succeeded"),
         ("scoring", "succeeded"),
     }
+    # The scoring run's forecasts are in the validation schema's view (where CI writes, review-23 B4).
+    forecasts = db.tables["forecasts"]
+    with db.engine.connect() as conn:
+        this_run = sa.select(runs.c.run_id).where(runs.c.pipeline == "scoring", runs.c.started_at >= started)
+        scored = conn.execute(
+            sa.select(sa.func.count()).select_from(forecasts).where(forecasts.c.run_id.in_(this_run))
+        ).scalar_one()
+    assert scored > 0
 
 
 # Review-aml finding 4: the validation deadline ends before the CI job's own limit (170 minutes).
@@ -377,3 +538,67 @@ def test_a_deadline_that_is_not_positive_seconds_is_a_clear_error(raw: str) -> N
     with pytest.raises(StackctlError, match=VALIDATION_TIMEOUT_ENV) as caught:
         validation_timeout_s({VALIDATION_TIMEOUT_ENV: raw})
     assert "CI job" in str(caught.value.fix)
+
+
+# Review-22 U1: whichever job runs the validation sets (or inherits) a deadline that ends before the
+# job's own limit, with ten minutes to cancel the factory run and its AML jobs (src/stackctl/aml/README.md).
+CANCEL_ROOM_S = 600
+
+
+def _dicts(node: Any) -> list[dict[str, Any]]:
+    """Every mapping in a parsed YAML document, depth first."""
+    if isinstance(node, dict):
+        return [node, *(d for value in node.values() for d in _dicts(value))]
+    if isinstance(node, list):
+        return [d for item in node for d in _dicts(item)]
+    return []
+
+
+def validation_deadlines(workflow: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """(job, deadline seconds, job limit seconds) of each job whose steps run the azure tests that
+    include model validation: a GitHub job (`timeout-minutes`, `steps`) or an Azure Pipelines job or
+    deployment (`timeoutInMinutes`, steps under `strategy.runOnce.deploy` too)."""
+    from stackctl.aml.model_validation import validation_timeout_s
+
+    found = []
+    for job in _dicts(workflow):
+        minutes = job.get("timeout-minutes") or job.get("timeoutInMinutes")
+        if minutes is None:
+            continue
+        for step in (d for d in _dicts(job) if "run" in d or "inputs" in d or "script" in d):
+            script = str(
+                step.get("run") or step.get("script") or (step.get("inputs") or {}).get("inlineScript") or ""
+            )
+            if "-m azure" in script and "not model_validation" not in script:
+                env = {**(job.get("env") or {}), **(step.get("env") or {})}
+                name = str(job.get("deployment") or job.get("job") or job.get("name") or "job")
+                found.append(
+                    (name, validation_timeout_s({k: str(v) for k, v in env.items()}), float(minutes) * 60)
+                )
+    return found
+
+
+@pytest.mark.parametrize("path", [".github/workflows/deploy.yml", ".azure-pipelines/release.yml"])
+def test_the_validation_deadline_fits_the_job_that_runs_it(path: str) -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / path).read_text(encoding="utf-8"))
+    deadlines = validation_deadlines(workflow)
+    assert deadlines, f"no job of {path} runs the model validation tests"
+    for job, deadline, limit in deadlines:
+        assert deadline <= limit - CANCEL_ROOM_S, (path, job, deadline, limit)
+
+
+@pytest.mark.parametrize(
+    ("timeout_minutes", "deadline", "fits"),
+    [(170, None, True), (100, None, False), (240, "13800", True), (240, "14000", False)],
+)
+def test_a_deadline_past_the_job_limit_is_caught(
+    timeout_minutes: int, deadline: str | None, fits: bool
+) -> None:
+    step: dict[str, Any] = {"run": 'make unit ARGS="-m azure -k model_validation"'}
+    if deadline:
+        step["env"] = {"FORECAST_STACK_VALIDATION_TIMEOUT_S": deadline}
+    workflow = {"jobs": {"validate": {"timeout-minutes": timeout_minutes, "steps": [step]}}}
+    ((_, seconds, limit),) = validation_deadlines(workflow)
+    assert (seconds <= limit - CANCEL_ROOM_S) is fits

@@ -28,12 +28,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackctl.errors import StackctlError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
     from azure.core.polling import LROPoller
+    from azure.mgmt.containerregistry.operations import RegistriesOperations
 
 DOCKER_HUB = "docker.io"
 # `name[:tag]@sha256:<64 hex>`, the only form runtime.yaml allows (environment.load_runtime insists
@@ -88,7 +91,7 @@ def pinned_image(reference: str) -> PinnedImage:
 
 
 def import_base_images(
-    registries: Any,
+    registries: RegistriesOperations,
     registry_id: str,
     base_images: Mapping[str, str],
     sleep: Callable[[float], None] = time.sleep,
@@ -154,7 +157,7 @@ def _import_once(
 
 
 def workspace_registry_importer(
-    client: Any, workspace_name: str, credential: Any, subscription_id: str
+    client: MLClient, workspace_name: str, credential: TokenCredential, subscription_id: str
 ) -> ImageImporter:
     """The real importer: the workspace's registry (`MLClient.workspaces.get(...).container_registry`)
     through azure-mgmt-containerregistry."""

@@ -27,9 +27,10 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from demand_forecast.reporting.schema import VALIDATION_SCHEMA
 
@@ -37,15 +38,32 @@ from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 from stackctl.graph import VALIDATION_MODEL_NAME
 
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+    from azure.mgmt.datafactory.models import ActivityRun
+
+
+class AmlJobs(Protocol):
+    """What cancelling needs of azure-ai-ml's `MLClient.jobs` (JobOperations)."""
+
+    def begin_cancel(self, name: str) -> object: ...
+
+
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
 # Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/deploy.yml, the
 # `timeoutInMinutes: "170"` of .azure-pipelines/release.yml), leaving room for apply and deploy in the
 # same job, so on a run that does not end this code, not the runner's kill, ends it: the factory run
-# is cancelled (recursively), so it starts no further batch job. Residual: an AML job it already
-# started runs on until its own Until-loop timeout cancels it (modules/data_factory, cancel_*).
-# A job whose limit differs sets VALIDATION_TIMEOUT_ENV (seconds).
+# is cancelled (recursively), so it starts no further batch job, and then every AML job the run had
+# already started is cancelled through azure-ai-ml (`cancel_started_jobs`). Cancelling the factory
+# run does NOT cancel those jobs: it cancels the Until loop that waits on them, and the pipeline's
+# own `cancel_<step>_after_wait` runs only when that loop *Failed* (a Cancelled activity is not
+# Failed; modules/data_factory/main.pipeline.tf), so without this the job would run to its node
+# limits and then register its model (review-22, open item 3).
+# A job whose limit differs sets VALIDATION_TIMEOUT_ENV (seconds); src/stackctl/aml/README.md says
+# how long a first release's validation takes (images built on first use) and what to set.
 DEFAULT_TIMEOUT_S = 100 * 60.0
 VALIDATION_TIMEOUT_ENV = "FORECAST_STACK_VALIDATION_TIMEOUT_S"
 
@@ -93,18 +111,116 @@ def validation_parameters(stack: StackOutput) -> dict[str, str]:
     }
 
 
-def data_factory_client(stack: StackOutput, credential: Any) -> Any:
+def data_factory_client(stack: StackOutput, credential: TokenCredential) -> DataFactoryManagementClient:
     """The real Data Factory management client for the stack's subscription."""
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
     return DataFactoryManagementClient(credential, stack.subscription_id)
 
 
-def wait_for_pipeline_run(
-    client: Any,
+def activity_runs(
+    client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
+) -> Iterator[ActivityRun]:
+    """Every activity run of factory run `run_id`, from `activity_runs.query_by_pipeline_run`, which
+    needs a window of last-updated times (`window_s` seconds back from now) and pages by
+    continuation token (https://learn.microsoft.com/rest/api/datafactory/activity-runs/query-by-pipeline-run)."""
+    from azure.mgmt.datafactory.models import RunFilterParameters
+
+    now = datetime.now(UTC)
+    token: str | None = None
+    while True:
+        filters = RunFilterParameters(
+            last_updated_after=now - timedelta(seconds=window_s),
+            last_updated_before=now + timedelta(hours=1),
+            continuation_token=token,
+        )
+        page = client.activity_runs.query_by_pipeline_run(
+            stack.resource_group_name, stack.data_factory.name, run_id, filters
+        )
+        yield from page.value or []
+        token = page.continuation_token
+        if not token:
+            return
+
+
+def started_aml_jobs(
+    client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
+) -> tuple[list[str], list[str]]:
+    """(job names, problems): the AML jobs that factory run `run_id` started.
+
+    Each `invoke_<step>` Web activity's output is the batch endpoint's answer, the created job
+    resource, whose `name` is the job's name (the pipeline polls and cancels it by that name:
+    modules/data_factory/main.pipeline.tf, arm_job_url). A problem names an invoke that may have
+    started a job without saying which (cancelled while its POST was out): nothing is dropped."""
+    names: list[str] = []
+    problems: list[str] = []
+    for activity in activity_runs(client, stack, run_id, window_s=window_s):
+        if not str(activity.activity_name).startswith("invoke_"):
+            continue
+        output = activity.output if isinstance(activity.output, Mapping) else {}
+        if output.get("name"):
+            names.append(str(output["name"]))
+        elif activity.status != "Failed":  # a failed POST started no job
+            problems.append(f"{activity.activity_name} ended {activity.status} without a job name")
+    return names, problems
+
+
+def failed_activities(
+    client: DataFactoryManagementClient, stack: StackOutput, run_id: str, *, window_s: float
+) -> list[str]:
+    """`name: message` of each failed activity of run `run_id` (the pipeline's own Fail activities
+    say what to do, e.g. an empty raw/weekly); empty when the activities cannot be read."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        runs = list(activity_runs(client, stack, run_id, window_s=window_s))
+    except HttpResponseError:
+        return []
+    found = []
+    for activity in runs:
+        error = activity.error if isinstance(activity.error, Mapping) else {}
+        if activity.status == "Failed" and error.get("message"):
+            found.append(f"{activity.activity_name}: {error['message']}")
+    return found
+
+
+def cancel_started_jobs(
+    client: DataFactoryManagementClient,
+    aml_jobs: AmlJobs,
     stack: StackOutput,
     run_id: str,
     *,
+    window_s: float,
+) -> tuple[list[str], list[str]]:
+    """(cancelled job names, problems): cancel every AML job factory run `run_id` started.
+
+    `aml_jobs`: azure-ai-ml's `MLClient.jobs` (`begin_cancel(name)`, the ARM Jobs - Cancel call,
+    https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.operations.joboperations#azure-ai-ml-operations-joboperations-begin-cancel).
+    A job already over may refuse the cancel; each refusal becomes a problem line, never a traceback,
+    so the timeout's own error still reaches the release log."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        names, problems = started_aml_jobs(client, stack, run_id, window_s=window_s)
+    except HttpResponseError as exc:
+        return [], [f"could not list the run's activities ({exc.status_code} {exc.reason})"]
+    cancelled = []
+    for name in names:
+        try:
+            aml_jobs.begin_cancel(name)
+        except HttpResponseError as exc:
+            problems.append(f"AML job {name}: cancel refused ({exc.status_code} {exc.reason})")
+        else:
+            cancelled.append(name)
+    return cancelled, problems
+
+
+def wait_for_pipeline_run(
+    client: DataFactoryManagementClient,
+    stack: StackOutput,
+    run_id: str,
+    *,
+    aml_jobs: AmlJobs,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     poll_s: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
@@ -112,8 +228,9 @@ def wait_for_pipeline_run(
     on_status: Callable[[str], None] | None = None,
 ) -> str:
     """Poll `pipeline_runs.get` until the run ends; returns its final status. On timeout the run is
-    cancelled (with its child pipeline runs), so it invokes no further endpoint, and StackctlError is
-    raised naming it (an AML job already started runs on; its name is in the run's activities)."""
+    cancelled (with its child pipeline runs), so it invokes no further endpoint, then every AML job
+    it started is cancelled through `aml_jobs` (MLClient.jobs), and StackctlError is raised naming
+    the run, the jobs cancelled and any that could not be."""
     factory = stack.data_factory.name
     started, last = clock(), None
     while True:
@@ -125,19 +242,26 @@ def wait_for_pipeline_run(
             return status
         if clock() - started > timeout_s:
             client.pipeline_runs.cancel(stack.resource_group_name, factory, run_id, is_recursive=True)
+            cancelled, problems = cancel_started_jobs(
+                client, aml_jobs, stack, run_id, window_s=clock() - started + 3600
+            )
+            jobs = f"AML jobs cancelled: {', '.join(cancelled) or 'none started'}"
             raise StackctlError(
                 f"Data Factory run {run_id} did not finish within {timeout_s / 3600:.1f} h "
-                f"(last status {status}); it was cancelled",
+                f"(last status {status}); it was cancelled. {jobs}"
+                + "".join(f"; NOT cancelled: {problem}" for problem in problems),
                 where=f"factory {factory}, pipeline {stack.data_factory.pipeline_name}",
-                fix="read the run's activities in Data Factory Studio (Monitor) and the AML jobs it started",
+                fix="read the run's activities in Data Factory Studio (Monitor); cancel any job listed "
+                "as not cancelled in AML studio (Jobs) before it registers a model",
             )
         sleep(poll_s)
 
 
 def run_model_validation(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     *,
+    aml_jobs: AmlJobs,
     log: Callable[[str], None] = print,
     timeout_s: float | None = None,
     poll_s: float = POLL_SECONDS,
@@ -146,7 +270,9 @@ def run_model_validation(
 ) -> ValidationRun:
     """One factory run (training, then scoring) with `validation_parameters`, waited for.
 
-    `client`: a `DataFactoryManagementClient` (`data_factory_client`); `timeout_s` defaults to
+    `client`: a `DataFactoryManagementClient` (`data_factory_client`); `aml_jobs`: the workspace's
+    `MLClient.jobs` (stackctl.aml.azure.ml_client), which cancels the AML jobs of a run that times
+    out; `timeout_s` defaults to
     `validation_timeout_s()`. Raises StackctlError naming the run when it does not succeed; the
     factory itself never starts scoring after a failed training."""
     factory, pipeline = stack.data_factory.name, stack.data_factory.pipeline_name
@@ -160,6 +286,7 @@ def run_model_validation(
         client,
         stack,
         run_id,
+        aml_jobs=aml_jobs,
         timeout_s=timeout_s,
         poll_s=poll_s,
         sleep=sleep,
@@ -167,8 +294,10 @@ def run_model_validation(
         on_status=lambda s: log(f"validation: {s}"),
     )
     if status not in RUN_SUCCEEDED:
+        reasons = failed_activities(client, stack, run_id, window_s=clock() - started + 3600)
         raise StackctlError(
-            f"model validation failed: Data Factory run {run_id} ended {status}",
+            f"model validation failed: Data Factory run {run_id} ended {status}"
+            + "".join(f"; {reason}" for reason in reasons),
             where=f"factory {factory}, pipeline {pipeline} ({stack.environment})",
             fix="read the failed activity in Data Factory Studio (Monitor) and the AML job it names; "
             "the release stops here",

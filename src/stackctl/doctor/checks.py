@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stackctl.doctor import access, azure_checks, pipeline_checks
+from stackctl.doctor import access, azure_checks, first_data, pipeline_checks, placeholders
 from stackctl.doctor.clients import Forbidden, Unreachable
 from stackctl.doctor.context import DoctorContext
 from stackctl.doctor.report import CheckResult, failed, passed, unchecked
@@ -46,6 +46,8 @@ CHECKS: dict[str, Check] = {
     "ci-protection": pipeline_checks.ci_protection,
     "runner": pipeline_checks.runner,
     "state-backend": azure_checks.state_backend,
+    "stack-values": placeholders.stack_values,
+    "first-data": first_data.first_data,
 }
 
 # What to do so that doctor can check what it could not.

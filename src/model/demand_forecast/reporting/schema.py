@@ -87,10 +87,20 @@ class ReportingTables:
         return f"{self.schema}.{name}" if self.schema else name
 
 
+# Every text column is Unicode: NVARCHAR on Azure SQL. A VARCHAR column stores text in the
+# database's code page (the default collation SQL_Latin1_General_CP1_CI_AS: code page 1252), so a store,
+# product or region id outside it ("Łódź-01", "東京") would be stored as '?', silently, and two such ids
+# could collide ("Non-Unicode character data is limited to the character set of the code page",
+# https://learn.microsoft.com/sql/t-sql/data-types/nchar-and-nvarchar-transact-sql and
+# https://learn.microsoft.com/sql/relational-databases/collations/collation-and-unicode-support).
+# SQLAlchemy's Unicode type renders NVARCHAR on mssql and TEXT-affine VARCHAR on SQLite (review-22 m1;
+# tests/model/test_reporting_unicode.py renders the DDL).
+
+
 def _segment_columns() -> list[sa.Column[Any]]:
     return [
-        sa.Column("segment", sa.String(160), nullable=False),  # "<region>|<format>|<velocity>" or "overall"
-        sa.Column("segment_label", sa.String(200), nullable=False),  # "north · large stores · fast movers"
+        sa.Column("segment", sa.Unicode(160), nullable=False),  # "<region>|<format>|<velocity>" or "overall"
+        sa.Column("segment_label", sa.Unicode(200), nullable=False),  # "north · large stores · fast movers"
     ]
 
 
@@ -107,28 +117,28 @@ def _build(schema: str | None) -> ReportingTables:
             metadata,
             sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("applied_at", sa.DateTime, nullable=False),
-            sa.Column("description", sa.String(400), nullable=False),
+            sa.Column("description", sa.Unicode(400), nullable=False),
         ),
         sa.Table(
             "pipeline_runs",
             metadata,
-            sa.Column("run_id", sa.String(64), primary_key=True),
-            sa.Column("pipeline", sa.String(32), nullable=False),
-            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("run_id", sa.Unicode(64), primary_key=True),
+            sa.Column("pipeline", sa.Unicode(32), nullable=False),
+            sa.Column("status", sa.Unicode(16), nullable=False),
             sa.Column("started_at", sa.DateTime, nullable=False),
             sa.Column("finished_at", sa.DateTime),
-            sa.Column("model_name", sa.String(128)),
-            sa.Column("model_version", sa.String(128)),
-            sa.Column("detail", sa.String(2000)),
+            sa.Column("model_name", sa.Unicode(128)),
+            sa.Column("model_version", sa.Unicode(128)),
+            sa.Column("detail", sa.Unicode(2000)),
         ),
         sa.Table(
             "step_runs",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False, index=True),
-            sa.Column("pipeline", sa.String(32), nullable=False),
-            sa.Column("step", sa.String(32), nullable=False),
-            sa.Column("outcome", sa.String(16), nullable=False),  # succeeded, failed
+            sa.Column("run_id", sa.Unicode(64), nullable=False, index=True),
+            sa.Column("pipeline", sa.Unicode(32), nullable=False),
+            sa.Column("step", sa.Unicode(32), nullable=False),
+            sa.Column("outcome", sa.Unicode(16), nullable=False),  # succeeded, failed
             sa.Column("started_at", sa.DateTime, nullable=False),
             sa.Column("duration_seconds", sa.Float, nullable=False),
         ),
@@ -136,40 +146,40 @@ def _build(schema: str | None) -> ReportingTables:
             "forecasts",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False, index=True),
+            sa.Column("run_id", sa.Unicode(64), nullable=False, index=True),
             sa.Column("week_start", sa.Date, nullable=False),
-            sa.Column("store_id", sa.String(64), nullable=False),
-            sa.Column("product_id", sa.String(64), nullable=False),
-            sa.Column("region", sa.String(64)),
-            sa.Column("store_format", sa.String(32)),
+            sa.Column("store_id", sa.Unicode(64), nullable=False),
+            sa.Column("product_id", sa.Unicode(64), nullable=False),
+            sa.Column("region", sa.Unicode(64)),
+            sa.Column("store_format", sa.Unicode(32)),
             *_segment_columns(),
             sa.Column("forecast_units", sa.Float, nullable=False),
-            sa.Column("model_name", sa.String(128), nullable=False),
-            sa.Column("model_version", sa.String(128), nullable=False),
+            sa.Column("model_name", sa.Unicode(128), nullable=False),
+            sa.Column("model_version", sa.Unicode(128), nullable=False),
         ),
         sa.Table(
             "backtest",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False, index=True),
-            sa.Column("source", sa.String(16), nullable=False),  # holdout (training), recent (scoring)
+            sa.Column("run_id", sa.Unicode(64), nullable=False, index=True),
+            sa.Column("source", sa.Unicode(16), nullable=False),  # holdout (training), recent (scoring)
             sa.Column("week_start", sa.Date, nullable=False),
-            sa.Column("store_id", sa.String(64), nullable=False),
-            sa.Column("product_id", sa.String(64), nullable=False),
+            sa.Column("store_id", sa.Unicode(64), nullable=False),
+            sa.Column("product_id", sa.Unicode(64), nullable=False),
             *_segment_columns(),
             sa.Column("actual_units", sa.Float, nullable=False),
             sa.Column("forecast_units", sa.Float, nullable=False),
-            sa.Column("model_version", sa.String(128), nullable=False),
+            sa.Column("model_version", sa.Unicode(128), nullable=False),
         ),
         sa.Table(
             "model_metrics",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False, index=True),
-            sa.Column("model_name", sa.String(128), nullable=False),
-            sa.Column("model_version", sa.String(128), nullable=False),
+            sa.Column("run_id", sa.Unicode(64), nullable=False, index=True),
+            sa.Column("model_name", sa.Unicode(128), nullable=False),
+            sa.Column("model_version", sa.Unicode(128), nullable=False),
             *_segment_columns(),
-            sa.Column("model", sa.String(32), nullable=False),  # baseline, lasso, nn, ensemble, champion
+            sa.Column("model", sa.Unicode(32), nullable=False),  # baseline, lasso, nn, ensemble, champion
             sa.Column("mape", sa.Float),
             # sum |error| / sum actual, and sum forecast / sum actual - 1 (demand_forecast.metrics)
             sa.Column("wape", sa.Float),
@@ -187,10 +197,10 @@ def _build(schema: str | None) -> ReportingTables:
             "model_health",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False, index=True),
+            sa.Column("run_id", sa.Unicode(64), nullable=False, index=True),
             sa.Column("as_of", sa.Date, nullable=False),
-            sa.Column("model_name", sa.String(128), nullable=False),
-            sa.Column("model_version", sa.String(128), nullable=False),
+            sa.Column("model_name", sa.Unicode(128), nullable=False),
+            sa.Column("model_version", sa.Unicode(128), nullable=False),
             sa.Column("trained_at", sa.DateTime),
             sa.Column("age_days", sa.Integer),
             sa.Column("stale", sa.Boolean, nullable=False),
@@ -206,8 +216,8 @@ def _build(schema: str | None) -> ReportingTables:
             "data_quality",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("run_id", sa.String(64), nullable=False, index=True),
-            sa.Column("file_name", sa.String(256), nullable=False),
+            sa.Column("run_id", sa.Unicode(64), nullable=False, index=True),
+            sa.Column("file_name", sa.Unicode(256), nullable=False),
             sa.Column("rows_in", sa.Integer, nullable=False),
             sa.Column("rows_out", sa.Integer, nullable=False),
             sa.Column("quarantined", sa.Integer, nullable=False),
