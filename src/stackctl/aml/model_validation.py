@@ -53,7 +53,7 @@ class AmlJobs(Protocol):
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
-# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/deploy.yml, the
+# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/release.yml, the
 # `timeoutInMinutes: "170"` of .azure-pipelines/release.yml), leaving room for apply and deploy in the
 # same job, so on a run that does not end this code, not the runner's kill, ends it: the factory run
 # is cancelled (recursively), so it starts no further batch job, and then every AML job the run had
