@@ -519,7 +519,7 @@ def test_model_validation_trains_then_scores_on_the_deployed_stack() -> None:
     assert scored > 0
 
 
-# Review-aml finding 4: the validation deadline ends before the CI job's own limit (170 minutes).
+# Review-aml finding 4: the validation deadline ends before the CI job's own limit (330 minutes).
 def test_the_default_deadline_is_below_the_release_jobs_limit() -> None:
     from stackctl.aml.model_validation import DEFAULT_TIMEOUT_S, validation_timeout_s
 

@@ -53,9 +53,10 @@ class AmlJobs(Protocol):
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
-# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/release.yml, the
-# `timeoutInMinutes: "170"` of .azure-pipelines/release.yml), leaving room for apply and deploy in the
-# same job, so on a run that does not end this code, not the runner's kill, ends it: the factory run
+# Below the release jobs' limit (`timeout-minutes: 330` in .github/workflows/release.yml, the
+# `timeoutInMinutes: "330"` of .azure-pipelines/release.yml), and never past what apply and deploy
+# left of it (VALIDATION_ENDS_AT_ENV), so on a run that does not end this code, not the runner's
+# kill, ends it: the factory run
 # is cancelled (recursively), so it starts no further batch job, and then every AML job the run had
 # already started is cancelled through azure-ai-ml (`cancel_started_jobs`). Cancelling the factory
 # run does NOT cancel those jobs: it cancels the Until loop that waits on them, and the pipeline's
