@@ -841,3 +841,46 @@ def test_the_odbc_script_installs_only_when_the_driver_is_missing(tmp_path: Path
     missing = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, check=False)
     assert missing.returncode != 0
     assert "ran" in missing.stderr  # it went on to install (the stand-ins refuse)
+
+
+def review_approver_findings(workflow: dict[str, Any]) -> list[str]:
+    """Each job that records the review (`make review`) must be able to read who approved it:
+    `actions: read` in its permissions and the job token on the step (GitHub's approvals API,
+    GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals; stackctl/terraform/review.py). A job's
+    own `permissions` replace the workflow's, so the job must grant it itself (review-runtimefix F1)."""
+    findings = []
+    for name, job in (workflow.get("jobs") or {}).items():
+        for step in job.get("steps") or []:
+            if "make review" not in str(step.get("run", "")):
+                continue
+            if (job.get("permissions") or {}).get("actions") not in ("read", "write"):
+                findings.append(f"{name}: no `actions: read` for the approvals API")
+            if "github.token" not in str((step.get("env") or {}).get("GITHUB_TOKEN", "")):
+                findings.append(f"{name}: the review step gets no GITHUB_TOKEN")
+    return findings
+
+
+def test_the_review_record_can_read_who_approved() -> None:
+    workflow = load(RELEASE)
+    assert any(
+        "make review" in str(s.get("run", ""))
+        for j in workflow["jobs"].values()
+        for s in j.get("steps") or []
+    )
+    assert review_approver_findings(workflow) == []
+
+
+def test_a_review_step_blind_to_the_approvals_is_caught() -> None:
+    step = {"run": "make review ENV=prod", "env": {"GITHUB_TOKEN": "${{ github.token }}"}}
+    jobs = {
+        "no_permission": {"permissions": {"contents": "read"}, "steps": [step]},
+        "no_token": {"permissions": {"actions": "read"}, "steps": [{"run": "make review ENV=dev"}]},
+        "both": {"permissions": {"id-token": "write"}, "steps": [{"run": "make review ENV=dev"}]},
+        "fine": {"permissions": {"actions": "read"}, "steps": [step]},
+    }
+    assert review_approver_findings({"jobs": jobs}) == [
+        "no_permission: no `actions: read` for the approvals API",
+        "no_token: the review step gets no GITHUB_TOKEN",
+        "both: no `actions: read` for the approvals API",
+        "both: the review step gets no GITHUB_TOKEN",
+    ]
