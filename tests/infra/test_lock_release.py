@@ -585,3 +585,35 @@ def test_adding_the_release_to_a_locked_stack_leaves_the_lock_alone(tmp_path: Pa
         STAND_INS.replace("REPLACE_TRIGGERED_BY", trigger).replace("LAKE", LAKE) + tracker, encoding="utf-8"
     )
     assert _apply(work, assignments) == []
+
+
+@pytest.mark.slow
+def test_create_before_destroy_deletes_under_the_re_created_lock(tmp_path: Path) -> None:
+    """Why test_no_create_before_destroy_under_a_lock exists: with create_before_destroy on the
+    assignment, Terraform locks again before it deletes the deposed assignment (review MINOR-2).
+    Terraform runs no destroy provisioner for a deposed object, so the order is read from the
+    apply's own progress lines."""
+    tracker, trigger = _real_release(REPO / "infra")
+    text = STAND_INS.replace("REPLACE_TRIGGERED_BY", trigger).replace("LAKE", LAKE)
+    text = text.replace(
+        "  triggers_replace = each.value.generation\n",
+        "  triggers_replace = each.value.generation\n  lifecycle {\n    create_before_destroy = true\n  }\n",
+    )
+    work = _stack(tmp_path, text + tracker)
+    _apply(work, {"lake-factory": (LAKE, 1)})
+    (work / "stack.auto.tfvars.json").write_text(
+        json.dumps({"assignments": {"lake-factory": {"scope": LAKE, "generation": 2}}}), encoding="utf-8"
+    )
+    result = subprocess.run(
+        [_terraform(), "apply", "-auto-approve", "-input=false", "-no-color", f"-var=log={work / 'log'}"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    locked = out.index('terraform_data.lock["lake"]: Creation complete')
+    deleted = out.index('terraform_data.assignment["lake-factory"] (deposed object')
+    assert locked < deleted, out
