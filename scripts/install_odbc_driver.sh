@@ -24,8 +24,11 @@ if ! apt-cache policy msodbcsql18 2>/dev/null | grep -q "Candidate: [0-9]"; then
   curl -fsSL "https://packages.microsoft.com/config/${ID}/${VERSION_ID}/packages-microsoft-prod.deb" -o "$config"
   $sudo dpkg -i "$config"
   rm -f "$config"
-  $sudo apt-get update -q
 fi
+# Always: runner images ship the Microsoft repository with package lists from the day they were
+# built, and a superseded package then 404s ("Always run sudo apt-get update before installing a
+# package", https://docs.github.com/actions/using-github-hosted-runners/customizing-github-hosted-runners).
+$sudo apt-get update -q
 $sudo env ACCEPT_EULA=Y DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends msodbcsql18 unixodbc
 odbcinst -q -d -n "$driver" >/dev/null
 echo "$driver installed"
