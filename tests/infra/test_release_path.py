@@ -607,6 +607,7 @@ def subnet_join_findings(tree: Path) -> list[str]:
         and merged
         and f"local.{re.findall(r'^  ([a-z_]+) = ', text[: m.start()], re.M)[-1]}" in merged["locals"]
     }
+    joining = _joining_environments(tree, text)
     naming = _text(tree / BOOTSTRAP / "naming.tf")
     names = re.search(r"runner_vnet\s*=\s*\{(?P<body>.*)\}\s*$", naming, re.M)
     findings: list[str] = []
@@ -614,6 +615,11 @@ def subnet_join_findings(tree: Path) -> list[str]:
         tfvars = hcl2.loads((tree / f"envs/{env}/terraform.tfvars").read_text(encoding="utf-8"))
         subnet = tfvars.get("ci_runner_subnet_id")
         if subnet in (None, "null", "${null}"):
+            if env in joining:
+                findings.append(
+                    f"envs/{env} admits no runner subnet (ci_runner_subnet_id null); "
+                    "its deployer may still join one"
+                )
             continue
         vnet = re.search(rf'\b{env}\s*=\s*"(?P<name>[^"]+)"', names["body"]) if names else None
         expected = (
@@ -625,9 +631,23 @@ def subnet_join_findings(tree: Path) -> list[str]:
             findings.append(
                 f"envs/{env}: ci_runner_subnet_id is not {env}'s runner subnet ({expected}/runners)"
             )
-        if "env" not in granted and f'"{env}"' not in granted:
+        if ("env" not in granted or env not in joining) and f'"{env}"' not in granted:
             findings.append(f"envs/{env} admits the runner subnet by VNet rule; its deployer may not join it")
     return findings
+
+
+def _joining_environments(tree: Path, text: str) -> set[str]:
+    """The environments local.subnet_join_roles iterates: local.runner_subnet_join_environments when
+    it loops over local.subnet_joining_runners filtered by that list, else (fails closed) both."""
+    loop = re.search(r"subnet_join_roles = \{\s*for env in keys\(local\.(\w+)\)", text)
+    model = read_dir(tree / BOOTSTRAP)
+    if loop and "local.runner_subnet_join_environments" in str(model.locals.get(loop[1], "")):
+        definition = next(
+            b for b in model.blocks if b.address == "azurerm_role_definition.runner_subnet_join"
+        )
+        if definition.body.get("for_each") == f"${{local.{loop[1]}}}":
+            return {str(env) for env in model.locals.get("runner_subnet_join_environments", [])}
+    return {"dev", "prod"}
 
 
 def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) -> None:
@@ -665,8 +685,37 @@ def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) ->
             "virtualNetworks/vnet-fcst-ci-weu/subnets/runners",
             "envs/dev: ci_runner_subnet_id is not dev's runner subnet (vnet-fcst-ci-dev-weu/runners)",
         ),
+        # review tffix MINOR-4 (main's loop): every runner's environment may join, prod included
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "for env in keys(local.subnet_joining_runners) :",
+            "for env in keys(local.runners) :",
+            "envs/prod admits no runner subnet (ci_runner_subnet_id null); its deployer may still join one",
+        ),
+        # prod added to the joining list while its tfvars admit no subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            'runner_subnet_join_environments = ["dev", "prod"]',
+            "envs/prod admits no runner subnet (ci_runner_subnet_id null); its deployer may still join one",
+        ),
+        # dev dropped from the joining list while its tfvars admit its subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            "runner_subnet_join_environments = []",
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
     ],
-    ids=["no-role", "other-subnet", "no-action", "prod-subnet-in-dev"],
+    ids=[
+        "no-role",
+        "other-subnet",
+        "no-action",
+        "prod-subnet-in-dev",
+        "every-env",
+        "prod-listed",
+        "dev-unlisted",
+    ],
 )
 def test_a_subnet_the_deployer_cannot_join_is_caught(
     tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
@@ -939,3 +988,159 @@ def test_a_key_that_works_again_is_caught(tree: Path, edit: Edit) -> None:
         "its key in the saved plan would be a usable credential",
         "modules/sql: azurerm_mssql_server.this accepts SQL logins (not Entra-only)",
     ]
+
+
+# --- infra/README's rights table says what the bootstrap grants (review tffix MINOR-3) -------------
+RIGHTS_TABLE = re.compile(r"\*\*Rights of the deploying identity\*\*\n\n(?P<table>(?:\|.*\n)+)")
+
+
+def rights_table_findings(tree: Path) -> list[str]:
+    """The deploying identity's rights table in infra/README.md against envs/bootstrap: the stack
+    group's name pattern, every role of the RBAC Administrator condition's allow-list, and the
+    runner-subnet join role with the environments that get it."""
+    readme = (tree / "infra/README.md").read_text(encoding="utf-8")
+    table = RIGHTS_TABLE.search(readme)
+    if table is None:
+        return ["infra/README.md has no rights table under **Rights of the deploying identity**"]
+    rows = table["table"].splitlines()
+    model = read_dir(tree / BOOTSTRAP)
+    findings: list[str] = []
+    group = re.search(r'"(rg-[^"]+)"', str(model.locals["names"]["stack_resource_group"]))
+    pattern = (
+        group[1]
+        .replace("${var.workload}", "<workload>")
+        .replace("${env}", "<env>")
+        .replace("${var.location_short}", "<region short>")
+        if group
+        else "?"
+    )
+    if f"`{pattern}`" not in table["table"]:
+        findings.append(f"infra/README.md: the stack group is `{pattern}` (envs/bootstrap/naming.tf)")
+    admin = next((row for row in rows if row.startswith("| Role Based Access Control Administrator")), "")
+    findings += [
+        f"infra/README.md: the RBAC Administrator row leaves out {role} (var.assignable_role_ids)"
+        for role in model.variables["assignable_role_ids"].default
+        if role not in admin
+    ]
+    joining = sorted(_joining_environments(tree, _text(tree / BOOTSTRAP / "main.rbac.tf")))
+    join = next((row for row in rows if "runner subnet service endpoint join" in row), "")
+    if not join:
+        findings.append("infra/README.md: no row for the runner subnet service endpoint join role")
+    elif f"{' and '.join(joining)} only" not in join:
+        findings.append(
+            f"infra/README.md: the runner subnet join row does not say `{' and '.join(joining)} only`"
+        )
+    return findings
+
+
+def test_the_rights_table_says_what_the_bootstrap_grants(root: Path) -> None:
+    assert rights_table_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # main's README (review tffix MINOR-3): a suffix the group does not have
+        (
+            "infra/README.md",
+            "`rg-<workload>-<env>-<region short>`",
+            "`rg-<workload>-<env>-<region>-<suffix>`",
+            "infra/README.md: the stack group is `rg-<workload>-<env>-<region short>` "
+            "(envs/bootstrap/naming.tf)",
+        ),
+        # main's README: AcrPush missing from the allow-list
+        (
+            "infra/README.md",
+            "AcrPull, AcrPush, Monitoring",
+            "AcrPull, Monitoring",
+            "infra/README.md: the RBAC Administrator row leaves out AcrPush (var.assignable_role_ids)",
+        ),
+        # main's README: no subnet join row
+        (
+            "infra/README.md",
+            "| forecast-stack runner subnet service endpoint join",
+            "| forecast-stack runner subnet",
+            "infra/README.md: no row for the runner subnet service endpoint join role",
+        ),
+        # the role given to prod too while the README says dev only
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            'runner_subnet_join_environments = ["dev", "prod"]',
+            "infra/README.md: the runner subnet join row does not say `dev and prod only`",
+        ),
+        # a new role in the allow-list that the README does not name
+        (
+            "envs/bootstrap/variables.tf",
+            '    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"\n',
+            '    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"\n'
+            '    "AcrDelete"                     = "c2f4ef07-c644-48eb-af81-4b1b4947fb11"\n',
+            "infra/README.md: the RBAC Administrator row leaves out AcrDelete (var.assignable_role_ids)",
+        ),
+    ],
+    ids=["group-suffix", "no-acrpush", "no-join-row", "join-for-prod", "new-allowed-role"],
+)
+def test_a_stale_rights_table_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in rights_table_findings(tree)
+
+
+# --- infra/README's migration blocks name real addresses (review runtimefix F4) --------------------
+MIGRATION = re.compile(
+    r"(?P<kind>from|to)\s+=\s+module\.stack\.module\.(?P<module>\w+)\.(?P<type>\w+)\.(?P<name>\w+)"
+)
+
+
+def migration_findings(tree: Path) -> list[str]:
+    """The `removed`/`import` blocks infra/README.md gives for the dataset move: `to` is a resource
+    the stack declares (module.stack in envs/shared, its module in infra/), `from` one it no longer
+    declares (else `removed` would fight the configuration)."""
+    readme = (tree / "infra/README.md").read_text(encoding="utf-8")
+    shared = read_dir(tree / "envs/shared")
+    stack = read_dir(tree / "infra")
+    found = list(MIGRATION.finditer(readme))
+    findings = (
+        [] if {m["kind"] for m in found} == {"from", "to"} else ["infra/README.md: no removed+import blocks"]
+    )
+    if "stack" not in shared.module_calls:
+        findings.append("envs/shared: no module.stack")
+    for m in found:
+        call = stack.module_calls.get(m["module"])
+        declared = call is not None and any(
+            b.address == f"{m['type']}.{m['name']}" for b in read_dir(tree / "infra" / call.source).blocks
+        )
+        if declared != (m["kind"] == "to"):
+            findings.append(
+                f"infra/README.md: {m['kind']} = {m[0].split('= ')[1]} is {'not ' * (not declared)}declared"
+            )
+    return findings
+
+
+def test_the_dataset_migration_blocks_name_real_addresses(root: Path) -> None:
+    assert migration_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake[each.key]",
+            "module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake[each.key]",
+            "infra/README.md: to = module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake"
+            " is not declared",
+        ),
+        (
+            "module.stack.module.data_factory.azurerm_data_factory_dataset_delimited_text.lake",
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake",
+            "infra/README.md: from = "
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake is declared",
+        ),
+        ("removed {\n  from = ", "removed {\n  # ", "infra/README.md: no removed+import blocks"),
+    ],
+    ids=["to-unknown-type", "from-still-declared", "no-blocks"],
+)
+def test_wrong_migration_blocks_are_caught(tree: Path, edit: Edit, old: str, new: str, expected: str) -> None:
+    edit("infra/README.md", old, new)
+    assert expected in migration_findings(tree)
