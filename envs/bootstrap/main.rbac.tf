@@ -68,8 +68,17 @@ resource "azurerm_role_definition" "runner_peering" {
 # nothing, so dev's first apply would stop with LinkedAuthorizationFailed (review 22 runtime N3).
 # This role holds that one action, assignable on each environment's own runner subnet only.
 # https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks#required-permissions
+# Only the environments whose stack names its runner subnet (envs/<env>/terraform.tfvars,
+# ci_runner_subnet_id) get it: dev. Prod's storage has no VNet rule (private endpoints only;
+# envs/prod/terraform.tfvars sets ci_runner_subnet_id = null), so prod's deployer gets no join right
+# (least privilege; review tffix MINOR-4). tests/infra/test_release_path.py checks the two agree.
+locals {
+  runner_subnet_join_environments = ["dev"]
+  subnet_joining_runners          = { for env, runner in local.runners : env => runner if contains(local.runner_subnet_join_environments, env) }
+}
+
 resource "azurerm_role_definition" "runner_subnet_join" {
-  for_each = local.runners
+  for_each = local.subnet_joining_runners
 
   # tenant-unique, like lock_operator's (RoleDefinitionWithSameNameExists on a second bootstrap)
   name        = "forecast-stack runner subnet service endpoint join (${var.workload} ${each.key}, subscription ${data.azurerm_client_config.current.subscription_id})"
@@ -206,10 +215,10 @@ locals {
     } : key => { for field, value in role : field => value if field != "when" } if role.when
   }
 
-  # Each environment's deploying identity may put its own runner subnet (not the other's) into its
-  # stack's storage VNet rules (azurerm_role_definition.runner_subnet_join above).
+  # Each joining environment's deploying identity may put its own runner subnet (not the other's)
+  # into its stack's storage VNet rules (azurerm_role_definition.runner_subnet_join above; dev only).
   subnet_join_roles = {
-    for env in keys(local.runners) : "${env}-runner-subnet-join" => {
+    for env in keys(local.subnet_joining_runners) : "${env}-runner-subnet-join" => {
       principal       = "deploy"
       env             = env
       scope           = azurerm_subnet.runner[env].id

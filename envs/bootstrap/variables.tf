@@ -92,6 +92,12 @@ variable "azure_devops" {
   type = object({
     organization = string
     project      = string
+    # The Azure Repos repository the pipeline builds (default: the project's own, same name) and the
+    # release managers' group descriptor (`az devops security group list --query
+    # "graphGroups[?displayName=='Release Managers'].descriptor"`), the only identity doctor accepts
+    # with "Create branch" under release/ (README "Azure: first deploy", step 6).
+    repository       = optional(string)
+    release_managers = optional(string)
     service_connections = map(object({
       issuer  = string
       subject = string

@@ -363,12 +363,15 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       # training would then fail on no rows with a message about the model, not the lake. Fail here,
       # naming the folder (review-23 B6; README 'Azure: first deploy', step 9). `filesWritten` is the
       # Copy activity's output for file-based copies
-      # (https://learn.microsoft.com/azure/data-factory/copy-activity-monitoring#monitor-programmatically).
+      # (https://learn.microsoft.com/azure/data-factory/copy-activity-monitoring#monitor-programmatically);
+      # a copy that read nothing may leave it out, and a missing property fails the expression unless
+      # read with `?.` (ADF expression language: "?." returns null for a missing property,
+      # https://learn.microsoft.com/azure/data-factory/control-flow-expression-language-functions).
       name      = "check_input_copied"
       type      = "IfCondition"
       dependsOn = [{ activity = "copy_raw_to_conditioned", dependencyConditions = ["Succeeded"] }]
       typeProperties = {
-        expression = { value = "@equals(coalesce(activity('copy_raw_to_conditioned').output.filesWritten, 0), 0)", type = "Expression" }
+        expression = { value = "@equals(coalesce(activity('copy_raw_to_conditioned').output?.filesWritten, 0), 0)", type = "Expression" }
         ifTrueActivities = [
           {
             name = "fail_no_input"

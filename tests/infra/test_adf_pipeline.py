@@ -467,10 +467,11 @@ def no_input_findings(activities: list[dict[str, Any]]) -> list[str]:
     ]["dependsOn"]:
         problems.append("the copy does not wait for check_raw_exists")
     copied = names.get("check_input_copied", {})
-    if "activity('copy_raw_to_conditioned').output.filesWritten" not in str(
-        copied.get("typeProperties", {}).get("expression")
-    ):
-        problems.append("check_input_copied does not read filesWritten")
+    expression = str(copied.get("typeProperties", {}).get("expression"))
+    if "activity('copy_raw_to_conditioned').output?.filesWritten" not in expression:
+        # `?.`: a copy that read nothing may leave filesWritten out, and a missing property fails
+        # the expression (review-runtimefix F2)
+        problems.append("check_input_copied does not read filesWritten null-safely (output?.filesWritten)")
     for guard_name in ("check_raw_exists", "check_input_copied"):
         branch = names.get(guard_name, {}).get("typeProperties", {}).get("ifTrueActivities", [])
         if not any(a["type"] == "Fail" and "raw/weekly" in a["typeProperties"]["message"] for a in branch):
@@ -495,7 +496,8 @@ def test_a_week_with_no_input_fails_before_training(activities: list[dict[str, A
             'step == "training" ? "copy_raw_to_conditioned"',
             "invoke_training",
         ),
-        ("output.filesWritten, 0), 0)", "output.rowsCopied, 0), 0)", "filesWritten"),
+        ("output?.filesWritten, 0), 0)", "output?.rowsCopied, 0), 0)", "filesWritten"),
+        ("output?.filesWritten, 0), 0)", "output.filesWritten, 0), 0)", "null-safely"),
         (
             '        { activity = "check_raw_exists", dependencyConditions = ["Succeeded"] },\n',
             "",
@@ -510,6 +512,7 @@ def test_a_week_with_no_input_fails_before_training(activities: list[dict[str, A
     ids=[
         "training-right-after-copy",
         "wrong-output-field",
+        "output-field-not-null-safe",
         "copy-ignores-probe",
         "fail-does-not-name-folder",
     ],

@@ -45,6 +45,7 @@ def quiet() -> Console:
     return Console(quiet=True)
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutput, tmp_path: Path) -> None:
     from stackctl.aml.deployer import AmlDeployer
 
@@ -64,6 +65,7 @@ def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutpu
     assert not report.no_changes
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     stack: StackOutput, tmp_path: Path
 ) -> None:
@@ -78,6 +80,7 @@ def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     assert len(second.unchanged) == 2 + 10 + 2 + 2 + 2
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_updates_the_rest(
     stack: StackOutput, tmp_path: Path
 ) -> None:
@@ -103,6 +106,7 @@ def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_upd
     assert live.tags[PREVIOUS_TAG] == old
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_rollback_points_the_default_back_at_the_previous_deployment_and_back_again(
     stack: StackOutput, tmp_path: Path
 ) -> None:

@@ -49,7 +49,10 @@ ImageImporter = Callable[[Mapping[str, str]], dict[str, str]]
 # Docker Hub's anonymous limit is per source IP over six hours; a few spaced tries get through a burst
 # (https://docs.docker.com/docker-hub/usage/pulls/), not a spent quota: then the error names the fix.
 RATE_LIMIT_BACKOFF_S = (30.0, 120.0, 300.0)
-_ALREADY_THERE = re.compile(r"already exists", re.IGNORECASE)
+# The NoForce refusal as ACR words it: "Tag <repository>:<tag> already exists in target registry"
+# (Azure/azure-cli#10938). It must name a tag, so an unrelated "already exists" is not read as our
+# image being there; no more than that, so a reworded refusal does not fail every later deploy.
+_ALREADY_THERE = re.compile(r"\btag\b.*\balready exists\b", re.IGNORECASE | re.DOTALL)
 _RATE_LIMITED = re.compile(r"toomanyrequests|too many requests|rate limit", re.IGNORECASE)
 
 
