@@ -22,7 +22,7 @@ from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import DataContractError, ExitStatus
 from demand_forecast.features import make_spec
 from demand_forecast.reading import read_text_csv
-from demand_forecast.reporting.database import ensure_sqlite_schema
+from demand_forecast.reporting.migration import ensure_sqlite_schema
 from demand_forecast.settings import load_settings
 from sample_cut import read, restrict, write
 

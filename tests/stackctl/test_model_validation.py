@@ -304,12 +304,15 @@ def test_an_unknown_schema_or_option_is_refused(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_deploy_creates_the_validation_schema_and_only_the_jobs_write_it() -> None:
-    from stackctl.cloud_stack import sql_users
-    from stackctl.sql.users import mssql_statements
+    from demand_forecast.reporting.migration import offline_sql
 
-    statements = mssql_statements(sql_users(stack()))
-    assert "IF SCHEMA_ID(N'validation') IS NULL EXEC(N'CREATE SCHEMA validation')" in statements
-    assert any(s.startswith("IF OBJECT_ID(N'validation.forecasts', N'U') IS NULL") for s in statements)
+    from stackctl.cloud_stack import sql_users
+    from stackctl.sql.users import users_statements
+
+    ddl = offline_sql("mssql", "validation")  # what deploy's Alembic upgrade runs on an empty schema
+    assert "IF SCHEMA_ID(N'validation') IS NULL EXEC(N'CREATE SCHEMA validation')" in ddl
+    assert "CREATE TABLE validation.forecasts (" in ddl
+    statements = users_statements(sql_users(stack()))
     grants = [s for s in statements if s.startswith("GRANT") and "validation" in s]
     assert grants == ["GRANT SELECT, INSERT, DELETE ON SCHEMA::validation TO [id-forecast-dev-jobs]"]
 

@@ -291,11 +291,19 @@ MIN_REASON_CHARS = 20
 PARALLELIZATION_VARIABLE = "CHECKOV_PARALLELIZATION_TYPE"
 
 
+# The modules' runnable examples (modules/<name>/examples/) stay out of every scan (no root calls
+# them): checkov would judge each module's resources through the example's call, with the example's
+# values and under module.<name> addresses, instead of on its own with module_scan.tfvars' prod values.
+# `make validate` checks the examples with Terraform's loader and the reference checks.
+MODULE_EXAMPLES = r"/examples/"
+
+
 @dataclass(frozen=True)
 class ScanTarget:
     name: str
     directory: Path
     var_file: Path | None
+    skip_paths: tuple[str, ...] = (MODULE_EXAMPLES,)  # checkov --skip-path regexes
 
 
 def scan_targets(root: Path) -> list[ScanTarget]:
@@ -324,6 +332,7 @@ def _var_files(target: ScanTarget) -> list[Path]:
 
 def _scan(target: ScanTarget, root: Path) -> CheckovScan:
     extra = tuple(arg for file in _var_files(target) for arg in ("--var-file", str(file)))
+    extra += tuple(arg for pattern in target.skip_paths for arg in ("--skip-path", pattern))
     return CheckovScan(
         target.directory,
         external_checks_dir=root / "infra" / "policies",
