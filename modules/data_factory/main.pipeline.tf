@@ -41,7 +41,11 @@ resource "azurerm_data_factory_linked_service_key_vault" "this" {
 resource "azurerm_data_factory_custom_dataset" "lake" {
   for_each = toset(["raw", "conditioned"])
 
-  name            = "ds_${each.key}"
+  # Not the DelimitedText datasets' names (ds_raw, ds_conditioned): `type` forces a new dataset, and
+  # the factory refuses both a create under an existing name and the delete of a dataset its
+  # pipeline references, so an applied stack moves by creating these, pointing the pipeline at them,
+  # then deleting the old ones (infra/README.md, "A stack applied before the datasets became Binary").
+  name            = "ds_${each.key}_binary"
   data_factory_id = azurerm_data_factory.this.id
   type            = "Binary"
 

@@ -523,3 +523,17 @@ def test_a_missing_input_guard_is_caught(
     edit("modules/data_factory/main.pipeline.tf", old, new)
     problems = no_input_findings(rendered_activities(tree, tmp_path / "work"))
     assert any(expected in problem for problem in problems), problems
+
+
+def test_the_binary_datasets_do_not_reuse_the_delimited_text_datasets_names() -> None:
+    """Final tffix2 review, MAJOR-1: an applied stack holds DelimitedText datasets ds_raw and
+    ds_conditioned that its pipeline references; a Binary dataset under the same name can be neither
+    created beside them nor swapped in by delete-then-create. New names let Terraform create, update
+    the pipeline, then delete."""
+    source = (REPO / "modules" / "data_factory" / "main.pipeline.tf").read_text(encoding="utf-8")
+    block = re.search(r'(?s)resource "azurerm_data_factory_custom_dataset" "lake" \{.*?\n\}', source)
+    assert block, "the Binary datasets' resource moved"
+    name = re.search(r'\n  name\s+= "([^"]+)"', block.group(0))
+    assert name, "no name in the Binary datasets' resource"
+    for key in ("raw", "conditioned"):
+        assert name.group(1).replace("${each.key}", key) != f"ds_{key}", name.group(1)
