@@ -107,14 +107,14 @@ fmt: setup ## format Python (ruff) and Terraform (terraform fmt)
 sample-data: setup ## regenerate the bundled sample dataset (data/sample) from its seed
 	@$(PY) scripts/generate_sample_data.py --out data/sample $(ARGS)
 
-lock: ## re-resolve requirements/constraints.txt from the unpinned dependencies (needs the registry)
-	@scripts/lock.sh "$(PYTHON)" main
+lock: setup ## re-resolve requirements/constraints.txt, .venv's pins, with uv pip compile (needs the registry; ARGS="--upgrade" moves every pin, "--torch-wheels DIR" takes torch from a folder)
+	@$(PY) -m stackctl.locking main $(ARGS)
 
-lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins (CPython 3.11 manylinux; needs the indexes; ARGS="--torch-wheels DIR" takes torch from a folder)
+lock-aml: setup ## re-resolve requirements/aml-runtime.txt, the AML job images' pins, with uv pip compile for CPython 3.11 x86_64-manylinux_2_36 (needs the indexes; ARGS="--torch-wheels DIR" takes torch from a folder)
 	@$(PY) -m stackctl.aml.resolve $(ARGS)
 
-lock-tools: ## re-resolve requirements/tools.txt (checkov)
-	@scripts/lock.sh "$(PYTHON)" tools
+lock-tools: setup ## re-resolve requirements/tools.txt, .venv-tools' pins (checkov), with uv pip compile (needs the registry)
+	@$(PY) -m stackctl.locking tools $(ARGS)
 
 lock-providers: setup ## write envs/{dev,prod,bootstrap}/.terraform.lock.hcl for Linux, macOS and Windows (needs the Terraform registry)
 	@$(PY) -m stackctl.terraform.locks

@@ -75,8 +75,17 @@ locals {
     # The factory starts batch endpoint jobs and polls them: the narrowest built-in role that may.
     workspace-factory = { scope = module.aml_workspace.resource_id, role = "AzureML Data Scientist", principal_id = module.data_factory.principal_id }
   }
-  # The deploying identity's data roles; its principal type is whatever signed in (a service
-  # principal in CI, a user on a laptop), so Azure is left to infer it.
+  # The deploying identity's data roles. It is the bootstrap's user-assigned managed identity of
+  # this environment (a service principal), and it may write role assignments only through the
+  # bootstrap's conditioned RBAC Administrator role, whose condition admits a request only when
+  # its PrincipalType is ServicePrincipal (envs/bootstrap/main.rbac.tf, local.only_assignable_roles).
+  # azurerm sends principalType only when principal_type is set (role_assignment_resource.go,
+  # Create: `if principalType := d.Get("principal_type").(string); principalType != ""`, and its
+  # docs: "It is necessary to explicitly set this attribute when creating role assignments if the
+  # principal creating the assignment is constrained by ABAC rules that filters on the
+  # PrincipalType attribute", website/docs/r/role_assignment.html.markdown, hashicorp/terraform-provider-azurerm
+  # v5.2.0-14), so every assignment here states it (tests/infra/test_release_path.py,
+  # role_assignment_type_findings).
   deployer_role_assignments = {
     wsstore-blob-deployer = { scope = local.workspace_storage, role = "Storage Blob Data Contributor" }
   }
@@ -98,14 +107,16 @@ resource "azurerm_role_assignment" "deployer" {
   scope                = each.value.scope
   role_definition_name = each.value.role
   principal_id         = local.deployer
+  principal_type       = "ServicePrincipal"
   description          = "forecast-stack ${var.environment}: ${each.key} (the identity that runs terraform apply and stackctl deploy)"
 }
 
-# The workspace identity approves the private endpoints its managed network creates to the lake, SQL
-# and its storage: "As of March 31st 2025, the Azure AI Enterprise Network Connection Approver role
-# must be assigned to the ... managed identity", system-assigned included; without it the
-# connections stay Pending and every job's read of the lake or write to SQL is refused. Assigned on
-# each target of a private-endpoint outbound rule (infra/main.tf), the narrowest scopes that work;
+# The workspace identity approves the private endpoints its managed network creates to the lake, SQL,
+# its storage, its Key Vault and its registry: "As of March 31st 2025, the Azure AI Enterprise
+# Network Connection Approver role must be assigned to the ... managed identity", system-assigned
+# included; without it the connections stay Pending and every job's read of the lake or write to SQL
+# is refused. Assigned on each target of a private-endpoint outbound rule (infra/main.tf) and of
+# AML's own required rules (storage, Key Vault, registry), the narrowest scopes that work;
 # the rules are written after these assignments (module.aml_workspace outbound_rules_after).
 # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#configure-a-managed-virtual-network-to-allow-only-approved-outbound
 # https://github.com/MicrosoftDocs/azure-ai-docs/pull/415
@@ -115,6 +126,15 @@ resource "azurerm_role_assignment" "network_approver" {
     lake              = module.data_lake.resource_id
     sql               = module.sql.resource_id
     workspace-storage = module.aml_workspace.storage_account_id
+    # The workspace's Key Vault and registry: AML creates their private endpoints itself (required
+    # rules of AllowOnlyApprovedOutbound), and the role holds
+    # Microsoft.KeyVault/vaults/privateEndpointConnectionsApproval/action and
+    # Microsoft.ContainerRegistry/registries/privateEndpointConnectionsApproval/action ("approve
+    # private endpoint connections to Azure AI common dependency resources"); without them, those
+    # connections could stay Pending and no job reads a secret or pulls an image (review 22 U1).
+    # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules
+    key-vault          = module.key_vault.resource_id
+    container-registry = module.aml_workspace.container_registry_id
   }
 
   scope                = each.value

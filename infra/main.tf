@@ -211,20 +211,18 @@ module "aml_workspace" {
       wsstore-queue = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "queue" }
       wsstore-table = { resource_id = module.aml_workspace.storage_account_id, subresource_name = "table" }
     }
-    # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): the base image (Docker
-    # Hub), torch's CPU and CUDA 12.8 indexes, the Python package index, and Microsoft's apt
-    # repository for the ODBC driver the publish step uses. mcr.microsoft.com is among AML's
-    # required rules already.
+    # What the image build downloads (src/stackctl/aml/runtime.Dockerfile): torch's CPU and CUDA
+    # 12.8 indexes, the Python package index, and Microsoft's apt repository for the ODBC driver the
+    # publish step uses. mcr.microsoft.com is among AML's required rules already. No Docker Hub
+    # host: `stackctl deploy` imports each base image into the workspace's own registry
+    # (src/stackctl/aml/base_image.py) and the build's FROM names that copy, which the build reaches
+    # through the registry's private endpoint (AML's required rules), so a Docker Hub rule would only
+    # widen prod's egress (tests/infra/test_image_build_egress.py).
     fqdns = {
-      pypi            = "pypi.org"
-      pythonhosted    = "files.pythonhosted.org"
-      pytorch         = "download.pytorch.org"
-      docker-registry = "registry-1.docker.io"
-      docker-auth     = "auth.docker.io"
-      docker-blobs    = "production.cloudflare.docker.com"
-      # anonymous pulls' layers (Docker's allowlist: https://docs.docker.com/desktop/setup/allow-list/)
-      docker-blobs-anonymous = "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com"
-      microsoft-apt          = "packages.microsoft.com"
+      pypi          = "pypi.org"
+      pythonhosted  = "files.pythonhosted.org"
+      pytorch       = "download.pytorch.org"
+      microsoft-apt = "packages.microsoft.com"
       # apt-get update reads the base distribution's own mirror too (both images are Debian
       # bookworm), and unixodbc comes from it
       # (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#scenario-use-custom-docker-images).
@@ -310,7 +308,6 @@ module "powerbi_sources" {
   reporting_schema    = module.sql.reporting_schema
   powerbi_group = {
     display_name = var.powerbi.group_display_name
-    object_id    = var.powerbi.group_object_id
   }
   # Dev's SQL admits Power BI's named ranges and the named people and deployer ranges of the other
   # firewalls (local.allowed_ip_ranges: stackctl deploy creates the reporting schema from the CI

@@ -133,11 +133,12 @@ variable "deployer_object_id" {
   type        = string
   nullable    = false
   description = <<DESCRIPTION
-Object (principal) id of the identity that applies this stack and runs `stackctl deploy` (the
-bootstrap output `deploying_identities.<env>.principal_id`; a person's own id on a laptop). It gets
-the deploying identity's data role on the workspace storage. An input, not
-`azurerm_client_config`: the plan is made by the read-only plan identity, and a data source read
-at plan time would give the role to it.
+Object (principal) id of the identity that applies this stack and runs `stackctl deploy`: the
+bootstrap output `deploying_identities.<env>.principal_id`, a service principal (its role
+assignment states principal_type ServicePrincipal, which the bootstrap's RBAC Administrator
+condition requires; a person's user id does not fit it). It gets the deploying identity's data role
+on the workspace storage. An input, not `azurerm_client_config`: the plan is made by the read-only
+plan identity, and a data source read at plan time would give the role to it.
 DESCRIPTION
 
   validation {

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("src/stackctl", "src/model/demand_forecast")
 # src/ lines using Any when the budget began (main once this round's parallel branches merged):
 # lower it as it drops
-BUDGET = 327
+BUDGET = 280
 
 
 def any_lines(text: str) -> set[int]:

@@ -86,7 +86,32 @@ if [ -f "$override" ]; then
   mv "$pending" "$root/backend.hcl"
   rm -f "$local_state" "$root/terraform.tfstate.backup"
 fi
+# Each environment's first, empty state (envs/bootstrap/main.state.tf, owner_environment_state): the
+# first plan runs as the plan identity, which cannot create it. Never over an existing state
+# (--if-none-match '*'); retried while the owner's new role propagates. terraform_version is the
+# lowest version versions.tf admits, so no pipeline Terraform refuses it as newer than itself.
 for env in dev prod; do
   scripts/write_backend_config.sh "$env" "$state_rg" "$state_account" "tfstate-$env"
+  blob="forecast-stack/$env.tfstate"
+  empty=$(mktemp)
+  python3 -c 'import json,uuid; print(json.dumps({"version": 4, "terraform_version": "1.9.0", "serial": 0, "lineage": str(uuid.uuid4()), "outputs": {}, "resources": []}))' > "$empty"
+  created=0
+  for attempt in 1 2 3 4 5 6; do
+    exists=$(az storage blob exists --auth-mode login --account-name "$state_account" -c "tfstate-$env" -n "$blob" --query exists -o tsv 2>/dev/null || echo error)
+    if [ "$exists" = true ]; then created=1; break; fi
+    if [ "$exists" = false ] && az storage blob upload --auth-mode login --account-name "$state_account" \
+        -c "tfstate-$env" -n "$blob" -f "$empty" --if-none-match '*' --only-show-errors >/dev/null; then
+      echo "==> wrote $env's first, empty state ($state_account/tfstate-$env/$blob)"
+      created=1
+      break
+    fi
+    echo "    $env's state: attempt $attempt failed (role assignments propagate for up to 10 minutes); retrying in 60 s" >&2
+    sleep 60
+  done
+  rm -f "$empty"
+  if [ "$created" != 1 ]; then
+    echo "error: could not write $env's first state ($state_account/tfstate-$env/$blob); re-run scripts/bootstrap_state.sh" >&2
+    exit 1
+  fi
 done
 echo "==> done. Set the pipeline variables from: terraform -chdir=$root output deploying_identities / plan_identities / state / ci_runners; then: make doctor ENV=dev"

@@ -94,13 +94,13 @@ def compute_cluster(index: int, rng: random.Random) -> tuple[dict[str, Any], dic
     return values, {"scale_settings": [{}], "identity": [{}], "tags": {}}
 
 
-def role_assignment(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+def firewall_rule(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+    address = f"203.0.113.{rng.randint(1, 254)}"  # documentation range (RFC 5737)
     values = {
-        "scope": f"{RESOURCE_GROUP_ID}/Microsoft.Storage/storageAccounts/st{index}",
-        "role_definition_name": rng.choice(["Storage Blob Data Reader", "Storage Blob Data Contributor"]),
-        "principal_id": f"{rng.getrandbits(128):032x}",
-        "principal_type": "ServicePrincipal",
-        "skip_service_principal_aad_check": False,
+        "name": f"powerbi-gateway-{index:04d}",
+        "server_id": f"{RESOURCE_GROUP_ID}/Microsoft.Sql/servers/sql-fcst-dev",
+        "start_ip_address": address,
+        "end_ip_address": address,
     }
     return values, {}
 
@@ -134,7 +134,7 @@ KINDS = (
     ("monitoring", "azurerm_application_insights", "this", application_insights),
     ("sql", "azurerm_mssql_database", "this", mssql_database),
     ("aml_compute", "azurerm_machine_learning_compute_cluster", "this", compute_cluster),
-    ("powerbi_sources", "azurerm_role_assignment", "reader", role_assignment),
+    ("powerbi_sources", "azurerm_mssql_firewall_rule", "this", firewall_rule),
     ("monitoring", "azurerm_monitor_scheduled_query_rules_alert_v2", "this", query_alert),
 )
 MODULES = tuple(dict.fromkeys(f"module.stack.module.{module}" for module, _, _, _ in KINDS))

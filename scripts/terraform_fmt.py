@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = [check_format(root, write=args.write)]
         if args.write:
             for readme in write_docs(root):
-                print(f"regenerated the inputs/outputs table of {readme.relative_to(root)}")
+                print(f"regenerated the usage and inputs/outputs table of {readme.relative_to(root)}")
         reports.append(check_docs(root))
     except StackctlError as exc:
         print(exc.render(), file=sys.stderr)

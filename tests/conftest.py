@@ -25,7 +25,8 @@ SLOW_FIXTURES = ("sample_run", "checkov_report")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _group_costly_fixtures(items)
+    if config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist` has no xdist_group marker to set
+        _group_costly_fixtures(items)
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info is not None and any(name in info.names_closure for name in SLOW_FIXTURES):
@@ -39,6 +40,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 pytest_collection_modifyitems = pytest.hookimpl(tryfirst=True)(pytest_collection_modifyitems)
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_carry_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, give each test of an `xdist_group` the `@group` suffix that `--dist
+    loadgroup` schedules by, where pytest-xdist could not: 3.8 writes the suffix to `item._nodeid`,
+    which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386, open; fix proposed in #1388), so
+    every group was split across workers and each worker built the group's costly fixture again.
+    A no-op where the suffix is already there (an xdist or pytest with the fix)."""
+    # config.option, not getvalue: a run with `-p no:xdist` (inheriting a worker's environment from
+    # the test that started it) has no such option
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+        suffix = f"@{'_'.join(names)}"
+        if names and not item.nodeid.endswith(suffix):
+            _rename(item, f"{item.nodeid}{suffix}")
+
+
+def _rename(item: pytest.Item, nodeid: str) -> None:
+    """Set a test's node id on pytest 9.2 (a structured NodeId in `_id`) or earlier (`_nodeid`)."""
+    if isinstance(getattr(item, "_id", None), str) or not hasattr(item, "_id"):
+        item._nodeid = nodeid  # type: ignore[attr-defined]  # pytest < 9.2
+        return
+    from _pytest.nodeid import NodeId  # the id's own parser, so str(id) is exactly `nodeid`
+
+    item._id = NodeId.parse(nodeid)  # type: ignore[attr-defined]
 
 
 def _costly_group(item: pytest.Item) -> str | None:

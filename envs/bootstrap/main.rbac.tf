@@ -59,6 +59,42 @@ resource "azurerm_role_definition" "runner_peering" {
   assignable_scopes = [try(azurerm_virtual_network.runner["prod"].id, azurerm_resource_group.bootstrap.id)]
 }
 
+# Dev's lake and workspace storage admit dev's runner subnet by VNet rule (infra/main.tf,
+# storage_subnet_ids: the subnet's Microsoft.Storage.Global service endpoint hides the runner's
+# egress IP). Adding a subnet to a storage account's VNet rules is checked against the caller's
+# rights on that subnet: "Storage Account Contributor or ... permission to the
+# Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action Azure resource provider
+# operation", and the subnet lives in the bootstrap's group, where the deploying identity holds
+# nothing, so dev's first apply would stop with LinkedAuthorizationFailed (review 22 runtime N3).
+# This role holds that one action, assignable on each environment's own runner subnet only.
+# https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks#required-permissions
+# Only the environments whose stack names its runner subnet (envs/<env>/terraform.tfvars,
+# ci_runner_subnet_id) get it: dev. Prod's storage has no VNet rule (private endpoints only;
+# envs/prod/terraform.tfvars sets ci_runner_subnet_id = null), so prod's deployer gets no join right
+# (least privilege; review tffix MINOR-4). tests/infra/test_release_path.py checks the two agree.
+locals {
+  runner_subnet_join_environments = ["dev"]
+  subnet_joining_runners          = { for env, runner in local.runners : env => runner if contains(local.runner_subnet_join_environments, env) }
+}
+
+resource "azurerm_role_definition" "runner_subnet_join" {
+  for_each = local.subnet_joining_runners
+
+  # tenant-unique, like lock_operator's (RoleDefinitionWithSameNameExists on a second bootstrap)
+  name        = "forecast-stack runner subnet service endpoint join (${var.workload} ${each.key}, subscription ${data.azurerm_client_config.current.subscription_id})"
+  scope       = azurerm_resource_group.bootstrap.id
+  description = "Add the ${each.key} runner subnet to a storage account's VNet rules (nothing else)."
+
+  permissions {
+    actions = [
+      "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",
+    ]
+    not_actions = []
+  }
+
+  assignable_scopes = [azurerm_subnet.runner[each.key].id]
+}
+
 locals {
   # The RBAC Administrator condition is an allow-list: the deploying identity may assign and
   # remove only the roles infra/ assigns (var.assignable_role_ids), and only to service principals
@@ -179,6 +215,20 @@ locals {
     } : key => { for field, value in role : field => value if field != "when" } if role.when
   }
 
+  # Each joining environment's deploying identity may put its own runner subnet (not the other's)
+  # into its stack's storage VNet rules (azurerm_role_definition.runner_subnet_join above; dev only).
+  subnet_join_roles = {
+    for env in keys(local.subnet_joining_runners) : "${env}-runner-subnet-join" => {
+      principal       = "deploy"
+      env             = env
+      scope           = azurerm_subnet.runner[env].id
+      role_definition = azurerm_role_definition.runner_subnet_join[env].role_definition_resource_id
+      role            = "forecast-stack runner subnet service endpoint join (${env})"
+      reason          = "infra/ admits the ${env} runner subnet in the ${env} lake's and workspace storage's VNet rules (ci_runner_subnet_id); joinViaServiceEndpoint on this subnet only"
+      condition       = null
+    }
+  }
+
   # Managed DevOps Pools injects its agents into the subnet as the DevOpsInfrastructure service
   # principal, which needs Reader and Network Contributor on the VNet.
   # https://learn.microsoft.com/azure/devops/managed-devops-pools/configure-networking#grant-reader-and-network-contributor-access-to-devopsinfrastructure-service-principal
@@ -195,7 +245,7 @@ locals {
     }
   ]...) : {}
 
-  role_assignments = merge(local.per_environment_roles, local.runner_roles, local.pool_network_roles)
+  role_assignments = merge(local.per_environment_roles, local.runner_roles, local.subnet_join_roles, local.pool_network_roles)
 }
 
 resource "azurerm_role_assignment" "this" {

@@ -65,3 +65,20 @@ resource "azurerm_role_assignment" "owner_bootstrap_state" {
   principal_id         = data.azurerm_client_config.current.object_id
   description          = "forecast-stack bootstrap: the owner who runs it reads and writes the bootstrap's own state"
 }
+
+# Each environment's first state: Terraform's azurerm backend creates a missing state by writing an
+# empty one under a lease (StateMgr: client.Lock, then WriteState/PersistState), whatever -lock says,
+# and the first run of each environment is its plan job, whose identity only reads the state
+# (Storage Blob Data Reader): it would fail with 403. scripts/bootstrap_state.sh therefore writes an
+# empty state once, never over an existing one (--if-none-match '*'), as the owner, who holds this
+# role for that and for breaking a stale lease (docs/runbooks/state-lock.md).
+# https://developer.hashicorp.com/terraform/language/backend/azurerm
+# (hashicorp/terraform internal/backend/remote-state/azure/backend_state.go, StateMgr)
+resource "azurerm_role_assignment" "owner_environment_state" {
+  for_each = { for env, name in local.names.state_container : env => name if env != "bootstrap" }
+
+  scope                = azurerm_storage_container.state[each.key].id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = data.azurerm_client_config.current.object_id
+  description          = "forecast-stack bootstrap: the owner writes ${each.key}'s first, empty state once and breaks a stale lease"
+}

@@ -87,11 +87,54 @@ resource "azurerm_resource_group" "stack" {
 # half of prod's peering, which infra/ creates and must be able to delete (prod destroy would fail
 # with ScopeLocked).
 # https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#lock-inheritance
+#
+# The lock is inherited by the state containers and refuses the DELETE of the role assignments on
+# them (ScopeLocked): owner_bootstrap_state and owner_environment_state (main.state.tf) and the
+# deploy and plan identities' ${env}-state-blob / ${env}-plan-state-blob (main.rbac.tf).
+# https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources#considerations-before-applying-your-locks,
+# hashicorp/terraform-provider-azurerm#11770. azurerm replaces an assignment (delete, then create)
+# when its principal changes (role_assignment_resource.go: principal_id ForceNew): the owner's ones
+# the first time another owner runs this root (data.azurerm_client_config.current), the identities'
+# ones when an identity is re-created. So the lock is released the way infra/main.locks.tf releases
+# the stack's locks: it depends on every assignment of this root (created after them, destroyed
+# before them), and it is replaced whenever the set of assignment ids at or under the account
+# changes (terraform_data.locked_role_assignments, replace_triggered_by): unlock, delete, create,
+# lock. tests/infra/test_lock_release.py checks the rule in every root that holds a lock.
+# No resource here may set create_before_destroy: it would re-create the lock before the deposed
+# assignment's DELETE (tests/infra/test_lock_release.py::test_no_create_before_destroy_under_a_lock).
+locals {
+  # Every role assignment this root manages, keyed uniquely across the three resources.
+  managed_role_assignments = merge(
+    { for key, assignment in azurerm_role_assignment.this : key => assignment },
+    { "owner-bootstrap-state" = azurerm_role_assignment.owner_bootstrap_state },
+    { for key, assignment in azurerm_role_assignment.owner_environment_state : "owner-${key}-state" => assignment },
+  )
+}
+
+# The ids of the role assignments at or under the state account (ARM ids compared without case):
+# an assignment added, replaced (new id) or removed changes this input, and the lock is replaced.
+resource "terraform_data" "locked_role_assignments" {
+  input = {
+    for key, assignment in local.managed_role_assignments : key => assignment.id
+    if lower(assignment.scope) == lower(azurerm_storage_account.state.id) || startswith(lower(assignment.scope), "${lower(azurerm_storage_account.state.id)}/")
+  }
+}
+
 resource "azurerm_management_lock" "state" {
   name       = "tfstate-cannot-delete"
   scope      = azurerm_storage_account.state.id
   lock_level = "CanNotDelete"
   notes      = "Terraform state of forecast-stack; remove only to retire the product."
+
+  depends_on = [
+    azurerm_role_assignment.this,
+    azurerm_role_assignment.owner_bootstrap_state,
+    azurerm_role_assignment.owner_environment_state,
+  ]
+
+  lifecycle {
+    replace_triggered_by = [terraform_data.locked_role_assignments]
+  }
 }
 
 resource "azurerm_user_assigned_identity" "deploy" {

@@ -92,6 +92,12 @@ variable "azure_devops" {
   type = object({
     organization = string
     project      = string
+    # The Azure Repos repository the pipeline builds (default: the project's own, same name) and the
+    # release managers' group descriptor (`az devops security group list --query
+    # "graphGroups[?displayName=='Release Managers'].descriptor"`), the only identity doctor accepts
+    # with "Create branch" under release/ (README "Azure: first deploy", step 6).
+    repository       = optional(string)
+    release_managers = optional(string)
     service_connections = map(object({
       issuer  = string
       subject = string
@@ -193,7 +199,8 @@ variable "assignable_role_ids" {
     "AcrPush"                       = "8311e382-0749-4cb8-b61a-304f252e45ec" # the image-build cluster (infra/main.rbac.tf)
     "Monitoring Metrics Publisher"  = "3913510d-42f4-4e42-8a64-420c390055eb"
     "AzureML Data Scientist"        = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
-    "Reader"                        = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    # No Reader: nothing in infra/ assigns it since the Power BI group's Reader went (it is a group,
+    # which this condition refuses anyway; modules/powerbi_sources/main.tf).
     # infra/main.rbac.tf gives it to the workspace on the lake, SQL and workspace storage (managed
     # network private endpoints); the id as Microsoft Learn's managed-network pages give it
     # (https://learn.microsoft.com/azure/ai-foundry/how-to/managed-virtual-network, "role ID").

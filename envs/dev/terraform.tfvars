@@ -25,7 +25,7 @@ allowed_ip_ranges = ["203.0.113.0/24"]
 ci_runner_egress_ip = "198.51.100.20"
 # Dev's runner subnet: it has a storage service endpoint, so dev's lake and workspace storage admit it by
 # VNet rule, not by the IP above: `terraform -chdir=envs/bootstrap output -json ci_runners | jq -r .dev.subnet_id`.
-ci_runner_subnet_id         = "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg-fcst-bootstrap-weu/providers/Microsoft.Network/virtualNetworks/vnet-fcst-runner-dev/subnets/runners"
+ci_runner_subnet_id         = "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg-fcst-bootstrap-weu/providers/Microsoft.Network/virtualNetworks/vnet-fcst-ci-dev-weu/subnets/runners"
 zone_redundant              = false
 resource_locks_enabled      = false
 diagnostic_settings_enabled = true

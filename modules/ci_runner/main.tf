@@ -39,6 +39,14 @@ resource "azapi_resource" "network_settings" {
     }
   }
   response_export_values = ["tags.GitHubId"]
+
+  # The resource provider adds the GitHubId tag itself; without this a second bootstrap run would
+  # plan a tags update that drops it (review 23 walk, U2), and with it the handle doctor and the
+  # organisation's network configuration read. Our own tags still apply.
+  # https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle#ignore_changes
+  lifecycle {
+    ignore_changes = [tags["GitHubId"]]
+  }
 }
 
 resource "azurerm_managed_devops_pool" "this" {

@@ -41,7 +41,11 @@ resource "azurerm_data_factory_linked_service_key_vault" "this" {
 resource "azurerm_data_factory_custom_dataset" "lake" {
   for_each = toset(["raw", "conditioned"])
 
-  name            = "ds_${each.key}"
+  # Not the DelimitedText datasets' names (ds_raw, ds_conditioned): `type` forces a new dataset, and
+  # the factory refuses both a create under an existing name and the delete of a dataset its
+  # pipeline references, so an applied stack moves by creating these, pointing the pipeline at them,
+  # then deleting the old ones (infra/README.md, "A stack applied before the datasets became Binary").
+  name            = "ds_${each.key}_binary"
   data_factory_id = azurerm_data_factory.this.id
   type            = "Binary"
 
@@ -363,12 +367,15 @@ resource "azurerm_data_factory_pipeline" "weekly" {
       # training would then fail on no rows with a message about the model, not the lake. Fail here,
       # naming the folder (review-23 B6; README 'Azure: first deploy', step 9). `filesWritten` is the
       # Copy activity's output for file-based copies
-      # (https://learn.microsoft.com/azure/data-factory/copy-activity-monitoring#monitor-programmatically).
+      # (https://learn.microsoft.com/azure/data-factory/copy-activity-monitoring#monitor-programmatically);
+      # a copy that read nothing may leave it out, and a missing property fails the expression unless
+      # read with `?.` (ADF expression language: "?." returns null for a missing property,
+      # https://learn.microsoft.com/azure/data-factory/control-flow-expression-language-functions).
       name      = "check_input_copied"
       type      = "IfCondition"
       dependsOn = [{ activity = "copy_raw_to_conditioned", dependencyConditions = ["Succeeded"] }]
       typeProperties = {
-        expression = { value = "@equals(coalesce(activity('copy_raw_to_conditioned').output.filesWritten, 0), 0)", type = "Expression" }
+        expression = { value = "@equals(coalesce(activity('copy_raw_to_conditioned').output?.filesWritten, 0), 0)", type = "Expression" }
         ifTrueActivities = [
           {
             name = "fail_no_input"

@@ -10,11 +10,9 @@ resource "azurerm_mssql_firewall_rule" "this" {
   end_ip_address   = each.value.end_ip_address
 }
 
-# Control-plane visibility of the server for the group (listing it in the portal and in the
-# Power BI gateway set-up); data access is the contained user the glue creates.
-resource "azurerm_role_assignment" "reader" {
-  scope                = var.sql_server_id
-  role_definition_name = "Reader"
-  principal_id         = var.powerbi_group.object_id
-  principal_type       = "Group"
-}
+# No Azure role for the group: Power BI reads the views as the group's contained database user
+# (db_datareader on the reporting schema, created by `stackctl deploy`), which needs no ARM right on
+# the server; the VNet data gateway's set-up needs rights on its subnet, not on SQL
+# (https://learn.microsoft.com/data-integration/vnet/create-data-gateways). A Reader assignment to
+# the group here was refused at every first apply: the deploying identity may assign roles only to
+# service principals (envs/bootstrap/main.rbac.tf, local.only_assignable_roles; review 22 runtime N2).

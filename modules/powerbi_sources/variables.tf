@@ -56,15 +56,14 @@ variable "views" {
 variable "powerbi_group" {
   type = object({
     display_name = string
-    object_id    = string
   })
   nullable    = false
   description = <<DESCRIPTION
 Entra group of Power BI dataset owners and gateways; the glue grants it db_datareader on the
 reporting schema.
 
-- `display_name` - (Required) The group's display name (its contained user's name).
-- `object_id` - (Required) The group's object id.
+- `display_name` - (Required) The group's display name (its contained user's name; the
+  contained user is created by the group's object id in infra/, var.powerbi.group_object_id).
 DESCRIPTION
 }
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -28,12 +28,15 @@ from stackctl.paths import build_dir
 from stackctl.terraform.env_root import EnvironmentTerraform, echo_to
 
 if TYPE_CHECKING:  # typing only: each is imported where it is used, to keep `stackctl` fast to start
+    from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
     from stackctl.aml.deployer import DeployReport
     from stackctl.sql.users import ContainedUser
 
 SqlExecutor = Callable[[list[str]], None]
+# Upgrades Azure SQL's reporting schemas with Alembic; the revisions applied per schema.
+SchemaMigrator = Callable[[], dict[str, list[str]]]
 ImageImporter = Callable[[Mapping[str, str]], dict[str, str]]
 MAX_LISTED = 25
 
@@ -62,9 +65,10 @@ def deploy_assets(
     root: Path,
     console: Console,
     *,
-    client: Any = None,
+    client: MLClient | None = None,
     credential: TokenCredential | None = None,
     sql_executor: SqlExecutor | None = None,
+    schema_migrator: SchemaMigrator | None = None,
     skip_sql: bool = False,
     keep_deployments: int = 3,
     image_importer: ImageImporter | None = None,
@@ -78,19 +82,25 @@ def deploy_assets(
 
     require_job_settings(stack_output, where=f"terraform output -json (envs/{env})")
     if credential is None and (
-        client is None or image_importer is None or (sql_executor is None and not skip_sql)
+        client is None
+        or image_importer is None
+        or ((sql_executor is None or schema_migrator is None) and not skip_sql)
     ):
         credential = _azure_credential()
     if client is None:
         assert credential is not None  # set just above whenever no client was given
         client = _ml_client(stack_output, credential)
-    importer = image_importer or _registry_importer(stack_output, client, credential)
+    importer = image_importer
+    if importer is None:
+        assert credential is not None  # set above whenever no importer was given
+        importer = _registry_importer(stack_output, client, credential)
     report = _deploy_aml(stack_output, env, root, console, client, keep_deployments, importer)
     if not skip_sql:
-        if sql_executor is None:
+        if sql_executor is None or schema_migrator is None:
             assert credential is not None  # set above whenever no executor was given
-            sql_executor = _azure_sql_executor(stack_output, credential)
-        _deploy_sql(stack_output, console, sql_executor)
+            sql_executor = sql_executor or _azure_sql_executor(stack_output, credential)
+            schema_migrator = schema_migrator or _azure_schema_migrator(stack_output, credential)
+        _deploy_sql(stack_output, console, sql_executor, schema_migrator)
     return report
 
 
@@ -100,13 +110,15 @@ def _azure_credential() -> TokenCredential:
     return azure_credential()
 
 
-def _ml_client(stack_output: StackOutput, credential: TokenCredential) -> Any:
+def _ml_client(stack_output: StackOutput, credential: TokenCredential) -> MLClient:
     from stackctl.aml.azure import ml_client
 
     return ml_client(stack_output, credential)
 
 
-def _registry_importer(stack_output: StackOutput, client: Any, credential: Any) -> ImageImporter:
+def _registry_importer(
+    stack_output: StackOutput, client: MLClient, credential: TokenCredential
+) -> ImageImporter:
     from stackctl.aml.base_image import workspace_registry_importer
 
     return workspace_registry_importer(
@@ -119,7 +131,7 @@ def _deploy_aml(
     env: str,
     root: Path,
     console: Console,
-    client: Any,
+    client: MLClient,
     keep_deployments: int,
     importer: ImageImporter,
 ) -> DeployReport:
@@ -204,15 +216,37 @@ def _azure_sql_executor(stack_output: StackOutput, credential: TokenCredential) 
     return execute
 
 
-def _deploy_sql(stack_output: StackOutput, console: Console, sql_executor: SqlExecutor) -> None:
-    """The idempotent T-SQL of the reporting schema, its views and contained users, sent every time."""
-    from stackctl.sql.users import mssql_statements
+def _azure_schema_migrator(stack_output: StackOutput, credential: TokenCredential) -> SchemaMigrator:
+    from demand_forecast.reporting.database import azure_sql_engine
 
-    statements = mssql_statements(sql_users(stack_output))
+    from stackctl.sql.users import migrate_reporting_schemas
+
+    engine = azure_sql_engine(stack_output.sql.server_fqdn, stack_output.sql.database_name, credential)
+    return lambda: migrate_reporting_schemas(engine)
+
+
+def _deploy_sql(
+    stack_output: StackOutput, console: Console, sql_executor: SqlExecutor, schema_migrator: SchemaMigrator
+) -> None:
+    """The reporting schemas migrated to the head revision (Alembic), then the contained users' idempotent
+    T-SQL, sent every time."""
+    from demand_forecast.errors import UsageError
+
+    from stackctl.sql.users import users_statements
+
+    statements = users_statements(sql_users(stack_output))
     with console.status("SQL reporting schema"):
+        try:
+            applied = schema_migrator()
+        except UsageError as exc:
+            raise StackctlError(str(exc), fix="deploy the current model package") from exc
         sql_executor(statements)
+    migrated = "; ".join(
+        f"{schema}: {', '.join(revisions) or 'current'}" for schema, revisions in applied.items()
+    )
     console.print(
-        f"[green]✓[/] reporting schema, views and contained users ensured ({len(statements)} statements)"
+        f"[green]✓[/] reporting schemas migrated ({migrated}), contained users ensured "
+        f"({len(statements)} statements)"
     )
 
 

@@ -30,9 +30,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stackctl.errors import StackctlError
+
+if TYPE_CHECKING:  # typing only: azure-identity is imported where a credential is built
+    from azure.core.credentials import TokenCredential
 
 # The audience Entra ID expects in an OIDC assertion exchanged for an access token.
 # https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust#github-actions
@@ -150,7 +153,7 @@ def github_assertion(env: Mapping[str, str] | None = None) -> Callable[[], str]:
     return fetch
 
 
-def build_credential(choice: CredentialChoice, env: Mapping[str, str] | None = None) -> Any:
+def build_credential(choice: CredentialChoice, env: Mapping[str, str] | None = None) -> TokenCredential:
     """The azure-identity credential for `choice` (nothing is requested from Entra ID yet)."""
     source = os.environ if env is None else env
     if choice.kind == GITHUB:
@@ -176,7 +179,9 @@ def build_credential(choice: CredentialChoice, env: Mapping[str, str] | None = N
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
-def credential_for_environment(env: Mapping[str, str] | None = None) -> tuple[CredentialChoice, Any]:
+def credential_for_environment(
+    env: Mapping[str, str] | None = None,
+) -> tuple[CredentialChoice, TokenCredential]:
     """`choose_credential` then `build_credential`: what stackctl authenticates with here."""
     choice = choose_credential(env)
     return choice, build_credential(choice, env)

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from infra_helpers import Edit
+from infra_helpers import Edit, copy_checkout, editor
 
 from stackctl.checks import CheckReport
 from stackctl.checks.checkov import check_checkov
 from stackctl.paths import repo_root
-
-COPIED = (
-    "modules",
-    "infra",
-    "envs/shared",
-    "envs/dev",
-    "envs/prod",
-    "envs/bootstrap",
-    "tests/infra/azurerm_schema.json",
-)
 
 
 @pytest.fixture(scope="session")
@@ -33,35 +22,21 @@ def root() -> Path:
 
 @pytest.fixture
 def tree(tmp_path: Path, root: Path) -> Path:
-    """A copy of the Terraform tree (and the schema) that a test may break.
-
-    Links stay links (the roots' shared files point into envs/shared and infra/), so an edit of
-    envs/prod/main.tf changes the one file both roots read, as it would in the checkout."""
-    copy = tmp_path / "checkout"
-    for part in COPIED:
-        source = root / part
-        target = copy / part
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(
-                source, target, symlinks=True, ignore=shutil.ignore_patterns(".terraform", "__pycache__")
-            )
-        else:
-            shutil.copy2(source, target)
-    return copy
+    """A copy of the Terraform tree (and the schema) that a test may break."""
+    return copy_checkout(root, tmp_path / "checkout")
 
 
 @pytest.fixture
 def edit(tree: Path) -> Edit:
     """edit(path, old, new): replace one exact piece of text in the copy, failing if it is absent."""
+    return editor(tree)
 
-    def _edit(path: str, old: str, new: str) -> None:
-        file = tree / path
-        text = file.read_text(encoding="utf-8")
-        assert old in text, f"{old!r} not in {path}; the test's anchor text is out of date"
-        file.write_text(text.replace(old, new, 1), encoding="utf-8")
 
-    return _edit
+@pytest.fixture(scope="module")
+def module_tree(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
+    """One copy of the tree for a whole test module: for a module-scoped fixture that breaks it once
+    and scans it once (checkov takes tens of seconds a run), whose tests only read the result."""
+    return copy_checkout(root, tmp_path_factory.mktemp("module-tree") / "checkout")
 
 
 @pytest.fixture(scope="session")

@@ -467,10 +467,11 @@ def no_input_findings(activities: list[dict[str, Any]]) -> list[str]:
     ]["dependsOn"]:
         problems.append("the copy does not wait for check_raw_exists")
     copied = names.get("check_input_copied", {})
-    if "activity('copy_raw_to_conditioned').output.filesWritten" not in str(
-        copied.get("typeProperties", {}).get("expression")
-    ):
-        problems.append("check_input_copied does not read filesWritten")
+    expression = str(copied.get("typeProperties", {}).get("expression"))
+    if "activity('copy_raw_to_conditioned').output?.filesWritten" not in expression:
+        # `?.`: a copy that read nothing may leave filesWritten out, and a missing property fails
+        # the expression (review-runtimefix F2)
+        problems.append("check_input_copied does not read filesWritten null-safely (output?.filesWritten)")
     for guard_name in ("check_raw_exists", "check_input_copied"):
         branch = names.get(guard_name, {}).get("typeProperties", {}).get("ifTrueActivities", [])
         if not any(a["type"] == "Fail" and "raw/weekly" in a["typeProperties"]["message"] for a in branch):
@@ -495,7 +496,8 @@ def test_a_week_with_no_input_fails_before_training(activities: list[dict[str, A
             'step == "training" ? "copy_raw_to_conditioned"',
             "invoke_training",
         ),
-        ("output.filesWritten, 0), 0)", "output.rowsCopied, 0), 0)", "filesWritten"),
+        ("output?.filesWritten, 0), 0)", "output?.rowsCopied, 0), 0)", "filesWritten"),
+        ("output?.filesWritten, 0), 0)", "output.filesWritten, 0), 0)", "null-safely"),
         (
             '        { activity = "check_raw_exists", dependencyConditions = ["Succeeded"] },\n',
             "",
@@ -510,6 +512,7 @@ def test_a_week_with_no_input_fails_before_training(activities: list[dict[str, A
     ids=[
         "training-right-after-copy",
         "wrong-output-field",
+        "output-field-not-null-safe",
         "copy-ignores-probe",
         "fail-does-not-name-folder",
     ],
@@ -520,3 +523,17 @@ def test_a_missing_input_guard_is_caught(
     edit("modules/data_factory/main.pipeline.tf", old, new)
     problems = no_input_findings(rendered_activities(tree, tmp_path / "work"))
     assert any(expected in problem for problem in problems), problems
+
+
+def test_the_binary_datasets_do_not_reuse_the_delimited_text_datasets_names() -> None:
+    """Final tffix2 review, MAJOR-1: an applied stack holds DelimitedText datasets ds_raw and
+    ds_conditioned that its pipeline references; a Binary dataset under the same name can be neither
+    created beside them nor swapped in by delete-then-create. New names let Terraform create, update
+    the pipeline, then delete."""
+    source = (REPO / "modules" / "data_factory" / "main.pipeline.tf").read_text(encoding="utf-8")
+    block = re.search(r'(?s)resource "azurerm_data_factory_custom_dataset" "lake" \{.*?\n\}', source)
+    assert block, "the Binary datasets' resource moved"
+    name = re.search(r'\n  name\s+= "([^"]+)"', block.group(0))
+    assert name, "no name in the Binary datasets' resource"
+    for key in ("raw", "conditioned"):
+        assert name.group(1).replace("${each.key}", key) != f"ds_{key}", name.group(1)

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import hcl2
 import pytest
-from infra_helpers import Edit, messages
+from infra_helpers import editor, messages
 
 from stackctl.checks import CheckReport
 from stackctl.checks.checkov import ScanTarget, check_checkov
@@ -64,8 +64,11 @@ def test_every_azure_rule_ran_and_passed(root: Path, checkov_report: CheckReport
         assert all(rule in note for rule in AZURE_RULES), note
 
 
-@pytest.fixture
-def broken_azure_rules_report(tree: Path, edit: Edit) -> CheckReport:
+@pytest.fixture(scope="module")
+def broken_azure_rules_report(module_tree: Path) -> CheckReport:
+    """The one checkov run over the broken copy that every test below reads (module-scoped: twelve
+    tests, one scan)."""
+    tree, edit = module_tree, editor(module_tree)
     # CKV_FS_6: the ADFPipelineRun alert validated at creation (SEM0100 on a new workspace).
     edit("modules/monitoring/main.alerts.tf", "skip_query_validation = true", "skip_query_validation = false")
     # CKV_FS_6 through for_each: a metric alert's query in the local map moved to a diagnostics

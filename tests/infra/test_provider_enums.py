@@ -177,3 +177,88 @@ def test_what_the_table_cannot_judge_is_counted(root: Path) -> None:
     assert figures["arguments_without_rule"] > 0
     assert figures["arguments_not_judged"] > 0
     assert figures["arguments_judged"] > 0
+
+
+# --- review 22 N3: the values the env roots' tfvars set are judged too ---------------------------
+# Terraform loads terraform.tfvars, terraform.tfvars.json and *.auto.tfvars[.json] (checks/tfvars.py);
+# each value is followed through `module "stack"` and infra/'s module calls to the argument it feeds.
+TFVARS_BROKEN = [
+    # the review's case: the isolation mode's letter case
+    (
+        "envs/dev/terraform.tfvars",
+        'managed_network_isolation_mode = "AllowInternetOutbound"',
+        'managed_network_isolation_mode = "allowInternetOutbound"',
+        "envs/dev/terraform.tfvars: aml -> module.stack -> module.aml_workspace sets 'allowInternetOutbound'",
+    ),
+    (
+        "envs/dev/terraform.tfvars",
+        'replication_type           = "LRS"',
+        'replication_type           = "lrs"',
+        "data_lake -> module.stack -> module.data_lake sets 'lrs' for modules/data_lake "
+        "azurerm_storage_account.this.account_replication_type",
+    ),
+    (
+        "envs/prod/terraform.tfvars",
+        'replication_type           = "ZRS"',
+        'replication_type           = "ZRS2"',
+        "envs/prod/terraform.tfvars: data_lake -> module.stack -> module.data_lake sets 'ZRS2'",
+    ),
+    # through a map the module iterates (infra/'s clusters, for_each in modules/aml_compute)
+    (
+        "envs/dev/terraform.tfvars",
+        'vm_priority                    = "LowPriority"',
+        'vm_priority                    = "lowpriority"',
+        "aml -> module.stack -> module.aml_compute sets 'lowpriority' for modules/aml_compute "
+        "azurerm_machine_learning_compute_cluster.this.vm_priority",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "named"),
+    TFVARS_BROKEN,
+    ids=["isolation-mode", "dev-lrs", "prod-zrs2", "vm-priority"],
+)
+def test_a_tfvars_value_the_provider_refuses_is_caught(
+    root: Path, tree: Path, edit: Edit, path: str, old: str, new: str, named: str
+) -> None:
+    edit(path, old, new)
+    env = tree / Path(path).parent
+    report = check_provider_enums(tree, VALIDATIONS(root), directories=[env])
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert named in rendered, rendered
+    assert len(report.findings) == 1, rendered  # once, though two clusters carry the priority
+
+
+def test_an_auto_tfvars_file_terraform_loads_is_judged(root: Path, tree: Path) -> None:
+    """A later file wins (terraform.tfvars < *.auto.tfvars): its value is the one judged."""
+    override = tree / "envs/prod/zz-override.auto.tfvars.json"
+    data_lake = {"replication_type": "zrs", "soft_delete_retention_days": 30}
+    prod = (tree / "envs/prod/terraform.tfvars").read_text()
+    assert "data_lake" in prod
+    override.write_text(json.dumps({"data_lake": data_lake}))
+    report = check_provider_enums(tree, VALIDATIONS(root), directories=[tree / "envs/prod"])
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert "envs/prod/zz-override.auto.tfvars.json: data_lake -> module.stack" in rendered, rendered
+    assert "sets 'zrs'" in rendered
+
+
+def test_a_table_older_than_the_pin_says_so(root: Path, tmp_path: Path) -> None:
+    """The newest source `fetch` brought (v5.2.0-14) is older than versions.tf's floor (5.10.0):
+    validate's figures say so rather than imply the pinned provider was read."""
+    figures = check_provider_enums(root, VALIDATIONS(root)).figures
+    assert "older than the pin >= 5.10.0" in str(figures["provider_source"])
+    data = json.loads(VALIDATIONS(root).read_text())
+    data["provider_source"]["describe"] = "v5.10.0"
+    current = tmp_path / "azurerm_validations.json"
+    current.write_text(json.dumps(data))
+    assert check_provider_enums(root, current).figures["provider_source"] == "v5.10.0"
+
+
+def test_tfvars_terraform_refuses_outright_are_a_finding_not_a_traceback(
+    root: Path, tree: Path, edit: Edit
+) -> None:
+    edit("envs/dev/terraform.tfvars", "data_lake = {", 'data_lake = "lrs"\ndata_lake_was = {')
+    report = check_provider_enums(tree, VALIDATIONS(root), directories=[tree / "envs/dev"])
+    rendered = "\n".join(f.render() for f in report.findings)
+    assert "tfvars not judged: Terraform refuses the variable values of dev" in rendered, rendered

@@ -126,6 +126,10 @@ def approver_findings(root: Path) -> list[str]:
         and any(a.address in str(b.body.get("triggers", "")) for a in approvers)
     ]
     problems = [] if waits else ["outbound rules do not wait for the approver role to take effect"]
+    problems += [
+        f"the workspace cannot approve its private endpoint to {target}"
+        for target in sorted(_private_endpoint_targets(infra) - _approver_scopes(approvers))
+    ]
     module = read_dir(root / "modules/aml_workspace")
     writers = [b for b in module.blocks if "managedNetwork" in str(b.body.get("body", ""))]
     if not writers or not all(
@@ -133,6 +137,31 @@ def approver_findings(root: Path) -> list[str]:
     ):
         problems.append("the outbound-rule write does not depend on outbound_rules_after")
     return problems
+
+
+def _private_endpoint_targets(infra: TerraformDir) -> set[str]:
+    """Every resource the managed network makes a private endpoint to: our rules' targets, and those
+    of AML's own required rules in AllowOnlyApprovedOutbound (the workspace's storage, Key Vault and
+    registry: https://learn.microsoft.com/azure/machine-learning/how-to-managed-network#list-of-required-rules),
+    as the expressions infra/ writes them."""
+    call = infra.module_calls["aml_workspace"].arguments
+    ours = {str(rule["resource_id"]) for rule in call["outbound_rules"]["private_endpoints"].values()}
+    required = {
+        "${module.aml_workspace.storage_account_id}",
+        str(call["key_vault_id"]),
+        "${module.aml_workspace.container_registry_id}",
+    }
+    return ours | required
+
+
+def _approver_scopes(approvers: list[Block]) -> set[str]:
+    scopes: set[str] = set()
+    for block in approvers:
+        for_each = block.body.get("for_each")
+        scopes |= (
+            set(map(str, for_each.values())) if isinstance(for_each, dict) else {str(block.body["scope"])}
+        )
+    return scopes
 
 
 def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: Path) -> None:
@@ -165,8 +194,22 @@ def test_the_workspace_may_approve_its_private_endpoints_before_the_rules(root: 
             "depends_on = [terraform_data.outbound_rules_after]",
             "depends_on = []",
         ),
+        # review 22 U1: AML's required endpoints to the vault and the registry (main had neither)
+        ("infra/main.rbac.tf", "    key-vault          = module.key_vault.resource_id\n", ""),
+        ("infra/main.rbac.tf", "    container-registry = module.aml_workspace.container_registry_id\n", ""),
+        # one of our own rules' targets
+        ("infra/main.rbac.tf", "    sql               = module.sql.resource_id\n", ""),
     ],
-    ids=["no-role", "not-passed", "no-wait", "wait-not-triggered", "not-ordered"],
+    ids=[
+        "no-role",
+        "not-passed",
+        "no-wait",
+        "wait-not-triggered",
+        "not-ordered",
+        "no-vault",
+        "no-registry",
+        "no-sql",
+    ],
 )
 def test_a_missing_or_unordered_approver_role_is_caught(
     tree: Path, edit: Edit, path: str, old: str, new: str

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 from infra_helpers import Edit
 
-from stackctl.checks.hclmodel import strip_comments
+from stackctl.checks.hclmodel import read_dir, strip_comments
 
 BOOTSTRAP = Path("envs/bootstrap")
 # What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.
@@ -215,7 +216,26 @@ def bootstrap_script_findings(script: str) -> list[str]:
         findings.append("backend.hcl is written before the state has moved")
     if 'if [ -f "$root/backend.hcl" ] && [ ! -f "$local_state" ]' not in script:
         findings.append("a left-over local state is ignored when backend.hcl exists")
+    # Walk review B1: each environment's first state exists before its first (read-only) plan, and
+    # is written only where none exists.
+    joined = script.replace("\\\n", " ")  # continuation lines as one
+    uploads = re.findall(r"az storage blob upload[^\n]*", joined)
+    if not uploads:
+        findings.append("the bootstrap writes no first state for the environments")
+    elif not all("--if-none-match '*'" in upload for upload in uploads):
+        findings.append("the first state may overwrite an existing state")
     return findings
+
+
+def test_the_owner_may_write_each_environment_s_first_state(root: Path) -> None:
+    assigned = next(
+        b
+        for b in read_dir(root / BOOTSTRAP).blocks
+        if b.address == "azurerm_role_assignment.owner_environment_state"
+    )
+    assert "Storage Blob Data Contributor" in str(assigned.body.get("role_definition_name"))
+    assert "azurerm_storage_container.state[each.key]" in str(assigned.body.get("scope"))
+    assert 'env != "bootstrap"' in str(assigned.body.get("for_each"))
 
 
 def test_the_bootstrap_script_writes_serially_and_moves_before_it_switches(root: Path) -> None:
@@ -240,7 +260,12 @@ fi
         "the bootstrap applies federated credentials in parallel",
         "backend.hcl is written before the state has moved",
         "a left-over local state is ignored when backend.hcl exists",
+        "the bootstrap writes no first state for the environments",
     ]
+    overwriting = (
+        broken + 'az storage blob upload --auth-mode login -c "tfstate-$env" -n "$blob" -f "$empty"\n'
+    )
+    assert "the first state may overwrite an existing state" in bootstrap_script_findings(overwriting)
 
 
 # --- every job that reaches a stack's data planes runs on the self-hosted runner -------------------
@@ -258,9 +283,11 @@ def hosted_data_plane_jobs(release: dict[str, Any], azure: dict[str, Any]) -> li
     has no public endpoint, so a hosted runner gets 403 or no route."""
     offenders = []
     for name, job in release["jobs"].items():
-        environment = job.get("with", {}).get("environment")
-        if "uses" in job and environment in {"dev", "prod"} and HOSTED.search(str(job["with"]["runner"])):
-            offenders.append(f"github {name}: runner {job['with']['runner']}")
+        environment = str(job.get("environment", "")).removesuffix("-plan")
+        if environment in {"dev", "prod"} and (
+            not isinstance(job["runs-on"], dict) or HOSTED.search(str(job["runs-on"]))
+        ):
+            offenders.append(f"github {name}: runner {job['runs-on']}")
     for stage in azure["stages"]:
         if not any(str(stage["stage"]).split("_")[0] == env for env in ("dev", "prod")):
             continue
@@ -287,11 +314,14 @@ def test_no_data_plane_job_runs_on_a_hosted_runner(root: Path) -> None:
 
 def test_a_dev_job_on_a_hosted_runner_is_caught(root: Path) -> None:
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
-    release["jobs"]["dev"]["with"]["runner"] = '["ubuntu-latest"]'
+    release["jobs"]["dev-plan"]["runs-on"] = "ubuntu-latest"
+    release["jobs"]["prod-apply"]["runs-on"]["labels"] = ["ubuntu-24.04"]
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"vmImage": "ubuntu-latest"}
     assert hosted_data_plane_jobs(release, azure) == [
-        'github dev: runner ["ubuntu-latest"]',
+        "github dev-plan: runner ubuntu-latest",
+        "github prod-apply: runner {'group': \"${{ vars.PROD_RUNNER_GROUP || 'forecast-stack-prod' }}\", "
+        "'labels': ['ubuntu-24.04']}",
         "azure-pipelines dev/plan: pool {'vmImage': 'ubuntu-latest'}",
     ]
 
@@ -365,10 +395,10 @@ def dev_on_prod_runner_findings(
     if dev_pool == prod_pool:
         findings.append(f"dev's and prod's runners share the runner group {dev_pool}")
     for name, job in release["jobs"].items():
-        environment = job.get("with", {}).get("environment")
-        if "uses" not in job or environment not in {"dev", "prod"}:
+        environment = str(job.get("environment", "")).removesuffix("-plan")
+        if environment not in {"dev", "prod"}:
             continue
-        runner = str(job["with"]["runner"])
+        runner = str(job["runs-on"])
         other = "prod" if environment == "dev" else "dev"
         other_labels = prod_labels if environment == "dev" else dev_labels
         other_group = prod_pool if environment == "dev" else dev_pool
@@ -400,9 +430,8 @@ def test_no_dev_job_can_run_on_prod_s_runner(root: Path) -> None:
 def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     # The review's finding: dev fell back to prod's label, and DEV_AGENT_POOL could name prod's pool.
     release, azure = _yaml(root / RELEASE), _yaml(root / AZURE_PIPELINE)
-    release["jobs"]["dev"]["with"]["runner"] = (
-        '${{ format(\'{{"group":"{0}","labels":["{1}"]}}\', vars.DEV_RUNNER_GROUP || \'forecast-stack-dev\', '
-        "vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod') }}"
+    release["jobs"]["dev-plan"]["runs-on"]["labels"] = (
+        "${{ vars.DEV_RUNNER_LABEL || vars.PROD_RUNNER_LABEL || 'forecast-stack-prod' }}"
     )
     dev = next(stage for stage in azure["stages"] if stage["stage"] == "dev")
     dev["jobs"][0]["pool"] = {"name": "$(PROD_AGENT_POOL)"}
@@ -413,14 +442,15 @@ def test_a_dev_job_falling_back_to_prod_s_runner_is_caught(root: Path) -> None:
     assert dev_on_prod_runner_findings(release, azure, defaults) == [
         "dev's and prod's runners share the label(s) ['forecast-stack-prod']",
         "dev's and prod's runners share the runner group forecast-stack-prod",
-        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "github dev-plan (dev) may run on prod's runner: " + str(release["jobs"]["dev-plan"]["runs-on"]),
         # with the shared label, prod's default is dev's label too
-        "github prod (prod) may run on dev's runner: " + release["jobs"]["prod"]["with"]["runner"],
+        "github prod-plan (prod) may run on dev's runner: " + str(release["jobs"]["prod-plan"]["runs-on"]),
+        "github prod-apply (prod) may run on dev's runner: " + str(release["jobs"]["prod-apply"]["runs-on"]),
         "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
     ]
     # With the bootstrap's own (distinct) labels, the workflow fallback alone is caught.
     assert dev_on_prod_runner_findings(release, azure, runner_defaults(root)) == [
-        "github dev (dev) may run on prod's runner: " + release["jobs"]["dev"]["with"]["runner"],
+        "github dev-plan (dev) may run on prod's runner: " + str(release["jobs"]["dev-plan"]["runs-on"]),
         "azure-pipelines dev/plan (dev) may run on prod's pool: $(PROD_AGENT_POOL)",
     ]
     assert dev_on_prod_runner_findings(release, azure, {"prod": defaults["prod"]}) == [
@@ -540,6 +570,160 @@ def test_one_runner_shared_by_dev_and_prod_is_caught(tree: Path, edit: Edit) -> 
     ]
 
 
+# --- each stack's storage VNet rules name a subnet its deploying identity may join -----------------
+# Adding a subnet to a storage account's VNet rules needs
+# Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action on that subnet
+# (https://learn.microsoft.com/azure/storage/common/storage-network-security-virtual-networks#required-permissions);
+# the runner subnets live in the bootstrap's group, where Contributor on the stack's group does not
+# reach (review 22 runtime N3: LinkedAuthorizationFailed on dev's first apply).
+JOIN_ACTION = "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action"
+JOIN_ENTRY = re.compile(
+    r'principal\s*=\s*"deploy"[^{}]*?scope\s*=\s*azurerm_subnet\.runner\[(?P<env>[^\]]+)\]\.id[^{}]*?'
+    r"role_definition\s*=\s*azurerm_role_definition\.(?P<definition>\w+)\[(?P<def_env>[^\]]+)\]"
+)
+
+
+def subnet_join_findings(tree: Path) -> list[str]:
+    """Each env whose tfvars set ci_runner_subnet_id names its own runner's subnet, and the bootstrap
+    gives that env's deploying identity joinViaServiceEndpoint on exactly that subnet."""
+    rbac = _load(tree / BOOTSTRAP / "main.rbac.tf")
+    joiners = {
+        _unquote(name)
+        for entry in rbac.get("resource", [])
+        for kind, blocks in entry.items()
+        if _unquote(kind) == "azurerm_role_definition"
+        for name, body in blocks.items()
+        if any(JOIN_ACTION in str(p.get("actions")) for p in body.get("permissions", []))
+        and "azurerm_subnet.runner[each.key].id" in str(body.get("assignable_scopes"))
+    }
+    text = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    merged = re.search(r"role_assignments = merge\((?P<locals>[^)]*)\)", text)
+    granted = {
+        m["env"]
+        for m in JOIN_ENTRY.finditer(text)
+        if m["definition"] in joiners
+        and m["env"] == m["def_env"]
+        # the local holding the entry is one of the assignments made
+        and merged
+        and f"local.{re.findall(r'^  ([a-z_]+) = ', text[: m.start()], re.M)[-1]}" in merged["locals"]
+    }
+    joining = _joining_environments(tree, text)
+    naming = _text(tree / BOOTSTRAP / "naming.tf")
+    names = re.search(r"runner_vnet\s*=\s*\{(?P<body>.*)\}\s*$", naming, re.M)
+    findings: list[str] = []
+    for env in ("dev", "prod"):
+        tfvars = hcl2.loads((tree / f"envs/{env}/terraform.tfvars").read_text(encoding="utf-8"))
+        subnet = tfvars.get("ci_runner_subnet_id")
+        if subnet in (None, "null", "${null}"):
+            if env in joining:
+                findings.append(
+                    f"envs/{env} admits no runner subnet (ci_runner_subnet_id null); "
+                    "its deployer may still join one"
+                )
+            continue
+        vnet = re.search(rf'\b{env}\s*=\s*"(?P<name>[^"]+)"', names["body"]) if names else None
+        expected = (
+            vnet["name"].replace("${var.workload}", "fcst").replace("${var.location_short}", "weu")
+            if vnet
+            else "?"
+        )
+        if f"/virtualNetworks/{expected}/subnets/runners" not in _unquote(subnet):
+            findings.append(
+                f"envs/{env}: ci_runner_subnet_id is not {env}'s runner subnet ({expected}/runners)"
+            )
+        if ("env" not in granted or env not in joining) and f'"{env}"' not in granted:
+            findings.append(f"envs/{env} admits the runner subnet by VNet rule; its deployer may not join it")
+    return findings
+
+
+def _joining_environments(tree: Path, text: str) -> set[str]:
+    """The environments local.subnet_join_roles iterates: local.runner_subnet_join_environments when
+    it loops over local.subnet_joining_runners filtered by that list, else (fails closed) both."""
+    loop = re.search(r"subnet_join_roles = \{\s*for env in keys\(local\.(\w+)\)", text)
+    model = read_dir(tree / BOOTSTRAP)
+    if loop and "local.runner_subnet_join_environments" in str(model.locals.get(loop[1], "")):
+        definition = next(
+            b for b in model.blocks if b.address == "azurerm_role_definition.runner_subnet_join"
+        )
+        if definition.body.get("for_each") == f"${{local.{loop[1]}}}":
+            return {str(env) for env in model.locals.get("runner_subnet_join_environments", [])}
+    return {"dev", "prod"}
+
+
+def test_each_stack_may_join_the_runner_subnet_its_storage_admits(root: Path) -> None:
+    assert subnet_join_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # main's tree: no such role at all
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "local.runner_roles, local.subnet_join_roles,",
+            "local.runner_roles,",
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # the role on the other environment's subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "scope           = azurerm_subnet.runner[env].id",
+            'scope           = azurerm_subnet.runner["prod"].id',
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # a role without the action
+        (
+            "envs/bootstrap/main.rbac.tf",
+            '      "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",\n',
+            '      "Microsoft.Network/virtualNetworks/subnets/read",\n',
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+        # dev's tfvars naming prod's runner subnet
+        (
+            "envs/dev/terraform.tfvars",
+            "virtualNetworks/vnet-fcst-ci-dev-weu/subnets/runners",
+            "virtualNetworks/vnet-fcst-ci-weu/subnets/runners",
+            "envs/dev: ci_runner_subnet_id is not dev's runner subnet (vnet-fcst-ci-dev-weu/runners)",
+        ),
+        # review tffix MINOR-4 (main's loop): every runner's environment may join, prod included
+        (
+            "envs/bootstrap/main.rbac.tf",
+            "for env in keys(local.subnet_joining_runners) :",
+            "for env in keys(local.runners) :",
+            "envs/prod admits no runner subnet (ci_runner_subnet_id null); its deployer may still join one",
+        ),
+        # prod added to the joining list while its tfvars admit no subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            'runner_subnet_join_environments = ["dev", "prod"]',
+            "envs/prod admits no runner subnet (ci_runner_subnet_id null); its deployer may still join one",
+        ),
+        # dev dropped from the joining list while its tfvars admit its subnet
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            "runner_subnet_join_environments = []",
+            "envs/dev admits the runner subnet by VNet rule; its deployer may not join it",
+        ),
+    ],
+    ids=[
+        "no-role",
+        "other-subnet",
+        "no-action",
+        "prod-subnet-in-dev",
+        "every-env",
+        "prod-listed",
+        "dev-unlisted",
+    ],
+)
+def test_a_subnet_the_deployer_cannot_join_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in subnet_join_findings(tree)
+
+
 # --- the RBAC Administrator condition is an allow-list of the roles infra/ assigns -----------------
 # https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
 
@@ -567,6 +751,10 @@ def rbac_condition_findings(tree: Path) -> list[str]:
     findings += [
         f"infra/ assigns {role}, which the condition refuses" for role in sorted(assigned - set(allowed))
     ]
+    # Least privilege the other way too: a role nobody assigns is one more the deploying identity
+    # could hand any service principal.
+    unused = sorted(set(allowed) - assigned)
+    findings += [f"the allow-list admits {role}, which infra/ never assigns" for role in unused]
     rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
     if "GuidNotEquals" in rbac or rbac.count("ForAnyOfAnyValues:GuidEquals") != 2:
         findings.append("the RBAC Administrator condition is not an allow-list on both write and delete")
@@ -588,15 +776,100 @@ def test_the_review_s_deny_list_and_an_unlisted_role_are_caught(tree: Path, edit
     edit("infra/main.rbac.tf", 'role = "AzureML Data Scientist"', 'role = "AzureML Compute Operator"')
     edit(
         "envs/bootstrap/variables.tf",
-        '"Reader"                        = "acdd72a7',
+        '"AcrPull"                       = "7f951dda',
         '"Contributor"                   = "b24988ac-6180-42a0-ab88-20f7382dd24c"\n'
-        '    "Reader"                        = "acdd72a7',
+        '    "AcrPull"                       = "7f951dda',
     )
     assert rbac_condition_findings(tree) == [
         "Contributor (b24988ac-6180-42a0-ab88-20f7382dd24c) is privileged",
         "infra/ assigns AzureML Compute Operator, which the condition refuses",
+        "the allow-list admits AzureML Data Scientist, which infra/ never assigns",
+        "the allow-list admits Contributor, which infra/ never assigns",
         "the RBAC Administrator condition is not an allow-list on both write and delete",
     ]
+
+
+# --- every role assignment the deploying identity writes states a principal type the condition admits
+# The condition tests @Request[...:PrincipalType]; azurerm sends principalType only when
+# principal_type is set (hashicorp/terraform-provider-azurerm v5.2.0-14,
+# internal/services/authorization/role_assignment_resource.go Create, and
+# website/docs/r/role_assignment.html.markdown: "It is necessary to explicitly set this attribute
+# when creating role assignments if the principal creating the assignment is constrained by ABAC
+# rules that filters on the PrincipalType attribute"). Without it, or with another type, the
+# first apply of dev and prod stops with 403 (review 22 N1, runtime review N1 and N2).
+
+CONDITION_TYPES = re.compile(r"PrincipalType\] ForAnyOfAnyValues:StringEqualsIgnoreCase \{(?P<types>[^}]*)\}")
+
+
+def _stack_files(tree: Path) -> list[Path]:
+    """The .tf files the deploying identity applies: infra/ and each module (not their examples)."""
+    return sorted([*(tree / "infra").glob("*.tf"), *(tree / "modules").glob("*/*.tf")])
+
+
+def role_assignment_type_findings(tree: Path) -> list[str]:
+    """Each azurerm_role_assignment in infra/ and modules/ sets principal_type to a literal the
+    bootstrap's RBAC Administrator condition admits (on write and on delete alike)."""
+    rbac = _text(tree / BOOTSTRAP / "main.rbac.tf")
+    per_action = [
+        {kind.strip().strip("'").lower() for kind in match["types"].split(",")}
+        for match in CONDITION_TYPES.finditer(rbac)
+    ]
+    admitted = set.intersection(*per_action) if per_action else set()
+    findings: list[str] = []
+    for path in _stack_files(tree):
+        for entry in _load(path).get("resource", []):
+            for kind, instances in entry.items():
+                if _unquote(kind) != "azurerm_role_assignment":
+                    continue
+                for name, body in instances.items():
+                    where = f"{path.relative_to(tree)}: azurerm_role_assignment.{_unquote(name)}"
+                    value, only = body.get("principal_type"), f"({sorted(admitted)} only)"
+                    if value is None:
+                        findings.append(f"{where} sets no principal_type")
+                    elif _unquote(value).lower() not in admitted:
+                        findings.append(f"{where}: principal_type {_unquote(value)} {only}")
+    return findings
+
+
+def test_every_role_assignment_states_a_principal_type_the_condition_admits(root: Path) -> None:
+    assert role_assignment_type_findings(root) == []
+
+
+def test_a_missing_or_refused_principal_type_is_caught(tree: Path, edit: Edit) -> None:
+    # main's own fault (the deployer's data role), a group, an expression the check cannot read as
+    # the admitted literal, and a new module's assignment with none.
+    service_principal = '\n  principal_type       = "ServicePrincipal"'
+    rbac = "infra/main.rbac.tf"
+    edit(rbac, f"principal_id         = local.deployer{service_principal}", "principal_id = local.deployer")
+    edit(
+        "infra/main.rbac.tf",
+        f"principal_id         = module.aml_workspace.principal_id{service_principal}",
+        'principal_id         = module.aml_workspace.principal_id\n  principal_type       = "Group"',
+    )
+    edit(
+        "infra/main.rbac.tf",
+        '  principal_id         = each.value.principal_id\n  principal_type       = "ServicePrincipal"',
+        "  principal_id         = each.value.principal_id\n  principal_type       = var.principal_type",
+    )
+    (tree / "modules" / "sql" / "main.extra.tf").write_text(
+        'resource "azurerm_role_assignment" "admin" {\n  scope = "x"\n  role_definition_name = "Reader"\n'
+        '  principal_id = "y"\n}\n',
+        encoding="utf-8",
+    )
+    only = "(['serviceprincipal'] only)"
+    assert role_assignment_type_findings(tree) == [
+        f"infra/main.rbac.tf: azurerm_role_assignment.this: principal_type ${{var.principal_type}} {only}",
+        "infra/main.rbac.tf: azurerm_role_assignment.deployer sets no principal_type",
+        f"infra/main.rbac.tf: azurerm_role_assignment.network_approver: principal_type Group {only}",
+        "modules/sql/main.extra.tf: azurerm_role_assignment.admin sets no principal_type",
+    ]
+
+
+def test_a_condition_that_admits_no_principal_type_refuses_everything(tree: Path, edit: Edit) -> None:
+    rbac = tree / BOOTSTRAP / "main.rbac.tf"
+    text = rbac.read_text(encoding="utf-8")
+    rbac.write_text(text.replace("{'ServicePrincipal'}", "{'User'}"), encoding="utf-8")
+    assert len(role_assignment_type_findings(tree)) == 3  # infra/'s three assignment resources
 
 
 # --- azapi types that azapi's embedded schema lacks plan only with schema validation off ------------
@@ -657,3 +930,217 @@ def test_an_azapi_type_missing_from_its_schema_with_validation_on_is_caught(tree
         encoding="utf-8",
     )
     assert "infra/extra_network.tf: azapi_resource.gh" in " ".join(azapi_schema_findings(tree))
+
+
+# --- review 23, A7: the saved plan in the one-day artifact holds no usable credential ---------------
+# The saved plan (tfplan) travels from the plan job to the apply job as an artifact that repository
+# readers may read for a day, and its prior state holds the resources' sensitive attributes: the
+# workspace's and Application Insights' shared keys, the storage accounts' access keys. They are no
+# credential while the services refuse them (local authentication off, shared keys off, SQL
+# Entra-only); this keeps the residual of docs/release-path.md true.
+NO_KEY_AUTH = [
+    ("modules/monitoring", "azurerm_log_analytics_workspace", "local_authentication_enabled", False),
+    ("modules/monitoring", "azurerm_application_insights", "local_authentication_enabled", False),
+    ("modules/data_lake", "azurerm_storage_account", "shared_access_key_enabled", False),
+    ("modules/aml_workspace", "azurerm_storage_account", "shared_access_key_enabled", False),
+]
+
+
+def usable_plan_secret_findings(tree: Path) -> list[str]:
+    findings = []
+    for directory, kind, attribute, wanted in NO_KEY_AUTH:
+        blocks = [b for b in read_dir(tree / directory).blocks if b.type == kind]
+        if not blocks:
+            findings.append(f"{directory}: no {kind} to check")
+        findings += [
+            f"{directory}: {b.address} {attribute} = {b.body.get(attribute)!r}: its key in the saved plan "
+            "would be a usable credential"
+            for b in blocks
+            if b.body.get(attribute) is not wanted
+        ]
+    for server in (b for b in read_dir(tree / "modules/sql").blocks if b.type == "azurerm_mssql_server"):
+        admins = server.body.get("azuread_administrator") or [{}]
+        if not all(admin.get("azuread_authentication_only") is True for admin in admins):
+            findings.append(f"modules/sql: {server.address} accepts SQL logins (not Entra-only)")
+    return findings
+
+
+def test_the_saved_plan_carries_no_usable_credential(root: Path) -> None:
+    assert usable_plan_secret_findings(root) == []
+
+
+def test_a_key_that_works_again_is_caught(tree: Path, edit: Edit) -> None:
+    edit(
+        "modules/monitoring/main.tf",
+        "local_authentication_enabled = false",
+        "local_authentication_enabled = true",
+    )
+    edit(
+        "modules/data_lake/main.tf",
+        "shared_access_key_enabled         = false",
+        "shared_access_key_enabled = true",
+    )
+    edit("modules/sql/main.tf", "azuread_authentication_only = true", "azuread_authentication_only = false")
+    assert usable_plan_secret_findings(tree) == [
+        "modules/monitoring: azurerm_log_analytics_workspace.this local_authentication_enabled = True: "
+        "its key in the saved plan would be a usable credential",
+        "modules/data_lake: azurerm_storage_account.this shared_access_key_enabled = True: "
+        "its key in the saved plan would be a usable credential",
+        "modules/sql: azurerm_mssql_server.this accepts SQL logins (not Entra-only)",
+    ]
+
+
+# --- infra/README's rights table says what the bootstrap grants (review tffix MINOR-3) -------------
+RIGHTS_TABLE = re.compile(r"\*\*Rights of the deploying identity\*\*\n\n(?P<table>(?:\|.*\n)+)")
+
+
+def rights_table_findings(tree: Path) -> list[str]:
+    """The deploying identity's rights table in infra/README.md against envs/bootstrap: the stack
+    group's name pattern, every role of the RBAC Administrator condition's allow-list, and the
+    runner-subnet join role with the environments that get it."""
+    readme = (tree / "infra/README.md").read_text(encoding="utf-8")
+    table = RIGHTS_TABLE.search(readme)
+    if table is None:
+        return ["infra/README.md has no rights table under **Rights of the deploying identity**"]
+    rows = table["table"].splitlines()
+    model = read_dir(tree / BOOTSTRAP)
+    findings: list[str] = []
+    group = re.search(r'"(rg-[^"]+)"', str(model.locals["names"]["stack_resource_group"]))
+    pattern = (
+        group[1]
+        .replace("${var.workload}", "<workload>")
+        .replace("${env}", "<env>")
+        .replace("${var.location_short}", "<region short>")
+        if group
+        else "?"
+    )
+    if f"`{pattern}`" not in table["table"]:
+        findings.append(f"infra/README.md: the stack group is `{pattern}` (envs/bootstrap/naming.tf)")
+    admin = next((row for row in rows if row.startswith("| Role Based Access Control Administrator")), "")
+    findings += [
+        f"infra/README.md: the RBAC Administrator row leaves out {role} (var.assignable_role_ids)"
+        for role in model.variables["assignable_role_ids"].default
+        if role not in admin
+    ]
+    joining = sorted(_joining_environments(tree, _text(tree / BOOTSTRAP / "main.rbac.tf")))
+    join = next((row for row in rows if "runner subnet service endpoint join" in row), "")
+    if not join:
+        findings.append("infra/README.md: no row for the runner subnet service endpoint join role")
+    elif f"{' and '.join(joining)} only" not in join:
+        findings.append(
+            f"infra/README.md: the runner subnet join row does not say `{' and '.join(joining)} only`"
+        )
+    return findings
+
+
+def test_the_rights_table_says_what_the_bootstrap_grants(root: Path) -> None:
+    assert rights_table_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "expected"),
+    [
+        # main's README (review tffix MINOR-3): a suffix the group does not have
+        (
+            "infra/README.md",
+            "`rg-<workload>-<env>-<region short>`",
+            "`rg-<workload>-<env>-<region>-<suffix>`",
+            "infra/README.md: the stack group is `rg-<workload>-<env>-<region short>` "
+            "(envs/bootstrap/naming.tf)",
+        ),
+        # main's README: AcrPush missing from the allow-list
+        (
+            "infra/README.md",
+            "AcrPull, AcrPush, Monitoring",
+            "AcrPull, Monitoring",
+            "infra/README.md: the RBAC Administrator row leaves out AcrPush (var.assignable_role_ids)",
+        ),
+        # main's README: no subnet join row
+        (
+            "infra/README.md",
+            "| forecast-stack runner subnet service endpoint join",
+            "| forecast-stack runner subnet",
+            "infra/README.md: no row for the runner subnet service endpoint join role",
+        ),
+        # the role given to prod too while the README says dev only
+        (
+            "envs/bootstrap/main.rbac.tf",
+            'runner_subnet_join_environments = ["dev"]',
+            'runner_subnet_join_environments = ["dev", "prod"]',
+            "infra/README.md: the runner subnet join row does not say `dev and prod only`",
+        ),
+        # a new role in the allow-list that the README does not name
+        (
+            "envs/bootstrap/variables.tf",
+            '    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"\n',
+            '    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"\n'
+            '    "AcrDelete"                     = "c2f4ef07-c644-48eb-af81-4b1b4947fb11"\n',
+            "infra/README.md: the RBAC Administrator row leaves out AcrDelete (var.assignable_role_ids)",
+        ),
+    ],
+    ids=["group-suffix", "no-acrpush", "no-join-row", "join-for-prod", "new-allowed-role"],
+)
+def test_a_stale_rights_table_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
+    assert expected in rights_table_findings(tree)
+
+
+# --- infra/README's migration blocks name real addresses (review runtimefix F4) --------------------
+MIGRATION = re.compile(
+    r"(?P<kind>from|to)\s+=\s+module\.stack\.module\.(?P<module>\w+)\.(?P<type>\w+)\.(?P<name>\w+)"
+)
+
+
+def migration_findings(tree: Path) -> list[str]:
+    """The `removed`/`import` blocks infra/README.md gives for the dataset move: `to` is a resource
+    the stack declares (module.stack in envs/shared, its module in infra/), `from` one it no longer
+    declares (else `removed` would fight the configuration)."""
+    readme = (tree / "infra/README.md").read_text(encoding="utf-8")
+    shared = read_dir(tree / "envs/shared")
+    stack = read_dir(tree / "infra")
+    found = list(MIGRATION.finditer(readme))
+    findings = (
+        [] if {m["kind"] for m in found} == {"from", "to"} else ["infra/README.md: no removed+import blocks"]
+    )
+    if "stack" not in shared.module_calls:
+        findings.append("envs/shared: no module.stack")
+    for m in found:
+        call = stack.module_calls.get(m["module"])
+        declared = call is not None and any(
+            b.address == f"{m['type']}.{m['name']}" for b in read_dir(tree / "infra" / call.source).blocks
+        )
+        if declared != (m["kind"] == "to"):
+            findings.append(
+                f"infra/README.md: {m['kind']} = {m[0].split('= ')[1]} is {'not ' * (not declared)}declared"
+            )
+    return findings
+
+
+def test_the_dataset_migration_blocks_name_real_addresses(root: Path) -> None:
+    assert migration_findings(root) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake[each.key]",
+            "module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake[each.key]",
+            "infra/README.md: to = module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake"
+            " is not declared",
+        ),
+        (
+            "module.stack.module.data_factory.azurerm_data_factory_dataset_delimited_text.lake",
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake",
+            "infra/README.md: from = "
+            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake is declared",
+        ),
+        ("removed {\n  from = ", "removed {\n  # ", "infra/README.md: no removed+import blocks"),
+    ],
+    ids=["to-unknown-type", "from-still-declared", "no-blocks"],
+)
+def test_wrong_migration_blocks_are_caught(tree: Path, edit: Edit, old: str, new: str, expected: str) -> None:
+    edit("infra/README.md", old, new)
+    assert expected in migration_findings(tree)

@@ -10,7 +10,7 @@
    Azure DevOps the service connection's own issuer and subject. Judged by Terraform itself: the
    bootstrap's subjects.tf is provider-free and planned offline.
 
-What the repository cannot show (GitHub's runner group restricted to deploy.yml on release/*, the
+What the repository cannot show (GitHub's runner group restricted to release.yml on each release ref, the
 environments' reviewers) `stackctl doctor` reads from GitHub's API (tests/stackctl/test_doctor.py)."""
 
 from __future__ import annotations
@@ -53,26 +53,33 @@ def _triggers(workflow: dict[str, Any]) -> set[str]:
 
 # --- 1. prod's runners are out of every pull request's reach ------------------------------------
 
+# The bootstrap's per-environment runner group and label (var.ci_runner.environments' defaults).
+RUNNER_DEFAULT = re.compile(
+    r'\b(?P<env>dev|prod)\s*=\s*\{[^{}]*?runner_group\s*=\s*"(?P<group>[^"]+)"[^{}]*?'
+    r"labels\s*=\s*\[(?P<labels>[^\]]*)\]"
+)
 
-def _prod_runner_names(release: dict[str, Any]) -> set[str]:
-    """The group and label defaults release.yml's prod job asks for (format(..., vars.X || 'name'))."""
-    return set(re.findall(r"\|\|\s*'([^']+)'", str(release["jobs"]["prod"]["with"]["runner"])))
+
+def protected_runners(root: Path) -> dict[str, set[str]]:
+    """Each stack's runner group and labels as the bootstrap declares them, plus the repository
+    variables that override them ({ENV}_RUNNER_GROUP/_LABEL): what a job names to land there."""
+    variable = str(read_dir(root / BOOTSTRAP).variables["ci_runner"].body.get("type"))
+    return {
+        m["env"]: {
+            m["group"],
+            *(label.strip().strip('"') for label in m["labels"].split(",") if label.strip()),
+            f"vars.{m['env'].upper()}_RUNNER_",
+        }
+        for m in RUNNER_DEFAULT.finditer(variable)
+    }
 
 
-def pr_reachable_prod_findings(workflows: dict[str, dict[str, Any]], azure: dict[str, Any]) -> list[str]:
+def pr_reachable_prod_findings(
+    workflows: dict[str, dict[str, Any]], azure: dict[str, Any], protected: dict[str, set[str]]
+) -> list[str]:
     """Jobs a pull request can start that are not on a standard hosted runner or that name prod's
-    runner or environment; prod jobs a pull request can start; prod sharing dev's runner group."""
+    runner or environment; Azure Pipelines' prod stages a pull request can start."""
     findings: list[str] = []
-    release = workflows["release.yml"]
-    prod_names = _prod_runner_names(release)
-    dev_names = set(re.findall(r"\|\|\s*'([^']+)'", str(release["jobs"]["dev"]["with"]["runner"])))
-    if prod_names & dev_names:
-        findings.append(f"dev and prod share the runner group or label {sorted(prod_names & dev_names)}")
-    prod_if = str(release["jobs"]["prod"].get("if", ""))
-    if not NO_PR.search(prod_if) or "refs/heads/release/" not in prod_if:
-        findings.append(
-            f"release.yml prod: a pull request or another branch can start it (if: {prod_if or 'none'})"
-        )
     for name, workflow in workflows.items():
         if not _triggers(workflow) & PR_EVENTS:
             continue
@@ -81,7 +88,7 @@ def pr_reachable_prod_findings(workflows: dict[str, dict[str, Any]], azure: dict
                 continue
             where = f"{name} {job_name} (runs on pull requests)"
             text = json.dumps(job)
-            if any(prod in text for prod in prod_names) or "'prod'" in text or '"prod"' in text:
+            if any(prod in text for prod in protected["prod"]) or "'prod'" in text or '"prod"' in text:
                 findings.append(f"{where}: names prod's runner or environment")
             elif "uses" not in job and not STANDARD_HOSTED.match(str(job.get("runs-on", ""))):
                 findings.append(f"{where}: runs on {job.get('runs-on')}, not a standard hosted runner")
@@ -109,35 +116,104 @@ def _azure_pr_findings(azure: dict[str, Any]) -> list[str]:
     return findings
 
 
+# Review 23, finding A1: GitHub admits a job to a runner group restricted to selected workflows by the
+# file the job is *defined in*, at that file's ref ("Only jobs directly defined within the selected
+# workflows will have access to the runner group", docs: managing access to self-hosted runners using
+# groups). A reusable workflow's jobs are defined in it, at the ref its caller names, and run the
+# caller's checkout, so any writer's branch reached prod's runners by calling deploy.yml at a listed
+# release ref. The rule kept here: every job that can be scheduled on a stack's runner group is defined
+# in release.yml (the file the groups admit, README step 5), which no other workflow can call (no
+# workflow_call), takes its runner and environment from nothing a caller or dispatcher chooses (no
+# `inputs.`), and carries the job-level guard of its environment, which GitHub evaluates before it
+# assigns a runner (docs: workflow syntax, jobs.<job_id>.if). The guards are compared as text, not
+# evaluated: there is no evaluator of GitHub's expression language here (developers' guide), and any
+# other condition, however equivalent, is a finding to look at.
+# https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups#changing-which-workflows-can-access-a-runner-group
+# https://docs.github.com/actions/sharing-automations/reusing-workflows#overview
+ADMITTED_WORKFLOW = "release.yml"
+GUARDS = {
+    "dev": "github.event_name == 'push' && github.ref == 'refs/heads/main'",
+    "prod": "github.event_name == 'push' && startsWith(github.ref, 'refs/heads/release/')",
+}
+
+
+def _environment_name(job: dict[str, Any]) -> str:
+    environment = job.get("environment", "")
+    return str(environment.get("name", "") if isinstance(environment, dict) else environment)
+
+
+def _protected_job_findings(where: str, job: dict[str, Any], envs: list[str]) -> list[str]:
+    """A job whose runs-on names a stack's runner group: only that stack's, with its guard and its
+    own GitHub environments."""
+    if len(envs) != 1:
+        return [f"{where}: runs-on {json.dumps(job['runs-on'])} names no single stack's runner group"]
+    env = envs[0]
+    findings = []
+    guard = " ".join(str(job.get("if", "")).split())
+    if guard != GUARDS[env]:
+        findings.append(f"{where}: runs on {env}'s runner without the guard {GUARDS[env]!r} (if: {guard!r})")
+    environment = _environment_name(job)
+    if environment and environment not in {env, f"{env}-plan"}:
+        findings.append(f"{where}: runs on {env}'s runner as environment {environment}")
+    return findings
+
+
+def protected_runner_findings(
+    workflows: dict[str, dict[str, Any]], protected: dict[str, set[str]]
+) -> list[str]:
+    """Every job that can land on a stack's runner group and is not bound to that stack's ref by
+    GitHub (defined in release.yml, no caller) and by its own guard (event and ref)."""
+    findings: list[str] = []
+    for name, workflow in workflows.items():
+        callable_by_others = "workflow_call" in _triggers(workflow)
+        for job_name, job in workflow.get("jobs", {}).items():
+            runs_on = job.get("runs-on")
+            if runs_on is None or (isinstance(runs_on, str) and STANDARD_HOSTED.match(runs_on)):
+                continue  # a reusable-workflow call (its own file is judged) or a standard hosted runner
+            where = f"{name} {job_name}"
+            chosen = json.dumps(runs_on) + _environment_name(job)
+            if "inputs." in chosen:
+                findings.append(f"{where}: its runner or environment comes from inputs (a caller chooses)")
+            if callable_by_others:
+                findings.append(
+                    f"{where}: runs on {json.dumps(runs_on)} in a workflow any other workflow can call "
+                    "(workflow_call) at any ref"
+                )
+            if name != ADMITTED_WORKFLOW:
+                findings.append(
+                    f"{where}: defined outside {ADMITTED_WORKFLOW}, the workflow the groups admit"
+                )
+            text = json.dumps(runs_on)
+            envs = [env for env, marks in sorted(protected.items()) if any(m in text for m in marks)]
+            findings += _protected_job_findings(where, job, envs)
+    return findings
+
+
 def _workflows(root: Path) -> dict[str, dict[str, Any]]:
     return {path.name: _yaml(path) for path in sorted((root / WORKFLOWS).glob("*.yml"))}
 
 
 def test_no_prod_job_runs_where_a_pull_request_can(root: Path) -> None:
-    assert pr_reachable_prod_findings(_workflows(root), _yaml(root / AZURE_PIPELINE)) == []
+    assert (
+        pr_reachable_prod_findings(_workflows(root), _yaml(root / AZURE_PIPELINE), protected_runners(root))
+        == []
+    )
 
 
 def test_pull_request_paths_to_prod_s_runner_are_caught(root: Path) -> None:
     workflows, azure = _workflows(root), _yaml(root / AZURE_PIPELINE)
     release = workflows["release.yml"]
-    # a PR job asking for prod's group, a PR job on a self-hosted label, prod startable by a PR,
-    # dev falling back to prod's group
+    # a PR job asking for prod's group, a PR job on a self-hosted label, prod's plan without its guard
     release["jobs"]["test"]["runs-on"] = {"group": "forecast-stack-prod", "labels": ["forecast-stack-prod"]}
     workflows["release.yml"]["jobs"]["lint"] = {"runs-on": ["self-hosted", "linux"], "steps": []}
-    release["jobs"]["prod"]["if"] = "startsWith(github.ref, 'refs/heads/release/')"
-    release["jobs"]["dev"]["with"]["runner"] = release["jobs"]["dev"]["with"]["runner"].replace(
-        "'forecast-stack-dev'", "'forecast-stack-prod'", 1
-    )
+    del release["jobs"]["prod-plan"]["if"]
     validate = next(stage for stage in azure["stages"] if stage["stage"] == "validate")
     validate["jobs"][0]["pool"] = {"name": "$(PROD_AGENT_POOL)"}
     prod_plan = next(stage for stage in azure["stages"] if stage["stage"] == "prod_plan")
     prod_plan["condition"] = "and(succeeded(), eq(variables.isRelease, true))"
-    assert pr_reachable_prod_findings(workflows, azure) == [
-        "dev and prod share the runner group or label ['forecast-stack-prod']",
-        "release.yml prod: a pull request or another branch can start it "
-        "(if: startsWith(github.ref, 'refs/heads/release/'))",
+    assert pr_reachable_prod_findings(workflows, azure, protected_runners(root)) == [
         "release.yml test (runs on pull requests): names prod's runner or environment",
-        "release.yml prod (runs on pull requests): names prod's runner or environment",
+        "release.yml prod-plan (runs on pull requests): names prod's runner or environment",
         "release.yml lint (runs on pull requests): runs on ['self-hosted', 'linux'], "
         "not a standard hosted runner",
         "azure-pipelines validate (runs on pull requests): pool {'name': '$(PROD_AGENT_POOL)'}",
@@ -154,8 +230,132 @@ def test_a_new_workflow_that_runs_pull_requests_on_prod_s_runner_is_caught(root:
             "x": {"runs-on": {"group": "forecast-stack-prod"}, "steps": [{"run": "make plan ENV=prod"}]}
         },
     }
-    assert pr_reachable_prod_findings(workflows, _yaml(root / AZURE_PIPELINE)) == [
+    assert pr_reachable_prod_findings(workflows, _yaml(root / AZURE_PIPELINE), protected_runners(root)) == [
         "evil.yml x (runs on pull requests): names prod's runner or environment"
+    ]
+
+
+def test_only_release_yml_at_its_own_ref_reaches_a_stack_s_runner(root: Path) -> None:
+    workflows = _workflows(root)
+    # the check has jobs to judge: both stacks' plan and apply
+    assert {"dev-plan", "dev-apply", "prod-plan", "prod-apply"} <= set(workflows[ADMITTED_WORKFLOW]["jobs"])
+    assert protected_runner_findings(workflows, protected_runners(root)) == []
+
+
+# main's deploy.yml as the attacker review found it (2e75381): a reusable workflow whose runner the
+# caller picks; its jobs are defined in deploy.yml, at the ref the caller names.
+MAIN_DEPLOY = {
+    "on": {"workflow_call": {"inputs": {"environment": {"type": "string"}, "runner": {"type": "string"}}}},
+    "jobs": {
+        "plan": {
+            "runs-on": "${{ fromJSON(inputs.runner) }}",
+            "environment": "${{ inputs.environment }}-plan",
+            "steps": [{"run": "make plan"}],
+        }
+    },
+}
+
+
+def test_the_attacker_review_s_callable_deploy_workflow_is_caught(root: Path) -> None:
+    workflows = {**_workflows(root), "deploy.yml": MAIN_DEPLOY}
+    assert protected_runner_findings(workflows, protected_runners(root)) == [
+        "deploy.yml plan: its runner or environment comes from inputs (a caller chooses)",
+        'deploy.yml plan: runs on "${{ fromJSON(inputs.runner) }}" in a workflow any other workflow '
+        "can call (workflow_call) at any ref",
+        "deploy.yml plan: defined outside release.yml, the workflow the groups admit",
+        'deploy.yml plan: runs-on "${{ fromJSON(inputs.runner) }}" names no single stack\'s runner group',
+    ]
+
+
+def test_release_yml_made_callable_is_caught(root: Path) -> None:
+    """A caller on feature/x naming release.yml@refs/heads/release/<name> would have its jobs defined in
+    release.yml at that ref: admitted to prod's group."""
+    workflows = _workflows(root)
+    workflow = workflows[ADMITTED_WORKFLOW]
+    workflow.get("on", workflow.get(True))["workflow_call"] = None
+    findings = protected_runner_findings(workflows, protected_runners(root))
+    assert len(findings) == 4  # dev-plan, dev-apply, prod-plan, prod-apply
+    assert all("(workflow_call) at any ref" in f for f in findings), findings
+
+
+@pytest.mark.parametrize(
+    ("job", "change", "words"),
+    [
+        ("prod-apply", lambda j: j.pop("if"), "prod-apply: runs on prod's runner without the guard"),
+        (
+            "prod-plan",
+            lambda j: j.update({"if": "startsWith(github.ref, 'refs/heads/release/')"}),
+            "prod-plan: runs on prod's runner without the guard",  # a workflow_dispatch run passes it
+        ),
+        (
+            "dev-plan",
+            lambda j: j.update({"if": "github.ref == 'refs/heads/main'"}),
+            "dev-plan: runs on dev's runner without the guard",
+        ),
+        (
+            "dev-apply",
+            lambda j: j.update({"runs-on": {"group": "forecast-stack-prod"}}),
+            "dev-apply: runs on prod's runner without the guard",
+        ),
+        (
+            "prod-plan",
+            lambda j: j.update({"environment": "${{ inputs.environment }}"}),
+            "prod-plan: its runner or environment comes from inputs",
+        ),
+        (
+            "prod-apply",
+            lambda j: j.update({"environment": "scratch"}),
+            "prod-apply: runs on prod's runner as environment scratch",
+        ),
+        (
+            "prod-apply",
+            lambda j: j.update({"runs-on": {"group": "${{ github.event.inputs.group }}"}}),
+            "names no single stack's runner group",
+        ),
+        (
+            "dev-plan",
+            lambda j: j.update(
+                {"runs-on": {"group": "forecast-stack-dev", "labels": ["forecast-stack-prod"]}}
+            ),
+            "names no single stack's runner group",
+        ),
+    ],
+    ids=[
+        "no-guard",
+        "dispatch-passes",
+        "dev-any-event",
+        "dev-job-on-prod-group",
+        "dispatcher-chooses-environment",
+        "unprotected-environment",
+        "event-chooses-group",
+        "both-groups",
+    ],
+)
+def test_a_protected_job_without_its_guard_is_caught(root: Path, job: str, change: Any, words: str) -> None:
+    workflows = _workflows(root)
+    change(workflows[ADMITTED_WORKFLOW]["jobs"][job])
+    findings = protected_runner_findings(workflows, protected_runners(root))
+    assert any(words in f for f in findings), findings
+
+
+def test_a_new_workflow_on_a_writer_s_branch_is_caught(root: Path) -> None:
+    """What the group restriction refuses at GitHub, the tree refuses here too: a push-triggered
+    workflow of its own asking for prod's group, and a workflow that calls release.yml."""
+    workflows = _workflows(root)
+    workflows["x.yml"] = {
+        "on": {"push": None},
+        "jobs": {
+            "p": {
+                "if": GUARDS["prod"],
+                "runs-on": {"group": "forecast-stack-prod"},
+                "environment": "prod-plan",
+                "steps": [{"run": "make plan ENV=prod"}],
+            },
+            "call": {"uses": "./.github/workflows/release.yml"},
+        },
+    }
+    assert protected_runner_findings(workflows, protected_runners(root)) == [
+        "x.yml p: defined outside release.yml, the workflow the groups admit"
     ]
 
 
@@ -182,8 +382,28 @@ SELF_HOSTED = {
     "azurerm_container_app_job",
     "azurerm_container_app",
 }
-# A pipeline may pass GitHub's own job token to a step that reads GitHub's API, nothing else.
+# A pipeline may pass GitHub's own job token to a step that reads GitHub's API, nothing else; the one
+# exception is the provider-locks GitHub App's key, an environment secret of `provider-locks` (whose
+# branch policy doctor checks: main only), read by the one job that names that environment on a
+# standard hosted runner with no OIDC token (.github/workflows/provider-locks.yml).
 SECRET_REFERENCE = re.compile(r"secrets\.(?!GITHUB_TOKEN\b)\w+")
+ENVIRONMENT_SECRETS = {"provider-locks": {"secrets.PROVIDER_LOCKS_APP_PRIVATE_KEY"}}
+
+
+def _secret_findings(name: str, workflow: dict[str, Any]) -> list[str]:
+    outside_jobs = json.dumps({key: value for key, value in workflow.items() if key != "jobs"}, default=str)
+    findings = [f"{name}: {m.group(0)}" for m in SECRET_REFERENCE.finditer(outside_jobs)]
+    for job in workflow.get("jobs", {}).values():
+        allowed = ENVIRONMENT_SECRETS.get(str(job.get("environment")), set())
+        if (job.get("permissions") or {}).get("id-token") or not STANDARD_HOSTED.match(
+            str(job.get("runs-on"))
+        ):
+            allowed = set()
+        text = json.dumps({key: value for key, value in job.items() if key != "environment"})
+        findings += [
+            f"{name}: {m.group(0)}" for m in SECRET_REFERENCE.finditer(text) if m.group(0) not in allowed
+        ]
+    return findings
 
 
 def registration_secret_findings(root: Path) -> list[str]:
@@ -199,7 +419,7 @@ def registration_secret_findings(root: Path) -> list[str]:
                 findings.append(f"{where}: an identity besides the deploying and plan ones")
     for path in sorted((root / WORKFLOWS).glob("*.yml")):
         text = path.read_text(encoding="utf-8")
-        findings += [f"{path.name}: {m.group(0)}" for m in SECRET_REFERENCE.finditer(text)]
+        findings += _secret_findings(path.name, _yaml(path))
         if "pull_request_target" in text:
             findings.append(
                 f"{path.name}: pull_request_target runs fork code with the base repository's secrets"
@@ -216,6 +436,22 @@ def test_no_runner_or_job_can_read_a_registration_secret(root: Path) -> None:
     assert registration_secret_findings(root) == []
 
 
+def test_the_app_key_is_read_only_where_its_environment_holds_it(root: Path) -> None:
+    workflows = _workflows(root)
+    assert _secret_findings("provider-locks.yml", workflows["provider-locks.yml"]) == []
+    propose = workflows["provider-locks.yml"]["jobs"]["propose"]
+    key = "${{ secrets.PROVIDER_LOCKS_APP_PRIVATE_KEY }}"
+    no_environment = {k: v for k, v in propose.items() if k != "environment"}
+    with_token = {**propose, "permissions": {"id-token": "write"}}
+    on_prod = {**propose, "runs-on": {"group": "forecast-stack-prod"}}
+    elsewhere = {
+        "on": {"push": None},
+        "env": {"KEY": key},
+        "jobs": {"a": no_environment, "b": with_token, "c": on_prod},
+    }
+    assert _secret_findings("x.yml", elsewhere) == ["x.yml: secrets.PROVIDER_LOCKS_APP_PRIVATE_KEY"] * 4
+
+
 def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edit) -> None:
     edit(
         "modules/ci_runner/main.tf",
@@ -229,10 +465,10 @@ def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edi
     )
     workflows = tree / WORKFLOWS
     workflows.mkdir(parents=True)
-    shutil.copy2(Path(__file__).resolve().parents[2] / WORKFLOWS / "deploy.yml", workflows / "deploy.yml")
-    text = (workflows / "deploy.yml").read_text(encoding="utf-8")
-    (workflows / "deploy.yml").write_text(
-        text.replace("GH_TOKEN: ${{ github.token }}", "GH_TOKEN: ${{ secrets.RUNNER_PAT }}")
+    shutil.copy2(Path(__file__).resolve().parents[2] / WORKFLOWS / "release.yml", workflows / "release.yml")
+    text = (workflows / "release.yml").read_text(encoding="utf-8")
+    (workflows / "release.yml").write_text(
+        text.replace("GH_TOKEN: ${{ github.token }}", "GH_TOKEN: ${{ secrets.RUNNER_PAT }}", 1)
     )
     (tree / AZURE_PIPELINE).parent.mkdir(parents=True)
     (tree / AZURE_PIPELINE).write_text("steps:\n  - script: ./config.sh --token $(AZP_TOKEN)\n")
@@ -243,7 +479,7 @@ def test_self_hosted_runner_surface_and_secrets_are_caught(tree: Path, edit: Edi
         "an identity besides the deploying and plan ones",
         "modules/ci_runner: azurerm_managed_devops_pool.this: "
         "a pool identity, reachable from every job through IMDS",
-        "deploy.yml: secrets.RUNNER_PAT",
+        "release.yml: secrets.RUNNER_PAT",
         "azure-pipelines: $(AZP_TOKEN)",
     ]
 
@@ -459,3 +695,11 @@ def test_the_bootstrap_s_credentials_are_the_subjects_terraform_computed(root: P
     assert "local.federated_credentials" in str(credential.body.get("for_each"))
     assert "each.value.subject" in str(credential.body.get("subject"))
     assert "each.value.issuer" in str(credential.body.get("issuer"))
+
+
+def test_the_network_settings_keep_the_tag_github_adds(root: Path) -> None:
+    """The resource provider adds GitHubId; a later bootstrap run must not plan it away (walk, U2)."""
+    settings = next(
+        b for b in read_dir(root / RUNNER).blocks if b.address == "azapi_resource.network_settings"
+    )
+    assert 'tags["GitHubId"]' in str(settings.body.get("lifecycle"))

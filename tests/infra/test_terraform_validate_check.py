@@ -35,9 +35,10 @@ def test_an_unreachable_registry_is_one_skip_line(root: Path, monkeypatch: pytes
     monkeypatch.setattr(online, "registry_unreachable", lambda: "registry.terraform.io: timed out")
     report = online.check_terraform_validate(root)
     assert report.ok
-    assert report.notes == [
+    assert report.offline == [
         "skipped: the Terraform registry is unreachable (registry.terraform.io: timed out)"
     ]
+    assert report.notes == []
 
 
 def test_ci_that_cannot_reach_the_registry_fails(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,7 @@ from demand_forecast.dataset import read_raw_tables
 from demand_forecast.errors import DataContractError, ExitStatus
 from demand_forecast.features import make_spec
 from demand_forecast.reading import read_text_csv
-from demand_forecast.reporting.database import ensure_sqlite_schema
+from demand_forecast.reporting.migration import ensure_sqlite_schema
 from demand_forecast.settings import load_settings
 from sample_cut import read, restrict, write
 
@@ -108,15 +108,17 @@ def test_headers_are_matched_ignoring_case_and_spaces_and_said_once(
 
 
 @pytest.mark.parametrize(
-    ("written", "known"),
+    ("written", "known", "cause"),
     [
-        ("s00101", "S00101"),  # the case: letter case
-        ("S101", "S00101"),  # zero padding lost
-        ("S 00101", "S00101"),  # a space inside
-        ("s0101", "S00101"),  # both
+        ("s00101", "S00101", "letter case"),  # the case
+        ("S101", "S00101", "leading zeros"),  # zero padding lost
+        ("S 00101", "S00101", "spaces inside"),
+        ("s0101", "S00101", "leading zeros, letter case"),
     ],
 )
-def test_a_store_id_near_miss_is_named_as_the_likely_cause(tmp_path: Path, written: str, known: str) -> None:
+def test_a_store_id_near_miss_is_named_as_the_likely_cause(
+    tmp_path: Path, written: str, known: str, cause: str
+) -> None:
     folder = restrict(tmp_path / "r001", ("R001",))
     shipments = read(folder / "shipments.csv")
     shipments.loc[shipments["store_id"] == known, "store_id"] = written
@@ -126,7 +128,7 @@ def test_a_store_id_near_miss_is_named_as_the_likely_cause(tmp_path: Path, writt
     message = str(caught.value)
     assert caught.value.reason == "unknown_store"
     assert "likely cause: 1 store_id value(s) differ from stores.csv's only in letter case" in message
-    assert f"'{written}' vs '{known}'" in message
+    assert f"'{written}' vs '{known}' ({cause})" in message
     assert "ids are compared exactly" in message
 
 
@@ -145,6 +147,75 @@ def test_a_region_near_miss_in_weather_is_named(small: Path) -> None:
     write(weather, small / "weather.csv")
     result = validate(small)
     assert any(w.startswith("weather.csv") and "'r000' vs 'R000'" in w for w in result.warnings)
+
+
+# Ids are compared exactly: spaces around an id are part of it and never trimmed. Each case adds
+# whitespace to one id in one row (space, tab, no-break space; before, after, both).
+@pytest.mark.parametrize(
+    ("file", "column", "written"),
+    [
+        ("shipments.csv", "store_id", " S00000"),  # a leading space
+        ("shipments.csv", "product_id", "P000 "),  # a trailing space
+        ("weather.csv", "region", " R000 "),  # both
+        ("promotions.csv", "store_id", "\tS00000"),  # a tab (a tab-separated export pasted in)
+        ("promotions.csv", "product_id", "P000\u00a0"),  # a no-break space (copied from a web page)
+        ("weather.csv", "region", "\u2003R000"),  # an em space
+    ],
+)
+def test_an_id_with_spaces_around_it_is_quarantined_naming_the_id_it_nearly_is(
+    small: Path, file: str, column: str, written: str
+) -> None:
+    frame = read(small / file)
+    row = int(frame.index[frame[column] == written.strip()][0])
+    frame.loc[row, column] = written
+    write(frame, small / file)
+    result = validate(small)
+    assert result.report["quarantined_by_reason"] == {"untrimmed_id": 1}
+    assert result.quarantine[["file", "row", "column", "value"]].to_dict(orient="records") == [
+        {"file": file, "row": row + 1, "column": column, "value": written}
+    ]
+    hints = [w for w in result.warnings if w.startswith(file) and "likely cause" in w]
+    assert len(hints) == 1
+    assert f"{written!r} vs {written.strip()!r} (spaces around it)" in hints[0]
+    assert written not in set(getattr(result.tables, file.removesuffix(".csv"))[column])
+
+
+@pytest.mark.parametrize("written", ["S00001 ", " S00001", "\tS00001\t"])
+def test_a_store_written_with_spaces_on_every_row_exits_2_naming_the_near_miss(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str
+) -> None:
+    shipments = read(small / "shipments.csv")
+    shipments.loc[shipments["store_id"] == "S00001", "store_id"] = written
+    write(shipments, small / "shipments.csv")
+    assert main(["validate", "--data", str(small), "--out", str(tmp_path / "out")]) == ExitStatus.DATA_REFUSED
+    message = said(capsys)
+    assert "shipments.csv, row" in message
+    assert "untrimmed_id" in message
+    cause = "likely cause: 1 id value(s) are written with spaces or tabs around them"
+    assert f"{cause} ({written!r} vs 'S00001' (spaces around it))" in message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("column", "written"), [("store_id", " S00000"), ("store_id", "S00001 "), ("region", "R000\t")]
+)
+def test_an_id_with_spaces_around_it_in_stores_exits_2_even_where_another_file_matches_it(
+    small: Path, column: str, written: str
+) -> None:
+    stores = read(small / "stores.csv")
+    known = written.strip()
+    stores.loc[stores[column] == known, column] = written
+    write(stores, small / "stores.csv")
+    if column == "store_id":  # the shipments agree with stores.csv: exact comparison would match
+        shipments = read(small / "shipments.csv")
+        shipments.loc[shipments["store_id"] == known, "store_id"] = written
+        write(shipments, small / "shipments.csv")
+    with pytest.raises(DataContractError) as caught:
+        validate(small)
+    assert caught.value.file == "stores.csv"
+    assert caught.value.reason == "untrimmed_id"
+    assert f"value {written!r}" in str(caught.value)
+    assert "remove the spaces" in str(caught.value)
 
 
 # ---- 2. concatenated exports --------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pytest
 from demand_forecast.cli import main
 from demand_forecast.errors import ExitStatus
 from demand_forecast.outputs import MARKER, verify_complete
-from demand_forecast.reporting.database import ensure_sqlite_schema
+from demand_forecast.reporting.migration import ensure_sqlite_schema
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 SEEDS = (1, 2, 3)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from demand_forecast import cli
 from demand_forecast.cli import main
 from demand_forecast.errors import ExitStatus
-from demand_forecast.reporting.database import ensure_sqlite_schema
+from demand_forecast.reporting.migration import ensure_sqlite_schema
 from demand_forecast.telemetry import STEP_RUNS, TELEMETRY_DIR_ENV, read_local_metrics
 
 # What stackctl sets on every step (demand_forecast.publish names them; spelled out so the contract

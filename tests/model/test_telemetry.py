@@ -60,7 +60,7 @@ def telemetry_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def monitored_and_published(sample_run: Path, tmp_path: Path, telemetry_dir: Path) -> list[dict[str, Any]]:
     """score, monitor and publish (training and scoring) of the sample model, with the local exporter."""
-    from demand_forecast.reporting.database import ensure_sqlite_schema
+    from demand_forecast.reporting.migration import ensure_sqlite_schema
 
     model, conditioned, evaluation = sample_run / "model", sample_run / "conditioned", sample_run / "eval"
     db = tmp_path / "reporting.db"

@@ -1,6 +1,6 @@
 """The stack an `azure`-marked test runs against (a uniquely named helper module, so it cannot clash).
 
-The release job sets FORECAST_STACK_ENV to the environment it deployed (deploy.yml, the Azure DevOps
+The release job sets FORECAST_STACK_ENV to the environment it deployed (release.yml, the Azure DevOps
 release stages). No default: a smoke test or validation of the wrong stack would pass for the wrong
 reason."""
 

@@ -71,9 +71,12 @@ class RecordingServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+            def do_HEAD(self) -> None:
+                self.do_GET(head=True)
+
+            def do_GET(self, head: bool = False) -> None:
                 parts = urlsplit(self.path)
-                server.requests.append(("GET", parts.path, parts.query))
+                server.requests.append(("HEAD" if head else "GET", parts.path, parts.query))
                 answer = server.route(parts.path.rstrip("/"), parts.query)
                 payload = b"" if answer.body is None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
@@ -82,7 +85,8 @@ class RecordingServer:
                 for header, value in answer.headers.items():
                     self.send_header(header, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                if not head:
+                    self.wfile.write(payload)
 
             def log_message(self, *args: Any) -> None:
                 return

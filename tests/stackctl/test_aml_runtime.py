@@ -1,8 +1,9 @@
-"""The AML job runtime installs: pip itself resolves it for CPython 3.11 on manylinux x86_64.
+"""The AML job runtime installs: uv's resolver (`uv pip compile`, the project's one locking tool)
+resolves it for CPython 3.11 on the images' platform (x86_64-manylinux_2_36), whatever this machine is.
 
 The environment image is built by AML long after review; an unresolvable pin set (two pins that
 exclude each other, a pin without a cp311 wheel) would only fail there. This resolves the exact
-packages and constraints the Dockerfile installs, with pip's resolver, for the images' interpreter
+packages and constraints the Dockerfile installs, with that resolver, for the images' interpreter
 and platform, so it fails here instead. It needs the package indexes (PyPI; torch's own index for
 the torch builds): the release pipeline's PR validation (GitHub-hosted) reaches both; where one is
 unreachable a test skips and says which, except in CI (CI=true), where that skip fails (tests/conftest.py);
@@ -11,6 +12,7 @@ they are marked `network` so that CI can run them as their own job (`make test-n
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -25,17 +27,17 @@ from stackctl.aml.resolve import (
     IndexUnreachable,
     lock_inputs,
     locked_requirements,
-    pip_resolve,
     read_pins,
     torch_source,
 )
+from stackctl.aml.resolve import resolve as uv_resolve
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def resolve(requirements: list[str], constraints: str, *extra: str) -> dict[str, str]:
     try:
-        return pip_resolve(requirements, constraints, *extra)
+        return uv_resolve(requirements, constraints, *extra)
     except IndexUnreachable as exc:
         pytest.skip(f"the package index is unreachable from here, so resolution is not checked: {exc}")
 
@@ -125,10 +127,14 @@ def test_the_runtime_packages_resolve_for_cpython_311_on_manylinux_within_the_lo
 
 @pytest.mark.network
 def test_the_lock_is_exactly_what_its_inputs_resolve_to() -> None:
-    """With the CPU image's torch (its index): the tests' constraints + the overrides give the lock,
-    every package pinned (a new transitive dependency fails here until `make lock-aml`)."""
+    """With the CPU image's torch (its index, or the folder TORCH_WHEELS names): the tests' constraints
+    + the overrides give the lock, every package pinned (a new transitive dependency fails here until
+    `make lock-aml`)."""
     lock = read_pins((REPO / RUNTIME_LOCK).read_text(encoding="utf-8"))
-    resolved = resolve(locked_requirements(), lock_inputs(REPO), *torch_source())
+    wheels = os.environ.get("TORCH_WHEELS")
+    resolved = resolve(
+        locked_requirements(), lock_inputs(REPO), *torch_source(Path(wheels) if wheels else None)
+    )
     resolved["torch"] = Version(resolved["torch"]).public
     assert resolved == lock, sorted(set(lock.items()) ^ set(resolved.items()))
 
@@ -138,12 +144,5 @@ def test_the_lock_is_exactly_what_its_inputs_resolve_to() -> None:
 def test_torch_resolves_from_the_images_torch_index(kind: str) -> None:
     image = load_runtime().images[kind]  # type: ignore[index]
     constraints = (REPO / RUNTIME_LOCK).read_text(encoding="utf-8")
-    resolved = resolve(
-        [image.torch],
-        constraints,
-        "--index-url",
-        image.torch_index,
-        "--extra-index-url",
-        "https://pypi.org/simple",
-    )
+    resolved = resolve([image.torch], constraints, "--extra-index-url", image.torch_index)
     assert resolved["torch"] == image.torch.split("==", 1)[1]

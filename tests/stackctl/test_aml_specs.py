@@ -347,6 +347,7 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
     assert "naming convention" in printed.out
     assert "experimental class" not in printed.out + printed.err
     assert load_batch_endpoint(out / "endpoints" / "fcst-dev-train-d01.yaml").name == "fcst-dev-train-d01"
+    validated = []
     for path in out.rglob("*.yaml"):
         if "build-" in str(path):
             continue
@@ -354,6 +355,9 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
         entity = loader(path)
         result = entity._validate() if hasattr(entity, "_validate") else None
         assert result is None or result.passed, f"{path}: {result}"
+        validated.append(path.parent.name)
+    # every kind of spec the dump writes went through azure-ai-ml's loader, none skipped by a path change
+    assert set(validated) == set(loaders()), sorted(set(validated))
     training = yaml.safe_load(
         (out / "pipelines" / "demand_forecast_training.yaml").read_text(encoding="utf-8")
     )

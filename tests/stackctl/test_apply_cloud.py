@@ -66,6 +66,7 @@ def cloud_repo(
     monkeypatch.setattr(
         "stackctl.sql.users.run_statements", lambda engine, statements: batches.append(statements)
     )
+    monkeypatch.setattr("stackctl.sql.users.migrate_reporting_schemas", lambda engine: {"reporting": []})
     return root, client, batches
 
 

@@ -132,7 +132,8 @@ ONE = {"cpu": f"python:3.11-slim-bookworm@{DIGEST}"}
         # az acr import's wording of the NoForce refusal (Azure/azure-cli#10938)
         "Tag library/python:3.11-slim-bookworm-2e32f7d302ad already exists in target registry.",
         "(Conflict) The tag already exists.",
-        "Operation registries-1 failed. Resource acrforecastdev TAG ALREADY EXISTS",
+        "Operation registries-1 failed. Resource acrforecastdev library/python:pinned-2e32f7d302ad\n"
+        "TAG library/python:3.11-slim-bookworm-2e32f7d302ad ALREADY EXISTS in target registry",
     ],
 )
 def test_an_image_the_registry_already_holds_is_not_asked_of_docker_hub_again(message: str) -> None:
@@ -171,9 +172,17 @@ def test_a_rate_limit_that_outlasts_the_retries_is_one_clear_error() -> None:
     assert len(registries.imports) == 4
 
 
-def test_any_other_refusal_is_not_mistaken_for_an_image_already_there() -> None:
-    registries = FakeRegistries(answers=[_refusal(403, "AuthorizationFailed: importImage/action")])
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (403, "AuthorizationFailed: importImage/action"),
+        (409, "A private endpoint connection already exists for this registry"),
+        (400, "Repository library/python already exists as a different type"),
+    ],
+)
+def test_any_other_refusal_is_not_mistaken_for_an_image_already_there(status: int, message: str) -> None:
+    registries = FakeRegistries(answers=[_refusal(status, message)])
     from azure.core.exceptions import HttpResponseError
 
-    with pytest.raises(HttpResponseError, match="AuthorizationFailed"):
+    with pytest.raises(HttpResponseError):
         import_base_images(registries, REGISTRY_ID, ONE, sleep=lambda _: None)

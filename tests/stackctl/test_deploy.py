@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ def quiet() -> Console:
     return Console(quiet=True)
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutput, tmp_path: Path) -> None:
     from stackctl.aml.deployer import AmlDeployer
 
@@ -63,6 +65,7 @@ def test_deploy_with_recording_client_creates_every_asset_once(stack: StackOutpu
     assert not report.no_changes
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     stack: StackOutput, tmp_path: Path
 ) -> None:
@@ -77,6 +80,7 @@ def test_deploy_with_recording_client_twice_creates_nothing_the_second_time(
     assert len(second.unchanged) == 2 + 10 + 2 + 2 + 2
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_updates_the_rest(
     stack: StackOutput, tmp_path: Path
 ) -> None:
@@ -102,6 +106,7 @@ def test_deploy_with_recording_client_after_a_model_change_adds_versions_and_upd
     assert live.tags[PREVIOUS_TAG] == old
 
 
+@pytest.mark.slow  # a whole deploy through azure-ai-ml's entities: the slowest unmarked tests of unit-fast
 def test_rollback_points_the_default_back_at_the_previous_deployment_and_back_again(
     stack: StackOutput, tmp_path: Path
 ) -> None:
@@ -208,7 +213,13 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
     (tmp_path / "repo" / "requirements").symlink_to(REPO / "requirements")
     client = RecordingMLClient()
     batches: list[list[str]] = []
+    migrations: list[str] = []
     console = Console(record=True, width=200)
+
+    def migrate() -> dict[str, list[str]]:
+        migrations.append("upgrade")  # Alembic's upgrade to head, run by each deploy (a no-op when current)
+        return {"reporting": [], "validation": []}
+
     imported: list[dict[str, str]] = []
 
     def importer(images: Any) -> dict[str, str]:
@@ -225,6 +236,7 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
         console,
         client=client,
         sql_executor=batches.append,
+        schema_migrator=migrate,
         image_importer=importer,
     )
     assert set(imported[0]) == set(IMAGE_KINDS)
@@ -232,6 +244,9 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
         context = tmp_path / "repo" / "build" / "dev" / "environment" / kind
         wheels = list(context.glob("demand_forecast_model-*.whl"))
         assert len(wheels) == 1
+        # the reporting schema's Alembic revisions travel inside the wheel (package data)
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            assert "demand_forecast/reporting/migrations/versions/v0003_wape_and_bias.py" in wheel.namelist()
         dockerfile = (context / "Dockerfile").read_text(encoding="utf-8")
         assert f"--no-deps /opt/demand-forecast/{wheels[0].name}" in dockerfile
         # the base image comes from the workspace's registry (imported by digest), not Docker Hub
@@ -247,13 +262,15 @@ def test_deploy_assets_with_recording_client_builds_the_wheel_and_ensures_sql_id
         console,
         client=client,
         sql_executor=batches.append,
+        schema_migrator=migrate,
         image_importer=importer,
     )
     assert second.no_changes
     assert "no changes" in console.export_text()
-    # the SQL is idempotent T-SQL, sent each time: schema, tables, views, then the contained users
+    # the schemas are upgraded (Alembic), then the users' idempotent T-SQL is sent, each time
     assert len(batches) == 2
     assert batches[0] == batches[1]
+    assert migrations == ["upgrade", "upgrade"]
     sql = "\n".join(batches[0])
     assert stack.job_identity is not None
     jobs = stack.job_identity.name  # the jobs' SQL user is named after their identity

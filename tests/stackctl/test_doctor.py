@@ -65,11 +65,29 @@ STACK = {
 
 # The release managers' team, the only actor the release rulesets may let bypass them.
 RELEASE_MANAGERS = 42
+# main's pull_request rule as the rules API returns it, with every review setting review 23 (A2) needs.
+MAIN_REVIEW: dict[str, Any] = {
+    "type": "pull_request",
+    "parameters": {
+        "required_approving_review_count": 1,
+        "require_last_push_approval": True,
+        "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": True,
+        "required_review_thread_resolution": False,
+    },
+}
 # Prod's runner group lists each release branch exactly: GitHub matches no patterns there.
 PROD_WORKFLOWS = [
-    f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/2026.1",
-    f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/2026.2",
+    f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/2026.1",
+    f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/2026.2",
 ]
+# What GitHub's contents API returns for release.yml at a listed ref: this checkout's own file.
+RELEASE_YML = REPO / ".github" / "workflows" / "release.yml"
+CONTENTS = f"/repos/{ORG}/{NAME}/contents/.github/workflows/release.yml"
+
+
+def contents(text: str) -> dict[str, Any]:
+    return {"type": "file", "encoding": "base64", "content": base64.b64encode(text.encode()).decode()}
 
 
 class StaticCredential:
@@ -140,6 +158,15 @@ def healthy_prod(server: RecordingServer) -> None:
         },
     )
     server.add(f"{STATE}/blobServices/default/containers/tfstate-prod", {"name": "tfstate-prod"})
+    server.add(
+        "/blob/tfstate-prod/forecast-stack/prod.tfstate",
+        None,
+        headers={
+            "ETag": '"0x2"',
+            "Last-Modified": "Mon, 07 Dec 2026 10:00:00 GMT",
+            "x-ms-blob-type": "BlockBlob",
+        },
+    )
     server.add(
         "/blob/tfstate-prod",
         None,
@@ -263,6 +290,7 @@ def healthy_prod(server: RecordingServer) -> None:
         f"/orgs/{ORG}/actions/hosted-runners",
         {"runners": [{"id": 1, "runner_group_id": 7, "status": "Ready"}]},
     )
+    server.add(CONTENTS, contents(RELEASE_YML.read_text(encoding="utf-8")))
     server.add(
         f"/repos/{ORG}/{NAME}/rules/branches/release%2Fdoctor-probe",
         [
@@ -271,6 +299,23 @@ def healthy_prod(server: RecordingServer) -> None:
             {"type": "deletion", "ruleset_id": 3},
         ],
     )
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/main", [{**MAIN_REVIEW, "ruleset_id": 4}])
+    server.add(
+        f"/repos/{ORG}/{NAME}/rulesets/4",
+        {
+            "id": 4,
+            "name": "main",
+            "enforcement": "active",
+            "bypass_actors": [
+                {"actor_id": RELEASE_MANAGERS, "actor_type": "Team", "bypass_mode": "pull_request"}
+            ],
+        },
+    )
+    server.add(
+        f"/repos/{ORG}/{NAME}/actions/permissions/workflow",
+        {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": False},
+    )
+    server.add(f"/repos/{ORG}/{NAME}/codeowners/errors", {"errors": []})
     server.add(
         f"/repos/{ORG}/{NAME}/rulesets/3",
         {
@@ -332,8 +377,8 @@ def test_every_check_passes_on_a_healthy_prod_in_order(
             "bootstrap-values",
             "identity",
             "providers",
-            "quotas",
             "bootstrap-state",
+            "quotas",
             "federated-credentials",
             "ci-protection",
             "runner",
@@ -381,7 +426,7 @@ def test_a_credential_that_cannot_log_in_leaves_azure_unchecked(
 def test_only_a_check_that_could_not_run_fails_the_preflight(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """deploy.yml's preflight runs `--only ci-protection`: without a GitHub token it must not pass."""
+    """release.yml's preflight jobs run `--only ci-protection`: without a GitHub token it must not pass."""
     shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
     (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").write_text(
         (REPO / "envs" / "bootstrap" / "example.tfvars").read_text()
@@ -548,6 +593,45 @@ def test_an_identity_trusting_the_legacy_subject_fails_for_an_immutable_reposito
     assert f"identity: {IMMUTABLE}:environment:prod" in result.detail
 
 
+@pytest.mark.parametrize(
+    ("identity", "issuer", "subject"),
+    [
+        ("id-fcst-deploy-prod", ISSUER, f"{IMMUTABLE}:ref:refs/heads/*"),
+        ("id-fcst-deploy-prod", ISSUER, f"{IMMUTABLE}:pull_request"),
+        ("id-fcst-plan-prod", ISSUER, f"repo:{ORG}/{NAME}:environment:prod-plan"),
+        ("id-fcst-deploy-prod", "https://vstoken.dev.azure.com/0000", f"{IMMUTABLE}:environment:prod"),
+        ("id-fcst-plan-prod", ISSUER, f"{IMMUTABLE}:environment:dev-plan"),
+    ],
+    ids=["any-branch", "pull-requests", "legacy-left-after-migration", "other-issuer", "dev-s-subject"],
+)
+def test_an_extra_credential_on_prod_s_identities_fails(
+    server: RecordingServer, names: dict[str, Any], identity: str, issuer: str, subject: str
+) -> None:
+    """Review 23, A4: only missing subjects failed; an extra one gives its job the identity."""
+    assert check(server, names, "federated-credentials").outcome is Outcome.PASS
+    path = f"{IDENTITIES}/{identity}/federatedIdentityCredentials"
+    listed = json.loads(json.dumps(server.routes[path].body))
+    listed["value"].append({"name": "extra", "properties": {"issuer": issuer, "subject": subject}})
+    server.add(path, listed)
+    result = check(server, names, "federated-credentials")
+    assert result.outcome is Outcome.FAIL
+    assert f"{subject} (issuer {issuer})" in result.detail
+
+
+def test_the_legacy_subject_is_expected_while_the_bootstrap_migrates(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    path = f"{IDENTITIES}/id-fcst-deploy-prod/federatedIdentityCredentials"
+    listed = json.loads(json.dumps(server.routes[path].body))
+    legacy = {"issuer": ISSUER, "subject": f"repo:{ORG}/{NAME}:environment:prod"}
+    listed["value"].append({"name": "prod-github-prod-legacy", "properties": legacy})
+    server.add(path, listed)
+    bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
+    bootstrap["github"]["subject_forms"] = ["immutable", "legacy"]
+    assert check(server, names, "federated-credentials", bootstrap=bootstrap).outcome is Outcome.PASS
+    assert check(server, names, "federated-credentials").outcome is Outcome.FAIL
+
+
 def test_the_repository_s_own_sub_claim_prefix_wins(server: RecordingServer, names: dict[str, Any]) -> None:
     server.add(
         f"/repos/{ORG}/{NAME}/actions/oidc/customization/sub",
@@ -644,12 +728,209 @@ def test_a_plan_environment_open_to_every_branch_is_caught(
     assert "prod-plan: branches ['*', 'release/*']" in result.detail
 
 
+# --- review 23, A2: main's review is real, and no workflow approves a pull request ------------------
+
+
+def _main_rules(**parameters: Any) -> list[dict[str, Any]]:
+    rule = json.loads(json.dumps(MAIN_REVIEW))
+    rule["parameters"].update(parameters)
+    return [{**rule, "ruleset_id": 4}]
+
+
+@pytest.mark.parametrize(
+    ("rules", "words"),
+    [
+        (_main_rules(required_approving_review_count=0), "main: pull requests need 0 approvals"),
+        (_main_rules(require_last_push_approval=False), "do not require approval of the most recent push"),
+        (_main_rules(dismiss_stale_reviews_on_push=False), "do not require stale approvals dismissed"),
+        (_main_rules(require_code_owner_review=False), "do not require a code owner's review"),
+        ([{"type": "pull_request", "ruleset_id": 4}], "main: pull requests need 0 approvals"),
+        ([{"type": "deletion", "ruleset_id": 4}], "main: no ruleset with pull_request"),
+    ],
+    ids=["no-approval", "approve-then-push", "stale-approval", "no-code-owner", "no-parameters", "no-rule"],
+)
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_main_needs_a_real_review(
+    server: RecordingServer, names: dict[str, Any], rules: Any, words: str, env: str
+) -> None:
+    """prod is cut from main, dev deploys it: both check main's pull_request rule."""
+    if env == "dev":
+        _dev_environments(server)
+    assert check(server, names, "ci-protection", env=env).outcome is Outcome.PASS
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/main", rules)
+    result = check(server, names, "ci-protection", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def _dev_environments(server: RecordingServer) -> None:
+    for gh_env in ("dev-plan", "dev"):
+        server.add(
+            f"/repos/{ORG}/{NAME}/environments/{gh_env}",
+            {
+                "name": gh_env,
+                "protection_rules": [],
+                "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+            },
+        )
+        server.add(
+            f"/repos/{ORG}/{NAME}/environments/{gh_env}/deployment-branch-policies",
+            {"branch_policies": [{"name": "main", "type": "branch"}]},
+        )
+
+
+def test_several_pull_request_rules_combine_the_most_restrictive(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    loose = _main_rules(required_approving_review_count=0, require_code_owner_review=False)
+    strict = _main_rules(required_approving_review_count=2)
+    server.add(f"/repos/{ORG}/{NAME}/rules/branches/main", loose + strict)
+    assert check(server, names, "ci-protection").outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        (
+            "actions/permissions/workflow",
+            {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": True},
+            200,
+            "Actions may approve pull requests",
+        ),
+        (
+            "actions/permissions/workflow",
+            {"default_workflow_permissions": "write"},
+            200,
+            "Actions may approve",
+        ),
+        ("actions/permissions/workflow", {"message": "x"}, 403, "not visible to this token"),
+        ("codeowners/errors", None, 404, "main: no CODEOWNERS file"),
+        (
+            "codeowners/errors",
+            {
+                "errors": [
+                    {
+                        "line": 3,
+                        "kind": "Unknown owner",
+                        "source": ".github/ @contoso/release-managers\n",
+                    }
+                ]
+            },
+            200,
+            "main: CODEOWNERS line 3: Unknown owner (.github/ @contoso/release-managers)",
+        ),
+    ],
+    ids=["actions-approve", "setting-absent", "setting-hidden", "no-codeowners", "codeowners-error"],
+)
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_no_workflow_approves_and_code_owners_parse(
+    server: RecordingServer, names: dict[str, Any], path: str, body: Any, status: int, words: str, env: str
+) -> None:
+    if env == "dev":
+        _dev_environments(server)
+    server.add(f"/repos/{ORG}/{NAME}/{path}", body, status=status)
+    result = check(server, names, "ci-protection", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def test_the_preflight_names_the_workflow_setting_its_token_cannot_read(
+    server: RecordingServer, tmp_path: Path
+) -> None:
+    """The job token has no Administration: read; the preflight passes and says what it left to make
+    doctor, as for the rulesets' bypass lists."""
+    from stackctl.doctor.run import doctor
+
+    server.add(f"/repos/{ORG}/{NAME}/actions/permissions/workflow", {"message": "x"}, status=403)
+    shutil.copytree(REPO / "envs" / "bootstrap", tmp_path / "envs" / "bootstrap")
+    (tmp_path / "envs" / "bootstrap" / "terraform.tfvars").unlink(missing_ok=True)
+    environ = {"GITHUB_API_URL": server.url, "GH_TOKEN": "ghs_recorded", "GITHUB_REPOSITORY": f"{ORG}/{NAME}"}
+    environ["FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID"] = str(RELEASE_MANAGERS)
+    (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
+    assert result.outcome is Outcome.PASS, result
+    assert "not checked: the Actions workflow permissions are not visible" in result.detail
+
+
+# --- review 23, A3: a tag deployment policy opens an environment to any writer's tag -----------------
+
+
+@pytest.mark.parametrize(
+    ("env", "gh_env", "policies", "words"),
+    [
+        (
+            "prod",
+            "prod-plan",
+            [{"name": "release/*", "type": "branch"}, {"name": "*", "type": "tag"}],
+            "prod-plan: admits tag '*'",
+        ),
+        (
+            "prod",
+            "prod",
+            [{"name": "release/*", "type": "branch"}, {"name": "release/*", "type": "tag"}],
+            "prod: admits tag 'release/*'",
+        ),
+        ("prod", "prod", [{"name": "release/*", "type": "tag"}], "prod: admits tag 'release/*'"),
+        (
+            "dev",
+            "dev-plan",
+            [{"name": "main", "type": "branch"}, {"name": "v*", "type": "tag"}],
+            "admits tag",
+        ),
+    ],
+    ids=["plan-any-tag", "prod-release-tags", "prod-tags-only", "dev-plan-version-tags"],
+)
+def test_a_tag_deployment_policy_fails(
+    server: RecordingServer, names: dict[str, Any], env: str, gh_env: str, policies: Any, words: str
+) -> None:
+    if env == "dev":
+        _dev_environments(server)
+    assert check(server, names, "ci-protection", env=env).outcome is Outcome.PASS
+    server.add(
+        f"/repos/{ORG}/{NAME}/environments/{gh_env}/deployment-branch-policies", {"branch_policies": policies}
+    )
+    result = check(server, names, "ci-protection", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("policy", "policies", "words"),
+    [
+        ({"protected_branches": False, "custom_branch_policies": True}, [{"name": "main"}], ""),
+        (None, [], "provider-locks: no custom deployment-branch policy"),
+        (
+            {"protected_branches": False, "custom_branch_policies": True},
+            [{"name": "*", "type": "branch"}],
+            "provider-locks: branches ['*'] instead of only main",
+        ),
+        (
+            {"protected_branches": False, "custom_branch_policies": True},
+            [{"name": "main", "type": "branch"}, {"name": "*", "type": "tag"}],
+            "provider-locks: admits tag '*'",
+        ),
+    ],
+    ids=["main-only", "any-branch", "wildcard", "tags"],
+)
+def test_the_provider_locks_app_key_reaches_only_main(
+    server: RecordingServer, names: dict[str, Any], policy: Any, policies: Any, words: str
+) -> None:
+    """The environment holding the GitHub App's key (it can open and approve pull requests)."""
+    path = f"/repos/{ORG}/{NAME}/environments/provider-locks"
+    server.add(path, {"name": "provider-locks", "deployment_branch_policy": policy})
+    server.add(f"{path}/deployment-branch-policies", {"branch_policies": policies})
+    result = check(server, names, "ci-protection")
+    assert result.outcome is (Outcome.FAIL if words else Outcome.PASS), result
+    assert words in result.detail
+
+
 DEVOPS = "/contoso/forecast/_apis"
 APPROVAL = {"type": {"name": "Approval"}, "settings": {"requesterCannotBeApprover": True}}
 LOCK = {"type": {"name": "ExclusiveLock"}, "settings": {}}
 
 
-def branch_control(branches: str = "refs/heads/release/*", verify: str = "true") -> dict[str, Any]:
+def branch_control(
+    branches: str = "refs/heads/release/*", verify: str = "true", unknown: str = "false"
+) -> dict[str, Any]:
     """A Branch control check as the checks API returns it (a Task Check, evaluatebranchProtection)."""
     return {
         "type": {"name": "Task Check"},
@@ -658,9 +939,66 @@ def branch_control(branches: str = "refs/heads/release/*", verify: str = "true")
                 "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
                 "name": "evaluatebranchProtection",
             },
-            "inputs": {"allowedBranches": branches, "ensureProtectionOfBranch": verify},
+            "inputs": {
+                "allowedBranches": branches,
+                "ensureProtectionOfBranch": verify,
+                "allowUnknownStatusBranch": unknown,
+            },
         },
     }
+
+
+# Azure Repos' Git security namespace (review 23, A5): who may create branches under release/.
+PROJECT_GUID, REPO_GUID = "11111111-0000-0000-0000-000000000001", "22222222-0000-0000-0000-000000000002"
+ACL_PATH = "/contoso/_apis/accesscontrollists/2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87"
+RELEASE_FOLDER = f"repoV2/{PROJECT_GUID}/{REPO_GUID}/refs/heads/{'release'.encode('utf-16-le').hex()}/"
+CONTRIBUTORS = "Microsoft.TeamFoundation.Identity;S-1-9-1551374245-contributors"
+RM = "Microsoft.TeamFoundation.Identity;S-1-9-1551374245-release-managers"
+PROJECT_BUILD = "Microsoft.TeamFoundation.ServiceIdentity;project-build-service"
+COLLECTION_BUILD = "Microsoft.TeamFoundation.ServiceIdentity;collection-build-service"
+READ_CONTRIBUTE_CREATE = 2 | 4 | 16
+
+
+def ace(descriptor: str, allow: int = 0, deny: int = 0) -> dict[str, Any]:
+    return {"descriptor": descriptor, "allow": allow, "deny": deny}
+
+
+def acl(token: str, *aces: dict[str, Any], inherit: bool = True) -> dict[str, Any]:
+    return {
+        "token": token,
+        "inheritPermissions": inherit,
+        "acesDictionary": {a["descriptor"]: a for a in aces},
+    }
+
+
+# Azure DevOps' defaults (contributors and both build services may create branches in the repository),
+# with "Create branch" denied under release/ to all of them and allowed to the release managers.
+HEALTHY_ACLS = [
+    acl("repoV2", ace(COLLECTION_BUILD, READ_CONTRIBUTE_CREATE)),
+    acl(
+        f"repoV2/{PROJECT_GUID}",
+        ace(CONTRIBUTORS, READ_CONTRIBUTE_CREATE),
+        ace(PROJECT_BUILD, READ_CONTRIBUTE_CREATE),
+    ),
+    acl(f"repoV2/{PROJECT_GUID}/{REPO_GUID}", ace(RM, 2)),
+    acl(
+        RELEASE_FOLDER,
+        ace(CONTRIBUTORS, deny=16),
+        ace(PROJECT_BUILD, deny=16),
+        ace(COLLECTION_BUILD, deny=16),
+        ace(RM, allow=16),
+    ),
+]
+
+
+def git_acls(server: RecordingServer, acls: list[dict[str, Any]]) -> None:
+    """The ACL query's answers: the namespace root alone, and the project's tokens recursively."""
+    root = [a for a in acls if a["token"] == "repoV2"]
+    project = [a for a in acls if a["token"] != "repoV2"]
+    server.add(f"{ACL_PATH}?token=repoV2&recurse=false", {"count": len(root), "value": root})
+    server.add(
+        f"{ACL_PATH}?token=repoV2/{PROJECT_GUID}&recurse=true", {"count": len(project), "value": project}
+    )
 
 
 def _resource_checks(
@@ -700,8 +1038,18 @@ def _azure_devops(
     )
     _resource_checks(server, "endpoint", "se-plan", [branch_control()] if plan is None else plan)
     _resource_checks(server, "queue", "31", [branch_control()] if pool is None else pool)
+    server.add(
+        f"{DEVOPS}/git/repositories/forecast",
+        {"id": REPO_GUID, "name": "forecast", "project": {"id": PROJECT_GUID}},
+    )
+    git_acls(server, HEALTHY_ACLS)
     bootstrap = json.loads(json.dumps(BOOTSTRAP_VALUES))
-    bootstrap["azure_devops"] = {"organization": "contoso", "project": "forecast", "service_connections": {}}
+    bootstrap["azure_devops"] = {
+        "organization": "contoso",
+        "project": "forecast",
+        "release_managers": RM,
+        "service_connections": {},
+    }
     return bootstrap
 
 
@@ -837,6 +1185,18 @@ def test_state_backend(server: RecordingServer, names: dict[str, Any], tmp_path:
     assert "state_allowed_ip_ranges" in str(blocked.next_step)
 
 
+def test_the_first_state_must_exist_before_the_first_plan(
+    server: RecordingServer, names: dict[str, Any], tmp_path: Path
+) -> None:
+    """Walk review B1: the plan identity cannot create the state; the bootstrap writes it."""
+    assert check(server, names, "state-backend", root=backend(tmp_path / "a")).outcome is Outcome.PASS
+    server.add("/blob/tfstate-prod/forecast-stack/prod.tfstate", None, status=404)
+    missing = check(server, names, "state-backend", root=backend(tmp_path / "b"))
+    assert missing.outcome is Outcome.FAIL
+    assert "forecast-stack/prod.tfstate does not exist" in missing.detail
+    assert "scripts/bootstrap_state.sh" in str(missing.next_step)
+
+
 def test_names_come_from_terraform(names: dict[str, Any]) -> None:
     """The names the recorded responses use are the ones naming.tf gives (so the routes above are real)."""
     assert names["bootstrap_resource_group"] == "rg-fcst-bootstrap-weu"
@@ -870,17 +1230,14 @@ def test_the_preflight_reads_its_repository_from_github_actions(
     assert result.outcome is Outcome.UNCHECKED
 
 
-def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
-    server: RecordingServer, names: dict[str, Any]
-) -> None:
-    """A pull-request job in dev's runner VNet would reach dev's storage by VNet rule: dev's group, too,
-    admits only deploy.yml, and only on main."""
+def healthy_dev_runner(server: RecordingServer) -> dict[str, Any]:
+    """Dev's runner group (id 8), network settings and hosted runner, all as they should be."""
     group = {
         "id": 8,
         "name": "forecast-stack-dev",
         "visibility": "selected",
         "restricted_to_workflows": True,
-        "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"],
+        "selected_workflows": [f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/main"],
         "network_configuration_id": "nc-dev",
     }
     server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
@@ -893,17 +1250,30 @@ def test_dev_s_group_is_restricted_to_deploy_yml_on_main(
         {"network_configurations": [{"id": "nc-dev", "network_settings_ids": ["NS-DEV"]}]},
     )
     server.add(f"/orgs/{ORG}/actions/hosted-runners", {"runners": [{"runner_group_id": 8}]})
+    return group
+
+
+def test_dev_s_group_is_restricted_to_release_yml_on_main(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    """A pull-request job in dev's runner VNet would reach dev's storage by VNet rule: dev's group, too,
+    admits only release.yml, and only on main."""
+    group = healthy_dev_runner(server)
     assert check(server, names, "runner", env="dev").outcome is Outcome.PASS
-    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/*"]
+    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/*"]
     server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
     result = check(server, names, "runner", env="dev")
     assert result.outcome is Outcome.FAIL
-    assert "deploy.yml@refs/heads/main" in result.detail
+    assert "release.yml@refs/heads/main" in result.detail
+    # main's own deploy.yml (2e75381), the reusable workflow the attacker review called from a branch
+    group["selected_workflows"] = [f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/main"]
+    server.add(f"/orgs/{ORG}/actions/runner-groups", {"runner_groups": [group]})
+    assert "is not restricted to" in check(server, names, "runner", env="dev").detail
 
 
 # --- review finding 1: a runner group's selected workflows match refs exactly, never a pattern ------
 
-WORKFLOW = f"{ORG}/{NAME}/.github/workflows/deploy.yml"
+WORKFLOW = f"{ORG}/{NAME}/.github/workflows/release.yml"
 
 
 @pytest.mark.parametrize(
@@ -916,7 +1286,7 @@ WORKFLOW = f"{ORG}/{NAME}/.github/workflows/deploy.yml"
         ),
         ([f"{WORKFLOW}@refs/heads/main"], "admits " + WORKFLOW + "@refs/heads/main"),
         ([f"{ORG}/other/.github/workflows/deploy.yml@refs/heads/release/1"], f"admits {ORG}/other/"),
-        ([f"{ORG}/{NAME}/.github/workflows/release.yml@refs/heads/release/1"], "release.yml@"),
+        ([f"{ORG}/{NAME}/.github/workflows/deploy.yml@refs/heads/release/1"], "deploy.yml@"),
         ([], "is not restricted"),
     ],
     ids=["review-wildcard", "double-star", "main", "other-repo", "other-workflow", "empty"],
@@ -941,6 +1311,57 @@ def test_the_release_being_deployed_must_be_listed(server: RecordingServer, name
     assert "release/2026.3" in result.detail
 
 
+# --- review 23, A1: the workflow the group admits cannot be called by another workflow ---------------
+
+
+@pytest.mark.parametrize(
+    "triggers",
+    [
+        "  workflow_call:\n    inputs:\n      runner: {type: string}\n",
+        "  workflow_call:\n",
+        None,
+    ],
+    ids=["callable-with-runner-input", "callable", "callable-as-a-list"],
+)
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_an_admitted_workflow_that_others_can_call_fails(
+    server: RecordingServer, names: dict[str, Any], triggers: str | None, env: str
+) -> None:
+    """A caller on any branch naming release.yml@<listed ref> would get its jobs onto the group."""
+    if env == "dev":
+        healthy_dev_runner(server)
+    text = RELEASE_YML.read_text(encoding="utf-8")
+    if triggers is None:
+        text = text.replace("on:\n  push:", "on: [push, workflow_call]\nnot_on:\n  push:", 1)
+    else:
+        text = text.replace("on:\n  push:", "on:\n" + triggers + "  push:", 1)
+    assert check(server, names, "runner", env=env).outcome is Outcome.PASS
+    server.add(CONTENTS, contents(text))
+    result = check(server, names, "runner", env=env)
+    assert result.outcome is Outcome.FAIL
+    assert "which other workflows can call (workflow_call)" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("environ", "ref"),
+    [
+        ({"FORECAST_STACK_RELEASE_REF": "release/2026.3"}, "refs/heads/release/2026.3"),
+        ({"FORECAST_STACK_RELEASE_REF": "refs/heads/release/2026.3"}, "refs/heads/release/2026.3"),
+        ({"GITHUB_REF": "refs/heads/release/2026.4"}, "refs/heads/release/2026.4"),
+        ({}, None),
+    ],
+    ids=["short", "full", "in-actions", "none"],
+)
+def test_a_release_manager_checks_the_release_before_pushing_it(
+    environ: dict[str, str], ref: str | None
+) -> None:
+    """Walk review M2: the preflight's token cannot read runner groups, so the check of the listed ref
+    runs where an admin's token is: `FORECAST_STACK_RELEASE_REF=release/<name> make doctor ENV=prod`."""
+    from stackctl.doctor.settings import load_settings
+
+    assert load_settings("prod", REPO, environ).ci_ref == ref
+
+
 # --- review finding 8: the group runs on the private network configuration ------------------------
 
 
@@ -954,6 +1375,40 @@ def test_prod_s_group_must_use_the_private_network_configuration(
     result = check(server, names, "runner")
     assert result.outcome is Outcome.FAIL
     assert "not the private one nc-1" in result.detail
+
+
+# --- review 23, A6: no other group uses prod's private network configuration ------------------------
+
+
+@pytest.mark.parametrize(
+    ("other", "words"),
+    [
+        (
+            {"id": 1, "name": "Default", "visibility": "all", "network_configuration_id": "nc-1"},
+            "group Default also uses prod's private network configuration nc-1",
+        ),
+        (
+            {"id": 9, "name": "other-team", "visibility": "selected", "network_configuration_id": "nc-1"},
+            "group other-team also uses prod's private network configuration nc-1",
+        ),
+        (
+            {"id": 8, "name": "forecast-stack-dev", "network_configuration_id": "nc-1"},
+            "group forecast-stack-dev also uses",
+        ),
+        ({"id": 9, "name": "other-team", "network_configuration_id": "nc-other"}, ""),
+        ({"id": 9, "name": "other-team"}, ""),
+    ],
+    ids=["default-group", "other-team", "dev-s-group", "own-configuration", "github-network"],
+)
+def test_no_other_group_runs_in_prod_s_runner_network(
+    server: RecordingServer, names: dict[str, Any], other: dict[str, Any], words: str
+) -> None:
+    groups = json.loads(json.dumps(server.routes[f"/orgs/{ORG}/actions/runner-groups"].body))
+    groups["runner_groups"].append(other)
+    server.add(f"/orgs/{ORG}/actions/runner-groups", groups)
+    result = check(server, names, "runner")
+    assert result.outcome is (Outcome.FAIL if words else Outcome.PASS), result
+    assert words in result.detail
 
 
 # --- review finding 5: who may bypass the release ruleset ------------------------------------------
@@ -1095,6 +1550,115 @@ def test_a_missing_prod_service_connection_is_named(server: RecordingServer, nam
     assert "service connection forecast-prod: not found" in result.detail
 
 
+# --- review 23, A5: Branch control refuses an unknown protection status; release/ branches ----------
+
+
+@pytest.mark.parametrize(
+    ("where", "checks", "words"),
+    [
+        (
+            "connection",
+            [APPROVAL, LOCK, branch_control(unknown="true")],
+            "service connection forecast-prod: Branch control admits a branch whose protection status",
+        ),
+        (
+            "plan",
+            [branch_control(unknown="True")],
+            "service connection forecast-prod-plan: Branch control admits a branch whose protection",
+        ),
+        ("pool", [branch_control(unknown="")], "agent pool ci-fcst-prod-weu: Branch control admits a branch"),
+    ],
+    ids=["connection", "plan-connection", "pool-unset"],
+)
+def test_branch_control_must_refuse_an_unknown_protection_status(
+    server: RecordingServer, names: dict[str, Any], where: str, checks: Any, words: str
+) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    assert check(server, names, "ci-protection", bootstrap=bootstrap).outcome is Outcome.PASS
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK], **{where: checks})
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert words in result.detail
+
+
+def _without(descriptor: str) -> list[dict[str, Any]]:
+    """HEALTHY_ACLS with the release folder's entry for `descriptor` removed."""
+    acls = json.loads(json.dumps(HEALTHY_ACLS))
+    del acls[-1]["acesDictionary"][descriptor]
+    return acls
+
+
+@pytest.mark.parametrize(
+    ("acls", "names_found"),
+    [
+        (_without(PROJECT_BUILD), [PROJECT_BUILD]),
+        (_without(COLLECTION_BUILD), [COLLECTION_BUILD]),
+        (HEALTHY_ACLS[:-1], [CONTRIBUTORS, COLLECTION_BUILD, PROJECT_BUILD]),
+        (
+            [
+                *HEALTHY_ACLS[:-1],
+                acl(RELEASE_FOLDER, ace(CONTRIBUTORS, allow=16), ace(RM, allow=16), inherit=False),
+            ],
+            [CONTRIBUTORS],
+        ),
+        (
+            [
+                *HEALTHY_ACLS,
+                acl(
+                    f"repoV2/{PROJECT_GUID}/{REPO_GUID}", ace("Microsoft.TeamFoundation.Identity;readers", 16)
+                ),
+            ],
+            ["Microsoft.TeamFoundation.Identity;readers"],
+        ),
+    ],
+    ids=[
+        "project-build-service",
+        "collection-build-service",
+        "no-deny",
+        "folder-not-inheriting",
+        "repo-level-grant",
+    ],
+)
+def test_only_release_managers_create_release_branches_in_azure_repos(
+    server: RecordingServer, names: dict[str, Any], acls: list[dict[str, Any]], names_found: list[str]
+) -> None:
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    git_acls(server, acls)
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    found = [f for f in result.detail.split("; ") if "may create branches under release/" in f]
+    assert found == [
+        f"Azure Repos: {d} may create branches under release/ (deny Create branch there)" for d in names_found
+    ]
+
+
+def test_other_folders_and_single_release_branches_do_not_count(
+    server: RecordingServer, names: dict[str, Any]
+) -> None:
+    """`releases/` shares release/'s encoded prefix, and a branch release/2026.1 is below the folder:
+    neither decides who may create branches under release/."""
+    releases = RELEASE_FOLDER.rstrip("/") + "s".encode("utf-16-le").hex() + "/"
+    one_branch = RELEASE_FOLDER + "2026.1".encode("utf-16-le").hex() + "/"
+    acls = [
+        *HEALTHY_ACLS,
+        acl(releases, ace(CONTRIBUTORS, allow=16)),
+        acl(one_branch, ace(CONTRIBUTORS, allow=16)),
+    ]
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    git_acls(server, acls)
+    assert check(server, names, "ci-protection", bootstrap=bootstrap).outcome is Outcome.PASS
+    bootstrap["azure_devops"].pop("release_managers")
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert f"Azure Repos: {RM} may create branches under release/" in result.detail
+    assert "no release managers group named" in result.detail
+    bootstrap = _azure_devops(server, [APPROVAL, LOCK])
+    server.add(f"{ACL_PATH}?token=repoV2&recurse=false", {"message": "denied"}, status=403)
+    result = check(server, names, "ci-protection", bootstrap=bootstrap)
+    assert result.outcome is Outcome.FAIL
+    assert "who may create release/ branches is not visible to this token" in result.detail
+
+
 # --- review finding 7: the Azure Pipelines preflight reads the checks with System.AccessToken ------
 
 
@@ -1127,6 +1691,8 @@ def test_the_azure_pipelines_preflight_reads_prod_s_checks(server: RecordingServ
         "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
         "SYSTEM_TEAMPROJECT": "forecast",
         "SYSTEM_ACCESSTOKEN": "ado_recorded",
+        "BUILD_REPOSITORY_NAME": "forecast",
+        "FORECAST_STACK_RELEASE_MANAGERS_DESCRIPTOR": RM,
     }
     (result,) = doctor("prod", tmp_path, only=["ci-protection"], environ=environ, credential=None)
     assert result.outcome is Outcome.PASS, result

@@ -109,9 +109,9 @@ Say = Callable[[str], None]
 
 
 def _validate(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
-    from demand_forecast import pipeline
+    from demand_forecast.loading import run_validate  # not pipeline: validate needs no torch
 
-    quality = pipeline.run_validate(args.data, out, settings, say)
+    quality = run_validate(args.data, out, settings, say)
     say(
         f"valid: {quality.series} series, {quality.weeks} weeks, {quality.gaps} gaps, "
         f"{sum(quality.quarantined_by_reason.values())} rows quarantined -> {args.out}"

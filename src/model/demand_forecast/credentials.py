@@ -16,7 +16,10 @@ Without either, ManagedIdentityCredential takes the compute's default managed id
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing only: azure-identity is imported where a credential is built
+    from azure.core.credentials import TokenCredential
 
 CLIENT_ID_ENV = "AZURE_CLIENT_ID"
 AML_CLIENT_ID_ENV = "DEFAULT_IDENTITY_CLIENT_ID"
@@ -27,7 +30,7 @@ def job_client_id() -> str | None:
     return os.environ.get(CLIENT_ID_ENV) or os.environ.get(AML_CLIENT_ID_ENV) or None
 
 
-def job_credential() -> Any:
+def job_credential() -> TokenCredential:
     """ManagedIdentityCredential in an AML job (client id from `job_client_id`), else
     DefaultAzureCredential without the interactive browser (`az login`, OIDC in CI)."""
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential

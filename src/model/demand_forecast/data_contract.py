@@ -3,10 +3,11 @@
 Policy. Structural problems make the data unusable and raise `DataContractError` (exit 2): a
 missing required file or column, or any bad row in stores.csv (a store's region or format cannot be
 guessed, and dropping it would silently drop its shipments). Row problems in the other files
-(unparsable or non-Monday date, negative or unparsable units, missing id, duplicate key, store not
-in stores.csv) are quarantined with their reason, unless a file's quarantined share exceeds
-`validate.max_quarantine_fraction`: then the data is unusable and the first bad row is named.
-A required file with no data rows is unusable too (its own error, before any row is judged).
+(unparsable or non-Monday date, negative or unparsable units, missing id, an id with spaces or tabs
+around it, duplicate key, store not in stores.csv) are quarantined with their reason, unless a
+file's quarantined share exceeds `validate.max_quarantine_fraction`: then the data is unusable and
+the first bad row is named. A required file with no data rows is unusable too (its own error,
+before any row is judged).
 
 Every numeric column of every file (units, returns and each numeric extra) is read by one parser,
 `demand_forecast.reading.parse_numbers`, in one format per column: non-finite values are
@@ -16,6 +17,12 @@ fatal; covariate rows that match no shipment series (or region) are counted per 
 about above `validate.max_unmatched_fraction`.
 
 A quarantined shipment row becomes a missing week for its series: a gap, never a zero.
+
+Ids (store_id, product_id, region, event) are compared exactly and never rewritten: `S00101`,
+`s00101` and ` S00101` are three ids. An id with whitespace around it is `untrimmed_id` (in
+stores.csv an error, elsewhere quarantined), and an id that misses stores.csv only by form is
+`unknown_store`; either way the error or warning names the id it nearly is as the likely cause
+(`id_hint`). Dates and numbers are values, not ids: whitespace around them is ignored.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from demand_forecast.errors import DataContractError
 from demand_forecast.reading import (
     NumberFormat,
     NumberFormatError,
+    distinct_values,
     infer_number_format,
     number_like,
     parse_numbers,
@@ -54,6 +62,7 @@ KEY_COLUMNS = {
 # Reasons, in the order a row is checked; a row is quarantined for its first failing reason.
 REASON_ORDER = (
     "missing_id",
+    "untrimmed_id",
     "unparsable_date",
     "not_monday",
     "unparsable_number",
@@ -66,6 +75,8 @@ REASON_ORDER = (
 )
 FIX_BY_REASON = {
     "missing_id": "fill in the identifier or delete the row",
+    "untrimmed_id": "remove the spaces or tabs around the id: ids are compared exactly, so 'S00101 ' is "
+    "another id than 'S00101' and would match nothing",
     "unparsable_date": "write week_start as an ISO date, YYYY-MM-DD",
     "not_monday": "week_start must be the Monday that starts the week",
     "unparsable_number": "write the value as a finite number (digits, one decimal mark, optional grouping "
@@ -99,7 +110,10 @@ class ValidationResult:
         return list(self.report.get("warnings", []))
 
     def quarantined_series(self) -> pd.DataFrame:
-        """store_id, product_id, reason of every quarantined shipment row (from its original values)."""
+        """store_id, product_id, reason of every quarantined shipment row (from its original values).
+
+        Ids without the whitespace around them: a row quarantined as `untrimmed_id` (' S00101')
+        names the series it was written for, not a series of its own."""
         rows = self.quarantine[self.quarantine["file"] == "shipments.csv"]
         originals = [json.loads(text) for text in rows["original"]]
         return pd.DataFrame(
@@ -113,11 +127,26 @@ class ValidationResult:
 
 
 def _parse_dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.astype(str).str.strip(), format="%Y-%m-%d", errors="coerce")
+    """ISO dates (YYYY-MM-DD, whitespace around ignored), NaT where not; each distinct value once."""
+    text = values.astype(str).str.strip()
+    distinct, codes = distinct_values(text)
+    parsed = pd.to_datetime(distinct, format="%Y-%m-%d", errors="coerce").to_numpy()
+    return pd.Series(parsed[codes], index=text.index)
 
 
 def _nonempty(values: pd.Series) -> pd.Series:
     return values.astype(str).str.strip() != ""
+
+
+def _untrimmed(values: pd.Series) -> pd.Series:
+    """Ids with whitespace (space, tab, no-break space) around them; an all-blank id is missing."""
+    text = values.astype(str)
+    trimmed = text.str.strip()
+    return (text != trimmed) & (trimmed != "")
+
+
+def _trimmed(values: pd.Series) -> pd.Series:
+    return ~_untrimmed(values)
 
 
 def _date_parsable(values: pd.Series) -> pd.Series:
@@ -185,9 +214,9 @@ def _schema(
         )
     for id_column in ("store_id", "product_id", "region", "event"):
         if id_column in REQUIRED_COLUMNS[name]:
-            checks = [check(_nonempty, "missing_id")]
+            checks = [check(_nonempty, "missing_id"), check(_trimmed, "untrimmed_id")]
             if id_column == "store_id" and known_stores is not None:
-                checks.append(check(lambda v: v.astype(str).str.strip().isin(known_stores), "unknown_store"))
+                checks.append(check(lambda v: v.astype(str).isin(known_stores), "unknown_store"))
             spec[id_column] = pa.Column(str, checks=checks)
     for column, fmt in formats.items():
         if column not in columns:
@@ -252,7 +281,7 @@ def _duplicates(
     and `2.00` are one value, so such copies are a repeat, not a conflict), dates as dates."""
     key = KEY_COLUMNS[name]
     formats = formats or {}
-    keyed = frame[key].astype(str).apply(lambda column: column.str.strip())
+    keyed = frame[key].astype(str)  # ids exactly as written
     if "week_start" in keyed:
         keyed["week_start"] = _parse_dates(keyed["week_start"]).astype(str)
     key_dup = keyed.duplicated(keep=False)
@@ -399,7 +428,7 @@ def _enforce_budget(
             row=int(first["index"]) + 1,
             column=str(first["column"]),
             detail=(
-                f"value '{first['value']}'; {len(failures)} of {rows_in} rows ({share:.1%}) "
+                f"value {str(first['value'])!r}; {len(failures)} of {rows_in} rows ({share:.1%}) "
                 "break the contract, "
                 f"more than the {settings.max_quarantine_fraction:.1%} that may be quarantined; reasons: "
                 + ", ".join(f"{r}={c}" for r, c in failures["reason"].value_counts().items())
@@ -425,15 +454,15 @@ def _validate_stores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
             reason,
             row=int(first["index"]) + 1,
             column=str(first["column"]),
-            detail=f"value '{first['value']}'; {len(failures)} bad store rows; "
+            detail=f"value {str(first['value'])!r}; {len(failures)} bad store rows; "
             "stores.csv is master data and is never "
             "quarantined",
             fix=FIX_BY_REASON.get(reason, "correct the store rows"),
         )
     stores = pd.DataFrame(
         {
-            "store_id": frame["store_id"].str.strip(),
-            "region": frame["region"].str.strip(),
+            "store_id": frame["store_id"],
+            "region": frame["region"],
             "store_format": frame["store_format"].str.strip().str.lower(),
         }
     )
@@ -448,7 +477,7 @@ def _condition(name: str, frame: pd.DataFrame, formats: dict[str, NumberFormat])
         if column == "week_start":
             out[column] = _parse_dates(frame[column])
         else:
-            out[column] = frame[column].astype(str).str.strip()
+            out[column] = frame[column].astype(str)
     for column, fmt in formats.items():
         out[column] = parse_numbers(frame[column], fmt).astype("float64")
     return out.reset_index(drop=True)
@@ -456,7 +485,10 @@ def _condition(name: str, frame: pd.DataFrame, formats: dict[str, NumberFormat])
 
 def _outside_run(name: str, frame: pd.DataFrame, stores: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Covariate rows for stores (promotions) or regions (weather, events) this run does not have:
-    a chain-wide plan or calendar. They are ignored and counted, never judged or quarantined."""
+    a chain-wide plan or calendar. They are ignored and counted, never judged or quarantined.
+
+    Which run a row belongs to is read from its id without the whitespace around it: a row for a
+    store of the run written ' S00101' is judged (and quarantined as `untrimmed_id`), not ignored."""
     if name == "promotions":
         store = frame["store_id"].astype(str).str.strip()
         return np.asarray((store != "") & ~store.isin(set(stores["store_id"])), dtype=bool)
@@ -474,8 +506,10 @@ def _unmatched(
     dropped (one file lost them)."""
     if name == "promotions":
         series = shipments[["store_id", "product_id"]].drop_duplicates()
-        keys = pd.MultiIndex.from_frame(kept[["store_id", "product_id"]])
-        miss = np.asarray(~keys.isin(pd.MultiIndex.from_frame(series)), dtype=bool)
+        # (store, product) as one string per row: a vectorised isin (a MultiIndex iterates in Python).
+        keys = kept["store_id"].astype(str) + "\x1f" + kept["product_id"].astype(str)
+        known = series["store_id"].astype(str) + "\x1f" + series["product_id"].astype(str)
+        miss = np.asarray(~keys.isin(known.unique()), dtype=bool)
         examples = kept.loc[miss, ["store_id", "product_id"]]
         if not miss.any():
             return {"rows": 0, "example": "", "leading_zeros": False}
@@ -491,7 +525,7 @@ def _unmatched(
             "example": f"store {first['store_id']} product {first['product_id']}",
             "leading_zeros": bool(again.isin(stripped).any()),
         }
-    shipped = set(stores.loc[stores["store_id"].isin(set(shipments["store_id"])), "region"])
+    shipped = set(stores.loc[stores["store_id"].isin(shipments["store_id"].unique()), "region"])
     region = kept["region"].astype(str)
     miss = np.asarray(~region.isin(shipped) & (region != "*"), dtype=bool)
     example = f"region {region[miss].iloc[0]}" if miss.any() else ""
@@ -559,27 +593,84 @@ def near_misses(ids: pd.Series, known: set[str]) -> dict[str, str]:
     for value in sorted(known):
         by_key.setdefault(id_key(value), value)
     misses = {}
-    for value in sorted(set(ids.astype(str)) - known - {""}):
+    for value in sorted(set(ids.astype(str).unique()) - known - {""}):
         match = by_key.get(id_key(value))
         if match is not None:
             misses[value] = match
     return misses
 
 
+# The forms in which an id can nearly match another: each is undone on both ids.
+_NEAR_MISS_FORMS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("spaces around it", str.strip),
+    ("spaces inside", lambda value: re.sub(r"(?<=\S)\s+(?=\S)", "", value)),
+    ("leading zeros", lambda value: re.sub(r"(?<!\d)0+(?=\d)", "", value)),
+    ("letter case", str.casefold),
+)
+
+
+def _undone(value: str, keep: str = "") -> str:
+    """`value` with every near-miss form undone except `keep`."""
+    for label, undo in _NEAR_MISS_FORMS:
+        if label != keep:
+            value = undo(value)
+    return value
+
+
+def near_miss_cause(given: str, known: str) -> str:
+    """How `given` differs from `known` when it differs only in form: each of 'spaces around it',
+    'spaces inside', 'leading zeros', 'letter case' without which the two would still differ,
+    joined by ', ' (`'s0101'` vs `'S00101'`: 'leading zeros, letter case'); '' when the two are
+    equal or differ otherwise."""
+    if given == known or _undone(given) != _undone(known):
+        return ""
+    return ", ".join(label for label, _ in _NEAR_MISS_FORMS if _undone(given, label) != _undone(known, label))
+
+
+def _pairs(misses: dict[str, str]) -> str:
+    """Up to three (given, known) pairs, quoted as Python does so that a tab or a space shows."""
+    shown = list(misses.items())[:3]
+    return ", ".join(f"{given!r} vs {known!r} ({near_miss_cause(given, known)})" for given, known in shown)
+
+
+def _untrimmed_ids(name: str, frame: pd.DataFrame) -> dict[str, str]:
+    """Each id of the table's id columns with whitespace around it, with the id without it."""
+    found: dict[str, str] = {}
+    for column in ("store_id", "product_id", "region", "event"):
+        if column in REQUIRED_COLUMNS[name] and column in frame:
+            values = frame[column].astype(str)
+            for value in sorted(set(values[_untrimmed(values)])):
+                found[value] = value.strip()
+    return found
+
+
 def _id_hint(name: str, frame: pd.DataFrame, outside: npt.NDArray[np.bool_], stores: pd.DataFrame) -> str:
-    """The likely cause when ids miss stores.csv's only by form: names up to three pairs."""
+    """The likely cause when ids are written with spaces around them (`untrimmed_id`), or miss
+    stores.csv's only by form (`unknown_store`, or rows outside the run): names up to three pairs
+    of each, with how they differ."""
+    hints = []
+    untrimmed = _untrimmed_ids(name, frame) if name != "stores" else {}
+    if untrimmed:
+        hints.append(
+            f"likely cause: {len(untrimmed)} id value(s) are written with spaces or tabs around them "
+            f"({_pairs(untrimmed)}); ids are compared exactly and never trimmed: remove the spaces in "
+            "the export"
+        )
     column = "region" if name in ("weather", "events") else "store_id"
-    if column not in frame or name == "stores":
-        return ""
-    candidates = frame.loc[outside, column] if name != "shipments" else frame[column]
-    misses = near_misses(candidates.astype(str).str.strip(), set(stores[column]))
-    if not misses:
-        return ""
-    pairs = ", ".join(f"'{given}' vs '{known}'" for given, known in list(misses.items())[:3])
-    return (
-        f"likely cause: {len(misses)} {column} value(s) differ from stores.csv's only in letter case, "
-        f"spaces or leading zeros ({pairs}); ids are compared exactly: write them as stores.csv does"
-    )
+    if column in frame and name != "stores":
+        candidates = frame.loc[outside, column] if name != "shipments" else frame[column]
+        misses = {
+            given: known
+            for given, known in near_misses(candidates.astype(str), set(stores[column])).items()
+            if given not in untrimmed
+        }
+        if misses:
+            hints.append(
+                f"likely cause: {len(misses)} {column} value(s) differ from stores.csv's only in letter "
+                f"case, spaces or leading zeros ({_pairs(misses)}); ids are compared exactly: write them "
+                "as stores.csv does"
+            )
+    return "; ".join(hints)
 
 
 def _coverage_warnings(

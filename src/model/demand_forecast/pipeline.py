@@ -33,10 +33,10 @@ from demand_forecast.contracts import (
     SegmentHealth,
     SegmentScores,
 )
-from demand_forecast.dataset import Tables, write_tables
+from demand_forecast.dataset import Tables
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
-from demand_forecast.loading import load_dataset, load_model
+from demand_forecast.loading import load_dataset, load_model, run_validate
 from demand_forecast.metrics import bias, mape, scores, wape
 from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
 from demand_forecast.reading import read_text_csv
@@ -67,17 +67,6 @@ __all__ = [
     "run_train",
     "run_validate",
 ]
-
-
-def run_validate(data: Path, out: Path, settings: Settings, say: Say = print) -> DataQuality:
-    result = load_dataset(data, settings)
-    for message in result.warnings:
-        say(f"warning: {message}")
-    write_tables(result.tables, out, settings.validate_.output_format)
-    write_csv_atomic(result.quarantine, out / "quarantine.csv")
-    quality = DataQuality.parse(result.report, "the validation report")
-    quality.write(out / DATA_QUALITY_FILE)
-    return quality
 
 
 def model_identity(tables: Tables, settings: Settings) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from demand_forecast.loading import load_dataset, read_model_folder
 from demand_forecast.scoring import FORECAST_COLUMNS, forecast
+
+if TYPE_CHECKING:  # typing only: mlflow is imported when the flavour is built (seconds)
+    from mlflow.models import ModelSignature
 
 MODEL_ARTIFACT = "model_dir"
 
@@ -30,7 +33,7 @@ class DemandForecastPyfunc:
         return forecast(self.model, tables, as_of, horizon)
 
 
-def model_signature() -> Any:
+def model_signature() -> ModelSignature:
     """The pyfunc's signature: one request row in, the forecasts table of `score` out."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema

@@ -12,15 +12,18 @@ the fix:
   must be strict UTF-8; a file that is not (Latin-1, Windows-1252: the byte alone cannot tell which)
   stops with ``not UTF-8``, naming the line and the byte, and the fix (re-save as UTF-8).
 * **Separator.** ``,`` ``;`` tab and ``|`` are candidates; the one under which the header holds
-  most of the file's required columns wins (ties: most header fields, then ``,``). Python's
-  ``csv`` module reads the file with it (quotes, embedded separators and line breaks as Excel
-  writes them), so every record's width and line are known.
+  most of the file's required columns wins (ties: most header fields, then ``,``). Arrow's CSV
+  reader (pyarrow.csv, every cell as text, nothing read as null) reads the rows as wide as the
+  first one; Python's ``csv`` module reads each row Arrow refuses (a ragged row) and, record by
+  record, a file where a quoted value spans lines. Either way quotes and embedded separators are
+  read as Excel writes them, and every record's width and line are known.
 * **Compression** by extension (``.gz`` ``.bz2`` ``.xz`` ``.zip``, those pandas infers).
 * **Headers** matched ignoring case and spaces (`header_name`); a header line inside the file (two
   exports joined) is dropped in line 1's order and an error in any other; one empty field beyond
   the header (a trailing delimiter) is dropped and counted, any other extra field is an error.
-  Nothing is read as missing: ``NA`` and ``None`` are ids. Each frame's index is its data row (file
-  line - 2), so row numbers stay the file's own (src/model/README.md, "Reading").
+  Nothing is read as missing: ``NA`` and ``None`` are ids, and nothing is trimmed: `` S00101`` keeps
+  its space (ids are compared exactly, `demand_forecast.data_contract`). Each frame's index is its
+  data row (file line - 2), so row numbers stay the file's own (src/model/README.md, "Reading").
 
 Numbers. `infer_number_format` fixes one format per column from its values and `parse_numbers`
 applies it; validation's pandera checks call both, so every numeric column of every file follows
@@ -55,7 +58,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from demand_forecast.errors import DataContractError
 
@@ -219,7 +226,7 @@ class _Rows:
 def _records(path: Path, text: str, separator: str) -> list[tuple[int, list[str]]]:
     """(first line, fields) of every non-blank record, by Python's csv module (quotes, embedded
     separators and line breaks as Excel writes them)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     records = []
     line = 1
     try:
@@ -317,45 +324,175 @@ def _drop_header_lines(
     path: Path, frame: pd.DataFrame, header: list[str], required: list[str]
 ) -> tuple[pd.DataFrame, int]:
     """Header lines inside the file (two exports joined with `cat`): in line 1's order they are
-    dropped and counted; in another order they are an error naming the line and both orders."""
-    names = frame.apply(lambda column: column.str.strip().str.lower())
-    hits = names.isin(set(required)).sum(axis=1)
-    candidates = frame.index[hits >= len(required)]
-    for label in candidates:
+    dropped and counted; in another order they are an error naming the line and both orders.
+
+    A row is a header line when it holds every required column name as `header_name` matches it;
+    Arrow's kernels find the few rows that might (each required name in a cell, case and
+    surrounding spaces aside), over whole columns."""
+    names = pa.array(required)
+    might = np.zeros(len(frame), dtype=np.int64)
+    for column in frame.columns:
+        cells = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(frame[column])))
+        might += np.asarray(pc.fill_null(pc.is_in(cells, value_set=names), False), dtype=bool)
+    candidates = []
+    for label in frame.index[might >= len(required)]:
         fields = [str(value) for value in frame.loc[label]]
+        if not _is_header_line(fields, required):
+            continue
         order = [header_name(field) for field in _without_trailing_empty(fields)]
         if order != header:
             raise _header_order_error(path, int(label) + 2, order, header)
-    return frame.drop(index=candidates), len(candidates)
+        candidates.append(label)
+    return (frame.drop(index=candidates) if candidates else frame), len(candidates)
+
+
+# Where a line ends, for the csv module and Arrow alike: CRLF, CR or LF.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# A line holding nothing but whitespace (or nothing), searched for in "\n" + text + "\n".
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+def _fields(line: str, separator: str) -> list[str]:
+    """The fields of one record line, by Python's csv module (the rule for every row Arrow refuses)."""
+    return next(csv.reader([line], delimiter=separator), [])
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """The non-blank lines of a file whose records are one line each: the header line and the data
+    lines, each data line with its 1-based file line number, and the data lines joined by LF."""
+
+    header: str
+    texts: list[str]
+    numbers: npt.NDArray[np.int64]
+    joined: str
+
+
+def _one_line_records(text: str) -> _Lines | None:
+    """Every non-blank line of `text`, or None when a quoted value spans lines (a line with an odd
+    number of quotes): then only the csv module knows where records start."""
+    if "\r" in text:
+        text = _LINE_END.sub("\n", text)
+    body = text.rstrip("\n")
+    lines = body.split("\n")
+    if '"' in body and any(line.count('"') % 2 for line in lines):
+        return None
+    if _BLANK_LINE.search(f"\n{body}\n") is None:  # nearly every file: line n is record n
+        joined = body[len(lines[0]) + 1 :]
+        return _Lines(lines[0], lines[1:], np.arange(2, len(lines) + 1, dtype=np.int64), joined)
+    numbers = [number for number, line in enumerate(lines, 1) if line.strip()]
+    texts = [lines[n - 1] for n in numbers]
+    return _Lines(texts[0], texts[1:], np.array(numbers[1:], dtype=np.int64), "\n".join(texts[1:]))
+
+
+def _arrow_rows(data: _Lines, separator: str, width: int) -> tuple[pd.DataFrame, list[int]]:
+    """The records of `data` that have `width` fields, as text columns 0..width-1 indexed by data
+    row (line - 2), read by Arrow's CSV reader; and the positions in `data` of the other records
+    (Arrow calls the handler for each, in order:
+    https://arrow.apache.org/docs/python/generated/pyarrow.csv.ParseOptions.html)."""
+    refused: list[str] = []
+
+    def refuse(row: pa_csv.InvalidRow) -> str:
+        refused.append(row.text)
+        return "skip"
+
+    names = [str(i) for i in range(width)]
+    # Every cell as text: no type inference, nothing read as null (`NA`, `NULL`, '' stay as written).
+    # https://arrow.apache.org/docs/python/generated/pyarrow.csv.ConvertOptions.html
+    table = pa_csv.read_csv(
+        io.BytesIO(data.joined.encode("utf-8")),
+        read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pa_csv.ParseOptions(delimiter=separator, invalid_row_handler=refuse),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    positions, at = [], 0
+    for text in refused:  # in file order: find each refused record's line
+        while data.texts[at] != text:
+            at += 1
+        positions.append(at)
+        at += 1
+    kept = np.ones(len(data.texts), dtype=bool)
+    kept[positions] = False
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+    frame.index = pd.Index(data.numbers[kept] - 2, dtype="int64")
+    return frame, positions
+
+
+def _read_records(
+    path: Path, data: _Lines, separator: str, header: list[str], required: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """The data rows of one-line records fitted to the header's width (see `_fit_width`): Arrow
+    reads the rows as wide as the first one (the header's width, or one more when the file ends
+    every row with a delimiter); the csv module reads the rest, and every row whose extra field is
+    not empty, in file order so the first bad row is the one named. Returns the rows and how many
+    ended in an empty field too many."""
+    width = len(header)
+    if not data.texts:  # a header and nothing else
+        return pd.DataFrame({column: pd.Series(dtype=str) for column in header}), 0
+    wide = len(_fields(data.texts[0], separator)) > width
+    frame, refused = _arrow_rows(data, separator, width + wide)
+    suspects = list(refused)
+    if wide:
+        extra = frame[str(width)]
+        filled = frame.index[(extra.str.strip() != "").to_numpy(dtype=bool, na_value=True)]
+        positions = np.searchsorted(data.numbers, filled.to_numpy() + 2)
+        suspects = sorted(suspects + [int(at) for at in positions])
+        frame = frame.drop(index=filled).iloc[:, :width]
+    rows = _Rows([], [], trailing_empty_fields=len(frame) if wide else 0)
+    for at in suspects:
+        line, text = int(data.numbers[at]), data.texts[at]
+        fields = _fields(text, separator)
+        rows.values.append(
+            _fit_width(path, line, fields, header, required) if len(fields) > width else fields
+        )
+        rows.trailing_empty_fields += len(fields) > width
+        rows.labels.append(line - 2)
+    frame.columns = pd.Index(header)
+    if rows.values:
+        padded = [fields + [""] * (width - len(fields)) for fields in rows.values]
+        more = pd.DataFrame(padded, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str)
+        frame = pd.concat([frame, more.astype(frame.dtypes.to_dict())]).sort_index()
+    return frame, rows.trailing_empty_fields
 
 
 def read_csv_text(path: Path, required: list[str]) -> tuple[pd.DataFrame, CsvFormat]:
-    """Every cell of `path` as a stripped string ('' when empty), and how the file was read.
+    """Every cell of `path` as a string exactly as written ('' when empty), and how the file was read.
 
-    The frame's index is the data row (file line - 2), so row numbers stay the file's own when
-    header lines inside it are dropped. Raises DataContractError for a file that cannot be read
-    one way only (see the module docstring)."""
+    Records on one line each (nearly every export) are read by Arrow's CSV reader, the rest of the
+    rules applied over whole columns; a file where a quoted value spans lines is read by the csv
+    module record by record. Both give the same frame. Its index is the data row (file line - 2),
+    so row numbers stay the file's own when header lines inside it are dropped. Raises
+    DataContractError for a file that cannot be read one way only (see the module docstring)."""
     text, encoding = decode_csv(path)
     text = text.lstrip("\ufeff")
-    separator = detect_separator(text.lstrip().splitlines()[0], required)
-    records = _records(path, text, separator)
-    header, renamed = _header(path, records[0][1])
-    rows = _data_rows(path, records, header, required)
-    if rows.values:
-        frame = pd.DataFrame(
-            rows.values, columns=header, index=pd.Index(rows.labels, dtype="int64"), dtype=str
-        )
-        frame = frame.apply(lambda column: column.str.strip())
-        frame, rows.repeated_header_lines = _drop_header_lines(path, frame, header, required)
+    first_line = _LINE_END.split(text.lstrip(), maxsplit=1)[0]
+    separator = detect_separator(first_line, required)
+    lines = _one_line_records(text)
+    if lines is not None:
+        header, renamed = _header(path, _fields(lines.header, separator))
+        frame, trailing = _read_records(path, lines, separator, header, required)
     else:
-        frame = pd.DataFrame({column: pd.Series(dtype=str) for column in header})
+        records = _records(path, text, separator)
+        header, renamed = _header(path, records[0][1])
+        rows = _data_rows(path, records, header, required)
+        index = pd.Index(rows.labels, dtype="int64")
+        frame = pd.DataFrame(rows.values, columns=header, index=index, dtype=str)
+        trailing = rows.trailing_empty_fields
+    repeated = 0
+    if len(frame):
+        frame, repeated = _drop_header_lines(path, frame, header, required)
     read_as = CsvFormat(
         encoding,
         separator,
         compression=_file_compression(path),
         renamed_columns=tuple(renamed.items()),
-        trailing_empty_fields=rows.trailing_empty_fields,
-        repeated_header_lines=rows.repeated_header_lines,
+        trailing_empty_fields=trailing,
+        repeated_header_lines=repeated,
     )
     return frame, read_as
 
@@ -392,6 +529,24 @@ GROUPING_CHARACTERS = (",", ".", " ", "'", "\u00a0", "\u202f")
 def _grouped(grouping: str, decimal: str) -> re.Pattern[str]:
     g, d = re.escape(grouping), re.escape(decimal)
     return re.compile(rf"^[+-]?\d{{1,3}}(?:{g}\d{{3}})+(?:{d}\d+)?$")
+
+
+def _stripped_text(values: pd.Series) -> pd.Series:
+    """`values` as text without the whitespace around it (numbers tolerate it; ids never see this)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    return series.astype(str).str.strip()
+
+
+def distinct_values(values: pd.Series, labelled: bool = False) -> tuple[pd.Series, npt.NDArray[np.intp]]:
+    """The distinct values of `values` (object dtype, in order of first appearance; `labelled`:
+    each labelled by the row where it first appears, else 0..n-1) and each row's position among them.
+
+    A column's values repeat (104 weeks over 40,000 rows, a few hundred prices), so the number and
+    date rules run once per distinct value, with Python's `re` (compiled patterns are cached),
+    and are spread back over the rows: `result.to_numpy()[codes]`."""
+    codes, uniques = values.factorize(use_na_sentinel=False)
+    index = values.index[pd.Series(codes).drop_duplicates().index] if labelled else None
+    return pd.Series(np.asarray(uniques, dtype=object), index=index, dtype=object), codes
 
 
 @dataclass(frozen=True)
@@ -431,8 +586,8 @@ def infer_number_format(values: pd.Series, separator: str = ",") -> NumberFormat
     others only with ','; or when no value settles the mark and some value reads two ways
     ("1.500": 1.5 or 1500). In a ','-separated file a comma is never a decimal mark unless a value
     shows it (a decimal comma would have to be quoted), so "1,500" there is 1500."""
-    text = pd.Series(values, dtype=object).astype(str).str.strip()
-    text = text[text != ""]
+    stripped = _stripped_text(values)
+    text, _ = distinct_values(stripped[(stripped != "").to_numpy(dtype=bool, na_value=True)], labelled=True)
     comma = text[text.str.match(_COMMA_DECIMAL_EVIDENCE.pattern)]
     dot = text[text.str.match(_DOT_DECIMAL_EVIDENCE.pattern)]
     if len(comma) and len(dot):
@@ -466,36 +621,46 @@ def number_like(values: pd.Series, number_format: NumberFormat | None = None) ->
     parse): what decides whether an extra column is numeric, so that a non-finite value is judged
     as a bad number, not taken as a sign that the column is text."""
     fmt = number_format or NumberFormat()
-    text = pd.Series(values, dtype=object).astype(str).str.strip()
-    return (
-        parse_numbers(text, fmt).notna()
-        | text.str.match(_NON_FINITE.pattern, case=False)
-        | text.str.match(_PLAIN[fmt.decimal].pattern)
+    text = _stripped_text(values)
+    distinct, codes = distinct_values(text)
+    like = (
+        _parse_distinct(distinct, fmt).notna()
+        | distinct.str.match(_NON_FINITE.pattern, case=False).fillna(False)
+        | distinct.str.match(_PLAIN[fmt.decimal].pattern).fillna(False)
     )
+    return pd.Series(like.to_numpy(dtype=bool)[codes], index=text.index)
 
 
 def parse_numbers(values: pd.Series, number_format: NumberFormat | None = None) -> pd.Series:
     """float64 values of `values` in `number_format` (default: decimal point); NaN where a value is
-    empty, does not match the format, or is not a finite number."""
-    fmt = number_format or NumberFormat()
-    text = pd.Series(values, dtype=object).astype(str).str.strip()
-    out = pd.Series(np.nan, index=text.index, dtype="float64")
-    plain = text.str.match(_PLAIN[fmt.decimal].pattern)
-    grouped = pd.Series(False, index=text.index)
-    for grouping in GROUPING_CHARACTERS:
-        if grouping == fmt.decimal:
-            continue
-        grouped |= text.str.match(_grouped(grouping, fmt.decimal).pattern)
-    # A plain "1,500" in a decimal-comma column is 1.5; only the decimal reading applies there.
-    grouped &= ~plain
-    normal = text.where(plain | grouped, "")
-    for grouping in GROUPING_CHARACTERS:
-        if grouping != fmt.decimal:
-            normal = normal.where(~grouped, normal.str.replace(grouping, "", regex=False))
+    empty, does not match the format, or is not a finite number. Each distinct value is parsed once
+    (`distinct_values`)."""
+    text = _stripped_text(values)
+    distinct, codes = distinct_values(text)
+    parsed = _parse_distinct(distinct, number_format or NumberFormat()).to_numpy()
+    return pd.Series(parsed[codes], index=text.index, dtype="float64")
+
+
+def _parse_distinct(text: pd.Series, fmt: NumberFormat) -> pd.Series:
+    """`parse_numbers` of stripped object-dtype text: the plain form first, the grouped forms for
+    the rest."""
+    plain = text.str.match(_PLAIN[fmt.decimal].pattern).to_numpy(dtype=bool, na_value=False)
+    normal = text.where(plain, "")
+    rest = text[~plain & (text != "").to_numpy(dtype=bool, na_value=False)]
+    if len(rest):
+        grouped = pd.Series(False, index=rest.index)
+        for grouping in GROUPING_CHARACTERS:
+            if grouping != fmt.decimal:
+                grouped |= rest.str.match(_grouped(grouping, fmt.decimal).pattern).fillna(False)
+        cleaned = rest[grouped]
+        for grouping in GROUPING_CHARACTERS:
+            if grouping != fmt.decimal:
+                cleaned = cleaned.str.replace(grouping, "", regex=False)
+        normal[cleaned.index] = cleaned
     if fmt.decimal == ",":
         normal = normal.str.replace(",", ".", regex=False)
-    ok = normal != ""
-    with np.errstate(over="ignore"):
-        parsed = pd.to_numeric(normal[ok], errors="coerce")
-    out[ok] = parsed.astype("float64")
-    return out.where(np.isfinite(out))
+    ok = (normal != "").to_numpy(dtype=bool, na_value=False)
+    out = np.full(len(text), np.nan)
+    # Every value left matches the plain form, which Python's float() reads (1e400 is inf, dropped).
+    out[ok] = normal[ok].to_numpy(dtype=object).astype("float64")
+    return pd.Series(np.where(np.isfinite(out), out, np.nan), index=text.index, dtype="float64")

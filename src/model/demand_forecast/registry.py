@@ -31,12 +31,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demand_forecast.contracts import MODEL_ARTIFACT, Decision, Metrics, ModelInfo
 from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.project import project_root
 from demand_forecast.settings import Settings, TrackingSettings
+
+if TYPE_CHECKING:  # typing only: mlflow is imported where it is used (seconds to import)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
 MODEL_ARTIFACT_PATH = "model"
 DISTRIBUTION = "demand-forecast-model"
@@ -74,7 +78,8 @@ def _store_exists(uri: str) -> bool:
     return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
 
 
-def _configure(settings: Settings, *, create: bool = True) -> Any:
+def _configure(settings: Settings, *, create: bool = True) -> None:
+    """Point MLflow's tracking and registry at the project's store (`tracking_uri`)."""
     import mlflow
 
     uri = tracking_uri(settings.tracking, create=create)
@@ -82,11 +87,12 @@ def _configure(settings: Settings, *, create: bool = True) -> Any:
     # that variable, so it would carry a previous configuration's store.
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return mlflow
 
 
-def _experiment_id(mlflow: Any, settings: Settings) -> str:
+def _experiment_id(settings: Settings) -> str:
     """The experiment of runs started outside a job (created on first use)."""
+    import mlflow
+
     uri = mlflow.get_tracking_uri()
     name = settings.tracking.experiment_name
     experiment = mlflow.get_experiment_by_name(name)
@@ -100,14 +106,16 @@ def _experiment_id(mlflow: Any, settings: Settings) -> str:
 
 
 @contextmanager
-def _run(mlflow: Any, settings: Settings, run_name: str) -> Iterator[str]:
+def _run(settings: Settings, run_name: str) -> Iterator[str]:
     """The run to log into: the job's own run inside AML (left open: AML ends it with the job),
     else a new run in the project's experiment."""
     job_run = os.environ.get(JOB_RUN_VARIABLE)
     if job_run:
         yield job_run
         return
-    with mlflow.start_run(run_name=run_name, experiment_id=_experiment_id(mlflow, settings)) as run:
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name, experiment_id=_experiment_id(settings)) as run:
         yield str(run.info.run_id)
 
 
@@ -130,7 +138,7 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 
 def _log_batch(
-    client: Any, run_id: str, params: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]
+    client: MlflowClient, run_id: str, params: dict[str, Any], metrics: dict[str, Any], tags: dict[str, str]
 ) -> None:
     """runs/log-batch calls of at most 100 params, 100 tags and 100 metrics each (MLflow's request
     limits: https://mlflow.org/docs/latest/rest-api.html#log-batch)."""
@@ -152,10 +160,12 @@ def _log_batch(
 def log_training_run(settings: Settings, model_info: ModelInfo) -> str:
     """Record a training run (params, validation metrics); return its run id (the job's run in AML)."""
     info = model_info.to_json()
-    mlflow = _configure(settings)
+    import mlflow
+
+    _configure(settings)
     client = mlflow.MlflowClient()
     try:
-        with _run(mlflow, settings, f"train-{info['model_version']}") as run_id:
+        with _run(settings, f"train-{info['model_version']}") as run_id:
             _log_batch(
                 client,
                 run_id,
@@ -202,7 +212,9 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
     The one resolver of "the champion" for score, monitor, evaluate, register and the local stack.
     """
     name = name or settings.register_.model_name
-    mlflow = _configure(settings, create=False)
+    import mlflow
+
+    _configure(settings, create=False)
     uri = mlflow.get_registry_uri()
     if not _store_exists(uri):
         return None
@@ -222,7 +234,7 @@ def champion(settings: Settings, name: str | None = None) -> Champion | None:
     return Champion(name, str(version.version), dict(version.tags or {}))
 
 
-def _is_registered(client: Any, name: str) -> bool:
+def _is_registered(client: MlflowClient, name: str) -> bool:
     """Whether a registered model is named exactly `name`: `get_registered_model`, with the
     registry's "not found" (RESOURCE_DOES_NOT_EXIST, or any error MLflow maps to HTTP 404) as
     False; any other MlflowException propagates."""
@@ -241,7 +253,7 @@ def _is_registered(client: Any, name: str) -> bool:
     return True
 
 
-def _is_not_found(exc: Any) -> bool:
+def _is_not_found(exc: MlflowException) -> bool:
     """MLflow's "resource not found": the error code RESOURCE_DOES_NOT_EXIST (what MLflow's stores
     and AML's JSON error bodies carry, e.g. the body quoted in Azure/azure-sdk-for-python#42155) or
     another code MLflow reports as HTTP 404 (mlflow/exceptions.py `get_http_status_code`), except
@@ -251,7 +263,10 @@ def _is_not_found(exc: Any) -> bool:
 
     if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
         return True
-    return bool(exc.error_code != ErrorCode.Name(ENDPOINT_NOT_FOUND) and exc.get_http_status_code() == 404)
+    if exc.error_code == ErrorCode.Name(ENDPOINT_NOT_FOUND):
+        return False
+    # mlflow leaves get_http_status_code unannotated (mlflow/exceptions.py).
+    return bool(exc.get_http_status_code() == 404)  # type: ignore[no-untyped-call]
 
 
 # Written by score next to its forecasts: the registry version "the champion" meant for this run.
@@ -338,7 +353,9 @@ def download_model(settings: Settings, uri: str) -> Path | None:
     `models:/<name>/Production` resolves through `champion()`; `models:/<name>/<version>` and
     `runs:/...` are downloaded as they are. A missing local store is "no model" (`store()` names it).
     """
-    mlflow = _configure(settings, create=False)
+    import mlflow
+
+    _configure(settings, create=False)
     name = _champion_reference(settings, uri)
     if name is not None:
         current = champion(settings, name)
@@ -351,7 +368,7 @@ def download_model(settings: Settings, uri: str) -> Path | None:
     from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_artifact_location(mlflow, uri)))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_artifact_location(uri)))
     except MlflowException as exc:
         if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             return None
@@ -363,7 +380,7 @@ def download_model(settings: Settings, uri: str) -> Path | None:
     return None
 
 
-def _artifact_location(mlflow: Any, uri: str) -> str:
+def _artifact_location(uri: str) -> str:
     """Where a `models:/<name>/<version>` (or `runs:/<run>/<path>`) URI's files are, by documented calls.
 
     Not `download_artifacts("models:/...")` itself: MLflow 3 then searches the logged-model API
@@ -371,6 +388,8 @@ def _artifact_location(mlflow: Any, uri: str) -> str:
     answer (`get_model_version_download_uri`, AML: "loading models from registry"), whatever form
     of source it stored; a `runs:/` URI: the run's artifact URI (runs/get).
     """
+    import mlflow
+
     client = mlflow.MlflowClient()
     if uri.startswith("models:/"):
         name, _, version = uri.removeprefix("models:/").rstrip("/").partition("/")
@@ -429,7 +448,7 @@ def _save_pyfunc(model_dir: Path, target: Path, python_model: Any) -> None:
         shutil.copy2(wheel, target / "wheels" / wheel.name)
 
 
-def _register_version(mlflow: Any, name: str, run_id: str) -> str:
+def _register_version(name: str, run_id: str) -> str:
     """A new version of `name` whose source is the run's logged pyfunc at its artifact location
     (`<run artifact_uri>/model`), resolved here on the client: `create_registered_model` (tolerating
     both "already exists" codes, as MLflow's own `_register_model` does), then
@@ -442,6 +461,7 @@ def _register_version(mlflow: Any, name: str, run_id: str) -> str:
     repository lists the `model` directory rather than its files there, and AML does not serve the
     logged-models API (tests/model/aml_mlflow_routes.py), so that path fails only in the cloud.
     The registry stores a location it can serve, never a `runs:/` it would have to resolve."""
+    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
 
@@ -457,8 +477,7 @@ def _register_version(mlflow: Any, name: str, run_id: str) -> str:
 
 
 def _log_and_register(
-    client: Any,
-    mlflow: Any,
+    client: MlflowClient,
     settings: Settings,
     model_dir: Path,
     info: ModelInfo,
@@ -467,9 +486,11 @@ def _log_and_register(
     python_model: Any,
 ) -> str:
     """One run holding the candidate's params, holdout metrics and pyfunc; its registry version."""
+    import mlflow
+
     candidate_mape = metrics.overall.ensemble.mape
     try:
-        with _run(mlflow, settings, f"register-{info.model_version}") as run_id:
+        with _run(settings, f"register-{info.model_version}") as run_id:
             holdout = {}
             for model_name, record in metrics.overall.by_model().items():
                 if record is None:
@@ -484,7 +505,7 @@ def _log_and_register(
                 target = Path(scratch) / MODEL_ARTIFACT_PATH
                 _save_pyfunc(model_dir, target, python_model)
                 client.log_artifacts(run_id, str(target), MODEL_ARTIFACT_PATH)
-            registered = _register_version(mlflow, name, run_id)
+            registered = _register_version(name, run_id)
         tags = {
             "model_version": info.model_version,
             "holdout_start": info.holdout.start,
@@ -569,11 +590,13 @@ def register_model(
 ) -> Decision:
     """Log the pyfunc (`python_model`, `demand_forecast.pyfunc.python_model()`), register a version,
     and make it champion only if it wins by the margin."""
-    mlflow = _configure(settings)
+    import mlflow
+
+    _configure(settings)
     client = mlflow.MlflowClient()
     candidate_mape = metrics.overall.ensemble.mape
     current = champion(settings, name)
-    registered = _log_and_register(client, mlflow, settings, model_dir, info, metrics, name, python_model)
+    registered = _log_and_register(client, settings, model_dir, info, metrics, name, python_model)
     max_abs_bias = settings.register_.max_abs_bias
     promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin, max_abs_bias)
     if promoted:
@@ -609,7 +632,9 @@ def _champion_volume(metrics: Metrics, current: Champion | None, key: str) -> fl
 
 def promote(settings: Settings, name: str, version: str) -> None:
     """Make `version` the champion: move it to CHAMPION_STAGE, archiving the previous champion."""
-    mlflow = _configure(settings)
+    import mlflow
+
+    _configure(settings)
     client = mlflow.MlflowClient()
     try:
         with warnings.catch_warnings():

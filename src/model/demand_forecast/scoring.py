@@ -11,7 +11,7 @@ import pandas as pd
 from demand_forecast.data_contract import ValidationResult
 from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
-from demand_forecast.features import build_panel, compute_features, design_rows
+from demand_forecast.features import Panel, build_panel, compute_features, design_rows
 from demand_forecast.training.model import TrainedModel
 
 ACTIVE_WEEKS = 13
@@ -93,7 +93,7 @@ def horizon_warnings(horizon: int) -> list[str]:
     ]
 
 
-def active_mask(panel: Any, model: TrainedModel, start: int) -> npt.NDArray[np.bool_]:
+def active_mask(panel: Panel, model: TrainedModel, start: int) -> npt.NDArray[np.bool_]:
     """Series to forecast at week index `start`: those shipped in the ACTIVE_WEEKS weeks before it,
     and those the model trained on whose whole store shipped nothing in those weeks (a store closed
     for a refit, still in stores.csv): the store is silent, not the product discontinued, so its

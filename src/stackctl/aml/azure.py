@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 
 if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -48,11 +49,10 @@ def azure_credential() -> TokenCredential:
             fix="check the deploying identity has a federated credential for this pipeline's "
             "environment (envs/bootstrap creates them) and the client/tenant ids are that identity's",
         ) from exc
-    chosen: TokenCredential = credential  # azure-identity's credentials implement the protocol
-    return chosen
+    return credential
 
 
-def ml_client(stack: StackOutput, credential: TokenCredential) -> Any:
+def ml_client(stack: StackOutput, credential: TokenCredential) -> MLClient:
     from azure.ai.ml import MLClient
 
     return MLClient(

@@ -28,12 +28,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackctl.errors import StackctlError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
     from azure.core.polling import LROPoller
+    from azure.mgmt.containerregistry.operations import RegistriesOperations
 
 DOCKER_HUB = "docker.io"
 # `name[:tag]@sha256:<64 hex>`, the only form runtime.yaml allows (environment.load_runtime insists
@@ -46,7 +49,10 @@ ImageImporter = Callable[[Mapping[str, str]], dict[str, str]]
 # Docker Hub's anonymous limit is per source IP over six hours; a few spaced tries get through a burst
 # (https://docs.docker.com/docker-hub/usage/pulls/), not a spent quota: then the error names the fix.
 RATE_LIMIT_BACKOFF_S = (30.0, 120.0, 300.0)
-_ALREADY_THERE = re.compile(r"already exists", re.IGNORECASE)
+# The NoForce refusal as ACR words it: "Tag <repository>:<tag> already exists in target registry"
+# (Azure/azure-cli#10938). It must name a tag, so an unrelated "already exists" is not read as our
+# image being there; no more than that, so a reworded refusal does not fail every later deploy.
+_ALREADY_THERE = re.compile(r"\btag\b.*\balready exists\b", re.IGNORECASE | re.DOTALL)
 _RATE_LIMITED = re.compile(r"toomanyrequests|too many requests|rate limit", re.IGNORECASE)
 
 
@@ -88,7 +94,7 @@ def pinned_image(reference: str) -> PinnedImage:
 
 
 def import_base_images(
-    registries: Any,
+    registries: RegistriesOperations,
     registry_id: str,
     base_images: Mapping[str, str],
     sleep: Callable[[float], None] = time.sleep,
@@ -154,7 +160,7 @@ def _import_once(
 
 
 def workspace_registry_importer(
-    client: Any, workspace_name: str, credential: Any, subscription_id: str
+    client: MLClient, workspace_name: str, credential: TokenCredential, subscription_id: str
 ) -> ImageImporter:
     """The real importer: the workspace's registry (`MLClient.workspaces.get(...).container_registry`)
     through azure-mgmt-containerregistry."""

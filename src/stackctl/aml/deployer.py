@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment
+from azure.ai.ml import MLClient
+from azure.ai.ml.entities import BatchEndpoint, PipelineComponentBatchDeployment, Resource
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from rich.console import Console
 
@@ -32,6 +33,7 @@ from stackctl.errors import StackctlError
 DEPLOYED_AT_TAG = "deployed_at"
 PREVIOUS_TAG = "previous_deployment"
 DEFAULT_KEEP = 3
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,13 +46,13 @@ class DeployReport:
         return not self.created
 
 
-def _tag(entity: Any) -> str | None:
+def _tag(entity: Resource) -> str | None:
     tags = getattr(entity, "tags", None) or {}
     value = tags.get(CONTENT_HASH_TAG)
     return None if value is None else str(value)
 
 
-def _default_deployment(endpoint: Any) -> str | None:
+def _default_deployment(endpoint: BatchEndpoint) -> str | None:
     # A fetched endpoint carries the REST defaults object; one built here carries a dict.
     defaults = getattr(endpoint, "defaults", None)
     if isinstance(defaults, dict):
@@ -58,7 +60,7 @@ def _default_deployment(endpoint: Any) -> str | None:
     return getattr(defaults, "deployment_name", None)
 
 
-def _deployed_at(deployment: Any) -> str:
+def _deployed_at(deployment: Resource) -> str:
     tags = getattr(deployment, "tags", None) or {}
     if tags.get(DEPLOYED_AT_TAG):
         return str(tags[DEPLOYED_AT_TAG])
@@ -66,7 +68,7 @@ def _deployed_at(deployment: Any) -> str:
     return created.isoformat() if isinstance(created, datetime) else str(created or "")
 
 
-def _set_default(client: Any, endpoint_name: str, deployment_name: str) -> str | None:
+def _set_default(client: MLClient, endpoint_name: str, deployment_name: str) -> str | None:
     """Point the endpoint's default at `deployment_name`; the previous default is kept in a tag."""
     live = client.batch_endpoints.get(name=endpoint_name)
     previous = _default_deployment(live)
@@ -79,7 +81,7 @@ def _set_default(client: Any, endpoint_name: str, deployment_name: str) -> str |
     return previous
 
 
-def _keeping_release(endpoint: Any, live: Any | None) -> Any:
+def _keeping_release(endpoint: BatchEndpoint, live: BatchEndpoint | None) -> BatchEndpoint:
     """`endpoint` with what the live endpoint knows of releases: its default deployment and the
     `previous_deployment` tag (the rollback target). An update replaces the endpoint's tags and
     defaults with the ones sent (create_or_update is a PUT of the whole resource,
@@ -97,7 +99,7 @@ def _keeping_release(endpoint: Any, live: Any | None) -> Any:
 
 
 class AmlDeployer:
-    def __init__(self, client: Any, console: Console | None = None, *, keep: int = DEFAULT_KEEP):
+    def __init__(self, client: MLClient, console: Console | None = None, *, keep: int = DEFAULT_KEEP):
         if keep < 2:
             raise StackctlError(
                 f"keeping {keep} deployment(s) per endpoint leaves nothing to roll back to",
@@ -116,7 +118,7 @@ class AmlDeployer:
         except ResourceNotFoundError:
             return False
 
-    def _existing(self, getter: Any, **kwargs: Any) -> Any | None:
+    def _existing(self, getter: Callable[..., T], **kwargs: Any) -> T | None:
         try:
             return getter(**kwargs)
         except ResourceNotFoundError:
@@ -175,7 +177,7 @@ class AmlDeployer:
                 name, version = str(component.name), str(component.version)
                 existing = self._existing(client.components.get, name=name, version=version)
                 missing = existing is None
-                registered: Any = (
+                registered = (
                     existing if existing is not None else client.components.create_or_update(component)
                 )
                 # The pipeline components' nodes hold these very objects: with the named version's

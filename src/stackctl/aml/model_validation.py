@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from demand_forecast.reporting.schema import VALIDATION_SCHEMA
 
@@ -38,7 +38,8 @@ from stackctl.aml.stack_output import StackOutput
 from stackctl.errors import StackctlError
 from stackctl.graph import VALIDATION_MODEL_NAME
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing only: the Azure SDKs are imported where they are used
+    from azure.core.credentials import TokenCredential
     from azure.mgmt.datafactory import DataFactoryManagementClient
     from azure.mgmt.datafactory.models import ActivityRun
 
@@ -52,9 +53,10 @@ class AmlJobs(Protocol):
 RUN_SUCCEEDED = {"Succeeded"}
 RUN_ENDED_OTHERWISE = {"Failed", "Cancelled"}
 POLL_SECONDS = 60.0
-# Below the release jobs' limit (`timeout-minutes: 170` in .github/workflows/deploy.yml, the
-# `timeoutInMinutes: "170"` of .azure-pipelines/release.yml), leaving room for apply and deploy in the
-# same job, so on a run that does not end this code, not the runner's kill, ends it: the factory run
+# Below the release jobs' limit (`timeout-minutes: 330` in .github/workflows/release.yml, the
+# `timeoutInMinutes: "330"` of .azure-pipelines/release.yml), and never past what apply and deploy
+# left of it (VALIDATION_ENDS_AT_ENV), so on a run that does not end this code, not the runner's
+# kill, ends it: the factory run
 # is cancelled (recursively), so it starts no further batch job, and then every AML job the run had
 # already started is cancelled through azure-ai-ml (`cancel_started_jobs`). Cancelling the factory
 # run does NOT cancel those jobs: it cancels the Until loop that waits on them, and the pipeline's
@@ -65,6 +67,11 @@ POLL_SECONDS = 60.0
 # how long a first release's validation takes (images built on first use) and what to set.
 DEFAULT_TIMEOUT_S = 100 * 60.0
 VALIDATION_TIMEOUT_ENV = "FORECAST_STACK_VALIDATION_TIMEOUT_S"
+# The release job's own end, as Unix seconds, less the room to cancel (review-runtimefix F3): the job
+# writes it in its first step (`date +%s` + its timeout-minutes, less ten minutes), because apply,
+# deploy and the smoke tests run before validation in the same job and take what they take, so a
+# duration alone cannot know how much of the job is left.
+VALIDATION_ENDS_AT_ENV = "FORECAST_STACK_VALIDATION_ENDS_AT"
 
 
 @dataclass(frozen=True)
@@ -79,24 +86,44 @@ class ValidationRun:
     parameters: dict[str, str]
 
 
-def validation_timeout_s(environ: Mapping[str, str] | None = None) -> float:
-    """Seconds the validation run may take: VALIDATION_TIMEOUT_ENV when set, else DEFAULT_TIMEOUT_S.
+def validation_timeout_s(
+    environ: Mapping[str, str] | None = None, now: Callable[[], float] = time.time
+) -> float:
+    """Seconds the validation run may take: VALIDATION_TIMEOUT_ENV when set, else DEFAULT_TIMEOUT_S,
+    and never past VALIDATION_ENDS_AT_ENV (the job's own end, Unix seconds) when that is set.
 
-    Raises StackctlError for a value that is not a positive number of seconds (say which variable
-    and what it held), rather than waiting for a CI runner to kill the job."""
+    Raises StackctlError for a value that is not a positive number of seconds, or a job end already
+    passed (say which variable and what it held), rather than waiting for a CI runner to kill the job."""
     env = os.environ if environ is None else environ
-    raw = env.get(VALIDATION_TIMEOUT_ENV, "").strip()
+    timeout = _positive_seconds(env, VALIDATION_TIMEOUT_ENV) or DEFAULT_TIMEOUT_S
+    ends_at = _positive_seconds(env, VALIDATION_ENDS_AT_ENV)
+    if ends_at is None:
+        return timeout
+    left = ends_at - now()
+    if left <= 0:
+        raise StackctlError(
+            f"no time is left for the model validation: the job's end less the room to cancel "
+            f"({VALIDATION_ENDS_AT_ENV}={env[VALIDATION_ENDS_AT_ENV]}) passed {-left:.0f} s ago",
+            where=VALIDATION_ENDS_AT_ENV,
+            fix="re-run the job (apply and deploy are idempotent: docs/runbooks/rerun-apply.md), or raise "
+            "the job's timeout-minutes and the first step that writes the variable together",
+        )
+    return min(timeout, left)
+
+
+def _positive_seconds(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name, "").strip()
     if not raw:
-        return DEFAULT_TIMEOUT_S
+        return None
     try:
         value = float(raw)
     except ValueError:
         value = float("nan")
     if not math.isfinite(value) or value <= 0:
         raise StackctlError(
-            f"{VALIDATION_TIMEOUT_ENV}={raw!r} is not a positive number of seconds",
-            where=VALIDATION_TIMEOUT_ENV,
-            fix="set it below the CI job's own limit (e.g. 6000 for a 170-minute job), or unset it",
+            f"{name}={raw!r} is not a positive number of seconds",
+            where=name,
+            fix="set it from the CI job's own limit (the release workflows' first step does), or unset it",
         )
     return value
 
@@ -110,7 +137,7 @@ def validation_parameters(stack: StackOutput) -> dict[str, str]:
     }
 
 
-def data_factory_client(stack: StackOutput, credential: Any) -> Any:
+def data_factory_client(stack: StackOutput, credential: TokenCredential) -> DataFactoryManagementClient:
     """The real Data Factory management client for the stack's subscription."""
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
@@ -197,25 +224,29 @@ def cancel_started_jobs(
     https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.operations.joboperations#azure-ai-ml-operations-joboperations-begin-cancel).
     A job already over may refuse the cancel; each refusal becomes a problem line, never a traceback,
     so the timeout's own error still reaches the release log."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, HttpResponseError
 
     try:
         names, problems = started_aml_jobs(client, stack, run_id, window_s=window_s)
     except HttpResponseError as exc:
         return [], [f"could not list the run's activities ({exc.status_code} {exc.reason})"]
+    except AzureError as exc:  # a network fault must not hide the timeout's own error
+        return [], [f"could not list the run's activities ({type(exc).__name__}: {exc})"]
     cancelled = []
     for name in names:
         try:
             aml_jobs.begin_cancel(name)
         except HttpResponseError as exc:
             problems.append(f"AML job {name}: cancel refused ({exc.status_code} {exc.reason})")
+        except AzureError as exc:  # e.g. ServiceRequestError: the cancel never reached AML
+            problems.append(f"AML job {name}: cancel not sent ({type(exc).__name__}: {exc})")
         else:
             cancelled.append(name)
     return cancelled, problems
 
 
 def wait_for_pipeline_run(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     run_id: str,
     *,
@@ -257,7 +288,7 @@ def wait_for_pipeline_run(
 
 
 def run_model_validation(
-    client: Any,
+    client: DataFactoryManagementClient,
     stack: StackOutput,
     *,
     aml_jobs: AmlJobs,

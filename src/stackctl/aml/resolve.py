@@ -1,9 +1,9 @@
-"""Resolve the AML runtime with pip for the images' interpreter and platform, and lock it.
+"""Lock the AML runtime for the images' interpreter and platform, with the project's one locking tool.
 
 `requirements/aml-runtime.txt` pins every package the images install (transitive ones included);
 the Dockerfile installs with it as the constraints file. It is made from requirements/constraints.txt
-(the versions the tests run) with the few overrides runtime.yaml names and justifies, by pip's own
-resolver for CPython 3.11 on manylinux x86_64 (`pip install --dry-run --ignore-installed --report`),
+(the versions the tests run) with the few overrides runtime.yaml names and justifies, by uv's resolver
+(`uv pip compile`, stackctl.locking) for CPython 3.11 on the images' platform, whatever this machine is,
 so an unresolvable set fails at `make lock-aml` or in the test, not in AML's image build.
 
     python -m stackctl.aml.resolve        # rewrite requirements/aml-runtime.txt (needs the indexes)
@@ -13,12 +13,7 @@ so an unresolvable set fails at `make lock-aml` or in the test, not in AML's ima
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -27,52 +22,15 @@ from packaging.version import Version
 
 from stackctl.aml.environment import CONSTRAINTS, RUNTIME_LOCK, load_runtime
 from stackctl.errors import ExitStatus, StackctlError
+from stackctl.locking import IndexUnreachable, read_pins, uv_compile, write_lock_file
+from stackctl.locking import torch_source as _torch_source
 
-# The tags pip accepts on the images' base (Debian bookworm, glibc 2.36): with --platform, pip takes
-# only the tags it is given, and the CUDA libraries torch needs ship as manylinux_2_27 wheels.
-PLATFORM_TAGS = (
-    *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 16, -1)),
-    "manylinux2014_x86_64",
-    "linux_x86_64",
-)
-PLATFORM_ARGS = [
-    "--python-version",
-    "3.11",
-    "--implementation",
-    "cp",
-    "--abi",
-    "cp311",
-    *[arg for tag in PLATFORM_TAGS for arg in ("--platform", tag)],
-    "--only-binary=:all:",
-]
-UNREACHABLE = re.compile(
-    r"NewConnectionError|Max retries exceeded|Temporary failure in name resolution|"
-    r"Name or service not known|Network is unreachable|ConnectTimeout|No route to host|ProxyError"
-)
+# The images' base is Debian bookworm (glibc 2.36, runtime.yaml): it takes every manylinux wheel up to
+# manylinux_2_36 (https://peps.python.org/pep-0600/), which uv's target triple says in one name
+# (https://docs.astral.sh/uv/reference/cli/#uv-pip-compile--python-platform).
+IMAGE_PLATFORM = "x86_64-manylinux_2_36"
 
-
-PYPI = "https://pypi.org/simple"
-
-
-class IndexUnreachable(Exception):
-    """The package index could not be reached; nothing was resolved."""
-
-
-def unreachable_hosts(stderr: str) -> str:
-    """'cannot reach download.pytorch.org' from pip's retry warnings (their last line otherwise)."""
-    hosts = sorted(set(re.findall(r"host='([^']+)'", stderr)))
-    return f"cannot reach {', '.join(hosts)}" if hosts else stderr.strip().splitlines()[-1][:300]
-
-
-def read_pins(text: str) -> dict[str, str]:
-    """{canonical name: version} of a pin file's `name==version` lines."""
-    pins: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            requirement = Requirement(line)
-            pins[str(canonicalize_name(requirement.name))] = str(requirement.specifier).removeprefix("==")
-    return pins
+__all__ = ["IMAGE_PLATFORM", "IndexUnreachable", "lock_inputs", "locked_requirements", "read_pins", "resolve"]
 
 
 def lock_inputs(root: Path) -> str:
@@ -88,65 +46,19 @@ def lock_inputs(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def isolated_pip_env() -> dict[str, str]:
-    """The environment for a pip run whose answer this machine's own pip configuration (extra
-    indexes, find-links, caps) must not change."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    return env
+def resolve(requirements: list[str], constraints: str, *extra: str) -> dict[str, str]:
+    """{name: version} that installing `requirements` within `constraints` gives on the images' platform
+    (uv pip compile for CPython 3.11, IMAGE_PLATFORM, binary wheels only).
 
-
-def pip_resolve(requirements: list[str], constraints: str, *extra: str) -> dict[str, str]:
-    """{name: version} that `pip install` would install on the images' platform.
-
-    Raises IndexUnreachable when the index cannot be reached, StackctlError when pip cannot resolve.
-    """
-    with tempfile.TemporaryDirectory(prefix="aml-resolve-") as scratch:
-        folder = Path(scratch)
-        (folder / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
-        (folder / "constraints.txt").write_text(constraints, encoding="utf-8")
-        env = isolated_pip_env()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--dry-run",
-                "--ignore-installed",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(folder / "target"),
-                *PLATFORM_ARGS,
-                "--report",
-                str(folder / "report.json"),
-                "-r",
-                str(folder / "requirements.txt"),
-                "-c",
-                str(folder / "constraints.txt"),
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-            timeout=1200,
-        )
-        if proc.returncode != 0:
-            if UNREACHABLE.search(proc.stderr):
-                raise IndexUnreachable(unreachable_hosts(proc.stderr))
-            raise StackctlError(
-                "pip cannot resolve the AML runtime for CPython 3.11 manylinux x86_64:\n"
-                + proc.stderr[-3000:],
-                where="stackctl/aml/runtime.yaml + requirements/constraints.txt",
-                fix="change the conflicting pin or add a justified override in runtime.yaml",
-            )
-        installed = json.loads((folder / "report.json").read_text(encoding="utf-8"))["install"]
-    return {
-        str(canonicalize_name(item["metadata"]["name"])): str(item["metadata"]["version"])
-        for item in installed
-    }
+    Raises IndexUnreachable when an index cannot be reached, StackctlError when it cannot resolve."""
+    try:
+        return uv_compile(requirements, constraints=constraints, python_platform=IMAGE_PLATFORM, extra=extra)
+    except StackctlError as exc:
+        raise StackctlError(
+            exc.what,
+            where="stackctl/aml/runtime.yaml + requirements/constraints.txt",
+            fix="change the conflicting pin or add a justified override in runtime.yaml",
+        ) from exc
 
 
 def locked_requirements() -> list[str]:
@@ -158,14 +70,12 @@ def locked_requirements() -> list[str]:
 
 
 def torch_source(torch_wheels: Path | None = None) -> list[str]:
-    """pip arguments that find the CPU image's torch: its index, or a folder holding the wheel."""
-    if torch_wheels is not None:
-        return ["--index-url", PYPI, "--find-links", str(torch_wheels)]
-    return ["--index-url", load_runtime().images["cpu"].torch_index, "--extra-index-url", PYPI]
+    """uv arguments that find the CPU image's torch: its index (runtime.yaml), or a folder of wheels."""
+    return _torch_source(torch_wheels, load_runtime().images["cpu"].torch_index)
 
 
 def write_runtime_lock(root: Path, torch_wheels: Path | None = None) -> Path:
-    resolved = pip_resolve(locked_requirements(), lock_inputs(root), *torch_source(torch_wheels))
+    resolved = resolve(locked_requirements(), lock_inputs(root), *torch_source(torch_wheels))
     # The public version: `torch==2.13.0` admits both images' builds (+cpu, +cu128), PEP 440.
     resolved["torch"] = Version(resolved["torch"]).public
     header = (
@@ -173,11 +83,9 @@ def write_runtime_lock(root: Path, torch_wheels: Path | None = None) -> Path:
         "# CUDA wheels aside: its torch build pins them exactly), for CPython 3.11 manylinux x86_64.\n"
         "# The Dockerfile installs with this file as constraints.\n"
         "# = requirements/constraints.txt + the overrides in src/stackctl/aml/runtime.yaml.\n"
-        "# Regenerate: make lock-aml   (python -m stackctl.aml.resolve [--torch-wheels DIR])\n"
+        "# Regenerate: make lock-aml  (uv pip compile, python -m stackctl.aml.resolve [--torch-wheels DIR])\n"
     )
-    target = root / RUNTIME_LOCK
-    target.write_text(header + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items())), encoding="utf-8")
-    return target
+    return write_lock_file(root / RUNTIME_LOCK, header, resolved)
 
 
 def main(argv: list[str] | None = None) -> int:

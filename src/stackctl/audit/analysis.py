@@ -1,34 +1,39 @@
 """From a validated plan to the auditor's findings. Pure: no files, no processes, no clock.
 
-Everything that reaches a report passes through here already masked (see `values`), so the
-renderers never see a raw value from a sensitive path.
+Values from paths the plan marks sensitive are masked where they are read (see `values`). Every
+other secret (an unmarked copy in a computed attribute, a check message, an output) is scrubbed
+once, at the one boundary: `build_report` passes the whole report model through
+`values.scrub_everywhere`, and every renderer (md, html, SARIF, job summary) reads that model.
+Values from the plan travel to the boundary as PlanValues, so text derived from them (shortened,
+escaped, diffed) is made from the scrubbed value; findings that quote values are derived from the
+model after the boundary.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from stackctl.audit.allow_list import AllowEntry, AllowList
 from stackctl.audit.plan import ChangeKind, Plan, ResourceChange
 from stackctl.audit.values import (
     SENSITIVE,
-    UNKNOWN,
     AttributeDiff,
-    Secrets,
+    Shown,
     attribute_diffs,
     collect_secrets,
-    display,
     dotted,
     is_marked,
     leaf_paths,
     masked,
     scrub_everywhere,
+    shown,
     value_at,
     with_unknowns,
 )
@@ -193,8 +198,8 @@ class CostChange:
     address: str
     kind: ChangeKind
     attribute: str
-    before: str
-    after: str
+    before: Shown
+    after: Shown
     # What it costs, from stackctl.audit.pricing (Azure Retail Prices), or why it is not priced.
     price: str = "not priced: no price lookup for this attribute"
 
@@ -226,15 +231,15 @@ class DriftItem:
 class OutputReport:
     name: str
     kind: ChangeKind
-    before: str
-    after: str
+    before: Shown
+    after: Shown
 
 
 @dataclass(frozen=True)
 class ParityItem:
     path: str
-    dev: str
-    prod: str
+    dev: Shown
+    prod: Shown
 
 
 @dataclass(frozen=True)
@@ -331,7 +336,7 @@ _REVERTS = frozenset({"update", "replace", "replace-forget"})
 _RECREATES = frozenset({"create", "replace"})
 
 
-def _drift_items(plan: Plan, secrets: Secrets) -> tuple[DriftItem, ...]:
+def _drift_items(plan: Plan) -> tuple[DriftItem, ...]:
     """Managed resources changed or deleted outside Terraform, and whether this plan reverts each."""
     planned = {rc.address: rc.change.kind for rc in plan.resource_changes if rc.mode == "managed"}
     items = []
@@ -347,7 +352,7 @@ def _drift_items(plan: Plan, secrets: Secrets) -> tuple[DriftItem, ...]:
             DriftItem(
                 address=rc.address,
                 kind=rc.change.kind,
-                diffs=tuple(attribute_diffs(rc.change, secrets)) if rc.change.kind != "delete" else (),
+                diffs=tuple(attribute_diffs(rc.change)) if rc.change.kind != "delete" else (),
                 reverted_by_plan=plan_kind in puts_back,
                 plan_kind=plan_kind,
                 data_bearing=data_bearing(rc),
@@ -409,48 +414,49 @@ def build_report(
     parity_unavailable: str | None = None,
     today: dt.date,
     checkov_not_run_reason: str = "checkov was not run on this plan",
+    price: Callable[[tuple[CostChange, ...]], tuple[CostChange, ...]] | None = None,
 ) -> AuditReport:
     """The auditor's report of one plan: resources, change counts, findings (sorted, blocking first),
-    costs, drift, outputs, dev/prod parity and the checkov summary."""
+    costs (priced by `price`, e.g. stackctl.audit.pricing.priced_costs, when given), drift, outputs,
+    dev/prod parity and the checkov summary. Every string in it has passed the one boundary."""
     env = provenance.env
-    secrets = collect_secrets(plan)
-    resources = tuple(_resource_report(rc, secrets) for rc in plan.resource_changes if rc.mode == "managed")
+    resources = tuple(_resource_report(rc) for rc in plan.resource_changes if rc.mode == "managed")
     counts: Counter[ChangeKind] = Counter(rc.change.kind for rc in plan.counted_changes)
     findings, used_entries = _destructive_findings(resources, allow_list, env, today)
     policy, policy_findings = _policy_findings(checkov, checkov_not_run_reason, env)
     findings.extend(policy_findings)
     findings.extend(f for f in map(_forgotten_finding, resources) if f)
     findings.extend(_check_findings(plan))
-    drift = _drift_items(plan, secrets)
-    findings.extend(map(_drift_finding, drift))
-    costs = tuple(
-        cost for rc in plan.resource_changes if rc.mode == "managed" for cost in _cost_changes(rc, secrets)
-    )
-    findings.extend(map(_cost_finding, costs))
-    parity_items = None
-    if parity is not None:
-        parity_items = tuple(_parity_item(d, plan.sensitive_variables, secrets) for d in parity)
-        findings.extend(map(_parity_finding, parity_items))
     findings.extend(_unused_allow_entries(allow_list, env, used_entries, today))
     findings.extend(_incomplete_plan_findings(plan))
     findings.extend(_provenance_findings(provenance, today))
-    report = AuditReport(
+    costs = tuple(cost for rc in plan.resource_changes if rc.mode == "managed" for cost in _cost_changes(rc))
+    gathered = AuditReport(
         provenance=provenance,
         resources=resources,
         counts={kind: counts.get(kind, 0) for kind in CHANGE_ORDER},
-        findings=tuple(sorted(findings, key=_finding_order)),
-        costs=costs,
-        drift=drift,
-        outputs=tuple(_output_reports(plan, secrets)),
-        parity=parity_items,
+        findings=tuple(findings),
+        costs=price(costs) if price else costs,
+        drift=_drift_items(plan),
+        outputs=tuple(_output_reports(plan)),
+        parity=None if parity is None else tuple(_parity_item(d, plan.sensitive_variables) for d in parity),
         parity_unavailable=parity_unavailable,
         policy=policy,
         by_module=_group(resources),
     )
     # The one boundary: every text the renderers read passes through the same scrubbing of every
-    # known secret, whatever field it sits in (check messages, diagnostics, titles, details).
-    scrubbed: AuditReport = scrub_everywhere(report, secrets)
-    return scrubbed
+    # known secret, whatever field it sits in; nothing before it scrubs field by field.
+    report: AuditReport = scrub_everywhere(gathered, collect_secrets(plan))
+    # Findings that quote values (drift paths, cost and parity values) are made from the scrubbed
+    # model, so they quote only what has passed the boundary.
+    derived = (
+        *map(_drift_finding, report.drift),
+        *map(_cost_finding, report.costs),
+        *map(_parity_finding, report.parity or ()),
+    )
+    return dataclasses.replace(
+        report, findings=tuple(sorted((*report.findings, *derived), key=_finding_order))
+    )
 
 
 # A saved plan records the state it was made against; the older it is, the likelier the state
@@ -524,11 +530,9 @@ def _finding_order(finding: AuditFinding) -> tuple[int, str, str, str]:
     return (_SEVERITY_ORDER[finding.severity], finding.kind, finding.address or "", finding.title)
 
 
-def _resource_report(rc: ResourceChange, secrets: Secrets) -> ResourceReport:
+def _resource_report(rc: ResourceChange) -> ResourceReport:
     kind = rc.change.kind
-    diffs = (
-        tuple(attribute_diffs(rc.change, secrets)) if kind in ("update", "replace", "replace-forget") else ()
-    )
+    diffs = tuple(attribute_diffs(rc.change)) if kind in ("update", "replace", "replace-forget") else ()
     return ResourceReport(
         address=rc.address,
         module=rc.module,
@@ -717,13 +721,13 @@ def _policy_findings(
     return summary, findings
 
 
-def _cost_changes(rc: ResourceChange, secrets: Secrets) -> list[CostChange]:
+def _cost_changes(rc: ResourceChange) -> list[CostChange]:
     change = rc.change
     kind = change.kind
     if kind in ("update", "replace", "replace-forget"):
         return [
             CostChange(rc.address, kind, diff.path, diff.before, diff.after)
-            for diff in attribute_diffs(change, secrets)
+            for diff in attribute_diffs(change)
             if _is_cost_path(diff.path)
         ]
     if kind in ("create", "delete"):
@@ -734,8 +738,8 @@ def _cost_changes(rc: ResourceChange, secrets: Secrets) -> list[CostChange]:
             leaf = value_at(value, path)
             if not path or not _is_cost_path(dotted(path)) or leaf is None:
                 continue
-            shown = SENSITIVE if is_marked(marks, path) else display(leaf, secrets)
-            before, after = ("(new)", shown) if kind == "create" else (shown, "(removed)")
+            side = SENSITIVE if is_marked(marks, path) else shown(leaf)
+            before, after = ("(new)", side) if kind == "create" else (side, "(removed)")
             costs.append(CostChange(rc.address, kind, dotted(path), before, after))
         return costs
     return []
@@ -746,7 +750,7 @@ def _is_cost_path(path: str) -> bool:
     return bool(names) and names[-1] in COST_ATTRIBUTES
 
 
-def _output_reports(plan: Plan, secrets: Secrets) -> list[OutputReport]:
+def _output_reports(plan: Plan) -> list[OutputReport]:
     reports = []
     for name, change in sorted(plan.output_changes.items()):
         if change.kind == "no-op":
@@ -757,25 +761,21 @@ def _output_reports(plan: Plan, secrets: Secrets) -> list[OutputReport]:
             OutputReport(
                 name=name,
                 kind=change.kind,
-                before=_shown(before, secrets),
-                after=_shown(after, secrets),
+                before=shown(before),
+                after=shown(after),
             )
         )
     return reports
 
 
-def _shown(value: Any, secrets: Secrets) -> str:
-    return str(value) if value in (SENSITIVE, UNKNOWN) else display(value, secrets)
-
-
-def _parity_item(difference: Difference, sensitive_variables: frozenset[str], secrets: Secrets) -> ParityItem:
+def _parity_item(difference: Difference, sensitive_variables: frozenset[str]) -> ParityItem:
     top = difference.path.split(".", 1)[0]
     secret = top in sensitive_variables or bool(_SECRET_NAME.search(difference.path))
 
-    def side(value: Any, present: bool) -> str:
+    def side(value: object, present: bool) -> Shown:
         if not present:
             return "(not set)"
-        return SENSITIVE if secret else display(value, secrets)
+        return SENSITIVE if secret else shown(value)
 
     return ParityItem(
         path=difference.path,

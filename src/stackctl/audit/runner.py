@@ -146,6 +146,7 @@ def audit_plan(
         saved_plan=plan_path.parent / PLAN_FILE,
         now=moment,
     )
+    book = price_book or PriceBook(root / "build" / "prices" / "retail-prices.json", today=moment.date())
     report = build_report(
         plan,
         provenance=provenance,
@@ -155,10 +156,9 @@ def audit_plan(
         parity_unavailable=parity_unavailable,
         today=moment.date(),
         checkov_not_run_reason=not_run_reason or "checkov was not run on this plan",
+        # Priced inside build_report, so the prices' text passes the report's one boundary too.
+        price=lambda costs: priced_costs(costs, plan, book),
     )
-
-    book = price_book or PriceBook(root / "build" / "prices" / "retail-prices.json", today=moment.date())
-    report = dataclasses.replace(report, costs=priced_costs(report.costs, plan, book))
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = AuditOutputs(
         report=report,

@@ -10,11 +10,15 @@ use the raw values only to say *whether* something changed.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+
+from pydantic import BaseModel
 
 from stackctl.audit.plan import Change, Plan
 
@@ -26,19 +30,52 @@ MAX_VALUE_CHARS = 240
 Path = tuple[str | int, ...]
 
 
+class PlanValue(str):
+    """A value from the plan (any JSON value, `raw`) as the report keeps it: a string that reads
+    as its compact one-line rendering (`display`), and keeps the value itself, so that the one
+    boundary (`scrub_everywhere`) scrubs the *value* and renders it again.
+
+    Why the value and not only its text: the text is cut at MAX_VALUE_CHARS, JSON-escaped and, in
+    a long change, split into diff lines; scrubbing text after that could miss a secret cut in
+    half, escaped (a `"` or `\\` in it) or split over lines. So nothing scrubs field by field
+    before the boundary, and every text a reader sees is made from the scrubbed value.
+    """
+
+    raw: object
+
+    def __new__(cls, raw: object) -> PlanValue:
+        shown = super().__new__(cls, display(raw))
+        shown.raw = raw
+        return shown
+
+
+# What a report shows for a value: one from the plan, or a marker (SENSITIVE, UNKNOWN, ABSENT).
+Shown = str
+
+
 @dataclass(frozen=True)
 class AttributeDiff:
-    """One changed attribute: `path` is dotted (`site_config.0.always_on`); before/after are
-    display strings that are already masked."""
+    """One changed attribute: `path` is dotted (`site_config.0.always_on`); before/after are a
+    PlanValue, or a marker where a side is masked, unknown or absent."""
 
     path: str
-    before: str
-    after: str
+    before: Shown
+    after: Shown
     sensitive: bool = False
     forces_replacement: bool = False
-    # A long or JSON string's change as diff lines ("- old", "+ new", "  context"): the one-line
-    # before/after cut at MAX_VALUE_CHARS cannot show a change deep inside it.
-    changes: tuple[str, ...] = ()
+    # Both sides are plain strings from the plan (nothing masked or unknown): `changes` may show
+    # a text diff of them.
+    long_change: bool = False
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """A long or JSON string's change as diff lines ("- old", "+ new", "  context"): the
+        one-line before/after cut at MAX_VALUE_CHARS cannot show a change deep inside it. Made
+        from the values this diff holds, so after the boundary from the scrubbed values."""
+        old, new = (getattr(side, "raw", None) for side in (self.before, self.after))
+        if not self.long_change or not isinstance(old, str) or not isinstance(new, str):
+            return ()
+        return text_diff(old, new)
 
 
 def is_marked(tree: Any, path: Path) -> bool:
@@ -137,6 +174,9 @@ class Secrets:
     def of(found: set[Any]) -> Secrets:
         exact = {_canonical(v) for v in found if _maskable(v)}
         texts = {v if isinstance(v, str) else _canonical(v) for v in found if _maskable(v)}
+        # A secret inside a JSON document held in a string (Data Factory `activities_json`, an ARM
+        # body) is there in its escaped form: `"` as `\\"`, a line break as `\\n`.
+        texts |= {json.dumps(t, ensure_ascii=ascii)[1:-1] for t in texts for ascii in (False, True)}
         embedded = tuple(sorted((s for s in texts if len(s) >= EMBEDDED_MIN_CHARS), key=len, reverse=True))
         return Secrets(frozenset(exact), embedded)
 
@@ -230,13 +270,14 @@ def scrub(value: Any, secrets: Secrets) -> Any:
     return value
 
 
-def display(value: Any, secrets: Secrets = Secrets()) -> str:
-    """A compact, single-line rendering of a JSON value, with known secrets scrubbed out."""
+def display(value: Any) -> str:
+    """A compact, single-line rendering of a JSON value (markers as they are), cut at
+    MAX_VALUE_CHARS. Scrubs nothing: the report's text is made from PlanValues after the boundary."""
     if value is _MISSING:
         return ABSENT
-    if value in (SENSITIVE, UNKNOWN):
-        return str(value)
-    text = json.dumps(scrub(value, secrets), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(value, str) and value in (SENSITIVE, UNKNOWN, ABSENT):
+        return value
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
     if len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return text
@@ -274,11 +315,13 @@ def masked(value: Any, sensitive: Any) -> Any:
     return value
 
 
-def attribute_diffs(change: Change, secrets: Secrets = Secrets()) -> list[AttributeDiff]:
+def attribute_diffs(change: Change) -> list[AttributeDiff]:
     """The attributes an update or replace changes, masked, in path order.
 
     A path counts as sensitive when either side marks it (a value that becomes sensitive was a
-    secret before it was marked, too); a sensitive subtree is reported as one masked entry.
+    secret before it was marked, too); a sensitive subtree is reported as one masked entry. The
+    values are compared raw (to say *whether* they changed) and kept as PlanValues: unmarked copies
+    of a secret are scrubbed at the report's one boundary (`scrub_everywhere`).
     """
     before, after = change.before, change.after
     candidates: set[Path] = set()
@@ -309,18 +352,27 @@ def attribute_diffs(change: Change, secrets: Secrets = Secrets()) -> list[Attrib
             before_text = ABSENT if old is _MISSING else SENSITIVE
             after_text = UNKNOWN if unknown else (ABSENT if new is _MISSING else SENSITIVE)
         else:
-            before_text = display(old, secrets)
-            after_text = UNKNOWN if unknown else display(new, secrets)
-        long_change = not sensitive and not unknown and isinstance(old, str) and isinstance(new, str)
+            before_text = shown(old)
+            after_text = UNKNOWN if unknown else shown(new)
         diffs[key] = AttributeDiff(
             path=dotted(key),
             before=before_text,
             after=after_text,
             sensitive=sensitive,
             forces_replacement=any(key[: len(r)] == r or r[: len(key)] == key for r in replace_paths),
-            changes=text_diff(scrub(old, secrets), scrub(new, secrets)) if long_change else (),
+            long_change=not sensitive and not unknown and isinstance(old, str) and isinstance(new, str),
         )
     return list(diffs.values())
+
+
+def shown(value: object) -> Shown:
+    """How the report keeps a value of the plan: ABSENT where there is none, a marker as it is,
+    else a PlanValue (scrubbed at the boundary)."""
+    if value is _MISSING:
+        return ABSENT
+    if isinstance(value, str) and value in (SENSITIVE, UNKNOWN, ABSENT):
+        return value
+    return PlanValue(value)
 
 
 DIFF_CONTEXT_LINES = 2
@@ -387,8 +439,15 @@ COMPUTED_FIELDS = frozenset({"plan_sha256", "saved_plan_sha256", "git_commit", "
 
 def scrub_everywhere(item: Any, secrets: Secrets) -> Any:
     """A copy of `item` (a frozen dataclass of the report model, a tuple, a mapping, a string) with
-    every known secret scrubbed out of every string at any depth. The one boundary every renderer
-    reads passes through this, so a field added later cannot skip it."""
+    every known secret scrubbed out of every string at any depth, and every PlanValue scrubbed as
+    the value it holds and rendered again. The one boundary every renderer reads passes through
+    this, so a field added later cannot skip it (tests/stackctl/audit/test_audit_one_boundary.py).
+
+    Raises TypeError on a value of a kind it does not know how to scrub (a set, an object), so a
+    new kind of field fails loudly instead of passing through unscrubbed.
+    """
+    if isinstance(item, PlanValue):
+        return PlanValue(scrub(item.raw, secrets))
     if isinstance(item, str):
         return scrub(item, secrets)
     if dataclasses.is_dataclass(item) and not isinstance(item, type):
@@ -398,10 +457,19 @@ def scrub_everywhere(item: Any, secrets: Secrets) -> Any:
             if f.name not in COMPUTED_FIELDS
         }
         return dataclasses.replace(item, **changes)
+    if isinstance(item, BaseModel):  # the allow-list's entries
+        fields = type(item).model_fields
+        return item.model_copy(
+            update={name: scrub_everywhere(getattr(item, name), secrets) for name in fields}
+        )
     if isinstance(item, tuple):
         return tuple(scrub_everywhere(child, secrets) for child in item)
     if isinstance(item, list):
         return [scrub_everywhere(child, secrets) for child in item]
-    if isinstance(item, dict):
-        return {key: scrub_everywhere(child, secrets) for key, child in item.items()}
-    return item
+    if isinstance(item, Mapping):
+        return {
+            scrub_everywhere(key, secrets): scrub_everywhere(child, secrets) for key, child in item.items()
+        }
+    if item is None or isinstance(item, bool | int | float | Enum | dt.date):
+        return item
+    raise TypeError(f"the report's boundary cannot scrub a {type(item).__name__}: teach scrub_everywhere it")

@@ -19,7 +19,6 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -103,6 +102,45 @@ def default_policies_dir() -> Path | None:
     return policies if policies.is_dir() else None
 
 
+@dataclass(frozen=True)
+class CheckovScan:
+    """One checkov scan: a directory (`framework="terraform"`) or a plan JSON file
+    (`"terraform_plan"`); `output_dir` also gets SARIF and JUnit XML; `env` adds variables for
+    this scan only."""
+
+    target: Path
+    framework: Framework = "terraform"
+    external_checks_dir: Path | None = None
+    output_dir: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def argv(self, out: Path) -> list[str]:
+        """checkov's command-line arguments for this scan, writing its results to `out`."""
+        argv = [
+            "-f" if self.target.is_file() else "-d",
+            str(self.target),
+            "--framework",
+            self.framework,
+            # Terraform also loads `*.tf.json`; checkov reads them with its terraform_json framework.
+            *(
+                ["terraform_json"]
+                if self.framework == "terraform" and _has_json_configuration(self.target)
+                else []
+            ),
+            "--skip-download",
+            "--compact",
+            "--output-file-path",
+            str(out),
+        ]
+        # SARIF and JUnit are for people and CI to read: written only where someone can find them.
+        for fmt in ("json", "sarif", "junitxml") if self.output_dir else ("json",):
+            argv += ["-o", fmt]
+        if self.external_checks_dir is not None:
+            argv += ["--external-checks-dir", str(self.external_checks_dir)]
+        return argv + list(self.extra_args)
+
+
 def run_checkov(
     target: Path,
     *,
@@ -115,49 +153,75 @@ def run_checkov(
     """Scan a directory (`framework="terraform"`) or a plan JSON file (`"terraform_plan"`).
 
     With `output_dir`, checkov also writes SARIF and JUnit XML there (for CI annotations).
-    `env` adds variables for this run only (e.g. CHECKOV_PARALLELIZATION_TYPE for side-by-side scans).
+    `env` adds variables for this run only. `external_checks_dir="default"` means infra/policies.
     Raises StackctlError when checkov cannot run or produces no readable result.
     """
-    if not target.exists():
-        raise StackctlError(f"nothing to scan: {target} does not exist", fix="check the path")
     policies = default_policies_dir() if external_checks_dir == "default" else external_checks_dir
+    scan = CheckovScan(target, framework, policies, output_dir, tuple(extra_args), dict(env or {}))
+    (report,) = run_checkov_scans([scan])
+    return report
+
+
+def run_checkov_scans(scans: Sequence[CheckovScan]) -> list[CheckovReport]:
+    """Every scan in ONE checkov process (checkov_batch.py: checkov imported once, a clean forked
+    child per scan), reports in the order given. checkov's start-up is 2-4 s of a 4-8 s scan on
+    this machine, so four scans as four commands paid it four times.
+
+    Raises StackctlError naming the scan when a target is missing or a scan left no result file.
+    """
+    for scan in scans:
+        if not scan.target.exists():
+            raise StackctlError(f"nothing to scan: {scan.target} does not exist", fix="check the path")
     with tempfile.TemporaryDirectory(prefix="checkov-") as scratch:
-        out = output_dir or Path(scratch)
-        out.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            str(checkov_executable()),
-            "-f" if target.is_file() else "-d",
-            str(target),
-            "--framework",
-            framework,
-            # Terraform also loads `*.tf.json`; checkov reads them with its terraform_json framework.
-            *(["terraform_json"] if framework == "terraform" and _has_json_configuration(target) else []),
-            "--skip-download",
-            "--compact",
-            "--output-file-path",
-            str(out),
-        ]
-        # SARIF and JUnit are for people and CI to read: written only where someone can find them.
-        for fmt in ("json", "sarif", "junitxml") if output_dir else ("json",):
-            cmd += ["-o", fmt]
-        if policies is not None:
-            cmd += ["--external-checks-dir", str(policies)]
-        cmd += list(extra_args)
-        run_env = checkov_env()
-        # CKV_FS_6 reads a module's locals from the files of the scanned tree (paths are relative to it).
-        run_env["FORECAST_STACK_SCAN_TARGET"] = str(target.resolve())
-        run_env.update(env or {})
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, check=False)
-        json_path = out / "results_json.json"
-        # checkov exits 1 when a check fails; only a missing result file means it did not run.
-        if not json_path.exists():
-            raise StackctlError(
-                f"checkov failed on {target} (exit {proc.returncode})",
-                where=" ".join(cmd),
-                fix=f"run the command above to see why; stderr ends with: {proc.stderr.strip()[-400:]}",
+        spec, outs = [], []
+        for number, scan in enumerate(scans):
+            out = scan.output_dir or Path(scratch) / f"scan-{number}"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "results_json.json").unlink(missing_ok=True)
+            outs.append(out)
+            # CKV_FS_6 reads a module's locals from the files of the scanned tree (paths are relative to it).
+            env = {"FORECAST_STACK_SCAN_TARGET": str(scan.target.resolve()), **scan.env}
+            spec.append({"argv": scan.argv(out), "env": env})
+        spec_path = Path(scratch) / "spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        command = [str(checkov_python()), str(Path(__file__).with_name("checkov_batch.py")), str(spec_path)]
+        # checkov reads its parallelism when it is imported, once for every scan: serial inside, so
+        # that on a small machine checkov holds one core and validate's other checks the other
+        # (three side-by-side scans, each forking a worker per CPU, took 21 s instead of 13 s).
+        env = {**checkov_env(), PARALLELIZATION_VARIABLE: os.environ.get(PARALLELIZATION_VARIABLE, "none")}
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        reports = []
+        for scan, out, one in zip(scans, outs, spec, strict=True):
+            json_path = out / "results_json.json"
+            # checkov exits 1 when a check fails; only a missing result file means it did not run.
+            if not json_path.exists():
+                raise StackctlError(
+                    f"checkov failed on {scan.target} (exit {proc.returncode})",
+                    where="checkov " + " ".join(one["argv"]),
+                    fix=f"run the command above to see why; stderr ends with: {proc.stderr.strip()[-400:]}",
+                )
+            raw = json.loads(json_path.read_text())
+            reports.append(
+                parse_checkov_json(
+                    raw, target=scan.target, framework=scan.framework, output_dir=scan.output_dir
+                )
             )
-        raw = json.loads(json_path.read_text())
-    return parse_checkov_json(raw, target=target, framework=framework, output_dir=output_dir)
+    return reports
+
+
+def checkov_python() -> Path:
+    """The Python that runs checkov: the interpreter its console script names on its first line."""
+    executable = checkov_executable()
+    with executable.open("rb") as handle:
+        first = handle.readline().decode("utf-8", "replace").strip()
+    interpreter = Path(first[2:].split()[0]) if first.startswith("#!") and len(first) > 2 else None
+    if interpreter is None or "python" not in interpreter.name or not interpreter.exists():
+        raise StackctlError(
+            f"cannot tell which Python runs checkov: {executable} does not start with a Python #! line",
+            where=str(executable),
+            fix="run `make setup` (it creates .venv-tools/ with checkov pinned in requirements/tools.txt)",
+        )
+    return interpreter
 
 
 def parse_checkov_json(
@@ -211,7 +275,7 @@ def _check(item: dict[str, Any], outcome: Outcome) -> CheckResult:
 # Check 4 of `stackctl validate`: checkov with our policies (infra/policies) on every module and on
 # both roots.
 #
-# Three scans, run side by side: `modules/` (each module on its own, with the organisation's tag
+# Four scans, in one checkov process: `modules/` (each module on its own, with the organisation's tag
 # set from infra/policies/module_scan.tfvars, so the modules' defaults are judged as prod), and
 # `envs/dev`, `envs/prod` with their terraform.tfvars (checkov follows ../../infra and the modules),
 # and `envs/bootstrap` with its example.tfvars.
@@ -227,11 +291,19 @@ MIN_REASON_CHARS = 20
 PARALLELIZATION_VARIABLE = "CHECKOV_PARALLELIZATION_TYPE"
 
 
+# The modules' runnable examples (modules/<name>/examples/) stay out of every scan (no root calls
+# them): checkov would judge each module's resources through the example's call, with the example's
+# values and under module.<name> addresses, instead of on its own with module_scan.tfvars' prod values.
+# `make validate` checks the examples with Terraform's loader and the reference checks.
+MODULE_EXAMPLES = r"/examples/"
+
+
 @dataclass(frozen=True)
 class ScanTarget:
     name: str
     directory: Path
     var_file: Path | None
+    skip_paths: tuple[str, ...] = (MODULE_EXAMPLES,)  # checkov --skip-path regexes
 
 
 def scan_targets(root: Path) -> list[ScanTarget]:
@@ -258,18 +330,14 @@ def _var_files(target: ScanTarget) -> list[Path]:
     return [target.var_file] if target.var_file and target.var_file.is_file() else []
 
 
-def _scan(target: ScanTarget, root: Path) -> CheckovReport:
-    extra = [arg for file in _var_files(target) for arg in ("--var-file", str(file))]
-    # Each checkov forks a worker per CPU; three side-by-side scans on a small machine then spend
-    # their time thrashing (here: 21 s instead of 13 s). The scans are our parallelism, so checkov
-    # runs serially inside each, unless the caller chose otherwise.
-    parallelism = os.environ.get(PARALLELIZATION_VARIABLE, "none")
-    return run_checkov(
+def _scan(target: ScanTarget, root: Path) -> CheckovScan:
+    extra = tuple(arg for file in _var_files(target) for arg in ("--var-file", str(file)))
+    extra += tuple(arg for pattern in target.skip_paths for arg in ("--skip-path", pattern))
+    return CheckovScan(
         target.directory,
         external_checks_dir=root / "infra" / "policies",
         output_dir=root / "build" / "checkov" / target.name,
         extra_args=extra,
-        env={PARALLELIZATION_VARIABLE: parallelism},
     )
 
 
@@ -326,17 +394,17 @@ def check_checkov(
     targets: list[ScanTarget] | None = None,
     on_done: Callable[[str], None] | None = None,
 ) -> CheckReport:
-    """checkov over every scan target side by side; per target its organisation rules, counts and
+    """checkov over every scan target in one checkov process; per target its organisation rules, counts and
     report files as figures, and findings for failed checks, unjustified skips and unparsable files."""
     report = CheckReport(CHECK)
     targets = targets or scan_targets(root)
-    results: dict[str, CheckovReport] = {}
-    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        futures = {target.name: pool.submit(_scan, target, root) for target in targets}
-        for name, future in futures.items():
-            results[name] = future.result()
-            if on_done:
-                on_done(name)
+    # One checkov process for every target (run_checkov_scans), each target its own scan with its
+    # own variable files, so each finding stays with the root (or module scan) it came from.
+    scans = run_checkov_scans([_scan(target, root) for target in targets])
+    results = {target.name: scan for target, scan in zip(targets, scans, strict=True)}
+    if on_done:
+        for target in targets:
+            on_done(target.name)
     for target in targets:
         scan = results[target.name]
         rules = sorted({r.check_id for r in scan.results if _ORGANISATION_RULE.match(r.check_id)})

@@ -11,7 +11,7 @@ from pathlib import Path
 from stackctl.checks.evaluation import check_evaluation
 from stackctl.checks.findings import CheckReport
 from stackctl.checks.layout import env_roots, module_dirs, terraform_dirs
-from stackctl.checks.loader import CHECK, terraform_load
+from stackctl.checks.loader import CHECK, OFFLINE_TEXT, terraform_load
 from stackctl.checks.references import check_references
 from stackctl.checks.version_pins import check_version_pins
 from stackctl.tools import Terraform
@@ -22,6 +22,7 @@ def check_config(
 ) -> CheckReport:
     report = CheckReport(CHECK)
     report.findings.extend(terraform_load(root, terraform, notes=report.notes))
+    _move_offline_notes(report)
     report.findings.extend(check_references(root))
     report.findings.extend(check_evaluation(root, terraform_dirs(root), terraform))
     report.findings.extend(check_version_pins(root, provider_version))
@@ -40,6 +41,7 @@ def check_directory(directory: Path, root: Path, terraform: Terraform | None = N
 
     report = CheckReport(CHECK)
     report.findings.extend(terraform_load(root, terraform, directories=[directory], notes=report.notes))
+    _move_offline_notes(report)
     report.findings.extend(check_references(root, [directory]))
     report.findings.extend(check_evaluation(root, [directory], terraform))
     schema = check_directory_schema(directory, root, default_schema_path(repo_root()))
@@ -47,3 +49,9 @@ def check_directory(directory: Path, root: Path, terraform: Terraform | None = N
     report.notes.extend(schema.notes)
     report.figures["directories"] = 1
     return report
+
+
+def _move_offline_notes(report: CheckReport) -> None:
+    """The note on what cannot run offline goes with the other checks' (one line in `validate`)."""
+    report.offline.extend(n for n in report.notes if OFFLINE_TEXT in n)
+    report.notes[:] = [n for n in report.notes if OFFLINE_TEXT not in n]

@@ -1,10 +1,14 @@
-"""Module READMEs: a hand-written header, then an inputs/outputs table generated from the code
-between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the terraform-docs convention).
+"""Module READMEs: a hand-written header, a usage block generated from the module's runnable examples
+(`examples/<name>/main.tf`, between `<!-- BEGIN_EXAMPLES -->` and `<!-- END_EXAMPLES -->`, as Azure
+Verified Modules' READMEs show theirs), then an inputs/outputs table generated from the code between
+`<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the terraform-docs convention).
 The docs check also holds the modules' generated AVM interfaces to their template
 (stackctl.checks.interfaces).
 
-`write_docs` regenerates the tables (`make fmt` runs it through scripts/terraform_fmt.py --write);
-`check_docs` fails when a table is missing or stale.
+`write_docs` regenerates the usage blocks and the tables (`make fmt` runs it through
+scripts/terraform_fmt.py --write); `check_docs` fails when a module has no example, or a block or a
+table is missing or stale. `make validate` checks each example as it checks the roots
+(stackctl.checks.layout.terraform_dirs).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from typing import Any
 from stackctl.checks.findings import CheckReport, Finding, relative
 from stackctl.checks.hclmodel import read_dir
 from stackctl.checks.interfaces import check_interfaces
-from stackctl.checks.layout import module_dirs
+from stackctl.checks.layout import example_dirs, module_dirs
 
 CHECK = "docs"
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
 _MARKED = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+USAGE_BEGIN, USAGE_END = "<!-- BEGIN_EXAMPLES -->", "<!-- END_EXAMPLES -->"
+_USAGE = re.compile(re.escape(USAGE_BEGIN) + r".*?" + re.escape(USAGE_END), re.DOTALL)
 
 
 def _cell(text: str) -> str:
@@ -75,10 +81,37 @@ def render_table(directory: Path) -> str:
     return "\n".join(lines)
 
 
+def render_usage(directory: Path) -> str:
+    """The module's usage: each example's main.tf, verbatim (the source of truth is the example,
+    which `make validate` checks; the README only shows it)."""
+    lines = [USAGE_BEGIN, "## Usage", ""]
+    for example in example_dirs(directory.parent.parent, directory):
+        lines += [
+            f"`examples/{example.name}/main.tf`, a root of its own (`terraform init` and `terraform apply` "
+            "there; `make validate` checks it like the stacks' roots):",
+            "",
+            "```hcl",
+            (example / "main.tf").read_text(encoding="utf-8").rstrip("\n"),
+            "```",
+            "",
+        ]
+    lines.append(USAGE_END)
+    return "\n".join(lines)
+
+
 def _updated(readme_text: str, table: str) -> str:
     if _MARKED.search(readme_text):
         return _MARKED.sub(lambda _: table, readme_text, count=1)
     return readme_text.rstrip("\n") + "\n\n" + table + "\n"
+
+
+def _with_usage(readme_text: str, usage: str) -> str:
+    """The usage block in place, or (first time) just above the inputs/outputs table."""
+    if _USAGE.search(readme_text):
+        return _USAGE.sub(lambda _: usage, readme_text, count=1)
+    at = readme_text.find(BEGIN)
+    at = len(readme_text) if at < 0 else at
+    return readme_text[:at].rstrip("\n") + "\n\n" + usage + "\n\n" + readme_text[at:]
 
 
 def write_docs(root: Path) -> list[Path]:
@@ -88,6 +121,8 @@ def write_docs(root: Path) -> list[Path]:
         readme = directory / "README.md"
         current = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {directory.name}\n"
         new = _updated(current, render_table(directory))
+        if example_dirs(root, directory):
+            new = _with_usage(new, render_usage(directory))
         if new != current:
             readme.write_text(new, encoding="utf-8")
             changed.append(readme)
@@ -116,4 +151,26 @@ def check_docs(root: Path) -> CheckReport:
             report.findings.append(
                 Finding(CHECK, where, "README needs a hand-written header above the table", None)
             )
+        report.findings.extend(_usage_findings(directory, root, text))
     return report
+
+
+def _usage_findings(directory: Path, root: Path, text: str) -> list[Finding]:
+    """A module without a runnable example, or a README whose usage block is not its examples'."""
+    where = relative(directory / "README.md", root)
+    if not example_dirs(root, directory):
+        return [
+            Finding(
+                CHECK,
+                relative(directory, root),
+                'module has no runnable example (examples/<name>/main.tf calling it with source = "../..")',
+                "add one, as Azure Verified Modules do, then run `make fmt`",
+            )
+        ]
+    block = _USAGE.search(text)
+    fix = "run `make fmt` (scripts/terraform_fmt.py --write renders the usage from examples/)"
+    if block is None:
+        return [Finding(CHECK, where, f"no {USAGE_BEGIN} ... {USAGE_END} usage block", fix)]
+    if block.group(0) != render_usage(directory):
+        return [Finding(CHECK, where, "usage block differs from examples/*/main.tf", fix)]
+    return []

@@ -36,6 +36,7 @@ from hcl2.rules.abstract import LarkElement
 from hcl2.rules.base import AttributeRule, BlockRule, BodyRule
 
 from stackctl.checks.findings import Finding, relative
+from stackctl.checks.hclmodel import cached_by_content
 from stackctl.tools import Terraform
 
 CHECK = "config"
@@ -99,7 +100,18 @@ def stand_in_text(
 ) -> tuple[str, list[Expression]] | None:
     """The file's text with every top-level block but `variable`, `locals` and `output` blanked
     (line numbers kept), and the argument expressions of the blanked resource, data, module and
-    check blocks; None when python-hcl2 cannot read it."""
+    check blocks; None when python-hcl2 cannot read it. From the checks' content-keyed cache
+    (hclmodel.cached_by_content) when this text was read before."""
+    kind = f"stand-in:{file}:{','.join(sorted(keep))}"
+    stored = cached_by_content(kind, text, lambda source: _stand_in(source, file, keep), code=__file__)
+    if stored is None:
+        return None
+    kept, expressions = stored
+    return kept, [Expression(*expression) for expression in expressions]
+
+
+def _stand_in(text: str, file: str, keep: frozenset[str]) -> list[object] | None:
+    """stand_in_text's answer as a JSON value: [kept text, [[text, file, line], ...]], or None."""
     try:
         tree = hcl2.parses(text)
     except Exception:  # python-hcl2 raises several lark exception types
@@ -118,7 +130,7 @@ def stand_in_text(
         elif kind in EXPRESSION_BLOCKS:
             expressions.extend(_expressions(node, lines, file))
     kept = "\n".join(line if k else "" for line, k in zip(lines, kept_lines, strict=True)) + "\n"
-    return kept, expressions
+    return [kept, [[e.text, e.file, e.line] for e in expressions]]
 
 
 def expressions_file(expressions: list[Expression]) -> tuple[str, list[tuple[int, Expression]]]:

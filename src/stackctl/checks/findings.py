@@ -29,6 +29,9 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    # What this check could not run here because it needs the network (a provider, the registry):
+    # `stackctl validate` prints every check's in one line.
+    offline: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property

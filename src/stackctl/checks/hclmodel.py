@@ -23,6 +23,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,13 +255,16 @@ def _is_override(name: str) -> bool:
     return stem == "override" or stem.endswith("_override")
 
 
-# The parse of a file is cached by its content (sha256 of the text), so a copy of the tree, an
-# edited-and-restored file or a second check reads it without parsing again. The key also holds
-# python-hcl2's version and this module's own source, so a change of either parses afresh.
-# Entries live in memory and, shared by processes (pytest-xdist workers, successive `validate`
-# runs), as JSON under build/cache/hcl/ (STACKCTL_CACHE_DIR moves it; written atomically).
+# The parse of a file, and whatever a check derives from its text alone (evaluation's stand-in,
+# tfvars' variable blocks), is cached by its content (sha256 of the text), so a copy of the tree,
+# an edited-and-restored file or a second check reads it without parsing again: one cache for
+# every check (`cached_by_content`). The key also holds python-hcl2's version and the producing
+# module's own source, so a change of either derives afresh. Entries live in memory and, shared by
+# processes (pytest-xdist workers, successive `validate` runs), as JSON under build/cache/hcl/
+# (STACKCTL_CACHE_DIR moves it; written atomically).
 CACHE_DIR_ENV = "STACKCTL_CACHE_DIR"
 _PARSED: dict[str, str] = {}
+_CODE_KEYS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -273,17 +277,34 @@ class ParsedFile:
     error: str | None = None
 
 
-def _code_key() -> str:
-    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return f"{importlib.metadata.version('python-hcl2')}:{own}"
-
-
-_CODE_KEY: str | None = None
+def _code_key(code: str) -> str:
+    """python-hcl2's version and the sha256 of the module (a source file path) that derives."""
+    if code not in _CODE_KEYS:
+        own = hashlib.sha256(Path(code).read_bytes()).hexdigest()
+        _CODE_KEYS[code] = f"{importlib.metadata.version('python-hcl2')}:{own}"
+    return _CODE_KEYS[code]
 
 
 def _cache_dir() -> Path:
     override = os.environ.get(CACHE_DIR_ENV)
     return Path(override) / "hcl" if override else repo_root() / "build" / "cache" / "hcl"
+
+
+def cached_by_content(kind: str, text: str, produce: Callable[[str], object], *, code: str) -> Any:
+    """`produce(text)`, a JSON value, from the content-keyed cache when this `kind` of product of
+    this text was made before by the same `code` (the producing module's `__file__`).
+
+    `kind` names the product and whatever else it depends on (`"stand-in:main.tf"`). Returns a
+    fresh copy on every call (callers may keep or change it)."""
+    key = hashlib.sha256(f"{kind}\n{_code_key(code)}\n{text}".encode()).hexdigest()
+    stored = _PARSED.get(key)
+    if stored is None:
+        stored = _read_cached(key)
+    if stored is None:
+        stored = json.dumps(produce(text))
+        _write_cached(key, stored)
+    _PARSED[key] = stored
+    return json.loads(stored)
 
 
 def _parse_text(text: str, tf_file: Path) -> ParsedFile:
@@ -301,19 +322,13 @@ def parse_file(tf_file: Path, text: str | None = None) -> ParsedFile:
     """The parse of one .tf file, from the content-keyed cache when that text was parsed before.
 
     Returns fresh objects on every call (callers may keep or change them)."""
-    global _CODE_KEY
     text = tf_file.read_text(encoding="utf-8") if text is None else text
-    _CODE_KEY = _CODE_KEY or _code_key()
-    key = hashlib.sha256(f"{_CODE_KEY}\n{text}".encode()).hexdigest()
-    stored = _PARSED.get(key)
-    if stored is None:
-        stored = _read_cached(key)
-    if stored is None:
-        parsed = _parse_text(text, tf_file)
-        stored = json.dumps([parsed.data, parsed.references, parsed.error])
-        _write_cached(key, stored)
-    _PARSED[key] = stored
-    data, found, error = json.loads(stored)
+
+    def produce(source: str) -> list[object]:
+        parsed = _parse_text(source, tf_file)
+        return [parsed.data, parsed.references, parsed.error]
+
+    data, found, error = cached_by_content("parse", text, produce, code=__file__)
     return ParsedFile(data, [(k, n, a, line) for k, n, a, line in found], error)
 
 

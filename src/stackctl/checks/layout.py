@@ -15,6 +15,19 @@ def module_dirs(root: Path) -> list[Path]:
     )
 
 
+def example_dirs(root: Path, module: Path | None = None) -> list[Path]:
+    """Each module's runnable examples, `modules/<module>/examples/<name>/` (Azure Verified Modules'
+    layout): roots of their own that call the module as its users do (`source = "../.."`); of one
+    `module` when given."""
+    modules = [module] if module is not None else module_dirs(root)
+    return [
+        example
+        for directory in modules
+        for example in sorted((directory / "examples").glob("*/"))
+        if any(example.glob("*.tf"))
+    ]
+
+
 def env_roots(root: Path) -> list[Path]:
     return [root / "envs" / env for env in CLOUD_ENVIRONMENTS]
 
@@ -25,8 +38,9 @@ def bootstrap_root(root: Path) -> Path:
 
 
 def terraform_dirs(root: Path) -> list[Path]:
-    """modules/*, infra/, the dev and prod roots and the bootstrap root; each must hold .tf files."""
-    dirs = [*module_dirs(root), root / "infra", *env_roots(root), bootstrap_root(root)]
+    """modules/*, their examples, infra/, the dev and prod roots and the bootstrap root; each must hold
+    .tf files."""
+    dirs = [*module_dirs(root), *example_dirs(root), root / "infra", *env_roots(root), bootstrap_root(root)]
     for directory in dirs:
         if not any(directory.glob("*.tf")):
             raise StackctlError(

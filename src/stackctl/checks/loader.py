@@ -44,6 +44,7 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 
 # Directories where `terraform validate` cannot run offline are gathered into one note.
 OFFLINE_NOTE_PREFIX = "offline: "
+OFFLINE_TEXT = "cannot run offline"
 _INIT_ARGS = ["init", "-backend=false", "-input=false", "-no-color", "-json"]
 
 
@@ -142,7 +143,7 @@ def _merge_offline_notes(notes: list[str]) -> None:
     notes[:] = [n for n in notes if not n.startswith(OFFLINE_NOTE_PREFIX)]
     if offline:
         notes.append(
-            f"`terraform validate` cannot run offline in {len(offline)} directories (the azurerm and "
+            f"`terraform validate` {OFFLINE_TEXT} in {len(offline)} directories (the azurerm and "
             "azapi providers are not installable here; PR CI runs it): Terraform's evaluation of a "
             "provider-free stand-in, the reference and the schema checks stand in for it: "
             + ", ".join(offline)

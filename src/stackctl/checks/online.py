@@ -85,7 +85,7 @@ def check_terraform_validate(root: Path, terraform: Terraform | None = None) -> 
                 )
             )
         else:
-            report.notes.append(f"skipped: the Terraform registry is unreachable ({reason})")
+            report.offline.append(f"skipped: the Terraform registry is unreachable ({reason})")
         report.figures["directories"] = 0
         return report
     terraform = terraform or Terraform()

@@ -14,7 +14,12 @@ What is judged, per azurerm block in modules/, infra/ and the roots:
   - an argument fed by `var.X` (or `each.value.F` under `for_each = var.X...`): the literal lists in
     that variable's `validation` blocks (`contains([...], ...)`) and its literal default must lie
     inside the provider's set, so the module's own validation never admits what the provider refuses;
-  - the literals a module call passes into such a variable (infra/ -> modules/).
+  - the literals a module call passes into such a variable (infra/ -> modules/);
+  - the values an env root's tfvars files set (every file Terraform loads, as Terraform assigns
+    them: checks/tfvars.py), followed through each module call that passes them on by reference
+    (`aml = var.aml` -> `managed_network_isolation_mode = var.aml.managed_network_isolation_mode`)
+    to the argument they feed (review 22 N3: `isolation_mode = "allowInternetOutbound"` in
+    envs/dev/terraform.tfvars passed).
 Validators judged: StringInSlice (with its ignore-case flag), StringIsNotEmpty, StringMatch,
 IntBetween/IntAtLeast/IntAtMost/IntInSlice; others are counted in the figures, not judged.
 """
@@ -23,13 +28,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from stackctl.checks.findings import CheckReport, Finding, relative
 from stackctl.checks.hclmodel import RESOURCE_META, Block, TerraformDir, read_dir
 from stackctl.checks.layout import terraform_dirs
+from stackctl.checks.tfvars import SENSITIVE, root_values, tfvars_files
 from stackctl.errors import StackctlError
 
 CHECK = "provider-enums"
@@ -42,18 +48,22 @@ VAR_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)\}$")
 EACH_RE = re.compile(r"^\$\{each\.value(?:\.([a-z0-9_]+))?\}$")
 FOR_EACH_VAR_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)[a-z0-9_.]*\}$")
 CONTAINS_RE = re.compile(r"contains\(\[([^\]]*)\],\s*([^)]*)\)")
+REFERENCED_VAR_RE = re.compile(r"\bvar\.([a-z0-9_]+)")
+REFERENCE_RE = re.compile(r"^\$\{var\.([a-z0-9_]+)((?:\.[a-z0-9_]+)*)\}$")
 
 Rule = dict[str, Any]
+# tests/infra/azurerm_validations.json as loaded: provider_source, resources, data_sources, ...
+Validations = dict[str, Any]
 
 
 def default_validations_path(root: Path) -> Path:
     return root / "tests" / "infra" / "azurerm_validations.json"
 
 
-def load_validations(path: Path) -> dict[str, Any]:
+def load_validations(path: Path) -> Validations:
     """The extracted validations; a missing or broken file is a StackctlError naming the fix."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data: Validations = json.loads(path.read_text(encoding="utf-8"))
         for table in ("resources", "data_sources"):
             for type_name, spec in data.get("doc_overrides", {}).get(table, {}).items():
                 data[table].setdefault(type_name, {"arguments": {}})["arguments"].update(spec)
@@ -151,7 +161,7 @@ def validation_literals(variable_body: dict[str, Any], field: str | None) -> lis
     return found
 
 
-def _source(data: dict[str, Any], block: Block) -> str:
+def _source(data: Validations, block: Block) -> str:
     table = data["resources"] if block.kind == "resource" else data["data_sources"]
     commit = str(data["provider_source"]["commit"])[:12]
     return f"{table[block.type].get('source', 'doc_overrides')} @ {commit}"
@@ -188,7 +198,7 @@ def _variable_findings(
     ]
 
 
-def check_block_values(model: TerraformDir, data: dict[str, Any], root: Path) -> tuple[list[Finding], int]:
+def check_block_values(model: TerraformDir, data: Validations, root: Path) -> tuple[list[Finding], int]:
     """Findings for the azurerm blocks of one directory, and how many argument values were judged."""
     findings: list[Finding] = []
     judged = 0
@@ -215,7 +225,7 @@ def check_block_values(model: TerraformDir, data: dict[str, Any], root: Path) ->
     return findings, judged
 
 
-def fed_arguments(model: TerraformDir, data: dict[str, Any]) -> dict[str, list[tuple[str | None, Rule, str]]]:
+def fed_arguments(model: TerraformDir, data: Validations) -> dict[str, list[tuple[str | None, Rule, str]]]:
     """variable name -> (object field or None, rule, resource.argument) for each enum argument it feeds."""
     fed: dict[str, list[tuple[str | None, Rule, str]]] = {}
     for block in model.blocks:
@@ -250,7 +260,7 @@ def values_at(value: Any, field: str | None) -> list[Any]:
     return found
 
 
-def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) -> list[Finding]:
+def check_module_calls(model: TerraformDir, root: Path, data: Validations) -> list[Finding]:
     """Literals a module call passes into variables that feed enum arguments of the called module."""
     findings: list[Finding] = []
     for call in model.module_calls.values():
@@ -277,7 +287,69 @@ def check_module_calls(model: TerraformDir, root: Path, data: dict[str, Any]) ->
     return findings
 
 
-def coverage(model: TerraformDir, data: dict[str, Any], root: Path) -> tuple[list[Finding], dict[str, int]]:
+def _passed_on(expression: object, values: Mapping[str, object]) -> object:
+    """What a module call argument carries of the caller's tfvars values: a `var.X.a.b` reference
+    resolved in `values`, objects and lists element-wise; None for anything else (literals are
+    check_module_calls' to judge, other expressions cannot be followed)."""
+    if isinstance(expression, str):
+        match = REFERENCE_RE.match(expression)
+        value = values.get(match.group(1)) if match else None
+        for part in match.group(2).split(".")[1:] if match else []:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+    if isinstance(expression, dict):
+        passed = {key.strip('"'): _passed_on(item, values) for key, item in expression.items()}
+        return {key: item for key, item in passed.items() if item is not None} or None
+    if isinstance(expression, list):
+        return [item for item in (_passed_on(e, values) for e in expression) if item is not None] or None
+    return None
+
+
+def check_tfvars_values(
+    directory: Path, values: Mapping[str, object], origins: dict[str, str], data: Validations, root: Path
+) -> list[Finding]:
+    """The values an env root's tfvars set (`values`: variable -> value as Terraform assigns it, in
+    `directory`'s variables), judged where they feed an enum argument of `directory` or, through
+    the module calls that pass them on, of the modules below it. `origins`: variable -> where its
+    value was set (`envs/dev/terraform.tfvars: aml -> module.stack`)."""
+    model = read_dir(directory)
+    findings: list[Finding] = []
+    for name, uses in fed_arguments(model, data).items():
+        for field, rule, address in uses:
+            for literal in values_at(values.get(name), field) if name in values else []:
+                if literal != SENSITIVE and (why := refusal(literal, rule)):
+                    where = origins[name].split(":", 1)[0]
+                    what = f"{origins[name]} sets {literal!r} for {relative(directory, root)} {address}"
+                    findings.append(_finding(where, what, why, "tests/infra/azurerm_validations.json"))
+    for call in model.module_calls.values():
+        target = (model.path / call.source).resolve()
+        passed = {name: _passed_on(value, values) for name, value in call.arguments.items()}
+        passed = {name: value for name, value in passed.items() if value is not None}
+        if call.source.startswith(".") and target.is_dir() and passed:
+            child_origins = {
+                name: f"{origins[source]} -> module.{call.name}"
+                for name in passed
+                for source in REFERENCED_VAR_RE.findall(str(call.arguments[name]))[:1]
+                if source in origins
+            }
+            findings.extend(check_tfvars_values(target, passed, child_origins, data, root))
+    return findings
+
+
+def check_env_tfvars(directory: Path, data: Validations, root: Path) -> list[Finding]:
+    """check_tfvars_values for one env root, when Terraform loads tfvars files there."""
+    if not tfvars_files(directory):
+        return []
+    try:
+        assigned = root_values(directory)
+    except StackctlError as error:  # Terraform refuses the values outright (a type error)
+        return [Finding(CHECK, str(error.where or directory), f"tfvars not judged: {error.what}", error.fix)]
+    origins = {name: f"{relative(path, root)}: {name}" for name, path in assigned.sources.items()}
+    # one finding per value and argument, though a value may reach it through several map entries
+    return list(dict.fromkeys(check_tfvars_values(directory, assigned.values, origins, data, root)))
+
+
+def coverage(model: TerraformDir, data: Validations, root: Path) -> tuple[list[Finding], dict[str, int]]:
     """What the table cannot judge in one directory: a finding per azurerm block whose type has no
     entry at all (the table was extracted before the type was used: nothing of it is judged), and
     counts of the arguments we set that have no rule (no ValidateFunc beside the argument, or one
@@ -321,11 +393,28 @@ def check_provider_enums(
         found, count = check_block_values(model, data, root)
         report.findings.extend(found)
         report.findings.extend(check_module_calls(model, root, data))
+        report.findings.extend(check_env_tfvars(directory, data, root))
         judged += count
         gaps, counts = coverage(model, data, root)
         report.findings.extend(gaps)
         for name, value in counts.items():
             report.figures[name] = int(report.figures.get(name, 0)) + value
     report.figures["arguments_judged"] = judged
-    report.figures["provider_source"] = data["provider_source"].get("describe", "")
+    report.figures["provider_source"] = _source_against_pin(data, root)
     return report
+
+
+def _source_against_pin(data: Validations, root: Path) -> str:
+    """The table's provider source, and whether it is older than infra/'s pinned floor: the newest
+    snapshot `fetch` brings of hashicorp/terraform-provider-azurerm was v5.2.0-14 on 2026-12-07
+    while versions.tf pins >= 5.10.0, so what changed between them is not judged (said, not hidden)."""
+    describe = str(data["provider_source"].get("describe", ""))
+    pin = ""
+    for settings in read_dir(root / "infra").terraform_settings:
+        for providers in settings.get("required_providers", []):
+            pin = str(providers.get("azurerm", {}).get("version", pin))
+    floor = re.search(r">=\s*(\d+)\.(\d+)\.(\d+)", pin)
+    have = re.match(r"v(\d+)\.(\d+)\.(\d+)", describe)
+    if floor and have and tuple(map(int, have.groups())) < tuple(map(int, floor.groups())):
+        return f"{describe}, older than the pin {pin}: changes since are not judged"
+    return describe

@@ -15,6 +15,8 @@ python-hcl2 (and `json`) only list which names each file sets, to say which file
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import shutil
 import tempfile
@@ -26,6 +28,7 @@ import hcl2
 from hcl2.rules.base import AttributeRule, BlockRule, BodyRule
 
 from stackctl.checks.evaluation import source_text
+from stackctl.checks.hclmodel import cached_by_content
 from stackctl.errors import StackctlError
 from stackctl.tools import Terraform
 
@@ -74,14 +77,37 @@ def read_file(path: Path) -> dict[str, Any]:
         ) from exc
 
 
+# Terraform's answer for a root, kept for this process by the content of everything it read (the
+# root's .tf and tfvars files): prod-policy and parity both need prod's values, and one
+# `stackctl validate` asked Terraform three times for two roots (about 1 s of Terraform each).
+_ANSWERS: dict[str, RootValues] = {}
+
+
+def _content_key(env_root: Path, terraform: Terraform) -> str:
+    digest = hashlib.sha256(f"{env_root.resolve()}\0{terraform.source}".encode())
+    for file in [*sorted(env_root.glob("*.tf")), *tfvars_files(env_root)]:
+        digest.update(f"\0{file.name}\0".encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
 def root_values(env_root: Path, terraform: Terraform | None = None) -> RootValues:
     """The values Terraform assigns from `env_root`'s tfvars files (see the module docstring).
 
     A value that fails its variable's `validation` rule is Terraform's own finding: it is kept in
     `problems` (Terraform's message) and the values are assigned without the rules, so the other
     checks still judge them. Raises StackctlError naming the root and Terraform's message when
-    Terraform refuses the values otherwise (a type error) or cannot run.
+    Terraform refuses the values otherwise (a type error) or cannot run. Answers are reused while
+    the files they were read from have the same content (`_ANSWERS`).
     """
+    tf = terraform or Terraform()
+    key = _content_key(env_root, tf)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _root_values(env_root, tf)
+    known = _ANSWERS[key]
+    return dataclasses.replace(known, values=dict(known.values), sources=dict(known.sources))
+
+
+def _root_values(env_root: Path, tf: Terraform) -> RootValues:
     files = tfvars_files(env_root)
     if not files:
         raise StackctlError(
@@ -96,7 +122,6 @@ def root_values(env_root: Path, terraform: Terraform | None = None) -> RootValue
         read = read_file(file)
         sources.update(dict.fromkeys(read, file))
         as_read.update(read)
-    tf = terraform or Terraform()
     problems: list[str] = []
     outputs, failure = _apply(tf, env_root, files, sorted(sources), with_rules=True)
     if outputs is None:
@@ -145,7 +170,16 @@ def _apply(
 
 def _variable_blocks(text: str, with_rules: bool) -> tuple[str, dict[str, bool]]:
     """A file's variable blocks (without their `validation` blocks unless `with_rules`), and
-    whether each is declared sensitive."""
+    whether each is declared sensitive; from the checks' content-keyed cache (dev and prod share
+    their variables.tf). Raises what python-hcl2 raises on a file it cannot read."""
+    kind = f"variable-blocks:{with_rules}"
+    blocks, declared = cached_by_content(
+        kind, text, lambda source: _read_variable_blocks(source, with_rules), code=__file__
+    )
+    return blocks, declared
+
+
+def _read_variable_blocks(text: str, with_rules: bool) -> tuple[str, dict[str, bool]]:
     tree = hcl2.parses(text)
     lines = text.splitlines()
     out: list[str] = []

@@ -41,6 +41,20 @@ def _azurerm_range_findings(where: str, azurerm: str, provider_version: str | No
     return findings
 
 
+def _provider_free(directory: Path) -> bool:
+    """No resource, data or ephemeral block here nor in the local modules it calls (modules/naming,
+    and its runnable example): Terraform needs no provider to init, test or plan it."""
+    model = read_dir(directory)
+    if model.blocks:
+        return False
+    for call in model.module_calls.values():
+        if not call.source.startswith(("./", "../")) or not _provider_free(
+            (directory / call.source).resolve()
+        ):
+            return False
+    return True
+
+
 def check_version_pins(root: Path, provider_version: str | None = None) -> list[Finding]:
     """The same Terraform and azurerm constraints in every versions.tf, admitting the schema's version."""
     findings: list[Finding] = []
@@ -51,7 +65,7 @@ def check_version_pins(root: Path, provider_version: str | None = None) -> list[
         settings = model.terraform_settings
         core, azurerm = _pins(settings)
         where = relative(directory / "versions.tf", root)
-        provider_free = not model.blocks and not model.module_calls
+        provider_free = _provider_free(directory)
         if core is not None and azurerm is None and provider_free:
             # A module of pure expressions (modules/naming) needs no provider and pins none, so
             # `terraform test` runs it offline; only Terraform's own version is pinned.

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     _print_findings(console, reports)
     if not args.quiet:
         _print_details(console, reports)
+    _print_offline(console, reports)
     _print_summary(console, reports, elapsed)
     return ExitStatus.OK if all(report.ok for report in reports) else ExitStatus.BLOCKING_FINDINGS
 
@@ -94,6 +95,7 @@ def _run_directory(console: Console, directory: Path) -> int:
     _print_findings(console, [report])
     for line in report.notes:
         console.print(f"  {line}", markup=False, soft_wrap=True)
+    _print_offline(console, [report])
     verdict = "[green]valid[/]" if report.ok else f"[red]{len(report.findings)} finding(s)[/]"
     console.print(f"{directory}: {verdict}")
     return ExitStatus.OK if report.ok else ExitStatus.BLOCKING_FINDINGS
@@ -118,6 +120,13 @@ def _print_details(console: Console, reports: list[CheckReport]) -> None:
         elif report.notes:
             for line in report.notes:
                 console.print(f"  {report.name}: {line}", markup=False, soft_wrap=True)
+
+
+def _print_offline(console: Console, reports: list[CheckReport]) -> None:
+    """Everything that cannot run offline, from every check, in one line (issue 26 item 14)."""
+    offline = [f"{report.name}: {line}" for report in reports for line in report.offline]
+    if offline:
+        console.print("not run offline: " + "; ".join(offline), markup=False, soft_wrap=True)
 
 
 def _print_summary(console: Console, reports: list[CheckReport], elapsed: float) -> None:

@@ -111,6 +111,28 @@ def _trusted(ctx: DoctorContext, identity_group: str) -> set[tuple[str, str]]:
     return {(c["properties"]["issuer"], c["properties"]["subject"]) for c in credentials}
 
 
+def _extra_credentials(
+    ctx: DoctorContext, expected: dict[str, set[tuple[str, str]]], trusted: dict[str, set[tuple[str, str]]]
+) -> list[str]:
+    """Credentials an identity trusts beyond the expected ones (review 23, finding A4): a hand-added
+    `repo:<o>/<r>:ref:refs/heads/*` or `:pull_request` subject gives any writer's job the identity
+    without an environment; a legacy subject kept after a migration, or another issuer, does the same
+    for whoever can produce it. While the bootstrap migrates (github.subject_forms names both), the
+    legacy `repo:<owner>/<repo>:environment:<env>` form is expected too.
+    https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations"""
+    allowed = {group: set(wanted) for group, wanted in expected.items()}
+    repo = ctx.settings.github or {}
+    if repo and "legacy" in repo.get("subject_forms", ["immutable"]):
+        legacy = f"repo:{repo.get('owner')}/{repo.get('repository')}:environment:{ctx.settings.env}"
+        allowed["plan_identity"].add((GITHUB_ISSUER, f"{legacy}-plan"))
+        allowed["identity"].add((GITHUB_ISSUER, legacy))
+    return [
+        f"{group}: {subject} (issuer {issuer})"
+        for group in sorted(trusted)
+        for issuer, subject in sorted(trusted[group] - allowed[group])
+    ]
+
+
 def federated_credentials(ctx: DoctorContext) -> CheckResult:
     """Each identity trusts exactly the subject its pipeline sends: GitHub `<prefix>:environment:<env>`
     (plan identity: `<env>-plan`), Azure DevOps the service connection's issuer and subject."""
@@ -130,23 +152,26 @@ def federated_credentials(ctx: DoctorContext) -> CheckResult:
         if key in (env, f"{env}-plan"):
             group = "plan_identity" if key.endswith("-plan") else "identity"
             expected[group].add((connection["issuer"], connection["subject"]))
-    missing = [
-        f"{group}: {subject}"
-        for group, wanted in expected.items()
-        for _, subject in wanted - _trusted(ctx, group)
-    ]
     if not any(expected.values()):
         return unchecked(
             "federated-credentials",
             "no GitHub repository or Azure DevOps connection configured",
             "fill github or azure_devops in envs/bootstrap/terraform.tfvars",
         )
-    if missing:
+    trusted = {group: _trusted(ctx, group) for group in expected}
+    missing = [
+        f"{group}: {subject}" for group, wanted in expected.items() for _, subject in wanted - trusted[group]
+    ]
+    extra = _extra_credentials(ctx, expected, trusted)
+    if missing or extra:
+        detail = [f"not trusted: {'; '.join(missing)}"] if missing else []
+        detail += [f"trusted beyond what the pipeline sends: {'; '.join(extra)}"] if extra else []
         return failed(
             "federated-credentials",
-            f"not trusted: {'; '.join(missing)}",
+            "; ".join(detail),
             "set github.subject_forms / owner_id / repository_id (or azure_devops.service_connections) in "
-            "envs/bootstrap/terraform.tfvars to what the pipeline sends, and run the bootstrap again",
+            "envs/bootstrap/terraform.tfvars to what the pipeline sends, and run the bootstrap again; "
+            "delete any other credential the detail names (az identity federated-credential delete)",
         )
     return passed(
         "federated-credentials", f"{env}'s plan and deploying identities trust the pipeline's subjects"

@@ -186,4 +186,22 @@ def state_backend(ctx: DoctorContext) -> CheckResult:
             else "the identity needs a data role on the container (the pipeline's identities have one)"
         )
         return failed("state-backend", f"the state container refused this machine ({code})", fix)
-    return passed("state-backend", f"backend.hcl and {expected[0]}/{expected[1]} answer this machine")
+    return _state_blob(client, str(backend.get("key")), expected)
+
+
+def _state_blob(client: ContainerClient, key: str, where: tuple[object, object]) -> CheckResult:
+    """The environment's state exists before its first release: its first run is the plan job, whose
+    identity only reads the state, and Terraform's azurerm backend creates a missing state by
+    writing and leasing it (review 23 walk, B1; envs/bootstrap/main.state.tf)."""
+    try:
+        exists = client.get_blob_client(key).exists()
+    except (ClientAuthenticationError, ServiceRequestError) as exc:
+        raise Unreachable(f"the state blob is not reachable ({type(exc).__name__})") from exc
+    if not exists:
+        return failed(
+            "state-backend",
+            f"{where[0]}/{where[1]}/{key} does not exist: the first plan would fail (its identity cannot "
+            "create the state)",
+            "run scripts/bootstrap_state.sh again: it writes each environment's first, empty state",
+        )
+    return passed("state-backend", f"backend.hcl and {where[0]}/{where[1]}/{key} answer this machine")

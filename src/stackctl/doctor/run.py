@@ -39,7 +39,7 @@ def context(settings: DoctorSettings, credential: TokenCredential | None) -> Doc
 def _credential(environ: Mapping[str, str]) -> TokenCredential | None:
     """The credential stackctl uses everywhere (stackctl.credentials); None when this process has none."""
     try:
-        return credential_for_environment(dict(environ))[1]  # type: ignore[no-any-return]
+        return credential_for_environment(dict(environ))[1]
     except StackctlError:
         return None
 

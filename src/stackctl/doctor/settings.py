@@ -56,8 +56,11 @@ class DoctorSettings:
     # GITHUB_REPOSITORY ("owner/name"), which GitHub Actions sets: the preflight job has no
     # bootstrap tfvars (they are not committed), but knows its own repository.
     ci_repository: str | None = None
-    # GITHUB_REF of the run (refs/heads/release/<name> in a prod release): the preflight checks that
-    # prod's runner group admits this exact ref (pipeline_checks.py, runner).
+    # The release to check prod's runner group against (pipeline_checks.py, runner): GITHUB_REF inside
+    # Actions, or FORECAST_STACK_RELEASE_REF (release/<name>) for the release manager who runs
+    # `make doctor ENV=prod` with an organisation admin's token before pushing the branch (README
+    # "Azure: first deploy", step 9). The preflight job runs only ci-protection: its token cannot read
+    # runner groups, so this is where a missing entry is caught before a job queues forever.
     ci_ref: str | None = None
     # The team that alone may bypass the release rulesets (FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID,
     # the repository variable RELEASE_MANAGERS_TEAM_ID in CI); None: no bypass actor is accepted.
@@ -67,6 +70,10 @@ class DoctorSettings:
     # https://learn.microsoft.com/azure/devops/pipelines/build/variables#system-variables
     ci_azure_devops: dict[str, str] | None = None
     azure_devops_token: str | None = field(default=None, repr=False)
+    # The Azure DevOps release managers' group (its identity descriptor), the only identity that may
+    # create branches under release/ (pipeline_checks.py, _create_branch_findings): the bootstrap's
+    # azure_devops.release_managers, or FORECAST_STACK_RELEASE_MANAGERS_DESCRIPTOR in the pipeline.
+    release_managers_descriptor: str | None = None
 
     @property
     def github(self) -> dict[str, Any] | None:
@@ -134,22 +141,35 @@ def load_settings(env: str, root: Path, environ: Mapping[str, str] | None = None
         stack=load_tfvars(stack_tfvars) if stack_tfvars.is_file() else {},
         github_token=environ.get("GH_TOKEN") or environ.get("GITHUB_TOKEN") or None,
         ci_repository=environ.get("GITHUB_REPOSITORY") or None,
-        ci_ref=environ.get("GITHUB_REF") or None,
+        ci_ref=_release_ref(environ),
         release_managers_team_id=_team_id(environ.get("FORECAST_STACK_RELEASE_MANAGERS_TEAM_ID")),
         ci_azure_devops=_pipeline_project(environ),
         azure_devops_token=environ.get("SYSTEM_ACCESSTOKEN") or None,
+        release_managers_descriptor=environ.get("FORECAST_STACK_RELEASE_MANAGERS_DESCRIPTOR") or None,
     )
 
 
 def _pipeline_project(environ: Mapping[str, str]) -> dict[str, str] | None:
-    """{organization, project} of an Azure Pipelines run: System.CollectionUri is
-    https://dev.azure.com/<org>/ or https://<org>.visualstudio.com/; None outside a pipeline."""
+    """{organization, project[, repository]} of an Azure Pipelines run: System.CollectionUri is
+    https://dev.azure.com/<org>/ or https://<org>.visualstudio.com/, Build.Repository.Name the
+    repository; None outside a pipeline."""
     uri, project = environ.get("SYSTEM_COLLECTIONURI", ""), environ.get("SYSTEM_TEAMPROJECT", "")
     if not uri or not project:
         return None
     host, _, path = uri.split("://", 1)[-1].partition("/")
     organization = path.strip("/").split("/")[0] if host == "dev.azure.com" else host.split(".")[0]
-    return {"organization": organization, "project": project} if organization else None
+    if not organization:
+        return None
+    found = {"organization": organization, "project": project}
+    repository = environ.get("BUILD_REPOSITORY_NAME", "")
+    return {**found, "repository": repository} if repository else found
+
+
+def _release_ref(environ: Mapping[str, str]) -> str | None:
+    ref = environ.get("FORECAST_STACK_RELEASE_REF") or environ.get("GITHUB_REF") or ""
+    if not ref:
+        return None
+    return ref if ref.startswith("refs/") else f"refs/heads/{ref}"
 
 
 def _team_id(value: str | None) -> int | None:

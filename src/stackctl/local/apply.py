@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from demand_forecast.contracts import (
     DATA_QUALITY_FILE,
@@ -26,6 +25,7 @@ from demand_forecast.contracts import (
     Monitoring,
 )
 from rich.console import Console
+from rich.status import Status
 
 from stackctl.errors import ExitStatus
 from stackctl.graph import SCORING, TRAINING, Pipeline
@@ -60,7 +60,7 @@ class _StepPrinter:
         self.pipeline = pipeline
         self.total = len(pipeline.nodes)
         self.index = 0
-        self.status: Any = None
+        self.status: Status | None = None
 
     def __call__(self, step: str, event: str, seconds: float) -> None:
         if event == "start":

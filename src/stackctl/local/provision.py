@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from demand_forecast.reporting.database import ensure_sqlite_schema
+from demand_forecast.reporting.migration import ensure_sqlite_schema
 
 from stackctl.graph import MODEL_NAME
 from stackctl.local.layout import LocalLayout

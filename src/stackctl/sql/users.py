@@ -1,5 +1,6 @@
-"""What `stackctl deploy` runs on Azure SQL besides the schema: the contained users and their grants (the
-schema's DDL and its migrations live with the rest of the reporting database, `demand_forecast.reporting`).
+"""What `stackctl deploy` runs on Azure SQL: the reporting schemas' Alembic migrations (the revisions live
+with the rest of the reporting database, `demand_forecast.reporting.migration`), then the contained
+users and their grants.
 
 Contained users (https://learn.microsoft.com/sql/t-sql/statements/create-user-transact-sql): each Entra
 identity that reaches the database gets a user of its own, created `FROM EXTERNAL PROVIDER WITH
@@ -22,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from demand_forecast.reporting.database import mssql_schema_statements
+from demand_forecast.reporting.migration import upgrade_schema
 from demand_forecast.reporting.schema import AZURE_SCHEMA, AZURE_SCHEMAS, VALIDATION_SCHEMA, VIEWS
 
 from stackctl.errors import StackctlError
@@ -140,13 +141,23 @@ def contained_user_statements(user: ContainedUser) -> list[str]:
     return statements
 
 
-def mssql_statements(users: list[ContainedUser]) -> list[str]:
-    """The whole T-SQL deployment, each statement idempotent so deploy can run it every time: the
-    reporting schema Power BI reads, the validation schema release validation writes, the users."""
-    statements = [line for schema in AZURE_SCHEMAS for line in mssql_schema_statements(schema)]
-    for user in users:
-        statements.extend(contained_user_statements(user))
-    return statements
+def users_statements(users: list[ContainedUser]) -> list[str]:
+    """The contained users' T-SQL, each statement idempotent so deploy can run it every time, after
+    `migrate_reporting_schemas` made the schemas the grants name."""
+    return [statement for user in users for statement in contained_user_statements(user)]
+
+
+def migrate_reporting_schemas(engine: sa.Engine) -> dict[str, list[str]]:
+    """Upgrade each of Azure SQL's reporting schemas (AZURE_SCHEMAS: `reporting` Power BI reads,
+    `validation` release validation writes) to the head Alembic revision, each in a transaction of its
+    own; the revisions applied per schema (none when current).
+
+    Raises UsageError (demand_forecast.errors) for a schema newer than this model package."""
+    applied: dict[str, list[str]] = {}
+    for schema in AZURE_SCHEMAS:
+        with engine.begin() as conn:
+            applied[schema] = upgrade_schema(conn, schema)
+    return applied
 
 
 def run_statements(engine: sa.Engine, statements: list[str]) -> None:

@@ -1,3 +1,4 @@
 """The reporting database, one home for both engines: `schema` (the tables the `publish` step writes and
-the views Power BI reads, one SQLAlchemy definition) and `database` (opening SQLite or Azure SQL, the
-schema's version and its migrations). stackctl adds only what deploy grants (`stackctl.sql.users`)."""
+the views Power BI reads, one SQLAlchemy definition), `database` (opening SQLite or Azure SQL, the
+schema's version) and `migration` (Alembic running the revisions in `migrations/`). stackctl adds only
+what deploy grants (`stackctl.sql.users`)."""

@@ -1,5 +1,6 @@
-"""The reporting database: opening it (SQLite file or Azure SQL with an Entra token), its schema and
-migrations. Used by the `publish` step, and by `stackctl deploy` for the DDL.
+"""The reporting database: opening it (SQLite file or Azure SQL with an Entra token) and the schema
+version it holds. Used by the `publish` step (which refuses an outdated schema, `require_current`); the
+migrations that bring a database to the current version are Alembic's (`reporting.migration`).
 
 A database is named by one URL:
 
@@ -19,14 +20,11 @@ import re
 import sqlite3
 import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from demand_forecast.credentials import job_credential
 from demand_forecast.errors import UsageError
@@ -35,11 +33,8 @@ from demand_forecast.reporting.schema import (
     AZURE_SCHEMAS,
     MIGRATIONS,
     SCHEMA_VERSION,
-    V3_COLUMNS,
     ReportingTables,
     reporting_tables,
-    segment_label,
-    view_statements,
 )
 
 if TYPE_CHECKING:
@@ -51,8 +46,6 @@ AZURE_SQL_SCOPE = "https://database.windows.net/.default"
 # Connection-string keywords that msodbcsql refuses beside SQL_COPT_SS_ACCESS_TOKEN (FA005).
 _LOGIN_OPTION = re.compile(r"(?:^|;)\s*(UID|PWD|Authentication|Trusted_Connection)\s*=", re.IGNORECASE)
 ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
-# Columns migration 2 added to tables that version 1 already had.
-_V2_COLUMNS = (("forecasts", "segment_label"), ("model_metrics", "segment_label"))
 
 
 @dataclass(frozen=True)
@@ -191,7 +184,7 @@ def require_current(db: ReportingDatabase) -> None:
     )
 
 
-def _drop_unreadable_v1_views(path: Path) -> None:
+def drop_unreadable_v1_views(path: Path) -> None:
     """Version 1 kept its views in a file ATTACHed as `reporting`, so they name `reporting.x`, which
     SQLite refuses to load when the file is opened on its own. Attached again, they can be dropped."""
     if not path.exists():
@@ -211,99 +204,3 @@ def sqlite_engine(path: Path) -> sa.Engine:
     """An engine on a local reporting database file; its tables and views are in the file's main schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return sa.create_engine(f"sqlite:///{path.as_posix()}")
-
-
-def ensure_sqlite_schema(path: Path) -> list[str]:
-    """Create or migrate the local reporting database to SCHEMA_VERSION; returns the tables created."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _drop_unreadable_v1_views(path)
-    db = open_database(f"sqlite:///{path.as_posix()}")
-    tables = db.tables
-    with db.engine.begin() as conn:
-        version = stored_version(conn, tables)
-        existing = set(sa.inspect(conn).get_table_names())
-        tables.metadata.create_all(conn, checkfirst=True)
-        if version == 1:
-            for table, column in _V2_COLUMNS:
-                columns = {c["name"] for c in sa.inspect(conn).get_columns(table)}
-                if column not in columns:
-                    conn.exec_driver_sql(
-                        f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(200) NOT NULL DEFAULT ''"
-                    )
-                    _backfill_labels(conn, tables[table])
-        if 0 < version < 3:
-            for table, column in V3_COLUMNS:
-                if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} FLOAT")
-        for statement in view_statements(tables):
-            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {statement.qualified_name}")
-            conn.execute(statement)
-        _record_versions(conn, tables)
-    return [name for name in tables.tables if name not in existing]
-
-
-def _backfill_labels(conn: sa.Connection, table: sa.Table) -> None:
-    for (segment,) in conn.execute(sa.select(table.c.segment).distinct()).all():
-        conn.execute(
-            sa.update(table)
-            .where(table.c.segment == segment)
-            .values(segment_label=segment_label(str(segment)))
-        )
-
-
-def _record_versions(conn: sa.Connection, tables: ReportingTables) -> None:
-    table = tables["schema_version"]
-    recorded = {int(v) for (v,) in conn.execute(sa.select(table.c.version)).all()}
-    now = datetime.now(UTC).replace(tzinfo=None)
-    missing = [
-        {"version": n, "applied_at": now, "description": MIGRATIONS[n]}
-        for n in range(1, SCHEMA_VERSION + 1)
-        if n not in recorded
-    ]
-    if missing:
-        conn.execute(sa.insert(table), missing)
-
-
-def mssql_schema_statements(schema: str = AZURE_SCHEMA) -> list[str]:
-    """The T-SQL that creates or migrates one of Azure SQL's reporting schemas (AZURE_SCHEMAS) to
-    SCHEMA_VERSION; each statement is idempotent, so `stackctl deploy` runs all of them every time."""
-    if schema not in AZURE_SCHEMAS:
-        raise UsageError(f"reporting schema {schema!r} is none of {', '.join(AZURE_SCHEMAS)}")
-    dialect = mssql.dialect()  # type: ignore[no-untyped-call]
-    tables = reporting_tables(schema)
-    statements = [f"IF SCHEMA_ID(N'{schema}') IS NULL EXEC(N'CREATE SCHEMA {schema}')"]
-    for table in tables.metadata.sorted_tables:
-        create = str(CreateTable(table).compile(dialect=dialect)).strip()
-        statements.append(f"IF OBJECT_ID(N'{schema}.{table.name}', N'U') IS NULL {create}")
-    for table_name, column in _V2_COLUMNS:
-        kind = tables[table_name].c[column].type.compile(dialect=dialect)
-        statements.append(
-            f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
-            f"ALTER TABLE {schema}.{table_name} ADD {column} {kind} NOT NULL "
-            f"CONSTRAINT df_{table_name}_{column} DEFAULT N''"
-        )
-    for table_name, column in V3_COLUMNS:
-        statements.append(
-            f"IF COL_LENGTH(N'{schema}.{table_name}', N'{column}') IS NULL "
-            f"ALTER TABLE {schema}.{table_name} ADD {column} FLOAT NULL"
-        )
-    for table in tables.metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-            create_index = str(CreateIndex(index).compile(dialect=dialect)).strip()
-            # Index names are unique per table, not per database: the same name exists in each schema.
-            statements.append(
-                f"IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{index.name}' "  # noqa: S608
-                f"AND object_id = OBJECT_ID(N'{schema}.{table.name}')) {create_index}"
-            )
-    # CREATE OR ALTER VIEW must be alone in its batch, hence EXEC of a literal.
-    for view in view_statements(tables):
-        body = str(view.compile(dialect=dialect)).replace("'", "''")
-        statements.append(f"EXEC(N'{body}')")
-    for version in range(1, SCHEMA_VERSION + 1):
-        description = MIGRATIONS[version].replace("'", "''")
-        statements.append(
-            f"IF NOT EXISTS (SELECT 1 FROM {schema}.schema_version WHERE version = {version}) "  # noqa: S608
-            f"INSERT INTO {schema}.schema_version (version, applied_at, description) "
-            f"VALUES ({version}, SYSUTCDATETIME(), N'{description}')"
-        )
-    return statements

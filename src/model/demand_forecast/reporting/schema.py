@@ -3,7 +3,8 @@
 One SQLAlchemy definition, built for two engines:
 
 * Azure SQL: tables and views in the `reporting` schema (`reporting_tables("reporting")`), compiled
-  to T-SQL by SQLAlchemy's mssql dialect (`stackctl deploy` runs that DDL);
+  to T-SQL by SQLAlchemy's mssql dialect (`stackctl deploy` runs the Alembic revisions in
+  `migrations/versions` on it, `reporting.migration`);
 * SQLite (the local stack): the same tables and views in the main database of
   `.local/reporting/reporting.db` (`reporting_tables(None)`), so any SQLite client resolves them:
   `sqlite3 .local/reporting/reporting.db "select count(*) from v_forecasts"` works. (An ATTACHed
@@ -11,7 +12,9 @@ One SQLAlchemy definition, built for two engines:
   reference another database.)
 
 The schema's version lives in the database (`schema_version`); `publish` refuses a database older
-than `SCHEMA_VERSION` and names the migration to run (`MIGRATIONS`).
+than `SCHEMA_VERSION` and names the migration to run (`MIGRATIONS`). Each version is the Alembic
+revision "000N" in `migrations/versions`, written when the schema changes (the tables here are the head
+of those revisions; a test compares a migrated database with them).
 """
 
 from __future__ import annotations
@@ -41,13 +44,6 @@ MIGRATIONS: dict[int, str] = {
     "and the views v_step_runs, v_data_quality, v_backtest",
     3: "adds wape and bias to reporting.model_metrics, recent_wape and recent_bias to reporting.model_health",
 }
-# Columns migration 3 added to tables that versions 1 and 2 already had (nullable floats).
-V3_COLUMNS = (
-    ("model_metrics", "wape"),
-    ("model_metrics", "bias"),
-    ("model_health", "recent_wape"),
-    ("model_health", "recent_bias"),
-)
 
 TABLES = (
     "schema_version",
