@@ -1087,60 +1087,58 @@ def test_a_stale_rights_table_is_caught(
     assert expected in rights_table_findings(tree)
 
 
-# --- infra/README's migration blocks name real addresses (review runtimefix F4) --------------------
-MIGRATION = re.compile(
-    r"(?P<kind>from|to)\s+=\s+module\.stack\.module\.(?P<module>\w+)\.(?P<type>\w+)\.(?P<name>\w+)"
+# --- infra/README's dataset move names the datasets the module declares (review runtimefix F4, -----
+# review tffix2 MAJOR-1: a same-name import would be a refused replace, so the move is by new names)
+DATASET_NAME = re.compile(
+    r'(?s)resource "azurerm_data_factory_custom_dataset" "lake" \{.*?\n  name\s+= "([^"]+)"'
 )
+MOVE_SECTION = re.compile(r"(?s)\*\*A stack applied before the datasets became Binary\*\*(.*?)\n\n\*\*")
 
 
 def migration_findings(tree: Path) -> list[str]:
-    """The `removed`/`import` blocks infra/README.md gives for the dataset move: `to` is a resource
-    the stack declares (module.stack in envs/shared, its module in infra/), `from` one it no longer
-    declares (else `removed` would fight the configuration)."""
+    """infra/README.md's paragraph on the dataset move names the Binary datasets as the module
+    declares them, and prescribes no `removed`/`import` blocks (adopting the old datasets under their
+    names forces a replace the factory refuses)."""
     readme = (tree / "infra/README.md").read_text(encoding="utf-8")
-    shared = read_dir(tree / "envs/shared")
-    stack = read_dir(tree / "infra")
-    found = list(MIGRATION.finditer(readme))
-    findings = (
-        [] if {m["kind"] for m in found} == {"from", "to"} else ["infra/README.md: no removed+import blocks"]
-    )
-    if "stack" not in shared.module_calls:
-        findings.append("envs/shared: no module.stack")
-    for m in found:
-        call = stack.module_calls.get(m["module"])
-        declared = call is not None and any(
-            b.address == f"{m['type']}.{m['name']}" for b in read_dir(tree / "infra" / call.source).blocks
-        )
-        if declared != (m["kind"] == "to"):
-            findings.append(
-                f"infra/README.md: {m['kind']} = {m[0].split('= ')[1]} is {'not ' * (not declared)}declared"
-            )
+    source = (tree / "modules/data_factory/main.pipeline.tf").read_text(encoding="utf-8")
+    section, name = MOVE_SECTION.search(readme), DATASET_NAME.search(source)
+    if section is None or name is None:
+        return ["infra/README.md: no paragraph on the dataset move, or the module's datasets moved"]
+    findings = [
+        f"infra/README.md: does not name {declared}"
+        for declared in (name.group(1).replace("${each.key}", fs) for fs in ("raw", "conditioned"))
+        if f"`{declared}`" not in section.group(1)
+    ]
+    if "removed {" in section.group(1) or "import {" in section.group(1):
+        findings.append("infra/README.md: prescribes removed/import blocks for the dataset move")
     return findings
 
 
-def test_the_dataset_migration_blocks_name_real_addresses(root: Path) -> None:
+def test_the_dataset_move_names_the_declared_datasets(root: Path) -> None:
     assert migration_findings(root) == []
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "expected"),
+    ("path", "old", "new", "expected"),
     [
+        ("infra/README.md", "`ds_raw_binary`", "`ds_raw`", "infra/README.md: does not name ds_raw_binary"),
         (
-            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake[each.key]",
-            "module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake[each.key]",
-            "infra/README.md: to = module.stack.module.data_factory.azurerm_data_factory_dataset_binary.lake"
-            " is not declared",
+            "modules/data_factory/main.pipeline.tf",
+            '"ds_${each.key}_binary"',
+            '"ds_${each.key}_bin"',
+            "infra/README.md: does not name ds_conditioned_bin",
         ),
         (
-            "module.stack.module.data_factory.azurerm_data_factory_dataset_delimited_text.lake",
-            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake",
-            "infra/README.md: from = "
-            "module.stack.module.data_factory.azurerm_data_factory_custom_dataset.lake is declared",
+            "infra/README.md",
+            "Nothing to do by hand:",
+            "removed {\n  from = x\n}\nNothing to do by hand:",
+            "infra/README.md: prescribes removed/import blocks for the dataset move",
         ),
-        ("removed {\n  from = ", "removed {\n  # ", "infra/README.md: no removed+import blocks"),
     ],
-    ids=["to-unknown-type", "from-still-declared", "no-blocks"],
+    ids=["readme-old-name", "module-renamed", "removed-block"],
 )
-def test_wrong_migration_blocks_are_caught(tree: Path, edit: Edit, old: str, new: str, expected: str) -> None:
-    edit("infra/README.md", old, new)
+def test_a_wrong_dataset_move_is_caught(
+    tree: Path, edit: Edit, path: str, old: str, new: str, expected: str
+) -> None:
+    edit(path, old, new)
     assert expected in migration_findings(tree)
