@@ -488,18 +488,13 @@ def peers(
             console.print(f"peers: from {cache} (fitted by an earlier full run; delete it to refit)")
             return {name: frame[name].set_axis(protocol.holdout.index) for name in frame.columns}, seconds
     seconds: dict[str, float] = {}
+    forecasts: dict[str, pd.Series] = timed(seconds, SIMPLE_PEERS, lambda: simple_peers(protocol))
     if not fit:
         console.print(
             "peers: the simple baselines only (--quick fits no LightGBM or statsforecast; "
             '`make bench ARGS="--only accuracy"` does, and later --quick runs reuse them)'
         )
-        return timed(
-            seconds, ("historical average", "naive", "seasonal naive"), lambda: simple_peers(protocol)
-        ), seconds
-    forecasts: dict[str, pd.Series] = {}
-    forecasts |= timed(
-        seconds, ("historical average", "naive", "seasonal naive"), lambda: simple_peers(protocol)
-    )
+        return forecasts, seconds
     if with_stats:
         forecasts |= timed(seconds, ("AutoETS", "AutoTheta"), lambda: statsforecast_peers(protocol, work))
     forecasts |= timed(seconds, ("LightGBM", "LightGBM + MAPE calibration"), lambda: lightgbm_peers(protocol))
