@@ -9,6 +9,7 @@ of surfacing later as a `KeyError` or a silent default.
 | ------------------- | ------------------- | ------------- |
 | `data_quality.json` | validate, train     | `DataQuality` |
 | `model_info.json`   | train (model folder)| `ModelInfo`   |
+| `partitions.json`   | train (model folder)| `Partitions`  |
 | `metrics.json`      | evaluate            | `Metrics`     |
 | `decision.json`     | register            | `Decision`    |
 | `monitoring.json`   | monitor             | `Monitoring`  |
@@ -38,6 +39,7 @@ DECISION_FILE = "decision.json"
 MONITORING_FILE = "monitoring.json"
 DATA_QUALITY_FILE = "data_quality.json"
 PUBLISHED_FILE = "publish.json"
+PARTITIONS_FILE = "partitions.json"
 
 
 class ContractError(UsageError):
@@ -212,6 +214,28 @@ class ModelInfo(Contract):
 
 
 # ---- metrics.json -----------------------------------------------------------------------------
+
+
+class Partition(Contract):
+    """One region of a distributed training run: the worker that trained it and how it ended; a failed
+    region's segments are absent from the model (docs/scale.md, contract 2)."""
+
+    rank: int = Field(ge=0)
+    status: Literal["trained", "failed"]
+    error: str | None
+    segments: list[str]
+
+
+class Partitions(Contract):
+    """`partitions.json` in the model folder: every region of the run (docs/scale.md, contract 2)."""
+
+    version: Literal[1] = 1
+    world_size: int = Field(ge=1)
+    partitions: dict[str, Partition]
+
+    def failed(self) -> dict[str, str | None]:
+        """Failed regions and their errors."""
+        return {region: p.error for region, p in self.partitions.items() if p.status == "failed"}
 
 
 class Scores(Contract):

@@ -22,6 +22,7 @@ from demand_forecast.contracts import (
     METRICS_FILE,
     MODEL_INFO_FILE,
     MONITORING_FILE,
+    PARTITIONS_FILE,
     DataQuality,
     DataQualitySummary,
     Decision,
@@ -34,6 +35,7 @@ from demand_forecast.contracts import (
     SegmentScores,
 )
 from demand_forecast.dataset import Tables
+from demand_forecast.distributed import destroy_process_group, init_process_group
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model, run_validate
@@ -50,7 +52,9 @@ from demand_forecast.scoring import (
     scoring_warnings,
 )
 from demand_forecast.settings import Settings
-from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
+from demand_forecast.training import TrainedModel, code_hash, content_hash
+from demand_forecast.training.regions import TablesInMemory
+from demand_forecast.training.train import train_distributed
 
 Say = Callable[[str], None]
 MODELS = ("baseline", "lasso", "nn", "ensemble")
@@ -88,14 +92,24 @@ def _no_model(reference: str, settings: Settings, hint: str) -> UsageError:
     )
 
 
-def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> ModelInfo:
-    validation = load_dataset(data, settings)
-    quality = DataQuality.parse(validation.report, "the validation report")
-    say(
-        f"validated {quality.series} series over {quality.weeks} weeks; "
-        f"{sum(quality.quarantined_by_reason.values())} rows quarantined"
-    )
-    model = train_model(validation.tables, settings, progress=say)
+def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> ModelInfo | None:
+    """The train step as one distributed job (`demand_forecast.distributed`; a world of one without
+    torchrun): every worker trains its regions; rank 0 writes the model folder with `partitions.json`
+    and returns its info, the other workers write nothing and return None."""
+    world = init_process_group(settings)
+    try:
+        validation = load_dataset(data, settings)
+        quality = DataQuality.parse(validation.report, "the validation report")
+        say(
+            f"validated {quality.series} series over {quality.weeks} weeks; "
+            f"{sum(quality.quarantined_by_reason.values())} rows quarantined"
+        )
+        outcome = train_distributed(TablesInMemory(validation.tables), settings, progress=say)
+    finally:
+        destroy_process_group()
+    model = outcome.model
+    if model is None or not world.is_root:
+        return None
     model.info["model_version"] = model_identity(validation.tables, settings)
     model.info["data_quality"] = DataQualitySummary(
         series=quality.series,
@@ -107,6 +121,7 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
         from demand_forecast.registry import log_training_run
 
         model.info["mlflow_run_id"] = log_training_run(settings, model.model_info)
+    outcome.partitions.write(out / PARTITIONS_FILE)
     model.save(out)
     write_csv_atomic(validation.quarantine, out / "quarantine.csv")
     quality.write(out / DATA_QUALITY_FILE)
