@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +45,7 @@ class RegionResult:
     """What the model keeps of one region (small: models, validation residuals, counts)."""
 
     region: str
-    status: str = "trained"
+    status: Literal["trained", "failed"] = "trained"
     error: str | None = None
     segments: list[str] = field(default_factory=list)
     lasso: dict[str, LinearModel] = field(default_factory=dict)

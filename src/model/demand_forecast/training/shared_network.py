@@ -168,7 +168,8 @@ def fit_shared_networks(
     members = []
     for member in range(settings.nn.seeds):
         say(
-            f"training shared embedding network {member + 1}/{settings.nn.seeds} ({settings.nn.epochs} epochs)"
+            f"training shared embedding network {member + 1}/{settings.nn.seeds} "
+            f"({settings.nn.epochs} epochs)"
         )
         state = fit_streamed(
             fit, model.network_spec, settings.nn, settings.train.seed + 1000 * member, scaling

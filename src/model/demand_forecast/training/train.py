@@ -123,7 +123,8 @@ def _partitions(results: list[RegionResult], counts: dict[str, int], settings: S
     worker alike when the failed share exceeds `distributed.max_failed_share`."""
     world = distributed.world()
     mine = {
-        r.region: Partition(rank=world.rank, status=r.status, error=r.error, segments=r.segments) for r in results
+        r.region: Partition(rank=world.rank, status=r.status, error=r.error, segments=r.segments)
+        for r in results
     }
     merged: dict[str, Partition] = {}
     for part in distributed.all_gather(mine):
