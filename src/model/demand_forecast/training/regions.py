@@ -9,7 +9,8 @@ Global quantities (issue 20 item 2), each exact, not estimated:
 - the velocity threshold (`segments.velocity_quantile` of the series' mean training units): each
   worker sends its series' means, one float per series (not per row);
 - the categorical vocabularies: the union of each worker's distinct values.
-The events' vocabulary comes from the whole events table, as before (a small table every worker reads).
+- the event vocabulary (the most frequent `features.max_event_features` events): each worker counts
+  its regions' own events, and the events of every region ("*", read with each region) once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from demand_forecast.features import CATEGORICALS, UNIT_QUANTILE, FeatureSpec, m
 from demand_forecast.settings import Settings
 from demand_forecast.training.segments import check_history, segment_label, split_weeks
 
+ALL_REGIONS = "*"  # an events row of every region (the input contract)
+
 
 class RegionSource(Protocol):
     """Where a worker reads its regions from."""
@@ -39,10 +42,6 @@ class RegionSource(Protocol):
 
     def region(self, name: str) -> Tables:
         """The tables of one region (its stores, their shipments and promotions, its weather and events)."""
-        ...
-
-    def events(self) -> pd.DataFrame | None:
-        """The whole events table (small), or None."""
         ...
 
 
@@ -78,9 +77,6 @@ class TablesInMemory:
             events=by_region(tables.events, "*"),  # "*": an event of every region
             numeric_columns=tables.numeric_columns,
         )
-
-    def events(self) -> pd.DataFrame | None:
-        return self.tables.events
 
 
 @dataclass(frozen=True)
@@ -139,51 +135,73 @@ def _series_means(tables: Tables, holdout_start: pd.Timestamp) -> pd.DataFrame:
     return series
 
 
-def _first_round(source: RegionSource, regions: list[str], settings: Settings) -> dict[str, object]:
-    """Per worker: the week range, the positive units' count, the promotion columns' positivity."""
+@dataclass
+class FirstRound:
+    """One worker's summary before the week grid is known."""
+
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
-    positives = 0
-    positive_promo: dict[str, bool] = {}
+    positives: int = 0
+    promo: dict[str, bool] = dataclasses.field(default_factory=dict)
     spec: FeatureSpec | None = None
+    events: dict[str, int] = dataclasses.field(default_factory=dict)  # its regions' own events
+    everywhere: dict[str, int] = dataclasses.field(default_factory=dict)  # events of every region ("*")
+
+
+def _first_round(source: RegionSource, regions: list[str], settings: Settings) -> FirstRound:
+    """Per worker: the week range, the positive units' count, the promotion columns' positivity."""
+    out = FirstRound()
     for region in regions:
         tables = source.region(region)
         weeks = tables.shipments["week_start"]
         if len(weeks):
-            first = weeks.min() if first is None else min(first, weeks.min())
-            last = weeks.max() if last is None else max(last, weeks.max())
+            out.first = weeks.min() if out.first is None else min(out.first, weeks.min())
+            out.last = weeks.max() if out.last is None else max(out.last, weeks.max())
         units = tables.shipments["units"].to_numpy(dtype=np.float64)
-        positives += int((np.isfinite(units) & (units > 0)).sum())
-        spec = make_spec(tables, settings.features.max_event_features)
-        for column in spec.promo_columns:
-            positive_promo[column] = (
-                positive_promo.get(column, True) and column in spec.positive_promo_columns
-            )
-    return {"first": first, "last": last, "positives": positives, "promo": positive_promo, "spec": spec}
+        out.positives += int((np.isfinite(units) & (units > 0)).sum())
+        out.spec = make_spec(tables, settings.features.max_event_features)
+        for column in out.spec.promo_columns:
+            out.promo[column] = out.promo.get(column, True) and column in out.spec.positive_promo_columns
+        if tables.events is not None:
+            own = tables.events["region"] != ALL_REGIONS
+            _count(out.events, tables.events.loc[own, "event"])
+            out.everywhere = _count({}, tables.events.loc[~own, "event"])
+    return out
 
 
-def _combined_spec(
-    rounds: list[dict[str, object]], source: RegionSource, settings: Settings, unit: float
-) -> FeatureSpec:
+def _count(counts: dict[str, int], names: pd.Series) -> dict[str, int]:
+    for name, count in names.astype(str).value_counts().items():
+        counts[str(name)] = counts.get(str(name), 0) + int(count)
+    return counts
+
+
+def _event_names(rounds: list[FirstRound], limit: int) -> tuple[str, ...]:
+    """The `limit` most frequent events over the whole panel (ties by name), sorted by name, as
+    `features.make_spec` chooses them from the whole events table."""
+    counts: dict[str, int] = {}
+    star = next((r.everywhere for r in rounds if r.everywhere), {})
+    for part in [*(r.events for r in rounds), star]:
+        for name, count in part.items():
+            counts[name] = counts.get(name, 0) + count
+    chosen = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit] if limit > 0 else []
+    return tuple(sorted(name for name, _ in chosen))
+
+
+def _combined_spec(rounds: list[FirstRound], settings: Settings, unit: float) -> FeatureSpec:
     """The feature spec every worker uses: one worker's column choice, with the global positivity,
     event vocabulary and unit."""
-    specs = [r["spec"] for r in rounds if isinstance(r["spec"], FeatureSpec)]
+    specs = [r.spec for r in rounds if r.spec is not None]
     if not specs:
         raise ValueError("no worker read any region: nothing to train")
     promo: dict[str, bool] = {}
     for r in rounds:
-        for column, positive in dict(r["promo"]).items():  # type: ignore[call-overload]
-            promo[column] = promo.get(column, True) and bool(positive)
-    events: tuple[str, ...] = ()
-    table = source.events()
-    if table is not None and settings.features.max_event_features > 0:
-        counts = table["event"].value_counts()
-        events = tuple(sorted(counts.index[: settings.features.max_event_features].astype(str)))
+        for column, positive in r.promo.items():
+            promo[column] = promo.get(column, True) and positive
     spec = specs[0]
     return dataclasses.replace(
         spec,
         positive_promo_columns=tuple(c for c in spec.promo_columns if promo.get(c, False)),
-        event_names=events,
+        event_names=_event_names(rounds, settings.features.max_event_features),
         unit_scale=unit,
     )
 
@@ -193,12 +211,12 @@ def global_frame(source: RegionSource, regions: list[str], settings: Settings) -
 
     Raises UsageError (`segments.check_history`) when the panel is too short."""
     rounds = distributed.all_gather(_first_round(source, regions, settings))
-    firsts = [r["first"] for r in rounds if r["first"] is not None]
-    lasts = [r["last"] for r in rounds if r["last"] is not None]
-    weeks = pd.date_range(min(firsts), max(lasts), freq="7D")  # type: ignore[type-var]
+    firsts = [r.first for r in rounds if r.first is not None]
+    lasts = [r.last for r in rounds if r.last is not None]
+    weeks = pd.date_range(min(firsts), max(lasts), freq="7D")
     validation_start, holdout_start = split_weeks(weeks[-1], settings)
     check_history(len(weeks), int((validation_start - weeks[0]).days // 7), settings)
-    total = sum(int(r["positives"]) for r in rounds)  # type: ignore[call-overload]
+    total = sum(r.positives for r in rounds)
     keep = lowest_needed(total, UNIT_QUANTILE)
     lowest, series = [], []
     for region in regions:
@@ -210,7 +228,7 @@ def global_frame(source: RegionSource, regions: list[str], settings: Settings) -
     mine_lowest = np.sort(np.concatenate(lowest))[:keep] if lowest else np.zeros(0)
     shared = distributed.all_gather((mine_lowest, mine["mean_units"].to_numpy()))
     unit = quantile_from_lowest(np.sort(np.concatenate([s[0] for s in shared]))[:keep], total, UNIT_QUANTILE)
-    spec = _combined_spec(rounds, source, settings, unit)
+    spec = _combined_spec(rounds, settings, unit)
     threshold = _threshold(settings, np.concatenate([s[1] for s in shared]))
     mine = _label(mine, threshold)
     vocab = _vocab(distributed.all_gather({c: sorted(set(map(str, mine[c]))) for c in CATEGORICALS}))
