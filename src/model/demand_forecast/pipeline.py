@@ -52,7 +52,7 @@ from demand_forecast.scoring import (
     scoring_warnings,
 )
 from demand_forecast.settings import Settings
-from demand_forecast.training import TrainedModel, code_hash, content_hash
+from demand_forecast.training import TrainedModel, code_hash
 from demand_forecast.training.regions import TablesInMemory
 from demand_forecast.training.train import train_distributed
 
@@ -73,10 +73,11 @@ __all__ = [
 ]
 
 
-def model_identity(tables: Tables, settings: Settings) -> str:
-    """The model version: 16 hex digits of the hash of the data, the package's code and the settings."""
+def model_identity(content: str, settings: Settings) -> str:
+    """The model version: 16 hex digits of the hash of the data (`content`: the hash of its regions'
+    content hashes, `training.train`), the package's code and the settings."""
     return hashlib.sha256(
-        "|".join([content_hash(tables), code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]).encode()
+        "|".join([content, code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]).encode()
     ).hexdigest()[:16]
 
 
@@ -110,7 +111,7 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
     model = outcome.model
     if model is None or not world.is_root:
         return None
-    model.info["model_version"] = model_identity(validation.tables, settings)
+    model.info["model_version"] = model_identity(outcome.content, settings)
     model.info["data_quality"] = DataQualitySummary(
         series=quality.series,
         weeks=quality.weeks,

@@ -14,11 +14,13 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 
+from demand_forecast.dataset import Tables
 from demand_forecast.features import CATEGORICALS, build_panel, compute_features
 from demand_forecast.models import LinearModel, NetworkSpec
 from demand_forecast.settings import Settings
 from demand_forecast.training.design import TrainingRows, training_design
 from demand_forecast.training.model import TrainedModel
+from demand_forecast.training.provenance import content_hash
 from demand_forecast.training.regions import GlobalFrame, RegionSource
 from demand_forecast.training.segment_models import SegmentResult, fit_segment, segment_tasks
 from demand_forecast.training.shards import Shard
@@ -47,6 +49,7 @@ class RegionResult:
     region: str
     status: Literal["trained", "failed"] = "trained"
     error: str | None = None
+    content: str = ""  # `provenance.content_hash` of the region's tables
     segments: list[str] = field(default_factory=list)
     lasso: dict[str, LinearModel] = field(default_factory=dict)
     networks: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
@@ -67,14 +70,10 @@ def _fault(region: str) -> None:
         raise RuntimeError(f"fault injected into region {region} ({FAULT_REGIONS_VARIABLE})")
 
 
-def region_rows(
-    region: str, source: RegionSource, frame: GlobalFrame, model: TrainedModel, settings: Settings
-) -> TrainingRows:
+def region_rows(tables: Tables, frame: GlobalFrame, model: TrainedModel, settings: Settings) -> TrainingRows:
     """The region's training rows (`design.training_design` on the region's panel, on the global week
     grid and spec), encoded with the global vocabularies; sets the model's feature names and network
     shape on the first region."""
-    _fault(region)
-    tables = source.region(region)
     panel = build_panel(tables, frame.spec, until_week=frame.weeks[-1])
     feats, level, baseline = compute_features(panel, frame.spec)
     keys = ["store_id", "product_id"]
@@ -107,7 +106,11 @@ def train_region(
     """Fit the region's segments one after another; append its rows to the shards; return what the
     model keeps. Raises whatever the region's data or fitting raises (the caller records it)."""
     settings = model.settings
-    data = region_rows(region, source, frame, model, settings)
+    _fault(region)
+    tables = source.region(region)
+    content = content_hash(tables)
+    data = region_rows(tables, frame, model, settings)
+    del tables
     segments = sorted(map(str, pd.unique(data.rows["segment"])))
     results = [fit_segment(task) for task in segment_tasks(model, data, segments)]
     is_fit = data.is_fit
@@ -115,7 +118,9 @@ def train_region(
     shards.fit.append(features[is_fit], codes[is_fit], target[is_fit])
     shards.val.append(features[~is_fit], codes[~is_fit], target[~is_fit])
     _pool_rows(data, model.network_spec.level_index, settings.lasso.positive_rows_only, shards)
-    return _result(region, data, segments, results)
+    out = _result(region, data, segments, results)
+    out.content = content
+    return out
 
 
 def _result(

@@ -13,6 +13,7 @@ segments left out, unless failed regions exceed `distributed.max_failed_share` o
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class TrainingOutcome:
 
     model: TrainedModel | None
     partitions: Partitions
+    content: str = ""  # hash of every trained region's tables (rank 0): the data part of the version
 
 
 def train_model(tables: Tables, settings: Settings, progress: Progress | None = None) -> TrainedModel:
@@ -238,7 +240,15 @@ def train_distributed(
         return TrainingOutcome(None, partitions)
     model.lasso[POOLED] = pooled
     _assemble(model, frame, parts)
-    return TrainingOutcome(model, partitions)
+    return TrainingOutcome(model, partitions, _content(parts))
+
+
+def _content(parts: list[WorkerPart]) -> str:
+    """One hash of the trained regions' content hashes, in region order (whatever worker had them)."""
+    digest = hashlib.sha256()
+    for region, content in sorted((r.region, r.content) for part in parts for r in part[0]):
+        digest.update(f"{region}:{content}|".encode())
+    return digest.hexdigest()
 
 
 def _agree_on_shape(model: TrainedModel, frame: GlobalFrame, shards: Shards) -> None:
