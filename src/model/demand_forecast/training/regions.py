@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -47,9 +48,23 @@ class RegionSource(Protocol):
 
 @dataclass(frozen=True)
 class TablesInMemory:
-    """A `RegionSource` over tables already in memory: regions are filtered out of them."""
+    """A `RegionSource` over tables already in memory (a folder of input CSV files, which has no
+    partitions): each region's rows are found once, then cut out of the tables by position."""
 
     tables: Tables
+
+    @cached_property
+    def _rows(self) -> dict[str, dict[str, npt.NDArray[np.int64]]]:
+        """Row positions of each table, per region."""
+        store_region = self.tables.stores.set_index("store_id")["region"]
+        out: dict[str, dict[str, npt.NDArray[np.int64]]] = {}
+        for name, frame in self.tables.items():
+            if name == "stores" or frame.empty:
+                continue
+            region = frame["region"] if "region" in frame else frame["store_id"].map(store_region)
+            for key, rows in pd.Series(region.to_numpy()).groupby(region.to_numpy()).indices.items():
+                out.setdefault(str(key), {})[name] = np.asarray(rows, dtype=np.int64)
+        return out
 
     def series_counts(self) -> dict[str, int]:
         series = self.tables.shipments[["store_id", "product_id"]].drop_duplicates()
@@ -58,23 +73,25 @@ class TablesInMemory:
 
     def region(self, name: str) -> Tables:
         tables = self.tables
-        stores = tables.stores[tables.stores["region"] == name]
-        ids = stores["store_id"]
+        rows = self._rows.get(name, {})
+        star = self._rows.get(ALL_REGIONS, {})
 
-        def by_store(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-            return None if frame is None else frame[frame["store_id"].isin(ids)]
+        def cut(table: str, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+            if frame is None:
+                return None
+            index = rows.get(table, np.zeros(0, np.int64))
+            if table == "events":  # events of every region ("*") belong to each region
+                index = np.sort(np.concatenate([index, star.get(table, np.zeros(0, np.int64))]))
+            return frame.iloc[index]
 
-        def by_region(frame: pd.DataFrame | None, *extra: str) -> pd.DataFrame | None:
-            return None if frame is None else frame[frame["region"].isin([name, *extra])]
-
-        shipments = by_store(tables.shipments)
+        shipments = cut("shipments", tables.shipments)
         assert shipments is not None
         return Tables(
             shipments=shipments,
-            stores=stores,
-            promotions=by_store(tables.promotions),
-            weather=by_region(tables.weather),
-            events=by_region(tables.events, "*"),  # "*": an event of every region
+            stores=tables.stores[tables.stores["region"] == name],
+            promotions=cut("promotions", tables.promotions),
+            weather=cut("weather", tables.weather),
+            events=cut("events", tables.events),
             numeric_columns=tables.numeric_columns,
         )
 
