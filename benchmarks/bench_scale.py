@@ -6,7 +6,8 @@
 
 For each factor it generates a panel with scripts/generate_sample_data.py (the sample's shape, 3
 stores x 14 products per region, 104 weeks, seed 7; factor x 14 regions, so 1x is the sample itself)
-and runs the real model CLI in a child process, exactly as the stacks do: `train --no-tracking`
+and runs the real model CLI in a child process, exactly as the stacks do: `validate` (once per panel,
+not measured), `train --no-tracking` on its conditioned output
 (with N > 1 workers under `python -m torch.distributed.run --standalone --nproc-per-node N`, the
 local stack's and AML's engine, docs/scale.md), then `score`. For each step it records:
 
