@@ -244,8 +244,9 @@ def train_distributed(
 
 
 def _content(parts: list[WorkerPart]) -> str:
-    """One hash of the trained regions' content hashes, in region order (whatever worker had them)."""
-    digest = hashlib.sha256()
+    """One hash of the trained regions' content hashes, in region order (whatever worker had them), and
+    of the number of workers (which draw the shared network's batches: another count, another model)."""
+    digest = hashlib.sha256(f"world_size={len(parts)}|".encode())
     for region, content in sorted((r.region, r.content) for part in parts for r in part[0]):
         digest.update(f"{region}:{content}|".encode())
     return digest.hexdigest()
