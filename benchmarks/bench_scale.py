@@ -7,7 +7,7 @@
 For each factor it generates a panel with scripts/generate_sample_data.py (the sample's shape, 3
 stores x 14 products per region, 104 weeks, seed 7; factor x 14 regions, so 1x is the sample itself)
 and runs the real model CLI in a child process, exactly as the stacks do: `validate` (once per panel,
-not measured), `train --no-tracking` on its conditioned output
+not measured), then on its conditioned output `train --no-tracking`
 (with N > 1 workers under `python -m torch.distributed.run --standalone --nproc-per-node N`, the
 local stack's and AML's engine, docs/scale.md), then `score`. For each step it records:
 
@@ -247,14 +247,18 @@ def measure(factor: int, workers: int, work: Path) -> ScaleResult:
         f"{factor}x, {workers} worker(s): {regions} regions, {series} series, {rows} shipment rows",
         flush=True,
     )
+    conditioned = work / f"conditioned_{factor}x"
+    if (
+        not conditioned.exists()
+    ):  # validate once per panel: train and score read its output, as in the pipeline
+        run_measured(["validate", "--data", str(data), "--out", str(conditioned)])
     model = work / f"model_{factor}x_{workers}w"
     train = run_measured(
-        ["train", "--data", str(data), "--out", str(model), "--no-tracking"], launch(workers)
+        ["train", "--data", str(conditioned), "--out", str(model), "--no-tracking"], launch(workers)
     )
     print(f"  train {train}", flush=True)
-    score = run_measured(
-        ["score", "--model", str(model), "--data", str(data), "--out", str(work / f"s{factor}x_{workers}w")]
-    )
+    scored = work / f"s{factor}x_{workers}w"
+    score = run_measured(["score", "--model", str(model), "--data", str(conditioned), "--out", str(scored)])
     print(f"  score {score}", flush=True)
     return ScaleResult(factor, regions, series, rows, workers, train, score)
 
