@@ -196,12 +196,13 @@ def _fill_pooled(results: list[RegionResult], val: Shard, pooled: LinearModel) -
 
 
 def _reference_sample(shards: Shards) -> npt.NDArray[np.float32]:
-    fit = shards.fit.take(
-        _sample(shards.fit, REFERENCE_ROWS * shards.fit.rows // max(1, shards.fit.rows + shards.val.rows))
-    )[0]
-    val = shards.val.take(
-        _sample(shards.val, REFERENCE_ROWS * shards.val.rows // max(1, shards.fit.rows + shards.val.rows))
-    )[0]
+    """This worker's part of the drift reference's rows: fit and validation rows in the proportion of
+    all workers' (every row when they total at most REFERENCE_ROWS)."""
+    totals = distributed.all_gather((shards.fit.rows, shards.val.rows))
+    fit_rows = sum(t[0] for t in totals)
+    fit_limit = REFERENCE_ROWS * fit_rows // max(1, fit_rows + sum(t[1] for t in totals))
+    fit = shards.fit.take(_sample(shards.fit, fit_limit))[0]
+    val = shards.val.take(_sample(shards.val, REFERENCE_ROWS - fit_limit))[0]
     return np.concatenate([fit, val])
 
 
