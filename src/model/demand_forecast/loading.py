@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from demand_forecast.contracts import DATA_QUALITY_FILE, MODEL_INFO_FILE, DataQuality
+from demand_forecast.contracts import DATA_QUALITY_FILE, MODEL_INFO_FILE, ROUTING_FILE, DataQuality
 from demand_forecast.data_contract import ValidationResult, validate_tables
 from demand_forecast.dataset import read_raw_tables, write_tables
 from demand_forecast.errors import UsageError
@@ -70,6 +70,10 @@ def read_model_folder(path: Path) -> TrainedModel:
     from demand_forecast.training.model import TrainedModel  # torch, scikit-learn: only to read a model
 
     try:
+        if (path / ROUTING_FILE).is_file():  # a registered bundle (docs/scale.md, per-segment promotion)
+            from demand_forecast.routed_model import RoutedModel
+
+            return RoutedModel.load_bundle(path, read_model_folder)
         return TrainedModel.load(path)
     except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as exc:
         raise IncompleteOutputError(

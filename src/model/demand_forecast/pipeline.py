@@ -40,6 +40,7 @@ from demand_forecast.loading import load_dataset, load_model, run_validate
 from demand_forecast.metrics import bias, mape, scores, wape
 from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
 from demand_forecast.reading import read_text_csv
+from demand_forecast.routed_model import RoutedModel
 from demand_forecast.scoring import (
     OUTSIDE_SHARE,
     covariate_shift,
@@ -114,7 +115,12 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
 
 
 def backtest(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One-week-ahead forecasts of every observed (series, week) in [start, end], history = actuals."""
+    """One-week-ahead forecasts of every observed (series, week) in [start, end], history = actuals.
+
+    A registered bundle (`RoutedModel`) answers each row with the model its segment routes to."""
+    if isinstance(model, RoutedModel):
+        columns = ("baseline", "lasso", "nn", "ensemble", "ensemble_median")
+        return model.answer(lambda member: backtest(member, tables, start, end), columns)[0]
     panel, feats, level, baseline = model.design(tables)
     s_idx, t_idx = observed_rows(panel, level)
     weeks = panel.weeks[t_idx]

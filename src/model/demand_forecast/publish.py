@@ -422,6 +422,11 @@ def emit_metrics(
         ("wape", otel.MODEL_HOLDOUT_WAPE),
         ("bias", otel.MODEL_HOLDOUT_BIAS),
     )
+    if inputs.pipeline == "training" and inputs.status == "succeeded" and inputs.decision is not None:
+        decision = Decision.read(inputs.decision / DECISION_FILE)
+        otel.record_failed_partitions(
+            telemetry, decision.failed_partitions, decision.model_version, decision.model_name
+        )
     for metric in rows.get("model_metrics", []):
         attributes = {
             "model": metric["model"],
