@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     render(results, os.getloadavg())
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-    return 0
+    # Issue 20's promotion goal (per-segment vs whole-model promotion on two successive weeks).
+    promotion = [sys.executable, str(Path(__file__).with_name("bench_promotion.py"))]
+    return subprocess.run(promotion, check=False).returncode
 
 
 if __name__ == "__main__":

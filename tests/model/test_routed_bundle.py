@@ -43,7 +43,15 @@ def _evaluate(model: Path, data: Path, out: Path, name: str) -> dict[str, object
 def _register(model: Path, evaluation: Path, out: Path, name: str, *extra: str, config: str = "") -> int:
     return main(
         (["--config", config] if config else [])
-        + ["register", "--model", str(model), "--metrics", str(evaluation / "metrics.json"), "--out", str(out)]
+        + [
+            "register",
+            "--model",
+            str(model),
+            "--metrics",
+            str(evaluation / "metrics.json"),
+            "--out",
+            str(out),
+        ]
         + ["--name", name, *extra]
     )
 
@@ -92,7 +100,9 @@ def test_one_registered_bundle_routes_each_segment_and_is_never_worse(
     kept = set(decision["champion_segments"])
     # Both kinds on this seeded panel (6 of 8 segments to the candidate), so the copied champion model
     # is exercised; disjoint, and every segment of the holdout has an entry.
-    assert routed and kept and not routed & kept
+    assert routed
+    assert kept
+    assert not routed & kept
 
     # The registered bundle holds the table and the champion's model wherever a segment keeps it.
     from demand_forecast.loading import load_model
@@ -173,7 +183,9 @@ def test_failed_partitions_keep_the_champion_or_fail_the_run_unregistered(
     # Allowed share: registered; the failed region's segments keep the champion's model, marked.
     config = tmp_path / "half.yaml"
     config.write_text("distributed:\n  max_failed_share: 0.5\n")
-    assert _register(candidate, tmp_path / "e2", tmp_path / "r3", name, "--margin", "0", config=str(config)) == 0
+    assert (
+        _register(candidate, tmp_path / "e2", tmp_path / "r3", name, "--margin", "0", config=str(config)) == 0
+    )
     decision = json.loads((tmp_path / "r3" / "decision.json").read_text())
     assert decision["failed_partitions"] == {failed_region: "rank 0 was killed (SIGKILL)"}
     assert "failed partitions" in decision["reason"]

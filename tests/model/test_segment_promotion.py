@@ -69,7 +69,12 @@ def partitions(statuses: dict[str, str | None]) -> Partitions:
 
 def test_with_no_champion_every_segment_routes_to_the_candidate() -> None:
     table = decide_routing(
-        metrics({"R1|large|fast": (0.3, None), "R2|small|slow": (None, None)}), CANDIDATE, None, {}, 0.01, True
+        metrics({"R1|large|fast": (0.3, None), "R2|small|slow": (None, None)}),
+        CANDIDATE,
+        None,
+        {},
+        0.01,
+        True,
     )
     assert table.routed("champion") == []
     assert {r.model_version for r in table.segments.values()} == {CANDIDATE}
