@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,9 +43,8 @@ def _cut_last_week(source: Path, target: Path) -> str:
 
 
 def _step(argv: list[str]) -> None:
-    from demand_forecast.cli import main
-
-    status = main(argv)
+    """One step as the pipelines run it: its own process (`python -m demand_forecast`)."""
+    status = subprocess.run([sys.executable, "-m", "demand_forecast", *argv], check=False).returncode
     if status != 0:
         raise RuntimeError(f"demand-forecast {' '.join(argv)} exited {status}")
 

@@ -133,9 +133,20 @@ def test_one_registered_bundle_routes_each_segment_and_is_never_worse(
     scored = tmp_path / "scored"
     model_uri = f"models:/{name}/{decision['registered_version']}"
     assert main(["score", "--model", model_uri, "--data", str(tiny_data), "--out", str(scored)]) == 0
-    forecasts = pd.read_csv(scored / "forecasts.csv", dtype={"model_version": str})
+    forecasts = pd.read_csv(scored / "forecasts.csv", dtype=str).astype({"forecast_units": float})
     expected = forecasts["segment"].map(lambda s: table[s].model_version if s in table else None)
     assert (forecasts["model_version"] == expected).all()
+    assert forecasts["model_version"].nunique() == 2
+    # The registered pyfunc (what an MLflow deployment serves) routes the same way, to the same numbers.
+    import mlflow.pyfunc
+
+    served = mlflow.pyfunc.load_model(model_uri).predict(pd.DataFrame({"data_dir": [str(tiny_data)]}))
+    keys = ["week_start", "store_id", "product_id"]
+    served = served.astype({key: str for key in keys})
+    both = forecasts.merge(served, on=keys, suffixes=("", "_served"))
+    assert len(both) == len(forecasts)
+    assert (both["model_version"] == both["model_version_served"]).all()
+    assert both["forecast_units"].to_numpy() == pytest.approx(both["forecast_units_served"].to_numpy())
     assert work.is_dir()
 
 
