@@ -137,6 +137,13 @@ def test_one_registered_bundle_routes_each_segment_and_is_never_worse(
     expected = forecasts["segment"].map(lambda s: table[s].model_version if s in table else None)
     assert (forecasts["model_version"] == expected).all()
     assert forecasts["model_version"].nunique() == 2
+    # monitor's recent backtest (what publish writes to the reporting table `backtest`) too.
+    monitored = tmp_path / "monitored"
+    argv = ["monitor", "--model", model_uri, "--data", str(tiny_data), "--out", str(monitored)]
+    assert main([*argv, "--forecasts", str(scored / "forecasts.csv")]) == 0
+    recent = pd.read_csv(monitored / "backtest.csv", dtype=str)
+    assert (recent["model_version"] == recent["segment"].map(lambda s: table[s].model_version)).all()
+    assert recent["model_version"].nunique() == 2
     # The registered pyfunc (what an MLflow deployment serves) routes the same way, to the same numbers.
     import mlflow.pyfunc
 

@@ -236,3 +236,22 @@ def test_routing_is_never_worse_than_either_whole_model_on_random_holdouts() -> 
         assert routed <= candidate_whole / (1 - margin) + 1e-12
         if margin == 0.0:
             assert routed <= min(candidate_whole, champion_whole) + 1e-12
+
+
+def test_backtest_rows_name_the_model_that_made_each_row(tmp_path: Path) -> None:
+    """A routed bundle's monitor backtest names each row's model; rows without a name (a plain
+    model's file, or an empty cell) take the step's model version."""
+    from demand_forecast.publish import _backtest_rows
+
+    path = tmp_path / "backtest.csv"
+    path.write_text(
+        "week_start,store_id,product_id,segment,units,ensemble,model_version\n"
+        f"2024-01-01,S1,P1,R1|large|fast,3,2.5,{CANDIDATE}\n"
+        f"2024-01-01,S2,P1,R2|large|fast,4,4.5,{CHAMPION}\n"
+        "2024-01-01,S3,P1,R2|large|fast,5,5.5,\n"
+    )
+    rows = _backtest_rows("run-1", path, "recent", CANDIDATE)
+    assert [r["model_version"] for r in rows] == [CANDIDATE, CHAMPION, CANDIDATE]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("week_start,store_id,product_id,units,ensemble\n2024-01-01,S1,P1,3,2.5\n")
+    assert [r["model_version"] for r in _backtest_rows("run-1", plain, "recent", CHAMPION)] == [CHAMPION]

@@ -117,10 +117,12 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
 def backtest(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """One-week-ahead forecasts of every observed (series, week) in [start, end], history = actuals.
 
-    A registered bundle (`RoutedModel`) answers each row with the model its segment routes to."""
+    A registered bundle (`RoutedModel`) answers each row with the model its segment routes to, and
+    `model_version` names that model."""
     if isinstance(model, RoutedModel):
         columns = ("baseline", "lasso", "nn", "ensemble", "ensemble_median")
-        return model.answer(lambda member: backtest(member, tables, start, end), columns)[0]
+        routed, made_by = model.answer(lambda member: backtest(member, tables, start, end), columns)
+        return routed.assign(model_version=made_by)
     panel, feats, level, baseline = model.design(tables)
     s_idx, t_idx = observed_rows(panel, level)
     weeks = panel.weeks[t_idx]
@@ -447,9 +449,8 @@ def run_monitor(
 
 def _write_backtest(evaluated: pd.DataFrame, out: Path) -> None:
     """The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database."""
-    backtest_columns = [
-        c for c in ("week_start", "store_id", "product_id", "segment", "units", "ensemble") if c in evaluated
-    ]
+    columns = ("week_start", "store_id", "product_id", "segment", "units", "ensemble", "model_version")
+    backtest_columns = [c for c in columns if c in evaluated]
     write_csv_atomic(
         evaluated[backtest_columns].assign(
             week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")
