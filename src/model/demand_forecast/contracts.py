@@ -41,7 +41,6 @@ MONITORING_FILE = "monitoring.json"
 DATA_QUALITY_FILE = "data_quality.json"
 PUBLISHED_FILE = "publish.json"
 PARTITIONS_FILE = "partitions.json"
-ROUTING_FILE = "routing.json"
 
 
 class ContractError(UsageError):
@@ -218,6 +217,28 @@ class ModelInfo(Contract):
 # ---- metrics.json -----------------------------------------------------------------------------
 
 
+class Partition(Contract):
+    """One region of a distributed training run: the worker that trained it and how it ended; a failed
+    region's segments are absent from the model (docs/scale.md, contract 2)."""
+
+    rank: int = Field(ge=0)
+    status: Literal["trained", "failed"]
+    error: str | None
+    segments: list[str]
+
+
+class Partitions(Contract):
+    """`partitions.json` in the model folder: every region of the run (docs/scale.md, contract 2)."""
+
+    version: Literal[1] = 1
+    world_size: int = Field(ge=1)
+    partitions: dict[str, Partition]
+
+    def failed(self) -> dict[str, str | None]:
+        """Failed regions and their errors."""
+        return {region: p.error for region, p in self.partitions.items() if p.status == "failed"}
+
+
 class Scores(Contract):
     """Quality of one model on a set of rows (`demand_forecast.metrics.scores`).
 
@@ -276,36 +297,10 @@ class Metrics(Contract):
     segments_total: int = Field(ge=0)
 
 
-# ---- partitions.json (issue 20, contract 2) --------------------------------------------------
-
-
-class Partition(Contract):
-    """One region's training outcome: the rank that trained it, `trained` or `failed` (with the
-    error), and its segment ids (a failed region's segments are absent from the candidate's models)."""
-
-    rank: int = Field(ge=0)
-    status: Literal["trained", "failed"]
-    error: str | None = None
-    segments: list[str] = Field(default_factory=list)
-
-
-class Partitions(Contract):
-    """`partitions.json` of a model folder (rank 0 of a distributed train writes it; docs/scale.md)."""
-
-    version: Literal[1]
-    world_size: int = Field(ge=1)
-    partitions: dict[str, Partition]
-
-    def failed(self) -> dict[str, str]:
-        """Failed region -> its error ("" when the trainer recorded none), sorted by region."""
-        return {
-            region: part.error or ""
-            for region, part in sorted(self.partitions.items())
-            if part.status == "failed"
-        }
-
-
 # ---- routing.json (issue 20, contract 3) ------------------------------------------------------
+
+# In a registered bundle, beside the bundle's own model files (demand_forecast.routing).
+ROUTING_FILE = "routing.json"
 
 
 class HoldoutMape(Contract):

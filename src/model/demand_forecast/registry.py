@@ -41,6 +41,7 @@ from demand_forecast.routing import (
     assemble_bundle,
     check_failed_share,
     decide_routing,
+    failed_regions,
     read_partitions,
     routed_mape,
     worse_segments,
@@ -662,7 +663,7 @@ def register_model(
     current = champion(settings, name)
     partitions = read_partitions(model_dir)
     check_failed_share(partitions, settings.distributed.max_failed_share, current is not None)
-    failed = partitions.failed() if partitions is not None else {}
+    failed = failed_regions(partitions)
     max_abs_bias = settings.register_.max_abs_bias
     promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin, max_abs_bias)
     with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:

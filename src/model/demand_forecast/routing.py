@@ -65,12 +65,19 @@ def read_partitions(model_dir: Path) -> Partitions | None:
     return Partitions.read(path) if path.is_file() else None
 
 
+def failed_regions(partitions: Partitions | None) -> dict[str, str]:
+    """Failed region -> its error ("" when the trainer recorded none), sorted by region."""
+    if partitions is None:
+        return {}
+    return {region: error or "" for region, error in sorted(partitions.failed().items())}
+
+
 def check_failed_share(partitions: Partitions | None, max_failed_share: float, has_champion: bool) -> None:
     """FailedPartitionsError when the failed share exceeds `max_failed_share` (setting
     `distributed.max_failed_share`, 0..1) or, with no champion, when any partition failed."""
     if partitions is None or not partitions.partitions:
         return
-    failed = partitions.failed()
+    failed = failed_regions(partitions)
     if not failed:
         return
     share = len(failed) / len(partitions.partitions)
