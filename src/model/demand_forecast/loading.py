@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from demand_forecast.contracts import DATA_QUALITY_FILE, MODEL_INFO_FILE, ROUTING_FILE, DataQuality
+from demand_forecast.contracts import DATA_QUALITY_FILE, MODEL_INFO_FILE, DataQuality
 from demand_forecast.data_contract import ValidationResult, validate_tables
 from demand_forecast.dataset import read_raw_tables, write_tables
 from demand_forecast.errors import UsageError
@@ -67,12 +67,11 @@ def read_model_folder(path: Path) -> TrainedModel:
             f"{path} is not a model folder (no {MODEL_INFO_FILE}); pass the --out folder of train"
         )
     verify_complete(path, "model folder", MODEL_FIX)
+    from demand_forecast.routed_model import RoutedModel
     from demand_forecast.training.model import TrainedModel  # torch, scikit-learn: only to read a model
 
     try:
-        if (path / ROUTING_FILE).is_file():  # a registered bundle (docs/scale.md, per-segment promotion)
-            from demand_forecast.routed_model import RoutedModel
-
+        if RoutedModel.is_bundle(path):  # a registered bundle (docs/scale.md, per-segment promotion)
             return RoutedModel.load_bundle(path, read_model_folder)
         return TrainedModel.load(path)
     except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as exc:

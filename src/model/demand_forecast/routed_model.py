@@ -35,6 +35,11 @@ class RoutedModel(TrainedModel):
     members: dict[str, TrainedModel]
     routing: Routing
 
+    @staticmethod
+    def is_bundle(folder: Path) -> bool:
+        """Whether `folder` is a registered bundle (it holds `routing.json`), not a plain model folder."""
+        return (folder / ROUTING_FILE).is_file()
+
     @classmethod
     def load_bundle(cls, folder: Path, read: Callable[[Path], TrainedModel]) -> RoutedModel:
         """The bundle in `folder` (its completeness already verified); `read` reads each member folder
