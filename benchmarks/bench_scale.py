@@ -288,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print(
             "scale: not measured under --quick (1x is the model benchmark's sample row; 10x and 100x "
-            'take minutes to hours): `make bench ARGS="--only scale"` runs them'
+            'take minutes to hours): `make bench ARGS="--only scale"` runs them, then the promotion goal '
+            "(benchmarks/bench_promotion.py, --quick: 3 epochs)"
         )
         return 0
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:

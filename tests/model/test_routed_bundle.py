@@ -144,6 +144,14 @@ def test_one_registered_bundle_routes_each_segment_and_is_never_worse(
     recent = pd.read_csv(monitored / "backtest.csv", dtype=str)
     assert (recent["model_version"] == recent["segment"].map(lambda s: table[s].model_version)).all()
     assert recent["model_version"].nunique() == 2
+    # The bundle is as old as its oldest answering model (the champion's data ends a week earlier).
+    from demand_forecast.pipeline import model_age_days
+
+    health = json.loads((monitored / "monitoring.json").read_text())
+    as_of = pd.Timestamp(health["as_of"])
+    ages = {v: model_age_days(m.info, as_of) for v, m in bundle.members.items()}
+    assert ages[champion_version] > ages[decision["model_version"]]
+    assert health["age_days"] == ages[champion_version]
     # The registered pyfunc (what an MLflow deployment serves) routes the same way, to the same numbers.
     import mlflow.pyfunc
 

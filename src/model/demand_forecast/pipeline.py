@@ -406,7 +406,10 @@ def run_monitor(
     tables = validation.tables
     as_of = default_as_of(tables) if as_of is None else as_of
     monitor = settings.monitor
-    age_days = model_age_days(model.info, as_of)
+    # A bundle is as old as the oldest model it answers with: a segment kept on a champion model for
+    # weeks is forecast by that model, and the staleness alert must see it (docs/scale.md).
+    answering = model.members.values() if isinstance(model, RoutedModel) else [model]
+    age_days = max(model_age_days(member.info, as_of) for member in answering)
     window_start, window_end = _recent_window(tables, as_of, monitor.recent_weeks)
     recent = backtest(model, tables, window_start, window_end)
     drift = _drift(model, tables, window_start, window_end)
