@@ -326,6 +326,14 @@ def model_age_days(info: dict[str, Any], as_of: pd.Timestamp) -> int:
     return max(0, int((as_of - min(trained_at, data_end)).days))
 
 
+def bundle_age_days(model: TrainedModel, as_of: pd.Timestamp) -> int:
+    """`model_age_days` of a model; of a bundle (`RoutedModel`), its oldest answering model's: a
+    segment kept on a champion model for weeks is forecast by that model, and the staleness alert
+    must see it (docs/scale.md, "Per-segment promotion")."""
+    answering = model.members.values() if isinstance(model, RoutedModel) else [model]
+    return max(model_age_days(member.info, as_of) for member in answering)
+
+
 def _recent_window(tables: Tables, as_of: pd.Timestamp, weeks: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The latest `weeks` weeks with data before as-of, so a late as-of still has a window."""
     last_data_week = tables.shipments.loc[tables.shipments["week_start"] < as_of, "week_start"].max()
@@ -406,10 +414,7 @@ def run_monitor(
     tables = validation.tables
     as_of = default_as_of(tables) if as_of is None else as_of
     monitor = settings.monitor
-    # A bundle is as old as the oldest model it answers with: a segment kept on a champion model for
-    # weeks is forecast by that model, and the staleness alert must see it (docs/scale.md).
-    answering = model.members.values() if isinstance(model, RoutedModel) else [model]
-    age_days = max(model_age_days(member.info, as_of) for member in answering)
+    age_days = bundle_age_days(model, as_of)
     window_start, window_end = _recent_window(tables, as_of, monitor.recent_weeks)
     recent = backtest(model, tables, window_start, window_end)
     drift = _drift(model, tables, window_start, window_end)
