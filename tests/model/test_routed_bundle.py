@@ -191,6 +191,9 @@ def test_failed_partitions_keep_the_champion_or_fail_the_run_unregistered(
         },
     }
     (candidate / "partitions.json").write_text(json.dumps(partitions))
+    from demand_forecast.outputs import mark_complete
+
+    mark_complete(candidate)  # as train writes it: the record inside the model folder's marker
 
     # No champion: any failed partition fails the run (exit 3), nothing registered.
     _evaluate(candidate, tiny_data, tmp_path / "e0", name)
