@@ -160,6 +160,34 @@ def test_segments_of_a_failed_partition_keep_the_champion_marked_with_the_error(
     assert table.segments["R2|large|fast"].failed is False
 
 
+def test_a_failed_partitions_segments_without_holdout_rows_are_listed_too() -> None:
+    """partitions.json names the failed region's segments: each gets a marked champion entry even
+    when the holdout has no row of it (nothing scored it) and the champion's table does not list it."""
+    from demand_forecast.routing import failed_partition_segments
+
+    parts = partitions({"R1": "disk full", "R2": None})
+    assert failed_partition_segments(parts) == ["R1|large|fast", "R1|small|slow"]
+    table = decide_routing(
+        metrics({"R2|large|fast": (0.10, 0.40)}),
+        CANDIDATE,
+        ChampionRoutes(CHAMPION, None),
+        {"R1": "disk full"},
+        0.01,
+        True,
+        failed_partition_segments(parts),
+    )
+    assert sorted(table.segments) == ["R1|large|fast", "R1|small|slow", "R2|large|fast"]
+    for segment in ("R1|large|fast", "R1|small|slow"):
+        route = table.segments[segment]
+        assert (route.source, route.model_version, route.failed, route.error) == (
+            "champion",
+            CHAMPION,
+            True,
+            "disk full",
+        )
+        assert (route.holdout_mape.candidate, route.holdout_mape.champion) == (None, None)
+
+
 def test_without_champion_scores_on_this_holdout_the_whole_model_decision_routes() -> None:
     """The champion could not score this data: no per-segment comparison, the whole-model answer."""
     no_scores = metrics({"R1|large|fast": (0.3, None), "R2|large|fast": (0.5, None)})

@@ -41,6 +41,7 @@ from demand_forecast.routing import (
     assemble_bundle,
     check_failed_share,
     decide_routing,
+    failed_partition_segments,
     failed_regions,
     read_partitions,
     routed_mape,
@@ -669,7 +670,8 @@ def register_model(
     with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
         champion_dir = _champion_folder(settings, current)
         routes = ChampionRoutes.of(champion_dir) if champion_dir is not None else None
-        routing = decide_routing(metrics, info.model_version, routes, failed, margin, promoted)
+        segments = failed_partition_segments(partitions)
+        routing = decide_routing(metrics, info.model_version, routes, failed, margin, promoted, segments)
         bundle = assemble_bundle(model_dir, routing, champion_dir, Path(scratch) / "bundle")
         registered = _log_and_register(client, settings, bundle, info, metrics, name, python_model)
     promoted, reason = segment_promotion(routing, (promoted, reason), current, metrics, margin, max_abs_bias)

@@ -72,6 +72,15 @@ def failed_regions(partitions: Partitions | None) -> dict[str, str]:
     return {region: error or "" for region, error in sorted(partitions.failed().items())}
 
 
+def failed_partition_segments(partitions: Partitions | None) -> list[str]:
+    """The segments `partitions.json` lists for its failed regions, sorted."""
+    if partitions is None:
+        return []
+    return sorted(
+        {s for part in partitions.partitions.values() if part.status == "failed" for s in part.segments}
+    )
+
+
 def check_failed_share(partitions: Partitions | None, max_failed_share: float, has_champion: bool) -> None:
     """FailedPartitionsError when the failed share exceeds `max_failed_share` (setting
     `distributed.max_failed_share`, 0..1) or, with no champion, when any partition failed."""
@@ -152,10 +161,12 @@ def decide_routing(
     failed: dict[str, str],
     margin: float,
     whole_model_promoted: bool,
+    failed_segments: Iterable[str] = (),
 ) -> Routing:
     """The routing table of this run's bundle.
 
-    Segments: those of the candidate's holdout, the champion's table and the failed partitions'.
+    Segments: those of the candidate's holdout, the champion's table and `failed_segments` (the
+    failed partitions' segments as `partitions.json` lists them, `failed_partition_segments`).
     No champion: every segment routes to the candidate (a failed partition has already failed the
     run, `check_failed_share`). A segment of a failed region keeps the champion's entry, marked.
     With per-segment champion scores on the same holdout (`metrics.overall.champion` set), each
@@ -164,7 +175,7 @@ def decide_routing(
     """
     scores = _ensemble_and_champion(metrics.segments)
     segments = set(scores) | (champion.segments() if champion else set())
-    segments |= {s for s in scores if segment_region(s) in failed}
+    segments |= {s for s in failed_segments if segment_region(s) in failed}
     same_holdout = metrics.overall.champion is not None
     table: dict[str, Route] = {}
     for segment in sorted(segments):
