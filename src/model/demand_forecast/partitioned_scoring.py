@@ -69,8 +69,8 @@ _MERGE_KEY = ("week_start", "store_id", "product_id")
 _ROW_END = "\x1e"  # record separator: pandas writes each row's CSV text, split on it for the merge
 # Regions are scored in batches of at most this many series (a larger region alone). One region at a
 # time re-validates and re-featurises per region, a fixed ~0.3 CPU-s each: on the 10x panel (140
-# regions of ~32 series) that was 54 CPU-s against 7 for the whole panel at once. Measured there:
-# see docs/scale.md, "Partitioned scoring". Memory is bounded by the batch, not by the panel.
+# regions of ~32 series) that was 56 CPU-s against 8.4 for the whole panel at once, and 12.6 in
+# batches of 1,000 (docs/scale.md, "Partitioned scoring"). Memory is bounded by the batch.
 BATCH_SERIES = 1_000
 
 
