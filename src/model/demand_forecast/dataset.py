@@ -374,7 +374,7 @@ def read_partitioned(folder: Path, regions: Collection[str] | None = None) -> di
 def last_week(folder: Path) -> pd.Timestamp:
     """The last shipment week of partitioned folder `folder`, read one batch of one column at a time
     (a streaming reader: memory is one record batch, not the table)."""
-    latest: Any = None
+    latest: pd.Timestamp | None = None
     for batch in _batches(folder / "shipments", ["week_start"]):
         value = pc.max(batch.column(0)).as_py()
         if value is not None and (latest is None or pd.Timestamp(value) > latest):

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import heapq
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -50,6 +49,7 @@ from demand_forecast.loading import load_dataset
 from demand_forecast.outputs import write_atomic
 from demand_forecast.scoring import (
     FORECAST_COLUMNS,
+    Report,
     Scored,
     covariate_counts,
     covariate_warnings,
@@ -83,9 +83,9 @@ class RegionScored:
     history: bool
     rows: int
     series_forecast: int
-    report: dict[str, Any]
+    report: Report
     weeks: list[str]
-    missing: list[dict[str, Any]]
+    missing: list[dict[str, str | int]]
     assumed: list[str]
     store_warnings: list[str]
     shift: dict[str, tuple[int, int]]
@@ -270,9 +270,7 @@ def _quarantine_columns() -> list[str]:
     return list(QUARANTINE_COLUMNS)
 
 
-def _report(
-    regions: list[RegionScored], as_of: pd.Timestamp, last: pd.Timestamp
-) -> tuple[dict[str, Any], list[str]]:
+def _report(regions: list[RegionScored], as_of: pd.Timestamp, last: pd.Timestamp) -> tuple[Report, list[str]]:
     """data_quality.json of the whole run from the regions' summaries, and the lines score prints."""
     shared = max((r.shared_events for r in regions), default=0)
     report = merge_reports([r.report for r in regions], [r.weeks for r in regions], shared)
@@ -297,7 +295,7 @@ def _report(
     return report, quality_lines(report, pd.DataFrame(missing, columns=["store_id", "product_id"]), assumed)
 
 
-def _ordered(values: Iterator[str] | Any) -> list[str]:
+def _ordered(values: Iterable[str]) -> list[str]:
     """Distinct values in first-seen order."""
     return list(dict.fromkeys(values))
 
@@ -305,9 +303,7 @@ def _ordered(values: Iterator[str] | Any) -> list[str]:
 _SUMMED_FILE_COUNTS = ("rows_in", "rows_out", "quarantined", "outside_run", "unmatched")
 
 
-def merge_reports(
-    reports: list[dict[str, Any]], weeks: list[list[str]], shared_rows: int = 0
-) -> dict[str, Any]:
+def merge_reports(reports: list[Report], weeks: list[list[str]], shared_rows: int = 0) -> Report:
     """One data_quality report of disjoint regions' reports (`data_contract.quality_report` shape):
     counts summed, weeks the union of the regions' shipment weeks (`weeks[i]`: report i's), first and
     last week the extremes, warnings in first-seen order. `shared_rows`: events rows for every region
@@ -315,7 +311,7 @@ def merge_reports(
     if not reports:
         raise ValueError("no region was scored: the conditioned folder lists no partition")
     merged = dict(reports[0])
-    files: dict[str, dict[str, Any]] = {}
+    files: dict[str, Report] = {}
     reasons: dict[str, int] = {}
     for report in reports:
         for name, entry in report["files"].items():

@@ -35,6 +35,11 @@ FORECAST_COLUMNS = [
 ]
 
 
+# data_quality.json's report as `data_contract.quality_report` builds it; its schema is
+# `contracts.DataQuality`, which every step parses it with before writing.
+Report = dict[str, Any]
+
+
 @dataclass
 class Scored:
     """A score run's result: forecast rows and weeks written, data_quality.json's report, the lines
@@ -42,7 +47,7 @@ class Scored:
 
     rows: int
     weeks: int
-    report: dict[str, Any]
+    report: Report
     lines: list[str] = field(default_factory=list)
 
 
@@ -250,7 +255,7 @@ def scoring_quality(
     as_of: pd.Timestamp,
     assumed: tuple[str, ...],
     notes: list[str] | None = None,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[Report, list[str]]:
     """data_quality.json of a score/monitor run (validation's report plus what the step left out),
     and the lines the step prints: quarantined rows, active series without a forecast, warnings
     (validation's, then `notes`: `scoring_warnings`)."""
@@ -270,7 +275,7 @@ def scoring_quality(
     return report, quality_lines(report, missing, assumed)
 
 
-def quality_lines(report: dict[str, Any], missing: pd.DataFrame, assumed: Sequence[str]) -> list[str]:
+def quality_lines(report: Report, missing: pd.DataFrame, assumed: Sequence[str]) -> list[str]:
     """The lines a score/monitor run prints for its data_quality report: quarantined rows, active
     series without a forecast (`missing`: store_id, product_id), warnings, assumed inputs."""
     by_reason = report["quarantined_by_reason"]
