@@ -211,6 +211,8 @@ def is_partitioned(folder: Path) -> bool:
     validate wrote before issue 20 (`shipments.parquet` beside `data_quality.json`), or partitioned
     tables without `_partitions.json` (a writer cut short, a partial copy). A folder of input files
     (the input contract) is neither and returns False."""
+    if not folder.is_dir():
+        return False  # no folder: read_raw_tables says so
     if (folder / PARTITIONS_FILE).is_file():
         return True
     table_dirs = [name for name in REGION_TABLES if (folder / name).is_dir()]
