@@ -4,13 +4,14 @@ workers, with the output contract of a whole-data run (forecasts.csv row for row
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from demand_forecast.cli import main
-from demand_forecast.dataset import read_partitions
+from demand_forecast.dataset import last_week, read_partitions
 from demand_forecast.distributed import World, assign
 from demand_forecast.errors import ExitStatus
 
@@ -92,10 +93,17 @@ def test_two_workers_score_their_own_regions_and_rank_0_writes_the_whole_output(
     sent: list[Any] = []
     root = tmp_path / "root"
     root.mkdir()
+    # Rank 1 never opens rank 0's regions: here their files are garbage (as-of given: the default
+    # reads the week column of every region, a streamed read of all partitions).
+    broken = tmp_path / "broken"
+    shutil.copytree(conditioned, broken)
+    for region in ranks[0]:
+        for part in broken.glob(f"*/region={region}/part-0.parquet"):
+            part.write_bytes(b"rank 0's region: rank 1 must not read it")
+    as_of = last_week(conditioned) + pd.Timedelta(weeks=1)
     _fake_world(monkeypatch, 1, root, sent)
     assert (
-        pipeline.run_score(str(scored_tiny["model"]), conditioned, tmp_path / "rank1", None, 2, settings)
-        is None
+        pipeline.run_score(str(scored_tiny["model"]), broken, tmp_path / "rank1", as_of, 2, settings) is None
     )
     assert not (tmp_path / "rank1").exists()  # a worker other than rank 0 writes into rank 0's folder only
     assert sorted(p.name for p in (root / "forecasts").iterdir()) == [f"region={r}" for r in sorted(ranks[1])]

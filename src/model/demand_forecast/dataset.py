@@ -36,12 +36,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from demand_forecast.contracts import DATA_QUALITY_FILE
 from demand_forecast.errors import DataContractError, UsageError
@@ -300,24 +302,40 @@ def read_partitions(folder: Path) -> dict[str, Partition]:
         raise UsageError(f"{path} is unreadable ({type(exc).__name__}: {exc}); {RERUN}") from exc
 
 
-def _dataset(path: Path) -> ds.Dataset:
-    """The partitioned table at `path`, every column as text for CSV parts (ids such as 007 stay ids)."""
-    first = next(path.rglob("part-*"), None)
-    if first is not None and first.suffix == ".csv":
-        with first.open(encoding="utf-8", newline="") as handle:
-            header = next(csv.reader(handle), [])
-        options = pacsv.ConvertOptions(
-            column_types={column: pa.string() for column in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
-        return ds.dataset(path, format=ds.CsvFileFormat(convert_options=options), partitioning=_PARTITIONING)
-    return ds.dataset(path, format="parquet", partitioning=_PARTITIONING)
+def _dataset(path: Path, regions: Collection[str] = ()) -> ds.Dataset:
+    """The partitioned table at `path`, every column as text for CSV parts (ids such as 007 stay ids).
+
+    Its schema is read from a part of `regions` where there is one (else the first part) and given to
+    pyarrow, so discovery lists the other regions' folders but opens none of their files.
+    Raises DataContractError naming the table's folder when that part is unreadable."""
+    wanted = [path / f"{REGION}={quote(region, safe='')}" for region in sorted(regions)]
+    first = next((p for folder in wanted for p in sorted(folder.glob("part-*"))), None)
+    first = first or next(iter(sorted(path.rglob("part-*"))), None)
+    region = pa.field(REGION, pa.string())
+    try:
+        if first is not None and first.suffix == ".csv":
+            with first.open(encoding="utf-8", newline="") as handle:
+                header = next(csv.reader(handle), [])
+            options = pacsv.ConvertOptions(
+                column_types={column: pa.string() for column in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            )
+            schema = pa.schema([*(pa.field(c, pa.string()) for c in header if c != REGION), region])
+            form: ds.FileFormat | str = ds.CsvFileFormat(convert_options=options)
+        else:
+            schema = pq.read_schema(first).append(region) if first is not None else None
+            form = "parquet"
+        return ds.dataset(path, schema=schema, format=form, partitioning=_PARTITIONING)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataContractError(
+            f"{path.name}.csv", "unreadable file", detail=f"{path}: {exc}", fix=RERUN
+        ) from exc
 
 
 def _read_region_table(path: Path, name: str, regions: Collection[str] | None) -> pd.DataFrame:
     """Table `name` from its partitioned folder as text, only `regions`' rows (None: all)."""
-    dataset = _dataset(path)
+    dataset = _dataset(path, regions or ())
     wanted = None
     if regions is not None:
         values = sorted({*regions, *([ALL_REGIONS] if name == "events" else [])})

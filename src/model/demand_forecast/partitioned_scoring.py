@@ -104,8 +104,8 @@ def score_partitioned(
         shared = Path(all_gather(str(out))[0])  # rank 0's staging folder: every rank's parts go there
         partitions = read_partitions(data)
         mine = assign({region: p.series for region, p in partitions.items()}, world.world_size)[world.rank]
-        last = last_week(data)
-        as_of = last + pd.Timedelta(weeks=1) if as_of is None else as_of
+        # The default as-of needs every region's last week: one streamed column (a given one, nothing).
+        as_of = last_week(data) + pd.Timedelta(weeks=1) if as_of is None else as_of
         _check_request(as_of, horizon)
         batches = region_batches(mine, {region: p.series for region, p in partitions.items()})
         scored = [_score_region(model, data, batch, as_of, horizon, settings, shared) for batch in batches]
@@ -119,7 +119,7 @@ def score_partitioned(
         raise UsageError(f"no shipments before --as-of {as_of.date()}; nothing to forecast from")
     rows, weeks = _merge_forecasts(shared / PARTS, out / "forecasts.csv")
     _merge_quarantine(shared / _QUARANTINE_PARTS, out / "quarantine.csv", [r.region for r in regions])
-    report, lines = _report(regions, as_of, last)
+    report, lines = _report(regions, as_of)
     return Scored(rows=rows, weeks=weeks, report=report, lines=lines)
 
 
@@ -270,11 +270,12 @@ def _quarantine_columns() -> list[str]:
     return list(QUARANTINE_COLUMNS)
 
 
-def _report(regions: list[RegionScored], as_of: pd.Timestamp, last: pd.Timestamp) -> tuple[Report, list[str]]:
+def _report(regions: list[RegionScored], as_of: pd.Timestamp) -> tuple[Report, list[str]]:
     """data_quality.json of the whole run from the regions' summaries, and the lines score prints."""
     shared = max((r.shared_events for r in regions), default=0)
     report = merge_reports([r.report for r in regions], [r.weeks for r in regions], shared)
-    notes = [stale_after(last, as_of)] if stale_after(last, as_of) else []
+    stale = stale_after(pd.Timestamp(report["last_week"]), as_of)  # the last week of all regions
+    notes = [stale] if stale else []
     notes += _ordered(w for r in regions for w in r.store_warnings)
     shift: dict[str, tuple[int, int]] = {}
     for r in regions:
