@@ -78,7 +78,7 @@ def reuse_jsonpath_parsers() -> None:
         return built[key]
 
     yacc.reuses_jsonpath_parsers = True  # type: ignore[attr-defined]
-    yacc_module.yacc = yacc
+    setattr(yacc_module, "yacc", yacc)  # noqa: B010 (a module attribute mypy cannot see)
     # Both grammars checkov uses, built now: forked children inherit them instead of each building.
     for module_name in ("bc_jsonpath_ng", "bc_jsonpath_ng.ext"):
         importlib.import_module(module_name).parse("$.warm")
