@@ -9,7 +9,9 @@ indexes, for `images`) is skipped at once under --quick, saying why.
 
     make bench                      # all of them
     make bench ARGS="--only model"  # one area
-    make bench ARGS="--quick"       # smaller sizes where a benchmark supports it
+    make bench ARGS="--quick"       # each figure once, smaller sizes where the figure stays
+                                    # meaningful (goal <= 120 s); the goals table judges only the
+                                    # rows measured at their goal's size
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ AREAS = ("loops", "model", "accuracy", "validate", "audit", "apply", "images", "
 # What each area needs beyond this machine; under --quick an area whose hosts do not answer within
 # a second is skipped at once instead of waiting on pip's retries.
 NEEDS_HOSTS = {"images": ("pypi.org", "download.pytorch.org")}
+
+
+QUICK_NOTE = (
+    "--quick: each benchmark measures once, without repetitions, and some at smaller sizes than the\n"
+    "goals' (each says which); the goals table judges only the figures taken at the goal's size and\n"
+    "says 'not measured in --quick' for the others. `make bench` measures every row at its size."
+)
 
 
 def unreachable(hosts: tuple[str, ...]) -> list[str]:
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    if args.quick:
+        print(QUICK_NOTE)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         figures_file = Path(scratch) / "figures.jsonl"
         env = {**os.environ, FIGURES_ENV: str(figures_file)}
@@ -79,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick and not args.only:
             record("bench-quick", total)
         load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
-        print("\n=== " + "\n".join(table(read(figures_file), f"{load_before} before, {load_after} after")))
+        load = f"{load_before} before, {load_after} after"
+        print("\n=== " + "\n".join(table(read(figures_file), load, quick=args.quick)))
     if failed:
         print(f"\nbenchmarks that did not complete: {', '.join(failed)}", file=sys.stderr)
         return 1
