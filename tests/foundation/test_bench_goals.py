@@ -79,7 +79,8 @@ def test_a_quick_size_figure_is_shown_not_judged(
     assert " met" not in line
     assert _row(lines, "`make validate`").rstrip().endswith("met  (no parse cache)")
     unmeasured = next(goal for goal in goals.GOALS if goal.row == "test")
-    assert f"not measured in --quick  (measured by {unmeasured.measured_by})" in _row(lines, unmeasured.command)
+    expected = f"not measured in --quick  (measured by {unmeasured.measured_by})"
+    assert expected in _row(lines, unmeasured.command)
     assert lines[-1].strip() == f"1 of {len(goals.GOALS)} goals met in this run"
 
 
