@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -63,10 +64,18 @@ def run_area(area: str, quick: bool, env: dict[str, str]) -> bool:
         print(f"  skipped: needs {', '.join(missing)}, unreachable from here (run without --quick to wait)")
         return True
     cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
-    start = time.perf_counter()
+    cpu_before, start = children_cpu(), time.perf_counter()
     status = subprocess.run(cmd, check=False, env=env).returncode
-    print(f"  [{area}: {time.perf_counter() - start:.1f} s, exit {status}]", flush=True)
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu_before
+    print(f"  [{area}: {wall:.1f} s, {cpu:.1f} CPU-s, exit {status}]", flush=True)
     return status == 0
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child process and its own children (on a shared machine,
+    wall time measures the neighbours too; CPU time does not)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         failed = [area for area in args.only or AREAS if not run_area(area, args.quick, env)]
         total = time.perf_counter() - start
+        cpu = children_cpu()
+        print(f"\nall benchmarks: {total:.1f} s, {cpu:.1f} CPU-s", flush=True)
         if args.quick and not args.only:
-            record("bench-quick", total)
+            record("bench-quick", total, f"{cpu:.0f} CPU-s")
         load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
         load = f"{load_before} before, {load_after} after"
         print("\n=== " + "\n".join(table(read(figures_file), load, quick=args.quick)))
