@@ -72,8 +72,9 @@ def run_area(area: str, quick: bool, env: dict[str, str]) -> bool:
 
 
 def children_cpu() -> float:
-    """CPU seconds of every finished child process and its own children (on a shared machine,
-    wall time measures the neighbours too; CPU time does not)."""
+    """CPU seconds of every finished child process and the children each waited for (on a shared
+    machine, wall time measures the neighbours too; CPU time does not). Not counted: processes no
+    parent waits for, such as the steps `apply` forks from its forkserver (stackctl/local/executor.py)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = [area for area in args.only or AREAS if not run_area(area, args.quick, env)]
         total = time.perf_counter() - start
         cpu = children_cpu()
-        print(f"\nall benchmarks: {total:.1f} s, {cpu:.1f} CPU-s", flush=True)
+        print(f"\nall benchmarks: {total:.1f} s, {cpu:.1f} CPU-s (apply's forked steps not counted)", flush=True)
         if args.quick and not args.only:
             record("bench-quick", total, f"{cpu:.0f} CPU-s")
         load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
