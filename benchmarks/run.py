@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = [area for area in args.only or AREAS if not run_area(area, args.quick, env)]
         total = time.perf_counter() - start
         cpu = children_cpu()
-        print(f"\nall benchmarks: {total:.1f} s, {cpu:.1f} CPU-s (apply's forked steps not counted)", flush=True)
+        print(f"\nall benchmarks: {total:.1f} s, {cpu:.1f} CPU-s (not apply's forked steps)", flush=True)
         if args.quick and not args.only:
             record("bench-quick", total, f"{cpu:.0f} CPU-s")
         load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
