@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             record("bench-quick", total, f"{cpu:.0f} CPU-s")
         load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
         load = f"{load_before} before, {load_after} after"
-        print("\n=== " + "\n".join(table(read(figures_file), load, quick=args.quick)))
+        # With --only, a row left out was not selected, not left out by --quick.
+        quick = args.quick and not args.only
+        print("\n=== " + "\n".join(table(read(figures_file), load, quick=quick)))
     if failed:
         print(f"\nbenchmarks that did not complete: {', '.join(failed)}", file=sys.stderr)
         return 1
