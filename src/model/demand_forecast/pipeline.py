@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +36,19 @@ from demand_forecast.contracts import (
     SegmentHealth,
     SegmentScores,
 )
-from demand_forecast.dataset import Tables
+from demand_forecast.dataset import Tables, is_partitioned, read_partitions
 from demand_forecast.distributed import destroy_process_group, init_process_group
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model, run_validate
 from demand_forecast.metrics import bias, mape, scores, wape
 from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
+from demand_forecast.partitioned_scoring import score_partitioned
 from demand_forecast.reading import read_text_csv
 from demand_forecast.routed_model import RoutedModel
 from demand_forecast.scoring import (
     OUTSIDE_SHARE,
+    Scored,
     covariate_shift,
     default_as_of,
     forecast,
@@ -54,7 +58,7 @@ from demand_forecast.scoring import (
 )
 from demand_forecast.settings import Settings
 from demand_forecast.training import TrainedModel, code_hash
-from demand_forecast.training.regions import TablesInMemory
+from demand_forecast.training.regions import RegionSource, TablesInMemory
 from demand_forecast.training.train import train_distributed
 
 Say = Callable[[str], None]
@@ -94,19 +98,46 @@ def _no_model(reference: str, settings: Settings, hint: str) -> UsageError:
     )
 
 
+@dataclass(frozen=True)
+class ConditionedFolder:
+    """A `RegionSource` over validate's region-partitioned output (docs/scale.md, contract 1): a region
+    is read from its own partitions' files only (`loading.load_dataset(..., regions=)`), so a worker
+    holds one region's tables at a time."""
+
+    folder: Path
+    settings: Settings
+
+    def series_counts(self) -> dict[str, int]:
+        return {region: partition.series for region, partition in read_partitions(self.folder).items()}
+
+    def region(self, name: str) -> Tables:
+        return load_dataset(self.folder, self.settings, [name]).tables
+
+
+def _training_input(data: Path, settings: Settings) -> tuple[RegionSource, DataQuality, Path | pd.DataFrame]:
+    """Where train reads its regions from, the data's quality report, and its quarantined rows (a file
+    to copy, or a frame). validate's region-partitioned output is read one region at a time; a folder
+    of input CSV files (no partitions) is validated whole first, as before issue 20."""
+    if is_partitioned(data):
+        quality = DataQuality.read(data / DATA_QUALITY_FILE)
+        return ConditionedFolder(data, settings), quality, data / "quarantine.csv"
+    validation = load_dataset(data, settings)
+    quality = DataQuality.parse(validation.report, "the validation report")
+    return TablesInMemory(validation.tables), quality, validation.quarantine
+
+
 def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> ModelInfo | None:
     """The train step as one distributed job (`demand_forecast.distributed`; a world of one without
     torchrun): every worker trains its regions; rank 0 writes the model folder with `partitions.json`
     and returns its info, the other workers write nothing and return None."""
     world = init_process_group(settings)
     try:
-        validation = load_dataset(data, settings)
-        quality = DataQuality.parse(validation.report, "the validation report")
+        source, quality, quarantine = _training_input(data, settings)
         say(
             f"validated {quality.series} series over {quality.weeks} weeks; "
             f"{sum(quality.quarantined_by_reason.values())} rows quarantined"
         )
-        outcome = train_distributed(TablesInMemory(validation.tables), settings, progress=say)
+        outcome = train_distributed(source, settings, progress=say)
     finally:
         destroy_process_group()
     model = outcome.model
@@ -125,7 +156,11 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
         model.info["mlflow_run_id"] = log_training_run(settings, model.model_info)
     outcome.partitions.write(out / PARTITIONS_FILE)
     model.save(out)
-    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
+    if isinstance(quarantine, Path):
+        if quarantine.is_file():
+            shutil.copyfile(quarantine, out / "quarantine.csv")
+    else:
+        write_csv_atomic(quarantine, out / "quarantine.csv")
     quality.write(out / DATA_QUALITY_FILE)
     return model.model_info
 
@@ -275,7 +310,12 @@ def run_score(
     horizon: int,
     settings: Settings,
     say: Say | None = None,
-) -> pd.DataFrame:
+) -> Scored | None:
+    """The score step: forecasts.csv, quarantine.csv, data_quality.json and the pinned model in `out`.
+
+    A conditioned folder (partitioned by region) is scored region by region, spread over the job's
+    workers (`demand_forecast.partitioned_scoring`); a folder of input files whole, as before issue
+    20. Returns what was written; None on a worker other than rank 0, which writes nothing."""
     from demand_forecast.registry import pin_reference, resolve_reference
 
     # "The champion" is resolved once per run: monitor reads the version pinned here.
@@ -283,21 +323,33 @@ def run_score(
     model = load_model(resolved, settings)
     if model is None:
         raise _no_model(model_ref, settings, "; train and register one first")
+    if is_partitioned(data):
+        scored = score_partitioned(model, data, out, as_of, horizon, settings)
+        if scored is None:
+            return None
+    else:
+        scored = _score_whole(model, data, out, as_of, horizon, settings)
+    pin_reference(out, model_ref, resolved)
+    DataQuality.parse(scored.report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
+    for line in [*scored.lines, *(f"warning: {message}" for message in horizon_warnings(horizon))]:
+        (say or print)(line)
+    return scored
+
+
+def _score_whole(
+    model: TrainedModel, data: Path, out: Path, as_of: pd.Timestamp | None, horizon: int, settings: Settings
+) -> Scored:
+    """Score every series of `data` at once (a folder of input files has no partitions)."""
     validation = load_dataset(data, settings)
     tables = validation.tables
     forecasts = forecast(model, tables, as_of, horizon)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(forecasts, out / "forecasts.csv")
-    pin_reference(out, model_ref, resolved)
     as_of = default_as_of(tables) if as_of is None else as_of
     notes = scoring_warnings(model, tables, as_of)
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec), notes)
     write_csv_atomic(validation.quarantine, out / "quarantine.csv")
-    DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
-    lines += [f"warning: {message}" for message in horizon_warnings(horizon)]
-    for line in lines:
-        (say or print)(line)
-    return forecasts
+    return Scored(len(forecasts), int(forecasts["week_start"].nunique()), report, lines)
 
 
 def psi(reference: dict[str, list[float]], values: np.ndarray[Any, Any]) -> float:
