@@ -159,3 +159,26 @@ def test_two_torchrun_workers_train_what_one_worker_trains_and_leave_a_failed_re
     assert two["series"] == one.series
     mapes = [_holdout_mape(tmp_path / name, tiny_data, tmp_path / f"m-{name}") for name in ("one", "two")]
     assert mapes[1] == pytest.approx(mapes[0], rel=0.01)
+
+
+def test_the_partitioned_folder_gives_each_worker_the_frame_the_csv_folder_gives(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    """validate's region-partitioned output, read one region at a time, agrees with the input CSVs."""
+    from demand_forecast.loading import run_validate
+    from demand_forecast.pipeline import ConditionedFolder, load_dataset
+    from demand_forecast.training.regions import TablesInMemory, global_frame
+
+    settings = load_settings()
+    run_validate(tiny_data, tmp_path / "conditioned", settings, _quiet)
+    partitioned = ConditionedFolder(tmp_path / "conditioned", settings)
+    in_memory = TablesInMemory(load_dataset(tiny_data, settings).tables)
+    assert partitioned.series_counts() == in_memory.series_counts()
+    regions = sorted(in_memory.series_counts())
+    one, other = global_frame(partitioned, regions, settings), global_frame(in_memory, regions, settings)
+    assert (one.spec, one.velocity_threshold, one.vocab) == (
+        other.spec,
+        other.velocity_threshold,
+        other.vocab,
+    )
+    pd.testing.assert_frame_equal(one.series, other.series)
