@@ -30,8 +30,11 @@ def _overfitting_case(seed: int) -> dict[str, Any]:
 
 
 def _train(select_epoch: bool, case: dict[str, Any], with_validation: bool = True) -> Any:
+    import torch
     from demand_forecast.models import NetworkSpec, fit_network
 
+    # One thread, as training runs it (nn.threads): on a busy machine OpenMP spin-waits otherwise.
+    torch.set_num_threads(1)
     settings = load_settings(
         overrides={
             "nn": {
