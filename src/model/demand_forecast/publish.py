@@ -53,13 +53,12 @@ from demand_forecast.contracts import (
     Scores,
 )
 from demand_forecast.errors import UsageError
-from demand_forecast.outputs import write_text_atomic
+from demand_forecast.outputs import STEP_RUN_FILE
 from demand_forecast.reading import read_text_csv
 from demand_forecast.reporting.database import ReportingDatabase, require_current
 from demand_forecast.reporting.schema import RUN_TABLES, segment_label
 
 PipelineName = Literal["training", "scoring"]
-STEP_RUN_FILE = "step_run.json"
 PUBLISH_FILE = "publish.json"
 BACKTEST_FILE = "backtest.csv"  # monitor's recent weeks, forecasts against actuals
 HOLDOUT_FILE = "holdout_predictions.csv"  # evaluate's one-week-ahead holdout backtest
@@ -85,18 +84,6 @@ def resolve_run_id(given: str | None) -> str:
         tags = MlflowClient().get_run(step_run).data.tags
         return str(tags.get("mlflow.parentRunId") or step_run)
     raise UsageError("publish needs --run-id outside an AML job (no MLFLOW_RUN_ID to find the pipeline job)")
-
-
-def write_step_run(out: Path, step: str, started_at: datetime, seconds: float, outcome: str) -> None:
-    """The step's own record (start in UTC, duration in s, outcome) next to its outputs."""
-    out.mkdir(parents=True, exist_ok=True)
-    record = {
-        "step": step,
-        "started_at": started_at.astimezone(UTC).isoformat(),
-        "duration_seconds": round(seconds, 3),
-        "outcome": outcome,
-    }
-    write_text_atomic(out / STEP_RUN_FILE, json.dumps(record) + "\n")
 
 
 @dataclass(frozen=True)
@@ -266,6 +253,11 @@ def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> 
     )
     _finite(path, frame, ("units", "ensemble"))
     segments = frame["segment"].astype(str) if "segment" in frame else pd.Series("overall", index=frame.index)
+    # A routed bundle's rows name the model that made each (docs/scale.md); else the step's model.
+    versions = pd.Series(model_version, index=frame.index)
+    if "model_version" in frame:
+        named = frame["model_version"].astype(str).str.strip()
+        versions = named.where(named.ne("") & frame["model_version"].notna(), model_version)
     return [
         {
             "run_id": run_id,
@@ -277,15 +269,16 @@ def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> 
             "segment_label": segment_label(segment),
             "actual_units": float(units),
             "forecast_units": float(forecast),
-            "model_version": model_version,
+            "model_version": version,
         }
-        for week, store, product, segment, units, forecast in zip(
+        for week, store, product, segment, units, forecast, version in zip(
             frame["week_start"],
             frame["store_id"],
             frame["product_id"],
             segments,
             frame["units"],
             frame["ensemble"],
+            versions,
             strict=True,
         )
     ]
@@ -422,6 +415,11 @@ def emit_metrics(
         ("wape", otel.MODEL_HOLDOUT_WAPE),
         ("bias", otel.MODEL_HOLDOUT_BIAS),
     )
+    if inputs.pipeline == "training" and inputs.status == "succeeded" and inputs.decision is not None:
+        decision = Decision.read(inputs.decision / DECISION_FILE)
+        otel.record_failed_partitions(
+            telemetry, decision.failed_partitions, decision.model_version, decision.model_name
+        )
     for metric in rows.get("model_metrics", []):
         attributes = {
             "model": metric["model"],
