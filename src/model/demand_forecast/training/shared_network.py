@@ -73,10 +73,37 @@ def _wrap(net: EmbeddingNet, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(net, device_ids=[world.local_rank] if device.type == "cuda" else None)
 
 
+def validation_loss(net: EmbeddingNet, val: Shard, settings: NNSettings, spec: NetworkSpec) -> float:
+    """`network_loss` over every worker's validation rows: each window's loss weighted by its rows (the
+    same as one loss over all rows when they fit one window, as on the sample; a row-weighted mean of
+    window losses above)."""
+    device = next(net.parameters()).device
+    total, count = 0.0, 0
+    net.eval()
+    with torch.no_grad():
+        for _, features, codes, target in val.windows():
+            cats, nums, ys, _ = _batch(codes, features, target, device, spec)
+            loss = network_loss(settings, net(cats, nums), ys, nums[:, spec.level_index])
+            total += float(loss) * len(target)
+            count += len(target)
+    net.train()
+    parts = distributed.all_gather((total, count))
+    return sum(part[0] for part in parts) / max(1, sum(part[1] for part in parts))
+
+
 def fit_streamed(
-    fit: Shard, spec: NetworkSpec, settings: NNSettings, seed: int, scaling: Standardisation
+    fit: Shard,
+    spec: NetworkSpec,
+    settings: NNSettings,
+    seed: int,
+    scaling: Standardisation,
+    val: Shard | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Train one shared network over every worker's fit rows; its state dict (the same on every worker)."""
+    """Train one shared network over every worker's fit rows; its state dict (the same on every worker).
+
+    With `val` and `nn.select_epoch`, the state of the epoch with the lowest validation loss over every
+    worker's validation rows (`models.fit_network`'s rule; every worker sees the same loss, so keeps
+    the same epoch)."""
     device = pick_device(settings.device)
     net = _network(spec, settings, scaling, seed)
     net.to(device)
@@ -92,6 +119,8 @@ def fit_streamed(
     weight = world.world_size * fit.rows / max(scaling[2], 1)
     generator = torch.Generator(device="cpu").manual_seed(seed + 7919 * world.rank)
     per_window = max(1, WINDOW_ROWS // max(1, math.ceil(fit.rows / steps)))
+    held = val is not None and settings.select_epoch and sum(distributed.all_gather(val.rows)) > 0
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
     model.train()
     for _ in range(settings.epochs):
         parts = np.array_split(torch.randperm(fit.rows, generator=generator).numpy(), steps)
@@ -105,6 +134,12 @@ def fit_streamed(
                 _step(model, optimizer, batch, settings, spec.level_index, weight)
                 scheduler.step()
                 start = stop
+        if held and val is not None:
+            score = validation_loss(net, val, settings, spec)
+            if best is None or score < best[0]:
+                best = (score, {k: v.detach().clone() for k, v in net.state_dict().items()})
+    if best is not None:
+        net.load_state_dict(best[1])
     net.eval()
     return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
 
@@ -172,7 +207,7 @@ def fit_shared_networks(
             f"({settings.nn.epochs} epochs)"
         )
         state = fit_streamed(
-            fit, model.network_spec, settings.nn, settings.train.seed + 1000 * member, scaling
+            fit, model.network_spec, settings.nn, settings.train.seed + 1000 * member, scaling, val
         )
         members.append(predict_streamed(state, model.network_spec, settings.nn, val))
         model.networks[SHARED if member == 0 else f"{SHARED}{member}"] = state
