@@ -24,7 +24,7 @@ from rich.console import Console
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import MODEL_INFO_FILE, ModelInfo, Monitoring
 from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
-from demand_forecast.outputs import check_writable, fresh_output
+from demand_forecast.outputs import check_writable, fresh_output, write_step_run
 from demand_forecast.registry import registered_model_name
 from demand_forecast.routing import FailedPartitionsError
 from demand_forecast.settings import Settings, load_settings
@@ -255,10 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         outcome = _OUTCOMES.get(code, "failed")
         try:
-            from demand_forecast.publish import record_failed_step, write_step_run
-
             write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
             if outcome != "succeeded":
+                from demand_forecast.publish import record_failed_step
+
                 # In a pipeline, the run is published as failed by the step that failed (publish.py).
                 recorded = record_failed_step(
                     args.step, _step_folders(args), detail, telemetry, database=args.reporting_database
