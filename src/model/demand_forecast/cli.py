@@ -174,11 +174,9 @@ def _model_version(model_dir: Path) -> str:
 def _score(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    forecasts = pipeline.run_score(args.model, args.data, out, args.as_of, args.horizon, settings, say)
-    say(
-        f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
-        f"-> {args.out / 'forecasts.csv'}"
-    )
+    scored = pipeline.run_score(args.model, args.data, out, args.as_of, args.horizon, settings, say)
+    if scored is not None:  # None: a worker other than rank 0, which writes nothing
+        say(f"wrote {scored.rows} forecasts for {scored.weeks} week(s) -> {args.out / 'forecasts.csv'}")
 
 
 def _monitor(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> Monitoring:
