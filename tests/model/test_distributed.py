@@ -66,6 +66,24 @@ def test_collectives_are_identities_in_a_world_of_one(no_world: None) -> None:
     distributed.destroy_process_group()
 
 
+@pytest.mark.parametrize(("expected", "refused"), [("8", True), ("2", True), ("1", False), ("", False)])
+def test_a_world_smaller_than_the_pipeline_was_published_for_is_refused(
+    no_world: None, monkeypatch: pytest.MonkeyPatch, expected: str, refused: bool
+) -> None:
+    """The published node carries instance_count x process_count_per_instance; a compute that starts
+    fewer workers (a batch deployment dropping the node's resources) is a clear error, not a silently
+    slower run (review-scale-wire MAJOR-1). Unset or equal: the step runs."""
+    from demand_forecast.settings import load_settings
+
+    monkeypatch.setenv(distributed.EXPECTED_WORLD_SIZE_VARIABLE, expected)
+    if refused:
+        said = rf"published for {expected} workers .*a world of 1 \(WORLD_SIZE\)"
+        with pytest.raises(UsageError, match=said):
+            distributed.init_process_group(load_settings())
+    else:
+        assert distributed.init_process_group(load_settings()) == World(0, 1, 0)
+
+
 def test_assign_puts_the_largest_region_onto_the_least_loaded_rank() -> None:
     # 9 | 7 | 6; then 5 onto the 6 (11), 4 onto the 7 (11), 3 onto the 9: loads 12 | 11 | 11.
     counts = {"a": 9, "b": 7, "c": 6, "d": 5, "e": 4, "f": 3}

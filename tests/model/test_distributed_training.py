@@ -108,6 +108,19 @@ def test_failed_regions_above_the_share_fail_the_run_and_write_nothing(
         run_train(tiny_data, tmp_path / "none", everything, _quiet, track=False)
 
 
+def _step_runs(metrics_file: Path, step: str) -> float:
+    """The sum of the `step_runs` points of `step` in the local telemetry file (OTLP JSON lines)."""
+    total = 0.0
+    for line in metrics_file.read_text().splitlines():
+        for resource in json.loads(line)["resource_metrics"]:
+            for scope in resource["scope_metrics"]:
+                for metric in scope["metrics"]:
+                    if metric["name"] == "step_runs":
+                        points = metric["data"]["data_points"]
+                        total += sum(p["value"] for p in points if p["attributes"].get("step") == step)
+    return total
+
+
 def _holdout_mape(model: Path, data: Path, out: Path) -> float:
     from demand_forecast.pipeline import run_evaluate
 
@@ -126,6 +139,7 @@ def test_two_torchrun_workers_train_what_one_worker_trains_and_leave_a_failed_re
     the shared network on no rows of its own, and must not deadlock), and the model is the one a
     single worker trains on the same terms (holdout MAPE within 1%)."""
     from demand_forecast.contracts import Partitions
+    from demand_forecast.distributed import EXPECTED_WORLD_SIZE_VARIABLE
     from demand_forecast.pipeline import run_train
     from demand_forecast.training.region_training import FAULT_REGIONS_VARIABLE
 
@@ -136,6 +150,8 @@ def test_two_torchrun_workers_train_what_one_worker_trains_and_leave_a_failed_re
     assert one is not None
     env = {key: value for key, value in os.environ.items() if key not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
+    env[EXPECTED_WORLD_SIZE_VARIABLE] = "2"  # what a published node of 1 instance x 2 processes says
+    env["DEMAND_FORECAST_TELEMETRY_DIR"] = str(tmp_path / "telemetry")
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     command = [*launch, "-m", "demand_forecast", "--config", str(config), "train", "--data", str(tiny_data)]
     done = subprocess.run(
@@ -157,6 +173,8 @@ def test_two_torchrun_workers_train_what_one_worker_trains_and_leave_a_failed_re
     assert trained == set(partitions.partitions["R000"].segments) == {s.segment for s in one.segments}
     assert all(segment.startswith("R000|") for segment in trained)
     assert two["series"] == one.series
+    # Only rank 0 reports the step: one step_runs point, not one per worker (review-scale-wire MINOR-5).
+    assert _step_runs(tmp_path / "telemetry" / "metrics.jsonl", "train") == 1
     mapes = [_holdout_mape(tmp_path / name, tiny_data, tmp_path / f"m-{name}") for name in ("one", "two")]
     assert mapes[1] == pytest.approx(mapes[0], rel=0.01)
 

@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         return ExitStatus.SETUP_FAULT
-    telemetry = otel.configure()
+    telemetry = otel.configure(reporting=_is_root())
     started_at, started = datetime.now(UTC), time.perf_counter()
     code, detail = ExitStatus.INTERRUPTED, "interrupted"
     try:

@@ -32,6 +32,13 @@ T = TypeVar("T")
 
 _WORLD_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
+# Set by the published pipeline on a distributed node to instance_count x process_count_per_instance
+# (stackctl.aml.specs._distribute). Users report a batch deployment of a pipeline running a node on
+# fewer instances than its component says (Azure/azureml-examples#3610) or ignoring node settings
+# (Azure/azure-sdk-for-python#43039); the world would still be consistent, only smaller, and the run
+# silently slower. With the expectation written on the node the step refuses to run in such a world.
+EXPECTED_WORLD_SIZE_VARIABLE = "DEMAND_FORECAST_EXPECTED_WORLD_SIZE"
+
 
 @dataclass(frozen=True)
 class World:
@@ -93,6 +100,7 @@ def init_process_group(settings: Settings) -> World:
     the world. A world of one starts nothing. Calling it again in a process that already joined is a
     no-op. Under nccl each process binds the GPU `local_rank` (the collectives' objects travel on it)."""
     current = world()
+    check_expected_world(current)
     if current.world_size == 1:
         return current
     import torch
@@ -104,6 +112,20 @@ def init_process_group(settings: Settings) -> World:
             torch.cuda.set_device(current.local_rank)
         dist.init_process_group(backend=backend, init_method="env://")
     return current
+
+
+def check_expected_world(current: World) -> None:
+    """Raise UsageError when `DEMAND_FORECAST_EXPECTED_WORLD_SIZE` is set and differs from the world
+    this process is in: the compute started fewer (or more) workers than the pipeline was published
+    for. Unset: nothing is expected (the local stack, a plain `python -m demand_forecast`)."""
+    expected = _int_variable(EXPECTED_WORLD_SIZE_VARIABLE, 0)
+    if expected and expected != current.world_size:
+        raise UsageError(
+            f"this step was published for {expected} workers ({EXPECTED_WORLD_SIZE_VARIABLE}), but the "
+            f"compute started a world of {current.world_size} (WORLD_SIZE); the node's distribution or "
+            "instance count was not applied: check the job's resources and distribution in Azure ML "
+            "studio, and the batch deployment of the pipeline (docs/scale.md, 'Distributed training')"
+        )
 
 
 def destroy_process_group() -> None:

@@ -155,8 +155,16 @@ def _local(folder: Path) -> Telemetry:
     return Telemetry(provider, str(path), _file=handle)
 
 
-def configure() -> Telemetry:
-    """Telemetry for this process: App Insights when its connection string is set, else the local file."""
+def configure(reporting: bool = True) -> Telemetry:
+    """Telemetry for this process: App Insights when its connection string is set, else the local file.
+
+    `reporting=False` (the ranks other than 0 of a distributed step) gives a meter provider with no
+    reader: its instruments record nothing, so a step run by N x P processes counts once in
+    `step_runs` and its duration, not N x P times (review-scale-wire MINOR-5)."""
+    if not reporting:
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        return Telemetry(MeterProvider(metric_readers=[]), "none (a distributed step's rank 0 reports)")
     connection_string = os.environ.get(CONNECTION_STRING_ENV)
     if connection_string:
         return _azure(connection_string)
