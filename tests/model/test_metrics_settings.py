@@ -39,3 +39,34 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.nn.epochs = 1  # type: ignore[misc]
+
+
+def test_distributed_defaults_and_an_overlay(tmp_path: Path) -> None:
+    defaults = load_settings().distributed
+    assert (defaults.workers, defaults.backend, defaults.max_failed_share) == (1, None, 0.05)
+    overlay = tmp_path / "workers.yaml"
+    overlay.write_text("distributed:\n  workers: 4\n  backend: gloo\n  max_failed_share: 0\n")
+    chosen = load_settings(overlay).distributed
+    assert (chosen.workers, chosen.backend, chosen.max_failed_share) == (4, "gloo", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("workers", 0),
+        ("workers", -2),
+        ("workers", "two"),
+        ("backend", "mpi"),
+        ("backend", "GLOO"),
+        ("max_failed_share", -0.01),
+        ("max_failed_share", 1.5),
+        ("wokers", 2),
+    ],
+)
+def test_bad_distributed_settings_name_file_and_key(tmp_path: Path, key: str, value: object) -> None:
+    """A bad value is the project's UsageError naming the file and `distributed.<key>`, not a traceback."""
+    overlay = tmp_path / "distributed.yaml"
+    overlay.write_text(f"distributed:\n  {key}: {value!r}\n".replace("'", '"'))
+    with pytest.raises(UsageError, match=rf"distributed\.yaml.*distributed\.{key}") as caught:
+        load_settings(overlay)
+    assert "defaults.yaml" in str(caught.value)

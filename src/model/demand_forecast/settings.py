@@ -173,6 +173,20 @@ class MonitorSettings(_Frozen):
     recent_weeks: int = Field(ge=1)
 
 
+class DistributedSettings(_Frozen):
+    """How a step spreads over workers (issue 20, docs/scale.md).
+
+    workers: local worker processes (torchrun `--nproc-per-node`), >= 1; in Azure the stack's
+    Terraform variables give the instance and per-instance process counts instead.
+    backend: the torch.distributed backend; None picks gloo on CPU and nccl on CUDA.
+    max_failed_share: above this share of failed partitions (regions), 0..1, a run fails without
+    registering; at or below it the failed partitions keep the champion's entries."""
+
+    workers: int = Field(default=1, ge=1)
+    backend: Literal["gloo", "nccl"] | None = None
+    max_failed_share: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
 class Settings(YamlSettings):
     validate_: ValidateSettings = Field(alias="validate")
     segments: SegmentSettings
@@ -185,6 +199,7 @@ class Settings(YamlSettings):
     register_: RegisterSettings = Field(alias="register")
     tracking: TrackingSettings
     monitor: MonitorSettings
+    distributed: DistributedSettings
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
