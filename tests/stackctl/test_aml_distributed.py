@@ -269,3 +269,28 @@ def test_pipelines_dump_before_the_stack_exists_refuses_tfvars_terraform_refuses
         derived_stack(root, "dev")
     assert caught.value.where.endswith("envs/dev/terraform.tfvars")
     assert derived_stack(repo, "dev").aml.distributed["train"].instance_count == 1
+
+
+@pytest.mark.parametrize(
+    ("compute", "nodes", "processes", "clusters", "threads"),
+    [
+        ("cpu", 2, 2, {"gpu": GPU_T4, "cpu": CPU_DS3}, "2"),  # 4 vCPUs / 2 processes
+        ("cpu", 1, 3, {"gpu": GPU_T4, "cpu": CPU_DS3}, "1"),  # rounded down, never 0
+        ("gpu", 1, 2, {"gpu": A100X2, "cpu": CPU_DS3}, "24"),  # 48 vCPUs / 2 GPUs
+        ("cpu", 1, 2, {"gpu": GPU_T4, "cpu": CPU_8}, "1"),  # vCPUs unknown: torchrun's own default
+        ("cpu", 2, 1, {"gpu": GPU_T4, "cpu": CPU_DS3}, None),  # one process per node: torch's default
+    ],
+)
+def test_processes_sharing_a_node_split_its_vcpus(
+    stack: StackOutput,
+    context: dict[ImageKind, Path],
+    compute: str,
+    nodes: int,
+    processes: int,
+    clusters: dict[str, ClusterNodes],
+    threads: str | None,
+) -> None:
+    fitting = sized(stack, compute=compute, instance_count=nodes, processes=processes, clusters=clusters)
+    pipeline = build(fitting, context).pipelines["training"]
+    assert _train_node(pipeline).environment_variables.get("OMP_NUM_THREADS") == threads
+    assert "OMP_NUM_THREADS" not in pipeline.jobs["validate"].environment_variables

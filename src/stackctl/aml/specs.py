@@ -127,6 +127,17 @@ class DistributedRun:
     compute: Compute
     instance_count: int
     process_count_per_instance: int
+    # vCPUs of one node of the cluster (None: not known, a description derived before the stack exists)
+    vcpus: int | None = None
+
+    def threads_per_process(self) -> int | None:
+        """OMP_NUM_THREADS of each process when several share a node: the node's vCPUs split between
+        them, so P processes with torch's default thread count (every core) do not oversubscribe the
+        node; torchrun sets 1 for the same reason when nproc > 1 and the variable is unset
+        (torch/distributed/run.py, torch 2.13.0). None: one process per node, nothing to split."""
+        if self.process_count_per_instance == 1:
+            return None
+        return max(1, (self.vcpus or 1) // self.process_count_per_instance)
 
 
 _SIZE_FIX = (
@@ -153,8 +164,13 @@ def distributed_run(stack: StackOutput, step: Step) -> DistributedRun | None:
     chosen = stack.aml.distributed.get(step.name)
     if chosen is None:
         return DistributedRun(step.compute, 1, 1)
-    run = DistributedRun(chosen.compute, chosen.instance_count, chosen.process_count_per_instance)
-    nodes = stack.aml.clusters.get(run.compute)
+    nodes = stack.aml.clusters.get(chosen.compute)
+    run = DistributedRun(
+        chosen.compute,
+        chosen.instance_count,
+        chosen.process_count_per_instance,
+        nodes.vcpus if nodes is not None else None,
+    )
     problems = []
     if nodes is not None and run.instance_count > nodes.max_node_count:
         problems.append(
@@ -277,11 +293,15 @@ def _distribute(job: Command, run: DistributedRun | None) -> None:
     CommandSchema inherits `resources` and `distribution` from ParameterizedCommandSchema; the SDK's
     own test pipeline tests/test_configs/dsl_pipeline/pytorch_hello_world/pipeline.py sets them on a
     node on a CPU cluster). The backend follows the device (gloo on CPU, nccl on CUDA:
-    demand_forecast.distributed), so nothing here names it."""
+    demand_forecast.distributed), so nothing here names it. Several processes on a node split its
+    vCPUs (`DistributedRun.threads_per_process`)."""
     if run is None:
         return
     job.distribution = PyTorchDistribution(process_count_per_instance=run.process_count_per_instance)
     job.resources = JobResourceConfiguration(instance_count=run.instance_count)
+    threads = run.threads_per_process()
+    if threads is not None:
+        job.environment_variables = {**(job.environment_variables or {}), "OMP_NUM_THREADS": str(threads)}
 
 
 def pipeline_function(
