@@ -13,6 +13,7 @@ the real distributed training is tested by h/scale-train's own torchrun test."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ from rich.console import Console
 from stackctl.errors import ExitStatus, StackctlError
 from stackctl.graph import TRAIN, VALIDATE
 from stackctl.local.apply import apply_local
-from stackctl.local.executor import LocalRunner, StepFailed, torchrun_command, torchrun_failure
+from stackctl.local.executor import LocalRunner, StepFailed, torchrun_command, torchrun_failures
 from stackctl.local.layout import LocalLayout
 from stackctl.local.state import LocalState
 
@@ -68,14 +69,19 @@ def test_torchrun_launches_a_module_or_a_script_and_refuses_anything_else() -> N
             torchrun_command(command, 2)
 
 
-def test_the_first_failed_worker_and_its_own_status_are_read_from_torchruns_summary() -> None:
-    failure = torchrun_failure("worker output\n" + SUMMARY)
-    assert failure is not None
-    assert (failure.rank, failure.returncode, failure.pid) == (1, 3, 8722)
-    assert "worker rank 1 of 2 (pid 8722) exited with status 3" in failure.describe(2)
+def test_the_failed_workers_and_their_own_status_are_read_from_torchruns_summary() -> None:
+    root, other = torchrun_failures("worker output\n" + SUMMARY)
+    assert (root.rank, root.returncode, root.pid) == (1, 3, 8722)  # the first observed failure first
+    assert (other.rank, other.returncode, other.pid) == (0, -15, 8721)  # stopped by torchrun
+    assert root.describe(2) == "worker rank 1 of 2 (pid 8722) exited with status 3"
+    assert other.describe(2) == "worker rank 0 of 2 (pid 8721) was killed by signal 15 (SIGTERM)"
+    no_others = "Failures:\n  <NO_OTHER_FAILURES>\n" + "-" * 60 + "\n"
+    alone = re.sub(r"Failures:\n.*?-{60}\n", no_others, SUMMARY, flags=re.S)
+    assert "SIGTERM" not in alone
+    assert [failure.rank for failure in torchrun_failures(alone)] == [1]
     killed = SUMMARY.replace("exitcode  : 3 (pid: 8722)", "exitcode  : -9 (pid: 8722)")
-    assert "killed by signal 9 (SIGKILL)" in str(torchrun_failure(killed).describe(2))  # type: ignore[union-attr]
-    assert torchrun_failure("Traceback ...\nModuleNotFoundError: No module named 'torch'\n") is None
+    assert torchrun_failures(killed)[0].describe(2).endswith("was killed by signal 9 (SIGKILL)")
+    assert torchrun_failures("Traceback ...\nModuleNotFoundError: No module named 'torch'\n") == []
 
 
 def test_only_distributed_steps_with_several_workers_leave_the_configured_runner(tmp_path: Path) -> None:
@@ -151,7 +157,8 @@ def test_a_killed_worker_fails_the_run_cleanly_and_the_next_apply_trains(
     (failure,) = failures
     assert isinstance(failure, StepFailed), failure
     assert (failure.step, failure.status, failure.returncode) == ("train", ExitStatus.INTERNAL_ERROR, -9)
-    assert f"worker rank 1 of 2 (pid {victim}) was killed by signal 9 (SIGKILL)" in failure.what
+    assert f"worker rank 1 of 2 (pid {victim}) was killed by signal 9 (SIGKILL) first" in failure.what
+    assert "torchrun stopped the step" in failure.what
     assert not failure.data_refused
     # nothing published: no registration, no champion; the state holds no half-trained model
     layout = LocalLayout(fake_root)

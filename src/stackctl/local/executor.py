@@ -23,7 +23,7 @@ A distributed step (`Step.distributed`, e.g. train) with more than one worker ru
 runs it with: `{python} -m torch.distributed.run --standalone --nproc-per-node N <the step's command>`
 (`torchrun_command`), always as its own subprocess, since torchrun starts and watches the workers
 itself. torchrun exits 1 whatever failed; the executor reads the rank that failed first, and its exit
-status, from torchrun's failure summary (`torchrun_failure`), so a worker that refused its data still
+status, from torchrun's failure summary (`torchrun_failures`), so a worker that refused its data still
 reads as refused data and a killed worker names its rank and signal.
 """
 
@@ -246,17 +246,17 @@ def torchrun_command(command: Sequence[str], workers: int) -> list[str]:
     return [command[0], *TORCHRUN, "--nproc-per-node", str(workers), *target]
 
 
-# The first observed failure in torchrun's summary (torch.distributed.elastic's ChildFailedError,
-# printed on stderr before torchrun exits 1): "rank : 1 (local_rank: 1)" ... "exitcode : -9 (pid: 42)".
-_ROOT_CAUSE = re.compile(
-    r"Root Cause \(first observed failure\):.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+) \(pid: (\d+)\)",
-    re.S,
-)
+# torchrun's failure summary (torch.distributed.elastic's ChildFailedError, printed on stderr before it
+# exits 1): a "Failures:" section (the other workers, "<NO_OTHER_FAILURES>" when none) and a "Root
+# Cause (first observed failure):" section, each worker as "rank : 1 (local_rank: 1)" ...
+# "exitcode : -9 (pid: 42)" (torch 2.13.0, torch/distributed/elastic/multiprocessing/errors).
+_ROOT_CAUSE = "Root Cause (first observed failure):"
+_WORKER = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+) \(pid: (\d+)\)", re.S)
 
 
 @dataclass(frozen=True)
 class WorkerFailure:
-    """The worker torchrun saw fail first: its rank, exit status (negative: killed by that signal), pid."""
+    """A worker torchrun saw fail: its rank, exit status (negative: killed by that signal), pid."""
 
     rank: int
     returncode: int
@@ -267,17 +267,19 @@ class WorkerFailure:
             how = f"was killed by signal {-self.returncode} ({signal.Signals(-self.returncode).name})"
         else:
             how = f"exited with status {self.returncode}"
-        worker = f"worker rank {self.rank} of {workers} (pid {self.pid})"
-        return f"{worker} {how}; torchrun stopped the other workers"
+        return f"worker rank {self.rank} of {workers} (pid {self.pid}) {how}"
 
 
-def torchrun_failure(stderr: str) -> WorkerFailure | None:
-    """The root cause torchrun reported on `stderr`, None when it printed none (torchrun itself failed)."""
-    match = _ROOT_CAUSE.search(stderr)
-    if match is None:
-        return None
-    rank, returncode, pid = (int(group) for group in match.groups())
-    return WorkerFailure(rank, returncode, pid)
+def torchrun_failures(stderr: str) -> list[WorkerFailure]:
+    """The failed workers of torchrun's summary on `stderr`, the first observed failure (the root
+    cause) first; empty when it printed none (torchrun itself failed, e.g. torch is missing)."""
+    summary = stderr.rfind(_ROOT_CAUSE)
+    if summary < 0:
+        return []
+    root = [WorkerFailure(*(int(g) for g in m.groups())) for m in _WORKER.finditer(stderr[summary:])][:1]
+    others_start = stderr.rfind("Failures:", 0, summary)
+    others = stderr[others_start:summary] if others_start >= 0 else ""
+    return root + [WorkerFailure(*(int(g) for g in m.groups())) for m in _WORKER.finditer(others)]
 
 
 def _workers_output(stderr: str) -> str:
@@ -364,14 +366,14 @@ class LocalRunner:
     def _failure(self, proc: StepProcess, *, torchrun: bool) -> tuple[int, str]:
         """The status a failed step is read by and what to show of its output. Under torchrun: the
         first failed worker's own status (torchrun's is 1 whatever failed), the workers' output and
-        which worker failed how."""
-        if not torchrun:
-            return proc.returncode, proc.stderr.strip() or proc.stdout.strip()
-        failure = torchrun_failure(proc.stderr)
-        if failure is None:
+        which workers failed how, the first observed one first."""
+        failures = torchrun_failures(proc.stderr) if torchrun else []
+        if not failures:
             return proc.returncode, proc.stderr.strip() or proc.stdout.strip()
         output = _workers_output(proc.stderr).strip() or proc.stdout.strip()
-        return failure.returncode, f"{output}\n{failure.describe(self.workers)}".strip()
+        first, *others = (failure.describe(self.workers) for failure in failures)
+        said = f"{first} first" + (f"; then {'; '.join(others)}" if others else "")
+        return failures[0].returncode, f"{output}\n{said}; torchrun stopped the step".strip()
 
     def _output_path(self, pipeline: Pipeline, run_id: str, step: str, output: str) -> Path:
         spec = pipeline.node(step).step.outputs[output]
