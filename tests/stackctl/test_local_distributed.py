@@ -178,3 +178,15 @@ def test_a_killed_worker_fails_the_run_cleanly_and_the_next_apply_trains(
     train_log = next(layout.runs.rglob("train.log")).read_text(encoding="utf-8")
     assert "-m torch.distributed.run --standalone --nproc-per-node 2" in train_log
     assert sorted(p.name for p in flags.glob("rank-*")) == ["rank-0", "rank-1"]
+
+
+def test_the_local_stack_reads_the_workers_from_the_models_settings(tmp_path: Path) -> None:
+    from stackctl.local.settings import LocalSettings
+
+    assert LocalSettings().distributed_workers(tmp_path) == 1  # defaults.yaml
+    (tmp_path / "model.yaml").write_text("distributed:\n  workers: 3\n", encoding="utf-8")
+    assert LocalSettings(model_config=Path("model.yaml")).distributed_workers(tmp_path) == 3
+    (tmp_path / "model.yaml").write_text("distributed:\n  workers: 0\n", encoding="utf-8")
+    with pytest.raises(StackctlError, match=r"distributed\.workers") as caught:
+        LocalSettings(model_config=Path("model.yaml")).distributed_workers(tmp_path)
+    assert str(caught.value.where).endswith("model.yaml")
