@@ -288,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print(
             "scale: not measured under --quick (1x is the model benchmark's sample row; 10x and 100x "
-            'take minutes to hours): `make bench ARGS="--only scale"` runs them'
+            'take minutes to hours): `make bench ARGS="--only scale"` runs them, then the promotion goal '
+            "(benchmarks/bench_promotion.py, --quick: 3 epochs)"
         )
         return 0
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
@@ -302,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     render(results, os.getloadavg())
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-    return 0
+    # Issue 20's promotion goal (per-segment vs whole-model promotion on two successive weeks).
+    promotion = [sys.executable, str(Path(__file__).with_name("bench_promotion.py"))]
+    return subprocess.run(promotion, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -98,7 +98,10 @@ def test_register_promotes_the_first_model_and_not_an_equal_one(sample_run: Path
     assert second["promoted"] is False
     assert second["champion_version"] == first["registered_version"]
     assert int(second["registered_version"]) == int(first["registered_version"]) + 1
-    assert "does not beat" in second["reason"]
+    # Per segment (issue 20): equal in every segment is not better by the margin anywhere.
+    assert "no segment beats the champion" in second["reason"]
+    assert second["routed_segments"] == []
+    assert len(second["champion_segments"]) == len(first["routed_segments"])
     # A margin of zero lets the equal model through: the margin is what decides.
     assert (
         main(

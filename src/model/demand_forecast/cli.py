@@ -22,10 +22,11 @@ import pandas as pd
 from rich.console import Console
 
 from demand_forecast import telemetry as otel
-from demand_forecast.contracts import Monitoring
+from demand_forecast.contracts import MODEL_INFO_FILE, ModelInfo, Monitoring
 from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
 from demand_forecast.outputs import check_writable, fresh_output
 from demand_forecast.registry import registered_model_name
+from demand_forecast.routing import FailedPartitionsError
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
@@ -158,6 +159,16 @@ def _register(args: argparse.Namespace, settings: Settings, say: Say, out: Path)
         f"registered {decision.model_name} v{decision.registered_version}; "
         f"{'PROMOTED to champion' if decision.promoted else 'not promoted'}: {decision.reason}"
     )
+    for region, error in decision.failed_partitions.items():
+        say(f"warning: partition {region} failed in training ({error}); its segments keep the champion's")
+
+
+def _model_version(model_dir: Path) -> str:
+    """The model version of a model folder, for telemetry ("" when it has none readable)."""
+    try:
+        return ModelInfo.read(model_dir / MODEL_INFO_FILE).model_version
+    except UsageError:
+        return ""
 
 
 def _score(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
@@ -211,7 +222,12 @@ def _run_into(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) ->
     if getattr(args, "epochs", None) is not None:
         overrides["nn"] = {"epochs": args.epochs}
     settings = load_settings(args.config, overrides)
-    result = _RUNNERS[args.step](args, settings, console.print, out)
+    try:
+        result = _RUNNERS[args.step](args, settings, console.print, out)
+    except FailedPartitionsError as exc:  # the refused run is reported, then fails (exit 3)
+        name = args.name or settings.register_.model_name
+        otel.record_failed_partitions(telemetry, exc.failed, _model_version(args.model), name)
+        raise
     if isinstance(result, Monitoring):
         otel.record_monitoring(telemetry, result.to_json(), registered_model_name(str(args.model)))
 

@@ -9,8 +9,10 @@ of surfacing later as a `KeyError` or a silent default.
 | ------------------- | ------------------- | ------------- |
 | `data_quality.json` | validate, train     | `DataQuality` |
 | `model_info.json`   | train (model folder)| `ModelInfo`   |
+| `partitions.json`   | train (model folder)| `Partitions`  |
 | `metrics.json`      | evaluate            | `Metrics`     |
 | `decision.json`     | register            | `Decision`    |
+| `routing.json`      | register (bundle)   | `Routing`     |
 | `monitoring.json`   | monitor             | `Monitoring`  |
 | `publish.json`      | publish             | `Published`   |
 
@@ -38,6 +40,7 @@ DECISION_FILE = "decision.json"
 MONITORING_FILE = "monitoring.json"
 DATA_QUALITY_FILE = "data_quality.json"
 PUBLISHED_FILE = "publish.json"
+PARTITIONS_FILE = "partitions.json"
 
 
 class ContractError(UsageError):
@@ -214,6 +217,28 @@ class ModelInfo(Contract):
 # ---- metrics.json -----------------------------------------------------------------------------
 
 
+class Partition(Contract):
+    """One region of a distributed training run: the worker that trained it and how it ended; a failed
+    region's segments are absent from the model (docs/scale.md, contract 2)."""
+
+    rank: int = Field(ge=0)
+    status: Literal["trained", "failed"]
+    error: str | None
+    segments: list[str]
+
+
+class Partitions(Contract):
+    """`partitions.json` in the model folder: every region of the run (docs/scale.md, contract 2)."""
+
+    version: Literal[1] = 1
+    world_size: int = Field(ge=1)
+    partitions: dict[str, Partition]
+
+    def failed(self) -> dict[str, str | None]:
+        """Failed regions and their errors."""
+        return {region: p.error for region, p in self.partitions.items() if p.status == "failed"}
+
+
 class Scores(Contract):
     """Quality of one model on a set of rows (`demand_forecast.metrics.scores`).
 
@@ -272,6 +297,48 @@ class Metrics(Contract):
     segments_total: int = Field(ge=0)
 
 
+# ---- routing.json (issue 20, contract 3) ------------------------------------------------------
+
+# In a registered bundle, beside the bundle's own model files (demand_forecast.routing).
+ROUTING_FILE = "routing.json"
+
+
+class HoldoutMape(Contract):
+    """A segment's holdout MAPE of the candidate and of the champion on the same holdout rows (null:
+    no figure: every actual zero, no rows, or no champion)."""
+
+    candidate: float | None
+    champion: float | None
+
+
+class Route(Contract):
+    """Which model answers one segment: `source` candidate (this run's model) or champion (a model
+    copied from the champion's bundle), `model_version` the content hash of that model (the
+    `model_version` its forecast rows carry); `failed` marks a segment of a failed partition."""
+
+    source: Literal["candidate", "champion"]
+    model_version: str = Field(min_length=1)
+    holdout_mape: HoldoutMape
+    failed: bool = False
+    error: str | None = None
+
+
+class Routing(Contract):
+    """`routing.json` of a registered bundle: segment id -> `Route` (docs/scale.md, "Per-segment
+    promotion"). A segment missing from the table is answered by the bundle's own model."""
+
+    version: Literal[1]
+    segments: dict[str, Route]
+
+    def versions(self) -> set[str]:
+        """Every model version some segment routes to."""
+        return {route.model_version for route in self.segments.values()}
+
+    def routed(self, source: Literal["candidate", "champion"]) -> list[str]:
+        """The segments whose `source` is `source`, sorted."""
+        return sorted(segment for segment, route in self.segments.items() if route.source == source)
+
+
 # ---- decision.json ----------------------------------------------------------------------------
 
 
@@ -292,6 +359,12 @@ class Decision(Contract):
     champion_wape: float | None = None
     champion_bias: float | None = None
     max_abs_bias: float | None = Field(default=None, gt=0.0)
+    # Per-segment promotion (issue 20): the segments routed to the candidate and those that keep the
+    # champion's model, the failed partitions (region -> error), and the routed bundle's holdout MAPE.
+    routed_segments: list[str] = Field(default_factory=list)
+    champion_segments: list[str] = Field(default_factory=list)
+    failed_partitions: dict[str, str] = Field(default_factory=dict)
+    routed_mape: float | None = None
 
 
 # ---- monitoring.json --------------------------------------------------------------------------

@@ -67,9 +67,12 @@ def read_model_folder(path: Path) -> TrainedModel:
             f"{path} is not a model folder (no {MODEL_INFO_FILE}); pass the --out folder of train"
         )
     verify_complete(path, "model folder", MODEL_FIX)
+    from demand_forecast.routed_model import RoutedModel
     from demand_forecast.training.model import TrainedModel  # torch, scikit-learn: only to read a model
 
     try:
+        if RoutedModel.is_bundle(path):  # a registered bundle (docs/scale.md, per-segment promotion)
+            return RoutedModel.load_bundle(path, read_model_folder)
         return TrainedModel.load(path)
     except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as exc:
         raise IncompleteOutputError(

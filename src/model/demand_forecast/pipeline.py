@@ -40,6 +40,7 @@ from demand_forecast.loading import load_dataset, load_model, run_validate
 from demand_forecast.metrics import bias, mape, scores, wape
 from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
 from demand_forecast.reading import read_text_csv
+from demand_forecast.routed_model import RoutedModel
 from demand_forecast.scoring import (
     OUTSIDE_SHARE,
     covariate_shift,
@@ -114,7 +115,14 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
 
 
 def backtest(model: TrainedModel, tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One-week-ahead forecasts of every observed (series, week) in [start, end], history = actuals."""
+    """One-week-ahead forecasts of every observed (series, week) in [start, end], history = actuals.
+
+    A registered bundle (`RoutedModel`) answers each row with the model its segment routes to, and
+    `model_version` names that model."""
+    if isinstance(model, RoutedModel):
+        columns = ("baseline", "lasso", "nn", "ensemble", "ensemble_median")
+        routed, made_by = model.answer(lambda member: backtest(member, tables, start, end), columns)
+        return routed.assign(model_version=made_by)
     panel, feats, level, baseline = model.design(tables)
     s_idx, t_idx = observed_rows(panel, level)
     weeks = panel.weeks[t_idx]
@@ -318,6 +326,14 @@ def model_age_days(info: dict[str, Any], as_of: pd.Timestamp) -> int:
     return max(0, int((as_of - min(trained_at, data_end)).days))
 
 
+def bundle_age_days(model: TrainedModel, as_of: pd.Timestamp) -> int:
+    """`model_age_days` of a model; of a bundle (`RoutedModel`), its oldest answering model's: a
+    segment kept on a champion model for weeks is forecast by that model, and the staleness alert
+    must see it (docs/scale.md, "Per-segment promotion")."""
+    answering = model.members.values() if isinstance(model, RoutedModel) else [model]
+    return max(model_age_days(member.info, as_of) for member in answering)
+
+
 def _recent_window(tables: Tables, as_of: pd.Timestamp, weeks: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The latest `weeks` weeks with data before as-of, so a late as-of still has a window."""
     last_data_week = tables.shipments.loc[tables.shipments["week_start"] < as_of, "week_start"].max()
@@ -398,7 +414,7 @@ def run_monitor(
     tables = validation.tables
     as_of = default_as_of(tables) if as_of is None else as_of
     monitor = settings.monitor
-    age_days = model_age_days(model.info, as_of)
+    age_days = bundle_age_days(model, as_of)
     window_start, window_end = _recent_window(tables, as_of, monitor.recent_weeks)
     recent = backtest(model, tables, window_start, window_end)
     drift = _drift(model, tables, window_start, window_end)
@@ -441,9 +457,8 @@ def run_monitor(
 
 def _write_backtest(evaluated: pd.DataFrame, out: Path) -> None:
     """The forecasts (or backtest) of the recent weeks against their actuals, for the reporting database."""
-    backtest_columns = [
-        c for c in ("week_start", "store_id", "product_id", "segment", "units", "ensemble") if c in evaluated
-    ]
+    columns = ("week_start", "store_id", "product_id", "segment", "units", "ensemble", "model_version")
+    backtest_columns = [c for c in columns if c in evaluated]
     write_csv_atomic(
         evaluated[backtest_columns].assign(
             week_start=pd.to_datetime(evaluated["week_start"]).dt.strftime("%Y-%m-%d")

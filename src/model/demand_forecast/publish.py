@@ -266,6 +266,11 @@ def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> 
     )
     _finite(path, frame, ("units", "ensemble"))
     segments = frame["segment"].astype(str) if "segment" in frame else pd.Series("overall", index=frame.index)
+    # A routed bundle's rows name the model that made each (docs/scale.md); else the step's model.
+    versions = pd.Series(model_version, index=frame.index)
+    if "model_version" in frame:
+        named = frame["model_version"].astype(str).str.strip()
+        versions = named.where(named.ne("") & frame["model_version"].notna(), model_version)
     return [
         {
             "run_id": run_id,
@@ -277,15 +282,16 @@ def _backtest_rows(run_id: str, path: Path, source: str, model_version: str) -> 
             "segment_label": segment_label(segment),
             "actual_units": float(units),
             "forecast_units": float(forecast),
-            "model_version": model_version,
+            "model_version": version,
         }
-        for week, store, product, segment, units, forecast in zip(
+        for week, store, product, segment, units, forecast, version in zip(
             frame["week_start"],
             frame["store_id"],
             frame["product_id"],
             segments,
             frame["units"],
             frame["ensemble"],
+            versions,
             strict=True,
         )
     ]
@@ -422,6 +428,11 @@ def emit_metrics(
         ("wape", otel.MODEL_HOLDOUT_WAPE),
         ("bias", otel.MODEL_HOLDOUT_BIAS),
     )
+    if inputs.pipeline == "training" and inputs.status == "succeeded" and inputs.decision is not None:
+        decision = Decision.read(inputs.decision / DECISION_FILE)
+        otel.record_failed_partitions(
+            telemetry, decision.failed_partitions, decision.model_version, decision.model_name
+        )
     for metric in rows.get("model_metrics", []):
         attributes = {
             "model": metric["model"],

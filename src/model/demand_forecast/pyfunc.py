@@ -18,7 +18,9 @@ MODEL_ARTIFACT = "model_dir"
 
 class DemandForecastPyfunc:
     """MLflow pyfunc wrapper. Input: a one-row DataFrame with `data_dir` and optional `as_of`, `horizon`;
-    output: the forecasts table of `score`. The model folder is the artifact `MODEL_ARTIFACT`."""
+    output: the forecasts table of `score`. The model folder is the artifact `MODEL_ARTIFACT`: since
+    issue 20 the registered bundle, read as a `RoutedModel`, so each series is answered by the model
+    its segment routes to and each row's `model_version` names it (`scoring.forecast`)."""
 
     def load_context(self, context: Any) -> None:
         self.model = read_model_folder(Path(context.artifacts[MODEL_ARTIFACT]))

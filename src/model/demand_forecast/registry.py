@@ -33,9 +33,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from demand_forecast.contracts import MODEL_ARTIFACT, Decision, Metrics, ModelInfo
+from demand_forecast.contracts import MODEL_ARTIFACT, Decision, Metrics, ModelInfo, Routing
 from demand_forecast.errors import RegistryError, UsageError
 from demand_forecast.project import project_root
+from demand_forecast.routing import (
+    ChampionRoutes,
+    assemble_bundle,
+    check_failed_share,
+    decide_routing,
+    failed_partition_segments,
+    failed_regions,
+    read_partitions,
+    routed_mape,
+    worse_segments,
+)
 from demand_forecast.settings import Settings, TrackingSettings
 
 if TYPE_CHECKING:  # typing only: mlflow is imported where it is used (seconds to import)
@@ -375,7 +386,8 @@ def download_model(settings: Settings, uri: str) -> Path | None:
         raise _registry_error(f"downloading {uri}", exc) from exc
     except OSError as exc:
         raise _registry_error(f"downloading {uri}", exc) from exc
-    for info in sorted(local.rglob("model_info.json")):
+    # The shallowest model_info.json: a bundle's own model, not one of its members/ (routing.py).
+    for info in sorted(local.rglob("model_info.json"), key=lambda path: (len(path.parts), path)):
         return info.parent
     return None
 
@@ -579,6 +591,56 @@ def promotion(
     return promoted, reason, champion_mape
 
 
+def segment_promotion(
+    routing: Routing,
+    whole: tuple[bool, str],
+    current: Champion | None,
+    metrics: Metrics,
+    margin: float,
+    max_abs_bias: float | None,
+) -> tuple[bool, str]:
+    """(promote?, why) of a routed bundle (docs/scale.md, "Per-segment promotion").
+
+    `whole` is `promotion()`'s answer for the candidate as a whole. It stands when the candidate has
+    no MAPE or a volume bias beyond `register.max_abs_bias` (refusals not about MAPE), when there is
+    no champion, and when evaluate had no champion scores on this holdout. Otherwise the bundle
+    becomes champion when at least one segment routes to the candidate and no segment routed to it
+    is worse than the champion's model on the same holdout (`routing.worse_segments`)."""
+    failed = sorted(s for s, r in routing.segments.items() if r.failed)
+    kept_failed = f"; {len(failed)} segments of failed partitions keep the champion's models" * bool(failed)
+    blocked = metrics.overall.ensemble.mape is None or bias_refusal(metrics, max_abs_bias) is not None
+    if current is None or metrics.overall.champion is None or blocked:
+        return whole[0], whole[1] + kept_failed
+    routed = routing.routed("candidate")
+    worse = worse_segments(routing)
+    summary = (
+        f"{len(routed)} of {len(routing.segments)} segments route to the candidate (holdout MAPE <= "
+        f"champion v{current.version}'s x (1 - {margin:.1%}) on the same holdout), "
+        f"{len(routing.segments) - len(routed)} keep the champion's models{kept_failed}"
+    )
+    if worse:
+        return False, f"{summary}; not promoted: worse than the champion in {', '.join(worse)}"
+    if not routed:
+        return False, f"{summary}; not promoted: no segment beats the champion"
+    return True, f"{summary}; promoted"
+
+
+def _champion_folder(settings: Settings, current: Champion | None) -> Path | None:
+    """The champion's model folder or bundle, downloaded: its models are copied into the new bundle.
+
+    RegistryError when the registry names a champion whose files cannot be downloaded: its segments
+    could not keep the champion's models, so registering would drop them."""
+    if current is None:
+        return None
+    folder = download_model(settings, current.uri)
+    if folder is None:
+        raise RegistryError(
+            f"champion {current.uri} is registered but its model files cannot be downloaded; restore them "
+            "or promote another version before registering"
+        )
+    return folder
+
+
 def register_model(
     settings: Settings,
     model_dir: Path,
@@ -588,17 +650,31 @@ def register_model(
     margin: float,
     python_model: Any,
 ) -> Decision:
-    """Log the pyfunc (`python_model`, `demand_forecast.pyfunc.python_model()`), register a version,
-    and make it champion only if it wins by the margin."""
+    """Register ONE bundle for this run (the candidate's models, the champion's where they stay better,
+    `routing.json`; `demand_forecast.routing`) with the pyfunc (`python_model`,
+    `demand_forecast.pyfunc.python_model()`), and make it champion by `segment_promotion`.
+
+    FailedPartitionsError (exit 3) before anything is registered when too many of the candidate's
+    partitions failed in training (`routing.check_failed_share`)."""
     import mlflow
 
     _configure(settings)
     client = mlflow.MlflowClient()
     candidate_mape = metrics.overall.ensemble.mape
     current = champion(settings, name)
-    registered = _log_and_register(client, settings, model_dir, info, metrics, name, python_model)
+    partitions = read_partitions(model_dir)
+    check_failed_share(partitions, settings.distributed.max_failed_share, current is not None)
+    failed = failed_regions(partitions)
     max_abs_bias = settings.register_.max_abs_bias
     promoted, reason, champion_mape = promotion(candidate_mape, current, metrics, margin, max_abs_bias)
+    with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
+        champion_dir = _champion_folder(settings, current)
+        routes = ChampionRoutes.of(champion_dir) if champion_dir is not None else None
+        segments = failed_partition_segments(partitions)
+        routing = decide_routing(metrics, info.model_version, routes, failed, margin, promoted, segments)
+        bundle = assemble_bundle(model_dir, routing, champion_dir, Path(scratch) / "bundle")
+        registered = _log_and_register(client, settings, bundle, info, metrics, name, python_model)
+    promoted, reason = segment_promotion(routing, (promoted, reason), current, metrics, margin, max_abs_bias)
     if promoted:
         promote(settings, name, registered)
     return Decision(
@@ -616,6 +692,10 @@ def register_model(
         champion_wape=_champion_volume(metrics, current, "wape"),
         champion_bias=_champion_volume(metrics, current, "bias"),
         max_abs_bias=max_abs_bias,
+        routed_segments=routing.routed("candidate"),
+        champion_segments=routing.routed("champion"),
+        failed_partitions=failed,
+        routed_mape=routed_mape(routing, metrics),
     )
 
 

@@ -12,6 +12,7 @@ from demand_forecast.data_contract import ValidationResult
 from demand_forecast.dataset import Tables
 from demand_forecast.errors import UsageError
 from demand_forecast.features import Panel, build_panel, compute_features, design_rows
+from demand_forecast.routed_model import RoutedModel
 from demand_forecast.training.model import TrainedModel
 
 ACTIVE_WEEKS = 13
@@ -39,7 +40,15 @@ def default_as_of(tables: Tables) -> pd.Timestamp:
 
 def forecast(model: TrainedModel, tables: Tables, as_of: pd.Timestamp | None, horizon: int) -> pd.DataFrame:
     """Ensemble forecasts for weeks as_of .. as_of + horizon - 1 of every series shipped in the 13
-    weeks before as_of. Week h > 1 feeds the forecasts of earlier weeks back in as history."""
+    weeks before as_of. Week h > 1 feeds the forecasts of earlier weeks back in as history.
+
+    A registered bundle (`RoutedModel`) answers each series with the model its segment routes to
+    (each model runs its own recursion); `model_version` names the model that made each row."""
+    if isinstance(model, RoutedModel):
+        routed, made_by = model.answer(
+            lambda member: forecast(member, tables, as_of, horizon), ("forecast_units", "assumed_inputs")
+        )
+        return routed.assign(model_version=made_by)[FORECAST_COLUMNS]
     if horizon < 1:
         raise UsageError(f"--horizon must be >= 1, got {horizon}")
     as_of = default_as_of(tables) if as_of is None else as_of

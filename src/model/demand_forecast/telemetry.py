@@ -52,6 +52,10 @@ MODEL_AGE_DAYS = "model_age_days"  # gauge, days; model_version
 MODEL_DRIFT_MAX_PSI = "model_drift_max_psi"  # gauge, PSI; model_version
 DATA_QUARANTINED_ROWS = "data_quarantined_rows"  # counter, rows; pipeline, file
 FORECASTS_WRITTEN = "forecasts_written"  # counter, rows; model_version
+# Partitions (regions) a distributed train could not train: their segments keep the champion's models
+# (docs/scale.md); register emits it when it refuses a run, publish for every registered run.
+# gauge, partitions; attributes model_version, registered_model
+TRAINING_FAILED_PARTITIONS = "training_failed_partitions"
 
 METRIC_NAMES = (
     STEP_DURATION,
@@ -66,6 +70,7 @@ METRIC_NAMES = (
     MODEL_DRIFT_MAX_PSI,
     DATA_QUARANTINED_ROWS,
     FORECASTS_WRITTEN,
+    TRAINING_FAILED_PARTITIONS,
 )
 
 Attributes = Mapping[str, str]
@@ -194,6 +199,15 @@ def record_monitoring(telemetry: Telemetry, report: Mapping[str, Any], registere
         for key, name in recent:
             if values.get(key) is not None:
                 telemetry.gauge(name, float(values[key]), attributes)
+
+
+def record_failed_partitions(
+    telemetry: Telemetry, failed: Mapping[str, str], model_version: str, registered_model: str
+) -> None:
+    """`training_failed_partitions`: how many partitions of the run failed in training (0 included, so
+    a dashboard sees every run), with the run's model version and registered model name."""
+    attributes = {"model_version": model_version, "registered_model": registered_model}
+    telemetry.gauge(TRAINING_FAILED_PARTITIONS, float(len(failed)), attributes)
 
 
 def read_local_metrics(folder: Path) -> list[dict[str, Any]]:
