@@ -9,7 +9,10 @@ checkout's own .local/ is left alone. Goals (issue 27, benchmarks/goals.py): col
 changed row <= 60 s, on the idle 2-core dev machine.
 
     python benchmarks/bench_apply.py            # the bundled sample (data/sample), as `make apply`
-    python benchmarks/bench_apply.py --quick    # a 2-region generated panel
+    python benchmarks/bench_apply.py --quick    # one cold apply of a 2-region generated panel
+
+--quick is a fast look, not the goals' size: the cold apply only (no warm or changed-row apply), on
+2 regions; its figure goes to the goals table as quick-size, shown there and not judged.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from goals import GOALS, record
@@ -31,9 +35,9 @@ GOAL_SECONDS = next(goal.seconds for goal in GOALS if goal.row == "apply-cold")
 STEP_LINE = re.compile(r"✓ (\w+\.\w+) \(([\d.]+)s\)")
 
 
-def prepare(root: Path, quick: bool) -> None:
+def prepare(root: Path, regions: int | None) -> None:
     sample = root / "data" / "sample"
-    if quick:
+    if regions is not None:
         subprocess.run(
             [
                 sys.executable,
@@ -41,7 +45,7 @@ def prepare(root: Path, quick: bool) -> None:
                 "--out",
                 str(sample),
                 "--regions",
-                "2",
+                str(regions),
                 "--seed",
                 "5",
             ],
@@ -56,6 +60,18 @@ def prepare(root: Path, quick: bool) -> None:
         root / "src" / "model" / "demand_forecast",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which applies one run makes, and on what."""
+
+    generated_regions: int | None  # a generated panel of this many regions; None: data/sample
+    applies: tuple[str, ...]  # "cold", then "warm" (nothing changed), "changed" (one row)
+
+
+def plan(quick: bool) -> Plan:
+    return Plan(2, ("cold",)) if quick else Plan(None, ("cold", "warm", "changed"))
 
 
 def timed_apply(root: Path) -> tuple[float, str]:
@@ -79,36 +95,50 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="a 2-region generated panel instead of data/sample"
-    )
+    parser.add_argument("--quick", action="store_true", help="one cold apply of a 2-region generated panel")
     args = parser.parse_args(argv)
+    what = plan(args.quick)
+    outputs: dict[str, tuple[float, str]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as scratch:
         root = Path(scratch)
-        prepare(root, args.quick)
-        cold, cold_out = timed_apply(root)
-        warm, warm_out = timed_apply(root)
-        change_one_row(root / "data" / "sample" / "shipments.csv")
-        changed, changed_out = timed_apply(root)
-    dataset = "2-region generated panel" if args.quick else "data/sample"
+        prepare(root, what.generated_regions)
+        for apply in what.applies:
+            if apply == "changed":
+                change_one_row(root / "data" / "sample" / "shipments.csv")
+            outputs[apply] = timed_apply(root)
+    regions = what.generated_regions
+    dataset = f"{regions}-region generated panel" if regions else "data/sample"
     print(f"apply --env local on {dataset}, {os.cpu_count()} CPUs")
-    print(
-        f"  {'cold apply (fresh .local/)':<34} {cold:8.1f} s   goal <= {GOAL_SECONDS:.0f} s: "
-        f"{'met' if cold <= GOAL_SECONDS else 'NOT met'}"
+    return report(outputs, dataset, goal_size=regions is None)
+
+
+def report(outputs: dict[str, tuple[float, str]], dataset: str, *, goal_size: bool) -> int:
+    """Print each apply with its steps; record the goal rows (judged only at the goal's size)."""
+    cold, cold_out = outputs["cold"]
+    verdict = (
+        f"goal <= {GOAL_SECONDS:.0f} s: {'met' if cold <= GOAL_SECONDS else 'NOT met'}"
+        if goal_size
+        else f"quick size, not judged (the goal is for data/sample, {GOAL_SECONDS:.0f} s)"
     )
+    print(f"  {'cold apply (fresh .local/)':<34} {cold:8.1f} s   {verdict}")
     print_steps(cold_out)
-    print(f"  {'warm apply (nothing changed)':<34} {warm:8.1f} s")
-    print(f"  {'apply after one changed row':<34} {changed:8.1f} s")
-    print_steps(changed_out)
-    note = dataset
-    record("apply-cold", cold, note)
-    record("apply-one-row", changed, note)
-    if "no retraining" not in warm_out:
-        print("  warning: the warm apply did not report 'no retraining'", file=sys.stderr)
-        return 1
-    if "training.train" not in changed_out or "scoring.score" not in changed_out:
-        print("  warning: the apply after a changed row did not retrain and rescore", file=sys.stderr)
-        return 1
+    record("apply-cold", cold, dataset, goal_size=goal_size)
+    if "warm" in outputs:
+        warm, warm_out = outputs["warm"]
+        print(f"  {'warm apply (nothing changed)':<34} {warm:8.1f} s")
+        if "no retraining" not in warm_out:
+            print("  warning: the warm apply did not report 'no retraining'", file=sys.stderr)
+            return 1
+    if "changed" in outputs:
+        changed, changed_out = outputs["changed"]
+        print(f"  {'apply after one changed row':<34} {changed:8.1f} s")
+        print_steps(changed_out)
+        record("apply-one-row", changed, dataset, goal_size=goal_size)
+        if "training.train" not in changed_out or "scoring.score" not in changed_out:
+            print("  warning: the apply after a changed row did not retrain and rescore", file=sys.stderr)
+            return 1
+    else:
+        print("  warm and changed-row applies: not run with --quick; `make bench` runs them on data/sample")
     return 0
 
 

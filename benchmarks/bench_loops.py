@@ -14,7 +14,9 @@ Every figure comes with the CPU seconds it took (this machine is shared: wall ti
 little when others load it).
 
     python benchmarks/bench_loops.py            # all
-    python benchmarks/bench_loops.py --quick    # without the `make test` run (minutes)
+    python benchmarks/bench_loops.py --quick    # each goal row measured once: no `make test` run
+                                                # (minutes), no first-run compile or collection
+                                                # beside `pytest -k`, no model validate process
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from goals import record
@@ -50,6 +53,30 @@ def _timed(command: list[str], env: dict[str, str] | None = None, cwd: Path = RE
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run measures; --quick measures each goal row once and nothing beside it."""
+
+    first_run_and_collection: bool  # the compile run and --collect-only beside `pytest -k`
+    validate_process: bool  # the model's validate again as its own process
+    make_test: bool  # `make test` in a fresh clone (minutes)
+
+
+def plan(quick: bool) -> Plan:
+    return Plan(False, False, False) if quick else Plan(True, True, True)
+
+
+def one_test_quick() -> None:
+    """--quick: `pytest -k ONE_TEST` once, reading the checkout's own bytecode cache as a developer's
+    repeated run does (a checkout whose cache is cold pays the compile here: an upper bound)."""
+    pytest = [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "-k", ONE_TEST]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    run, run_cpu = _timed(pytest, env)
+    label = f"pytest -k {ONE_TEST} (collection + the test)"
+    print(f"  {label:<58} {run:8.2f} s ({run_cpu:.1f} s CPU)")
+    record("collect-one", run, f"{run_cpu:.1f} s CPU; the checkout's bytecode cache (--quick: one run)")
 
 
 def one_test() -> None:
@@ -77,7 +104,7 @@ def one_test() -> None:
     )
 
 
-def model_validate() -> None:
+def model_validate(as_process: bool) -> None:
     from demand_forecast.cli import main
 
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as scratch:
@@ -89,19 +116,13 @@ def model_validate() -> None:
         rows = sum(
             len(p.read_text(encoding="utf-8").splitlines()) - 1 for p in (REPO / "data/sample").glob("*.csv")
         )
-        process, _ = _timed(
-            [
-                sys.executable,
-                "-m",
-                "demand_forecast",
-                "validate",
-                "--data",
-                "data/sample",
-                "--out",
-                f"{scratch}/p",
-            ]
-        )
+        command = [sys.executable, "-m", "demand_forecast", "validate", "--data", "data/sample"]
+        process = _timed([*command, "--out", f"{scratch}/p"])[0] if as_process else None
     print(f"  {f'model validate, {rows} rows, in process':<58} {cpu:8.2f} s CPU ({wall:.2f} s wall)")
+    if process is None:
+        print("  model validate as its own process: not run with --quick")
+        record("model-validate", cpu, f"{rows} rows")
+        return
     print(f"  {'model validate as its own process (start-up included)':<58} {process:8.2f} s")
     record("model-validate", cpu, f"{rows} rows; {process:.1f} s as its own process")
 
@@ -160,13 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="leave out the `make test` run")
     args = parser.parse_args(argv)
+    what = plan(args.quick)
     print(f"developer loops, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    one_test()
-    model_validate()
-    if args.quick:
-        print("  make test: not run with --quick (it takes minutes); `make bench` runs it")
+    if what.first_run_and_collection:
+        one_test()
     else:
+        one_test_quick()
+    model_validate(as_process=what.validate_process)
+    if what.make_test:
         make_test_cold()
+    else:
+        print("  make test: not run with --quick (it takes minutes); `make bench` runs it")
     return 0
 
 

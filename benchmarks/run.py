@@ -9,13 +9,16 @@ indexes, for `images`) is skipped at once under --quick, saying why.
 
     make bench                      # all of them
     make bench ARGS="--only model"  # one area
-    make bench ARGS="--quick"       # smaller sizes where a benchmark supports it
+    make bench ARGS="--quick"       # each figure once, smaller sizes where the figure stays
+                                    # meaningful (goal <= 120 s); the goals table judges only the
+                                    # rows measured at their goal's size
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -30,6 +33,13 @@ AREAS = ("loops", "model", "accuracy", "validate", "audit", "apply", "images", "
 # What each area needs beyond this machine; under --quick an area whose hosts do not answer within
 # a second is skipped at once instead of waiting on pip's retries.
 NEEDS_HOSTS = {"images": ("pypi.org", "download.pytorch.org")}
+
+
+QUICK_NOTE = (
+    "--quick: each benchmark measures once, without repetitions, and some at smaller sizes than the\n"
+    "goals' (each says which); the goals table judges only the figures taken at the goal's size and\n"
+    "says 'not measured in --quick' for the others. `make bench` measures every row at its size."
+)
 
 
 def unreachable(hosts: tuple[str, ...]) -> list[str]:
@@ -54,10 +64,19 @@ def run_area(area: str, quick: bool, env: dict[str, str]) -> bool:
         print(f"  skipped: needs {', '.join(missing)}, unreachable from here (run without --quick to wait)")
         return True
     cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
-    start = time.perf_counter()
+    cpu_before, start = children_cpu(), time.perf_counter()
     status = subprocess.run(cmd, check=False, env=env).returncode
-    print(f"  [{area}: {time.perf_counter() - start:.1f} s, exit {status}]", flush=True)
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu_before
+    print(f"  [{area}: {wall:.1f} s, {cpu:.1f} CPU-s, exit {status}]", flush=True)
     return status == 0
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child process and the children each waited for (on a shared
+    machine, wall time measures the neighbours too; CPU time does not). Not counted: processes no
+    parent waits for, such as the steps `apply` forks from its forkserver (stackctl/local/executor.py)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    if args.quick:
+        print(QUICK_NOTE)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         figures_file = Path(scratch) / "figures.jsonl"
         env = {**os.environ, FIGURES_ENV: str(figures_file)}
@@ -76,10 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         failed = [area for area in args.only or AREAS if not run_area(area, args.quick, env)]
         total = time.perf_counter() - start
+        cpu = children_cpu()
+        print(f"\nall benchmarks: {total:.1f} s, {cpu:.1f} CPU-s (not apply's forked steps)", flush=True)
         if args.quick and not args.only:
-            record("bench-quick", total)
+            record("bench-quick", total, f"{cpu:.0f} CPU-s")
         load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
-        print("\n=== " + "\n".join(table(read(figures_file), f"{load_before} before, {load_after} after")))
+        load = f"{load_before} before, {load_after} after"
+        # With --only, a row left out was not selected, not left out by --quick.
+        quick = args.quick and not args.only
+        print("\n=== " + "\n".join(table(read(figures_file), load, quick=quick)))
     if failed:
         print(f"\nbenchmarks that did not complete: {', '.join(failed)}", file=sys.stderr)
         return 1

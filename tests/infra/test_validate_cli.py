@@ -54,3 +54,19 @@ def test_validate_fails_with_actionable_findings(
 def test_unknown_check_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--check", "nonsense"]) == ExitStatus.SETUP_FAULT
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_json_report_holds_each_check_with_its_seconds_and_figures(tmp_path: Path) -> None:
+    """`--json` is what benchmarks/bench_validate.py reads each check's seconds from."""
+    import json
+
+    report = tmp_path / "out" / "validate.json"
+    assert main(["validate", "--quiet", *FAST_CHECKS, "--json", str(report)]) == 0
+    checks = json.loads(report.read_text(encoding="utf-8"))
+    assert [check["name"] for check in checks] == ["fmt", "schema", "prod-policy", "wiring", "parity"]
+    for check in checks:
+        assert check["ok"] is True
+        assert check["findings"] == []
+        assert check["seconds"] >= 0
+    schema = next(check for check in checks if check["name"] == "schema")
+    assert schema["figures"]["resource_blocks"] > 0

@@ -612,9 +612,10 @@ def test_a_reused_output_folder_keeps_nothing_of_the_earlier_run(
     assert main(["validate", "--data", str(small), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "_SUCCESS",
+        "_partitions.json",
         "data_quality.json",
         "quarantine.csv",
-        "shipments.parquet",
+        "shipments",
         "step_run.json",
         "stores.parquet",
     ]

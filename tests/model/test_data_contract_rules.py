@@ -130,7 +130,7 @@ def test_cli_validate_writes_conditioned_data_and_exits_2_on_unusable_data(
 ) -> None:
     out = tmp_path / "cond"
     assert main(["validate", "--data", str(raw_copy), "--out", str(out)]) == 0
-    assert {"shipments.parquet", "stores.parquet", "quarantine.csv", "data_quality.json"} <= {
+    assert {"shipments", "_partitions.json", "stores.parquet", "quarantine.csv", "data_quality.json"} <= {
         p.name for p in out.iterdir()
     }
     # A conditioned folder is itself valid input.

@@ -24,7 +24,7 @@ from rich.console import Console
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import MODEL_INFO_FILE, ModelInfo, Monitoring
 from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
-from demand_forecast.outputs import check_writable, fresh_output
+from demand_forecast.outputs import check_writable, fresh_output, write_step_run
 from demand_forecast.registry import registered_model_name
 from demand_forecast.routing import FailedPartitionsError
 from demand_forecast.settings import Settings, load_settings
@@ -174,11 +174,9 @@ def _model_version(model_dir: Path) -> str:
 def _score(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> None:
     from demand_forecast import pipeline
 
-    forecasts = pipeline.run_score(args.model, args.data, out, args.as_of, args.horizon, settings, say)
-    say(
-        f"wrote {len(forecasts)} forecasts for {forecasts['week_start'].nunique()} week(s) "
-        f"-> {args.out / 'forecasts.csv'}"
-    )
+    scored = pipeline.run_score(args.model, args.data, out, args.as_of, args.horizon, settings, say)
+    if scored is not None:  # None: a worker other than rank 0, which writes nothing
+        say(f"wrote {scored.rows} forecasts for {scored.weeks} week(s) -> {args.out / 'forecasts.csv'}")
 
 
 def _monitor(args: argparse.Namespace, settings: Settings, say: Say, out: Path) -> Monitoring:
@@ -255,10 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         outcome = _OUTCOMES.get(code, "failed")
         try:
-            from demand_forecast.publish import record_failed_step, write_step_run
-
             write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
             if outcome != "succeeded":
+                from demand_forecast.publish import record_failed_step
+
                 # In a pipeline, the run is published as failed by the step that failed (publish.py).
                 recorded = record_failed_step(
                     args.step, _step_folders(args), detail, telemetry, database=args.reporting_database

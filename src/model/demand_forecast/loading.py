@@ -9,13 +9,23 @@ a model is read: `demand-forecast validate` starts without it (issue 27, item 3)
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from demand_forecast.contracts import DATA_QUALITY_FILE, MODEL_INFO_FILE, DataQuality
 from demand_forecast.data_contract import ValidationResult, validate_tables
-from demand_forecast.dataset import read_raw_tables, write_tables
+from demand_forecast.dataset import (
+    ALL_REGIONS,
+    REGION,
+    Tables,
+    is_partitioned,
+    read_partitioned,
+    read_raw_tables,
+    write_partitioned,
+)
 from demand_forecast.errors import UsageError
 from demand_forecast.outputs import (
     MARKER,
@@ -30,20 +40,65 @@ if TYPE_CHECKING:
     from demand_forecast.training.model import TrainedModel
 
 
-def load_dataset(folder: Path, settings: Settings) -> ValidationResult:
-    """Raw or conditioned folder in, validated tables out (unusable data raises DataContractError)."""
-    return validate_tables(read_raw_tables(folder), settings.validate_)
+def load_dataset(
+    folder: Path, settings: Settings, regions: Collection[str] | None = None
+) -> ValidationResult:
+    """Raw or conditioned folder in, validated tables out (unusable data raises DataContractError).
+
+    `regions`: None reads every region (as before issue 20); a collection reads only those regions'
+    rows. From a conditioned folder (`demand_forecast.partitioned`) only their partitions' files are
+    opened and the report describes them; a folder of input CSVs has no partitions, so it is read and
+    validated whole, then its tables are cut to those regions (the report stays the whole folder's).
+    Raises UsageError for a conditioned folder of the layout before issue 20 (re-run validate)."""
+    if is_partitioned(folder):
+        return validate_tables(read_partitioned(folder, regions), settings.validate_)
+    result = validate_tables(read_raw_tables(folder), settings.validate_)
+    if regions is None:
+        return result
+    return ValidationResult(only_regions(result.tables, regions), result.quarantine, result.report)
+
+
+def only_regions(tables: Tables, regions: Collection[str]) -> Tables:
+    """`tables` cut to the stores of `regions`, their shipments and promotions, and the weather and
+    events of those regions (events also those for every region, "*")."""
+    wanted = set(regions)
+    unknown = sorted(wanted - set(tables.stores[REGION]))
+    if unknown:
+        raise UsageError(
+            f"region(s) {', '.join(unknown)} are in no store of stores.csv; ask for regions of that data"
+        )
+    stores = tables.stores[tables.stores[REGION].isin(wanted)].reset_index(drop=True)
+    known = set(stores["store_id"])
+
+    def of_stores(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return None if frame is None else frame[frame["store_id"].isin(known)].reset_index(drop=True)
+
+    def of_regions(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        keep = wanted | {ALL_REGIONS}
+        return None if frame is None else frame[frame[REGION].isin(keep)].reset_index(drop=True)
+
+    shipments = of_stores(tables.shipments)
+    assert shipments is not None  # shipments is required
+    return Tables(
+        shipments,
+        stores,
+        of_stores(tables.promotions),
+        of_regions(tables.weather),
+        of_regions(tables.events),
+        tables.numeric_columns,
+    )
 
 
 def run_validate(
     data: Path, out: Path, settings: Settings, say: Callable[[str], None] = print
 ) -> DataQuality:
-    """The validate step: `data` validated into `out` (conditioned tables, quarantine.csv,
-    data_quality.json); each warning said once. Raises DataContractError for unusable data."""
+    """The validate step: `data` validated into `out` (the conditioned tables partitioned by region
+    with `_partitions.json`, `demand_forecast.partitioned`; quarantine.csv, data_quality.json); each
+    warning said once. Raises DataContractError for unusable data."""
     result = load_dataset(data, settings)
     for message in result.warnings:
         say(f"warning: {message}")
-    write_tables(result.tables, out, settings.validate_.output_format)
+    write_partitioned(result.tables, out, settings.validate_.output_format)
     write_csv_atomic(result.quarantine, out / "quarantine.csv")
     quality = DataQuality.parse(result.report, "the validation report")
     quality.write(out / DATA_QUALITY_FILE)

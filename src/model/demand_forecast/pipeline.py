@@ -33,16 +33,18 @@ from demand_forecast.contracts import (
     SegmentHealth,
     SegmentScores,
 )
-from demand_forecast.dataset import Tables
+from demand_forecast.dataset import Tables, is_partitioned
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model, run_validate
 from demand_forecast.metrics import bias, mape, scores, wape
 from demand_forecast.outputs import IncompleteOutputError, write_csv_atomic
+from demand_forecast.partitioned_scoring import score_partitioned
 from demand_forecast.reading import read_text_csv
 from demand_forecast.routed_model import RoutedModel
 from demand_forecast.scoring import (
     OUTSIDE_SHARE,
+    Scored,
     covariate_shift,
     default_as_of,
     forecast,
@@ -259,7 +261,12 @@ def run_score(
     horizon: int,
     settings: Settings,
     say: Say | None = None,
-) -> pd.DataFrame:
+) -> Scored | None:
+    """The score step: forecasts.csv, quarantine.csv, data_quality.json and the pinned model in `out`.
+
+    A conditioned folder (partitioned by region) is scored region by region, spread over the job's
+    workers (`demand_forecast.partitioned_scoring`); a folder of input files whole, as before issue
+    20. Returns what was written; None on a worker other than rank 0, which writes nothing."""
     from demand_forecast.registry import pin_reference, resolve_reference
 
     # "The champion" is resolved once per run: monitor reads the version pinned here.
@@ -267,21 +274,33 @@ def run_score(
     model = load_model(resolved, settings)
     if model is None:
         raise _no_model(model_ref, settings, "; train and register one first")
+    if is_partitioned(data):
+        scored = score_partitioned(model, data, out, as_of, horizon, settings)
+        if scored is None:
+            return None
+    else:
+        scored = _score_whole(model, data, out, as_of, horizon, settings)
+    pin_reference(out, model_ref, resolved)
+    DataQuality.parse(scored.report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
+    for line in [*scored.lines, *(f"warning: {message}" for message in horizon_warnings(horizon))]:
+        (say or print)(line)
+    return scored
+
+
+def _score_whole(
+    model: TrainedModel, data: Path, out: Path, as_of: pd.Timestamp | None, horizon: int, settings: Settings
+) -> Scored:
+    """Score every series of `data` at once (a folder of input files has no partitions)."""
     validation = load_dataset(data, settings)
     tables = validation.tables
     forecasts = forecast(model, tables, as_of, horizon)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(forecasts, out / "forecasts.csv")
-    pin_reference(out, model_ref, resolved)
     as_of = default_as_of(tables) if as_of is None else as_of
     notes = scoring_warnings(model, tables, as_of)
     report, lines = scoring_quality(validation, forecasts, as_of, check_covariates(tables, model.spec), notes)
     write_csv_atomic(validation.quarantine, out / "quarantine.csv")
-    DataQuality.parse(report, "the score step's data quality report").write(out / DATA_QUALITY_FILE)
-    lines += [f"warning: {message}" for message in horizon_warnings(horizon)]
-    for line in lines:
-        (say or print)(line)
-    return forecasts
+    return Scored(len(forecasts), int(forecasts["week_start"].nunique()), report, lines)
 
 
 def psi(reference: dict[str, list[float]], values: np.ndarray[Any, Any]) -> float:

@@ -53,13 +53,12 @@ from demand_forecast.contracts import (
     Scores,
 )
 from demand_forecast.errors import UsageError
-from demand_forecast.outputs import write_text_atomic
+from demand_forecast.outputs import STEP_RUN_FILE
 from demand_forecast.reading import read_text_csv
 from demand_forecast.reporting.database import ReportingDatabase, require_current
 from demand_forecast.reporting.schema import RUN_TABLES, segment_label
 
 PipelineName = Literal["training", "scoring"]
-STEP_RUN_FILE = "step_run.json"
 PUBLISH_FILE = "publish.json"
 BACKTEST_FILE = "backtest.csv"  # monitor's recent weeks, forecasts against actuals
 HOLDOUT_FILE = "holdout_predictions.csv"  # evaluate's one-week-ahead holdout backtest
@@ -85,18 +84,6 @@ def resolve_run_id(given: str | None) -> str:
         tags = MlflowClient().get_run(step_run).data.tags
         return str(tags.get("mlflow.parentRunId") or step_run)
     raise UsageError("publish needs --run-id outside an AML job (no MLFLOW_RUN_ID to find the pipeline job)")
-
-
-def write_step_run(out: Path, step: str, started_at: datetime, seconds: float, outcome: str) -> None:
-    """The step's own record (start in UTC, duration in s, outcome) next to its outputs."""
-    out.mkdir(parents=True, exist_ok=True)
-    record = {
-        "step": step,
-        "started_at": started_at.astimezone(UTC).isoformat(),
-        "duration_seconds": round(seconds, 3),
-        "outcome": outcome,
-    }
-    write_text_atomic(out / STEP_RUN_FILE, json.dumps(record) + "\n")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,22 @@ FORECAST_COLUMNS = [
     "model_version",
     "assumed_inputs",
 ]
+
+
+# data_quality.json's report as `data_contract.quality_report` builds it; its schema is
+# `contracts.DataQuality`, which every step parses it with before writing.
+Report = dict[str, Any]
+
+
+@dataclass
+class Scored:
+    """A score run's result: forecast rows and weeks written, data_quality.json's report, the lines
+    the step prints (before the horizon warning)."""
+
+    rows: int
+    weeks: int
+    report: Report
+    lines: list[str] = field(default_factory=list)
 
 
 def default_as_of(tables: Tables) -> pd.Timestamp:
@@ -120,7 +138,11 @@ def active_mask(panel: Panel, model: TrainedModel, start: int) -> npt.NDArray[np
 def stale_data_warning(tables: Tables, as_of: pd.Timestamp) -> str:
     """A warning when as-of lies more than one week past the last shipment week: the forecasts then
     start from data weeks old (lags missing, levels stale) and nothing else would say so."""
-    last = pd.Timestamp(tables.shipments["week_start"].max())
+    return stale_after(pd.Timestamp(tables.shipments["week_start"].max()), as_of)
+
+
+def stale_after(last: pd.Timestamp, as_of: pd.Timestamp) -> str:
+    """`stale_data_warning` given the last shipment week `last`."""
     weeks = int((as_of - last).days // 7)
     if weeks <= 1:
         return ""
@@ -182,10 +204,16 @@ def covariate_shift(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) ->
 
     A season stays inside a year of training data; a change of unit (Fahrenheit for Celsius, cents
     for euros) does not, which is what this catches (issue 25, kind 7)."""
+    return shift_shares(covariate_counts(model, tables, as_of))
+
+
+def covariate_counts(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) -> dict[str, tuple[int, int]]:
+    """`covariate_shift`'s counts: per covariate, (values far outside training's range, values). Counts
+    of disjoint partitions add up to the whole data's (`shift_shares` of the sums)."""
     start, end = as_of - pd.Timedelta(weeks=COVARIATE_WEEKS), as_of + pd.Timedelta(weeks=1)
     sources = [("weather", tables.weather, model.spec.weather_columns)]
     sources.append(("promotions", tables.promotions, model.spec.promo_columns))
-    shift: dict[str, float] = {}
+    counts: dict[str, tuple[int, int]] = {}
     for file, frame, columns in sources:
         if frame is None:
             continue
@@ -193,13 +221,22 @@ def covariate_shift(model: TrainedModel, tables: Tables, as_of: pd.Timestamp) ->
         for column in columns:
             edges = model.reference.get(column, {}).get("edges", [])
             values = recent[column].dropna().to_numpy(dtype=np.float64) if column in recent else np.array([])
-            if len(edges) < 2 or len(values) < COVARIATE_WEEKS:
+            if len(edges) < 2:
                 continue
             low, high = float(edges[0]), float(edges[-1])
             margin = max(high - low, 1e-9) / 2
             outside = (values < low - margin) | (values > high + margin)
-            shift[f"{file}:{column}"] = round(float(outside.mean()), 4)
-    return shift
+            counts[f"{file}:{column}"] = (int(outside.sum()), len(values))
+    return counts
+
+
+def shift_shares(counts: dict[str, tuple[int, int]]) -> dict[str, float]:
+    """Shares of `covariate_counts`, for covariates with at least COVARIATE_WEEKS values."""
+    return {
+        name: round(outside / total, 4)
+        for name, (outside, total) in counts.items()
+        if total >= COVARIATE_WEEKS
+    }
 
 
 def covariate_warnings(shift: dict[str, float]) -> list[str]:
@@ -227,7 +264,7 @@ def scoring_quality(
     as_of: pd.Timestamp,
     assumed: tuple[str, ...],
     notes: list[str] | None = None,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[Report, list[str]]:
     """data_quality.json of a score/monitor run (validation's report plus what the step left out),
     and the lines the step prints: quarantined rows, active series without a forecast, warnings
     (validation's, then `notes`: `scoring_warnings`)."""
@@ -244,7 +281,13 @@ def scoring_quality(
         ],
         "assumed_inputs": list(assumed),
     }
-    by_reason = validation.report["quarantined_by_reason"]
+    return report, quality_lines(report, missing, assumed)
+
+
+def quality_lines(report: Report, missing: pd.DataFrame, assumed: Sequence[str]) -> list[str]:
+    """The lines a score/monitor run prints for its data_quality report: quarantined rows, active
+    series without a forecast (`missing`: store_id, product_id), warnings, assumed inputs."""
+    by_reason = report["quarantined_by_reason"]
     lines = [
         f"{sum(by_reason.values())} input rows quarantined"
         + (f" ({', '.join(f'{k}={v}' for k, v in by_reason.items())}) -> quarantine.csv" if by_reason else "")
@@ -258,4 +301,4 @@ def scoring_quality(
         )
     lines += [f"warning: {message}" for message in report["warnings"]]
     lines += [f"warning: input assumed by the model's documented fallback: {a}" for a in assumed]
-    return report, lines
+    return lines

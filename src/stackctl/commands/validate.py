@@ -10,6 +10,7 @@ plan says it (`make plan`, `make audit`); offline, validate counts only the bloc
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="print findings and the summary only")
     parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write every check's result, seconds, findings and figures to FILE (JSON list)",
+    )
+    parser.add_argument(
         "--dir",
         type=Path,
         metavar="DIR",
@@ -76,12 +83,30 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     elapsed = time.perf_counter() - started
+    if args.json is not None:
+        _write_json(args.json, reports)
     _print_findings(console, reports)
     if not args.quiet:
         _print_details(console, reports)
     _print_offline(console, reports)
     _print_summary(console, reports, elapsed)
     return ExitStatus.OK if all(report.ok for report in reports) else ExitStatus.BLOCKING_FINDINGS
+
+
+def _write_json(path: Path, reports: list[CheckReport]) -> None:
+    """The machine-readable result (benchmarks/bench_validate.py reads each check's seconds from it)."""
+    document = [
+        {
+            "name": report.name,
+            "ok": report.ok,
+            "seconds": round(report.seconds, 3),
+            "findings": [finding.render() for finding in report.findings],
+            "figures": report.figures,
+        }
+        for report in reports
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 def _run_directory(console: Console, directory: Path) -> int:
