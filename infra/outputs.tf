@@ -44,6 +44,12 @@ output "stack" {
           instance_count             = var.aml.train_instance_count
           process_count_per_instance = var.aml.train_processes_per_instance
         }
+        # One node: rank 0 merges the parts the other ranks write into its output folder.
+        score = {
+          compute                    = "cpu"
+          instance_count             = 1
+          process_count_per_instance = var.aml.score_processes_per_instance
+        }
       }
     }
     data_lake = {

@@ -223,6 +223,7 @@ variable "aml" {
     train_compute                  = optional(string, "gpu")
     train_instance_count           = optional(number, 1)
     train_processes_per_instance   = optional(number, 1)
+    score_processes_per_instance   = optional(number, 1)
   })
   nullable    = false
   description = <<DESCRIPTION
@@ -249,6 +250,9 @@ Azure Machine Learning: the workspace's managed network and the compute clusters
 - `train_processes_per_instance` - (Optional) Worker processes per node (AML PyTorch distribution
   `process_count_per_instance`; each process is one torch.distributed rank), >= 1; on `gpu`
   one process per GPU of `gpu_vm_size` (nccl binds one process to one GPU); default 1.
+- `score_processes_per_instance` - (Optional) Worker processes of the distributed `score` step, on
+  one node of the CPU cluster (rank 0 merges the parts the other ranks write into its own output
+  folder, so the ranks share one node's file system), >= 1; default 1.
 DESCRIPTION
 
   validation {
@@ -268,10 +272,10 @@ DESCRIPTION
 
   validation {
     condition = alltrue([
-      for count in [var.aml.gpu_max_nodes, var.aml.cpu_max_nodes, var.aml.train_instance_count, var.aml.train_processes_per_instance] :
+      for count in [var.aml.gpu_max_nodes, var.aml.cpu_max_nodes, var.aml.train_instance_count, var.aml.train_processes_per_instance, var.aml.score_processes_per_instance] :
       count == floor(count) && count >= 1
     ])
-    error_message = "aml.gpu_max_nodes, cpu_max_nodes, train_instance_count and train_processes_per_instance must be whole numbers >= 1."
+    error_message = "aml.gpu_max_nodes, cpu_max_nodes, train_instance_count, train_processes_per_instance and score_processes_per_instance must be whole numbers >= 1."
   }
 
   # AML runs a job on instance_count nodes of one cluster and refuses a job that asks for more nodes

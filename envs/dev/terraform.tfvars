@@ -43,6 +43,8 @@ aml = {
   train_compute                = "cpu"
   train_instance_count         = 1
   train_processes_per_instance = 2
+  # The distributed score step: processes on one node of the CPU cluster.
+  score_processes_per_instance = 2
 }
 
 data_lake = {

@@ -45,6 +45,8 @@ aml = {
   train_compute                = "cpu"
   train_instance_count         = 2
   train_processes_per_instance = 4
+  # The distributed score step: processes on one node of the CPU cluster.
+  score_processes_per_instance = 4
 }
 
 data_lake = {

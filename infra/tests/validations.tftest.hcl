@@ -66,6 +66,22 @@ run "a_negative_instance_count_is_refused" {
   expect_failures = [var.aml]
 }
 
+run "zero_score_processes_is_refused" {
+  command = plan
+  variables {
+    aml = merge(var.aml, { score_processes_per_instance = 0 })
+  }
+  expect_failures = [var.aml]
+}
+
+run "fractional_score_processes_are_refused" {
+  command = plan
+  variables {
+    aml = merge(var.aml, { score_processes_per_instance = 2.5 })
+  }
+  expect_failures = [var.aml]
+}
+
 # --- a job never asks its cluster for more nodes than the cluster's maximum ---
 
 run "more_cpu_nodes_than_the_cpu_cluster_has_is_refused" {
@@ -105,7 +121,7 @@ run "the_default_is_one_gpu_node_with_one_process" {
     }
   }
   assert {
-    condition     = var.aml.train_compute == "gpu" && var.aml.train_instance_count == 1 && var.aml.train_processes_per_instance == 1
-    error_message = "without train_* the stack trains as before issue 20: one process on one node of the GPU cluster"
+    condition     = var.aml.train_compute == "gpu" && var.aml.train_instance_count == 1 && var.aml.train_processes_per_instance == 1 && var.aml.score_processes_per_instance == 1
+    error_message = "without train_* and score_* the stack runs as before issue 20: train as one process on one node of the GPU cluster, score as one process"
   }
 }

@@ -224,7 +224,12 @@ VALIDATE = step_from_contract(steps.VALIDATE, lake={"conditioned": "conditioned"
 TRAIN = step_from_contract(steps.TRAIN, defaults={"seed": 42}, compute="gpu", distributed=True)
 EVALUATE = step_from_contract(steps.EVALUATE, defaults={"champion": CHAMPION_URI})
 REGISTER = step_from_contract(steps.REGISTER, defaults={"registered_model": MODEL_NAME})
-SCORE = step_from_contract(steps.SCORE, defaults={"model": CHAMPION_URI}, lake={"scored": "scored"})
+# score is distributed too: each worker scores its regions, rank 0 merges the parts into forecasts.csv
+# (demand_forecast.partitioned_scoring); on one node of the CPU cluster (stack output
+# `aml.distributed.score`).
+SCORE = step_from_contract(
+    steps.SCORE, defaults={"model": CHAMPION_URI}, lake={"scored": "scored"}, distributed=True
+)
 MONITOR = step_from_contract(
     steps.MONITOR,
     defaults={"model": CHAMPION_URI},

@@ -54,7 +54,7 @@ def sized(
     train = DistributedStepSettings(
         compute=compute, instance_count=instance_count, process_count_per_instance=processes
     )
-    update: dict[str, Any] = {"distributed": {"train": train}}
+    update: dict[str, Any] = {"distributed": {**stack.aml.distributed, "train": train}}
     if clusters is not None:
         update["clusters"] = clusters
     return stack.model_copy(update={"aml": stack.aml.model_copy(update=update)})
@@ -70,10 +70,28 @@ def _train_node(job: Any) -> Any:
     return job.jobs["train"]
 
 
-def test_only_train_is_a_distributed_step_of_the_graph() -> None:
+def test_train_and_score_are_the_distributed_steps_of_the_graph() -> None:
     assert TRAIN.distributed
-    # score stays one process until scoring is rank-aware (docs/scale.md Plan step 4)
-    assert [step.name for step in STEPS if step.distributed] == ["train"]
+    assert [step.name for step in STEPS if step.distributed] == ["train", "score"]
+
+
+def test_the_score_node_runs_its_processes_on_one_cpu_node(
+    stack: StackOutput, context: dict[ImageKind, Path], tmp_path: Path
+) -> None:
+    """Rank 0 merges the parts the other ranks write into its output folder: one node's file system."""
+    from azure.ai.ml import load_component
+
+    from stackctl.aml.dump import dump_assets
+
+    assets = build(stack, context)
+    dump_assets(assets, tmp_path)
+    scoring = load_component(tmp_path / "pipelines" / "demand_forecast_scoring.yaml")
+    assert scoring._validate().passed
+    node = scoring.jobs["score"]
+    assert node.distribution.process_count_per_instance == 2  # the fixture's stack.aml.distributed.score
+    assert node.resources.instance_count == 1
+    assert node.compute.removeprefix("azureml:") == stack.aml.cpu_cluster_name
+    assert str(assets.components["score"].environment).startswith("azureml:demand-forecast-cpu:")
 
 
 def test_the_rendered_pipeline_keeps_distribution_instance_count_and_compute_through_azure_ai_ml(
@@ -106,7 +124,7 @@ def test_the_rendered_pipeline_keeps_distribution_instance_count_and_compute_thr
         assert node.resources.instance_count == 2
         # the loaders drop the `azureml:` prefix of a compute reference
         assert node.compute.removeprefix("azureml:") == stack.aml.cpu_cluster_name
-    # no other node is distributed or sized
+    # no other node of the training pipeline is distributed or sized
     for name, other in loaded.jobs.items():
         if name != "train":
             assert other.distribution is None, name
@@ -137,6 +155,9 @@ def test_a_stack_applied_before_issue_20_trains_as_before_one_process_on_the_gpu
     assert node.compute == f"azureml:{stack.aml.gpu_cluster_name}"
     assert (node.resources.instance_count, node.distribution.process_count_per_instance) == (1, 1)
     assert str(assets.components["train"].environment).startswith("azureml:demand-forecast-gpu:")
+    score = assets.pipelines["scoring"].jobs["score"]
+    assert (score.resources.instance_count, score.distribution.process_count_per_instance) == (1, 1)
+    assert score.compute == f"azureml:{stack.aml.cpu_cluster_name}"
 
 
 def test_a_change_of_nodes_processes_or_cluster_publishes_a_new_pipeline_version(
@@ -157,8 +178,12 @@ def test_a_change_of_nodes_processes_or_cluster_publishes_a_new_pipeline_version
         assert version not in versions, name
         versions.add(version)
         assert build(variant, context).deployments["training"].name != base.deployments["training"].name
-    # the scoring pipeline has no distributed step: its version does not move with train's sizing
+    # the scoring pipeline does not move with train's sizing, only with score's
     assert build(variants["nodes"], context).pipelines["scoring"].version == base.pipelines["scoring"].version
+    score = DistributedStepSettings(compute="cpu", instance_count=1, process_count_per_instance=3)
+    distributed = {**stack.aml.distributed, "score": score}
+    resized = stack.model_copy(update={"aml": stack.aml.model_copy(update={"distributed": distributed})})
+    assert build(resized, context).pipelines["scoring"].version != base.pipelines["scoring"].version
 
 
 GPU_T4 = ClusterNodes(vm_size="Standard_NC4as_T4_v3", vcpus=4, gpus=1, max_node_count=2)

@@ -121,7 +121,13 @@ def derived_stack(root: Path, env: str) -> StackOutput:
                     "compute": aml["train_compute"],
                     "instance_count": aml["train_instance_count"],
                     "process_count_per_instance": aml["train_processes_per_instance"],
-                }
+                },
+                # infra/outputs.tf: one node of the CPU cluster
+                "score": {
+                    "compute": "cpu",
+                    "instance_count": 1,
+                    "process_count_per_instance": aml["score_processes_per_instance"],
+                },
             },
         },
         "data_lake": {
