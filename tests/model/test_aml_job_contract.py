@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from aml_mlflow_routes import ALLOWED_ROUTES, outside_allow_list
+from step_fork_server import StepServer
 
 # uvicorn's access log line: INFO:     127.0.0.1:53412 - "POST /api/2.0/mlflow/runs/create HTTP/1.1" 200 OK
 ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|DELETE|PUT) (/[^ ?"]*)[^"]* HTTP/[0-9.]+" (\d{3})')
@@ -205,21 +206,43 @@ def image_packages() -> Path:
     return target
 
 
-def run_step(server: TrackingServer, cwd: Path, step: str, *args: str, packages: Path) -> StepResult:
+def run_step(
+    server: TrackingServer, cwd: Path, step: str, *args: str, packages: Path, steps: StepServer | None
+) -> StepResult:
+    """One step as one AML job: its own process with the job's variables. `steps` None: a new
+    interpreter (`python -m demand_forecast`, the job's command); else forked from the step server,
+    which imported the same packages once (the variables are set before the step runs any code)."""
     env = job_environment(server, step)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(packages), env.get("PYTHONPATH", "")) if p)
     start = server.offset()
-    proc = subprocess.run(
-        [sys.executable, "-m", "demand_forecast", step, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+    if steps is None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "demand_forecast", step, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+        returncode, output = proc.returncode, proc.stdout + proc.stderr
+    else:
+        outcome = steps.run([step, *args], env, cwd=cwd)
+        returncode, output = (1 if outcome.returncode is None else outcome.returncode), outcome.output
     time.sleep(0.3)  # the access log line is written after the response
-    return StepResult(proc.returncode, proc.stdout + proc.stderr, server.routes_since(start))
+    return StepResult(returncode, output, server.routes_since(start))
+
+
+@pytest.fixture(scope="module")
+def step_server(image_packages: Path) -> Iterator[StepServer]:
+    """The steps' fork server, on the images' MLflow client as each job is, with no job's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AZUREML_"))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(image_packages), env.get("PYTHONPATH", "")) if p)
+    server = StepServer(env)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def assert_job_contract(result: StepResult, step: str) -> None:
@@ -240,18 +263,26 @@ def pipeline_run(
     tiny_data: Path,
     tmp_path_factory: pytest.TempPathFactory,
     image_packages: Path,
+    step_server: StepServer,
 ) -> dict[str, StepResult]:
     """validate -> train -> evaluate -> register -> score -> monitor, then a second evaluate + register
-    against the champion the first one made; each step in its own job run, from a folder outside the repo."""
+    against the champion the first one made; each step in its own job run, from a folder outside the repo.
+    `train` runs as the job's own command in a new interpreter; the others are forked from the step
+    server (the same process boundary, without an interpreter's and torch's start-up each)."""
     work = tmp_path_factory.mktemp("job")
-    run = functools.partial(run_step, packages=image_packages)
+    run = functools.partial(run_step, packages=image_packages, steps=step_server)
     results: dict[str, StepResult] = {}
     conditioned, model = work / "conditioned", work / "model"
     results["validate"] = run(
         tracking_server, work, "validate", "--data", str(tiny_data), "--out", str(conditioned)
     )
-    results["train"] = run(
-        tracking_server, work, "train", "--data", str(conditioned), "--out", str(model), "--epochs", "1"
+    results["train"] = run_step(
+        tracking_server,
+        work,
+        "train",
+        *("--data", str(conditioned), "--out", str(model), "--epochs", "1"),
+        packages=image_packages,
+        steps=None,
     )
     results["evaluate"] = run(
         tracking_server,

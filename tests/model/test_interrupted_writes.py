@@ -4,7 +4,10 @@ reporting rows, and a partial or corrupt model folder is one clear error naming 
 The fault-injection tests run the real CLI in a child process, SIGKILL it after a random delay (a
 few fixed seeds, delays spread over the step's own measured duration) and then read what the
 previous run left: it must be intact (its `_SUCCESS` manifest verifies) and readable by the next
-step. Bounded: a tiny cut of data/sample (two stores, one epoch), three kills per step.
+step. Bounded: a tiny cut of data/sample (two stores, one epoch), three kills per step. Each step
+is forked from a server that imported the model package once (tests/model/step_fork_server.py): a
+process of its own, killed as `kill -9` kills it, whose measured duration is the step's work, so
+every kill lands in that work and its writes rather than in the interpreter's start-up.
 """
 
 from __future__ import annotations
@@ -12,11 +15,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,7 @@ from demand_forecast.cli import main
 from demand_forecast.errors import ExitStatus
 from demand_forecast.outputs import MARKER, verify_complete
 from demand_forecast.reporting.migration import ensure_sqlite_schema
+from step_fork_server import StepServer
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 SEEDS = (1, 2, 3)
@@ -122,27 +123,26 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "demand_forecast", *args], env=env, check=True, capture_output=True)
-    return time.perf_counter() - started
-
-
-def _kill_after(args: list[str], env: dict[str, str], delay: float) -> int | None:
-    """Start the CLI, SIGKILL it after `delay` s; its exit status (None when it was killed)."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "demand_forecast", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+@pytest.fixture(scope="module")
+def steps() -> Iterator[StepServer]:
+    server = StepServer(dict(os.environ))
     try:
-        return child.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)  # the step and its training workers
-        child.wait()
-        return None
+        yield server
+    finally:
+        server.close()
+
+
+def _run(steps: StepServer, args: list[str], env: dict[str, str]) -> float:
+    """Run one step to its end; the seconds it took."""
+    outcome = steps.run(args, env)
+    assert outcome.returncode == 0, outcome.output[-3000:]
+    return outcome.seconds
+
+
+def _kill_after(steps: StepServer, args: list[str], env: dict[str, str], delay: float) -> int | None:
+    """Start the step, SIGKILL it (and its training workers) after `delay` s; its exit status (None
+    when it was killed)."""
+    return steps.run(args, env, kill_after=delay).returncode
 
 
 def _delays(seed: int, duration: float) -> float:
@@ -151,7 +151,7 @@ def _delays(seed: int, duration: float) -> float:
 
 @pytest.mark.slow
 def test_killing_train_score_and_publish_at_random_points_loses_nothing(
-    model: tuple[Path, Path], tmp_path: Path
+    model: tuple[Path, Path], tmp_path: Path, steps: StepServer
 ) -> None:
     from demand_forecast.loading import read_model_folder
 
@@ -174,7 +174,7 @@ def test_killing_train_score_and_publish_at_random_points_loses_nothing(
     ]
     scored = tmp_path / "scored"
     score = ["score", "--model", str(model_dir), "--data", str(data), "--out", str(scored)]
-    _run(score, env)
+    _run(steps, score, env)
     forecasts = (scored / "forecasts.csv").read_bytes()
     db = tmp_path / "reporting.db"
     ensure_sqlite_schema(db)
@@ -183,36 +183,37 @@ def test_killing_train_score_and_publish_at_random_points_loses_nothing(
         "--conditioned", str(scored), "--scored", str(scored), "--monitoring", str(tmp_path / "mon"),
         "--out", str(tmp_path / "published"),
     ]  # fmt: skip
-    _run(["monitor", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path / "mon")], env)
-    _run(publish, env)
+    monitor = ["monitor", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path / "mon")]
+    _run(steps, monitor, env)
+    _run(steps, publish, env)
     rows = _reporting_rows(db)
-    durations = {"score": _run(score, env), "publish": _run(publish, env)}
+    durations = {"score": _run(steps, score, env), "publish": _run(steps, publish, env)}
     # The retrain's duration and version, measured on a copy so the model under test stays the old one.
     timing = tmp_path / "timing"
     shutil.copytree(trained, timing)
-    durations["train"] = _run([*train[:4], str(timing), *train[5:]], env)
+    durations["train"] = _run(steps, [*train[:4], str(timing), *train[5:]], env)
     retrained = read_model_folder(timing).info["model_version"]
     assert retrained != version  # another seed: which of the two is in place can be told
 
     outcomes = []
     for seed in SEEDS:
-        finished = _kill_after(train, env, _delays(seed, durations["train"]))
+        finished = _kill_after(steps, train, env, _delays(seed, durations["train"]))
         outcomes.append(finished)
         verify_complete(model_dir, "model folder", "")
         now = read_model_folder(model_dir)  # complete and loadable: the old model or the new one
         assert now.info["model_version"] == (retrained if finished == 0 else now.info["model_version"])
         assert now.info["model_version"] in (version, retrained)
     assert None in outcomes  # at least one kill landed while train ran (delays span its duration)
-    _run(score, env)  # the model left behind scores
+    _run(steps, score, env)  # the model left behind scores
     forecasts = (scored / "forecasts.csv").read_bytes()
 
     for seed in SEEDS:
-        _kill_after(score, env, _delays(seed, durations["score"]))
+        _kill_after(steps, score, env, _delays(seed, durations["score"]))
         verify_complete(scored, "forecast folder", "")
         assert (scored / "forecasts.csv").read_bytes() == forecasts
 
     for seed in SEEDS:
-        _kill_after(publish, env, _delays(seed, durations["publish"]))
+        _kill_after(steps, publish, env, _delays(seed, durations["publish"]))
         assert _reporting_rows(db) == rows
 
 

@@ -39,6 +39,7 @@ def test_a_relative_store_path_is_the_projects_not_the_working_directorys(
     assert not (tmp_path / ".local").exists()
 
 
+@pytest.mark.slow  # a new interpreter with the model CLI: seconds of start-up
 def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_none(
     tmp_path: Path, tiny_data: Path
 ) -> None:
@@ -66,6 +67,7 @@ def test_a_registry_that_fails_is_an_error_not_no_champion(monkeypatch: pytest.M
         champion(load_settings(), "demand-forecast")
 
 
+@pytest.mark.slow  # a new interpreter with the model CLI: seconds of start-up
 def test_score_against_a_failing_registry_is_a_setup_fault_with_the_store_named(
     tmp_path: Path, tiny_data: Path
 ) -> None:

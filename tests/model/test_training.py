@@ -21,7 +21,7 @@ def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: P
     from demand_forecast.pipeline import backtest, load_dataset, run_train
     from demand_forecast.training import TrainedModel
 
-    settings = load_settings(overrides={"nn": {"epochs": 2}})
+    settings = load_settings(overrides={"nn": {"epochs": 1}})
     infos = [run_train(tiny_data, tmp_path / name, settings, _quiet, track=False) for name in ("a", "b")]
     assert infos[0].model_version == infos[1].model_version
     tables = load_dataset(tiny_data, settings).tables
@@ -32,7 +32,7 @@ def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: P
     other = run_train(
         tiny_data,
         tmp_path / "c",
-        load_settings(overrides={"nn": {"epochs": 2}, "train": {"seed": 7}}),
+        load_settings(overrides={"nn": {"epochs": 1}, "train": {"seed": 7}}),
         _quiet,
         track=False,
     )

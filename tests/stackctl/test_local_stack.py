@@ -54,6 +54,7 @@ def query(root: Path, sql: str) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(sa.text(sql)).all()]
 
 
+@pytest.mark.slow  # the one apply through real step processes and a rendered dashboard
 @pytest.mark.dashboard
 def test_first_apply_runs_both_pipelines_and_fills_every_stand_in(
     fake_root: Path, monkeypatch: pytest.MonkeyPatch

@@ -140,6 +140,7 @@ class NNSettings(_Frozen):
     loss: Literal["mape", "huber"]
     threads: int = Field(ge=1)
     seeds: int = Field(ge=1)
+    select_epoch: bool
 
 
 class EnsembleSettings(_Frozen):

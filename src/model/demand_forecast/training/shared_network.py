@@ -35,6 +35,7 @@ def fit_shared_networks(model: TrainedModel, data: TrainingRows, say: Progress) 
             model.network_spec,
             settings.nn,
             member_seed,
+            validation=(codes[~is_fit], design.features[~is_fit], target[~is_fit]),
         )
         members.append(
             predict_network(state, model.network_spec, settings.nn, codes[~is_fit], design.features[~is_fit])
