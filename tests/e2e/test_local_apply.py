@@ -92,7 +92,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
     )
     (root / "envs" / "local").mkdir(parents=True)
     (root / "envs" / "local" / "model-fast.yaml").write_text(
-        yaml.safe_dump({"nn": {"epochs": 1}, "train": {"n_jobs": 2}}), encoding="utf-8"
+        yaml.safe_dump({"nn": {"epochs": 1}}), encoding="utf-8"
     )
     settings = yaml.safe_load((REPO / "envs" / "local" / "settings.yaml").read_text(encoding="utf-8"))
     settings["model_config"] = "envs/local/model-fast.yaml"

@@ -45,7 +45,7 @@ def test_recursive_forecasts_keep_their_level_up_to_the_validated_horizon(
     from demand_forecast.settings import load_settings
     from demand_forecast.training import train_model
 
-    settings = load_settings(overrides={"nn": {"epochs": 3, "seeds": 1}, "train": {"n_jobs": 1}})
+    settings = load_settings(overrides={"nn": {"epochs": 3, "seeds": 1}})
     tables = load_dataset(_flat_panel(tmp_path / "flat", mean_units, seed), settings).tables
     model = train_model(tables, settings)
     ahead = forecast(model, tables, None, VALIDATED_HORIZON)

@@ -26,7 +26,7 @@ def _holdout(tables: Tables) -> tuple[float, pd.DataFrame]:
     from demand_forecast.pipeline import backtest
     from demand_forecast.training import train_model
 
-    settings = load_settings(overrides={"nn": {"epochs": 1, "seeds": 1}, "train": {"n_jobs": 1}})
+    settings = load_settings(overrides={"nn": {"epochs": 1, "seeds": 1}})
     model = train_model(tables, settings)
     holdout = model.model_info.holdout
     predictions = backtest(model, tables, pd.Timestamp(holdout.start), pd.Timestamp(holdout.end))

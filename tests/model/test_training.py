@@ -49,7 +49,6 @@ def test_velocity_threshold_and_per_segment_networks(tiny_data: Path) -> None:
         overrides={
             "segments": {"velocity_threshold": 1e9},
             "nn": {"epochs": 1, "sharing": "per_segment"},
-            "train": {"n_jobs": 2},
         }
     )
     model = train_model(tables, settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
+from demand_forecast import distributed
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import MODEL_INFO_FILE, ModelInfo, Monitoring
 from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
@@ -127,6 +129,9 @@ def _train(args: argparse.Namespace, settings: Settings, say: Say, out: Path) ->
         info = pipeline.run_train(
             args.data, out, settings, lambda m: status.update(m), track=not args.no_tracking
         )
+    if info is None:  # a worker other than rank 0: the model is rank 0's to write
+        say(f"worker {distributed.world().rank} done in {time.perf_counter() - started:.1f}s")
+        return
     validation = info.metrics
     say(
         f"trained {info.model_version}: {len(info.segments)} segments "
@@ -206,6 +211,11 @@ def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
     """Run the step into a staging folder that replaces `--out` only when the step succeeds
     (`demand_forecast.outputs.fresh_output`): nothing of an earlier run survives, and a step that
     fails or is killed leaves the previous folder as it was."""
+    if not _is_root():
+        # Under torchrun only rank 0 writes the step's outputs (docs/scale.md, contract 5).
+        with tempfile.TemporaryDirectory(prefix="demand-forecast-worker-") as scratch:
+            _run_into(args, telemetry, Path(scratch))
+        return
     with fresh_output(args.out) as staging:
         _run_into(args, telemetry, staging)
 
@@ -253,8 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         outcome = _OUTCOMES.get(code, "failed")
         try:
-            write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
-            if outcome != "succeeded":
+            # Only rank 0 records the step's run (docs/scale.md, contract 5).
+            if _is_root():
+                write_step_run(args.out, args.step, started_at, time.perf_counter() - started, outcome)
+            if outcome != "succeeded" and _is_root():
                 from demand_forecast.publish import record_failed_step
 
                 # In a pipeline, the run is published as failed by the step that failed (publish.py).
@@ -266,6 +278,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             telemetry.shutdown()
     return int(code)
+
+
+def _is_root() -> bool:
+    """Rank 0 of a distributed step, or the one process of any other; a broken torchrun environment
+    counts as rank 0, so its setup error is recorded."""
+    try:
+        return distributed.world().is_root
+    except UsageError:
+        return True
 
 
 def _step_folders(args: argparse.Namespace) -> list[Path]:

@@ -82,9 +82,8 @@ def _backend(settings: Settings) -> str:
     backend of torch.distributed: https://docs.pytorch.org/docs/stable/distributed.html#backends)."""
     import torch
 
-    distributed = getattr(settings, "distributed", None)
-    chosen = getattr(distributed, "backend", None)
-    if isinstance(chosen, str):
+    chosen = settings.distributed.backend
+    if chosen is not None:
         return chosen
     return "nccl" if torch.cuda.is_available() else "gloo"
 

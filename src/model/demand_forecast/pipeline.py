@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from demand_forecast.contracts import (
     METRICS_FILE,
     MODEL_INFO_FILE,
     MONITORING_FILE,
+    PARTITIONS_FILE,
     DataQuality,
     DataQualitySummary,
     Decision,
@@ -33,7 +36,8 @@ from demand_forecast.contracts import (
     SegmentHealth,
     SegmentScores,
 )
-from demand_forecast.dataset import Tables, is_partitioned
+from demand_forecast.dataset import Tables, is_partitioned, read_partitions
+from demand_forecast.distributed import destroy_process_group, init_process_group
 from demand_forecast.errors import DataContractError, UsageError
 from demand_forecast.features import check_covariates, design_rows, observed_rows
 from demand_forecast.loading import load_dataset, load_model, run_validate
@@ -53,7 +57,9 @@ from demand_forecast.scoring import (
     scoring_warnings,
 )
 from demand_forecast.settings import Settings
-from demand_forecast.training import TrainedModel, code_hash, content_hash, train_model
+from demand_forecast.training import TrainedModel, code_hash
+from demand_forecast.training.regions import RegionSource, TablesInMemory
+from demand_forecast.training.train import train_distributed
 
 Say = Callable[[str], None]
 MODELS = ("baseline", "lasso", "nn", "ensemble")
@@ -72,10 +78,11 @@ __all__ = [
 ]
 
 
-def model_identity(tables: Tables, settings: Settings) -> str:
-    """The model version: 16 hex digits of the hash of the data, the package's code and the settings."""
+def model_identity(content: str, settings: Settings) -> str:
+    """The model version: 16 hex digits of the hash of the data (`content`: the hash of its regions'
+    content hashes, `training.train`), the package's code and the settings."""
     return hashlib.sha256(
-        "|".join([content_hash(tables), code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]).encode()
+        "|".join([content, code_hash(), json.dumps(settings.as_dict(), sort_keys=True)]).encode()
     ).hexdigest()[:16]
 
 
@@ -91,15 +98,52 @@ def _no_model(reference: str, settings: Settings, hint: str) -> UsageError:
     )
 
 
-def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> ModelInfo:
+@dataclass(frozen=True)
+class ConditionedFolder:
+    """A `RegionSource` over validate's region-partitioned output (docs/scale.md, contract 1): a region
+    is read from its own partitions' files only (`loading.load_dataset(..., regions=)`), so a worker
+    holds one region's tables at a time."""
+
+    folder: Path
+    settings: Settings
+
+    def series_counts(self) -> dict[str, int]:
+        return {region: partition.series for region, partition in read_partitions(self.folder).items()}
+
+    def region(self, name: str) -> Tables:
+        return load_dataset(self.folder, self.settings, [name]).tables
+
+
+def _training_input(data: Path, settings: Settings) -> tuple[RegionSource, DataQuality, Path | pd.DataFrame]:
+    """Where train reads its regions from, the data's quality report, and its quarantined rows (a file
+    to copy, or a frame). validate's region-partitioned output is read one region at a time; a folder
+    of input CSV files (no partitions) is validated whole first, as before issue 20."""
+    if is_partitioned(data):
+        quality = DataQuality.read(data / DATA_QUALITY_FILE)
+        return ConditionedFolder(data, settings), quality, data / "quarantine.csv"
     validation = load_dataset(data, settings)
     quality = DataQuality.parse(validation.report, "the validation report")
-    say(
-        f"validated {quality.series} series over {quality.weeks} weeks; "
-        f"{sum(quality.quarantined_by_reason.values())} rows quarantined"
-    )
-    model = train_model(validation.tables, settings, progress=say)
-    model.info["model_version"] = model_identity(validation.tables, settings)
+    return TablesInMemory(validation.tables), quality, validation.quarantine
+
+
+def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool = True) -> ModelInfo | None:
+    """The train step as one distributed job (`demand_forecast.distributed`; a world of one without
+    torchrun): every worker trains its regions; rank 0 writes the model folder with `partitions.json`
+    and returns its info, the other workers write nothing and return None."""
+    world = init_process_group(settings)
+    try:
+        source, quality, quarantine = _training_input(data, settings)
+        say(
+            f"validated {quality.series} series over {quality.weeks} weeks; "
+            f"{sum(quality.quarantined_by_reason.values())} rows quarantined"
+        )
+        outcome = train_distributed(source, settings, progress=say)
+    finally:
+        destroy_process_group()
+    model = outcome.model
+    if model is None or not world.is_root:
+        return None
+    model.info["model_version"] = model_identity(outcome.content, settings)
     model.info["data_quality"] = DataQualitySummary(
         series=quality.series,
         weeks=quality.weeks,
@@ -110,8 +154,13 @@ def run_train(data: Path, out: Path, settings: Settings, say: Say, track: bool =
         from demand_forecast.registry import log_training_run
 
         model.info["mlflow_run_id"] = log_training_run(settings, model.model_info)
+    outcome.partitions.write(out / PARTITIONS_FILE)
     model.save(out)
-    write_csv_atomic(validation.quarantine, out / "quarantine.csv")
+    if isinstance(quarantine, Path):
+        if quarantine.is_file():
+            shutil.copyfile(quarantine, out / "quarantine.csv")
+    else:
+        write_csv_atomic(quarantine, out / "quarantine.csv")
     quality.write(out / DATA_QUALITY_FILE)
     return model.model_info
 

@@ -117,7 +117,6 @@ class TrainSettings(_Frozen):
     holdout_weeks: int = Field(ge=1)
     validation_weeks: int = Field(ge=1)
     min_history_weeks: int = Field(ge=1)
-    n_jobs: int | None = Field(default=None, ge=1)
 
 
 class LassoSettings(_Frozen):

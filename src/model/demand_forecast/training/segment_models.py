@@ -1,12 +1,12 @@
-"""Per-segment fitting: each segment's LASSO (and network, with per-segment sharing) in a process pool."""
+"""Per-segment fitting: each segment's LASSO (and network, with per-segment sharing).
+
+A worker fits its regions' segments one after another (`training.region_training`): the workers of
+the distributed job are the parallelism (issue 20), so there is no process pool inside a worker."""
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +24,6 @@ from demand_forecast.models import (
 from demand_forecast.settings import Settings
 from demand_forecast.training.design import TrainingRows
 from demand_forecast.training.model import IntVector, TrainedModel
-from demand_forecast.training.segments import POOLED
 
 Progress = Callable[[str], None]
 
@@ -55,11 +54,6 @@ class SegmentResult:
     network_val: npt.NDArray[np.float64] | None
 
 
-def _worker_init() -> None:
-    # Workers share the cores: one thread each, or they oversubscribe and slow everyone down.
-    torch.set_num_threads(1)
-
-
 def lasso_rows(
     features: npt.NDArray[np.float32], target: npt.NDArray[np.float64], level_index: int, positive_only: bool
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
@@ -70,7 +64,8 @@ def lasso_rows(
     return features[positive], target[positive]
 
 
-def _fit_segment(task: SegmentTask) -> SegmentResult:
+def fit_segment(task: SegmentTask) -> SegmentResult:
+    """The segment's LASSO (and network, with per-segment sharing), with their validation residuals."""
     settings = task.settings
     lasso: LinearModel | None = None
     lasso_val = np.zeros(len(task.val_x))
@@ -126,67 +121,3 @@ def segment_tasks(model: TrainedModel, data: TrainingRows, segments: list[str]) 
             )
         )
     return tasks
-
-
-def fit_segments(
-    tasks: list[SegmentTask], settings: Settings, rows: int, say: Progress
-) -> list[SegmentResult]:
-    """Fit every segment's LASSO (and network, with per-segment sharing), in a process pool."""
-    per_segment_nn = settings.nn.sharing == "per_segment"
-    n_jobs = settings.train.n_jobs or os.cpu_count() or 1
-    say(f"training {len(tasks)} segments on {rows} rows with {n_jobs} worker(s)")
-    results: list[SegmentResult] = []
-    if n_jobs > 1 and len(tasks) > 1:
-        # fork is cheap and safe while the parent has not run torch yet; with per-segment networks the
-        # parent may have, so spawn clean workers instead.
-        method = "spawn" if per_segment_nn else "fork"
-        with ProcessPoolExecutor(
-            n_jobs, mp_context=multiprocessing.get_context(method), initializer=_worker_init
-        ) as pool:
-            for result in pool.map(_fit_segment, tasks, chunksize=max(1, len(tasks) // (4 * n_jobs))):
-                results.append(result)
-                say(f"segment {result.segment} done")
-    else:
-        for task in tasks:
-            results.append(_fit_segment(task))
-            say(f"segment {task.segment} done")
-    return results
-
-
-def collect_segment_models(
-    model: TrainedModel, data: TrainingRows, results: list[SegmentResult]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Store the pooled and per-segment models; return validation residuals of LASSO and network."""
-    settings = model.settings
-    design, target, is_fit = data.design, data.target, data.is_fit
-    level_index = model.network_spec.level_index
-    positive_only = settings.lasso.positive_rows_only
-    fit_px, fit_py = lasso_rows(design.features[is_fit], target[is_fit], level_index, positive_only)
-    pooled_before_refit = fit_lasso(fit_px, fit_py, settings.lasso, settings.train.seed)
-    if settings.ensemble.refit:
-        model.lasso[POOLED] = fit_lasso(
-            *lasso_rows(design.features, target, level_index, positive_only),
-            settings.lasso,
-            settings.train.seed,
-        )
-    else:
-        model.lasso[POOLED] = pooled_before_refit
-    for result in results:
-        if result.lasso is not None:
-            model.lasso[result.segment] = result.lasso
-        if result.network is not None:
-            model.networks[result.segment] = result.network
-
-    val_lasso = np.zeros(int((~is_fit).sum()))
-    val_nn = np.zeros(int((~is_fit).sum()))
-    val_rows = data.rows[~is_fit].reset_index(drop=True)
-    for result in results:
-        seg_mask = (val_rows["segment"] == result.segment).to_numpy()
-        val_lasso[seg_mask] = (
-            result.lasso_val
-            if result.lasso is not None
-            else pooled_before_refit.predict(design.features[~is_fit][seg_mask])
-        )
-        if result.network_val is not None:
-            val_nn[seg_mask] = result.network_val
-    return val_lasso, val_nn
