@@ -8,10 +8,12 @@ promoted, the local state keeps no half-trained model, no worker is left running
 trains.
 
 The stand-in model CLI (fake_model_cli.py) is rank-aware as the contract says (only rank 0 writes);
-the real distributed training is tested by h/scale-train's own torchrun test."""
+the real model is killed mid-training once, at the executor (no second apply: the stand-in shows the
+recovery, and each real run costs three interpreters that import torch)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -25,11 +27,19 @@ import yaml
 from rich.console import Console
 
 from stackctl.errors import ExitStatus, StackctlError
-from stackctl.graph import TRAIN, VALIDATE
+from stackctl.graph import TRAIN, TRAINING, VALIDATE
 from stackctl.local.apply import apply_local
-from stackctl.local.executor import LocalRunner, StepFailed, torchrun_command, torchrun_failures
+from stackctl.local.executor import (
+    InProcessSteps,
+    LocalRunner,
+    StepFailed,
+    torchrun_command,
+    torchrun_failures,
+)
 from stackctl.local.layout import LocalLayout
 from stackctl.local.state import LocalState
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # torch 2.13.0's summary when rank 1 exits 3 (copied from a real torchrun run): the agent stops rank 0.
 SUMMARY = """torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
@@ -190,3 +200,65 @@ def test_the_local_stack_reads_the_workers_from_the_models_settings(tmp_path: Pa
     with pytest.raises(StackctlError, match=r"distributed\.workers") as caught:
         LocalSettings(model_config=Path("model.yaml")).distributed_workers(tmp_path)
     assert str(caught.value.where).endswith("model.yaml")
+
+
+def _tiny_panel(folder: Path) -> Path:
+    """Two regions, 2 stores x 6 products, 60 weeks (scripts/generate_sample_data.py): fast to train."""
+    path = ROOT / "scripts" / "generate_sample_data.py"
+    spec = importlib.util.spec_from_file_location("generate_sample_data", path)
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("generate_sample_data", generator)
+    spec.loader.exec_module(generator)
+    generator.write(generator.generate(generator.PanelShape(2, 2, 6, 60), seed=3), folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_worker_of_the_real_distributed_training_killed_mid_training_stops_the_run_cleanly(
+    tmp_path: Path,
+) -> None:
+    """The real model under torchrun (2 workers, gloo): rank 1 is killed once both workers are
+    training (each has its shard folder), rank 0 is stopped by torchrun instead of hanging in a
+    collective, the step fails naming the rank and the signal, and register never runs."""
+    import psutil
+    from demand_forecast.cli import main as model_cli
+
+    raw = _tiny_panel(tmp_path / "raw")
+    scratch = tmp_path / "tmp"  # the workers' shard folders (demand-forecast-shards-*) land here
+    scratch.mkdir()
+    runner = LocalRunner(
+        [sys.executable, "-m", "demand_forecast"],
+        lake=tmp_path / "lake",
+        runs=tmp_path / "runs",
+        cwd=tmp_path,
+        env={"TMPDIR": str(scratch), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        steps=InProcessSteps(model_cli),
+        workers=2,
+    )
+    failures: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            runner.run(TRAINING, {"raw_data": str(raw), "epochs": 2}, "killed")
+        except BaseException as exc:  # the thread hands the failure to the test
+            failures.append(exc)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    deadline = time.monotonic() + 240
+    while len(list(scratch.glob("demand-forecast-shards-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim = _rank_pid(1, deadline)
+    os.kill(victim, signal.SIGKILL)
+    thread.join(240)
+    assert not thread.is_alive()
+    (failure,) = failures
+    assert isinstance(failure, StepFailed), failure
+    assert (failure.step, failure.status, failure.returncode) == ("train", ExitStatus.INTERNAL_ERROR, -9)
+    assert f"worker rank 1 of 2 (pid {victim}) was killed by signal 9 (SIGKILL) first" in failure.what
+    assert not (tmp_path / "runs" / "killed" / "register").exists()
+    assert not (tmp_path / "runs" / "killed" / "train" / "model" / "model.json").exists()
+    running = [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+    assert running == []
