@@ -4,6 +4,15 @@ output "stack" {
   description = "Everything stackctl deploy needs about this stack, read from `terraform output -json`."
   # Deploy starts from this output; it is final only once new role assignments have taken effect.
   depends_on = [time_sleep.role_propagation]
+
+  # nccl runs one process per GPU: more training processes per node than the GPU size has GPUs fail
+  # at the first collective. Judged at plan (the node table is known then); the publisher checks the
+  # same (stackctl/aml/specs.py `distributed_run`).
+  # https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu
+  precondition {
+    condition     = var.aml.train_compute != "gpu" || var.aml.train_processes_per_instance <= module.aml_compute.nodes["gpu"].gpus
+    error_message = "aml.train_processes_per_instance exceeds the GPUs of one aml.gpu_vm_size node (module aml_compute local.vm_sizes): run one process per GPU, or train on a size with more GPUs."
+  }
   value = {
     environment         = var.environment
     location            = var.location
@@ -23,6 +32,25 @@ output "stack" {
       # AzureBlob datastores on the conditioned and scored file systems: what AML writes to (the
       # scoring deployment's default_datastore; batch endpoints write only to Blob datastores).
       output_datastores = local.output_datastore_names
+      # What one node of each job cluster holds (vm_size, vcpus, gpus) and its max_node_count:
+      # the publisher sizes the distributed steps against it (stackctl/aml/specs.py).
+      clusters = { for key in ["gpu", "cpu"] : key => module.aml_compute.nodes[key] }
+      # The distributed steps (variables.tf `aml.train_*`): the cluster, the nodes one job uses (AML
+      # `resources.instance_count`) and the torch.distributed processes per node (AML PyTorch
+      # distribution `process_count_per_instance`).
+      distributed = {
+        train = {
+          compute                    = var.aml.train_compute
+          instance_count             = var.aml.train_instance_count
+          process_count_per_instance = var.aml.train_processes_per_instance
+        }
+        # One node: rank 0 merges the parts the other ranks write into its output folder.
+        score = {
+          compute                    = "cpu"
+          instance_count             = 1
+          process_count_per_instance = var.aml.score_processes_per_instance
+        }
+      }
     }
     data_lake = {
       account_name = module.data_lake.name

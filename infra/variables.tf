@@ -220,6 +220,10 @@ variable "aml" {
     cpu_vm_size                    = string
     cpu_max_nodes                  = number
     vm_priority                    = string
+    train_compute                  = optional(string, "gpu")
+    train_instance_count           = optional(number, 1)
+    train_processes_per_instance   = optional(number, 1)
+    score_processes_per_instance   = optional(number, 1)
   })
   nullable    = false
   description = <<DESCRIPTION
@@ -237,6 +241,18 @@ Azure Machine Learning: the workspace's managed network and the compute clusters
 - `cpu_max_nodes` - (Required) Most nodes of the CPU cluster.
 - `vm_priority` - (Required) `LowPriority` (dev: cheaper, may be evicted) or `Dedicated` (prod)
   for the GPU and CPU clusters; the image build cluster is always Dedicated.
+- `train_compute` - (Optional) The cluster the distributed `train` step runs on: `gpu` or `cpu`
+  (README "Choosing the training compute" gives the cost and time of each); default `gpu`. The
+  step's torch.distributed backend follows the device: gloo on CPU, nccl on CUDA.
+- `train_instance_count` - (Optional) Nodes of that cluster one training job uses (AML
+  `resources.instance_count`), 1 to the cluster's `*_max_nodes`: AML refuses a job that asks a
+  cluster for more nodes than its maximum; default 1.
+- `train_processes_per_instance` - (Optional) Worker processes per node (AML PyTorch distribution
+  `process_count_per_instance`; each process is one torch.distributed rank), >= 1; on `gpu`
+  one process per GPU of `gpu_vm_size` (nccl binds one process to one GPU); default 1.
+- `score_processes_per_instance` - (Optional) Worker processes of the distributed `score` step, on
+  one node of the CPU cluster (rank 0 merges the parts the other ranks write into its own output
+  folder, so the ranks share one node's file system), >= 1; default 1.
 DESCRIPTION
 
   validation {
@@ -247,6 +263,28 @@ DESCRIPTION
   validation {
     condition     = can(regex("^Standard_N", var.aml.gpu_vm_size))
     error_message = "aml.gpu_vm_size must be a GPU (N-series) size, e.g. Standard_NC4as_T4_v3."
+  }
+
+  validation {
+    condition     = contains(["cpu", "gpu"], var.aml.train_compute)
+    error_message = "aml.train_compute must be \"cpu\" or \"gpu\" (lower case): the cluster the train step runs on."
+  }
+
+  validation {
+    condition = alltrue([
+      for count in [var.aml.gpu_max_nodes, var.aml.cpu_max_nodes, var.aml.train_instance_count, var.aml.train_processes_per_instance, var.aml.score_processes_per_instance] :
+      count == floor(count) && count >= 1
+    ])
+    error_message = "aml.gpu_max_nodes, cpu_max_nodes, train_instance_count, train_processes_per_instance and score_processes_per_instance must be whole numbers >= 1."
+  }
+
+  # AML runs a job on instance_count nodes of one cluster and refuses a job that asks for more nodes
+  # than the cluster's maximum ("Requested <n> nodes but AzureMLCompute cluster only has <m> maximum
+  # nodes"); the publisher checks the same before it publishes (stackctl/aml/specs.py
+  # `distributed_run`). https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu
+  validation {
+    condition     = var.aml.train_instance_count <= (var.aml.train_compute == "gpu" ? var.aml.gpu_max_nodes : var.aml.cpu_max_nodes)
+    error_message = "aml.train_instance_count must not exceed the max nodes of the cluster train_compute names (gpu_max_nodes or cpu_max_nodes): AML refuses a job that asks a cluster for more nodes than its maximum. Raise that *_max_nodes (and its quota, infra/README.md) or lower train_instance_count."
   }
 }
 

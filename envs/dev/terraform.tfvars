@@ -38,6 +38,13 @@ aml = {
   cpu_vm_size                    = "Standard_DS3_v2"
   cpu_max_nodes                  = 2
   vm_priority                    = "LowPriority"
+  # The distributed train step: which cluster, nodes per job, processes per node (README, "Choosing
+  # the training compute", gives the cost and time of CPU and GPU at 14, 140 and 1,400 regions).
+  train_compute                = "cpu"
+  train_instance_count         = 1
+  train_processes_per_instance = 2
+  # The distributed score step: processes on one node of the CPU cluster.
+  score_processes_per_instance = 2
 }
 
 data_lake = {

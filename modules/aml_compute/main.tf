@@ -2,15 +2,20 @@
 # family's vCPU quota, LowPriority nodes against the region's low-priority vCPU quota. CKV_FS_8
 # keeps this table and the policy's in step.
 # https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-compute
+# `gpus` per node: a distributed job on a GPU cluster runs one nccl process per GPU, so
+# process_count_per_instance may not exceed it (stackctl/aml/specs.py `distributed_run` reads it from
+# the `nodes` output). NCasT4_v3: 1 T4 in the 4- and 8-vCPU sizes; NC A100 v4: 1 A100 per 24 vCPUs.
+# https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/ncast4v3-series
+# https://learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/nca100v4-series
 locals {
   vm_sizes = {
-    Standard_NC4as_T4_v3     = { family = "Standard NCASv3_T4 Family", vcpus = 4 }
-    Standard_NC8as_T4_v3     = { family = "Standard NCASv3_T4 Family", vcpus = 8 }
-    Standard_NC24ads_A100_v4 = { family = "Standard NCADS_A100_v4 Family", vcpus = 24 }
-    Standard_NC48ads_A100_v4 = { family = "Standard NCADS_A100_v4 Family", vcpus = 48 }
-    Standard_DS3_v2          = { family = "Standard DSv2 Family", vcpus = 4 }
-    Standard_DS4_v2          = { family = "Standard DSv2 Family", vcpus = 8 }
-    Standard_D4s_v3          = { family = "Standard DSv3 Family", vcpus = 4 }
+    Standard_NC4as_T4_v3     = { family = "Standard NCASv3_T4 Family", vcpus = 4, gpus = 1 }
+    Standard_NC8as_T4_v3     = { family = "Standard NCASv3_T4 Family", vcpus = 8, gpus = 1 }
+    Standard_NC24ads_A100_v4 = { family = "Standard NCADS_A100_v4 Family", vcpus = 24, gpus = 1 }
+    Standard_NC48ads_A100_v4 = { family = "Standard NCADS_A100_v4 Family", vcpus = 48, gpus = 2 }
+    Standard_DS3_v2          = { family = "Standard DSv2 Family", vcpus = 4, gpus = 0 }
+    Standard_DS4_v2          = { family = "Standard DSv2 Family", vcpus = 8, gpus = 0 }
+    Standard_D4s_v3          = { family = "Standard DSv3 Family", vcpus = 4, gpus = 0 }
   }
 }
 

@@ -24,3 +24,15 @@ output "quota_requests" {
   }
   description = "The vCPU quota each cluster needs at max_node_count, by cluster: the quota name (family or low-priority) and vCPUs; request it before the first job (infra/README.md)."
 }
+
+output "nodes" {
+  value = {
+    for key, cluster in var.clusters : key => {
+      vm_size        = cluster.vm_size
+      vcpus          = local.vm_sizes[cluster.vm_size].vcpus
+      gpus           = local.vm_sizes[cluster.vm_size].gpus
+      max_node_count = cluster.max_node_count
+    }
+  }
+  description = "What one node of each cluster holds and how many nodes the cluster scales to, by cluster: vm_size, vcpus, gpus, max_node_count. The publisher sizes distributed jobs by it (a job's instance_count <= max_node_count, one process per GPU on a GPU cluster)."
+}

@@ -4,7 +4,8 @@ Two executors read this module and nothing else to learn the step list:
 
 * `stackctl.aml.specs` turns each step into an azure-ai-ml command component and each pipeline into a
   `dsl.pipeline` pipeline component (published as a batch endpoint deployment);
-* `stackctl.local.executor` runs the same steps in order as `python -m demand_forecast ...` subprocesses.
+* `stackctl.local.executor` runs the same steps in order as `python -m demand_forecast ...` subprocesses
+  (a distributed step with several workers under `python -m torch.distributed.run`).
 
 Each step's ports, flags and descriptions are the model's step contract (`demand_forecast.steps`),
 read here rather than spelled a second time; the graph adds the wiring, defaults and compute.
@@ -86,7 +87,15 @@ class Step:
     inputs: dict[str, StepInput]
     outputs: dict[str, StepOutput]
     args: tuple[Arg, ...]
+    # The cluster the step runs on; for a distributed step the stack's setting overrides it
+    # (Terraform `aml.<step>_compute`, stackctl.aml.specs.distributed_run) and this is the default.
     compute: Compute = "cpu"
+    # A distributed step runs as one torch.distributed job of several worker processes running the
+    # same command line: in AML a PyTorch distribution over `instance_count` nodes with
+    # `process_count_per_instance` processes each (sized by the stack); locally
+    # `python -m torch.distributed.run --standalone --nproc-per-node N` (the model's
+    # `distributed.workers`). With one process it is the plain command (docs/scale.md, "Engine decision").
+    distributed: bool = False
 
     def __post_init__(self) -> None:
         known = set(self.inputs) | set(self.outputs)
@@ -169,12 +178,14 @@ def step_from_contract(
     required: frozenset[str] = frozenset(),
     lake: Mapping[str, LakeFileSystem] | None = None,
     compute: Compute = "cpu",
+    distributed: bool = False,
 ) -> Step:
     """The graph's `Step` for one step of the model's contract (`demand_forecast.steps`).
 
     Ports, kinds, descriptions and flags come from the contract; the graph adds only what is about
     the pipelines: an input's default value, inputs the pipeline always binds although the CLI may
-    go without them (`required`), the data lake file system of an output, and the compute.
+    go without them (`required`), the data lake file system of an output, the compute and whether
+    the step runs as a distributed job.
     An input is optional (an AML `$[[...]]` group) unless the CLI requires it, it has a default
     or it is listed in `required`."""
     defaults, lake = defaults or {}, lake or {}
@@ -203,14 +214,22 @@ def step_from_contract(
         outputs=outputs,
         args=tuple(args),
         compute=compute,
+        distributed=distributed,
     )
 
 
 VALIDATE = step_from_contract(steps.VALIDATE, lake={"conditioned": "conditioned"})
-TRAIN = step_from_contract(steps.TRAIN, defaults={"seed": 42}, compute="gpu")
+# train is distributed: its workers split the regions and train the shared network data-parallel
+# (issue 20). Without a stack setting it keeps its place on the GPU cluster, as before.
+TRAIN = step_from_contract(steps.TRAIN, defaults={"seed": 42}, compute="gpu", distributed=True)
 EVALUATE = step_from_contract(steps.EVALUATE, defaults={"champion": CHAMPION_URI})
 REGISTER = step_from_contract(steps.REGISTER, defaults={"registered_model": MODEL_NAME})
-SCORE = step_from_contract(steps.SCORE, defaults={"model": CHAMPION_URI}, lake={"scored": "scored"})
+# score is distributed too: each worker scores its regions, rank 0 merges the parts into forecasts.csv
+# (demand_forecast.partitioned_scoring); on one node of the CPU cluster (stack output
+# `aml.distributed.score`).
+SCORE = step_from_contract(
+    steps.SCORE, defaults={"model": CHAMPION_URI}, lake={"scored": "scored"}, distributed=True
+)
 MONITOR = step_from_contract(
     steps.MONITOR,
     defaults={"model": CHAMPION_URI},

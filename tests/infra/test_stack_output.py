@@ -29,6 +29,9 @@ CONTRACT: dict[str, Any] = {
         "cpu_cluster_principal_id": None,
         "datastores": None,
         "output_datastores": None,
+        # issue 20: the job clusters' node shapes and the distributed steps' sizing
+        "clusters": None,
+        "distributed": None,
     },
     # The user-assigned identity every AML job runs as (infra/main.identity.tf).
     "job_identity": {"client_id": None, "principal_id": None, "id": None, "name": None},

@@ -5,7 +5,10 @@ tested without training real models. Behaviour switches, through the environment
 
 * FAKE_FAIL_STEP=<step>  that step exits FAKE_FAIL_STATUS (default 70, an internal error: a bug);
 * a raw CSV whose header contains `BROKEN` makes `validate` exit 2 naming file, row and column;
-* FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran).
+* FAKE_CALLS=<file>  each invocation appends its argv as one JSON line (so tests see what ran);
+* under torchrun (WORLD_SIZE > 1), as the contract says, only rank 0 writes the step's outputs;
+  FAKE_WORKERS=<dir> gets a `rank-<r>` file per worker (its pid), and with FAKE_WORKER_WAIT=<s> the
+  workers then wait up to that long for `<dir>/go` (so a test can kill one while they run).
 
 A failing step records its run as failed, as the real CLI does (`main`).
 
@@ -22,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,8 +71,22 @@ def main(argv: list[str]) -> int:
     return code
 
 
+def _worker_rank() -> int:
+    """This process's rank under torchrun (0 outside it), after the FAKE_WORKERS handshake."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    folder = os.environ.get("FAKE_WORKERS")
+    if world > 1 and folder:
+        Path(folder, f"rank-{rank}").write_text(str(os.getpid()), encoding="utf-8")
+        deadline = time.monotonic() + float(os.environ.get("FAKE_WORKER_WAIT", "0"))
+        while time.monotonic() < deadline and not Path(folder, "go").exists():
+            time.sleep(0.05)
+    return rank
+
+
 def _step(argv: list[str]) -> int:
     original = list(argv)
+    if _worker_rank() != 0:
+        return 0
     if argv[:1] == ["--config"]:
         argv = argv[2:]
     step, opts = argv[0], _args(argv[1:])

@@ -109,9 +109,11 @@ def test_one_component_per_step_with_the_graph_command_line(assets: AmlAssets) -
     assert "$[[--epochs ${{inputs.epochs}}]]" in assets.components["train"].command
 
 
-def test_training_runs_on_the_gpu_cluster_and_every_other_step_on_the_cpu_cluster(
+def test_training_runs_on_the_cluster_the_stack_chooses_and_every_other_step_on_the_cpu_cluster(
     dumped: tuple[Path, list[Path]], stack: StackOutput
 ) -> None:
+    """The fixture's stack trains on the CPU cluster (stack.aml.distributed.train.compute); the GPU
+    choice and a stack without the setting: tests/stackctl/test_aml_distributed.py."""
     out, _ = dumped
     seen = {}
     for name in ("training", "scoring"):
@@ -121,7 +123,8 @@ def test_training_runs_on_the_gpu_cluster_and_every_other_step_on_the_cpu_cluste
         for job in spec["jobs"].values():
             step = job["component"]["name"].removeprefix("demand_forecast_")
             seen[step] = job["compute"]
-    assert seen["train"] == f"azureml:{stack.aml.gpu_cluster_name}"
+    assert stack.aml.distributed["train"].compute == "cpu"
+    assert seen["train"] == f"azureml:{stack.aml.cpu_cluster_name}"
     for step in ("validate", "evaluate", "register", "score", "monitor"):
         assert seen[step] == f"azureml:{stack.aml.cpu_cluster_name}", step
 
@@ -321,10 +324,15 @@ def test_one_batch_deployment_per_pipeline_component_version(
         assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{2,31}", str(assets.deployments[name].name))
 
 
-def test_train_runs_in_the_cuda_environment_and_the_other_steps_in_the_cpu_one(assets: AmlAssets) -> None:
+def test_every_step_runs_in_the_image_of_its_cluster(assets: AmlAssets, stack: StackOutput) -> None:
+    """The fixture trains on the CPU cluster, so every step runs the CPU image; the CUDA image for a
+    GPU-trained stack: tests/stackctl/test_aml_distributed.py."""
+    assert stack.aml.distributed["train"].compute == "cpu"
     for name, component in assets.components.items():
-        expected = "demand-forecast-gpu" if name == "train" else "demand-forecast-cpu"
-        assert str(component.environment).startswith(f"azureml:{expected}:"), (name, component.environment)
+        assert str(component.environment).startswith("azureml:demand-forecast-cpu:"), (
+            name,
+            component.environment,
+        )
 
 
 def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
@@ -362,4 +370,7 @@ def test_pipelines_dump_without_terraform_state_derives_the_names_and_says_so(
         (out / "pipelines" / "demand_forecast_training.yaml").read_text(encoding="utf-8")
     )
     computes = {job["component"]["name"]: job["compute"] for job in training["jobs"].values()}
-    assert computes["demand_forecast_train"] == "azureml:cluster-gpu"
+    # envs/dev/terraform.tfvars: aml.train_compute = "cpu", 1 node x 2 processes
+    assert computes["demand_forecast_train"] == "azureml:cluster-cpu"
+    assert training["jobs"]["train"]["distribution"] == {"type": "pytorch", "process_count_per_instance": 2}
+    assert training["jobs"]["train"]["resources"] == {"instance_count": 1}

@@ -27,7 +27,7 @@ UNKNOWN = "(known after apply)"
 FILE_SYSTEMS = ("raw", "conditioned", "scored")
 EXPRESSION = (
     "jsonencode({names = local.names, environment = var.environment, location = var.location, "
-    "schedules = var.schedules, powerbi = var.powerbi})"
+    "schedules = var.schedules, powerbi = var.powerbi, aml = var.aml})"
 )
 
 
@@ -58,7 +58,7 @@ def _terraform_values(root: Path, env: str) -> dict[str, Any]:
         )
         if proc.returncode == 0:
             proc = subprocess.run(
-                [terraform, "console", f"-var-file={tfvars}"],
+                [terraform, "console", "-no-color", f"-var-file={tfvars}"],
                 input=EXPRESSION,
                 cwd=work,
                 capture_output=True,
@@ -66,7 +66,10 @@ def _terraform_values(root: Path, env: str) -> dict[str, Any]:
                 check=False,
                 timeout=120,
             )
-    if proc.returncode != 0:
+    # `terraform console` exits 0 when a variable fails its validation: it prints the error on stderr
+    # and evaluates on ("Due to the problems above, some expressions may produce unexpected results";
+    # Terraform 1.11), so the error text decides, not the exit status.
+    if proc.returncode != 0 or "Error: " in proc.stderr:
         raise StackctlError(
             f"terraform console could not evaluate the naming convention: {proc.stderr.strip()[-1500:]}",
             where=str(tfvars),
@@ -86,6 +89,7 @@ def derived_stack(root: Path, env: str) -> StackOutput:
     names: dict[str, str] = values["names"]
     location = str(values["location"])
     schedules = values["schedules"]
+    aml = values["aml"]
 
     def endpoint(name: str) -> dict[str, str]:
         return {"name": name, "invoke_uri": f"https://{name}.{location}.inference.ml.azure.com/jobs"}
@@ -106,6 +110,25 @@ def derived_stack(root: Path, env: str) -> StackOutput:
             "cpu_cluster_principal_id": UNKNOWN,
             "datastores": {fs: f"lake_{fs}" for fs in FILE_SYSTEMS},
             "output_datastores": {fs: f"lake_{fs}_blob" for fs in ("conditioned", "scored")},
+            # vcpus and gpus come from modules/aml_compute's size table, which needs the provider:
+            # unknown here (stackctl.aml.specs.distributed_run then judges the node count only).
+            "clusters": {
+                kind: {"vm_size": aml[f"{kind}_vm_size"], "max_node_count": aml[f"{kind}_max_nodes"]}
+                for kind in ("gpu", "cpu")
+            },
+            "distributed": {
+                "train": {
+                    "compute": aml["train_compute"],
+                    "instance_count": aml["train_instance_count"],
+                    "process_count_per_instance": aml["train_processes_per_instance"],
+                },
+                # infra/outputs.tf: one node of the CPU cluster
+                "score": {
+                    "compute": "cpu",
+                    "instance_count": 1,
+                    "process_count_per_instance": aml["score_processes_per_instance"],
+                },
+            },
         },
         "data_lake": {
             "account_name": names["data_lake"],

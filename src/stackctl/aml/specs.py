@@ -3,7 +3,8 @@
 Everything deploy creates is built here, as objects, so that tests can validate them offline
 (`_validate()`, dump + `load_*`) and `stackctl pipelines dump` can write them for review:
 
-* one command component per step (train on the GPU cluster, the others on the CPU cluster);
+* one command component per step (train on the cluster the stack chooses, as a PyTorch distribution
+  over the stack's node and process counts; the others on the CPU cluster);
 * the training and scoring pipelines as pipeline components (`dsl.pipeline`);
 * the batch endpoints Terraform named, each with one pipeline-component deployment per pipeline
   component version ("published pipeline"; deployer.py switches the default and keeps the previous);
@@ -26,13 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azure.ai.ml import Input, Output, dsl
+from azure.ai.ml import Input, Output, PyTorchDistribution, dsl
 from azure.ai.ml.entities import (
     BatchEndpoint,
     BuildContext,
+    Command,
     CommandComponent,
     CronTrigger,
     Environment,
+    JobResourceConfiguration,
     JobSchedule,
     PipelineComponent,
     PipelineComponentBatchDeployment,
@@ -44,7 +47,7 @@ from demand_forecast.telemetry import CONNECTION_STRING_ENV
 from stackctl.aml.environment import ENVIRONMENT_NAMES, ImageKind
 from stackctl.aml.stack_output import CONNECTION_STRING_OUTPUT, StackOutput
 from stackctl.errors import StackctlError
-from stackctl.graph import PIPELINES, Pipeline, Step, StepInput, aml_command
+from stackctl.graph import PIPELINES, Compute, Pipeline, Step, StepInput, aml_command
 from stackctl.hashing import hash_json
 
 COMPONENT_PREFIX = "demand_forecast_"
@@ -117,7 +120,85 @@ def _input(spec: StepInput) -> Input:
     )
 
 
-def build_component(step: Step, environment_ref: str) -> CommandComponent:
+@dataclass(frozen=True)
+class DistributedRun:
+    """How a distributed step runs in AML: on which cluster, over how many nodes, how many processes each."""
+
+    compute: Compute
+    instance_count: int
+    process_count_per_instance: int
+    # vCPUs of one node of the cluster (None: not known, a description derived before the stack exists)
+    vcpus: int | None = None
+
+    def threads_per_process(self) -> int | None:
+        """OMP_NUM_THREADS of each process when several share a node: the node's vCPUs split between
+        them, so P processes with torch's default thread count (every core) do not oversubscribe the
+        node; torchrun sets 1 for the same reason when nproc > 1 and the variable is unset
+        (torch/distributed/run.py, torch 2.13.0). None: one process per node, nothing to split."""
+        if self.process_count_per_instance == 1:
+            return None
+        return max(1, (self.vcpus or 1) // self.process_count_per_instance)
+
+
+_SIZE_FIX = (
+    "change aml.{step}_instance_count / aml.{step}_processes_per_instance (or the cluster's size) in "
+    "envs/<env>/terraform.tfvars, `make plan` and `make apply ENV=<env>`, then deploy again"
+)
+
+
+def distributed_run(stack: StackOutput, step: Step) -> DistributedRun | None:
+    """The AML sizing of `step` from the stack (None: not a distributed step); StackctlError if it
+    cannot run on the chosen cluster, so that nothing is published that AML would refuse.
+
+    A stack applied before issue 20 says nothing: one process on one node of the step's own cluster.
+    Rules (the same Terraform judges, infra/variables.tf and infra/outputs.tf):
+    * `instance_count` <= the cluster's `max_node_count`: AML refuses a job that asks a cluster for
+      more nodes than its maximum ("Requested <n> nodes but AzureMLCompute cluster only has <m>
+      maximum nodes"), at run time, a week after the deploy;
+    * on a GPU cluster, `process_count_per_instance` <= GPUs per node: AML starts that many processes
+      per node (https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu,
+      "PyTorch") and nccl binds each to its own GPU (cuda:LOCAL_RANK).
+    Unknown sizes (a description derived before the stack exists) are not judged."""
+    if not step.distributed:
+        return None
+    chosen = stack.aml.distributed.get(step.name)
+    if chosen is None:
+        return DistributedRun(step.compute, 1, 1)
+    nodes = stack.aml.clusters.get(chosen.compute)
+    run = DistributedRun(
+        chosen.compute,
+        chosen.instance_count,
+        chosen.process_count_per_instance,
+        nodes.vcpus if nodes is not None else None,
+    )
+    problems = []
+    if nodes is not None and run.instance_count > nodes.max_node_count:
+        problems.append(
+            f"instance_count {run.instance_count} exceeds the {run.compute} cluster's max_node_count "
+            f"{nodes.max_node_count} (AML refuses the job)"
+        )
+    gpus = nodes.gpus if nodes is not None and run.compute == "gpu" else None
+    if gpus is not None and nodes is not None and run.process_count_per_instance > gpus:
+        problems.append(
+            f"process_count_per_instance {run.process_count_per_instance} exceeds the {gpus} "
+            f"GPU(s) of one {nodes.vm_size} node (nccl runs one process per GPU)"
+        )
+    if problems:
+        raise StackctlError(
+            f"the distributed step `{step.name}` does not fit its cluster: " + "; ".join(problems),
+            where=f"stack.aml.distributed.{step.name}",
+            fix=_SIZE_FIX.format(step=step.name),
+        )
+    return run
+
+
+def step_compute(stack: StackOutput, step: Step) -> Compute:
+    """The cluster `step` runs on: the stack's choice for a distributed step, else the graph's."""
+    run = distributed_run(stack, step)
+    return run.compute if run is not None else step.compute
+
+
+def build_component(step: Step, environment_ref: str, compute: Compute | None = None) -> CommandComponent:
     component = CommandComponent(
         name=COMPONENT_PREFIX + step.name,
         display_name=f"demand-forecast {step.name}",
@@ -129,7 +210,7 @@ def build_component(step: Step, environment_ref: str) -> CommandComponent:
         },
         command=aml_command(step),
         environment=environment_ref,
-        tags={"compute": step.compute},
+        tags={"compute": compute or step.compute},
         is_deterministic=False,
     )
     component.version = spec_hash(component)
@@ -137,7 +218,7 @@ def build_component(step: Step, environment_ref: str) -> CommandComponent:
 
 
 def _compute_ref(stack: StackOutput, step: Step) -> str:
-    name = stack.aml.gpu_cluster_name if step.compute == "gpu" else stack.aml.cpu_cluster_name
+    name = stack.aml.gpu_cluster_name if step_compute(stack, step) == "gpu" else stack.aml.cpu_cluster_name
     return f"azureml:{name}"
 
 
@@ -201,6 +282,28 @@ def job_environment(stack: StackOutput, pipeline: str) -> dict[str, str]:
     }
 
 
+def _distribute(job: Command, run: DistributedRun | None) -> None:
+    """Make a pipeline node a PyTorch distribution: AML starts `process_count_per_instance` copies of
+    the step's command on each of `instance_count` nodes and sets MASTER_ADDR, MASTER_PORT,
+    WORLD_SIZE, NODE_RANK, RANK and LOCAL_RANK for `init_process_group(init_method="env://")`
+    (https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu, "PyTorch";
+    `distribution: {type: pytorch, process_count_per_instance}` with `resources.instance_count` as in
+    Azure/azureml-examples cli/jobs/single-step/pytorch/cifar-distributed/job.yml). A pipeline node of
+    a command component takes both (azure-ai-ml 1.35.2 `_schema/pipeline/component_job.py`
+    CommandSchema inherits `resources` and `distribution` from ParameterizedCommandSchema; the SDK's
+    own test pipeline tests/test_configs/dsl_pipeline/pytorch_hello_world/pipeline.py sets them on a
+    node on a CPU cluster). The backend follows the device (gloo on CPU, nccl on CUDA:
+    demand_forecast.distributed), so nothing here names it. Several processes on a node split its
+    vCPUs (`DistributedRun.threads_per_process`)."""
+    if run is None:
+        return
+    job.distribution = PyTorchDistribution(process_count_per_instance=run.process_count_per_instance)
+    job.resources = JobResourceConfiguration(instance_count=run.instance_count)
+    threads = run.threads_per_process()
+    if threads is not None:
+        job.environment_variables = {**(job.environment_variables or {}), "OMP_NUM_THREADS": str(threads)}
+
+
 def pipeline_function(
     pipeline: Pipeline, components: dict[str, CommandComponent], stack: StackOutput
 ) -> Callable[..., PipelineJob]:
@@ -226,6 +329,7 @@ def pipeline_function(
             job.compute = _compute_ref(stack, node.step)
             job.set_limits(timeout=STEP_TIMEOUT_SECONDS[node.step.name])
             job.environment_variables = dict(environment)
+            _distribute(job, distributed_run(stack, node.step))
             nodes[node.step.name] = job
         return {out: nodes[step].outputs[output] for out, (step, output) in pipeline.outputs.items()}
 
@@ -341,8 +445,12 @@ def build_assets(
         for kind, context in build_contexts.items()
     }
     steps = {node.step.name: node.step for pipeline in PIPELINES for node in pipeline.nodes}
+    # A step's image follows its cluster: a step trained on the CPU cluster runs the CPU image.
+    computes = {name: step_compute(stack, step) for name, step in steps.items()}
     components = {
-        name: build_component(step, f"azureml:{ENVIRONMENT_NAMES[step.compute]}:{environment_version}")
+        name: build_component(
+            step, f"azureml:{ENVIRONMENT_NAMES[computes[name]]}:{environment_version}", computes[name]
+        )
         for name, step in steps.items()
     }
     endpoint_names = {"training": stack.endpoints.training.name, "scoring": stack.endpoints.scoring.name}

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stackctl.errors import StackctlError
 
@@ -34,6 +34,26 @@ class OutputDatastoreNames(_Part):
     scored: str
 
 
+class ClusterNodes(_Part):
+    """One job cluster's node and its size limit (modules/aml_compute output `nodes`)."""
+
+    vm_size: str
+    # None where the description was derived before the stack exists (stackctl.aml.naming).
+    vcpus: int | None = None
+    gpus: int | None = None
+    max_node_count: int = Field(ge=1)
+
+
+class DistributedStepSettings(_Part):
+    """How one distributed step runs in AML (infra/variables.tf `aml.<step>_*`, infra/outputs.tf):
+    the cluster, the nodes of one job (`resources.instance_count`) and the torch.distributed
+    processes per node (PyTorch distribution `process_count_per_instance`)."""
+
+    compute: Literal["cpu", "gpu"]
+    instance_count: int = Field(ge=1)
+    process_count_per_instance: int = Field(ge=1)
+
+
 class AmlPart(_Part):
     workspace_name: str
     workspace_id: str
@@ -45,6 +65,10 @@ class AmlPart(_Part):
     datastores: LakeNames
     # Where AML outputs land (infra/outputs.tf `output_datastores`).
     output_datastores: OutputDatastoreNames
+    # Absent from stacks applied before issue 20: a distributed step then runs as one process on one
+    # node of its graph's cluster, as before (stackctl.aml.specs.distributed_run).
+    clusters: dict[Literal["cpu", "gpu"], ClusterNodes] = {}
+    distributed: dict[str, DistributedStepSettings] = {}
 
 
 class DataLakePart(_Part):

@@ -197,6 +197,7 @@ def _open_session(root: Path, console: Console) -> _Session:
         },
         config_file=(root / settings.model_config_file) if settings.model_config_file else None,
         steps=step_runner(settings),
+        workers=settings.distributed_workers(root),
     )
     return _Session(root, settings, layout, runner, console)
 

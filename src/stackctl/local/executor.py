@@ -18,6 +18,13 @@ environment, the working directory in; exit status, stdout, stderr out):
   imported the model package once, so no step pays the interpreter's and torch's start-up again;
 * `InProcessSteps` (tests): the entry point called in this process, with the step's environment
   and working directory set around the call.
+
+A distributed step (`Step.distributed`, e.g. train) with more than one worker runs under the engine AML
+runs it with: `{python} -m torch.distributed.run --standalone --nproc-per-node N <the step's command>`
+(`torchrun_command`), always as its own subprocess, since torchrun starts and watches the workers
+itself. torchrun exits 1 whatever failed; the executor reads the rank that failed first, and its exit
+status, from torchrun's failure summary (`torchrun_failures`), so a worker that refused its data still
+reads as refused data and a killed worker names its rank and signal.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import importlib
 import io
 import multiprocessing
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -213,6 +222,72 @@ class ForkServerSteps:
         return StepProcess(child.exitcode if child.exitcode is not None else 1, stdout, stderr)
 
 
+# `python -m torch.distributed.run` is what the `torchrun` console script runs; `--standalone` is a
+# single-node rendezvous on a free local port (no MASTER_ADDR to set); each worker gets RANK,
+# LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, the variables AML's PyTorch distribution sets.
+# https://docs.pytorch.org/docs/stable/elastic/run.html
+TORCHRUN = ("-m", "torch.distributed.run", "--standalone")
+
+
+def torchrun_command(command: Sequence[str], workers: int) -> list[str]:
+    """`command` (`<python> -m <module>` or `<python> <script.py>`) launched as `workers` local
+    processes by torchrun; StackctlError for a command torchrun cannot launch."""
+    if len(command) >= 3 and command[1] == "-m":
+        target = ["-m", *command[2:]]
+    elif len(command) >= 2 and command[1].endswith(".py"):
+        target = list(command[1:])
+    else:
+        raise StackctlError(
+            f"the step command {list(command)} cannot run under torchrun: it must be "
+            "`{python} -m <module>` or `{python} <script.py>`",
+            where="envs/local/settings.yaml: step_command",
+            fix="restore the default step_command, or set the model's distributed.workers to 1",
+        )
+    return [command[0], *TORCHRUN, "--nproc-per-node", str(workers), *target]
+
+
+# torchrun's failure summary (torch.distributed.elastic's ChildFailedError, printed on stderr before it
+# exits 1): a "Failures:" section (the other workers, "<NO_OTHER_FAILURES>" when none) and a "Root
+# Cause (first observed failure):" section, each worker as "rank : 1 (local_rank: 1)" ...
+# "exitcode : -9 (pid: 42)" (torch 2.13.0, torch/distributed/elastic/multiprocessing/errors).
+_ROOT_CAUSE = "Root Cause (first observed failure):"
+_WORKER = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+) \(pid: (\d+)\)", re.S)
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A worker torchrun saw fail: its rank, exit status (negative: killed by that signal), pid."""
+
+    rank: int
+    returncode: int
+    pid: int
+
+    def describe(self, workers: int) -> str:
+        if self.returncode < 0:
+            how = f"was killed by signal {-self.returncode} ({signal.Signals(-self.returncode).name})"
+        else:
+            how = f"exited with status {self.returncode}"
+        return f"worker rank {self.rank} of {workers} (pid {self.pid}) {how}"
+
+
+def torchrun_failures(stderr: str) -> list[WorkerFailure]:
+    """The failed workers of torchrun's summary on `stderr`, the first observed failure (the root
+    cause) first; empty when it printed none (torchrun itself failed, e.g. torch is missing)."""
+    summary = stderr.rfind(_ROOT_CAUSE)
+    if summary < 0:
+        return []
+    root = [WorkerFailure(*(int(g) for g in m.groups())) for m in _WORKER.finditer(stderr[summary:])][:1]
+    others_start = stderr.rfind("Failures:", 0, summary)
+    others = stderr[others_start:summary] if others_start >= 0 else ""
+    return root + [WorkerFailure(*(int(g) for g in m.groups())) for m in _WORKER.finditer(others)]
+
+
+def _workers_output(stderr: str) -> str:
+    """`stderr` without torchrun's own traceback and summary: what the workers printed."""
+    cut = stderr.rfind("Traceback (most recent call last):")
+    return stderr[:cut] if cut >= 0 and "ChildFailedError" in stderr[cut:] else stderr
+
+
 @dataclass(frozen=True)
 class StepRun:
     name: str
@@ -266,14 +341,39 @@ class LocalRunner:
         cwd: Path | None = None,
         config_file: Path | None = None,
         steps: StepRunner = run_subprocess,
+        workers: int = 1,
     ):
+        """`workers`: processes of each distributed step (the model's `distributed.workers`); with
+        more than one such a step runs under torchrun as a subprocess, whatever `steps` is."""
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         self.command = list(command)
         self.steps = steps
+        self.workers = workers
         self.lake = lake
         self.runs = runs
         self.env = dict(env or {})
         self.cwd = cwd
         self.config_file = config_file
+
+    def _launch(self, distributed: bool) -> tuple[list[str], StepRunner, bool]:
+        """The command and runner of a step, and whether torchrun launches it: torchrun as a subprocess
+        for a distributed step with several workers, else the plain command with this runner's `steps`."""
+        if distributed and self.workers > 1:
+            return torchrun_command(self.command, self.workers), run_subprocess, True
+        return self.command, self.steps, False
+
+    def _failure(self, proc: StepProcess, *, torchrun: bool) -> tuple[int, str]:
+        """The status a failed step is read by and what to show of its output. Under torchrun: the
+        first failed worker's own status (torchrun's is 1 whatever failed), the workers' output and
+        which workers failed how, the first observed one first."""
+        failures = torchrun_failures(proc.stderr) if torchrun else []
+        if not failures:
+            return proc.returncode, proc.stderr.strip() or proc.stdout.strip()
+        output = _workers_output(proc.stderr).strip() or proc.stdout.strip()
+        first, *others = (failure.describe(self.workers) for failure in failures)
+        said = f"{first} first" + (f"; then {'; '.join(others)}" if others else "")
+        return failures[0].returncode, f"{output}\n{said}; torchrun stopped the step".strip()
 
     def _output_path(self, pipeline: Pipeline, run_id: str, step: str, output: str) -> Path:
         spec = pipeline.node(step).step.outputs[output]
@@ -312,23 +412,23 @@ class LocalRunner:
                 values[name] = str(path)
             args = ["--config", str(self.config_file)] if self.config_file is not None else []
             args += render_args(step, values)
-            argv = [*self.command, *args]
+            command, launch, torchrun = self._launch(step.distributed)
             log = self.runs / run_id / f"{step.name}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             if on_step:
                 on_step(step.name, "start", 0.0)
             started = time.perf_counter()
-            proc = self.steps(self.command, args, env=env, cwd=self.cwd)
+            proc = launch(command, args, env=env, cwd=self.cwd)
             seconds = time.perf_counter() - started
+            argv = " ".join([*command, *args])
             log.write_text(
-                f"$ {' '.join(argv)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}",
-                encoding="utf-8",
+                f"$ {argv}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}", encoding="utf-8"
             )
             if proc.returncode != 0:
                 if on_step:
                     on_step(step.name, "failed", seconds)
-                detail = proc.stderr.strip() or proc.stdout.strip()
-                raise StepFailed(pipeline.name, step.name, proc.returncode, log, detail)
+                returncode, detail = self._failure(proc, torchrun=torchrun)
+                raise StepFailed(pipeline.name, step.name, returncode, log, detail)
             for name, path in outputs.items():
                 produced[(step.name, name)] = path
             result.steps.append(StepRun(step.name, seconds, outputs, log))

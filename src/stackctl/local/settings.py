@@ -13,6 +13,7 @@ from typing import Any
 
 from demand_forecast.errors import UsageError
 from demand_forecast.settings import AlertThresholds, YamlSettings, alert_thresholds, load_yaml_settings
+from demand_forecast.settings import load_settings as load_model_settings
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -64,6 +65,18 @@ class LocalSettings(YamlSettings):
         config = (root / self.model_config_file) if self.model_config_file else None
         try:
             return alert_thresholds(config)
+        except UsageError as exc:
+            raise StackctlError(
+                str(exc), where=str(config), fix="correct the model settings file `model_config` names"
+            ) from exc
+
+    def distributed_workers(self, root: Path) -> int:
+        """Processes of each distributed step (torchrun `--nproc-per-node`): the model's
+        `distributed.workers` (defaults.yaml, overlaid by `model_config`), the one setting the
+        benchmark and the model read too; StackctlError when that file is bad."""
+        config = (root / self.model_config_file) if self.model_config_file else None
+        try:
+            return load_model_settings(config).distributed.workers
         except UsageError as exc:
             raise StackctlError(
                 str(exc), where=str(config), fix="correct the model settings file `model_config` names"
