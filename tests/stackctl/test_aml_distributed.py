@@ -319,3 +319,11 @@ def test_processes_sharing_a_node_split_its_vcpus(
     pipeline = build(fitting, context).pipelines["training"]
     assert _train_node(pipeline).environment_variables.get("OMP_NUM_THREADS") == threads
     assert "OMP_NUM_THREADS" not in pipeline.jobs["validate"].environment_variables
+    # The world the node was published for travels with it; the model refuses any other (MAJOR-1).
+    from demand_forecast.distributed import EXPECTED_WORLD_SIZE_VARIABLE
+
+    from stackctl.aml.specs import EXPECTED_WORLD_SIZE
+
+    assert EXPECTED_WORLD_SIZE == EXPECTED_WORLD_SIZE_VARIABLE
+    assert _train_node(pipeline).environment_variables[EXPECTED_WORLD_SIZE] == str(nodes * processes)
+    assert EXPECTED_WORLD_SIZE not in pipeline.jobs["validate"].environment_variables

@@ -282,6 +282,10 @@ def job_environment(stack: StackOutput, pipeline: str) -> dict[str, str]:
     }
 
 
+# demand_forecast.distributed.EXPECTED_WORLD_SIZE_VARIABLE (stackctl does not import the model package).
+EXPECTED_WORLD_SIZE = "DEMAND_FORECAST_EXPECTED_WORLD_SIZE"
+
+
 def _distribute(job: Command, run: DistributedRun | None) -> None:
     """Make a pipeline node a PyTorch distribution: AML starts `process_count_per_instance` copies of
     the step's command on each of `instance_count` nodes and sets MASTER_ADDR, MASTER_PORT,
@@ -299,9 +303,14 @@ def _distribute(job: Command, run: DistributedRun | None) -> None:
         return
     job.distribution = PyTorchDistribution(process_count_per_instance=run.process_count_per_instance)
     job.resources = JobResourceConfiguration(instance_count=run.instance_count)
+    # The world the node was published for: the model refuses to run in another one, so a deployment
+    # that drops the node's resources or distribution fails loudly instead of training silently on
+    # fewer workers (demand_forecast.distributed.EXPECTED_WORLD_SIZE_VARIABLE; review-scale-wire MAJOR-1).
+    variables = {EXPECTED_WORLD_SIZE: str(run.instance_count * run.process_count_per_instance)}
     threads = run.threads_per_process()
     if threads is not None:
-        job.environment_variables = {**(job.environment_variables or {}), "OMP_NUM_THREADS": str(threads)}
+        variables["OMP_NUM_THREADS"] = str(threads)
+    job.environment_variables = {**(job.environment_variables or {}), **variables}
 
 
 def pipeline_function(
