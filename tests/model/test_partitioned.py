@@ -171,3 +171,23 @@ def test_unknown_region_and_a_table_in_two_forms_are_clear_errors(tiny_data: Pat
     (out / "weather.parquet").write_bytes(b"left by an earlier run")
     with pytest.raises(DataContractError, match="two files for one table"):
         load_dataset(out, _settings())
+
+
+@pytest.mark.parametrize("output_format", ["parquet", "csv"])
+def test_more_regions_than_pyarrows_default_limits_write_one_file_each(
+    tmp_path: Path, output_format: str
+) -> None:
+    """pyarrow refuses more than 1,024 partitions by default and closes files beyond 1,024 open ones;
+    a retailer with 1,100 regions (interleaved rows, as shipments come) still gets one file a region,
+    each region's rows in their own order (issue 20's 100x panel failed validate on this)."""
+    import pyarrow.dataset as ds
+    from demand_forecast.dataset import _write_dataset
+
+    regions = [f"R{i:04d}" for i in range(1100)]
+    frame = pd.DataFrame({"region": regions * 2, "units": range(2200)})
+    _write_dataset(frame, tmp_path / "shipments", output_format)
+    folders = sorted((tmp_path / "shipments").iterdir())
+    assert len(folders) == 1100
+    assert all([f.name for f in folder.iterdir()] == [f"part-0.{output_format}"] for folder in folders)
+    one = ds.dataset(tmp_path / "shipments" / "region=R0007", format=output_format).to_table().to_pandas()
+    assert one["units"].astype(int).tolist() == [7, 1107]

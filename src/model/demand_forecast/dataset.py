@@ -255,7 +255,14 @@ def write_partitioned(tables: Tables, folder: Path, output_format: str) -> dict[
 def _write_dataset(frame: pd.DataFrame, path: Path, output_format: str) -> None:
     if output_format == "csv" and "week_start" in frame:
         frame = frame.assign(week_start=frame["week_start"].dt.strftime("%Y-%m-%d"))
+    # Rows grouped by region (a stable sort keeps each region's own order): pyarrow then finishes one
+    # partition's file before it opens the next, so more regions than its max_open_files (1,024) never
+    # close a file early and split a partition into part-0, part-1, ...
+    frame = frame.sort_values(REGION, kind="stable")
+    regions = int(frame[REGION].nunique())
     # preserve_order: each file keeps the rows' order, so a re-read is the same table row for row.
+    # max_partitions: pyarrow refuses more than 1,024 partitions by default ("Fragment would be written
+    # into N partitions"), and a large retailer has more regions than that (issue 20's 100x panel: 1,400).
     ds.write_dataset(
         pa.Table.from_pandas(frame, preserve_index=False),
         path,
@@ -265,6 +272,7 @@ def _write_dataset(frame: pd.DataFrame, path: Path, output_format: str) -> None:
         basename_template=f"part-{{i}}.{output_format}",
         existing_data_behavior="error",
         preserve_order=True,
+        max_partitions=max(1024, regions),
     )
 
 
