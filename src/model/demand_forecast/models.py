@@ -265,7 +265,7 @@ def fit_network(
     )
     level = train.nums[:, spec.level_index]
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    best: tuple[float, dict[str, torch.Tensor]] | None = None
+    best = EpochSelection()
     net.train()
     for _ in range(settings.epochs):
         order = torch.randperm(len(train.target), generator=generator).to(device)
@@ -278,13 +278,30 @@ def fit_network(
             optimizer.step()
             scheduler.step()
         if held is not None:
-            score = _validation_loss(net, held, settings, spec.level_index)
-            if best is None or score < best[0]:
-                best = (score, {k: v.detach().clone() for k, v in net.state_dict().items()})
-    if best is not None:
-        net.load_state_dict(best[1])
-    net.eval()
-    return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
+            best.offer(net, _validation_loss(net, held, settings, spec.level_index))
+    return best.final_state(net)
+
+
+class EpochSelection:
+    """The state of the epoch with the lowest validation loss so far (`nn.select_epoch`); shared by
+    `fit_network` and the distributed `training.shared_network` so both keep an epoch by one rule."""
+
+    def __init__(self) -> None:
+        self.score: float | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def offer(self, net: nn.Module, score: float) -> None:
+        """Keep a copy of `net`'s state when `score` beats every earlier epoch's."""
+        if self.score is None or score < self.score:
+            self.score, self.state = score, {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+    def final_state(self, net: nn.Module) -> dict[str, torch.Tensor]:
+        """The kept epoch's state (the last epoch's when none was offered), on the CPU; `net` left in
+        eval mode with that state loaded."""
+        if self.state is not None:
+            net.load_state_dict(self.state)
+        net.eval()
+        return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
 
 
 def predict_network(

@@ -23,6 +23,7 @@ import torch
 from demand_forecast import distributed
 from demand_forecast.models import (
     EmbeddingNet,
+    EpochSelection,
     NetworkSpec,
     network_loss,
     pick_device,
@@ -120,7 +121,7 @@ def fit_streamed(
     generator = torch.Generator(device="cpu").manual_seed(seed + 7919 * world.rank)
     per_window = max(1, WINDOW_ROWS // max(1, math.ceil(fit.rows / steps)))
     held = val is not None and settings.select_epoch and sum(distributed.all_gather(val.rows)) > 0
-    best: tuple[float, dict[str, torch.Tensor]] | None = None
+    best = EpochSelection()
     model.train()
     for _ in range(settings.epochs):
         parts = np.array_split(torch.randperm(fit.rows, generator=generator).numpy(), steps)
@@ -135,13 +136,8 @@ def fit_streamed(
                 scheduler.step()
                 start = stop
         if held and val is not None:
-            score = validation_loss(net, val, settings, spec)
-            if best is None or score < best[0]:
-                best = (score, {k: v.detach().clone() for k, v in net.state_dict().items()})
-    if best is not None:
-        net.load_state_dict(best[1])
-    net.eval()
-    return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
+            best.offer(net, validation_loss(net, val, settings, spec))
+    return best.final_state(net)
 
 
 def _batch(
