@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from demand_forecast.errors import UsageError
 from demand_forecast.settings import load_settings
 
 
@@ -87,25 +86,49 @@ def test_a_shard_gives_back_its_rows_in_any_order(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_failed_regions_above_the_share_fail_the_run_and_write_nothing(
-    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from demand_forecast.pipeline import run_train
+    """Through the CLI, as the pipeline runs it: exit status 3, the message naming the region and its
+    error, nothing written, and the refusal in telemetry (`training_failed_partitions`) under the model
+    name, with no model version (train has no --model: review-scale-speed, one FailedPartitionsError)."""
+    from demand_forecast.cli import main
+    from demand_forecast.errors import ExitStatus
+    from demand_forecast.telemetry import TELEMETRY_DIR_ENV, TRAINING_FAILED_PARTITIONS, read_local_metrics
     from demand_forecast.training.region_training import FAULT_REGIONS_VARIABLE
-    from demand_forecast.training.train import FailedPartitionsError
 
-    quick = {"nn": {"epochs": 1, "seeds": 1}}
+    config = tmp_path / "config.yaml"
+    config.write_text("nn:\n  epochs: 1\n  seeds: 1\n")
+    monkeypatch.setenv(TELEMETRY_DIR_ENV, str(tmp_path / "telemetry"))
     monkeypatch.setenv(FAULT_REGIONS_VARIABLE, "R001")
+    train = ["--config", str(config), "train", "--data", str(tiny_data), "--no-tracking", "--out"]
     # 1 of 2 regions > the default share 0.05: a clear error naming the region and its error.
-    with pytest.raises(
-        FailedPartitionsError, match=r"1 of 2 regions failed.*R001: RuntimeError: fault injected"
-    ):
-        run_train(tiny_data, tmp_path / "refused", load_settings(overrides=quick), _quiet, track=False)
-    assert not (tmp_path / "refused").exists()
+    assert main([*train, str(tmp_path / "refused")]) == ExitStatus.SETUP_FAULT
+    said = capsys.readouterr().err
+    assert "1 of 2 regions failed in training" in said
+    assert "R001: RuntimeError: fault injected" in said
+    # No model: only the step's own run record (outputs.write_step_run), no partial folder beside it.
+    assert [p.name for p in tmp_path.iterdir() if "refused" in p.name] == ["refused"]
+    assert [p.name for p in (tmp_path / "refused").iterdir()] == ["step_run.json"]
+    refused = [
+        p for p in read_local_metrics(tmp_path / "telemetry") if p["name"] == TRAINING_FAILED_PARTITIONS
+    ]
+    assert [(p["value"], p["attributes"]) for p in refused] == [
+        (1.0, {"model_version": "", "registered_model": load_settings().register_.model_name})
+    ]
     # Every region failing is never a model, whatever the share allows.
+    from demand_forecast.errors import FailedPartitionsError
+    from demand_forecast.pipeline import run_train
+
     monkeypatch.setenv(FAULT_REGIONS_VARIABLE, "R000,R001")
-    everything = load_settings(overrides={**quick, "distributed": {"max_failed_share": 1.0}})
-    with pytest.raises(UsageError, match="2 of 2 regions failed"):
+    everything = load_settings(
+        overrides={"nn": {"epochs": 1, "seeds": 1}, "distributed": {"max_failed_share": 1.0}}
+    )
+    with pytest.raises(
+        FailedPartitionsError, match=r"2 of 2 regions failed.*R000: RuntimeError: fault"
+    ) as caught:
         run_train(tiny_data, tmp_path / "none", everything, _quiet, track=False)
+    assert sorted(caught.value.failed) == ["R000", "R001"]
+    assert caught.value.total == 2
 
 
 def _step_runs(metrics_file: Path, step: str) -> float:

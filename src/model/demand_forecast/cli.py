@@ -25,10 +25,16 @@ from rich.console import Console
 from demand_forecast import distributed
 from demand_forecast import telemetry as otel
 from demand_forecast.contracts import MODEL_INFO_FILE, ModelInfo, Monitoring
-from demand_forecast.errors import DataContractError, DeviceError, ExitStatus, RegistryError, UsageError
+from demand_forecast.errors import (
+    DataContractError,
+    DeviceError,
+    ExitStatus,
+    FailedPartitionsError,
+    RegistryError,
+    UsageError,
+)
 from demand_forecast.outputs import check_writable, fresh_output, write_step_run
 from demand_forecast.registry import registered_model_name
-from demand_forecast.routing import FailedPartitionsError
 from demand_forecast.settings import Settings, load_settings
 from demand_forecast.steps import STEPS
 
@@ -232,9 +238,11 @@ def _run_into(args: argparse.Namespace, telemetry: otel.Telemetry, out: Path) ->
     settings = load_settings(args.config, overrides)
     try:
         result = _RUNNERS[args.step](args, settings, console.print, out)
-    except FailedPartitionsError as exc:  # the refused run is reported, then fails (exit 3)
-        name = args.name or settings.register_.model_name
-        otel.record_failed_partitions(telemetry, exc.failed, _model_version(args.model), name)
+    except FailedPartitionsError as exc:  # train's or register's refusal is reported, then fails (exit 3)
+        # train has neither --model nor --name: it wrote no model (no version) and names none.
+        name = getattr(args, "name", None) or settings.register_.model_name
+        model = getattr(args, "model", None)
+        otel.record_failed_partitions(telemetry, exc.failed, _model_version(model) if model else "", name)
         raise
     if isinstance(result, Monitoring):
         otel.record_monitoring(telemetry, result.to_json(), registered_model_name(str(args.model)))

@@ -20,6 +20,7 @@ every exception and report a crash as INTERNAL_ERROR, never as Python's default 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 
@@ -38,6 +39,19 @@ class UsageError(Exception):
     """An environment or setup fault the user can fix (configuration, arguments, a missing step output
     or model, an outdated reporting schema): exit status 3 (`ExitStatus.SETUP_FAULT`), never blamed on
     the data."""
+
+
+class FailedPartitionsError(UsageError):
+    """Too many partitions (regions) failed in training: exit status 3. Raised by `train` before it
+    writes a model (`training.train`, above `distributed.max_failed_share`) and by `register` before it
+    registers one (`routing.check_failed_share`, which also refuses any failure without a champion).
+    The message names each failed region with its error, the share and the limit; `failed` (region ->
+    error) and `total` (partitions) are what telemetry reports (`training_failed_partitions`)."""
+
+    def __init__(self, message: str, failed: Mapping[str, str], total: int) -> None:
+        super().__init__(message)
+        self.failed = dict(failed)
+        self.total = total
 
 
 class DataContractError(Exception):

@@ -36,21 +36,10 @@ from demand_forecast.contracts import (
     Routing,
     SegmentScores,
 )
-from demand_forecast.errors import UsageError
+from demand_forecast.errors import FailedPartitionsError, UsageError
 from demand_forecast.outputs import MARKER, mark_complete, write_text_atomic
 
 MEMBERS_DIR = "members"
-
-
-class FailedPartitionsError(UsageError):
-    """Too many partitions (regions) failed in training to register the run: exit status 3, nothing
-    registered. The message names each failed region with its error, the share and the limit;
-    `failed` (region -> error) and `total` (partitions) are what telemetry reports."""
-
-    def __init__(self, message: str, failed: dict[str, str], total: int) -> None:
-        super().__init__(message)
-        self.failed = failed
-        self.total = total
 
 
 def segment_region(segment: str) -> str:

@@ -26,7 +26,7 @@ import pandas as pd
 from demand_forecast import distributed
 from demand_forecast.contracts import Partition, Partitions
 from demand_forecast.dataset import Tables
-from demand_forecast.errors import UsageError
+from demand_forecast.errors import FailedPartitionsError, UsageError
 from demand_forecast.models import LinearModel, NetworkSpec, fit_lasso
 from demand_forecast.settings import Settings
 from demand_forecast.training.description import describe
@@ -59,10 +59,6 @@ WorkerPart = tuple[list[RegionResult], npt.NDArray[np.float64], npt.NDArray[np.f
 # them (the sample panel: ~30,000 LASSO rows) every row is used, exactly as one process did.
 POOLED_LASSO_ROWS = 250_000
 REFERENCE_ROWS = 100_000
-
-
-class FailedPartitionsError(UsageError):
-    """More regions failed in training than `distributed.max_failed_share` allows: nothing is written."""
 
 
 @dataclass
@@ -140,7 +136,9 @@ def _partitions(results: list[RegionResult], counts: dict[str, int], settings: S
         raise FailedPartitionsError(
             f"{len(failures)} of {len(counts)} regions failed in training (share {share:.3f}, "
             f"distributed.max_failed_share {limit}): {listed}. No model was written; fix the cause named "
-            "for each region, or raise distributed.max_failed_share to train without them"
+            "for each region, or raise distributed.max_failed_share to train without them",
+            {region: error or "" for region, error in failures.items()},
+            len(counts),
         )
     return record
 
