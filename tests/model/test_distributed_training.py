@@ -84,6 +84,30 @@ def test_a_shard_gives_back_its_rows_in_any_order(tmp_path: Path) -> None:
         shard.append(np.zeros((1, 4), np.float32), np.zeros((1, 2), np.int64), np.zeros(1))
 
 
+def test_a_killed_workers_scratch_folder_is_removed_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL skips TemporaryDirectory's cleanup: the next worker removes the folders of processes
+    that are gone (a dead pid), never those of running ones or folders without a pid."""
+    import tempfile
+
+    from demand_forecast.training.shards import SHARDS_PREFIX, scratch_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = tmp_path / f"{SHARDS_PREFIX}{int(gone.stdout)}-abc"
+    alive = tmp_path / f"{SHARDS_PREFIX}{os.getppid()}-def"
+    unnamed = tmp_path / f"{SHARDS_PREFIX}xyz"
+    for folder in (dead, alive, unnamed):
+        (folder / "fit").mkdir(parents=True)
+    with scratch_folder() as mine:
+        assert mine.name.startswith(f"{SHARDS_PREFIX}{os.getpid()}-")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, unnamed.name, mine.name])
+    assert not mine.exists()
+
+
 @pytest.mark.slow
 def test_failed_regions_above_the_share_fail_the_run_and_write_nothing(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -223,3 +247,14 @@ def test_the_partitioned_folder_gives_each_worker_the_frame_the_csv_folder_gives
         other.vocab,
     )
     pd.testing.assert_frame_equal(one.series, other.series)
+    # Regions read in batches (here both at once, then one at a time) are each region read alone.
+    for budget in (None, 1):
+        batched = ConditionedFolder(tmp_path / "conditioned", settings, batch_series=budget)
+        assert [name for name, _ in batched.regions(regions[::-1])] == regions[::-1]
+        for name, tables in batched.regions(regions):
+            alone = load_dataset(tmp_path / "conditioned", settings, [name]).tables
+            assert [n for n, _ in tables.items()] == [n for n, _ in alone.items()]
+            for (table, frame), (_, expected) in zip(tables.items(), alone.items(), strict=True):
+                pd.testing.assert_frame_equal(
+                    frame.reset_index(drop=True), expected.reset_index(drop=True), obj=f"{name} {table}"
+                )

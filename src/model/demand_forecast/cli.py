@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -219,8 +218,10 @@ def _run(args: argparse.Namespace, telemetry: otel.Telemetry) -> None:
     fails or is killed leaves the previous folder as it was."""
     if not _is_root():
         # Under torchrun only rank 0 writes the step's outputs (docs/scale.md, contract 5).
-        with tempfile.TemporaryDirectory(prefix="demand-forecast-worker-") as scratch:
-            _run_into(args, telemetry, Path(scratch))
+        from demand_forecast.training.shards import scratch_folder
+
+        with scratch_folder("demand-forecast-worker-") as scratch:
+            _run_into(args, telemetry, scratch)
         return
     with fresh_output(args.out) as staging:
         _run_into(args, telemetry, staging)

@@ -21,7 +21,7 @@ from demand_forecast.settings import Settings
 from demand_forecast.training.design import TrainingRows, training_design
 from demand_forecast.training.model import TrainedModel
 from demand_forecast.training.provenance import content_hash
-from demand_forecast.training.regions import GlobalFrame, RegionSource
+from demand_forecast.training.regions import GlobalFrame
 from demand_forecast.training.segment_models import SegmentResult, fit_segment, segment_tasks
 from demand_forecast.training.shards import Shard
 
@@ -101,13 +101,13 @@ def _pool_rows(data: TrainingRows, level_index: int, positive_only: bool, shards
 
 
 def train_region(
-    region: str, source: RegionSource, frame: GlobalFrame, model: TrainedModel, shards: Shards
+    region: str, tables: Tables, frame: GlobalFrame, model: TrainedModel, shards: Shards
 ) -> RegionResult:
-    """Fit the region's segments one after another; append its rows to the shards; return what the
-    model keeps. Raises whatever the region's data or fitting raises (the caller records it)."""
+    """Fit the segments of region `region` (its `tables`) one after another; append its rows to the
+    shards; return what the model keeps. Raises whatever the region's data or fitting raises (the
+    caller records it)."""
     settings = model.settings
     _fault(region)
-    tables = source.region(region)
     content = content_hash(tables)
     data = region_rows(tables, frame, model, settings)
     del tables

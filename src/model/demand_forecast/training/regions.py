@@ -16,7 +16,7 @@ Global quantities (issue 20 item 2), each exact, not estimated:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -41,8 +41,10 @@ class RegionSource(Protocol):
         """Series per region: the work list the regions are assigned from."""
         ...
 
-    def region(self, name: str) -> Tables:
-        """The tables of one region (its stores, their shipments and promotions, its weather and events)."""
+    def regions(self, names: list[str]) -> Iterator[tuple[str, Tables]]:
+        """Each region of `names` in that order with its tables (its stores, their shipments and
+        promotions, its weather and events), one region's tables at a time. A source whose reads have
+        a fixed cost reads several regions at once, in batches of bounded size."""
         ...
 
 
@@ -71,7 +73,12 @@ class TablesInMemory:
         regions = series.merge(self.tables.stores[["store_id", "region"]], on="store_id", how="left")
         return {str(region): int(count) for region, count in regions.groupby("region").size().items()}
 
+    def regions(self, names: list[str]) -> Iterator[tuple[str, Tables]]:
+        for name in names:
+            yield name, self.region(name)
+
     def region(self, name: str) -> Tables:
+        """The tables of region `name`, cut out of the tables in memory."""
         tables = self.tables
         rows = self._rows.get(name, {})
         star = self._rows.get(ALL_REGIONS, {})
@@ -168,8 +175,7 @@ class FirstRound:
 def _first_round(source: RegionSource, regions: list[str], settings: Settings) -> FirstRound:
     """Per worker: the week range, the positive units' count, the promotion columns' positivity."""
     out = FirstRound()
-    for region in regions:
-        tables = source.region(region)
+    for _, tables in source.regions(regions):
         weeks = tables.shipments["week_start"]
         if len(weeks):
             out.first = weeks.min() if out.first is None else min(out.first, weeks.min())
@@ -236,8 +242,7 @@ def global_frame(source: RegionSource, regions: list[str], settings: Settings) -
     total = sum(r.positives for r in rounds)
     keep = lowest_needed(total, UNIT_QUANTILE)
     lowest, series = [], []
-    for region in regions:
-        tables = source.region(region)
+    for _, tables in source.regions(regions):
         lowest.append(unit_quantile_values(tables.shipments["units"].to_numpy(dtype=np.float64), keep))
         series.append(_series_means(tables, holdout_start))
     columns = ["store_id", "product_id", "region", "store_format", "mean_units"]

@@ -8,11 +8,15 @@ the rows it wants and unmaps it again, so the pages of the file never accumulate
 resident set (a mapping kept open would count every page it ever touched in RSS/PSS).
 
 Files are raw C-order arrays (`numpy.ndarray.tofile`), one per column group, plus the row count in
-memory; they live in a temporary folder of the worker and are removed with it.
+memory; they live in a temporary folder of the worker (`scratch_folder`) and are removed with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +28,43 @@ import numpy.typing as npt
 WINDOW_ROWS = 1 << 14
 
 _COLUMNS = {"features": np.float32, "codes": np.int64, "target": np.float64}
+SHARDS_PREFIX = "demand-forecast-shards-"
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str = SHARDS_PREFIX) -> Iterator[Path]:
+    """A temporary folder of this process, `<tmp>/<prefix><pid>-*`, removed when the block ends.
+
+    A worker killed with SIGKILL (a lost node, a killed torchrun rank) never runs that removal, and
+    its shards are as large as its share of the panel; so first remove the folders of `prefix` whose
+    process is gone (`remove_orphans`): the next run on the machine cleans up after a killed one."""
+    root = Path(tempfile.gettempdir())
+    remove_orphans(root, prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=root) as folder:
+        yield Path(folder)
+
+
+def remove_orphans(root: Path, prefix: str) -> list[Path]:
+    """Remove the folders `<root>/<prefix><pid>-*` whose process `pid` no longer runs; return them.
+    Folders of running processes, of other users (not removable) and without a pid are left alone."""
+    removed = []
+    for folder in sorted(root.glob(f"{prefix}*-*")):
+        pid = folder.name[len(prefix) :].split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    return True
 
 
 @dataclass

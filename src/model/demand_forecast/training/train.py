@@ -14,7 +14,6 @@ segments left out, unless failed regions exceed `distributed.max_failed_share` o
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ from demand_forecast.training.regions import (
     my_regions,
 )
 from demand_forecast.training.segments import POOLED
-from demand_forecast.training.shards import Shard
+from demand_forecast.training.shards import Shard, scratch_folder
 from demand_forecast.training.shared_network import fit_shared_networks
 
 Progress = Callable[[str], None]
@@ -106,10 +105,10 @@ def _train_regions(
     say: Progress,
 ) -> list[RegionResult]:
     results = []
-    for number, region in enumerate(regions, start=1):
+    for number, (region, tables) in enumerate(source.regions(regions), start=1):
         say(f"region {region} ({number}/{len(regions)}) on worker {distributed.world().rank}")
         try:
-            results.append(train_region(region, source, frame, model, shards))
+            results.append(train_region(region, tables, frame, model, shards))
         except (ValueError, KeyError, IndexError, ArithmeticError, RuntimeError, MemoryError) as exc:
             # Recorded, not raised: the rule below decides whether the run goes on without the region.
             results.append(failed(region, exc))
@@ -219,7 +218,7 @@ def train_distributed(
     counts, regions = my_regions(source, world)
     frame = global_frame(source, regions, settings)
     model = _skeleton(settings, frame)
-    with tempfile.TemporaryDirectory(prefix="demand-forecast-shards-") as scratch:
+    with scratch_folder() as scratch:
         shards = Shards(
             Shard(Path(scratch, "fit")), Shard(Path(scratch, "val")), Shard(Path(scratch, "pool"))
         )
