@@ -84,6 +84,33 @@ def test_a_world_smaller_than_the_pipeline_was_published_for_is_refused(
         assert distributed.init_process_group(load_settings()) == World(0, 1, 0)
 
 
+@pytest.mark.parametrize(
+    ("environ", "addresses", "refused"),
+    [
+        # Azure ML, second node, hostname on loopback (Debian's 127.0.1.1): refused.
+        ({"NODE_RANK": "1", "WORLD_SIZE": "4"}, ["127.0.1.1"], True),
+        # torchrun, first node of two (2 local of 4): refused; the same with no address at all.
+        ({"GROUP_RANK": "0", "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4"}, ["127.0.0.1", "::1"], True),
+        ({"LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4"}, [], True),
+        # the interface named, a routable hostname, or one node: runs.
+        ({"NODE_RANK": "1", "WORLD_SIZE": "4", "GLOO_SOCKET_IFNAME": "eth0"}, ["127.0.1.1"], False),
+        ({"NODE_RANK": "1", "WORLD_SIZE": "4"}, ["127.0.1.1", "10.0.0.4"], False),
+        ({"LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "2"}, ["127.0.0.1"], False),
+        ({"WORLD_SIZE": "2"}, ["127.0.1.1"], False),
+    ],
+)
+def test_a_multi_node_gloo_job_whose_hostname_is_loopback_is_refused_up_front(
+    environ: dict[str, str], addresses: list[str], refused: bool
+) -> None:
+    """pytorch/pytorch#15592: without GLOO_SOCKET_IFNAME gloo binds the hostname's address, and ranks on
+    other nodes cannot reach a loopback one; the job would hang until the process group's timeout."""
+    if refused:
+        with pytest.raises(UsageError, match=r"spans several nodes.*GLOO_SOCKET_IFNAME"):
+            distributed.check_gloo_interface(environ, addresses)
+    else:
+        distributed.check_gloo_interface(environ, addresses)
+
+
 def test_assign_puts_the_largest_region_onto_the_least_loaded_rank() -> None:
     # 9 | 7 | 6; then 5 onto the 6 (11), 4 onto the 7 (11), 3 onto the 9: loads 12 | 11 | 11.
     counts = {"a": 9, "b": 7, "c": 6, "d": 5, "e": 4, "f": 3}

@@ -18,7 +18,9 @@ cheap for callers (and tests) that never start a process group.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar, cast
@@ -110,6 +112,8 @@ def init_process_group(settings: Settings) -> World:
         backend = _backend(settings)
         if backend == "nccl":
             torch.cuda.set_device(current.local_rank)
+        if backend == "gloo":
+            check_gloo_interface(os.environ, hostname_addresses())
         dist.init_process_group(backend=backend, init_method="env://")
     return current
 
@@ -126,6 +130,60 @@ def check_expected_world(current: World) -> None:
             "instance count was not applied: check the job's resources and distribution in Azure ML "
             "studio, and the batch deployment of the pipeline (docs/scale.md, 'Distributed training')"
         )
+
+
+GLOO_INTERFACE_VARIABLE = "GLOO_SOCKET_IFNAME"
+
+
+def hostname_addresses() -> list[str]:
+    """The addresses this node's hostname resolves to ([] when it resolves to none)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def spans_nodes(environ: Mapping[str, str]) -> bool:
+    """Whether this rank can tell that the job runs on more than one node: it is not on the first node
+    (`NODE_RANK`, set by Azure ML's PyTorch distribution; `GROUP_RANK`, torchrun's), or its node runs
+    fewer processes than the world (`LOCAL_WORLD_SIZE`, torchrun's)."""
+    node = max(_int_in(environ, "NODE_RANK", 0), _int_in(environ, "GROUP_RANK", 0))
+    local = _int_in(environ, "LOCAL_WORLD_SIZE", 0)
+    return node > 0 or 0 < local < _int_in(environ, "WORLD_SIZE", 1)
+
+
+def _int_in(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "")
+    return int(raw) if raw.strip().isdigit() else default
+
+
+def check_gloo_interface(environ: Mapping[str, str], addresses: list[str]) -> None:
+    """Raise UsageError before a multi-node gloo job hangs on a loopback address.
+
+    Without `GLOO_SOCKET_IFNAME` gloo binds the address the node's hostname resolves to, and a
+    hostname that resolves only to loopback (Debian/Ubuntu's /etc/hosts maps it to 127.0.1.1) is
+    still used: every rank on another node then connects to its own loopback and fails, or waits
+    until the process group's timeout (pytorch/pytorch#15592, "connect [127.0.1.1]:...: Connection
+    refused", fixed there by `export GLOO_SOCKET_IFNAME=eth0`; the variable is pytorch/pytorch#14065;
+    the fallback is `doesHostnameResolveToUsableAddress` in torch's csrc/distributed/c10d
+    GlooDeviceFactory.cpp). Azure ML's PyTorch distribution sets MASTER_ADDR, MASTER_PORT,
+    WORLD_SIZE, NODE_RANK, RANK and LOCAL_RANK, not GLOO_SOCKET_IFNAME
+    (https://learn.microsoft.com/en-us/azure/machine-learning/how-to-train-distributed-gpu,
+    "PyTorch"). One node (the local stack, a single-instance job) is never refused: loopback
+    reaches every rank there. `addresses`: `hostname_addresses()`."""
+    if environ.get(GLOO_INTERFACE_VARIABLE) or not spans_nodes(environ):
+        return
+    if addresses and not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        return
+    resolved = ", ".join(addresses) or "nothing"
+    raise UsageError(
+        f"this gloo job spans several nodes, but this node's hostname ({socket.gethostname()}) resolves "
+        f"to {resolved}: gloo would bind a loopback address the other nodes cannot reach (pytorch/pytorch"
+        f"#15592). Set {GLOO_INTERFACE_VARIABLE} to the node's network interface (the one holding its "
+        "private IP: `ip -o -4 addr`) in the step's environment variables, or "
+        "train on one node (aml.train_instance_count = 1)"
+    )
 
 
 def destroy_process_group() -> None:
