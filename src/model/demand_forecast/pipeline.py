@@ -104,7 +104,8 @@ class ConditionedFolder:
     are read from their own partitions' files only (`loading.load_dataset(..., regions=)`), a batch
     of at most `partitioned_scoring.BATCH_SERIES` series at a time (a larger region alone), so a
     worker holds one batch's tables at a time. One read and validation per region cost a fixed
-    ~0.4 CPU-s each (140 regions x 3 passes on the 10x panel); a batch of ~30 regions costs ~1.5."""
+    ~0.4 CPU-s each at load ~13 (140 regions x 3 passes on the 10x panel); a batch of ~30 regions
+    costs ~1.5 (docs/scale.md, "Distributed training")."""
 
     folder: Path
     settings: Settings
