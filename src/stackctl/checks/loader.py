@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from stackctl.checks.findings import Finding, relative
 from stackctl.checks.hclmodel import cached_by_content, read_dir
@@ -46,6 +45,9 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 }}
 """
 
+
+# A finding's fields (check, location, message, fix) or a note, as the cache stores them (JSON).
+_Row = list[str | None]
 
 # Directories where `terraform validate` cannot run offline are gathered into one note.
 OFFLINE_NOTE_PREFIX = "offline: "
@@ -128,17 +130,18 @@ def terraform_load(
         env = _offline_scratch(root, directories, scratch_root)
 
         def load(directory: Path) -> list[Finding]:
-            def run(_: str) -> list[object]:
+            def run(_: str) -> dict[str, list[_Row]]:
                 found_notes: list[str] = []
                 found = _load_directory(
                     tf, directory, root=root, scratch_root=scratch_root, env=env, notes=found_notes
                 )
-                return [[[f.check, f.location, f.message, f.fix] for f in found], found_notes]
+                rows: list[_Row] = [[f.check, f.location, f.message, f.fix] for f in found]
+                return {"findings": rows, "notes": [[note] for note in found_notes]}
 
-            loaded, loaded_notes = _cached_load(tf, directory, root, run)
+            loaded = _cached_load(tf, directory, root, run)
             if notes is not None:
-                notes.extend(loaded_notes)
-            return [Finding(*fields) for fields in loaded]
+                notes.extend(str(note) for (note,) in loaded["notes"])
+            return [Finding(str(c), str(where), str(m), fix) for c, where, m, fix in loaded["findings"]]
 
         # Separate terraform processes can run side by side; the embedded one swaps os.environ
         # around each call, so it must run one at a time.
@@ -160,18 +163,22 @@ _IGNORED_PARTS = frozenset({".terraform", "__pycache__", "local"})
 _SCANNED_SUFFIXES = (".tf", ".json", ".hcl")
 
 
-def _cached_load(tf: Terraform, directory: Path, root: Path, run: Callable[[str], list[object]]) -> list[Any]:
-    """`run()` ([findings as field lists, notes]) from the checks' content-keyed cache when this
-    Terraform loaded the same content before: the directory's files, every file or folder its files
-    name by a relative path (module sources, and what those name in turn), and the TF_VAR_ and
-    TF_CLI_ARGS variables that reach Terraform. A copy of the tree with one module changed loads
-    that module and the directories that call it again, nothing else."""
+def _cached_load(
+    tf: Terraform, directory: Path, root: Path, run: Callable[[str], dict[str, list[_Row]]]
+) -> dict[str, list[_Row]]:
+    """`run()` ({"findings": field lists, "notes": one-field lists}) from the checks' content-keyed
+    cache when this Terraform loaded the same content before: the directory's files, every file or
+    folder its files name by a relative path (module sources, and what those name in turn), and the
+    TF_VAR_ and TF_CLI_ARGS variables that reach Terraform. A copy of the tree with one module
+    changed loads that module and the directories that call it again, nothing else."""
     identity = tf.identity()
     if identity is None:
         return run("")
     variables = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("TF_VAR_", "TF_CLI_ARGS")))
     kind = f"terraform load\n{identity}\n{relative(directory, root)}\n" + "\n".join(variables)
-    stored: list[Any] = cached_by_content(kind, _dependencies(directory, root), run, code=__file__)
+    stored: dict[str, list[_Row]] = cached_by_content(
+        kind, _dependencies(directory, root), run, code=__file__
+    )
     return stored
 
 
