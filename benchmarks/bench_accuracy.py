@@ -334,7 +334,7 @@ def horizon_table(protocol: Protocol, model: Any) -> pd.DataFrame:
     from demand_forecast.scoring import forecast
 
     rows = horizon_rows(protocol, lambda origin, weeks: forecast(model, protocol.tables, origin, weeks))
-    return judge_horizons(_by_horizon(rows))
+    return judge_horizons(horizon_scores(rows))
 
 
 def horizon_rows(protocol: Protocol, forecaster: Callable[[pd.Timestamp, int], pd.DataFrame]) -> pd.DataFrame:
@@ -384,7 +384,8 @@ def horizon_rows(protocol: Protocol, forecaster: Callable[[pd.Timestamp, int], p
     return rows[complete.to_numpy()][[*KEYS, "horizon", *HORIZON_MODELS, "actual"]].reset_index(drop=True)
 
 
-def _by_horizon(rows: pd.DataFrame) -> pd.DataFrame:
+def horizon_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per horizon of `horizon_rows`: rows with a non-zero actual, and MAPE and bias of each model."""
     from demand_forecast.metrics import bias, mape
 
     records = []

@@ -143,7 +143,7 @@ def test_the_bench_judges_every_horizon_on_the_same_rows(
     keys_by_horizon = [set(map(tuple, group[bench.KEYS].to_numpy())) for _, group in rows.groupby("horizon")]
     assert len(keys_by_horizon) == bench.MAX_HORIZON
     assert all(keys == keys_by_horizon[0] for keys in keys_by_horizon)
-    table = bench.judge_horizons(bench._by_horizon(rows))
+    table = bench.judge_horizons(bench.horizon_scores(rows))
     assert np.allclose(table["ours bias"], table["ours bias"].iloc[0]), table["ours bias"]
     assert (table["met"] == "met").all(), table[["horizon", "ours MAPE", "ours bias", "met"]]
 
