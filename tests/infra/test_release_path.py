@@ -12,7 +12,7 @@ import hcl2
 import pytest
 from infra_helpers import Edit
 
-from stackctl.checks.hclmodel import read_dir, strip_comments
+from stackctl.checks.hclmodel import cached_by_content, read_dir, strip_comments
 
 BOOTSTRAP = Path("envs/bootstrap")
 # What a role entry of envs/bootstrap/main.rbac.tf looks like: principal first, then role.
@@ -29,8 +29,10 @@ def _text(path: Path) -> str:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = hcl2.load(handle)
+    """python-hcl2's reading of one file, from the checks' content-keyed cache (hclmodel) when this
+    text was read before: the tests below read every file of the tree and of each copy of it."""
+    text = path.read_text(encoding="utf-8")
+    loaded: dict[str, Any] = cached_by_content("python-hcl2 loads", text, hcl2.loads, code=__file__)
     return loaded
 
 

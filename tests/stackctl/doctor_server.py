@@ -96,7 +96,9 @@ class RecordingServer:
         context.load_cert_chain(cert_file, key_file)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop to look at its flag, every poll_interval (0.5 s by
+        # default): half a second of every test's teardown, for 137 tests.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
     def route(self, path: str, query: str) -> Recorded:
         """The recorded answer: a route `path?k=v&...` whose parameters the request carries wins over

@@ -101,7 +101,7 @@ class _TokenServer(BaseHTTPRequestHandler):
 def token_server() -> Iterator[str]:
     _TokenServer.issued = []
     server = HTTPServer(("127.0.0.1", 0), _TokenServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)  # quick shutdown()
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/_apis/token?api-version=2.0"
     server.shutdown()

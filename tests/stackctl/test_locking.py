@@ -80,7 +80,28 @@ def test_an_unreachable_index_is_said_as_such_not_as_a_conflict(
     monkeypatch.setattr(locking, "PYPI", index)
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path))  # dropped: uv's own variables never reach it
     with pytest.raises(IndexUnreachable):
-        uv_compile(["six"], extra=["--cache-dir", str(tmp_path / "cache")])
+        uv_compile(["six"], extra=["--cache-dir", str(tmp_path / "cache")], http_retries=0)
+
+
+@pytest.mark.parametrize(("retries", "expected"), [(None, None), (0, "0"), (5, "5")])
+def test_uv_retries_are_ours_to_set_never_the_machines(
+    monkeypatch: pytest.MonkeyPatch, retries: int | None, expected: str | None
+) -> None:
+    """A UV_HTTP_RETRIES of this machine never reaches uv; `http_retries` does (0: the tests above
+    learn "unreachable" without uv's ~9 s of retry back-off)."""
+    seen: list[dict[str, str]] = []
+
+    def run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        env = kwargs["env"]
+        assert isinstance(env, dict)
+        seen.append(env)
+        Path(args[args.index("-o") + 1]).write_text("six==1.17.0\n", encoding="utf-8")
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setenv("UV_HTTP_RETRIES", "9")
+    monkeypatch.setattr(locking.subprocess, "run", run)
+    assert uv_compile(["six"], http_retries=retries) == {"six": "1.17.0"}
+    assert seen[0].get("UV_HTTP_RETRIES") == expected
 
 
 def test_a_broken_requirement_is_a_clear_error_naming_the_tool(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ directory (https://developer.hashicorp.com/terraform/language/files/override).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -217,6 +218,31 @@ def _findings(
     return findings
 
 
+def _validated(tf: Terraform, stand_in: Path) -> str:
+    """stdout of `terraform validate -json` in `stand_in`, from the checks' content-keyed cache
+    when this Terraform judged a stand-in with the same files before. A stand-in has no provider,
+    module call or variable value, so its files and Terraform are all that decide the answer: a
+    copy of the tree with one directory changed runs Terraform in that directory only."""
+
+    def run(_: str) -> str:
+        return tf.run(["validate", "-json", "-no-color", "-no-tests"], stand_in).stdout
+
+    identity = tf.identity()
+    if identity is None:
+        return run("")
+    stored: str = cached_by_content(f"stand-in validate\n{identity}", _manifest(stand_in), run, code=__file__)
+    return stored
+
+
+def _manifest(folder: Path) -> str:
+    """Each file under `folder` (relative path and sha256 of its bytes), one a line, sorted."""
+    return "".join(
+        f"{path.relative_to(folder).as_posix()}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n"
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    )
+
+
 def check_evaluation(
     root: Path, directories: list[Path], terraform: Terraform | None = None
 ) -> list[Finding]:
@@ -231,8 +257,7 @@ def check_evaluation(
             index, directory = indexed
             target = Path(scratch) / f"{index:02d}-{directory.name}"
             starts = _write_stand_in(directory, target)
-            result = tf.run(["validate", "-json", "-no-color", "-no-tests"], target)
-            return _findings(result.stdout, directory, root, starts)
+            return _findings(_validated(tf, target), directory, root, starts)
 
         workers = 4 if tf.binary else 1
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -12,14 +12,18 @@ with a comparison), which every validated variable does; its error says
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stackctl.checks.findings import Finding, relative
-from stackctl.checks.hclmodel import read_dir
+from stackctl.checks.hclmodel import cached_by_content, read_dir
 from stackctl.checks.layout import terraform_dirs
 from stackctl.tools import Terraform
 
@@ -41,6 +45,9 @@ _EMPTY_MIRROR_CONFIG = """provider_installation {{
 }}
 """
 
+
+# A finding's fields (check, location, message, fix) or a note, as the cache stores them (JSON).
+_Row = list[str | None]
 
 # Directories where `terraform validate` cannot run offline are gathered into one note.
 OFFLINE_NOTE_PREFIX = "offline: "
@@ -123,7 +130,18 @@ def terraform_load(
         env = _offline_scratch(root, directories, scratch_root)
 
         def load(directory: Path) -> list[Finding]:
-            return _load_directory(tf, directory, root=root, scratch_root=scratch_root, env=env, notes=notes)
+            def run(_: str) -> dict[str, list[_Row]]:
+                found_notes: list[str] = []
+                found = _load_directory(
+                    tf, directory, root=root, scratch_root=scratch_root, env=env, notes=found_notes
+                )
+                rows: list[_Row] = [[f.check, f.location, f.message, f.fix] for f in found]
+                return {"findings": rows, "notes": [[note] for note in found_notes]}
+
+            loaded = _cached_load(tf, directory, root, run)
+            if notes is not None:
+                notes.extend(str(note) for (note,) in loaded["notes"])
+            return [Finding(str(c), str(where), str(m), fix) for c, where, m, fix in loaded["findings"]]
 
         # Separate terraform processes can run side by side; the embedded one swaps os.environ
         # around each call, so it must run one at a time.
@@ -135,6 +153,68 @@ def terraform_load(
         _merge_offline_notes(notes)
     # A module's error shows again from every root that calls it: report each once.
     return list(dict.fromkeys(findings))
+
+
+# A path a directory's files name (a module's `source`, `file("${path.module}/../x")`): what its
+# answer may depend on besides its own files. Only the parts the scratch copy holds can matter.
+_LOCAL_PATH = re.compile(r"\.\.?/[\w./-]*")
+_TREE_PARTS = ("modules", "infra", "envs")
+_IGNORED_PARTS = frozenset({".terraform", "__pycache__", "local"})
+_SCANNED_SUFFIXES = (".tf", ".json", ".hcl")
+
+
+def _cached_load(
+    tf: Terraform, directory: Path, root: Path, run: Callable[[str], dict[str, list[_Row]]]
+) -> dict[str, list[_Row]]:
+    """`run()` ({"findings": field lists, "notes": one-field lists}) from the checks' content-keyed
+    cache when this Terraform loaded the same content before: the directory's files, every file or
+    folder its files name by a relative path (module sources, and what those name in turn), and the
+    TF_VAR_ and TF_CLI_ARGS variables that reach Terraform. A copy of the tree with one module
+    changed loads that module and the directories that call it again, nothing else."""
+    identity = tf.identity()
+    if identity is None:
+        return run("")
+    variables = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("TF_VAR_", "TF_CLI_ARGS")))
+    kind = f"terraform load\n{identity}\n{relative(directory, root)}\n" + "\n".join(variables)
+    stored: dict[str, list[_Row]] = cached_by_content(
+        kind, _dependencies(directory, root), run, code=__file__
+    )
+    return stored
+
+
+def _dependencies(directory: Path, root: Path) -> str:
+    """Each file `directory` holds or names, transitively, within the scratch copy's parts of
+    `root`: its path and sha256 (`missing` for a named path that does not exist), one a line."""
+    top = root.resolve()
+    parts = {*_TREE_PARTS, directory.resolve().relative_to(top).parts[0]}
+    lines: dict[str, str] = {}
+    pending = [directory.resolve()]
+    while pending:
+        path = pending.pop()
+        if not path.is_relative_to(top) or path == top or path.relative_to(top).parts[0] not in parts:
+            continue
+        name = path.relative_to(top).as_posix()
+        if name in lines:
+            continue
+        lines[name] = "folder" if path.is_dir() else "missing"
+        files = {name: path} if path.is_file() else {f"{name}/{f}": path / f for f in _files(path)}
+        for file_name, file in files.items():
+            content = file.read_bytes()
+            lines[file_name] = hashlib.sha256(content).hexdigest()
+            if file.name.endswith(_SCANNED_SUFFIXES):
+                text = content.decode("utf-8", errors="replace")
+                pending.extend((file.parent / named).resolve() for named in _LOCAL_PATH.findall(text))
+    return "".join(f"{name}\0{digest}\n" for name, digest in sorted(lines.items()))
+
+
+def _files(folder: Path) -> list[str]:
+    """The files of `folder` the scratch copy holds, as paths relative to it."""
+    found = []
+    for path in folder.rglob("*"):
+        relative_parts = path.relative_to(folder).parts
+        if path.is_file() and not _IGNORED_PARTS.intersection(relative_parts) and ".tfstate" not in path.name:
+            found.append("/".join(relative_parts))
+    return sorted(found)
 
 
 def _merge_offline_notes(notes: list[str]) -> None:
