@@ -1,5 +1,6 @@
 """Best-epoch selection of the embedding network (`nn.select_epoch`, issue 24 item 1): with validation
-rows, the state kept is the epoch with the lowest validation loss, not the last one."""
+rows, the state kept is the epoch with the lowest validation loss, not the last one; with
+`nn.average_epochs` k > 1, the mean of the k lowest-loss epochs' parameters."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def _overfitting_case(seed: int) -> dict[str, Any]:
     }
 
 
-def _train(select_epoch: bool, case: dict[str, Any], with_validation: bool = True) -> Any:
+def _train(
+    select_epoch: bool, case: dict[str, Any], with_validation: bool = True, average_epochs: int = 1
+) -> Any:
     import torch
     from demand_forecast.models import NetworkSpec, fit_network
 
@@ -44,6 +47,7 @@ def _train(select_epoch: bool, case: dict[str, Any], with_validation: bool = Tru
                 "device": "cpu",
                 "dropout": 0.0,
                 "select_epoch": select_epoch,
+                "average_epochs": average_epochs,
             }
         }
     ).nn
@@ -87,3 +91,28 @@ def test_without_validation_rows_the_last_epoch_is_kept() -> None:
     assert without_rows.keys() == switched_off.keys()
     for name, tensor in without_rows.items():
         assert torch.equal(tensor, switched_off[name]), name
+
+
+def test_the_k_lowest_loss_epochs_are_averaged() -> None:
+    import torch
+    from demand_forecast.models import EpochSelection
+
+    net = torch.nn.Linear(2, 1)
+    selection = EpochSelection(keep=2)
+    # (parameter value, validation loss) per epoch: the two lowest losses are epochs 2 and 3.
+    for value, loss in ((1.0, 3.0), (2.0, 1.0), (4.0, 2.0), (8.0, 5.0)):
+        torch.nn.init.constant_(net.weight, value)
+        torch.nn.init.constant_(net.bias, -value)
+        selection.offer(net, loss)
+    state = selection.final_state(net)
+    assert selection.score == 1.0
+    assert torch.equal(state["weight"], torch.full((1, 2), 3.0))
+    assert torch.equal(state["bias"], torch.full((1,), -3.0))
+    assert torch.equal(net.weight.detach(), state["weight"])  # the averaged state is loaded
+
+
+def test_averaging_epochs_keeps_the_validation_loss_at_or_below_the_last_epochs() -> None:
+    case = _overfitting_case(seed=1)
+    averaged = _validation_loss(_train(True, case, average_epochs=3), case)
+    last = _validation_loss(_train(False, case), case)
+    assert averaged < last - 1e-3

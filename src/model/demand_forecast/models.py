@@ -265,7 +265,7 @@ def fit_network(
     )
     level = train.nums[:, spec.level_index]
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    best = EpochSelection()
+    best = EpochSelection(settings.average_epochs)
     net.train()
     for _ in range(settings.epochs):
         order = torch.randperm(len(train.target), generator=generator).to(device)
@@ -284,22 +284,38 @@ def fit_network(
 
 class EpochSelection:
     """The state of the epoch with the lowest validation loss so far (`nn.select_epoch`); shared by
-    `fit_network` and the distributed `training.shared_network` so both keep an epoch by one rule."""
+    `fit_network` and the distributed `training.shared_network` so both keep an epoch by one rule.
 
-    def __init__(self) -> None:
-        self.score: float | None = None
-        self.state: dict[str, torch.Tensor] | None = None
+    With `keep` > 1, the `keep` epochs with the lowest validation losses are kept and their parameters
+    averaged (stochastic weight averaging over the best epochs of one run: they lie in one basin)."""
+
+    def __init__(self, keep: int = 1) -> None:
+        self.keep = keep
+        self.kept: list[tuple[float, dict[str, torch.Tensor]]] = []
+
+    @property
+    def score(self) -> float | None:
+        return self.kept[0][0] if self.kept else None
 
     def offer(self, net: nn.Module, score: float) -> None:
-        """Keep a copy of `net`'s state when `score` beats every earlier epoch's."""
-        if self.score is None or score < self.score:
-            self.score, self.state = score, {k: v.detach().clone() for k, v in net.state_dict().items()}
+        """Keep a copy of `net`'s state when `score` is among the `keep` lowest so far."""
+        if len(self.kept) < self.keep or score < self.kept[-1][0]:
+            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            self.kept = sorted([*self.kept, (score, state)], key=lambda item: item[0])[: self.keep]
 
     def final_state(self, net: nn.Module) -> dict[str, torch.Tensor]:
-        """The kept epoch's state (the last epoch's when none was offered), on the CPU; `net` left in
-        eval mode with that state loaded."""
-        if self.state is not None:
-            net.load_state_dict(self.state)
+        """The kept epochs' (mean) state (the last epoch's when none was offered), on the CPU; `net`
+        left in eval mode with that state loaded."""
+        if self.kept:
+            states = [state for _, state in self.kept]
+            net.load_state_dict(
+                {
+                    name: torch.stack([state[name] for state in states]).mean(dim=0)
+                    if states[0][name].is_floating_point()
+                    else states[0][name]
+                    for name in states[0]
+                }
+            )
         net.eval()
         return {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
 

@@ -140,6 +140,7 @@ class NNSettings(_Frozen):
     threads: int = Field(ge=1)
     seeds: int = Field(ge=1)
     select_epoch: bool
+    average_epochs: int = Field(ge=1)
 
 
 class EnsembleSettings(_Frozen):

@@ -126,7 +126,7 @@ def fit_streamed(
     generator = torch.Generator(device="cpu").manual_seed(seed + 7919 * world.rank)
     per_window = max(1, WINDOW_ROWS // max(1, math.ceil(fit.rows / steps)))
     held = val is not None and settings.select_epoch and sum(distributed.all_gather(val.rows)) > 0
-    best = EpochSelection()
+    best = EpochSelection(settings.average_epochs)
     model.train()
     for _ in range(settings.epochs):
         parts = np.array_split(torch.randperm(fit.rows, generator=generator).numpy(), steps)
