@@ -19,9 +19,9 @@ import pytest
 from filelock import FileLock
 
 # Session fixtures that take tens of seconds to build: their tests share one worker.
-SHARED_SESSION_FIXTURES = ("sample_run",)
+SHARED_SESSION_FIXTURES = ("sample_run", "model_steps")
 # Fixtures whose tests are `slow` whatever they assert (`make unit-fast` leaves them out).
-SLOW_FIXTURES = ("sample_run", "checkov_report")
+SLOW_FIXTURES = ("sample_run", "checkov_report", "model_steps")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from demand_forecast.cli import main
+from step_fork_server import StepServer
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"
@@ -67,6 +70,19 @@ def _tracking(monkeypatch: pytest.MonkeyPatch, tracking_uri: str) -> None:
         monkeypatch.setenv("MLFLOW_REGISTRY_URI", tracking_uri)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
+
+
+@pytest.fixture(scope="session")
+def model_steps() -> Iterator[StepServer]:
+    """The model CLI's steps as processes of their own, each forked from one server that imported the
+    model package, MLflow and torch once (tests/model/step_fork_server.py): a test that needs the
+    process boundary (exit status, a clean environment, working directory, SIGKILL) without paying an
+    interpreter's and torch's start-up for every step. One server per worker, shared by its tests."""
+    server = StepServer(dict(os.environ))
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")
