@@ -273,11 +273,21 @@ def test_the_stack_output_refuses_a_compute_or_count_terraform_would_not_give(st
             parse_stack_output(broken, "test")
 
 
-def test_pipelines_dump_before_the_stack_exists_refuses_tfvars_terraform_refuses(tmp_path: Path) -> None:
+def test_pipelines_dump_before_the_stack_exists_refuses_tfvars_terraform_refuses(
+    tmp_path: Path, stack: StackOutput
+) -> None:
     """`make pipelines ENV=dev` on a fresh clone derives the stack with `terraform console`, which
     exits 0 on a failed variable validation (it prints the error and evaluates on): the error text
-    must stop the dump, naming Terraform's own message, instead of a JSON traceback."""
+    must stop the dump, naming Terraform's own message, instead of a JSON traceback.
+
+    With valid tfvars the derived clusters are what the applied stack reports (module `nodes`:
+    vm_size, vcpus, gpus, max_node_count; the recorded dev output), so the dumped train node's
+    OMP_NUM_THREADS (vCPUs / processes) is the one deploy publishes, not torchrun's fallback 1
+    (review-scale-wire MINOR-2). DS3_v2 has 4 vCPUs, NC4as_T4_v3 4 and one T4
+    (learn.microsoft.com/azure/virtual-machines/sizes/general-purpose/dsv2-series,
+    .../gpu-accelerated/ncast4v3-series)."""
     from stackctl.aml.naming import derived_stack
+    from stackctl.aml.specs import distributed_run
 
     repo = Path(__file__).resolve().parents[2]
     root = tmp_path / "clone"
@@ -293,7 +303,14 @@ def test_pipelines_dump_before_the_stack_exists_refuses_tfvars_terraform_refuses
     with pytest.raises(StackctlError, match="must not exceed the max nodes") as caught:
         derived_stack(root, "dev")
     assert caught.value.where.endswith("envs/dev/terraform.tfvars")
-    assert derived_stack(repo, "dev").aml.distributed["train"].instance_count == 1
+    derived = derived_stack(repo, "dev")
+    assert derived.aml.distributed["train"].instance_count == 1
+    assert derived.aml.clusters == stack.aml.clusters
+    assert {kind: nodes.vcpus for kind, nodes in derived.aml.clusters.items()} == {"gpu": 4, "cpu": 4}
+    run = distributed_run(derived, TRAIN)
+    assert run is not None
+    assert run.process_count_per_instance == 2
+    assert run.threads_per_process() == 2
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import hcl2
+
 from stackctl.aml.stack_output import StackOutput, parse_stack_output
 from stackctl.errors import StackctlError
 
@@ -80,12 +82,30 @@ def _terraform_values(root: Path, env: str) -> dict[str, Any]:
     return values
 
 
+def node_sizes(root: Path) -> dict[str, dict[str, int]]:
+    """vCPUs and GPUs of one node by VM size: modules/aml_compute/main.tf's `local.vm_sizes`, the
+    table its `nodes` output reads (a literal map, read with python-hcl2: that module needs the azurerm
+    provider, so `terraform console` cannot evaluate it here). {} if the table is gone, so sizes are
+    unknown and `stackctl.aml.specs.distributed_run` judges the node count only."""
+    source = root / "modules" / "aml_compute" / "main.tf"
+    with source.open(encoding="utf-8") as handle:
+        module: dict[str, list[dict[str, dict[str, dict[str, int]]]]] = hcl2.load(handle)
+    for block in module.get("locals", []):
+        if "vm_sizes" in block:
+            return {
+                size.strip('"'): {"vcpus": int(node["vcpus"]), "gpus": int(node["gpus"])}
+                for size, node in block["vm_sizes"].items()
+            }
+    return {}
+
+
 def derived_stack(root: Path, env: str) -> StackOutput:
     """The `stack` output infra/outputs.tf would give `env`, for names; ids are UNKNOWN placeholders.
 
     Long because it is one literal: the shape of infra/outputs.tf's `stack` output, field by field,
     so a reader can hold the two side by side."""
     values = _terraform_values(root, env)
+    sizes = node_sizes(root)
     names: dict[str, str] = values["names"]
     location = str(values["location"])
     schedules = values["schedules"]
@@ -110,10 +130,14 @@ def derived_stack(root: Path, env: str) -> StackOutput:
             "cpu_cluster_principal_id": UNKNOWN,
             "datastores": {fs: f"lake_{fs}" for fs in FILE_SYSTEMS},
             "output_datastores": {fs: f"lake_{fs}_blob" for fs in ("conditioned", "scored")},
-            # vcpus and gpus come from modules/aml_compute's size table, which needs the provider:
-            # unknown here (stackctl.aml.specs.distributed_run then judges the node count only).
+            # modules/aml_compute's `nodes` output, from the same size table it reads: the train node's
+            # OMP_NUM_THREADS (vCPUs / processes) is then the one deploy publishes after apply.
             "clusters": {
-                kind: {"vm_size": aml[f"{kind}_vm_size"], "max_node_count": aml[f"{kind}_max_nodes"]}
+                kind: {
+                    "vm_size": aml[f"{kind}_vm_size"],
+                    "max_node_count": aml[f"{kind}_max_nodes"],
+                    **sizes.get(aml[f"{kind}_vm_size"], {}),
+                }
                 for kind in ("gpu", "cpu")
             },
             "distributed": {

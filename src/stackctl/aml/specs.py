@@ -158,7 +158,7 @@ def distributed_run(stack: StackOutput, step: Step) -> DistributedRun | None:
     * on a GPU cluster, `process_count_per_instance` <= GPUs per node: AML starts that many processes
       per node (https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu,
       "PyTorch") and nccl binds each to its own GPU (cuda:LOCAL_RANK).
-    Unknown sizes (a description derived before the stack exists) are not judged."""
+    Unknown sizes (a VM size missing from modules/aml_compute's table) are not judged."""
     if not step.distributed:
         return None
     chosen = stack.aml.distributed.get(step.name)

@@ -38,7 +38,8 @@ class ClusterNodes(_Part):
     """One job cluster's node and its size limit (modules/aml_compute output `nodes`)."""
 
     vm_size: str
-    # None where the description was derived before the stack exists (stackctl.aml.naming).
+    # None only where the size is missing from modules/aml_compute's table (stackctl.aml.naming
+    # derives them from that table before the stack exists).
     vcpus: int | None = None
     gpus: int | None = None
     max_node_count: int = Field(ge=1)
