@@ -20,9 +20,9 @@ import pytest
 from filelock import FileLock
 
 # Session fixtures that take tens of seconds to build: their tests share one worker.
-SHARED_SESSION_FIXTURES = ("sample_run",)
+SHARED_SESSION_FIXTURES = ("sample_run", "model_steps")
 # Fixtures whose tests are `slow` whatever they assert (`make unit-fast` leaves them out).
-SLOW_FIXTURES = ("sample_run", "checkov_report")
+SLOW_FIXTURES = ("sample_run", "checkov_report", "model_steps")
 
 # Collection imports ~2,000 modules whose objects live for the whole session; every full pass of
 # Python's cyclic GC walks all of them again (over a second of `pytest -k one_test`'s ~4 s CPU).

@@ -142,16 +142,19 @@ def _serve(channel: IO[str]) -> None:
     channel.flush()
     for line in sys.stdin:
         request = json.loads(line)
-        with tempfile.TemporaryDirectory(prefix="step-") as scratch:
-            output = os.path.join(scratch, "output")
-            started = time.perf_counter()
-            pid = os.fork()
-            if pid == 0:
-                _child(request, output)
-            code = _wait(pid, request["kill_after"])
-            seconds = time.perf_counter() - started
-            written = Path(output)
-            text = written.read_text(encoding="utf-8", errors="replace") if written.exists() else ""
+        # A plain file, not a TemporaryDirectory: the child runs the atexit hooks it inherited, and
+        # weakref.finalize's hook would remove a TemporaryDirectory (and the output) under the server.
+        handle, output = tempfile.mkstemp(prefix="step-output-")
+        os.close(handle)
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            _child(request, output)
+        code = _wait(pid, request["kill_after"])
+        seconds = time.perf_counter() - started
+        written = Path(output)
+        text = written.read_text(encoding="utf-8", errors="replace")
+        written.unlink()
         channel.write(json.dumps({"returncode": code, "seconds": seconds, "output": text}) + "\n")
         channel.flush()
 

@@ -51,10 +51,11 @@ def small(tmp_path: Path) -> Path:
     return restrict(tmp_path / "small", ("R000",), stores=2)
 
 
-@pytest.fixture
-def reference(small: Path) -> dict[str, pd.DataFrame]:
-    """The conditioned tables of the unbroken `small` folder, to compare a broken copy with."""
-    return dict(validate(small).tables.items())
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """The conditioned tables of an unbroken `small` folder (the same cut), to compare a broken copy
+    with: made once for the module, since it depends on the cut only (read, never changed)."""
+    return dict(validate(restrict(tmp_path_factory.mktemp("reference"), ("R000",), stores=2)).tables.items())
 
 
 def assert_same_tables(got: ValidationResult, expected: dict[str, pd.DataFrame]) -> None:

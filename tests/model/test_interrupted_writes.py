@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -123,15 +122,6 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def steps() -> Iterator[StepServer]:
-    server = StepServer(dict(os.environ))
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def _run(steps: StepServer, args: list[str], env: dict[str, str]) -> float:
     """Run one step to its end; the seconds it took."""
     outcome = steps.run(args, env)
@@ -151,10 +141,11 @@ def _delays(seed: int, duration: float) -> float:
 
 @pytest.mark.slow
 def test_killing_train_score_and_publish_at_random_points_loses_nothing(
-    model: tuple[Path, Path], tmp_path: Path, steps: StepServer
+    model: tuple[Path, Path], tmp_path: Path, model_steps: StepServer
 ) -> None:
     from demand_forecast.loading import read_model_folder
 
+    steps = model_steps
     data, trained = model
     env = _environment(tmp_path)
     model_dir = tmp_path / "model"

@@ -40,6 +40,7 @@ def _quality(folder: Path) -> dict[str, Any]:
     return dict(report)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("extra", "batch"), [((), 1), (("--horizon", "3"), 1), ((), None)])
 def test_a_one_worker_partitioned_run_writes_the_forecasts_of_a_whole_run_row_for_row(
     scored_tiny: dict[str, Path],
@@ -79,6 +80,7 @@ def _fake_world(monkeypatch: pytest.MonkeyPatch, rank: int, root_out: Path, sent
     monkeypatch.setattr(partitioned_scoring, "gather_to_rank0", gather)
 
 
+@pytest.mark.slow
 def test_two_workers_score_their_own_regions_and_rank_0_writes_the_whole_output(
     scored_tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,6 +119,7 @@ def test_two_workers_score_their_own_regions_and_rank_0_writes_the_whole_output(
     assert _quality(root) == _quality(whole)
 
 
+@pytest.mark.slow
 def test_no_history_before_as_of_is_the_same_clear_error_as_a_whole_run(
     scored_tiny: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

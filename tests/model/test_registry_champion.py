@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,20 +10,9 @@ import yaml
 from demand_forecast.errors import ExitStatus, RegistryError
 from demand_forecast.registry import champion, project_root, tracking_uri
 from demand_forecast.settings import load_settings
+from step_fork_server import StepServer
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "demand_forecast", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 def test_a_relative_store_path_is_the_projects_not_the_working_directorys(
@@ -39,9 +26,8 @@ def test_a_relative_store_path_is_the_projects_not_the_working_directorys(
     assert not (tmp_path / ".local").exists()
 
 
-@pytest.mark.slow  # a new interpreter with the model CLI: seconds of start-up
 def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_none(
-    tmp_path: Path, tiny_data: Path
+    tmp_path: Path, tiny_data: Path, model_steps: StepServer
 ) -> None:
     """Was: a stray ./.local/mlflow/mlflow.db in the working directory and a bare "no model"."""
     store = tmp_path / "elsewhere" / "mlflow.db"
@@ -51,9 +37,10 @@ def test_score_outside_the_repository_names_the_store_it_looked_in_and_creates_n
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     args = ["--config", str(config), "score", "--model", "models:/demand-forecast/Production"]
-    proc = _cli(work, env, *args, "--data", str(tiny_data), "--out", str(work / "scored"))
-    assert proc.returncode == ExitStatus.SETUP_FAULT, proc.stdout + proc.stderr
-    assert str(store) in (proc.stdout + proc.stderr).replace("\n", "")
+    # a process of its own in `work`, with only this environment (forked from the model CLI's server)
+    proc = model_steps.run([*args, "--data", str(tiny_data), "--out", str(work / "scored")], env, cwd=work)
+    assert proc.returncode == ExitStatus.SETUP_FAULT, proc.output
+    assert str(store) in proc.output.replace("\n", "")
     assert not (work / ".local").exists()
     assert not store.exists()
 
@@ -67,9 +54,8 @@ def test_a_registry_that_fails_is_an_error_not_no_champion(monkeypatch: pytest.M
         champion(load_settings(), "demand-forecast")
 
 
-@pytest.mark.slow  # a new interpreter with the model CLI: seconds of start-up
 def test_score_against_a_failing_registry_is_a_setup_fault_with_the_store_named(
-    tmp_path: Path, tiny_data: Path
+    tmp_path: Path, tiny_data: Path, model_steps: StepServer
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(
@@ -79,22 +65,13 @@ def test_score_against_a_failing_registry_is_a_setup_fault_with_the_store_named(
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
         }
     )
-    proc = _cli(
-        tmp_path,
-        env,
-        "score",
-        "--model",
-        "models:/demand-forecast/Production",
-        "--data",
-        str(tiny_data),
-        "--out",
-        str(tmp_path / "scored"),
-    )
-    assert proc.returncode == ExitStatus.SETUP_FAULT, proc.stdout + proc.stderr
-    printed = (proc.stdout + proc.stderr).replace("\n", "")
+    args = ["score", "--model", "models:/demand-forecast/Production", "--data", str(tiny_data)]
+    proc = model_steps.run([*args, "--out", str(tmp_path / "scored")], env, cwd=tmp_path)
+    assert proc.returncode == ExitStatus.SETUP_FAULT, proc.output
+    printed = proc.output.replace("\n", "")
     assert "MLflow registry error in score" in printed
     assert "http://127.0.0.1:9" in printed
-    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.output
 
 
 def test_no_model_registered_yet_means_no_champion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,6 +66,7 @@ def test_the_docs_print_the_champion_as_a_stage_uri() -> None:
     assert aliases == {}, f"alias URIs in the docs (AML serves no aliases; write {champion_uri(NAME)})"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("uri", sorted(printed_uris()))
 def test_each_uri_the_docs_print_loads_in_plain_mlflow(uri: str, registry: str) -> None:
     import mlflow

@@ -80,6 +80,7 @@ def _versions(name: str) -> list[str]:
     return [v.version for v in mlflow.MlflowClient().search_model_versions(f"name = '{name}'")]
 
 
+@pytest.mark.slow
 def test_one_registered_bundle_routes_each_segment_and_is_never_worse(
     two_weeks: dict[str, Path], tiny_data: Path, tmp_path: Path
 ) -> None:
@@ -165,6 +166,7 @@ def test_one_registered_bundle_routes_each_segment_and_is_never_worse(
     assert work.is_dir()
 
 
+@pytest.mark.slow
 def test_failed_partitions_keep_the_champion_or_fail_the_run_unregistered(
     two_weeks: dict[str, Path], tiny_data: Path, tmp_path: Path
 ) -> None:

@@ -16,23 +16,41 @@ def _quiet(message: str) -> None:
     del message
 
 
+ONE_EPOCH = {"nn": {"epochs": 1}}
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny panel trained once with 1 epoch and the default seed: the reference model of the
+    tests below (same seed again, what model.json holds, the champion of richer data)."""
+    from demand_forecast.pipeline import run_train
+
+    out = tmp_path_factory.mktemp("one_epoch") / "model"
+    run_train(tiny_data, out, load_settings(overrides=ONE_EPOCH), _quiet, track=False)
+    return out
+
+
 @pytest.mark.slow
-def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: Path) -> None:
+def test_same_seed_gives_same_version_and_forecasts(tiny_data: Path, tmp_path: Path, one_epoch: Path) -> None:
+    from demand_forecast.contracts import ModelInfo
     from demand_forecast.pipeline import backtest, load_dataset, run_train
     from demand_forecast.training import TrainedModel
 
-    settings = load_settings(overrides={"nn": {"epochs": 1}})
-    infos = [run_train(tiny_data, tmp_path / name, settings, _quiet, track=False) for name in ("a", "b")]
+    settings = load_settings(overrides=ONE_EPOCH)
+    infos = [run_train(tiny_data, tmp_path / "b", settings, _quiet, track=False)]
+    infos.insert(0, ModelInfo.read(one_epoch / "model_info.json"))
     assert infos[0].model_version == infos[1].model_version
     tables = load_dataset(tiny_data, settings).tables
     start, end = pd.Timestamp(infos[0].holdout.start), pd.Timestamp(infos[0].holdout.end)
-    first, second = (backtest(TrainedModel.load(tmp_path / n), tables, start, end) for n in ("a", "b"))
+    first, second = (
+        backtest(TrainedModel.load(folder), tables, start, end) for folder in (one_epoch, tmp_path / "b")
+    )
     pd.testing.assert_frame_equal(first, second)
     # A different seed is a different model (and says so in its version).
     other = run_train(
         tiny_data,
         tmp_path / "c",
-        load_settings(overrides={"nn": {"epochs": 1}, "train": {"seed": 7}}),
+        load_settings(overrides={**ONE_EPOCH, "train": {"seed": 7}}),
         _quiet,
         track=False,
     )
@@ -68,24 +86,23 @@ def test_too_short_history_is_a_clear_error(tiny_data: Path) -> None:
         train_model(tables, settings)
 
 
-def test_model_json_holds_no_pickles(tmp_path: Path, tiny_data: Path) -> None:
-    from demand_forecast.pipeline import run_train
-
-    settings = load_settings(overrides={"nn": {"epochs": 1}})
-    run_train(tiny_data, tmp_path / "m", settings, _quiet, track=False)
-    artefacts = json.loads((tmp_path / "m" / "model.json").read_text())
+@pytest.mark.slow
+def test_model_json_holds_no_pickles(one_epoch: Path) -> None:
+    settings = load_settings(overrides=ONE_EPOCH)
+    artefacts = json.loads((one_epoch / "model.json").read_text())
     assert set(artefacts["lasso"]) >= {"__pooled__"}
     assert np.isfinite(artefacts["velocity_threshold"])
-    assert [p.suffix for p in (tmp_path / "m" / "networks").iterdir()] == [".pt"] * settings.nn.seeds
+    assert [p.suffix for p in (one_epoch / "networks").iterdir()] == [".pt"] * settings.nn.seeds
 
 
 @pytest.mark.slow
-def test_champion_trained_on_richer_data_still_scores_minimal_data(tiny_data: Path, tmp_path: Path) -> None:
+def test_champion_trained_on_richer_data_still_scores_minimal_data(
+    tiny_data: Path, tmp_path: Path, one_epoch: Path
+) -> None:
     """Real feeds lose optional files; a champion that needs them drops out of the comparison, loudly."""
     from demand_forecast.pipeline import run_evaluate, run_train
 
-    settings = load_settings(overrides={"nn": {"epochs": 1}})
-    run_train(tiny_data, tmp_path / "champion", settings, _quiet, track=False)
+    settings = load_settings(overrides=ONE_EPOCH)
     minimal = tmp_path / "minimal"
     minimal.mkdir()
     pd.read_csv(tiny_data / "shipments.csv").drop(columns="returns").to_csv(
@@ -100,7 +117,7 @@ def test_champion_trained_on_richer_data_still_scores_minimal_data(tiny_data: Pa
         str(tmp_path / "candidate"),
         minimal,
         tmp_path / "eval",
-        str(tmp_path / "champion"),
+        str(one_epoch),  # trained on tiny_data: every optional file and store numerics
         settings,
         messages.append,
     )

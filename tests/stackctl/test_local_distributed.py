@@ -136,11 +136,29 @@ def _rank_pid(rank: int, deadline: float) -> int:
     raise AssertionError(f"no torchrun worker of rank {rank} appeared")
 
 
+def _still_running(before: set[int]) -> list[object]:
+    """This process's descendants that started after `before` was taken and have not ended: what a
+    step left running (a long-lived helper of the test session, such as the model CLI's fork server
+    of tests/model, started earlier and is not the step's)."""
+    import psutil
+
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def _descendants() -> set[int]:
+    import psutil
+
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
 @pytest.mark.slow
 def test_a_killed_worker_fails_the_run_cleanly_and_the_next_apply_trains(
     fake_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import psutil
 
     _workers(fake_root, 2)
     flags = tmp_path / "workers"
@@ -156,6 +174,7 @@ def test_a_killed_worker_fails_the_run_cleanly_and_the_next_apply_trains(
             failures.append(exc)
 
     thread = threading.Thread(target=apply)
+    before = _descendants()
     thread.start()
     try:
         victim = _rank_pid(1, time.monotonic() + 120)
@@ -176,8 +195,7 @@ def test_a_killed_worker_fails_the_run_cleanly_and_the_next_apply_trains(
     assert LocalState.load(layout.state_file).champion is None
     assert [p for p in layout.quarantine.rglob("*") if p.is_file()] == []
     # torchrun stopped the other worker: nothing of the step is left running
-    running = [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
-    assert running == []
+    assert _still_running(before) == []
     assert str(failure.where).endswith("train.log")
 
     # the next apply (nobody kills a worker) trains with 2 workers and promotes
@@ -222,7 +240,6 @@ def test_a_worker_of_the_real_distributed_training_killed_mid_training_stops_the
     """The real model under torchrun (2 workers, gloo): rank 1 is killed once both workers are
     training (each has its shard folder), rank 0 is stopped by torchrun instead of hanging in a
     collective, the step fails naming the rank and the signal, and register never runs."""
-    import psutil
     from demand_forecast.cli import main as model_cli
 
     raw = _tiny_panel(tmp_path / "raw")
@@ -246,6 +263,7 @@ def test_a_worker_of_the_real_distributed_training_killed_mid_training_stops_the
             failures.append(exc)
 
     thread = threading.Thread(target=train)
+    before = _descendants()
     thread.start()
     deadline = time.monotonic() + 240
     while len(list(scratch.glob("demand-forecast-shards-*"))) < 2 and time.monotonic() < deadline:
@@ -260,5 +278,4 @@ def test_a_worker_of_the_real_distributed_training_killed_mid_training_stops_the
     assert f"worker rank 1 of 2 (pid {victim}) was killed by signal 9 (SIGKILL) first" in failure.what
     assert not (tmp_path / "runs" / "killed" / "register").exists()
     assert not (tmp_path / "runs" / "killed" / "train" / "model" / "model.json").exists()
-    running = [c for c in psutil.Process().children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
-    assert running == []
+    assert _still_running(before) == []
