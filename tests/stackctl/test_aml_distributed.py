@@ -343,4 +343,14 @@ def test_processes_sharing_a_node_split_its_vcpus(
 
     assert EXPECTED_WORLD_SIZE == EXPECTED_WORLD_SIZE_VARIABLE
     assert _train_node(pipeline).environment_variables[EXPECTED_WORLD_SIZE] == str(nodes * processes)
+    # gloo across CPU nodes binds the NIC holding the private IP, never what the hostname resolves to
+    # (review-r7 MAJOR-1); one node, or nccl on GPU nodes, needs nothing.
+    from demand_forecast.distributed import GLOO_INTERFACE_VARIABLE
+
+    from stackctl.aml.specs import GLOO_SOCKET_IFNAME
+
+    assert GLOO_SOCKET_IFNAME[0] == GLOO_INTERFACE_VARIABLE
+    interface = _train_node(pipeline).environment_variables.get(GLOO_INTERFACE_VARIABLE)
+    assert interface == ("eth0" if compute == "cpu" and nodes > 1 else None)
+    assert GLOO_INTERFACE_VARIABLE not in pipeline.jobs["validate"].environment_variables
     assert EXPECTED_WORLD_SIZE not in pipeline.jobs["validate"].environment_variables

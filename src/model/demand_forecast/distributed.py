@@ -181,8 +181,9 @@ def check_gloo_interface(environ: Mapping[str, str], addresses: list[str]) -> No
         f"this gloo job spans several nodes, but this node's hostname ({socket.gethostname()}) resolves "
         f"to {resolved}: gloo would bind a loopback address the other nodes cannot reach (pytorch/pytorch"
         f"#15592). Set {GLOO_INTERFACE_VARIABLE} to the node's network interface (the one holding its "
-        "private IP: `ip -o -4 addr`) in the step's environment variables, or "
-        "train on one node (aml.train_instance_count = 1)"
+        "private IP: `ip -o -4 addr`) in the step's environment variables (stackctl publishes eth0 on "
+        "multi-node CPU training: redeploy with `make deploy`), or train on one node "
+        "(aml.train_instance_count = 1)"
     )
 
 

@@ -284,6 +284,14 @@ def job_environment(stack: StackOutput, pipeline: str) -> dict[str, str]:
 
 # demand_forecast.distributed.EXPECTED_WORLD_SIZE_VARIABLE (stackctl does not import the model package).
 EXPECTED_WORLD_SIZE = "DEMAND_FORECAST_EXPECTED_WORLD_SIZE"
+# The interface gloo binds on a node of a multi-node CPU job (demand_forecast.distributed
+# GLOO_INTERFACE_VARIABLE). Unset, gloo binds whatever the node's hostname resolves to, and a hostname
+# that resolves to loopback leaves every other node unable to connect (pytorch/pytorch#15592; the model
+# refuses that case up front). eth0 is an Azure Linux VM's synthetic NIC, the one holding its private IP
+# (with accelerated networking the VF is enslaved to it and carries no IP: the kernel's Hyper-V
+# tools/hv/bondvf.sh); Microsoft's AML distributed examples pin NCCL_SOCKET_IFNAME=eth0 for the same
+# reason (review-r7 MAJOR-1). A wrong name makes gloo fail at once naming the device, never hang.
+GLOO_SOCKET_IFNAME = ("GLOO_SOCKET_IFNAME", "eth0")
 
 
 def _distribute(job: Command, run: DistributedRun | None) -> None:
@@ -310,6 +318,8 @@ def _distribute(job: Command, run: DistributedRun | None) -> None:
     threads = run.threads_per_process()
     if threads is not None:
         variables["OMP_NUM_THREADS"] = str(threads)
+    if run.compute == "cpu" and run.instance_count > 1:  # gloo across nodes (GPU nodes use nccl)
+        variables[GLOO_SOCKET_IFNAME[0]] = GLOO_SOCKET_IFNAME[1]
     job.environment_variables = {**(job.environment_variables or {}), **variables}
 
 
