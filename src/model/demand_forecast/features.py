@@ -226,6 +226,18 @@ def check_covariates(tables: Tables, spec: FeatureSpec) -> tuple[str, ...]:
     return tuple(assumed)
 
 
+def series_frame(tables: Tables) -> pd.DataFrame:
+    """Every series (store_id, product_id) that shipped, with its store's region and store_format,
+    sorted by store and product (one row a series, index 0..n-1): the row order of the dense panel."""
+    return (
+        tables.shipments[["store_id", "product_id"]]
+        .drop_duplicates()
+        .merge(tables.stores[["store_id", "region", "store_format"]], on="store_id", how="left")
+        .sort_values(["store_id", "product_id"])
+        .reset_index(drop=True)
+    )
+
+
 def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | None = None) -> Panel:
     """Lay the tables out as arrays; weeks run from the first shipment to max(last shipment, until_week).
 
@@ -237,13 +249,7 @@ def build_panel(tables: Tables, spec: FeatureSpec, until_week: pd.Timestamp | No
     if until_week is not None and until_week > last:
         last = until_week
     weeks = pd.date_range(week0, last, freq="7D")
-    series = (
-        shipments[["store_id", "product_id"]]
-        .drop_duplicates()
-        .merge(tables.stores[["store_id", "region", "store_format"]], on="store_id", how="left")
-        .sort_values(["store_id", "product_id"])
-        .reset_index(drop=True)
-    )
+    series = series_frame(tables)
     series_pos = pd.Series(
         np.arange(len(series)), index=pd.MultiIndex.from_frame(series[["store_id", "product_id"]])
     )

@@ -27,7 +27,7 @@ import pandas as pd
 
 from demand_forecast import distributed
 from demand_forecast.dataset import Tables
-from demand_forecast.features import CATEGORICALS, UNIT_QUANTILE, FeatureSpec, make_spec
+from demand_forecast.features import CATEGORICALS, UNIT_QUANTILE, FeatureSpec, make_spec, series_frame
 from demand_forecast.settings import Settings
 from demand_forecast.training.segments import check_history, segment_label, split_weeks
 
@@ -145,13 +145,7 @@ def _series_means(tables: Tables, holdout_start: pd.Timestamp) -> pd.DataFrame:
     """Each series of the region with its mean weekly units before the holdout (0 without any), as
     `segments.assign_segments` computes it on the panel."""
     shipments = tables.shipments
-    series = (
-        shipments[["store_id", "product_id"]]
-        .drop_duplicates()
-        .merge(tables.stores[["store_id", "region", "store_format"]], on="store_id", how="left")
-        .sort_values(["store_id", "product_id"])
-        .reset_index(drop=True)
-    )
+    series = series_frame(tables)
     training = shipments[shipments["week_start"] < holdout_start]
     means = training.groupby(["store_id", "product_id"])["units"].mean()
     keys = pd.MultiIndex.from_frame(series[["store_id", "product_id"]])
